@@ -1,0 +1,76 @@
+"""What the room asks of the model: task kinds, the prompt context, sampling settings.
+
+Plain data shared by the room (which builds requests), the prompts (which turn them into chat
+messages), the queue and the training pipeline (which trains in exactly this format). It knows
+nothing of torch, Discord or SQLite.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class TaskKind(enum.StrEnum):
+    PREMISE = "premise"  # idea -> logline and title
+    CHARACTER = "character"  # name/description -> character sheet
+    SCENE = "scene"  # description -> scene heading and action
+    DIALOGUE = "dialogue"  # situation + characters -> dialogue in their voices
+    BEAT = "beat"  # hint -> the next plot development or a twist
+    CONTINUE = "continue"  # -> the next stretch of the script
+
+
+@dataclass(frozen=True, slots=True)
+class CharacterSheet:
+    """A character of the bible as the model sees it. `name` is the cue name (upper case)."""
+
+    name: str
+    role: str = ""
+    description: str = ""
+    personality: str = ""
+    backstory: str = ""
+    voice: str = ""
+    relationships: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PromptContext:
+    """What the room knows that the model needs, already cut to a token budget.
+
+    `recent_script` is Fountain text (the tail of the script that fit); `omitted` says in words
+    what was left out for the budget ("3 earlier scenes", "sheet of TOM") so the reply can tell
+    the room.
+    """
+
+    title: str = ""
+    logline: str = ""
+    genre: str = ""
+    tone: str = ""
+    style_notes: str = ""
+    language: str = "English"
+    characters: tuple[CharacterSheet, ...] = ()
+    scene_heading: str | None = None
+    beat: str | None = None
+    recent_script: str = ""
+    omitted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    max_new_tokens: int = 256
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRequest:
+    """One request of a room: `prompt` holds the writer's own words (the idea, the situation,
+    the hint; empty for `continue`), `characters` the cue names in play."""
+
+    kind: TaskKind
+    prompt: str = ""
+    characters: tuple[str, ...] = ()
+    context: PromptContext = field(default_factory=PromptContext)
