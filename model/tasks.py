@@ -74,3 +74,24 @@ class TaskRequest:
     prompt: str = ""
     characters: tuple[str, ...] = ()
     context: PromptContext = field(default_factory=PromptContext)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedTake:
+    """One take as the generation side hands it to the room.
+
+    `text` is the model's raw answer; the parsed form depends on the kind: `fountain` (repaired,
+    canonical Fountain) for scene/dialogue/continue, `sheet` for character, `title` and `logline`
+    for premise, `beat` for beat. `problems` are lint messages that survived one regeneration;
+    `regenerated` says a first attempt was malformed or looped and was sampled again.
+    """
+
+    text: str
+    model: str
+    fountain: str = ""
+    sheet: CharacterSheet | None = None
+    title: str = ""
+    logline: str = ""
+    beat: str = ""
+    problems: tuple[str, ...] = ()
+    regenerated: bool = False
