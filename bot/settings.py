@@ -1,0 +1,105 @@
+"""The bot's settings, read from the environment and a `.env` file (python-dotenv).
+
+Knows the names and defaults of every key and turns bad values into one sentence the operator can
+act on. It deliberately knows nothing of what the settings drive: the model, the store and Discord
+read the resolved `Settings` they are handed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+
+class SettingsError(ValueError):
+    """A setting has a value the bot cannot use; `str()` says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    discord_token: str = ""
+    guild_id: int | None = None
+    database: Path = Path("data/writers_room.db")
+    # Generation: "local" runs the model in this process; "openai" sends tasks to a server that
+    # speaks the OpenAI chat API (vLLM, TGI, llama.cpp's server, `transformers serve`).
+    backend: str = "local"
+    model: str = ""  # empty: the shipped default (SmolLM2-135M-Instruct + the screenplay adapter)
+    adapter: str = (
+        ""  # empty: the shipped adapter when the default model is used; "none": no adapter
+    )
+    device: str = "auto"
+    dtype: str = "auto"
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_api_key: str = ""
+    openai_model: str = ""
+    max_queue: int = 64
+    max_per_user: int = 2
+    request_timeout_s: float = 300.0
+    command_cooldown_s: float = 3.0
+    log_level: str = "INFO"
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.discord_token.strip())
+
+    def redacted(self) -> dict[str, str]:
+        """The settings for a start-up log line; secrets are never printed."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in {"discord_token", "openai_api_key"}:
+                value = "(set)" if value else "(not set)"
+            out[f.name] = str(value)
+        return out
+
+
+_INT_KEYS = {"max_queue", "max_per_user"}
+_FLOAT_KEYS = {"request_timeout_s", "command_cooldown_s"}
+
+
+def load_settings(
+    env_file: str | Path | None = ".env", environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from `env_file` (when it exists) overridden by the process environment.
+
+    Keys are the field names in upper case (`DISCORD_TOKEN`, `DATABASE`, `MODEL`, ...).
+    """
+    merged: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = merged.get(f.name.upper())
+        if raw is None or raw.strip() == "":
+            continue
+        values[f.name] = _convert(f.name, raw.strip())
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.backend not in {"local", "openai"}:
+        raise SettingsError(f"BACKEND must be 'local' or 'openai', not {settings.backend!r}.")
+    return settings
+
+
+def _convert(name: str, raw: str) -> object:
+    try:
+        if name == "guild_id":
+            return int(raw)
+        if name in _INT_KEYS:
+            value = int(raw)
+            if value < 1:
+                raise ValueError
+            return value
+        if name in _FLOAT_KEYS:
+            number = float(raw)
+            if number < 0:
+                raise ValueError
+            return number
+    except ValueError:
+        raise SettingsError(f"{name.upper()} must be a positive number, not {raw!r}.") from None
+    if name == "database":
+        return Path(raw).expanduser()
+    return raw
