@@ -2,9 +2,9 @@
 
 This module knows fonts and ink: Courier (the standard Type 1 faces, bold and oblique for
 emphasis, underline drawn as a rule) for everything Courier can print, and bundled TrueType
-fonts, subset-embedded, for the rest: Droid Sans Fallback for Chinese and Japanese, NanumGothicCoding
-for Korean Hangul. Every character stays
-in the cell the layout gave it, so a wide character fills exactly two columns. Output is
+fonts, subset-embedded, for the rest: Droid Sans Fallback for Chinese and Japanese,
+NanumGothicCoding for Korean Hangul. Every character stays in the cell the layout gave it, so a
+wide character fills exactly two columns. Output is
 deterministic (reportlab's invariant mode), which keeps golden files stable.
 
 It deliberately knows nothing about where lines go: page breaks, indents and wrapping are the
