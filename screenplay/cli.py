@@ -1,0 +1,424 @@
+"""The `python -m screenplay` command line: convert, lint, stats and repair screenplay files.
+
+It knows files — how big a script may be, how to tell Fountain from Final Draft, how to write an
+output so that a failure never leaves half a file behind — and turns every problem a user can
+cause (a missing file, binary or non-UTF-8 input, malformed XML, an unwritable output) into one
+line on stderr and exit status 2. It deliberately knows nothing of the formats themselves; the
+readers and writers of the `screenplay` package do that.
+
+Exit status: 0 success; 1 `lint` found problems; 2 the input or output could not be handled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from screenplay.errors import ScreenplayError
+from screenplay.types import Document
+
+_log = logging.getLogger(__name__)
+
+#: The largest input accepted. A feature screenplay in Fountain is about 200 KB and in FDX under
+#: 1 MB; anything past this is not a script, and reading it would only waste time and memory.
+MAX_INPUT_BYTES = 5 * 1024 * 1024
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
+
+_FORMATS = {
+    ".fountain": "fountain",
+    ".spmd": "fountain",
+    ".txt": "fountain",
+    ".fdx": "fdx",
+    ".pdf": "pdf",
+    ".html": "html",
+    ".htm": "html",
+}
+
+
+class CliError(Exception):
+    """A problem the user can fix; `str()` is the one line printed."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
+    try:
+        status: int = args.run(args)
+        return status
+    except (CliError, ScreenplayError) as err:
+        _fail(str(err))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): stop quietly, as other tools do, and
+        # keep Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except Exception as err:
+        if args.debug:
+            raise
+        _log.debug("unexpected error", exc_info=True)
+        _fail(f"unexpected error ({type(err).__name__}: {err}); rerun with --debug for details")
+    return EXIT_ERROR
+
+
+def _fail(message: str) -> None:
+    line = " ".join(message.split())
+    print(f"screenplay: error: {line}", file=sys.stderr)
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+
+def _convert(args: argparse.Namespace) -> int:
+    target = args.to or _FORMATS.get(Path(args.output).suffix.lower())
+    if target is None:
+        raise CliError(
+            f"cannot tell the output format from {args.output!r}; "
+            "say --to fountain, fdx, pdf or html"
+        )
+    doc, _ = _load(args.input)
+    writers: dict[str, Callable[[Document], bytes]] = {
+        "fountain": lambda d: _fountain(d).encode("utf-8"),
+        "fdx": lambda d: _fdx(d).encode("utf-8"),
+        "html": lambda d: _html(d).encode("utf-8"),
+        "pdf": lambda d: _pdf(d, args.paper),
+    }
+    _write(args.output, writers[target](doc))
+    return EXIT_OK
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from screenplay.lint import lint
+
+    doc, source = _load(args.input)
+    problems = lint(doc, _cast(args.cast), source=source)
+    for problem in problems:
+        print(f"{args.input}: {problem} [{problem.code}]")
+    if problems:
+        count = len(problems)
+        print(f"{count} problem{'s' if count != 1 else ''} found.", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from screenplay.stats import stats
+
+    doc, _ = _load(args.input)
+    figures = stats(doc, args.paper)
+    if args.json:
+        print(json.dumps(figures.to_dict(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    summary = [
+        ("Pages", f"{figures.pages} ({figures.paper})"),
+        ("Running time", f"about {figures.runtime_minutes:g} minutes"),
+        ("Scenes", str(figures.scenes)),
+        ("Words", str(figures.words)),
+    ]
+    print(_table(summary, None))
+    locations = [
+        (place.name, str(place.scenes), ", ".join(place.settings), ", ".join(place.times))
+        for place in figures.locations
+    ]
+    if locations:
+        print(_table(locations, ("Location", "Scenes", "Setting", "Times")))
+    people = [(p.name, str(p.lines), str(p.words)) for p in figures.characters]
+    if people:
+        print(_table(people, ("Character", "Lines", "Words")), end="")
+    return EXIT_OK
+
+
+def _repair(args: argparse.Namespace) -> int:
+    from screenplay.repair import repair_with_report
+
+    data = _read(args.input)
+    result = repair_with_report(_decode(args.input, data), _cast(args.cast))
+    if not result.document.elements and not result.document.title_page:
+        raise CliError(f"{args.input} holds no screenplay text to repair")
+    _write(args.output, _fountain(result.document).encode("utf-8"))
+    if args.verbose:
+        for change in result.changes:
+            print(f"repaired: {change}", file=sys.stderr)
+        for chatter in result.removed_chatter:
+            print(f"set aside: {' '.join(chatter.split())}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cast(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+# --- the format functions, imported when used so that `--help` stays fast ----------------------
+
+
+def _fountain(doc: Document) -> str:
+    from screenplay.fountain import to_fountain
+
+    return to_fountain(doc)
+
+
+def _fdx(doc: Document) -> str:
+    from screenplay.fdx import to_fdx
+
+    return to_fdx(doc)
+
+
+def _html(doc: Document) -> str:
+    from screenplay.html import to_html
+
+    return to_html(doc)
+
+
+def _pdf(doc: Document, paper: str) -> bytes:
+    from screenplay.pdf import to_pdf
+
+    return to_pdf(doc, paper=paper)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _read(path: str) -> bytes:
+    """The bytes of a plausible script file, or a `CliError` saying why not."""
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if file.is_dir():
+            raise CliError(f"{path} is a folder, not a screenplay file")
+        if size > MAX_INPUT_BYTES:
+            raise CliError(
+                f"{path} is {size / 1024 / 1024:.1f} MB; screenplay files of more than "
+                f"{MAX_INPUT_BYTES // 1024 // 1024} MB are refused"
+            )
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise CliError(f"{path} does not exist") from None
+    except PermissionError:
+        raise CliError(f"{path} cannot be read: permission denied") from None
+    except OSError as err:
+        raise CliError(f"{path} cannot be read: {err.strerror or err}") from None
+    if not data.strip():
+        raise CliError(f"{path} is empty")
+    if data.startswith(b"%PDF"):
+        raise CliError(f"{path} is a PDF; convert reads Fountain and Final Draft (.fdx) files")
+    return data
+
+
+def _decode(path: str, data: bytes) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise CliError(f"{path} is not valid UTF-16 text") from None
+    if b"\0" in data[:8192]:
+        raise CliError(f"{path} looks like a binary file, not a screenplay")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise CliError(
+            f"{path} is not UTF-8 text (invalid byte at position {err.start}); "
+            "save it as UTF-8 and try again"
+        ) from None
+
+
+def _is_fdx(path: str, data: bytes) -> bool:
+    if Path(path).suffix.lower() == ".fdx":
+        return True
+    head = data[:512].lstrip(codecs.BOM_UTF8).lstrip()
+    return head.startswith((b"<?xml", b"<FinalDraft"))
+
+
+def _load(path: str) -> tuple[Document, str | None]:
+    """Read a Fountain or FDX file; for Fountain, also return the text (for line numbers)."""
+    data = _read(path)
+    if _is_fdx(path, data):
+        from screenplay.fdx import parse_fdx
+
+        if b"\0" in data[:8192] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise CliError(f"{path} looks like a binary file, not a Final Draft script")
+        try:
+            return parse_fdx(data), None
+        except ScreenplayError as err:
+            raise CliError(f"{path}: {err}") from None
+    from screenplay.fountain import parse_fountain
+
+    text = _decode(path, data)
+    return parse_fountain(text), text
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _write(path: str, data: bytes) -> None:
+    """Write all of `data` or nothing: a temporary file in the same folder, then a rename."""
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        raise CliError(f"cannot write {path}: the folder {str(folder)!r} does not exist")
+    if target.is_dir():
+        raise CliError(f"cannot write {path}: it is a folder")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except PermissionError:
+        raise CliError(f"cannot write {path}: permission denied") from None
+    except OSError as err:
+        raise CliError(f"cannot write {path}: {err.strerror or err}") from None
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, target)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise CliError(f"cannot write {path}: {err.strerror or err}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _umask() -> int:
+    # The only portable way to read the umask is to set it and put it back.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --- presentation -----------------------------------------------------------------------------
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str] | None) -> str:
+    """Left-aligned columns, two spaces apart; a CJK character takes two columns, as in a
+    terminal."""
+    from screenplay.layout import display_width
+
+    everything = [header, *rows] if header else list(rows)
+    widths = [max(display_width(row[i]) for row in everything) for i in range(len(everything[0]))]
+    lines = [
+        "  ".join(
+            cell + " " * (width - display_width(cell))
+            for cell, width in zip(row, widths, strict=True)
+        ).rstrip()
+        for row in everything
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m screenplay",
+        description="Convert, check, count and repair screenplays (Fountain and Final Draft).",
+        epilog="Exit status: 0 success, 1 lint found problems, 2 the input or output failed.",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="log details and show tracebacks of internal errors"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_input(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "input",
+            metavar="IN",
+            help="a Fountain (.fountain, .spmd, .txt) or Final Draft (.fdx) file; "
+            "the format is told by the extension or the content",
+        )
+
+    convert = commands.add_parser(
+        "convert", help="write a screenplay in another format", description="Convert a script."
+    )
+    add_input(convert)
+    convert.add_argument(
+        "--to",
+        choices=["fountain", "fdx", "pdf", "html"],
+        help="the output format (default: told by the extension of -o)",
+    )
+    convert.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="the file to write ('-' for stdout)"
+    )
+    convert.add_argument(
+        "--paper",
+        choices=["letter", "a4"],
+        default="letter",
+        help="paper size of a PDF (default: letter)",
+    )
+    convert.set_defaults(run=_convert)
+
+    check = commands.add_parser(
+        "lint",
+        help="report structural problems, one per line",
+        description="Report problems; line numbers are lines of the Fountain file "
+        "(for FDX input, of the script as exported to Fountain). Exits 1 when there are any.",
+    )
+    add_input(check)
+    check.add_argument(
+        "--cast",
+        action="append",
+        metavar="NAMES",
+        help="comma-separated names allowed to speak, e.g. 'MARA, TOM' (may be repeated)",
+    )
+    check.set_defaults(run=_lint)
+
+    count = commands.add_parser(
+        "stats",
+        help="pages, running time, scenes, locations and cast",
+        description="Print figures about a script.",
+    )
+    add_input(count)
+    count.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    count.add_argument(
+        "--paper",
+        choices=["letter", "a4"],
+        default="letter",
+        help="paper size the pages are counted on (default: letter)",
+    )
+    count.set_defaults(run=_stats)
+
+    fix = commands.add_parser(
+        "repair",
+        help="turn messy model output into clean Fountain",
+        description="Read text as a language model writes it (markdown, chat lines, chatter) "
+        "and write clean Fountain.",
+    )
+    fix.add_argument("input", metavar="IN", help="the messy text file (UTF-8)")
+    fix.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="the Fountain file to write ('-' for stdout)",
+    )
+    fix.add_argument(
+        "--cast",
+        action="append",
+        metavar="NAMES",
+        help="comma-separated character names, so that 'Mara:' or '林小雨：' read as cues",
+    )
+    fix.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="say on stderr what was changed and which words to the user were set aside",
+    )
+    fix.set_defaults(run=_repair)
+    return parser
