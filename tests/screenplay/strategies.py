@@ -63,7 +63,10 @@ words = st.text(_ALPHABET, min_size=1, max_size=24).map(_clean_line).filter(bool
 
 @st.composite
 def line_text(draw: st.DrawFn) -> Text:
-    """One line of rich text: a few styled words, sometimes an inline note."""
+    """One line of rich text: a few styled words, sometimes an inline note.
+
+    Emphasis starts and ends on a visible character (the words are stripped): Fountain, like
+    Markdown, cannot emphasise a space at the edge of a run (`**bold **` is not bold)."""
     spans: list[Span] = []
     for _ in range(draw(st.integers(1, 3))):
         spans.append(Span(draw(words), draw(_STYLES)))
@@ -168,7 +171,9 @@ def element_group(draw: st.DrawFn) -> list[Element]:
         return [Synopsis(draw(words))]
     if kind == "note":
         return [Note(draw(words).replace("]", ""))]
-    return [Boneyard(draw(words).replace("*/", ""))]
+    # A boneyard ends at the first `*/`, so its text cannot hold one (removing the pair from
+    # a word could leave a new one: `**//`).
+    return [Boneyard(draw(words.filter(lambda w: "*/" not in w)))]
 
 
 _title_keys = st.sampled_from(["Title", "Credit", "Author", "Source", "Draft date", "Contact"])
