@@ -1,8 +1,10 @@
 """The screenplay format library: document model, Fountain, FDX, PDF, HTML, repair, lint, stats.
 
 Pure Python plus rendering libraries; knows nothing of Discord, torch or writers' rooms.
-Public functions are imported lazily so that `import screenplay` stays cheap (the PDF writer pulls
-in reportlab only when a PDF is made).
+The PDF and HTML writers are imported lazily so that `import screenplay` stays cheap (reportlab
+is loaded only when a PDF is made). The other functions are imported eagerly: a function named like
+its module (`lint`, `stats`, `repair`) must be bound here, or importing the submodule would replace
+it with the module object.
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ import importlib
 from typing import Any
 
 from screenplay.errors import FormatError, ScreenplayError
+from screenplay.fdx import parse_fdx, to_fdx
+from screenplay.fountain import parse_fountain, to_fountain
+from screenplay.lint import Problem, lint
+from screenplay.repair import RepairResult, repair, repair_with_report
+from screenplay.stats import Stats, stats
 from screenplay.types import (
     PRINTED,
     Action,
@@ -37,19 +44,8 @@ from screenplay.types import (
 )
 
 _LAZY = {
-    "parse_fountain": "screenplay.fountain",
-    "to_fountain": "screenplay.fountain",
-    "parse_fdx": "screenplay.fdx",
-    "to_fdx": "screenplay.fdx",
     "to_pdf": "screenplay.pdf",
     "to_html": "screenplay.html",
-    "repair": "screenplay.repair",
-    "repair_with_report": "screenplay.repair",
-    "RepairResult": "screenplay.repair",
-    "lint": "screenplay.lint",
-    "Problem": "screenplay.lint",
-    "stats": "screenplay.stats",
-    "Stats": "screenplay.stats",
 }
 
 
