@@ -112,7 +112,7 @@ def load_hf_dataset(name: str, split: str = "train", column: str = "text") -> li
     """Scripts from a Hugging Face dataset whose `column` holds Fountain text (needs the
     `datasets` package and a network, or a dataset already in the local cache)."""
     try:
-        from datasets import load_dataset  # type: ignore[import-not-found]
+        from datasets import load_dataset
     except ImportError as err:
         raise RuntimeError("Loading a Hugging Face dataset needs `pip install datasets`.") from err
     rows = load_dataset(name, split=split)
@@ -295,22 +295,42 @@ def _next_examples(
 def split_scripts(
     scripts: Sequence[Script], seed: int = 1234, val_share: float = 0.1, test_share: float = 0.1
 ) -> dict[str, list[Script]]:
-    """Assign whole scripts to train / val / test (at least one each when there are three or
-    more scripts), deterministically for a seed."""
-    order = sorted(scripts, key=lambda s: s.name)
-    random.Random(seed).shuffle(order)
-    n = len(order)
-    n_test = max(1, round(n * test_share)) if n >= 3 else 0
-    n_val = max(1, round(n * val_share)) if n >= 3 else 0
-    return {
-        "test": order[:n_test],
-        "val": order[n_test : n_test + n_val],
-        "train": order[n_test + n_val :],
-    }
+    """Assign whole scripts to train / val / test, deterministically for a seed.
+
+    Each language with three or more scripts is split on its own (at least one script each to
+    test and validation), so that the held-out scripts cover every such language; the scripts
+    of rarer languages are split together."""
+    by_language: dict[str, list[Script]] = {}
+    for script in sorted(scripts, key=lambda s: s.name):
+        by_language.setdefault(script.language, []).append(script)
+    groups = [group for group in by_language.values() if len(group) >= 3]
+    groups.append([s for group in by_language.values() if len(group) < 3 for s in group])
+    out: dict[str, list[Script]] = {"test": [], "val": [], "train": []}
+    for group in groups:
+        random.Random(seed).shuffle(group)
+        n = len(group)
+        n_test = max(1, round(n * test_share)) if n >= 3 else 0
+        n_val = max(1, round(n * val_share)) if n >= 3 else 0
+        out["test"] += group[:n_test]
+        out["val"] += group[n_test : n_test + n_val]
+        out["train"] += group[n_test + n_val :]
+    return out
 
 
-def build_splits(folder: Path | None = None, seed: int = 1234) -> Splits:
-    groups = split_scripts(load_scripts(folder), seed)
+def load_source(source: str | Path | None = None) -> list[Script]:
+    """The scripts of `source`: the shipped corpus when empty, the Hugging Face dataset NAME
+    for `hf:NAME`, else a folder of .fountain/.fdx files."""
+    if not source:
+        return load_scripts()
+    if isinstance(source, str) and source.startswith("hf:"):
+        return load_hf_dataset(source.removeprefix("hf:"))
+    return load_scripts(Path(source))
+
+
+def build_splits(source: str | Path | None = None, seed: int = 1234) -> Splits:
+    """Examples of `source` (see `load_source`) split by script. The seed is the split's own,
+    fixed by default, so that every fine-tune and evaluation holds out the same scripts."""
+    groups = split_scripts(load_source(source), seed)
     examples = {name: [e for s in group for e in examples_for(s)] for name, group in groups.items()}
     return Splits(
         train=examples["train"],
@@ -323,7 +343,7 @@ def build_splits(folder: Path | None = None, seed: int = 1234) -> Splits:
 def load_preferences(path: Path) -> list[PreferencePair]:
     """Pairs from a prefs.jsonl of `training.prefs`: each line has `messages`, `chosen` and
     `rejected` (a list); every rejected take makes one pair with the chosen one."""
-    pairs = []
+    pairs: list[PreferencePair] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue

@@ -33,6 +33,9 @@ from training.data import Example, PreferencePair, build_splits, load_preference
 _log = logging.getLogger(__name__)
 
 IGNORE = -100
+#: Beside a saved adapter: the data source and the script names of each split it was trained
+#: with, so that `training.evaluate` holds out exactly the scripts it never saw.
+SPLIT_FILE = "data_split.json"
 
 
 # --- config -----------------------------------------------------------------------------------
@@ -43,7 +46,7 @@ class Config:
     out: str = "runs/lora"
     model: str = ""  # empty: the bot's default base model
     adapter: str = ""  # start from an existing adapter (DPO after SFT, or continued training)
-    data: str = ""  # empty: the shipped corpus
+    data: str = ""  # empty: the shipped corpus; hf:NAME: a Hugging Face dataset
     full: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -79,7 +82,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     )
     p.add_argument("--adapter", default=d.adapter, help="LoRA adapter dir to start from")
     p.add_argument(
-        "--data", default=d.data, help="folder of .fountain/.fdx scripts (default: shipped corpus)"
+        "--data",
+        default=d.data,
+        help="folder of .fountain/.fdx scripts, or hf:NAME for a Hugging Face dataset of Fountain "
+        "texts (default: the shipped corpus)",
     )
     p.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
     p.add_argument("--lora-r", type=int, default=d.lora_r, help="LoRA rank")
@@ -126,8 +132,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
 
 def encode(tokenizer: Any, example: Example, max_len: int) -> tuple[list[int], list[int]]:
     """Token ids and labels of one example; labels are IGNORE on the prompt, so the loss is on
-    the answer tokens only. The prompt is cut from the left when too long (recent context is
-    what matters), the answer from the right."""
+    the answer tokens only. The answer keeps at most half of `max_len` (cut from the right).
+    A prompt too long for the rest loses its middle: the head (the system message, the
+    premise, the cast) and the tail (the end of the script so far and the task itself) are what
+    the bot's prompts always have, so the model still sees the frame it answers in."""
     prompt = tokenizer.apply_chat_template(
         example.messages, add_generation_prompt=True, tokenize=False
     )
@@ -135,8 +143,11 @@ def encode(tokenizer: Any, example: Example, max_len: int) -> tuple[list[int], l
     answer_ids = tokenizer(example.answer + _end_of_turn(tokenizer), add_special_tokens=False)[
         "input_ids"
     ]
-    answer_ids = answer_ids[: max_len // 2] if len(answer_ids) > max_len // 2 else answer_ids
-    prompt_ids = prompt_ids[-(max_len - len(answer_ids)) :]
+    answer_ids = answer_ids[: max_len // 2]
+    room = max_len - len(answer_ids)
+    if len(prompt_ids) > room:
+        head = room // 4
+        prompt_ids = prompt_ids[:head] + prompt_ids[len(prompt_ids) - (room - head) :]
     return prompt_ids + answer_ids, [IGNORE] * len(prompt_ids) + answer_ids
 
 
@@ -180,18 +191,24 @@ def get_lr(step: int, cfg: Config) -> float:
     return floor + 0.5 * (cfg.lr - floor) * (1 + math.cos(math.pi * progress))
 
 
+def _answer_logits(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits at the positions that predict an answer token, flattened to [N, vocab], and the
+    N tokens they predict. Only those positions go through the output layer: with a vocabulary
+    of 49k and answers a fifth of a row, the full logits would cost more than the model."""
+    labels = batch["labels"]
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = labels[:, 1:] != IGNORE
+    out = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep
+    )
+    logits = out.logits.reshape(-1, out.logits.size(-1)).float()
+    return logits, labels[:, 1:][keep[:, :-1]]
+
+
 def answer_loss(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     """Mean cross-entropy over answer tokens, and how many there were."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    shift_logits = logits[:, :-1].float()
-    shift_labels = batch["labels"][:, 1:]
-    count = int((shift_labels != IGNORE).sum())
-    loss = F.cross_entropy(
-        shift_logits.reshape(-1, shift_logits.size(-1)),
-        shift_labels.reshape(-1),
-        ignore_index=IGNORE,
-    )
-    return loss, count
+    logits, targets = _answer_logits(model, batch)
+    return F.cross_entropy(logits, targets), int(targets.numel())
 
 
 @torch.no_grad()
@@ -211,26 +228,62 @@ def evaluate(model: Any, rows: list[tuple[list[int], list[int]]], pad_id: int, s
 
 def sequence_logps(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Sum of log-probabilities of each row's answer tokens (for DPO)."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    logps = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    labels = batch["labels"][:, 1:]
-    mask = labels != IGNORE
-    picked = torch.gather(logps, 2, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return (picked * mask).sum(-1)
+    logits, targets = _answer_logits(model, batch)
+    picked = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).squeeze(1)
+    rows = (batch["labels"][:, 1:] != IGNORE).nonzero()[:, 0]
+    return picked.new_zeros(batch["labels"].size(0)).index_add(0, rows, picked)
 
 
-def dpo_loss(model: Any, pairs: list[tuple[Any, Any]], pad_id: int, beta: float) -> torch.Tensor:
-    """Direct Preference Optimization (Rafailov et al. 2023) against the frozen base model,
-    which is the policy with its LoRA adapter switched off."""
-    chosen = collate([c for c, _ in pairs], pad_id)
-    rejected = collate([r for _, r in pairs], pad_id)
-    chosen = {k: v.to(model.device) for k, v in chosen.items()}
-    rejected = {k: v.to(model.device) for k, v in rejected.items()}
-    policy_c, policy_r = sequence_logps(model, chosen), sequence_logps(model, rejected)
-    with torch.no_grad(), model.disable_adapter():
+@dataclass(frozen=True)
+class DpoPair:
+    """One preference pair, encoded, with the reference model's log-probabilities of both."""
+
+    chosen: tuple[list[int], list[int]]
+    rejected: tuple[list[int], list[int]]
+    ref_chosen: float
+    ref_rejected: float
+
+
+@torch.no_grad()
+def reference_pairs(
+    model: Any, pairs: list[tuple[Any, Any]], pad_id: int, size: int
+) -> list[DpoPair]:
+    """`pairs` with the log-probabilities the model gives them now. The reference of DPO is the
+    model as training starts (the base, or the SFT adapter given with --adapter), frozen; its
+    figures are computed once, which also serves full fine-tuning, where no adapter can be
+    switched off to recover it."""
+    model.eval()
+    out: list[DpoPair] = []
+    for start in range(0, len(pairs), size):
+        group = pairs[start : start + size]
+        chosen = _on(model, collate([c for c, _ in group], pad_id))
+        rejected = _on(model, collate([r for _, r in group], pad_id))
         ref_c, ref_r = sequence_logps(model, chosen), sequence_logps(model, rejected)
+        out.extend(
+            DpoPair(c, r, float(a), float(b))
+            for (c, r), a, b in zip(group, ref_c.tolist(), ref_r.tolist(), strict=True)
+        )
+    model.train()
+    return out
+
+
+def _on(model: Any, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.to(model.device) for k, v in batch.items()}
+
+
+def dpo_loss(
+    model: Any, pairs: list[DpoPair], pad_id: int, beta: float
+) -> tuple[torch.Tensor, float]:
+    """Direct Preference Optimization (Rafailov et al. 2023) against the frozen reference:
+    the loss, and the mean reward margin (beta times how much more the policy than the
+    reference prefers the chosen take; it grows as the room's preferences are learnt)."""
+    chosen = _on(model, collate([p.chosen for p in pairs], pad_id))
+    rejected = _on(model, collate([p.rejected for p in pairs], pad_id))
+    policy_c, policy_r = sequence_logps(model, chosen), sequence_logps(model, rejected)
+    ref_c = torch.tensor([p.ref_chosen for p in pairs], device=policy_c.device)
+    ref_r = torch.tensor([p.ref_rejected for p in pairs], device=policy_r.device)
     margin = beta * ((policy_c - ref_c) - (policy_r - ref_r))
-    return -F.logsigmoid(margin).mean()
+    return -F.logsigmoid(margin).mean(), float(margin.detach().mean())
 
 
 def load_for_training(
@@ -334,7 +387,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     _log.info("model %s: %d trainable parameters", model_name, trainable)
 
-    splits = build_splits(Path(cfg.data) if cfg.data else None, seed=cfg.seed)
+    # The split has its own fixed seed, so that every run (and `training.evaluate`) holds out
+    # the same scripts whatever --seed says.
+    splits = build_splits(cfg.data)
+    split = {"data": cfg.data, **splits.scripts}
     _log.info(
         "examples: %d train, %d validation, %d test",
         *map(len, (splits.train, splits.val, splits.test)),
@@ -342,13 +398,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     val_rows = [encode(tokenizer, e, cfg.max_len) for e in splits.val]
     if cfg.dpo:
         pairs: list[PreferencePair] = load_preferences(Path(cfg.dpo))
-        train_rows: list[Any] = [
+        encoded = [
             (
                 encode(tokenizer, p.chosen_example(), cfg.max_len),
                 encode(tokenizer, p.rejected_example(), cfg.max_len),
             )
             for p in pairs
         ]
+        train_rows: list[Any] = reference_pairs(model, encoded, pad_id, cfg.batch_size)
         _log.info("DPO on %d preference pairs, beta %.3f", len(train_rows), cfg.dpo_beta)
     else:
         train_rows = [encode(tokenizer, e, cfg.max_len) for e in splits.train]
@@ -385,32 +442,42 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     while step < cfg.max_steps:
         for group in optimizer.param_groups:
             group["lr"] = get_lr(step, cfg)
-        running = 0.0
+        running, margin = 0.0, 0.0
         for _ in range(cfg.grad_accum):
             micro = next(stream)
             if cfg.dpo:
-                loss = dpo_loss(model, micro, pad_id, cfg.dpo_beta)
+                loss, micro_margin = dpo_loss(model, micro, pad_id, cfg.dpo_beta)
+                margin += micro_margin / cfg.grad_accum
             else:
                 batch = {k: v.to(accelerator.device) for k, v in collate(micro, pad_id).items()}
                 loss, _ = answer_loss(model, batch)
             accelerator.backward(loss / cfg.grad_accum)
-            running += float(loss) / cfg.grad_accum
+            running += float(loss.detach()) / cfg.grad_accum
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{running:.3f}", lr=f"{get_lr(step - 1, cfg):.2e}")
-        history.append({"step": step, "train_loss": running, "lr": get_lr(step - 1, cfg)})
+        record = {"step": step, "train_loss": running, "lr": get_lr(step - 1, cfg)}
+        if cfg.dpo:
+            record["dpo_margin"] = margin
+        history.append(record)
         if val_rows and (step % cfg.eval_every == 0 or step == cfg.max_steps):
             val = evaluate(model, val_rows, pad_id, cfg.batch_size)
             history.append({"step": step, "val_loss": val})
             _log.info(
                 "step %d: train %.4f, validation %.4f (ppl %.2f)", step, running, val, math.exp(val)
             )
-            if val < best - 1e-4:
+            # DPO is meant to move the model away from plain imitation, so the answer loss
+            # is only watched there; its adapter is the one of the last step.
+            if cfg.dpo:
+                best = min(best, val)
+            elif val < best - 1e-4:
                 best, bad_evals = val, 0
-                _save_adapter(accelerator.unwrap_model(model), tokenizer, out / "adapter", cfg)
+                _save_adapter(
+                    accelerator.unwrap_model(model), tokenizer, out / "adapter", cfg, split
+                )
             else:
                 bad_evals += 1
             _save_state(
@@ -426,10 +493,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 _log.info("early stop: %d evaluations without improvement", bad_evals)
                 break
     bar.close()
-    if not val_rows:
-        _save_adapter(accelerator.unwrap_model(model), tokenizer, out / "adapter", cfg)
+    if not val_rows or cfg.dpo:
+        _save_adapter(accelerator.unwrap_model(model), tokenizer, out / "adapter", cfg, split)
     metrics = {
         "model": model_name,
+        "trainable_parameters": trainable,
         "steps": step,
         "seconds": round(time.perf_counter() - started, 1),
         "base_val_loss": base_val,
@@ -448,11 +516,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return metrics
 
 
-def _save_adapter(model: Any, tokenizer: Any, path: Path, cfg: Config) -> None:
+def _save_adapter(
+    model: Any, tokenizer: Any, path: Path, cfg: Config, split: dict[str, Any]
+) -> None:
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     (path / "training_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    (path / SPLIT_FILE).write_text(json.dumps(split, indent=2, ensure_ascii=False))
 
 
 def _save_state(

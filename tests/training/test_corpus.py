@@ -1,0 +1,78 @@
+"""The shipped corpus: what the issue asks of it, checked on every file."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from screenplay.fountain import parse_fountain
+from screenplay.types import Character
+from training.data import CORPUS_DIR, Script, scenes_of
+from training.dedup import corpus_scenes, near_duplicates
+
+TITLE_KEYS = ("Title", "Genre", "Logline", "Language")
+
+
+def _scripts_with_scenes(corpus: list[Script]) -> dict[str, int]:
+    return {s.name: len(scenes_of(s.document)) for s in corpus}
+
+
+def test_every_script_parses_into_scenes(corpus: list[Script]) -> None:
+    files = sorted(CORPUS_DIR.glob("*.fountain"))
+    assert len(corpus) == len(files) > 0
+    for path in files:
+        document = parse_fountain(path.read_text(encoding="utf-8"))
+        assert scenes_of(document), f"{path.name} has no scene heading"
+
+
+def test_every_script_has_its_title_page_keys(corpus: list[Script]) -> None:
+    for script in corpus:
+        missing = [key for key in TITLE_KEYS if not script.meta(key)]
+        assert not missing, f"{script.name} lacks {', '.join(missing)} on its title page"
+        assert script.language in {"English", "Chinese"}
+
+
+def test_every_speaking_character_has_a_cast_sheet(corpus: list[Script]) -> None:
+    for script in corpus:
+        sheet_file = CORPUS_DIR / f"{script.name}.cast.json"
+        assert sheet_file.is_file(), f"{script.name} has no cast sheet file"
+        sheets = json.loads(sheet_file.read_text(encoding="utf-8"))
+        assert all(sheet.get("name") and sheet.get("description") for sheet in sheets)
+        named = {sheet.name.upper() for sheet in script.cast}
+        speaking = {e.name.upper() for e in script.document.elements if isinstance(e, Character)}
+        assert speaking <= named, f"{script.name}: no sheet for {sorted(speaking - named)}"
+
+
+def test_the_corpus_is_big_and_varied_enough(corpus: list[Script]) -> None:
+    scenes = _scripts_with_scenes(corpus)
+    assert sum(scenes.values()) >= 120
+    english_genres = {s.meta("Genre").lower() for s in corpus if s.language == "English"}
+    assert len(english_genres) >= 10, sorted(english_genres)
+    chinese = sum(n for name, n in scenes.items() if _script(corpus, name).language == "Chinese")
+    assert chinese >= 10
+
+
+def test_chinese_scripts_are_written_in_chinese(corpus: list[Script]) -> None:
+    for script in corpus:
+        if script.language != "Chinese":
+            continue
+        body = "\n".join(
+            e.text.plain
+            for e in script.document.elements
+            if hasattr(getattr(e, "text", None), "plain")
+        )
+        han = len(re.findall(r"[\u4e00-\u9fff]", body))
+        assert han > len(body) / 3, f"{script.name} is mostly not Chinese"
+
+
+def test_no_scene_is_a_near_duplicate_of_another() -> None:
+    assert near_duplicates(corpus_scenes()) == []
+
+
+def test_the_corpus_carries_its_licence() -> None:
+    licence = (CORPUS_DIR / "LICENSE.md").read_text(encoding="utf-8")
+    assert "CC BY 4.0" in licence or "Creative Commons" in licence
+
+
+def _script(corpus: list[Script], name: str) -> Script:
+    return next(s for s in corpus if s.name == name)

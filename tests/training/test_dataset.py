@@ -1,0 +1,145 @@
+"""The dataset: examples in the bot's own prompt format, split by script, loss on answers only."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model.generator import chat_prompt_ids
+from model.prompts import build_messages
+from model.tasks import TaskKind
+from training.data import (
+    Script,
+    Splits,
+    build_splits,
+    examples_for,
+    fountain_of,
+    load_preferences,
+    load_source,
+    scenes_of,
+    split_scripts,
+)
+from training.finetune import IGNORE, Config, encode, get_lr
+
+
+def test_no_scene_of_a_held_out_script_is_trained_on(corpus: list[Script], splits: Splits) -> None:
+    held_out = set(splits.scripts["test"]) | set(splits.scripts["val"])
+    assert splits.scripts["test"] and splits.scripts["val"]
+    assert held_out.isdisjoint(splits.scripts["train"])
+    assert {e.script for e in splits.train} == set(splits.scripts["train"])
+    trained_text = "\n".join(e.answer for e in splits.train)
+    for script in corpus:
+        if script.name not in held_out:
+            continue
+        for heading, body in scenes_of(script.document):
+            scene = fountain_of([heading, *body])
+            assert scene[:400] not in trained_text, f"{script.name}: {heading.text} is trained on"
+
+
+def test_the_split_does_not_depend_on_the_training_seed(splits: Splits) -> None:
+    # finetune.py and evaluate.py both call build_splits() with its default seed, so a run
+    # with another --seed still holds out the scripts the evaluation tests on.
+    assert build_splits().scripts == splits.scripts
+
+
+def test_every_language_with_three_scripts_is_held_out_too(corpus: list[Script]) -> None:
+    english = [s for s in corpus if s.language == "English"][:6]
+    chinese = next(s for s in corpus if s.language == "Chinese")
+    zh = [Script(f"zh-{i}", chinese.document, chinese.cast) for i in range(3)]
+    groups = split_scripts([*english, *zh[:2]])
+    assert {s.name for s in groups["train"]} >= {"zh-0", "zh-1"}  # too few to hold one out
+    groups = split_scripts([*english, *zh])
+    for split in ("test", "val"):
+        assert {s.language for s in groups[split]} == {"English", "Chinese"}
+    assert sorted(s.name for g in groups.values() for s in g) == sorted(
+        s.name for s in [*english, *zh]
+    )
+
+
+def test_every_task_kind_is_trained(splits: Splits) -> None:
+    assert {e.kind for e in splits.train} == set(TaskKind)
+    assert {e.kind for e in splits.test} >= {TaskKind.DIALOGUE, TaskKind.SCENE}
+
+
+def test_examples_ask_exactly_what_the_bot_asks(corpus: list[Script]) -> None:
+    for script in corpus[:6]:
+        for example in examples_for(script):
+            assert example.request is not None
+            assert example.messages == build_messages(example.request)
+            assert example.answer.strip() == example.answer and example.answer
+
+
+def test_dialogue_examples_name_who_speaks_and_give_their_sheets(corpus: list[Script]) -> None:
+    script = next(s for s in corpus if s.cast)
+    dialogue = [e for e in examples_for(script) if e.kind is TaskKind.DIALOGUE]
+    assert dialogue
+    for example in dialogue:
+        assert example.request is not None
+        for name in example.request.characters:
+            assert name in example.answer  # everyone in play speaks in the answer
+        sheets = {s.name for s in example.request.context.characters}
+        assert sheets <= set(example.request.characters)
+
+
+def test_loss_is_on_the_answer_tokens_only(tokenizer: Any, splits: Splits) -> None:
+    example = next(e for e in splits.train if e.kind is TaskKind.DIALOGUE)
+    ids, labels = encode(tokenizer, example, 100_000)
+    prompt = chat_prompt_ids(tokenizer, example.messages)
+    assert ids[: len(prompt)] == prompt  # the very tokens the bot's queue prefills
+    assert labels[: len(prompt)] == [IGNORE] * len(prompt)
+    answer = labels[len(prompt) :]
+    assert answer == ids[len(prompt) :]
+    assert tokenizer.decode(answer) == example.answer + tokenizer.eos_token
+
+
+def test_a_long_prompt_keeps_its_head_and_its_task(tokenizer: Any, splits: Splits) -> None:
+    example = max(splits.train, key=lambda e: len(e.messages[1]["content"]))
+    prompt = chat_prompt_ids(tokenizer, example.messages)
+    ids, labels = encode(tokenizer, example, 256)
+    kept = labels.count(IGNORE)
+    assert len(ids) <= 256 < len(prompt)
+    assert ids[:10] == prompt[:10]  # the chat template and the system message start it
+    assert ids[kept - 20 : kept] == prompt[-20:]  # the task and the open assistant turn end it
+    assert all(label != IGNORE for label in labels[kept:])
+
+
+def test_learning_rate_warms_up_then_decays_to_its_floor() -> None:
+    cfg = Config(lr=1e-3, warmup_steps=10, max_steps=110, min_lr_ratio=0.1)
+    rates = [get_lr(step, cfg) for step in range(cfg.max_steps + 1)]
+    assert rates[0] == pytest.approx(1e-4)
+    assert rates[9] == pytest.approx(1e-3)  # the last warmup step reaches the peak
+    assert all(a < b for a, b in itertools.pairwise(rates[:10]))
+    assert all(a >= b for a, b in itertools.pairwise(rates[9:]))
+    assert rates[60] == pytest.approx(1e-4 + 0.5 * 9e-4)  # half way down the cosine
+    assert rates[110] == pytest.approx(1e-4)
+
+
+def test_preferences_make_one_pair_per_rejected_take(tmp_path: Path) -> None:
+    messages = [{"role": "user", "content": "Write the dialogue."}]
+    path = tmp_path / "prefs.jsonl"
+    rows = [
+        {"messages": messages, "chosen": "A\nYes.", "rejected": ["A\nNo.", "A\nMaybe."]},
+        {"messages": messages, "chosen": "B\nGo.", "rejected": ["B\nStay."]},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    pairs = load_preferences(path)
+    assert [(p.chosen, p.rejected) for p in pairs] == [
+        ("A\nYes.", "A\nNo."),
+        ("A\nYes.", "A\nMaybe."),
+        ("B\nGo.", "B\nStay."),
+    ]
+    path.write_text(json.dumps(rows[0]) + "\n" + json.dumps({"messages": messages}) + "\n")
+    with pytest.raises(ValueError, match="line 2"):
+        load_preferences(path)
+
+
+def test_a_hugging_face_source_says_what_it_needs() -> None:
+    if importlib.util.find_spec("datasets") is not None:
+        pytest.skip("the datasets package is installed here; loading would need a network")
+    with pytest.raises(RuntimeError, match="pip install datasets"):
+        load_source("hf:someone/screenplays")

@@ -1,0 +1,159 @@
+"""Smoke runs of the fine-tune and the evaluation on a tiny random Llama (what CI runs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model.loading import ModelSettings, load_model
+from training import evaluate, finetune
+
+JSON_KEYS = (
+    "base_ppl",
+    "tuned_ppl",
+    "lint_clean_rate",
+    "loop_rate",
+    "in_cast_rate",
+    "distinct2",
+    "rouge_l",
+    "max_copied_words",
+)
+
+
+def _args(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "--model",
+        str(model),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--batch-size",
+        "4",
+        "--max-len",
+        "128",
+        "--warmup-steps",
+        "1",
+        "--lr",
+        "1e-2",
+        "--eval-every",
+        "2",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def lora_run(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, small_corpus: Path
+) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("lora")
+    metrics = finetune.main(_args(tiny_model_dir, small_corpus, out, "--max-steps", "4"))
+    return out, metrics
+
+
+def test_a_short_lora_run_writes_adapter_metrics_and_curve(
+    lora_run: tuple[Path, dict[str, Any]],
+) -> None:
+    out, metrics = lora_run
+    assert (out / "adapter" / "adapter_config.json").is_file()
+    assert (out / "adapter" / "training_config.json").is_file()
+    assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["steps"] == metrics["steps"] == 4
+    assert saved["config"]["max_steps"] == 4
+    assert saved["train_examples"] > 0 and saved["val_examples"] > 0
+    # Even four steps teach a random model which tokens a screenplay uses.
+    assert saved["best_val_loss"] < saved["base_val_loss"]
+    steps = [h["step"] for h in saved["history"] if "train_loss" in h]
+    assert steps == [1, 2, 3, 4]
+    split = json.loads((out / "adapter" / finetune.SPLIT_FILE).read_text())
+    assert split["data"] == saved["config"]["data"]
+    assert split["test"] and set(split["test"]).isdisjoint(split["train"])
+
+
+def test_resume_continues_from_the_checkpoint(
+    lora_run: tuple[Path, dict[str, Any]], tiny_model_dir: Path, small_corpus: Path
+) -> None:
+    out, first = lora_run
+    metrics = finetune.main(
+        _args(tiny_model_dir, small_corpus, out, "--max-steps", "6", "--resume")
+    )
+    assert metrics["steps"] == 6
+    trained = [h for h in metrics["history"] if "train_loss" in h]
+    assert [h["step"] for h in trained] == [1, 2, 3, 4, 5, 6]
+    assert trained[:4] == [h for h in first["history"] if "train_loss" in h]
+    assert metrics["base_val_loss"] is None  # no second evaluation of the untrained model
+
+
+def test_full_fine_tuning_saves_a_whole_model(
+    tmp_path: Path, tiny_model_dir: Path, small_corpus: Path
+) -> None:
+    metrics = finetune.main(
+        _args(tiny_model_dir, small_corpus, tmp_path, "--max-steps", "2", "--full")
+    )
+    assert metrics["steps"] == 2
+    assert not (tmp_path / "adapter" / "adapter_config.json").exists()
+    loaded = load_model(ModelSettings(model=str(tmp_path / "adapter"), dtype="float32"))
+    trained = sum(p.numel() for p in loaded.model.parameters())
+    assert trained == metrics["trainable_parameters"]
+
+
+def test_evaluation_of_the_tiny_adapter_reports_every_figure(
+    lora_run: tuple[Path, dict[str, Any]],
+    tiny_model_dir: Path,
+    small_corpus: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out, _ = lora_run
+    argv = [
+        "--model",
+        str(tiny_model_dir),
+        "--adapter",
+        str(out / "adapter"),
+        "--requests",
+        "2",
+        "--takes",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--limit-examples",
+        "4",
+        "--max-len",
+        "128",
+        "--json",
+    ]
+    result = evaluate.main(argv)
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(json.dumps(result))
+    for key in JSON_KEYS:
+        assert printed[key] is not None, key
+    assert printed["tuned"]["takes"] == printed["base"]["takes"] == 4
+    # Without --data, the scripts held out are those the adapter recorded it never trained on.
+    split = json.loads((out / "adapter" / finetune.SPLIT_FILE).read_text())
+    assert printed["held_out"] == f"the test split ({', '.join(split['test'])})"
+    assert printed["tuned_ppl"] != printed["base_ppl"]  # the adapter changed the model
+    assert printed["ppl_ratio"] == pytest.approx(printed["tuned_ppl"] / printed["base_ppl"])
+    assert printed["lint_clean_rate"] == printed["tuned"]["lint_clean_rate"]
+    assert set(printed["targets_met"]) == {"ppl_ratio<=0.7", "lint_clean>=0.9", "no_loops"}
+    assert "| perplexity (answer tokens) |" in evaluate.table(result)
+
+
+def test_evaluation_holds_out_every_scene_of_a_data_folder(small_corpus: Path) -> None:
+    held = evaluate.heldout(str(small_corpus), 0, 0)
+    assert {e.script for e in held.examples} == {p.stem for p in small_corpus.glob("*.fountain")}
+    assert len(held.requests) == sum(e.kind.value == "dialogue" for e in held.examples)
+    # The copy check compares with the shipped corpus less the held-out scripts themselves.
+    scene = next(e.answer for e in held.examples if e.kind.value == "dialogue")
+    assert held.corpus.longest_shared(scene) < 20
+
+
+def test_evaluation_refuses_a_folder_that_is_no_adapter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        evaluate.main(["--adapter", str(tmp_path)])
+    assert stopped.value.code == 1
+    assert "not a LoRA adapter directory" in capsys.readouterr().err

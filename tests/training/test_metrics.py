@@ -1,0 +1,73 @@
+"""The evaluation's figures on texts whose answers are known by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
+from training.evaluate import CopyIndex, distinct_n, rouge_l, score_take
+
+
+def test_rouge_l_is_the_f1_of_the_longest_common_subsequence() -> None:
+    assert rouge_l("the cat sat on the mat", "the cat sat on the mat") == 1.0
+    # LCS "the cat on the mat": precision 5/6, recall 5/5.
+    assert rouge_l("the cat sat on the mat", "the cat on the mat") == pytest.approx(10 / 11)
+    # Order matters: only one word of a reversed pair can be in the subsequence.
+    assert rouge_l("mara tom", "tom mara") == pytest.approx(0.5)
+    assert rouge_l("nothing alike", "the cat sat") == 0.0
+    assert rouge_l("", "the cat") == 0.0
+
+
+def test_rouge_l_counts_chinese_by_character() -> None:
+    assert rouge_l("我不走", "我不走了") == pytest.approx(2 * 1 * 0.75 / 1.75)
+
+
+def test_distinct_2_pools_a_requests_takes() -> None:
+    assert distinct_n(["a b c d"], 2) == 1.0
+    assert distinct_n(["a b a b"], 2) == pytest.approx(2 / 3)
+    assert distinct_n(["we go now", "we go now"], 2) == 0.5  # two identical takes
+    assert distinct_n(["we go now", "they stay here"], 2) == 1.0
+    assert distinct_n(["one"], 2) == 0.0
+
+
+def test_copy_check_finds_the_longest_shared_run_of_words() -> None:
+    corpus = CopyIndex(
+        ["The lighthouse keeper counts the ships that never come back to the harbour.", "Rain."]
+    )
+    take = "Nobody knew why. He counts the ships that never come back, every night."
+    assert corpus.longest_shared(take) == 7  # "counts the ships that never come back"
+    assert corpus.longest_shared("Completely different words here.") == 0
+    assert corpus.longest_shared("rain") == 1
+    assert CopyIndex(["她把茶杯放下"]).longest_shared("然后她把茶杯放在桌上") == 5  # 她把茶杯放
+
+
+def _dialogue_request() -> TaskRequest:
+    sheets = (CharacterSheet("MARA", role="pilot"), CharacterSheet("TOM", role="mechanic"))
+    return TaskRequest(
+        TaskKind.DIALOGUE, "The engine fails.", ("MARA", "TOM"), PromptContext(characters=sheets)
+    )
+
+
+def test_a_clean_take_by_the_cast_scores_clean() -> None:
+    take = "MARA\nIt's dead.\n\nTOM\n(wiping his hands)\nGive me ten minutes.\n"
+    score = score_take(_dialogue_request(), take, take, CopyIndex(["unrelated text"]))
+    assert score.lint_clean and not score.loops
+    assert (score.cues, score.cues_in_cast) == (2, 2)
+    assert score.rouge_l == 1.0
+
+
+def test_a_stranger_speaking_and_a_loop_are_caught() -> None:
+    stranger = "MARA\nIt's dead.\n\nBARTENDER\nAnother round?\n"
+    score = score_take(_dialogue_request(), stranger, "MARA\nNo.", CopyIndex([""]))
+    assert (score.cues, score.cues_in_cast) == (2, 1)
+    assert not score.lint_clean  # the bot's lint reports the unknown speaker
+    loop = "MARA\nWe need to go now.\n\nTOM\nWe need to go now.\n\nMARA\nWe need to go now.\n"
+    looped = score_take(_dialogue_request(), loop, "MARA\nNo.", CopyIndex([""]))
+    assert looped.loops
+    assert looped.lint_clean  # the structure is sound; the loop is counted apart
+
+
+def test_a_take_without_dialogue_is_not_clean() -> None:
+    score = score_take(_dialogue_request(), "Sure! Here is your scene.", "MARA\nNo.", CopyIndex([]))
+    assert not score.lint_clean
+    assert score.cues == 0
