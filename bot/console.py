@@ -1,0 +1,847 @@
+"""The console room: the writers' room in a terminal, driving the same room service as Discord.
+
+A line is a command written as Discord shows it (`/dialogue situation:"..." characters:"A, B"`,
+syntax in `bot.commandline`); `@name /vote take:2` acts as another writer, so votes between
+writers can be tried alone. Takes and the script print as a screenplay page would set them
+(action at the margin, dialogue ten columns in, cues twenty-two), numbered take by take; files go
+where `/export ... path:` says. While the model works a progress line shows the place in the
+queue and the tokens written: one line updated in place on a terminal, an occasional line
+otherwise. Errors a writer can cause print as one line starting with `error:`; with standard
+input not a terminal, the console runs the lines it is given and stops at their end, so a
+session can be scripted.
+
+Writers are named, not numbered: a name maps to a stable user id (a hash), so `@ana` is the same
+writer after a restart. Lines without `@name` come from the person at the terminal, who runs the
+room (the console's counterpart of Discord's permission to manage the channel).
+
+It knows the commands, how to print the room and how to read lines; the rules of the room are
+`bot.room`'s and the model is `bot.app`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.app import App
+from bot.commandline import CommandLine, parse_command_line
+from bot.domain import (
+    SHEET_FIELDS,
+    SYSTEM_USER,
+    CharacterEntry,
+    Proposal,
+    ProposalStatus,
+    RoomSettings,
+    ScriptLine,
+    Take,
+    VoteOutcome,
+    VoteResult,
+    parse_duration,
+)
+from bot.errors import BadInput, NotFound, RoomError
+from bot.room import EXPORT_FORMATS, SCRIPT_KINDS, scene_lines, take_text
+from model.queue import Progress
+from model.tasks import TaskKind
+from screenplay.types import Document, Element
+
+_log = logging.getLogger(__name__)
+
+#: The name of the person at the terminal, as attribution and `/status` show it.
+CONSOLE_WRITER = "you"
+
+_GROUPS = frozenset({"room"})
+_HELP_COLUMN = 38
+
+
+def writer_id(name: str) -> int:
+    """The stable user id of the writer called `name` (case does not matter): the first six
+    bytes of its SHA-256, so ids survive restarts and never collide with the room's own id 0."""
+    digest = hashlib.sha256(name.strip().casefold().encode("utf-8")).digest()
+    return int.from_bytes(digest[:6], "big") + 1
+
+
+# --- printing ---------------------------------------------------------------------------------
+
+
+def page_text(elements: Sequence[Element], paper: str = "letter") -> str:
+    """Screenplay elements as a terminal shows a page: the industry indents in columns from the
+    action margin (dialogue 10, parentheticals 16, cues 22), blank lines where the page has them,
+    and a rule with the number where a new page starts."""
+    from screenplay.layout import ACTION_X, CHAR_WIDTH, paginate
+
+    body = [page for page in paginate(Document(elements=tuple(elements)), paper) if page.number]
+    chunks: list[str] = []
+    for page in body:
+        rows: dict[int, list[tuple[float, str]]] = {}
+        for line in page.lines:
+            if line.kind != "page-number" and line.row >= 0:
+                rows.setdefault(line.row, []).append((line.x, line.text))
+        printed: list[str] = []
+        for row in range(max(rows, default=-1) + 1):
+            text = ""
+            for x, words in sorted(rows.get(row, [])):
+                column = max(0, round((x - ACTION_X) / CHAR_WIDTH))
+                # Dual dialogue shares a row; a column already passed still gets a space.
+                text = (text.ljust(column) if len(text) <= column else text + " ") + words
+            printed.append(text.rstrip())
+        if chunks:
+            chunks.append(f"{'':>52}— {page.number}. —")
+        chunks.append("\n".join(printed).strip("\n"))
+    return "\n".join(chunks)
+
+
+def take_block(kind: TaskKind, take: Take) -> str:
+    """A take as the console prints it: script kinds laid out like the page, others as text."""
+    if kind in SCRIPT_KINDS:
+        from screenplay.fountain import parse_fountain
+
+        elements = parse_fountain(take.fountain or take.text).elements
+        laid_out = page_text(elements) if elements else ""
+        if laid_out.strip():
+            return laid_out
+    return take_text(kind, take)
+
+
+def _rule(title: str, width: int = 72) -> str:
+    return f"── {title} " + "─" * max(3, width - len(title) - 4)
+
+
+def _indent(text: str, prefix: str = "  ") -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+class ProgressLine:
+    """Shows a request's progress: on a terminal one line rewritten in place (at most ten times
+    a second), elsewhere a line when the place in the queue changes and every `every_s` seconds
+    while the model writes."""
+
+    def __init__(self, out: TextIO, *, tty: bool, takes: int, every_s: float = 10.0) -> None:
+        self.out = out
+        self.tty = tty
+        self.takes = takes
+        self.every_s = every_s
+        self._last_at = 0.0
+        self._last_position: int | None = None
+        self._shown = False
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.done:
+            return
+        now = time.monotonic()
+        moved = progress.position != self._last_position
+        interval = 0.1 if self.tty else self.every_s
+        if not moved and now - self._last_at < interval:
+            return
+        self._last_at, self._last_position = now, progress.position
+        if progress.position > 0:
+            message = f"waiting for the model: {_ordinal(progress.position)} in line"
+        else:
+            takes = "1 take" if self.takes == 1 else f"{self.takes} takes"
+            message = f"the model is writing {takes}: {progress.tokens} tokens so far"
+        if self.tty:
+            self.out.write("\r\x1b[K… " + message)
+            self._shown = True
+        else:
+            self.out.write(f"… {message}\n")
+        self.out.flush()
+
+    def clear(self) -> None:
+        if self._shown:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+            self._shown = False
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One console command: its options (the first takes free text), and what `/help` says."""
+
+    name: str
+    options: tuple[str, ...]
+    summary: str
+    optional: tuple[str, ...] = ()  # options that may be left out
+
+    def usage(self) -> str:
+        shown = [o if o not in self.optional else f"[{o}]" for o in self.options]
+        return " ".join([f"/{self.name}", *shown])
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("premise", ("idea",), "ask the model for a title and logline"),
+    Command(
+        "character",
+        ("name", "description"),
+        "the cast, a character's sheet, or (with a description) new sheet takes",
+        ("name", "description"),
+    ),
+    Command("scene", ("description",), "ask the model to open a scene"),
+    Command(
+        "dialogue",
+        ("situation", "characters"),
+        "ask for dialogue between characters",
+        ("characters",),
+    ),
+    Command("beat", ("hint",), "ask for the next plot development", ("hint",)),
+    Command("continue", (), "ask the model to continue the script"),
+    Command(
+        "write",
+        ("text", "after"),
+        "add your own Fountain lines (\\n starts a new line)",
+        ("after",),
+    ),
+    Command("show", ("scene",), "print the script, or one scene of it", ("scene",)),
+    Command("cast", (), "list the characters of the bible"),
+    Command("outline", (), "list the beats of the outline"),
+    Command("undo", (), "undo the latest change to the story"),
+    Command("redo", (), "redo what was undone last"),
+    Command(
+        "vote", ("take", "proposal"), "vote for a take (like clicking its button)", ("proposal",)
+    ),
+    Command("pick", ("take", "proposal"), "showrunners: put a take in now", ("proposal",)),
+    Command("reroll", ("proposal",), "ask for new takes instead", ("proposal",)),
+    Command(
+        "edit",
+        ("take", "text", "proposal"),
+        "replace a take's text before it goes in",
+        ("proposal",),
+    ),
+    Command(
+        "export",
+        ("format", "path", "attribution"),
+        f"write the script as {', '.join(EXPORT_FORMATS)} (attribution:true adds who wrote what)",
+        ("format", "path", "attribution"),
+    ),
+    Command("import", ("path",), "make a .fountain or .fdx file the room's script"),
+    Command(
+        "room settings",
+        ("takes", "pick_rule", "quorum", "deadline", "temperature", "length", "showrunners"),
+        "show or change the room's settings (showrunners only)",
+        ("takes", "pick_rule", "quorum", "deadline", "temperature", "length", "showrunners"),
+    ),
+    Command("room branch", (), "start a new room from this room's story"),
+    Command(
+        "room reset",
+        ("confirm",),
+        "showrunners: empty the room's story (confirm:true)",
+        ("confirm",),
+    ),
+    Command("status", (), "the model and its queue"),
+    Command("help", ("command",), "list the commands, or explain one", ("command",)),
+    Command("quit", (), "leave the console"),
+)
+_BY_NAME = {c.name: c for c in COMMANDS}
+_ALIASES = {"exit": "quit", "room": "room settings"}
+
+#: `/room settings` options and the `RoomSettings` fields they set.
+_SETTING_FIELDS = {
+    "takes": "takes_per_request",
+    "pick_rule": "pick_rule",
+    "quorum": "quorum",
+    "temperature": "temperature",
+    "length": "length",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A parsed line: who gives the command, and its option values."""
+
+    command: Command
+    user_id: int
+    is_showrunner: bool
+    values: dict[str, str]
+
+    def get(self, option: str) -> str | None:
+        value = self.values.get(option)
+        return value if value is None else value.strip()
+
+    def number(self, option: str) -> int | None:
+        value = self.get(option)
+        if value is None or value == "":
+            return None
+        try:
+            return int(value.removeprefix("#"))
+        except ValueError:
+            raise BadInput(f"The {option} is a number, not {value!r}.") from None
+
+
+class Console:
+    """One console session on a room. `execute` answers one line; `run` answers every line of
+    a source until it ends or `/quit`."""
+
+    def __init__(
+        self, app: App, out: TextIO, *, room_id: int = 1, tty: bool = False, echo: bool = False
+    ) -> None:
+        self.app = app
+        self.rooms = app.rooms
+        self.out = out
+        self.room_id = room_id
+        self.tty = tty
+        self.echo = echo
+        self.user_id = writer_id(CONSOLE_WRITER)
+        self.names: dict[int, str] = {self.user_id: CONSOLE_WRITER, SYSTEM_USER: "the room"}
+        self.last_proposal: int | None = None
+        self._handlers: dict[str, Callable[[_Call], Awaitable[bool | None]]] = {
+            "premise": self._premise,
+            "character": self._character,
+            "scene": self._scene,
+            "dialogue": self._dialogue,
+            "beat": self._beat,
+            "continue": self._continue,
+            "write": self._write,
+            "show": self._show,
+            "cast": self._cast,
+            "outline": self._outline,
+            "undo": self._undo,
+            "redo": self._redo,
+            "vote": self._vote,
+            "pick": self._pick,
+            "reroll": self._reroll,
+            "edit": self._edit,
+            "export": self._export,
+            "import": self._import,
+            "room settings": self._settings,
+            "room branch": self._branch,
+            "room reset": self._reset,
+            "status": self._status,
+            "help": self._help,
+            "quit": self._quit,
+        }
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def run(self, lines: AsyncIterator[str]) -> None:
+        async for line in lines:
+            if not await self.execute(line):
+                return
+
+    async def execute(self, line: str) -> bool:
+        """Answer one line; False when the session should end."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        if self.echo:
+            self.say(f"> {line}")
+        try:
+            await self._close_due()
+            call = self._parse(line)
+            return await self._handlers[call.command.name](call) is not False
+        except RoomError as err:
+            self.say(f"error: {err}")
+        except BrokenPipeError:
+            return False  # whoever read the answers has gone (`... | head`)
+        except Exception:
+            _log.exception("console command failed: %s", line)
+            self.say("error: Something went wrong on our side; the log has the details.")
+        return True
+
+    def _parse(self, line: str) -> _Call:
+        parsed: CommandLine = parse_command_line(line, _GROUPS)
+        name = _ALIASES.get(parsed.command, parsed.command)
+        command = _BY_NAME.get(name)
+        if command is None:
+            raise BadInput(f"There is no command /{parsed.command}; /help lists them.")
+        values = dict(parsed.options)
+        unknown = sorted(set(values) - set(command.options))
+        if unknown:
+            takes = ", ".join(command.options) or "no options"
+            raise BadInput(f"/{command.name} has no option {unknown[0]}; it takes {takes}.")
+        if parsed.text:
+            if not command.options:
+                raise BadInput(f"/{command.name} takes no text; write just /{command.name}.")
+            first = command.options[0]
+            if first in values:
+                raise BadInput(
+                    f"{parsed.text!r} is not an option of /{command.name}; quote values with "
+                    'spaces, like text:"two words".'
+                )
+            values[first] = parsed.text
+        missing = [o for o in command.options if o not in command.optional and o not in values]
+        if missing:
+            raise BadInput(f"/{command.name} needs {missing[0]}; usage: {command.usage()}")
+        if parsed.actor is None:
+            return _Call(command, self.user_id, True, values)
+        user_id = writer_id(parsed.actor)
+        self.names.setdefault(user_id, parsed.actor)
+        return _Call(command, user_id, False, values)
+
+    # --- asking the model ---------------------------------------------------------------------
+
+    async def _ask(
+        self, call: _Call, kind: TaskKind, prompt: str = "", characters: Sequence[str] = ()
+    ) -> None:
+        proposal = await self.rooms.propose(
+            self.room_id, call.user_id, kind.value, prompt, characters
+        )
+        await self._generate(proposal)
+
+    async def _generate(self, proposal: Proposal) -> None:
+        """Fill a pending proposal with takes while showing progress, then print them."""
+        self.last_proposal = proposal.id
+        takes = "1 take" if proposal.n == 1 else f"{proposal.n} takes"
+        if not self.tty:
+            self.say(f"Proposal #{proposal.id}: asking the model for {takes}…")
+        progress = ProgressLine(self.out, tty=self.tty, takes=proposal.n)
+        work = self.app.in_background(
+            self.rooms.generate(self.room_id, proposal.id, progress=progress),
+            name=f"generate proposal {proposal.id}",
+        )
+        try:
+            # Shielded: a console stopped while the model writes still stores the takes.
+            filled = await asyncio.shield(work)
+        finally:
+            progress.clear()
+        self._print_proposal(filled)
+
+    def _print_proposal(self, proposal: Proposal) -> None:
+        what = proposal.kind.value
+        self.say(f"Proposal #{proposal.id} — {what}, {len(proposal.takes)} take(s):")
+        for take in proposal.takes:
+            title = f"Take {take.number}"
+            if take.edited_by is not None:
+                title += f" (edited by {self._name(take.edited_by)})"
+            self.say(_rule(title))
+            self.say(take_block(proposal.kind, take))
+            if take.problems:
+                self.say(f"   (the model's draft still has problems: {'; '.join(take.problems)})")
+        self.say(_rule("vote: /vote take:N   pick: /pick take:N   /reroll   /edit take:N text:…"))
+
+    async def _premise(self, call: _Call) -> None:
+        await self._ask(call, TaskKind.PREMISE, call.get("idea") or "")
+
+    async def _character(self, call: _Call) -> None:
+        """As in Discord: no name, the cast; a name in the bible alone, its sheet; otherwise
+        the model writes sheet takes."""
+        name, description = call.get("name"), call.get("description")
+        if not name:
+            await self._cast(call)
+            return
+        if description is None:
+            entry = (await self.rooms.room(self.room_id)).character(name)
+            if entry is not None:
+                self.say(_sheet(entry))
+                return
+        await self._ask(call, TaskKind.CHARACTER, f"{name}: {description}" if description else name)
+
+    async def _scene(self, call: _Call) -> None:
+        await self._ask(call, TaskKind.SCENE, call.get("description") or "")
+
+    async def _dialogue(self, call: _Call) -> None:
+        names = [n for n in (call.get("characters") or "").split(",") if n.strip()]
+        await self._ask(call, TaskKind.DIALOGUE, call.get("situation") or "", names)
+
+    async def _beat(self, call: _Call) -> None:
+        await self._ask(call, TaskKind.BEAT, call.get("hint") or "")
+
+    async def _continue(self, call: _Call) -> None:
+        await self._ask(call, TaskKind.CONTINUE)
+
+    # --- the script ---------------------------------------------------------------------------
+
+    async def _write(self, call: _Call) -> None:
+        text = _unescape(call.get("text") or "")
+        lines = await self.rooms.write(self.room_id, call.user_id, text, after=call.number("after"))
+        self.say(f"Added {_count(len(lines), 'line')} to the script:")
+        self.say(page_text([line.element for line in lines]))
+
+    async def _show(self, call: _Call) -> None:
+        room = await self.rooms.room(self.room_id)
+        if not room.script:
+            self.say("The script is empty. Ask for a /scene, or /write your own lines.")
+            return
+        lines: Sequence[ScriptLine] = room.script
+        number = call.number("scene")
+        if number is not None:
+            lines = scene_lines(room.script, number)
+        if room.project.title and number is None:
+            self.say(room.project.title.upper())
+            self.say()
+        self.say(page_text([line.element for line in lines], room.project.page_size.value))
+
+    async def _cast(self, call: _Call) -> None:
+        room = await self.rooms.room(self.room_id)
+        if not room.characters:
+            self.say('The bible is empty. Ask for one with /character name:"..."')
+            return
+        for entry in room.characters:
+            self.say(_sheet(entry))
+
+    async def _outline(self, call: _Call) -> None:
+        room = await self.rooms.room(self.room_id)
+        if not room.beats:
+            self.say("The outline has no beats yet. Ask for one with /beat.")
+            return
+        for beat in room.beats:
+            self.say(f"{beat.number:>3}. [{beat.status.value}] {beat.text}")
+
+    async def _undo(self, call: _Call) -> None:
+        event = await self.rooms.undo(self.room_id, call.user_id, is_showrunner=call.is_showrunner)
+        self.say(f"Undone: {event.summary.removeprefix('undid: ')}.")
+
+    async def _redo(self, call: _Call) -> None:
+        event = await self.rooms.redo(self.room_id, call.user_id, is_showrunner=call.is_showrunner)
+        self.say(f"Redone: {event.summary.removeprefix('redid: ')}.")
+
+    # --- votes and takes ----------------------------------------------------------------------
+
+    async def _proposal_for(self, call: _Call, *, open_only: bool = True) -> int:
+        """The proposal a command means: the one named, else the latest this console showed,
+        else the room's latest open one (after a restart)."""
+        named = call.number("proposal")
+        if named is not None:
+            return named
+        if self.last_proposal is not None:
+            return self.last_proposal
+        pending = await self.rooms.pending_proposals(self.room_id)
+        open_ = [p for p in pending if p.status is ProposalStatus.OPEN or not open_only]
+        if not open_:
+            raise NotFound("There is no open proposal in this room; ask the model for takes first.")
+        return max(p.id for p in open_)
+
+    async def _vote(self, call: _Call) -> None:
+        take = call.number("take") or 0
+        proposal_id = await self._proposal_for(call)
+        result = await self.rooms.vote(
+            self.room_id, call.user_id, proposal_id, take, is_showrunner=call.is_showrunner
+        )
+        await self._print_vote(result, call)
+
+    async def _pick(self, call: _Call) -> None:
+        take = call.number("take") or 0
+        proposal_id = await self._proposal_for(call)
+        result = await self.rooms.pick(
+            self.room_id, call.user_id, proposal_id, take, is_showrunner=call.is_showrunner
+        )
+        await self._print_vote(result, call)
+
+    async def _print_vote(self, result: VoteResult, call: _Call) -> None:
+        proposal = result.proposal
+        who = self._name(call.user_id)
+        if result.outcome is not VoteOutcome.DECIDED:
+            tally = ", ".join(f"take {k}: {v}" for k, v in proposal.tally().items())
+            verb = {
+                VoteOutcome.COUNTED: "counted",
+                VoteOutcome.CHANGED: "moved",
+                VoteOutcome.UNCHANGED: "already counted",
+            }[result.outcome]
+            self.say(f"Vote of {who} {verb}; proposal #{proposal.id} stands at {tally}.")
+            return
+        await self._print_decision(proposal, result.lines)
+
+    async def _print_decision(self, proposal: Proposal, lines: Sequence[ScriptLine]) -> None:
+        by = self._name(proposal.decided_by) if proposal.decided_by is not None else "the room"
+        self.say(
+            f"Take {proposal.decided_take} of proposal #{proposal.id} went in "
+            f"({proposal.reason}; picked by {by})."
+        )
+        if lines:
+            self.say(page_text([line.element for line in lines]))
+            return
+        room = await self.rooms.room(self.room_id)
+        take = proposal.take(proposal.decided_take or 0)
+        if proposal.kind is TaskKind.PREMISE:
+            self.say(f"Title: {room.project.title or '(none yet)'}")
+            self.say(f"Logline: {room.project.logline or '(none yet)'}")
+        elif proposal.kind is TaskKind.CHARACTER and take is not None:
+            name = take.sheet.name if take.sheet else take.text.split("\n")[0].upper()
+            entry = room.character(name)
+            if entry is not None:
+                self.say(_sheet(entry))
+        elif proposal.kind is TaskKind.BEAT and room.beats:
+            beat = room.beats[-1]
+            self.say(f"Beat {beat.number}: {beat.text}")
+
+    async def _reroll(self, call: _Call) -> None:
+        proposal_id = await self._proposal_for(call, open_only=False)
+        fresh = await self.rooms.reroll(self.room_id, call.user_id, proposal_id)
+        self.say(f"Proposal #{proposal_id} withdrawn; asking again as #{fresh.id}.")
+        await self._generate(fresh)
+
+    async def _edit(self, call: _Call) -> None:
+        take = call.number("take") or 0
+        proposal_id = await self._proposal_for(call)
+        text = _unescape(call.get("text") or "")
+        edited = await self.rooms.edit_take(self.room_id, call.user_id, proposal_id, take, text)
+        proposal = await self.rooms.proposal(self.room_id, proposal_id)
+        self.say(f"Take {take} of proposal #{proposal_id} now reads:")
+        self.say(take_block(proposal.kind, edited))
+
+    # --- files ----------------------------------------------------------------------------------
+
+    async def _export(self, call: _Call) -> None:
+        fmt = (call.get("format") or "fountain").lower()
+        attribution = _yes(call.get("attribution"))
+        data = await self.rooms.export(self.room_id, fmt, attribution=attribution, names=self.names)
+        room = await self.rooms.room(self.room_id)
+        path = Path(call.get("path") or _file_name(room.project.title, self.room_id, fmt))
+        try:
+            path.expanduser().parent.mkdir(parents=True, exist_ok=True)
+            partial = path.expanduser().with_name(path.name + ".part")
+            partial.write_bytes(data)
+            partial.replace(path.expanduser())
+        except OSError as err:
+            raise BadInput(f"Cannot write {path}: {err.strerror or err}.") from None
+        self.say(f"Wrote {path} ({fmt}, {len(data):,} bytes).")
+
+    async def _import(self, call: _Call) -> None:
+        path = Path(call.get("path") or "").expanduser()
+        try:
+            data = path.read_bytes() if path.suffix.lower() in (".fountain", ".fdx") else b""
+        except OSError as err:
+            raise BadInput(f"Cannot read {path}: {err.strerror or err}.") from None
+        lines = await self.rooms.import_script(self.room_id, call.user_id, path.name, data)
+        self.say(f"Imported {path.name}: {_count(len(lines), 'line')} are now the room's script.")
+
+    # --- the room -------------------------------------------------------------------------------
+
+    async def _settings(self, call: _Call) -> None:
+        changes: dict[str, Any] = {
+            field: call.get(option)
+            for option, field in _SETTING_FIELDS.items()
+            if call.get(option) is not None
+        }
+        deadline = call.get("deadline")
+        if deadline is not None:
+            changes["vote_deadline_s"] = parse_duration(deadline)
+        showrunners = call.get("showrunners")
+        if showrunners is not None:
+            names = [n.strip().removeprefix("@") for n in showrunners.split(",") if n.strip()]
+            ids = []
+            for name in names:
+                ids.append(writer_id(name))
+                self.names.setdefault(writer_id(name), name)
+            changes["showrunners"] = ids
+        if changes:
+            settings = await self.rooms.update_settings(
+                self.room_id, call.user_id, is_showrunner=call.is_showrunner, **changes
+            )
+            self.say("Settings changed.")
+        else:
+            settings = await self.rooms.settings(self.room_id)
+        self.say(self._describe_settings(settings))
+
+    def _describe_settings(self, settings: RoomSettings) -> str:
+        runners = ", ".join(self._name(u) for u in settings.showrunners) or "none"
+        return (
+            f"takes:{settings.takes_per_request} pick_rule:{settings.pick_rule.value} "
+            f"quorum:{settings.quorum} deadline:{settings.vote_deadline_s:g} "
+            f"temperature:{settings.temperature:g} length:{settings.length}\n"
+            f"showrunners: {runners}"
+        )
+
+    async def _branch(self, call: _Call) -> None:
+        new_id = self.room_id + 1
+        while (await self.rooms.room(new_id)).exists:
+            new_id += 1
+        room = await self.rooms.branch(self.room_id, call.user_id, new_id)
+        self.say(
+            f"Branched room {self.room_id} into room {new_id} "
+            f"({_count(len(room.script), 'line')} of script); this console is now in room "
+            f"{new_id} (start it with --room {self.room_id} to go back)."
+        )
+        self.room_id, self.last_proposal = new_id, None
+
+    async def _reset(self, call: _Call) -> None:
+        if not _yes(call.get("confirm")):
+            raise BadInput(
+                "A reset empties the story and cannot be undone; run /room reset confirm:true."
+            )
+        await self.rooms.reset(self.room_id, call.user_id, is_showrunner=call.is_showrunner)
+        self.last_proposal = None
+        self.say("The room is empty again: premise, bible, outline and script are gone.")
+
+    async def _status(self, call: _Call) -> None:
+        room = await self.rooms.room(self.room_id)
+        pending = await self.rooms.pending_proposals(self.room_id)
+        self.say(self.app.status())
+        self.say(
+            f"Room {self.room_id}: {_count(len(room.script), 'script line')}, "
+            f"{_count(len(room.characters), 'character')}, {_count(len(room.beats), 'beat')}, "
+            f"{_count(len(pending), 'open proposal')}."
+        )
+
+    async def _help(self, call: _Call) -> None:
+        wanted = (call.get("command") or "").lstrip("/").lower()
+        if wanted:
+            command = _BY_NAME.get(_ALIASES.get(wanted, wanted))
+            if command is None:
+                raise BadInput(f"There is no command /{wanted}; /help lists them.")
+            self.say(f"{command.usage()}\n  {command.summary}")
+            return
+        for command in COMMANDS:
+            usage = command.usage()
+            if len(usage) > _HELP_COLUMN - 2:
+                self.say(usage)
+                usage = ""
+            self.say(f"{usage:<{_HELP_COLUMN}}{command.summary}")
+        self.say(
+            'Options are name:value, quoted when they hold spaces: /scene description:"A '
+            'quiet harbour". Start a line with @name to act as another writer.'
+        )
+
+    async def _quit(self, call: _Call) -> bool:
+        return False
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _name(self, user_id: int) -> str:
+        return self.names.get(user_id, f"writer {user_id}")
+
+    async def _close_due(self) -> None:
+        """Decide the proposals whose vote deadline has passed, as the bot does every few
+        seconds, and say so when they are this room's."""
+        for proposal in await self.rooms.close_due():
+            if proposal.room_id != self.room_id:
+                continue
+            if proposal.status is ProposalStatus.DECIDED:
+                await self._print_decision(proposal, ())
+            else:
+                self.say(f"Proposal #{proposal.id} expired without a vote.")
+
+
+def _sheet(entry: CharacterEntry) -> str:
+    lines = [entry.name]
+    lines += [f"  {f.capitalize()}: {getattr(entry, f)}" for f in SHEET_FIELDS if getattr(entry, f)]
+    return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"1 {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _yes(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"true", "yes", "1", "on"}
+
+
+def _unescape(text: str) -> str:
+    """A one-line console value as the text it stands for: `\\n` is a line break (Fountain
+    needs them), `\\\\` a backslash."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in "n\\":
+            out.append("\n" if text[i + 1] == "n" else "\\")
+            i += 2
+            continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def _file_name(title: str, room_id: int, fmt: str) -> str:
+    stem = "-".join("".join(c if c.isalnum() else " " for c in title.lower()).split())
+    return f"{stem or f'room-{room_id}'}.{fmt}"
+
+
+# --- reading lines ----------------------------------------------------------------------------
+
+
+async def read_lines(
+    stream: TextIO, *, prompt: Callable[[], str] | None = None
+) -> AsyncIterator[str]:
+    """The lines of `stream`, read on a daemon thread so the event loop (and with it the model's
+    progress and a Ctrl-C) never waits on the keyboard. With `prompt`, lines are read with
+    `input()` (readline editing and history when the stream is the terminal)."""
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[str | None] = asyncio.Queue()
+    ready = threading.Event()
+
+    def reader() -> None:
+        line: str | None = ""
+        while line is not None:
+            ready.wait()
+            ready.clear()
+            try:
+                # `input` raises EOFError at the end; `readline` returns "" (a blank line is "\n").
+                line = input(prompt()) if prompt is not None else stream.readline() or None
+            except EOFError:
+                line = None
+            except Exception:
+                _log.exception("reading the console's input failed")
+                line = None
+            loop.call_soon_threadsafe(inbox.put_nowait, line)
+
+    threading.Thread(target=reader, name="console-input", daemon=True).start()
+    while True:
+        ready.set()  # the prompt shows only once the previous answer has printed
+        line = await inbox.get()
+        if line is None:
+            return
+        yield line
+
+
+def _with_history(path: Path) -> Callable[[], None] | None:
+    """Readline history kept in `path`; returns the function that saves it (None without
+    readline)."""
+    try:
+        import readline
+    except ImportError:
+        return None
+    with contextlib.suppress(OSError):  # no history yet
+        readline.read_history_file(path)
+    readline.set_history_length(1000)
+
+    def save() -> None:
+        try:
+            readline.write_history_file(path)
+        except OSError as err:
+            _log.warning("cannot save the console history to %s: %s", path, err)
+
+    return save
+
+
+async def run_console(
+    app: App,
+    source: Iterable[str] | AsyncIterator[str],
+    out: TextIO,
+    *,
+    room_id: int = 1,
+    tty: bool = False,
+    echo: bool = False,
+) -> Console:
+    """Run a console session on `app` over the lines of `source`, answering on `out`."""
+    console = Console(app, out, room_id=room_id, tty=tty, echo=echo)
+    await console.run(source if isinstance(source, AsyncIterator) else _aiter(source))
+    return console
+
+
+async def _aiter(lines: Iterable[str]) -> AsyncIterator[str]:
+    for line in lines:
+        yield line
+
+
+async def interactive_session(app: App, *, room_id: int, history: Path | None) -> None:
+    """The console on the terminal (standard input and output), or on piped lines."""
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    if not tty:
+        await run_console(app, read_lines(sys.stdin), sys.stdout, room_id=room_id, echo=True)
+        return
+    save = _with_history(history) if history is not None else None
+    print(
+        f"Writers' room {room_id} — model {app.model_name}. /help lists the commands, /quit leaves."
+    )
+    console = Console(app, sys.stdout, room_id=room_id, tty=True)
+    try:
+        await console.run(read_lines(sys.stdin, prompt=lambda: f"room {console.room_id}> "))
+    finally:
+        if save is not None:
+            save()

@@ -1,0 +1,421 @@
+"""The writers' room in plain data: project, bible, outline, script lines, proposals, settings.
+
+Immutable dataclasses that the room service hands to its callers (the Discord cogs, the console
+room, tests) and the rules for what a writer may type (length limits, control characters). This
+module knows nothing of SQLite, Discord or the model; `bot.store` persists these types and
+`bot.room` changes them.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+from bot.errors import BadInput
+from model.tasks import CharacterSheet, TaskKind
+from screenplay.types import Document, Element, TitleEntry, TitlePage
+from screenplay.types import Text as ScreenText
+
+#: The user id of the room itself: deadline decisions and other changes nobody typed.
+SYSTEM_USER = 0
+
+
+class PickRule(enum.StrEnum):
+    FIRST = "first"  # the first vote decides (fast brainstorming)
+    MAJORITY = "majority"  # a take reaching the quorum, or most votes at the deadline
+    SHOWRUNNER = "showrunner"  # only a showrunner decides; other votes are advice
+
+
+class ProposalStatus(enum.StrEnum):
+    GENERATING = "generating"  # asked for; takes not in yet
+    OPEN = "open"  # takes in, votes welcome
+    DECIDED = "decided"  # a take went in
+    EXPIRED = "expired"  # the deadline passed with no vote
+    REROLLED = "rerolled"  # replaced by a new proposal for the same request
+    FAILED = "failed"  # the model could not produce takes
+    CANCELLED = "cancelled"  # the room was reset while it was pending
+
+    @property
+    def closed(self) -> bool:
+        return self not in (ProposalStatus.GENERATING, ProposalStatus.OPEN)
+
+
+class BeatStatus(enum.StrEnum):
+    PLANNED = "planned"
+    WRITTEN = "written"
+
+
+class PageSize(enum.StrEnum):
+    LETTER = "letter"
+    A4 = "a4"
+
+
+# --- input rules ------------------------------------------------------------------------------
+
+#: Longest accepted text per kind of field, in characters.
+LIMITS: dict[str, int] = {
+    "title": 200,
+    "logline": 1000,
+    "genre": 100,
+    "tone": 200,
+    "style_notes": 2000,
+    "language": 50,
+    "name": 60,
+    "sheet_field": 2000,
+    "location": 200,
+    "description": 2000,
+    "beat": 1000,
+    "prompt": 2000,
+    "fountain": 30000,
+}
+
+
+def strip_controls(text: str) -> str:
+    """`text` with Windows and old Mac line ends made `\n`, and every control character but
+    newline and tab removed."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+
+
+def clean_text(text: str, what: str, limit_key: str, *, multiline: bool = True) -> str:
+    """`text` with control characters removed and surrounding whitespace trimmed.
+
+    Newlines and tabs are kept where a field may span lines (they carry meaning in Fountain and in
+    a sheet); everything else of Unicode category Cc goes, so a pasted terminal escape or NUL cannot
+    reach the database or a PDF. Markdown and any script (Chinese, Arabic...) are the writer's
+    text and are kept. `what` names the field in the error a writer sees.
+    """
+    cleaned = strip_controls(text).strip()
+    if not multiline:
+        cleaned = " ".join(cleaned.split())  # a line break in a one-line field is a space
+    limit = LIMITS[limit_key]
+    if len(cleaned) > limit:
+        raise BadInput(f"The {what} is too long ({len(cleaned)} characters; the limit is {limit}).")
+    return cleaned
+
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """A vote deadline as writers type it (90s, 10m, 2h, 1d; a bare number is seconds)."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise BadInput("Give the deadline as a number with s, m, h or d, like 10m or 2h.")
+    return float(match[1]) * _UNITS[match[2].lower()]
+
+
+def cue_name(name: str) -> str:
+    """The cue name of a character as the script prints it: upper case, one line."""
+    cleaned = clean_text(name, "character name", "name", multiline=False).upper()
+    if not cleaned:
+        raise BadInput("A character needs a name.")
+    return cleaned
+
+
+# --- story state ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """What the script is: the room's standing description and instructions to the model."""
+
+    title: str = ""
+    logline: str = ""
+    genre: str = ""
+    tone: str = ""
+    style_notes: str = ""
+    language: str = "English"
+    page_size: PageSize = PageSize.LETTER
+
+
+@dataclass(frozen=True, slots=True)
+class CharacterEntry:
+    """A character of the bible. `name` is the cue name, upper case."""
+
+    name: str
+    role: str = ""
+    description: str = ""
+    personality: str = ""
+    backstory: str = ""
+    voice: str = ""
+    relationships: str = ""
+
+    def sheet(self) -> CharacterSheet:
+        """The entry as the model sees it."""
+        return CharacterSheet(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+    @classmethod
+    def from_sheet(cls, sheet: CharacterSheet) -> CharacterEntry:
+        return cls(**{f.name: getattr(sheet, f.name) for f in fields(sheet)})
+
+
+#: The fields of a character entry besides its name, in the order a sheet is shown.
+SHEET_FIELDS = ("role", "description", "personality", "backstory", "voice", "relationships")
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """One beat of the outline; `number` is its place in the outline as writers see it (from 1)."""
+
+    id: int
+    number: int
+    text: str
+    status: BeatStatus = BeatStatus.PLANNED
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Where a script element came from: written by a writer, or a picked take of a proposal."""
+
+    written_by: int | None = None
+    proposal_id: int | None = None
+    take: int | None = None
+    model: str | None = None
+    picked_by: int | None = None
+    edited_by: int | None = None
+
+    def describe(self, names: Mapping[int, str] | None = None) -> str:
+        """In words: "written by Ana" or "take 2 of proposal #7 (model m), picked by Ben"."""
+
+        def who(user_id: int) -> str:
+            if user_id == SYSTEM_USER:
+                return "the room"
+            return (names or {}).get(user_id, f"user {user_id}")
+
+        if self.written_by is not None:
+            return f"written by {who(self.written_by)}"
+        parts = [f"take {self.take} of proposal #{self.proposal_id}"]
+        if self.model:
+            parts[0] += f" (model {self.model})"
+        if self.picked_by is not None:
+            parts.append(f"picked by {who(self.picked_by)}")
+        if self.edited_by is not None:
+            parts.append(f"edited by {who(self.edited_by)}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptLine:
+    """One screenplay element of the script. `number` is its place in the script (from 1), the
+    number writers use to show a range or to write after a line; `id` is stable; `event_id` is the
+    event of the log that put it there."""
+
+    id: int
+    number: int
+    element: Element
+    attribution: Attribution
+    event_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSettings:
+    takes_per_request: int = 3
+    pick_rule: PickRule = PickRule.MAJORITY
+    quorum: int = 2
+    vote_deadline_s: float = 600.0
+    temperature: float = 0.8
+    length: int = 384  # most new tokens per take
+    showrunners: tuple[int, ...] = ()  # user ids
+    showrunner_roles: tuple[int, ...] = ()  # role ids (a Discord role, a console group)
+
+    def validate(self) -> RoomSettings:
+        """Self when every value is in range; `BadInput` with the reason otherwise."""
+        if not 1 <= self.takes_per_request <= 5:
+            raise BadInput("Takes per request must be between 1 and 5.")
+        if not 1 <= self.quorum <= 100:
+            raise BadInput("The quorum must be between 1 and 100 votes.")
+        if not 10 <= self.vote_deadline_s <= 7 * 24 * 3600:
+            raise BadInput("The vote deadline must be between 10 seconds and 7 days.")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise BadInput("The temperature must be between 0 and 2.")
+        if not 16 <= self.length <= 4096:
+            raise BadInput("The length must be between 16 and 4096 tokens.")
+        if len(self.showrunners) + len(self.showrunner_roles) > 50:
+            raise BadInput("A room can have at most 50 showrunners and showrunner roles.")
+        return self
+
+    def is_showrunner(self, user_id: int, roles: tuple[int, ...] = (), flag: bool = False) -> bool:
+        """Whether `user_id` (holding `roles`) runs this room; `flag` is the front end's own say
+        (e.g. the Discord permission to manage the channel)."""
+        return flag or user_id in self.showrunners or any(r in self.showrunner_roles for r in roles)
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """Everything a room holds except its proposals and its event log."""
+
+    id: int
+    exists: bool = False
+    project: Project = field(default_factory=Project)
+    characters: tuple[CharacterEntry, ...] = ()
+    locations: tuple[Location, ...] = ()
+    beats: tuple[Beat, ...] = ()
+    script: tuple[ScriptLine, ...] = ()
+    settings: RoomSettings = field(default_factory=RoomSettings)
+    branched_from: int | None = None
+
+    def character(self, name: str) -> CharacterEntry | None:
+        wanted = name.strip().upper()
+        return next((c for c in self.characters if c.name == wanted), None)
+
+    def document(
+        self, *, attribution: bool = False, names: Mapping[int, str] | None = None
+    ) -> Document:
+        """The script as a screenplay document, with a title page from the project; with
+        `attribution`, a note says where each run of lines came from."""
+        entries = []
+        if self.project.title:
+            entries.append(TitleEntry("Title", ScreenText.of(self.project.title)))
+        if self.project.logline:
+            entries.append(TitleEntry("Notes", ScreenText.of(self.project.logline)))
+        elements = [line.element for line in self.script]
+        if attribution:
+            elements = with_attribution_notes(self.script, names)
+        return Document(TitlePage(tuple(entries)), tuple(elements))
+
+
+def with_attribution_notes(
+    lines: tuple[ScriptLine, ...] | list[ScriptLine], names: Mapping[int, str] | None = None
+) -> list[Element]:
+    """The elements of `lines` with a `Note` before each run of lines of one origin.
+
+    A note never goes between a cue and its dialogue (that would end the dialogue block in
+    Fountain): when a run starts inside a dialogue block, its note waits for the next element that
+    may start a paragraph of its own.
+    """
+    from screenplay.types import Character, Dialogue, Lyrics, Note, Parenthetical
+
+    out: list[Element] = []
+    pending: str | None = None
+    previous: Attribution | None = None
+    continuation = (Dialogue, Parenthetical, Lyrics)
+    for line in lines:
+        if line.attribution != previous:
+            described = line.attribution.describe(names)
+            pending = described if pending is None else f"{pending}; then {described}"
+            previous = line.attribution
+        inside_block = (
+            isinstance(line.element, continuation)
+            and bool(out)
+            and isinstance(out[-1], (Character, *continuation))
+        )
+        if pending is not None and not inside_block:
+            out.append(Note(pending))
+            pending = None
+        out.append(line.element)
+    if pending is not None:
+        out.append(Note(pending))
+    return out
+
+
+# --- proposals --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Take:
+    """One alternative answer to a proposal. `number` counts from 1 within the proposal.
+
+    The fields that matter depend on the kind: `fountain` for scene/dialogue/continue, `sheet` for
+    character, `title` and `logline` for premise, `beat` for beat. `edited_by` is set once a writer
+    changed the take before it went in.
+    """
+
+    number: int
+    text: str
+    model: str
+    fountain: str = ""
+    sheet: CharacterEntry | None = None
+    title: str = ""
+    logline: str = ""
+    beat: str = ""
+    problems: tuple[str, ...] = ()
+    edited_by: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """A writer's current vote. `seq` orders votes in time (a changed vote counts from the
+    change); `showrunner` records whether the voter ran the room when voting."""
+
+    user_id: int
+    take: int
+    at: float
+    seq: int
+    showrunner: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """One request of the room with its takes and votes."""
+
+    id: int
+    room_id: int
+    kind: TaskKind
+    requested_by: int
+    prompt: str
+    characters: tuple[str, ...]
+    n: int
+    status: ProposalStatus
+    created_at: float
+    deadline: float | None = None
+    beat_id: int | None = None
+    takes: tuple[Take, ...] = ()
+    votes: tuple[Vote, ...] = ()
+    decided_take: int | None = None
+    decided_by: int | None = None
+    decided_at: float | None = None
+    rerolled_as: int | None = None
+    reason: str = ""
+
+    def take(self, number: int) -> Take | None:
+        return next((t for t in self.takes if t.number == number), None)
+
+    def tally(self) -> dict[int, int]:
+        """Votes per take number, every take listed."""
+        counts = {t.number: 0 for t in self.takes}
+        for vote in self.votes:
+            counts[vote.take] = counts.get(vote.take, 0) + 1
+        return counts
+
+
+class VoteOutcome(enum.StrEnum):
+    COUNTED = "counted"  # a new vote
+    CHANGED = "changed"  # the writer moved their vote to another take
+    UNCHANGED = "unchanged"  # the same vote again (votes are idempotent)
+    DECIDED = "decided"  # this vote decided the proposal
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    outcome: VoteOutcome
+    proposal: Proposal
+    lines: tuple[ScriptLine, ...] = ()  # what went into the script when this vote decided
+
+
+# --- the log ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of the room's append-only log: who did what, when. `target` is the event an
+    undo or redo refers to; `undoable` marks events that changed the story."""
+
+    id: int
+    room_id: int
+    user_id: int
+    at: float
+    kind: str
+    summary: str
+    undoable: bool = False
+    target: int | None = None

@@ -1,0 +1,85 @@
+"""The pick rules as pure functions: given a proposal's votes, is it decided, and on which take?
+
+- `first`: the first vote decides.
+- `majority`: decided as soon as one take has `quorum` votes; at the deadline, the take with most
+  votes; a tie goes to the take that got its votes first (whose latest counted vote came earliest).
+  No vote by the deadline: nothing is decided and the proposal expires.
+- `showrunner`: only a showrunner's vote decides (their latest one); everyone else's vote is advice.
+  There is no deadline.
+
+An explicit pick by a showrunner decides under every rule; the room service handles that before
+asking these functions. This module knows nothing of storage, time or who may do what: the caller
+passes the votes (with their order and whether the voter ran the room) and whether the deadline
+has passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.domain import PickRule, Vote
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    take: int
+    reason: str  # e.g. "the first vote", "2 votes reached the quorum"
+
+
+def decide(
+    rule: PickRule, votes: Sequence[Vote], *, quorum: int, deadline_passed: bool = False
+) -> Decision | None:
+    """The decision the rule makes on these votes now, or None while the proposal stays open."""
+    if rule is PickRule.FIRST:
+        return first_vote(votes)
+    if rule is PickRule.MAJORITY:
+        return majority(votes, quorum=quorum, deadline_passed=deadline_passed)
+    return showrunner_vote(votes)
+
+
+def first_vote(votes: Sequence[Vote]) -> Decision | None:
+    if not votes:
+        return None
+    first = min(votes, key=lambda v: v.seq)
+    return Decision(first.take, "the first vote")
+
+
+def majority(votes: Sequence[Vote], *, quorum: int, deadline_passed: bool) -> Decision | None:
+    standings = _standings(votes)
+    if not standings:
+        return None
+    take, count, _ = standings[0]
+    if count >= quorum:
+        return Decision(take, f"{_votes(count)} reached the quorum of {quorum}")
+    if deadline_passed:
+        tied = len(standings) > 1 and standings[1][1] == count
+        reason = f"most votes at the deadline ({_votes(count)})"
+        if tied:
+            reason += ", the tie going to the take that got its votes first"
+        return Decision(take, reason)
+    return None
+
+
+def showrunner_vote(votes: Sequence[Vote]) -> Decision | None:
+    theirs = [v for v in votes if v.showrunner]
+    if not theirs:
+        return None
+    latest = max(theirs, key=lambda v: v.seq)
+    return Decision(latest.take, "the showrunner's pick")
+
+
+def _standings(votes: Sequence[Vote]) -> list[tuple[int, int, int]]:
+    """(take, votes, seq of its latest vote), best first: most votes, then earliest to get them."""
+    counts: dict[int, int] = {}
+    latest: dict[int, int] = {}
+    for vote in votes:
+        counts[vote.take] = counts.get(vote.take, 0) + 1
+        latest[vote.take] = max(latest.get(vote.take, vote.seq), vote.seq)
+    return sorted(
+        ((take, counts[take], latest[take]) for take in counts), key=lambda s: (-s[1], s[2])
+    )
+
+
+def _votes(count: int) -> str:
+    return "1 vote" if count == 1 else f"{count} votes"

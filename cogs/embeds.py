@@ -1,0 +1,232 @@
+"""What the room's Discord messages say: takes, ballots, progress, status, cast and outline.
+
+Pure formatting from the room's plain data (`bot.domain`) to message text and `discord.Embed`s,
+so the commands, the buttons and the reactions show a proposal the same way. Every piece of user
+or model text goes out inside a code block or an embed, and the senders pass
+`AllowedMentions.none()`, so nothing a take says can ping anyone. This module sends nothing and
+knows nothing of the room service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+
+from bot.domain import (
+    Beat,
+    BeatStatus,
+    CharacterEntry,
+    PickRule,
+    Proposal,
+    ProposalStatus,
+    RoomSettings,
+    Take,
+)
+from bot.room import take_text
+from cogs.split import EMBED_DESCRIPTION_LIMIT, MESSAGE_LIMIT, code_blocks, split_text
+from model.queue import Progress
+
+#: Reactions that vote for takes 1 to 5.
+NUMBER_EMOJIS = tuple(
+    f"{n}\N{VARIATION SELECTOR-16}\N{COMBINING ENCLOSING KEYCAP}" for n in range(1, 6)
+)
+
+_OPEN = discord.Colour.blurple()
+_DECIDED = discord.Colour.green()
+_CLOSED = discord.Colour.dark_grey()
+
+_RULES = {
+    PickRule.FIRST: "the first vote decides",
+    PickRule.MAJORITY: "a take with {quorum} votes goes in; at the deadline, the most votes win",
+    PickRule.SHOWRUNNER: "a showrunner's vote decides; other votes are advice",
+}
+
+
+def number_emoji(take: int) -> str:
+    """The keycap emoji that votes for take `take` (1 to 5)."""
+    return NUMBER_EMOJIS[take - 1]
+
+
+def take_of_emoji(emoji: str) -> int | None:
+    """The take a number reaction votes for, or None for any other emoji."""
+    # Clients send the keycaps with or without the variation selector.
+    normalised = emoji.replace("\N{VARIATION SELECTOR-16}", "")
+    for number, candidate in enumerate(NUMBER_EMOJIS, 1):
+        if candidate.replace("\N{VARIATION SELECTOR-16}", "") == normalised:
+            return number
+    return None
+
+
+def who(user_id: int | None) -> str:
+    """A user as an embed shows them: a mention renders as their name and, in an embed, never
+    notifies anyone."""
+    if user_id is None or user_id == 0:
+        return "the room"
+    return f"<@{user_id}>"
+
+
+def take_messages(proposal: Proposal, take: Take, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Take `take` as message texts: a bold header, then the take in code blocks split on line
+    boundaries, each message within `limit`."""
+    header = f"**Take {take.number}** of proposal #{proposal.id}"
+    if take.edited_by is not None:
+        header += " (edited)"
+    if take.problems:
+        header += f" — the model's text has {len(take.problems)} problem(s)"
+    blocks = code_blocks(take_text(proposal.kind, take), limit - len(header) - 1)
+    if not blocks:
+        return [f"{header}\n(empty)"]
+    return [f"{header}\n{blocks[0]}", *blocks[1:]]
+
+
+def proposal_header(proposal: Proposal, requester: str) -> str:
+    """The line above a proposal's takes (the generating command's own message)."""
+    about = f": {_quote(proposal.prompt)}" if proposal.prompt else ""
+    count = len(proposal.takes) or proposal.n
+    takes = "1 take" if count == 1 else f"{count} takes"
+    return f"Proposal #{proposal.id} — {takes} of {proposal.kind.value} for {requester}{about}"
+
+
+def progress_text(proposal: Proposal, progress: Progress | None) -> str:
+    """What a waiting writer sees while the model works."""
+    head = f"Proposal #{proposal.id} ({proposal.kind.value})"
+    if progress is None:
+        return f"{head}: waiting for the model…"
+    if progress.position > 0:
+        return f"{head}: number {progress.position} in the queue…"
+    words = sum(len(text.split()) for text in progress.texts)
+    return f"{head}: writing {len(progress.texts)} take(s), {words} words so far…"
+
+
+def ballot_embed(proposal: Proposal, settings: RoomSettings) -> discord.Embed:
+    """The ballot of a proposal: the tally while it is open; the winner, who picked it and the
+    count once it is decided; the reason when it closed otherwise."""
+    tally = proposal.tally()
+    counts = "  ".join(f"{number_emoji(t)} {c}" for t, c in tally.items() if t <= 5)
+    if proposal.status is ProposalStatus.DECIDED and proposal.decided_take is not None:
+        votes = tally.get(proposal.decided_take, 0)
+        embed = discord.Embed(
+            title=f"Proposal #{proposal.id}: take {proposal.decided_take} went in",
+            description=(
+                f"Picked by {who(proposal.decided_by)} "
+                f"({proposal.reason or 'decided'}); {votes} vote{'' if votes == 1 else 's'} "
+                f"for it.\nTally: {counts}"
+            ),
+            colour=_DECIDED,
+        )
+    elif proposal.status is ProposalStatus.OPEN:
+        rule = _RULES[settings.pick_rule].format(quorum=settings.quorum)
+        lines = [f"Vote with the buttons or the number reactions: {rule}.", f"Tally: {counts}"]
+        if proposal.deadline is not None:
+            lines.append(f"Voting closes <t:{int(proposal.deadline)}:R>.")
+        embed = discord.Embed(
+            title=f"Proposal #{proposal.id}: pick a take", description="\n".join(lines)
+        )
+        embed.colour = _OPEN
+    else:
+        embed = discord.Embed(
+            title=f"Proposal #{proposal.id}: {proposal.status.value}",
+            description=_closed_reason(proposal),
+            colour=_CLOSED,
+        )
+    embed.set_footer(text=f"proposal {proposal.id}")
+    return embed
+
+
+def _closed_reason(proposal: Proposal) -> str:
+    if proposal.status is ProposalStatus.REROLLED:
+        return f"Rerolled as proposal #{proposal.rerolled_as}; vote on the new takes."
+    if proposal.status is ProposalStatus.GENERATING:
+        return "The takes are still being written."
+    return proposal.reason or "Votes no longer count."
+
+
+def cast_embed(characters: Sequence[CharacterEntry]) -> discord.Embed:
+    embed = discord.Embed(title="Cast", colour=_OPEN)
+    if not characters:
+        embed.description = "The bible is empty; add someone with /character."
+        return embed
+    for entry in characters[:25]:
+        summary = entry.role or entry.description or "(no sheet yet)"
+        embed.add_field(name=entry.name, value=_clip(summary, 1024), inline=False)
+    if len(characters) > 25:
+        embed.set_footer(text=f"and {len(characters) - 25} more")
+    return embed
+
+
+def character_embed(entry: CharacterEntry) -> discord.Embed:
+    embed = discord.Embed(title=entry.name, colour=_OPEN)
+    for name in ("role", "description", "personality", "backstory", "voice", "relationships"):
+        value = getattr(entry, name)
+        if value:
+            embed.add_field(name=name.capitalize(), value=_clip(value, 1024), inline=False)
+    return embed
+
+
+def outline_embed(beats: Sequence[Beat]) -> discord.Embed:
+    embed = discord.Embed(title="Outline", colour=_OPEN)
+    if not beats:
+        embed.description = "No beats yet; ask for one with /beat."
+        return embed
+    lines = [
+        f"{b.number}. {'~~' if b.status is BeatStatus.WRITTEN else ''}{b.text}"
+        f"{'~~ (written)' if b.status is BeatStatus.WRITTEN else ''}"
+        for b in beats
+    ]
+    embed.description = _clip("\n".join(lines), EMBED_DESCRIPTION_LIMIT)
+    return embed
+
+
+def settings_embed(settings: RoomSettings) -> discord.Embed:
+    runners = ", ".join(f"<@{u}>" for u in settings.showrunners) or "none"
+    roles = ", ".join(f"<@&{r}>" for r in settings.showrunner_roles) or "none"
+    embed = discord.Embed(title="Room settings", colour=_OPEN)
+    embed.description = "\n".join(
+        (
+            f"Takes per request: {settings.takes_per_request}",
+            f"Pick rule: {settings.pick_rule.value} (quorum {settings.quorum})",
+            f"Vote deadline: {settings.vote_deadline_s:g} s",
+            f"Temperature: {settings.temperature:g}",
+            f"Length: {settings.length} tokens",
+            f"Showrunners: {runners}; roles: {roles}",
+        )
+    )
+    return embed
+
+
+def status_embed(text: str) -> discord.Embed:
+    return discord.Embed(
+        title="Writers' Room status",
+        description=_clip(text, EMBED_DESCRIPTION_LIMIT),
+        colour=_OPEN,
+    )
+
+
+def help_embed(commands: Sequence[tuple[str, str]]) -> discord.Embed:
+    """`commands` as (usage, description) pairs."""
+    body = "\n".join(f"`{usage}` — {description}" for usage, description in commands)
+    embed = discord.Embed(title="Writers' Room", colour=_OPEN)
+    embed.description = _clip(
+        "Co-write a screenplay with the model: ask for takes, vote with the buttons or number "
+        "reactions, export the script.\n\n" + body,
+        EMBED_DESCRIPTION_LIMIT,
+    )
+    return embed
+
+
+def script_messages(fountain: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Script text as code blocks split on line boundaries."""
+    return code_blocks(fountain, limit)
+
+
+def _clip(text: str, limit: int) -> str:
+    pieces = split_text(text, limit - 1)
+    if not pieces:
+        return "—"
+    return pieces[0] if len(pieces) == 1 else pieces[0] + "…"
+
+
+def _quote(text: str, limit: int = 80) -> str:
+    line = " ".join(text.split())
+    return f"“{line[:limit]}…”" if len(line) > limit else f"“{line}”"

@@ -1,0 +1,75 @@
+"""Number reactions on a ballot are votes: 1️⃣ votes for take 1, and so on up to 5️⃣.
+
+Raw reaction events are used, so a ballot posted before a restart (no longer in the message
+cache) still counts. The bot's own reactions — it adds the numbers to every ballot so writers can
+click them — never count. A reaction the room refuses (the proposal is decided, the take does
+not exist) is taken off again, so what a writer sees on the ballot is what counted. Removing a
+reaction leaves the vote as it is: the room service has no way to withdraw a vote (a writer moves
+theirs by reacting with another number, or with a button).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot.domain import VoteOutcome
+from bot.errors import RoomError
+from cogs.embeds import take_of_emoji
+from cogs.views import Board, Writer
+
+if TYPE_CHECKING:
+    from bot.discord_app import WritersRoomBot
+
+_log = logging.getLogger(__name__)
+
+
+class Reactions(commands.Cog):
+    def __init__(self, client: discord.Client, board: Board) -> None:
+        self.client = client
+        self.board = board
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        me = self.client.user
+        if me is None or payload.user_id == me.id or payload.guild_id is None:
+            return
+        take = take_of_emoji(str(payload.emoji))
+        if take is None:
+            return
+        message = await self.board.find_message(payload.channel_id, payload.message_id)
+        if message is None:
+            return
+        proposal_id = self.board.proposal_of(message)
+        if proposal_id is None:
+            return
+        member = payload.member or _member(self.client, payload.guild_id, payload.user_id)
+        if member is None:
+            return
+        writer = Writer.of(member, message.channel)
+        try:
+            result = await self.board.vote(payload.channel_id, writer, proposal_id, take)
+        except RoomError as err:
+            _log.info("reaction vote refused on proposal %s: %s", proposal_id, err)
+            try:
+                await message.remove_reaction(payload.emoji, member)
+            except discord.HTTPException:
+                _log.debug("could not take back a refused reaction", exc_info=True)
+            return
+        if result.outcome is not VoteOutcome.UNCHANGED:
+            try:
+                await self.board.refresh(result.proposal, message)
+            except discord.HTTPException:
+                _log.warning("could not update the ballot of proposal %s", proposal_id)
+
+
+def _member(client: discord.Client, guild_id: int, user_id: int) -> discord.Member | None:
+    guild = client.get_guild(guild_id)
+    return guild.get_member(user_id) if guild is not None else None
+
+
+async def setup(bot: WritersRoomBot) -> None:
+    await bot.add_cog(Reactions(bot, bot.board))

@@ -1,0 +1,494 @@
+"""The writers' room commands, slash and `!` prefix alike (hybrid commands).
+
+Each command validates what Discord cannot, calls the room service with plain data (the room is
+the channel or thread; the writer is the user, a showrunner by Discord permission or role) and
+replies. Generating commands defer at once, then hand the pending proposal to the `Board`, which
+shows progress and posts the takes with their ballot. Every reply that carries user or model
+text is sent with `AllowedMentions.none()`. The rules of the room live in `bot.room`; this
+module only speaks Discord.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain import ProposalStatus, ScriptLine, parse_duration
+from bot.errors import BadInput, NotFound
+from bot.room import IMPORT_LIMIT, RoomService, format_lines, scene_lines
+from cogs.embeds import (
+    cast_embed,
+    character_embed,
+    help_embed,
+    outline_embed,
+    script_messages,
+    settings_embed,
+    status_embed,
+)
+from cogs.errors import NO_MENTIONS
+from cogs.views import Board, WriteModal, Writer, wrote_sentence
+
+if TYPE_CHECKING:
+    from bot.discord_app import WritersRoomBot
+
+_log = logging.getLogger(__name__)
+
+Ctx = commands.Context[Any]
+
+#: The most messages `/show` posts; the rest is one `/export` away.
+SHOW_MESSAGES = 5
+
+_MENTION = re.compile(r"<@(&?)!?([0-9]+)>|\b([0-9]{15,21})\b")
+
+ExportFormat = Literal["fountain", "fdx", "pdf", "html"]
+PickRuleName = Literal["first", "majority", "showrunner"]
+
+
+Callback = Callable[..., Coroutine[Any, Any, None]]
+
+
+def _hybrid_command(**attrs: Any) -> Callable[[Callback], commands.HybridCommand[Any, ..., None]]:
+    """`commands.hybrid_command`, typed so mypy can follow it (the library's own overloads
+    defeat its inference for cog methods)."""
+    return cast(
+        Callable[[Callback], commands.HybridCommand[Any, ..., None]],
+        commands.hybrid_command(**attrs),
+    )
+
+
+def _hybrid_group(**attrs: Any) -> Callable[[Callback], commands.HybridGroup[Any, ..., None]]:
+    return cast(
+        Callable[[Callback], commands.HybridGroup[Any, ..., None]], commands.hybrid_group(**attrs)
+    )
+
+
+def _subcommand(
+    group: commands.HybridGroup[Any, ..., None], **attrs: Any
+) -> Callable[[Callback], commands.HybridCommand[Any, ..., None]]:
+    return cast(
+        Callable[[Callback], commands.HybridCommand[Any, ..., None]], group.command(**attrs)
+    )
+
+
+class SettingsFlags(commands.FlagConverter, delimiter=":", prefix=""):
+    """`/room settings` options; in a message: `!room settings takes:3 pick_rule:majority`."""
+
+    takes: int | None = commands.flag(default=None, description="Takes per request (1 to 5)")
+    pick_rule: PickRuleName | None = commands.flag(
+        default=None, description="How a take is picked: first vote, majority, or showrunner"
+    )
+    quorum: int | None = commands.flag(
+        default=None, description="Votes a take needs under the majority rule"
+    )
+    deadline: str | None = commands.flag(
+        default=None, description="How long votes stay open: 90s, 10m, 2h, 1d"
+    )
+    temperature: float | None = commands.flag(
+        default=None, description="Sampling temperature (0 to 2; higher is wilder)"
+    )
+    length: int | None = commands.flag(default=None, description="Most tokens per take")
+    showrunners: str | None = commands.flag(
+        default=None, description="Users and roles who run the room (mentions or ids)"
+    )
+
+
+class RoomCommands(commands.Cog, name="Room"):
+    """The commands writers type."""
+
+    def __init__(self, room: RoomService, board: Board, status: Callable[[], str]) -> None:
+        self.room = room
+        self.board = board
+        self.status_source = status
+
+    # --- asking the model
+
+    async def _ask(self, ctx: Ctx, kind: str, prompt: str = "", characters: str = "") -> None:
+        cues = [c.strip() for c in characters.split(",") if c.strip()]
+        # The proposal is made before deferring, so a refusal is still answered ephemerally;
+        # making it is one quick transaction, well within Discord's 3 seconds.
+        proposal = await self.room.propose(_room_id(ctx), ctx.author.id, kind, prompt, cues)
+        await ctx.defer()
+        await self.board.run(_sender(ctx), proposal, ctx.author.mention)
+
+    @_hybrid_command(description="Ask the model for a title and logline")
+    @app_commands.describe(idea="The story idea, in a sentence or two")
+    async def premise(self, ctx: Ctx, *, idea: str) -> None:
+        """Ask the model for a title and logline from an idea."""
+        await self._ask(ctx, "premise", idea)
+
+    @_hybrid_command(description="Show the bible, a character, or ask for a new sheet")
+    @app_commands.describe(
+        name="The character's name (shows their sheet when they are in the bible)",
+        description="Who they are; the model writes takes of their sheet",
+    )
+    async def character(
+        self, ctx: Ctx, name: str | None = None, *, description: str | None = None
+    ) -> None:
+        """Without options: the cast. With a name in the bible: the sheet. Otherwise the
+        model writes takes of a character sheet."""
+        if name is None:
+            room = await self.room.room(_room_id(ctx))
+            await ctx.send(embed=cast_embed(room.characters), allowed_mentions=NO_MENTIONS)
+            return
+        if description is None:
+            entry = (await self.room.room(_room_id(ctx))).character(name)
+            if entry is not None:
+                await ctx.send(embed=character_embed(entry), allowed_mentions=NO_MENTIONS)
+                return
+        idea = f"{name}: {description}" if description else name
+        await self._ask(ctx, "character", idea)
+
+    @_hybrid_command(description="Ask the model for a scene")
+    @app_commands.describe(description="What happens in the scene")
+    async def scene(self, ctx: Ctx, *, description: str) -> None:
+        """Ask the model for a scene (heading and action)."""
+        await self._ask(ctx, "scene", description)
+
+    @_hybrid_command(description="Ask the model for dialogue")
+    @app_commands.describe(
+        situation="What the characters talk about",
+        characters="Who speaks, separated by commas (from the bible)",
+    )
+    async def dialogue(self, ctx: Ctx, situation: str, *, characters: str = "") -> None:
+        """Ask the model for dialogue between characters."""
+        await self._ask(ctx, "dialogue", situation, characters)
+
+    @_hybrid_command(description="Ask the model for the next plot beat or a twist")
+    @app_commands.describe(hint="Where the story could go (optional)")
+    async def beat(self, ctx: Ctx, *, hint: str = "") -> None:
+        """Ask the model for the next beat of the outline."""
+        await self._ask(ctx, "beat", hint)
+
+    @_hybrid_command(name="continue", description="Ask the model to continue the script")
+    async def continue_(self, ctx: Ctx) -> None:
+        """Ask the model for the next stretch of the script."""
+        await self._ask(ctx, "continue")
+
+    @character.autocomplete("name")
+    async def _name_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._character_choices(interaction, current, several=False)
+
+    @dialogue.autocomplete("characters")
+    async def _cast_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._character_choices(interaction, current, several=True)
+
+    async def _character_choices(
+        self, interaction: discord.Interaction, current: str, *, several: bool
+    ) -> list[app_commands.Choice[str]]:
+        """Names from the room's bible that start like what is being typed; with `several`,
+        the last of a comma-separated list is completed and the earlier ones kept."""
+        if interaction.channel_id is None:
+            return []
+        room = await self.room.room(interaction.channel_id)
+        done, _, typing = current.rpartition(",") if several else ("", "", current)
+        chosen = {c.strip().upper() for c in done.split(",") if c.strip()}
+        prefix = f"{done}, " if done.strip() else ""
+        names = [
+            c.name
+            for c in room.characters
+            if c.name.startswith(typing.strip().upper()) and c.name not in chosen
+        ]
+        return [
+            app_commands.Choice(name=f"{prefix}{n}"[:100], value=f"{prefix}{n}"[:100])
+            for n in names[:25]
+        ]
+
+    # --- the script
+
+    @_hybrid_command(description="Put your own Fountain lines into the script")
+    @app_commands.describe(text="Fountain lines (leave empty to open a form with line breaks)")
+    async def write(self, ctx: Ctx, *, text: str | None = None) -> None:
+        """Write your own lines (Fountain) at the end of the script."""
+        if text is None:
+            if ctx.interaction is None:
+                raise BadInput("Write the Fountain lines after the command: !write INT. ...")
+            await ctx.interaction.response.send_modal(WriteModal())
+            return
+        lines = await self.room.write(_room_id(ctx), ctx.author.id, text)
+        await ctx.send(wrote_sentence(lines), allowed_mentions=NO_MENTIONS)
+
+    @_hybrid_command(description="Show the script, or one scene of it")
+    @app_commands.describe(scene="The scene's number (from 1); leave empty for the whole script")
+    async def show(self, ctx: Ctx, scene: int | None = None) -> None:
+        """Show the script (or scene N) formatted as a screenplay."""
+        lines = await self.room.show(_room_id(ctx))
+        if not lines:
+            raise NotFound("The script is empty; ask for a /scene or /write some lines.")
+        if scene is not None:
+            lines = tuple(scene_lines(lines, scene))
+        pieces = script_messages(format_lines(lines))
+        for piece in pieces[:SHOW_MESSAGES]:
+            await ctx.send(piece, allowed_mentions=NO_MENTIONS)
+        if len(pieces) > SHOW_MESSAGES:
+            await ctx.send(
+                f"… and {len(pieces) - SHOW_MESSAGES} more messages' worth; /export for the rest.",
+                allowed_mentions=NO_MENTIONS,
+            )
+
+    @_hybrid_command(description="The characters of the bible")
+    async def cast(self, ctx: Ctx) -> None:
+        """List the characters in the bible."""
+        room = await self.room.room(_room_id(ctx))
+        await ctx.send(embed=cast_embed(room.characters), allowed_mentions=NO_MENTIONS)
+
+    @_hybrid_command(description="The outline's beats")
+    async def outline(self, ctx: Ctx) -> None:
+        """List the outline's beats."""
+        room = await self.room.room(_room_id(ctx))
+        await ctx.send(embed=outline_embed(room.beats), allowed_mentions=NO_MENTIONS)
+
+    @_hybrid_command(description="Undo the room's latest change to the story")
+    async def undo(self, ctx: Ctx) -> None:
+        """Undo the latest story change (a showrunner may undo anyone's)."""
+        writer = _writer(ctx)
+        event = await self.room.undo(_room_id(ctx), ctx.author.id, **writer.rights)
+        await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
+
+    @_hybrid_command(description="Redo the change undone last")
+    async def redo(self, ctx: Ctx) -> None:
+        """Redo the change undone last."""
+        writer = _writer(ctx)
+        event = await self.room.redo(_room_id(ctx), ctx.author.id, **writer.rights)
+        await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
+
+    @_hybrid_command(description="Showrunners: put a take in now, whatever the votes")
+    @app_commands.describe(
+        take="The take's number", proposal="The proposal's number (default: the latest open one)"
+    )
+    async def pick(self, ctx: Ctx, take: int, proposal: int | None = None) -> None:
+        """A showrunner picks a take of the latest (or the given) open proposal."""
+        room_id = _room_id(ctx)
+        if proposal is None:
+            proposal = await self._latest_open(room_id)
+        writer = _writer(ctx)
+        result = await self.room.pick(room_id, ctx.author.id, proposal, take, **writer.rights)
+        await self.board.refresh(result.proposal)
+        await ctx.send(
+            f"Take {take} of proposal #{proposal} went in ({wrote_sentence(result.lines)})",
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    async def _latest_open(self, room_id: int) -> int:
+        pending = await self.room.pending_proposals(room_id)
+        open_ids = [p.id for p in pending if p.status is ProposalStatus.OPEN]
+        if not open_ids:
+            raise NotFound("There is no proposal open to votes in this room.")
+        return max(open_ids)
+
+    @_hybrid_command(description="The script as a file")
+    @app_commands.describe(
+        format="fountain, fdx (Final Draft), pdf or html",
+        attribution="Add notes saying who wrote or picked each passage",
+    )
+    async def export(
+        self, ctx: Ctx, format: ExportFormat = "fountain", attribution: bool = False
+    ) -> None:
+        """Export the script as Fountain, Final Draft, PDF or HTML."""
+        room_id = _room_id(ctx)
+        room = await self.room.room(room_id)
+        if not room.script:
+            raise BadInput("There is no script to export yet.")
+        await ctx.defer()  # a long script takes a while to lay out as a PDF
+        names = _names(ctx, room.script) if attribution else None
+        data = await self.room.export(room_id, format, attribution=attribution, names=names)
+        stem = _slug(room.project.title) or "script"
+        await ctx.send(
+            f"The script as {format.upper()}.",
+            file=discord.File(io.BytesIO(data), filename=f"{stem}.{format}"),
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @_hybrid_command(name="import", description="A .fountain or .fdx file becomes the script")
+    @app_commands.describe(file="The screenplay, as Fountain (.fountain) or Final Draft (.fdx)")
+    async def import_(self, ctx: Ctx, file: discord.Attachment) -> None:
+        """Make an attached .fountain or .fdx file the room's script (the room's script must
+        be empty: reset it or branch first)."""
+        room_id = _room_id(ctx)
+        if file.size > IMPORT_LIMIT:
+            raise BadInput(
+                f"That file is too large to import (the limit is {IMPORT_LIMIT:,} bytes)."
+            )
+        await ctx.defer()
+        lines = await self.room.import_script(
+            room_id, ctx.author.id, file.filename, await file.read()
+        )
+        written = len(lines)
+        _log.info("imported %s into room %s: %d lines", file.filename, room_id, written)
+        await ctx.send(
+            f"Imported {file.filename}: {written} lines are now the room's script.",
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    # --- the room
+
+    @_hybrid_group(
+        name="room",
+        description="The room's settings, branches and reset",
+        invoke_without_command=True,
+    )
+    async def room_group(self, ctx: Ctx) -> None:
+        """The room's settings, branches and reset."""
+        settings = await self.room.settings(_room_id(ctx))
+        await ctx.send(embed=settings_embed(settings), allowed_mentions=NO_MENTIONS)
+
+    @_subcommand(room_group, name="settings", description="Show or change the room's settings")
+    async def room_settings(self, ctx: Ctx, *, options: SettingsFlags) -> None:
+        """Show the room's settings, or change them (showrunners)."""
+        changes = _settings_changes(options)
+        room_id = _room_id(ctx)
+        if not changes:
+            settings = await self.room.settings(room_id)
+        else:
+            writer = _writer(ctx)
+            settings = await self.room.update_settings(
+                room_id, ctx.author.id, **writer.rights, **changes
+            )
+        await ctx.send(embed=settings_embed(settings), allowed_mentions=NO_MENTIONS)
+
+    @_subcommand(room_group, name="branch", description="Continue this story in a new thread")
+    @app_commands.describe(name="The new thread's name")
+    async def room_branch(self, ctx: Ctx, *, name: str = "") -> None:
+        """Start a new thread from here that carries on this room's story."""
+        parent = ctx.channel.parent if isinstance(ctx.channel, discord.Thread) else ctx.channel
+        if not isinstance(parent, discord.TextChannel):
+            raise BadInput("A branch starts from a text channel or one of its threads.")
+        room_id = _room_id(ctx)
+        room = await self.room.room(room_id)
+        if not room.exists:
+            raise NotFound("This room has no story to branch yet.")
+        title = name.strip() or f"{room.project.title or 'Branch'} (branch)"
+        thread = await parent.create_thread(
+            name=title[:100], type=discord.ChannelType.public_thread
+        )
+        await self.room.branch(room_id, ctx.author.id, thread.id)
+        await ctx.send(f"Branched into {thread.mention}.", allowed_mentions=NO_MENTIONS)
+
+    @_subcommand(room_group, name="reset", description="Showrunners: empty the room's story")
+    @app_commands.describe(confirm="Set to True: the reset cannot be undone")
+    async def room_reset(self, ctx: Ctx, confirm: bool = False) -> None:
+        """Empty the room's story (showrunners; cannot be undone)."""
+        if not confirm:
+            raise BadInput(
+                "A reset empties the story and cannot be undone; run it again with confirm True."
+            )
+        writer = _writer(ctx)
+        await self.room.reset(_room_id(ctx), ctx.author.id, **writer.rights)
+        await ctx.send(
+            "The room's story is empty; start with /premise.", allowed_mentions=NO_MENTIONS
+        )
+
+    # --- about
+
+    @_hybrid_command(description="The generation queue and the model")
+    async def status(self, ctx: Ctx) -> None:
+        """The generation queue and the model."""
+        pending = await self.room.pending_proposals(_room_id(ctx))
+        text = f"{self.status_source()}\nThis room: {len(pending)} proposal(s) pending."
+        await ctx.send(embed=status_embed(text), allowed_mentions=NO_MENTIONS)
+
+    @_hybrid_command(name="help", description="What the writers' room can do")
+    async def help_(self, ctx: Ctx) -> None:
+        """What the writers' room can do."""
+        entries = []
+        for command in self.walk_commands():
+            if isinstance(command, commands.Group):
+                continue
+            usage = f"/{command.qualified_name} {command.signature}".strip()
+            entries.append((usage, command.description or command.short_doc))
+        await ctx.send(embed=help_embed(entries), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _room_id(ctx: Ctx) -> int:
+    if ctx.guild is None:
+        raise commands.NoPrivateMessage()
+    return ctx.channel.id
+
+
+def _writer(ctx: Ctx) -> Writer:
+    return Writer.of(ctx.author, ctx.channel)
+
+
+def _sender(ctx: Ctx) -> Callable[..., Any]:
+    async def send(**kwargs: Any) -> discord.Message:
+        return await ctx.send(**kwargs)
+
+    return send
+
+
+def _names(ctx: Ctx, lines: Sequence[ScriptLine]) -> dict[int, str]:
+    """Display names of the writers the script's attribution mentions."""
+    if ctx.guild is None:
+        return {}
+    ids = {
+        user_id
+        for line in lines
+        for user_id in (
+            line.attribution.written_by,
+            line.attribution.picked_by,
+            line.attribution.edited_by,
+        )
+        if user_id
+    }
+    return {i: m.display_name for i in ids if (m := ctx.guild.get_member(i)) is not None}
+
+
+def _sentence(summary: str) -> str:
+    text = summary.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+
+
+def _settings_changes(options: SettingsFlags) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    plain = {
+        "takes": "takes_per_request",
+        "pick_rule": "pick_rule",
+        "quorum": "quorum",
+        "temperature": "temperature",
+        "length": "length",
+    }
+    for flag, setting in plain.items():
+        value = getattr(options, flag)
+        if value is not None:
+            changes[setting] = value
+    if options.deadline is not None:
+        changes["vote_deadline_s"] = parse_duration(options.deadline)
+    if options.showrunners is not None:
+        users, roles = _mentions(options.showrunners)
+        changes["showrunners"] = users
+        changes["showrunner_roles"] = roles
+    return changes
+
+
+def _mentions(text: str) -> tuple[list[int], list[int]]:
+    users: list[int] = []
+    roles: list[int] = []
+    for match in _MENTION.finditer(text):
+        if match[2]:
+            (roles if match[1] else users).append(int(match[2]))
+        else:
+            users.append(int(match[3]))
+    if not users and not roles:
+        raise BadInput("Name the showrunners as mentions (@name, @role) or user ids.")
+    return users, roles
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_")[:60]
+
+
+async def setup(bot: WritersRoomBot) -> None:
+    await bot.add_cog(RoomCommands(bot.room, bot.board, bot.status_text))

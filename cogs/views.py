@@ -1,0 +1,551 @@
+"""Posting proposals and counting their votes in Discord: the ballot, its buttons and modals.
+
+A proposal's takes go out as screenplay-formatted code blocks (several messages when a take is
+long), followed by its ballot: an embed with the tally and a persistent view — buttons 1..N
+(a vote), Edit 1..N (a modal prefilled with the take) and Reroll — plus number reactions.
+The buttons are `DynamicItem`s with stable custom ids (`wr:take:<proposal>:<n>`,
+`wr:edit:<proposal>:<n>`, `wr:reroll:<proposal>`), registered once at start, so a ballot posted
+before a restart keeps working after it. The ballot's footer names its proposal, so a restarted
+bot also recognises its old ballots when a reaction arrives.
+
+`Board` is the one place that posts takes, shows generation progress (editing the waiting
+message at most once per interval), casts votes and refreshes ballots; the commands, the buttons,
+the reactions and the deadline loop all go through it. It knows Discord and the room service's
+public methods; the rules of voting are the room's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+import discord
+
+from bot.domain import Proposal, ProposalStatus, VoteOutcome, VoteResult
+from bot.errors import BadInput, RoomError
+from bot.room import RoomService, take_text
+from cogs.embeds import ballot_embed, number_emoji, progress_text, proposal_header, take_messages
+from cogs.errors import NO_MENTIONS, answer_interaction, one_line
+from model.queue import Progress
+
+_log = logging.getLogger(__name__)
+
+#: What sends a message and returns it: `ctx.send`, a followup with `wait=True`, `channel.send`.
+Send = Callable[..., Awaitable[discord.Message]]
+
+#: The longest text a modal's text input holds (Discord's limit).
+MODAL_TEXT_LIMIT = 4000
+
+_FOOTER = re.compile(r"^proposal (\d+)$")
+
+
+class RoomClient(Protocol):
+    """What the buttons and modals need from the client they run in (`bot.discord_app`)."""
+
+    room: RoomService
+    board: Board
+
+
+def room_client(interaction: discord.Interaction) -> RoomClient:
+    return cast(RoomClient, interaction.client)
+
+
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """The acting user as the room sees them: Discord's Manage Channels or Manage Messages
+    permission in the channel makes them a showrunner; their roles may be showrunner roles."""
+
+    user_id: int
+    is_showrunner: bool = False
+    roles: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, user: discord.abc.User, channel: object) -> Writer:
+        if not isinstance(user, discord.Member):
+            return cls(user.id)
+        permissions_for = getattr(channel, "permissions_for", None)
+        perms = permissions_for(user) if permissions_for else user.guild_permissions
+        return cls(
+            user.id,
+            bool(perms.manage_channels or perms.manage_messages),
+            tuple(role.id for role in user.roles),
+        )
+
+    @property
+    def rights(self) -> dict[str, Any]:
+        """The keyword arguments of the room's methods that check a showrunner."""
+        return {"is_showrunner": self.is_showrunner, "roles": self.roles}
+
+
+# --- progress -------------------------------------------------------------------------------
+
+
+class ProgressReporter:
+    """Shows a proposal's progress by editing one message, at most once per `interval` seconds
+    (Discord rate-limits edits; the writer only needs a sign of life)."""
+
+    def __init__(self, message: discord.Message, proposal: Proposal, interval: float) -> None:
+        self.message = message
+        self.proposal = proposal
+        self.interval = interval
+        self.edits = 0
+        self._latest: Progress | None = None
+        self._changed = asyncio.Event()
+        self._shown = ""
+        self._task: asyncio.Task[None] | None = None
+
+    def update(self, progress: Progress) -> None:
+        """The generator's progress callback (runs on the event loop)."""
+        self._latest = progress
+        self._changed.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"progress-{self.proposal.id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            text = progress_text(self.proposal, self._latest)
+            if text != self._shown:
+                try:
+                    await self.message.edit(content=text, allowed_mentions=NO_MENTIONS)
+                    self._shown = text
+                    self.edits += 1
+                except discord.HTTPException:
+                    _log.debug("could not show progress of proposal %s", self.proposal.id)
+            await asyncio.sleep(self.interval)
+
+
+# --- the buttons ----------------------------------------------------------------------------
+
+
+class TakeButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"wr:take:(?P<proposal>[0-9]+):(?P<take>[0-9]+)",
+):
+    """A vote for one take."""
+
+    def __init__(self, proposal_id: int, take: int, *, disabled: bool = False, won: bool = False):
+        style = discord.ButtonStyle.success if won else discord.ButtonStyle.primary
+        super().__init__(
+            discord.ui.Button(
+                label=str(take),
+                style=style,
+                custom_id=f"wr:take:{proposal_id}:{take}",
+                disabled=disabled,
+                row=0,
+            )
+        )
+        self.proposal_id = proposal_id
+        self.take = take
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> TakeButton:
+        return cls(int(match["proposal"]), int(match["take"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await room_client(interaction).board.click_vote(interaction, self.proposal_id, self.take)
+
+
+class EditButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"wr:edit:(?P<proposal>[0-9]+):(?P<take>[0-9]+)",
+):
+    """Opens a modal prefilled with one take, to replace it by the writer's version."""
+
+    def __init__(self, proposal_id: int, take: int, *, disabled: bool = False):
+        super().__init__(
+            discord.ui.Button(
+                label=f"Edit {take}",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"wr:edit:{proposal_id}:{take}",
+                disabled=disabled,
+                row=1,
+            )
+        )
+        self.proposal_id = proposal_id
+        self.take = take
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> EditButton:
+        return cls(int(match["proposal"]), int(match["take"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client = room_client(interaction)
+        try:
+            proposal = await client.room.proposal(_room_id(interaction), self.proposal_id)
+            take = proposal.take(self.take)
+            if proposal.status is not ProposalStatus.OPEN or take is None:
+                raise BadInput(f"Take {self.take} of proposal #{proposal.id} can no longer change.")
+            text = take_text(proposal.kind, take)
+            if len(text) > MODAL_TEXT_LIMIT:
+                raise BadInput(
+                    f"Take {self.take} is too long to edit in a form ({len(text)} characters; "
+                    f"the form holds {MODAL_TEXT_LIMIT}); write your version with /write instead."
+                )
+            await interaction.response.send_modal(EditModal(proposal.id, self.take, text))
+        except Exception as err:
+            await answer_interaction(interaction, err)
+
+
+class RerollButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"wr:reroll:(?P<proposal>[0-9]+)",
+):
+    """Withdraws the takes and asks the model again."""
+
+    def __init__(self, proposal_id: int, *, disabled: bool = False):
+        super().__init__(
+            discord.ui.Button(
+                label="Reroll",
+                emoji="\N{CLOCKWISE RIGHTWARDS AND LEFTWARDS OPEN CIRCLE ARROWS}",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"wr:reroll:{proposal_id}",
+                disabled=disabled,
+                row=2,
+            )
+        )
+        self.proposal_id = proposal_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> RerollButton:
+        return cls(int(match["proposal"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await room_client(interaction).board.click_reroll(interaction, self.proposal_id)
+
+
+#: The dynamic items the client registers at start.
+DYNAMIC_ITEMS = (TakeButton, EditButton, RerollButton)
+
+
+def ballot_view(proposal: Proposal) -> discord.ui.View:
+    """The buttons of a proposal's ballot; all disabled once it is closed, the winner green."""
+    closed = proposal.status is not ProposalStatus.OPEN
+    view = discord.ui.View(timeout=None)
+    for take in proposal.takes[:5]:
+        won = take.number == proposal.decided_take
+        view.add_item(TakeButton(proposal.id, take.number, disabled=closed, won=won))
+    for take in proposal.takes[:5]:
+        view.add_item(EditButton(proposal.id, take.number, disabled=closed))
+    view.add_item(RerollButton(proposal.id, disabled=closed))
+    return view
+
+
+# --- modals ---------------------------------------------------------------------------------
+
+
+class EditModal(discord.ui.Modal):
+    """The writer's version of a take, prefilled with the take."""
+
+    def __init__(self, proposal_id: int, take: int, text: str) -> None:
+        super().__init__(
+            title=f"Edit take {take} of proposal #{proposal_id}",
+            custom_id=f"wr:editmodal:{proposal_id}:{take}",
+            timeout=None,
+        )
+        self.proposal_id = proposal_id
+        self.take = take
+        self.text: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+            label="The take",
+            style=discord.TextStyle.paragraph,
+            default=text,
+            max_length=MODAL_TEXT_LIMIT,
+        )
+        self.add_item(self.text)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        client = room_client(interaction)
+        room_id = _room_id(interaction)
+        take = await client.room.edit_take(
+            room_id, interaction.user.id, self.proposal_id, self.take, self.text.value
+        )
+        proposal = await client.room.proposal(room_id, self.proposal_id)
+        pieces = take_messages(proposal, take)
+        await interaction.response.send_message(pieces[0], allowed_mentions=NO_MENTIONS)
+        for piece in pieces[1:]:
+            await interaction.followup.send(piece, allowed_mentions=NO_MENTIONS)
+
+    async def on_error(  # type: ignore[override]  # Modal's own signature has no item
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        await answer_interaction(interaction, error)
+
+
+class WriteModal(discord.ui.Modal):
+    """The writer's own Fountain lines (a slash option cannot hold line breaks)."""
+
+    def __init__(self) -> None:
+        super().__init__(title="Write into the script", timeout=None)
+        self.text: discord.ui.TextInput[WriteModal] = discord.ui.TextInput(
+            label="Fountain lines",
+            style=discord.TextStyle.paragraph,
+            placeholder="INT. KITCHEN - NIGHT\n\nMara pours two cups.",
+            max_length=MODAL_TEXT_LIMIT,
+        )
+        self.add_item(self.text)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        lines = await room_client(interaction).room.write(
+            _room_id(interaction), interaction.user.id, self.text.value
+        )
+        await interaction.response.send_message(wrote_sentence(lines), allowed_mentions=NO_MENTIONS)
+
+    async def on_error(  # type: ignore[override]  # Modal's own signature has no item
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        await answer_interaction(interaction, error)
+
+
+def wrote_sentence(lines: Sequence[Any]) -> str:
+    if not lines:
+        return "Nothing went into the script."
+    first, last = lines[0].number, lines[-1].number
+    where = f"line {first}" if first == last else f"lines {first}–{last}"
+    return f"Wrote {len(lines)} line{'' if len(lines) == 1 else 's'} into the script ({where})."
+
+
+def _room_id(interaction: discord.Interaction) -> int:
+    if interaction.channel_id is None:
+        raise BadInput("The writers' room works in channels and threads.")
+    return interaction.channel_id
+
+
+# --- the board ------------------------------------------------------------------------------
+
+
+class Board:
+    """Posts proposals, shows their progress, counts their votes and keeps their ballots true."""
+
+    def __init__(
+        self, client: discord.Client, room: RoomService, progress_interval: float = 1.0
+    ) -> None:
+        self.client = client
+        self.room = room
+        self.progress_interval = progress_interval
+        self._ballots: dict[int, tuple[int, int]] = {}  # proposal -> (channel, message)
+        self._proposal_of_message: dict[int, int] = {}
+
+    # --- generating and posting
+
+    async def run(self, send: Send, proposal: Proposal, requester: str) -> Proposal | None:
+        """Generate a pending proposal's takes while showing progress, then post them with
+        their ballot. A generation failure is shown in the waiting message (None returned)."""
+        waiting = await send(content=progress_text(proposal, None), allowed_mentions=NO_MENTIONS)
+        reporter = ProgressReporter(waiting, proposal, self.progress_interval)
+        reporter.start()
+        try:
+            try:
+                proposal = await self.room.generate(
+                    proposal.room_id, proposal.id, progress=reporter.update
+                )
+            finally:
+                await reporter.stop()
+        except RoomError as err:
+            await waiting.edit(
+                content=f"Proposal #{proposal.id} failed: {one_line(str(err))}",
+                allowed_mentions=NO_MENTIONS,
+            )
+            return None
+        await waiting.edit(
+            content=proposal_header(proposal, requester), allowed_mentions=NO_MENTIONS
+        )
+        await self.post(send, proposal)
+        return proposal
+
+    async def post(self, send: Send, proposal: Proposal) -> discord.Message:
+        """The takes as code blocks, then the ballot with its buttons and number reactions."""
+        for take in proposal.takes:
+            for piece in take_messages(proposal, take):
+                await send(content=piece, allowed_mentions=NO_MENTIONS)
+        settings = await self.room.settings(proposal.room_id)
+        ballot = await send(
+            embed=ballot_embed(proposal, settings),
+            view=ballot_view(proposal),
+            allowed_mentions=NO_MENTIONS,
+        )
+        self.remember(proposal.id, ballot)
+        for take in proposal.takes[:5]:
+            await ballot.add_reaction(number_emoji(take.number))
+        return ballot
+
+    # --- finding ballots
+
+    def remember(self, proposal_id: int, message: discord.Message) -> None:
+        self._ballots[proposal_id] = (message.channel.id, message.id)
+        self._proposal_of_message[message.id] = proposal_id
+
+    def proposal_of(self, message: discord.Message) -> int | None:
+        """The proposal whose ballot `message` is (None for any other message)."""
+        known = self._proposal_of_message.get(message.id)
+        if known is not None:
+            return known
+        if self.client.user is None or message.author.id != self.client.user.id:
+            return None
+        for embed in message.embeds:
+            match = _FOOTER.match(embed.footer.text or "")
+            if match:
+                self.remember(int(match[1]), message)
+                return int(match[1])
+        return None
+
+    async def find_message(self, channel_id: int, message_id: int) -> discord.Message | None:
+        cached = next((m for m in self.client.cached_messages if m.id == message_id), None)
+        if cached is not None:
+            return cached
+        channel = self.client.get_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return None
+        try:
+            return await channel.fetch_message(message_id)
+        except discord.HTTPException:
+            return None
+
+    async def find_ballot(self, proposal: Proposal) -> discord.Message | None:
+        """The ballot message of `proposal`: remembered, or found in the room's recent history
+        (after a restart)."""
+        known = self._ballots.get(proposal.id)
+        if known is not None:
+            return await self.find_message(*known)
+        channel = self.client.get_channel(proposal.room_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return None
+        try:
+            async for message in channel.history(limit=100):
+                if self.proposal_of(message) == proposal.id:
+                    return message
+        except discord.HTTPException:
+            _log.debug("could not read the history of room %s", proposal.room_id)
+        return None
+
+    # --- votes
+
+    async def vote(self, room_id: int, writer: Writer, proposal_id: int, take: int) -> VoteResult:
+        return await self.room.vote(room_id, writer.user_id, proposal_id, take, **writer.rights)
+
+    async def refresh(self, proposal: Proposal, message: discord.Message | None = None) -> None:
+        """Make the ballot show the proposal as it is now (tally, or winner and disabled
+        buttons). A closed proposal whose ballot cannot be found is announced in its room."""
+        message = message or await self.find_ballot(proposal)
+        settings = await self.room.settings(proposal.room_id)
+        embed = ballot_embed(proposal, settings)
+        if message is not None:
+            self.remember(proposal.id, message)
+            await message.edit(
+                embed=embed, view=ballot_view(proposal), allowed_mentions=NO_MENTIONS
+            )
+            return
+        channel = self.client.get_channel(proposal.room_id)
+        if proposal.status.closed and isinstance(channel, discord.abc.Messageable):
+            await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
+
+    async def click_vote(
+        self, interaction: discord.Interaction, proposal_id: int, take: int
+    ) -> None:
+        """A vote button: vote, then show the ballot as it now stands."""
+        try:
+            room_id = _room_id(interaction)
+            writer = Writer.of(interaction.user, interaction.channel)
+            result = await self.vote(room_id, writer, proposal_id, take)
+            settings = await self.room.settings(room_id)
+            if interaction.message is not None:
+                self.remember(proposal_id, interaction.message)
+            await interaction.response.edit_message(
+                embed=ballot_embed(result.proposal, settings),
+                view=ballot_view(result.proposal),
+                allowed_mentions=NO_MENTIONS,
+            )
+            await interaction.followup.send(
+                _vote_sentence(result, take), ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+        except Exception as err:
+            await answer_interaction(interaction, err)
+
+    async def click_reroll(self, interaction: discord.Interaction, proposal_id: int) -> None:
+        """The Reroll button: close this ballot, generate new takes, post them."""
+        try:
+            room_id = _room_id(interaction)
+            new = await self.room.reroll(room_id, interaction.user.id, proposal_id)
+            old = await self.room.proposal(room_id, proposal_id)
+            settings = await self.room.settings(room_id)
+            await interaction.response.edit_message(
+                embed=ballot_embed(old, settings),
+                view=ballot_view(old),
+                allowed_mentions=NO_MENTIONS,
+            )
+
+            async def send(**kwargs: Any) -> discord.Message:
+                return await interaction.followup.send(wait=True, **kwargs)
+
+            await self.run(send, new, interaction.user.mention)
+        except Exception as err:
+            await answer_interaction(interaction, err)
+
+    async def resume(self) -> None:
+        """After a start: generate the takes of proposals left generating by the last run, and
+        post again the takes of open proposals whose ballot is not in their room. Rooms this
+        client cannot see (the console's, another bot's) are left alone."""
+        for proposal in await self.room.pending_proposals():
+            channel = self.client.get_channel(proposal.room_id)
+            if not isinstance(channel, discord.abc.Messageable):
+                continue
+            try:
+                if proposal.status is ProposalStatus.GENERATING:
+                    _log.info("generating the takes of proposal %s again", proposal.id)
+                    await self.run(channel.send, proposal, f"<@{proposal.requested_by}>")
+                elif await self.find_ballot(proposal) is None:
+                    _log.info("posting the ballot of proposal %s again", proposal.id)
+                    await self.post(channel.send, proposal)
+            except (RoomError, discord.HTTPException):
+                _log.warning("could not resume proposal %s", proposal.id, exc_info=True)
+
+    async def close_due(self) -> list[Proposal]:
+        """Decide the proposals whose deadline passed and update their ballots."""
+        closed = await self.room.close_due()
+        for proposal in closed:
+            try:
+                await self.refresh(proposal)
+            except discord.HTTPException:
+                _log.warning("could not update the ballot of proposal %s", proposal.id)
+        return closed
+
+
+def _vote_sentence(result: VoteResult, take: int) -> str:
+    proposal = result.proposal
+    if proposal.status is ProposalStatus.DECIDED:
+        return f"Take {proposal.decided_take} of proposal #{proposal.id} went in."
+    if result.outcome is VoteOutcome.UNCHANGED:
+        return f"Your vote is already on take {take}."
+    if result.outcome is VoteOutcome.CHANGED:
+        return f"Your vote moved to take {take}."
+    return f"Your vote for take {take} counts."

@@ -1,0 +1,302 @@
+"""The engine: batched, step-level continuous generation on token ids.
+
+One `Engine` holds a running batch of sequences and their key/value cache. `add` prefills new
+prompts (each prompt once, however many takes share it) and merges them into the running batch;
+`step` runs one decode step for every running sequence, each with its own sampling settings
+(temperature, top-p, top-k, repetition penalty, seed) and stop conditions (stop tokens, a token
+budget). New sequences therefore join between two decode steps instead of waiting for the batch
+to finish, and finished ones leave at once.
+
+The batch is kept left-padded: every row's cache has the same length, padding columns are masked
+out, and each row carries its own position ids, so rows of different prompt lengths and ages
+share one forward pass. Columns that no remaining row uses are trimmed when rows leave.
+
+The engine is not thread-safe: exactly one thread (the queue's worker) calls it. It knows
+nothing of text, prompts, rooms or fairness.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from model.tasks import Sampling
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptGroup:
+    """Sequences that continue the same prompt (the takes of one request): prefilled once."""
+
+    prompt_ids: tuple[int, ...]
+    seq_ids: tuple[int, ...]
+    sampling: tuple[Sampling, ...]
+
+    def __post_init__(self) -> None:
+        if not self.prompt_ids:
+            raise ValueError("a prompt needs at least one token")
+        if len(self.seq_ids) != len(self.sampling) or not self.seq_ids:
+            raise ValueError("one sampling setting per sequence, at least one sequence")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEvent:
+    """What one step did to one sequence. `token_id` is None when the sequence ended on a stop
+    token (which is not part of its text); `finish` is "stop", "length" or "" (still running)."""
+
+    seq_id: int
+    token_id: int | None
+    finish: str = ""
+
+
+@dataclass(slots=True)
+class _Row:
+    seq_id: int
+    sampling: Sampling
+    generator: torch.Generator
+    generated: int = 0
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Tensors of the running batch, all indexed by row."""
+
+    cache: Any
+    mask: torch.Tensor  # [B, T] 1 where the cache column holds a real token
+    positions: torch.Tensor  # [B] position id of `last`, the next input token
+    last: torch.Tensor  # [B] the token to feed next
+    seen: torch.Tensor  # [B, V] tokens in prompt or output, for the repetition penalty
+    rows: list[_Row] = field(default_factory=list)
+
+
+class Engine:
+    """Step-level continuous batching over a Hugging Face causal LM."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        stop_token_ids: Iterable[int],
+        max_batch: int = 32,
+    ) -> None:
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.stop_token_ids = frozenset(stop_token_ids)
+        self.max_batch = max_batch
+        self._vocab = int(model.get_output_embeddings().weight.shape[0])
+        self._batch: _Batch | None = None
+
+    @property
+    def active(self) -> int:
+        """Sequences in the running batch."""
+        return len(self._batch.rows) if self._batch else 0
+
+    @property
+    def free_slots(self) -> int:
+        return self.max_batch - self.active
+
+    @torch.inference_mode()
+    def add(self, groups: Sequence[PromptGroup]) -> list[TokenEvent]:
+        """Prefill `groups` and merge them into the running batch; returns each new sequence's
+        first token (some may already be finished)."""
+        events: list[TokenEvent] = []
+        for group in groups:
+            part, logits = self._prefill(group)
+            new = self._sample_and_advance(part, logits)
+            self._batch = part if self._batch is None else _merge(self._batch, part)
+            self.drop(e.seq_id for e in new if e.finish)
+            events.extend(new)
+        return events
+
+    @torch.inference_mode()
+    def step(self) -> list[TokenEvent]:
+        """One decode step for every running sequence."""
+        batch = self._batch
+        if batch is None:
+            return []
+        ones = torch.ones((len(batch.rows), 1), dtype=batch.mask.dtype, device=self.device)
+        batch.mask = torch.cat([batch.mask, ones], dim=1)
+        out = self.model(
+            input_ids=batch.last[:, None],
+            attention_mask=batch.mask,
+            position_ids=batch.positions[:, None],
+            past_key_values=batch.cache,
+            use_cache=True,
+        )
+        batch.cache = out.past_key_values
+        events = self._sample_and_advance(batch, out.logits[:, -1, :])
+        self.drop(e.seq_id for e in events if e.finish)
+        return events
+
+    def drop(self, seq_ids: Iterable[int]) -> None:
+        """Remove sequences (cancelled, or stopped by a rule the caller applies to the text)."""
+        gone = set(seq_ids)
+        if self._batch is None or not gone:
+            return
+        keep = [i for i, row in enumerate(self._batch.rows) if row.seq_id not in gone]
+        self._select(keep)
+
+    def _prefill(self, group: PromptGroup) -> tuple[_Batch, torch.Tensor]:
+        from transformers import DynamicCache
+
+        n = len(group.seq_ids)
+        ids = torch.tensor([group.prompt_ids], dtype=torch.long, device=self.device)
+        cache = DynamicCache(config=self.model.config)
+        out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        cache = out.past_key_values
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+        length = ids.shape[1]
+        seen = torch.zeros((n, self._vocab), dtype=torch.bool, device=self.device)
+        seen[:, ids[0]] = True
+        rows = [
+            _Row(seq_id, sampling, _generator(sampling.seed))
+            for seq_id, sampling in zip(group.seq_ids, group.sampling, strict=True)
+        ]
+        batch = _Batch(
+            cache=cache,
+            mask=torch.ones((n, length), dtype=torch.long, device=self.device),
+            positions=torch.full((n,), length - 1, dtype=torch.long, device=self.device),
+            last=torch.zeros((n,), dtype=torch.long, device=self.device),
+            seen=seen,
+            rows=rows,
+        )
+        return batch, out.logits[:, -1, :].expand(n, -1)
+
+    def _sample_and_advance(self, batch: _Batch, logits: torch.Tensor) -> list[TokenEvent]:
+        tokens = sample_tokens(logits, batch.rows, batch.seen)
+        batch.seen[torch.arange(len(batch.rows), device=self.device), tokens] = True
+        batch.last = tokens
+        batch.positions = batch.positions + 1
+        events = []
+        for row, token in zip(batch.rows, tokens.tolist(), strict=True):
+            row.generated += 1
+            if token in self.stop_token_ids:
+                events.append(TokenEvent(row.seq_id, None, "stop"))
+            elif row.generated >= row.sampling.max_new_tokens:
+                events.append(TokenEvent(row.seq_id, token, "length"))
+            else:
+                events.append(TokenEvent(row.seq_id, token))
+        return events
+
+    def _select(self, keep: list[int]) -> None:
+        batch = self._batch
+        assert batch is not None
+        if not keep:
+            self._batch = None
+            return
+        if len(keep) == len(batch.rows):
+            return
+        index = torch.tensor(keep, dtype=torch.long, device=self.device)
+        mask = batch.mask[index]
+        # Columns before the first real token of every remaining row are pure padding now.
+        first = int(mask.argmax(dim=1).min())
+        batch.cache.batch_select_indices(index)
+        if first:
+            _crop_left(batch.cache, first)
+        batch.mask = mask[:, first:]
+        batch.positions = batch.positions[index]
+        batch.last = batch.last[index]
+        batch.seen = batch.seen[index]
+        batch.rows = [batch.rows[i] for i in keep]
+
+
+def _generator(seed: int | None) -> torch.Generator:
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
+def _layers(cache: Any) -> list[Any]:
+    layers = list(cache.layers)
+    for layer in layers:
+        if getattr(layer, "is_sliding", False):
+            raise ValueError("sliding-window attention caches cannot be merged by this engine")
+    return layers
+
+
+def _crop_left(cache: Any, columns: int) -> None:
+    for layer in _layers(cache):
+        layer.keys = layer.keys[..., columns:, :]
+        layer.values = layer.values[..., columns:, :]
+
+
+def _merge(running: _Batch, joining: _Batch) -> _Batch:
+    """One batch from two: the shorter cache is left-padded with masked zero columns."""
+    length = max(running.mask.shape[1], joining.mask.shape[1])
+    for ours, theirs in zip(_layers(running.cache), _layers(joining.cache), strict=True):
+        ours.keys = torch.cat([_pad_left(ours.keys, length), _pad_left(theirs.keys, length)])
+        ours.values = torch.cat([_pad_left(ours.values, length), _pad_left(theirs.values, length)])
+    return _Batch(
+        cache=running.cache,
+        mask=torch.cat([_pad_left_2d(running.mask, length), _pad_left_2d(joining.mask, length)]),
+        positions=torch.cat([running.positions, joining.positions]),
+        last=torch.cat([running.last, joining.last]),
+        seen=torch.cat([running.seen, joining.seen]),
+        rows=running.rows + joining.rows,
+    )
+
+
+def _pad_left(states: torch.Tensor, length: int) -> torch.Tensor:
+    missing = length - states.shape[-2]
+    if missing == 0:
+        return states
+    shape = (*states.shape[:-2], missing, states.shape[-1])
+    return torch.cat([states.new_zeros(shape), states], dim=-2)
+
+
+def _pad_left_2d(mask: torch.Tensor, length: int) -> torch.Tensor:
+    missing = length - mask.shape[1]
+    if missing == 0:
+        return mask
+    return torch.cat([mask.new_zeros((mask.shape[0], missing)), mask], dim=1)
+
+
+def sample_tokens(logits: torch.Tensor, rows: Sequence[_Row], seen: torch.Tensor) -> torch.Tensor:
+    """The next token of every row, each with its own sampling settings and random generator.
+
+    Repetition penalty as in CTRL (and transformers): a seen token's logit is divided by the
+    penalty when positive and multiplied when negative. A temperature of 0 means greedy.
+    """
+    scores = logits.float()
+    device = scores.device
+    penalty = torch.tensor([r.sampling.repetition_penalty for r in rows], device=device)[:, None]
+    if bool((penalty != 1.0).any()):
+        penalised = torch.where(scores > 0, scores / penalty, scores * penalty)
+        scores = torch.where(seen, penalised, scores)
+    greedy = scores.argmax(dim=-1)
+    temperature = torch.tensor([r.sampling.temperature for r in rows], device=device)
+    sampled_rows = [i for i, r in enumerate(rows) if r.sampling.temperature > 0]
+    if not sampled_rows:
+        return greedy
+    vocab = scores.shape[-1]
+    top_k = [r.sampling.top_k if 0 < r.sampling.top_k < vocab else vocab for r in rows]
+    widest = max(top_k[i] for i in sampled_rows)
+    scores = scores / temperature.clamp(min=1e-5)[:, None]
+    values, indices = torch.topk(scores, widest, dim=-1)
+    rank = torch.arange(widest, device=device)[None, :]
+    values = values.masked_fill(rank >= torch.tensor(top_k, device=device)[:, None], -torch.inf)
+    probs = torch.softmax(values, dim=-1)
+    top_p = torch.tensor([r.sampling.top_p for r in rows], device=device)[:, None]
+    # Keep the smallest prefix whose mass reaches top_p: a candidate stays when the mass before it
+    # is still below top_p (so the most likely token always stays).
+    before = torch.cumsum(probs, dim=-1) - probs
+    probs = probs.masked_fill(before >= top_p, 0.0)
+    # Each row draws from its own CPU generator, so a seeded take is reproducible whatever else
+    # shares its batch; one transfer of the small candidate table serves all rows.
+    probs_cpu = probs.cpu()
+    picks = [0] * len(rows)
+    for i in sampled_rows:
+        picks[i] = int(torch.multinomial(probs_cpu[i], 1, generator=rows[i].generator))
+    chosen = torch.tensor(picks, dtype=torch.long, device=device)
+    sampled = indices.gather(1, chosen[:, None])[:, 0]
+    is_sampled = (temperature > 0).to(device)
+    return torch.where(is_sampled, sampled, greedy)

@@ -1,0 +1,319 @@
+"""Task prompts and answer parsers: what the model is asked, and how its answer is read.
+
+`build_messages(request)` turns a room's `TaskRequest` into chat messages: a system message
+(the model's job and the room's standing instructions), then one user message with the
+room's context and the task, ending with the exact answer format. `format_answer(...)` writes
+an ideal answer in that same format, so training (which imports both) teaches exactly what the
+parsers read. `parse_answer(request, text)` reads an answer: script kinds through
+`screenplay.repair` then `screenplay.lint`; sheets as `Field: value` lines; premises as
+`Title:` / `Logline:`; beats as plain sentences. `find_loop(text)` spots a take that repeats
+itself (the same line or paragraph again and again, or a phrase stuck on repeat).
+
+It knows the answer formats and the screenplay library; it knows nothing of torch, the queue
+or Discord.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
+
+SCRIPT_KINDS = frozenset({TaskKind.SCENE, TaskKind.DIALOGUE, TaskKind.CONTINUE})
+
+#: Fields of a character sheet in the order the model writes them.
+SHEET_FIELDS = (
+    "name",
+    "role",
+    "description",
+    "personality",
+    "backstory",
+    "voice",
+    "relationships",
+)
+
+_SYSTEM = (
+    "You are a screenwriter in a writers' room. You write for the screen: concrete, visual, "
+    "in the present tense, with dialogue people would really say. You answer with exactly the "
+    "text asked for, in the format asked for, and nothing else."
+)
+
+_FOUNTAIN = (
+    "Write in Fountain screenplay format: a scene heading on its own line (INT. or EXT., the "
+    "place, a dash, the time: INT. DINER - NIGHT); action as plain paragraphs; each speech is "
+    "the character's NAME in capitals on its own line followed by their words on the next "
+    "line; a blank line between paragraphs. Answer with the screenplay text only. The shape "
+    "(not the words) of an answer:\n\nINT. DINER - NIGHT\n\nRain streaks the windows.\n\n"
+    "JOE\nWe're closed.\n\nANN\n(smiling)\nNot for me."
+)
+
+
+def build_messages(request: TaskRequest) -> list[dict[str, str]]:
+    """The chat messages for `request` (system, then user)."""
+    context = request.context
+    system = _SYSTEM
+    if context.style_notes.strip():
+        system += f"\nThe room's standing instructions: {context.style_notes.strip()}"
+    if context.language and context.language.lower() != "english":
+        system += f"\nWrite everything in {context.language}."
+    parts = [_context_block(request.kind, context), _task(request)]
+    user = "\n\n".join(part for part in parts if part)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def format_answer(
+    kind: TaskKind,
+    *,
+    fountain: str = "",
+    sheet: CharacterSheet | None = None,
+    title: str = "",
+    logline: str = "",
+    beat: str = "",
+) -> str:
+    """The ideal answer to a request of `kind`, written in the format `build_messages` asks for
+    (training targets)."""
+    if kind in SCRIPT_KINDS:
+        return fountain.strip()
+    if kind is TaskKind.CHARACTER:
+        if sheet is None:
+            raise ValueError("a character answer needs a sheet")
+        return "\n".join(
+            f"{name.capitalize()}: {value}"
+            for name in SHEET_FIELDS
+            if (value := str(getattr(sheet, name)).strip())
+        )
+    if kind is TaskKind.PREMISE:
+        return f"Title: {title.strip()}\nLogline: {logline.strip()}"
+    return beat.strip()
+
+
+def _context_block(kind: TaskKind, context: PromptContext) -> str:
+    lines = []
+    for label, value in (
+        ("Title", context.title),
+        ("Logline", context.logline),
+        ("Genre", context.genre),
+        ("Tone", context.tone),
+    ):
+        if value.strip():
+            lines.append(f"{label}: {value.strip()}")
+    if context.characters and kind is not TaskKind.PREMISE:
+        lines.append("Characters:")
+        lines.extend(f"- {_sheet_line(sheet)}" for sheet in context.characters)
+    if context.beat:
+        lines.append(f"Where the story is: {context.beat.strip()}")
+    if context.scene_heading:
+        lines.append(f"Current scene: {context.scene_heading.strip()}")
+    if context.recent_script.strip() and kind is not TaskKind.PREMISE:
+        lines.append(f"The script so far ends:\n{context.recent_script.strip()}")
+    return "\n".join(lines)
+
+
+def _sheet_line(sheet: CharacterSheet) -> str:
+    details = [
+        f"{name}: {value.strip()}"
+        for name in SHEET_FIELDS[1:]
+        if (value := str(getattr(sheet, name))).strip()
+    ]
+    return sheet.name + (f" ({'; '.join(details)})" if details else "")
+
+
+def _task(request: TaskRequest) -> str:
+    idea = request.prompt.strip()
+    cast = ", ".join(request.characters)
+    kind = request.kind
+    if kind is TaskKind.PREMISE:
+        return (
+            f"Idea: {idea}\n\nTurn this idea into a film premise. Answer in exactly two lines:\n"
+            "Title: <the title>\n"
+            "Logline: <one sentence: who wants what, and what stands in the way>"
+        )
+    if kind is TaskKind.CHARACTER:
+        fields = "\n".join(f"{name.capitalize()}: ..." for name in SHEET_FIELDS)
+        return (
+            f"Create a character: {idea}\n\nAnswer with these lines, one field per line, the "
+            f"name in capitals:\n{fields}"
+        )
+    if kind is TaskKind.SCENE:
+        return (
+            f"Write the opening of this scene: {idea}\n\nGive its scene heading and its action "
+            f"(what we see and hear), no dialogue. {_FOUNTAIN}"
+        )
+    if kind is TaskKind.DIALOGUE:
+        who = f" between {cast}" if cast else ""
+        return (
+            f"Situation: {idea}\n\nWrite the dialogue{who}, each character in their own voice. "
+            f"{_FOUNTAIN}"
+        )
+    if kind is TaskKind.BEAT:
+        hint = f"Hint: {idea}\n\n" if idea else ""
+        return (
+            f"{hint}What happens next? Propose the next plot development or a twist in one to "
+            "three sentences. Answer with the sentences only."
+        )
+    hint = f"Direction: {idea}\n\n" if idea else ""
+    return f"{hint}Continue the script from where it ends with the next stretch. {_FOUNTAIN}"
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAnswer:
+    """What an answer says, by kind; `problems` are sentences for the writer, and a take with
+    any of them is worth sampling again."""
+
+    fountain: str = ""
+    sheet: CharacterSheet | None = None
+    title: str = ""
+    logline: str = ""
+    beat: str = ""
+    problems: tuple[str, ...] = ()
+
+
+def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
+    """Read the model's answer to `request`."""
+    loop = find_loop(text)
+    if request.kind in SCRIPT_KINDS:
+        parsed = _parse_script(request, text)
+    elif request.kind is TaskKind.CHARACTER:
+        parsed = _parse_sheet(request, text)
+    elif request.kind is TaskKind.PREMISE:
+        parsed = _parse_premise(text)
+    else:
+        parsed = _parse_beat(text)
+    if loop:
+        return _with_problem(parsed, loop)
+    return parsed
+
+
+def _with_problem(parsed: ParsedAnswer, problem: str) -> ParsedAnswer:
+    return ParsedAnswer(
+        parsed.fountain,
+        parsed.sheet,
+        parsed.title,
+        parsed.logline,
+        parsed.beat,
+        (problem, *parsed.problems),
+    )
+
+
+def cast_of(request: TaskRequest) -> tuple[str, ...]:
+    """The cue names the take may use: the characters in play, then the bible's."""
+    names = [*request.characters, *(sheet.name for sheet in request.context.characters)]
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def _parse_script(request: TaskRequest, text: str) -> ParsedAnswer:
+    from screenplay.fountain import to_fountain
+    from screenplay.lint import lint
+    from screenplay.repair import repair
+    from screenplay.types import PRINTED, Character, SceneHeading
+
+    cast = cast_of(request) or None
+    document = repair(text, cast)
+    problems = [str(problem) for problem in lint(document, cast)]
+    printed = [e for e in document.elements if isinstance(e, PRINTED)]
+    if not printed:
+        problems.insert(0, "The take has no screenplay text in it.")
+    elif request.kind is TaskKind.DIALOGUE and not any(isinstance(e, Character) for e in printed):
+        problems.insert(0, "The take has no character speaking.")
+    elif request.kind is TaskKind.SCENE and not any(isinstance(e, SceneHeading) for e in printed):
+        problems.insert(0, "The take has no scene heading.")
+    return ParsedAnswer(fountain=to_fountain(document), problems=tuple(problems))
+
+
+_FIELD = re.compile(r"^\s*[-*]?\s*\**([A-Za-z ]{2,20}?)\**\s*:\s*(.*)$")
+
+
+def _fields(text: str) -> dict[str, str]:
+    """`Field: value` lines, keys lower-cased; a line without a field continues the last one."""
+    found: dict[str, str] = {}
+    last: str | None = None
+    for line in text.splitlines():
+        match = _FIELD.match(line)
+        if match and match.group(1).strip().lower() in _KNOWN_FIELDS:
+            last = match.group(1).strip().lower()
+            found[last] = match.group(2).strip().strip("*").strip()
+        elif last is not None and line.strip():
+            found[last] = f"{found[last]} {line.strip()}".strip()
+    return found
+
+
+_KNOWN_FIELDS = frozenset({*SHEET_FIELDS, "title", "logline"})
+
+
+def _parse_sheet(request: TaskRequest, text: str) -> ParsedAnswer:
+    fields = _fields(text)
+    name = fields.get("name") or (request.characters[0] if request.characters else "")
+    sheet = CharacterSheet(
+        name=name.strip().strip("*").upper(),
+        **{field: fields.get(field, "") for field in SHEET_FIELDS[1:]},
+    )
+    problems = []
+    if not sheet.name:
+        problems.append("The character sheet has no name.")
+    if not (sheet.description or sheet.personality):
+        problems.append("The character sheet has neither a description nor a personality.")
+    return ParsedAnswer(sheet=sheet, problems=tuple(problems))
+
+
+def _parse_premise(text: str) -> ParsedAnswer:
+    fields = _fields(text)
+    title = fields.get("title", "").strip().strip('"*')
+    logline = fields.get("logline", "").strip()
+    problems = []
+    if not logline:
+        problems.append("The premise has no logline.")
+    if not title:
+        problems.append("The premise has no title.")
+    return ParsedAnswer(title=title, logline=logline, problems=tuple(problems))
+
+
+def _parse_beat(text: str) -> ParsedAnswer:
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    beat = (
+        re.sub(r"^\**(beat|next|twist)\**\s*:\s*", "", paragraphs[0], flags=re.I)
+        if paragraphs
+        else ""
+    )
+    beat = " ".join(beat.split())
+    return ParsedAnswer(beat=beat, problems=() if beat else ("The beat is empty.",))
+
+
+# --- loops -----------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+(?:'\w+)?")
+
+
+def find_loop(text: str) -> str | None:
+    """A sentence naming how `text` repeats itself, or None when it does not loop.
+
+    Three signs, any one enough: a line of three or more words written three times or more; a
+    paragraph of six or more words written twice; or a phrase on repeat (a four-word sequence
+    four times or more, or fewer than half the four-word sequences distinct).
+    Character cues and short replies ("Yes.") legitimately repeat and are not counted.
+    """
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    counted = Counter(line.lower() for line in lines if len(_WORD.findall(line)) >= 3)
+    for line, times in counted.most_common(1):
+        if times >= 3:
+            return f"The take repeats the line “{_clip(line)}” {times} times."
+    paragraphs = [" ".join(p.split()).lower() for p in re.split(r"\n\s*\n", text)]
+    counted = Counter(p for p in paragraphs if len(_WORD.findall(p)) >= 6)
+    for paragraph, times in counted.most_common(1):
+        if times >= 2:
+            return f"The take repeats a paragraph {times} times (“{_clip(paragraph)}”)."
+    words = [w.lower() for w in _WORD.findall(text)]
+    grams = [tuple(words[i : i + 4]) for i in range(len(words) - 3)]
+    if grams:
+        gram, times = Counter(grams).most_common(1)[0]
+        if times >= 4 or (len(grams) >= 12 and len(set(grams)) < len(grams) / 2):
+            return f"The take goes round in circles (“{' '.join(gram)}” {times} times)."
+    return None
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -1,0 +1,92 @@
+"""The prompt context: what the model is told about the room within a token budget, and what
+it is told was left out."""
+
+from __future__ import annotations
+
+from bot.context import context_for, estimate_tokens
+from bot.domain import Attribution, Beat, BeatStatus, CharacterEntry, Project, Room, ScriptLine
+from model.tasks import TaskKind, TaskRequest
+from screenplay.types import Action, Character, Dialogue, Element, SceneHeading, Text
+
+
+def _room(elements: list[Element]) -> Room:
+    lines = tuple(
+        ScriptLine(i, i, e, Attribution(written_by=1), 1) for i, e in enumerate(elements, 1)
+    )
+    return Room(
+        id=1,
+        exists=True,
+        project=Project(title="Night Ferry", logline="A crossing.", style_notes="Terse."),
+        characters=(
+            CharacterEntry("MARA", role="pilot", backstory="x " * 400),
+            CharacterEntry("TOM", role="deckhand"),
+            CharacterEntry("LI", role="stowaway"),
+        ),
+        beats=(
+            Beat(1, 1, "Mara boards.", BeatStatus.WRITTEN),
+            Beat(2, 2, "The storm.", BeatStatus.PLANNED),
+        ),
+        script=lines,
+    )
+
+
+def _scenes(count: int) -> list[Element]:
+    elements: list[Element] = []
+    for i in range(1, count + 1):
+        elements += [
+            SceneHeading(f"INT. CABIN {i} - NIGHT"),
+            Action(Text.of(f"Scene {i} begins with the long description of the cabin.")),
+            Character("TOM"),
+            Dialogue(Text.of(f"Line of scene {i}.")),
+        ]
+    return elements
+
+
+def test_estimate_counts_cjk_per_character() -> None:
+    assert estimate_tokens("abcd" * 10) == 10
+    assert estimate_tokens("你好世界") == 4
+
+
+def test_everything_fits_in_a_large_budget() -> None:
+    room = _room(_scenes(3))
+    ctx = context_for(room, TaskRequest(TaskKind.SCENE, "storm", ("MARA",)), 10_000)
+    assert (ctx.title, ctx.logline, ctx.style_notes) == ("Night Ferry", "A crossing.", "Terse.")
+    assert [c.name for c in ctx.characters] == ["MARA", "TOM"]  # named, then speaking now
+    assert ctx.scene_heading == "INT. CABIN 3 - NIGHT"
+    assert ctx.beat == "The storm."  # the first planned beat
+    assert "INT. CABIN 1 - NIGHT" in ctx.recent_script
+    assert ctx.recent_script.rstrip().endswith("Line of scene 3.")
+    assert ctx.omitted == ()
+
+
+def test_a_small_budget_keeps_the_newest_script_and_says_what_it_left_out() -> None:
+    room = _room(_scenes(6))
+    ctx = context_for(room, TaskRequest(TaskKind.DIALOGUE, "talk", ("MARA",)), 150)
+    assert "the sheet of MARA" in ctx.omitted  # its long backstory does not fit
+    assert [c.name for c in ctx.characters] == ["TOM"]
+    assert "Line of scene 6." in ctx.recent_script
+    assert "INT. CABIN 1 - NIGHT" not in ctx.recent_script
+    assert "the start of the scene INT. CABIN 2 - NIGHT" in ctx.omitted
+    assert "1 earlier scene" in ctx.omitted
+    assert estimate_tokens(ctx.recent_script) <= 150
+    assert ctx.beat is None  # dialogue does not move the outline on
+
+
+def test_no_budget_still_gives_the_project() -> None:
+    ctx = context_for(_room(_scenes(2)), TaskRequest(TaskKind.CONTINUE), 0)
+    assert ctx.title == "Night Ferry" and ctx.recent_script == ""
+    assert "all of the script" in ctx.omitted
+
+
+def test_the_token_counter_is_pluggable() -> None:
+    words: list[str] = []
+
+    def count_words(text: str) -> int:
+        words.append(text)
+        return len(text.split())
+
+    room = _room(_scenes(4))
+    ctx = context_for(room, TaskRequest(TaskKind.CONTINUE), 40, count_words)
+    assert words, "the given counter was used"
+    assert len(ctx.recent_script.split()) <= 40
+    assert any("earlier scene" in o for o in ctx.omitted)

@@ -1,0 +1,91 @@
+"""The engine on a tiny random Llama: joining mid-batch changes nothing a sequence would
+produce alone, and each sequence keeps its own sampling settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from model.engine import Engine, PromptGroup, TokenEvent
+from model.tasks import Sampling
+
+GREEDY = Sampling(temperature=0.0, repetition_penalty=1.0, max_new_tokens=12)
+
+
+def collect(events: list[TokenEvent], into: dict[int, list[int]]) -> None:
+    for event in events:
+        if event.token_id is not None:
+            into.setdefault(event.seq_id, []).append(event.token_id)
+
+
+def reference(model: Any, prompt: list[int], sampling: Sampling) -> list[int]:
+    out = model.generate(
+        torch.tensor([prompt]),
+        max_new_tokens=sampling.max_new_tokens,
+        do_sample=False,
+        repetition_penalty=sampling.repetition_penalty,
+        pad_token_id=0,
+        eos_token_id=None,
+    )
+    return list(out[0, len(prompt) :].tolist())
+
+
+def test_sequences_joining_a_running_batch_decode_as_if_alone(tiny_model: Any) -> None:
+    prompts = [[5, 17, 300, 41], [900, 12, 33, 44, 55, 66, 77, 88, 99], [7]]
+    penalised = Sampling(temperature=0.0, repetition_penalty=1.3, max_new_tokens=12)
+    settings = [GREEDY, penalised, GREEDY]
+    engine = Engine(tiny_model, stop_token_ids=(), max_batch=8)
+    got: dict[int, list[int]] = {}
+    collect(engine.add([PromptGroup(tuple(prompts[0]), (0,), (settings[0],))]), got)
+    for _ in range(4):
+        collect(engine.step(), got)
+    joining = [PromptGroup(tuple(prompts[i]), (i,), (settings[i],)) for i in (1, 2)]
+    collect(engine.add(joining), got)
+    assert engine.active == 3
+    while engine.active:
+        collect(engine.step(), got)
+    for i, prompt in enumerate(prompts):
+        assert got[i] == reference(tiny_model, prompt, settings[i]), f"sequence {i}"
+
+
+def test_takes_of_one_prompt_share_it_but_sample_on_their_own(tiny_model: Any) -> None:
+    hot = Sampling(temperature=1.5, top_k=0, top_p=1.0, max_new_tokens=10)
+    engine = Engine(tiny_model, stop_token_ids=(), max_batch=8)
+    got: dict[int, list[int]] = {}
+    seeded = tuple(
+        Sampling(temperature=1.5, top_k=0, top_p=1.0, max_new_tokens=10, seed=s) for s in (1, 2)
+    )
+    collect(engine.add([PromptGroup((3, 4, 5), (0, 1, 2, 3), (GREEDY, *seeded, hot))]), got)
+    while engine.active:
+        collect(engine.step(), got)
+    assert len(got[0]) == GREEDY.max_new_tokens and len(got[1]) == 10
+    assert got[1] != got[2]  # different seeds, different takes
+
+    # The same seed reproduces its take even when it runs alone.
+    alone = Engine(tiny_model, stop_token_ids=(), max_batch=8)
+    again: dict[int, list[int]] = {}
+    collect(alone.add([PromptGroup((3, 4, 5), (9,), (seeded[0],))]), again)
+    while alone.active:
+        collect(alone.step(), again)
+    assert again[9] == got[1]
+
+
+def test_stop_tokens_and_budgets_end_sequences_one_by_one(tiny_model: Any) -> None:
+    engine = Engine(tiny_model, stop_token_ids=(), max_batch=8)
+    first = reference(tiny_model, [11, 12], GREEDY)
+    stopper = Engine(tiny_model, stop_token_ids=(first[3],), max_batch=8)
+    events: dict[int, list[int]] = {}
+    collect(stopper.add([PromptGroup((11, 12), (0,), (GREEDY,))]), events)
+    while stopper.active:
+        collect(stopper.step(), events)
+    # The stop token is not part of the take, and nothing after it is generated.
+    assert events.get(0, []) == first[: first.index(first[3])]
+
+    short = Sampling(temperature=0.0, max_new_tokens=2)
+    collect(engine.add([PromptGroup((1, 2), (0, 1), (short, GREEDY))]), events := {})
+    collect(engine.step(), events)
+    assert engine.active == 1  # the short one left, its cache rows with it
+    while engine.active:
+        collect(engine.step(), events)
+    assert len(events[0]) == 2 and len(events[1]) == GREEDY.max_new_tokens

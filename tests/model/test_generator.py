@@ -1,0 +1,76 @@
+"""Takes end to end: prompt, queue, parse, regenerate. The tiny random model writes gibberish
+(so every take is malformed and sampled again); the real default model writes a dialogue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from model.generator import GenerationSettings, Generator, LocalBackend, open_generator
+from model.queue import GenerationQueue, QueueSettings
+from model.tasks import CharacterSheet, PromptContext, Sampling, TaskKind, TaskRequest
+from screenplay.repair import repair
+from screenplay.types import Character, Dialogue
+
+
+@pytest.fixture
+async def tiny_generator(tiny_model: Any, tokenizer: Any) -> AsyncIterator[Generator]:
+    queue = GenerationQueue(tiny_model, tokenizer, QueueSettings(), stop_token_ids=())
+    await queue.start()
+    generator = Generator(LocalBackend(queue, "tiny-llama"))
+    yield generator
+    await generator.close()
+
+
+async def test_malformed_takes_are_sampled_again_then_marked(tiny_generator: Generator) -> None:
+    request = TaskRequest(TaskKind.CHARACTER, "a cook who hides a thief", ("MARA",))
+    takes = await tiny_generator.generate(request, 3, Sampling(max_new_tokens=12), room_id=5)
+    assert len(takes) == 3
+    assert len({t.text for t in takes}) == 3  # three different takes, not one copied
+    for take in takes:
+        assert take.model == "tiny-llama"
+        assert take.regenerated
+        assert take.problems  # gibberish has no description: the room is told so
+        assert take.sheet is not None and take.sheet.name == "MARA"
+    assert tiny_generator.backend.queue.metrics().completed == 2  # the takes, then the retries
+
+
+async def test_streaming_takes_report_progress_then_the_takes(tiny_generator: Generator) -> None:
+    request = TaskRequest(TaskKind.BEAT, "a twist")
+    updates = [
+        u async for u in tiny_generator.stream(request, 2, Sampling(max_new_tokens=20, seed=1))
+    ]
+    assert len(updates) > 3
+    assert all(not u.takes for u in updates[:-1]) and len(updates[-1].takes) == 2
+    assert any(u.texts[0] for u in updates[:-1])  # partial text arrived before the end
+
+
+@pytest.mark.slow
+async def test_the_default_model_writes_a_dialogue_the_screenplay_reader_parses() -> None:
+    # A generous deadline: this CPU may be shared, and the test is about the text, not speed.
+    generator = await open_generator(GenerationSettings(queue=QueueSettings(timeout_s=1800)))
+    try:
+        mara = CharacterSheet("MARA", role="diner cook", personality="dry, impatient")
+        tom = CharacterSheet("TOM", role="fugitive", personality="nervous, charming")
+        request = TaskRequest(
+            TaskKind.DIALOGUE,
+            "Tom asks Mara for a ride out of town before the police arrive.",
+            ("MARA", "TOM"),
+            PromptContext(title="Night Shift", characters=(mara, tom)),
+        )
+        takes = await generator.generate(
+            request, 4, Sampling(max_new_tokens=96, temperature=0.7, seed=11), room_id=1
+        )
+    finally:
+        await generator.close()
+    assert [t.model for t in takes] == ["SmolLM2-135M-Instruct"] * 4
+    parsed = [repair(t.fountain).elements for t in takes]
+    speaking = [
+        elements
+        for elements in parsed
+        if any(isinstance(e, Character) for e in elements)
+        and any(isinstance(e, Dialogue) for e in elements)
+    ]
+    assert speaking, "\n\n".join(t.text for t in takes)

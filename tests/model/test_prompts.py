@@ -1,0 +1,90 @@
+"""Prompts say what the model must answer and in which format; parsers read those answers;
+loops are caught."""
+
+from __future__ import annotations
+
+import pytest
+
+from model.prompts import build_messages, find_loop, format_answer, parse_answer
+from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
+
+MARA = CharacterSheet(name="MARA", role="lead", personality="dry, impatient", voice="clipped")
+CONTEXT = PromptContext(
+    title="Night Shift",
+    logline="A diner cook hides a fugitive.",
+    style_notes="Keep lines short. No swearing.",
+    language="French",
+    characters=(MARA,),
+    recent_script="INT. DINER - NIGHT\n\nRain on the windows.",
+)
+
+
+def test_messages_carry_context_instructions_and_the_answer_format() -> None:
+    request = TaskRequest(TaskKind.DIALOGUE, "Tom asks for a ride", ("MARA", "TOM"), CONTEXT)
+    system, user = build_messages(request)
+    assert system["role"] == "system" and user["role"] == "user"
+    assert "Keep lines short. No swearing." in system["content"]
+    assert "French" in system["content"]
+    text = user["content"]
+    for expected in ("Night Shift", "MARA (role: lead", "Rain on the windows.", "Tom asks"):
+        assert expected in text
+    assert "between MARA, TOM" in text and "Fountain" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (TaskKind.PREMISE, "Logline:"),
+        (TaskKind.CHARACTER, "Personality: ..."),
+        (TaskKind.SCENE, "scene heading"),
+        (TaskKind.BEAT, "twist"),
+        (TaskKind.CONTINUE, "Continue the script"),
+    ],
+)
+def test_every_kind_names_its_answer_format(kind: TaskKind, expected: str) -> None:
+    assert expected in build_messages(TaskRequest(kind, "an idea"))[-1]["content"]
+
+
+def test_a_sheet_is_read_back_from_the_format_training_writes() -> None:
+    sheet = CharacterSheet("MARA", "lead", "a cook", "dry", "ran away at 16", "clipped", "TOM")
+    answer = format_answer(TaskKind.CHARACTER, sheet=sheet)
+    parsed = parse_answer(TaskRequest(TaskKind.CHARACTER, "a cook"), answer)
+    assert parsed.sheet == sheet and parsed.problems == ()
+
+
+def test_a_sheet_tolerates_markdown_and_wrapped_values() -> None:
+    text = "**Name:** Mara Diaz\n- **Personality**: dry,\n  impatient\nVoice: clipped\n"
+    parsed = parse_answer(TaskRequest(TaskKind.CHARACTER, "a cook"), text)
+    assert parsed.sheet is not None
+    assert parsed.sheet.name == "MARA DIAZ"
+    assert parsed.sheet.personality == "dry, impatient"
+    assert parsed.problems == ()
+
+
+def test_premise_and_beat_answers() -> None:
+    text = format_answer(TaskKind.PREMISE, title="Night Shift", logline="A cook hides a thief.")
+    parsed = parse_answer(TaskRequest(TaskKind.PREMISE, "x"), "Sure!\n" + text)
+    assert (parsed.title, parsed.logline, parsed.problems) == (
+        "Night Shift",
+        "A cook hides a thief.",
+        (),
+    )
+    missing = parse_answer(TaskRequest(TaskKind.PREMISE, "x"), "A film about a cook.")
+    assert "The premise has no logline." in missing.problems
+    beat = parse_answer(TaskRequest(TaskKind.BEAT), "Twist: the thief is her brother.\n\nMore.")
+    assert beat.beat == "the thief is her brother."
+
+
+def test_loops_are_found_and_ordinary_scripts_are_not() -> None:
+    ordinary = (
+        "INT. DINER - NIGHT\n\nMARA\nYes.\n\nTOM\nYes.\n\nMARA\nYou want coffee or not?\n\n"
+        "TOM\nI want a ride out of town.\n\nMARA\nYes.\n"
+    )
+    assert find_loop(ordinary) is None
+    same_line = "MARA\nI told you already.\nI told you already.\nI told you already.\n"
+    assert "repeats the line" in (find_loop(same_line) or "")
+    paragraph = "She opens the door and looks out at the rain.\n\n" * 2
+    assert "repeats a paragraph" in (find_loop(paragraph) or "")
+    stuck = "A gentle rain, a gentle rain, a gentle rain, a gentle rain, a gentle rain falls."
+    assert "round in circles" in (find_loop(stuck) or "")
+    assert find_loop(stuck) in parse_answer(TaskRequest(TaskKind.BEAT), stuck).problems
