@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import aiohttp
 import discord
 from discord.ext import commands
 
@@ -197,6 +198,10 @@ async def _serve(settings: Settings) -> int:
         return 1
     except (ModelLoadError, SettingsError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except aiohttp.ClientConnectionError as err:
+        # No network or Discord unreachable: one line, not an aiohttp traceback.
+        print(f"error: cannot reach Discord ({err.__class__.__name__}: {err}).", file=sys.stderr)
         return 1
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):

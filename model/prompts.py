@@ -297,6 +297,9 @@ def find_loop(text: str) -> str | None:
     Character cues and short replies ("Yes.") legitimately repeat and are not counted.
     """
     lines = [" ".join(line.split()) for line in text.splitlines()]
+    # Cues (`MR. PIKE (V.O.)`) come back every other speech; they are not the model looping.
+    lines = [line for line in lines if not _looks_like_cue(line)]
+    text = "\n".join(lines)
     counted = Counter(line.lower() for line in lines if len(_WORD.findall(line)) >= 3)
     for line, times in counted.most_common(1):
         if times >= 3:
@@ -313,6 +316,13 @@ def find_loop(text: str) -> str | None:
         if times >= 4 or (len(grams) >= 12 and len(set(grams)) < len(grams) / 2):
             return f"The take goes round in circles (“{' '.join(gram)}” {times} times)."
     return None
+
+
+def _looks_like_cue(line: str) -> bool:
+    if line.startswith("@"):  # a forced cue, e.g. a Chinese name
+        return True
+    name = re.sub(r"\(.*?\)|\^$", "", line).strip()
+    return name == name.upper() and any(c.isupper() for c in name)
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -787,6 +787,11 @@ class _Reader:
         separate (a stage direction in italics or brackets, `Mara grabs her coat.`)."""
         text = line.text
         wryly = re.fullmatch(r"[(（][^()（）]{1,60}[)）]", text)
+        right_after_cue = isinstance(self.elements[-1] if self.elements else None, Character)
+        if re.fullmatch(r"[(（][^()（）]+[)）]", text) and right_after_cue:
+            # Between a cue and its first line, anything in parentheses is a wryly, however long.
+            self._append(Parenthetical(text))
+            return True
         if wryly and len(text.split()) <= 6 and not text.rstrip(")）").endswith("."):
             self._append(Parenthetical(text))
             return True

@@ -492,9 +492,9 @@ async def test_a_writer_waiting_for_takes_hears_the_queue_and_the_partial_takes(
 
 async def test_import_makes_a_file_the_script_in_one_undoable_step(service: RoomService) -> None:
     source = (
-        "Title: The Crossing\n\nINT. FERRY - NIGHT\n\nRain.\n\nMARA\nLast run.\n\n"
-        "/* cut */\n\nTOM\n(quietly)\nI know.\n"
-    ).encode()
+        b"Title: The Crossing\n\nINT. FERRY - NIGHT\n\nRain.\n\nMARA\nLast run.\n\n"
+        b"/* cut */\n\nTOM\n(quietly)\nI know.\n"
+    )
     lines = await service.import_script(ROOM, ANA, "crossing.fountain", source)
     assert [type(line.element).__name__ for line in lines] == [
         "SceneHeading",

@@ -81,6 +81,12 @@ def test_loops_are_found_and_ordinary_scripts_are_not() -> None:
         "TOM\nI want a ride out of town.\n\nMARA\nYes.\n"
     )
     assert find_loop(ordinary) is None
+    # A voice-over cue comes back with every speech; that is a scene, not a loop.
+    voice_over = "".join(
+        f"MR. PIKE (V.O.)\nLine {word} of the tape.\n\nJUNO\n{word.title()}, she says.\n\n"
+        for word in ("one", "two", "three", "four", "five")
+    )
+    assert find_loop(voice_over) is None
     same_line = "MARA\nI told you already.\nI told you already.\nI told you already.\n"
     assert "repeats the line" in (find_loop(same_line) or "")
     paragraph = "She opens the door and looks out at the rain.\n\n" * 2

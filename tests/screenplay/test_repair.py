@@ -7,6 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from screenplay.lint import lint
 from screenplay.repair import repair, repair_with_report
 from screenplay.types import (
     Action,
@@ -559,3 +560,17 @@ def test_action_that_starts_with_a_chatty_word_is_kept() -> None:
     result = repair_with_report(text)
     assert [kind for kind, _ in shape(result.document)] == ["action", "action", "cue", "speech"]
     assert result.removed_chatter == ()
+
+
+def test_a_long_wryly_right_after_the_cue_stays_a_parenthetical() -> None:
+    doc = repair(
+        "INT. STUDIO - NIGHT\n\nKAYLA\n(an accent from no country on Earth, slow and grand)\n"
+        "Thank you, Desmond. The spirits are very loud tonight.\n"
+    )
+    assert [type(e).__name__ for e in doc.elements] == [
+        "SceneHeading",
+        "Character",
+        "Parenthetical",
+        "Dialogue",
+    ]
+    assert lint(doc) == []
