@@ -168,6 +168,7 @@ async def _open_generator(settings: Settings) -> Generator:
         max_waiting=settings.max_queue,
         per_user=settings.max_per_user,
         timeout_s=settings.request_timeout_s,
+        cpu_threads=settings.cpu_threads,
     )
     if settings.backend == "openai":
         return await open_generator(

@@ -38,6 +38,7 @@ class Settings:
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str = ""
     openai_model: str = ""
+    cpu_threads: int = 0  # torch threads on a CPU; 0: every core
     max_queue: int = 64
     max_per_user: int = 2
     request_timeout_s: float = 300.0
@@ -86,11 +87,21 @@ def load_settings(
     return settings
 
 
+def _non_negative(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+        if value < 0:
+            raise ValueError
+    except ValueError:
+        raise SettingsError(
+            f"{name.upper()} must be a whole number, 0 or more, not {raw!r}."
+        ) from None
+    return value
+
+
 def _convert(name: str, raw: str) -> object:
-    if name == "seed":
-        if not raw.isdigit():
-            raise SettingsError(f"SEED must be a whole number of 0 or more, not {raw!r}.")
-        return int(raw)
+    if name in ("seed", "cpu_threads"):
+        return _non_negative(name, raw)
     try:
         if name == "guild_id":
             return int(raw)
