@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -85,6 +86,13 @@ def configure_logging(level: str, *, console: bool) -> None:
     # The libraries' own chatter (HTTP, tokenizers) is noise at the bot's INFO level.
     for noisy in ("httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(max(wanted, logging.WARNING))
+    # Deprecation notices of torch and transformers are for developers, not for a writers'
+    # room: they are shown only with LOG_LEVEL=DEBUG.
+    logging.captureWarnings(True)
+    warnings.filterwarnings("default", category=FutureWarning)
+    library_level = logging.DEBUG if wanted <= logging.DEBUG else logging.ERROR
+    logging.getLogger("py.warnings").setLevel(library_level)
+    logging.getLogger("transformers").setLevel(library_level)
 
 
 async def console_main(settings: Settings, room_id: int) -> int:

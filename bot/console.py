@@ -440,7 +440,9 @@ class Console:
             if entry is not None:
                 self.say(_sheet(entry))
                 return
-        await self._ask(call, TaskKind.CHARACTER, f"{name}: {description}" if description else name)
+        idea = f"{name}: {description}" if description else name
+        # The name the writer gave is the cue, whatever the model's sheet calls them.
+        await self._ask(call, TaskKind.CHARACTER, idea, (name,))
 
     async def _scene(self, call: _Call) -> None:
         await self._ask(call, TaskKind.SCENE, call.get("description") or "")

@@ -143,7 +143,8 @@ class RoomCommands(commands.Cog, name="Room"):
                 await ctx.send(embed=character_embed(entry), allowed_mentions=NO_MENTIONS)
                 return
         idea = f"{name}: {description}" if description else name
-        await self._ask(ctx, "character", idea)
+        # The name the writer gave is the cue, whatever the model's sheet calls them.
+        await self._ask(ctx, "character", idea, name.replace(",", " "))
 
     @_hybrid_command(description="Ask the model for a scene")
     @app_commands.describe(description="What happens in the scene")

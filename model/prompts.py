@@ -247,12 +247,15 @@ _KNOWN_FIELDS = frozenset({*SHEET_FIELDS, "title", "logline"})
 
 def _parse_sheet(request: TaskRequest, text: str) -> ParsedAnswer:
     fields = _fields(text)
-    name = fields.get("name") or (request.characters[0] if request.characters else "")
-    sheet = CharacterSheet(
-        name=name.strip().strip("*").upper(),
-        **{field: fields.get(field, "") for field in SHEET_FIELDS[1:]},
-    )
+    # A name the writer asked for wins over the one the model wrote.
+    name = request.characters[0] if request.characters else fields.get("name", "")
+    values = {field: fields.get(field, "") for field in SHEET_FIELDS[1:]}
     problems = []
+    if not any(values.values()) and text.strip():
+        # The model wrote prose instead of fields: keep its words where the writer sees them.
+        values["description"] = " ".join(text.split())
+        problems.append("The model wrote no sheet fields; its text is kept as the description.")
+    sheet = CharacterSheet(name=name.strip().strip("*").upper(), **values)
     if not sheet.name:
         problems.append("The character sheet has no name.")
     if not (sheet.description or sheet.personality):

@@ -61,6 +61,16 @@ def test_a_sheet_tolerates_markdown_and_wrapped_values() -> None:
     assert parsed.problems == ()
 
 
+def test_the_writers_name_wins_and_prose_is_kept_as_the_description() -> None:
+    request = TaskRequest(TaskKind.CHARACTER, "Ines: the keeper", ("INES",))
+    named = parse_answer(request, "Name: Marguerite\nRole: keeper\nVoice: dry")
+    assert named.sheet is not None and named.sheet.name == "INES"
+    prose = parse_answer(request, "She has kept the light for forty years and talks to gulls.")
+    assert prose.sheet is not None and prose.sheet.name == "INES"
+    assert prose.sheet.description == "She has kept the light for forty years and talks to gulls."
+    assert "kept as the description" in prose.problems[0]
+
+
 def test_premise_and_beat_answers() -> None:
     text = format_answer(TaskKind.PREMISE, title="Night Shift", logline="A cook hides a thief.")
     parsed = parse_answer(TaskRequest(TaskKind.PREMISE, "x"), "Sure!\n" + text)
