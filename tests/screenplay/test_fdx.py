@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from screenplay.errors import FormatError
 from screenplay.fdx import parse_fdx, to_fdx
+from screenplay.fountain import parse_fountain
 from screenplay.types import (
     Action,
     Boneyard,
@@ -316,11 +317,10 @@ def test_round_trip_keeps_elements_in_any_order(doc: Document) -> None:
 
 
 def test_fountain_scripts_survive_a_trip_through_final_draft() -> None:
-    fountain = pytest.importorskip("screenplay.fountain")
     scripts = sorted(FILES.glob("*.fountain"))
     assert scripts
     for path in scripts:
-        doc = fountain.parse_fountain(path.read_text(encoding="utf-8"))
+        doc = parse_fountain(path.read_text(encoding="utf-8"))
         assert parse_fdx(to_fdx(doc)) == doc, path.name
 
 
