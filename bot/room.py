@@ -266,7 +266,7 @@ class RoomService:
                 user_id,
                 "character",
                 f"added {entry.name} to the bible",
-                [{"op": "character", "before": None, "after": dataclasses.asdict(entry)}],
+                [_entry_change("character", None, entry)],
             )
             return entry
 
@@ -293,13 +293,7 @@ class RoomService:
                     user_id,
                     "character",
                     f"edited {before.name} in the bible",
-                    [
-                        {
-                            "op": "character",
-                            "before": dataclasses.asdict(before),
-                            "after": dataclasses.asdict(after),
-                        }
-                    ],
+                    [_entry_change("character", before, after)],
                 )
             return after
 
@@ -316,7 +310,7 @@ class RoomService:
                 user_id,
                 "character",
                 f"removed {key} from the bible",
-                [{"op": "character", "before": dataclasses.asdict(before), "after": None}],
+                [_entry_change("character", before, None)],
             )
 
     async def add_location(
@@ -335,7 +329,7 @@ class RoomService:
                 user_id,
                 "location",
                 f"added the location {location.name}",
-                [{"op": "location", "before": None, "after": dataclasses.asdict(location)}],
+                [_entry_change("location", None, location)],
             )
             return location
 
@@ -369,13 +363,7 @@ class RoomService:
                     user_id,
                     "location",
                     f"edited the location {before.name}",
-                    [
-                        {
-                            "op": "location",
-                            "before": dataclasses.asdict(before),
-                            "after": dataclasses.asdict(after),
-                        }
-                    ],
+                    [_entry_change("location", before, after)],
                 )
             return after
 
@@ -392,7 +380,7 @@ class RoomService:
                 user_id,
                 "location",
                 f"removed the location {key}",
-                [{"op": "location", "before": dataclasses.asdict(before), "after": None}],
+                [_entry_change("location", before, None)],
             )
 
     async def add_beat(self, room_id: int, user_id: int, text: str) -> Beat:
@@ -960,13 +948,7 @@ class RoomService:
         elif proposal.kind is TaskKind.CHARACTER:
             entry = take.sheet or _unparsed_sheet(take.text)
             existing = await _character(db, room_id, entry.name)
-            changes.append(
-                {
-                    "op": "character",
-                    "before": dataclasses.asdict(existing) if existing else None,
-                    "after": dataclasses.asdict(entry),
-                }
-            )
+            changes.append(_entry_change("character", existing, entry))
         else:
             record = await db_.new_beat_record(db, room_id, _beat_text(take.beat or take.text))
             changes.append({"op": "beat", "before": None, "after": record})
@@ -1396,6 +1378,18 @@ def _apply_settings(settings: RoomSettings, changes: Mapping[str, Any]) -> RoomS
     if not after.showrunners and not after.showrunner_roles:
         raise BadInput("A room needs at least one showrunner or showrunner role.")
     return after
+
+
+def _entry_change(
+    op: str, before: CharacterEntry | Location | None, after: CharacterEntry | Location | None
+) -> Change:
+    """An undoable change of a bible entry or a location: added (no before), removed (no
+    after) or edited."""
+    return {
+        "op": op,
+        "before": None if before is None else dataclasses.asdict(before),
+        "after": None if after is None else dataclasses.asdict(after),
+    }
 
 
 def _project_change(before: Project, after: Project) -> Change:
