@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import dataclasses
 import logging
-import os
-import signal
 import sys
 import time
 import warnings
@@ -97,24 +95,10 @@ def configure_logging(level: str, *, console: bool) -> None:
 
 async def console_main(settings: Settings, room_id: int) -> int:
     """Open the app and run the console until its input ends, `/quit`, or a signal."""
-    from bot.app import open_app
+    from bot.app import cancel_on_signals, open_app
     from bot.console import interactive_session
     from model.loading import ModelLoadError
 
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    assert main is not None
-    signals: list[int] = []
-
-    def stop(signum: int) -> None:
-        signals.append(signum)
-        if len(signals) > 1:
-            os._exit(128 + signum)  # asked twice: do not wait for the queue
-        print("\nStopping: finishing the takes in the queue…", file=sys.stderr, flush=True)
-        main.cancel()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop, signum)
     if settings.backend == "local":
         what = settings.model or "the shipped model"
         print(f"Loading {what} (the first start takes longer)…", file=sys.stderr, flush=True)
@@ -124,24 +108,26 @@ async def console_main(settings: Settings, room_id: int) -> int:
 
             transformers_logging.disable_progress_bar()
     started = time.perf_counter()
-    try:
-        async with open_app(settings) as app:
-            took = time.perf_counter() - started
-            print(f"Model {app.model_name} ready in {took:.1f} s.", file=sys.stderr, flush=True)
-            history = settings.database.parent / "console_history"
-            await interactive_session(app, room_id=room_id, history=history)
-    except asyncio.CancelledError:
-        if not signals:
-            raise
-        print("Stopped; the database is closed.", file=sys.stderr)
-        return 0
-    except (ModelLoadError, SettingsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+    with cancel_on_signals(_say_stopping) as signals:
+        try:
+            async with open_app(settings) as app:
+                took = time.perf_counter() - started
+                print(f"Model {app.model_name} ready in {took:.1f} s.", file=sys.stderr, flush=True)
+                history = settings.database.parent / "console_history"
+                await interactive_session(app, room_id=room_id, history=history)
+        except asyncio.CancelledError:
+            if not signals:
+                raise
+            print("Stopped; the database is closed.", file=sys.stderr)
+            return 0
+        except (ModelLoadError, SettingsError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     return 0
+
+
+def _say_stopping(signum: int) -> None:
+    print("\nStopping: finishing the takes in the queue…", file=sys.stderr, flush=True)
 
 
 def run_discord_bot(settings: Settings) -> int:

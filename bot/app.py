@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
+import signal
 import time
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,3 +211,31 @@ def _duration(seconds: float) -> str:
     if minutes:
         return f"{minutes} min {secs} s"
     return f"{secs} s"
+
+
+@contextmanager
+def cancel_on_signals(on_stop: Callable[[int], None] | None = None) -> Iterator[list[int]]:
+    """While inside, SIGINT or SIGTERM cancel the running task, so that `open_app` finishes the
+    takes being written, drains the queue and closes the database; a second signal exits at once
+    (SQLite's journal keeps the file consistent). Yields the signals received, so the caller can
+    tell a stop it asked for from any other cancellation. Call from inside the event loop."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            os._exit(128 + signum)  # asked twice: do not wait for the queue
+        if on_stop is not None:
+            on_stop(signum)
+        task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        yield received
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -158,52 +157,41 @@ def run_discord(settings: Settings) -> int:
 
 
 async def _serve(settings: Settings) -> int:
-    from bot.app import open_app
+    from bot.app import cancel_on_signals, open_app
     from bot.settings import SettingsError
     from model.loading import ModelLoadError
 
     if not settings.has_token:
         print("error: DISCORD_TOKEN is not set.", file=sys.stderr)
         return 1
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    assert main is not None
-    signals: list[int] = []
-
-    def stop(signum: int) -> None:
-        signals.append(signum)
-        main.cancel()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop, signum)
-    try:
-        async with (
-            open_app(settings) as app,
-            WritersRoomBot(app.rooms, settings, status=app.status) as bot,
-        ):
-            await bot.start(settings.discord_token.strip())
-    except asyncio.CancelledError:
-        if not signals:
-            raise
-        _log.info("stopped by signal %s", signals[0])
-    except discord.LoginFailure:
-        print("error: Discord refused the token; check DISCORD_TOKEN in .env.", file=sys.stderr)
-        return 1
-    except discord.PrivilegedIntentsRequired:
-        print(
-            "error: enable the Message Content intent for the bot in the Discord developer "
-            "portal (Bot > Privileged Gateway Intents).",
-            file=sys.stderr,
-        )
-        return 1
-    except (ModelLoadError, SettingsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except aiohttp.ClientConnectionError as err:
-        # No network or Discord unreachable: one line, not an aiohttp traceback.
-        print(f"error: cannot reach Discord ({err.__class__.__name__}: {err}).", file=sys.stderr)
-        return 1
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+    with cancel_on_signals() as signals:
+        try:
+            async with (
+                open_app(settings) as app,
+                WritersRoomBot(app.rooms, settings, status=app.status) as bot,
+            ):
+                await bot.start(settings.discord_token.strip())
+        except asyncio.CancelledError:
+            if not signals:
+                raise
+            _log.info("stopped by signal %s", signals[0])
+        except discord.LoginFailure:
+            print("error: Discord refused the token; check DISCORD_TOKEN in .env.", file=sys.stderr)
+            return 1
+        except discord.PrivilegedIntentsRequired:
+            print(
+                "error: enable the Message Content intent for the bot in the Discord developer "
+                "portal (Bot > Privileged Gateway Intents).",
+                file=sys.stderr,
+            )
+            return 1
+        except (ModelLoadError, SettingsError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        except aiohttp.ClientConnectionError as err:
+            # No network or Discord unreachable: one line, not an aiohttp traceback.
+            print(
+                f"error: cannot reach Discord ({err.__class__.__name__}: {err}).", file=sys.stderr
+            )
+            return 1
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -345,7 +346,7 @@ def test_output_that_is_a_folder(
     assert_one_line_error(status, err, "is a folder")
 
 
-def _unwritable_folder(tmp_path: Path) -> Path:
+def _unwritable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "locked"
     folder.mkdir()
     folder.chmod(0o500)
@@ -359,13 +360,22 @@ def _unwritable_folder(tmp_path: Path) -> Path:
         os.close(tempfile.mkstemp(dir="/sys")[0])
     except OSError:
         return Path("/sys")
-    pytest.skip("no folder here refuses writes")
+
+    # No folder on this machine refuses writes: make the operating system's answer for one.
+    def refuse(*args: object, dir: str | None = None, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(errno.EACCES, "Permission denied", dir)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    return folder
 
 
 def test_unwritable_output(
-    script: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    script: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    folder = _unwritable_folder(tmp_path)
+    folder = _unwritable_folder(tmp_path, monkeypatch)
     status, _, err = run(["convert", str(script), "-o", str(folder / "late.pdf")], capsys)
     assert_one_line_error(status, err, "cannot write", "permission denied")
 
