@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -42,7 +43,13 @@ from typing import Any
 import torch
 
 from model.generator import LocalBackend
-from model.loading import LoadedModel, ModelLoadError, ModelSettings, load_model
+from model.loading import (
+    SHIPPED_ADAPTER,
+    LoadedModel,
+    ModelLoadError,
+    ModelSettings,
+    load_model,
+)
 from model.prompts import build_messages, cast_of, find_loop, parse_answer
 from model.queue import GenerationQueue, QueueSettings
 from model.tasks import Sampling, TaskKind, TaskRequest
@@ -53,9 +60,6 @@ from training.dedup import words
 from training.finetune import SPLIT_FILE, answer_loss, collate, encode
 
 _log = logging.getLogger(__name__)
-
-#: Where the bot's fine-tuned adapter ships (trained by `training.finetune`).
-SHIPPED_ADAPTER = Path(__file__).resolve().parents[1] / "model" / "adapters" / "screenplay-smollm2"
 
 #: The issue's targets for the shipped adapter.
 TARGET_PPL_RATIO = 0.7
@@ -265,10 +269,13 @@ async def generate_takes(
     max_new_tokens: int,
     seed: int,
     max_batch: int = QueueSettings().max_batch,
+    sampling: Sampling | None = None,
 ) -> list[list[str]]:
     """`takes` raw takes per request through the bot's queue, all requests queued at once so
     the worker batches them (`max_batch` sequences at a time, the bot's default unless said);
-    request i's take j is sampled with seed `seed + 100 * i + j`."""
+    request i's take j is sampled with seed `seed + 100 * i + j`, otherwise as `sampling` says
+    (the bot's defaults unless given)."""
+    sampling = sampling or Sampling()
     settings = QueueSettings(
         max_batch=max(max_batch, takes),
         max_waiting=len(requests) + 1,
@@ -284,7 +291,9 @@ async def generate_takes(
                 backend.complete(
                     build_messages(request),
                     [
-                        Sampling(max_new_tokens=max_new_tokens, seed=seed + 100 * i + j)
+                        dataclasses.replace(
+                            sampling, max_new_tokens=max_new_tokens, seed=seed + 100 * i + j
+                        )
                         for j in range(takes)
                     ],
                     room_id=i,
@@ -306,6 +315,7 @@ def evaluate_model(
     max_len: int,
     batch: int,
     seed: int,
+    sampling: Sampling | None = None,
     samples: list[dict[str, Any]] | None = None,
 ) -> ModelReport:
     """Every figure of one loaded model on `held`; each take with its scores is appended to
@@ -314,7 +324,9 @@ def evaluate_model(
     ppl = perplexity(loaded, held.examples, max_len, batch) if held.examples else None
     _log.info("%s: perplexity %s on %d examples", loaded.name, ppl, len(held.examples))
     requests = [e.request for e in held.requests if e.request is not None]
-    texts = asyncio.run(generate_takes(loaded, requests, takes, max_new_tokens, seed))
+    texts = asyncio.run(
+        generate_takes(loaded, requests, takes, max_new_tokens, seed, sampling=sampling)
+    )
     scores: list[TakeScore] = []
     distinct: list[float] = []
     for example, request, request_texts in zip(held.requests, requests, texts, strict=True):
@@ -373,6 +385,8 @@ class Options:
     seed: int
     dtype: str
     samples: str
+    temperature: float
+    top_p: float
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -400,6 +414,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     p.add_argument("--seed", type=int, default=1234, help="first sampling seed")
     p.add_argument("--dtype", default="auto", help="auto, float32 or bfloat16 (as the bot runs)")
     p.add_argument("--samples", default="", help="write every take and its scores to this JSONL")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=Sampling().temperature,
+        help="sampling temperature of the takes (default: the bot's)",
+    )
+    p.add_argument(
+        "--top-p", type=float, default=Sampling().top_p, help="top-p (default: the bot's)"
+    )
     return Options(**vars(p.parse_args(argv)))
 
 
@@ -432,6 +455,8 @@ def run(options: Options) -> dict[str, Any]:
         "max_len": options.max_len,
         "batch": options.batch_size,
         "seed": options.seed,
+        "temperature": options.temperature,
+        "top_p": options.top_p,
     }
     reports: dict[str, ModelReport] = {}
     samples: list[dict[str, Any]] = []
@@ -449,6 +474,7 @@ def run(options: Options) -> dict[str, Any]:
             max_len=options.max_len,
             batch=options.batch_size,
             seed=options.seed,
+            sampling=Sampling(temperature=options.temperature, top_p=options.top_p),
             samples=samples,
         )
         del loaded
@@ -470,7 +496,7 @@ def _result(
     held: Heldout,
     adapter: str,
     note: str,
-    settings: dict[str, int],
+    settings: dict[str, float],
 ) -> dict[str, Any]:
     base, tuned = reports["base"], reports.get("tuned")
     shown = tuned or base
@@ -533,7 +559,8 @@ def table(result: dict[str, Any]) -> str:
     head = [
         f"Held out: {result['held_out']}: {result['examples']} examples for perplexity, "
         f"{result['requests']} dialogue requests x {result['takes']} takes x "
-        f"{result['max_new_tokens']} tokens."
+        f"{result['max_new_tokens']} tokens, temperature {result['temperature']:g}, "
+        f"top-p {result['top_p']:g}."
     ]
     if result.get("note"):
         head.append(result["note"])

@@ -198,11 +198,17 @@ def _answer_logits(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Te
     labels = batch["labels"]
     keep = torch.zeros_like(labels, dtype=torch.bool)
     keep[:, :-1] = labels[:, 1:] != IGNORE
-    out = model(
-        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep
-    )
-    logits = out.logits.reshape(-1, out.logits.size(-1)).float()
-    return logits, labels[:, 1:][keep[:, :-1]]
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    targets = labels[:, 1:][keep[:, :-1]]
+    try:
+        out = model(**inputs, logits_to_keep=keep)
+        return out.logits.reshape(-1, out.logits.size(-1)).float(), targets
+    except IndexError:
+        # transformers before 5.2x takes positions shared by every row, not a mask per row: keep
+        # every column where some row has an answer token, then pick each row's own.
+        columns = keep.any(dim=0).nonzero()[:, 0]
+        out = model(**inputs, logits_to_keep=columns)
+        return out.logits[keep[:, columns]].float(), targets
 
 
 def answer_loss(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
