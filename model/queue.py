@@ -496,7 +496,8 @@ def _stop_tokens(model: Any, tokenizer: Any) -> list[int]:
         ids.update(configured)
     if tokenizer.eos_token_id is not None:
         ids.add(tokenizer.eos_token_id)
-    for token in ("<|im_end|>", "<|eot_id|>", "<|endoftext|>"):
+    # A model that opens a new chat turn (`<|im_start|>user`) has finished its answer.
+    for token in ("<|im_end|>", "<|im_start|>", "<|eot_id|>", "<|endoftext|>"):
         token_id = tokenizer.convert_tokens_to_ids(token)
         if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
             ids.add(token_id)

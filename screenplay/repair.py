@@ -72,6 +72,8 @@ def repair_with_report(text: str, cast: Iterable[str] | None = None) -> RepairRe
     title_page, lines = _title_page(lines)
     speakers = _Speakers(cast or (), lines)
     elements = _Reader(speakers, report).read(lines)
+    for wrong, right in speakers.corrected.items():
+        report.change(f"read the cue {wrong} as {right} (a misspelt name of the cast)")
     return RepairResult(
         Document(title_page, tuple(elements)),
         tuple(report.chatter),
@@ -587,6 +589,18 @@ def _looks_like_name(name: str) -> bool:
     ) and (name.lower() not in _LABELS and name.upper() not in _TIMES_OF_DAY)
 
 
+def _one_edit(a: str, b: str) -> bool:
+    """Whether `a` and `b` differ by exactly one inserted, deleted, replaced or swapped letter."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        swapped = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+        return len(diff) == 1 or (swapped and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
 def _name_key(name: str) -> str:
     return re.sub(r"\s+", " ", _split_extension(name)[0]).casefold()
 
@@ -608,6 +622,7 @@ class _Speakers:
             if name:
                 self.cast[_name_key(name)] = _cue_spelling(name)
         self.seen: dict[str, str] = {}
+        self.corrected: dict[str, str] = {}
         self.text = "\n".join(lines)
         self._learn(lines)
 
@@ -637,7 +652,19 @@ class _Speakers:
 
     def known(self, name: str) -> str | None:
         key = _name_key(name)
-        return self.cast.get(key) or self.seen.get(key)
+        return self.cast.get(key) or self.seen.get(key) or self._misspelt(name, key)
+
+    def _misspelt(self, name: str, key: str) -> str | None:
+        """The cast member an upper-case cue misspells by one letter (`ROTH` for RUTH, `AMS`
+        for AMOS), when exactly one is that close: a model asked for these characters slips
+        a letter far more often than it brings in a near-namesake."""
+        if len(key) < 3 or not _looks_like_upper_cue(name):
+            return None
+        close = [spelling for member, spelling in self.cast.items() if _one_edit(key, member)]
+        if len(close) != 1:
+            return None
+        self.corrected[_split_extension(name)[0].strip()] = close[0]
+        return close[0]
 
     def cue(self, name: str, in_block: bool) -> str | None:
         """The cue spelling of `name` when it may be a speaker here, else None. Inside a

@@ -175,3 +175,15 @@ async def test_shutdown_finishes_every_queued_request(make_queue: Any) -> None:
     assert [len(await t.result()) for t in tickets] == [2, 2, 2, 2]
     with pytest.raises(QueueClosed):
         queue.enqueue(PROMPT, takes(1, 5))
+
+
+def test_a_take_ends_where_the_model_closes_its_turn_or_opens_another(
+    tiny_model: Any, tokenizer: Any
+) -> None:
+    from model.queue import _stop_tokens
+
+    stops = set(_stop_tokens(tiny_model, tokenizer))
+    # A small model sometimes skips <|im_end|> and starts the next turn itself
+    # ("<|im_start|>user ..."); that text is not part of the take.
+    assert {tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|im_start|>")} <= stops
+    assert tokenizer.convert_tokens_to_ids("user") not in stops

@@ -574,3 +574,19 @@ def test_a_long_wryly_right_after_the_cue_stays_a_parenthetical() -> None:
         "Dialogue",
     ]
     assert lint(doc) == []
+
+
+def test_a_cue_that_misspells_one_cast_name_by_a_letter_is_that_character() -> None:
+    text = "ROTH (V.O.)\nWho's there?\n\nAMS\nOnly me.\n\nMARCEL\nAnd me.\n\nJOB\nNo."
+    result = repair_with_report(text, cast=["Ruth", "AMOS", "JOE", "JON"])
+    assert [cue for kind, cue in shape(result.document) if kind == "cue"] == [
+        "RUTH (V.O.)",
+        "AMOS",
+        "MARCEL",  # nobody of the cast is that close: a new speaker, which lint reports
+        "JOB",  # JOE and JON are both one letter away: no guess
+    ]
+    assert "read the cue ROTH as RUTH (a misspelt name of the cast)" in result.changes
+    assert [p.code for p in lint(result.document, ["Ruth", "AMOS", "JOE", "JON"])] == [
+        "unknown-speaker",
+        "unknown-speaker",
+    ]
