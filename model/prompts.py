@@ -15,11 +15,16 @@ or Discord.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
+
+if TYPE_CHECKING:
+    from screenplay.types import Document
 
 SCRIPT_KINDS = frozenset({TaskKind.SCENE, TaskKind.DIALOGUE, TaskKind.CONTINUE})
 
@@ -213,7 +218,7 @@ def _parse_script(request: TaskRequest, text: str) -> ParsedAnswer:
     from screenplay.types import PRINTED, Character, SceneHeading
 
     cast = cast_of(request) or None
-    document = repair(text, cast)
+    document = _without_unfinished_end(repair(text, cast))
     problems = [str(problem) for problem in lint(document, cast)]
     printed = [e for e in document.elements if isinstance(e, PRINTED)]
     if not printed:
@@ -223,6 +228,43 @@ def _parse_script(request: TaskRequest, text: str) -> ParsedAnswer:
     elif request.kind is TaskKind.SCENE and not any(isinstance(e, SceneHeading) for e in printed):
         problems.insert(0, "The take has no scene heading.")
     return ParsedAnswer(fountain=to_fountain(document), problems=tuple(problems))
+
+
+def _without_unfinished_end(document: Document) -> Document:
+    """The take without the element its token budget cut off: a last wryly, the words after a
+    parenthesis opened and never closed in the last speech (`GUS` / `(to`), then a cue left
+    with nothing to say. A take ends where the model's last complete element did; nothing is
+    removed from a take that ends well (none of these can end a finished scene)."""
+    from screenplay.fountain import parse_inline
+    from screenplay.types import Character, Dialogue, Parenthetical
+
+    elements = list(document.elements)
+    while elements:
+        last = elements[-1]
+        if isinstance(last, Parenthetical | Character):
+            elements.pop()
+        elif isinstance(last, Dialogue) and (cut := _before_open_parenthesis(last.text.plain)):
+            kept = cut[0]
+            if kept:
+                elements[-1] = Dialogue(parse_inline(kept))
+                break
+            elements.pop()
+        else:
+            break
+    if tuple(elements) == document.elements:
+        return document
+    return dataclasses.replace(document, elements=tuple(elements))
+
+
+def _before_open_parenthesis(text: str) -> tuple[str] | None:
+    """`(text before it,)` when `text` ends inside a parenthesis it opened, else None."""
+    depth, opened = 0, -1
+    for index, char in enumerate(text):
+        if char in "(（":
+            depth, opened = depth + 1, index if depth == 0 else opened
+        elif char in ")）" and depth:
+            depth -= 1
+    return (text[:opened].rstrip(),) if depth else None
 
 
 _FIELD = re.compile(r"^\s*[-*]?\s*\**([A-Za-z ]{2,20}?)\**\s*:\s*(.*)$")

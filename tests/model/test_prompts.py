@@ -104,3 +104,23 @@ def test_loops_are_found_and_ordinary_scripts_are_not() -> None:
     stuck = "A gentle rain, a gentle rain, a gentle rain, a gentle rain, a gentle rain falls."
     assert "round in circles" in (find_loop(stuck) or "")
     assert find_loop(stuck) in parse_answer(TaskRequest(TaskKind.BEAT), stuck).problems
+
+
+@pytest.mark.parametrize(
+    ("take", "shown"),
+    [
+        # The token budget ran out inside a wryly, after a cue, inside a parenthesis.
+        ("MARGIT\nYou know it.\n\nGUS\n(to", "MARGIT\nYou know it.\n"),
+        ("MARGIT\nYou know it.\n\nGUS\n(quietly)", "MARGIT\nYou know it.\n"),
+        ("MARGIT\nYou know it. (to him", "MARGIT\nYou know it.\n"),
+        # A take that ends well keeps every word, parentheses included.
+        (
+            "MARGIT\n(to him)\nYou (of all people) know it.",
+            "MARGIT\n(to him)\nYou (of all people) know it.\n",
+        ),
+    ],
+)
+def test_a_take_cut_off_by_its_budget_ends_at_its_last_whole_element(take: str, shown: str) -> None:
+    answer = parse_answer(TaskRequest(TaskKind.DIALOGUE, "x", ("GUS", "MARGIT")), take)
+    assert answer.fountain == shown
+    assert answer.problems == ()
