@@ -31,7 +31,7 @@ from bot.room import RoomService
 from bot.settings import Settings
 from bot.store import Store
 from model.generator import GenerationSettings, Generator, LocalBackend, ProgressCallback
-from model.loading import ModelSettings
+from model.loading import ModelSettings, bot_adapter
 from model.queue import GenerationQueue, QueueSettings
 from model.tasks import GeneratedTake, Sampling, TaskRequest
 
@@ -182,10 +182,9 @@ async def _open_generator(settings: Settings) -> Generator:
                 remote_api_key=settings.openai_api_key,
             )
         )
-    adapter = "" if settings.adapter.strip().lower() == "none" else settings.adapter
     model = ModelSettings(
         model=settings.model,
-        adapter=adapter,
+        adapter=bot_adapter(settings.model, settings.adapter),
         device=settings.device,
         dtype=settings.dtype,
         cache_dir=settings.model_cache,

@@ -28,7 +28,9 @@ class Settings:
     # speaks the OpenAI chat API (vLLM, TGI, llama.cpp's server, `transformers serve`).
     backend: str = "local"
     model: str = ""  # empty: the shipped default, SmolLM2-135M-Instruct
-    adapter: str = ""  # a LoRA adapter directory; empty or "none": no adapter
+    # A LoRA adapter directory; empty: the shipped screenplay adapter (with the default model);
+    # "none": no adapter.
+    adapter: str = ""
     device: str = "auto"
     dtype: str = "auto"
     # Where the default model's converted weights are kept (empty: $WRITERS_ROOM_CACHE, then

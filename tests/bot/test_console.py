@@ -330,6 +330,8 @@ def test_the_real_model_from_premise_to_pdf_and_after_a_restart(tmp_path: Path) 
     assert "Traceback" not in first.stdout + first.stderr
     assert "error:" not in first.stdout, first.stdout
     assert first.stdout.count("went in (the showrunner's pick; picked by you)") == 4
+    # With no settings the bot runs the shipped model with its screenplay adapter.
+    assert "Model SmolLM2-135M-Instruct+screenplay-smollm2 ready" in first.stderr
     assert pdf.read_bytes().startswith(b"%PDF")
     if shutil.which("pdftotext"):
         text = subprocess.run(

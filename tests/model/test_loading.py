@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from model.loading import ModelLoadError, ModelSettings, load_model
+from model.loading import SHIPPED_ADAPTER, ModelLoadError, ModelSettings, bot_adapter, load_model
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +46,15 @@ def test_bad_settings_say_what_to_fix(saved: Path, tmp_path: Path) -> None:
         load_model(ModelSettings(model=str(tmp_path / "nowhere")))
     with pytest.raises(ModelLoadError, match="Unknown dtype 'float8'"):
         load_model(ModelSettings(model=str(saved), dtype="float8"))
+
+
+def test_the_bot_runs_the_default_model_with_the_shipped_adapter() -> None:
+    # The shipped adapter is part of the repository: a missing one would silently fall back to
+    # the untuned model, whose takes are rarely screenplay pages.
+    assert (SHIPPED_ADAPTER / "adapter_config.json").is_file()
+    assert (SHIPPED_ADAPTER / "adapter_model.safetensors").is_file()
+    assert bot_adapter("", "") == str(SHIPPED_ADAPTER)
+    assert bot_adapter("", " None ") == ""  # the writer's way to run the base model
+    assert bot_adapter("", "runs/lora/adapter") == "runs/lora/adapter"
+    # An adapter trained for SmolLM2 means nothing to another model.
+    assert bot_adapter("gpt2", "") == ""
