@@ -11,6 +11,10 @@ The batch is kept left-padded: every row's cache has the same length, padding co
 out, and each row carries its own position ids, so rows of different prompt lengths and ages
 share one forward pass. Columns that no remaining row uses are trimmed when rows leave.
 
+For Llama-architecture models the forward passes run on `model.fastpath` (a lean forward with a
+preallocated key/value cache); other models, or `WRITERS_ROOM_FASTPATH=0`, use the model's own
+Hugging Face forward and `DynamicCache`. Both caches offer the same few batch operations.
+
 The engine is not thread-safe: exactly one thread (the queue's worker) calls it. It knows
 nothing of text, prompts, rooms or fairness.
 """
@@ -20,10 +24,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
+from model import fastpath
 from model.tasks import Sampling
 
 _log = logging.getLogger(__name__)
@@ -62,11 +67,23 @@ class _Row:
     generated: int = 0
 
 
+class _Cache(Protocol):
+    """The batch operations the engine does on a key/value cache (rows, then columns)."""
+
+    def select(self, index: torch.Tensor) -> None: ...
+
+    def repeat_interleave(self, repeats: int) -> None: ...
+
+    def crop_left(self, columns: int) -> None: ...
+
+    def merge(self, other: Any) -> None: ...
+
+
 @dataclass(slots=True)
 class _Batch:
     """Tensors of the running batch, all indexed by row."""
 
-    cache: Any
+    cache: _Cache
     mask: torch.Tensor  # [B, T] 1 where the cache column holds a real token
     positions: torch.Tensor  # [B] position id of `last`, the next input token
     last: torch.Tensor  # [B] the token to feed next
@@ -90,6 +107,8 @@ class Engine:
         self.max_batch = max_batch
         self._vocab = int(model.get_output_embeddings().weight.shape[0])
         self._batch: _Batch | None = None
+        use_fast = fastpath.enabled() and fastpath.supports(model)
+        self._fast = fastpath.FastLlama(model) if use_fast else None
 
     @property
     def active(self) -> int:
@@ -121,15 +140,8 @@ class Engine:
             return []
         ones = torch.ones((len(batch.rows), 1), dtype=batch.mask.dtype, device=self.device)
         batch.mask = torch.cat([batch.mask, ones], dim=1)
-        out = self.model(
-            input_ids=batch.last[:, None],
-            attention_mask=batch.mask,
-            position_ids=batch.positions[:, None],
-            past_key_values=batch.cache,
-            use_cache=True,
-        )
-        batch.cache = out.past_key_values
-        events = self._sample_and_advance(batch, out.logits[:, -1, :])
+        logits = self._decode_logits(batch)
+        events = self._sample_and_advance(batch, logits)
         self.drop(e.seq_id for e in events if e.finish)
         return events
 
@@ -141,17 +153,45 @@ class Engine:
         keep = [i for i, row in enumerate(self._batch.rows) if row.seq_id not in gone]
         self._select(keep)
 
-    def _prefill(self, group: PromptGroup) -> tuple[_Batch, torch.Tensor]:
-        from transformers import DynamicCache
+    def _decode_logits(self, batch: _Batch) -> torch.Tensor:
+        """Feed every row its `last` token (the mask already has its column); [B, V] logits."""
+        if self._fast is not None:
+            assert isinstance(batch.cache, fastpath.KVCache)
+            last, positions = batch.last[:, None], batch.positions[:, None]
+            return self._fast.forward(last, positions, batch.cache, batch.mask)
+        assert isinstance(batch.cache, _HFCache)
+        out = self.model(
+            input_ids=batch.last[:, None],
+            attention_mask=batch.mask,
+            position_ids=batch.positions[:, None],
+            past_key_values=batch.cache.inner,
+            use_cache=True,
+        )
+        batch.cache.inner = out.past_key_values
+        return out.logits[:, -1, :]
 
+    def _prefill(self, group: PromptGroup) -> tuple[_Batch, torch.Tensor]:
         n = len(group.seq_ids)
         ids = torch.tensor([group.prompt_ids], dtype=torch.long, device=self.device)
-        cache = DynamicCache(config=self.model.config)
-        out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
-        cache = out.past_key_values
-        if n > 1:
-            cache.batch_repeat_interleave(n)
         length = ids.shape[1]
+        cache: _Cache
+        if self._fast is not None:
+            cache = self._fast.new_cache(1, fastpath.room_for(length))
+            positions = torch.arange(length, device=self.device)[None, :]
+            logits = self._fast.forward(ids, positions, cache)
+        else:
+            from transformers import DynamicCache
+
+            out = self.model(
+                input_ids=ids,
+                past_key_values=DynamicCache(config=self.model.config),
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            cache = _HFCache(out.past_key_values)
+            logits = out.logits[:, -1, :]
+        if n > 1:
+            cache.repeat_interleave(n)
         seen = torch.zeros((n, self._vocab), dtype=torch.bool, device=self.device)
         seen[:, ids[0]] = True
         rows = [
@@ -166,7 +206,7 @@ class Engine:
             seen=seen,
             rows=rows,
         )
-        return batch, out.logits[:, -1, :].expand(n, -1)
+        return batch, logits.expand(n, -1)
 
     def _sample_and_advance(self, batch: _Batch, logits: torch.Tensor) -> list[TokenEvent]:
         tokens = sample_tokens(logits, batch.rows, batch.seen)
@@ -196,9 +236,9 @@ class Engine:
         mask = batch.mask[index]
         # Columns before the first real token of every remaining row are pure padding now.
         first = int(mask.argmax(dim=1).min())
-        batch.cache.batch_select_indices(index)
+        batch.cache.select(index)
         if first:
-            _crop_left(batch.cache, first)
+            batch.cache.crop_left(first)
         batch.mask = mask[:, first:]
         batch.positions = batch.positions[index]
         batch.last = batch.last[index]
@@ -215,26 +255,44 @@ def _generator(seed: int | None) -> torch.Generator:
     return generator
 
 
-def _layers(cache: Any) -> list[Any]:
-    layers = list(cache.layers)
-    for layer in layers:
-        if getattr(layer, "is_sliding", False):
-            raise ValueError("sliding-window attention caches cannot be merged by this engine")
-    return layers
+class _HFCache:
+    """A Hugging Face `DynamicCache` behind the engine's cache operations."""
 
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
 
-def _crop_left(cache: Any, columns: int) -> None:
-    for layer in _layers(cache):
-        layer.keys = layer.keys[..., columns:, :]
-        layer.values = layer.values[..., columns:, :]
+    def _layers(self) -> list[Any]:
+        layers = list(self.inner.layers)
+        for layer in layers:
+            if getattr(layer, "is_sliding", False):
+                raise ValueError("sliding-window attention caches cannot be merged by this engine")
+        return layers
+
+    def select(self, index: torch.Tensor) -> None:
+        self.inner.batch_select_indices(index)
+
+    def repeat_interleave(self, repeats: int) -> None:
+        self.inner.batch_repeat_interleave(repeats)
+
+    def crop_left(self, columns: int) -> None:
+        for layer in self._layers():
+            layer.keys = layer.keys[..., columns:, :]
+            layer.values = layer.values[..., columns:, :]
+
+    def merge(self, other: _HFCache) -> None:
+        ours_layers, their_layers = self._layers(), other._layers()
+        length = max(ours_layers[0].keys.shape[-2], their_layers[0].keys.shape[-2])
+        for ours, theirs in zip(ours_layers, their_layers, strict=True):
+            ours.keys = torch.cat([_pad_left(ours.keys, length), _pad_left(theirs.keys, length)])
+            ours.values = torch.cat(
+                [_pad_left(ours.values, length), _pad_left(theirs.values, length)]
+            )
 
 
 def _merge(running: _Batch, joining: _Batch) -> _Batch:
     """One batch from two: the shorter cache is left-padded with masked zero columns."""
     length = max(running.mask.shape[1], joining.mask.shape[1])
-    for ours, theirs in zip(_layers(running.cache), _layers(joining.cache), strict=True):
-        ours.keys = torch.cat([_pad_left(ours.keys, length), _pad_left(theirs.keys, length)])
-        ours.values = torch.cat([_pad_left(ours.values, length), _pad_left(theirs.values, length)])
+    running.cache.merge(joining.cache)
     return _Batch(
         cache=running.cache,
         mask=torch.cat([_pad_left_2d(running.mask, length), _pad_left_2d(joining.mask, length)]),

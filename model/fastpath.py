@@ -1,0 +1,415 @@
+"""A lean forward pass for Llama-architecture causal LMs, and the key/value cache it writes into.
+
+Hugging Face's forward spends most of a small model's decode step outside the matmuls: module
+calls, mask construction, `repeat_kv` copies for grouped-query attention and a cache that grows
+by concatenation. `FastLlama` runs the same math straight from the model's own weights:
+
+- q/k/v are one matmul (their weights concatenated once), gate/up another;
+- grouped-query attention runs on the key/value heads directly (the queries of one key/value
+  head are viewed as extra query rows), so keys and values are never repeated;
+- `KVCache` preallocates per-layer buffers `[batch, kv_heads, capacity, head_dim]`, grows them
+  geometrically, and a decode step writes one column instead of copying the whole cache;
+- only the last position's logits are computed;
+- on CPU the matmul weights are prepacked once for oneDNN (about twice as fast at decode batch
+  sizes, equal to rounding), at the cost of one extra copy of the linear weights.
+
+`supports(model)` says whether the fast path applies: a `LlamaForCausalLM` (or a Mistral without
+a sliding window, or a Qwen2 whose only extra is q/k/v biases) with default RoPE, SiLU MLP and
+no other biases. Anything unusual keeps the Hugging Face path. The engine uses the fast path
+whenever it applies; `WRITERS_ROOM_FASTPATH=0` in the environment turns it off (for comparison,
+and as an escape hatch).
+
+The code is device-agnostic and meant to run under `torch.inference_mode()`. It knows nothing of
+sampling, prompts, batching policy or text: it maps token ids, positions and a padding mask to
+logits.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+ENV_SWITCH = "WRITERS_ROOM_FASTPATH"
+
+_ARCHITECTURES = {
+    # model_type: whether q/k/v carry biases in this architecture
+    "llama": False,
+    "mistral": False,
+    "qwen2": True,
+}
+
+
+def enabled() -> bool:
+    """False when the environment switches the fast path off (`WRITERS_ROOM_FASTPATH=0`)."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def supports(model: Any) -> bool:
+    """Whether `FastLlama` computes exactly what `model`'s own forward does."""
+    config = getattr(model, "config", None)
+    model_type = getattr(config, "model_type", None)
+    if config is None or model_type not in _ARCHITECTURES:
+        return False
+    inner = getattr(model, "model", None)
+    if inner is None or not hasattr(inner, "layers") or not hasattr(inner, "embed_tokens"):
+        return False
+    if getattr(config, "hidden_act", None) != "silu" or getattr(config, "mlp_bias", False):
+        return False
+    if getattr(config, "pretraining_tp", 1) not in (1, None):
+        return False
+    if getattr(config, "attention_bias", False) and not _ARCHITECTURES[model_type]:
+        return False
+    if getattr(config, "sliding_window", None) is not None and (
+        model_type != "qwen2" or getattr(config, "use_sliding_window", False)
+    ):
+        return False
+    if any(t != "full_attention" for t in getattr(config, "layer_types", None) or ()):
+        return False
+    if not _default_rope(config):
+        return False
+    lm_head = model.get_output_embeddings()
+    if lm_head is None or getattr(lm_head, "bias", None) is not None:
+        return False
+    rotary = getattr(inner, "rotary_emb", None)
+    if rotary is None or float(getattr(rotary, "attention_scaling", 1.0)) != 1.0:
+        return False
+    layer = inner.layers[0]
+    attn, mlp = layer.self_attn, layer.mlp
+    needed = ("q_proj", "k_proj", "v_proj", "o_proj")
+    if not all(isinstance(getattr(attn, n, None), torch.nn.Linear) for n in needed):
+        return False
+    if getattr(attn.o_proj, "bias", None) is not None:
+        return False
+    if not all(isinstance(getattr(mlp, n, None), torch.nn.Linear) for n in _MLP):
+        return False
+    return all(getattr(mlp, n).bias is None for n in _MLP)
+
+
+_MLP = ("gate_proj", "up_proj", "down_proj")
+
+
+def room_for(length: int) -> int:
+    """Columns to allocate for a cache of `length`: half as much again (at least 64) to grow
+    into, so appends copy the cache only a logarithmic number of times."""
+    return length + max(64, length // 2)
+
+
+def _default_rope(config: Any) -> bool:
+    params = getattr(config, "rope_parameters", None)
+    if params is None:
+        params = getattr(config, "rope_scaling", None)
+    if params is None:
+        return True
+    if not isinstance(params, dict):
+        return False
+    rope_type = params.get("rope_type", params.get("type", "default"))
+    return rope_type in (None, "default")
+
+
+class KVCache:
+    """Keys and values of a batch, one preallocated buffer pair per layer.
+
+    The valid columns are `[start, end)` of every buffer; column `start` is the cache's column 0.
+    Appending writes into the free columns after `end` (growing the buffers geometrically when
+    full, see `room_for`), cropping on the left moves `start`, and the batch operations the
+    engine needs (select rows, repeat rows, merge two batches left-padded to one length) make
+    new buffers.
+    """
+
+    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], start: int, end: int):
+        self.keys = keys
+        self.values = values
+        self.start = start
+        self.end = end
+
+    @classmethod
+    def empty(
+        cls,
+        *,
+        layers: int,
+        batch: int,
+        kv_heads: int,
+        head_dim: int,
+        capacity: int,
+        dtype: torch.dtype,
+        device: torch.device,
+    ) -> KVCache:
+        shape = (batch, kv_heads, max(1, capacity), head_dim)
+        keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
+        values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
+        return cls(keys, values, 0, 0)
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    @property
+    def batch_size(self) -> int:
+        return self.keys[0].shape[0]
+
+    @property
+    def capacity(self) -> int:
+        return self.keys[0].shape[2]
+
+    def reserve(self, columns: int) -> None:
+        """Make room for `columns` more columns after `end`."""
+        if self.end + columns <= self.capacity:
+            return
+        rows = torch.arange(self.batch_size, device=self.keys[0].device)
+        self._rebuild(rows, room_for(self.length + columns))
+
+    def write(
+        self, layer: int, keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store `[B, kv_heads, S, D]` new keys/values of `layer` after `end` (room must have been
+        reserved) and return views of that layer's whole cache including them. `advance` moves
+        `end` once every layer has written."""
+        stop = self.end + keys.shape[2]
+        self.keys[layer][:, :, self.end : stop] = keys
+        self.values[layer][:, :, self.end : stop] = values
+        return (
+            self.keys[layer][:, :, self.start : stop],
+            self.values[layer][:, :, self.start : stop],
+        )
+
+    def advance(self, columns: int) -> None:
+        self.end += columns
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep the rows `index` (in that order)."""
+        self._rebuild(index, room_for(self.length))
+
+    def repeat_interleave(self, repeats: int) -> None:
+        """Each row `repeats` times in a row (the takes sharing one prefilled prompt)."""
+        if repeats == 1:
+            return
+        index = torch.arange(self.batch_size, device=self.keys[0].device)
+        self._rebuild(index.repeat_interleave(repeats), self.capacity)
+
+    def crop_left(self, columns: int) -> None:
+        """Forget the first `columns` columns of every row."""
+        if not 0 <= columns <= self.length:
+            raise ValueError(f"cannot crop {columns} columns of a cache of {self.length}")
+        self.start += columns
+
+    def merge(self, other: KVCache) -> None:
+        """Append `other`'s rows; the shorter cache is left-padded with zero columns (which the
+        caller masks out)."""
+        length = max(self.length, other.length)
+        capacity = room_for(length)
+        rows = self.batch_size
+        for i in range(len(self.keys)):
+            for ours, theirs in ((self.keys, other.keys), (self.values, other.values)):
+                mine, their = ours[i], theirs[i]
+                shape = (rows + their.shape[0], mine.shape[1], capacity, mine.shape[3])
+                merged = mine.new_zeros(shape)
+                merged[:rows, :, length - self.length : length] = mine[:, :, self.start : self.end]
+                merged[rows:, :, length - other.length : length] = their[
+                    :, :, other.start : other.end
+                ]
+                ours[i] = merged
+        self.start, self.end = 0, length
+
+    def _rebuild(self, index: torch.Tensor, capacity: int) -> None:
+        """New buffers of `capacity` columns holding rows `index`, valid columns first."""
+        length = self.length
+        capacity = max(capacity, length, 1)
+        for store in (self.keys, self.values):
+            for i, old in enumerate(store):
+                shape = (index.shape[0], old.shape[1], capacity, old.shape[3])
+                new = old.new_zeros(shape)
+                new[:, :, :length] = old[:, :, self.start : self.end].index_select(0, index)
+                store[i] = new
+        self.start, self.end = 0, length
+
+
+class _Linear:
+    """`x @ weight.T (+ bias)`. On CPU the weight is prepacked once into oneDNN's blocked layout
+    (what torch.compile's CPU backend does too): the same products, about twice as fast for the
+    small batches of decoding. Elsewhere, or where packing is unavailable, plain `F.linear`."""
+
+    __slots__ = ("bias", "packed", "weight")
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, prepack: bool) -> None:
+        weight = weight.detach()
+        self.bias = None if bias is None else bias.detach()
+        self.packed = _prepack(weight, self.bias) if prepack else None
+        # The packed copy replaces the plain weight (which may be a fused copy of our own).
+        self.weight: torch.Tensor | None = weight if self.packed is None else None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed is not None:
+            return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+        assert self.weight is not None
+        return F.linear(x, self.weight, self.bias)
+
+
+def _can_prepack(device: torch.device, dtype: torch.dtype) -> bool:
+    return (
+        device.type == "cpu"
+        and dtype in (torch.float32, torch.bfloat16)
+        and torch.backends.mkldnn.is_available()
+        and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
+    )
+
+
+def _prepack(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor | None:
+    """oneDNN's packed copy of `weight`, or None when this build cannot pack or the packed
+    product disagrees with `F.linear` on a probe."""
+    try:
+        packed = torch.ops.mkldnn._reorder_linear_weight(weight)
+        probe = torch.linspace(-1, 1, 2 * weight.shape[1], dtype=weight.dtype).view(2, -1)
+        got = torch.ops.mkldnn._linear_pointwise(probe, packed, bias, "none", [], "")
+    except (RuntimeError, NotImplementedError):
+        return None
+    want = F.linear(probe, weight, bias)
+    return packed if torch.allclose(got.float(), want.float(), rtol=1e-2, atol=1e-2) else None
+
+
+class _Layer:
+    __slots__ = ("down", "gate_up", "ln_attn", "ln_mlp", "o", "qkv")
+
+    def __init__(self, layer: Any, prepack: bool) -> None:
+        attn, mlp = layer.self_attn, layer.mlp
+        self.ln_attn: torch.Tensor = layer.input_layernorm.weight.detach()
+        self.ln_mlp: torch.Tensor = layer.post_attention_layernorm.weight.detach()
+        projections = (attn.q_proj, attn.k_proj, attn.v_proj)
+        bias = None
+        if any(p.bias is not None for p in projections):
+            bias = torch.cat(
+                [
+                    p.bias if p.bias is not None else p.weight.new_zeros(p.weight.shape[0])
+                    for p in projections
+                ]
+            )
+        qkv = torch.cat([p.weight for p in projections])
+        self.qkv = _Linear(qkv, bias, prepack)
+        self.o = _Linear(attn.o_proj.weight, None, prepack)
+        self.gate_up = _Linear(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), None, prepack)
+        self.down = _Linear(mlp.down_proj.weight, None, prepack)
+
+
+class FastLlama:
+    """The forward pass of a supported model (see `supports`), on its own weights."""
+
+    def __init__(self, model: Any, *, prepack: bool | None = None) -> None:
+        """`prepack`: pack the matmul weights for oneDNN (default: on CPU, where available)."""
+        if not supports(model):
+            raise ValueError("the fast path does not support this model")
+        config = model.config
+        inner = model.model
+        self.embed: torch.Tensor = inner.embed_tokens.weight.detach()
+        self.dtype = self.embed.dtype
+        self.device = self.embed.device
+        if prepack is None:
+            prepack = _can_prepack(self.device, self.dtype)
+        with torch.no_grad():
+            layers = inner.layers[: config.num_hidden_layers]
+            self.layers = [_Layer(layer, prepack) for layer in layers]
+            self.lm_head = _Linear(model.get_output_embeddings().weight, None, prepack)
+        self.norm: torch.Tensor = inner.norm.weight.detach()
+        self.eps = float(config.rms_norm_eps)
+        self.heads = int(config.num_attention_heads)
+        self.kv_heads = int(getattr(config, "num_key_value_heads", None) or self.heads)
+        self.head_dim = int(
+            getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        )
+        self.groups = self.heads // self.kv_heads
+        self.scale = self.head_dim**-0.5
+        self.inv_freq: torch.Tensor = inner.rotary_emb.inv_freq.detach().float()
+
+    def new_cache(self, batch: int, capacity: int) -> KVCache:
+        return KVCache.empty(
+            layers=len(self.layers),
+            batch=batch,
+            kv_heads=self.kv_heads,
+            head_dim=self.head_dim,
+            capacity=capacity,
+            dtype=self.dtype,
+            device=self.device,
+        )
+
+    def forward(
+        self,
+        ids: torch.Tensor,
+        positions: torch.Tensor,
+        cache: KVCache,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits `[B, V]` of the last of `ids` `[B, S]` (at `positions` `[B, S]`), attending to
+        `cache` and to themselves; the new keys/values are appended to `cache`. `mask` `[B, T]`
+        (T = cache length + S, nonzero where a column holds a real token) masks padding; None
+        means no padding."""
+        batch, new = ids.shape
+        cache.reserve(new)
+        total = cache.length + new
+        attn_mask = self._mask(mask, batch, new, total)
+        cos, sin = self._rope(positions)
+        hidden = F.embedding(ids, self.embed)
+        q_size = self.heads * self.head_dim
+        kv_size = self.kv_heads * self.head_dim
+        for index, layer in enumerate(self.layers):
+            x = self._rms_norm(hidden, layer.ln_attn)
+            qkv = layer.qkv(x)
+            qk = qkv[..., : q_size + kv_size].view(batch, new, self.heads + self.kv_heads, -1)
+            qk = qk * cos + _rotate_half(qk) * sin
+            q = qk[:, :, : self.heads]
+            k = qk[:, :, self.heads :].transpose(1, 2)
+            v = qkv[..., q_size + kv_size :].view(batch, new, self.kv_heads, -1).transpose(1, 2)
+            keys, values = cache.write(index, k, v)
+            # The queries of one key/value head become extra query rows: [B, kv, groups*S, D].
+            q = q.reshape(batch, new, self.kv_heads, self.groups, self.head_dim)
+            q = q.permute(0, 2, 3, 1, 4).reshape(batch, self.kv_heads, self.groups * new, -1)
+            out = F.scaled_dot_product_attention(
+                q, keys, values, attn_mask=attn_mask, scale=self.scale
+            )
+            out = out.view(batch, self.kv_heads, self.groups, new, self.head_dim)
+            out = out.permute(0, 3, 1, 2, 4).reshape(batch, new, q_size)
+            hidden = hidden + layer.o(out)
+            x = self._rms_norm(hidden, layer.ln_mlp)
+            gate, up = layer.gate_up(x).chunk(2, dim=-1)
+            hidden = hidden + layer.down(F.silu(gate) * up)
+        cache.advance(new)
+        last = self._rms_norm(hidden[:, -1], self.norm)
+        return self.lm_head(last)
+
+    def _mask(
+        self, mask: torch.Tensor | None, batch: int, new: int, total: int
+    ) -> torch.Tensor | None:
+        """Additive `[B, 1, groups*S, T]` (broadcast) mask: 0 where a query may attend, -inf
+        elsewhere (made once per forward; SDPA would otherwise convert a boolean one per layer)."""
+        if mask is not None and mask.shape != (batch, total):
+            raise ValueError(f"mask of shape {tuple(mask.shape)}, expected {(batch, total)}")
+        allowed = None if mask is None else mask.bool()[:, None, None, :]
+        if new > 1:
+            columns = torch.arange(total, device=self.device)
+            rows = torch.arange(new, device=self.device) + (total - new)
+            causal = columns[None, :] <= rows[:, None]
+            allowed = causal[None, None] if allowed is None else causal & allowed
+            # A padding query sees nothing else; let it see itself so it stays finite.
+            allowed = allowed | (columns[None, :] == rows[:, None])
+            if self.groups > 1:
+                allowed = allowed.repeat(1, 1, self.groups, 1)
+        if allowed is None:
+            return None
+        additive = torch.zeros(allowed.shape, dtype=self.dtype, device=self.device)
+        return additive.masked_fill_(~allowed, float("-inf"))
+
+    def _rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin `[B, S, 1, D]` as Hugging Face's default rotary embedding makes them."""
+        freqs = positions[..., None].float() * self.inv_freq.to(positions.device)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos().to(self.dtype)[:, :, None], emb.sin().to(self.dtype)[:, :, None]
+
+    def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return weight * h.to(x.dtype)
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)

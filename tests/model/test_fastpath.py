@@ -1,0 +1,244 @@
+"""The lean Llama forward: the same logits as Hugging Face's forward, a cache whose batch
+operations change nothing a sequence computes, the same engine output with it on or off, and
+the Hugging Face path for models it does not support."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from model import fastpath
+from model.engine import Engine, PromptGroup, TokenEvent
+from model.fastpath import FastLlama, KVCache, supports
+from model.tasks import Sampling
+
+GREEDY = Sampling(temperature=0.0, repetition_penalty=1.0, max_new_tokens=10)
+
+
+def left_padded(prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    return ids, mask, positions
+
+
+def hf_and_fast_logits(
+    model: Any, fast: FastLlama, prompts: list[list[int]], steps: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Last-position logits of both forwards, prefill then `steps` greedy decode steps."""
+    from transformers import DynamicCache
+
+    ids, mask, positions = left_padded(prompts)
+    cache = DynamicCache(config=model.config)
+    kv = fast.new_cache(len(prompts), 2)  # tiny: forces the buffers to grow
+    pairs = []
+    with torch.inference_mode():
+        for _ in range(steps + 1):
+            out = model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+            )
+            logits = fast.forward(ids, positions, kv, mask)
+            pairs.append((out.logits[:, -1].float(), logits.float()))
+            ids = logits.argmax(-1)[:, None]
+            positions = positions[:, -1:] + 1
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+    return pairs
+
+
+@pytest.mark.parametrize("prepack", [False, True])
+def test_logits_match_hugging_face_on_a_left_padded_batch(tiny_model: Any, prepack: bool) -> None:
+    fast = FastLlama(tiny_model, prepack=prepack)
+    prompts = [[5, 17, 300, 41], [900, 12, 33, 44, 55, 66, 77, 88, 99], [7]]
+    for want, got in hf_and_fast_logits(tiny_model, fast, prompts, steps=6):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_bfloat16_logits_match_hugging_face_within_rounding() -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(1)
+    config = LlamaConfig(
+        vocab_size=512,
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        tie_word_embeddings=True,
+        rope_theta=500.0,
+        rms_norm_eps=1e-5,
+    )
+    model = LlamaForCausalLM(config).to(torch.bfloat16).eval()
+    fast = FastLlama(model)
+    for want, got in hf_and_fast_logits(model, fast, [[3, 4, 5, 6, 7], [9, 10]], steps=4):
+        torch.testing.assert_close(got, want, atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.parametrize("architecture", ["qwen2", "mistral"])
+def test_same_math_architectures_match_too(architecture: str) -> None:
+    from transformers import MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(2)
+    sizes: dict[str, Any] = dict(
+        vocab_size=300,
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
+    model: Any
+    if architecture == "qwen2":
+        model = Qwen2ForCausalLM(Qwen2Config(**sizes)).eval()
+        for layer in model.model.layers:  # q/k/v biases start at zero: make them count
+            for projection in (layer.self_attn.q_proj, layer.self_attn.k_proj):
+                torch.nn.init.normal_(projection.bias)
+    else:
+        model = MistralForCausalLM(MistralConfig(sliding_window=None, **sizes)).eval()
+        assert not supports(MistralForCausalLM(MistralConfig(sliding_window=64, **sizes)))
+    for want, got in hf_and_fast_logits(model, FastLlama(model), [[3, 4, 5, 6], [7, 8]], steps=3):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def decode(
+    fast: FastLlama, cache: KVCache, mask: torch.Tensor, last: torch.Tensor, positions: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+    return fast.forward(last[:, None], positions[:, None], cache, mask), mask
+
+
+def test_cache_operations_leave_a_sequence_as_if_decoded_alone(tiny_model: Any) -> None:
+    fast = FastLlama(tiny_model)
+    want, got, cache = alone_and_in_company(fast, [5, 17, 300, 41], [900, 12, 33, 44, 55, 66, 77])
+    assert cache.length == 4 + 8
+    for step, (w, g) in enumerate(zip(want, got, strict=True)):
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5, msg=f"step {step}")
+
+
+@torch.inference_mode()
+def alone_and_in_company(
+    fast: FastLlama, a: list[int], b: list[int]
+) -> tuple[list[torch.Tensor], list[torch.Tensor], KVCache]:
+    """a's logits decoded alone, and decoded while b joins (two takes), leaves and is cropped."""
+    feed = torch.tensor([11, 12, 13, 14, 15, 16, 17, 18])
+    alone = fast.new_cache(1, len(a))
+    want = [fast.forward(torch.tensor([a]), torch.arange(len(a))[None], alone)]
+    mask = torch.ones((1, len(a)), dtype=torch.long)
+    for i, token in enumerate(feed.tolist()):
+        logits, mask = decode(fast, alone, mask, torch.tensor([token]), torch.tensor([len(a) + i]))
+        want.append(logits)
+
+    # a, two steps in, is merged with b (prefilled once, repeated for two takes); a is the
+    # shorter, so it is left-padded.
+    cache = fast.new_cache(1, len(a))
+    got = [fast.forward(torch.tensor([a]), torch.arange(len(a))[None], cache)]
+    mask = torch.ones((1, len(a)), dtype=torch.long)
+    for i in range(2):
+        logits, mask = decode(fast, cache, mask, feed[i : i + 1], torch.tensor([len(a) + i]))
+        got.append(logits)
+    other = fast.new_cache(1, len(b))
+    fast.forward(torch.tensor([b]), torch.arange(len(b))[None], other)
+    other.repeat_interleave(2)
+    cache.merge(other)
+    pad = len(b) - mask.shape[1]
+    assert pad > 0
+    mask = torch.cat(
+        [torch.cat([torch.zeros((1, pad), dtype=torch.long), mask], 1), torch.ones((2, len(b)))]
+    ).long()
+    positions = torch.tensor([len(a) + 2, len(b), len(b)])
+    for i in range(2, 5):
+        logits, mask = decode(fast, cache, mask, torch.tensor([int(feed[i]), 1, 1]), positions)
+        positions = positions + 1
+        got.append(logits[:1])
+        torch.testing.assert_close(logits[1], logits[2])  # b's two takes, fed alike, agree
+    # b's takes leave, and the padding columns only a had go, as the engine crops them.
+    cache.select(torch.tensor([0]))
+    cache.crop_left(pad)
+    mask, positions = mask[:1, pad:], positions[:1]
+    for i in range(5, 8):
+        logits, mask = decode(fast, cache, mask, feed[i : i + 1], positions)
+        positions = positions + 1
+        got.append(logits)
+    return want, got, cache
+
+
+def run_scenario(model: Any) -> dict[int, list[int]]:
+    """Joins, takes sharing a prompt, a penalty, seeded sampling and a drop mid-way."""
+    got: dict[int, list[int]] = {}
+
+    def collect(events: list[TokenEvent]) -> None:
+        for event in events:
+            if event.token_id is not None:
+                got.setdefault(event.seq_id, []).append(event.token_id)
+
+    penalised = Sampling(temperature=0.0, repetition_penalty=1.3, max_new_tokens=10)
+    seeded = Sampling(temperature=1.2, top_k=40, top_p=0.9, max_new_tokens=10, seed=7)
+    engine = Engine(model, stop_token_ids=(), max_batch=8)
+    collect(engine.add([PromptGroup((5, 17, 300, 41), (0,), (GREEDY,))]))
+    for _ in range(3):
+        collect(engine.step())
+    collect(engine.add([PromptGroup(tuple(range(30, 42)), (1, 2, 3), (penalised, seeded, GREEDY))]))
+    for _ in range(2):
+        collect(engine.step())
+    engine.drop([3])
+    collect(engine.add([PromptGroup((7,), (4,), (GREEDY,))]))
+    while engine.active:
+        collect(engine.step())
+    return got
+
+
+def test_engine_output_is_the_same_with_the_fast_path_on_or_off(
+    tiny_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(fastpath.ENV_SWITCH, "0")
+    assert Engine(tiny_model, stop_token_ids=())._fast is None
+    off = run_scenario(tiny_model)
+    monkeypatch.setenv(fastpath.ENV_SWITCH, "1")
+    assert Engine(tiny_model, stop_token_ids=())._fast is not None
+    on = run_scenario(tiny_model)
+    assert on == off
+    assert sorted(on) == [0, 1, 2, 3, 4] and len(on[0]) == len(on[4]) == 10
+
+
+def test_unsupported_models_keep_the_hugging_face_path() -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=300, n_embd=32, n_layer=2, n_head=2)).eval()
+    assert not supports(gpt2)
+    scaled = LlamaConfig(
+        vocab_size=300,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        rope_scaling={"rope_type": "linear", "factor": 2.0},
+    )
+    assert not supports(LlamaForCausalLM(scaled))
+
+    engine = Engine(gpt2, stop_token_ids=(), max_batch=4)
+    assert engine._fast is None
+    got: dict[int, list[int]] = {}
+    prompts = {0: (5, 6, 7, 8), 1: (9, 10)}
+    for seq_id, prompt in prompts.items():
+        for event in engine.add([PromptGroup(prompt, (seq_id,), (GREEDY,))]):
+            got.setdefault(event.seq_id, []).append(event.token_id or -1)
+    while engine.active:
+        for event in engine.step():
+            got.setdefault(event.seq_id, []).append(event.token_id or -1)
+    for seq_id, prompt in prompts.items():
+        out = gpt2.generate(
+            torch.tensor([prompt]),
+            max_new_tokens=GREEDY.max_new_tokens,
+            do_sample=False,
+            pad_token_id=0,
+            eos_token_id=None,
+        )
+        assert got[seq_id] == out[0, len(prompt) :].tolist()
