@@ -41,6 +41,8 @@ class PromptGroup:
     prompt_ids: tuple[int, ...]
     seq_ids: tuple[int, ...]
     sampling: tuple[Sampling, ...]
+    #: Tokens spared the repetition penalty (the cast's names, see `Sampling.keep_words`).
+    unpenalised: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.prompt_ids:
@@ -65,6 +67,7 @@ class _Row:
     sampling: Sampling
     generator: torch.Generator
     generated: int = 0
+    unpenalised: frozenset[int] = frozenset()
 
 
 class _Cache(Protocol):
@@ -195,9 +198,11 @@ class Engine:
         seen = torch.zeros((n, self._vocab), dtype=torch.bool, device=self.device)
         seen[:, ids[0]] = True
         rows = [
-            _Row(seq_id, sampling, _generator(sampling.seed))
+            _Row(seq_id, sampling, _generator(sampling.seed), unpenalised=group.unpenalised)
             for seq_id, sampling in zip(group.seq_ids, group.sampling, strict=True)
         ]
+        if group.unpenalised:
+            seen[:, list(group.unpenalised)] = False
         batch = _Batch(
             cache=cache,
             mask=torch.ones((n, length), dtype=torch.long, device=self.device),
@@ -214,8 +219,10 @@ class Engine:
         batch.last = tokens
         batch.positions = batch.positions + 1
         events = []
-        for row, token in zip(batch.rows, tokens.tolist(), strict=True):
+        for index, (row, token) in enumerate(zip(batch.rows, tokens.tolist(), strict=True)):
             row.generated += 1
+            if token in row.unpenalised:
+                batch.seen[index, token] = False
             if token in self.stop_token_ids:
                 events.append(TokenEvent(row.seq_id, None, "stop"))
             elif row.generated >= row.sampling.max_new_tokens:

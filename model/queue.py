@@ -400,6 +400,17 @@ class GenerationQueue:
                 self._wake.wait()
         return True
 
+    def _word_tokens(self, words: Sequence[str]) -> frozenset[int]:
+        """Every token that spells one of `words` as a cue, at a line start or mid-sentence,
+        in capitals or as written."""
+        ids: set[int] = set()
+        for word in words:
+            for form in {word, word.upper(), word.title()}:
+                for text in (form, f" {form}", f"\n{form}"):
+                    ids.update(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # Line breaks and spaces stay penalised as before: only the names are spared.
+        return frozenset(i for i in ids if self.tokenizer.decode([i]).strip())
+
     def _has_cancels(self) -> bool:
         return any(w.cancel_requested for w in self._active.values())
 
@@ -417,7 +428,8 @@ class GenerationQueue:
             with self._metrics_lock:
                 self._active[job.job_id] = work
                 self._waits.append(now - job.enqueued_at)
-            groups.append(PromptGroup(work.prompt_ids, seq_ids, work.sampling))
+            unpenalised = self._word_tokens(work.sampling[0].keep_words)
+            groups.append(PromptGroup(work.prompt_ids, seq_ids, work.sampling, unpenalised))
         self._post(self._publish_positions)
         return self.engine.add(groups)
 

@@ -57,12 +57,17 @@ class PromptContext:
 
 @dataclass(frozen=True, slots=True)
 class Sampling:
+    """How one take is sampled. `keep_words` are spared the repetition penalty: a scene says
+    its characters' names again and again (every cue), and a penalty on them pushes a small
+    model to invent new speakers. The local backend honours it; a remote server cannot."""
+
     temperature: float = 0.8
     top_p: float = 0.95
     top_k: int = 50
     repetition_penalty: float = 1.1
     max_new_tokens: int = 256
     seed: int | None = None
+    keep_words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -292,7 +292,10 @@ async def generate_takes(
                     build_messages(request),
                     [
                         dataclasses.replace(
-                            sampling, max_new_tokens=max_new_tokens, seed=seed + 100 * i + j
+                            sampling,
+                            max_new_tokens=max_new_tokens,
+                            seed=seed + 100 * i + j,
+                            keep_words=cast_of(request),  # as the bot's Generator does
                         )
                         for j in range(takes)
                     ],

@@ -89,3 +89,23 @@ def test_stop_tokens_and_budgets_end_sequences_one_by_one(tiny_model: Any) -> No
     while engine.active:
         collect(engine.step(), events)
     assert len(events[0]) == 2 and len(events[1]) == GREEDY.max_new_tokens
+
+
+def test_unpenalised_tokens_may_repeat_under_a_repetition_penalty(tiny_model: Any) -> None:
+    def run(prompt: tuple[int, ...], sampling: Sampling, spared: frozenset[int]) -> list[int]:
+        engine = Engine(tiny_model, stop_token_ids=(), max_batch=4)
+        got: dict[int, list[int]] = {}
+        collect(engine.add([PromptGroup(prompt, (0,), (sampling,), spared)]), got)
+        while engine.active:
+            collect(engine.step(), got)
+        return got[0]
+
+    prompt = (5, 17, 300, 41)
+    free = run(prompt, GREEDY, frozenset())
+    harsh = Sampling(temperature=0.0, repetition_penalty=1e6, max_new_tokens=12)
+    penalised = run(prompt, harsh, frozenset())
+    # The penalty bans every token seen in the prompt or the take ...
+    assert not set(penalised) & set(prompt) and len(set(penalised)) == len(penalised)
+    assert penalised != free
+    # ... except the spared ones (a cast's names): sparing all it would say undoes it.
+    assert run(prompt, harsh, frozenset(free) | frozenset(prompt)) == free

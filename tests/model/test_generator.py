@@ -74,3 +74,24 @@ async def test_the_default_model_writes_a_dialogue_the_screenplay_reader_parses(
         and any(isinstance(e, Dialogue) for e in elements)
     ]
     assert speaking, "\n\n".join(t.text for t in takes)
+
+
+async def test_the_cast_names_of_a_script_take_are_spared_the_repetition_penalty(
+    tiny_model: Any, tokenizer: Any
+) -> None:
+    queue = GenerationQueue(tiny_model, tokenizer, QueueSettings(), stop_token_ids=())
+    admitted: list[Any] = []
+    add = queue.engine.add
+    queue.engine.add = lambda groups: admitted.extend(groups) or add(groups)  # type: ignore[method-assign]
+    await queue.start()
+    generator = Generator(LocalBackend(queue, "tiny-llama"))
+    try:
+        request = TaskRequest(TaskKind.DIALOGUE, "they argue", ("MARA", "Tom"))
+        await generator.generate(request, 1, Sampling(max_new_tokens=4, seed=1))
+    finally:
+        await generator.close()
+    spared = admitted[0].unpenalised
+    for name in ("MARA", "TOM", " Tom", "Mara"):
+        assert set(tokenizer(name, add_special_tokens=False)["input_ids"]) <= spared
+    assert not {tokenizer.convert_tokens_to_ids(t) for t in ("Ċ", "ĊĊ", "Ġ")} & spared
+    assert admitted[0].sampling[0].keep_words == ("MARA", "Tom")
