@@ -32,7 +32,7 @@ import torch
 from model.generator import chat_prompt_ids
 from model.loading import LoadedModel, ModelSettings, default_gguf_path, load_model
 from model.prompts import build_messages
-from model.queue import GenerationQueue, QueueSettings
+from model.queue import GenerationQueue, QueueSettings, in_passing_thread
 from model.tasks import CharacterSheet, PromptContext, Sampling, TaskKind, TaskRequest
 
 _log = logging.getLogger(__name__)
@@ -97,7 +97,11 @@ async def run_queue(loaded: LoadedModel, ids: list[list[int]], args: argparse.Na
     settings = QueueSettings(
         max_batch=max_batch, per_user=args.rooms, timeout_s=3600, cpu_threads=args.threads
     )
-    queue = GenerationQueue(loaded.model, loaded.tokenizer, settings, stop_token_ids=())
+    # Built as the bot builds it (`model.generator.open_generator`): off this thread, which
+    # runs the sequential path afterwards.
+    queue = in_passing_thread(
+        lambda: GenerationQueue(loaded.model, loaded.tokenizer, settings, stop_token_ids=())
+    )
     await queue.start()
     try:
         await queue.submit(ids[0], sampling(args.takes, 8, 0))  # warm-up: kernels, allocator
@@ -214,7 +218,9 @@ def run_llama_cpp(ids: list[list[int]], args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.json else logging.INFO)
-    loaded = load_model(ModelSettings(model=args.model, dtype=args.dtype, device=args.device))
+    loaded = in_passing_thread(
+        lambda: load_model(ModelSettings(model=args.model, dtype=args.dtype, device=args.device))
+    )
     ids = prompts(loaded, args.rooms)
     figures: dict[str, Any] = {
         "model": loaded.name,

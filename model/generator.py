@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from model.errors import GenerationTimeout, QueueFull, TooManyRequests
-from model.loading import ModelLoadError, ModelSettings, load_model
+from model.loading import LoadedModel, ModelLoadError, ModelSettings, load_model
 from model.prompts import SCRIPT_KINDS, ParsedAnswer, build_messages, cast_of, parse_answer
-from model.queue import GenerationQueue, Progress, QueueSettings
+from model.queue import GenerationQueue, Progress, QueueSettings, in_passing_thread
 from model.tasks import GeneratedTake, Sampling, TaskRequest
 
 _log = logging.getLogger(__name__)
@@ -240,11 +240,15 @@ async def open_generator(settings: GenerationSettings | None = None) -> Generato
         raise ModelLoadError(
             f"Unknown generation backend {settings.backend!r}; use local or remote."
         )
-    loaded = await asyncio.to_thread(load_model, settings.model)
-    queue_settings = settings.queue
-    if loaded.device.type == "cuda" and queue_settings == QueueSettings():
-        # A GPU decodes a much wider batch in about the time of a narrow one.
-        queue_settings = dataclasses.replace(queue_settings, max_batch=128)
-    queue = GenerationQueue(loaded.model, loaded.tokenizer, queue_settings)
+
+    def build() -> tuple[LoadedModel, GenerationQueue]:
+        loaded = load_model(settings.model)
+        queue_settings = settings.queue
+        if loaded.device.type == "cuda" and queue_settings == QueueSettings():
+            # A GPU decodes a much wider batch in about the time of a narrow one.
+            queue_settings = dataclasses.replace(queue_settings, max_batch=128)
+        return loaded, GenerationQueue(loaded.model, loaded.tokenizer, queue_settings)
+
+    loaded, queue = await asyncio.to_thread(in_passing_thread, build)
     await queue.start()
     return Generator(LocalBackend(queue, loaded.name))

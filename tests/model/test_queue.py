@@ -187,3 +187,21 @@ def test_a_take_ends_where_the_model_closes_its_turn_or_opens_another(
     # ("<|im_start|>user ..."); that text is not part of the take.
     assert {tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|im_start|>")} <= stops
     assert tokenizer.convert_tokens_to_ids("user") not in stops
+
+
+def test_loading_off_thread_hands_back_the_result_or_the_error() -> None:
+    import threading
+
+    from model.queue import in_passing_thread
+
+    seen: list[threading.Thread] = []
+
+    def load() -> str:
+        seen.append(threading.current_thread())
+        return "model"
+
+    assert in_passing_thread(load) == "model"
+    # It ran on a thread of its own, which has ended (taking its OpenMP team with it).
+    assert seen[0] is not threading.current_thread() and not seen[0].is_alive()
+    with pytest.raises(FileNotFoundError, match="no such model"):
+        in_passing_thread(lambda: (_ for _ in ()).throw(FileNotFoundError("no such model")))
