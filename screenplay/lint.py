@@ -266,20 +266,21 @@ def _locate(doc: Document, source: str) -> list[int]:
     """The 1-based line of `source` on which each element of `doc` starts."""
     rows = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     flat = [_squash(row) for row in rows]
+    filled = [bool(row.strip()) for row in rows]  # `\*` squashes to nothing, yet is a line
     cursor = _after_title_page(rows) if doc.title_page else 0
     located: list[int] = []
     for element in doc.elements:
-        row = _find(flat, cursor, _squash(_probe(element)))
+        row = _find(flat, filled, cursor, _squash(_probe(element)))
         located.append(row + 1)
         cursor = min(row + _height(element), len(rows))
     return located
 
 
-def _find(flat: list[str], cursor: int, probe: str) -> int:
+def _find(flat: list[str], filled: list[bool], cursor: int, probe: str) -> int:
     first_filled: int | None = None
     seen = 0
     for row in range(cursor, len(flat)):
-        if not flat[row]:
+        if not filled[row]:
             continue
         if first_filled is None:
             first_filled = row

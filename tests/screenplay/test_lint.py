@@ -292,3 +292,9 @@ def test_example_scripts_are_clean_and_each_cue_is_found_on_its_line(path: Path)
     assert len(problems) == len(cues) > 0
     for problem, cue in zip(problems, cues, strict=True):
         assert cue.name in rows[problem.line - 1], (problem, rows[problem.line - 1])
+
+
+def test_a_speech_of_markup_alone_keeps_the_next_cue_on_its_own_line() -> None:
+    # Exported, the speech `*` is the line `\*`: a line, although it has no words to find.
+    doc = parse_fountain("MARA\n\\*\n\nMARA\n0\n")
+    assert [p.line for p in lint(doc, cast=[])] == [1, 4]
