@@ -394,6 +394,7 @@ class VoteOutcome(enum.StrEnum):
     CHANGED = "changed"  # the writer moved their vote to another take
     UNCHANGED = "unchanged"  # the same vote again (votes are idempotent)
     DECIDED = "decided"  # this vote decided the proposal
+    WITHDRAWN = "withdrawn"  # the writer took their vote back
 
 
 @dataclass(frozen=True, slots=True)

@@ -786,6 +786,29 @@ class RoomService:
             lines = await self._decide(db, proposal, decision, user_id)
             return VoteResult(VoteOutcome.DECIDED, await _proposal(db, room_id, proposal_id), lines)
 
+    async def withdraw_vote(
+        self, room_id: int, user_id: int, proposal_id: int, take: int
+    ) -> VoteResult:
+        """Take back a vote for take `take` (a writer removed their reaction). Nothing changes
+        when their vote is for another take by now, or the proposal is no longer open: a
+        decided take stays in the script."""
+        async with self._lock(room_id), self.store.write() as db:
+            proposal = await _proposal(db, room_id, proposal_id)
+            vote = next((v for v in proposal.votes if v.user_id == user_id), None)
+            if proposal.status is not ProposalStatus.OPEN or vote is None or vote.take != take:
+                return VoteResult(VoteOutcome.UNCHANGED, proposal)
+            await self._log(
+                db,
+                room_id,
+                user_id,
+                "unvote",
+                f"withdrew their vote for take {take} of proposal #{proposal_id}",
+                {"proposal": proposal_id, "take": take},
+            )
+            await db_.delete_vote(db, proposal_id, user_id)
+            others = tuple(v for v in proposal.votes if v.user_id != user_id)
+            return VoteResult(VoteOutcome.WITHDRAWN, dataclasses.replace(proposal, votes=others))
+
     async def pick(
         self,
         room_id: int,

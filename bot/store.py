@@ -821,6 +821,12 @@ async def put_vote(db: aiosqlite.Connection, proposal_id: int, vote: Vote) -> No
     )
 
 
+async def delete_vote(db: aiosqlite.Connection, proposal_id: int, user_id: int) -> None:
+    await db.execute(
+        "DELETE FROM votes WHERE proposal_id = ? AND user_id = ?", (proposal_id, user_id)
+    )
+
+
 # --- whole rooms ------------------------------------------------------------------------------
 
 

@@ -4,8 +4,8 @@ Raw reaction events are used, so a ballot posted before a restart (no longer in 
 cache) still counts. The bot's own reactions — it adds the numbers to every ballot so writers can
 click them — never count. A reaction the room refuses (the proposal is decided, the take does
 not exist) is taken off again, so what a writer sees on the ballot is what counted. Removing a
-reaction leaves the vote as it is: the room service has no way to withdraw a vote (a writer moves
-theirs by reacting with another number, or with a button).
+number takes that vote back while the proposal is open; a writer who has since voted for another
+take (by another number, or a button) keeps that vote.
 """
 
 from __future__ import annotations
@@ -60,6 +60,31 @@ class Reactions(commands.Cog):
                 _log.debug("could not take back a refused reaction", exc_info=True)
             return
         if result.outcome is not VoteOutcome.UNCHANGED:
+            try:
+                await self.board.refresh(result.proposal, message)
+            except discord.HTTPException:
+                _log.warning("could not update the ballot of proposal %s", proposal_id)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        me = self.client.user
+        if me is None or payload.user_id == me.id or payload.guild_id is None:
+            return
+        take = take_of_emoji(str(payload.emoji))
+        if take is None:
+            return
+        message = await self.board.find_message(payload.channel_id, payload.message_id)
+        proposal_id = self.board.proposal_of(message) if message is not None else None
+        if message is None or proposal_id is None:
+            return
+        try:
+            result = await self.board.withdraw(
+                payload.channel_id, payload.user_id, proposal_id, take
+            )
+        except RoomError as err:
+            _log.info("withdrawing a vote on proposal %s: %s", proposal_id, err)
+            return
+        if result.outcome is VoteOutcome.WITHDRAWN:
             try:
                 await self.board.refresh(result.proposal, message)
             except discord.HTTPException:

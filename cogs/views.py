@@ -453,6 +453,9 @@ class Board:
     async def vote(self, room_id: int, writer: Writer, proposal_id: int, take: int) -> VoteResult:
         return await self.room.vote(room_id, writer.user_id, proposal_id, take, **writer.rights)
 
+    async def withdraw(self, room_id: int, user_id: int, proposal_id: int, take: int) -> VoteResult:
+        return await self.room.withdraw_vote(room_id, user_id, proposal_id, take)
+
     async def refresh(self, proposal: Proposal, message: discord.Message | None = None) -> None:
         """Make the ballot show the proposal as it is now (tally, or winner and disabled
         buttons). A closed proposal whose ballot cannot be found is announced in its room."""

@@ -175,3 +175,23 @@ async def test_rooms_vote_in_parallel_without_mixing(service: RoomService) -> No
     for r in rooms:
         script = (await service.room(r)).script
         assert _actions(script) == [f"Take {1 + r % 3} of the scene."]
+
+
+async def test_a_withdrawn_vote_no_longer_counts_towards_the_quorum(service: RoomService) -> None:
+    proposal = await _open(service, PickRule.MAJORITY, quorum=2)
+    await service.vote(ROOM, ANA, proposal.id, 1)
+    withdrawn = await service.withdraw_vote(ROOM, ANA, proposal.id, 1)
+    assert withdrawn.outcome is VoteOutcome.WITHDRAWN and withdrawn.proposal.votes == ()
+    assert (await service.proposal(ROOM, proposal.id)).votes == ()  # gone from the database
+    # With Ana's vote still there, Ben's would make two for take 1 and decide it.
+    assert (await service.vote(ROOM, BEN, proposal.id, 1)).outcome is VoteOutcome.COUNTED
+    # Taking back a vote that is not there, or that moved to another take, changes nothing.
+    assert (await service.withdraw_vote(ROOM, ANA, proposal.id, 1)).outcome is VoteOutcome.UNCHANGED
+    await service.vote(ROOM, CY, proposal.id, 3)
+    await service.vote(ROOM, CY, proposal.id, 2)
+    assert (await service.withdraw_vote(ROOM, CY, proposal.id, 3)).outcome is VoteOutcome.UNCHANGED
+    decided = await service.vote(ROOM, ANA, proposal.id, 1)
+    assert decided.outcome is VoteOutcome.DECIDED and decided.proposal.decided_take == 1
+    # A decided take stays in: a vote taken back afterwards changes nothing.
+    late = await service.withdraw_vote(ROOM, BEN, proposal.id, 1)
+    assert late.outcome is VoteOutcome.UNCHANGED and late.proposal.decided_take == 1

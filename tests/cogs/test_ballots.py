@@ -85,18 +85,27 @@ async def test_the_bots_own_reactions_never_count(make_bot: BotFactory) -> None:
     assert (await h.room.proposal(h.room_id, 1)).decided_take == 3
 
 
-async def test_other_emoji_and_removed_reactions_change_no_vote(make_bot: BotFactory) -> None:
+async def test_removing_a_number_takes_that_vote_back_and_other_emoji_count_for_nothing(
+    make_bot: BotFactory,
+) -> None:
     h = await make_bot()
     await h.say("!scene The pier at dawn")
     ballot = h.last_ballot()
+    ana = h.member("ana").id
     await h.react("ana", ballot, "\N{THUMBS UP SIGN}")
+    assert (await h.room.proposal(h.room_id, 1)).votes == ()
     await h.react("ana", ballot, number_emoji(1))
     await h.unreact("ana", ballot, number_emoji(1))
-    votes = (await h.room.proposal(h.room_id, 1)).votes
-    assert [(v.user_id, v.take) for v in votes] == [(h.member("ana").id, 1)]
+    assert (await h.room.proposal(h.room_id, 1)).votes == ()
+    assert "Tally: 1️⃣ 0  2️⃣ 0  3️⃣ 0" in h.sent.last_ballot_edit()["embeds"][0]["description"]
+    await h.react("ana", ballot, number_emoji(1))
     await h.react("ana", ballot, number_emoji(3))  # another number moves the vote
+    # ... and taking the first number off afterwards leaves the moved vote alone.
+    await h.unreact("ana", ballot, number_emoji(1))
     votes = (await h.room.proposal(h.room_id, 1)).votes
-    assert [(v.user_id, v.take) for v in votes] == [(h.member("ana").id, 3)]
+    assert [(v.user_id, v.take) for v in votes] == [(ana, 3)]
+    history = await h.room.events(h.room_id)
+    assert any("withdrew their vote for take 1 of proposal #1" in e.summary for e in history)
 
 
 async def test_a_reaction_on_a_decided_ballot_is_taken_back(make_bot: BotFactory) -> None:
