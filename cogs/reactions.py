@@ -32,20 +32,29 @@ class Reactions(commands.Cog):
         self.client = client
         self.board = board
 
-    @commands.Cog.listener()
-    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+    async def _ballot_vote(
+        self, payload: discord.RawReactionActionEvent
+    ) -> tuple[discord.Message, int, int] | None:
+        """The ballot, proposal and take a writer's number reaction is about; None for the
+        bot's own reactions, other emoji and messages that are not ballots."""
         me = self.client.user
         if me is None or payload.user_id == me.id or payload.guild_id is None:
-            return
+            return None
         take = take_of_emoji(str(payload.emoji))
         if take is None:
-            return
+            return None
         message = await self.board.find_message(payload.channel_id, payload.message_id)
-        if message is None:
+        proposal_id = self.board.proposal_of(message) if message is not None else None
+        if message is None or proposal_id is None:
+            return None
+        return message, proposal_id, take
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        found = await self._ballot_vote(payload)
+        if found is None or payload.guild_id is None:
             return
-        proposal_id = self.board.proposal_of(message)
-        if proposal_id is None:
-            return
+        message, proposal_id, take = found
         member = payload.member or _member(self.client, payload.guild_id, payload.user_id)
         if member is None:
             return
@@ -67,16 +76,10 @@ class Reactions(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        me = self.client.user
-        if me is None or payload.user_id == me.id or payload.guild_id is None:
+        found = await self._ballot_vote(payload)
+        if found is None:
             return
-        take = take_of_emoji(str(payload.emoji))
-        if take is None:
-            return
-        message = await self.board.find_message(payload.channel_id, payload.message_id)
-        proposal_id = self.board.proposal_of(message) if message is not None else None
-        if message is None or proposal_id is None:
-            return
+        message, proposal_id, take = found
         try:
             result = await self.board.withdraw(
                 payload.channel_id, payload.user_id, proposal_id, take

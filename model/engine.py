@@ -302,7 +302,7 @@ def _merge(running: _Batch, joining: _Batch) -> _Batch:
     running.cache.merge(joining.cache)
     return _Batch(
         cache=running.cache,
-        mask=torch.cat([_pad_left_2d(running.mask, length), _pad_left_2d(joining.mask, length)]),
+        mask=torch.cat([_pad_left(running.mask, length, 1), _pad_left(joining.mask, length, 1)]),
         positions=torch.cat([running.positions, joining.positions]),
         last=torch.cat([running.last, joining.last]),
         seen=torch.cat([running.seen, joining.seen]),
@@ -310,19 +310,14 @@ def _merge(running: _Batch, joining: _Batch) -> _Batch:
     )
 
 
-def _pad_left(states: torch.Tensor, length: int) -> torch.Tensor:
-    missing = length - states.shape[-2]
+def _pad_left(tensor: torch.Tensor, length: int, dim: int = -2) -> torch.Tensor:
+    """`tensor` with zero columns before its own along `dim`, up to `length`."""
+    missing = length - tensor.shape[dim]
     if missing == 0:
-        return states
-    shape = (*states.shape[:-2], missing, states.shape[-1])
-    return torch.cat([states.new_zeros(shape), states], dim=-2)
-
-
-def _pad_left_2d(mask: torch.Tensor, length: int) -> torch.Tensor:
-    missing = length - mask.shape[1]
-    if missing == 0:
-        return mask
-    return torch.cat([mask.new_zeros((mask.shape[0], missing)), mask], dim=1)
+        return tensor
+    shape = list(tensor.shape)
+    shape[dim] = missing
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=dim)
 
 
 def sample_tokens(logits: torch.Tensor, rows: Sequence[_Row], seen: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from model.errors import GenerationTimeout, QueueFull, TooManyRequests
 from model.loading import LoadedModel, ModelLoadError, ModelSettings, load_model
-from model.prompts import SCRIPT_KINDS, ParsedAnswer, build_messages, cast_of, parse_answer
+from model.prompts import ParsedAnswer, build_messages, parse_answer, take_sampling
 from model.queue import GenerationQueue, Progress, QueueSettings, in_passing_thread
 from model.tasks import GeneratedTake, Sampling, TaskRequest
 
@@ -119,8 +119,7 @@ class Generator:
         """`n` takes of `request`, take 1 first. Raises the `model.errors` errors (each with
         the sentence the writer sees)."""
         messages = build_messages(request)
-        if request.kind in SCRIPT_KINDS:
-            sampling = dataclasses.replace(sampling, keep_words=cast_of(request))
+        sampling = take_sampling(request, sampling)
         first_seed = sampling.seed if sampling.seed is not None else random.randrange(2**31)
         settings = [dataclasses.replace(sampling, seed=first_seed + i) for i in range(n)]
         texts = await self.backend.complete(

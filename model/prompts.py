@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
+from model.tasks import CharacterSheet, PromptContext, Sampling, TaskKind, TaskRequest
 
 if TYPE_CHECKING:
     from screenplay.types import Document
@@ -53,6 +53,14 @@ _FOUNTAIN = (
     "(not the words) of an answer:\n\nINT. DINER - NIGHT\n\nRain streaks the windows.\n\n"
     "JOE\nWe're closed.\n\nANN\n(smiling)\nNot for me."
 )
+
+
+def take_sampling(request: TaskRequest, sampling: Sampling) -> Sampling:
+    """`sampling` as a take of `request` is sampled: a script take spares its cast's names the
+    repetition penalty (see `Sampling.keep_words`)."""
+    if request.kind in SCRIPT_KINDS:
+        return dataclasses.replace(sampling, keep_words=cast_of(request))
+    return sampling
 
 
 def build_messages(request: TaskRequest) -> list[dict[str, str]]:
@@ -243,8 +251,8 @@ def _without_unfinished_end(document: Document) -> Document:
         last = elements[-1]
         if isinstance(last, Parenthetical | Character):
             elements.pop()
-        elif isinstance(last, Dialogue) and (cut := _before_open_parenthesis(last.text.plain)):
-            kept = cut[0]
+        elif isinstance(last, Dialogue) and (cut := _unclosed_parenthesis(last.text.plain)) >= 0:
+            kept = last.text.plain[:cut].rstrip()
             if kept:
                 elements[-1] = Dialogue(parse_inline(kept))
                 break
@@ -256,15 +264,17 @@ def _without_unfinished_end(document: Document) -> Document:
     return dataclasses.replace(document, elements=tuple(elements))
 
 
-def _before_open_parenthesis(text: str) -> tuple[str] | None:
-    """`(text before it,)` when `text` ends inside a parenthesis it opened, else None."""
+def _unclosed_parenthesis(text: str) -> int:
+    """Where the outermost parenthesis that `text` leaves open begins; -1 when none is."""
     depth, opened = 0, -1
     for index, char in enumerate(text):
         if char in "(（":
-            depth, opened = depth + 1, index if depth == 0 else opened
+            if depth == 0:
+                opened = index
+            depth += 1
         elif char in ")）" and depth:
             depth -= 1
-    return (text[:opened].rstrip(),) if depth else None
+    return opened if depth else -1
 
 
 _FIELD = re.compile(r"^\s*[-*]?\s*\**([A-Za-z ]{2,20}?)\**\s*:\s*(.*)$")

@@ -250,6 +250,7 @@ class GenerationQueue:
         self._running: dict[int, tuple[_Work, int]] = {}  # seq id -> (work, take index)
         self._active: dict[int, _Work] = {}  # job id -> work, while the worker holds it
         self._next_seq = 0
+        self._spared: dict[tuple[str, ...], frozenset[int]] = {}  # cast -> its name tokens
         self._metrics_lock = threading.Lock()
         self._token_times: deque[tuple[float, int]] = deque()
         self._batch_sizes: deque[tuple[float, int]] = deque()
@@ -372,9 +373,8 @@ class GenerationQueue:
 
     def _work(self) -> None:
         if self.engine.device.type == "cpu":
-            # The worker sets its own OpenMP team: a team the starting thread had opened (it
-            # loaded the model) would keep its threads spinning beside the worker's, and a
-            # decode step measured 38-48 ms instead of 27-29 on two cores.
+            # torch's CPU thread count is set per thread (OpenMP): set it where decoding runs.
+            # (Load the model off this thread and off the event loop's: `in_passing_thread`.)
             torch.set_num_threads(self.settings.cpu_threads or (os.cpu_count() or 1))
         try:
             while self._wait_for_work():
@@ -403,16 +403,20 @@ class GenerationQueue:
                 self._wake.wait()
         return True
 
-    def _word_tokens(self, words: Sequence[str]) -> frozenset[int]:
+    def _word_tokens(self, words: tuple[str, ...]) -> frozenset[int]:
         """Every token that spells one of `words` as a cue, at a line start or mid-sentence,
-        in capitals or as written."""
+        in capitals or as written; worked out once per cast (a room asks with the same one)."""
+        if words in self._spared:
+            return self._spared[words]
         ids: set[int] = set()
         for word in words:
             for form in {word, word.upper(), word.title()}:
                 for text in (form, f" {form}", f"\n{form}"):
                     ids.update(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         # Line breaks and spaces stay penalised as before: only the names are spared.
-        return frozenset(i for i in ids if self.tokenizer.decode([i]).strip())
+        spared = frozenset(i for i in ids if self.tokenizer.decode([i]).strip())
+        self._spared[words] = spared  # the worker's alone, like the engine
+        return spared
 
     def _has_cancels(self) -> bool:
         return any(w.cancel_requested for w in self._active.values())

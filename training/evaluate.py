@@ -50,7 +50,7 @@ from model.loading import (
     ModelSettings,
     load_model,
 )
-from model.prompts import build_messages, cast_of, find_loop, parse_answer
+from model.prompts import build_messages, cast_of, find_loop, parse_answer, take_sampling
 from model.queue import GenerationQueue, QueueSettings
 from model.tasks import Sampling, TaskKind, TaskRequest
 from screenplay.repair import repair
@@ -292,10 +292,9 @@ async def generate_takes(
                     build_messages(request),
                     [
                         dataclasses.replace(
-                            sampling,
+                            take_sampling(request, sampling),
                             max_new_tokens=max_new_tokens,
                             seed=seed + 100 * i + j,
-                            keep_words=cast_of(request),  # as the bot's Generator does
                         )
                         for j in range(takes)
                     ],
