@@ -2,7 +2,7 @@
 
 The reader knows every element of the spec: the title page, scene headings (with `#12A#` scene
 numbers), action, character cues with extensions and the `^` of dual dialogue, parentheticals,
-dialogue (kept together across a blank line by a line of two spaces), lyrics, transitions,
+dialogue and lyrics (kept together across a blank line by a line of two spaces), transitions,
 centered text, page breaks, sections, synopses, notes and boneyard, with the forcing marks
 `! . @ > ~`, inline emphasis (`*italic*`, `**bold**`, `***both***`, `_underline_`) and backslash
 escapes. It never raises on text, however malformed: an emphasis mark that does not close stays a
@@ -527,11 +527,30 @@ def _peel_structure(lines: list[str]) -> tuple[Element, list[str]] | None:
 
 
 def _peel_lyrics(lines: list[str]) -> tuple[Element, list[str]] | None:
-    run = _leading_run(lines, lambda s: s.startswith("~"))
+    blank_within = _blanks_within_lyrics(lines)
+    run = 0
+    while run < len(lines) and (
+        lines[run].strip().startswith("~") or (run > 0 and blank_within[run])
+    ):
+        run += 1
     if not run:
         return None
     text = "\n".join(line.strip()[1:].lstrip() for line in lines[:run])
     return Lyrics(parse_inline(text)), lines[run:]
+
+
+def _blanks_within_lyrics(lines: list[str]) -> list[bool]:
+    """For each line, whether it is an empty line (two spaces in the source) with a lyric line
+    next after it: a blank line between two verses belongs to the lyric."""
+    within = [False] * len(lines)
+    sung_next = False
+    for j in range(len(lines) - 1, -1, -1):
+        line = lines[j].strip()
+        if line:
+            sung_next = line.startswith("~")
+        else:
+            within[j] = sung_next
+    return within
 
 
 def _is_centered(line: str) -> bool:
@@ -605,6 +624,7 @@ def _read_dialogue(lines: list[str]) -> list[Element]:
             run.clear()
 
     closing = _closing_lines(lines)
+    blank_within = _blanks_within_lyrics(lines)
     i = 0
     while i < len(lines):
         line = lines[i].strip()
@@ -615,7 +635,8 @@ def _read_dialogue(lines: list[str]) -> list[Element]:
             out.append(Parenthetical(_plain(source)))
             i = end + 1
             continue
-        if line.startswith("~") != lyric:
+        sung = line.startswith("~") or (lyric and blank_within[i])
+        if sung != lyric:
             flush()
             lyric = not lyric
         run.append(line[1:].lstrip() if lyric else line)
@@ -709,7 +730,7 @@ def _forms(group: list[Element]) -> list[list[str]]:
         case Centered(text=text):
             return [["> " + _format_line(line) + " <" for line in text.lines()]]
         case Lyrics(text=text):
-            return [["~" + _format_line(line) for line in text.lines()]]
+            return [_lyric_lines(text)]
         case PageBreak():
             return [["==="]]
         case Section(text=section, level=level):
@@ -740,10 +761,22 @@ def _body_lines(element: Element) -> list[str]:
     if isinstance(element, Parenthetical):
         return [_guard(_format_plain(line)) for line in element.text.split("\n")]
     if isinstance(element, Lyrics):
-        return ["~" + _format_line(line) for line in element.text.lines()]
+        return _lyric_lines(element.text)
     assert isinstance(element, Dialogue)
     lines = [_format_line(line).lstrip() for line in element.text.lines()]
     return [_guard("\\" + line if line.startswith(("(", "~")) else line) for line in lines]
+
+
+def _lyric_lines(text: Text) -> list[str]:
+    """`~` before each line; an empty line between two lines of the lyric is written as two
+    spaces, as a writer would, and as `~` alone at its start or end (where two spaces would read
+    as belonging to the dialogue around it)."""
+    lines = [_format_line(line) for line in text.lines()]
+    last = max((k for k, line in enumerate(lines) if line.strip()), default=0)
+    return [
+        _TWO_SPACES if 0 < k < last and not line.strip() else "~" + line
+        for k, line in enumerate(lines)
+    ]
 
 
 def _escape_each(text: str, chars: str) -> str:

@@ -6,7 +6,9 @@ paragraph — and the rules by which screenwriting software breaks pages: a scen
 the last line of a page, a cue never leaves its dialogue, a speech splits only after a sentence
 with `(MORE)` below and `NAME (CONT'D)` above, action splits at a sentence with two lines on
 either side. Text wraps by display width, where a Chinese, Japanese or Korean character takes
-two columns, and lines never begin with closing punctuation.
+two columns, and lines never begin with closing punctuation. Chinese and Japanese may break between
+any two characters; Korean, which spaces its words, breaks only at spaces (CSS `word-break:
+keep-all`), unless a word is longer than the whole line.
 
 It deliberately knows nothing of fonts, PDF or HTML: a `Page` is plain data (lines at a row of
 the grid and an x in points, made of styled runs) that the PDF writer draws and the stats module
@@ -215,6 +217,34 @@ _CLOSERS = "\"')]}”’」』）】"
 _Cell = tuple[str, Style]
 
 
+def _is_hangul(ch: str) -> bool:
+    """A Korean letter: a syllable or a jamo (conjoining, compatibility or halfwidth)."""
+    code = ord(ch)
+    return (
+        0xAC00 <= code <= 0xD7FF
+        or 0x1100 <= code <= 0x11FF
+        or 0x3130 <= code <= 0x318F
+        or 0xA960 <= code <= 0xA97F
+        or 0xFFA0 <= code <= 0xFFDC
+    )
+
+
+def _in_word(ch: str) -> bool:
+    """Whether `ch` is part of a word that a line never breaks inside: narrow letters, digits and
+    punctuation, and Hangul (a Korean word is written without spaces inside it, `3시에` too)."""
+    return char_width(ch) == 1 or _is_hangul(ch)
+
+
+def _unbreakable(last: str, ch: str) -> bool:
+    """Whether a line may not break between `last` and `ch` (neither being a space)."""
+    return (
+        (_in_word(last) and _in_word(ch))
+        or ch in _NO_LINE_START
+        or last in _NO_LINE_END
+        or char_width(ch) == 0
+    )
+
+
 @dataclass(slots=True)
 class _Atom:
     """A piece the wrapper never cuts (a word, a CJK character with its punctuation) or a gap."""
@@ -254,17 +284,10 @@ def _atoms(cells: Sequence[_Cell]) -> list[_Atom]:
                 atoms.append(_Atom([cell], 1, True))
             continue
         width = char_width(ch)
-        if prev is not None and not prev.space:
-            last = prev.cells[-1][0]
-            if (
-                (width == 1 and char_width(last) == 1)
-                or ch in _NO_LINE_START
-                or last in _NO_LINE_END
-                or width == 0
-            ):
-                prev.cells.append(cell)
-                prev.width += width
-                continue
+        if prev is not None and not prev.space and _unbreakable(prev.cells[-1][0], ch):
+            prev.cells.append(cell)
+            prev.width += width
+            continue
         atoms.append(_Atom([*indent, cell], _cells_width(indent) + width, False))
         indent = []
     if indent:
@@ -567,7 +590,7 @@ def _may_cut(line: Sequence[_Cell], end: int, force: bool) -> bool:
     last, after = line[end - 1][0], line[end][0]
     if last == " " or after in _NO_LINE_START:
         return False
-    between_words = after == " " or char_width(last) == 2 or char_width(after) == 2
+    between_words = after == " " or not _unbreakable(last, after)
     if force:
         return between_words
     k = end - 1

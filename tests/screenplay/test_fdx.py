@@ -316,6 +316,19 @@ def test_round_trip_keeps_elements_in_any_order(doc: Document) -> None:
     assert parse_fdx(to_fdx(doc)) == doc
 
 
+def test_a_blank_line_between_verses_survives_a_trip_through_final_draft() -> None:
+    source = "MARA\n~Row, row, row your boat\n~gently down the stream.\n  \n~Merrily, merrily"
+    doc = parse_fountain(source)
+    root = ET.fromstring(to_fdx(doc))
+    assert [
+        (p.get("Type"), "".join(p.itertext()).strip()) for p in root.findall("Content/Paragraph")
+    ] == [
+        ("Character", "MARA"),
+        ("Lyrics", "Row, row, row your boat\ngently down the stream.\n\nMerrily, merrily"),
+    ]
+    assert parse_fdx(to_fdx(doc)) == doc
+
+
 def test_fountain_scripts_survive_a_trip_through_final_draft() -> None:
     scripts = sorted(FILES.glob("*.fountain"))
     assert scripts

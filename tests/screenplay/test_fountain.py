@@ -232,6 +232,50 @@ def test_two_spaces_continue_dialogue_over_a_blank_line() -> None:
     )
 
 
+SUNG = """\
+MARA
+~Row, row, row your boat
+~gently down the stream.
+\x20\x20
+~Merrily, merrily, merrily,
+~life is but a dream.
+\x20\x20
+That's all I remember.
+"""
+
+
+def test_two_spaces_between_verses_keep_the_blank_line_in_the_lyric() -> None:
+    assert elements(SUNG) == (
+        Character("MARA"),
+        Lyrics(
+            Text.of(
+                "Row, row, row your boat\ngently down the stream.\n\n"
+                "Merrily, merrily, merrily,\nlife is but a dream."
+            )
+        ),
+        # A blank line before plain dialogue is the dialogue's, as it always was.
+        dialogue("\nThat's all I remember."),
+    )
+    assert to_fountain(parse_fountain(SUNG)) == SUNG
+
+
+def test_two_spaces_between_verses_of_a_song_outside_a_speech() -> None:
+    song = "~Row, row, row your boat\n~gently down the stream.\n  \n~Merrily, merrily\n"
+    assert elements(song) == (
+        Lyrics(Text.of("Row, row, row your boat\ngently down the stream.\n\nMerrily, merrily")),
+    )
+    assert to_fountain(parse_fountain(song)) == song
+
+
+def test_empty_lines_at_either_end_of_a_lyric_are_written_with_a_tilde() -> None:
+    # Two spaces there would read as dialogue: `~` alone is an empty line of the lyric.
+    doc = Document(
+        elements=(Character("MARA"), dialogue("La."), Lyrics(Text.of("\nRow,\n\nrow.\n")))
+    )
+    assert to_fountain(doc) == "MARA\nLa.\n~\n~Row,\n  \n~row.\n~\n"
+    assert parse_fountain(to_fountain(doc)) == doc
+
+
 def test_dual_dialogue_marks_the_second_cue() -> None:
     source = "BRICK\nScrew retirement.\n\nSTEEL ^\nScrew retirement.\n\n@林小雨 (V.O.) ^\n好。"
     assert elements(source) == (
@@ -566,7 +610,8 @@ def _joined(lines: list[Text]) -> Text:
     return text
 
 
-# Empty lines are kept inside action and dialogue (as two-space lines); indentation only in action.
+# Empty lines are kept inside action, dialogue and lyrics (as two-space lines, or `~` at either end
+# of a lyric); indentation only in action.
 _dialogue_lines = st.lists(st.one_of(st.just(Text()), line_text()), min_size=1, max_size=4)
 _action_lines = st.lists(
     st.one_of(st.just(Text()), line_text(), line_text().map(lambda t: Text.of("    ") + t)),
@@ -586,7 +631,8 @@ def _unusual_group(draw: st.DrawFn) -> list[Element]:
         return [Action(_joined(draw(_action_lines)))]
     if kind == 1:
         paren = Parenthetical("(" + draw(words) + ")")
-        return [cue, paren, Dialogue(_joined(draw(_dialogue_lines)))]
+        sung = [Lyrics(_joined(draw(_dialogue_lines)))] if draw(st.booleans()) else []
+        return [cue, paren, Dialogue(_joined(draw(_dialogue_lines))), *sung]
     if kind == 2:
         return [cue]
     if kind == 3:
@@ -598,7 +644,7 @@ def _unusual_group(draw: st.DrawFn) -> list[Element]:
     if kind == 6:
         return [Centered(draw(multi_line_text()))]
     if kind == 7:
-        return [Lyrics(draw(multi_line_text()))]
+        return [Lyrics(_joined(draw(_dialogue_lines)))]
     bones = st.lists(words.filter(lambda w: "*/" not in w), min_size=1, max_size=2)
     return [Boneyard("\n\n".join(draw(bones)))]
 

@@ -6,7 +6,8 @@ hand-written documents; both readings are mapped to one sequence of printed even
 
 Where screenplain departs from the Fountain spec, the documents here avoid the construct, and the
 comparison says how it maps what remains:
-- lyrics (`~`): screenplain has none; it reads the tilde line as action or dialogue text.
+- lyrics (`~`): screenplain has none; it reads the tilde line as action or dialogue text, so a
+  lyric is compared as that text (tilde included), and a blank line inside it as a blank line.
 - synopses (`=`): screenplain attaches a synopsis to the heading or section just before it and
   has none anywhere else; so synopses appear here only after a heading or section.
 - escapes: screenplain unescapes only `\\*`; the documents hold no other character that our
@@ -36,6 +37,7 @@ from screenplay.types import (
     Character,
     Dialogue,
     Document,
+    Lyrics,
     Note,
     PageBreak,
     Parenthetical,
@@ -97,9 +99,18 @@ def _plain_event(kind: str, text: str) -> Event:
     return (kind, text, ((text, frozenset()),) if text else ())
 
 
+def _sung(runs: Runs) -> tuple[str, Runs]:
+    """A line of a lyric as screenplain prints it: after its `~`, unless the line is blank."""
+    return _printed([("~", frozenset()), *runs]) if runs else ("", ())
+
+
 def ours(doc: Document) -> list[Event]:
     events: list[Event] = []
+    speaking = False
     for element in doc.elements:
+        speaking = isinstance(element, Character) or (
+            speaking and isinstance(element, Parenthetical | Dialogue | Lyrics)
+        )
         match element:
             case SceneHeading(text=text, number=number):
                 events.append(_plain_event("heading", text.upper()))
@@ -115,6 +126,9 @@ def ours(doc: Document) -> list[Event]:
                 events += [_plain_event("parenthetical", line) for line in text.split("\n")]
             case Dialogue(text=text):
                 events += [("dialogue", plain, runs) for plain, runs in _runs(text)]
+            case Lyrics(text=text):
+                kind = "dialogue" if speaking else "action"
+                events += [(kind, *_sung(runs)) for _, runs in _runs(text)]
             case Transition(text=text):
                 events.append(_plain_event("transition", text.upper()))
             case PageBreak():
@@ -242,7 +256,29 @@ TITLED = Document(
     (SceneHeading("EXT. BRICK'S POOL - DAY"), Action(_text("Steel floats."))),
 )
 
-DOCUMENTS = {"scene": SCENE, "forced": FORCED, "dual and structure": DUAL_AND_STRUCTURE}
+SONG = Document(
+    elements=(
+        Character("MARA"),
+        Dialogue(_text("She used to sing this.")),
+        Lyrics(
+            _text(
+                "Row, row, row your ",
+                Span("boat", IT),
+                "\ngently down the stream.\n\nMerrily, merrily,\nlife is but a dream.",
+            )
+        ),
+        Dialogue(_text("\nThat's all I remember.")),
+        Action(_text("Silence. Then, from the dark:")),
+        Lyrics(_text("Row, row, row\n\nyour boat.")),
+    )
+)
+
+DOCUMENTS = {
+    "scene": SCENE,
+    "forced": FORCED,
+    "dual and structure": DUAL_AND_STRUCTURE,
+    "song": SONG,
+}
 
 
 @pytest.mark.parametrize("doc", DOCUMENTS.values(), ids=DOCUMENTS.keys())

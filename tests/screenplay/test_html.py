@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 from hypothesis import given, settings
 
+from screenplay.fountain import parse_fountain
 from screenplay.html import to_html
 from screenplay.types import (
     Action,
@@ -243,6 +245,26 @@ def test_language_is_declared_for_chinese_or_as_given() -> None:
     _, root = _parse(to_html(doc, lang="zh-Hant"))
     assert root.one(tag="html").attrs["lang"] == "zh-Hant"
     assert root.one("speech").text == "你好。我在找一个人。"
+
+
+def test_korean_wraps_at_spaces_in_the_browser_and_chinese_anywhere() -> None:
+    doc = Document(elements=(Character("김지수"), Dialogue(T("오늘 밤 우리는 섬을 떠나야 해요."))))
+    _, root = _parse(to_html(doc))
+    assert root.one(tag="html").attrs["lang"] == "ko"
+    style = re.sub(r"/\*.*?\*/", "", root.one(tag="style").text, flags=re.DOTALL)
+    # CSS `word-break: normal` lets a browser break a Korean word between any two syllables.
+    keep_all = re.findall(r"([^{}]*)\{[^}]*word-break: keep-all", style)
+    assert [selector.strip() for selector in keep_all] == [".screenplay:lang(ko)"]
+
+
+def test_a_blank_line_between_verses_stays_inside_the_lyric() -> None:
+    source = "MARA\n~Row, row, row your boat\n~gently down the stream.\n  \n~Merrily, merrily"
+    _, root = _parse(to_html(parse_fountain(source)))
+    speech = root.one("dialogue")
+    assert [(p.attrs["class"], p.text) for p in speech.find_all(tag="p")] == [
+        ("character", "MARA"),
+        ("lyrics", "Row, row, row your boat\ngently down the stream.\n\nMerrily, merrily"),
+    ]
 
 
 @settings(max_examples=150, deadline=None)

@@ -135,6 +135,58 @@ def test_cjk_counts_two_columns_and_punctuation_never_starts_a_line() -> None:
     assert len(lines) == 3  # 48 characters, 17 to a line
 
 
+KOREAN = (
+    "오늘 밤 우리는 마지막 배를 타고 섬을 떠나야 해요. "
+    "아무도 우리가 어디로 가는지 알면 안 됩니다. 3시에 KTX를 타요."
+)
+
+
+def test_korean_wraps_only_at_spaces_never_inside_a_word() -> None:
+    action = f"{KOREAN} {KOREAN}"
+    doc = _doc(Character("김지수"), Dialogue(T(KOREAN)), Action(T(action)))
+    (page,) = _body(doc)
+    for kind, width, text in (("dialogue", 35, KOREAN), ("action", 60, action)):
+        lines = _kinds(page, kind)
+        assert len(lines) >= 3
+        assert all(line.columns <= width for line in lines)
+        # Each line holds whole words: put back together with one space, the text is unchanged.
+        assert " ".join(line.text for line in lines) == text
+    # Dialogue lines stop short of the margin rather than split `섬을` after its first syllable.
+    assert [line.text for line in _kinds(page, "dialogue")][:2] == [
+        "오늘 밤 우리는 마지막 배를 타고",
+        "섬을 떠나야 해요. 아무도 우리가",
+    ]
+
+
+def test_a_korean_word_longer_than_the_line_is_still_broken() -> None:
+    word = "가나다라마바사아자차카타파하" * 3
+    (page,) = _body(_doc(Character("김지수"), Dialogue(T(f"아 {word} 끝"))))
+    lines = _kinds(page, "dialogue")
+    assert [line.text for line in lines] == ["아", word[:17], word[17:34], f"{word[34:]} 끝"]
+
+
+def test_chinese_and_japanese_still_break_between_any_two_characters() -> None:
+    for text in (
+        "我们今天晚上必须坐最后一班船离开这个岛，谁也不能知道我们去哪里。",
+        "今夜、最後の船に乗ってこの島を出なければならない。誰にも行き先を知られてはいけない。",
+    ):
+        (page,) = _body(_doc(Character("林小雨"), Dialogue(T(text))))
+        lines = _kinds(page, "dialogue")
+        assert "".join(line.text for line in lines) == text
+        # Full lines: 17 characters (34 columns), or 16 where a comma must stay with the one before.
+        assert all(line.columns >= 32 for line in lines[:-1])
+
+
+def test_a_korean_speech_cut_at_a_page_break_keeps_its_words_whole() -> None:
+    # "I will wait", over and over: no sentence ends, so the page is cut between two words. Two
+    # fit on a line (29 columns), leaving room for the first syllables of a third, not all of it.
+    text = " ".join(["기다리겠습니다"] * 150)
+    pages = _body(_doc(Character("김지수"), Dialogue(T(text))))
+    assert len(pages) >= 2 and _last_row(pages[0]).kind == "more"
+    told = " ".join(line.text for page in pages for line in _kinds(page, "dialogue"))
+    assert told == text
+
+
 def test_leading_spaces_and_line_breaks_of_action_are_kept() -> None:
     doc = _doc(Action(T("Roses are red,\n    violets are blue.")))
     (page,) = _body(doc)

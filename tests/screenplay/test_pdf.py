@@ -6,12 +6,14 @@ import io
 import logging
 import shutil
 import subprocess
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 import pdfplumber
 import pytest
 
+from screenplay.fountain import parse_fountain
 from screenplay.pdf import to_pdf
 from screenplay.types import (
     Action,
@@ -194,6 +196,41 @@ def test_korean_prints_with_its_own_embedded_font() -> None:
     (page,) = _pages(to_pdf(_doc(Character("김지수"), Dialogue(T("안녕하세요. 늦었어요.")))))
     assert "안녕하세요." in page["text"] and "김지수" in page["text"]
     assert _word(page, "김지수")["fontname"].endswith("+NanumGothicCoding")
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs pdftotext (poppler-utils)")
+def test_korean_dialogue_wraps_between_whole_words(tmp_path: Path) -> None:
+    text = (
+        "오늘 밤 우리는 마지막 배를 타고 섬을 떠나야 해요. "
+        "아무도 우리가 어디로 가는지 알면 안 됩니다."
+    )
+    path = tmp_path / "ko.pdf"
+    path.write_bytes(to_pdf(_doc(Character("김지수"), Dialogue(T(text)))))
+    read = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True
+    )
+    cue, *lines = [line for line in read.stdout.splitlines() if line.strip()]
+    assert cue == "김지수"
+    # pdftotext reads the gap on either side of a Hangul glyph (12 pt wide in a 14.4 pt cell) as
+    # a space on some lines, so spaces are left out: each printed line must end where a word does.
+    packed = [line.replace(" ", "") for line in lines]
+    assert "".join(packed) == text.replace(" ", "") and len(packed) == 3
+    word_ends = set(accumulate(len(word) for word in text.split()))
+    assert set(accumulate(len(line) for line in packed)) <= word_ends
+
+
+def test_a_song_with_a_blank_line_between_verses_prints_as_one_lyric() -> None:
+    song = "~Row, row, row your boat\n~gently down the stream.\n  \n~Merrily, merrily, merrily"
+    (page,) = _pages(to_pdf(parse_fountain(song)))
+    assert page["text"].splitlines() == [
+        "Row, row, row your boat",
+        "gently down the stream.",
+        "Merrily, merrily, merrily",
+    ]
+    first, second = _word(page, "Row,"), _word(page, "Merrily,")
+    assert second["x0"] == pytest.approx(first["x0"], abs=1)  # not moved out to the action margin
+    assert second["fontname"] == first["fontname"] == "Courier-Oblique"
+    assert round(second["top"] - first["top"]) == 36  # a blank line between the verses
 
 
 def test_characters_no_font_has_print_visibly_and_are_reported(
