@@ -356,8 +356,18 @@ class Vote:
 
 
 @dataclass(frozen=True, slots=True)
+class Ballot:
+    """Where a proposal's ballot was posted, in a front end that posts messages (Discord): the
+    channel or thread and the message with the vote buttons."""
+
+    channel_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Proposal:
-    """One request of the room with its takes and votes."""
+    """One request of the room with its takes and votes; `ballot` is where its takes were put
+    to the vote (None until they were, and in the console)."""
 
     id: int
     room_id: int
@@ -377,6 +387,7 @@ class Proposal:
     decided_at: float | None = None
     rerolled_as: int | None = None
     reason: str = ""
+    ballot: Ballot | None = None
 
     def take(self, number: int) -> Take | None:
         return next((t for t in self.takes if t.number == number), None)

@@ -19,6 +19,11 @@ keep at least one showrunner or role. Reset, settings, an explicit pick, and und
 another writer's change need a showrunner; everything else is open to every writer. The "author"
 of a picked take, for undo, is the writer who asked for it.
 
+A front end that posts messages records where it put each proposal to the vote
+(`record_ballot`: the channel and the ballot's message, kept as `Proposal.ballot`), so that after
+a restart it still updates that message when the vote is decided and knows a reaction on it for
+a vote (`ballot_proposal`).
+
 Undo and redo replay the event log (see `bot.store.undo_stacks`): they cover the story (project,
 bible, locations, outline, script), not votes, proposals or settings. Undoing a pick takes its
 lines back out; the proposal stays decided.
@@ -44,6 +49,7 @@ from bot.domain import (
     SHEET_FIELDS,
     SYSTEM_USER,
     Attribution,
+    Ballot,
     Beat,
     BeatStatus,
     CharacterEntry,
@@ -885,6 +891,25 @@ class RoomService:
                 {"proposal": proposal_id, "take": take},
             )
             return edited
+
+    async def record_ballot(
+        self, room_id: int, proposal_id: int, channel_id: int, message_id: int
+    ) -> Proposal:
+        """Remember where the proposal's takes were put to the vote (the front end posted its
+        ballot, or posted it again), so that the ballot is found after a restart: to show the
+        decision on it and to count reactions on it."""
+        ballot = Ballot(channel_id, message_id)
+        async with self._lock(room_id), self.store.write() as db:
+            proposal = await _proposal(db, room_id, proposal_id)
+            if proposal.ballot != ballot:
+                await db_.set_ballot(db, proposal_id, ballot)
+            return dataclasses.replace(proposal, ballot=ballot)
+
+    async def ballot_proposal(self, message_id: int) -> Proposal | None:
+        """The proposal whose ballot is the message `message_id` (None for any other message)."""
+        async with self.store.read() as db:
+            proposal_id = await db_.proposal_of_ballot(db, message_id)
+            return None if proposal_id is None else await db_.load_proposal(db, proposal_id)
 
     async def close_due(self, now: float | None = None) -> list[Proposal]:
         """Decide every open proposal whose vote deadline has passed (the bot calls this every

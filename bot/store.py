@@ -36,6 +36,7 @@ import aiosqlite
 
 from bot.domain import (
     Attribution,
+    Ballot,
     Beat,
     BeatStatus,
     CharacterEntry,
@@ -772,6 +773,11 @@ async def load_proposal(db: aiosqlite.Connection, proposal_id: int) -> Proposal 
         decided_at=row["decided_at"],
         rerolled_as=row["rerolled_as"],
         reason=row["reason"],
+        ballot=(
+            None
+            if row["ballot_message"] is None
+            else Ballot(row["ballot_channel"], row["ballot_message"])
+        ),
     )
 
 
@@ -804,6 +810,18 @@ async def update_proposal(db: aiosqlite.Connection, proposal_id: int, **columns:
         f"UPDATE proposals SET {', '.join(f'{k} = ?' for k in columns)} WHERE id = ?",
         (*values, proposal_id),
     )
+
+
+async def set_ballot(db: aiosqlite.Connection, proposal_id: int, ballot: Ballot) -> None:
+    await db.execute(
+        "UPDATE proposals SET ballot_channel = ?, ballot_message = ? WHERE id = ?",
+        (ballot.channel_id, ballot.message_id, proposal_id),
+    )
+
+
+async def proposal_of_ballot(db: aiosqlite.Connection, message_id: int) -> int | None:
+    """The proposal whose ballot is the message `message_id` (None for any other message)."""
+    return await scalar(db, "SELECT id FROM proposals WHERE ballot_message = ?", (message_id,))
 
 
 async def save_take(db: aiosqlite.Connection, proposal_id: int, take: Take) -> None:

@@ -1,11 +1,12 @@
 """Number reactions on a ballot are votes: 1️⃣ votes for take 1, and so on up to 5️⃣.
 
 Raw reaction events are used, so a ballot posted before a restart (no longer in the message
-cache) still counts. The bot's own reactions — it adds the numbers to every ballot so writers can
-click them — never count. A reaction the room refuses (the proposal is decided, the take does
-not exist) is taken off again, so what a writer sees on the ballot is what counted. Removing a
-number takes that vote back while the proposal is open; a writer who has since voted for another
-take (by another number, or a button) keeps that vote.
+cache) still counts: the room's store records which message is which proposal's ballot. The
+bot's own reactions — it adds the numbers to every ballot so writers can click them — never
+count. A reaction the room refuses (the proposal is decided, the take does not exist) is taken
+off again, so what a writer sees on the ballot is what counted. Removing a number takes that vote
+back while the proposal is open; a writer who has since voted for another take (by another
+number, or a button) keeps that vote.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Reactions(commands.Cog):
         if take is None:
             return None
         message = await self.board.find_message(payload.channel_id, payload.message_id)
-        proposal_id = self.board.proposal_of(message) if message is not None else None
+        proposal_id = await self.board.proposal_of(message) if message is not None else None
         if message is None or proposal_id is None:
             return None
         return message, proposal_id, take

@@ -5,8 +5,11 @@ long), followed by its ballot: an embed with the tally and a persistent view —
 (a vote), Edit 1..N (a modal prefilled with the take) and Reroll — plus number reactions.
 The buttons are `DynamicItem`s with stable custom ids (`wr:take:<proposal>:<n>`,
 `wr:edit:<proposal>:<n>`, `wr:reroll:<proposal>`), registered once at start, so a ballot posted
-before a restart keeps working after it. The ballot's footer names its proposal, so a restarted
-bot also recognises its old ballots when a reaction arrives.
+before a restart keeps working after it. Where each ballot was posted (channel and message) is
+recorded with its proposal in the room's store (`RoomService.record_ballot`), so a restarted bot
+still edits that very message when the vote is decided — by a vote, a showrunner's pick or the
+deadline — counts reactions on it, and does not post it a second time. The ballot's footer names
+its proposal, which is how ballots posted before they were recorded are recognised.
 
 `Board` is the one place that posts takes, shows generation progress (editing the waiting
 message at most once per interval), casts votes and refreshes ballots; the commands, the buttons,
@@ -26,7 +29,7 @@ from typing import Any, Protocol, cast
 
 import discord
 
-from bot.domain import Proposal, ProposalStatus, VoteOutcome, VoteResult
+from bot.domain import Ballot, Proposal, ProposalStatus, VoteOutcome, VoteResult
 from bot.errors import BadInput, RoomError
 from bot.room import RoomService, take_text
 from cogs.embeds import ballot_embed, number_emoji, progress_text, proposal_header, take_messages
@@ -353,8 +356,6 @@ class Board:
         self.client = client
         self.room = room
         self.progress_interval = progress_interval
-        self._ballots: dict[int, tuple[int, int]] = {}  # proposal -> (channel, message)
-        self._proposal_of_message: dict[int, int] = {}
 
     # --- generating and posting
 
@@ -394,28 +395,45 @@ class Board:
             view=ballot_view(proposal),
             allowed_mentions=NO_MENTIONS,
         )
-        self.remember(proposal.id, ballot)
+        await self.remember(proposal, ballot)
         for take in proposal.takes[:5]:
             await ballot.add_reaction(number_emoji(take.number))
         return ballot
 
     # --- finding ballots
 
-    def remember(self, proposal_id: int, message: discord.Message) -> None:
-        self._ballots[proposal_id] = (message.channel.id, message.id)
-        self._proposal_of_message[message.id] = proposal_id
+    async def remember(self, proposal: Proposal, message: discord.Message) -> None:
+        """Record `message` as the ballot of `proposal`, unless the store has it already."""
+        if proposal.ballot != Ballot(message.channel.id, message.id):
+            await self.room.record_ballot(
+                proposal.room_id, proposal.id, message.channel.id, message.id
+            )
 
-    def proposal_of(self, message: discord.Message) -> int | None:
-        """The proposal whose ballot `message` is (None for any other message)."""
-        known = self._proposal_of_message.get(message.id)
-        if known is not None:
-            return known
+    async def proposal_of(self, message: discord.Message) -> int | None:
+        """The proposal whose ballot `message` is (None for any other message): as the store
+        records it, or as the footer of a ballot posted before ballots were recorded says."""
+        recorded = await self.room.ballot_proposal(message.id)
+        if recorded is not None:
+            return recorded.id
+        named = self._named_proposal(message)
+        if named is None:
+            return None
+        try:
+            proposal = await self.room.proposal(message.channel.id, named)
+        except RoomError:
+            return None  # a proposal of another room
+        if proposal.ballot is not None:
+            return None  # its ballot is another message; this one only announced the result
+        await self.remember(proposal, message)
+        return proposal.id
+
+    def _named_proposal(self, message: discord.Message) -> int | None:
+        """The proposal a message of this bot names in an embed's footer."""
         if self.client.user is None or message.author.id != self.client.user.id:
             return None
         for embed in message.embeds:
             match = _FOOTER.match(embed.footer.text or "")
             if match:
-                self.remember(int(match[1]), message)
                 return int(match[1])
         return None
 
@@ -432,17 +450,18 @@ class Board:
             return None
 
     async def find_ballot(self, proposal: Proposal) -> discord.Message | None:
-        """The ballot message of `proposal`: remembered, or found in the room's recent history
-        (after a restart)."""
-        known = self._ballots.get(proposal.id)
-        if known is not None:
-            return await self.find_message(*known)
+        """The ballot message of `proposal` where the store says it was posted (None when it
+        is gone); a ballot posted before ballots were recorded is looked for in the room's
+        recent history, and recorded when found."""
+        if proposal.ballot is not None:
+            return await self.find_message(proposal.ballot.channel_id, proposal.ballot.message_id)
         channel = self.client.get_channel(proposal.room_id)
         if not isinstance(channel, discord.abc.Messageable):
             return None
         try:
             async for message in channel.history(limit=100):
-                if self.proposal_of(message) == proposal.id:
+                if self._named_proposal(message) == proposal.id:
+                    await self.remember(proposal, message)
                     return message
         except discord.HTTPException:
             _log.debug("could not read the history of room %s", proposal.room_id)
@@ -463,7 +482,7 @@ class Board:
         settings = await self.room.settings(proposal.room_id)
         embed = ballot_embed(proposal, settings)
         if message is not None:
-            self.remember(proposal.id, message)
+            await self.remember(proposal, message)
             await message.edit(
                 embed=embed, view=ballot_view(proposal), allowed_mentions=NO_MENTIONS
             )
@@ -482,7 +501,7 @@ class Board:
             result = await self.vote(room_id, writer, proposal_id, take)
             settings = await self.room.settings(room_id)
             if interaction.message is not None:
-                self.remember(proposal_id, interaction.message)
+                await self.remember(result.proposal, interaction.message)
             await interaction.response.edit_message(
                 embed=ballot_embed(result.proposal, settings),
                 view=ballot_view(result.proposal),

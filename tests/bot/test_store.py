@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 
 from bot import store as db_
-from bot.domain import ProposalStatus
+from bot.domain import Ballot, ProposalStatus, Take
+from bot.errors import NotFound
 from bot.room import RoomService
 from bot.store import Store, decode_element, encode_element, migrations
 from screenplay.types import Document
@@ -91,6 +93,66 @@ async def test_closing_and_reopening_keeps_everything(tmp_path: Path) -> None:
     result = await service.vote(ROOM, CY, pending.id, 2)
     assert result.proposal.status is ProposalStatus.DECIDED
     await service.undo(ROOM, ANA)  # the undo stack survived too
+    await store.close()
+
+
+async def test_a_ballot_is_found_again_after_reopening(tmp_path: Path) -> None:
+    clock, generator = FakeClock(), FakeGenerator()
+    path = tmp_path / "r.db"
+    store = await Store.open(path)
+    service = RoomService(store, generator, clock=clock)
+    proposal = await service.ask(ROOM, ANA, "scene", "the storm")
+    other = await service.ask(ROOM, BEN, "beat")
+    assert proposal.ballot is None  # not posted anywhere yet
+    await service.record_ballot(ROOM, proposal.id, ROOM, 5550)
+    await service.record_ballot(ROOM, other.id, ROOM, 5551)
+    with pytest.raises(NotFound):  # a proposal of another room
+        await service.record_ballot(ROOM + 1, proposal.id, ROOM + 1, 5552)
+    await store.close()
+
+    store = await Store.open(path)
+    service = RoomService(store, generator, clock=clock)
+    reopened = await service.proposal(ROOM, proposal.id)
+    assert reopened.ballot == Ballot(ROOM, 5550)
+    assert await service.ballot_proposal(5550) == reopened
+    assert (await service.ballot_proposal(5551)) == await service.proposal(ROOM, other.id)
+    assert await service.ballot_proposal(5552) is None
+    # Voting leaves the ballot where it is; posting it again moves it.
+    await service.vote(ROOM, ANA, proposal.id, 2)
+    decided = (await service.vote(ROOM, BEN, proposal.id, 2)).proposal
+    assert decided.ballot == Ballot(ROOM, 5550)
+    await service.record_ballot(ROOM, other.id, ROOM, 6661)
+    assert await service.ballot_proposal(5551) is None
+    assert (await service.proposal(ROOM, other.id)).ballot == Ballot(ROOM, 6661)
+    await store.close()
+
+
+async def test_a_database_from_before_ballots_were_recorded_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    (_, _, first), *later = migrations()
+    assert later, "the ballot columns come in a later migration"
+    old = sqlite3.connect(path)
+    old.executescript(first)
+    old.execute("PRAGMA user_version = 1")
+    old.execute(
+        "INSERT INTO rooms (id, created_at, settings) VALUES (?, 0, ?)",
+        (ROOM, db_.settings_to_json(db_.RoomSettings())),
+    )
+    old.execute(
+        "INSERT INTO proposals (room_id, kind, requested_by, prompt, characters, n, status,"
+        " created_at) VALUES (?, 'scene', ?, 'the storm', '[]', 1, 'open', 0)",
+        (ROOM, ANA),
+    )
+    old.execute("INSERT INTO takes VALUES (1, 1, ?)", (db_.take_to_json(Take(1, "x", "m")),))
+    old.commit()
+    old.close()
+
+    store = await Store.open(path)
+    service = RoomService(store, FakeGenerator(), clock=FakeClock())
+    (pending,) = await service.pending_proposals(ROOM)
+    assert (pending.id, pending.ballot) == (1, None)  # where it was posted was never known
+    await service.record_ballot(ROOM, 1, ROOM, 42)
+    assert (await service.proposal(ROOM, 1)).ballot == Ballot(ROOM, 42)
     await store.close()
 
 

@@ -4,7 +4,9 @@ dpytest fakes Discord's HTTP API and gateway, so `!` commands and reactions run 
 discord.py's own parsing and dispatch. Where dpytest cannot reach (button clicks and modals need
 a real interaction endpoint), tests call the callbacks with `FakeInteraction`, a light stand-in
 that records what the bot answered. The model is a canned take generator: fast and
-deterministic.
+deterministic. `Harness.restart` restarts the bot's side on the same database file while Discord
+(the guild, its channel and the messages in it) stays, as in a real restart; a second
+`make_bot()` starts a new fake Discord as well.
 
 The dpytest shim, kept here so the bot's code stays free of test concerns:
 - dpytest refuses sharded clients, although nothing it does depends on sharding; its check is
@@ -36,6 +38,7 @@ from bot.errors import RoomError
 from bot.room import RoomService
 from bot.settings import Settings
 from bot.store import Store
+from cogs.views import Board
 from model.queue import Progress
 from model.tasks import CharacterSheet, GeneratedTake, Sampling, TaskKind, TaskRequest
 
@@ -112,6 +115,7 @@ class Sent:
     kind: str  # "send" or "edit"
     channel_id: int
     payload: dict[str, Any]
+    message_id: int | None = None  # the message sent or edited
 
     @property
     def content(self) -> str:
@@ -161,13 +165,16 @@ def _record(log: SentLog) -> Callable[[], None]:
     original_edit = http.edit_message
 
     async def send_message(http_: Any, channel_id: int, *, params: Any) -> Any:
-        log.items.append(Sent("send", channel_id, dict(params.payload or {})))
+        sent = Sent("send", channel_id, dict(params.payload or {}))
+        log.items.append(sent)
         channel = _caller_locals().get("channel")  # noqa: F841  dpytest reads it from here
-        return await original_send(http_, channel_id, params=params)
+        data = await original_send(http_, channel_id, params=params)
+        sent.message_id = int(data["id"])
+        return data
 
     async def edit_message(http_: Any, channel_id: int, message_id: int, **fields: Any) -> Any:
         payload = getattr(fields.get("params"), "payload", None) or {}
-        log.items.append(Sent("edit", channel_id, dict(payload)))
+        log.items.append(Sent("edit", channel_id, dict(payload), message_id))
         self = _caller_locals().get("self")  # noqa: F841  dpytest reads the message from here
         return await original_edit(http_, channel_id, message_id, **fields)
 
@@ -215,6 +222,19 @@ class Harness:
     async def unreact(self, member: str, message: discord.Message, emoji: str) -> None:
         await dpytest.remove_reaction(self.member(member), message, emoji)
         await settle()
+
+    async def restart(self) -> None:
+        """The bot process restarts: a new store, room service, board and cogs on the same
+        database file, and an empty message cache. Discord itself (the guild, the channel and
+        the messages already in it) stays as it was."""
+        await self.store.close()
+        self.store = await Store.open(self.store.path)
+        self.room = RoomService(self.store, self.generator)
+        self.bot.room = self.room
+        self.bot.board = Board(self.bot, self.room, self.bot.board.progress_interval)
+        self.bot._connection._messages.clear()  # type: ignore[union-attr]
+        for name in list(self.bot.extensions):
+            await self.bot.reload_extension(name)
 
     def last_ballot(self) -> discord.Message:
         assert self.bot.user is not None
@@ -271,7 +291,7 @@ async def make_bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
     monkeypatch.chdir(tmp_path)  # dpytest writes sent attachments to the working directory
     sent = SentLog()
     undo = _record(sent)
-    opened: list[tuple[WritersRoomBot, Store]] = []
+    opened: list[Harness] = []
 
     async def factory(
         *, cooldown_s: float = 0.0, generator: Any = None, extensions: Any = EXTENSIONS
@@ -298,18 +318,19 @@ async def make_bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
         _add_reaction_type(bot._connection)
         _only_unexpected_errors(bot)
         await bot.setup_hook()
-        opened.append((bot, store))
         config = dpytest.get_config()
         channel = config.channels[0]
         assert isinstance(channel, discord.TextChannel)
-        return Harness(bot, room, canned, sent, store, channel, list(config.members))
+        harness = Harness(bot, room, canned, sent, store, channel, list(config.members))
+        opened.append(harness)
+        return harness
 
     yield factory
     undo()
-    for bot, store in opened:
-        if bot._closer is not None:
-            bot._closer.cancel()
-        await store.close()
+    for harness in opened:
+        if harness.bot._closer is not None:
+            harness.bot._closer.cancel()
+        await harness.store.close()
     await dpytest.empty_queue()
 
 

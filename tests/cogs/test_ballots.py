@@ -9,7 +9,7 @@ from typing import Any
 import discord
 
 from bot.discord_app import WritersRoomBot
-from bot.domain import ProposalStatus
+from bot.domain import Ballot, ProposalStatus
 from bot.settings import Settings
 from cogs.embeds import number_emoji
 from cogs.split import MESSAGE_LIMIT
@@ -36,6 +36,12 @@ async def click(h: Harness, bot_h: Harness, custom_id: str, member: str, **kw: A
     await item.callback(interaction.as_interaction())
     await settle()
     return interaction
+
+
+async def chatter(h: Harness, messages: int) -> None:
+    """The room talks on: `messages` messages that push older ones up the channel."""
+    for n in range(messages):
+        await h.say(f"what if the ferry sinks, idea {n}", member="cy")
 
 
 def components(view: discord.ui.View) -> list[tuple[str, bool, discord.ButtonStyle]]:
@@ -150,10 +156,28 @@ async def test_a_restarted_bot_counts_reactions_on_an_old_ballot(make_bot: BotFa
     await h.say("!scene The pier at dawn")
     ballot = h.last_ballot()
     await h.react("ana", ballot, number_emoji(2))
-    h.bot.board._proposal_of_message.clear()  # what a restart forgets
-    h.bot.board._ballots.clear()
+    await h.restart()
     await h.react("ben", ballot, number_emoji(2))
     assert (await h.room.proposal(h.room_id, 1)).decided_take == 2
+    edit = h.sent.items[-1]
+    assert (edit.kind, edit.message_id) == ("edit", ballot.id)
+    assert edit.payload["embeds"][0]["title"] == "Proposal #1: take 2 went in"
+
+
+async def test_a_ballot_posted_before_ballots_were_recorded_still_counts_and_is_recorded(
+    make_bot: BotFactory,
+) -> None:
+    h = await make_bot()
+    await h.say("!scene The pier at dawn")
+    ballot = h.last_ballot()
+    async with h.store.write() as db:  # as a database from before migration 2 left it
+        await db.execute("UPDATE proposals SET ballot_channel = NULL, ballot_message = NULL")
+    await h.restart()
+    assert (await h.room.proposal(h.room_id, 1)).ballot is None
+    await h.react("ana", ballot, number_emoji(2))  # its footer names the proposal
+    proposal = await h.room.proposal(h.room_id, 1)
+    assert proposal.ballot == Ballot(h.room_id, ballot.id)
+    assert [v.take for v in proposal.votes] == [2]
 
 
 async def test_a_click_on_a_decided_ballot_is_answered_on_one_line(make_bot: BotFactory) -> None:
@@ -301,3 +325,62 @@ async def test_after_a_start_lost_proposals_are_generated_and_posted_again(
     ballots = [s.custom_ids[0] for s in h.sent.sends() if s.custom_ids]
     assert sorted(ballots) == [f"wr:take:{left_generating.id}:1", f"wr:take:{unposted.id}:1"]
     assert (await h.room.proposal(h.room_id, left_generating.id)).status is ProposalStatus.OPEN
+
+
+async def test_after_a_restart_the_deadline_updates_a_ballot_far_up_the_channel(
+    make_bot: BotFactory,
+) -> None:
+    h = await make_bot()
+    await h.say("!scene The pier at dawn")
+    ballot = h.last_ballot()
+    await h.react("ana", ballot, number_emoji(3))
+    await chatter(h, 120)  # a busy room: the ballot is no longer among the latest 100 messages
+    await h.restart()
+    h.sent.clear()
+    h.room.clock = lambda: 10.0**12  # the vote's deadline has passed
+    closed = await h.bot.board.close_due()
+    assert [p.decided_take for p in closed] == [3]
+    assert h.sent.sends() == []  # the old ballot itself now shows the winner
+    (edit,) = h.sent.items
+    assert (edit.kind, edit.channel_id, edit.message_id) == ("edit", h.room_id, ballot.id)
+    assert edit.payload["embeds"][0]["title"] == "Proposal #1: take 3 went in"
+    buttons = [c for row in edit.payload["components"] for c in row["components"]]
+    assert buttons and all(b["disabled"] for b in buttons)
+
+
+async def test_a_restarted_bot_does_not_post_again_a_ballot_far_up_the_channel(
+    make_bot: BotFactory,
+) -> None:
+    h = await make_bot()
+    await h.say("!scene The pier at dawn")
+    ballot = h.last_ballot()
+    await chatter(h, 120)
+    await h.restart()
+    h.sent.clear()
+    await h.bot.board.resume()
+    assert h.sent.items == []  # its takes and ballot are where they were; no second ballot
+    await h.react("ana", ballot, number_emoji(1))
+    await h.react("ben", ballot, number_emoji(1))
+    assert (await h.room.proposal(h.room_id, 1)).decided_take == 1
+    edit = h.sent.items[-1]
+    assert (edit.kind, edit.message_id) == ("edit", ballot.id)
+    assert edit.payload["embeds"][0]["title"] == "Proposal #1: take 1 went in"
+
+
+async def test_a_pick_after_a_restart_shows_on_a_ballot_far_up_the_channel(
+    make_bot: BotFactory,
+) -> None:
+    h = await make_bot()
+    await h.say("!scene The pier at dawn")
+    ballot = h.last_ballot()
+    await chatter(h, 120)
+    await h.restart()
+    h.sent.clear()
+    await h.say("!pick 2")  # ana opened the room: she runs it
+    edits = [
+        (s.message_id, s.payload["embeds"][0]["title"]) for s in h.sent.items if s.kind == "edit"
+    ]
+    assert edits == [(ballot.id, "Proposal #1: take 2 went in")]
+    assert [s.content for s in h.sent.sends()] == [
+        "Take 2 of proposal #1 went in (Wrote 2 lines into the script (lines 1–2).)"
+    ]
