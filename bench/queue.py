@@ -22,6 +22,7 @@ import os
 import resource
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,7 +31,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 from model.generator import chat_prompt_ids
-from model.loading import LoadedModel, ModelSettings, default_gguf_path, load_model
+from model.loading import (
+    LoadedModel,
+    ModelSettings,
+    default_gguf_path,
+    load_model,
+    resolve_device,
+    resolve_dtype,
+)
 from model.prompts import build_messages
 from model.queue import GenerationQueue, QueueSettings, in_passing_thread
 from model.tasks import CharacterSheet, PromptContext, Sampling, TaskKind, TaskRequest
@@ -71,6 +79,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--compare-engines",
         action="store_true",
         help="also time transformers' generate_batch on the same prompts",
+    )
+    parser.add_argument(
+        "--random-weights",
+        metavar="DIR",
+        default="",
+        help="the config and tokenizer of the model directory DIR with random weights: the same "
+        "shapes and work, for timing on a machine the weights cannot be copied to",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
@@ -215,12 +230,27 @@ def run_llama_cpp(ids: list[list[int]], args: argparse.Namespace) -> dict:
     return {"llama_cpp_tok_s": tokens / (time.perf_counter() - started)}
 
 
+def random_model(directory: str, settings: ModelSettings) -> LoadedModel:
+    """The architecture of the model in `directory` with random weights (timing only)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    device = resolve_device(settings.device)
+    dtype = resolve_dtype(settings.dtype, device)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(directory))
+    model.to(device=device, dtype=dtype).eval()
+    name = f"{Path(directory.rstrip('/')).name} (random weights)"
+    return LoadedModel(model, AutoTokenizer.from_pretrained(directory), name, device, dtype)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.json else logging.INFO)
-    loaded = in_passing_thread(
-        lambda: load_model(ModelSettings(model=args.model, dtype=args.dtype, device=args.device))
-    )
+    settings = ModelSettings(model=args.model, dtype=args.dtype, device=args.device)
+    if args.random_weights:
+        loaded = in_passing_thread(lambda: random_model(args.random_weights, settings))
+    else:
+        loaded = in_passing_thread(lambda: load_model(settings))
     ids = prompts(loaded, args.rooms)
     figures: dict[str, Any] = {
         "model": loaded.name,
@@ -240,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.compare_engines:
         figures |= run_generate_batch(loaded, ids, args)
-    llama = run_llama_cpp(ids, args) if not args.model else {}
+    llama = run_llama_cpp(ids, args) if not (args.model or args.random_weights) else {}
     if llama:
         figures |= llama
         figures["ratio_vs_llama_cpp"] = figures["queue_tok_s"] / llama["llama_cpp_tok_s"]

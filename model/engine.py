@@ -1,21 +1,21 @@
 """The engine: batched, step-level continuous generation on token ids.
 
-One `Engine` holds a running batch of sequences and their key/value cache. `add` prefills new
+An engine holds a running batch of sequences and their key/value cache. `add` prefills new
 prompts (each prompt once, however many takes share it) and merges them into the running batch;
 `step` runs one decode step for every running sequence, each with its own sampling settings
-(temperature, top-p, top-k, repetition penalty, seed) and stop conditions (stop tokens, a token
-budget). New sequences therefore join between two decode steps instead of waiting for the batch
-to finish, and finished ones leave at once.
+(temperature, top-p, top-k, repetition penalty, seed; see `model.sampling`) and stop conditions
+(stop tokens, a token budget). New sequences therefore join between two decode steps instead of
+waiting for the batch to finish, and finished ones leave at once.
 
-The batch is kept left-padded: every row's cache has the same length, padding columns are masked
-out, and each row carries its own position ids, so rows of different prompt lengths and ages
-share one forward pass. Columns that no remaining row uses are trimmed when rows leave.
+`make_engine` picks one of two. Models the lean forward of `model.fastpath` supports (Llama,
+Mistral, Qwen2 — the default model among them) run on `model.slots.SlotEngine`, whose decode
+step has fixed shapes and is captured as a CUDA graph on a GPU. Any other causal LM, or every
+model with `WRITERS_ROOM_FASTPATH=0`, runs on `Engine` here, through the model's own Hugging
+Face forward and `DynamicCache`: its batch is kept left-padded (every row's cache has the same
+length, padding columns are masked out, and each row carries its own position ids), and columns
+that no remaining row uses are trimmed when rows leave.
 
-For Llama-architecture models the forward passes run on `model.fastpath` (a lean forward with a
-preallocated key/value cache); other models, or `WRITERS_ROOM_FASTPATH=0`, use the model's own
-Hugging Face forward and `DynamicCache`. Both caches offer the same few batch operations.
-
-The engine is not thread-safe: exactly one thread (the queue's worker) calls it. It knows
+An engine is not thread-safe: exactly one thread (the queue's worker) calls it. It knows
 nothing of text, prompts, rooms or fairness.
 """
 
@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import torch
 
 from model import fastpath
+from model.sampling import SamplingTable, candidates_for, random_seed, sample
 from model.tasks import Sampling
 
 _log = logging.getLogger(__name__)
@@ -65,37 +66,73 @@ class TokenEvent:
 class _Row:
     seq_id: int
     sampling: Sampling
-    generator: torch.Generator
     generated: int = 0
-    unpenalised: frozenset[int] = frozenset()
-
-
-class _Cache(Protocol):
-    """The batch operations the engine does on a key/value cache (rows, then columns)."""
-
-    def select(self, index: torch.Tensor) -> None: ...
-
-    def repeat_interleave(self, repeats: int) -> None: ...
-
-    def crop_left(self, columns: int) -> None: ...
-
-    def merge(self, other: Any) -> None: ...
 
 
 @dataclass(slots=True)
 class _Batch:
     """Tensors of the running batch, all indexed by row."""
 
-    cache: _Cache
+    cache: _HFCache
     mask: torch.Tensor  # [B, T] 1 where the cache column holds a real token
     positions: torch.Tensor  # [B] position id of `last`, the next input token
     last: torch.Tensor  # [B] the token to feed next
-    seen: torch.Tensor  # [B, V] tokens in prompt or output, for the repetition penalty
+    penalised: torch.Tensor  # [B, V] seen tokens the repetition penalty applies to
+    penalisable: torch.Tensor  # [B, V] False for the tokens spared the penalty
+    table: SamplingTable
     rows: list[_Row] = field(default_factory=list)
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """The per-row tensors (all but the cache and the mask), in a fixed order."""
+        return (
+            self.positions,
+            self.last,
+            self.penalised,
+            self.penalisable,
+            *self.table.columns(),
+        )
+
+    @classmethod
+    def of(
+        cls, cache: _HFCache, mask: torch.Tensor, rows: list[_Row], *tensors: torch.Tensor
+    ) -> _Batch:
+        positions, last, penalised, penalisable, *table = tensors
+        return cls(
+            cache, mask, positions, last, penalised, penalisable, SamplingTable(*table), rows
+        )
+
+
+class BatchEngine(Protocol):
+    """What the queue's worker drives: `Engine` or `model.slots.SlotEngine`."""
+
+    model: Any
+    device: torch.device
+    max_batch: int
+
+    @property
+    def active(self) -> int: ...
+
+    @property
+    def free_slots(self) -> int: ...
+
+    def add(self, groups: Sequence[PromptGroup]) -> list[TokenEvent]: ...
+
+    def step(self) -> list[TokenEvent]: ...
+
+    def drop(self, seq_ids: Iterable[int]) -> None: ...
+
+
+def make_engine(model: Any, *, stop_token_ids: Iterable[int], max_batch: int = 32) -> BatchEngine:
+    """The engine for `model`: the slot engine on the fast path when it applies, else `Engine`."""
+    if fastpath.enabled() and fastpath.supports(model):
+        from model.slots import SlotEngine
+
+        return SlotEngine(model, stop_token_ids=stop_token_ids, max_batch=max_batch)
+    return Engine(model, stop_token_ids=stop_token_ids, max_batch=max_batch)
 
 
 class Engine:
-    """Step-level continuous batching over a Hugging Face causal LM."""
+    """Step-level continuous batching through a Hugging Face causal LM's own forward."""
 
     def __init__(
         self,
@@ -110,8 +147,6 @@ class Engine:
         self.max_batch = max_batch
         self._vocab = int(model.get_output_embeddings().weight.shape[0])
         self._batch: _Batch | None = None
-        use_fast = fastpath.enabled() and fastpath.supports(model)
-        self._fast = fastpath.FastLlama(model) if use_fast else None
 
     @property
     def active(self) -> int:
@@ -143,26 +178,6 @@ class Engine:
             return []
         ones = torch.ones((len(batch.rows), 1), dtype=batch.mask.dtype, device=self.device)
         batch.mask = torch.cat([batch.mask, ones], dim=1)
-        logits = self._decode_logits(batch)
-        events = self._sample_and_advance(batch, logits)
-        self.drop(e.seq_id for e in events if e.finish)
-        return events
-
-    def drop(self, seq_ids: Iterable[int]) -> None:
-        """Remove sequences (cancelled, or stopped by a rule the caller applies to the text)."""
-        gone = set(seq_ids)
-        if self._batch is None or not gone:
-            return
-        keep = [i for i, row in enumerate(self._batch.rows) if row.seq_id not in gone]
-        self._select(keep)
-
-    def _decode_logits(self, batch: _Batch) -> torch.Tensor:
-        """Feed every row its `last` token (the mask already has its column); [B, V] logits."""
-        if self._fast is not None:
-            assert isinstance(batch.cache, fastpath.KVCache)
-            last, positions = batch.last[:, None], batch.positions[:, None]
-            return self._fast.forward(last, positions, batch.cache, batch.mask)
-        assert isinstance(batch.cache, _HFCache)
         out = self.model(
             input_ids=batch.last[:, None],
             attention_mask=batch.mask,
@@ -171,65 +186,55 @@ class Engine:
             use_cache=True,
         )
         batch.cache.inner = out.past_key_values
-        return out.logits[:, -1, :]
+        events = self._sample_and_advance(batch, out.logits[:, -1, :])
+        self.drop(e.seq_id for e in events if e.finish)
+        return events
+
+    @torch.inference_mode()
+    def drop(self, seq_ids: Iterable[int]) -> None:
+        """Remove sequences (cancelled, or stopped by a rule the caller applies to the text)."""
+        gone = set(seq_ids)
+        if self._batch is None or not gone:
+            return
+        keep = [i for i, row in enumerate(self._batch.rows) if row.seq_id not in gone]
+        self._select(keep)
 
     def _prefill(self, group: PromptGroup) -> tuple[_Batch, torch.Tensor]:
+        from transformers import DynamicCache
+
         n = len(group.seq_ids)
         ids = torch.tensor([group.prompt_ids], dtype=torch.long, device=self.device)
         length = ids.shape[1]
-        cache: _Cache
-        if self._fast is not None:
-            cache = self._fast.new_cache(1, fastpath.room_for(length))
-            positions = torch.arange(length, device=self.device)[None, :]
-            logits = self._fast.forward(ids, positions, cache)
-        else:
-            from transformers import DynamicCache
-
-            out = self.model(
-                input_ids=ids,
-                past_key_values=DynamicCache(config=self.model.config),
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            cache = _HFCache(out.past_key_values)
-            logits = out.logits[:, -1, :]
+        out = self.model(
+            input_ids=ids,
+            past_key_values=DynamicCache(config=self.model.config),
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        cache = _HFCache(out.past_key_values)
         if n > 1:
             cache.repeat_interleave(n)
-        seen = torch.zeros((n, self._vocab), dtype=torch.bool, device=self.device)
-        seen[:, ids[0]] = True
-        rows = [
-            _Row(seq_id, sampling, _generator(sampling.seed), unpenalised=group.unpenalised)
-            for seq_id, sampling in zip(group.seq_ids, group.sampling, strict=True)
-        ]
-        if group.unpenalised:
-            seen[:, list(group.unpenalised)] = False
+        penalisable, penalised = prompt_penalties(ids[0], group.unpenalised, n, self._vocab)
+        seeds = [s.seed if s.seed is not None else random_seed() for s in group.sampling]
         batch = _Batch(
             cache=cache,
             mask=torch.ones((n, length), dtype=torch.long, device=self.device),
             positions=torch.full((n,), length - 1, dtype=torch.long, device=self.device),
             last=torch.zeros((n,), dtype=torch.long, device=self.device),
-            seen=seen,
-            rows=rows,
+            penalised=penalised,
+            penalisable=penalisable,
+            table=SamplingTable.of(group.sampling, seeds, self.device),
+            rows=[_Row(i, s) for i, s in zip(group.seq_ids, group.sampling, strict=True)],
         )
-        return batch, logits.expand(n, -1)
+        return batch, out.logits[:, -1, :].expand(n, -1)
 
     def _sample_and_advance(self, batch: _Batch, logits: torch.Tensor) -> list[TokenEvent]:
-        tokens = sample_tokens(logits, batch.rows, batch.seen)
-        batch.seen[torch.arange(len(batch.rows), device=self.device), tokens] = True
+        candidates = candidates_for([row.sampling for row in batch.rows], self._vocab)
+        tokens = sample(logits, batch.penalised, batch.table, candidates)
+        mark_drawn(tokens, batch.penalised, batch.penalisable, batch.table)
         batch.last = tokens
         batch.positions = batch.positions + 1
-        events = []
-        for index, (row, token) in enumerate(zip(batch.rows, tokens.tolist(), strict=True)):
-            row.generated += 1
-            if token in row.unpenalised:
-                batch.seen[index, token] = False
-            if token in self.stop_token_ids:
-                events.append(TokenEvent(row.seq_id, None, "stop"))
-            elif row.generated >= row.sampling.max_new_tokens:
-                events.append(TokenEvent(row.seq_id, token, "length"))
-            else:
-                events.append(TokenEvent(row.seq_id, token))
-        return events
+        return finish_rows(batch.rows, tokens.tolist(), self.stop_token_ids)
 
     def _select(self, keep: list[int]) -> None:
         batch = self._batch
@@ -246,20 +251,48 @@ class Engine:
         batch.cache.select(index)
         if first:
             batch.cache.crop_left(first)
-        batch.mask = mask[:, first:]
-        batch.positions = batch.positions[index]
-        batch.last = batch.last[index]
-        batch.seen = batch.seen[index]
-        batch.rows = [batch.rows[i] for i in keep]
+        rows = [batch.rows[i] for i in keep]
+        tensors = (tensor[index] for tensor in batch.tensors())
+        self._batch = _Batch.of(batch.cache, mask[:, first:], rows, *tensors)
 
 
-def _generator(seed: int | None) -> torch.Generator:
-    generator = torch.Generator()
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(seed)
-    return generator
+def prompt_penalties(
+    prompt: torch.Tensor, unpenalised: frozenset[int], n: int, vocab: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`penalisable` and `penalised` `[n, V]` of `n` takes of `prompt`: every token but the
+    spared ones may be penalised, and the prompt's tokens are."""
+    penalisable = torch.ones((n, vocab), dtype=torch.bool, device=prompt.device)
+    if unpenalised:
+        penalisable[:, list(unpenalised)] = False
+    penalised = torch.zeros_like(penalisable)
+    penalised[:, prompt] = True
+    return penalisable, penalised & penalisable
+
+
+def mark_drawn(
+    tokens: torch.Tensor, penalised: torch.Tensor, penalisable: torch.Tensor, table: SamplingTable
+) -> None:
+    """After a draw: the drawn tokens count as seen (unless spared); the noise moves on."""
+    index = tokens[:, None]
+    penalised.scatter_(1, index, penalised.gather(1, index) | penalisable.gather(1, index))
+    table.drawn += 1
+
+
+def finish_rows(
+    rows: Sequence[Any], tokens: Sequence[int], stop_token_ids: frozenset[int]
+) -> list[TokenEvent]:
+    """Count one token for each row (with `seq_id`, `sampling`, `generated`) and say which
+    sequences it ended: a stop token (not part of the text) or the token budget."""
+    events = []
+    for row, token in zip(rows, tokens, strict=True):
+        row.generated += 1
+        if token in stop_token_ids:
+            events.append(TokenEvent(row.seq_id, None, "stop"))
+        elif row.generated >= row.sampling.max_new_tokens:
+            events.append(TokenEvent(row.seq_id, token, "length"))
+        else:
+            events.append(TokenEvent(row.seq_id, token))
+    return events
 
 
 class _HFCache:
@@ -300,14 +333,12 @@ def _merge(running: _Batch, joining: _Batch) -> _Batch:
     """One batch from two: the shorter cache is left-padded with masked zero columns."""
     length = max(running.mask.shape[1], joining.mask.shape[1])
     running.cache.merge(joining.cache)
-    return _Batch(
-        cache=running.cache,
-        mask=torch.cat([_pad_left(running.mask, length, 1), _pad_left(joining.mask, length, 1)]),
-        positions=torch.cat([running.positions, joining.positions]),
-        last=torch.cat([running.last, joining.last]),
-        seen=torch.cat([running.seen, joining.seen]),
-        rows=running.rows + joining.rows,
+    mask = torch.cat([_pad_left(running.mask, length, 1), _pad_left(joining.mask, length, 1)])
+    tensors = (
+        torch.cat([ours, theirs])
+        for ours, theirs in zip(running.tensors(), joining.tensors(), strict=True)
     )
+    return _Batch.of(running.cache, mask, running.rows + joining.rows, *tensors)
 
 
 def _pad_left(tensor: torch.Tensor, length: int, dim: int = -2) -> torch.Tensor:
@@ -318,45 +349,3 @@ def _pad_left(tensor: torch.Tensor, length: int, dim: int = -2) -> torch.Tensor:
     shape = list(tensor.shape)
     shape[dim] = missing
     return torch.cat([tensor.new_zeros(shape), tensor], dim=dim)
-
-
-def sample_tokens(logits: torch.Tensor, rows: Sequence[_Row], seen: torch.Tensor) -> torch.Tensor:
-    """The next token of every row, each with its own sampling settings and random generator.
-
-    Repetition penalty as in CTRL (and transformers): a seen token's logit is divided by the
-    penalty when positive and multiplied when negative. A temperature of 0 means greedy.
-    """
-    scores = logits.float()
-    device = scores.device
-    penalty = torch.tensor([r.sampling.repetition_penalty for r in rows], device=device)[:, None]
-    if bool((penalty != 1.0).any()):
-        penalised = torch.where(scores > 0, scores / penalty, scores * penalty)
-        scores = torch.where(seen, penalised, scores)
-    greedy = scores.argmax(dim=-1)
-    temperature = torch.tensor([r.sampling.temperature for r in rows], device=device)
-    sampled_rows = [i for i, r in enumerate(rows) if r.sampling.temperature > 0]
-    if not sampled_rows:
-        return greedy
-    vocab = scores.shape[-1]
-    top_k = [r.sampling.top_k if 0 < r.sampling.top_k < vocab else vocab for r in rows]
-    widest = max(top_k[i] for i in sampled_rows)
-    scores = scores / temperature.clamp(min=1e-5)[:, None]
-    values, indices = torch.topk(scores, widest, dim=-1)
-    rank = torch.arange(widest, device=device)[None, :]
-    values = values.masked_fill(rank >= torch.tensor(top_k, device=device)[:, None], -torch.inf)
-    probs = torch.softmax(values, dim=-1)
-    top_p = torch.tensor([r.sampling.top_p for r in rows], device=device)[:, None]
-    # Keep the smallest prefix whose mass reaches top_p: a candidate stays when the mass before it
-    # is still below top_p (so the most likely token always stays).
-    before = torch.cumsum(probs, dim=-1) - probs
-    probs = probs.masked_fill(before >= top_p, 0.0)
-    # Each row draws from its own CPU generator, so a seeded take is reproducible whatever else
-    # shares its batch; one transfer of the small candidate table serves all rows.
-    probs_cpu = probs.cpu()
-    picks = [0] * len(rows)
-    for i in sampled_rows:
-        picks[i] = int(torch.multinomial(probs_cpu[i], 1, generator=rows[i].generator))
-    chosen = torch.tensor(picks, dtype=torch.long, device=device)
-    sampled = indices.gather(1, chosen[:, None])[:, 0]
-    is_sampled = (temperature > 0).to(device)
-    return torch.where(is_sampled, sampled, greedy)

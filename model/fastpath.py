@@ -27,7 +27,7 @@ logits.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch.nn import functional as F
@@ -109,21 +109,36 @@ def _default_rope(config: Any) -> bool:
     return rope_type in (None, "default")
 
 
+class Cache(Protocol):
+    """What the forward pass asks of a key/value cache."""
+
+    def prepare(self, new: int) -> int:
+        """Make room for `new` columns; return the columns attention sees (old and new)."""
+        ...
+
+    def write(
+        self, layer: int, keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store a layer's new keys/values; return that layer's keys/values to attend to."""
+        ...
+
+    def advance(self, new: int) -> None:
+        """Every layer has written its `new` columns."""
+        ...
+
+
 class KVCache:
     """Keys and values of a batch, one preallocated buffer pair per layer.
 
-    The valid columns are `[start, end)` of every buffer; column `start` is the cache's column 0.
-    Appending writes into the free columns after `end` (growing the buffers geometrically when
-    full, see `room_for`), cropping on the left moves `start`, and the batch operations the
-    engine needs (select rows, repeat rows, merge two batches left-padded to one length) make
-    new buffers.
+    The first `length` columns of every buffer are valid. Appending writes into the free columns
+    after them, growing the buffers geometrically when full (see `room_for`). The slot engine
+    prefills each prompt into one of these and copies it into its rows (`model.slots`).
     """
 
-    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], start: int, end: int):
+    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor]) -> None:
         self.keys = keys
         self.values = values
-        self.start = start
-        self.end = end
+        self.length = 0
 
     @classmethod
     def empty(
@@ -140,90 +155,36 @@ class KVCache:
         shape = (batch, kv_heads, max(1, capacity), head_dim)
         keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
         values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
-        return cls(keys, values, 0, 0)
-
-    @property
-    def length(self) -> int:
-        return self.end - self.start
-
-    @property
-    def batch_size(self) -> int:
-        return self.keys[0].shape[0]
+        return cls(keys, values)
 
     @property
     def capacity(self) -> int:
         return self.keys[0].shape[2]
 
-    def reserve(self, columns: int) -> None:
-        """Make room for `columns` more columns after `end`."""
-        if self.end + columns <= self.capacity:
-            return
-        rows = torch.arange(self.batch_size, device=self.keys[0].device)
-        self._rebuild(rows, room_for(self.length + columns))
+    def prepare(self, columns: int) -> int:
+        """Make room for `columns` new columns; the length attention sees with them."""
+        total = self.length + columns
+        if total > self.capacity:
+            for store in (self.keys, self.values):
+                for i, old in enumerate(store):
+                    new = old.new_zeros((old.shape[0], old.shape[1], room_for(total), old.shape[3]))
+                    new[:, :, : self.length] = old[:, :, : self.length]
+                    store[i] = new
+        return total
 
     def write(
         self, layer: int, keys: torch.Tensor, values: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store `[B, kv_heads, S, D]` new keys/values of `layer` after `end` (room must have been
-        reserved) and return views of that layer's whole cache including them. `advance` moves
-        `end` once every layer has written."""
-        stop = self.end + keys.shape[2]
-        self.keys[layer][:, :, self.end : stop] = keys
-        self.values[layer][:, :, self.end : stop] = values
-        return (
-            self.keys[layer][:, :, self.start : stop],
-            self.values[layer][:, :, self.start : stop],
-        )
+        """Store `[B, kv_heads, S, D]` new keys/values of `layer` after the valid columns (room
+        must have been prepared) and return views of that layer's whole cache including them.
+        `advance` counts them once every layer has written."""
+        stop = self.length + keys.shape[2]
+        self.keys[layer][:, :, self.length : stop] = keys
+        self.values[layer][:, :, self.length : stop] = values
+        return self.keys[layer][:, :, :stop], self.values[layer][:, :, :stop]
 
     def advance(self, columns: int) -> None:
-        self.end += columns
-
-    def select(self, index: torch.Tensor) -> None:
-        """Keep the rows `index` (in that order)."""
-        self._rebuild(index, room_for(self.length))
-
-    def repeat_interleave(self, repeats: int) -> None:
-        """Each row `repeats` times in a row (the takes sharing one prefilled prompt)."""
-        if repeats == 1:
-            return
-        index = torch.arange(self.batch_size, device=self.keys[0].device)
-        self._rebuild(index.repeat_interleave(repeats), self.capacity)
-
-    def crop_left(self, columns: int) -> None:
-        """Forget the first `columns` columns of every row."""
-        if not 0 <= columns <= self.length:
-            raise ValueError(f"cannot crop {columns} columns of a cache of {self.length}")
-        self.start += columns
-
-    def merge(self, other: KVCache) -> None:
-        """Append `other`'s rows; the shorter cache is left-padded with zero columns (which the
-        caller masks out)."""
-        length = max(self.length, other.length)
-        capacity = room_for(length)
-        rows = self.batch_size
-        for i in range(len(self.keys)):
-            for ours, theirs in ((self.keys, other.keys), (self.values, other.values)):
-                mine, their = ours[i], theirs[i]
-                shape = (rows + their.shape[0], mine.shape[1], capacity, mine.shape[3])
-                merged = mine.new_zeros(shape)
-                merged[:rows, :, length - self.length : length] = mine[:, :, self.start : self.end]
-                merged[rows:, :, length - other.length : length] = their[
-                    :, :, other.start : other.end
-                ]
-                ours[i] = merged
-        self.start, self.end = 0, length
-
-    def _rebuild(self, index: torch.Tensor, capacity: int) -> None:
-        """New buffers of `capacity` columns holding rows `index`, valid columns first."""
-        length = self.length
-        capacity = max(capacity, length, 1)
-        for store in (self.keys, self.values):
-            for i, old in enumerate(store):
-                shape = (index.shape[0], old.shape[1], capacity, old.shape[3])
-                new = old.new_zeros(shape)
-                new[:, :, :length] = old[:, :, self.start : self.end].index_select(0, index)
-                store[i] = new
-        self.start, self.end = 0, length
+        self.length += columns
 
 
 class _Linear:
@@ -336,16 +297,18 @@ class FastLlama:
         self,
         ids: torch.Tensor,
         positions: torch.Tensor,
-        cache: KVCache,
+        cache: Cache,
         mask: torch.Tensor | None = None,
+        last: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits `[B, V]` of the last of `ids` `[B, S]` (at `positions` `[B, S]`), attending to
         `cache` and to themselves; the new keys/values are appended to `cache`. `mask` `[B, T]`
         (T = cache length + S, nonzero where a column holds a real token) masks padding; None
-        means no padding."""
+        means no padding, or padding after each row's tokens, which causal attention never lets
+        a real token see. `last` `[B]`: the position of `ids` whose logits to return, per row
+        (default: the last), for rows padded at their end."""
         batch, new = ids.shape
-        cache.reserve(new)
-        total = cache.length + new
+        total = cache.prepare(new)
         attn_mask = self._mask(mask, batch, new, total)
         cos, sin = self._rope(positions)
         hidden = F.embedding(ids, self.embed)
@@ -373,8 +336,11 @@ class FastLlama:
             gate, up = layer.gate_up(x).chunk(2, dim=-1)
             hidden = hidden + layer.down(F.silu(gate) * up)
         cache.advance(new)
-        last = self._rms_norm(hidden[:, -1], self.norm)
-        return self.lm_head(last)
+        if last is None:
+            final = hidden[:, -1]
+        else:
+            final = hidden[torch.arange(batch, device=hidden.device), last]
+        return self.lm_head(self._rms_norm(final, self.norm))
 
     def _mask(
         self, mask: torch.Tensor | None, batch: int, new: int, total: int

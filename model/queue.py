@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from model.engine import Engine, PromptGroup, TokenEvent
+from model.engine import PromptGroup, TokenEvent, make_engine
 from model.errors import (
     BackendError,
     GenerationCancelled,
@@ -49,13 +49,16 @@ class QueueSettings:
     machine two threads decode 1.7x faster than one (bench/README); the event loop's own work is
     small and runs while torch has released the GIL. On a machine shared with other busy
     processes fewer threads do better: torch's threads spin-wait for each other at every
-    operation and lose many times their speed when a core is taken from them."""
+    operation and lose many times their speed when a core is taken from them.
+    `progress_every_s`: partial text goes to a listening request at most this often (its first
+    token at once): decoding every take's text after every step would cost a GPU's step time."""
 
     max_batch: int = 32
     max_waiting: int = 64
     per_user: int = 2
     timeout_s: float = 300.0
     cpu_threads: int = 0
+    progress_every_s: float = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,7 @@ class _Work:
     tokens: list[list[int]] = field(default_factory=list)
     finish: list[str] = field(default_factory=list)
     cancel_requested: bool = False
+    published_at: float = -float("inf")
 
 
 class Ticket:
@@ -242,7 +246,7 @@ class GenerationQueue:
         )
         if stop_token_ids is None:
             stop_token_ids = _stop_tokens(model, tokenizer)
-        self.engine = Engine(
+        self.engine = make_engine(
             model, stop_token_ids=stop_token_ids, max_batch=self.settings.max_batch
         )
         self._wake = threading.Condition()
@@ -441,6 +445,7 @@ class GenerationQueue:
         return self.engine.add(groups)
 
     def _deliver(self, events: list[TokenEvent]) -> None:
+        now = time.monotonic()
         touched: dict[int, _Work] = {}
         for event in events:
             work, index = self._running[event.seq_id]
@@ -451,11 +456,15 @@ class GenerationQueue:
                 del self._running[event.seq_id]
             touched[work.ticket.job.job_id] = work
         with self._metrics_lock:
-            self._token_times.append((time.monotonic(), len(events)))
+            self._token_times.append((now, len(events)))
         for work in touched.values():
             if all(work.finish):
                 self._complete(work, tuple(self._decode(ids) for ids in work.tokens))
-            elif work.ticket.wants_progress:
+            elif (
+                work.ticket.wants_progress
+                and now - work.published_at >= self.settings.progress_every_s
+            ):
+                work.published_at = now
                 texts = tuple(self._decode(ids) for ids in work.tokens)
                 self._post(work.ticket._publish, texts, sum(map(len, work.tokens)))
 

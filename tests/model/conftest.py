@@ -48,7 +48,9 @@ def tiny_model(tokenizer: Any) -> Any:
         max_position_embeddings=2048,
         tie_word_embeddings=True,
     )
-    return LlamaForCausalLM(config).eval()
+    # WRITERS_ROOM_TEST_DEVICE=cuda runs the engine tests on a GPU (bench/gpu.sh does).
+    device = os.environ.get("WRITERS_ROOM_TEST_DEVICE", "cpu")
+    return LlamaForCausalLM(config).eval().to(device)
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,32 @@
-"""The engine on a tiny random Llama: joining mid-batch changes nothing a sequence would
-produce alone, and each sequence keeps its own sampling settings."""
+"""The engines on a tiny random Llama: joining or leaving mid-batch changes nothing a sequence
+would produce alone, and each sequence keeps its own sampling settings. Every test runs on the
+Hugging Face engine, the slot engine, and the slot engine in its CUDA-graph discipline (padded
+rows, bucketed width, preallocated buffers, warm-up before the first replay) run eagerly."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+import pytest
 import torch
 
-from model.engine import Engine, PromptGroup, TokenEvent
+from model.engine import BatchEngine, Engine, PromptGroup, TokenEvent
+from model.slots import SlotEngine
 from model.tasks import Sampling
+
+MakeEngine = Callable[..., BatchEngine]
+
+
+@pytest.fixture(
+    params=["hugging-face", "slots", "slots-graph-shapes"],
+)
+def make(request: pytest.FixtureRequest) -> MakeEngine:
+    if request.param == "hugging-face":
+        return Engine
+    return partial(SlotEngine, graphs=request.param == "slots-graph-shapes")
+
 
 GREEDY = Sampling(temperature=0.0, repetition_penalty=1.0, max_new_tokens=12)
 
@@ -21,7 +39,7 @@ def collect(events: list[TokenEvent], into: dict[int, list[int]]) -> None:
 
 def reference(model: Any, prompt: list[int], sampling: Sampling) -> list[int]:
     out = model.generate(
-        torch.tensor([prompt]),
+        torch.tensor([prompt], device=model.device),
         max_new_tokens=sampling.max_new_tokens,
         do_sample=False,
         repetition_penalty=sampling.repetition_penalty,
@@ -31,27 +49,38 @@ def reference(model: Any, prompt: list[int], sampling: Sampling) -> list[int]:
     return list(out[0, len(prompt) :].tolist())
 
 
-def test_sequences_joining_a_running_batch_decode_as_if_alone(tiny_model: Any) -> None:
-    prompts = [[5, 17, 300, 41], [900, 12, 33, 44, 55, 66, 77, 88, 99], [7]]
-    penalised = Sampling(temperature=0.0, repetition_penalty=1.3, max_new_tokens=12)
-    settings = [GREEDY, penalised, GREEDY]
-    engine = Engine(tiny_model, stop_token_ids=(), max_batch=8)
+def test_sequences_joining_or_leaving_a_running_batch_decode_as_if_alone(
+    tiny_model: Any, make: MakeEngine
+) -> None:
+    prompts = [[5, 17, 300, 41], [900, 12, 33, 44, 55, 66, 77, 88, 99], [7], [60, 61, 62]]
+    # A strong penalty makes the random model's greedy output vary (it repeats a token without).
+    penalised = Sampling(temperature=0.0, repetition_penalty=50.0, max_new_tokens=12)
+    settings = [penalised, penalised, GREEDY, penalised]
+    engine = make(tiny_model, stop_token_ids=(), max_batch=8)
     got: dict[int, list[int]] = {}
     collect(engine.add([PromptGroup(tuple(prompts[0]), (0,), (settings[0],))]), got)
     for _ in range(4):
         collect(engine.step(), got)
-    joining = [PromptGroup(tuple(prompts[i]), (i,), (settings[i],)) for i in (1, 2)]
+    joining = [PromptGroup(tuple(prompts[i]), (i,), (settings[i],)) for i in (1, 2, 3)]
     collect(engine.add(joining), got)
+    assert engine.active == 4
+    for _ in range(2):
+        collect(engine.step(), got)
+    engine.drop([1])  # a cancelled request leaves from the middle of the batch
     assert engine.active == 3
     while engine.active:
         collect(engine.step(), got)
     for i, prompt in enumerate(prompts):
-        assert got[i] == reference(tiny_model, prompt, settings[i]), f"sequence {i}"
+        want = reference(tiny_model, prompt, settings[i])
+        assert got[i] == (want[:3] if i == 1 else want), f"sequence {i}"
+    assert len(set(got[0])) > 3 and len(set(got[3])) > 3
 
 
-def test_takes_of_one_prompt_share_it_but_sample_on_their_own(tiny_model: Any) -> None:
+def test_takes_of_one_prompt_share_it_but_sample_on_their_own(
+    tiny_model: Any, make: MakeEngine
+) -> None:
     hot = Sampling(temperature=1.5, top_k=0, top_p=1.0, max_new_tokens=10)
-    engine = Engine(tiny_model, stop_token_ids=(), max_batch=8)
+    engine = make(tiny_model, stop_token_ids=(), max_batch=8)
     got: dict[int, list[int]] = {}
     seeded = tuple(
         Sampling(temperature=1.5, top_k=0, top_p=1.0, max_new_tokens=10, seed=s) for s in (1, 2)
@@ -63,7 +92,7 @@ def test_takes_of_one_prompt_share_it_but_sample_on_their_own(tiny_model: Any) -
     assert got[1] != got[2]  # different seeds, different takes
 
     # The same seed reproduces its take even when it runs alone.
-    alone = Engine(tiny_model, stop_token_ids=(), max_batch=8)
+    alone = make(tiny_model, stop_token_ids=(), max_batch=8)
     again: dict[int, list[int]] = {}
     collect(alone.add([PromptGroup((3, 4, 5), (9,), (seeded[0],))]), again)
     while alone.active:
@@ -71,10 +100,12 @@ def test_takes_of_one_prompt_share_it_but_sample_on_their_own(tiny_model: Any) -
     assert again[9] == got[1]
 
 
-def test_stop_tokens_and_budgets_end_sequences_one_by_one(tiny_model: Any) -> None:
-    engine = Engine(tiny_model, stop_token_ids=(), max_batch=8)
+def test_stop_tokens_and_budgets_end_sequences_one_by_one(
+    tiny_model: Any, make: MakeEngine
+) -> None:
+    engine = make(tiny_model, stop_token_ids=(), max_batch=8)
     first = reference(tiny_model, [11, 12], GREEDY)
-    stopper = Engine(tiny_model, stop_token_ids=(first[3],), max_batch=8)
+    stopper = make(tiny_model, stop_token_ids=(first[3],), max_batch=8)
     events: dict[int, list[int]] = {}
     collect(stopper.add([PromptGroup((11, 12), (0,), (GREEDY,))]), events)
     while stopper.active:
@@ -91,9 +122,11 @@ def test_stop_tokens_and_budgets_end_sequences_one_by_one(tiny_model: Any) -> No
     assert len(events[0]) == 2 and len(events[1]) == GREEDY.max_new_tokens
 
 
-def test_unpenalised_tokens_may_repeat_under_a_repetition_penalty(tiny_model: Any) -> None:
+def test_unpenalised_tokens_may_repeat_under_a_repetition_penalty(
+    tiny_model: Any, make: MakeEngine
+) -> None:
     def run(prompt: tuple[int, ...], sampling: Sampling, spared: frozenset[int]) -> list[int]:
-        engine = Engine(tiny_model, stop_token_ids=(), max_batch=4)
+        engine = make(tiny_model, stop_token_ids=(), max_batch=4)
         got: dict[int, list[int]] = {}
         collect(engine.add([PromptGroup(prompt, (0,), (sampling,), spared)]), got)
         while engine.active:

@@ -1,6 +1,6 @@
-"""The lean Llama forward: the same logits as Hugging Face's forward, a cache whose batch
-operations change nothing a sequence computes, the same engine output with it on or off, and
-the Hugging Face path for models it does not support."""
+"""The lean Llama forward: the same logits as Hugging Face's forward (its cache growing as it
+goes), the same engine output with it (the slot engine) or without it (the Hugging Face engine),
+and the Hugging Face path for models it does not support."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from model import fastpath
-from model.engine import Engine, PromptGroup, TokenEvent
-from model.fastpath import FastLlama, KVCache, supports
+from model.engine import Engine, PromptGroup, TokenEvent, make_engine
+from model.fastpath import FastLlama, supports
+from model.slots import SlotEngine
 from model.tasks import Sampling
 
 GREEDY = Sampling(temperature=0.0, repetition_penalty=1.0, max_new_tokens=10)
@@ -107,68 +108,6 @@ def test_same_math_architectures_match_too(architecture: str) -> None:
         torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
-def decode(
-    fast: FastLlama, cache: KVCache, mask: torch.Tensor, last: torch.Tensor, positions: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-    return fast.forward(last[:, None], positions[:, None], cache, mask), mask
-
-
-def test_cache_operations_leave_a_sequence_as_if_decoded_alone(tiny_model: Any) -> None:
-    fast = FastLlama(tiny_model)
-    want, got, cache = alone_and_in_company(fast, [5, 17, 300, 41], [900, 12, 33, 44, 55, 66, 77])
-    assert cache.length == 4 + 8
-    for step, (w, g) in enumerate(zip(want, got, strict=True)):
-        torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5, msg=f"step {step}")
-
-
-@torch.inference_mode()
-def alone_and_in_company(
-    fast: FastLlama, a: list[int], b: list[int]
-) -> tuple[list[torch.Tensor], list[torch.Tensor], KVCache]:
-    """a's logits decoded alone, and decoded while b joins (two takes), leaves and is cropped."""
-    feed = torch.tensor([11, 12, 13, 14, 15, 16, 17, 18])
-    alone = fast.new_cache(1, len(a))
-    want = [fast.forward(torch.tensor([a]), torch.arange(len(a))[None], alone)]
-    mask = torch.ones((1, len(a)), dtype=torch.long)
-    for i, token in enumerate(feed.tolist()):
-        logits, mask = decode(fast, alone, mask, torch.tensor([token]), torch.tensor([len(a) + i]))
-        want.append(logits)
-
-    # a, two steps in, is merged with b (prefilled once, repeated for two takes); a is the
-    # shorter, so it is left-padded.
-    cache = fast.new_cache(1, len(a))
-    got = [fast.forward(torch.tensor([a]), torch.arange(len(a))[None], cache)]
-    mask = torch.ones((1, len(a)), dtype=torch.long)
-    for i in range(2):
-        logits, mask = decode(fast, cache, mask, feed[i : i + 1], torch.tensor([len(a) + i]))
-        got.append(logits)
-    other = fast.new_cache(1, len(b))
-    fast.forward(torch.tensor([b]), torch.arange(len(b))[None], other)
-    other.repeat_interleave(2)
-    cache.merge(other)
-    pad = len(b) - mask.shape[1]
-    assert pad > 0
-    mask = torch.cat(
-        [torch.cat([torch.zeros((1, pad), dtype=torch.long), mask], 1), torch.ones((2, len(b)))]
-    ).long()
-    positions = torch.tensor([len(a) + 2, len(b), len(b)])
-    for i in range(2, 5):
-        logits, mask = decode(fast, cache, mask, torch.tensor([int(feed[i]), 1, 1]), positions)
-        positions = positions + 1
-        got.append(logits[:1])
-        torch.testing.assert_close(logits[1], logits[2])  # b's two takes, fed alike, agree
-    # b's takes leave, and the padding columns only a had go, as the engine crops them.
-    cache.select(torch.tensor([0]))
-    cache.crop_left(pad)
-    mask, positions = mask[:1, pad:], positions[:1]
-    for i in range(5, 8):
-        logits, mask = decode(fast, cache, mask, feed[i : i + 1], positions)
-        positions = positions + 1
-        got.append(logits)
-    return want, got, cache
-
-
 def run_scenario(model: Any) -> dict[int, list[int]]:
     """Joins, takes sharing a prompt, a penalty, seeded sampling and a drop mid-way."""
     got: dict[int, list[int]] = {}
@@ -180,7 +119,7 @@ def run_scenario(model: Any) -> dict[int, list[int]]:
 
     penalised = Sampling(temperature=0.0, repetition_penalty=1.3, max_new_tokens=10)
     seeded = Sampling(temperature=1.2, top_k=40, top_p=0.9, max_new_tokens=10, seed=7)
-    engine = Engine(model, stop_token_ids=(), max_batch=8)
+    engine = make_engine(model, stop_token_ids=(), max_batch=8)
     collect(engine.add([PromptGroup((5, 17, 300, 41), (0,), (GREEDY,))]))
     for _ in range(3):
         collect(engine.step())
@@ -198,10 +137,10 @@ def test_engine_output_is_the_same_with_the_fast_path_on_or_off(
     tiny_model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(fastpath.ENV_SWITCH, "0")
-    assert Engine(tiny_model, stop_token_ids=())._fast is None
+    assert isinstance(make_engine(tiny_model, stop_token_ids=()), Engine)
     off = run_scenario(tiny_model)
     monkeypatch.setenv(fastpath.ENV_SWITCH, "1")
-    assert Engine(tiny_model, stop_token_ids=())._fast is not None
+    assert isinstance(make_engine(tiny_model, stop_token_ids=()), SlotEngine)
     on = run_scenario(tiny_model)
     assert on == off
     assert sorted(on) == [0, 1, 2, 3, 4] and len(on[0]) == len(on[4]) == 10
@@ -223,8 +162,8 @@ def test_unsupported_models_keep_the_hugging_face_path() -> None:
     )
     assert not supports(LlamaForCausalLM(scaled))
 
-    engine = Engine(gpt2, stop_token_ids=(), max_batch=4)
-    assert engine._fast is None
+    engine = make_engine(gpt2, stop_token_ids=(), max_batch=4)
+    assert isinstance(engine, Engine)
     got: dict[int, list[int]] = {}
     prompts = {0: (5, 6, 7, 8), 1: (9, 10)}
     for seq_id, prompt in prompts.items():

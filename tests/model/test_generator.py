@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from model.generator import GenerationSettings, Generator, LocalBackend, open_generator
+from model.loading import SHIPPED_ADAPTER, ModelSettings
 from model.queue import GenerationQueue, QueueSettings
 from model.tasks import CharacterSheet, PromptContext, Sampling, TaskKind, TaskRequest
 from screenplay.repair import repair
@@ -49,8 +50,12 @@ async def test_streaming_takes_report_progress_then_the_takes(tiny_generator: Ge
 
 @pytest.mark.slow
 async def test_the_default_model_writes_a_dialogue_the_screenplay_reader_parses() -> None:
-    # A generous deadline: this CPU may be shared, and the test is about the text, not speed.
-    generator = await open_generator(GenerationSettings(queue=QueueSettings(timeout_s=1800)))
+    # The model the bot runs: the shipped model with its screenplay adapter. A generous deadline:
+    # this CPU may be shared, and the test is about the text, not speed.
+    settings = GenerationSettings(
+        model=ModelSettings(adapter=str(SHIPPED_ADAPTER)), queue=QueueSettings(timeout_s=1800)
+    )
+    generator = await open_generator(settings)
     try:
         mara = CharacterSheet("MARA", role="diner cook", personality="dry, impatient")
         tom = CharacterSheet("TOM", role="fugitive", personality="nervous, charming")
@@ -65,7 +70,7 @@ async def test_the_default_model_writes_a_dialogue_the_screenplay_reader_parses(
         )
     finally:
         await generator.close()
-    assert [t.model for t in takes] == ["SmolLM2-135M-Instruct"] * 4
+    assert [t.model for t in takes] == ["SmolLM2-135M-Instruct+screenplay-smollm2"] * 4
     parsed = [repair(t.fountain).elements for t in takes]
     speaking = [
         elements

@@ -67,12 +67,14 @@ async def test_rooms_take_turns_when_the_batch_is_full(make_queue: Any) -> None:
     queue = await make_queue(max_batch=2, per_user=5)
     finished: list[str] = []
 
-    async def ask(name: str, room: int) -> None:
-        await queue.submit(PROMPT, takes(2, 8), room_id=room, user_id=room)
+    async def ask(name: str, room: int, tokens: int = 8) -> None:
+        await queue.submit(PROMPT, takes(2, tokens), room_id=room, user_id=room)
         finished.append(name)
 
-    busy = [asyncio.create_task(ask("a0", room=1))]
-    await asyncio.sleep(0.05)  # a0 is generating; room 1 then queues two more before room 2
+    # a0 is long enough to be still generating while room 1 queues two more before room 2.
+    busy = [asyncio.create_task(ask("a0", room=1, tokens=400))]
+    while not queue.engine.active:
+        await asyncio.sleep(0.005)
     busy += [asyncio.create_task(ask(f"a{i}", room=1)) for i in (1, 2)]
     await asyncio.sleep(0)
     other = asyncio.create_task(ask("b0", room=2))
@@ -134,7 +136,7 @@ async def test_a_request_that_runs_too_long_times_out(make_queue: Any) -> None:
 
 
 async def test_streaming_shows_the_takes_growing(make_queue: Any, tokenizer: Any) -> None:
-    queue = await make_queue()
+    queue = await make_queue(progress_every_s=0)
     ticket = queue.enqueue(PROMPT, takes(2, 30, seed=3))
     snapshots = [p async for p in ticket.updates()]
     result = await ticket.result()
@@ -142,6 +144,15 @@ async def test_streaming_shows_the_takes_growing(make_queue: Any, tokenizer: Any
     assert lengths == sorted(lengths) and len(set(lengths)) > 5
     assert snapshots[-1].done and snapshots[-1].texts == tuple(c.text for c in result)
     assert all(not p.done for p in snapshots[:-1])
+
+
+async def test_partial_text_comes_first_at_once_then_at_most_so_often(make_queue: Any) -> None:
+    queue = await make_queue(progress_every_s=3600)
+    ticket = queue.enqueue(PROMPT, takes(2, 30, seed=3))
+    snapshots = [p async for p in ticket.updates()]
+    partial = [p.tokens for p in snapshots if p.tokens and not p.done]
+    assert len(partial) == 1 and partial[0] < 60  # the first tokens, then only the takes
+    assert snapshots[-1].done and snapshots[-1].tokens == 60
 
 
 async def test_the_event_loop_never_waits_for_the_model(make_queue: Any) -> None:

@@ -1,0 +1,128 @@
+"""Sampling the next token of every sequence in a batch, each with its own settings, on the device.
+
+`SamplingTable` holds the settings of a batch's rows as tensors (temperature, top-p, top-k,
+repetition penalty, seed, tokens drawn so far), so that `sample` is a fixed sequence of tensor
+operations: no per-row Python loop, no transfer to the host, and no change of shape from one step
+to the next, which lets a CUDA graph capture it together with the forward pass.
+
+Randomness is counter-based: the noise of candidate token t in row r at step s is a hash of
+(seed of r, s, t). A seeded take therefore comes out the same whatever else shares its batch,
+on whichever device, and needs no generator object. The draw itself is the Gumbel-max trick: the
+argmax of log-probability + Gumbel noise is a sample of the (renormalised) distribution.
+
+Repetition penalty as in CTRL (and transformers): a seen token's logit is divided by the penalty
+when positive and multiplied when negative. A temperature of 0 means greedy. Top-k is applied
+before top-p (the smallest set of most likely tokens whose mass reaches p).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from model.tasks import Sampling
+
+_MASK32 = 0xFFFFFFFF
+#: Candidates a captured sampler keeps (its shapes are fixed): a top-k of 0 (off) or above this
+#: reads as this many. Past the thousandth most likely token the mass is negligible.
+GRAPH_CANDIDATES = 1024
+
+
+def random_seed() -> int:
+    """A seed for a take that asked for none."""
+    return random.getrandbits(32)
+
+
+@dataclass(slots=True)
+class SamplingTable:
+    """Per-row sampling settings of a batch, as tensors on its device, row for row."""
+
+    temperature: torch.Tensor  # [B] float32
+    top_p: torch.Tensor  # [B] float32
+    top_k: torch.Tensor  # [B] int64, 0 = off
+    penalty: torch.Tensor  # [B] float32
+    seed: torch.Tensor  # [B] int64 holding 32 bits
+    drawn: torch.Tensor  # [B] int64: tokens drawn so far (the step counter of the noise)
+
+    @classmethod
+    def of(
+        cls, settings: Sequence[Sampling], seeds: Sequence[int], device: torch.device
+    ) -> SamplingTable:
+        def column(values: Sequence[float | int], dtype: torch.dtype) -> torch.Tensor:
+            return torch.tensor(list(values), dtype=dtype, device=device)
+
+        return cls(
+            temperature=column([s.temperature for s in settings], torch.float32),
+            top_p=column([s.top_p for s in settings], torch.float32),
+            top_k=column([s.top_k for s in settings], torch.long),
+            penalty=column([s.repetition_penalty for s in settings], torch.float32),
+            seed=column([seed & _MASK32 for seed in seeds], torch.long),
+            drawn=torch.zeros(len(settings), dtype=torch.long, device=device),
+        )
+
+    def columns(self) -> tuple[torch.Tensor, ...]:
+        return (self.temperature, self.top_p, self.top_k, self.penalty, self.seed, self.drawn)
+
+
+def candidates_for(settings: Sequence[Sampling], vocab: int) -> int:
+    """How many candidates an uncaptured draw needs: the widest top-k of the sampled rows (the
+    whole vocabulary when one of them has none); 1 when every row is greedy."""
+    widths = [s.top_k if 0 < s.top_k < vocab else vocab for s in settings if s.temperature > 0]
+    return max(widths, default=1)
+
+
+def sample(
+    logits: torch.Tensor,
+    penalised: torch.Tensor,
+    table: SamplingTable,
+    candidates: int,
+) -> torch.Tensor:
+    """The next token of every row `[B]`. `logits` `[B, V]`; `penalised` `[B, V]` bool marks the
+    tokens the repetition penalty applies to; `candidates` the number of most likely tokens
+    considered for sampling (see `candidates_for`, `GRAPH_CANDIDATES`)."""
+    scores = logits.float()
+    penalty = table.penalty[:, None]
+    scores = torch.where(
+        penalised, torch.where(scores > 0, scores / penalty, scores * penalty), scores
+    )
+    greedy = scores.argmax(dim=-1)
+    candidates = max(1, min(candidates, scores.shape[-1]))
+    scaled = scores / table.temperature.clamp(min=1e-5)[:, None]
+    values, indices = torch.topk(scaled, candidates, dim=-1)
+    rank = torch.arange(candidates, device=scores.device)[None, :]
+    top_k = table.top_k[:, None]
+    values = values.masked_fill((top_k > 0) & (rank >= top_k), -torch.inf)
+    probs = torch.softmax(values, dim=-1)
+    # A candidate stays while the mass before it is below top_p (the most likely always stays).
+    before = torch.cumsum(probs, dim=-1) - probs
+    values = values.masked_fill(before >= table.top_p[:, None], -torch.inf)
+    noise = _gumbel(table.seed[:, None], table.drawn[:, None], indices)
+    pick = (values + noise).argmax(dim=-1, keepdim=True)
+    sampled = indices.gather(1, pick)[:, 0]
+    return torch.where(table.temperature > 0, sampled, greedy)
+
+
+def _gumbel(seed: torch.Tensor, step: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+    """Standard Gumbel noise, a pure function of (seed, step, token), broadcast together."""
+    bits = _mix(_mix(_mix(seed) ^ (step & _MASK32)) ^ token)
+    uniform = ((bits >> 8).float() + 0.5) * (1.0 / (1 << 24))  # in (0, 1)
+    return -torch.log(-torch.log(uniform))
+
+
+def _mix(h: torch.Tensor) -> torch.Tensor:
+    """MurmurHash3's 32-bit finaliser on int64 tensors holding 32-bit values."""
+    h = h ^ (h >> 16)
+    h = _times(h, 0x85EBCA6B)
+    h = h ^ (h >> 13)
+    h = _times(h, 0xC2B2AE35)
+    return h ^ (h >> 16)
+
+
+def _times(h: torch.Tensor, constant: int) -> torch.Tensor:
+    """`h * constant` mod 2**32 without overflowing int64: by 16-bit halves of `h`."""
+    low = (h & 0xFFFF) * constant
+    high = (((h >> 16) * constant) & 0xFFFF) << 16
+    return (low + high) & _MASK32

@@ -1,0 +1,429 @@
+"""The slot engine: continuous batching on the fast path, with every row in a fixed place.
+
+Each running sequence owns one row ("slot") of per-layer key/value buffers `[rows, kv_heads,
+columns, head_dim]`, from column 0: its prompt, then one column per generated token. The running
+sequences always fill rows `[0, n)`: a sequence that joins takes row n, one that leaves is
+replaced by the last row (one row copied, nothing else moves). A decode step writes each row's
+new key/value at that row's own length and attends over the first `width` columns, masking the
+columns past each row's length. Its inputs and outputs stay in the same tensors from one step to
+the next, and so does the sampler's state (`model.sampling`): the whole step — forward pass and
+sampling — has fixed shapes for a given (rows, width).
+
+On CUDA that step is captured once per (rows, width) bucket as a CUDA graph and replayed: one
+launch instead of a few hundred kernel launches from Python, which is what bounds a small
+model's decode step on a GPU. Rows are padded up to a power of two (the padding rows compute
+and are ignored) and the width up to a power of two of at least 128 columns. Elsewhere the same
+step function runs eagerly with the exact rows and width. `WRITERS_ROOM_CUDA_GRAPHS=0` turns the
+capture off.
+
+Prefill stays eager (prompts vary in length): the prompts that arrive together run in one pass,
+padded at their end (causal attention never lets a real token see that padding), each prompt
+once however many takes share it, and its keys/values are copied into the takes' rows.
+
+It offers the same methods as `model.engine.Engine` (which runs models the fast path does not
+support) and is, like it, driven by one thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from model import fastpath
+from model.engine import PromptGroup, TokenEvent, finish_rows, mark_drawn, prompt_penalties
+from model.sampling import GRAPH_CANDIDATES, SamplingTable, candidates_for, random_seed, sample
+from model.tasks import Sampling
+
+_log = logging.getLogger(__name__)
+
+GRAPHS_SWITCH = "WRITERS_ROOM_CUDA_GRAPHS"
+_MIN_WIDTH = 128
+
+
+def graphs_enabled() -> bool:
+    return os.environ.get(GRAPHS_SWITCH, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+@dataclass(slots=True)
+class _Row:
+    seq_id: int
+    sampling: Sampling
+    generated: int
+    length: int  # columns holding keys/values (prompt + generated so far, less the last token)
+
+
+class SlotCache:
+    """Per-layer key/value buffers of `rows` sequences of up to `columns` columns each."""
+
+    def __init__(self, fast: fastpath.FastLlama, rows: int, columns: int) -> None:
+        self.fast = fast
+        shape = (rows, fast.kv_heads, columns, fast.head_dim)
+        options: dict[str, Any] = {"dtype": fast.dtype, "device": fast.device}
+        self.keys = [torch.zeros(shape, **options) for _ in fast.layers]
+        self.values = [torch.zeros(shape, **options) for _ in fast.layers]
+
+    @property
+    def rows(self) -> int:
+        return self.keys[0].shape[0]
+
+    @property
+    def columns(self) -> int:
+        return self.keys[0].shape[2]
+
+    def grow(self, rows: int, columns: int, keep_rows: int, keep_columns: int) -> None:
+        """New buffers of at least `rows` x `columns`, keeping the first `keep_rows` rows'
+        first `keep_columns` columns."""
+        rows, columns = max(rows, self.rows), max(columns, self.columns)
+        for store in (self.keys, self.values):
+            for i, old in enumerate(store):
+                new = old.new_zeros((rows, old.shape[1], columns, old.shape[3]))
+                new[:keep_rows, :, :keep_columns] = old[:keep_rows, :, :keep_columns]
+                store[i] = new
+
+    def fill(self, rows: slice, prefix: fastpath.KVCache, source: int, length: int) -> None:
+        """Copy the first `length` keys/values of row `source` of a prefill into `rows`."""
+        for layer in range(len(self.keys)):
+            self.keys[layer][rows, :, :length] = prefix.keys[layer][source, :, :length]
+            self.values[layer][rows, :, :length] = prefix.values[layer][source, :, :length]
+
+    def move(self, source: int, target: int, length: int) -> None:
+        for store in (self.keys, self.values):
+            for buffer in store:
+                buffer[target, :, :length] = buffer[source, :, :length]
+
+
+class _StepView:
+    """The cache as one decode step sees it: rows `[0, n)`, each writing its new key/value at
+    column `lengths[row]`, attending over the first `width` columns."""
+
+    def __init__(self, cache: SlotCache, lengths: torch.Tensor, width: int) -> None:
+        self.cache = cache
+        self.lengths = lengths
+        self.rows = torch.arange(lengths.shape[0], device=lengths.device)
+        self.width = width
+
+    def prepare(self, new: int) -> int:
+        assert new == 1, "a decode step feeds one token per row"
+        return self.width
+
+    def write(
+        self, layer: int, keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        n = self.lengths.shape[0]
+        k_buffer, v_buffer = self.cache.keys[layer], self.cache.values[layer]
+        k_buffer[self.rows, :, self.lengths] = keys[:, :, 0]
+        v_buffer[self.rows, :, self.lengths] = values[:, :, 0]
+        return k_buffer[:n, :, : self.width], v_buffer[:n, :, : self.width]
+
+    def advance(self, new: int) -> None:
+        """The engine moves the lengths after sampling."""
+
+
+class SlotEngine:
+    """Step-level continuous batching over `fastpath.FastLlama`, rows in fixed slots."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        stop_token_ids: Iterable[int],
+        max_batch: int = 32,
+        graphs: bool | None = None,
+    ) -> None:
+        """`graphs`: capture the decode step (default: on CUDA, unless switched off). Off CUDA,
+        True runs the captured shapes (padded rows, bucketed width, preallocated buffers) eagerly,
+        so that a CPU can test what a GPU replays."""
+        self.model = model
+        self.fast = fastpath.FastLlama(model)
+        self.device = self.fast.device
+        self.stop_token_ids = frozenset(stop_token_ids)
+        self.max_batch = max_batch
+        self._vocab = int(model.get_output_embeddings().weight.shape[0])
+        if graphs is None:
+            graphs = self.device.type == "cuda" and graphs_enabled()
+        self._graphs: _Graphs | None = _Graphs(self) if graphs else None
+        # A GPU gets every row up front (and a step of fixed addresses); a CPU grows as needed.
+        rows = _bucket(max_batch) if graphs else 0
+        columns = 2048 if graphs else 0
+        self._rows: list[_Row] = []
+        self.cache = SlotCache(self.fast, max(rows, 1), max(columns, 1))
+        self._state = _State.empty(self.cache.rows, self._vocab, self.device)
+
+    def _make_room(self, rows: int, columns: int) -> None:
+        """At least `rows` rows of `columns` columns: rows double, columns grow by half."""
+        have_rows, have_columns = self.cache.rows, self.cache.columns
+        if rows <= have_rows and columns <= have_columns:
+            return
+        if rows > have_rows:
+            have_rows = max(rows, min(_bucket(rows), self.max_batch))
+        if columns > have_columns:
+            have_columns = fastpath.room_for(columns)
+        self._grow(have_rows, have_columns)
+
+    def _grow(self, rows: int, columns: int) -> None:
+        """Room for `rows` x `columns`, keeping the running rows (a new capture follows)."""
+        n = len(self._rows)
+        self.cache.grow(rows, columns, n, max((row.length for row in self._rows), default=0))
+        fresh = _State.empty(self.cache.rows, self._vocab, self.device)
+        for new, old in zip(fresh.tensors(), self._state.tensors(), strict=True):
+            new[:n] = old[:n]
+        self._state = fresh
+        if self._graphs is not None:
+            self._graphs.clear()  # captured against the old buffers
+
+    @property
+    def active(self) -> int:
+        return len(self._rows)
+
+    @property
+    def free_slots(self) -> int:
+        return self.max_batch - self.active
+
+    @torch.inference_mode()
+    def add(self, groups: Sequence[PromptGroup]) -> list[TokenEvent]:
+        """Prefill `groups` into free rows; returns each new sequence's first token."""
+        events: list[TokenEvent] = []
+        for batch in _prefill_batches(groups):
+            events.extend(self._add(batch))
+        return events
+
+    def _add(self, groups: Sequence[PromptGroup]) -> list[TokenEvent]:
+        """Prefill `groups` in one forward pass (prompts padded at their end) and place their
+        takes in the rows after the running ones."""
+        lengths = [len(group.prompt_ids) for group in groups]
+        first = len(self._rows)
+        end = first + sum(len(group.seq_ids) for group in groups)
+        budget = max(len(g.prompt_ids) + s.max_new_tokens for g in groups for s in g.sampling)
+        self._make_room(end, budget)
+        width = max(lengths)
+        ids = torch.zeros((len(groups), width), dtype=torch.long)
+        for index, group in enumerate(groups):
+            ids[index, : lengths[index]] = torch.tensor(group.prompt_ids)
+        ids = ids.to(self.device)
+        prefix = self.fast.new_cache(len(groups), width)
+        positions = torch.arange(width, device=self.device)[None, :].expand(len(groups), -1)
+        ends = torch.tensor(lengths, device=self.device) - 1
+        logits = self.fast.forward(ids, positions, prefix, last=ends)
+        state = self._state
+        row = first
+        for index, group in enumerate(groups):
+            n, length = len(group.seq_ids), lengths[index]
+            rows = slice(row, row + n)
+            row += n
+            self.cache.fill(rows, prefix, index, length)
+            seeds = [s.seed if s.seed is not None else random_seed() for s in group.sampling]
+            table = SamplingTable.of(group.sampling, seeds, self.device)
+            for mine, theirs in zip(state.table.columns(), table.columns(), strict=True):
+                mine[rows] = theirs
+            prompt = ids[index, :length]
+            penalisable, penalised = prompt_penalties(prompt, group.unpenalised, n, self._vocab)
+            state.penalisable[rows] = penalisable
+            state.penalised[rows] = penalised
+            state.lengths[rows] = length
+            state.tokens[rows] = sample(
+                logits[index : index + 1].expand(n, -1),
+                state.penalised[rows],
+                _rows_of(state.table, rows),
+                candidates_for(group.sampling, self._vocab),
+            )
+            self._rows.extend(
+                _Row(seq_id, sampling, 0, length)
+                for seq_id, sampling in zip(group.seq_ids, group.sampling, strict=True)
+            )
+        return self._advance(first, end)
+
+    @torch.inference_mode()
+    def step(self) -> list[TokenEvent]:
+        """One decode step for every running sequence."""
+        n = len(self._rows)
+        if not n:
+            return []
+        width = max(row.length for row in self._rows) + 1
+        if self._graphs is not None:
+            self._graphs.run(n, width)
+        else:
+            settings = [row.sampling for row in self._rows]
+            self._step(n, width, candidates_for(settings, self._vocab))
+        return self._advance(0, n)
+
+    def _step(self, n: int, width: int, candidates: int) -> None:
+        """The decode step of rows `[0, n)` over `width` columns: feeds `last`, leaves the
+        sampled tokens in `tokens`. Fixed shapes and buffers for a given (n, width)."""
+        state = self._state
+        lengths = state.lengths[:n]
+        columns = torch.arange(width, device=self.device)
+        mask = columns[None, :] <= lengths[:, None]
+        view = _StepView(self.cache, lengths, width)
+        logits = self.fast.forward(state.last[:n, None], lengths[:, None], view, mask)
+        rows = slice(0, n)
+        state.tokens[rows] = sample(
+            logits, state.penalised[rows], _rows_of(state.table, rows), candidates
+        )
+
+    def _advance(self, first: int, end: int) -> list[TokenEvent]:
+        """Account for the tokens sampled into rows `[first, end)`: feed them next, mark them
+        seen, count them, and end the sequences that stopped or spent their budget."""
+        state = self._state
+        rows = slice(first, end)
+        tokens = state.tokens[rows]
+        state.last[rows] = tokens
+        mark_drawn(
+            tokens, state.penalised[rows], state.penalisable[rows], _rows_of(state.table, rows)
+        )
+        events = finish_rows(self._rows[first:end], tokens.tolist(), self.stop_token_ids)
+        if first == 0:  # a decode step: every row wrote one more column
+            state.lengths[:end] += 1
+            for row in self._rows[:end]:
+                row.length += 1
+        self.drop(e.seq_id for e in events if e.finish)
+        return events
+
+    @torch.inference_mode()
+    def drop(self, seq_ids: Iterable[int]) -> None:
+        """Remove sequences; the last rows move into the freed ones."""
+        gone = set(seq_ids)
+        if not gone:
+            return
+        state = self._state
+        index = len(self._rows) - 1
+        while index >= 0:
+            if self._rows[index].seq_id in gone:
+                last = len(self._rows) - 1
+                if index != last:
+                    self._move(last, index)
+                self._rows.pop()
+                state.lengths[last] = 0
+            index -= 1
+
+    def _move(self, source: int, target: int) -> None:
+        state = self._state
+        row = self._rows[source]
+        self.cache.move(source, target, row.length)
+        for tensor in state.tensors():
+            tensor[target] = tensor[source]
+        self._rows[target] = row
+
+
+@dataclass(slots=True)
+class _State:
+    """Per-row tensors of the running batch (rows `[0, n)` are live)."""
+
+    last: torch.Tensor  # [R] the token to feed next
+    lengths: torch.Tensor  # [R] columns of keys/values the row holds
+    tokens: torch.Tensor  # [R] the tokens the last step sampled
+    penalised: torch.Tensor  # [R, V] seen tokens the repetition penalty applies to
+    penalisable: torch.Tensor  # [R, V] False for the tokens spared the penalty
+    table: SamplingTable
+
+    @classmethod
+    def empty(cls, rows: int, vocab: int, device: torch.device) -> _State:
+        def zeros(*shape: int, dtype: torch.dtype = torch.long) -> torch.Tensor:
+            return torch.zeros(shape, dtype=dtype, device=device)
+
+        return cls(
+            last=zeros(rows),
+            lengths=zeros(rows),
+            tokens=zeros(rows),
+            penalised=zeros(rows, vocab, dtype=torch.bool),
+            penalisable=zeros(rows, vocab, dtype=torch.bool),
+            table=SamplingTable(
+                temperature=zeros(rows, dtype=torch.float32),
+                top_p=zeros(rows, dtype=torch.float32),
+                top_k=zeros(rows),
+                penalty=zeros(rows, dtype=torch.float32) + 1,
+                seed=zeros(rows),
+                drawn=zeros(rows),
+            ),
+        )
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        return (
+            self.last,
+            self.lengths,
+            self.tokens,
+            self.penalised,
+            self.penalisable,
+            *self.table.columns(),
+        )
+
+
+#: Padded prompt tokens one prefill pass may hold: its attention scores grow with the square of
+#: the longest prompt, and a CPU's memory is the bot's tightest budget.
+_PREFILL_TOKENS = 4096
+
+
+def _prefill_batches(groups: Sequence[PromptGroup]) -> list[list[PromptGroup]]:
+    """`groups` in order, cut into batches of at most `_PREFILL_TOKENS` padded tokens (a longer
+    prompt alone)."""
+    batches: list[list[PromptGroup]] = []
+    width = 0
+    for group in groups:
+        longest = max(width, len(group.prompt_ids))
+        if batches and longest * (len(batches[-1]) + 1) <= _PREFILL_TOKENS:
+            batches[-1].append(group)
+            width = longest
+        else:
+            batches.append([group])
+            width = len(group.prompt_ids)
+    return batches
+
+
+def _rows_of(table: SamplingTable, rows: slice) -> SamplingTable:
+    return SamplingTable(*(column[rows] for column in table.columns()))
+
+
+def _bucket(n: int) -> int:
+    """The smallest power of two at least `n`."""
+    return 1 << max(0, n - 1).bit_length()
+
+
+@dataclass(frozen=True, slots=True)
+class _Eager:
+    replay: Callable[[], None]
+
+
+class _Graphs:
+    """CUDA graphs of the decode step, one per (rows, width) bucket, captured on first use."""
+
+    def __init__(self, engine: SlotEngine) -> None:
+        self.engine = engine
+        self.graphs: dict[tuple[int, int], Any] = {}
+        self.pool: Any = None
+
+    def clear(self) -> None:
+        self.graphs.clear()
+
+    def run(self, n: int, width: int) -> None:
+        engine = self.engine
+        rows = min(_bucket(n), engine.cache.rows)
+        span = min(max(_MIN_WIDTH, _bucket(width)), engine.cache.columns)
+        graph = self.graphs.get((rows, span))
+        if graph is None:
+            graph = self._capture(lambda: engine._step(rows, span, GRAPH_CANDIDATES))
+            self.graphs[(rows, span)] = graph
+        graph.replay()
+
+    def _capture(self, step: Callable[[], None]) -> Any:
+        if self.engine.device.type != "cuda":
+            # No graphs off CUDA: the same padded shapes and warm-up, replayed eagerly (the
+            # tests run the graph discipline this way on a CPU).
+            step()
+            return _Eager(step)
+        # The step only writes what it will write again on replay (each row's key/value at its
+        # own length, the sampled tokens), so warming up on live state changes nothing.
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            step()
+        torch.cuda.current_stream().wait_stream(stream)
+        if self.pool is None:
+            self.pool = torch.cuda.graph_pool_handle()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=self.pool):
+            step()
+        return graph
