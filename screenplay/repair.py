@@ -72,8 +72,6 @@ def repair_with_report(text: str, cast: Iterable[str] | None = None) -> RepairRe
     title_page, lines = _title_page(lines)
     speakers = _Speakers(cast or (), lines)
     elements = _Reader(speakers, report).read(lines)
-    for wrong, right in speakers.corrected.items():
-        report.change(f"read the cue {wrong} as {right} (a misspelt name of the cast)")
     return RepairResult(
         Document(title_page, tuple(elements)),
         tuple(report.chatter),
@@ -622,7 +620,9 @@ class _Speakers:
             if name:
                 self.cast[_name_key(name)] = _cue_spelling(name)
         self.seen: dict[str, str] = {}
-        self.corrected: dict[str, str] = {}
+        #: Names read as a cast member they misspell (`ROTH` -> RUTH), whether or not a cue
+        #: ends up using them (the reader reports the ones it does).
+        self.misspelt: dict[str, str] = {}
         self.text = "\n".join(lines)
         self._learn(lines)
 
@@ -663,7 +663,7 @@ class _Speakers:
         close = [spelling for member, spelling in self.cast.items() if _one_edit(key, member)]
         if len(close) != 1:
             return None
-        self.corrected[_split_extension(name)[0].strip()] = close[0]
+        self.misspelt[_split_extension(name)[0].strip()] = close[0]
         return close[0]
 
     def cue(self, name: str, in_block: bool) -> str | None:
@@ -769,7 +769,7 @@ class _Reader:
         if cue is None:
             return False
         extension = _extension(extension_words)
-        self._open_cue(Character(cue, extension))
+        self._open_cue(Character(cue, extension), name)
         if extension_words is not None and extension is None:
             self._append(Parenthetical(f"({extension_words})"))
             self.report.change("moved inline parentheticals onto their own line")
@@ -800,10 +800,15 @@ class _Reader:
             return False
         if cue != name or line.wrapper or written != line.text:
             self.report.change("turned bold, lower-case or colon cues into plain cues")
-        self._open_cue(Character(cue, extension))
+        self._open_cue(Character(cue, extension), name)
         return True
 
-    def _open_cue(self, cue: Character) -> None:
+    def _open_cue(self, cue: Character, written: str) -> None:
+        """Open a speech under `cue`, read from the `written` name."""
+        if self.speakers.misspelt.get(written.strip()) == cue.name:
+            self.report.change(
+                f"read the cue {written.strip()} as {cue.name} (a misspelt name of the cast)"
+            )
         self.elements.append(cue)
         self.in_block = True
 

@@ -586,7 +586,16 @@ def test_a_cue_that_misspells_one_cast_name_by_a_letter_is_that_character() -> N
         "JOB",  # JOE and JON are both one letter away: no guess
     ]
     assert "read the cue ROTH as RUTH (a misspelt name of the cast)" in result.changes
+    assert "read the cue AMS as AMOS (a misspelt name of the cast)" in result.changes
     assert [p.code for p in lint(result.document, ["Ruth", "AMOS", "JOE", "JON"])] == [
         "unknown-speaker",
         "unknown-speaker",
     ]
+
+
+def test_a_misspelt_name_is_reported_only_where_a_cue_used_it() -> None:
+    # ROTH only narrates here (an action line the model ran into the speech): no cue read it.
+    text = "RUTH\nWho's there?\nROTH grabs her coat."
+    result = repair_with_report(text, cast=["Ruth"])
+    assert [kind for kind, _ in shape(result.document)] == ["cue", "speech", "action"]
+    assert not any("misspelt" in change for change in result.changes)
