@@ -365,9 +365,20 @@ class Ballot:
 
 
 @dataclass(frozen=True, slots=True)
+class ProgressMessage:
+    """Where a front end that posts messages (Discord) showed a proposal's progress while its
+    takes were written: the channel or thread and the message."""
+
+    channel_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Proposal:
     """One request of the room with its takes and votes; `ballot` is where its takes were put
-    to the vote (None until they were, and in the console)."""
+    to the vote and `progress` where the wait for them was shown (None until they were, and in
+    the console). `pick_undo` is the latest undo or redo of the decided take, read from the
+    log: the proposal stays decided when its take is taken back out of the story."""
 
     id: int
     room_id: int
@@ -388,9 +399,19 @@ class Proposal:
     rerolled_as: int | None = None
     reason: str = ""
     ballot: Ballot | None = None
+    progress: ProgressMessage | None = None
+    pick_undo: Event | None = None
 
     def take(self, number: int) -> Take | None:
         return next((t for t in self.takes if t.number == number), None)
+
+    @property
+    def undone_by(self) -> int | None:
+        """The writer who undid the decided take, while it is out of the story (None while it
+        is in: never undone, or redone since)."""
+        if self.pick_undo is None or self.pick_undo.kind != "undo":
+            return None
+        return self.pick_undo.user_id
 
     def tally(self) -> dict[int, int]:
         """Votes per take number, every take listed."""

@@ -22,11 +22,15 @@ of a picked take, for undo, is the writer who asked for it.
 A front end that posts messages records where it put each proposal to the vote
 (`record_ballot`: the channel and the ballot's message, kept as `Proposal.ballot`), so that after
 a restart it still updates that message when the vote is decided and knows a reaction on it for
-a vote (`ballot_proposal`).
+a vote (`ballot_proposal`); and where it showed the wait for the takes (`record_progress`, kept
+as `Proposal.progress`), so that a restarted bot can say in that message that it writes them
+again. A reset returns the proposals it cancelled, for the front end to close their ballots.
 
 Undo and redo replay the event log (see `bot.store.undo_stacks`): they cover the story (project,
 bible, locations, outline, script), not votes, proposals or settings. Undoing a pick takes its
-lines back out; the proposal stays decided.
+lines back out; the proposal stays decided, and `Proposal.pick_undo` (read from the log) says
+that its take is out again and who took it out (`picked_proposal` finds the proposal of an
+undone or redone pick).
 
 This module knows the rules of the room; it knows nothing of Discord, of SQL text, or of how
 takes are generated.
@@ -57,6 +61,7 @@ from bot.domain import (
     Location,
     PageSize,
     PickRule,
+    ProgressMessage,
     Project,
     Proposal,
     ProposalStatus,
@@ -905,6 +910,30 @@ class RoomService:
                 await db_.set_ballot(db, proposal_id, ballot)
             return dataclasses.replace(proposal, ballot=ballot)
 
+    async def record_progress(
+        self, room_id: int, proposal_id: int, channel_id: int, message_id: int
+    ) -> Proposal:
+        """Remember where the wait for the proposal's takes is shown, so that a restarted bot,
+        which writes the takes again, can say so in that message."""
+        progress = ProgressMessage(channel_id, message_id)
+        async with self._lock(room_id), self.store.write() as db:
+            proposal = await _proposal(db, room_id, proposal_id)
+            if proposal.progress != progress:
+                await db_.set_progress(db, proposal_id, progress)
+            return dataclasses.replace(proposal, progress=progress)
+
+    async def picked_proposal(self, room_id: int, event_id: int) -> Proposal | None:
+        """The proposal whose decided take the event `event_id` put in (None when that event
+        was no pick): what an undo or redo of it changed besides the story."""
+        async with self.store.read() as db:
+            try:
+                event, payload = await db_.load_event(db, event_id)
+            except LookupError:
+                return None
+            if event.room_id != room_id or event.kind != "pick":
+                return None
+            return await _proposal(db, room_id, payload["proposal"])
+
     async def ballot_proposal(self, message_id: int) -> Proposal | None:
         """The proposal whose ballot is the message `message_id` (None for any other message)."""
         async with self.store.read() as db:
@@ -1061,9 +1090,10 @@ class RoomService:
 
     async def reset(
         self, room_id: int, user_id: int, *, is_showrunner: bool = False, roles: Sequence[int] = ()
-    ) -> None:
+    ) -> list[Proposal]:
         """Empty the room's story (project, bible, locations, outline, script) and cancel its
-        pending proposals. Settings and the log stay; this cannot be undone."""
+        pending proposals, which are returned (cancelled by `user_id`) so that a front end can
+        close their ballots. Settings and the log stay; this cannot be undone."""
         async with self._lock(room_id), self.store.write() as db:
             settings = await self._ensure_room(db, room_id, user_id)
             if not settings.is_showrunner(user_id, tuple(roles), is_showrunner):
@@ -1072,11 +1102,18 @@ class RoomService:
             pending = await db_.proposal_ids(
                 db, room_id=room_id, statuses=(ProposalStatus.GENERATING, ProposalStatus.OPEN)
             )
+            now = self.clock()
             for proposal_id in pending:
                 await db_.update_proposal(
-                    db, proposal_id, status=ProposalStatus.CANCELLED, reason="the room was reset"
+                    db,
+                    proposal_id,
+                    status=ProposalStatus.CANCELLED,
+                    decided_by=user_id,
+                    decided_at=now,
+                    reason="the room was reset",
                 )
             await self._log(db, room_id, user_id, "reset", "reset the room", {})
+            return [await _proposal(db, room_id, proposal_id) for proposal_id in pending]
 
     async def branch(self, room_id: int, user_id: int, new_room_id: int) -> Room:
         """Start room `new_room_id` (e.g. a new Discord thread) from this room's current story
@@ -1450,7 +1487,11 @@ def _project_change(before: Project, after: Project) -> Change:
 
 def _closed_sentence(proposal: Proposal) -> str:
     if proposal.status is ProposalStatus.DECIDED:
-        return f"Proposal #{proposal.id} is already decided: take {proposal.decided_take} went in."
+        undone = " and was undone since" if proposal.undone_by is not None else ""
+        return (
+            f"Proposal #{proposal.id} is already decided: take {proposal.decided_take} "
+            f"went in{undone}."
+        )
     if proposal.status is ProposalStatus.REROLLED:
         return (
             f"Proposal #{proposal.id} was rerolled as #{proposal.rerolled_as}; "

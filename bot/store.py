@@ -44,6 +44,7 @@ from bot.domain import (
     Location,
     PageSize,
     PickRule,
+    ProgressMessage,
     Project,
     Proposal,
     ProposalStatus,
@@ -778,7 +779,35 @@ async def load_proposal(db: aiosqlite.Connection, proposal_id: int) -> Proposal 
             if row["ballot_message"] is None
             else Ballot(row["ballot_channel"], row["ballot_message"])
         ),
+        progress=(
+            None
+            if row["progress_message"] is None
+            else ProgressMessage(row["progress_channel"], row["progress_message"])
+        ),
+        pick_undo=(
+            await _latest_pick_undo(db, row["room_id"], proposal_id)
+            if row["status"] == ProposalStatus.DECIDED.value
+            else None
+        ),
     )
+
+
+async def _latest_pick_undo(
+    db: aiosqlite.Connection, room_id: int, proposal_id: int
+) -> Event | None:
+    """The latest undo or redo of the event that put the proposal's decided take in (None when
+    there was neither). A room's undo and redo events are few: `events_stack` lists them
+    without reading the rest of its log."""
+    rows = await _rows(
+        db,
+        "SELECT u.id, u.room_id, u.user_id, u.at, u.kind, u.summary, u.undoable, u.target "
+        "FROM events u INDEXED BY events_stack JOIN events p ON p.id = u.target "
+        "WHERE u.room_id = ? AND u.undoable = 0 AND u.kind IN ('undo', 'redo') "
+        "AND p.kind = 'pick' AND json_extract(p.payload, '$.proposal') = ? "
+        "ORDER BY u.id DESC LIMIT 1",
+        (room_id, proposal_id),
+    )
+    return _event_from_row(rows[0]) if rows else None
 
 
 async def proposal_ids(
@@ -816,6 +845,15 @@ async def set_ballot(db: aiosqlite.Connection, proposal_id: int, ballot: Ballot)
     await db.execute(
         "UPDATE proposals SET ballot_channel = ?, ballot_message = ? WHERE id = ?",
         (ballot.channel_id, ballot.message_id, proposal_id),
+    )
+
+
+async def set_progress(
+    db: aiosqlite.Connection, proposal_id: int, progress: ProgressMessage
+) -> None:
+    await db.execute(
+        "UPDATE proposals SET progress_channel = ?, progress_message = ? WHERE id = ?",
+        (progress.channel_id, progress.message_id, proposal_id),
     )
 
 

@@ -99,22 +99,38 @@ def progress_text(proposal: Proposal, progress: Progress | None) -> str:
     return f"{head}: writing {len(progress.texts)} take(s), {words} words so far…"
 
 
+def restarted_text(proposal: Proposal) -> str:
+    """What the waiting message of a proposal says once a restarted bot writes its takes again
+    under a new message."""
+    return (
+        f"Proposal #{proposal.id} ({proposal.kind.value}): the bot restarted while writing, "
+        "so the takes are written again below."
+    )
+
+
 def ballot_embed(proposal: Proposal, settings: RoomSettings) -> discord.Embed:
     """The ballot of a proposal: the tally while it is open; the winner, who picked it and the
-    count once it is decided; the reason when it closed otherwise."""
+    count once it is decided (and who undid or redid it since); the reason when it closed
+    otherwise."""
     tally = proposal.tally()
     counts = "  ".join(f"{number_emoji(t)} {c}" for t, c in tally.items() if t <= 5)
     if proposal.status is ProposalStatus.DECIDED and proposal.decided_take is not None:
         votes = tally.get(proposal.decided_take, 0)
-        embed = discord.Embed(
-            title=f"Proposal #{proposal.id}: take {proposal.decided_take} went in",
-            description=(
-                f"Picked by {who(proposal.decided_by)} "
-                f"({proposal.reason or 'decided'}); {votes} vote{'' if votes == 1 else 's'} "
-                f"for it.\nTally: {counts}"
-            ),
-            colour=_DECIDED,
-        )
+        lines = [
+            f"Picked by {who(proposal.decided_by)} ({proposal.reason or 'decided'}); "
+            f"{votes} vote{'' if votes == 1 else 's'} for it.",
+            f"Tally: {counts}",
+        ]
+        title = f"Proposal #{proposal.id}: take {proposal.decided_take} went in"
+        colour = _DECIDED
+        # An embed's title shows a mention as its raw text, so the writer is named below.
+        if proposal.undone_by is not None:
+            title += " — undone"
+            lines.insert(0, f"Undone by {who(proposal.undone_by)}: the take is out again.")
+            colour = _CLOSED
+        elif proposal.pick_undo is not None:
+            lines.insert(0, f"Back in: {who(proposal.pick_undo.user_id)} redid it.")
+        embed = discord.Embed(title=title, description="\n".join(lines), colour=colour)
     elif proposal.status is ProposalStatus.OPEN:
         rule = _RULES[settings.pick_rule].format(quorum=settings.quorum)
         lines = [f"Vote with the buttons or the number reactions: {rule}.", f"Tally: {counts}"]
@@ -137,6 +153,9 @@ def ballot_embed(proposal: Proposal, settings: RoomSettings) -> discord.Embed:
 def _closed_reason(proposal: Proposal) -> str:
     if proposal.status is ProposalStatus.REROLLED:
         return f"Rerolled as proposal #{proposal.rerolled_as}; vote on the new takes."
+    if proposal.status is ProposalStatus.CANCELLED:
+        by = "" if proposal.decided_by is None else f" by {who(proposal.decided_by)}"
+        return f"Cancelled when the room was reset{by}; votes no longer count."
     if proposal.status is ProposalStatus.GENERATING:
         return "The takes are still being written."
     return proposal.reason or "Votes no longer count."

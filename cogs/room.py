@@ -20,7 +20,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.domain import ProposalStatus, ScriptLine, parse_duration
+from bot.domain import Event, ProposalStatus, ScriptLine, parse_duration
 from bot.errors import BadInput, NotFound
 from bot.room import IMPORT_LIMIT, RoomService, format_lines, scene_lines
 from cogs.embeds import (
@@ -255,6 +255,7 @@ class RoomCommands(commands.Cog, name="Room"):
         writer = _writer(ctx)
         event = await self.room.undo(_room_id(ctx), ctx.author.id, **writer.rights)
         await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
+        await self._show_on_ballot(event)
 
     @_hybrid_command(description="Redo the change undone last")
     async def redo(self, ctx: Ctx) -> None:
@@ -262,6 +263,15 @@ class RoomCommands(commands.Cog, name="Room"):
         writer = _writer(ctx)
         event = await self.room.redo(_room_id(ctx), ctx.author.id, **writer.rights)
         await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
+        await self._show_on_ballot(event)
+
+    async def _show_on_ballot(self, event: Event) -> None:
+        """An undone or redone pick shows on its proposal's ballot."""
+        if event.target is None:
+            return
+        proposal = await self.room.picked_proposal(event.room_id, event.target)
+        if proposal is not None:
+            await self.board.update_ballots([proposal])
 
     @_hybrid_command(description="Showrunners: put a take in now, whatever the votes")
     @app_commands.describe(
@@ -384,10 +394,11 @@ class RoomCommands(commands.Cog, name="Room"):
                 "A reset empties the story and cannot be undone; run it again with confirm True."
             )
         writer = _writer(ctx)
-        await self.room.reset(_room_id(ctx), ctx.author.id, **writer.rights)
+        cancelled = await self.room.reset(_room_id(ctx), ctx.author.id, **writer.rights)
         await ctx.send(
             "The room's story is empty; start with /premise.", allowed_mentions=NO_MENTIONS
         )
+        await self.board.update_ballots(cancelled)
 
     # --- about
 

@@ -13,8 +13,11 @@ its proposal, which is how ballots posted before they were recorded are recognis
 
 `Board` is the one place that posts takes, shows generation progress (editing the waiting
 message at most once per interval), casts votes and refreshes ballots; the commands, the buttons,
-the reactions and the deadline loop all go through it. It knows Discord and the room service's
-public methods; the rules of voting are the room's.
+the reactions and the deadline loop all go through it. The waiting message is recorded with its
+proposal too (`RoomService.record_progress`): a bot restarted while the model wrote writes the
+takes again under a new one, and first edits the old one to say so. A reset closes the ballots
+of the proposals it cancelled, and an undo or redo of a pick shows on its ballot. It knows
+Discord and the room service's public methods; the rules of voting are the room's.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -32,7 +35,14 @@ import discord
 from bot.domain import Ballot, Proposal, ProposalStatus, VoteOutcome, VoteResult
 from bot.errors import BadInput, RoomError
 from bot.room import RoomService, take_text
-from cogs.embeds import ballot_embed, number_emoji, progress_text, proposal_header, take_messages
+from cogs.embeds import (
+    ballot_embed,
+    number_emoji,
+    progress_text,
+    proposal_header,
+    restarted_text,
+    take_messages,
+)
 from cogs.errors import NO_MENTIONS, answer_interaction, one_line
 from model.queue import Progress
 
@@ -363,6 +373,9 @@ class Board:
         """Generate a pending proposal's takes while showing progress, then post them with
         their ballot. A generation failure is shown in the waiting message (None returned)."""
         waiting = await send(content=progress_text(proposal, None), allowed_mentions=NO_MENTIONS)
+        await self.room.record_progress(
+            proposal.room_id, proposal.id, waiting.channel.id, waiting.id
+        )
         reporter = ProgressReporter(waiting, proposal, self.progress_interval)
         reporter.start()
         try:
@@ -491,6 +504,20 @@ class Board:
         if proposal.status.closed and isinstance(channel, discord.abc.Messageable):
             await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
 
+    async def update_ballots(self, proposals: Iterable[Proposal]) -> None:
+        """Make the ballots of `proposals` show them as they are now after a change whose
+        maker was answered already (a reset, an undo): a ballot that cannot be found is not
+        announced again, and one that cannot be edited is logged."""
+        for proposal in proposals:
+            if not proposal.takes:
+                continue  # never put to the vote: it has no ballot
+            try:
+                message = await self.find_ballot(proposal)
+                if message is not None:
+                    await self.refresh(proposal, message)
+            except discord.HTTPException:
+                _log.warning("could not update the ballot of proposal %s", proposal.id)
+
     async def click_vote(
         self, interaction: discord.Interaction, proposal_id: int, take: int
     ) -> None:
@@ -544,12 +571,27 @@ class Board:
             try:
                 if proposal.status is ProposalStatus.GENERATING:
                     _log.info("generating the takes of proposal %s again", proposal.id)
+                    await self._point_below(proposal)
                     await self.run(channel.send, proposal, f"<@{proposal.requested_by}>")
                 elif await self.find_ballot(proposal) is None:
                     _log.info("posting the ballot of proposal %s again", proposal.id)
                     await self.post(channel.send, proposal)
             except (RoomError, discord.HTTPException):
                 _log.warning("could not resume proposal %s", proposal.id, exc_info=True)
+
+    async def _point_below(self, proposal: Proposal) -> None:
+        """Say in the progress message the last run left at "writing…" that the takes are
+        written again below (a message that is gone, or was never recorded, is left alone)."""
+        if proposal.progress is None:
+            return
+        where = proposal.progress
+        message = await self.find_message(where.channel_id, where.message_id)
+        if message is None:
+            return
+        try:
+            await message.edit(content=restarted_text(proposal), allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            _log.debug("could not update the old progress message of proposal %s", proposal.id)
 
     async def close_due(self) -> list[Proposal]:
         """Decide the proposals whose deadline passed and update their ballots."""

@@ -404,11 +404,17 @@ async def test_reset_needs_a_showrunner_and_empties_the_story(service: RoomServi
     pending = await service.ask(ROOM, BEN, "scene", "x")
     with pytest.raises(NotAllowed, match="Only a showrunner can reset"):
         await service.reset(ROOM, BEN)
-    await service.reset(ROOM, ANA)
+    generating = await service.propose(ROOM, BEN, "beat")
+    cancelled = await service.reset(ROOM, ANA)
     room = await service.room(ROOM)
     assert (room.project.title, room.script) == ("", ())
     assert room.settings.showrunners == (ANA,)
-    assert (await service.proposal(ROOM, pending.id)).status is ProposalStatus.CANCELLED
+    assert cancelled == [
+        await service.proposal(ROOM, pending.id),
+        await service.proposal(ROOM, generating.id),
+    ]
+    assert {(p.status, p.decided_by) for p in cancelled} == {(ProposalStatus.CANCELLED, ANA)}
+    assert await service.reset(ROOM, ANA) == []  # nothing pending is left to cancel
     with pytest.raises(NothingToUndo):
         await service.undo(ROOM, ANA)
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 
 from bot import store as db_
-from bot.domain import Ballot, ProposalStatus, Take
+from bot.domain import Ballot, ProgressMessage, ProposalStatus, Take
 from bot.errors import NotFound
 from bot.room import RoomService
 from bot.store import Store, decode_element, encode_element, migrations
@@ -127,6 +127,27 @@ async def test_a_ballot_is_found_again_after_reopening(tmp_path: Path) -> None:
     await store.close()
 
 
+async def test_a_progress_message_is_found_again_after_reopening(tmp_path: Path) -> None:
+    clock, generator = FakeClock(), FakeGenerator()
+    path = tmp_path / "r.db"
+    store = await Store.open(path)
+    service = RoomService(store, generator, clock=clock)
+    proposal = await service.propose(ROOM, ANA, "scene", "the storm")
+    assert proposal.progress is None  # not shown anywhere yet
+    await service.record_progress(ROOM, proposal.id, ROOM, 7770)
+    with pytest.raises(NotFound):  # a proposal of another room
+        await service.record_progress(ROOM + 1, proposal.id, ROOM + 1, 7771)
+    await store.close()
+
+    store = await Store.open(path)
+    service = RoomService(store, generator, clock=clock)
+    (pending,) = await service.pending_proposals(ROOM)
+    assert pending.progress == ProgressMessage(ROOM, 7770)
+    await service.record_progress(ROOM, proposal.id, ROOM, 7772)  # written again after a restart
+    assert (await service.proposal(ROOM, proposal.id)).progress == ProgressMessage(ROOM, 7772)
+    await store.close()
+
+
 async def test_a_database_from_before_ballots_were_recorded_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     (_, _, first), *later = migrations()
@@ -150,7 +171,7 @@ async def test_a_database_from_before_ballots_were_recorded_is_upgraded(tmp_path
     store = await Store.open(path)
     service = RoomService(store, FakeGenerator(), clock=FakeClock())
     (pending,) = await service.pending_proposals(ROOM)
-    assert (pending.id, pending.ballot) == (1, None)  # where it was posted was never known
+    assert (pending.id, pending.ballot, pending.progress) == (1, None, None)  # never known
     await service.record_ballot(ROOM, 1, ROOM, 42)
     assert (await service.proposal(ROOM, 1)).ballot == Ballot(ROOM, 42)
     await store.close()

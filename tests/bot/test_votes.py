@@ -60,6 +60,45 @@ async def test_a_late_vote_gets_a_clear_answer(service: RoomService) -> None:
         await service.pick(ROOM, ANA, proposal.id, 2)
 
 
+async def test_an_undone_pick_says_so_and_a_redo_puts_it_back(service: RoomService) -> None:
+    proposal = await _open(service, PickRule.FIRST)
+    picked = await service.vote(ROOM, CY, proposal.id, 3)
+    assert (picked.proposal.pick_undo, picked.proposal.undone_by) == (None, None)
+    undo = await service.undo(ROOM, BEN)  # Ben asked for the takes: the pick is his to undo
+    assert (await service.room(ROOM)).script == ()
+    assert undo.target is not None
+    undone = await service.picked_proposal(ROOM, undo.target)
+    assert undone is not None and undone.id == proposal.id
+    assert (undone.status, undone.decided_take, undone.undone_by) == (
+        ProposalStatus.DECIDED,
+        3,
+        BEN,
+    )
+    with pytest.raises(AlreadyDecided, match="take 3 went in and was undone since"):
+        await service.vote(ROOM, DEE, proposal.id, 1)
+    redo = await service.redo(ROOM, ANA)
+    assert redo.target == undo.target
+    back = await service.proposal(ROOM, proposal.id)
+    assert back.undone_by is None
+    assert back.pick_undo is not None and (back.pick_undo.kind, back.pick_undo.user_id) == (
+        "redo",
+        ANA,
+    )
+    assert _actions((await service.room(ROOM)).script) == ["Take 3 of the scene."]
+    await service.undo(ROOM, BEN)
+    await service.write(ROOM, ANA, "A new line.")  # the undone pick can no longer be redone
+    assert (await service.proposal(ROOM, proposal.id)).undone_by == BEN
+
+
+async def test_only_a_pick_has_a_picked_proposal(service: RoomService) -> None:
+    await service.write(ROOM, ANA, "INT. HALL - DAY")
+    undo = await service.undo(ROOM, ANA)
+    assert undo.target is not None
+    assert await service.picked_proposal(ROOM, undo.target) is None
+    assert await service.picked_proposal(ROOM + 1, undo.target) is None  # another room's event
+    assert await service.picked_proposal(ROOM, 999) is None
+
+
 async def test_votes_for_a_missing_take_or_proposal_or_before_takes(
     service: RoomService,
 ) -> None:

@@ -3,6 +3,8 @@ deadlines, progress, and what a take can (not) do to the channel — mentions an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from typing import Any
 
@@ -14,6 +16,7 @@ from bot.settings import Settings
 from cogs.embeds import number_emoji
 from cogs.split import MESSAGE_LIMIT
 from cogs.views import DYNAMIC_ITEMS, EditModal
+from model.queue import Progress
 from tests.cogs.conftest import BotFactory, CannedGenerator, FakeInteraction, Harness, settle
 
 
@@ -384,3 +387,129 @@ async def test_a_pick_after_a_restart_shows_on_a_ballot_far_up_the_channel(
     assert [s.content for s in h.sent.sends()] == [
         "Take 2 of proposal #1 went in (Wrote 2 lines into the script (lines 1–2).)"
     ]
+
+
+def edits_of(h: Harness, message_id: int) -> list[dict[str, Any]]:
+    """What the message `message_id` was edited to show, in order."""
+    return [s.payload for s in h.sent.items if s.kind == "edit" and s.message_id == message_id]
+
+
+def all_disabled(payload: dict[str, Any]) -> bool:
+    buttons = [c for row in payload["components"] for c in row["components"]]
+    return bool(buttons) and all(b["disabled"] for b in buttons)
+
+
+async def test_a_reset_closes_the_ballots_of_the_proposals_it_cancelled(
+    make_bot: BotFactory,
+) -> None:
+    h = await make_bot()
+    await h.say("!scene The pier at dawn")
+    first = h.last_ballot()
+    await h.say("!beat a storm")
+    second = h.last_ballot()
+    await h.react("ben", first, number_emoji(2))
+    await chatter(h, 120)  # both ballots are far up the channel, and out of a restarted cache
+    await h.restart()
+    h.sent.clear()
+    await h.say("!room reset true", "ana")
+    assert [s.content for s in h.sent.sends()] == [
+        "The room's story is empty; start with /premise."
+    ]
+    ana = h.member("ana").id
+    for number, ballot in ((1, first), (2, second)):
+        (edit,) = edits_of(h, ballot.id)
+        assert edit["embeds"][0]["title"] == f"Proposal #{number}: cancelled"
+        assert edit["embeds"][0]["description"] == (
+            f"Cancelled when the room was reset by <@{ana}>; votes no longer count."
+        )
+        assert all_disabled(edit)
+    await h.react("cy", first, number_emoji(1))  # a late reaction is refused, not counted
+    assert [v.take for v in (await h.room.proposal(h.room_id, 1)).votes] == [2]
+
+
+async def test_undo_and_redo_of_a_pick_show_on_its_ballot(make_bot: BotFactory) -> None:
+    h = await make_bot()
+    await h.say("!scene The pier at dawn")
+    ballot = h.last_ballot()
+    await h.react("ana", ballot, number_emoji(2))
+    await h.react("ben", ballot, number_emoji(2))
+    await h.restart()  # the ballot is found where the store says it is
+    h.sent.clear()
+    ana, ben = h.member("ana").id, h.member("ben").id
+
+    await h.say("!undo", "ana")
+    assert await h.room.show(h.room_id) == ()
+    assert [s.content for s in h.sent.sends()] == [
+        "Undid: take 2 of proposal #1 went in (2 votes reached the quorum of 2)."
+    ]
+    (undone,) = edits_of(h, ballot.id)
+    embed = undone["embeds"][0]
+    assert embed["title"] == "Proposal #1: take 2 went in — undone"
+    assert embed["description"].splitlines()[:2] == [
+        f"Undone by <@{ana}>: the take is out again.",
+        f"Picked by <@{ben}> (2 votes reached the quorum of 2); 2 votes for it.",
+    ]
+    assert all_disabled(undone)
+
+    h.sent.clear()
+    await h.say("!redo", "ana")
+    assert len(await h.room.show(h.room_id)) == 2
+    (redone,) = edits_of(h, ballot.id)
+    embed = redone["embeds"][0]
+    assert embed["title"] == "Proposal #1: take 2 went in"
+    assert embed["description"].splitlines()[0] == f"Back in: <@{ana}> redid it."
+    assert all_disabled(redone)
+
+    h.sent.clear()
+    await h.say("!write INT. HALL - DAY")
+    await h.say("!undo")  # lines a writer wrote are no pick: no ballot changes
+    assert [s.kind for s in h.sent.items] == ["send", "send"]
+
+
+async def test_a_restart_while_the_model_writes_says_so_in_the_old_progress_message(
+    make_bot: BotFactory,
+) -> None:
+    class StallsOnce(CannedGenerator):
+        """The first request shows progress, then never ends: the process dies under it."""
+
+        stalled = False
+
+        async def generate(self, *args: Any, **kwargs: Any) -> Any:
+            if not self.stalled:
+                self.stalled = True
+                kwargs["on_progress"](Progress(position=0, texts=("Rain",) * 3, tokens=3))
+                await asyncio.Event().wait()
+            return await super().generate(*args, **kwargs)
+
+    h = await make_bot(generator=StallsOnce())
+    ana = h.member("ana").id
+    proposal = await h.room.propose(h.room_id, ana, "scene", "The pier at dawn")
+    dying = asyncio.create_task(h.bot.board.run(h.channel.send, proposal, f"<@{ana}>"))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if any("writing 3 take(s)" in s.content for s in h.sent.items):
+            break
+    (waiting,) = h.sent.sends()
+    assert edits_of(h, waiting.message_id or 0)[-1]["content"].startswith(
+        "Proposal #1 (scene): writing 3 take(s)"
+    )
+    try:
+        await h.restart()
+        h.sent.clear()
+        await h.bot.board.resume()
+    finally:
+        dying.cancel()  # what was left of the old process
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await dying
+    (pointed,) = edits_of(h, waiting.message_id or 0)
+    assert pointed["content"] == (
+        "Proposal #1 (scene): the bot restarted while writing, so the takes are written again "
+        "below."
+    )
+    assert h.sent.items[0].kind == "edit"  # before the new waiting message, which is below it
+    new_waiting = h.sent.sends()[0]
+    assert new_waiting.content == "Proposal #1 (scene): waiting for the model…"
+    assert "wr:take:1:1" in ballot_payloads(h)[-1]["components"][0]["components"][0]["custom_id"]
+    resumed = await h.room.proposal(h.room_id, 1)
+    assert resumed.status is ProposalStatus.OPEN
+    assert resumed.progress is not None and resumed.progress.message_id == new_waiting.message_id
