@@ -4,8 +4,10 @@ This module knows fonts and ink: Courier (the standard Type 1 faces, bold and ob
 emphasis, underline drawn as a rule) for everything Courier can print, and bundled TrueType
 fonts, subset-embedded, for the rest: Droid Sans Fallback for Chinese and Japanese,
 NanumGothicCoding for Korean Hangul. Every character stays in the cell the layout gave it, so a
-wide character fills exactly two columns. Output is
-deterministic (reportlab's invariant mode), which keeps golden files stable.
+wide character fills exactly two columns, and each bundled glyph is declared as wide as its cell
+(the font programs are embedded unchanged) so that copy, search and pdftotext read the glyphs of
+a word as touching, not spaced. Output is deterministic (reportlab's invariant mode), which keeps
+golden files stable.
 
 It deliberately knows nothing about where lines go: page breaks, indents and wrapping are the
 layout's. Characters that no bundled font has (emoji, some scripts) print as a visible box rather
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -54,6 +57,7 @@ _COURIER = {
 # italic with a 12-degree shear, as typesetters do for CJK faces without those styles.
 _FAKE_BOLD_STROKE = 0.35
 _FAKE_ITALIC_SHEAR = 0.21
+_GLUE_NUDGE = 0.01  # points: 1/7200 inch
 _UNDERLINE_DROP = 1.8
 _UNDERLINE_WIDTH = 0.6
 
@@ -97,25 +101,53 @@ def to_pdf(doc: Document, paper: str = "letter") -> bytes:
 
 
 @cache
-def _font_glyphs(name: str, filename: str) -> frozenset[int]:
-    """Register a bundled font once per process (reportlab embeds only the glyphs used) and
-    return the code points it has."""
+def _designed_widths(name: str, filename: str) -> Mapping[int, float]:
+    """Register a bundled font once per process (reportlab embeds only the glyphs used), each
+    glyph's width declared as its cell where it fits in it (`_advance`); return the width each
+    glyph was designed with, in points at FONT_SIZE, by code point."""
     path = resources.files("screenplay").joinpath("fonts", filename)
     with resources.as_file(path) as file:
-        pdfmetrics.registerFont(TTFont(name, str(file)))
-    return frozenset(pdfmetrics.getFont(name).face.charToGlyph)
+        font = TTFont(name, str(file))
+    face = font.face
+    designed = {code: face.getCharWidth(code) * FONT_SIZE / 1000 for code in face.charToGlyph}
+    # The font program is embedded as it is; only the widths the PDF declares change.
+    face.charWidths = {
+        code: _advance(_cell(chr(code)), glyph) * 1000 / FONT_SIZE
+        for code, glyph in designed.items()
+    }
+    pdfmetrics.registerFont(font)
+    return designed
 
 
-def _fallback_font(ch: str) -> str | None:
+def _advance(cell: float, glyph: float) -> float:
+    """The width a fallback glyph is declared with: its cell, or its own width when wider.
+
+    Text extractors (pdftotext, a viewer's copy and search) measure a glyph by its declared
+    width, not by how far the text moves on, and read a gap after it as a space: a CJK glyph
+    declared 12 pt wide and moved on to the next 14.4 pt cell by character spacing left a gap
+    after every character. Declared as wide as their cells, the glyphs of a word touch, as
+    Courier's do. A glyph wider than its cell keeps its width and is pulled back by negative
+    character spacing: an overlap reads as no space."""
+    return max(cell, glyph)
+
+
+def _cell(ch: str) -> float:
+    return char_width(ch) * CHAR_WIDTH
+
+
+def _fallback_font(ch: str) -> tuple[str, float] | None:
+    """The bundled font that has `ch`, and the glyph's designed width in points."""
     for name, filename in FALLBACK_FONTS:
-        if ord(ch) in _font_glyphs(name, filename):
-            return name
+        glyph = _designed_widths(name, filename).get(ord(ch))
+        if glyph is not None:
+            return name, glyph
     return None
 
 
 @dataclass(frozen=True, slots=True)
 class _Piece:
-    """Consecutive characters drawn with one font call: same font, same cell and glyph width."""
+    """Consecutive characters drawn with one font call: same font, same cell and same designed
+    glyph width (which sets where in its cell a glyph is centred)."""
 
     text: str
     font: str | None  # None: Courier in the run's style
@@ -138,15 +170,15 @@ def _pieces(text: str, missing: set[str]) -> list[_Piece]:
         return [_Piece(text, None, CHAR_WIDTH, CHAR_WIDTH)]
     pieces: list[_Piece] = []
     for ch in text:
-        cell = char_width(ch) * CHAR_WIDTH
+        cell = _cell(ch)
         font: str | None = None
         glyph = cell
         if not _courier_can_print(ch):
-            font = _fallback_font(ch)
-            if font is None:
+            fallback = _fallback_font(ch)
+            if fallback is None:
                 missing.add(ch)
             else:
-                glyph = pdfmetrics.stringWidth(ch, font, FONT_SIZE)
+                font, glyph = fallback
         last = pieces[-1] if pieces else None
         if last and (last.font, last.cell, last.glyph) == (font, cell, glyph):
             pieces[-1] = _Piece(last.text + ch, font, cell, glyph)
@@ -162,16 +194,21 @@ def _draw_page(canvas: Canvas, page: Page, missing: set[str]) -> None:
 
 def _draw_line(canvas: Canvas, line: Line, y: float, missing: set[str]) -> None:
     x = line.x
+    after_courier = False  # the character just drawn is Courier ink, not a space
     for run in line.runs:
         start = x
         for piece in _pieces(run.text, missing):
-            x = _draw_piece(canvas, piece, run, x, y)
+            x = _draw_piece(canvas, piece, run, x, y, after_courier)
+            if piece.text:
+                after_courier = piece.font is None and not piece.text[-1].isspace()
         if run.style & Style.UNDERLINE:
             canvas.setLineWidth(_UNDERLINE_WIDTH)
             canvas.line(start, y - _UNDERLINE_DROP, x, y - _UNDERLINE_DROP)
 
 
-def _draw_piece(canvas: Canvas, piece: _Piece, run: Run, x: float, y: float) -> float:
+def _draw_piece(
+    canvas: Canvas, piece: _Piece, run: Run, x: float, y: float, after_courier: bool
+) -> float:
     """Draw `piece` from `x`; return where the next character's cell begins."""
     text = canvas.beginText()
     if piece.font is None:
@@ -183,12 +220,16 @@ def _draw_piece(canvas: Canvas, piece: _Piece, run: Run, x: float, y: float) -> 
     # Character spacing, render mode and line width belong to the graphics state, which PDF
     # keeps past the end of the text object: save and restore it around this piece.
     canvas.saveState()
-    # Centre each glyph in its cell and space the glyphs so that each advances a full cell.
+    # Centre each glyph in its cell. pdftotext starts a new word, and so prints a space, after a
+    # gap wider than a tenth of the font size; a 12 pt glyph centred in a 14.4 pt cell stands
+    # exactly that far from a Courier character before it ("2026年", "(没有回头)"), where
+    # rounding decides. There the glyphs are drawn a hair to the left, which no eye can see.
     spare = piece.cell - piece.glyph
+    left = x + spare / 2 - (_GLUE_NUDGE if after_courier else 0.0)
     shear = _FAKE_ITALIC_SHEAR if run.style & Style.ITALIC else 0.0
-    text.setTextTransform(1, 0, shear, 1, x + spare / 2, y)
+    text.setTextTransform(1, 0, shear, 1, left, y)
     text.setFont(piece.font, FONT_SIZE)
-    text.setCharSpace(spare)
+    text.setCharSpace(piece.cell - _advance(piece.cell, piece.glyph))
     if run.style & Style.BOLD:
         canvas.setLineWidth(_FAKE_BOLD_STROKE)
         text.setTextRenderMode(2)

@@ -6,7 +6,6 @@ import io
 import logging
 import shutil
 import subprocess
-from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +55,7 @@ def _pages(pdf: bytes) -> list[dict[str, Any]]:
                     "size": (page.width, page.height),
                     "text": page.extract_text(),
                     "words": page.extract_words(extra_attrs=["fontname"]),
+                    "chars": page.chars,
                     "rules": page.lines + page.rects,
                     "metadata": document.metadata,
                 }
@@ -198,25 +198,91 @@ def test_korean_prints_with_its_own_embedded_font() -> None:
     assert _word(page, "김지수")["fontname"].endswith("+NanumGothicCoding")
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs pdftotext (poppler-utils)")
+needs_pdftotext = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="needs pdftotext (poppler-utils)"
+)
+
+
+def _pdftotext(pdf: bytes, tmp_path: Path, *options: str) -> list[str]:
+    """The PDF's text as pdftotext reads it (and so copy and search in a poppler-based
+    viewer): its non-blank lines, stripped."""
+    path = tmp_path / "script.pdf"
+    path.write_bytes(pdf)
+    read = subprocess.run(
+        ["pdftotext", *options, "-enc", "UTF-8", str(path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [line.strip() for line in read.stdout.splitlines() if line.strip()]
+
+
+@needs_pdftotext
 def test_korean_dialogue_wraps_between_whole_words(tmp_path: Path) -> None:
     text = (
         "오늘 밤 우리는 마지막 배를 타고 섬을 떠나야 해요. "
         "아무도 우리가 어디로 가는지 알면 안 됩니다."
     )
-    path = tmp_path / "ko.pdf"
-    path.write_bytes(to_pdf(_doc(Character("김지수"), Dialogue(T(text)))))
-    read = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True
-    )
-    cue, *lines = [line for line in read.stdout.splitlines() if line.strip()]
+    cue, *lines = _pdftotext(to_pdf(_doc(Character("김지수"), Dialogue(T(text)))), tmp_path)
     assert cue == "김지수"
-    # pdftotext reads the gap on either side of a Hangul glyph (12 pt wide in a 14.4 pt cell) as
-    # a space on some lines, so spaces are left out: each printed line must end where a word does.
-    packed = [line.replace(" ", "") for line in lines]
-    assert "".join(packed) == text.replace(" ", "") and len(packed) == 3
-    word_ends = set(accumulate(len(word) for word in text.split()))
-    assert set(accumulate(len(line) for line in packed)) <= word_ends
+    # Each printed line ends where a word does, and reads back with its spaces as written.
+    assert " ".join(lines) == text and len(lines) == 3
+
+
+# Lines that mix Courier (Latin letters, digits, brackets, "…") with Chinese or Korean, styled
+# or not: each must read back from the PDF exactly as written, without a space that the script
+# does not have between two characters.
+MIXED_LINES = (
+    SceneHeading("INT. 老成都茶馆 - 夜"),
+    Action(T("2026年11月28日，成都市青羊区宽巷子12号。")),
+    Character("LIN"),
+    Parenthetical("(没有回头)"),
+    Dialogue(T("我……是来帮忙的。Hello 世界 OK.")),
+    Character("JISOO"),
+    Parenthetical("(조용히)"),
+    Dialogue(T('섬을 떠나야 해요. "진짜"요?')),
+    Action(
+        Text.from_spans(
+            [
+                Span("굵은", Style.BOLD),
+                Span(" 글씨, "),
+                Span("中文", Style.ITALIC),
+                Span("粗体", Style.BOLD),
+                Span("和"),
+                Span("下划线", Style.UNDERLINE),
+                Span("。"),
+            ]
+        )
+    ),
+)
+
+
+@needs_pdftotext
+@pytest.mark.parametrize("options", [(), ("-layout",)], ids=["reading-order", "layout"])
+def test_chinese_and_korean_words_read_back_whole(tmp_path: Path, options: tuple[str, ...]) -> None:
+    lines = _pdftotext(to_pdf(_doc(*MIXED_LINES)), tmp_path, *options)
+    assert lines == [
+        "INT. 老成都茶馆 - 夜",
+        "2026年11月28日，成都市青羊区宽巷子12号。",
+        "LIN",
+        "(没有回头)",
+        "我……是来帮忙的。Hello 世界 OK.",
+        "JISOO",
+        "(조용히)",
+        '섬을 떠나야 해요. "진짜"요?',
+        "굵은 글씨, 中文粗体和下划线。",
+    ]
+
+
+def test_a_wide_character_is_centred_in_two_columns() -> None:
+    (page,) = _pages(to_pdf(_doc(Action(T("(我是)OK")))))
+    chars = page["chars"]
+    assert "".join(char["text"] for char in chars) == "(我是)OK"
+    # Courier on the 10-per-inch grid; a Chinese glyph, 12 pt wide, centred in its two columns.
+    columns = [0, 1, 3, 5, 6, 7]
+    centring = [0, 1.2, 1.2, 0, 0, 0]
+    starts = [1.5 * INCH + c * INCH / 10 + m for c, m in zip(columns, centring, strict=True)]
+    assert [char["x0"] for char in chars] == pytest.approx(starts, abs=0.02)
 
 
 def test_a_song_with_a_blank_line_between_verses_prints_as_one_lyric() -> None:
