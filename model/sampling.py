@@ -107,9 +107,15 @@ def sample(
 
 def _gumbel(seed: torch.Tensor, step: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
     """Standard Gumbel noise, a pure function of (seed, step, token), broadcast together."""
-    bits = _mix(_mix(_mix(seed) ^ (step & _MASK32)) ^ token)
-    uniform = ((bits >> 8).float() + 0.5) * (1.0 / (1 << 24))  # in (0, 1)
+    uniform = _uniform(_mix(_mix(_mix(seed) ^ (step & _MASK32)) ^ token))
     return -torch.log(-torch.log(uniform))
+
+
+def _uniform(bits: torch.Tensor) -> torch.Tensor:
+    """32 hash bits as a float32 strictly between 0 and 1: the top 23 bits and a half (float32
+    holds 2**23 - 0.5 exactly; with 24 bits the largest value rounds to 1, whose noise, +inf,
+    would beat any probability and make NaN of a masked-out candidate)."""
+    return ((bits >> 9).float() + 0.5) * (1.0 / (1 << 23))
 
 
 def _mix(h: torch.Tensor) -> torch.Tensor:

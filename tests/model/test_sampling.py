@@ -12,6 +12,7 @@ from model.sampling import (
     SamplingTable,
     _mix,
     _times,
+    _uniform,
     candidates_for,
     sample,
 )
@@ -93,3 +94,9 @@ def test_the_noise_hash_is_murmur3s_finaliser_without_overflow(values: list[int]
     tensor = torch.tensor(values, dtype=torch.long)
     assert _mix(tensor).tolist() == [fmix32(v) for v in values]
     assert _times(tensor, 0xC2B2AE35).tolist() == [(v * 0xC2B2AE35) % 2**32 for v in values]
+
+
+def test_the_noise_stays_finite_at_the_extremes_of_the_hash() -> None:
+    extremes = _uniform(torch.tensor([0, 1, 2**32 - 2, 2**32 - 1]))
+    assert bool((extremes > 0).all() and (extremes < 1).all())
+    assert torch.isfinite(-torch.log(-torch.log(extremes))).all()
