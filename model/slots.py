@@ -235,7 +235,7 @@ class SlotEngine:
                 _Row(seq_id, sampling, 0, length)
                 for seq_id, sampling in zip(group.seq_ids, group.sampling, strict=True)
             )
-        return self._advance(first, end)
+        return self._advance(first, end, decode=False)
 
     @torch.inference_mode()
     def step(self) -> list[TokenEvent]:
@@ -249,7 +249,7 @@ class SlotEngine:
         else:
             settings = [row.sampling for row in self._rows]
             self._step(n, width, candidates_for(settings, self._vocab))
-        return self._advance(0, n)
+        return self._advance(0, n, decode=True)
 
     def _step(self, n: int, width: int, candidates: int) -> None:
         """The decode step of rows `[0, n)` over `width` columns: feeds `last`, leaves the
@@ -265,7 +265,7 @@ class SlotEngine:
             logits, state.penalised[rows], _rows_of(state.table, rows), candidates
         )
 
-    def _advance(self, first: int, end: int) -> list[TokenEvent]:
+    def _advance(self, first: int, end: int, *, decode: bool) -> list[TokenEvent]:
         """Account for the tokens sampled into rows `[first, end)`: feed them next, mark them
         seen, count them, and end the sequences that stopped or spent their budget."""
         state = self._state
@@ -276,7 +276,7 @@ class SlotEngine:
             tokens, state.penalised[rows], state.penalisable[rows], _rows_of(state.table, rows)
         )
         events = finish_rows(self._rows[first:end], tokens.tolist(), self.stop_token_ids)
-        if first == 0:  # a decode step: every row wrote one more column
+        if decode:  # every row wrote one more column (a prefill wrote the prompt's already)
             state.lengths[:end] += 1
             for row in self._rows[:end]:
                 row.length += 1

@@ -5,6 +5,7 @@ rows, bucketed width, preallocated buffers, warm-up before the first replay) run
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -49,14 +50,36 @@ def reference(model: Any, prompt: list[int], sampling: Sampling) -> list[int]:
     return list(out[0, len(prompt) :].tolist())
 
 
+@pytest.fixture(scope="module")
+def small_vocab_model() -> Any:
+    """A tiny random Llama whose output depends on positions and cache contents: with the
+    tokenizer's 49k-token vocabulary a random model this small hardly does, and an off-by-one
+    position or an unwritten cache column went unseen."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=512,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
+    device = os.environ.get("WRITERS_ROOM_TEST_DEVICE", "cpu")
+    return LlamaForCausalLM(config).eval().to(device)
+
+
+@pytest.mark.parametrize("vocabulary", ["small", "tokenizer"])
 def test_sequences_joining_or_leaving_a_running_batch_decode_as_if_alone(
-    tiny_model: Any, make: MakeEngine
+    tiny_model: Any, small_vocab_model: Any, make: MakeEngine, vocabulary: str
 ) -> None:
-    prompts = [[5, 17, 300, 41], [900, 12, 33, 44, 55, 66, 77, 88, 99], [7], [60, 61, 62]]
+    model = small_vocab_model if vocabulary == "small" else tiny_model
+    prompts = [[5, 17, 300, 41], [400, 12, 33, 44, 55, 66, 77, 88, 99], [7], [60, 61, 62]]
     # A strong penalty makes the random model's greedy output vary (it repeats a token without).
     penalised = Sampling(temperature=0.0, repetition_penalty=50.0, max_new_tokens=12)
     settings = [penalised, penalised, GREEDY, penalised]
-    engine = make(tiny_model, stop_token_ids=(), max_batch=8)
+    engine = make(model, stop_token_ids=(), max_batch=8)
     got: dict[int, list[int]] = {}
     collect(engine.add([PromptGroup(tuple(prompts[0]), (0,), (settings[0],))]), got)
     for _ in range(4):
@@ -71,7 +94,7 @@ def test_sequences_joining_or_leaving_a_running_batch_decode_as_if_alone(
     while engine.active:
         collect(engine.step(), got)
     for i, prompt in enumerate(prompts):
-        want = reference(tiny_model, prompt, settings[i])
+        want = reference(model, prompt, settings[i])
         assert got[i] == (want[:3] if i == 1 else want), f"sequence {i}"
     assert len(set(got[0])) > 3 and len(set(got[3])) > 3
 
