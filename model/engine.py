@@ -121,6 +121,8 @@ class BatchEngine(Protocol):
 
     def drop(self, seq_ids: Iterable[int]) -> None: ...
 
+    def warm_up(self) -> None: ...
+
 
 def make_engine(model: Any, *, stop_token_ids: Iterable[int], max_batch: int = 32) -> BatchEngine:
     """The engine for `model`: the slot engine on the fast path when it applies, else `Engine`."""
@@ -152,6 +154,9 @@ class Engine:
     def active(self) -> int:
         """Sequences in the running batch."""
         return len(self._batch.rows) if self._batch else 0
+
+    def warm_up(self) -> None:
+        """Nothing to prepare before serving."""
 
     @property
     def free_slots(self) -> int:

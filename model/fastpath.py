@@ -280,7 +280,7 @@ class FastLlama:
         )
         self.groups = self.heads // self.kv_heads
         self.scale = self.head_dim**-0.5
-        self.inv_freq: torch.Tensor = inner.rotary_emb.inv_freq.detach().float()
+        self.inv_freq: torch.Tensor = inner.rotary_emb.inv_freq.detach().float().to(self.device)
 
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         return KVCache.empty(
@@ -366,11 +366,15 @@ class FastLlama:
 
     def _rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """cos and sin `[B, S, 1, D]` as Hugging Face's default rotary embedding makes them."""
-        freqs = positions[..., None].float() * self.inv_freq.to(positions.device)
+        freqs = positions[..., None].float() * self.inv_freq
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos().to(self.dtype)[:, :, None], emb.sin().to(self.dtype)[:, :, None]
 
     def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        if x.is_cuda:
+            # One fused kernel instead of eight (a GPU's decode step is counted in launches);
+            # it may round a bf16 value differently from Hugging Face's float32 round trip.
+            return F.rms_norm(x, (x.shape[-1],), weight, self.eps)
         h = x.float()
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
         return weight * h.to(x.dtype)

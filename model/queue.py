@@ -249,6 +249,7 @@ class GenerationQueue:
         self.engine = make_engine(
             model, stop_token_ids=stop_token_ids, max_batch=self.settings.max_batch
         )
+        self.engine.warm_up()
         self._wake = threading.Condition()
         self._closing = False
         self._running: dict[int, tuple[_Work, int]] = {}  # seq id -> (work, take index)
@@ -389,7 +390,9 @@ class GenerationQueue:
                     events.extend(self._admit(admitted))
                 if self.engine.active:
                     with self._metrics_lock:
-                        self._batch_sizes.append((time.monotonic(), self.engine.active))
+                        now = time.monotonic()
+                        self._batch_sizes.append((now, self.engine.active))
+                        _forget_before(self._batch_sizes, now - 60)
                     events.extend(self.engine.step())
                 self._deliver(events)
         except Exception as exc:
@@ -457,6 +460,7 @@ class GenerationQueue:
             touched[work.ticket.job.job_id] = work
         with self._metrics_lock:
             self._token_times.append((now, len(events)))
+            _forget_before(self._token_times, now - 60)
         for work in touched.values():
             if all(work.finish):
                 self._complete(work, tuple(self._decode(ids) for ids in work.tokens))

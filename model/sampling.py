@@ -88,10 +88,11 @@ def sample(
     scores = torch.where(
         penalised, torch.where(scores > 0, scores / penalty, scores * penalty), scores
     )
-    greedy = scores.argmax(dim=-1)
     candidates = max(1, min(candidates, scores.shape[-1]))
-    scaled = scores / table.temperature.clamp(min=1e-5)[:, None]
-    values, indices = torch.topk(scaled, candidates, dim=-1)
+    # A positive temperature keeps the order: take the candidates first, scale only them.
+    values, indices = torch.topk(scores, candidates, dim=-1)
+    greedy = indices[:, 0]
+    values = values / table.temperature.clamp(min=1e-5)[:, None]
     rank = torch.arange(candidates, device=scores.device)[None, :]
     top_k = table.top_k[:, None]
     values = values.masked_fill((top_k > 0) & (rank >= top_k), -torch.inf)

@@ -58,32 +58,38 @@ class _Row:
 
 
 class SlotCache:
-    """Per-layer key/value buffers of `rows` sequences of up to `columns` columns each."""
+    """Key/value buffers of `rows` sequences of up to `columns` columns each: one tensor for
+    the keys of every layer and one for the values, `[layers, rows, kv_heads, columns, D]`, so
+    that moving a row is one copy each; `keys[layer]` and `values[layer]` are views."""
 
     def __init__(self, fast: fastpath.FastLlama, rows: int, columns: int) -> None:
-        self.fast = fast
-        shape = (rows, fast.kv_heads, columns, fast.head_dim)
-        options: dict[str, Any] = {"dtype": fast.dtype, "device": fast.device}
-        self.keys = [torch.zeros(shape, **options) for _ in fast.layers]
-        self.values = [torch.zeros(shape, **options) for _ in fast.layers]
+        shape = (len(fast.layers), rows, fast.kv_heads, columns, fast.head_dim)
+        self._stores = (
+            torch.zeros(shape, dtype=fast.dtype, device=fast.device),
+            torch.zeros(shape, dtype=fast.dtype, device=fast.device),
+        )
+        self.keys, self.values = (list(store.unbind(0)) for store in self._stores)
 
     @property
     def rows(self) -> int:
-        return self.keys[0].shape[0]
+        return self._stores[0].shape[1]
 
     @property
     def columns(self) -> int:
-        return self.keys[0].shape[2]
+        return self._stores[0].shape[3]
 
     def grow(self, rows: int, columns: int, keep_rows: int, keep_columns: int) -> None:
         """New buffers of at least `rows` x `columns`, keeping the first `keep_rows` rows'
         first `keep_columns` columns."""
         rows, columns = max(rows, self.rows), max(columns, self.columns)
-        for store in (self.keys, self.values):
-            for i, old in enumerate(store):
-                new = old.new_zeros((rows, old.shape[1], columns, old.shape[3]))
-                new[:keep_rows, :, :keep_columns] = old[:keep_rows, :, :keep_columns]
-                store[i] = new
+        grown = []
+        for old in self._stores:
+            layers, _, heads, _, dim = old.shape
+            new = old.new_zeros((layers, rows, heads, columns, dim))
+            new[:, :keep_rows, :, :keep_columns] = old[:, :keep_rows, :, :keep_columns]
+            grown.append(new)
+        self._stores = (grown[0], grown[1])
+        self.keys, self.values = (list(store.unbind(0)) for store in self._stores)
 
     def fill(self, rows: slice, prefix: fastpath.KVCache, source: int, length: int) -> None:
         """Copy the first `length` keys/values of row `source` of a prefill into `rows`."""
@@ -92,9 +98,8 @@ class SlotCache:
             self.values[layer][rows, :, :length] = prefix.values[layer][source, :, :length]
 
     def move(self, source: int, target: int, length: int) -> None:
-        for store in (self.keys, self.values):
-            for buffer in store:
-                buffer[target, :, :length] = buffer[source, :, :length]
+        for store in self._stores:
+            store[:, target, :, :length] = store[:, source, :, :length]
 
 
 class _StepView:
@@ -179,6 +184,20 @@ class SlotEngine:
     @property
     def active(self) -> int:
         return len(self._rows)
+
+    @torch.inference_mode()
+    def warm_up(self) -> None:
+        """Capture the decode step of every (rows, width) bucket before serving, so that no
+        request waits for a capture (with no sequence running, the steps touch padding only)."""
+        if self._graphs is None or self._rows:
+            return
+        rows = 1
+        while rows <= self.cache.rows:
+            width = _MIN_WIDTH
+            while width <= self.cache.columns:
+                self._graphs.run(rows, width)
+                width *= 2
+            rows *= 2
 
     @property
     def free_slots(self) -> int:
@@ -394,9 +413,12 @@ class _Graphs:
         self.engine = engine
         self.graphs: dict[tuple[int, int], Any] = {}
         self.pool: Any = None
+        self.stream: Any = None  # one side stream for every warm-up (and its cuBLAS workspace)
 
     def clear(self) -> None:
+        """Forget every graph (their buffers were replaced); the memory pool goes with them."""
         self.graphs.clear()
+        self.pool = None
 
     def run(self, n: int, width: int) -> None:
         engine = self.engine
@@ -416,11 +438,12 @@ class _Graphs:
             return _Eager(step)
         # The step only writes what it will write again on replay (each row's key/value at its
         # own length, the sampled tokens), so warming up on live state changes nothing.
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
+        if self.stream is None:
+            self.stream = torch.cuda.Stream()
+        self.stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self.stream):
             step()
-        torch.cuda.current_stream().wait_stream(stream)
+        torch.cuda.current_stream().wait_stream(self.stream)
         if self.pool is None:
             self.pool = torch.cuda.graph_pool_handle()
         graph = torch.cuda.CUDAGraph()

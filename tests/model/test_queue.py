@@ -114,7 +114,12 @@ async def test_cancelling_frees_the_batch_for_others(make_queue: Any) -> None:
     never.cancel()
     with pytest.raises(GenerationCancelled):
         await never.result()
-    await asyncio.sleep(0.05)
+
+    async def doomed_running() -> None:
+        while queue.engine.active < 2:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(doomed_running(), timeout=60)  # a busy machine may take a while
     assert queue.engine.active == 2
     waiting = queue.enqueue(PROMPT, takes(2, 5), room_id=3, user_id=3)
     task = asyncio.create_task(doomed.result())
