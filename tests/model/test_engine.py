@@ -165,3 +165,30 @@ def test_unpenalised_tokens_may_repeat_under_a_repetition_penalty(
     assert penalised != free
     # ... except the spared ones (a cast's names): sparing all it would say undoes it.
     assert run(prompt, harsh, frozenset(free) | frozenset(prompt)) == free
+
+
+@pytest.mark.slow
+def test_the_real_model_decodes_in_the_slot_engine_as_generate_does() -> None:
+    """The shipped model in float32 (where the lean forward matches Hugging Face's to rounding):
+    a request joining an idle engine, and another joining it mid-way, decode greedily exactly as
+    `generate` does."""
+    from model.loading import ModelSettings, load_model
+
+    loaded = load_model(ModelSettings(dtype="float32", device="cpu"))
+    tokenizer, model = loaded.tokenizer, loaded.model
+    prompts = [
+        tokenizer("INT. DINER - NIGHT\n\nMARA wipes the counter.", add_special_tokens=False),
+        tokenizer("TOM\nI need a ride out of town.\n\nMARA\n", add_special_tokens=False),
+    ]
+    ids = [list(p["input_ids"]) for p in prompts]
+    greedy = Sampling(temperature=0.0, repetition_penalty=1.0, max_new_tokens=24)
+    engine = SlotEngine(model, stop_token_ids=(), max_batch=4, graphs=True)
+    got: dict[int, list[int]] = {}
+    collect(engine.add([PromptGroup(tuple(ids[0]), (0,), (greedy,))]), got)
+    for _ in range(5):
+        collect(engine.step(), got)
+    collect(engine.add([PromptGroup(tuple(ids[1]), (1,), (greedy,))]), got)
+    while engine.active:
+        collect(engine.step(), got)
+    for i, prompt in enumerate(ids):
+        assert got[i] == reference(model, prompt, greedy), tokenizer.decode(got[i])
