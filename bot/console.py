@@ -47,7 +47,7 @@ from bot.domain import (
     VoteResult,
     parse_duration,
 )
-from bot.errors import BadInput, NotFound, RoomError
+from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError
 from bot.room import EXPORT_FORMATS, SCRIPT_KINDS, scene_lines, take_text
 from model.queue import Progress
 from model.tasks import TaskKind
@@ -406,10 +406,16 @@ class Console:
             name=f"generate proposal {proposal.id}",
         )
         try:
-            # Shielded: a console stopped while the model writes still stores the takes.
-            filled = await asyncio.shield(work)
-        finally:
-            progress.clear()
+            try:
+                # Shielded: a console stopped while the model writes still stores the takes.
+                filled = await asyncio.shield(work)
+            finally:
+                progress.clear()
+        except ProposalCancelled as err:
+            # Another front end reset the room meanwhile: what happened, not an error.
+            by = None if err.cancelled_by is None else self._name(err.cancelled_by)
+            self.say(err.naming(by))
+            return
         self._print_proposal(filled)
 
     def _print_proposal(self, proposal: Proposal) -> None:

@@ -29,6 +29,25 @@ class AlreadyDecided(RoomError):
     """A vote, pick or edit arrived after its proposal was decided or closed."""
 
 
+class ProposalCancelled(AlreadyDecided):
+    """A proposal's takes came in after a reset cancelled it, so they are not kept. Not a
+    failure: a front end says it as what happened, naming the showrunner who reset the room
+    (`cancelled_by`) its own way with `naming`."""
+
+    def __init__(self, proposal_id: int, cancelled_by: int | None) -> None:
+        self.proposal_id = proposal_id
+        self.cancelled_by = cancelled_by
+        super().__init__(self.naming(None))
+
+    def naming(self, by: str | None) -> str:
+        """The sentence, with `by` the showrunner as the front end names them."""
+        who = f" by {by}" if by else ""
+        return (
+            f"Proposal #{self.proposal_id} was cancelled when the room was reset{who}; its takes "
+            "were not kept."
+        )
+
+
 class NotReady(RoomError):
     """The proposal has no takes yet (they are still being generated)."""
 

@@ -85,6 +85,7 @@ from bot.errors import (
     NotFound,
     NothingToUndo,
     NotReady,
+    ProposalCancelled,
     QueueFull,
     RoomError,
 )
@@ -649,12 +650,15 @@ class RoomService:
     async def add_takes(
         self, room_id: int, proposal_id: int, takes: Sequence[GeneratedTake]
     ) -> Proposal:
-        """Store the generated takes of a proposal (numbered from 1) and open it for votes."""
+        """Store the generated takes of a proposal (numbered from 1) and open it for votes;
+        `ProposalCancelled` when a reset cancelled it meanwhile."""
         if not 1 <= len(takes) <= 5:
             raise BadInput("A proposal has 1 to 5 takes.")
         async with self._lock(room_id), self.store.write() as db:
             settings = await db_.load_settings(db, room_id)
             proposal = await _proposal(db, room_id, proposal_id)
+            if proposal.status is ProposalStatus.CANCELLED:
+                raise ProposalCancelled(proposal_id, proposal.decided_by)
             if proposal.status is not ProposalStatus.GENERATING:
                 raise AlreadyDecided(
                     f"Proposal #{proposal_id} is {proposal.status.value}; its takes are no longer "
@@ -701,8 +705,10 @@ class RoomService:
         self, room_id: int, proposal_id: int, *, progress: ProgressCallback | None = None
     ) -> Proposal:
         """Get the takes of a pending proposal from the generator and store them. On failure the
-        proposal is marked failed and the error (a `RoomError` the writer can read) is raised.
-        `progress` hears the queue position and the partial takes while the model writes."""
+        proposal is marked failed and the error (a `RoomError` the writer can read) is raised;
+        when a reset cancelled the proposal while the model wrote, its takes are dropped and
+        `ProposalCancelled` is raised. `progress` hears the queue position and the partial
+        takes while the model writes."""
         if self.generator is None:
             raise RuntimeError("this room service has no take generator")
         request, sampling = await self.request_for(room_id, proposal_id)

@@ -33,7 +33,7 @@ from typing import Any, Protocol, cast
 import discord
 
 from bot.domain import Ballot, Proposal, ProposalStatus, VoteOutcome, VoteResult
-from bot.errors import BadInput, RoomError
+from bot.errors import BadInput, ProposalCancelled, RoomError
 from bot.room import RoomService, take_text
 from cogs.embeds import (
     ballot_embed,
@@ -42,6 +42,7 @@ from cogs.embeds import (
     proposal_header,
     restarted_text,
     take_messages,
+    who,
 )
 from cogs.errors import NO_MENTIONS, answer_interaction, one_line
 from model.queue import Progress
@@ -371,7 +372,8 @@ class Board:
 
     async def run(self, send: Send, proposal: Proposal, requester: str) -> Proposal | None:
         """Generate a pending proposal's takes while showing progress, then post them with
-        their ballot. A generation failure is shown in the waiting message (None returned)."""
+        their ballot. A generation failure, or a reset that cancelled the proposal meanwhile, is
+        shown in the waiting message (None returned)."""
         waiting = await send(content=progress_text(proposal, None), allowed_mentions=NO_MENTIONS)
         await self.room.record_progress(
             proposal.room_id, proposal.id, waiting.channel.id, waiting.id
@@ -385,6 +387,13 @@ class Board:
                 )
             finally:
                 await reporter.stop()
+        except ProposalCancelled as err:
+            by = None if err.cancelled_by is None else who(err.cancelled_by)
+            await waiting.edit(
+                content=err.naming(by),
+                allowed_mentions=NO_MENTIONS,
+            )
+            return None
         except RoomError as err:
             await waiting.edit(
                 content=f"Proposal #{proposal.id} failed: {one_line(str(err))}",

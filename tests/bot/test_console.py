@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -203,6 +204,30 @@ async def test_errors_are_one_line_answers_without_tracebacks(tmp_path: Path) ->
         assert answer.count("\n") == 1, (line, answer)
         assert answer.startswith("error: "), (line, answer)
         assert words in answer, (line, answer)
+
+
+async def test_a_reset_while_the_model_writes_is_said_as_what_happened(tmp_path: Path) -> None:
+    class ResetsWhileWriting(FakeGenerator):
+        """Another front end of the room (ana, a showrunner in Discord) resets it meanwhile."""
+
+        rooms: RoomService | None = None
+
+        async def generate(self, *args: Any, **kwargs: Any) -> Any:
+            assert self.rooms is not None
+            await self.rooms.reset(kwargs["room_id"], writer_id("ana"), is_showrunner=True)
+            return await super().generate(*args, **kwargs)
+
+    generator = ResetsWhileWriting()
+    out = io.StringIO()
+    async with open_app(Settings(database=tmp_path / "room.db"), generator=generator) as app:
+        generator.rooms = app.rooms
+        lines = ["@ana /status", '/scene "The pier at dawn"']
+        await run_console(app, lines, out, echo=True)
+        assert (await app.rooms.proposal(1, 1)).status is ProposalStatus.CANCELLED
+    answer = _answers(out.getvalue())['/scene "The pier at dawn"']
+    assert answer.splitlines()[-1] == (
+        "Proposal #1 was cancelled when the room was reset by ana; its takes were not kept."
+    )
 
 
 def test_writers_have_stable_distinct_ids() -> None:

@@ -314,6 +314,38 @@ async def test_a_failed_generation_is_shown_in_the_waiting_message(make_bot: Bot
     assert (await h.room.proposal(h.room_id, 1)).status is ProposalStatus.FAILED
 
 
+async def test_a_reset_while_the_model_writes_says_so_in_the_waiting_message(
+    make_bot: BotFactory,
+) -> None:
+    class StallsUntilReleased(CannedGenerator):
+        """Shows progress, then writes nothing until the test releases it."""
+
+        release = asyncio.Event()
+
+        async def generate(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs["on_progress"](Progress(position=0, texts=("Rain",) * 3, tokens=3))
+            await self.release.wait()
+            return await super().generate(*args, **kwargs)
+
+    generator = StallsUntilReleased()
+    h = await make_bot(generator=generator)
+    ana = h.member("ana").id
+    proposal = await h.room.propose(h.room_id, ana, "scene", "The pier at dawn")
+    writing = asyncio.create_task(h.bot.board.run(h.channel.send, proposal, f"<@{ana}>"))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if any("writing 3 take(s)" in s.content for s in h.sent.items):
+            break
+    (waiting,) = h.sent.sends()
+    await h.say("!room reset true", "ana")
+    generator.release.set()
+    assert await writing is None
+    assert edits_of(h, waiting.message_id or 0)[-1]["content"] == (
+        f"Proposal #1 was cancelled when the room was reset by <@{ana}>; its takes were not kept."
+    )
+    assert (await h.room.proposal(h.room_id, 1)).status is ProposalStatus.CANCELLED
+
+
 async def test_after_a_start_lost_proposals_are_generated_and_posted_again(
     make_bot: BotFactory,
 ) -> None:
