@@ -41,6 +41,13 @@ async def click(h: Harness, bot_h: Harness, custom_id: str, member: str, **kw: A
     return interaction
 
 
+def last_edit_title(h: Harness, message: discord.Message) -> str:
+    """The title the bot's last message operation gave `message` (which must be an edit of it)."""
+    edit = h.sent.items[-1]
+    assert (edit.kind, edit.message_id) == ("edit", message.id)
+    return str(edit.payload["embeds"][0]["title"])
+
+
 async def chatter(h: Harness, messages: int) -> None:
     """The room talks on: `messages` messages that push older ones up the channel."""
     for n in range(messages):
@@ -162,9 +169,7 @@ async def test_a_restarted_bot_counts_reactions_on_an_old_ballot(make_bot: BotFa
     await h.restart()
     await h.react("ben", ballot, number_emoji(2))
     assert (await h.room.proposal(h.room_id, 1)).decided_take == 2
-    edit = h.sent.items[-1]
-    assert (edit.kind, edit.message_id) == ("edit", ballot.id)
-    assert edit.payload["embeds"][0]["title"] == "Proposal #1: take 2 went in"
+    assert last_edit_title(h, ballot) == "Proposal #1: take 2 went in"
 
 
 async def test_a_ballot_posted_before_ballots_were_recorded_still_counts_and_is_recorded(
@@ -397,9 +402,7 @@ async def test_a_restarted_bot_does_not_post_again_a_ballot_far_up_the_channel(
     await h.react("ana", ballot, number_emoji(1))
     await h.react("ben", ballot, number_emoji(1))
     assert (await h.room.proposal(h.room_id, 1)).decided_take == 1
-    edit = h.sent.items[-1]
-    assert (edit.kind, edit.message_id) == ("edit", ballot.id)
-    assert edit.payload["embeds"][0]["title"] == "Proposal #1: take 1 went in"
+    assert last_edit_title(h, ballot) == "Proposal #1: take 1 went in"
 
 
 async def test_a_pick_after_a_restart_shows_on_a_ballot_far_up_the_channel(
