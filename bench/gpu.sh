@@ -35,7 +35,7 @@ transformers.__version__, torch.cuda.get_device_name() if torch.cuda.is_availabl
 echo "== engine tests on the GPU"
 if $PY -c "import pytest" 2>/dev/null; then
     WRITERS_ROOM_TEST_DEVICE=$DEVICE timeout "${TEST_TIMEOUT:-150}" $PY -m pytest -q -x \
-        -p no:cacheprovider tests/model/test_engine.py 2>&1 | tail -15
+        -m "not slow" -p no:cacheprovider tests/model/test_engine.py 2>&1 | tail -15
     echo "tests rc $?"
 else
     echo "no pytest on this machine (see the header)"

@@ -356,21 +356,17 @@ class Vote:
 
 
 @dataclass(frozen=True, slots=True)
-class Ballot:
-    """Where a proposal's ballot was posted, in a front end that posts messages (Discord): the
-    channel or thread and the message with the vote buttons."""
+class PostedMessage:
+    """A message a front end that posts messages (Discord) put up for a proposal: the channel or
+    thread and the message. Its ballot (the vote buttons) and its progress (the wait for its
+    takes) are such messages."""
 
     channel_id: int
     message_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class ProgressMessage:
-    """Where a front end that posts messages (Discord) showed a proposal's progress while its
-    takes were written: the channel or thread and the message."""
-
-    channel_id: int
-    message_id: int
+Ballot = PostedMessage
+ProgressMessage = PostedMessage
 
 
 @dataclass(frozen=True, slots=True)

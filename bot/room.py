@@ -53,7 +53,6 @@ from bot.domain import (
     SHEET_FIELDS,
     SYSTEM_USER,
     Attribution,
-    Ballot,
     Beat,
     BeatStatus,
     CharacterEntry,
@@ -61,7 +60,7 @@ from bot.domain import (
     Location,
     PageSize,
     PickRule,
-    ProgressMessage,
+    PostedMessage,
     Project,
     Proposal,
     ProposalStatus,
@@ -909,24 +908,26 @@ class RoomService:
         """Remember where the proposal's takes were put to the vote (the front end posted its
         ballot, or posted it again), so that the ballot is found after a restart: to show the
         decision on it and to count reactions on it."""
-        ballot = Ballot(channel_id, message_id)
-        async with self._lock(room_id), self.store.write() as db:
-            proposal = await _proposal(db, room_id, proposal_id)
-            if proposal.ballot != ballot:
-                await db_.set_ballot(db, proposal_id, ballot)
-            return dataclasses.replace(proposal, ballot=ballot)
+        return await self._record_posted(room_id, proposal_id, "ballot", channel_id, message_id)
 
     async def record_progress(
         self, room_id: int, proposal_id: int, channel_id: int, message_id: int
     ) -> Proposal:
         """Remember where the wait for the proposal's takes is shown, so that a restarted bot,
         which writes the takes again, can say so in that message."""
-        progress = ProgressMessage(channel_id, message_id)
+        return await self._record_posted(room_id, proposal_id, "progress", channel_id, message_id)
+
+    async def _record_posted(
+        self, room_id: int, proposal_id: int, kind: str, channel_id: int, message_id: int
+    ) -> Proposal:
+        place = PostedMessage(channel_id, message_id)
         async with self._lock(room_id), self.store.write() as db:
             proposal = await _proposal(db, room_id, proposal_id)
-            if proposal.progress != progress:
-                await db_.set_progress(db, proposal_id, progress)
-            return dataclasses.replace(proposal, progress=progress)
+            if getattr(proposal, kind) != place:
+                await db_.set_posted(db, proposal_id, kind, place)
+        if kind == "ballot":
+            return dataclasses.replace(proposal, ballot=place)
+        return dataclasses.replace(proposal, progress=place)
 
     async def picked_proposal(self, room_id: int, event_id: int) -> Proposal | None:
         """The proposal whose decided take the event `event_id` put in (None when that event

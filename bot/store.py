@@ -36,7 +36,6 @@ import aiosqlite
 
 from bot.domain import (
     Attribution,
-    Ballot,
     Beat,
     BeatStatus,
     CharacterEntry,
@@ -44,7 +43,7 @@ from bot.domain import (
     Location,
     PageSize,
     PickRule,
-    ProgressMessage,
+    PostedMessage,
     Project,
     Proposal,
     ProposalStatus,
@@ -774,16 +773,8 @@ async def load_proposal(db: aiosqlite.Connection, proposal_id: int) -> Proposal 
         decided_at=row["decided_at"],
         rerolled_as=row["rerolled_as"],
         reason=row["reason"],
-        ballot=(
-            None
-            if row["ballot_message"] is None
-            else Ballot(row["ballot_channel"], row["ballot_message"])
-        ),
-        progress=(
-            None
-            if row["progress_message"] is None
-            else ProgressMessage(row["progress_channel"], row["progress_message"])
-        ),
+        ballot=_posted(row, "ballot"),
+        progress=_posted(row, "progress"),
         pick_undo=(
             await _latest_pick_undo(db, row["room_id"], proposal_id)
             if row["status"] == ProposalStatus.DECIDED.value
@@ -841,19 +832,24 @@ async def update_proposal(db: aiosqlite.Connection, proposal_id: int, **columns:
     )
 
 
-async def set_ballot(db: aiosqlite.Connection, proposal_id: int, ballot: Ballot) -> None:
-    await db.execute(
-        "UPDATE proposals SET ballot_channel = ?, ballot_message = ? WHERE id = ?",
-        (ballot.channel_id, ballot.message_id, proposal_id),
-    )
+#: The messages a front end records for a proposal (columns `<kind>_channel`, `<kind>_message`).
+POSTED_KINDS = ("ballot", "progress")
 
 
-async def set_progress(
-    db: aiosqlite.Connection, proposal_id: int, progress: ProgressMessage
+def _posted(row: aiosqlite.Row, kind: str) -> PostedMessage | None:
+    message = row[f"{kind}_message"]
+    return None if message is None else PostedMessage(row[f"{kind}_channel"], message)
+
+
+async def set_posted(
+    db: aiosqlite.Connection, proposal_id: int, kind: str, place: PostedMessage
 ) -> None:
+    """Record where the proposal's `kind` message (one of `POSTED_KINDS`) was posted."""
+    if kind not in POSTED_KINDS:
+        raise ValueError(f"no posted message of kind {kind!r}")
     await db.execute(
-        "UPDATE proposals SET progress_channel = ?, progress_message = ? WHERE id = ?",
-        (progress.channel_id, progress.message_id, proposal_id),
+        f"UPDATE proposals SET {kind}_channel = ?, {kind}_message = ? WHERE id = ?",
+        (place.channel_id, place.message_id, proposal_id),
     )
 
 

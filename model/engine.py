@@ -21,7 +21,6 @@ nothing of text, prompts, rooms or fairness.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -31,8 +30,6 @@ import torch
 from model import fastpath
 from model.sampling import SamplingTable, candidates_for, random_seed, sample
 from model.tasks import Sampling
-
-_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +60,9 @@ class TokenEvent:
 
 
 @dataclass(slots=True)
-class _Row:
+class Row:
+    """A running sequence: its settings and the tokens it has drawn so far."""
+
     seq_id: int
     sampling: Sampling
     generated: int = 0
@@ -80,7 +79,7 @@ class _Batch:
     penalised: torch.Tensor  # [B, V] seen tokens the repetition penalty applies to
     penalisable: torch.Tensor  # [B, V] False for the tokens spared the penalty
     table: SamplingTable
-    rows: list[_Row] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
 
     def tensors(self) -> tuple[torch.Tensor, ...]:
         """The per-row tensors (all but the cache and the mask), in a fixed order."""
@@ -94,7 +93,7 @@ class _Batch:
 
     @classmethod
     def of(
-        cls, cache: _HFCache, mask: torch.Tensor, rows: list[_Row], *tensors: torch.Tensor
+        cls, cache: _HFCache, mask: torch.Tensor, rows: list[Row], *tensors: torch.Tensor
     ) -> _Batch:
         positions, last, penalised, penalisable, *table = tensors
         return cls(
@@ -229,7 +228,7 @@ class Engine:
             penalised=penalised,
             penalisable=penalisable,
             table=SamplingTable.of(group.sampling, seeds, self.device),
-            rows=[_Row(i, s) for i, s in zip(group.seq_ids, group.sampling, strict=True)],
+            rows=[Row(i, s) for i, s in zip(group.seq_ids, group.sampling, strict=True)],
         )
         return batch, out.logits[:, -1, :].expand(n, -1)
 
@@ -284,9 +283,9 @@ def mark_drawn(
 
 
 def finish_rows(
-    rows: Sequence[Any], tokens: Sequence[int], stop_token_ids: frozenset[int]
+    rows: Sequence[Row], tokens: Sequence[int], stop_token_ids: frozenset[int]
 ) -> list[TokenEvent]:
-    """Count one token for each row (with `seq_id`, `sampling`, `generated`) and say which
+    """Count one token for each row and say which
     sequences it ended: a stop token (not part of the text) or the token budget."""
     events = []
     for row, token in zip(rows, tokens, strict=True):

@@ -44,7 +44,12 @@ _ARCHITECTURES = {
 
 def enabled() -> bool:
     """False when the environment switches the fast path off (`WRITERS_ROOM_FASTPATH=0`)."""
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in {"0", "false", "no", "off"}
+    return switched_on(ENV_SWITCH)
+
+
+def switched_on(variable: str) -> bool:
+    """Whether an on/off environment switch (on unless 0, false, no or off) is on."""
+    return os.environ.get(variable, "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def supports(model: Any) -> bool:

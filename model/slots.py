@@ -26,8 +26,6 @@ support) and is, like it, driven by one thread only.
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,26 +33,28 @@ from typing import Any
 import torch
 
 from model import fastpath
-from model.engine import PromptGroup, TokenEvent, finish_rows, mark_drawn, prompt_penalties
+from model.engine import (
+    PromptGroup,
+    Row,
+    TokenEvent,
+    finish_rows,
+    mark_drawn,
+    prompt_penalties,
+)
 from model.sampling import GRAPH_CANDIDATES, SamplingTable, candidates_for, random_seed, sample
-from model.tasks import Sampling
-
-_log = logging.getLogger(__name__)
 
 GRAPHS_SWITCH = "WRITERS_ROOM_CUDA_GRAPHS"
 _MIN_WIDTH = 128
 
 
 def graphs_enabled() -> bool:
-    return os.environ.get(GRAPHS_SWITCH, "1").strip().lower() not in {"0", "false", "no", "off"}
+    """False when the environment switches the capture off (`WRITERS_ROOM_CUDA_GRAPHS=0`)."""
+    return fastpath.switched_on(GRAPHS_SWITCH)
 
 
 @dataclass(slots=True)
-class _Row:
-    seq_id: int
-    sampling: Sampling
-    generated: int
-    length: int  # columns holding keys/values (prompt + generated so far, less the last token)
+class _Row(Row):
+    length: int = 0  # columns holding keys/values (prompt + generated so far, less the last token)
 
 
 class SlotCache:

@@ -48,6 +48,14 @@ def last_edit_title(h: Harness, message: discord.Message) -> str:
     return str(edit.payload["embeds"][0]["title"])
 
 
+async def bury_and_restart(h: Harness) -> None:
+    """A busy room (the ballot is no longer among the latest 100 messages), then a restart with
+    nothing sent since."""
+    await chatter(h, 120)
+    await h.restart()
+    h.sent.clear()
+
+
 async def chatter(h: Harness, messages: int) -> None:
     """The room talks on: `messages` messages that push older ones up the channel."""
     for n in range(messages):
@@ -374,9 +382,7 @@ async def test_after_a_restart_the_deadline_updates_a_ballot_far_up_the_channel(
     await h.say("!scene The pier at dawn")
     ballot = h.last_ballot()
     await h.react("ana", ballot, number_emoji(3))
-    await chatter(h, 120)  # a busy room: the ballot is no longer among the latest 100 messages
-    await h.restart()
-    h.sent.clear()
+    await bury_and_restart(h)
     h.room.clock = lambda: 10.0**12  # the vote's deadline has passed
     closed = await h.bot.board.close_due()
     assert [p.decided_take for p in closed] == [3]
@@ -394,9 +400,7 @@ async def test_a_restarted_bot_does_not_post_again_a_ballot_far_up_the_channel(
     h = await make_bot()
     await h.say("!scene The pier at dawn")
     ballot = h.last_ballot()
-    await chatter(h, 120)
-    await h.restart()
-    h.sent.clear()
+    await bury_and_restart(h)
     await h.bot.board.resume()
     assert h.sent.items == []  # its takes and ballot are where they were; no second ballot
     await h.react("ana", ballot, number_emoji(1))
@@ -411,9 +415,7 @@ async def test_a_pick_after_a_restart_shows_on_a_ballot_far_up_the_channel(
     h = await make_bot()
     await h.say("!scene The pier at dawn")
     ballot = h.last_ballot()
-    await chatter(h, 120)
-    await h.restart()
-    h.sent.clear()
+    await bury_and_restart(h)
     await h.say("!pick 2")  # ana opened the room: she runs it
     edits = [
         (s.message_id, s.payload["embeds"][0]["title"]) for s in h.sent.items if s.kind == "edit"
@@ -443,9 +445,7 @@ async def test_a_reset_closes_the_ballots_of_the_proposals_it_cancelled(
     await h.say("!beat a storm")
     second = h.last_ballot()
     await h.react("ben", first, number_emoji(2))
-    await chatter(h, 120)  # both ballots are far up the channel, and out of a restarted cache
-    await h.restart()
-    h.sent.clear()
+    await bury_and_restart(h)
     await h.say("!room reset true", "ana")
     assert [s.content for s in h.sent.sends()] == [
         "The room's story is empty; start with /premise."

@@ -11,6 +11,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+#: WRITERS_ROOM_TEST_DEVICE=cuda runs the engine tests' models on a GPU (bench/gpu.sh does).
+TEST_DEVICE = os.environ.get("WRITERS_ROOM_TEST_DEVICE", "cpu")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,9 +50,27 @@ def tiny_model(tokenizer: Any) -> Any:
         max_position_embeddings=2048,
         tie_word_embeddings=True,
     )
-    # WRITERS_ROOM_TEST_DEVICE=cuda runs the engine tests on a GPU (bench/gpu.sh does).
-    device = os.environ.get("WRITERS_ROOM_TEST_DEVICE", "cpu")
-    return LlamaForCausalLM(config).eval().to(device)
+    return LlamaForCausalLM(config).eval().to(TEST_DEVICE)
+
+
+@pytest.fixture(scope="session")
+def small_vocab_model() -> Any:
+    """A tiny random Llama whose output depends on positions and cache contents: with the
+    tokenizer's 49k-token vocabulary a random model this small hardly does, and an off-by-one
+    position or an unwritten cache column went unseen."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=512,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
+    return LlamaForCausalLM(config).eval().to(TEST_DEVICE)
 
 
 @pytest.fixture(scope="session")

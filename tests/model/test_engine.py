@@ -5,7 +5,6 @@ rows, bucketed width, preallocated buffers, warm-up before the first replay) run
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -48,26 +47,6 @@ def reference(model: Any, prompt: list[int], sampling: Sampling) -> list[int]:
         eos_token_id=None,
     )
     return list(out[0, len(prompt) :].tolist())
-
-
-@pytest.fixture(scope="module")
-def small_vocab_model() -> Any:
-    """A tiny random Llama whose output depends on positions and cache contents: with the
-    tokenizer's 49k-token vocabulary a random model this small hardly does, and an off-by-one
-    position or an unwritten cache column went unseen."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=512,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-    )
-    device = os.environ.get("WRITERS_ROOM_TEST_DEVICE", "cpu")
-    return LlamaForCausalLM(config).eval().to(device)
 
 
 @pytest.mark.parametrize("vocabulary", ["small", "tokenizer"])
