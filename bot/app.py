@@ -30,10 +30,10 @@ from bot.generation import TakeGenerator
 from bot.room import RoomService
 from bot.settings import Settings
 from bot.store import Store
-from model.generator import GenerationSettings, Generator, LocalBackend, ProgressCallback
+from model.generator import GenerationSettings, Generator, LocalBackend
 from model.loading import ModelSettings, bot_adapter
 from model.queue import GenerationQueue, QueueSettings
-from model.tasks import GeneratedTake, Sampling, TaskRequest
+from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
 
 _log = logging.getLogger(__name__)
 

@@ -49,8 +49,7 @@ from bot.domain import (
 )
 from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError
 from bot.room import EXPORT_FORMATS, SCRIPT_KINDS, scene_lines, take_text
-from model.queue import Progress
-from model.tasks import TaskKind
+from model.tasks import Progress, TaskKind
 from screenplay.types import Document, Element
 
 _log = logging.getLogger(__name__)

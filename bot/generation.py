@@ -10,13 +10,9 @@ latter); both carry the sentence the writer sees, and the room marks the proposa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
-from model.queue import Progress
-from model.tasks import GeneratedTake, Sampling, TaskRequest
-
-ProgressCallback = Callable[[Progress], None]
+from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
 
 
 class TakeGenerator(Protocol):

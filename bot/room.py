@@ -88,11 +88,11 @@ from bot.errors import (
     QueueFull,
     RoomError,
 )
-from bot.generation import ProgressCallback, TakeGenerator
+from bot.generation import TakeGenerator
 from bot.picking import Decision, decide
 from bot.store import Change, Store
 from model import errors as model_errors
-from model.tasks import GeneratedTake, Sampling, TaskKind, TaskRequest
+from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskKind, TaskRequest
 from screenplay.types import Boneyard, Document, Element, SceneHeading
 
 _log = logging.getLogger(__name__)

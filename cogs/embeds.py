@@ -25,7 +25,7 @@ from bot.domain import (
 )
 from bot.room import take_text
 from cogs.split import EMBED_DESCRIPTION_LIMIT, MESSAGE_LIMIT, code_blocks, split_text
-from model.queue import Progress
+from model.tasks import Progress
 
 #: Reactions that vote for takes 1 to 5.
 NUMBER_EMOJIS = tuple(

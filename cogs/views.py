@@ -45,7 +45,7 @@ from cogs.embeds import (
     who,
 )
 from cogs.errors import NO_MENTIONS, answer_interaction, one_line
-from model.queue import Progress
+from model.tasks import Progress
 
 _log = logging.getLogger(__name__)
 

@@ -16,19 +16,17 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from model.errors import GenerationTimeout, QueueFull, TooManyRequests
 from model.loading import LoadedModel, ModelLoadError, ModelSettings, load_model
 from model.prompts import ParsedAnswer, build_messages, parse_answer, take_sampling
-from model.queue import GenerationQueue, Progress, QueueSettings, in_passing_thread
-from model.tasks import GeneratedTake, Sampling, TaskRequest
+from model.queue import GenerationQueue, QueueSettings, in_passing_thread
+from model.tasks import GeneratedTake, Progress, ProgressCallback, Sampling, TaskRequest
 
 _log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[Progress], None]
 
 
 class Backend(Protocol):

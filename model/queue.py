@@ -36,7 +36,7 @@ from model.errors import (
     QueueClosed,
 )
 from model.scheduler import Job, Scheduler
-from model.tasks import Sampling
+from model.tasks import Completion, Progress, Sampling
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -59,27 +59,6 @@ class QueueSettings:
     timeout_s: float = 300.0
     cpu_threads: int = 0
     progress_every_s: float = 0.25
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """One finished take: its text, how many tokens it took, and why it ended
-    ("stop": the model ended it; "length": the token budget; "cancelled")."""
-
-    text: str
-    tokens: int
-    finish: str
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """A snapshot for a waiting writer: `position` 0 means generating (else the place in
-    line); `texts` the partial take texts so far; `done` on the last update."""
-
-    position: int
-    texts: tuple[str, ...]
-    tokens: int
-    done: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from model.errors import BackendError, GenerationTimeout
-from model.queue import Progress
-from model.tasks import Sampling
+from model.tasks import Progress, Sampling
 
 _log = logging.getLogger(__name__)
 

@@ -1,13 +1,15 @@
-"""What the room asks of the model: task kinds, the prompt context, sampling settings.
+"""What the room asks of the model and what comes back: task kinds, the prompt context,
+sampling settings, the takes, and the progress a waiting writer is shown.
 
 Plain data shared by the room (which builds requests), the prompts (which turn them into chat
 messages), the queue and the training pipeline (which trains in exactly this format). It knows
-nothing of torch, Discord or SQLite.
+nothing of torch, Discord or SQLite, so the room imports it without loading the model's stack.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -100,3 +102,28 @@ class GeneratedTake:
     beat: str = ""
     problems: tuple[str, ...] = ()
     regenerated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One finished take as the queue returns it: its text, how many tokens it took, and why
+    it ended ("stop": the model ended it; "length": the token budget; "cancelled")."""
+
+    text: str
+    tokens: int
+    finish: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A snapshot for a waiting writer: `position` 0 means generating (else the place in
+    line); `texts` the partial take texts so far; `done` on the last update."""
+
+    position: int
+    texts: tuple[str, ...]
+    tokens: int
+    done: bool = False
+
+
+ProgressCallback = Callable[[Progress], None]
+"""Hears a request's progress; called on the event loop."""

@@ -11,8 +11,7 @@ import pytest
 
 from bot.room import RoomService
 from bot.store import Store
-from model.queue import Progress
-from model.tasks import CharacterSheet, GeneratedTake, Sampling, TaskKind, TaskRequest
+from model.tasks import CharacterSheet, GeneratedTake, Progress, Sampling, TaskKind, TaskRequest
 
 ROOM = 1001
 ANA, BEN, CY, DEE = 11, 12, 13, 14

@@ -39,8 +39,7 @@ from bot.room import RoomService
 from bot.settings import Settings
 from bot.store import Store
 from cogs.views import Board
-from model.queue import Progress
-from model.tasks import CharacterSheet, GeneratedTake, Sampling, TaskKind, TaskRequest
+from model.tasks import CharacterSheet, GeneratedTake, Progress, Sampling, TaskKind, TaskRequest
 
 # --- the canned model ----------------------------------------------------------------------
 

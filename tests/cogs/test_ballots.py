@@ -16,7 +16,7 @@ from bot.settings import Settings
 from cogs.embeds import number_emoji
 from cogs.split import MESSAGE_LIMIT
 from cogs.views import DYNAMIC_ITEMS, EditModal
-from model.queue import Progress
+from model.tasks import Progress
 from tests.cogs.conftest import BotFactory, CannedGenerator, FakeInteraction, Harness, settle
 
 

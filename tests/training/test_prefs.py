@@ -13,8 +13,7 @@ import pytest
 from bot.room import RoomService
 from bot.store import Store
 from model.prompts import build_messages
-from model.queue import Progress
-from model.tasks import GeneratedTake, Sampling, TaskRequest
+from model.tasks import GeneratedTake, Progress, Sampling, TaskRequest
 from training import finetune
 from training.data import load_preferences
 from training.prefs import export_preferences, main
