@@ -1,0 +1,162 @@
+"""The room itself: its settings, a reset, and a branch into a new room.
+
+Settings and a reset need a showrunner; settings always keep at least one showrunner or role. A
+reset cancels the room's pending proposals and returns them, for the front end to close their
+ballots; it cannot be undone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot import store as db_
+from bot.domain import (
+    SYSTEM_USER,
+    PickRule,
+    Proposal,
+    ProposalStatus,
+    Room,
+    RoomSettings,
+)
+from bot.errors import (
+    BadInput,
+    NotAllowed,
+    NotFound,
+)
+from bot.room.core import (
+    RoomCore,
+    proposal_in,
+)
+
+
+class RoomAdmin(RoomCore):
+    """Settings, reset and branch."""
+
+    # --- settings, reset, branch ----------------------------------------------------------------
+
+    async def update_settings(
+        self,
+        room_id: int,
+        user_id: int,
+        *,
+        is_showrunner: bool = False,
+        roles: Sequence[int] = (),
+        **changes: Any,
+    ) -> RoomSettings:
+        """Change the room's settings (showrunners only). `changes` names fields of
+        `RoomSettings`: takes_per_request, pick_rule, quorum, vote_deadline_s, temperature,
+        length, showrunners, showrunner_roles."""
+        known = {f.name for f in dataclasses.fields(RoomSettings)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise BadInput(f"There is no setting called {', '.join(unknown)}.")
+        async with self._lock(room_id), self.store.write() as db:
+            before = await self._ensure_room(db, room_id, user_id)
+            if not before.is_showrunner(user_id, tuple(roles), is_showrunner):
+                raise NotAllowed("Only a showrunner can change the room's settings.")
+            after = _apply_settings(before, changes)
+            if after != before:
+                await db_.save_settings(db, room_id, after)
+                await self._record(
+                    db,
+                    room_id,
+                    user_id,
+                    "settings",
+                    f"changed the settings ({', '.join(sorted(changes))})",
+                    {
+                        "before": db_.settings_to_json(before),
+                        "after": db_.settings_to_json(after),
+                    },
+                )
+            return after
+
+    async def reset(
+        self, room_id: int, user_id: int, *, is_showrunner: bool = False, roles: Sequence[int] = ()
+    ) -> list[Proposal]:
+        """Empty the room's story (project, bible, locations, outline, script) and cancel its
+        pending proposals, which are returned (cancelled by `user_id`) so that a front end can
+        close their ballots. Settings and the log stay; this cannot be undone."""
+        async with self._lock(room_id), self.store.write() as db:
+            settings = await self._ensure_room(db, room_id, user_id)
+            if not settings.is_showrunner(user_id, tuple(roles), is_showrunner):
+                raise NotAllowed("Only a showrunner can reset the room.")
+            await db_.clear_story(db, room_id)
+            pending = await db_.proposal_ids(
+                db, room_id=room_id, statuses=(ProposalStatus.GENERATING, ProposalStatus.OPEN)
+            )
+            now = self.clock()
+            for proposal_id in pending:
+                await db_.update_proposal(
+                    db,
+                    proposal_id,
+                    status=ProposalStatus.CANCELLED,
+                    decided_by=user_id,
+                    decided_at=now,
+                    reason="the room was reset",
+                )
+            await self._record(db, room_id, user_id, "reset", "reset the room", {})
+            return [await proposal_in(db, room_id, proposal_id) for proposal_id in pending]
+
+    async def branch(self, room_id: int, user_id: int, new_room_id: int) -> Room:
+        """Start room `new_room_id` (e.g. a new Discord thread) from this room's current story
+        and settings; the writer who branches becomes one of its showrunners. Pending proposals
+        stay with the original room."""
+        if new_room_id == room_id:
+            raise BadInput("A branch needs a new room.")
+        first, second = sorted((room_id, new_room_id))
+        async with self._lock(first), self._lock(second), self.store.write() as db:
+            if not await db_.room_exists(db, room_id):
+                raise NotFound("This room has no story to branch yet.")
+            if await db_.room_exists(db, new_room_id):
+                raise BadInput("That room already has a story of its own; branch into a new one.")
+            now = self.clock()
+            settings = await db_.load_settings(db, room_id)
+            if user_id not in settings.showrunners and user_id != SYSTEM_USER:
+                settings = dataclasses.replace(
+                    settings, showrunners=(*settings.showrunners, user_id)
+                )
+            project = await db_.load_project(db, room_id)
+            await db_.create_room(db, new_room_id, now, settings, project, branched_from=room_id)
+            event_id = await self._record(
+                db,
+                new_room_id,
+                user_id,
+                "branch",
+                f"branched from room {room_id}",
+                {"from": room_id},
+            )
+            await db_.copy_story(db, room_id, new_room_id, event_id)
+            await self._record(
+                db,
+                room_id,
+                user_id,
+                "branched",
+                f"branched this room into room {new_room_id}",
+                {"to": new_room_id},
+            )
+            return await db_.load_room(db, new_room_id)
+
+
+def _apply_settings(settings: RoomSettings, changes: Mapping[str, Any]) -> RoomSettings:
+    values: dict[str, Any] = {}
+    try:
+        for name, value in changes.items():
+            if name == "pick_rule":
+                values[name] = PickRule(str(value).strip().lower())
+            elif name in ("showrunners", "showrunner_roles"):
+                values[name] = tuple(dict.fromkeys(int(v) for v in value))
+            elif name in ("takes_per_request", "quorum", "length"):
+                values[name] = int(value)
+            else:
+                values[name] = float(value)
+    except (TypeError, ValueError):
+        rules = ", ".join(r.value for r in PickRule)
+        raise BadInput(
+            f"That value does not fit the setting (pick rules are {rules}; numbers elsewhere)."
+        ) from None
+    after = dataclasses.replace(settings, **values).validate()
+    if not after.showrunners and not after.showrunner_roles:
+        raise BadInput("A room needs at least one showrunner or showrunner role.")
+    return after

@@ -1,0 +1,243 @@
+"""What every part of the room service shares: the store, the clock, the per-room locks, the
+event log, and the small readers and change builders used inside a transaction.
+
+A lock per room makes one room's commands run one at a time (so a burst of votes is decided
+exactly once) while different rooms proceed in parallel; each command is one `BEGIN IMMEDIATE`
+transaction of `bot.store`. Knows nothing of Discord, of SQL text, or of how takes are generated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import aiosqlite
+
+from bot import store as db_
+from bot.context import TokenCounter, estimate_tokens
+from bot.domain import (
+    SYSTEM_USER,
+    Attribution,
+    Beat,
+    CharacterEntry,
+    Location,
+    Project,
+    Proposal,
+    ProposalStatus,
+    RoomSettings,
+)
+from bot.errors import (
+    AlreadyDecided,
+    NotFound,
+    NotReady,
+)
+from bot.generation import TakeGenerator
+from bot.store import Change, Store
+from screenplay.types import Element
+
+Clock = Callable[[], float]
+
+
+class RoomCore:
+    """The state the parts of `bot.room.RoomService` share, and the writes every part makes:
+    creating a room on its first command, logging an event, applying an undoable change."""
+
+    def __init__(
+        self,
+        store: Store,
+        generator: TakeGenerator | None = None,
+        *,
+        clock: Clock = time.time,
+        context_budget: int = 1500,
+        token_counter: TokenCounter = estimate_tokens,
+    ) -> None:
+        self.store = store
+        self.generator = generator
+        self.clock = clock
+        self.context_budget = context_budget
+        self.token_counter = token_counter
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def _lock(self, room_id: int) -> asyncio.Lock:
+        lock = self._locks.get(room_id)
+        if lock is None:
+            lock = self._locks[room_id] = asyncio.Lock()
+        return lock
+
+    # --- helpers that write -------------------------------------------------------------------
+
+    async def _ensure_room(
+        self, db: aiosqlite.Connection, room_id: int, user_id: int
+    ) -> RoomSettings:
+        """The room's settings; a room that does not exist yet is created with `user_id` as its
+        first showrunner."""
+        settings = await db_.find_settings(db, room_id)
+        if settings is not None:
+            return settings
+        founder = () if user_id == SYSTEM_USER else (user_id,)
+        settings = RoomSettings(showrunners=founder)
+        await db_.create_room(db, room_id, self.clock(), settings)
+        await self._record(db, room_id, user_id, "open", "opened the room as its showrunner", {})
+        return settings
+
+    async def _record(
+        self,
+        db: aiosqlite.Connection,
+        room_id: int,
+        user_id: int,
+        kind: str,
+        summary: str,
+        payload: dict[str, Any],
+    ) -> int:
+        return await db_.append_event(
+            db,
+            room_id=room_id,
+            user_id=user_id,
+            at=self.clock(),
+            kind=kind,
+            summary=summary,
+            payload=payload,
+        )
+
+    async def _story_change(
+        self,
+        db: aiosqlite.Connection,
+        room_id: int,
+        user_id: int,
+        kind: str,
+        summary: str,
+        changes: list[Change],
+        *,
+        event_id: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> int:
+        """Apply undoable `changes` and log them as one event."""
+        await db_.apply_changes(db, room_id, changes)
+        return await db_.append_event(
+            db,
+            room_id=room_id,
+            user_id=user_id,
+            at=self.clock(),
+            kind=kind,
+            summary=summary,
+            payload={"changes": changes, **(extra or {})},
+            undoable=True,
+            event_id=event_id,
+        )
+
+
+async def proposal_in(db: aiosqlite.Connection, room_id: int, proposal_id: int) -> Proposal:
+    proposal = await db_.load_proposal(db, proposal_id)
+    if proposal is None or proposal.room_id != room_id:
+        raise NotFound(f"There is no proposal #{proposal_id} in this room.")
+    return proposal
+
+
+async def open_proposal(
+    db: aiosqlite.Connection, room_id: int, proposal_id: int, take: int
+) -> Proposal:
+    """The proposal if it is open to votes and has take `take`; otherwise the sentence why not."""
+    proposal = await proposal_in(db, room_id, proposal_id)
+    if proposal.status is ProposalStatus.GENERATING:
+        raise NotReady(
+            f"The takes of proposal #{proposal_id} are still being written; vote when they appear."
+        )
+    if proposal.status is not ProposalStatus.OPEN:
+        raise AlreadyDecided(closed_sentence(proposal))
+    if proposal.take(take) is None:
+        raise NotFound(
+            f"Proposal #{proposal_id} has no take {take}; its takes are 1 to {len(proposal.takes)}."
+        )
+    return proposal
+
+
+async def character_in(db: aiosqlite.Connection, room_id: int, name: str) -> CharacterEntry | None:
+    return next((c for c in await db_.load_characters(db, room_id) if c.name == name), None)
+
+
+async def location_in(db: aiosqlite.Connection, room_id: int, name: str) -> Location | None:
+    return next((x for x in await db_.load_locations(db, room_id) if x.name == name), None)
+
+
+async def beat_in(db: aiosqlite.Connection, room_id: int, number: int) -> Beat:
+    beats = await db_.load_beats(db, room_id)
+    if not 1 <= number <= len(beats):
+        raise NotFound(
+            f"There is no beat {number}; the outline has {len(beats)} beat"
+            f"{'' if len(beats) == 1 else 's'}."
+        )
+    return beats[number - 1]
+
+
+async def insert_change(
+    db: aiosqlite.Connection,
+    anchor: int | None,
+    elements: Sequence[Element],
+    event_id: int,
+    attribution: Attribution,
+) -> Change:
+    ids = await db_.next_line_ids(db, len(elements))
+    return {
+        "op": "insert_lines",
+        "after_line": anchor,
+        "lines": [
+            db_.line_record(line_id, element, event_id, attribution)
+            for line_id, element in zip(ids, elements, strict=True)
+        ],
+    }
+
+
+def entry_change(
+    op: str, before: CharacterEntry | Location | None, after: CharacterEntry | Location | None
+) -> Change:
+    """An undoable change of a bible entry or a location: added (no before), removed (no
+    after) or edited."""
+    return {
+        "op": op,
+        "before": None if before is None else dataclasses.asdict(before),
+        "after": None if after is None else dataclasses.asdict(after),
+    }
+
+
+def project_change(before: Project, after: Project) -> Change:
+    return {
+        "op": "project",
+        "before": db_.project_to_dict(before),
+        "after": db_.project_to_dict(after),
+    }
+
+
+def closed_sentence(proposal: Proposal) -> str:
+    if proposal.status is ProposalStatus.DECIDED:
+        undone = " and was undone since" if proposal.undone_by is not None else ""
+        return (
+            f"Proposal #{proposal.id} is already decided: take {proposal.decided_take} "
+            f"went in{undone}."
+        )
+    if proposal.status is ProposalStatus.REROLLED:
+        return (
+            f"Proposal #{proposal.id} was rerolled as #{proposal.rerolled_as}; "
+            "vote on the new takes."
+        )
+    reasons = {
+        ProposalStatus.EXPIRED: "expired without a vote",
+        ProposalStatus.FAILED: "failed",
+        ProposalStatus.CANCELLED: "was cancelled when the room was reset",
+    }
+    return f"Proposal #{proposal.id} {reasons[proposal.status]}; votes no longer count."
+
+
+def quote(text: str, limit: int = 40) -> str:
+    line = text.splitlines()[0] if text else ""
+    return f"“{line[:limit]}…”" if len(line) > limit or "\n" in text else f"“{line}”"
+
+
+def count_lines(count: int) -> str:
+    return "1 line" if count == 1 else f"{count} lines"
+
+
+def count_takes(count: int) -> str:
+    return "1 take" if count == 1 else f"{count} takes"

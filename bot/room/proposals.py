@@ -1,0 +1,591 @@
+"""Proposals and votes: asking the model for takes, storing them, voting, withdrawing a vote,
+a showrunner's pick, the vote deadline, rerolls and a writer's edit of a take.
+
+Generation runs outside the room lock: the room keeps voting on other proposals while the model
+writes, and the takes come back through `add_takes`. A decided take goes in (script, bible,
+premise or outline) in the same transaction as the vote that decided it, so it goes in exactly
+once. The "author" of a picked take, for undo, is the writer who asked for it.
+
+A front end records where it put each proposal to the vote (`record_ballot`, kept as
+`Proposal.ballot`), so that after a restart it still updates that message when the vote is
+decided and knows a reaction on it for a vote (`ballot_proposal`); and where it showed the wait
+for the takes (`record_progress`), so that a restarted bot can say in that message that it writes
+them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+import aiosqlite
+
+from bot import store as db_
+from bot.context import context_for
+from bot.domain import (
+    SYSTEM_USER,
+    Attribution,
+    BeatStatus,
+    PickRule,
+    PostedMessage,
+    Proposal,
+    ProposalStatus,
+    ScriptLine,
+    Take,
+    Vote,
+    VoteOutcome,
+    VoteResult,
+    clean_text,
+    cue_name,
+)
+from bot.errors import (
+    AlreadyDecided,
+    BadInput,
+    GenerationFailed,
+    NotAllowed,
+    NotReady,
+    ProposalCancelled,
+    QueueFull,
+    RoomError,
+)
+from bot.picking import Decision, decide
+from bot.room.core import (
+    RoomCore,
+    character_in,
+    closed_sentence,
+    count_takes,
+    entry_change,
+    insert_change,
+    open_proposal,
+    project_change,
+    proposal_in,
+)
+from bot.room.takes import beat_text, edited_take, stored_take, unparsed_sheet
+from bot.room.text import (
+    SCRIPT_KINDS,
+    take_elements,
+)
+from bot.store import Change
+from model import errors as model_errors
+from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskKind, TaskRequest
+
+_log = logging.getLogger(__name__)
+
+
+_MAX_CHARACTERS_PER_REQUEST = 10
+
+
+class ProposalsAndVotes(RoomCore):
+    """The commands of the model's takes and the room's votes."""
+
+    # --- proposals ------------------------------------------------------------------------------
+
+    async def propose(
+        self,
+        room_id: int,
+        user_id: int,
+        kind: str,
+        prompt: str = "",
+        characters: Sequence[str] = (),
+        *,
+        n: int | None = None,
+    ) -> Proposal:
+        """Ask the model for takes: a pending proposal, waiting for `add_takes` (or use `ask`)."""
+        try:
+            task = TaskKind(kind.strip().lower())
+        except ValueError:
+            kinds = ", ".join(k.value for k in TaskKind)
+            raise BadInput(f"Ask for one of: {kinds}.") from None
+        prompt = clean_text(prompt, "request", "prompt")
+        if not prompt and task not in (TaskKind.CONTINUE, TaskKind.BEAT):
+            raise BadInput(f"Say what the {task.value} should be about.")
+        if len(characters) > _MAX_CHARACTERS_PER_REQUEST:
+            raise BadInput(f"Name at most {_MAX_CHARACTERS_PER_REQUEST} characters.")
+        cues = tuple(dict.fromkeys(cue_name(c) for c in characters if c.strip()))
+        async with self._lock(room_id), self.store.write() as db:
+            settings = await self._ensure_room(db, room_id, user_id)
+            count = settings.takes_per_request if n is None else n
+            if not 1 <= count <= 5:
+                raise BadInput("Ask for 1 to 5 takes.")
+            beat_id = None
+            if task in (TaskKind.SCENE, TaskKind.CONTINUE, TaskKind.BEAT):
+                planned = [
+                    b for b in await db_.load_beats(db, room_id) if b.status is BeatStatus.PLANNED
+                ]
+                beat_id = planned[0].id if planned else None
+            proposal_id = await db_.insert_proposal(
+                db,
+                room_id=room_id,
+                kind=task,
+                requested_by=user_id,
+                prompt=prompt,
+                characters=cues,
+                n=count,
+                beat_id=beat_id,
+                at=self.clock(),
+            )
+            await self._record(
+                db,
+                room_id,
+                user_id,
+                "propose",
+                f"asked for {count} {task.value} take{'s' if count > 1 else ''} "
+                f"(proposal #{proposal_id})",
+                {"proposal": proposal_id},
+            )
+            return await proposal_in(db, room_id, proposal_id)
+
+    async def request_for(self, room_id: int, proposal_id: int) -> tuple[TaskRequest, Sampling]:
+        """The model request of a proposal, with its prompt context, and the room's sampling."""
+        async with self.store.read() as db:
+            proposal = await proposal_in(db, room_id, proposal_id)
+            room = await db_.load_room(db, room_id)
+        beat = next((b for b in room.beats if b.id == proposal.beat_id), None)
+        request = TaskRequest(proposal.kind, proposal.prompt, proposal.characters)
+        context = context_for(room, request, self.context_budget, self.token_counter, beat=beat)
+        sampling = Sampling(
+            temperature=room.settings.temperature, max_new_tokens=room.settings.length
+        )
+        return dataclasses.replace(request, context=context), sampling
+
+    async def add_takes(
+        self, room_id: int, proposal_id: int, takes: Sequence[GeneratedTake]
+    ) -> Proposal:
+        """Store the generated takes of a proposal (numbered from 1) and open it for votes;
+        `ProposalCancelled` when a reset cancelled it meanwhile."""
+        if not 1 <= len(takes) <= 5:
+            raise BadInput("A proposal has 1 to 5 takes.")
+        async with self._lock(room_id), self.store.write() as db:
+            settings = await db_.load_settings(db, room_id)
+            proposal = await proposal_in(db, room_id, proposal_id)
+            if proposal.status is ProposalStatus.CANCELLED:
+                raise ProposalCancelled(proposal_id, proposal.decided_by)
+            if proposal.status is not ProposalStatus.GENERATING:
+                raise AlreadyDecided(
+                    f"Proposal #{proposal_id} is {proposal.status.value}; its takes are no longer "
+                    "wanted."
+                )
+            for number, generated in enumerate(takes, 1):
+                await db_.save_take(db, proposal_id, stored_take(number, generated))
+            now = self.clock()
+            deadline = None
+            if settings.pick_rule is not PickRule.SHOWRUNNER:
+                deadline = now + settings.vote_deadline_s
+            await db_.update_proposal(
+                db, proposal_id, status=ProposalStatus.OPEN, deadline=deadline
+            )
+            models = ", ".join(dict.fromkeys(t.model for t in takes))
+            await self._record(
+                db,
+                room_id,
+                SYSTEM_USER,
+                "takes",
+                f"{count_takes(len(takes))} of proposal #{proposal_id} came in from {models}",
+                {"proposal": proposal_id},
+            )
+            return await proposal_in(db, room_id, proposal_id)
+
+    async def fail(self, room_id: int, proposal_id: int, reason: str) -> Proposal:
+        """Mark a proposal whose takes could not be generated; `reason` is shown to the room."""
+        async with self._lock(room_id), self.store.write() as db:
+            proposal = await proposal_in(db, room_id, proposal_id)
+            if proposal.status is not ProposalStatus.GENERATING:
+                return proposal
+            await db_.update_proposal(db, proposal_id, status=ProposalStatus.FAILED, reason=reason)
+            await self._record(
+                db,
+                room_id,
+                SYSTEM_USER,
+                "fail",
+                f"proposal #{proposal_id} failed: {reason}",
+                {"proposal": proposal_id},
+            )
+            return await proposal_in(db, room_id, proposal_id)
+
+    async def generate(
+        self, room_id: int, proposal_id: int, *, progress: ProgressCallback | None = None
+    ) -> Proposal:
+        """Get the takes of a pending proposal from the generator and store them. On failure the
+        proposal is marked failed and the error (a `RoomError` the writer can read) is raised;
+        when a reset cancelled the proposal while the model wrote, its takes are dropped and
+        `ProposalCancelled` is raised. `progress` hears the queue position and the partial
+        takes while the model writes."""
+        if self.generator is None:
+            raise RuntimeError("this room service has no take generator")
+        request, sampling = await self.request_for(room_id, proposal_id)
+        async with self.store.read() as db:
+            proposal = await proposal_in(db, room_id, proposal_id)
+        try:
+            takes = await self.generator.generate(
+                request,
+                proposal.n,
+                sampling,
+                room_id=room_id,
+                user_id=proposal.requested_by,
+                on_progress=progress,
+            )
+        except RoomError as err:
+            await self.fail(room_id, proposal_id, str(err))
+            raise
+        except model_errors.GenerationError as err:
+            # The generation side's errors carry the writer's sentence; the front ends only
+            # know `RoomError`, so they are passed on as one.
+            busy = (model_errors.QueueFull, model_errors.TooManyRequests)
+            await self.fail(room_id, proposal_id, str(err))
+            raise (QueueFull if isinstance(err, busy) else GenerationFailed)(str(err)) from err
+        except asyncio.CancelledError:
+            await asyncio.shield(self.fail(room_id, proposal_id, "The request was cancelled."))
+            raise
+        except Exception as err:
+            _log.exception("generating takes for proposal %s failed", proposal_id)
+            failure = GenerationFailed("The model could not write takes for this request.")
+            await self.fail(room_id, proposal_id, str(failure))
+            raise failure from err
+        if not takes:
+            failure = GenerationFailed("The model returned no takes for this request.")
+            await self.fail(room_id, proposal_id, str(failure))
+            raise failure
+        return await self.add_takes(room_id, proposal_id, takes)
+
+    async def ask(
+        self,
+        room_id: int,
+        user_id: int,
+        kind: str,
+        prompt: str = "",
+        characters: Sequence[str] = (),
+        *,
+        n: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Proposal:
+        """`propose` and `generate` in one call: the proposal with its takes, open for votes."""
+        proposal = await self.propose(room_id, user_id, kind, prompt, characters, n=n)
+        return await self.generate(room_id, proposal.id, progress=progress)
+
+    async def vote(
+        self,
+        room_id: int,
+        user_id: int,
+        proposal_id: int,
+        take: int,
+        *,
+        is_showrunner: bool = False,
+        roles: Sequence[int] = (),
+    ) -> VoteResult:
+        """Vote for take `take`. Voting again for the same take changes nothing; voting for
+        another take moves the vote. When the vote decides the proposal (by the room's pick
+        rule), the take goes in within the same transaction."""
+        async with self._lock(room_id), self.store.write() as db:
+            settings = await self._ensure_room(db, room_id, user_id)
+            proposal = await open_proposal(db, room_id, proposal_id, take)
+            showrunner = settings.is_showrunner(user_id, tuple(roles), is_showrunner)
+            previous = next((v for v in proposal.votes if v.user_id == user_id), None)
+            if previous is not None and (previous.take, previous.showrunner) == (take, showrunner):
+                return VoteResult(VoteOutcome.UNCHANGED, proposal)
+            now = self.clock()
+            event_id = await self._record(
+                db,
+                room_id,
+                user_id,
+                "vote",
+                f"voted for take {take} of proposal #{proposal_id}",
+                {"proposal": proposal_id, "take": take},
+            )
+            vote = Vote(user_id, take, now, event_id, showrunner)
+            await db_.put_vote(db, proposal_id, vote)
+            others = tuple(v for v in proposal.votes if v.user_id != user_id)
+            proposal = dataclasses.replace(proposal, votes=(*others, vote))
+            passed = proposal.deadline is not None and now >= proposal.deadline
+            decision = decide(
+                settings.pick_rule, proposal.votes, quorum=settings.quorum, deadline_passed=passed
+            )
+            if decision is None:
+                outcome = VoteOutcome.COUNTED if previous is None else VoteOutcome.CHANGED
+                return VoteResult(outcome, proposal)
+            lines = await self._decide(db, proposal, decision, user_id)
+            return VoteResult(
+                VoteOutcome.DECIDED, await proposal_in(db, room_id, proposal_id), lines
+            )
+
+    async def withdraw_vote(
+        self, room_id: int, user_id: int, proposal_id: int, take: int
+    ) -> VoteResult:
+        """Take back a vote for take `take` (a writer removed their reaction). Nothing changes
+        when their vote is for another take by now, or the proposal is no longer open: a
+        decided take stays in the script."""
+        async with self._lock(room_id), self.store.write() as db:
+            proposal = await proposal_in(db, room_id, proposal_id)
+            vote = next((v for v in proposal.votes if v.user_id == user_id), None)
+            if proposal.status is not ProposalStatus.OPEN or vote is None or vote.take != take:
+                return VoteResult(VoteOutcome.UNCHANGED, proposal)
+            await self._record(
+                db,
+                room_id,
+                user_id,
+                "unvote",
+                f"withdrew their vote for take {take} of proposal #{proposal_id}",
+                {"proposal": proposal_id, "take": take},
+            )
+            await db_.delete_vote(db, proposal_id, user_id)
+            others = tuple(v for v in proposal.votes if v.user_id != user_id)
+            return VoteResult(VoteOutcome.WITHDRAWN, dataclasses.replace(proposal, votes=others))
+
+    async def pick(
+        self,
+        room_id: int,
+        user_id: int,
+        proposal_id: int,
+        take: int,
+        *,
+        is_showrunner: bool = False,
+        roles: Sequence[int] = (),
+    ) -> VoteResult:
+        """A showrunner decides: take `take` goes in now, whatever the votes and the pick rule."""
+        async with self._lock(room_id), self.store.write() as db:
+            settings = await self._ensure_room(db, room_id, user_id)
+            if not settings.is_showrunner(user_id, tuple(roles), is_showrunner):
+                raise NotAllowed("Only a showrunner can pick a take; vote for it instead.")
+            proposal = await open_proposal(db, room_id, proposal_id, take)
+            lines = await self._decide(
+                db, proposal, Decision(take, "the showrunner's pick"), user_id
+            )
+            return VoteResult(
+                VoteOutcome.DECIDED, await proposal_in(db, room_id, proposal_id), lines
+            )
+
+    async def reroll(self, room_id: int, user_id: int, proposal_id: int) -> Proposal:
+        """Withdraw an open (or expired, or failed) proposal's takes and ask again: a new pending
+        proposal for the same request, which `generate` then fills."""
+        async with self._lock(room_id), self.store.write() as db:
+            await self._ensure_room(db, room_id, user_id)
+            old = await proposal_in(db, room_id, proposal_id)
+            if old.status is ProposalStatus.GENERATING:
+                raise NotReady(f"The takes of proposal #{proposal_id} are still being written.")
+            if old.status in (ProposalStatus.DECIDED, ProposalStatus.REROLLED):
+                raise AlreadyDecided(closed_sentence(old))
+            new_id = await db_.insert_proposal(
+                db,
+                room_id=room_id,
+                kind=old.kind,
+                requested_by=user_id,
+                prompt=old.prompt,
+                characters=old.characters,
+                n=old.n,
+                beat_id=old.beat_id,
+                at=self.clock(),
+            )
+            await db_.update_proposal(
+                db, proposal_id, status=ProposalStatus.REROLLED, rerolled_as=new_id
+            )
+            await self._record(
+                db,
+                room_id,
+                user_id,
+                "reroll",
+                f"rerolled proposal #{proposal_id} as #{new_id}",
+                {"proposal": proposal_id, "new": new_id},
+            )
+            return await proposal_in(db, room_id, new_id)
+
+    async def edit_take(
+        self, room_id: int, user_id: int, proposal_id: int, take: int, text: str
+    ) -> Take:
+        """Replace an open proposal's take by the writer's version (in the form `take_text`
+        shows). The take keeps its votes; when it goes in, it is attributed as edited by them."""
+        async with self._lock(room_id), self.store.write() as db:
+            await self._ensure_room(db, room_id, user_id)
+            proposal = await open_proposal(db, room_id, proposal_id, take)
+            original = proposal.take(take)
+            assert original is not None
+            edited = edited_take(proposal.kind, original, text, user_id)
+            await db_.save_take(db, proposal_id, edited)
+            await self._record(
+                db,
+                room_id,
+                user_id,
+                "edit_take",
+                f"edited take {take} of proposal #{proposal_id}",
+                {"proposal": proposal_id, "take": take},
+            )
+            return edited
+
+    async def record_ballot(
+        self, room_id: int, proposal_id: int, channel_id: int, message_id: int
+    ) -> Proposal:
+        """Remember where the proposal's takes were put to the vote (the front end posted its
+        ballot, or posted it again), so that the ballot is found after a restart: to show the
+        decision on it and to count reactions on it."""
+        return await self._record_posted(room_id, proposal_id, "ballot", channel_id, message_id)
+
+    async def record_progress(
+        self, room_id: int, proposal_id: int, channel_id: int, message_id: int
+    ) -> Proposal:
+        """Remember where the wait for the proposal's takes is shown, so that a restarted bot,
+        which writes the takes again, can say so in that message."""
+        return await self._record_posted(room_id, proposal_id, "progress", channel_id, message_id)
+
+    async def _record_posted(
+        self, room_id: int, proposal_id: int, kind: str, channel_id: int, message_id: int
+    ) -> Proposal:
+        place = PostedMessage(channel_id, message_id)
+        async with self._lock(room_id), self.store.write() as db:
+            proposal = await proposal_in(db, room_id, proposal_id)
+            if getattr(proposal, kind) != place:
+                await db_.set_posted(db, proposal_id, kind, place)
+        if kind == "ballot":
+            return dataclasses.replace(proposal, ballot=place)
+        return dataclasses.replace(proposal, progress=place)
+
+    async def picked_proposal(self, room_id: int, event_id: int) -> Proposal | None:
+        """The proposal whose decided take the event `event_id` put in (None when that event
+        was no pick): what an undo or redo of it changed besides the story."""
+        async with self.store.read() as db:
+            try:
+                event, payload = await db_.load_event(db, event_id)
+            except LookupError:
+                return None
+            if event.room_id != room_id or event.kind != "pick":
+                return None
+            return await proposal_in(db, room_id, payload["proposal"])
+
+    async def ballot_proposal(self, message_id: int) -> Proposal | None:
+        """The proposal whose ballot is the message `message_id` (None for any other message)."""
+        async with self.store.read() as db:
+            proposal_id = await db_.proposal_of_ballot(db, message_id)
+            return None if proposal_id is None else await db_.load_proposal(db, proposal_id)
+
+    async def close_due(self, now: float | None = None) -> list[Proposal]:
+        """Decide every open proposal whose vote deadline has passed (the bot calls this every
+        few seconds): most votes win, ties go to the take that got its votes first; with no vote
+        the proposal expires. Returns the proposals closed."""
+        now = self.clock() if now is None else now
+        async with self.store.read() as db:
+            ids = await db_.proposal_ids(db, statuses=(ProposalStatus.OPEN,), due_by=now)
+            rooms = {i: await db_.room_of_proposal(db, i) for i in ids}
+        closed = []
+        for proposal_id, room_id in rooms.items():
+            async with self._lock(room_id), self.store.write() as db:
+                proposal = await proposal_in(db, room_id, proposal_id)
+                if proposal.status is not ProposalStatus.OPEN:
+                    continue  # decided by a vote in the meantime
+                settings = await db_.load_settings(db, room_id)
+                if settings.pick_rule is PickRule.SHOWRUNNER:
+                    decision = decide(settings.pick_rule, proposal.votes, quorum=settings.quorum)
+                else:
+                    decision = decide(
+                        PickRule.MAJORITY,
+                        proposal.votes,
+                        quorum=settings.quorum,
+                        deadline_passed=True,
+                    )
+                if decision is not None:
+                    await self._decide(db, proposal, decision, SYSTEM_USER)
+                elif settings.pick_rule is not PickRule.SHOWRUNNER:
+                    await db_.update_proposal(
+                        db,
+                        proposal_id,
+                        status=ProposalStatus.EXPIRED,
+                        decided_at=now,
+                        reason="no vote before the deadline",
+                    )
+                    await self._record(
+                        db,
+                        room_id,
+                        SYSTEM_USER,
+                        "expire",
+                        f"proposal #{proposal_id} expired without a vote",
+                        {"proposal": proposal_id},
+                    )
+                else:
+                    continue
+                closed.append(await proposal_in(db, room_id, proposal_id))
+        return closed
+
+    async def _decide(
+        self, db: aiosqlite.Connection, proposal: Proposal, decision: Decision, picked_by: int
+    ) -> tuple[ScriptLine, ...]:
+        """Put the decided take in (script, bible, premise or outline) and close the proposal:
+        all inside the caller's transaction, so it happens exactly once."""
+        take = proposal.take(decision.take)
+        assert take is not None
+        room_id = proposal.room_id
+        event_id = await db_.next_event_id(db)
+        start = await db_.script_length(db, room_id) + 1
+        changes = await _take_changes(db, proposal, take, event_id, picked_by)
+        added = sum(len(c["lines"]) for c in changes if c["op"] == "insert_lines")
+        await db_.update_proposal(
+            db,
+            proposal.id,
+            status=ProposalStatus.DECIDED,
+            decided_take=take.number,
+            decided_by=picked_by,
+            decided_at=self.clock(),
+            reason=decision.reason,
+        )
+        await self._story_change(
+            db,
+            room_id,
+            picked_by,
+            "pick",
+            f"take {take.number} of proposal #{proposal.id} went in ({decision.reason})",
+            changes,
+            event_id=event_id,
+            extra={"proposal": proposal.id, "take": take.number, "author": proposal.requested_by},
+        )
+        return await db_.load_script(db, room_id, start, start + added - 1) if added else ()
+
+
+async def _take_changes(
+    db: aiosqlite.Connection, proposal: Proposal, take: Take, event_id: int, picked_by: int
+) -> list[Change]:
+    """The undoable changes that put a decided take in: script lines (and the beat they were
+    written for), the project's title and logline, a bible entry, or a new beat."""
+    room_id = proposal.room_id
+    changes: list[Change] = []
+    if proposal.kind in SCRIPT_KINDS:
+        elements = take_elements(take)
+        if elements:
+            attribution = Attribution(
+                proposal_id=proposal.id,
+                take=take.number,
+                model=take.model,
+                picked_by=picked_by,
+                edited_by=take.edited_by,
+            )
+            anchor = await db_.last_line_id(db, room_id)
+            changes.append(await insert_change(db, anchor, elements, event_id, attribution))
+        changes += await _beat_written(db, room_id, proposal.beat_id)
+    elif proposal.kind is TaskKind.PREMISE:
+        before = await db_.load_project(db, room_id)
+        # A take the generation side could not split still carries its idea as text.
+        after = dataclasses.replace(
+            before,
+            title=take.title or before.title,
+            logline=take.logline or (before.logline if take.title else take.text),
+        )
+        changes.append(project_change(before, after))
+    elif proposal.kind is TaskKind.CHARACTER:
+        entry = take.sheet or unparsed_sheet(take.text)
+        existing = await character_in(db, room_id, entry.name)
+        changes.append(entry_change("character", existing, entry))
+    else:
+        record = await db_.new_beat_record(db, room_id, beat_text(take.beat or take.text))
+        changes.append({"op": "beat", "before": None, "after": record})
+    return changes
+
+
+async def _beat_written(
+    db: aiosqlite.Connection, room_id: int, beat_id: int | None
+) -> list[Change]:
+    """The change that marks the beat a picked scene was written for as written."""
+    if beat_id is None:
+        return []
+    try:
+        before = await db_.beat_record(db, room_id, beat_id)
+    except LookupError:
+        return []  # the beat was removed while the takes were voted on
+    if before["status"] == BeatStatus.WRITTEN.value:
+        return []
+    return [{"op": "beat", "before": before, "after": {**before, "status": "written"}}]

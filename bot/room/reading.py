@@ -1,0 +1,91 @@
+"""Reading a room: its state, script lines, proposals and log, and the script as a file.
+
+Reads take a snapshot (`Store.read`) and never the room's lock. An export renders off the event
+loop, so a long script does not stop every other room while its pages are laid out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from bot import store as db_
+from bot.domain import (
+    Event,
+    Proposal,
+    ProposalStatus,
+    Room,
+    RoomSettings,
+    ScriptLine,
+)
+from bot.errors import (
+    BadInput,
+)
+from bot.room.core import (
+    RoomCore,
+    proposal_in,
+)
+from bot.room.text import (
+    EXPORT_FORMATS,
+)
+from screenplay.render import render
+
+
+class Reading(RoomCore):
+    """What a front end reads of a room."""
+
+    async def room(self, room_id: int) -> Room:
+        """Everything the room holds (an empty `Room` with `exists=False` for a new room)."""
+        async with self.store.read() as db:
+            return await db_.load_room(db, room_id)
+
+    async def show(
+        self, room_id: int, start: int = 1, end: int | None = None
+    ) -> tuple[ScriptLine, ...]:
+        """Script lines `start` to `end` (numbers from 1, both included; `end` None: the rest)."""
+        if start < 1 or (end is not None and end < start):
+            raise BadInput("Show a range of lines like 1 to 20; lines are numbered from 1.")
+        async with self.store.read() as db:
+            return await db_.load_script(db, room_id, start, end)
+
+    async def settings(self, room_id: int) -> RoomSettings:
+        async with self.store.read() as db:
+            return await db_.load_settings(db, room_id)
+
+    async def proposal(self, room_id: int, proposal_id: int) -> Proposal:
+        async with self.store.read() as db:
+            return await proposal_in(db, room_id, proposal_id)
+
+    async def pending_proposals(self, room_id: int | None = None) -> list[Proposal]:
+        """Proposals still generating or open to votes (all rooms when `room_id` is None): what a
+        restarted bot re-attaches its buttons to and re-queues."""
+        async with self.store.read() as db:
+            ids = await db_.proposal_ids(
+                db, room_id=room_id, statuses=(ProposalStatus.GENERATING, ProposalStatus.OPEN)
+            )
+            return [p for p in [await db_.load_proposal(db, i) for i in ids] if p is not None]
+
+    async def events(self, room_id: int, limit: int | None = 50) -> tuple[Event, ...]:
+        """The room's log, oldest first (the latest `limit` events)."""
+        async with self.store.read() as db:
+            return await db_.load_events(db, room_id, limit)
+
+    async def export(
+        self,
+        room_id: int,
+        fmt: str,
+        *,
+        attribution: bool = False,
+        names: Mapping[int, str] | None = None,
+    ) -> bytes:
+        """The script as a file: `fountain`, `fdx`, `pdf` or `html`. With `attribution`, Fountain
+        notes say who wrote or picked each run of lines (`names` maps user ids to names)."""
+        fmt = fmt.strip().lower()
+        if fmt not in EXPORT_FORMATS:
+            raise BadInput(f"Export formats are {', '.join(EXPORT_FORMATS)}; not {fmt!r}.")
+        room = await self.room(room_id)
+        if not room.script:
+            raise BadInput("There is no script to export yet.")
+        doc = room.document(attribution=attribution, names=names)
+        # Laying out pages is CPU work proportional to the script: off the event loop.
+        return await asyncio.to_thread(render, doc, fmt, paper=room.project.page_size.value)

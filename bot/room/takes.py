@@ -1,0 +1,115 @@
+"""Takes as the room stores them: a generated take cleaned and capped (model output is as
+untrusted as a writer's), a writer's edit of a take, and character sheets read from text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from bot.domain import (
+    LIMITS,
+    SHEET_FIELDS,
+    CharacterEntry,
+    Take,
+    clean_text,
+    cue_name,
+    strip_controls,
+)
+from bot.errors import (
+    BadInput,
+)
+from bot.room.text import SCRIPT_KINDS, parse_script
+from model.tasks import GeneratedTake, TaskKind
+
+
+def stored_take(number: int, generated: GeneratedTake) -> Take:
+    """A generated take as stored: control characters removed and lengths capped, because model
+    output is as untrusted as a writer's."""
+
+    def clean(text: str, limit: str = "fountain") -> str:
+        return strip_controls(text)[: LIMITS[limit]].strip()
+
+    sheet = None
+    if generated.sheet is not None:
+        entry = CharacterEntry.from_sheet(generated.sheet)
+        fields = {name: clean(getattr(entry, name), "sheet_field") for name in SHEET_FIELDS}
+        sheet = CharacterEntry(clean(entry.name, "name").upper() or "UNNAMED", **fields)
+    return Take(
+        number=number,
+        text=clean(generated.text),
+        model=clean(generated.model, "name") or "unknown model",
+        fountain=clean(generated.fountain),
+        sheet=sheet,
+        title=clean(generated.title, "title"),
+        logline=clean(generated.logline, "logline"),
+        beat=clean(generated.beat, "beat"),
+        problems=tuple(clean(p, "prompt") for p in generated.problems),
+    )
+
+
+def edited_take(kind: TaskKind, take: Take, text: str, user_id: int) -> Take:
+    cleaned = clean_text(text, "take", "fountain")
+    if not cleaned:
+        raise BadInput("An edited take cannot be empty.")
+    edited = dataclasses.replace(take, edited_by=user_id)
+    if kind in SCRIPT_KINDS:
+        parse_script(cleaned)
+        return dataclasses.replace(edited, fountain=cleaned)
+    if kind is TaskKind.PREMISE:
+        title, _, logline = cleaned.partition("\n")
+        return dataclasses.replace(
+            edited,
+            title=clean_text(title, "title", "title", multiline=False),
+            logline=clean_text(logline, "logline", "logline"),
+        )
+    if kind is TaskKind.CHARACTER:
+        return dataclasses.replace(edited, sheet=parse_sheet(cleaned))
+    return dataclasses.replace(edited, beat=beat_text(cleaned))
+
+
+def parse_sheet(text: str) -> CharacterEntry:
+    """A character sheet in the form `take_text` writes: name line, then `Field: value` lines
+    (a line without a known field continues the previous value)."""
+    first, *rest = text.splitlines()
+    fields: dict[str, str] = {}
+    current: str | None = None
+    for line in rest:
+        key, sep, value = line.partition(":")
+        name = key.strip().lower()
+        if sep and name in SHEET_FIELDS:
+            current = name
+            fields[name] = value.strip()
+        elif current is not None:
+            fields[current] = f"{fields[current]}\n{line}".strip()
+        elif line.strip():
+            raise BadInput(
+                "After the name, write the sheet as lines like 'Role: ...' "
+                f"({', '.join(f.capitalize() for f in SHEET_FIELDS)})."
+            )
+    return CharacterEntry(cue_name(first.removeprefix("Name:")), **clean_sheet(fields))
+
+
+def unparsed_sheet(text: str) -> CharacterEntry:
+    """The entry for a character take that came without a parsed sheet: its first line as the
+    name (when it is one), everything as the description."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    name = " ".join(first.split())[: LIMITS["name"]].upper() or "UNNAMED"
+    return CharacterEntry(name, description=text[: LIMITS["sheet_field"]])
+
+
+def clean_sheet(sheet: Mapping[str, str]) -> dict[str, str]:
+    unknown = sorted(set(sheet) - set(SHEET_FIELDS))
+    if unknown:
+        raise BadInput(
+            f"A character sheet has no field {', '.join(unknown)}; "
+            f"it has {', '.join(SHEET_FIELDS)}."
+        )
+    return {k: clean_text(v, k, "sheet_field") for k, v in sheet.items()}
+
+
+def beat_text(text: str) -> str:
+    cleaned = clean_text(text, "beat", "beat")
+    if not cleaned:
+        raise BadInput("A beat needs some words.")
+    return cleaned

@@ -1,0 +1,160 @@
+"""The script as text, for the front ends and the room: a take as a writer reads and edits it,
+script lines as Fountain, scene lookup, reading a writer's Fountain or an imported file.
+
+Pure functions over the domain types; no store, no locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
+
+from bot.domain import (
+    SHEET_FIELDS,
+    ScriptLine,
+    Take,
+    with_attribution_notes,
+)
+from bot.errors import (
+    BadInput,
+    NotFound,
+)
+from model.tasks import TaskKind
+from screenplay.errors import ScreenplayError
+from screenplay.fdx import parse_fdx
+from screenplay.fountain import parse_fountain, to_fountain
+from screenplay.lint import lint
+from screenplay.render import FORMATS
+from screenplay.types import Boneyard, Document, Element, SceneHeading
+
+#: Kinds whose takes are screenplay text that goes into the script.
+SCRIPT_KINDS = (TaskKind.SCENE, TaskKind.DIALOGUE, TaskKind.CONTINUE)
+
+#: Lint problems that make text "not a screenplay": the structure is broken. Other problems (a
+#: heading without a time of day, a scene not yet filled, a speaker not in the bible) are normal
+#: in a draft written a few lines at a time.
+FATAL_LINT = frozenset(
+    {"cue-without-dialogue", "dialogue-without-cue", "empty-cue", "unbalanced-parentheses"}
+)
+
+#: The formats `/export` offers.
+EXPORT_FORMATS = FORMATS
+
+
+# --- text of takes --------------------------------------------------------------------------
+
+
+def take_text(kind: TaskKind, take: Take) -> str:
+    """A take as a writer reads and edits it; `edit_take` accepts the same form back.
+
+    Script kinds: Fountain. Premise: the title on the first line, the logline below. Character:
+    the cue name, then `Role: ...`, `Description: ...` lines. Beat: the beat."""
+    if kind in SCRIPT_KINDS:
+        return take.fountain or take.text
+    if kind is TaskKind.PREMISE:
+        return f"{take.title}\n{take.logline}".strip() if take.title or take.logline else take.text
+    if kind is TaskKind.CHARACTER:
+        if take.sheet is None:
+            return take.text
+        lines = [take.sheet.name]
+        for name in SHEET_FIELDS:
+            value = getattr(take.sheet, name)
+            if value:
+                lines.append(f"{name.capitalize()}: {value}")
+        return "\n".join(lines)
+    return take.beat or take.text
+
+
+def format_lines(
+    lines: Sequence[ScriptLine],
+    *,
+    attribution: bool = False,
+    names: Mapping[int, str] | None = None,
+) -> str:
+    """Lines of the script as Fountain text, with attribution notes on request."""
+    elements: list[Element] = (
+        with_attribution_notes(list(lines), names)
+        if attribution
+        else [line.element for line in lines]
+    )
+    return to_fountain(Document(elements=tuple(elements)))
+
+
+#: The largest screenplay file a room imports.
+IMPORT_LIMIT = 5_000_000
+
+
+def read_script_file(filename: str, data: bytes) -> Document:
+    """A .fountain or .fdx file's document; `BadInput` with one sentence when it is not one."""
+    suffix = PurePosixPath(filename.lower()).suffix
+    if suffix not in (".fountain", ".fdx"):
+        raise BadInput("Import a .fountain or .fdx file.")
+    if len(data) > IMPORT_LIMIT:
+        raise BadInput(f"{filename} is too large to import (the limit is {IMPORT_LIMIT:,} bytes).")
+    try:
+        if suffix == ".fdx":
+            return parse_fdx(data)
+        return parse_fountain(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise BadInput(f"{filename} is not UTF-8 text.") from None
+    except ScreenplayError as err:
+        raise BadInput(str(err)) from None
+
+
+def scene_lines(script: Sequence[ScriptLine], number: int) -> Sequence[ScriptLine]:
+    """The lines of scene `number` (from 1): its heading up to the next heading."""
+    starts = [i for i, line in enumerate(script) if isinstance(line.element, SceneHeading)]
+    if not 1 <= number <= len(starts):
+        count = len(starts)
+        raise NotFound(
+            f"There is no scene {number}; the script has {count} scene{'s' * (count != 1)}."
+        )
+    end = starts[number] if number < len(starts) else len(script)
+    return script[starts[number - 1] : end]
+
+
+def parse_script(text: str) -> tuple[Element, ...]:
+    """The screenplay elements of a writer's Fountain text; `BadInput` with the lint message when
+    the text is not a screenplay."""
+    elements, title_page = _fountain_body(text)
+    if title_page:
+        raise BadInput(
+            "Title page lines (Title:, Author: ...) do not go into the script; set the title "
+            "with the premise, or start the text with a scene heading or action."
+        )
+    if not elements:
+        raise BadInput("There is nothing to add: the text has no screenplay lines.")
+    problems = [p for p in lint(Document(elements=elements), source=text) if p.code in FATAL_LINT]
+    if problems:
+        listed = "; ".join(str(p).rstrip(".") for p in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise BadInput(f"That is not a screenplay yet: {listed}{more}.")
+    return elements
+
+
+#: Keys that make the start of a text a real title page rather than a line such as `CUT TO:`.
+_TITLE_KEYS = frozenset(
+    {"title", "credit", "author", "authors", "source", "draft date", "contact", "copyright"}
+)
+
+
+def _fountain_body(text: str) -> tuple[tuple[Element, ...], bool]:
+    """The elements of a Fountain fragment, and whether it began with a real title page.
+
+    In Fountain any `Key:` line at the very start opens a title page, so a fragment starting with
+    `CUT TO:` or `FADE IN:` would lose that line to it. Unless the keys are title-page keys, the
+    fragment is read again behind an empty boneyard, which no title page can follow, and the
+    boneyard is dropped.
+    """
+    doc = parse_fountain(text)
+    if not doc.title_page:
+        return doc.elements, False
+    if any(entry.key.strip().lower() in _TITLE_KEYS for entry in doc.title_page.entries):
+        return doc.elements, True
+    elements = parse_fountain("/**/\n\n" + text).elements
+    return (elements[1:] if elements[:1] == (Boneyard(""),) else elements), False
+
+
+def take_elements(take: Take) -> tuple[Element, ...]:
+    """The script elements of a picked take (a title page the model wrote is left out)."""
+    return _fountain_body(take.fountain or take.text)[0]
