@@ -23,7 +23,7 @@ from cogs.embeds import take_of_emoji
 from cogs.views import Board, Writer
 
 if TYPE_CHECKING:
-    from bot.discord_app import WritersRoomBot
+    from cogs.client import WritersRoomBot
 
 _log = logging.getLogger(__name__)
 

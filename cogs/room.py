@@ -36,7 +36,7 @@ from cogs.errors import NO_MENTIONS
 from cogs.views import Board, WriteModal, Writer, wrote_sentence
 
 if TYPE_CHECKING:
-    from bot.discord_app import WritersRoomBot
+    from cogs.client import WritersRoomBot
 
 _log = logging.getLogger(__name__)
 

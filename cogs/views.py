@@ -59,7 +59,7 @@ _FOOTER = re.compile(r"^proposal (\d+)$")
 
 
 class RoomClient(Protocol):
-    """What the buttons and modals need from the client they run in (`bot.discord_app`)."""
+    """What the buttons and modals need from the client they run in (`cogs.client`)."""
 
     room: RoomService
     board: Board

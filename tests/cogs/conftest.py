@@ -33,7 +33,7 @@ import pytest
 from discord.ext import commands
 from discord.ext.test import backend as dpytest_backend
 
-from bot.discord_app import EXTENSIONS, WritersRoomBot
+from cogs.client import EXTENSIONS, WritersRoomBot
 from bot.errors import RoomError
 from bot.room import RoomService
 from bot.settings import Settings

@@ -10,7 +10,7 @@ from typing import Any
 
 import discord
 
-from bot.discord_app import WritersRoomBot
+from cogs.client import WritersRoomBot
 from bot.domain import Ballot, ProposalStatus
 from bot.settings import Settings
 from cogs.embeds import number_emoji

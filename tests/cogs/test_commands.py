@@ -308,7 +308,7 @@ async def test_branch_starts_a_thread_that_carries_the_story(
 async def test_a_broken_cog_is_logged_and_the_others_still_load(
     make_bot: BotFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="bot.discord_app"):
+    with caplog.at_level(logging.ERROR, logger="cogs.client"):
         h = await make_bot(extensions=("cogs.errors", "cogs.no_such_cog", "cogs.room"))
     assert h.bot.failed_extensions == ["cogs.no_such_cog"]
     assert "the cog cogs.no_such_cog failed to load" in caplog.text

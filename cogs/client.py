@@ -25,9 +25,11 @@ import aiohttp
 import discord
 from discord.ext import commands
 
+from bot.app import cancel_on_signals, open_app
 from bot.room import RoomService
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from cogs.views import DYNAMIC_ITEMS, Board
+from model.loading import ModelLoadError
 
 _log = logging.getLogger(__name__)
 
@@ -157,10 +159,6 @@ def run_discord(settings: Settings) -> int:
 
 
 async def _serve(settings: Settings) -> int:
-    from bot.app import cancel_on_signals, open_app
-    from bot.settings import SettingsError
-    from model.loading import ModelLoadError
-
     if not settings.has_token:
         print("error: DISCORD_TOKEN is not set.", file=sys.stderr)
         return 1
