@@ -30,7 +30,7 @@ from bot.generation import TakeGenerator
 from bot.room import RoomService
 from bot.settings import Settings
 from bot.store import Store
-from model.generator import GenerationSettings, Generator, LocalBackend
+from model.generator import GenerationSettings, Generator, LocalBackend, open_generator
 from model.loading import ModelSettings, bot_adapter
 from model.queue import GenerationQueue, QueueSettings
 from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
@@ -164,8 +164,6 @@ def _seeded(generator: Generator, seed: int | None) -> TakeGenerator:
 
 async def _open_generator(settings: Settings) -> Generator:
     """The generation side the settings ask for; loading a local model runs on a thread."""
-    from model.generator import open_generator
-
     queue = QueueSettings(
         max_waiting=settings.max_queue,
         per_user=settings.max_per_user,

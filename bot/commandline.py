@@ -7,7 +7,8 @@
 A line may start with `@name ` to act as that writer. Options are `name:value`; a value with spaces
 is quoted with double quotes (`\\"` inside a quoted value is a literal quote). Words that are not
 options form the free text, so `/premise A keeper of a dying lighthouse` works as well. This module
-only splits lines; which commands and options exist is the console's business.
+splits lines and holds the console's table of commands and their options; what a command does is
+the console's business.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.errors import BadInput
+from bot.room import EXPORT_FORMATS
 
 _OPTION = re.compile(r"([a-z_][a-z0-9_]*):", re.IGNORECASE)
 
@@ -94,3 +96,138 @@ def _read_value(rest: str, start: int) -> tuple[str, int]:
         chars.append(ch)
         i += 1
     raise BadInput('A quoted value is missing its closing " — check the quotes in that line.')
+
+
+# --- the console's commands ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One console command: its options (the first takes free text), and what `/help` says."""
+
+    name: str
+    options: tuple[str, ...]
+    summary: str
+    optional: tuple[str, ...] = ()  # options that may be left out
+
+    def usage(self) -> str:
+        shown = [o if o not in self.optional else f"[{o}]" for o in self.options]
+        return " ".join([f"/{self.name}", *shown])
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("premise", ("idea",), "ask the model for a title and logline"),
+    Command(
+        "character",
+        ("name", "description"),
+        "the cast, a character's sheet, or (with a description) new sheet takes",
+        ("name", "description"),
+    ),
+    Command("scene", ("description",), "ask the model to open a scene"),
+    Command(
+        "dialogue",
+        ("situation", "characters"),
+        "ask for dialogue between characters",
+        ("characters",),
+    ),
+    Command("beat", ("hint",), "ask for the next plot development", ("hint",)),
+    Command("continue", (), "ask the model to continue the script"),
+    Command(
+        "write",
+        ("text", "after"),
+        "add your own Fountain lines (\\n starts a new line)",
+        ("after",),
+    ),
+    Command("show", ("scene",), "print the script, or one scene of it", ("scene",)),
+    Command("cast", (), "list the characters of the bible"),
+    Command("outline", (), "list the beats of the outline"),
+    Command("undo", (), "undo the latest change to the story"),
+    Command("redo", (), "redo what was undone last"),
+    Command(
+        "vote", ("take", "proposal"), "vote for a take (like clicking its button)", ("proposal",)
+    ),
+    Command("pick", ("take", "proposal"), "showrunners: put a take in now", ("proposal",)),
+    Command("reroll", ("proposal",), "ask for new takes instead", ("proposal",)),
+    Command(
+        "edit",
+        ("take", "text", "proposal"),
+        "replace a take's text before it goes in",
+        ("proposal",),
+    ),
+    Command(
+        "export",
+        ("format", "path", "attribution"),
+        f"write the script as {', '.join(EXPORT_FORMATS)} (attribution:true adds who wrote what)",
+        ("format", "path", "attribution"),
+    ),
+    Command("import", ("path",), "make a .fountain or .fdx file the room's script"),
+    Command(
+        "room settings",
+        ("takes", "pick_rule", "quorum", "deadline", "temperature", "length", "showrunners"),
+        "show or change the room's settings (showrunners only)",
+        ("takes", "pick_rule", "quorum", "deadline", "temperature", "length", "showrunners"),
+    ),
+    Command("room branch", (), "start a new room from this room's story"),
+    Command(
+        "room reset",
+        ("confirm",),
+        "showrunners: empty the room's story (confirm:true)",
+        ("confirm",),
+    ),
+    Command("status", (), "the model and its queue"),
+    Command("help", ("command",), "list the commands, or explain one", ("command",)),
+    Command("quit", (), "leave the console"),
+)
+BY_NAME = {c.name: c for c in COMMANDS}
+ALIASES = {"exit": "quit", "room": "room settings"}
+
+#: `/room settings` options and the `RoomSettings` fields they set.
+SETTING_FIELDS = {
+    "takes": "takes_per_request",
+    "pick_rule": "pick_rule",
+    "quorum": "quorum",
+    "temperature": "temperature",
+    "length": "length",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A parsed line: who gives the command, and its option values."""
+
+    command: Command
+    user_id: int
+    is_showrunner: bool
+    values: dict[str, str]
+
+    def get(self, option: str) -> str | None:
+        value = self.values.get(option)
+        return value if value is None else value.strip()
+
+    def number(self, option: str) -> int | None:
+        value = self.get(option)
+        if value is None or value == "":
+            return None
+        try:
+            return int(value.removeprefix("#"))
+        except ValueError:
+            raise BadInput(f"The {option} is a number, not {value!r}.") from None
+
+
+def yes(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"true", "yes", "1", "on"}
+
+
+def unescape(text: str) -> str:
+    """A one-line console value as the text it stands for: `\\n` is a line break (Fountain
+    needs them), `\\\\` a backslash."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in "n\\":
+            out.append("\n" if text[i + 1] == "n" else "\\")
+            i += 2
+            continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)

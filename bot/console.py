@@ -26,31 +26,43 @@ import hashlib
 import logging
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app import App
-from bot.commandline import CommandLine, parse_command_line
+from bot.commandline import (
+    ALIASES,
+    BY_NAME,
+    COMMANDS,
+    SETTING_FIELDS,
+    Call,
+    CommandLine,
+    parse_command_line,
+    unescape,
+    yes,
+)
+from bot.console_print import (
+    ProgressLine,
+    count,
+    page_text,
+    rule,
+    sheet_text,
+    take_block,
+)
 from bot.domain import (
-    SHEET_FIELDS,
     SYSTEM_USER,
-    CharacterEntry,
     Proposal,
     ProposalStatus,
     RoomSettings,
     ScriptLine,
-    Take,
     VoteOutcome,
     VoteResult,
     parse_duration,
 )
 from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError
-from bot.room import EXPORT_FORMATS, SCRIPT_KINDS, scene_lines, take_text
-from model.tasks import Progress, TaskKind
-from screenplay.types import Document, Element
+from bot.room import scene_lines
+from model.tasks import TaskKind
 
 _log = logging.getLogger(__name__)
 
@@ -66,219 +78,6 @@ def writer_id(name: str) -> int:
     bytes of its SHA-256, so ids survive restarts and never collide with the room's own id 0."""
     digest = hashlib.sha256(name.strip().casefold().encode("utf-8")).digest()
     return int.from_bytes(digest[:6], "big") + 1
-
-
-# --- printing ---------------------------------------------------------------------------------
-
-
-def page_text(elements: Sequence[Element], paper: str = "letter") -> str:
-    """Screenplay elements as a terminal shows a page: the industry indents in columns from the
-    action margin (dialogue 10, parentheticals 16, cues 22), blank lines where the page has them,
-    and a rule with the number where a new page starts."""
-    from screenplay.layout import ACTION_X, CHAR_WIDTH, paginate
-
-    body = [page for page in paginate(Document(elements=tuple(elements)), paper) if page.number]
-    chunks: list[str] = []
-    for page in body:
-        rows: dict[int, list[tuple[float, str]]] = {}
-        for line in page.lines:
-            if line.kind != "page-number" and line.row >= 0:
-                rows.setdefault(line.row, []).append((line.x, line.text))
-        printed: list[str] = []
-        for row in range(max(rows, default=-1) + 1):
-            text = ""
-            for x, words in sorted(rows.get(row, [])):
-                column = max(0, round((x - ACTION_X) / CHAR_WIDTH))
-                # Dual dialogue shares a row; a column already passed still gets a space.
-                text = (text.ljust(column) if len(text) <= column else text + " ") + words
-            printed.append(text.rstrip())
-        if chunks:
-            chunks.append(f"{'':>52}— {page.number}. —")
-        chunks.append("\n".join(printed).strip("\n"))
-    return "\n".join(chunks)
-
-
-def take_block(kind: TaskKind, take: Take) -> str:
-    """A take as the console prints it: script kinds laid out like the page, others as text."""
-    if kind in SCRIPT_KINDS:
-        from screenplay.fountain import parse_fountain
-
-        elements = parse_fountain(take.fountain or take.text).elements
-        laid_out = page_text(elements) if elements else ""
-        if laid_out.strip():
-            return laid_out
-    return take_text(kind, take)
-
-
-def _rule(title: str, width: int = 72) -> str:
-    return f"── {title} " + "─" * max(3, width - len(title) - 4)
-
-
-def _indent(text: str, prefix: str = "  ") -> str:
-    return "\n".join(prefix + line if line else line for line in text.splitlines())
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-class ProgressLine:
-    """Shows a request's progress: on a terminal one line rewritten in place (at most ten times
-    a second), elsewhere a line when the place in the queue changes and every `every_s` seconds
-    while the model writes."""
-
-    def __init__(self, out: TextIO, *, tty: bool, takes: int, every_s: float = 10.0) -> None:
-        self.out = out
-        self.tty = tty
-        self.takes = takes
-        self.every_s = every_s
-        self._last_at = 0.0
-        self._last_position: int | None = None
-        self._shown = False
-
-    def __call__(self, progress: Progress) -> None:
-        if progress.done:
-            return
-        now = time.monotonic()
-        moved = progress.position != self._last_position
-        interval = 0.1 if self.tty else self.every_s
-        if not moved and now - self._last_at < interval:
-            return
-        self._last_at, self._last_position = now, progress.position
-        if progress.position > 0:
-            message = f"waiting for the model: {_ordinal(progress.position)} in line"
-        else:
-            takes = "1 take" if self.takes == 1 else f"{self.takes} takes"
-            message = f"the model is writing {takes}: {progress.tokens} tokens so far"
-        if self.tty:
-            self.out.write("\r\x1b[K… " + message)
-            self._shown = True
-        else:
-            self.out.write(f"… {message}\n")
-        self.out.flush()
-
-    def clear(self) -> None:
-        if self._shown:
-            self.out.write("\r\x1b[K")
-            self.out.flush()
-            self._shown = False
-
-
-# --- commands ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One console command: its options (the first takes free text), and what `/help` says."""
-
-    name: str
-    options: tuple[str, ...]
-    summary: str
-    optional: tuple[str, ...] = ()  # options that may be left out
-
-    def usage(self) -> str:
-        shown = [o if o not in self.optional else f"[{o}]" for o in self.options]
-        return " ".join([f"/{self.name}", *shown])
-
-
-COMMANDS: tuple[Command, ...] = (
-    Command("premise", ("idea",), "ask the model for a title and logline"),
-    Command(
-        "character",
-        ("name", "description"),
-        "the cast, a character's sheet, or (with a description) new sheet takes",
-        ("name", "description"),
-    ),
-    Command("scene", ("description",), "ask the model to open a scene"),
-    Command(
-        "dialogue",
-        ("situation", "characters"),
-        "ask for dialogue between characters",
-        ("characters",),
-    ),
-    Command("beat", ("hint",), "ask for the next plot development", ("hint",)),
-    Command("continue", (), "ask the model to continue the script"),
-    Command(
-        "write",
-        ("text", "after"),
-        "add your own Fountain lines (\\n starts a new line)",
-        ("after",),
-    ),
-    Command("show", ("scene",), "print the script, or one scene of it", ("scene",)),
-    Command("cast", (), "list the characters of the bible"),
-    Command("outline", (), "list the beats of the outline"),
-    Command("undo", (), "undo the latest change to the story"),
-    Command("redo", (), "redo what was undone last"),
-    Command(
-        "vote", ("take", "proposal"), "vote for a take (like clicking its button)", ("proposal",)
-    ),
-    Command("pick", ("take", "proposal"), "showrunners: put a take in now", ("proposal",)),
-    Command("reroll", ("proposal",), "ask for new takes instead", ("proposal",)),
-    Command(
-        "edit",
-        ("take", "text", "proposal"),
-        "replace a take's text before it goes in",
-        ("proposal",),
-    ),
-    Command(
-        "export",
-        ("format", "path", "attribution"),
-        f"write the script as {', '.join(EXPORT_FORMATS)} (attribution:true adds who wrote what)",
-        ("format", "path", "attribution"),
-    ),
-    Command("import", ("path",), "make a .fountain or .fdx file the room's script"),
-    Command(
-        "room settings",
-        ("takes", "pick_rule", "quorum", "deadline", "temperature", "length", "showrunners"),
-        "show or change the room's settings (showrunners only)",
-        ("takes", "pick_rule", "quorum", "deadline", "temperature", "length", "showrunners"),
-    ),
-    Command("room branch", (), "start a new room from this room's story"),
-    Command(
-        "room reset",
-        ("confirm",),
-        "showrunners: empty the room's story (confirm:true)",
-        ("confirm",),
-    ),
-    Command("status", (), "the model and its queue"),
-    Command("help", ("command",), "list the commands, or explain one", ("command",)),
-    Command("quit", (), "leave the console"),
-)
-_BY_NAME = {c.name: c for c in COMMANDS}
-_ALIASES = {"exit": "quit", "room": "room settings"}
-
-#: `/room settings` options and the `RoomSettings` fields they set.
-_SETTING_FIELDS = {
-    "takes": "takes_per_request",
-    "pick_rule": "pick_rule",
-    "quorum": "quorum",
-    "temperature": "temperature",
-    "length": "length",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """A parsed line: who gives the command, and its option values."""
-
-    command: Command
-    user_id: int
-    is_showrunner: bool
-    values: dict[str, str]
-
-    def get(self, option: str) -> str | None:
-        value = self.values.get(option)
-        return value if value is None else value.strip()
-
-    def number(self, option: str) -> int | None:
-        value = self.get(option)
-        if value is None or value == "":
-            return None
-        try:
-            return int(value.removeprefix("#"))
-        except ValueError:
-            raise BadInput(f"The {option} is a number, not {value!r}.") from None
 
 
 class Console:
@@ -297,7 +96,7 @@ class Console:
         self.user_id = writer_id(CONSOLE_WRITER)
         self.names: dict[int, str] = {self.user_id: CONSOLE_WRITER, SYSTEM_USER: "the room"}
         self.last_proposal: int | None = None
-        self._handlers: dict[str, Callable[[_Call], Awaitable[bool | None]]] = {
+        self._handlers: dict[str, Callable[[Call], Awaitable[bool | None]]] = {
             "premise": self._premise,
             "character": self._character,
             "scene": self._scene,
@@ -353,10 +152,10 @@ class Console:
             self.say("error: Something went wrong on our side; the log has the details.")
         return True
 
-    def _parse(self, line: str) -> _Call:
+    def _parse(self, line: str) -> Call:
         parsed: CommandLine = parse_command_line(line, _GROUPS)
-        name = _ALIASES.get(parsed.command, parsed.command)
-        command = _BY_NAME.get(name)
+        name = ALIASES.get(parsed.command, parsed.command)
+        command = BY_NAME.get(name)
         if command is None:
             raise BadInput(f"There is no command /{parsed.command}; /help lists them.")
         values = dict(parsed.options)
@@ -378,15 +177,15 @@ class Console:
         if missing:
             raise BadInput(f"/{command.name} needs {missing[0]}; usage: {command.usage()}")
         if parsed.actor is None:
-            return _Call(command, self.user_id, True, values)
+            return Call(command, self.user_id, True, values)
         user_id = writer_id(parsed.actor)
         self.names.setdefault(user_id, parsed.actor)
-        return _Call(command, user_id, False, values)
+        return Call(command, user_id, False, values)
 
     # --- asking the model ---------------------------------------------------------------------
 
     async def _ask(
-        self, call: _Call, kind: TaskKind, prompt: str = "", characters: Sequence[str] = ()
+        self, call: Call, kind: TaskKind, prompt: str = "", characters: Sequence[str] = ()
     ) -> None:
         proposal = await self.rooms.propose(
             self.room_id, call.user_id, kind.value, prompt, characters
@@ -424,16 +223,16 @@ class Console:
             title = f"Take {take.number}"
             if take.edited_by is not None:
                 title += f" (edited by {self._name(take.edited_by)})"
-            self.say(_rule(title))
+            self.say(rule(title))
             self.say(take_block(proposal.kind, take))
             if take.problems:
                 self.say(f"   (the model's draft still has problems: {'; '.join(take.problems)})")
-        self.say(_rule("vote: /vote take:N   pick: /pick take:N   /reroll   /edit take:N text:…"))
+        self.say(rule("vote: /vote take:N   pick: /pick take:N   /reroll   /edit take:N text:…"))
 
-    async def _premise(self, call: _Call) -> None:
+    async def _premise(self, call: Call) -> None:
         await self._ask(call, TaskKind.PREMISE, call.get("idea") or "")
 
-    async def _character(self, call: _Call) -> None:
+    async def _character(self, call: Call) -> None:
         """As in Discord: no name, the cast; a name in the bible alone, its sheet; otherwise
         the model writes sheet takes."""
         name, description = call.get("name"), call.get("description")
@@ -443,34 +242,34 @@ class Console:
         if description is None:
             entry = (await self.rooms.room(self.room_id)).character(name)
             if entry is not None:
-                self.say(_sheet(entry))
+                self.say(sheet_text(entry))
                 return
         idea = f"{name}: {description}" if description else name
         # The name the writer gave is the cue, whatever the model's sheet calls them.
         await self._ask(call, TaskKind.CHARACTER, idea, (name,))
 
-    async def _scene(self, call: _Call) -> None:
+    async def _scene(self, call: Call) -> None:
         await self._ask(call, TaskKind.SCENE, call.get("description") or "")
 
-    async def _dialogue(self, call: _Call) -> None:
+    async def _dialogue(self, call: Call) -> None:
         names = [n for n in (call.get("characters") or "").split(",") if n.strip()]
         await self._ask(call, TaskKind.DIALOGUE, call.get("situation") or "", names)
 
-    async def _beat(self, call: _Call) -> None:
+    async def _beat(self, call: Call) -> None:
         await self._ask(call, TaskKind.BEAT, call.get("hint") or "")
 
-    async def _continue(self, call: _Call) -> None:
+    async def _continue(self, call: Call) -> None:
         await self._ask(call, TaskKind.CONTINUE)
 
     # --- the script ---------------------------------------------------------------------------
 
-    async def _write(self, call: _Call) -> None:
-        text = _unescape(call.get("text") or "")
+    async def _write(self, call: Call) -> None:
+        text = unescape(call.get("text") or "")
         lines = await self.rooms.write(self.room_id, call.user_id, text, after=call.number("after"))
-        self.say(f"Added {_count(len(lines), 'line')} to the script:")
+        self.say(f"Added {count(len(lines), 'line')} to the script:")
         self.say(page_text([line.element for line in lines]))
 
-    async def _show(self, call: _Call) -> None:
+    async def _show(self, call: Call) -> None:
         room = await self.rooms.room(self.room_id)
         if not room.script:
             self.say("The script is empty. Ask for a /scene, or /write your own lines.")
@@ -484,15 +283,15 @@ class Console:
             self.say()
         self.say(page_text([line.element for line in lines], room.project.page_size.value))
 
-    async def _cast(self, call: _Call) -> None:
+    async def _cast(self, call: Call) -> None:
         room = await self.rooms.room(self.room_id)
         if not room.characters:
             self.say('The bible is empty. Ask for one with /character name:"..."')
             return
         for entry in room.characters:
-            self.say(_sheet(entry))
+            self.say(sheet_text(entry))
 
-    async def _outline(self, call: _Call) -> None:
+    async def _outline(self, call: Call) -> None:
         room = await self.rooms.room(self.room_id)
         if not room.beats:
             self.say("The outline has no beats yet. Ask for one with /beat.")
@@ -500,17 +299,17 @@ class Console:
         for beat in room.beats:
             self.say(f"{beat.number:>3}. [{beat.status.value}] {beat.text}")
 
-    async def _undo(self, call: _Call) -> None:
+    async def _undo(self, call: Call) -> None:
         event = await self.rooms.undo(self.room_id, call.user_id, is_showrunner=call.is_showrunner)
         self.say(f"Undone: {event.summary.removeprefix('undid: ')}.")
 
-    async def _redo(self, call: _Call) -> None:
+    async def _redo(self, call: Call) -> None:
         event = await self.rooms.redo(self.room_id, call.user_id, is_showrunner=call.is_showrunner)
         self.say(f"Redone: {event.summary.removeprefix('redid: ')}.")
 
     # --- votes and takes ----------------------------------------------------------------------
 
-    async def _proposal_for(self, call: _Call, *, open_only: bool = True) -> int:
+    async def _proposal_for(self, call: Call, *, open_only: bool = True) -> int:
         """The proposal a command means: the one named, else the latest this console showed,
         else the room's latest open one (after a restart)."""
         named = call.number("proposal")
@@ -524,7 +323,7 @@ class Console:
             raise NotFound("There is no open proposal in this room; ask the model for takes first.")
         return max(p.id for p in open_)
 
-    async def _vote(self, call: _Call) -> None:
+    async def _vote(self, call: Call) -> None:
         take = call.number("take") or 0
         proposal_id = await self._proposal_for(call)
         result = await self.rooms.vote(
@@ -532,7 +331,7 @@ class Console:
         )
         await self._print_vote(result, call)
 
-    async def _pick(self, call: _Call) -> None:
+    async def _pick(self, call: Call) -> None:
         take = call.number("take") or 0
         proposal_id = await self._proposal_for(call)
         result = await self.rooms.pick(
@@ -540,7 +339,7 @@ class Console:
         )
         await self._print_vote(result, call)
 
-    async def _print_vote(self, result: VoteResult, call: _Call) -> None:
+    async def _print_vote(self, result: VoteResult, call: Call) -> None:
         proposal = result.proposal
         who = self._name(call.user_id)
         if result.outcome is not VoteOutcome.DECIDED:
@@ -572,21 +371,21 @@ class Console:
             name = take.sheet.name if take.sheet else take.text.split("\n")[0].upper()
             entry = room.character(name)
             if entry is not None:
-                self.say(_sheet(entry))
+                self.say(sheet_text(entry))
         elif proposal.kind is TaskKind.BEAT and room.beats:
             beat = room.beats[-1]
             self.say(f"Beat {beat.number}: {beat.text}")
 
-    async def _reroll(self, call: _Call) -> None:
+    async def _reroll(self, call: Call) -> None:
         proposal_id = await self._proposal_for(call, open_only=False)
         fresh = await self.rooms.reroll(self.room_id, call.user_id, proposal_id)
         self.say(f"Proposal #{proposal_id} withdrawn; asking again as #{fresh.id}.")
         await self._generate(fresh)
 
-    async def _edit(self, call: _Call) -> None:
+    async def _edit(self, call: Call) -> None:
         take = call.number("take") or 0
         proposal_id = await self._proposal_for(call)
-        text = _unescape(call.get("text") or "")
+        text = unescape(call.get("text") or "")
         edited = await self.rooms.edit_take(self.room_id, call.user_id, proposal_id, take, text)
         proposal = await self.rooms.proposal(self.room_id, proposal_id)
         self.say(f"Take {take} of proposal #{proposal_id} now reads:")
@@ -594,9 +393,9 @@ class Console:
 
     # --- files ----------------------------------------------------------------------------------
 
-    async def _export(self, call: _Call) -> None:
+    async def _export(self, call: Call) -> None:
         fmt = (call.get("format") or "fountain").lower()
-        attribution = _yes(call.get("attribution"))
+        attribution = yes(call.get("attribution"))
         data = await self.rooms.export(self.room_id, fmt, attribution=attribution, names=self.names)
         room = await self.rooms.room(self.room_id)
         path = Path(call.get("path") or _file_name(room.project.title, self.room_id, fmt))
@@ -609,21 +408,21 @@ class Console:
             raise BadInput(f"Cannot write {path}: {err.strerror or err}.") from None
         self.say(f"Wrote {path} ({fmt}, {len(data):,} bytes).")
 
-    async def _import(self, call: _Call) -> None:
+    async def _import(self, call: Call) -> None:
         path = Path(call.get("path") or "").expanduser()
         try:
             data = path.read_bytes() if path.suffix.lower() in (".fountain", ".fdx") else b""
         except OSError as err:
             raise BadInput(f"Cannot read {path}: {err.strerror or err}.") from None
         lines = await self.rooms.import_script(self.room_id, call.user_id, path.name, data)
-        self.say(f"Imported {path.name}: {_count(len(lines), 'line')} are now the room's script.")
+        self.say(f"Imported {path.name}: {count(len(lines), 'line')} are now the room's script.")
 
     # --- the room -------------------------------------------------------------------------------
 
-    async def _settings(self, call: _Call) -> None:
+    async def _settings(self, call: Call) -> None:
         changes: dict[str, Any] = {
             field: call.get(option)
-            for option, field in _SETTING_FIELDS.items()
+            for option, field in SETTING_FIELDS.items()
             if call.get(option) is not None
         }
         deadline = call.get("deadline")
@@ -655,20 +454,20 @@ class Console:
             f"showrunners: {runners}"
         )
 
-    async def _branch(self, call: _Call) -> None:
+    async def _branch(self, call: Call) -> None:
         new_id = self.room_id + 1
         while (await self.rooms.room(new_id)).exists:
             new_id += 1
         room = await self.rooms.branch(self.room_id, call.user_id, new_id)
         self.say(
             f"Branched room {self.room_id} into room {new_id} "
-            f"({_count(len(room.script), 'line')} of script); this console is now in room "
+            f"({count(len(room.script), 'line')} of script); this console is now in room "
             f"{new_id} (start it with --room {self.room_id} to go back)."
         )
         self.room_id, self.last_proposal = new_id, None
 
-    async def _reset(self, call: _Call) -> None:
-        if not _yes(call.get("confirm")):
+    async def _reset(self, call: Call) -> None:
+        if not yes(call.get("confirm")):
             raise BadInput(
                 "A reset empties the story and cannot be undone; run /room reset confirm:true."
             )
@@ -676,20 +475,20 @@ class Console:
         self.last_proposal = None
         self.say("The room is empty again: premise, bible, outline and script are gone.")
 
-    async def _status(self, call: _Call) -> None:
+    async def _status(self, call: Call) -> None:
         room = await self.rooms.room(self.room_id)
         pending = await self.rooms.pending_proposals(self.room_id)
         self.say(self.app.status())
         self.say(
-            f"Room {self.room_id}: {_count(len(room.script), 'script line')}, "
-            f"{_count(len(room.characters), 'character')}, {_count(len(room.beats), 'beat')}, "
-            f"{_count(len(pending), 'open proposal')}."
+            f"Room {self.room_id}: {count(len(room.script), 'script line')}, "
+            f"{count(len(room.characters), 'character')}, {count(len(room.beats), 'beat')}, "
+            f"{count(len(pending), 'open proposal')}."
         )
 
-    async def _help(self, call: _Call) -> None:
+    async def _help(self, call: Call) -> None:
         wanted = (call.get("command") or "").lstrip("/").lower()
         if wanted:
-            command = _BY_NAME.get(_ALIASES.get(wanted, wanted))
+            command = BY_NAME.get(ALIASES.get(wanted, wanted))
             if command is None:
                 raise BadInput(f"There is no command /{wanted}; /help lists them.")
             self.say(f"{command.usage()}\n  {command.summary}")
@@ -705,7 +504,7 @@ class Console:
             'quiet harbour". Start a line with @name to act as another writer.'
         )
 
-    async def _quit(self, call: _Call) -> bool:
+    async def _quit(self, call: Call) -> bool:
         return False
 
     # --- helpers --------------------------------------------------------------------------------
@@ -723,35 +522,6 @@ class Console:
                 await self._print_decision(proposal, ())
             else:
                 self.say(f"Proposal #{proposal.id} expired without a vote.")
-
-
-def _sheet(entry: CharacterEntry) -> str:
-    lines = [entry.name]
-    lines += [f"  {f.capitalize()}: {getattr(entry, f)}" for f in SHEET_FIELDS if getattr(entry, f)]
-    return "\n".join(lines)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"1 {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _yes(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"true", "yes", "1", "on"}
-
-
-def _unescape(text: str) -> str:
-    """A one-line console value as the text it stands for: `\\n` is a line break (Fountain
-    needs them), `\\\\` a backslash."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in "n\\":
-            out.append("\n" if text[i + 1] == "n" else "\\")
-            i += 2
-            continue
-        out.append(text[i])
-        i += 1
-    return "".join(out)
 
 
 def _file_name(title: str, room_id: int, fmt: str) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from bot.domain import Beat, BeatStatus, CharacterEntry, Room
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
+from screenplay.fountain import to_fountain
 from screenplay.types import (
     Character,
     Dialogue,
@@ -154,8 +155,6 @@ def _recent_script(
     far slower); the chosen tail is then rendered once and, while the markup pushes it over the
     budget, its oldest block is dropped.
     """
-    from screenplay.fountain import to_fountain
-
     blocks = _blocks(elements)
     kept = 0
     used = 0

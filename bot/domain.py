@@ -16,7 +16,17 @@ from dataclasses import dataclass, field, fields
 
 from bot.errors import BadInput
 from model.tasks import CharacterSheet, TaskKind
-from screenplay.types import Document, Element, TitleEntry, TitlePage
+from screenplay.types import (
+    Character,
+    Dialogue,
+    Document,
+    Element,
+    Lyrics,
+    Note,
+    Parenthetical,
+    TitleEntry,
+    TitlePage,
+)
 from screenplay.types import Text as ScreenText
 
 #: The user id of the room itself: deadline decisions and other changes nobody typed.
@@ -294,8 +304,6 @@ def with_attribution_notes(
     Fountain): when a run starts inside a dialogue block, its note waits for the next element that
     may start a paragraph of its own.
     """
-    from screenplay.types import Character, Dialogue, Lyrics, Note, Parenthetical
-
     out: list[Element] = []
     pending: str | None = None
     previous: Attribution | None = None

@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from bot.app import open_app
-from bot.console import page_text, run_console, writer_id
+from bot.console import run_console, writer_id
+from bot.console_print import page_text
 from bot.domain import ProposalStatus
 from bot.room import RoomService
 from bot.settings import Settings
