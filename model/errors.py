@@ -41,6 +41,17 @@ class GenerationTimeout(GenerationError):
         )
 
 
+class QueueTimeout(GenerationTimeout):
+    """A request waited in the queue longer than its limit before the model started on it."""
+
+    def __init__(self, seconds: float) -> None:
+        GenerationError.__init__(
+            self,
+            f"The model was too busy to start on this request within {seconds:g} seconds; "
+            "please try again in a minute.",
+        )
+
+
 class GenerationCancelled(GenerationError):
     """The request was cancelled before it finished."""
 
@@ -57,3 +68,30 @@ class QueueClosed(GenerationError):
 
 class BackendError(GenerationError):
     """The generation backend failed (the remote server is down, the model crashed)."""
+
+
+class OutOfMemory(BackendError):
+    """One take of the request does not fit in the model's memory even alone."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The model ran out of memory on this request even with nothing else running; "
+            "ask for shorter takes or a shorter context."
+        )
+
+
+class RequestTooLong(GenerationError, ValueError):
+    """The prompt and the takes' token budget exceed the model's context."""
+
+    def __init__(self, prompt_tokens: int, new_tokens: int, context: int) -> None:
+        super().__init__(
+            f"This request needs {prompt_tokens} tokens of context plus up to {new_tokens} "
+            f"new ones, more than the model's limit of {context}; ask for shorter takes."
+        )
+
+
+class BadSampling(GenerationError, ValueError):
+    """A sampling setting is out of its range (raised where the `Sampling` is built)."""
+
+    def __init__(self, setting: str, rule: str, value: object) -> None:
+        super().__init__(f"The {setting} must be {rule}, not {value!r}.")

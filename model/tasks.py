@@ -9,8 +9,12 @@ nothing of torch, Discord or SQLite, so the room imports it without loading the 
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from model.errors import BadSampling
 
 
 class TaskKind(enum.StrEnum):
@@ -70,6 +74,32 @@ class Sampling:
     max_new_tokens: int = 256
     seed: int | None = None
     keep_words: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Refuse settings the sampler cannot honour with a sentence (`BadSampling`): a NaN
+        temperature or a top-p of 0 would otherwise fail in the middle of a batch."""
+        if not _real(self.temperature) or self.temperature < 0:
+            raise BadSampling("temperature", "a number of 0 or more", self.temperature)
+        if not _real(self.top_p) or not 0 < self.top_p <= 1:
+            raise BadSampling("top-p", "above 0 and at most 1", self.top_p)
+        if not _whole(self.top_k) or self.top_k < 0:
+            raise BadSampling("top-k", "a whole number of 0 (off) or more", self.top_k)
+        if not _real(self.repetition_penalty) or self.repetition_penalty <= 0:
+            raise BadSampling("repetition penalty", "a number above 0", self.repetition_penalty)
+        if not _whole(self.max_new_tokens) or self.max_new_tokens <= 0:
+            raise BadSampling(
+                "take length", "a whole number of tokens above 0", self.max_new_tokens
+            )
+
+
+def _real(value: object) -> bool:
+    """A finite real number (not a bool, NaN or an infinity)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: object) -> bool:
+    """A whole number (not a bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)
