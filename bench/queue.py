@@ -41,7 +41,14 @@ from model.loading import (
 )
 from model.prompts import build_messages
 from model.queue import GenerationQueue, QueueSettings, in_passing_thread
-from model.tasks import CharacterSheet, PromptContext, Sampling, TaskKind, TaskRequest
+from model.tasks import (
+    CharacterSheet,
+    Progress,
+    PromptContext,
+    Sampling,
+    TaskKind,
+    TaskRequest,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -134,7 +141,7 @@ async def run_queue(loaded: LoadedModel, ids: list[list[int]], args: argparse.Na
                 ids[index], sampling(args.takes, args.tokens, 100 * index), room_id=index
             )
 
-            def progress(update: Any) -> None:
+            def progress(update: Progress) -> None:
                 if update.tokens and index not in first_token:
                     first_token[index] = time.perf_counter() - begun
 

@@ -1,19 +1,10 @@
-"""The engine: batched, step-level continuous generation on token ids.
+"""The Hugging Face engine: continuous batching through any causal LM's own forward.
 
-An engine holds a running batch of sequences and their key/value cache. `add` prefills new
-prompts (each prompt once, however many takes share it) and merges them into the running batch;
-`step` runs one decode step for every running sequence, each with its own sampling settings
-(temperature, top-p, top-k, repetition penalty, seed; see `model.sampling`) and stop conditions
-(stop tokens, a token budget). New sequences therefore join between two decode steps instead of
-waiting for the batch to finish, and finished ones leave at once.
-
-`make_engine` picks one of two. Models the lean forward of `model.fastpath` supports (Llama,
-Mistral, Qwen2 — the default model among them) run on `model.slots.SlotEngine`, whose decode
-step has fixed shapes and is captured as a CUDA graph on a GPU. Any other causal LM, or every
-model with `WRITERS_ROOM_FASTPATH=0`, runs on `Engine` here, through the model's own Hugging
-Face forward and `DynamicCache`: its batch is kept left-padded (every row's cache has the same
-length, padding columns are masked out, and each row carries its own position ids), and columns
-that no remaining row uses are trimmed when rows leave.
+`Engine` implements `model.batch.BatchEngine` for the models the lean forward of
+`model.fastpath` does not support (and for every model with `WRITERS_ROOM_FASTPATH=0`): it runs
+the model's Hugging Face forward over a `DynamicCache`. Its batch is kept left-padded (every
+row's cache has the same length, padding columns are masked out, and each row carries its own
+position ids), and columns that no remaining row uses are trimmed when rows leave.
 
 An engine is not thread-safe: exactly one thread (the queue's worker) calls it. It knows
 nothing of text, prompts, rooms or fairness.
@@ -23,49 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
-from model import fastpath
+from model.batch import PromptGroup, Row, TokenEvent, finish_rows, mark_drawn, prompt_penalties
 from model.sampling import SamplingTable, candidates_for, random_seed, sample
-from model.tasks import Sampling
-
-
-@dataclass(frozen=True, slots=True)
-class PromptGroup:
-    """Sequences that continue the same prompt (the takes of one request): prefilled once."""
-
-    prompt_ids: tuple[int, ...]
-    seq_ids: tuple[int, ...]
-    sampling: tuple[Sampling, ...]
-    #: Tokens spared the repetition penalty (the cast's names, see `Sampling.keep_words`).
-    unpenalised: frozenset[int] = frozenset()
-
-    def __post_init__(self) -> None:
-        if not self.prompt_ids:
-            raise ValueError("a prompt needs at least one token")
-        if len(self.seq_ids) != len(self.sampling) or not self.seq_ids:
-            raise ValueError("one sampling setting per sequence, at least one sequence")
-
-
-@dataclass(frozen=True, slots=True)
-class TokenEvent:
-    """What one step did to one sequence. `token_id` is None when the sequence ended on a stop
-    token (which is not part of its text); `finish` is "stop", "length" or "" (still running)."""
-
-    seq_id: int
-    token_id: int | None
-    finish: str = ""
-
-
-@dataclass(slots=True)
-class Row:
-    """A running sequence: its settings and the tokens it has drawn so far."""
-
-    seq_id: int
-    sampling: Sampling
-    generated: int = 0
 
 
 @dataclass(slots=True)
@@ -99,37 +53,6 @@ class _Batch:
         return cls(
             cache, mask, positions, last, penalised, penalisable, SamplingTable(*table), rows
         )
-
-
-class BatchEngine(Protocol):
-    """What the queue's worker drives: `Engine` or `model.slots.SlotEngine`."""
-
-    model: Any
-    device: torch.device
-    max_batch: int
-
-    @property
-    def active(self) -> int: ...
-
-    @property
-    def free_slots(self) -> int: ...
-
-    def add(self, groups: Sequence[PromptGroup]) -> list[TokenEvent]: ...
-
-    def step(self) -> list[TokenEvent]: ...
-
-    def drop(self, seq_ids: Iterable[int]) -> None: ...
-
-    def warm_up(self) -> None: ...
-
-
-def make_engine(model: Any, *, stop_token_ids: Iterable[int], max_batch: int = 32) -> BatchEngine:
-    """The engine for `model`: the slot engine on the fast path when it applies, else `Engine`."""
-    if fastpath.enabled() and fastpath.supports(model):
-        from model.slots import SlotEngine
-
-        return SlotEngine(model, stop_token_ids=stop_token_ids, max_batch=max_batch)
-    return Engine(model, stop_token_ids=stop_token_ids, max_batch=max_batch)
 
 
 class Engine:
@@ -181,15 +104,15 @@ class Engine:
         if batch is None:
             return []
         ones = torch.ones((len(batch.rows), 1), dtype=batch.mask.dtype, device=self.device)
-        batch.mask = torch.cat([batch.mask, ones], dim=1)
+        mask = torch.cat([batch.mask, ones], dim=1)
         out = self.model(
             input_ids=batch.last[:, None],
-            attention_mask=batch.mask,
+            attention_mask=mask,
             position_ids=batch.positions[:, None],
             past_key_values=batch.cache.inner,
             use_cache=True,
         )
-        batch.cache.inner = out.past_key_values
+        batch.mask, batch.cache.inner = mask, out.past_key_values
         events = self._sample_and_advance(batch, out.logits[:, -1, :])
         self.drop(e.seq_id for e in events if e.finish)
         return events
@@ -204,6 +127,8 @@ class Engine:
         self._select(keep)
 
     def _prefill(self, group: PromptGroup) -> tuple[_Batch, torch.Tensor]:
+        # Imported on first use: importing the queue (the bot does, before any model loads,
+        # and the slot engine never needs this cache) need not pay for transformers.
         from transformers import DynamicCache
 
         n = len(group.seq_ids)
@@ -258,45 +183,6 @@ class Engine:
         rows = [batch.rows[i] for i in keep]
         tensors = (tensor[index] for tensor in batch.tensors())
         self._batch = _Batch.of(batch.cache, mask[:, first:], rows, *tensors)
-
-
-def prompt_penalties(
-    prompt: torch.Tensor, unpenalised: frozenset[int], n: int, vocab: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """`penalisable` and `penalised` `[n, V]` of `n` takes of `prompt`: every token but the
-    spared ones may be penalised, and the prompt's tokens are."""
-    penalisable = torch.ones((n, vocab), dtype=torch.bool, device=prompt.device)
-    if unpenalised:
-        penalisable[:, list(unpenalised)] = False
-    penalised = torch.zeros_like(penalisable)
-    penalised[:, prompt] = True
-    return penalisable, penalised & penalisable
-
-
-def mark_drawn(
-    tokens: torch.Tensor, penalised: torch.Tensor, penalisable: torch.Tensor, table: SamplingTable
-) -> None:
-    """After a draw: the drawn tokens count as seen (unless spared); the noise moves on."""
-    index = tokens[:, None]
-    penalised.scatter_(1, index, penalised.gather(1, index) | penalisable.gather(1, index))
-    table.drawn += 1
-
-
-def finish_rows(
-    rows: Sequence[Row], tokens: Sequence[int], stop_token_ids: frozenset[int]
-) -> list[TokenEvent]:
-    """Count one token for each row and say which
-    sequences it ended: a stop token (not part of the text) or the token budget."""
-    events = []
-    for row, token in zip(rows, tokens, strict=True):
-        row.generated += 1
-        if token in stop_token_ids:
-            events.append(TokenEvent(row.seq_id, None, "stop"))
-        elif row.generated >= row.sampling.max_new_tokens:
-            events.append(TokenEvent(row.seq_id, token, "length"))
-        else:
-            events.append(TokenEvent(row.seq_id, token))
-    return events
 
 
 class _HFCache:

@@ -3,9 +3,9 @@
 `Generator.generate(request, n, sampling, room_id=...)` builds the chat messages
 (`model.prompts`), asks a backend for `n` completions, parses each take, and samples a take
 that is malformed or loops once more with another seed; a take still bad after that carries its
-problems. `Generator.stream(...)` does the same and yields progress (queue position, partial
-text) on the way. Backends: `LocalBackend` (the in-process model behind the `GenerationQueue`)
-and `model.remote.RemoteBackend` (an OpenAI-compatible server).
+problems. Its `on_progress` callback hears the queue position and the partial text on the way.
+Backends: `LocalBackend` (the in-process model behind the `GenerationQueue`) and
+`model.remote.RemoteBackend` (an OpenAI-compatible server).
 
 It knows tasks, prompts and backends; it knows nothing of Discord or SQLite.
 """
@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,7 +24,8 @@ from model.errors import GenerationTimeout, QueueFull, TooManyRequests
 from model.loading import LoadedModel, ModelLoadError, ModelSettings, load_model
 from model.prompts import ParsedAnswer, build_messages, parse_answer, take_sampling
 from model.queue import GenerationQueue, QueueSettings, in_passing_thread
-from model.tasks import GeneratedTake, Progress, ProgressCallback, Sampling, TaskRequest
+from model.remote import RemoteBackend
+from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
 
 _log = logging.getLogger(__name__)
 
@@ -85,15 +86,6 @@ def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]
     return list(tokenizer(text)["input_ids"])
 
 
-@dataclass(frozen=True, slots=True)
-class TakesUpdate:
-    """One item of `Generator.stream`: progress while writing; `takes` on the last item."""
-
-    position: int
-    texts: tuple[str, ...]
-    takes: tuple[GeneratedTake, ...] = ()
-
-
 class Generator:
     """Takes for the room, over any backend."""
 
@@ -148,43 +140,6 @@ class Generator:
             for i, (text, answer) in enumerate(zip(texts, parsed, strict=True))
         ]
 
-    async def stream(
-        self,
-        request: TaskRequest,
-        n: int,
-        sampling: Sampling,
-        *,
-        room_id: int = 0,
-        user_id: int = 0,
-    ) -> AsyncIterator[TakesUpdate]:
-        """Like `generate`, yielding progress; the last item carries the takes. Leaving the
-        loop early cancels the request."""
-        updates: asyncio.Queue[Progress] = asyncio.Queue()
-        task = asyncio.create_task(
-            self.generate(
-                request,
-                n,
-                sampling,
-                room_id=room_id,
-                user_id=user_id,
-                on_progress=updates.put_nowait,
-            )
-        )
-        try:
-            while not task.done():
-                waiter = asyncio.create_task(updates.get())
-                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                if waiter.done():
-                    progress = waiter.result()
-                    yield TakesUpdate(progress.position, progress.texts)
-                else:
-                    waiter.cancel()
-            takes = task.result()
-            yield TakesUpdate(0, tuple(t.text for t in takes), tuple(takes))
-        finally:
-            if not task.done():
-                task.cancel()
-
     async def close(self) -> None:
         await self.backend.close()
 
@@ -221,8 +176,6 @@ async def open_generator(settings: GenerationSettings | None = None) -> Generato
     on a thread, so the event loop stays free; close it with `await generator.close()`."""
     settings = settings or GenerationSettings()
     if settings.backend == "remote":
-        from model.remote import RemoteBackend
-
         if not (settings.remote_url and settings.remote_model):
             raise ModelLoadError("The remote backend needs a server address and a model name.")
         return Generator(

@@ -175,6 +175,8 @@ def default_model_dir(settings: ModelSettings | None = None) -> Path:
         return target
     gguf = default_gguf_path()
     _log.info("converting %s to safetensors in %s (first start only)", gguf.name, target)
+    # transformers (seconds to import) only on the paths that load a model: the bot imports
+    # this module for its settings and errors long before, or without, loading one.
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -203,7 +205,7 @@ def default_model_dir(settings: ModelSettings | None = None) -> Path:
 
 
 def _from_pretrained(source: str, dtype: torch.dtype) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # seconds: see default_model_dir
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
@@ -217,7 +219,7 @@ def _from_pretrained(source: str, dtype: torch.dtype) -> tuple[Any, Any]:
 
 
 def _merge_adapter(model: Any, adapter: str) -> Any:
-    from peft import PeftModel
+    from peft import PeftModel  # seconds to import, and only a model with an adapter needs it
 
     if not (Path(adapter) / "adapter_config.json").is_file():
         raise ModelLoadError(

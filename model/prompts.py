@@ -19,12 +19,19 @@ import dataclasses
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from model.tasks import CharacterSheet, PromptContext, Sampling, TaskKind, TaskRequest
-
-if TYPE_CHECKING:
-    from screenplay.types import Document
+from screenplay.fountain import parse_inline, to_fountain
+from screenplay.lint import lint
+from screenplay.repair import repair
+from screenplay.types import (
+    PRINTED,
+    Character,
+    Dialogue,
+    Document,
+    Parenthetical,
+    SceneHeading,
+)
 
 SCRIPT_KINDS = frozenset({TaskKind.SCENE, TaskKind.DIALOGUE, TaskKind.CONTINUE})
 
@@ -220,11 +227,6 @@ def cast_of(request: TaskRequest) -> tuple[str, ...]:
 
 
 def _parse_script(request: TaskRequest, text: str) -> ParsedAnswer:
-    from screenplay.fountain import to_fountain
-    from screenplay.lint import lint
-    from screenplay.repair import repair
-    from screenplay.types import PRINTED, Character, SceneHeading
-
     cast = cast_of(request) or None
     document = _without_unfinished_end(repair(text, cast))
     problems = [str(problem) for problem in lint(document, cast)]
@@ -243,9 +245,6 @@ def _without_unfinished_end(document: Document) -> Document:
     parenthesis opened and never closed in the last speech (`GUS` / `(to`), then a cue left
     with nothing to say. A take ends where the model's last complete element did; nothing is
     removed from a take that ends well (none of these can end a finished scene)."""
-    from screenplay.fountain import parse_inline
-    from screenplay.types import Character, Dialogue, Parenthetical
-
     elements = list(document.elements)
     while elements:
         last = elements[-1]

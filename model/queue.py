@@ -1,14 +1,15 @@
 """The asyncio generation queue: many rooms' requests, one worker thread, few large batches.
 
 The event loop enqueues requests (token ids, the number of takes, sampling) and awaits futures;
-one worker thread owns the model and the `Engine`, asks the `Scheduler` for work between decode
-steps (so a request that arrives while a batch runs joins it at the next step), decodes each
-take's text and hands results back with `call_soon_threadsafe`. Nothing on the event loop ever
-waits for the model, so a Discord heartbeat is never late.
+one worker thread (`model.worker.Worker`) owns the model and its engine, asks the `Scheduler`
+for work between decode steps (so a request that arrives while a batch runs joins it at the
+next step), decodes each take's text and hands results back with `call_soon_threadsafe`.
+Nothing on the event loop ever waits for the model, so a Discord heartbeat is never late.
 
-A `Ticket` is one request's handle: `await ticket.result()`, `ticket.updates()` (streamed
-partial text and queue position), `ticket.cancel()`. Each request has a deadline; `close()`
-refuses new requests and drains the queue before the worker stops.
+A `Ticket` is one request's handle: `await ticket.result()`, `ticket.on_progress(callback)`
+(queue position and partial text), `ticket.cancel()`. A request may wait in line only so long
+(`QueueSettings.timeout_s`); `close()` refuses new requests and drains the queue before the
+worker stops. A request the worker fails (see `model.worker`) fails alone: the queue serves on.
 
 It knows token ids and text; it knows nothing of prompts, screenplays or Discord.
 """
@@ -17,26 +18,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import statistics
 import threading
-import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import torch
-
-from model.engine import PromptGroup, TokenEvent, make_engine
 from model.errors import (
     BackendError,
     GenerationCancelled,
-    GenerationTimeout,
     QueueClosed,
+    QueueTimeout,
+    RequestTooLong,
 )
+from model.metrics import QueueMetrics
 from model.scheduler import Job, Scheduler
 from model.tasks import Completion, Progress, Sampling
+from model.worker import Work, Worker, context_length, make_engine, stop_tokens
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -45,11 +42,19 @@ _T = TypeVar("_T")
 @dataclass(frozen=True, slots=True)
 class QueueSettings:
     """Limits of the queue. `max_batch` is the number of sequences decoded together.
+
+    `timeout_s` is how long a request may wait in line before the model starts on it
+    (`QueueTimeout`, and the per-request limit of the remote backend). Once started, a request
+    runs to its end however slow the machine: its token budget bounds it, and a request whose
+    prompt and budget exceed the model's context is refused when it is submitted. (A limit on
+    the whole request failed requests half-written on a busy 2-core machine.)
+
     `cpu_threads` is torch's intra-op thread count on a CPU (0: every core). On a quiet 2-core
     machine two threads decode 1.7x faster than one (bench/README); the event loop's own work is
     small and runs while torch has released the GIL. On a machine shared with other busy
     processes fewer threads do better: torch's threads spin-wait for each other at every
     operation and lose many times their speed when a core is taken from them.
+
     `progress_every_s`: partial text goes to a listening request at most this often (its first
     token at once): decoding every take's text after every step would cost a GPU's step time."""
 
@@ -61,57 +66,19 @@ class QueueSettings:
     progress_every_s: float = 0.25
 
 
-@dataclass(frozen=True, slots=True)
-class QueueMetrics:
-    """What `/status` shows. Rates and sizes cover the last minute of work."""
-
-    waiting: int
-    running_requests: int
-    running_sequences: int
-    wait_p50_s: float
-    wait_max_s: float
-    tokens_per_s: float
-    mean_batch: float
-    max_batch: int
-    completed: int
-
-    def describe(self) -> str:
-        return (
-            f"{self.waiting} waiting, {self.running_requests} generating "
-            f"({self.running_sequences} takes); wait p50 {self.wait_p50_s:.1f} s "
-            f"(max {self.wait_max_s:.1f} s); {self.tokens_per_s:.0f} tokens/s; "
-            f"batch mean {self.mean_batch:.1f} (max {self.max_batch}); "
-            f"{self.completed} requests served"
-        )
-
-
-@dataclass(eq=False)
-class _Work:
-    """The executor's side of one job: inputs, per-take token ids and the loop-side ticket."""
-
-    prompt_ids: tuple[int, ...]
-    sampling: tuple[Sampling, ...]
-    ticket: Ticket
-    tokens: list[list[int]] = field(default_factory=list)
-    finish: list[str] = field(default_factory=list)
-    cancel_requested: bool = False
-    published_at: float = -float("inf")
-
-
 class Ticket:
     """One request's handle on the event loop."""
 
-    def __init__(self, queue: GenerationQueue, job: Job, timeout_s: float) -> None:
+    def __init__(self, queue: GenerationQueue, job: Job, wait_limit_s: float) -> None:
         self._queue = queue
         self.job = job
         loop = asyncio.get_running_loop()
         self._future: asyncio.Future[list[Completion]] = loop.create_future()
-        self._listeners: list[asyncio.Queue[Progress]] = []
         self._callbacks: list[Callable[[Progress], None]] = []
         self._texts: tuple[str, ...] = ("",) * job.size
         self._tokens = 0
-        self._timeout_s = timeout_s
-        self._timer = loop.call_later(timeout_s, self._expire)
+        self._wait_limit_s = wait_limit_s
+        self._timer = loop.call_later(wait_limit_s, self._expire)
 
     @property
     def position(self) -> int:
@@ -122,7 +89,7 @@ class Ticket:
         return self._future.done()
 
     async def result(self) -> list[Completion]:
-        """The takes; raises `GenerationTimeout`, `GenerationCancelled` or `BackendError`.
+        """The takes; raises `QueueTimeout`, `GenerationCancelled` or `BackendError`.
         Cancelling the awaiting task cancels the request."""
         try:
             return await asyncio.shield(self._future)
@@ -132,65 +99,44 @@ class Ticket:
             raise
 
     def on_progress(self, callback: Callable[[Progress], None]) -> None:
-        """Call `callback` on the event loop with every position change and new text."""
+        """Call `callback` on the event loop at once, then with every position change and new
+        text, and last with the `done` snapshot."""
         self._callbacks.append(callback)
         callback(self._snapshot())
-
-    async def updates(self) -> AsyncIterator[Progress]:
-        """Progress snapshots until the request ends (the last one has `done`)."""
-        inbox: asyncio.Queue[Progress] = asyncio.Queue()
-        self._listeners.append(inbox)
-        inbox.put_nowait(self._snapshot())
-        if self._future.done():
-            inbox.put_nowait(self._snapshot(done=True))
-        try:
-            while True:
-                progress = await inbox.get()
-                yield progress
-                if progress.done:
-                    return
-        finally:
-            self._listeners.remove(inbox)
 
     def cancel(self) -> None:
         """Withdraw the request: at once when waiting, at the next step when running."""
         if self._future.done():
             return
         self._queue._cancel(self)
-        self._settle(error=GenerationCancelled())
+        self.settle(error=GenerationCancelled())
 
     def _expire(self) -> None:
-        if not self._future.done():
-            self._queue._cancel(self)
-            self._settle(error=GenerationTimeout(self._timeout_s))
+        if self._future.done() or self.job.started_at is not None:
+            return  # started: it runs to its end
+        self._queue._cancel(self)
+        self.settle(error=QueueTimeout(self._wait_limit_s))
 
     @property
     def wants_progress(self) -> bool:
         """Whether anyone listens for partial text (the worker skips decoding otherwise)."""
-        return bool(self._listeners or self._callbacks)
+        return bool(self._callbacks)
 
     def _snapshot(self, done: bool = False) -> Progress:
         return Progress(self.position, self._texts, self._tokens, done)
 
-    def _publish(self, texts: tuple[str, ...] | None, tokens: int) -> None:
+    def publish(self, texts: tuple[str, ...] | None, tokens: int) -> None:
+        """(From the worker, on the loop.) New partial `texts`, or None: the position moved."""
         if self._future.done():
             return
         if texts is not None:
             self._texts, self._tokens = texts, tokens
         self._broadcast(self._snapshot())
 
-    def _broadcast(self, progress: Progress) -> None:
-        for inbox in self._listeners:
-            inbox.put_nowait(progress)
-        for callback in self._callbacks:
-            try:
-                callback(progress)
-            except Exception:
-                _log.exception("progress callback failed")
-
-    def _settle(
+    def settle(
         self, result: list[Completion] | None = None, error: BaseException | None = None
     ) -> None:
+        """(From the worker, on the loop; or on a cancel or timeout.) The request's end."""
         if self._future.done():
             return
         self._timer.cancel()
@@ -202,9 +148,16 @@ class Ticket:
             self._tokens = sum(c.tokens for c in result)
             self._future.set_result(result)
         self._broadcast(self._snapshot(done=True))
-        # A failed request nobody awaits (a fire-and-forget stream) must not log a warning.
+        # A failed request nobody awaits any more (its writer left) must not log a warning.
         if error is not None:
             self._future.exception()
+
+    def _broadcast(self, progress: Progress) -> None:
+        for callback in self._callbacks:
+            try:
+                callback(progress)
+            except Exception:
+                _log.exception("progress callback failed")
 
 
 class GenerationQueue:
@@ -224,26 +177,27 @@ class GenerationQueue:
             max_waiting=self.settings.max_waiting, per_user=self.settings.per_user
         )
         if stop_token_ids is None:
-            stop_token_ids = _stop_tokens(model, tokenizer)
+            stop_token_ids = stop_tokens(model, tokenizer)
         self.engine = make_engine(
             model, stop_token_ids=stop_token_ids, max_batch=self.settings.max_batch
         )
         self.engine.warm_up()
-        self._wake = threading.Condition()
+        #: Prompt and new tokens together may not exceed this (None: the model does not say).
+        self.context = context_length(model)
+        self.worker = Worker(
+            self.engine,
+            self.scheduler,
+            tokenizer,
+            post=self._post,
+            positions_changed=self._publish_positions,
+            progress_every_s=self.settings.progress_every_s,
+            cpu_threads=self.settings.cpu_threads,
+        )
         self._closing = False
-        self._running: dict[int, tuple[_Work, int]] = {}  # seq id -> (work, take index)
-        self._active: dict[int, _Work] = {}  # job id -> work, while the worker holds it
-        self._next_seq = 0
-        self._spared: dict[tuple[str, ...], frozenset[int]] = {}  # cast -> its name tokens
-        self._metrics_lock = threading.Lock()
-        self._token_times: deque[tuple[float, int]] = deque()
-        self._batch_sizes: deque[tuple[float, int]] = deque()
-        self._waits: deque[float] = deque(maxlen=200)
-        self._completed = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
-        self._failed: BackendError | None = None
+        self._dead: BackendError | None = None
 
     # --- event-loop side ----------------------------------------------------------------
 
@@ -256,8 +210,7 @@ class GenerationQueue:
     async def close(self) -> None:
         """Refuse new requests, finish every queued one, then stop the worker."""
         self._closing = True
-        with self._wake:
-            self._wake.notify()
+        self.worker.close()
         if self._stopped is not None:
             await self._stopped.wait()
 
@@ -277,24 +230,29 @@ class GenerationQueue:
         user_id: int = 0,
         timeout_s: float | None = None,
     ) -> Ticket:
-        """Queue one request of `len(sampling)` takes; raises `QueueFull`, `TooManyRequests`
-        or `QueueClosed` (each with the writer's sentence)."""
-        if self._failed is not None:
-            raise self._failed
+        """Queue one request of `len(sampling)` takes; raises `QueueFull`, `TooManyRequests`,
+        `RequestTooLong` or `QueueClosed` (each with the writer's sentence). `timeout_s`: how
+        long it may wait in line (default: the settings')."""
+        if self._dead is not None:
+            raise self._dead
         if self._closing or self._loop is None:
             raise QueueClosed()
         if not 0 < len(sampling) <= self.settings.max_batch:
             raise ValueError(f"takes per request must be 1..{self.settings.max_batch}")
+        if not prompt_ids:
+            raise ValueError("a prompt needs at least one token")
+        longest = max(s.max_new_tokens for s in sampling)
+        if self.context is not None and len(prompt_ids) + longest > self.context:
+            raise RequestTooLong(len(prompt_ids), longest, self.context)
         job = Job(room_id=room_id, user_id=user_id, size=len(sampling))
         ticket = Ticket(self, job, timeout_s or self.settings.timeout_s)
-        job.payload = _Work(tuple(prompt_ids), tuple(sampling), ticket)
+        job.payload = Work(tuple(prompt_ids), tuple(sampling), ticket)
         try:
             self.scheduler.add(job)
         except Exception:
             ticket._timer.cancel()
             raise
-        with self._wake:
-            self._wake.notify()
+        self.worker.wake()
         self._publish_positions()
         return ticket
 
@@ -314,40 +272,19 @@ class GenerationQueue:
         return await ticket.result()
 
     def metrics(self) -> QueueMetrics:
-        now = time.monotonic()
-        with self._metrics_lock:
-            _forget_before(self._token_times, now - 60)
-            _forget_before(self._batch_sizes, now - 60)
-            tokens = sum(n for _, n in self._token_times)
-            span = (now - self._token_times[0][0]) if self._token_times else 0.0
-            sizes = [n for _, n in self._batch_sizes]
-            waits = list(self._waits)
-            running = list(self._active.values())
-            completed = self._completed
-        return QueueMetrics(
-            waiting=self.scheduler.waiting,
-            running_requests=len(running),
-            running_sequences=sum(len(w.sampling) for w in running),
-            wait_p50_s=statistics.median(waits) if waits else 0.0,
-            wait_max_s=max(waits, default=0.0),
-            tokens_per_s=tokens / span if span > 0 else 0.0,
-            mean_batch=statistics.fmean(sizes) if sizes else 0.0,
-            max_batch=max(sizes, default=0),
-            completed=completed,
-        )
+        return self.worker.meter.figures(self.scheduler.waiting)
 
     def _cancel(self, ticket: Ticket) -> None:
         if self.scheduler.cancel(ticket.job):
             self._publish_positions()
             return
-        work: _Work = ticket.job.payload
+        work: Work = ticket.job.payload
         work.cancel_requested = True
-        with self._wake:
-            self._wake.notify()
+        self.worker.wake()
 
     def _publish_positions(self) -> None:
         for job in self.scheduler.waiting_jobs():
-            job.payload.ticket._publish(None, 0)
+            job.payload.handle.publish(None, 0)
 
     # --- worker thread ------------------------------------------------------------------
 
@@ -356,145 +293,20 @@ class GenerationQueue:
         self._loop.call_soon_threadsafe(callback, *args)
 
     def _work(self) -> None:
-        if self.engine.device.type == "cpu":
-            # torch's CPU thread count is set per thread (OpenMP): set it where decoding runs.
-            # (Load the model off this thread and off the event loop's: `in_passing_thread`.)
-            torch.set_num_threads(self.settings.cpu_threads or (os.cpu_count() or 1))
         try:
-            while self._wait_for_work():
-                self._drop_cancelled()
-                admitted = self.scheduler.take(self.engine.free_slots)
-                events: list[TokenEvent] = []
-                if admitted:
-                    events.extend(self._admit(admitted))
-                if self.engine.active:
-                    with self._metrics_lock:
-                        now = time.monotonic()
-                        self._batch_sizes.append((now, self.engine.active))
-                        _forget_before(self._batch_sizes, now - 60)
-                    events.extend(self.engine.step())
-                self._deliver(events)
+            self.worker.run()
         except Exception as exc:
-            _log.exception("generation worker failed")
-            self._fail_all(exc)
+            # Past the worker's own recovery: refuse new requests rather than queue them forever.
+            _log.exception("generation worker stopped")
+            dead = BackendError(
+                "The model failed and stopped; the error is in the bot's log. Please restart it."
+            )
+            dead.__cause__ = exc
+            self._dead = dead
+            self.worker.abandon(dead)
         finally:
             assert self._stopped is not None
             self._post(self._stopped.set)
-
-    def _wait_for_work(self) -> bool:
-        with self._wake:
-            while not (self.engine.active or self.scheduler.waiting or self._has_cancels()):
-                if self._closing:
-                    return False
-                self._wake.wait()
-        return True
-
-    def _word_tokens(self, words: tuple[str, ...]) -> frozenset[int]:
-        """Every token that spells one of `words` as a cue, at a line start or mid-sentence,
-        in capitals or as written; worked out once per cast (a room asks with the same one)."""
-        if words in self._spared:
-            return self._spared[words]
-        ids: set[int] = set()
-        for word in words:
-            for form in {word, word.upper(), word.title()}:
-                for text in (form, f" {form}", f"\n{form}"):
-                    ids.update(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        # Line breaks and spaces stay penalised as before: only the names are spared.
-        spared = frozenset(i for i in ids if self.tokenizer.decode([i]).strip())
-        self._spared[words] = spared  # the worker's alone, like the engine
-        return spared
-
-    def _has_cancels(self) -> bool:
-        return any(w.cancel_requested for w in self._active.values())
-
-    def _admit(self, jobs: list[Job]) -> list[TokenEvent]:
-        groups = []
-        now = time.monotonic()
-        for job in jobs:
-            work: _Work = job.payload
-            seq_ids = tuple(range(self._next_seq, self._next_seq + job.size))
-            self._next_seq += job.size
-            for index, seq_id in enumerate(seq_ids):
-                self._running[seq_id] = (work, index)
-            work.tokens = [[] for _ in seq_ids]
-            work.finish = [""] * job.size
-            with self._metrics_lock:
-                self._active[job.job_id] = work
-                self._waits.append(now - job.enqueued_at)
-            unpenalised = self._word_tokens(work.sampling[0].keep_words)
-            groups.append(PromptGroup(work.prompt_ids, seq_ids, work.sampling, unpenalised))
-        self._post(self._publish_positions)
-        return self.engine.add(groups)
-
-    def _deliver(self, events: list[TokenEvent]) -> None:
-        now = time.monotonic()
-        touched: dict[int, _Work] = {}
-        for event in events:
-            work, index = self._running[event.seq_id]
-            if event.token_id is not None:
-                work.tokens[index].append(event.token_id)
-            if event.finish:
-                work.finish[index] = event.finish
-                del self._running[event.seq_id]
-            touched[work.ticket.job.job_id] = work
-        with self._metrics_lock:
-            self._token_times.append((now, len(events)))
-            _forget_before(self._token_times, now - 60)
-        for work in touched.values():
-            if all(work.finish):
-                self._complete(work, tuple(self._decode(ids) for ids in work.tokens))
-            elif (
-                work.ticket.wants_progress
-                and now - work.published_at >= self.settings.progress_every_s
-            ):
-                work.published_at = now
-                texts = tuple(self._decode(ids) for ids in work.tokens)
-                self._post(work.ticket._publish, texts, sum(map(len, work.tokens)))
-
-    def _drop_cancelled(self) -> None:
-        for work in [w for w in self._active.values() if w.cancel_requested]:
-            seq_ids = [s for s, (w, _) in self._running.items() if w is work]
-            self.engine.drop(seq_ids)
-            for seq_id in seq_ids:
-                del self._running[seq_id]
-            self._retire(work)
-
-    def _complete(self, work: _Work, texts: tuple[str, ...]) -> None:
-        result = [
-            Completion(text, len(ids), finish)
-            for text, ids, finish in zip(texts, work.tokens, work.finish, strict=True)
-        ]
-        self._retire(work)
-        with self._metrics_lock:
-            self._completed += 1
-        self._post(work.ticket._settle, result)
-
-    def _retire(self, work: _Work) -> None:
-        job = work.ticket.job
-        with self._metrics_lock:
-            self._active.pop(job.job_id, None)
-        self.scheduler.finish(job)
-
-    def _fail_all(self, exc: Exception) -> None:
-        error = BackendError(
-            "The model failed while writing; the error is in the bot's log. Please try again."
-        )
-        error.__cause__ = exc
-        self._failed = error
-        works = list(self._active.values())
-        while self.scheduler.waiting:
-            works.extend(job.payload for job in self.scheduler.take(self.settings.max_batch))
-        for work in works:
-            self._retire(work)
-            self._post(work.ticket._settle, None, error)
-
-    def _decode(self, ids: list[int]) -> str:
-        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
-
-
-def _forget_before(window: deque[tuple[float, int]], cutoff: float) -> None:
-    while window and window[0][0] < cutoff:
-        window.popleft()
 
 
 def in_passing_thread(fn: Callable[[], _T]) -> _T:
@@ -519,21 +331,3 @@ def in_passing_thread(fn: Callable[[], _T]) -> _T:
     if "error" in box:
         raise box["error"]
     return box["result"]
-
-
-def _stop_tokens(model: Any, tokenizer: Any) -> list[int]:
-    """End-of-sequence ids of the model and tokenizer (chat models end a turn with their own)."""
-    ids: set[int] = set()
-    configured = getattr(model.generation_config, "eos_token_id", None)
-    if isinstance(configured, int):
-        ids.add(configured)
-    elif configured:
-        ids.update(configured)
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    # A model that opens a new chat turn (`<|im_start|>user`) has finished its answer.
-    for token in ("<|im_end|>", "<|im_start|>", "<|eot_id|>", "<|endoftext|>"):
-        token_id = tokenizer.convert_tokens_to_ids(token)
-        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
-            ids.add(token_id)
-    return sorted(ids)

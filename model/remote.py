@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from model.errors import BackendError, GenerationTimeout
-from model.tasks import Progress, Sampling
+from model.tasks import Progress, ProgressCallback, Sampling
 
 _log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class RemoteBackend:
         *,
         room_id: int,
         user_id: int,
-        on_progress: Any = None,
+        on_progress: ProgressCallback | None = None,
     ) -> list[str]:
         if on_progress is not None:
             on_progress(Progress(0, ("",) * len(sampling), 0))

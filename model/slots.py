@@ -20,8 +20,8 @@ Prefill stays eager (prompts vary in length): the prompts that arrive together r
 padded at their end (causal attention never lets a real token see that padding), each prompt
 once however many takes share it, and its keys/values are copied into the takes' rows.
 
-It offers the same methods as `model.engine.Engine` (which runs models the fast path does not
-support) and is, like it, driven by one thread only.
+It implements `model.batch.BatchEngine`, as `model.engine.Engine` (which runs the models the fast
+path does not support) does, and is, like it, driven by one thread only.
 """
 
 from __future__ import annotations
@@ -33,14 +33,7 @@ from typing import Any
 import torch
 
 from model import fastpath
-from model.engine import (
-    PromptGroup,
-    Row,
-    TokenEvent,
-    finish_rows,
-    mark_drawn,
-    prompt_penalties,
-)
+from model.batch import PromptGroup, Row, TokenEvent, finish_rows, mark_drawn, prompt_penalties
 from model.sampling import GRAPH_CANDIDATES, SamplingTable, candidates_for, random_seed, sample
 
 GRAPHS_SWITCH = "WRITERS_ROOM_CUDA_GRAPHS"
@@ -171,12 +164,13 @@ class SlotEngine:
         self._grow(have_rows, have_columns)
 
     def _grow(self, rows: int, columns: int) -> None:
-        """Room for `rows` x `columns`, keeping the running rows (a new capture follows)."""
+        """Room for `rows` x `columns`, keeping the running rows (a new capture follows). Out
+        of memory half-way, it leaves the engine as it was."""
         n = len(self._rows)
-        self.cache.grow(rows, columns, n, max((row.length for row in self._rows), default=0))
-        fresh = _State.empty(self.cache.rows, self._vocab, self.device)
+        fresh = _State.empty(max(rows, self.cache.rows), self._vocab, self.device)
         for new, old in zip(fresh.tensors(), self._state.tensors(), strict=True):
             new[:n] = old[:n]
+        self.cache.grow(rows, columns, n, max((row.length for row in self._rows), default=0))
         self._state = fresh
         if self._graphs is not None:
             self._graphs.clear()  # captured against the old buffers
@@ -228,33 +222,38 @@ class SlotEngine:
         positions = torch.arange(width, device=self.device)[None, :].expand(len(groups), -1)
         ends = torch.tensor(lengths, device=self.device) - 1
         logits = self.fast.forward(ids, positions, prefix, last=ends)
-        state = self._state
         row = first
         for index, group in enumerate(groups):
-            n, length = len(group.seq_ids), lengths[index]
-            rows = slice(row, row + n)
-            row += n
-            self.cache.fill(rows, prefix, index, length)
-            seeds = [s.seed if s.seed is not None else random_seed() for s in group.sampling]
-            table = SamplingTable.of(group.sampling, seeds, self.device)
-            for mine, theirs in zip(state.table.columns(), table.columns(), strict=True):
-                mine[rows] = theirs
-            prompt = ids[index, :length]
-            penalisable, penalised = prompt_penalties(prompt, group.unpenalised, n, self._vocab)
-            state.penalisable[rows] = penalisable
-            state.penalised[rows] = penalised
-            state.lengths[rows] = length
-            state.tokens[rows] = sample(
-                logits[index : index + 1].expand(n, -1),
-                state.penalised[rows],
-                _rows_of(state.table, rows),
-                candidates_for(group.sampling, self._vocab),
-            )
-            self._rows.extend(
-                _Row(seq_id, sampling, 0, length)
-                for seq_id, sampling in zip(group.seq_ids, group.sampling, strict=True)
-            )
+            rows = slice(row, row + len(group.seq_ids))
+            row = rows.stop
+            self.cache.fill(rows, prefix, index, lengths[index])
+            self._place(group, rows, ids[index, : lengths[index]], logits[index : index + 1])
         return self._advance(first, end, decode=False)
+
+    def _place(
+        self, group: PromptGroup, rows: slice, prompt: torch.Tensor, logits: torch.Tensor
+    ) -> None:
+        """Set up `rows` for the takes of `group` (whose prompt's keys/values they hold) and
+        draw their first tokens from the prompt's last `logits` `[1, V]`."""
+        n, state = len(group.seq_ids), self._state
+        seeds = [s.seed if s.seed is not None else random_seed() for s in group.sampling]
+        table = SamplingTable.of(group.sampling, seeds, self.device)
+        for mine, theirs in zip(state.table.columns(), table.columns(), strict=True):
+            mine[rows] = theirs
+        penalisable, penalised = prompt_penalties(prompt, group.unpenalised, n, self._vocab)
+        state.penalisable[rows] = penalisable
+        state.penalised[rows] = penalised
+        state.lengths[rows] = len(prompt)
+        state.tokens[rows] = sample(
+            logits.expand(n, -1),
+            state.penalised[rows],
+            _rows_of(state.table, rows),
+            candidates_for(group.sampling, self._vocab),
+        )
+        self._rows.extend(
+            _Row(seq_id, sampling, 0, len(prompt))
+            for seq_id, sampling in zip(group.seq_ids, group.sampling, strict=True)
+        )
 
     @torch.inference_mode()
     def step(self) -> list[TokenEvent]:

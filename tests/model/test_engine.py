@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import torch
 
-from model.engine import BatchEngine, Engine, PromptGroup, TokenEvent
+from model.batch import BatchEngine, PromptGroup, TokenEvent
+from model.engine import Engine
 from model.slots import SlotEngine
 from model.tasks import Sampling
 

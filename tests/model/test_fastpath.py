@@ -10,10 +10,12 @@ import pytest
 import torch
 
 from model import fastpath
-from model.engine import Engine, PromptGroup, TokenEvent, make_engine
+from model.batch import PromptGroup, TokenEvent
+from model.engine import Engine
 from model.fastpath import FastLlama, supports
 from model.slots import SlotEngine
 from model.tasks import Sampling
+from model.worker import make_engine
 
 GREEDY = Sampling(temperature=0.0, repetition_penalty=1.0, max_new_tokens=10)
 

@@ -11,7 +11,14 @@ import pytest
 from model.generator import GenerationSettings, Generator, LocalBackend, open_generator
 from model.loading import SHIPPED_ADAPTER, ModelSettings
 from model.queue import GenerationQueue, QueueSettings
-from model.tasks import CharacterSheet, PromptContext, Sampling, TaskKind, TaskRequest
+from model.tasks import (
+    CharacterSheet,
+    Progress,
+    PromptContext,
+    Sampling,
+    TaskKind,
+    TaskRequest,
+)
 from screenplay.repair import repair
 from screenplay.types import Character, Dialogue
 
@@ -38,13 +45,14 @@ async def test_malformed_takes_are_sampled_again_then_marked(tiny_generator: Gen
     assert tiny_generator.backend.queue.metrics().completed == 2  # the takes, then the retries
 
 
-async def test_streaming_takes_report_progress_then_the_takes(tiny_generator: Generator) -> None:
+async def test_takes_report_progress_then_the_takes(tiny_generator: Generator) -> None:
     request = TaskRequest(TaskKind.BEAT, "a twist")
-    updates = [
-        u async for u in tiny_generator.stream(request, 2, Sampling(max_new_tokens=20, seed=1))
-    ]
-    assert len(updates) > 3
-    assert all(not u.takes for u in updates[:-1]) and len(updates[-1].takes) == 2
+    updates: list[Progress] = []
+    takes = await tiny_generator.generate(
+        request, 2, Sampling(max_new_tokens=20, seed=1), on_progress=updates.append
+    )
+    assert len(updates) >= 3  # the place in line, partial text, the end; then the takes
+    assert all(not u.done for u in updates[:-1]) and updates[-1].done and len(takes) == 2
     assert any(u.texts[0] for u in updates[:-1])  # partial text arrived before the end
 
 

@@ -1,0 +1,390 @@
+"""The generation worker: the one thread that owns the model and drives its engine.
+
+Between two decode steps it admits waiting requests (the `Scheduler` decides which), places
+their takes in the engine as rows, turns the tokens into text for the requests' handles and
+keeps the figures of `model.metrics`. It reaches the event loop only through `post`
+(`call_soon_threadsafe`) and each request's `Handle`.
+
+A failure stays with the requests it touched, and the worker serves on. An error in a prefill
+fails the requests being added, one in a decode step the requests running in it; the other
+requests it holds start again from their prompts (after an error an engine's batch is not
+trusted, so the worker empties it). An out-of-memory error fails nothing while fewer rows can
+run: the worker halves the rows it lets run at once and starts the unfinished takes again,
+that many at a time, until the engine next runs empty. Only a request of which a single take
+does not fit alone fails (`OutOfMemory`). A restarted take with a seed comes out the same.
+
+`make_engine` picks the engine for a model. It knows token ids and text; nothing of prompts,
+screenplays or Discord.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from model import fastpath
+from model.batch import BatchEngine, PromptGroup, TokenEvent
+from model.engine import Engine
+from model.errors import BackendError, GenerationError, OutOfMemory
+from model.metrics import Meter
+from model.scheduler import Job, Scheduler
+from model.slots import SlotEngine
+from model.tasks import Completion, Sampling
+
+_log = logging.getLogger(__name__)
+
+
+def make_engine(model: Any, *, stop_token_ids: Iterable[int], max_batch: int = 32) -> BatchEngine:
+    """The engine for `model`: the slot engine on the fast path when it applies, else `Engine`."""
+    if fastpath.enabled() and fastpath.supports(model):
+        return SlotEngine(model, stop_token_ids=stop_token_ids, max_batch=max_batch)
+    return Engine(model, stop_token_ids=stop_token_ids, max_batch=max_batch)
+
+
+class Handle(Protocol):
+    """The event loop's side of one request (`model.queue.Ticket`); the worker calls
+    `publish` and `settle` through `post` only."""
+
+    job: Job
+
+    @property
+    def wants_progress(self) -> bool: ...
+
+    def publish(self, texts: tuple[str, ...] | None, tokens: int) -> None: ...
+
+    def settle(
+        self, result: list[Completion] | None = None, error: BaseException | None = None
+    ) -> None: ...
+
+
+@dataclass(eq=False)
+class Work:
+    """One request as the worker holds it: inputs, the tokens of each take, and its handle.
+    `cancel_requested` is set on the event loop and read here."""
+
+    prompt_ids: tuple[int, ...]
+    sampling: tuple[Sampling, ...]
+    handle: Handle
+    tokens: list[list[int]] = field(default_factory=list)
+    finish: list[str] = field(default_factory=list)
+    unpenalised: frozenset[int] = frozenset()
+    cancel_requested: bool = False
+    published_at: float = -float("inf")
+
+    def __post_init__(self) -> None:
+        self.tokens = [[] for _ in self.sampling]
+        self.finish = [""] * len(self.sampling)
+
+    @property
+    def job(self) -> Job:
+        return self.handle.job
+
+    def restart(self) -> list[int]:
+        """Forget the tokens of the unfinished takes; returns those takes, to write anew."""
+        takes = [i for i, finish in enumerate(self.finish) if not finish]
+        for i in takes:
+            self.tokens[i] = []
+        return takes
+
+
+class Worker:
+    """Admission, placement, decoding and delivery on the generation thread."""
+
+    def __init__(
+        self,
+        engine: BatchEngine,
+        scheduler: Scheduler,
+        tokenizer: Any,
+        *,
+        post: Callable[..., None],
+        positions_changed: Callable[[], None],
+        progress_every_s: float,
+        cpu_threads: int,
+    ) -> None:
+        self.engine = engine
+        self.scheduler = scheduler
+        self.tokenizer = tokenizer
+        self.meter = Meter()
+        self._post = post
+        self._positions_changed = positions_changed
+        self._progress_every_s = progress_every_s
+        self._cpu_threads = cpu_threads
+        self._wake = threading.Condition()
+        self._closing = False
+        self._held: dict[int, Work] = {}  # job id -> work, from admission to its end
+        self._unplaced: deque[tuple[Work, list[int]]] = deque()  # takes waiting for rows
+        self._running: dict[int, tuple[Work, int]] = {}  # seq id -> (work, take index)
+        self._next_seq = 0
+        self._row_limit = engine.max_batch
+        self._spared: dict[tuple[str, ...], frozenset[int]] = {}  # cast -> its name tokens
+
+    # --- called from the event loop -------------------------------------------------------
+
+    def wake(self) -> None:
+        with self._wake:
+            self._wake.notify()
+
+    def close(self) -> None:
+        """Stop once every queued request is done."""
+        self._closing = True
+        self.wake()
+
+    # --- the thread -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """The thread's body: serve until closed and drained. An error that escapes even the
+        recovery ends it (the queue then refuses new requests: `GenerationQueue._work`)."""
+        if self.engine.device.type == "cpu":
+            # torch's CPU thread count is set per thread (OpenMP): set it where decoding runs.
+            # (Load the model off this thread and off the event loop's: `in_passing_thread`.)
+            torch.set_num_threads(self._cpu_threads or (os.cpu_count() or 1))
+        while self._wait_for_work():
+            try:
+                self._turn()
+            except Exception as exc:  # a fault of the worker's own, outside any engine call
+                _log.exception("generation worker failed")
+                self._recover(list(self._held.values()), _failure(exc))
+
+    def abandon(self, error: GenerationError) -> None:
+        """Fail every request held or still in line: the worker stops for good. (No engine
+        call: the engine may be what failed.)"""
+        works = list(self._held.values())
+        while self.scheduler.waiting:
+            works.extend(job.payload for job in self.scheduler.take(self.engine.max_batch))
+        for work in works:
+            self.scheduler.finish(work.job)
+            self._post(work.handle.settle, None, error)
+        self._held.clear()
+
+    def _turn(self) -> None:
+        """One round: cancellations, admission, placement, a decode step, delivery."""
+        self._drop_cancelled()
+        self._admit()
+        self._deliver(self._place())  # before the step, which may start every take again
+        if self.engine.active:
+            self.meter.batch(self.engine.active)
+            running = list({id(w): w for w, _ in self._running.values()}.values())
+            self._deliver(self._guarded(self.engine.step, running, self.engine.active))
+        if not (self.engine.active or self._unplaced):
+            self._row_limit = self.engine.max_batch  # memory was short for a crowd, not for ever
+
+    def _wait_for_work(self) -> bool:
+        with self._wake:
+            while not (
+                self.engine.active or self._unplaced or self.scheduler.waiting or self._cancels()
+            ):
+                if self._closing:
+                    return False
+                self._wake.wait()
+        return True
+
+    def _cancels(self) -> bool:
+        return any(w.cancel_requested for w in self._held.values())
+
+    # --- admission and placement ------------------------------------------------------------
+
+    def _admit(self) -> None:
+        """Take waiting requests while their takes fit beside the ones the worker holds."""
+        unplaced = sum(len(takes) for _, takes in self._unplaced)
+        jobs = self.scheduler.take(self.engine.max_batch - self.engine.active - unplaced)
+        now = time.monotonic()
+        for job in jobs:
+            work: Work = job.payload
+            self._held[job.job_id] = work
+            self.meter.started(job.job_id, job.size, now - job.enqueued_at)
+            try:
+                work.unpenalised = self._word_tokens(work.sampling[0].keep_words)
+            except Exception as exc:
+                _log.exception("cannot prepare a request")
+                self._fail(work, _failure(exc))
+                continue
+            self._unplaced.append((work, list(range(job.size))))
+        if jobs:
+            self._post(self._positions_changed)
+
+    def _place(self) -> list[TokenEvent]:
+        """Put waiting takes into the engine, as many as the row limit lets run."""
+        room = min(self.engine.free_slots, self._row_limit - self.engine.active)
+        groups: list[PromptGroup] = []
+        works: list[Work] = []
+        while self._unplaced and room > 0:
+            work, takes = self._unplaced[0]
+            placed, rest = takes[:room], takes[room:]
+            if rest:
+                self._unplaced[0] = (work, rest)
+            else:
+                self._unplaced.popleft()
+            room -= len(placed)
+            groups.append(self._group(work, placed))
+            works.append(work)
+        if not groups:
+            return []
+        rows = self.engine.active + sum(len(group.seq_ids) for group in groups)
+        return self._guarded(lambda: self.engine.add(groups), works, rows)
+
+    def _group(self, work: Work, takes: Sequence[int]) -> PromptGroup:
+        seq_ids = tuple(range(self._next_seq, self._next_seq + len(takes)))
+        self._next_seq += len(takes)
+        for seq_id, take in zip(seq_ids, takes, strict=True):
+            self._running[seq_id] = (work, take)
+        sampling = tuple(work.sampling[take] for take in takes)
+        return PromptGroup(work.prompt_ids, seq_ids, sampling, work.unpenalised)
+
+    def _word_tokens(self, words: tuple[str, ...]) -> frozenset[int]:
+        """Every token that spells one of `words` as a cue, at a line start or mid-sentence,
+        in capitals or as written; worked out once per cast (a room asks with the same one)."""
+        if words in self._spared:
+            return self._spared[words]
+        ids: set[int] = set()
+        for word in words:
+            for form in {word, word.upper(), word.title()}:
+                for text in (form, f" {form}", f"\n{form}"):
+                    ids.update(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # Line breaks and spaces stay penalised as before: only the names are spared.
+        spared = frozenset(i for i in ids if self.tokenizer.decode([i]).strip())
+        self._spared[words] = spared
+        return spared
+
+    # --- failures ---------------------------------------------------------------------------
+
+    def _guarded(
+        self, call: Callable[[], list[TokenEvent]], touched: list[Work], rows: int
+    ) -> list[TokenEvent]:
+        """`call` (an engine's `add` or `step` on `rows` rows), its failure kept to `touched`."""
+        try:
+            return call()
+        except torch.OutOfMemoryError:
+            self._out_of_memory(touched, rows)
+        except Exception as exc:
+            _log.exception("the model failed on %d rows", rows)
+            self._recover(touched, _failure(exc))
+        return []
+
+    def _out_of_memory(self, touched: list[Work], rows: int) -> None:
+        if self.engine.device.type == "cuda":
+            torch.cuda.empty_cache()  # the failed call's blocks, for the retry
+        if rows <= 1:
+            _log.warning("out of memory on a single take")
+            self._recover(touched, OutOfMemory())
+            return
+        self._row_limit = max(1, rows // 2)
+        _log.warning("out of memory on %d rows; running at most %d at once", rows, self._row_limit)
+        self._recover([], None)
+
+    def _recover(self, failed: list[Work], error: GenerationError | None) -> None:
+        """Empty the engine; fail `failed` with `error`; start every other held request's
+        unfinished takes again, in the order they were admitted."""
+        self.engine.drop(list(self._running))
+        self._running.clear()
+        self._unplaced.clear()
+        for work in failed:
+            assert error is not None
+            self._fail(work, error)
+        for work in self._held.values():
+            self._unplaced.append((work, work.restart()))
+
+    def _fail(self, work: Work, error: GenerationError) -> None:
+        self._forget(work)
+        self._post(work.handle.settle, None, error)
+
+    def _forget(self, work: Work, *, completed: bool = False) -> None:
+        """`work` leaves the worker: its rows, its waiting takes, its place in the scheduler."""
+        seq_ids = [s for s, (w, _) in self._running.items() if w is work]
+        if seq_ids:
+            self.engine.drop(seq_ids)
+            for seq_id in seq_ids:
+                del self._running[seq_id]
+        self._unplaced = deque((w, t) for w, t in self._unplaced if w is not work)
+        job = work.job
+        self._held.pop(job.job_id, None)
+        self.meter.ended(job.job_id, completed=completed)
+        self.scheduler.finish(job)
+
+    def _drop_cancelled(self) -> None:
+        for work in [w for w in self._held.values() if w.cancel_requested]:
+            self._forget(work)
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    def _deliver(self, events: list[TokenEvent]) -> None:
+        if not events:
+            return
+        now = time.monotonic()
+        touched: dict[int, Work] = {}
+        for event in events:
+            work, take = self._running[event.seq_id]
+            if event.token_id is not None:
+                work.tokens[take].append(event.token_id)
+            if event.finish:
+                work.finish[take] = event.finish
+                del self._running[event.seq_id]
+            touched[work.job.job_id] = work
+        self.meter.tokens(len(events))
+        for work in touched.values():
+            try:
+                self._report(work, now)
+            except Exception as exc:  # the tokenizer could not decode this request's tokens
+                _log.exception("cannot decode a request's takes")
+                self._fail(work, _failure(exc))
+
+    def _report(self, work: Work, now: float) -> None:
+        """Hand `work`'s takes over when all are done, else its partial text when it is due."""
+        if all(work.finish):
+            result = [
+                Completion(self._decode(ids), len(ids), finish)
+                for ids, finish in zip(work.tokens, work.finish, strict=True)
+            ]
+            self._forget(work, completed=True)
+            self._post(work.handle.settle, result)
+        elif work.handle.wants_progress and now - work.published_at >= self._progress_every_s:
+            work.published_at = now
+            texts = tuple(self._decode(ids) for ids in work.tokens)
+            self._post(work.handle.publish, texts, sum(map(len, work.tokens)))
+
+    def _decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+
+def _failure(exc: BaseException) -> GenerationError:
+    """The writer's sentence for an unexpected error of the model (the log has the rest)."""
+    error = BackendError(
+        "The model failed while writing; the error is in the bot's log. Please try again."
+    )
+    error.__cause__ = exc
+    return error
+
+
+def stop_tokens(model: Any, tokenizer: Any) -> list[int]:
+    """End-of-sequence ids of the model and tokenizer (chat models end a turn with their own)."""
+    ids: set[int] = set()
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.add(configured)
+    elif configured:
+        ids.update(configured)
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    # A model that opens a new chat turn (`<|im_start|>user`) has finished its answer.
+    for token in ("<|im_end|>", "<|im_start|>", "<|eot_id|>", "<|endoftext|>"):
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
+            ids.add(token_id)
+    return sorted(ids)
+
+
+def context_length(model: Any) -> int | None:
+    """The most positions `model` was made for (prompt and answer together), when it says."""
+    config = getattr(model, "config", None)
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
