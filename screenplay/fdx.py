@@ -69,10 +69,12 @@ are refused; writing builds an ElementTree.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
@@ -81,6 +83,8 @@ from defusedxml import DefusedXmlException
 
 from screenplay.errors import FormatError
 from screenplay.types import (
+    MAX_SCENE_NUMBER,
+    MAX_SECTION_LEVEL,
     Action,
     Boneyard,
     Centered,
@@ -112,7 +116,7 @@ _UNPRINTED = (Note, Section, Synopsis, Boneyard)
 
 # XML 1.0 cannot hold these characters at all, not even escaped.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_CUE = re.compile(r"^(?P<name>.*?)\s*\((?P<ext>[^()]*)\)\s*$", re.DOTALL)
+_XML_ENCODING = re.compile(rb"""<\?xml[^>]{0,200}?encoding\s*=\s*["']([^"']{0,40})""")
 
 
 def _error(reason: str) -> FormatError:
@@ -138,7 +142,7 @@ def parse_fdx(data: str | bytes) -> Document:
     private = root.find(_PRIVATE)
     entries = _title_entries(title_paragraphs, private)
     if private is not None:
-        _restore_hidden(private, elements)
+        elements = _restore_hidden(private, elements)
         _restore_inline_notes(private, elements, entries)
     return Document(TitlePage(tuple(entries)), tuple(elements))
 
@@ -157,12 +161,25 @@ def _read_xml(data: str | bytes) -> ET.Element:
             "it declares XML entities or external references, which Final Draft never "
             "writes and which are refused for safety"
         ) from None
+    except (LookupError, ValueError):
+        # Python's XML parser looks the declared encoding up among its codecs: an unknown name
+        # is a LookupError, a codec it cannot feed (UTF-7, UTF-32, idna) a ValueError.
+        raise _error(
+            f"it declares the text encoding {_declared_encoding(data)}, which cannot be read"
+        ) from None
     if root.tag != "FinalDraft":
         raise FormatError(
-            f"This file is XML but not a Final Draft script: it starts with <{root.tag}> "
+            f"This file is XML but not a Final Draft script: it starts with <{root.tag:.40}> "
             "instead of <FinalDraft>."
         )
     return root
+
+
+def _declared_encoding(data: str | bytes) -> str:
+    head = data[:300].encode("utf-8", "replace") if isinstance(data, str) else data[:300]
+    found = _XML_ENCODING.search(head)
+    name = found.group(1).decode("ascii", "replace") if found else ""
+    return repr(name) if name else "of its XML declaration"
 
 
 _CUT_OFF = {
@@ -228,7 +245,10 @@ def _read_paragraphs(
 
 def _read_dual(dual: ET.Element, caps_types: frozenset[str]) -> list[Element]:
     inner: list[Element] = []
-    _read_paragraphs(dual.findall("Paragraph"), caps_types, inner)
+    # Final Draft never nests dual dialogue; a file that does is read flat, in document order,
+    # without recursing (ten thousand levels of nesting would overflow the stack).
+    paragraphs = (p for p in dual.iter("Paragraph") if p.find("DualDialogue") is None)
+    _read_paragraphs(paragraphs, caps_types, inner)
     cues = [(i, element) for i, element in enumerate(inner) if isinstance(element, Character)]
     if cues:
         at, cue = cues[1] if len(cues) > 1 else cues[0]
@@ -243,7 +263,7 @@ def _read_element(paragraph: ET.Element, caps_types: frozenset[str]) -> Element 
     if not plain:
         return None
     if kind == "Scene Heading":
-        return SceneHeading(plain, (paragraph.get("Number") or "").strip() or None)
+        return SceneHeading(plain, _scene_number(paragraph.get("Number")))
     if kind == "Character":
         return _read_cue(plain)
     if kind == "Parenthetical":
@@ -255,16 +275,30 @@ def _read_element(paragraph: ET.Element, caps_types: frozenset[str]) -> Element 
     if kind == "Lyrics":
         return Lyrics(text)
     if kind not in ("Action", "General", "Shot"):
-        _log.info("Final Draft paragraph type %r read as action", kind)
+        _log.info("Final Draft paragraph type %.40r read as action", kind)
     if paragraph.get("Alignment") == "Center":
         return Centered(text)
     return Action(text)
 
 
+def _scene_number(value: str | None) -> str | None:
+    number = (value or "").strip()
+    if len(number) > MAX_SCENE_NUMBER:
+        _log.info("left out a scene number of %d characters", len(number))
+        return None
+    return number or None
+
+
 def _read_cue(text: str) -> Character:
-    match = _CUE.match(text)
-    if match and match["name"] and match["ext"].strip():
-        return Character(match["name"], match["ext"].strip())
+    """`MARA (V.O.)` -> name MARA, extension V.O.: the last parentheses, at the very end."""
+    # Searched back from the end; a regular expression with a lazy name before `\s*\(` took
+    # quadratic time on a cue with a long run of spaces inside it.
+    body = text.rstrip()
+    opening = body.rfind("(")
+    if body.endswith(")") and opening >= 0 and ")" not in body[opening:-1]:
+        name, extension = body[:opening].rstrip(), body[opening + 1 : -1].strip()
+        if name and extension:
+            return Character(name, extension)
     return Character(text)
 
 
@@ -281,31 +315,34 @@ _DATE = re.compile(
 )
 
 
-def _join_lines(lines: Sequence[Text]) -> Text:
-    spans: list[Span] = []
-    for i, line in enumerate(lines):
-        if i:
-            spans.append(Span("\n"))
-        spans.extend(line.spans)
-    return Text.from_spans(spans)
-
-
 def _title_entries(
     paragraphs: Sequence[ET.Element], private: ET.Element | None
 ) -> list[TitleEntry]:
     lines = [_read_text(p, caps=False) for p in paragraphs]
     mapped = private.findall("TitleEntry") if private is not None else []
-    if mapped:
-        entries = []
-        for item in mapped:
-            first, last = _int(item.get("First")), _int(item.get("Last"))
-            if first is None or last is None or not 0 <= first <= last < len(lines):
-                _log.warning("title page map out of date; reading the title page by layout")
-                break
-            entries.append(TitleEntry(item.get("Key", ""), _join_lines(lines[first : last + 1])))
-        else:
-            return entries
-    return _guess_title_entries(paragraphs, lines)
+    entries = _mapped_title_entries(mapped, lines) if mapped else None
+    return entries if entries is not None else _guess_title_entries(paragraphs, lines)
+
+
+def _mapped_title_entries(mapped: list[ET.Element], lines: list[Text]) -> list[TitleEntry] | None:
+    """The entries as the map says, or None when it no longer fits the title page. Each
+    paragraph belongs to one entry at most, as written: ranges that overlap would let a few
+    bytes of map copy the whole title page once per entry."""
+    taken = [False] * len(lines)
+    entries = []
+    for item in mapped:
+        first, last = _int(item.get("First")), _int(item.get("Last"))
+        if (
+            first is None
+            or last is None
+            or not 0 <= first <= last < len(lines)
+            or any(taken[first : last + 1])
+        ):
+            _log.warning("title page map out of date; reading the title page by layout")
+            return None
+        taken[first : last + 1] = [True] * (last + 1 - first)
+        entries.append(TitleEntry(item.get("Key", ""), Text.join_lines(lines[first : last + 1])))
+    return entries
 
 
 def _guess_title_entries(paragraphs: Sequence[ET.Element], lines: list[Text]) -> list[TitleEntry]:
@@ -322,12 +359,11 @@ def _guess_title_entries(paragraphs: Sequence[ET.Element], lines: list[Text]) ->
         blocks[-1][1].append(line)
         previous_empty = False
 
-    entries: list[TitleEntry] = []
-    awaiting_author = False
+    found: list[tuple[str, list[Text]]] = []  # key, and its blocks (a contact may have several)
+    awaiting_author = titled = False
     for alignment, block in blocks:
-        value = _join_lines(block)
+        value = Text.join_lines(block)
         words = value.plain.strip()
-        keys = {entry.key for entry in entries}
         if alignment == "Center":
             if _CREDIT.match(words):
                 key, awaiting_author = "Credit", True
@@ -335,8 +371,8 @@ def _guess_title_entries(paragraphs: Sequence[ET.Element], lines: list[Text]) ->
                 key, awaiting_author = "Author", False
             elif _SOURCE.match(words):
                 key = "Source"
-            elif "Title" not in keys:
-                key = "Title"
+            elif not titled:
+                key, titled = "Title", True
             elif _COPYRIGHT.search(words):
                 key = "Copyright"
             else:
@@ -345,14 +381,14 @@ def _guess_title_entries(paragraphs: Sequence[ET.Element], lines: list[Text]) ->
             key = "Copyright"
         elif _DATE.search(words):
             key = "Draft date"
-        elif entries and entries[-1].key == "Contact":
+        elif found and found[-1][0] == "Contact":
             # A contact block split by empty lines (agent, then manager) stays one contact.
-            entries[-1] = TitleEntry("Contact", entries[-1].value + Text.of("\n") + value)
+            found[-1][1].append(value)
             continue
         else:
             key = "Contact"
-        entries.append(TitleEntry(key, value))
-    return entries
+        found.append((key, [value]))
+    return [TitleEntry(key, Text.join_lines(values)) for key, values in found]
 
 
 # --- reading: what Final Draft does not print -------------------------------------------------
@@ -365,59 +401,99 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def _restore_hidden(private: ET.Element, elements: list[Element]) -> None:
-    # Written in ascending order of index, so inserting each at its index rebuilds the document.
+def _restore_hidden(private: ET.Element, elements: list[Element]) -> list[Element]:
+    """The printed elements with the unprinted ones put back, each at the index it was written
+    with (out-of-order indices, which this module never writes, are taken in ascending order).
+    Merged in one pass: inserting one by one moved the rest of the list for each of them."""
+    hidden: list[tuple[int, Element]] = []
+    unreadable = 0
     for item in private.findall("Hidden"):
         index = _int(item.get("Index"))
         kind = _HIDDEN_TYPES.get(item.get("Type", ""))
         if index is None or kind is None:
-            _log.warning("skipping unreadable hidden element %r", item.attrib)
+            unreadable += 1
             continue
         text = item.text or ""
-        level = _int(item.get("Level")) or 1
-        hidden: Element = Section(text, level) if kind is Section else kind(text)
-        elements.insert(min(index, len(elements)), hidden)
+        # The level is repeated as `#` on export: a level from the file is held to the model's.
+        level = min(max(_int(item.get("Level")) or 1, 1), MAX_SECTION_LEVEL)
+        hidden.append((max(index, 0), Section(text, level) if kind is Section else kind(text)))
+    if unreadable:
+        _log.warning("skipped %d unreadable hidden element(s)", unreadable)
+    hidden.sort(key=lambda pair: pair[0])
+    merged: list[Element] = []
+    printed = iter(elements)
+    for index, element in hidden:
+        merged.extend(itertools.islice(printed, max(index - len(merged), 0)))
+        merged.append(element)
+    merged.extend(printed)
+    return merged
+
+
+_END = -1  # where a note that points nowhere goes: after the last element
 
 
 def _restore_inline_notes(
     private: ET.Element, elements: list[Element], entries: list[TitleEntry]
 ) -> None:
+    """Put each inline note back into the text it was written in. Indices are those of the
+    document as read, before any note; a text's notes are put in with one pass over it."""
+    in_entries: dict[int, list[tuple[int, Span]]] = defaultdict(list)
+    in_elements: dict[int, list[tuple[int, Span]]] = defaultdict(list)
+    stray: dict[int, list[str]] = defaultdict(list)  # kept as notes after this element
     for item in private.findall("InlineNote"):
         offset = _int(item.get("Offset")) or 0
         note = Span(item.text or "", _parse_style(item.get("Style")), note=True)
         index = _int(item.get("Element"))
         entry = _int(item.get("TitleEntry"))
         if entry is not None and 0 <= entry < len(entries):
-            old = entries[entry]
-            entries[entry] = TitleEntry(old.key, _insert_note(old.value, offset, note))
+            in_entries[entry].append((offset, note))
         elif index is not None and 0 <= index < len(elements):
-            target = elements[index]
-            if isinstance(target, Action | Dialogue | Centered | Lyrics):
-                elements[index] = type(target)(_insert_note(target.text, offset, note))
+            if isinstance(elements[index], Action | Dialogue | Centered | Lyrics):
+                in_elements[index].append((offset, note))
             else:
-                _log.warning("inline note no longer sits in text; kept as a note")
-                elements.insert(index + 1, Note(note.text))
+                stray[index].append(note.text)
         else:
-            _log.warning("inline note points nowhere; kept as a note at the end")
-            elements.append(Note(note.text))
+            stray[_END].append(note.text)
+    for number, notes in in_entries.items():
+        entries[number] = TitleEntry(
+            entries[number].key, _insert_notes(entries[number].value, notes)
+        )
+    for index, notes in in_elements.items():
+        target = elements[index]
+        assert isinstance(target, Action | Dialogue | Centered | Lyrics)
+        elements[index] = type(target)(_insert_notes(target.text, notes))
+    if stray:
+        count = sum(len(notes) for notes in stray.values())
+        _log.warning("%d inline note(s) no longer sit in text; kept as notes", count)
+        rebuilt: list[Element] = []
+        for index, element in enumerate(elements):
+            rebuilt.append(element)
+            rebuilt.extend(Note(text) for text in stray.get(index, ()))
+        rebuilt.extend(Note(text) for text in stray.get(_END, ()))
+        elements[:] = rebuilt
 
 
-def _insert_note(text: Text, offset: int, note: Span) -> Text:
-    """Put `note` after `offset` printed characters (after notes already there)."""
+def _insert_notes(text: Text, notes: list[tuple[int, Span]]) -> Text:
+    """Put each note after its offset in printed characters, after notes already there (and
+    after the notes before it in `notes` at the same offset)."""
+    total = len(text.plain)
+    # Stable: notes at one offset keep their order, and so do those past the end of the text.
+    pending = sorted(notes, key=lambda pair: min(max(pair[0], 0), total))
     out: list[Span] = []
-    position = 0
-    placed = False
+    position = k = 0
     for span in text.spans:
-        if not placed and not span.note and position + len(span.text) > offset:
-            cut = max(offset - position, 0)
-            out.extend((Span(span.text[:cut], span.style), note, Span(span.text[cut:], span.style)))
-            placed = True
-        else:
+        if span.note:
             out.append(span)
-        if not span.note:
-            position += len(span.text)
-    if not placed:
-        out.append(note)
+            continue
+        end = position + len(span.text)
+        cut = 0
+        while k < len(pending) and pending[k][0] < end:
+            at = max(pending[k][0] - position, 0)
+            out += [Span(span.text[cut:at], span.style), pending[k][1]]
+            cut, k = at, k + 1
+        out.append(Span(span.text[cut:], span.style))
+        position = end
+    out += [note for _, note in pending[k:]]
     return Text.from_spans(out)
 
 
@@ -463,33 +539,28 @@ _TITLE_TOP_BLANKS = 15  # puts the title a third of the way down the page
 _TITLE_PAGE_LINES = 54  # lines between the margins at 6 lines per inch
 
 
-def _xml_safe(text: str) -> str:
-    safe = _NOT_XML.sub("", text)
-    if safe != text:
-        _log.warning("left out %d characters XML cannot hold", len(text) - len(safe))
-    return safe
-
-
 def _style_name(style: Style) -> str:
     return "+".join(name for name, flag in _STYLE_NAMES if flag in style)
 
 
-def _printed_runs(text: Text) -> tuple[list[tuple[str, Style]], list[tuple[int, Span]]]:
+def _printed_runs(
+    text: Text, safe: Callable[[str], str]
+) -> tuple[list[tuple[str, Style]], list[tuple[int, Span]]]:
     """The printed text as runs of one style each, and the notes with their printed offsets."""
-    runs: list[tuple[str, Style]] = []
+    runs: list[tuple[list[str], Style]] = []  # joined at the end: `a[[n]]a[[n]]a...` is one run
     notes: list[tuple[int, Span]] = []
     offset = 0
     for span in text.spans:
-        chars = _xml_safe(span.text)
+        chars = safe(span.text)
         if span.note:
             notes.append((offset, Span(chars, span.style, note=True)))
             continue
         if runs and runs[-1][1] == span.style:
-            runs[-1] = (runs[-1][0] + chars, span.style)
+            runs[-1][0].append(chars)
         else:
-            runs.append((chars, span.style))
+            runs.append(([chars], span.style))
         offset += len(chars)
-    return runs, notes
+    return [("".join(pieces), style) for pieces, style in runs], notes
 
 
 def _add_runs(paragraph: ET.Element, runs: Sequence[tuple[str, Style]]) -> None:
@@ -520,6 +591,13 @@ class _Writer:
     private: ET.Element
     page_break_pending: bool = False
     characters: dict[str, None] = field(default_factory=dict)
+    left_out: int = 0  # characters XML cannot hold, counted for one warning per document
+
+    def safe(self, text: str) -> str:
+        """`text` without the characters XML 1.0 cannot hold, not even escaped."""
+        kept = _NOT_XML.sub("", text)
+        self.left_out += len(text) - len(kept)
+        return kept
 
     def paragraph(self, kind: str, parent: ET.Element | None = None) -> ET.Element:
         """A new paragraph; one at the top level takes a pending page break."""
@@ -541,7 +619,7 @@ class _Writer:
             _add_runs(self.paragraph("Action"), [])
 
     def rich(self, paragraph: ET.Element, index: int, text: Text) -> None:
-        runs, notes = _printed_runs(text)
+        runs, notes = _printed_runs(text, self.safe)
         _add_runs(paragraph, runs)
         for offset, note in notes:
             self.inline_note(note, offset, Element=str(index))
@@ -559,14 +637,14 @@ class _Writer:
         elif isinstance(element, SceneHeading):
             paragraph = self.paragraph("Scene Heading", parent)
             if element.number:
-                paragraph.set("Number", _xml_safe(element.number))
-            _add_runs(paragraph, [(_xml_safe(element.text), Style.NONE)])
+                paragraph.set("Number", self.safe(element.number))
+            _add_runs(paragraph, [(self.safe(element.text), Style.NONE)])
         elif isinstance(element, Character):
             self.characters[element.name] = None
-            _add_runs(self.paragraph("Character", parent), [(_xml_safe(element.cue), Style.NONE)])
+            _add_runs(self.paragraph("Character", parent), [(self.safe(element.cue), Style.NONE)])
         elif isinstance(element, Parenthetical | Transition):
             kind = "Parenthetical" if isinstance(element, Parenthetical) else "Transition"
-            _add_runs(self.paragraph(kind, parent), [(_xml_safe(element.text), Style.NONE)])
+            _add_runs(self.paragraph(kind, parent), [(self.safe(element.text), Style.NONE)])
         elif isinstance(element, Centered):
             paragraph = self.paragraph("Action", parent)
             paragraph.set("Alignment", "Center")
@@ -581,7 +659,7 @@ class _Writer:
         item.set("Type", type(element).__name__)
         if isinstance(element, Section):
             item.set("Level", str(element.level))
-        item.text = _xml_safe(element.text)
+        item.text = self.safe(element.text)
 
     def dual(self, dual: _Dual) -> None:
         wrapper = ET.SubElement(self.paragraph(""), "DualDialogue")
@@ -667,6 +745,8 @@ def to_fdx(doc: Document) -> str:
             writer.element(*item)
     writer.finish()
     _write_title_page(root, doc.title_page, writer)
+    if writer.left_out:
+        _log.warning("left out %d characters XML cannot hold", writer.left_out)
     _write_settings(root, doc, list(writer.characters))
     if len(private):
         root.append(private)
@@ -688,7 +768,7 @@ def _write_title_page(root: ET.Element, title_page: TitlePage, writer: _Writer) 
     def entry(number: int, item: TitleEntry, alignment: str) -> None:
         first = len(content)
         for line in item.value.lines():
-            _add_runs(_title_paragraph(content, alignment), _printed_runs(line)[0])
+            _add_runs(_title_paragraph(content, alignment), _printed_runs(line, writer.safe)[0])
         rows[number] = (first, len(content) - 1)
 
     numbered = list(enumerate(title_page.entries))
@@ -710,9 +790,13 @@ def _write_title_page(root: ET.Element, title_page: TitlePage, writer: _Writer) 
     for number, item in numbered:
         first, last = rows[number]
         ET.SubElement(
-            writer.private, "TitleEntry", Key=_xml_safe(item.key), First=str(first), Last=str(last)
+            writer.private,
+            "TitleEntry",
+            Key=writer.safe(item.key),
+            First=str(first),
+            Last=str(last),
         )
-        for offset, note in _printed_runs(item.value)[1]:
+        for offset, note in _printed_runs(item.value, writer.safe)[1]:
             writer.inline_note(note, offset, TitleEntry=str(number))
 
 
@@ -816,4 +900,5 @@ def _write_smart_type(root: ET.Element, doc: Document, characters: list[str]) ->
     for (group, item), values in lists.items():
         parent = ET.SubElement(smart, group)
         for value in values:
-            ET.SubElement(parent, item).text = _xml_safe(value)
+            # Names already counted where the script holds them: left out without a warning.
+            ET.SubElement(parent, item).text = _NOT_XML.sub("", value)

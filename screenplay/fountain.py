@@ -30,11 +30,13 @@ import logging
 import operator
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Literal, NamedTuple
 
 from screenplay.errors import FormatError
 from screenplay.types import (
+    MAX_SCENE_NUMBER,
+    MAX_SECTION_LEVEL,
     Action,
     Boneyard,
     Centered,
@@ -55,6 +57,7 @@ from screenplay.types import (
     TitleEntry,
     TitlePage,
     Transition,
+    describe,
 )
 
 _log = logging.getLogger(__name__)
@@ -66,7 +69,7 @@ _TWO_SPACES = "  "
 
 _PAGE_BREAK = re.compile(r"={3,}")
 _HEADING = re.compile(r"(?:INT\.?/EXT|I/E|INT|EXT|EST)[. ]", re.IGNORECASE)
-_SCENE_NUMBER = re.compile(r"(.*?)\s*(?<!\\)#([\w.\-]+)#")
+_SCENE_NUMBER = re.compile(r"[\w.\-]+")
 _TITLE_KEY = re.compile(r"([^\W\d_][\w '\-]*):(.*)")
 
 _MARKS = {
@@ -472,26 +475,36 @@ def _read_paragraph(lines: list[str]) -> list[Element]:
     """The elements of one block of lines (already free of boneyard and trailing spaces).
     Sections, synopses, lyrics and centered lines are taken off its top one run at a time."""
     out: list[Element] = []
-    while any(line.strip() for line in lines):
-        whole = _read_whole(lines)
+    # A cursor, not slices: taking lines off the top by slicing copied the rest each time,
+    # quadratic in a paragraph of a thousand `# section` lines.
+    blank_within = _blanks_within_lyrics(lines)
+    last = max((k for k, line in enumerate(lines) if line.strip()), default=-1)
+    start = 0
+    while start <= last:
+        whole = _read_whole(lines, start)
         if whole is not None:
             return out + whole
-        peeled = _peel_structure(lines) or _peel_lyrics(lines) or _peel_centered(lines)
+        peeled = (
+            _peel_structure(lines, start)
+            or _peel_lyrics(lines, start, blank_within)
+            or _peel_centered(lines, start)
+        )
         if peeled is None:
-            return out + _read_block(lines)
-        element, lines = peeled
+            return out + _read_block(lines[start:])
+        element, start = peeled
         out.append(element)
     return out
 
 
-def _read_whole(lines: list[str]) -> list[Element] | None:
+def _read_whole(lines: list[str], start: int) -> list[Element] | None:
     """A page break, forced action or notes: what a whole paragraph is, whatever it holds."""
-    first = lines[0].strip()
-    if len(lines) == 1 and _PAGE_BREAK.fullmatch(first):
+    first = lines[start].strip()
+    if start == len(lines) - 1 and _PAGE_BREAK.fullmatch(first):
         return [PageBreak()]
     if first.startswith("!"):
-        return [Action(parse_inline("\n".join([lines[0].lstrip()[1:], *lines[1:]])))]
-    notes = _notes_only(lines)
+        rest = [lines[start].lstrip()[1:], *lines[start + 1 :]]
+        return [Action(parse_inline("\n".join(rest)))]
+    notes = _notes_only(lines[start:]) if first.startswith("[[") else None
     return [Note(note) for note in notes] if notes is not None else None
 
 
@@ -508,35 +521,34 @@ def _read_block(lines: list[str]) -> list[Element]:
 
 
 def _notes_only(lines: list[str]) -> list[str] | None:
-    if not lines[0].lstrip().startswith("[["):
-        return None
     tokens = _tokens("\n".join(lines))
     if all(t.kind == "note" or (t.kind == "char" and t.text.isspace()) for t in tokens):
         return [t.text for t in tokens if t.kind == "note"] or None
     return None
 
 
-def _peel_structure(lines: list[str]) -> tuple[Element, list[str]] | None:
-    first = lines[0].strip()
+def _peel_structure(lines: list[str], start: int) -> tuple[Element, int] | None:
+    first = lines[start].strip()
     if first.startswith("#"):
         level = len(first) - len(first.lstrip("#"))
-        return Section(_plain(first[level:]), level), lines[1:]
+        return Section(_plain(first[level:]), min(level, MAX_SECTION_LEVEL)), start + 1
     if first.startswith("="):
-        return Synopsis(_plain(first[1:])), lines[1:]
+        return Synopsis(_plain(first[1:])), start + 1
     return None
 
 
-def _peel_lyrics(lines: list[str]) -> tuple[Element, list[str]] | None:
-    blank_within = _blanks_within_lyrics(lines)
-    run = 0
-    while run < len(lines) and (
-        lines[run].strip().startswith("~") or (run > 0 and blank_within[run])
+def _peel_lyrics(
+    lines: list[str], start: int, blank_within: list[bool]
+) -> tuple[Element, int] | None:
+    end = start
+    while end < len(lines) and (
+        lines[end].strip().startswith("~") or (end > start and blank_within[end])
     ):
-        run += 1
-    if not run:
+        end += 1
+    if end == start:
         return None
-    text = "\n".join(line.strip()[1:].lstrip() for line in lines[:run])
-    return Lyrics(parse_inline(text)), lines[run:]
+    text = "\n".join(line.strip()[1:].lstrip() for line in lines[start:end])
+    return Lyrics(parse_inline(text)), end
 
 
 def _blanks_within_lyrics(lines: list[str]) -> list[bool]:
@@ -557,19 +569,14 @@ def _is_centered(line: str) -> bool:
     return len(line) >= 2 and line.startswith(">") and _ends_unescaped(line, "<")
 
 
-def _peel_centered(lines: list[str]) -> tuple[Element, list[str]] | None:
-    run = _leading_run(lines, _is_centered)
-    if not run:
+def _peel_centered(lines: list[str], start: int) -> tuple[Element, int] | None:
+    end = start
+    while end < len(lines) and _is_centered(lines[end].strip()):
+        end += 1
+    if end == start:
         return None
-    text = "\n".join(line.strip()[1:-1].strip() for line in lines[:run])
-    return Centered(parse_inline(text)), lines[run:]
-
-
-def _leading_run(lines: list[str], test: Callable[[str], bool]) -> int:
-    run = 0
-    while run < len(lines) and test(lines[run].strip()):
-        run += 1
-    return run
+    text = "\n".join(line.strip()[1:-1].strip() for line in lines[start:end])
+    return Centered(parse_inline(text)), end
 
 
 def _read_single_line(line: str) -> Element | None:
@@ -588,10 +595,28 @@ def _read_single_line(line: str) -> Element | None:
 
 
 def _read_heading(source: str) -> SceneHeading:
-    numbered = _SCENE_NUMBER.fullmatch(source)
-    if numbered:
-        return SceneHeading(_plain(numbered[1]), numbered[2])
-    return SceneHeading(_plain(source))
+    text, number = split_scene_number(source)
+    return SceneHeading(_plain(text), number)
+
+
+def split_scene_number(line: str, *, escapes: bool = True) -> tuple[str, str | None]:
+    """`INT. HOUSE - DAY #1A#` -> (`INT. HOUSE - DAY`, `1A`); (line, None) without a number.
+
+    The number is letters, digits, `.` and `-` between the last two `#` of the line, at most
+    `MAX_SCENE_NUMBER` of them; with `escapes`, `\\#` opens none. Found by searching back from
+    the end, not by a regular expression: one that allowed spaces before the `#` took quadratic
+    time on a heading padded with spaces.
+    """
+    opening = line.rfind("#", 0, len(line) - 1) if line.endswith("#") else -1
+    number = line[opening + 1 : -1]
+    if (
+        opening < 0
+        or not 0 < len(number) <= MAX_SCENE_NUMBER
+        or not _SCENE_NUMBER.fullmatch(number)
+        or (escapes and line[opening - 1 : opening] == "\\")
+    ):
+        return line, None
+    return line[:opening].rstrip(), number
 
 
 def _read_cue(line: str) -> Character | None:
@@ -664,10 +689,20 @@ def to_fountain(doc: Document) -> str:
     if doc.title_page:
         title = "\n".join(_title_lines(doc.title_page))
         if _read(title, title_allowed=True).title_page != doc.title_page:
-            _log.warning("Fountain cannot carry the title page %r exactly", doc.title_page)
+            keys = ", ".join(entry.key for entry in doc.title_page.entries)
+            _log.warning("Fountain cannot carry the title page (%.80s) exactly", keys)
         paragraphs.append(title)
+    approximated: list[Element] = []
     for group in _groups(doc.elements):
-        paragraphs.append("\n".join(_write_group(group, at_top=not paragraphs)))
+        paragraphs.append("\n".join(_write_group(group, not paragraphs, approximated)))
+    if approximated:
+        # One line for the whole document: a line per paragraph flooded the log (and the command
+        # line's stderr) with tens of thousands of them for one odd file.
+        _log.warning(
+            "Fountain cannot carry %d paragraph(s) exactly (written as near as it can): %s...",
+            len(approximated),
+            describe(approximated[0]),
+        )
     return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
 
 
@@ -699,14 +734,15 @@ def _groups(elements: tuple[Element, ...]) -> Iterator[list[Element]]:
         yield group
 
 
-def _write_group(group: list[Element], at_top: bool) -> list[str]:
-    """The plainest way of writing `group` that our reader takes back as `group`."""
+def _write_group(group: list[Element], at_top: bool, approximated: list[Element]) -> list[str]:
+    """The plainest way of writing `group` that our reader takes back as `group`; when none
+    does, the last (most forced) way, and the group's first element joins `approximated`."""
     forms = _forms(group)
     wanted = Document(elements=tuple(group))
     for lines in forms:
         if _read("\n".join(lines), title_allowed=at_top) == wanted:
             return lines
-    _log.warning("Fountain cannot carry %r exactly; written as %r", group, forms[-1])
+    approximated.append(group[0])
     return forms[-1]
 
 

@@ -14,6 +14,7 @@ crosses a line). `Text.of()` and `Text.from_spans()` enforce it, so equality is 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -50,28 +51,44 @@ class Text:
     @classmethod
     def from_spans(cls, spans: Iterable[Span]) -> Text:
         """Build canonical text: split out newlines, drop empty spans, merge equal neighbours."""
-        pieces: list[Span] = []
+        merged: list[Span] = []
+        # Neighbours of one style are gathered and joined once: adding strings one by one would
+        # copy the run again for each span (quadratic in a line of a thousand tiny spans).
+        run: list[str] = []
+        run_style = Style.NONE
+
+        def flush() -> None:
+            if run:
+                merged.append(Span("".join(run), run_style))
+                run.clear()
+
         for span in spans:
             for i, part in enumerate(span.text.split("\n")):
                 if i:
-                    pieces.append(Span("\n"))
-                if part:
-                    pieces.append(Span(part, span.style, span.note))
-        merged: list[Span] = []
-        for span in pieces:
-            prev = merged[-1] if merged else None
-            if (
-                prev is not None
-                and prev.style == span.style
-                and prev.note == span.note
-                and "\n" not in prev.text
-                and "\n" not in span.text
-                and not span.note
-            ):
-                merged[-1] = Span(prev.text + span.text, prev.style, prev.note)
-            else:
-                merged.append(span)
+                    flush()
+                    merged.append(Span("\n"))
+                if not part:
+                    continue
+                if span.note:
+                    flush()
+                    merged.append(Span(part, span.style, note=True))
+                    continue
+                if run and span.style != run_style:
+                    flush()
+                run.append(part)
+                run_style = span.style
+        flush()
         return cls(tuple(merged))
+
+    @classmethod
+    def join_lines(cls, lines: Iterable[Text]) -> Text:
+        """The lines one after another, a newline between each two."""
+        spans: list[Span] = []
+        for i, line in enumerate(lines):
+            if i:
+                spans.append(Span("\n"))
+            spans.extend(line.spans)
+        return cls.from_spans(spans)
 
     @property
     def plain(self) -> str:
@@ -204,9 +221,19 @@ class PageBreak:
     """A forced page break (`===`)."""
 
 
+#: The deepest section level a reader accepts; a deeper one is read as this one. Levels come from
+#: files, and a writer repeats `#` `level` times: unbounded, ten bytes of FDX made megabytes of
+#: Fountain. Twice markdown's six is more than any outline uses.
+MAX_SECTION_LEVEL = 12
+
+#: The longest scene number a reader accepts (`12A`, `A-101.2`); anything longer is not a number.
+MAX_SCENE_NUMBER = 16
+
+
 @dataclass(frozen=True, slots=True)
 class Section:
-    """Structure only (`#`, `##`, ...), never printed. `level` starts at 1."""
+    """Structure only (`#`, `##`, ...), never printed. `level` starts at 1 (readers keep it at
+    most `MAX_SECTION_LEVEL`)."""
 
     text: str
     level: int = 1
@@ -261,6 +288,38 @@ PRINTED = (
     Lyrics,
     PageBreak,
 )
+
+
+def describe(element: Element, limit: int = 40) -> str:
+    """A short, readable name for an element in a message: `Dialogue "We're late…"`."""
+    kind = type(element).__name__
+    if isinstance(element, Action | Dialogue | Centered | Lyrics):
+        words = element.text.source
+    elif isinstance(element, Character):
+        words = element.cue
+    elif isinstance(element, PageBreak):
+        return kind
+    else:
+        words = element.text
+    return f"{kind} {quote(words, limit)}"
+
+
+def quote(text: str, limit: int = 40) -> str:
+    """`text` in double quotes on one line (spacing squashed), cut to `limit` characters with an
+    ellipsis."""
+    # Words are taken only until the limit is passed: quoting a megabyte costs no more than a line.
+    words: list[str] = []
+    length = -1
+    for word in _WORDS.finditer(text):
+        words.append(word.group())
+        length += len(words[-1]) + 1
+        if length > limit:
+            break
+    line = " ".join(words)
+    return f'"{line}"' if len(line) <= limit else f'"{line[: limit - 1].rstrip()}…"'
+
+
+_WORDS = re.compile(r"\S+")
 
 
 @dataclass(frozen=True, slots=True)
