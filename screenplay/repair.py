@@ -24,8 +24,9 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from screenplay.fountain import parse_inline
+from screenplay.fountain import parse_inline, split_scene_number
 from screenplay.types import (
     Action,
     Centered,
@@ -232,11 +233,10 @@ _INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"}
 @dataclass
 class _Report:
     chatter: list[str] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
+    changes: dict[str, None] = field(default_factory=dict)  # a set that keeps the order
 
     def change(self, message: str) -> None:
-        if message not in self.changes:
-            self.changes.append(message)
+        self.changes[message] = None
 
 
 # Chat-template tokens a model may leak (`<|im_end|>`, `</s>`), with the role after a start token.
@@ -271,7 +271,9 @@ def _normalise(text: str, report: _Report) -> list[str]:
     return [line.rstrip() for line in "".join(kept).split("\n")]
 
 
-_FENCE = re.compile(r"^\s*(```|~~~)\s*[\w+-]*\s*$")
+# Possessive `*+` here and below: the quantifiers do not give back what they took, so runs of
+# spaces next to optional parts cost linear time instead of quadratic (or cubic) backtracking.
+_FENCE = re.compile(r"^\s*+(```|~~~)\s*+[\w+-]*+\s*+$")
 
 
 def _unfence(lines: list[str], report: _Report) -> list[str]:
@@ -354,20 +356,23 @@ def _is_structural(line: str) -> bool:
 def _strip_chatter(lines: list[str], report: _Report) -> list[str]:
     """Set aside the opening and closing words addressed to the user."""
     paragraphs = _paragraphs(lines)
-    while paragraphs and _is_chatter_opening(paragraphs[0][0].strip()):
-        first = paragraphs[0]
+    # An index, not `pop(0)`: that moved every later paragraph, each time.
+    start = 0
+    while start < len(paragraphs) and _is_chatter_opening(paragraphs[start][0].strip()):
+        first = paragraphs[start]
         cut = next((i for i, line in enumerate(first) if _is_structural(line)), len(first))
         _set_aside(first[:cut], report)
         if cut < len(first):
-            paragraphs[0] = first[cut:]
+            paragraphs[start] = first[cut:]
             break
-        paragraphs.pop(0)
+        start += 1
+    del paragraphs[:start]
     if paragraphs and _is_chatter_intro(paragraphs[0]) and len(paragraphs) > 1:
         _set_aside(paragraphs.pop(0), report)
     closing: list[list[str]] = []
     while len(paragraphs) > 1 and _is_chatter_outro(paragraphs[-1]):
-        closing.insert(0, paragraphs.pop())
-    for paragraph in closing:
+        closing.append(paragraphs.pop())
+    for paragraph in reversed(closing):
         _set_aside(paragraph, report)
     out: list[str] = []
     for paragraph in paragraphs:
@@ -434,7 +439,6 @@ class _Line:
 
 
 _LIST_MARKER = re.compile(r"^\s*(?:[-+•]|\*(?=\s)|\d{1,3}[.)])\s+(?=\S)")
-_MD_HEADING = re.compile(r"^\s*(#{1,6})\s+(.*?)\s*#*\s*$")
 _WHOLE_EMPHASIS = re.compile(r"^(\*{1,3}|_{1,2})(?!\s)(.+?)(?<!\s)\1$")
 
 
@@ -449,9 +453,9 @@ def _unwrap(line: str) -> _Line:
     level = 0
     if text.startswith(">") and not re.match(r"^>.*<$", text) and _transition(text[1:]) is None:
         text, quoted = text[1:].strip(), True
-    heading = _MD_HEADING.match(text)
+    heading = _markdown_heading(text)
     if heading:
-        level, text = len(heading.group(1)), heading.group(2)
+        level, text = heading
     marker = _LIST_MARKER.match(text)
     if marker and not text.startswith("**"):
         text, listed = text[marker.end() :], True
@@ -465,14 +469,26 @@ def _unwrap(line: str) -> _Line:
     return _Line(text, wrapper, level, listed, quoted)
 
 
+def _markdown_heading(text: str) -> tuple[int, str] | None:
+    """`## Title ##` -> (2, "Title"): one to six `#`, a space, the title, optional closing `#`.
+
+    Read with string methods: the regular expression it replaces (`(.*?)\\s*#*\\s*$`) took
+    cubic time on a long heading with spaces in it, seconds for a kilobyte of model output."""
+    body = text.lstrip()
+    level = len(body) - len(body.lstrip("#"))
+    rest = body[level:]
+    if not 1 <= level <= 6 or not rest[:1].isspace():
+        return None
+    return level, rest.strip().rstrip("#").rstrip()
+
+
 _HEADING_PREFIX = re.compile(
     r"^(?P<prefix>INT\.?\s*/\s*EXT|EXT\.?\s*/\s*INT|I\s*/\s*E|INT|EXT|EST)(?:\.|\s+|$)\s*",
     re.IGNORECASE,
 )
 _SCENE_LABEL = re.compile(
-    r"^(?:scene(?:\s+heading)?|slugline)\s*(?P<number>\d+[A-Z]?)?\s*[:.\-–—]\s*", re.IGNORECASE
+    r"^(?:scene(?:\s++heading)?|slugline)\s*+(?P<number>\d+[A-Z]?)?\s*+[:.\-–—]\s*", re.IGNORECASE
 )
-_SCENE_NUMBER = re.compile(r"\s*#([\w.\-]+)#$")
 _CANONICAL_PREFIX = {"INT": "INT.", "EXT": "EXT.", "EST": "EST.", "IE": "I/E"}
 
 
@@ -484,9 +500,9 @@ def _scene_heading(text: str) -> SceneHeading | None:
         number, text = label.group("number"), text[label.end() :]
     forced = text.startswith(".") and not text.startswith("..")
     body = text[1:] if forced else text
-    found = _SCENE_NUMBER.search(body)
+    body, found = split_scene_number(body, escapes=False)
     if found:
-        number, body = found.group(1), body[: found.start()]
+        number = found
     match = _HEADING_PREFIX.match(body)
     if match is None:
         return SceneHeading(body.strip().upper(), number) if forced and body.strip() else None
@@ -501,12 +517,18 @@ def _scene_heading(text: str) -> SceneHeading | None:
     return SceneHeading(f"{prefix} {place}".strip(), number)
 
 
+_DASH = re.compile(r"\s*(?:--|[—–])\s*|\s+-\s+")
+
+
 def _place_and_time(rest: str) -> str | None:
     """`kitchen — night` -> `KITCHEN - NIGHT`; None when the words are a sentence, not a place."""
-    if len(rest.split()) > 12:
+    words = rest.split()
+    if len(words) > 12:
         return None
-    rest = re.sub(r"\s*(?:--|[—–])\s*|\s+-\s+", " - ", rest.strip().rstrip("."))
-    rest = re.sub(r"\s+", " ", rest).strip(" -").upper()
+    # Spacing squashed first: `\s*` around the dash, tried at each space of a long run of them,
+    # was quadratic.
+    rest = _DASH.sub(" - ", " ".join(words).rstrip("."))
+    rest = " ".join(rest.split()).strip(" -").upper()
     if " - " in rest:
         return rest
     place, comma, time = rest.rpartition(",")
@@ -516,6 +538,13 @@ def _place_and_time(rest: str) -> str | None:
         if rest.endswith(" " + time) and len(rest) > len(time) + 1:
             return f"{rest[: -len(time)].strip()} - {time}"
     return rest
+
+
+def _centered(text: str) -> str | None:
+    """The words of `> THE END <` (or a bare `THE END`), or None."""
+    if len(text) >= 2 and text.startswith(">") and text.endswith("<"):
+        return text[1:-1].strip()
+    return "THE END" if text in ("THE END", "THE END.") else None
 
 
 def _transition(text: str) -> Transition | None:
@@ -529,7 +558,7 @@ def _transition(text: str) -> Transition | None:
     return None
 
 
-_CHAT = re.compile(r"(?P<name>[^:：*_\n\"“]{1,50}?)\s*(?P<close>[*_]{0,3})\s*[:：]\s*")
+_CHAT = re.compile(r"(?P<name>[^:：*_\n\"“]{1,50}?)\s*+(?P<close>[*_]{0,3})\s*+[:：]\s*")
 
 
 def _chat_split(text: str) -> tuple[str, str] | None:
@@ -549,10 +578,20 @@ def _chat_split(text: str) -> tuple[str, str] | None:
 
 
 def _split_extension(name: str) -> tuple[str, str | None]:
-    match = re.match(r"^(.*?)\s*[(（]([^()（）]*)[)）]\s*$", name)
-    if match is None:
-        return name.strip().rstrip("^").strip(), None
-    return match.group(1).strip(), match.group(2).strip()
+    """`MARA (V.O.)` -> ("MARA", "V.O."): the last parentheses, ASCII or full-width, at the very
+    end; searched back from the end (a lazy `(.*?)\\s*\\(` took quadratic time on spaces)."""
+    body = name.rstrip()
+    opening = max(body.rfind("("), body.rfind("（"))
+    if body.endswith((")", "）")) and opening >= 0:
+        before, words = body[:opening].rstrip(), body[opening + 1 : -1]
+        if "\n" not in before and not any(char in "()（）" for char in words):
+            return before.strip(), words.strip()
+    return name.strip().rstrip("^").strip(), None
+
+
+def _cue_words(line: _Line) -> tuple[str, str | None]:
+    """The name and the words in parentheses of a line standing alone as a cue (`MARA (V.O.):`)."""
+    return _split_extension(line.text.rstrip(":：").strip().lstrip("@"))
 
 
 def _extension(words: str | None) -> str | None:
@@ -568,7 +607,7 @@ _UPPER_CUE = re.compile(rf"^[A-Z0-9{_CJK}À-ÞĀ-ſ][A-Z0-9À-ÞĀ-ſ{_CJK} .'�
 def _looks_like_upper_cue(name: str) -> bool:
     """`MARA`, `DR. ODUYA`, `BOB 2`: upper case, short, not a sentence or a label."""
     name = name.strip()
-    if not name or len(name) > 32 or len(name.split()) > 4:
+    if not name or len(name) > _MAX_CUE or len(name.split()) > 4:
         return False
     if not any(char.isupper() for char in name) or any(char.islower() for char in name):
         return False
@@ -596,7 +635,11 @@ def _one_edit(a: str, b: str) -> bool:
         swapped = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
         return len(diff) == 1 or (swapped and a[diff[1]] == b[diff[0]])
     short, long = (a, b) if len(a) < len(b) else (b, a)
-    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+    # Deleting the first letter where they part is as good as deleting any other.
+    first = 0
+    while first < len(short) and short[first] == long[first]:
+        first += 1
+    return long[first + 1 :] == short[first:]
 
 
 def _name_key(name: str) -> str:
@@ -623,7 +666,8 @@ class _Speakers:
         #: Names read as a cast member they misspell (`ROTH` -> RUTH), whether or not a cue
         #: ends up using them (the reader reports the ones it does).
         self.misspelt: dict[str, str] = {}
-        self.text = "\n".join(lines)
+        self.lines = lines
+        self._mentions: _Mentions | None = None  # built when first asked
         self._learn(lines)
 
     def _learn(self, lines: list[str]) -> None:
@@ -677,9 +721,69 @@ class _Speakers:
         if not _looks_like_upper_cue(name):
             return None
         if in_block:
-            mentions = re.findall(rf"(?<!\w){re.escape(name)}(?!\w)", self.text)
-            return name if len(mentions) >= 2 else None
+            if self._mentions is None:
+                names = (_cue_words(_unwrap(line))[0] for line in self.lines)
+                self._mentions = _Mentions("\n".join(self.lines), names)
+            return name if self._mentions.count(name) >= 2 else None
         return name
+
+
+class _Mentions:
+    """How often each name that a line of the text could give a cue stands in the text as words
+    of its own (no letter, digit or `_` glued to either end), counted as `re.findall` counts:
+    left to right, never overlapping.
+
+    Found for all the names in one pass, through a trie of their tokens (runs of word
+    characters, and single other characters); a cue is at most 32 characters, so a walk is
+    short. Searching the whole text again for each doubtful capital line was quadratic."""
+
+    def __init__(self, text: str, names: Iterable[str]) -> None:
+        self.text = text
+        self.at: dict[str, list[int]] = {}
+        trie: dict[str, Any] = {}
+        for name in names:
+            if name in self.at or not _looks_like_upper_cue(name):
+                continue
+            self.at[name] = []
+            node = trie
+            for token in _TOKEN.findall(name):
+                node = node.setdefault(token, {})
+            node[""] = name  # no token is empty: the key marks where a name ends
+        if trie:
+            firsts = "".join(sorted({key[0] for key in trie}))
+            for start in re.finditer(rf"(?<!\w)[{re.escape(firsts)}]", text):
+                self._walk(trie, start.start())
+
+    def _walk(self, node: dict[str, Any], start: int) -> None:
+        at = start
+        while at < len(self.text):
+            word = _TOKEN.match(self.text, at, at + _MAX_CUE + 1)
+            assert word is not None
+            child = node.get(word.group())
+            if child is None:
+                return
+            node, at = child, word.end()
+            ends_word = at == len(self.text) or not _is_word(self.text[at])
+            if "" in node and ends_word:
+                self.at[node[""]].append(start)
+
+    def count(self, name: str) -> int:
+        starts = self.at.get(name)
+        if starts is None:  # not a name any line gives: searched for once
+            return len(re.findall(rf"(?<!\w){re.escape(name)}(?!\w)", self.text))
+        count, free = 0, 0
+        for start in starts:
+            if start >= free:
+                count, free = count + 1, start + len(name)
+        return count
+
+
+_TOKEN = re.compile(r"\w+|\W")
+_MAX_CUE = 32
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 # --- reading lines into elements --------------------------------------------------------------
@@ -702,6 +806,9 @@ class _Reader:
         self.speakers = speakers
         self.report = report
         self.elements: list[Element] = []
+        # The lines of an action or a speech that grew line by line, joined once at the end:
+        # joining them one by one copied the element's text again for each line.
+        self.grown: dict[int, list[Text]] = {}
         self.in_block = False
         # Consecutive action lines of one paragraph make one Action element.
         self.action_open = False
@@ -716,7 +823,17 @@ class _Reader:
                 self._line(_unwrap(raw), nxt, following if nxt is None else None)
             # A cue whose speech comes after a blank line keeps its block open.
             self.in_block = bool(self.elements) and isinstance(self.elements[-1], Character)
+        for index, lines in self.grown.items():
+            grown = self.elements[index]
+            assert isinstance(grown, Action | Dialogue)
+            self.elements[index] = type(grown)(Text.join_lines(lines))
         return self.elements
+
+    def _grow(self, text: Text) -> None:
+        """Add a line to the action or speech that is the last element."""
+        last = self.elements[-1]
+        assert isinstance(last, Action | Dialogue)
+        self.grown.setdefault(len(self.elements) - 1, [last.text]).append(text)
 
     def _line(self, line: _Line, nxt: str | None, following: list[str] | None) -> None:
         self._note_markup(line)
@@ -724,9 +841,9 @@ class _Reader:
         if re.fullmatch(r"={3,}", text):
             self._close(PageBreak())
             return
-        centered = re.fullmatch(r">\s*(.*?)\s*<", text) or re.fullmatch(r"(THE END)\.?", text)
-        if centered:
-            self._close(Centered(_rich(centered.group(1))))
+        centered = _centered(text)
+        if centered is not None:
+            self._close(Centered(_rich(centered)))
             return
         heading = _scene_heading(text)
         if heading is not None:
@@ -781,7 +898,7 @@ class _Reader:
     def _standalone_cue(self, line: _Line, nxt: str | None, following: list[str] | None) -> bool:
         written = line.text.rstrip(":：").strip()
         forced = written.startswith("@")
-        name, extension_words = _split_extension(written.lstrip("@"))
+        name, extension_words = _cue_words(line)
         extension = _extension(extension_words)
         if extension_words is not None and extension is None:
             return False
@@ -862,7 +979,7 @@ class _Reader:
     def _append(self, element: Parenthetical | Dialogue) -> None:
         last = self.elements[-1] if self.elements else None
         if isinstance(element, Dialogue) and isinstance(last, Dialogue):
-            self.elements[-1] = Dialogue(last.text + Text.of("\n") + element.text)
+            self._grow(element.text)
         else:
             self.elements.append(element)
 
@@ -884,7 +1001,7 @@ class _Reader:
             text = f"*{text}*"
         last = self.elements[-1] if self.elements else None
         if self.action_open and isinstance(last, Action):
-            self.elements[-1] = Action(last.text + Text.of("\n") + _rich(text))
+            self._grow(_rich(text))
         else:
             self.elements.append(Action(_rich(text)))
         self.action_open = True
