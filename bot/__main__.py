@@ -6,7 +6,8 @@
 Settings come from `.env` and the environment (`bot.settings`); the flags override them for one
 run. SIGINT and SIGTERM stop the console gracefully: the queue finishes what it holds, the takes
 are stored, the database is closed (a second signal stops at once — SQLite's journal keeps the
-database whole either way). The token is never printed or logged.
+database whole either way). The token is never printed or logged. A setting or a database the
+bot cannot use ends the process with one `error: ...` line and exit status 2, no traceback.
 
 It knows the command line and the process's lifetime; the console and the Discord wiring are
 their own modules, the latter imported only when it runs.
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
+from bot.store import StoreError
 
 _log = logging.getLogger("bot")
 
@@ -147,21 +149,34 @@ def run_discord_bot(settings: Settings) -> int:
     return run_discord(settings)
 
 
+def console_room(args: argparse.Namespace) -> int:
+    """The room the console opens (`--room`)."""
+    room_id: int = getattr(args, "room", 1)
+    if not 1 <= room_id < 1 << 63:
+        raise SettingsError(f"--room must be a number from 1 to {(1 << 63) - 1}.")
+    return room_id
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = console_settings(load_settings(), args)
+        room_id = console_room(args)
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.command is None and settings.has_token:
-        configure_logging(settings.log_level, console=False)
-        _log.info("starting with settings %s", settings.redacted())
-        return run_discord_bot(settings)
-    if args.command is None:
-        print(_NO_TOKEN, file=sys.stderr)
-    configure_logging(settings.log_level, console=True)
-    return asyncio.run(console_main(settings, getattr(args, "room", 1)))
+    try:
+        if args.command is None and settings.has_token:
+            configure_logging(settings.log_level, console=False)
+            _log.info("starting with settings %s", settings.redacted())
+            return run_discord_bot(settings)
+        if args.command is None:
+            print(_NO_TOKEN, file=sys.stderr)
+        configure_logging(settings.log_level, console=True)
+        return asyncio.run(console_main(settings, room_id))
+    except StoreError as err:  # a database the bot cannot use, said in one line
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

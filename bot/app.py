@@ -122,10 +122,9 @@ async def open_app(
 
     `generator` replaces the configured generation side (an embedding program's own, or a test's
     canned takes); without it the model is loaded as the settings say, which takes a while on
-    first start (see `model.loading`). Raises `model.loading.ModelLoadError` or
-    `bot.settings.SettingsError` with a sentence for the operator.
+    first start (see `model.loading`). Raises `model.loading.ModelLoadError`,
+    `bot.settings.SettingsError` or `bot.store.StoreError` with a sentence for the operator.
     """
-    settings.database.parent.mkdir(parents=True, exist_ok=True)
     store = await Store.open(settings.database)
     app: App | None = None
     opened: Generator | None = None

@@ -3,7 +3,8 @@
 `str()` of every `RoomError` is one or two plain sentences meant to be shown as they are,
 ephemerally, in Discord or on the console; the one error handler of each front end maps `RoomError`
 to a reply and treats anything else as a bug (logged with its traceback, answered with a short
-apology). This module knows nothing of Discord, the model or SQLite.
+apology). This module knows nothing of Discord, the model or SQLite (`bot.store` says why a
+database failed in a `DatabaseFailed`).
 """
 
 from __future__ import annotations
@@ -62,3 +63,9 @@ class QueueFull(RoomError):
 
 class GenerationFailed(RoomError):
     """The model could not produce takes for a proposal (raised by the generation side)."""
+
+
+class DatabaseFailed(RoomError):
+    """The room's database could not carry out a command (a full disk, a disk I/O error, a file
+    made read-only, a lock held by another program): the command's transaction was rolled back,
+    so nothing of it was kept and everything committed before is intact."""

@@ -14,6 +14,13 @@ forwards (`apply_change`, `invert`). Script elements are stored one row per elem
 encoding of the dataclass, which round-trips exactly (`encode_element` / `decode_element`); their
 order is a `pos` column with gaps, renumbered when an insertion finds no room.
 
+A database the bot cannot use is refused at open with one `StoreError` sentence for the operator
+(naming the file and what to do): a folder, a file that is not a database or is damaged, a file or
+folder the bot may not write, a schema newer than the bot's migrations (never migrated nor
+written). A command that the disk fails (full, I/O error, made read-only) is rolled back and
+raised as `bot.errors.DatabaseFailed`, the sentence the writer sees. An id beyond SQLite's 64-bit
+integers names no row: lookups answer "not found" for it, as for any missing row.
+
 This module knows SQL and the domain types; it knows nothing of permissions, pick rules or the
 model — `bot.room` decides, this module records.
 """
@@ -53,6 +60,7 @@ from bot.domain import (
     Take,
     Vote,
 )
+from bot.errors import DatabaseFailed
 from model.tasks import TaskKind
 from screenplay import types as sp
 
@@ -143,6 +151,112 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+class StoreError(Exception):
+    """The bot cannot use the database; `str()` is the one line the operator sees: the file, what
+    is wrong with it, and what to do."""
+
+
+_ELSEWHERE = "or point DATABASE (or --db) at another file"
+
+#: What the operator is told when SQLite refuses a database at open, by SQLite's primary result
+#: code; `{path}` is the file, `{cause}` SQLite's own words.
+_OPEN_FAILURES: dict[int, str] = {
+    sqlite3.SQLITE_NOTADB: (
+        "{path} is not a Writers' Room database, or it is damaged ({cause}): restore it from a "
+        f"backup, {_ELSEWHERE}."
+    ),
+    sqlite3.SQLITE_CORRUPT: (
+        f"The database {{path}} is damaged ({{cause}}): restore it from a backup, {_ELSEWHERE}."
+    ),
+    sqlite3.SQLITE_READONLY: (
+        "The database {path} is read-only for the bot ({cause}): let the bot's user write the "
+        f"file and its folder (SQLite keeps a -wal and a -shm file beside it), {_ELSEWHERE}."
+    ),
+    sqlite3.SQLITE_CANTOPEN: (
+        "Cannot open the database {path} ({cause}): let the bot's user read and write the file "
+        f"and its folder, {_ELSEWHERE}."
+    ),
+    sqlite3.SQLITE_FULL: (
+        "The disk holding the database {path} is full ({cause}): free some space, then start "
+        "the bot again."
+    ),
+    sqlite3.SQLITE_IOERR: (
+        "Cannot read or write the database {path} ({cause}): check its disk, then start the bot "
+        "again."
+    ),
+    sqlite3.SQLITE_BUSY: (
+        "The database {path} is locked by another program ({cause}): stop the other bot or "
+        "program that uses it, then start again."
+    ),
+}
+_OPEN_FAILURES[sqlite3.SQLITE_PERM] = _OPEN_FAILURES[sqlite3.SQLITE_READONLY]
+
+#: What a writer is told when the disk fails a command, by SQLite's primary result code; any
+#: other SQLite error is a bug, not a sentence.
+_COMMAND_FAILURES: dict[int, str] = {
+    sqlite3.SQLITE_FULL: (
+        "The room's database is full (disk full): nothing was changed; free some space on the "
+        "bot's disk, then try again."
+    ),
+    sqlite3.SQLITE_IOERR: (
+        "The room's database could not be read or written (disk I/O error): nothing was changed; "
+        "check the bot's disk, then try again."
+    ),
+    sqlite3.SQLITE_READONLY: (
+        "The room's database has become read-only: nothing was changed; let the bot write its "
+        "database file and folder again, then try again."
+    ),
+    sqlite3.SQLITE_CANTOPEN: (
+        "The room's database file cannot be opened any more: nothing was changed; check the "
+        "bot's disk and folder, then try again."
+    ),
+    sqlite3.SQLITE_CORRUPT: (
+        "The room's database is damaged: nothing was changed; restore it from a backup."
+    ),
+    sqlite3.SQLITE_BUSY: (
+        "The room's database is locked by another program: nothing was changed; try again in a "
+        "moment."
+    ),
+}
+_COMMAND_FAILURES[sqlite3.SQLITE_NOTADB] = _COMMAND_FAILURES[sqlite3.SQLITE_CORRUPT]
+
+
+def _primary_code(err: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of `err` (extended codes such as SQLITE_IOERR_WRITE carry
+    it in their low byte)."""
+    code = getattr(err, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def _open_failure(path: Path, err: sqlite3.Error) -> str:
+    sentence = _OPEN_FAILURES.get(_primary_code(err) or -1)
+    if sentence is None:
+        return f"Cannot use the database {path} ({err}): {_ELSEWHERE.removeprefix('or ')}."
+    return sentence.format(path=path, cause=err)
+
+
+def _prepare_folder(path: Path) -> None:
+    """The folder of the database, created when missing; a folder where the file should be is
+    refused before SQLite says only that it cannot open it."""
+    if path.is_dir():
+        raise StoreError(
+            f"The database {path} is a folder, not a file: point DATABASE (or --db) at a file, "
+            f"e.g. {path / 'writers_room.db'}."
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        why = (
+            "a file stands where a folder should be"
+            if isinstance(err, FileExistsError | NotADirectoryError)
+            else err.strerror or str(err)
+        )
+        raise StoreError(
+            f"Cannot create the folder {path.parent} for the database {path} ({why}): create "
+            "it, or point DATABASE (or --db) at a file in a folder the bot can write."
+        ) from err
+
+
 class Store:
     """The open database. Use `await Store.open(path)` (or `async with await Store.open(path)`)."""
 
@@ -153,20 +267,66 @@ class Store:
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
+        """The database at `path` (created with its folder when missing), migrated to the bot's
+        schema. Raises `StoreError` when the bot cannot use it; nothing is written then."""
         path = Path(path)
-        db = await aiosqlite.connect(path, isolation_level=None)
+        _prepare_folder(path)
         try:
-            db.row_factory = aiosqlite.Row
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA foreign_keys=ON")
-            await db.execute("PRAGMA busy_timeout=10000")
-            store = cls(db, path)
-            await store._migrate()
-        except BaseException:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as err:
+            raise StoreError(_open_failure(path, err)) from err
+        store = cls(db, path)
+        try:
+            await store._prepare()
+        except BaseException as err:
             await db.close()
+            cause = err.__cause__ if isinstance(err, DatabaseFailed) else err
+            if isinstance(cause, sqlite3.Error):
+                raise StoreError(_open_failure(path, cause)) from err
             raise
         return store
+
+    async def _prepare(self) -> None:
+        """Check the file before anything is written to it, then set the connection up and
+        migrate."""
+        db = self._db
+        db.row_factory = aiosqlite.Row
+        # The first read: a file that is no SQLite database fails here.
+        version = await scalar(db, "PRAGMA user_version")
+        known = len(migrations())
+        if version > known:
+            raise StoreError(
+                f"The database {self.path} was written by a newer Writers' Room (schema "
+                f"{version}; this one knows up to {known}); upgrade the bot to open it, "
+                f"{_ELSEWHERE}."
+            )
+        if version == 0 and await scalar(db, "SELECT count(*) FROM sqlite_master"):
+            raise StoreError(
+                f"{self.path} is a database of another program (it has tables, but no Writers' "
+                f"Room schema): {_ELSEWHERE.removeprefix('or ')}."
+            )
+        damage = await scalar(db, "PRAGMA quick_check(1)")
+        if damage != "ok":
+            raise StoreError(
+                f"The database {self.path} is damaged ({damage}): restore it from a backup, "
+                f"{_ELSEWHERE}."
+            )
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=10000")
+        await self._migrate()
+        await self._check_writable(known)
+
+    async def _check_writable(self, version: int) -> None:
+        """Change a page and roll the change back: a file the bot may only read (which SQLite
+        opens read-only, as it does a database in a folder the bot may not write) is refused at
+        open, not at a writer's first command."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._db.execute(f"PRAGMA user_version = {version}")
+        finally:
+            await self._rollback()
 
     async def close(self) -> None:
         async with self._lock:
@@ -192,25 +352,55 @@ class Store:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction (`BEGIN IMMEDIATE`): committed when the block ends, rolled back
-        when it raises."""
-        async with self._lock:
+        when it raises. A failing disk raises `DatabaseFailed` (after the rollback)."""
+        async with self._lock, self._failures_said():
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                await self._rollback()
                 raise
             await self._db.execute("COMMIT")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
         """A read-only snapshot (a deferred transaction, always rolled back)."""
-        async with self._lock:
+        async with self._lock, self._failures_said():
             await self._db.execute("BEGIN")
             try:
                 yield self._db
             finally:
-                await self._db.execute("ROLLBACK")
+                await self._rollback()
+
+    async def _rollback(self) -> None:
+        # SQLite may have rolled back already: it does after some failures (a full disk, an
+        # I/O error), and a second ROLLBACK would hide the first error.
+        if self._db.in_transaction:
+            await self._db.execute("ROLLBACK")
+
+    @asynccontextmanager
+    async def _failures_said(self) -> AsyncIterator[None]:
+        """A failing disk (full, I/O error, read-only...) as the sentence the writer sees; the
+        transaction is rolled back first, so nothing of the command is kept."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            sentence = _COMMAND_FAILURES.get(_primary_code(err) or -1)
+            if sentence is None:
+                raise
+            await self._rollback()
+            _log.error("the database %s failed a command: %s", self.path, err)
+            raise DatabaseFailed(sentence) from err
+
+
+#: SQLite's integers are 64-bit; an id beyond them is the id of no row (binding it would raise
+#: OverflowError), so lookups answer "not found" for it.
+_INTEGERS = range(-(1 << 63), 1 << 63)
+
+
+def _storable(*ids: int | None) -> bool:
+    """Whether SQLite can hold every id given (None stands for no id)."""
+    return all(i is None or i in _INTEGERS for i in ids)
 
 
 async def scalar(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -242,6 +432,8 @@ def settings_from_json(data: str) -> RoomSettings:
 
 
 async def room_exists(db: aiosqlite.Connection, room_id: int) -> bool:
+    if not _storable(room_id):
+        return False
     return await scalar(db, "SELECT 1 FROM rooms WHERE id = ?", (room_id,)) is not None
 
 
@@ -267,6 +459,8 @@ async def load_settings(db: aiosqlite.Connection, room_id: int) -> RoomSettings:
 
 async def find_settings(db: aiosqlite.Connection, room_id: int) -> RoomSettings | None:
     """The room's settings; None when the room does not exist."""
+    if not _storable(room_id):
+        return None
     data = await scalar(db, "SELECT settings FROM rooms WHERE id = ?", (room_id,))
     return None if data is None else settings_from_json(data)
 
@@ -289,6 +483,8 @@ def project_from_dict(data: dict[str, Any]) -> Project:
 
 
 async def load_project(db: aiosqlite.Connection, room_id: int) -> Project:
+    if not _storable(room_id):
+        return Project()
     async with db.execute(
         f"SELECT {', '.join(_PROJECT_FIELDS)} FROM rooms WHERE id = ?", (room_id,)
     ) as cursor:
@@ -310,6 +506,8 @@ _CHARACTER_FIELDS = [f.name for f in dataclasses.fields(CharacterEntry)]
 
 
 async def load_characters(db: aiosqlite.Connection, room_id: int) -> tuple[CharacterEntry, ...]:
+    if not _storable(room_id):
+        return ()
     rows = await _rows(
         db,
         f"SELECT {', '.join(_CHARACTER_FIELDS)} FROM characters WHERE room_id = ? ORDER BY name",
@@ -319,6 +517,8 @@ async def load_characters(db: aiosqlite.Connection, room_id: int) -> tuple[Chara
 
 
 async def load_locations(db: aiosqlite.Connection, room_id: int) -> tuple[Location, ...]:
+    if not _storable(room_id):
+        return ()
     rows = await _rows(
         db, "SELECT name, description FROM locations WHERE room_id = ? ORDER BY name", (room_id,)
     )
@@ -326,6 +526,8 @@ async def load_locations(db: aiosqlite.Connection, room_id: int) -> tuple[Locati
 
 
 async def load_beats(db: aiosqlite.Connection, room_id: int) -> tuple[Beat, ...]:
+    if not _storable(room_id):
+        return ()
     rows = await _rows(
         db, "SELECT id, text, status FROM beats WHERE room_id = ? ORDER BY pos", (room_id,)
     )
@@ -335,6 +537,8 @@ async def load_beats(db: aiosqlite.Connection, room_id: int) -> tuple[Beat, ...]
 
 
 async def beat_record(db: aiosqlite.Connection, room_id: int, beat_id: int) -> dict[str, Any]:
+    if not _storable(room_id, beat_id):
+        raise LookupError(beat_id)
     async with db.execute(
         "SELECT id, pos, text, status FROM beats WHERE room_id = ? AND id = ?", (room_id, beat_id)
     ) as cursor:
@@ -389,7 +593,9 @@ async def load_script(
 ) -> tuple[ScriptLine, ...]:
     """Lines `start`..`end` (numbers from 1, both included; `end` None: to the last)."""
     start = max(start, 1)
-    limit = -1 if end is None else max(end - start + 1, 0)
+    if not _storable(room_id, start - 1):
+        return ()
+    limit = -1 if end is None else min(max(end - start + 1, 0), _INTEGERS[-1])
     rows = await _rows(
         db,
         f"SELECT {_LINE_COLUMNS} FROM script_lines WHERE room_id = ? ORDER BY pos LIMIT ? OFFSET ?",
@@ -399,12 +605,15 @@ async def load_script(
 
 
 async def script_length(db: aiosqlite.Connection, room_id: int) -> int:
+    if not _storable(room_id):
+        return 0
     return int(await scalar(db, "SELECT count(*) FROM script_lines WHERE room_id = ?", (room_id,)))
 
 
 async def line_id_at(db: aiosqlite.Connection, room_id: int, number: int) -> int | None:
-    """The id of line `number` (from 1); None for 0 (before the first line)."""
-    if number <= 0:
+    """The id of line `number` (from 1); None for 0 (before the first line) and for a line past
+    the end."""
+    if number <= 0 or not _storable(room_id, number - 1):
         return None
     return await scalar(
         db,
@@ -414,6 +623,8 @@ async def line_id_at(db: aiosqlite.Connection, room_id: int, number: int) -> int
 
 
 async def last_line_id(db: aiosqlite.Connection, room_id: int) -> int | None:
+    if not _storable(room_id):
+        return None
     return await scalar(
         db, "SELECT id FROM script_lines WHERE room_id = ? ORDER BY pos DESC LIMIT 1", (room_id,)
     )
@@ -638,6 +849,8 @@ def _event_from_row(row: Any) -> Event:
 
 async def load_event(db: aiosqlite.Connection, event_id: int) -> tuple[Event, dict[str, Any]]:
     """The event and its payload."""
+    if not _storable(event_id):
+        raise LookupError(event_id)
     async with db.execute(
         "SELECT id, room_id, user_id, at, kind, summary, undoable, target, payload "
         "FROM events WHERE id = ?",
@@ -653,11 +866,13 @@ async def load_events(
     db: aiosqlite.Connection, room_id: int, limit: int | None = None
 ) -> tuple[Event, ...]:
     """The room's log, oldest first; with `limit`, only the latest `limit` events."""
+    if not _storable(room_id):
+        return ()
     rows = await _rows(
         db,
         "SELECT * FROM (SELECT id, room_id, user_id, at, kind, summary, undoable, target "
         "FROM events WHERE room_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
-        (room_id, -1 if limit is None else limit),
+        (room_id, -1 if limit is None else min(limit, _INTEGERS[-1])),
     )
     return tuple(_event_from_row(r) for r in rows)
 
@@ -668,6 +883,8 @@ async def undo_stacks(db: aiosqlite.Connection, room_id: int) -> tuple[list[int]
     A story change pushes onto the undo stack and empties the redo stack; an undo moves the top of
     the undo stack onto the redo stack, a redo moves it back; a reset empties both.
     """
+    if not _storable(room_id):
+        return [], []
     rows = await _rows(
         db,
         "SELECT id, kind, target FROM events WHERE room_id = ? "
@@ -740,6 +957,8 @@ async def insert_proposal(
 
 
 async def load_proposal(db: aiosqlite.Connection, proposal_id: int) -> Proposal | None:
+    if not _storable(proposal_id):
+        return None
     async with db.execute("SELECT * FROM proposals WHERE id = ?", (proposal_id,)) as cursor:
         row = await cursor.fetchone()
     if row is None:
@@ -809,6 +1028,8 @@ async def proposal_ids(
     due_by: float | None = None,
 ) -> list[int]:
     """Ids of proposals matching every filter given, oldest first."""
+    if not _storable(room_id):
+        return []
     where: list[str] = []
     params: list[Any] = []
     if room_id is not None:
@@ -855,6 +1076,8 @@ async def set_posted(
 
 async def proposal_of_ballot(db: aiosqlite.Connection, message_id: int) -> int | None:
     """The proposal whose ballot is the message `message_id` (None for any other message)."""
+    if not _storable(message_id):
+        return None
     return await scalar(db, "SELECT id FROM proposals WHERE ballot_message = ?", (message_id,))
 
 
@@ -883,6 +1106,8 @@ async def delete_vote(db: aiosqlite.Connection, proposal_id: int, user_id: int) 
 
 
 async def load_room(db: aiosqlite.Connection, room_id: int) -> Room:
+    if not _storable(room_id):
+        return Room(room_id)
     async with db.execute("SELECT branched_from FROM rooms WHERE id = ?", (room_id,)) as cursor:
         row = await cursor.fetchone()
     if row is None:
@@ -926,7 +1151,15 @@ async def copy_story(db: aiosqlite.Connection, source: int, target: int, event_i
 
 
 async def room_of_proposal(db: aiosqlite.Connection, proposal_id: int) -> int:
-    return int(await scalar(db, "SELECT room_id FROM proposals WHERE id = ?", (proposal_id,)))
+    """The room of a proposal; LookupError when there is no such proposal."""
+    room_id = (
+        await scalar(db, "SELECT room_id FROM proposals WHERE id = ?", (proposal_id,))
+        if _storable(proposal_id)
+        else None
+    )
+    if room_id is None:
+        raise LookupError(proposal_id)
+    return int(room_id)
 
 
 async def clear_story(db: aiosqlite.Connection, room_id: int) -> None:
