@@ -176,7 +176,7 @@ async def _open_generator(settings: Settings) -> Generator:
                 queue=queue,
                 remote_url=settings.openai_base_url,
                 remote_model=settings.openai_model,
-                remote_api_key=settings.openai_api_key,
+                remote_api_key=settings.openai_api_key.get_secret_value(),
             )
         )
     model = ModelSettings(

@@ -1,15 +1,17 @@
 """The bot's settings, read from the environment and a `.env` file (python-dotenv).
 
 Knows the names and defaults of every key and turns bad values into one sentence the operator can
-act on. It deliberately knows nothing of what the settings drive: the model, the store and Discord
-read the resolved `Settings` they are handed.
+act on. Secrets (the Discord token, the API key of a model server) are `Secret`s, which never
+print: a `Settings` can be logged, shown in a traceback or formatted whole. It deliberately knows
+nothing of what the settings drive: the model, the store and Discord read the resolved `Settings`
+they are handed.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -19,9 +21,37 @@ class SettingsError(ValueError):
     """A setting has a value the bot cannot use; `str()` says which and why."""
 
 
+class Secret:
+    """A value that must never be printed or logged: `str()`, `repr()` and f-strings show
+    asterisks (nothing when it is empty); `get_secret_value()` is the one way to the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str = "") -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __repr__(self) -> str:
+        return f"Secret({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    discord_token: str = ""
+    discord_token: Secret = field(default_factory=Secret)
     guild_id: int | None = None
     database: Path = Path("data/writers_room.db")
     # Generation: "local" runs the model in this process; "openai" sends tasks to a server that
@@ -38,7 +68,7 @@ class Settings:
     model_cache: str = ""
     seed: int | None = None  # a fixed seed makes a scripted session give the same takes again
     openai_base_url: str = "http://127.0.0.1:8000/v1"
-    openai_api_key: str = ""
+    openai_api_key: Secret = field(default_factory=Secret)
     openai_model: str = ""
     cpu_threads: int = 0  # torch threads on a CPU; 0: every core
     max_queue: int = 64
@@ -49,14 +79,14 @@ class Settings:
 
     @property
     def has_token(self) -> bool:
-        return bool(self.discord_token.strip())
+        return bool(self.discord_token.get_secret_value().strip())
 
     def redacted(self) -> dict[str, str]:
         """The settings for a start-up log line; secrets are never printed."""
         out: dict[str, str] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in {"discord_token", "openai_api_key"}:
+            if isinstance(value, Secret):
                 value = "(set)" if value else "(not set)"
             out[f.name] = str(value)
         return out
@@ -64,6 +94,7 @@ class Settings:
 
 _INT_KEYS = {"max_queue", "max_per_user"}
 _FLOAT_KEYS = {"request_timeout_s", "command_cooldown_s"}
+_SECRET_KEYS = {"discord_token", "openai_api_key"}
 
 
 def load_settings(
@@ -119,6 +150,8 @@ def _convert(name: str, raw: str) -> object:
             return number
     except ValueError:
         raise SettingsError(f"{name.upper()} must be a positive number, not {raw!r}.") from None
+    if name in _SECRET_KEYS:
+        return Secret(raw)
     if name == "database":
         return Path(raw).expanduser()
     if name == "model_cache":
