@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from bot.domain import (
-    SHEET_FIELDS,
     CharacterEntry,
     Take,
 )
 from bot.room import SCRIPT_KINDS, take_text
-from model.tasks import Progress, TaskKind
+from model.tasks import SHEET_FIELDS, Progress, TaskKind
 from screenplay.fountain import parse_fountain
 from screenplay.layout import ACTION_X, CHAR_WIDTH, paginate
 from screenplay.types import Document, Element

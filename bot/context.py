@@ -68,14 +68,13 @@ def context_for(
         used += counter(beat_text)
 
     sheets: list[CharacterSheet] = []
-    for entry in _characters_in_play(room, request, elements):
-        sheet = entry.sheet()
+    for sheet in _characters_in_play(room, request, elements):
         cost = counter(_sheet_text(sheet))
         if used + cost <= budget:
             sheets.append(sheet)
             used += cost
         else:
-            omitted.append(f"the sheet of {entry.name}")
+            omitted.append(f"the sheet of {sheet.name}")
 
     recent, dropped = _recent_script(elements, max(budget - used, 0), counter)
     omitted.extend(dropped)

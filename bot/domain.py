@@ -12,7 +12,7 @@ import enum
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from bot.errors import BadInput
 from model.tasks import CharacterSheet, TaskKind
@@ -143,29 +143,8 @@ class Project:
     page_size: PageSize = PageSize.LETTER
 
 
-@dataclass(frozen=True, slots=True)
-class CharacterEntry:
-    """A character of the bible. `name` is the cue name, upper case."""
-
-    name: str
-    role: str = ""
-    description: str = ""
-    personality: str = ""
-    backstory: str = ""
-    voice: str = ""
-    relationships: str = ""
-
-    def sheet(self) -> CharacterSheet:
-        """The entry as the model sees it."""
-        return CharacterSheet(**{f.name: getattr(self, f.name) for f in fields(self)})
-
-    @classmethod
-    def from_sheet(cls, sheet: CharacterSheet) -> CharacterEntry:
-        return cls(**{f.name: getattr(sheet, f.name) for f in fields(sheet)})
-
-
-#: The fields of a character entry besides its name, in the order a sheet is shown.
-SHEET_FIELDS = ("role", "description", "personality", "backstory", "voice", "relationships")
+#: A character of the room's bible: the very sheet the model is shown (one type, no conversion).
+CharacterEntry = CharacterSheet
 
 
 @dataclass(frozen=True, slots=True)

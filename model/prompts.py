@@ -20,7 +20,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from model.tasks import CharacterSheet, PromptContext, Sampling, TaskKind, TaskRequest
+from model.tasks import (
+    SCRIPT_KINDS,
+    SHEET_FIELDS,
+    CharacterSheet,
+    PromptContext,
+    Sampling,
+    TaskKind,
+    TaskRequest,
+)
 from screenplay.fountain import parse_inline, to_fountain
 from screenplay.lint import lint
 from screenplay.repair import repair
@@ -33,18 +41,8 @@ from screenplay.types import (
     SceneHeading,
 )
 
-SCRIPT_KINDS = frozenset({TaskKind.SCENE, TaskKind.DIALOGUE, TaskKind.CONTINUE})
-
-#: Fields of a character sheet in the order the model writes them.
-SHEET_FIELDS = (
-    "name",
-    "role",
-    "description",
-    "personality",
-    "backstory",
-    "voice",
-    "relationships",
-)
+#: The lines of a character sheet in the order the model writes them.
+_SHEET_LINES = ("name", *SHEET_FIELDS)
 
 _SYSTEM = (
     "You are a screenwriter in a writers' room. You write for the screen: concrete, visual, "
@@ -101,7 +99,7 @@ def format_answer(
             raise ValueError("a character answer needs a sheet")
         return "\n".join(
             f"{name.capitalize()}: {value}"
-            for name in SHEET_FIELDS
+            for name in _SHEET_LINES
             if (value := str(getattr(sheet, name)).strip())
         )
     if kind is TaskKind.PREMISE:
@@ -134,7 +132,7 @@ def _context_block(kind: TaskKind, context: PromptContext) -> str:
 def _sheet_line(sheet: CharacterSheet) -> str:
     details = [
         f"{name}: {value.strip()}"
-        for name in SHEET_FIELDS[1:]
+        for name in SHEET_FIELDS
         if (value := str(getattr(sheet, name))).strip()
     ]
     return sheet.name + (f" ({'; '.join(details)})" if details else "")
@@ -151,7 +149,7 @@ def _task(request: TaskRequest) -> str:
             "Logline: <one sentence: who wants what, and what stands in the way>"
         )
     if kind is TaskKind.CHARACTER:
-        fields = "\n".join(f"{name.capitalize()}: ..." for name in SHEET_FIELDS)
+        fields = "\n".join(f"{name.capitalize()}: ..." for name in _SHEET_LINES)
         return (
             f"Create a character: {idea}\n\nAnswer with these lines, one field per line, the "
             f"name in capitals:\n{fields}"
@@ -293,14 +291,14 @@ def _fields(text: str) -> dict[str, str]:
     return found
 
 
-_KNOWN_FIELDS = frozenset({*SHEET_FIELDS, "title", "logline"})
+_KNOWN_FIELDS = frozenset({*_SHEET_LINES, "title", "logline"})
 
 
 def _parse_sheet(request: TaskRequest, text: str) -> ParsedAnswer:
     fields = _fields(text)
     # A name the writer asked for wins over the one the model wrote.
     name = request.characters[0] if request.characters else fields.get("name", "")
-    values = {field: fields.get(field, "") for field in SHEET_FIELDS[1:]}
+    values = {field: fields.get(field, "") for field in SHEET_FIELDS}
     problems = []
     if not any(values.values()) and text.strip():
         # The model wrote prose instead of fields: keep its words where the writer sees them.

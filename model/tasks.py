@@ -26,9 +26,14 @@ class TaskKind(enum.StrEnum):
     CONTINUE = "continue"  # -> the next stretch of the script
 
 
+#: Kinds whose takes are screenplay text that goes into the script.
+SCRIPT_KINDS = frozenset({TaskKind.SCENE, TaskKind.DIALOGUE, TaskKind.CONTINUE})
+
+
 @dataclass(frozen=True, slots=True)
 class CharacterSheet:
-    """A character of the bible as the model sees it. `name` is the cue name (upper case)."""
+    """A character of the room's bible, as the room keeps it and the model sees it. `name` is the
+    cue name (upper case)."""
 
     name: str
     role: str = ""
@@ -37,6 +42,10 @@ class CharacterSheet:
     backstory: str = ""
     voice: str = ""
     relationships: str = ""
+
+
+#: The fields of a character sheet besides its name, in the order a sheet is written and shown.
+SHEET_FIELDS = ("role", "description", "personality", "backstory", "voice", "relationships")
 
 
 @dataclass(frozen=True, slots=True)

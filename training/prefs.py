@@ -41,8 +41,8 @@ from bot import store as db_
 from bot.domain import Proposal, ProposalStatus, Take
 from bot.room import RoomService
 from bot.store import Change, Store
-from model.prompts import SCRIPT_KINDS, build_messages, format_answer
-from model.tasks import TaskKind
+from model.prompts import build_messages, format_answer
+from model.tasks import SCRIPT_KINDS, TaskKind
 
 _log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def answer_of(kind: TaskKind, take: Take) -> str:
     if kind in SCRIPT_KINDS:
         return format_answer(kind, fountain=take.fountain or take.text)
     if kind is TaskKind.CHARACTER and take.sheet is not None:
-        return format_answer(kind, sheet=take.sheet.sheet())
+        return format_answer(kind, sheet=take.sheet)
     if kind is TaskKind.PREMISE and take.title and take.logline:
         return format_answer(kind, title=take.title, logline=take.logline)
     if kind is TaskKind.BEAT and take.beat:

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 
 from bot.domain import (
     LIMITS,
-    SHEET_FIELDS,
     CharacterEntry,
     Take,
     clean_text,
@@ -20,7 +19,7 @@ from bot.errors import (
     BadInput,
 )
 from bot.room.text import SCRIPT_KINDS, parse_script
-from model.tasks import GeneratedTake, TaskKind
+from model.tasks import SHEET_FIELDS, GeneratedTake, TaskKind
 
 
 def stored_take(number: int, generated: GeneratedTake) -> Take:
@@ -32,7 +31,7 @@ def stored_take(number: int, generated: GeneratedTake) -> Take:
 
     sheet = None
     if generated.sheet is not None:
-        entry = CharacterEntry.from_sheet(generated.sheet)
+        entry = generated.sheet
         fields = {name: clean(getattr(entry, name), "sheet_field") for name in SHEET_FIELDS}
         sheet = CharacterEntry(clean(entry.name, "name").upper() or "UNNAMED", **fields)
     return Take(

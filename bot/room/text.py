@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 
 from bot.domain import (
-    SHEET_FIELDS,
     ScriptLine,
     Take,
     with_attribution_notes,
@@ -19,16 +18,13 @@ from bot.errors import (
     BadInput,
     NotFound,
 )
-from model.tasks import TaskKind
+from model.tasks import SCRIPT_KINDS, SHEET_FIELDS, TaskKind
 from screenplay.errors import ScreenplayError
 from screenplay.fdx import parse_fdx
 from screenplay.fountain import parse_fountain, to_fountain
 from screenplay.lint import lint
 from screenplay.render import FORMATS
 from screenplay.types import Boneyard, Document, Element, SceneHeading
-
-#: Kinds whose takes are screenplay text that goes into the script.
-SCRIPT_KINDS = (TaskKind.SCENE, TaskKind.DIALOGUE, TaskKind.CONTINUE)
 
 #: Lint problems that make text "not a screenplay": the structure is broken. Other problems (a
 #: heading without a time of day, a scene not yet filled, a speaker not in the bible) are normal
