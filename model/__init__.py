@@ -1,4 +1,5 @@
-"""Text generation for the writers' room: the model, the prompts, the queue, the backends.
+"""Text generation for the writers' room: the model, the prompts, the queue, the backends
+(in-process and remote).
 
 - `model.tasks`: the request contract (`TaskRequest`, `Sampling`, `GeneratedTake`, ...).
 - `model.prompts`: `build_messages(request)`, `format_answer(kind, ...)` (training targets in

@@ -50,10 +50,11 @@ class QueueSettings:
     the whole request failed requests half-written on a busy 2-core machine.)
 
     `cpu_threads` is torch's intra-op thread count on a CPU (0: every core). On a quiet 2-core
-    machine two threads decode 1.7x faster than one (bench/README); the event loop's own work is
-    small and runs while torch has released the GIL. On a machine shared with other busy
-    processes fewer threads do better: torch's threads spin-wait for each other at every
-    operation and lose many times their speed when a core is taken from them.
+    machine two threads decode 1.7x faster than one (`python -m bench.queue`; README,
+    "Performance"); the event loop's own work is small and runs while torch has released the
+    GIL. On a machine shared with other busy processes fewer threads do better: torch's threads
+    spin-wait for each other at every operation and lose many times their speed when a core is
+    taken from them.
 
     `progress_every_s`: partial text goes to a listening request at most this often (its first
     token at once): decoding every take's text after every step would cost a GPU's step time."""

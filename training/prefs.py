@@ -37,6 +37,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+
 from bot import store as db_
 from bot.domain import Proposal, ProposalStatus, Take
 from bot.room import RoomService
@@ -108,7 +110,7 @@ def _snapshot(source: Path, target: Path) -> None:
         src.close()
 
 
-async def _fetch(db: Any, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+async def _fetch(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
     async with db.execute(sql, params) as cursor:
         return list(await cursor.fetchall())
 
