@@ -214,9 +214,9 @@ class Console:
             by = None if err.cancelled_by is None else self._name(err.cancelled_by)
             self.say(err.naming(by))
             return
-        self._print_proposal(filled)
+        await self._print_proposal(filled)
 
-    def _print_proposal(self, proposal: Proposal) -> None:
+    async def _print_proposal(self, proposal: Proposal) -> None:
         what = proposal.kind.value
         self.say(f"Proposal #{proposal.id} — {what}, {len(proposal.takes)} take(s):")
         for take in proposal.takes:
@@ -224,7 +224,7 @@ class Console:
             if take.edited_by is not None:
                 title += f" (edited by {self._name(take.edited_by)})"
             self.say(rule(title))
-            self.say(take_block(proposal.kind, take))
+            self.say(await asyncio.to_thread(take_block, proposal.kind, take))
             if take.problems:
                 self.say(f"   (the model's draft still has problems: {'; '.join(take.problems)})")
         self.say(rule("vote: /vote take:N   pick: /pick take:N   /reroll   /edit take:N text:…"))
@@ -267,7 +267,7 @@ class Console:
         text = unescape(call.get("text") or "")
         lines = await self.rooms.write(self.room_id, call.user_id, text, after=call.number("after"))
         self.say(f"Added {count(len(lines), 'line')} to the script:")
-        self.say(page_text([line.element for line in lines]))
+        self.say(await _laid_out(lines))
 
     async def _show(self, call: Call) -> None:
         room = await self.rooms.room(self.room_id)
@@ -281,7 +281,7 @@ class Console:
         if room.project.title and number is None:
             self.say(room.project.title.upper())
             self.say()
-        self.say(page_text([line.element for line in lines], room.project.page_size.value))
+        self.say(await _laid_out(lines, room.project.page_size.value))
 
     async def _cast(self, call: Call) -> None:
         room = await self.rooms.room(self.room_id)
@@ -360,7 +360,7 @@ class Console:
             f"({proposal.reason}; picked by {by})."
         )
         if lines:
-            self.say(page_text([line.element for line in lines]))
+            self.say(await _laid_out(lines))
             return
         room = await self.rooms.room(self.room_id)
         take = proposal.take(proposal.decided_take or 0)
@@ -378,7 +378,9 @@ class Console:
 
     async def _reroll(self, call: Call) -> None:
         proposal_id = await self._proposal_for(call, open_only=False)
-        fresh = await self.rooms.reroll(self.room_id, call.user_id, proposal_id)
+        fresh = await self.rooms.reroll(
+            self.room_id, call.user_id, proposal_id, is_showrunner=call.is_showrunner
+        )
         self.say(f"Proposal #{proposal_id} withdrawn; asking again as #{fresh.id}.")
         await self._generate(fresh)
 
@@ -386,10 +388,16 @@ class Console:
         take = call.number("take") or 0
         proposal_id = await self._proposal_for(call)
         text = unescape(call.get("text") or "")
-        edited = await self.rooms.edit_take(self.room_id, call.user_id, proposal_id, take, text)
-        proposal = await self.rooms.proposal(self.room_id, proposal_id)
+        edit = await self.rooms.edit_take(
+            self.room_id, call.user_id, proposal_id, take, text, is_showrunner=call.is_showrunner
+        )
+        if not edit.changed:
+            self.say(edit.naming(self._name(call.user_id)))
+            return
         self.say(f"Take {take} of proposal #{proposal_id} now reads:")
-        self.say(take_block(proposal.kind, edited))
+        self.say(await asyncio.to_thread(take_block, edit.proposal.kind, edit.take))
+        if edit.cleared:
+            self.say(edit.naming(self._name(call.user_id)))
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -458,7 +466,9 @@ class Console:
         new_id = self.room_id + 1
         while (await self.rooms.room(new_id)).exists:
             new_id += 1
-        room = await self.rooms.branch(self.room_id, call.user_id, new_id)
+        room = await self.rooms.branch(
+            self.room_id, call.user_id, new_id, is_showrunner=call.is_showrunner
+        )
         self.say(
             f"Branched room {self.room_id} into room {new_id} "
             f"({count(len(room.script), 'line')} of script); this console is now in room "
@@ -522,6 +532,12 @@ class Console:
                 await self._print_decision(proposal, ())
             else:
                 self.say(f"Proposal #{proposal.id} expired without a vote.")
+
+
+async def _laid_out(lines: Sequence[ScriptLine], paper: str = "letter") -> str:
+    """Script lines laid out like the page; paginating a long script is CPU work, so it runs
+    off the event loop (the model's progress and other rooms' deadlines go on meanwhile)."""
+    return await asyncio.to_thread(page_text, [line.element for line in lines], paper)
 
 
 def _file_name(title: str, room_id: int, fmt: str) -> str:

@@ -8,8 +8,14 @@ to `GUILD_ID` when set (instant, for development) or globally. Once connected, p
 last run left generating are generated again and open proposals whose ballot is missing are
 posted again. A background task decides proposals whose vote deadline passed and updates their
 ballots. No message of the bot can ping anyone unless a send asks for it
-(`AllowedMentions.none()` is the client default), writers are limited to one command per
-`command_cooldown_s`, and the token is never logged: it goes from `Settings` to discord.py alone.
+(`AllowedMentions.none()` is the client default), writers are limited to one action per
+`command_cooldown_s` — a command, a button click and a vote by reaction all take their turn from
+the same bucket (`cogs.cooldown`) — and the token is never logged: it goes from `Settings` to
+discord.py alone.
+
+The cooldown is a global check run once per invocation (`call_once=True`): discord.py runs those
+in `Bot.invoke` for a `!` command (once for a group and its subcommand, as in `!room branch`) and
+in the hybrid app command's own check for a slash command, subcommands of `/room` included.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from discord.ext import commands
 from bot.app import cancel_on_signals, open_app
 from bot.room import RoomService
 from bot.settings import Settings, SettingsError
+from cogs.cooldown import WriterCooldown
 from cogs.views import DYNAMIC_ITEMS, Board
 from model.loading import ModelLoadError
 
@@ -80,9 +87,7 @@ class WritersRoomBot(commands.AutoShardedBot):
         self._close_interval_s = close_interval_s
         self._closer: asyncio.Task[None] | None = None
         self._resumer: asyncio.Task[None] | None = None
-        self._cooldowns = commands.CooldownMapping.from_cooldown(
-            1, settings.command_cooldown_s, commands.BucketType.user
-        )
+        self.cooldown = WriterCooldown(settings.command_cooldown_s)
         self.add_check(self._cooldown, call_once=True)
         self.failed_extensions: list[str] = []
 
@@ -135,11 +140,7 @@ class WritersRoomBot(commands.AutoShardedBot):
                 _log.exception("closing proposals at their deadline failed")
 
     async def _cooldown(self, ctx: commands.Context[Any]) -> bool:
-        bucket = self._cooldowns.get_bucket(ctx.message)
-        retry_after = bucket.update_rate_limit() if bucket is not None else None
-        if retry_after:
-            assert bucket is not None
-            raise commands.CommandOnCooldown(bucket, retry_after, commands.BucketType.user)
+        self.cooldown.take(ctx.author.id)
         return True
 
     async def close(self) -> None:
@@ -168,7 +169,7 @@ async def _serve(settings: Settings) -> int:
                 open_app(settings) as app,
                 WritersRoomBot(app.rooms, settings, status=app.status) as bot,
             ):
-                await bot.start(settings.discord_token.strip())
+                await bot.start(settings.discord_token.get_secret_value().strip())
         except asyncio.CancelledError:
             if not signals:
                 raise

@@ -23,7 +23,7 @@ from bot.domain import (
     RoomSettings,
     Take,
 )
-from bot.room import take_text
+from bot.room import TakeEdit, take_text
 from cogs.split import EMBED_DESCRIPTION_LIMIT, MESSAGE_LIMIT, code_blocks, split_text
 from model.tasks import Progress
 
@@ -108,8 +108,11 @@ def restarted_text(proposal: Proposal) -> str:
     )
 
 
-def ballot_embed(proposal: Proposal, settings: RoomSettings) -> discord.Embed:
-    """The ballot of a proposal: the tally while it is open; the winner, who picked it and the
+def ballot_embed(
+    proposal: Proposal, settings: RoomSettings, *, edit: TakeEdit | None = None
+) -> discord.Embed:
+    """The ballot of a proposal: the tally while it is open, and who edited which take (with
+    `edit`, the edit just made and the votes it cleared); the winner, who picked it and the
     count once it is decided (and who undid or redid it since); the reason when it closed
     otherwise."""
     tally = proposal.tally()
@@ -134,6 +137,7 @@ def ballot_embed(proposal: Proposal, settings: RoomSettings) -> discord.Embed:
     elif proposal.status is ProposalStatus.OPEN:
         rule = _RULES[settings.pick_rule].format(quorum=settings.quorum)
         lines = [f"Vote with the buttons or the number reactions: {rule}.", f"Tally: {counts}"]
+        lines += _edited_lines(proposal, edit)
         if proposal.deadline is not None:
             lines.append(f"Voting closes <t:{int(proposal.deadline)}:R>.")
         embed = discord.Embed(
@@ -148,6 +152,19 @@ def ballot_embed(proposal: Proposal, settings: RoomSettings) -> discord.Embed:
         )
     embed.set_footer(text=f"proposal {proposal.id}")
     return embed
+
+
+def _edited_lines(proposal: Proposal, edit: TakeEdit | None) -> list[str]:
+    """Who edited which take; the edit just made says what it cleared."""
+    lines = []
+    for take in proposal.takes:
+        if take.edited_by is None:
+            continue
+        if edit is not None and edit.take.number == take.number:
+            lines.append(edit.naming(who(take.edited_by)))
+        else:
+            lines.append(f"Take {take.number} was edited by {who(take.edited_by)}.")
+    return lines
 
 
 def _closed_reason(proposal: Proposal) -> str:

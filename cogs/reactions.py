@@ -1,12 +1,14 @@
 """Number reactions on a ballot are votes: 1️⃣ votes for take 1, and so on up to 5️⃣.
 
 Raw reaction events are used, so a ballot posted before a restart (no longer in the message
-cache) still counts: the room's store records which message is which proposal's ballot. The
-bot's own reactions — it adds the numbers to every ballot so writers can click them — never
-count. A reaction the room refuses (the proposal is decided, the take does not exist) is taken
-off again, so what a writer sees on the ballot is what counted. Removing a number takes that vote
-back while the proposal is open; a writer who has since voted for another take (by another
-number, or a button) keeps that vote.
+cache) still counts: the room's store records which message is which proposal's ballot.
+Reactions of bots never count: not the bot's own — it adds the numbers to every ballot so
+writers can click them — nor any other bot's. A vote by reaction takes its turn from the writer's
+cooldown, like a command or a click (`cogs.cooldown`). A reaction the room refuses (the proposal
+is decided, the take does not exist, the writer acted a moment ago) is taken off again, so what a
+writer sees on the ballot is what counted. Removing a number takes that vote back while the
+proposal is open; a writer who has since voted for another take (by another number, or a button)
+keeps that vote, and the bot taking a refused reaction off withdraws nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from discord.ext import commands
 
 from bot.domain import VoteOutcome
 from bot.errors import RoomError
+from cogs.cooldown import WriterCooldown
 from cogs.embeds import take_of_emoji
 from cogs.views import Board, Writer
 
@@ -29,9 +32,10 @@ _log = logging.getLogger(__name__)
 
 
 class Reactions(commands.Cog):
-    def __init__(self, client: discord.Client, board: Board) -> None:
+    def __init__(self, client: discord.Client, board: Board, cooldown: WriterCooldown) -> None:
         self.client = client
         self.board = board
+        self.cooldown = cooldown
 
     async def _ballot_vote(
         self, payload: discord.RawReactionActionEvent
@@ -52,22 +56,22 @@ class Reactions(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        if payload.member is not None and payload.member.bot:
+            return  # a bot's reaction is never a vote (checked before the ballot is looked up)
         found = await self._ballot_vote(payload)
         if found is None or payload.guild_id is None:
             return
         message, proposal_id, take = found
         member = payload.member or _member(self.client, payload.guild_id, payload.user_id)
-        if member is None:
+        if member is None or member.bot:
             return
         writer = Writer.of(member, message.channel)
         try:
+            self.cooldown.take(member.id)
             result = await self.board.vote(payload.channel_id, writer, proposal_id, take)
-        except RoomError as err:
+        except (RoomError, commands.CommandOnCooldown) as err:
             _log.info("reaction vote refused on proposal %s: %s", proposal_id, err)
-            try:
-                await message.remove_reaction(payload.emoji, member)
-            except discord.HTTPException:
-                _log.debug("could not take back a refused reaction", exc_info=True)
+            await self.board.take_back(message, payload.emoji, member)
             return
         if result.outcome is not VoteOutcome.UNCHANGED:
             try:
@@ -77,6 +81,14 @@ class Reactions(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        take_off = take_of_emoji(str(payload.emoji))
+        if take_off is not None and self.board.took_back(
+            payload.message_id, payload.user_id, take_off
+        ):
+            return  # the bot took a refused reaction off: no writer withdrew anything
+        user = self.client.get_user(payload.user_id)
+        if user is not None and user.bot:
+            return
         found = await self._ballot_vote(payload)
         if found is None:
             return
@@ -101,4 +113,4 @@ def _member(client: discord.Client, guild_id: int, user_id: int) -> discord.Memb
 
 
 async def setup(bot: WritersRoomBot) -> None:
-    await bot.add_cog(Reactions(bot, bot.board))
+    await bot.add_cog(Reactions(bot, bot.board, bot.cooldown))

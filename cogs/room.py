@@ -4,12 +4,16 @@ Each command validates what Discord cannot, calls the room service with plain da
 the channel or thread; the writer is the user, a showrunner by Discord permission or role) and
 replies. Generating commands defer at once, then hand the pending proposal to the `Board`, which
 shows progress and posts the takes with their ballot. Every reply that carries user or model
-text is sent with `AllowedMentions.none()`. The rules of the room live in `bot.room`; this
-module only speaks Discord.
+text is sent with `AllowedMentions.none()`. Setting a long script as messages runs off the event
+loop. `/room branch` asks the room first (showrunners only: see `bot.room.admin`) and only then
+opens the thread, which it deletes again should the branch still fail. The rules of the room live
+in `bot.room`; this module only speaks Discord.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import logging
 import re
@@ -21,7 +25,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain import Event, ProposalStatus, ScriptLine, parse_duration
-from bot.errors import BadInput, NotFound
+from bot.errors import BadInput, NotFound, RoomError
 from bot.room import IMPORT_LIMIT, RoomService, format_lines, scene_lines
 from cogs.embeds import (
     cast_embed,
@@ -228,7 +232,8 @@ class RoomCommands(commands.Cog, name="Room"):
             raise NotFound("The script is empty; ask for a /scene or /write some lines.")
         if scene is not None:
             lines = tuple(scene_lines(lines, scene))
-        pieces = script_messages(format_lines(lines))
+        # Writing out and splitting the whole script is CPU work: off the event loop.
+        pieces = await asyncio.to_thread(_script_pieces, lines)
         for piece in pieces[:SHOW_MESSAGES]:
             await ctx.send(piece, allowed_mentions=NO_MENTIONS)
         if len(pieces) > SHOW_MESSAGES:
@@ -375,14 +380,19 @@ class RoomCommands(commands.Cog, name="Room"):
         if not isinstance(parent, discord.TextChannel):
             raise BadInput("A branch starts from a text channel or one of its threads.")
         room_id = _room_id(ctx)
-        room = await self.room.room(room_id)
-        if not room.exists:
-            raise NotFound("This room has no story to branch yet.")
-        title = name.strip() or f"{room.project.title or 'Branch'} (branch)"
+        writer = _writer(ctx)
+        # Asked before the thread is made, so a refused branch leaves no empty thread behind.
+        project = await self.room.check_branch(room_id, ctx.author.id, **writer.rights)
+        title = name.strip() or f"{project.title or 'Branch'} (branch)"
         thread = await parent.create_thread(
             name=title[:100], type=discord.ChannelType.public_thread
         )
-        await self.room.branch(room_id, ctx.author.id, thread.id)
+        try:
+            await self.room.branch(room_id, ctx.author.id, thread.id, **writer.rights)
+        except RoomError:
+            with contextlib.suppress(discord.HTTPException):
+                await thread.delete()
+            raise
         await ctx.send(f"Branched into {thread.mention}.", allowed_mentions=NO_MENTIONS)
 
     @_subcommand(room_group, name="reset", description="Showrunners: empty the room's story")
@@ -456,6 +466,11 @@ def _names(ctx: Ctx, lines: Sequence[ScriptLine]) -> dict[int, str]:
         if user_id
     }
     return {i: m.display_name for i in ids if (m := ctx.guild.get_member(i)) is not None}
+
+
+def _script_pieces(lines: Sequence[ScriptLine]) -> list[str]:
+    """Script lines as the code-block messages `/show` posts."""
+    return script_messages(format_lines(lines))
 
 
 def _sentence(summary: str) -> str:

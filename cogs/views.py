@@ -16,8 +16,13 @@ message at most once per interval), casts votes and refreshes ballots; the comma
 the reactions and the deadline loop all go through it. The waiting message is recorded with its
 proposal too (`RoomService.record_progress`): a bot restarted while the model wrote writes the
 takes again under a new one, and first edits the old one to say so. A reset closes the ballots
-of the proposals it cancelled, and an undo or redo of a pick shows on its ballot. It knows
-Discord and the room service's public methods; the rules of voting are the room's.
+of the proposals it cancelled, and an undo or redo of a pick shows on its ballot. An edit of a
+take shows on its ballot too: the tally without the votes the edit cleared, the sentence that
+says so, and the cleared voters' number reactions taken off (they no longer count). Every click
+takes its turn from the writer's cooldown (`cogs.cooldown`), as commands and reactions do; a
+refused click is answered ephemerally on one line. Only the writer who asked for a proposal, or
+a showrunner, may edit its takes or reroll it (the room says so when someone else tries). It
+knows Discord and the room service's public methods; the rules of voting are the room's.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ import discord
 
 from bot.domain import Ballot, Proposal, ProposalStatus, VoteOutcome, VoteResult
 from bot.errors import BadInput, ProposalCancelled, RoomError
-from bot.room import RoomService, take_text
+from bot.room import RoomService, TakeEdit, take_text
+from cogs.cooldown import WriterCooldown
 from cogs.embeds import (
     ballot_embed,
     number_emoji,
@@ -42,6 +48,7 @@ from cogs.embeds import (
     proposal_header,
     restarted_text,
     take_messages,
+    take_of_emoji,
     who,
 )
 from cogs.errors import NO_MENTIONS, answer_interaction, one_line
@@ -57,12 +64,16 @@ MODAL_TEXT_LIMIT = 4000
 
 _FOOTER = re.compile(r"^proposal (\d+)$")
 
+#: How many reactions the bot took off it remembers until their removal events arrive.
+_TAKEN_BACK_KEPT = 1000
+
 
 class RoomClient(Protocol):
     """What the buttons and modals need from the client they run in (`cogs.client`)."""
 
     room: RoomService
     board: Board
+    cooldown: WriterCooldown
 
 
 def room_client(interaction: discord.Interaction) -> RoomClient:
@@ -211,10 +222,12 @@ class EditButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         client = room_client(interaction)
         try:
-            proposal = await client.room.proposal(_room_id(interaction), self.proposal_id)
-            take = proposal.take(self.take)
-            if proposal.status is not ProposalStatus.OPEN or take is None:
-                raise BadInput(f"Take {self.take} of proposal #{proposal.id} can no longer change.")
+            client.cooldown.take(interaction.user.id)
+            writer = Writer.of(interaction.user, interaction.channel)
+            # Asked before the form opens, so nobody writes a version that would be refused.
+            proposal, take = await client.room.take_to_edit(
+                _room_id(interaction), writer.user_id, self.proposal_id, self.take, **writer.rights
+            )
             text = take_text(proposal.kind, take)
             if len(text) > MODAL_TEXT_LIMIT:
                 raise BadInput(
@@ -300,15 +313,27 @@ class EditModal(discord.ui.Modal):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         client = room_client(interaction)
-        room_id = _room_id(interaction)
-        take = await client.room.edit_take(
-            room_id, interaction.user.id, self.proposal_id, self.take, self.text.value
+        writer = Writer.of(interaction.user, interaction.channel)
+        edit = await client.room.edit_take(
+            _room_id(interaction),
+            writer.user_id,
+            self.proposal_id,
+            self.take,
+            self.text.value,
+            **writer.rights,
         )
-        proposal = await client.room.proposal(room_id, self.proposal_id)
-        pieces = take_messages(proposal, take)
+        said = edit.naming(who(writer.user_id))
+        if not edit.changed:
+            await interaction.response.send_message(
+                said, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        # The room sees the new text and, after it, that the votes for the old one are gone.
+        pieces = take_messages(edit.proposal, edit.take)
         await interaction.response.send_message(pieces[0], allowed_mentions=NO_MENTIONS)
-        for piece in pieces[1:]:
+        for piece in [*pieces[1:], said]:
             await interaction.followup.send(piece, allowed_mentions=NO_MENTIONS)
+        await client.board.show_edit(edit)
 
     async def on_error(  # type: ignore[override]  # Modal's own signature has no item
         self, interaction: discord.Interaction, error: Exception, /
@@ -367,6 +392,9 @@ class Board:
         self.client = client
         self.room = room
         self.progress_interval = progress_interval
+        # Number reactions the bot took off, as (ballot, writer, take): the removal event each
+        # causes is not the writer taking back a vote.
+        self._taken_back: dict[tuple[int, int, int], None] = {}
 
     # --- generating and posting
 
@@ -497,12 +525,19 @@ class Board:
     async def withdraw(self, room_id: int, user_id: int, proposal_id: int, take: int) -> VoteResult:
         return await self.room.withdraw_vote(room_id, user_id, proposal_id, take)
 
-    async def refresh(self, proposal: Proposal, message: discord.Message | None = None) -> None:
+    async def refresh(
+        self,
+        proposal: Proposal,
+        message: discord.Message | None = None,
+        *,
+        edit: TakeEdit | None = None,
+    ) -> None:
         """Make the ballot show the proposal as it is now (tally, or winner and disabled
-        buttons). A closed proposal whose ballot cannot be found is announced in its room."""
+        buttons; with `edit`, what that edit cleared). A closed proposal whose ballot cannot be
+        found is announced in its room."""
         message = message or await self.find_ballot(proposal)
         settings = await self.room.settings(proposal.room_id)
-        embed = ballot_embed(proposal, settings)
+        embed = ballot_embed(proposal, settings, edit=edit)
         if message is not None:
             await self.remember(proposal, message)
             await message.edit(
@@ -527,11 +562,56 @@ class Board:
             except discord.HTTPException:
                 _log.warning("could not update the ballot of proposal %s", proposal.id)
 
+    async def show_edit(self, edit: TakeEdit) -> None:
+        """Make the ballot show an edit of one of its takes: the tally without the votes it
+        cleared, the sentence that says so, and the cleared voters' number reactions taken off
+        (they no longer count; a writer votes again by adding theirs back)."""
+        try:
+            message = await self.find_ballot(edit.proposal)
+            if message is None:
+                return
+            await self.refresh(edit.proposal, message, edit=edit)
+        except discord.HTTPException:
+            _log.warning("could not show the edit on the ballot of proposal %s", edit.proposal.id)
+            return
+        emoji = number_emoji(edit.take.number)
+        for vote in edit.cleared:
+            await self.take_back(message, emoji, discord.Object(vote.user_id))
+
+    async def take_back(
+        self,
+        message: discord.Message,
+        emoji: str | discord.PartialEmoji,
+        user: discord.abc.Snowflake,
+    ) -> None:
+        """Take a writer's number reaction off a ballot (refused, or no longer a vote), so that
+        what the ballot shows is what counts. The removal event this causes is remembered as
+        the bot's doing (`took_back`), not the writer withdrawing a vote."""
+        take = take_of_emoji(str(emoji))
+        key = (message.id, user.id, take or 0)
+        self._taken_back[key] = None
+        while len(self._taken_back) > _TAKEN_BACK_KEPT:
+            del self._taken_back[next(iter(self._taken_back))]
+        try:
+            await message.remove_reaction(emoji, user)
+        except discord.HTTPException:
+            self._taken_back.pop(key, None)
+            _log.debug("could not take back a number reaction", exc_info=True)
+
+    def took_back(self, message_id: int, user_id: int, take: int) -> bool:
+        """Whether the bot itself took that reaction off (asked once per removal event)."""
+        try:
+            del self._taken_back[(message_id, user_id, take)]
+        except KeyError:
+            return False
+        return True
+
     async def click_vote(
         self, interaction: discord.Interaction, proposal_id: int, take: int
     ) -> None:
         """A vote button: vote, then show the ballot as it now stands."""
         try:
+            room_client(interaction).cooldown.take(interaction.user.id)
             room_id = _room_id(interaction)
             writer = Writer.of(interaction.user, interaction.channel)
             result = await self.vote(room_id, writer, proposal_id, take)
@@ -550,10 +630,13 @@ class Board:
             await answer_interaction(interaction, err)
 
     async def click_reroll(self, interaction: discord.Interaction, proposal_id: int) -> None:
-        """The Reroll button: close this ballot, generate new takes, post them."""
+        """The Reroll button: close this ballot, generate new takes, post them (the writer who
+        asked for the proposal, or a showrunner)."""
         try:
+            room_client(interaction).cooldown.take(interaction.user.id)
             room_id = _room_id(interaction)
-            new = await self.room.reroll(room_id, interaction.user.id, proposal_id)
+            writer = Writer.of(interaction.user, interaction.channel)
+            new = await self.room.reroll(room_id, writer.user_id, proposal_id, **writer.rights)
             old = await self.room.proposal(room_id, proposal_id)
             settings = await self.room.settings(room_id)
             await interaction.response.edit_message(

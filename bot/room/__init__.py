@@ -15,9 +15,16 @@ e.g. the Discord permission to manage the channel), when the room's settings lis
 when the user holds one of the room's showrunner roles. A room comes into being with the first
 command that changes it, and the writer who gave that command becomes its first showrunner — so a
 room is never without one, and nobody has to configure anything before writing. Settings always
-keep at least one showrunner or role. Reset, settings, an explicit pick, and undoing or redoing
-another writer's change need a showrunner; everything else is open to every writer. The "author"
-of a picked take, for undo, is the writer who asked for it.
+keep at least one showrunner or role. Reset, settings, an explicit pick, a branch, and undoing or
+redoing another writer's change need a showrunner; rerolling a proposal or editing its takes
+needs the writer who asked for it or a showrunner (an edit clears the votes for that take, and
+says so: see `bot.room.proposals`); everything else is open to every writer. The "author" of a
+picked take, for undo, is the writer who asked for it.
+
+Numbers a writer types are checked here, whatever the front end: an id or line number beyond
+SQLite's signed 64-bit integers names nothing ("There is no proposal #…"), never an internal
+error. CPU work proportional to what a writer sends — parsing and linting their text, parsing an
+imported file, laying out an export — runs off the event loop (`asyncio.to_thread`).
 
 A front end that posts messages records where it put each proposal to the vote
 (`record_ballot`: the channel and the ballot's message, kept as `Proposal.ballot`), so that after
@@ -42,6 +49,7 @@ from bot.room.admin import RoomAdmin
 from bot.room.proposals import ProposalsAndVotes
 from bot.room.reading import Reading
 from bot.room.story import StoryChanges
+from bot.room.takes import TakeEdit
 from bot.room.text import (
     EXPORT_FORMATS,
     FATAL_LINT,
@@ -69,6 +77,7 @@ __all__ = [
     "IMPORT_LIMIT",
     "SCRIPT_KINDS",
     "RoomService",
+    "TakeEdit",
     "format_lines",
     "parse_script",
     "read_script_file",

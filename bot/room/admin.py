@@ -1,8 +1,15 @@
 """The room itself: its settings, a reset, and a branch into a new room.
 
-Settings and a reset need a showrunner; settings always keep at least one showrunner or role. A
-reset cancels the room's pending proposals and returns them, for the front end to close their
-ballots; it cannot be undone.
+Settings, a reset and a branch need a showrunner; settings always keep at least one showrunner
+or role. A reset cancels the room's pending proposals and returns them, for the front end to
+close their ballots; it cannot be undone.
+
+Why a branch needs a showrunner: in Discord a branch opens a new thread, a place in the server
+that only people who may manage it should multiply, and it makes the writer who branches a
+showrunner of the new room — a right a showrunner hands out, not one any writer takes. A writer
+who wants to try another direction asks a showrunner (the writer who opened the room is one), and
+every writer's command cooldown still limits how fast threads can be made. Front ends that make
+the new room's place first ask `check_branch`, so a refused branch leaves no empty thread.
 """
 
 from __future__ import annotations
@@ -11,10 +18,13 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import aiosqlite
+
 from bot import store as db_
 from bot.domain import (
     SYSTEM_USER,
     PickRule,
+    Project,
     Proposal,
     ProposalStatus,
     Room,
@@ -28,6 +38,7 @@ from bot.errors import (
 from bot.room.core import (
     RoomCore,
     proposal_in,
+    storable,
 )
 
 
@@ -99,20 +110,40 @@ class RoomAdmin(RoomCore):
             await self._record(db, room_id, user_id, "reset", "reset the room", {})
             return [await proposal_in(db, room_id, proposal_id) for proposal_id in pending]
 
-    async def branch(self, room_id: int, user_id: int, new_room_id: int) -> Room:
+    async def check_branch(
+        self,
+        room_id: int,
+        user_id: int,
+        *,
+        is_showrunner: bool = False,
+        roles: Sequence[int] = (),
+    ) -> Project:
+        """The project of the room `user_id` may branch now; the sentence why not otherwise.
+        A front end asks before it makes the new room's place (a Discord thread)."""
+        async with self.store.read() as db:
+            await _branchable(db, room_id, user_id, tuple(roles), is_showrunner)
+            return await db_.load_project(db, room_id)
+
+    async def branch(
+        self,
+        room_id: int,
+        user_id: int,
+        new_room_id: int,
+        *,
+        is_showrunner: bool = False,
+        roles: Sequence[int] = (),
+    ) -> Room:
         """Start room `new_room_id` (e.g. a new Discord thread) from this room's current story
-        and settings; the writer who branches becomes one of its showrunners. Pending proposals
-        stay with the original room."""
-        if new_room_id == room_id:
+        and settings (showrunners only; see the module's docstring); the writer who branches
+        becomes one of its showrunners. Pending proposals stay with the original room."""
+        if new_room_id == room_id or not storable(new_room_id):
             raise BadInput("A branch needs a new room.")
         first, second = sorted((room_id, new_room_id))
         async with self._lock(first), self._lock(second), self.store.write() as db:
-            if not await db_.room_exists(db, room_id):
-                raise NotFound("This room has no story to branch yet.")
+            settings = await _branchable(db, room_id, user_id, tuple(roles), is_showrunner)
             if await db_.room_exists(db, new_room_id):
                 raise BadInput("That room already has a story of its own; branch into a new one.")
             now = self.clock()
-            settings = await db_.load_settings(db, room_id)
             if user_id not in settings.showrunners and user_id != SYSTEM_USER:
                 settings = dataclasses.replace(
                     settings, showrunners=(*settings.showrunners, user_id)
@@ -137,6 +168,21 @@ class RoomAdmin(RoomCore):
                 {"to": new_room_id},
             )
             return await db_.load_room(db, new_room_id)
+
+
+async def _branchable(
+    db: aiosqlite.Connection, room_id: int, user_id: int, roles: tuple[int, ...], flag: bool
+) -> RoomSettings:
+    """The settings of the room `user_id` may branch; the sentence why not otherwise."""
+    if not storable(room_id) or not await db_.room_exists(db, room_id):
+        raise NotFound("This room has no story to branch yet.")
+    settings = await db_.load_settings(db, room_id)
+    if user_id != SYSTEM_USER and not settings.is_showrunner(user_id, roles, flag):
+        raise NotAllowed(
+            "Only a showrunner can branch this room, since a branch opens a new thread; ask a "
+            "showrunner to branch it."
+        )
+    return settings
 
 
 def _apply_settings(settings: RoomSettings, changes: Mapping[str, Any]) -> RoomSettings:

@@ -129,7 +129,20 @@ class RoomCore:
         )
 
 
+#: SQLite's integers are signed 64-bit. A number a writer types beyond them (`/vote
+#: proposal:99999999999999999999`) names no row; binding it would raise OverflowError, so the room
+#: answers "not found" before asking the store.
+SQLITE_INTEGERS = range(-(1 << 63), 1 << 63)
+
+
+def storable(number: int) -> bool:
+    """Whether SQLite can hold `number` (an id or a line number)."""
+    return number in SQLITE_INTEGERS
+
+
 async def proposal_in(db: aiosqlite.Connection, room_id: int, proposal_id: int) -> Proposal:
+    if not storable(proposal_id):
+        raise NotFound(f"There is no proposal #{proposal_id} in this room.")
     proposal = await db_.load_proposal(db, proposal_id)
     if proposal is None or proposal.room_id != room_id:
         raise NotFound(f"There is no proposal #{proposal_id} in this room.")

@@ -1,6 +1,13 @@
 """Proposals and votes: asking the model for takes, storing them, voting, withdrawing a vote,
 a showrunner's pick, the vote deadline, rerolls and a writer's edit of a take.
 
+Only the writer who asked for a proposal, or a showrunner, may reroll it or edit its takes: the
+takes are theirs to withdraw or rework, and nobody else can undo that work behind their back. An
+edit clears the votes for the take it changes (the voters chose the text before it) and says so
+(`TakeEdit.naming`): "Take 2 was edited by Ana; its 3 votes were cleared — vote again." An edit
+does not become a new take: a ballot holds at most five, and the old text, kept beside it, could
+still be voted in after its owner replaced it. Votes for the other takes stay.
+
 Generation runs outside the room lock: the room keeps voting on other proposals while the model
 writes, and the takes come back through `add_takes`. A decided take goes in (script, bible,
 premise or outline) in the same transaction as the vote that decided it, so it goes in exactly
@@ -32,6 +39,7 @@ from bot.domain import (
     PostedMessage,
     Proposal,
     ProposalStatus,
+    RoomSettings,
     ScriptLine,
     Take,
     Vote,
@@ -61,8 +69,9 @@ from bot.room.core import (
     open_proposal,
     project_change,
     proposal_in,
+    storable,
 )
-from bot.room.takes import beat_text, edited_take, stored_take, unparsed_sheet
+from bot.room.takes import TakeEdit, beat_text, edited_take, stored_take, unparsed_sheet
 from bot.room.text import (
     SCRIPT_KINDS,
     take_elements,
@@ -355,16 +364,26 @@ class ProposalsAndVotes(RoomCore):
                 VoteOutcome.DECIDED, await proposal_in(db, room_id, proposal_id), lines
             )
 
-    async def reroll(self, room_id: int, user_id: int, proposal_id: int) -> Proposal:
+    async def reroll(
+        self,
+        room_id: int,
+        user_id: int,
+        proposal_id: int,
+        *,
+        is_showrunner: bool = False,
+        roles: Sequence[int] = (),
+    ) -> Proposal:
         """Withdraw an open (or expired, or failed) proposal's takes and ask again: a new pending
-        proposal for the same request, which `generate` then fills."""
+        proposal for the same request, which `generate` then fills. Only the writer who asked
+        for the proposal or a showrunner may."""
         async with self._lock(room_id), self.store.write() as db:
-            await self._ensure_room(db, room_id, user_id)
+            settings = await self._ensure_room(db, room_id, user_id)
             old = await proposal_in(db, room_id, proposal_id)
             if old.status is ProposalStatus.GENERATING:
                 raise NotReady(f"The takes of proposal #{proposal_id} are still being written.")
             if old.status in (ProposalStatus.DECIDED, ProposalStatus.REROLLED):
                 raise AlreadyDecided(closed_sentence(old))
+            _owner_or_showrunner(settings, old, user_id, (tuple(roles), is_showrunner), "reroll it")
             new_id = await db_.insert_proposal(
                 db,
                 room_id=room_id,
@@ -389,27 +408,73 @@ class ProposalsAndVotes(RoomCore):
             )
             return await proposal_in(db, room_id, new_id)
 
-    async def edit_take(
-        self, room_id: int, user_id: int, proposal_id: int, take: int, text: str
-    ) -> Take:
-        """Replace an open proposal's take by the writer's version (in the form `take_text`
-        shows). The take keeps its votes; when it goes in, it is attributed as edited by them."""
-        async with self._lock(room_id), self.store.write() as db:
-            await self._ensure_room(db, room_id, user_id)
-            proposal = await open_proposal(db, room_id, proposal_id, take)
-            original = proposal.take(take)
-            assert original is not None
-            edited = edited_take(proposal.kind, original, text, user_id)
-            await db_.save_take(db, proposal_id, edited)
-            await self._record(
-                db,
-                room_id,
-                user_id,
-                "edit_take",
-                f"edited take {take} of proposal #{proposal_id}",
-                {"proposal": proposal_id, "take": take},
+    async def take_to_edit(
+        self,
+        room_id: int,
+        user_id: int,
+        proposal_id: int,
+        take: int,
+        *,
+        is_showrunner: bool = False,
+        roles: Sequence[int] = (),
+    ) -> tuple[Proposal, Take]:
+        """The proposal and take `user_id` may edit now; the sentence why not otherwise (asked
+        before a front end opens a form, so nobody writes a version that would be refused)."""
+        async with self.store.read() as db:
+            return await _editable(
+                db, room_id, user_id, proposal_id, take, (tuple(roles), is_showrunner)
             )
-            return edited
+
+    async def edit_take(
+        self,
+        room_id: int,
+        user_id: int,
+        proposal_id: int,
+        take: int,
+        text: str,
+        *,
+        is_showrunner: bool = False,
+        roles: Sequence[int] = (),
+    ) -> TakeEdit:
+        """Replace an open proposal's take by the writer's version (in the form `take_text`
+        shows); only the writer who asked for the proposal or a showrunner may. The votes for
+        that take are cleared (see the module's docstring); when it goes in, it is attributed as
+        edited by them."""
+        rights = (tuple(roles), is_showrunner)
+        async with self._lock(room_id):
+            async with self.store.read() as db:
+                proposal, original = await _editable(
+                    db, room_id, user_id, proposal_id, take, rights
+                )
+            # Parsing and linting the writer's text is CPU work: off the event loop, and outside
+            # the store's transaction, which every room waits for.
+            edited = await asyncio.to_thread(edited_take, proposal.kind, original, text, user_id)
+            async with self.store.write() as db:
+                proposal, original = await _editable(
+                    db, room_id, user_id, proposal_id, take, rights
+                )
+                if dataclasses.replace(edited, edited_by=original.edited_by) == original:
+                    return TakeEdit(original, proposal, changed=False)
+                cleared = tuple(v for v in proposal.votes if v.take == take)
+                for vote in cleared:
+                    await db_.delete_vote(db, proposal_id, vote.user_id)
+                await db_.save_take(db, proposal_id, edited)
+                summary = f"edited take {take} of proposal #{proposal_id}"
+                if cleared:
+                    summary += f", clearing {_count_votes(len(cleared))}"
+                await self._record(
+                    db,
+                    room_id,
+                    user_id,
+                    "edit_take",
+                    summary,
+                    {
+                        "proposal": proposal_id,
+                        "take": take,
+                        "cleared": [v.user_id for v in cleared],
+                    },
+                )
+                return TakeEdit(edited, await proposal_in(db, room_id, proposal_id), cleared)
 
     async def record_ballot(
         self, room_id: int, proposal_id: int, channel_id: int, message_id: int
@@ -441,6 +506,8 @@ class ProposalsAndVotes(RoomCore):
     async def picked_proposal(self, room_id: int, event_id: int) -> Proposal | None:
         """The proposal whose decided take the event `event_id` put in (None when that event
         was no pick): what an undo or redo of it changed besides the story."""
+        if not storable(event_id):
+            return None
         async with self.store.read() as db:
             try:
                 event, payload = await db_.load_event(db, event_id)
@@ -452,6 +519,8 @@ class ProposalsAndVotes(RoomCore):
 
     async def ballot_proposal(self, message_id: int) -> Proposal | None:
         """The proposal whose ballot is the message `message_id` (None for any other message)."""
+        if not storable(message_id):
+            return None
         async with self.store.read() as db:
             proposal_id = await db_.proposal_of_ballot(db, message_id)
             return None if proposal_id is None else await db_.load_proposal(db, proposal_id)
@@ -537,6 +606,43 @@ class ProposalsAndVotes(RoomCore):
         return await db_.load_script(db, room_id, start, start + added - 1) if added else ()
 
 
+async def _editable(
+    db: aiosqlite.Connection,
+    room_id: int,
+    user_id: int,
+    proposal_id: int,
+    take: int,
+    rights: tuple[tuple[int, ...], bool],
+) -> tuple[Proposal, Take]:
+    """The open proposal and its take `take`, when `user_id` may edit it."""
+    proposal = await open_proposal(db, room_id, proposal_id, take)
+    settings = await db_.load_settings(db, room_id)
+    _owner_or_showrunner(settings, proposal, user_id, rights, "edit its takes")
+    original = proposal.take(take)
+    assert original is not None
+    return proposal, original
+
+
+def _owner_or_showrunner(
+    settings: RoomSettings,
+    proposal: Proposal,
+    user_id: int,
+    rights: tuple[tuple[int, ...], bool],
+    doing: str,
+) -> None:
+    """`NotAllowed` unless `user_id` asked for the proposal or is a showrunner."""
+    roles, flag = rights
+    if user_id != proposal.requested_by and not settings.is_showrunner(user_id, roles, flag):
+        raise NotAllowed(
+            f"Only the writer who asked for proposal #{proposal.id}, or a showrunner, can "
+            f"{doing}; vote for the take you like instead."
+        )
+
+
+def _count_votes(count: int) -> str:
+    return "1 vote" if count == 1 else f"{count} votes"
+
+
 async def _take_changes(
     db: aiosqlite.Connection, proposal: Proposal, take: Take, event_id: int, picked_by: int
 ) -> list[Change]:
@@ -545,7 +651,8 @@ async def _take_changes(
     room_id = proposal.room_id
     changes: list[Change] = []
     if proposal.kind in SCRIPT_KINDS:
-        elements = take_elements(take)
+        # Parsing the take is CPU work proportional to its text: off the event loop.
+        elements = await asyncio.to_thread(take_elements, take)
         if elements:
             attribution = Attribution(
                 proposal_id=proposal.id,

@@ -24,6 +24,7 @@ from bot.errors import (
 from bot.room.core import (
     RoomCore,
     proposal_in,
+    storable,
 )
 from bot.room.text import (
     EXPORT_FORMATS,
@@ -45,6 +46,10 @@ class Reading(RoomCore):
         """Script lines `start` to `end` (numbers from 1, both included; `end` None: the rest)."""
         if start < 1 or (end is not None and end < start):
             raise BadInput("Show a range of lines like 1 to 20; lines are numbered from 1.")
+        if not storable(start):
+            return ()  # no script has that many lines
+        if end is not None and not storable(end):
+            end = None
         async with self.store.read() as db:
             return await db_.load_script(db, room_id, start, end)
 

@@ -4,11 +4,12 @@ script lines, an import, and undo/redo.
 Every change here is one undoable event whose payload lists its changes with before and after
 (`RoomCore._story_change`); undo and redo replay the log (see `bot.store.undo_stacks`). They
 cover the story, not votes, proposals or settings. Undoing or redoing another writer's change
-needs a showrunner.
+needs a showrunner. Parsing a writer's text or an imported file runs off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -316,7 +317,8 @@ class StoryChanges(RoomCore):
         text = clean_text(fountain, "text", "fountain")
         if not text:
             raise BadInput("There is nothing to add: the text is empty.")
-        elements = parse_script(text)
+        # Parsing and linting is CPU work proportional to the text: off the event loop.
+        elements = await asyncio.to_thread(parse_script, text)
         async with self._lock(room_id), self.store.write() as db:
             await self._ensure_room(db, room_id, user_id)
             length = await db_.script_length(db, room_id)
@@ -342,7 +344,9 @@ class StoryChanges(RoomCore):
     ) -> tuple[ScriptLine, ...]:
         """Make a .fountain or .fdx file the script of a room that has none yet, as one change
         (one undo). The file's title becomes the project's title when the room has none."""
-        document = read_script_file(filename, data)
+        # A file of megabytes takes a while to parse: off the event loop, so every other room
+        # (and Discord's heartbeat) carries on meanwhile.
+        document = await asyncio.to_thread(read_script_file, filename, data)
         elements = tuple(e for e in document.elements if not isinstance(e, Boneyard))
         if not elements:
             raise BadInput(f"{filename} has no screenplay lines to import.")

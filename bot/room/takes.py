@@ -1,5 +1,6 @@
 """Takes as the room stores them: a generated take cleaned and capped (model output is as
-untrusted as a writer's), a writer's edit of a take, and character sheets read from text.
+untrusted as a writer's), a writer's edit of a take (and what the edit did, `TakeEdit`), and
+character sheets read from text.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from collections.abc import Mapping
 from bot.domain import (
     LIMITS,
     CharacterEntry,
+    Proposal,
     Take,
+    Vote,
     clean_text,
     cue_name,
     strip_controls,
@@ -47,7 +50,33 @@ def stored_take(number: int, generated: GeneratedTake) -> Take:
     )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class TakeEdit:
+    """What a writer's edit of a take did: the take as it reads now, its proposal as it stands
+    now, and the votes the edit cleared (they were cast for the text before it). An edit that
+    changes nothing (`changed` False) clears nothing."""
+
+    take: Take
+    proposal: Proposal
+    cleared: tuple[Vote, ...] = ()
+    changed: bool = True
+
+    def naming(self, by: str) -> str:
+        """The sentence that tells the room, `by` being the editor as the front end names them
+        (a mention in Discord, a name on the console)."""
+        number = self.take.number
+        if not self.changed:
+            return f"Take {number} is unchanged; its votes stay."
+        count = len(self.cleared)
+        if not count:
+            return f"Take {number} was edited by {by}."
+        votes = "its 1 vote was" if count == 1 else f"its {count} votes were"
+        return f"Take {number} was edited by {by}; {votes} cleared — vote again."
+
+
 def edited_take(kind: TaskKind, take: Take, text: str, user_id: int) -> Take:
+    """`take` replaced by the writer's version `text` (in the form `take_text` shows); parsing
+    it is CPU work proportional to the text, so the room runs this off the event loop."""
     cleaned = clean_text(text, "take", "fountain")
     if not cleaned:
         raise BadInput("An edited take cannot be empty.")

@@ -186,7 +186,8 @@ async def test_write_refuses_what_is_not_a_screenplay(service: RoomService) -> N
 async def test_show_a_range_with_attribution(service: RoomService) -> None:
     await service.write(ROOM, ANA, SCENE)
     proposal = await service.ask(ROOM, BEN, "dialogue", "Mara answers", ["MARA"])
-    await service.edit_take(ROOM, CY, proposal.id, 2, "MARA\nNot tonight.")
+    # Cy edits Ben's take as a showrunner (only the asker or a showrunner may).
+    await service.edit_take(ROOM, CY, proposal.id, 2, "MARA\nNot tonight.", is_showrunner=True)
     await service.pick(ROOM, ANA, proposal.id, 2)
     shown = await service.show(ROOM, 5, 7)
     assert [x.number for x in shown] == [5, 6, 7]
@@ -283,25 +284,37 @@ async def test_picked_premise_character_and_beat_takes(service: RoomService) -> 
 
 
 async def test_edit_a_take_before_it_goes_in(service: RoomService) -> None:
+    # Ana runs the room; Ben edits her takes as a showrunner (only the asker or a showrunner may).
     proposal = await service.ask(ROOM, ANA, "character", "Tom a deckhand")
     shown = take_text(TaskKind.CHARACTER, proposal.takes[0])
     assert shown == "TOM\nRole: lead\nVoice: voice of take 1"
-    edited = await service.edit_take(
-        ROOM, BEN, proposal.id, 1, "Tom\nRole: deckhand\nBackstory: grew up\non the docks"
-    )
+    edited = (
+        await service.edit_take(
+            ROOM,
+            BEN,
+            proposal.id,
+            1,
+            "Tom\nRole: deckhand\nBackstory: grew up\non the docks",
+            is_showrunner=True,
+        )
+    ).take
     assert edited.sheet is not None and edited.sheet.backstory == "grew up\non the docks"
     assert edited.edited_by == BEN
     with pytest.raises(BadInput, match=r"like .Role: \.\.\.."):
-        await service.edit_take(ROOM, BEN, proposal.id, 1, "Tom\nhe is nice")
+        await service.edit_take(ROOM, BEN, proposal.id, 1, "Tom\nhe is nice", is_showrunner=True)
     await service.pick(ROOM, ANA, proposal.id, 1)
     assert (await service.room(ROOM)).character("TOM").role == "deckhand"  # type: ignore[union-attr]
     with pytest.raises(AlreadyDecided):
-        await service.edit_take(ROOM, BEN, proposal.id, 2, "TOM")
+        await service.edit_take(ROOM, BEN, proposal.id, 2, "TOM", is_showrunner=True)
     scene = await service.ask(ROOM, ANA, "scene", "x")
     with pytest.raises(BadInput, match="not a screenplay yet"):
-        await service.edit_take(ROOM, BEN, scene.id, 1, "INT. X - DAY\n\nMARA\n(oops\nHi.")
+        await service.edit_take(
+            ROOM, BEN, scene.id, 1, "INT. X - DAY\n\nMARA\n(oops\nHi.", is_showrunner=True
+        )
     premise = await service.ask(ROOM, ANA, "premise", "y")
-    await service.edit_take(ROOM, BEN, premise.id, 1, "Low Tide\nA town waits for the sea.")
+    await service.edit_take(
+        ROOM, BEN, premise.id, 1, "Low Tide\nA town waits for the sea.", is_showrunner=True
+    )
     await service.pick(ROOM, ANA, premise.id, 1)
     assert (await service.room(ROOM)).project.title == "Low Tide"
 
@@ -309,7 +322,7 @@ async def test_edit_a_take_before_it_goes_in(service: RoomService) -> None:
 async def test_reroll_replaces_the_takes(service: RoomService) -> None:
     proposal = await service.ask(ROOM, ANA, "scene", "the storm")
     await service.vote(ROOM, BEN, proposal.id, 1)
-    again = await service.reroll(ROOM, BEN, proposal.id)
+    again = await service.reroll(ROOM, ANA, proposal.id)  # Ana asked for the takes
     assert again.id != proposal.id and again.status is ProposalStatus.GENERATING
     assert (again.kind, again.prompt) == (proposal.kind, proposal.prompt)
     with pytest.raises(AlreadyDecided, match=f"rerolled as #{again.id}"):
@@ -353,7 +366,7 @@ async def test_a_failed_generation_marks_the_proposal(
     assert proposal.status is ProposalStatus.FAILED
     assert proposal.reason == str(error)
     assert await service.pending_proposals(ROOM) == []
-    assert (await service.reroll(ROOM, BEN, asked.id)).status is ProposalStatus.GENERATING
+    assert (await service.reroll(ROOM, ANA, asked.id)).status is ProposalStatus.GENERATING
 
 
 async def test_a_cancelled_generation_marks_the_proposal(service: RoomService) -> None:
@@ -424,7 +437,7 @@ async def test_branch_starts_a_new_room_from_this_one(service: RoomService) -> N
     await service.add_character(ROOM, ANA, "Mara")
     await service.add_beat(ROOM, ANA, "b")
     await service.write(ROOM, ANA, SCENE)
-    branch = await service.branch(ROOM, BEN, ROOM + 1)
+    branch = await service.branch(ROOM, BEN, ROOM + 1, is_showrunner=True)  # showrunners branch
     original = await service.room(ROOM)
     assert branch.branched_from == ROOM
     assert branch.project == original.project and branch.characters == original.characters
@@ -438,9 +451,9 @@ async def test_branch_starts_a_new_room_from_this_one(service: RoomService) -> N
     with pytest.raises(NothingToUndo):  # the branch's history starts at the branch
         await service.undo(ROOM + 1, BEN)
     with pytest.raises(BadInput, match="already has a story"):
-        await service.branch(ROOM, BEN, ROOM + 1)
+        await service.branch(ROOM, BEN, ROOM + 1, is_showrunner=True)
     with pytest.raises(NotFound):
-        await service.branch(ROOM + 5, BEN, ROOM + 6)
+        await service.branch(ROOM + 5, BEN, ROOM + 6, is_showrunner=True)
 
 
 async def test_export_in_every_format(service: RoomService) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import discord
 
-from cogs.client import WritersRoomBot
 from bot.domain import Ballot, ProposalStatus
 from bot.settings import Settings
+from cogs.client import WritersRoomBot
 from cogs.embeds import number_emoji
 from cogs.split import MESSAGE_LIMIT
 from cogs.views import DYNAMIC_ITEMS, EditModal
@@ -210,7 +210,7 @@ async def test_a_click_on_a_decided_ballot_is_answered_on_one_line(make_bot: Bot
 async def test_reroll_closes_the_ballot_and_posts_new_takes(make_bot: BotFactory) -> None:
     h = await make_bot()
     await h.say("!scene The pier at dawn")
-    interaction = await click(h, h, "wr:reroll:1", "ben")
+    interaction = await click(h, h, "wr:reroll:1", "ana")  # she asked for the takes
     edit = interaction.answers[0].kwargs
     assert edit["embed"].title == "Proposal #1: rerolled"
     assert all(disabled for _, disabled, _ in components(edit["view"]))
@@ -221,7 +221,7 @@ async def test_reroll_closes_the_ballot_and_posts_new_takes(make_bot: BotFactory
 
 async def test_edit_opens_a_prefilled_modal_and_the_edit_counts(make_bot: BotFactory) -> None:
     h = await make_bot()
-    await h.say("!scene The pier at dawn")
+    await h.say("!scene The pier at dawn", "cy")  # the asker (or a showrunner) may edit
     interaction = await click(h, h, "wr:edit:1:2", "cy")
     modal = interaction.answers[0].args[0]
     assert isinstance(modal, EditModal)
@@ -242,7 +242,7 @@ async def test_an_edit_that_is_not_a_screenplay_is_refused_on_one_line(
     make_bot: BotFactory,
 ) -> None:
     h = await make_bot()
-    await h.say("!scene The pier at dawn")
+    await h.say("!scene The pier at dawn", "cy")  # the asker (or a showrunner) may edit
     interaction = await click(h, h, "wr:edit:1:1", "cy")
     modal = interaction.answers[0].args[0]
     modal.text._value = "Title: Nope\n\nINT. HOUSE - DAY"
