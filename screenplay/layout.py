@@ -17,10 +17,11 @@ counts. Notes, sections, synopses and boneyard are never laid out.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import unicodedata
-from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -247,11 +248,13 @@ def _unbreakable(last: str, ch: str) -> bool:
 
 @dataclass(slots=True)
 class _Atom:
-    """A piece the wrapper never cuts (a word, a CJK character with its punctuation) or a gap."""
+    """A piece the wrapper never cuts (a word, a CJK character with its punctuation) or a gap;
+    `start` is where its first cell is in the source line."""
 
     cells: list[_Cell]
     width: int
     space: bool
+    start: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,85 +269,100 @@ class _Wrapped:
         return sum(display_width(run.text) for run in self.runs)
 
 
-def _atoms(cells: Sequence[_Cell]) -> list[_Atom]:
-    atoms: list[_Atom] = []
-    start = 0
-    while start < len(cells) and cells[start][0] == " ":
+def _atoms(cells: Sequence[_Cell], lo: int, hi: int) -> Iterator[_Atom]:
+    """The atoms of `cells[lo:hi]`, each given once it is complete."""
+    start = lo
+    while start < hi and cells[start][0] == " ":
         start += 1
     # Leading spaces are the writer's indentation: they travel with the first word.
-    indent = list(cells[:start])
-    for cell in cells[start:]:
+    indent = list(cells[lo:start])
+    atom: _Atom | None = None
+    for k in range(start, hi):
+        cell = cells[k]
         ch = cell[0]
-        prev = atoms[-1] if atoms else None
         if ch == " ":
-            if prev is not None and prev.space:
-                prev.cells.append(cell)
-                prev.width += 1
-            else:
-                atoms.append(_Atom([cell], 1, True))
+            if atom is not None and atom.space:
+                atom.cells.append(cell)
+                atom.width += 1
+                continue
+            if atom is not None:
+                yield atom
+            atom = _Atom([cell], 1, True, k)
             continue
         width = char_width(ch)
-        if prev is not None and not prev.space and _unbreakable(prev.cells[-1][0], ch):
-            prev.cells.append(cell)
-            prev.width += width
+        if atom is not None and not atom.space and _unbreakable(atom.cells[-1][0], ch):
+            atom.cells.append(cell)
+            atom.width += width
             continue
-        atoms.append(_Atom([*indent, cell], _cells_width(indent) + width, False))
+        if atom is not None:
+            yield atom
+        atom = _Atom([*indent, cell], _cells_width(indent) + width, False, k - len(indent))
         indent = []
+    if atom is not None:
+        yield atom
     if indent:
-        atoms.append(_Atom(indent, len(indent), False))
-    return atoms
+        yield _Atom(indent, len(indent), False, lo)
 
 
 def _cells_width(cells: Sequence[_Cell]) -> int:
     return sum(char_width(ch) for ch, _ in cells)
 
 
-def _wrap_cells(cells: Sequence[_Cell], first: int, rest: int) -> list[list[_Cell]]:
-    """Greedy wrap: the first line holds `first` columns, the lines after it `rest`."""
-    lines: list[list[_Cell]] = []
+def _wrap_cells(
+    cells: Sequence[_Cell], lo: int, hi: int, first: int, rest: int
+) -> Iterator[tuple[list[_Cell], int]]:
+    """Greedy wrap of `cells[lo:hi]`: the first line holds `first` columns, the lines after it
+    `rest`. Gives each line with where it ends in the source line, one line at a time, so a
+    caller that needs the first lines of a long paragraph wraps no more than those.
+
+    The wrap is the same for a prefix: the lines of `cells[lo:end]`, for an `end` between two
+    atoms, are the lines here up to the one holding `cells[end - 1]`, which the page breaker
+    counts on."""
     current: list[_Cell] = []
     current_width = 0
+    end = lo  # where `current` ends in the source line
     gap: list[_Cell] = []
-    for atom in _atoms(cells):
-        width = rest if lines else first
+    given = False
+    width = first
+    for atom in _atoms(cells, lo, hi):
         if atom.space:
             gap = atom.cells if current else []
             continue
         if current and current_width + len(gap) + atom.width <= width:
             current += gap + atom.cells
             current_width += len(gap) + atom.width
+            end = atom.start + len(atom.cells)
             gap = []
             continue
         if current:
-            lines.append(current)
-            width = rest
+            yield current, end
+            given, width = True, rest
         gap = []
-        remaining = atom.cells
-        # A word wider than the column is cut where the column ends.
-        while _cells_width(remaining) > width:
-            taken, used = 0, 0
-            while taken < len(remaining) and used + char_width(remaining[taken][0]) <= width:
-                used += char_width(remaining[taken][0])
+        # A word wider than the column is cut where the column ends, in one pass over it.
+        at, left = 0, atom.width
+        while left > width:
+            taken, used = at, 0
+            while taken < len(atom.cells) and used + char_width(atom.cells[taken][0]) <= width:
+                used += char_width(atom.cells[taken][0])
                 taken += 1
-            taken = max(taken, 1)
-            lines.append(remaining[:taken])
-            remaining = remaining[taken:]
-            width = rest
-        current = list(remaining)
-        current_width = _cells_width(current)
-    if current or not lines:
-        lines.append(current)
-    return lines
+            if taken == at:
+                taken, used = at + 1, char_width(atom.cells[at][0])
+            yield atom.cells[at:taken], atom.start + taken
+            given, width = True, rest
+            at, left = taken, left - used
+        current = atom.cells[at:]
+        current_width = left
+        end = atom.start + len(atom.cells)
+    if current or not given:
+        yield current, end
 
 
 def _runs(cells: Sequence[_Cell]) -> tuple[Run, ...]:
-    runs: list[Run] = []
-    for ch, style in cells:
-        if runs and runs[-1].style == style:
-            runs[-1] = Run(runs[-1].text + ch, style)
-        else:
-            runs.append(Run(ch, style))
-    return tuple(runs)
+    # Grouped, then joined once: adding a character at a time copied the run for each one.
+    return tuple(
+        Run("".join(ch for ch, _ in group), style)
+        for style, group in itertools.groupby(cells, key=operator.itemgetter(1))
+    )
 
 
 def _source_lines(text: Text, extra: Style = Style.NONE) -> tuple[tuple[_Cell, ...], ...]:
@@ -363,18 +381,24 @@ def _source_lines(text: Text, extra: Style = Style.NONE) -> tuple[tuple[_Cell, .
     return tuple(out)
 
 
-def _wrap_line(cells: Sequence[_Cell], width: int, hang: int = 0) -> list[_Wrapped]:
-    """Wrap one source line; the lines after its first are indented by `hang` columns."""
-    out: list[_Wrapped] = []
-    for i, line in enumerate(_wrap_cells(cells, width, width - hang)):
-        while line and line[-1][0] == " ":
-            line = line[:-1]
-        out.append(_Wrapped(_runs(line), hang if i else 0))
-    return out
+def _wrap_line(
+    cells: Sequence[_Cell], lo: int, hi: int, width: int, hang: int = 0
+) -> Iterator[tuple[_Wrapped, int]]:
+    """Wrap `cells[lo:hi]`; the lines after its first are indented by `hang` columns. Gives
+    each wrapped line with where it ends in the source line."""
+    for i, (line, end) in enumerate(_wrap_cells(cells, lo, hi, width, width - hang)):
+        stop = len(line)
+        while stop and line[stop - 1][0] == " ":
+            stop -= 1
+        yield _Wrapped(_runs(line[:stop]), hang if i else 0), end
 
 
 def _wrap(text: Text, width: int) -> list[_Wrapped]:
-    return [wrapped for source in _source_lines(text) for wrapped in _wrap_line(source, width)]
+    return [
+        wrapped
+        for source in _source_lines(text)
+        for wrapped, _ in _wrap_line(source, 0, len(source), width)
+    ]
 
 
 # --- blocks: the unit the paginator places -----------------------------------------------------
@@ -409,35 +433,41 @@ class _Para:
     kind: LineKind
     lines: tuple[tuple[_Cell, ...], ...]
 
+    def measure(self, column: _Column) -> tuple[float, int, int]:
+        """Where its lines start (x), how many columns they hold, and the hanging indent."""
+        if self.kind == "action":
+            return ACTION_X, ACTION_WIDTH, 0
+        if self.kind == "parenthetical":
+            # Wrapped lines of a wryly hang one column in, under its first word.
+            return column.paren_x, column.paren_width, 1
+        return column.dialogue_x, column.dialogue_width, 0
+
 
 def _line(x: float, wrapped: _Wrapped, kind: LineKind) -> Line:
     return Line(0, x + wrapped.indent * CHAR_WIDTH, wrapped.runs, kind)
 
 
-def _para_rows(para: _Para, column: _Column) -> list[_Row]:
-    if para.kind == "action":
-        x, width, hang = ACTION_X, ACTION_WIDTH, 0
-    elif para.kind == "parenthetical":
-        # Wrapped lines of a wryly hang one column in, under its first word.
-        x, width, hang = column.paren_x, column.paren_width, 1
-    else:
-        x, width, hang = column.dialogue_x, column.dialogue_width, 0
-    return [
-        (_line(x, wrapped, para.kind),) if wrapped.runs else ()
-        for source in para.lines
-        for wrapped in _wrap_line(source, width, hang)
-    ]
+#: A place in a flow: paragraph, source line, and cell of that line.
+_Place = tuple[int, int, int]
+#: A stretch of a flow's text: its paragraph, the paragraph's index and the source line's, and
+#: the cells of that line it holds (from, to).
+_Piece = tuple[_Para, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
 class _Flow:
     """Text a page break may cut: an action paragraph, or a speech whose cue prints above this
-    part of it (`NAME`, and `NAME (CONT'D)` above the part on the next page)."""
+    part of it (`NAME`, and `NAME (CONT'D)` above the part on the next page).
+
+    A part of a cut flow is the whole flow's paragraphs with the places it starts and stops at,
+    not copies of them: copying the rest of a long paragraph for each page was quadratic."""
 
     paras: tuple[_Para, ...]
     cue: Character | None = None
     cue_text: str | None = None
     column: _Column = _SINGLE
+    start: _Place | None = None  # the rest after a cut here
+    stop: _Place | None = None  # the head before a cut here
 
     def cue_rows(self) -> list[_Row]:
         if self.cue_text is None:
@@ -448,9 +478,83 @@ class _Flow:
             for wrapped in _wrap(Text.of(self.cue_text), self.column.cue_width)
         ]
 
-    def rows(self) -> list[_Row]:
-        body = [row for para in self.paras for row in _para_rows(para, self.column)]
-        return self.cue_rows() + body
+    def pieces(self) -> Iterator[_Piece]:
+        """The source lines of this part, in order. At a cut a line loses its spaces at both
+        ends, and the rest after a cut begins at its first line that holds anything."""
+        first_para, first_line, _ = self.start or (0, 0, 0)
+        last_para = len(self.paras) - 1 if self.stop is None else self.stop[0]
+        for i in range(first_para, last_para + 1):
+            lines = self.paras[i].lines
+            skipping = self.start is not None and i == first_para
+            last_line = self.stop[1] if self.stop is not None and i == last_para else len(lines) - 1
+            for j in range(first_line if i == first_para else 0, last_line + 1):
+                lo, hi = self._bounds(i, j)
+                if skipping and lo >= hi:
+                    continue
+                skipping = False
+                yield self.paras[i], i, j, lo, hi
+
+    def _bounds(self, i: int, j: int) -> tuple[int, int]:
+        line = self.paras[i].lines[j]
+        lo, hi, cut = 0, len(line), False
+        if self.start is not None and self.start[:2] == (i, j):
+            lo, cut = self.start[2], True
+        if self.stop is not None and self.stop[:2] == (i, j):
+            hi, cut = self.stop[2], True
+        if cut:
+            while lo < hi and line[lo][0] == " ":
+                lo += 1
+            while hi > lo and line[hi - 1][0] == " ":
+                hi -= 1
+        return lo, hi
+
+    def rows(self) -> Iterator[_Row]:
+        yield from self.cue_rows()
+        for para, _, j, lo, hi in self.pieces():
+            yield from _piece_rows(para, j, lo, hi, self.column)
+
+    def head(self, cut: _Place) -> _Flow:
+        return replace(self, stop=cut)
+
+    def tail(self, cut: _Place) -> _Flow | None:
+        """The rest after `cut`, or None when nothing is left."""
+        rest = replace(self, start=cut, cue_text=_contd_cue(self.cue) if self.cue else None)
+        return rest if next(rest.pieces(), None) is not None else None
+
+
+def _piece_rows(para: _Para, j: int, lo: int, hi: int, column: _Column) -> Iterator[_Row]:
+    x, width, hang = para.measure(column)
+    for wrapped, _ in _wrap_line(para.lines[j], lo, hi, width, hang):
+        yield (_line(x, wrapped, para.kind),) if wrapped.runs else ()
+
+
+class _Rows:
+    """A block's rows, made when first asked for: the paginator asks whether a block fits in
+    the room left (at most a page), so a paragraph of a hundred pages is not laid out in full
+    for each of its pages."""
+
+    def __init__(self, rows: Iterable[_Row]) -> None:
+        self._made: deque[_Row] = deque()
+        self._more = iter(rows)
+
+    def count(self, limit: int) -> int:
+        """How many rows there are, or `limit` when there are at least that many."""
+        limit = max(limit, 0)
+        while len(self._made) < limit:
+            row = next(self._more, None)
+            if row is None:
+                break
+            self._made.append(row)
+        return min(len(self._made), limit)
+
+    def take(self, count: int) -> list[_Row]:
+        """The first `count` rows, which leave this sequence."""
+        self.count(count)
+        return [self._made.popleft() for _ in range(min(count, len(self._made)))]
+
+    def all(self) -> list[_Row]:
+        self._made.extend(self._more)
+        return list(self._made)
 
 
 @dataclass(slots=True)
@@ -458,7 +562,7 @@ class _Block:
     """Rows the paginator places together, with the blank lines wanted above them; `flow` is
     set when a page break may cut the block (action and speeches)."""
 
-    rows: list[_Row]
+    rows: _Rows
     flow: _Flow | None = None
     keep_with_next: bool = False
     page_break: bool = False
@@ -466,11 +570,17 @@ class _Block:
 
 
 def _flow_block(flow: _Flow) -> _Block:
-    return _Block(flow.rows(), flow)
+    return _Block(_Rows(flow.rows()), flow)
 
 
 def _placed(text: Text, kind: LineKind, place: Literal["left", "right", "center"]) -> _Block:
     """A paragraph that is never cut: heading, transition, centred text."""
+    return _Block(_Rows(_placed_rows(text, kind, place)))
+
+
+def _placed_rows(
+    text: Text, kind: LineKind, place: Literal["left", "right", "center"]
+) -> list[_Row]:
     rows: list[_Row] = []
     for wrapped in _wrap(text, ACTION_WIDTH):
         if place == "right":
@@ -480,21 +590,20 @@ def _placed(text: Text, kind: LineKind, place: Literal["left", "right", "center"
         else:
             x = ACTION_X
         rows.append((_line(x, wrapped, kind),) if wrapped.runs else ())
-    return _Block(rows)
+    return rows
 
 
 def _scene_heading(heading: SceneHeading) -> _Block:
-    block = _placed(Text.of(heading.text), "scene-heading", "left")
-    block.keep_with_next = True
-    if heading.number and block.rows:
+    rows = _placed_rows(Text.of(heading.text), "scene-heading", "left")
+    if heading.number and rows:
         number = (Run(heading.number),)
         left = SCENE_NUMBER_LEFT_END - display_width(heading.number) * CHAR_WIDTH
-        block.rows[0] = (
+        rows[0] = (
             Line(0, left, number, "scene-number"),
-            *block.rows[0],
+            *rows[0],
             Line(0, SCENE_NUMBER_RIGHT_X, number, "scene-number"),
         )
-    return block
+    return _Block(_Rows(rows), keep_with_next=True)
 
 
 _Speech = Parenthetical | Dialogue | Lyrics
@@ -519,13 +628,13 @@ def _speech(cue: Character | None, body: list[_Speech], column: _Column = _SINGL
 
 
 def _dual(left: tuple[Character, list[_Speech]], right: tuple[Character, list[_Speech]]) -> _Block:
-    left_rows = _speech(*left, column=_DUAL_LEFT).rows()
-    right_rows = _speech(*right, column=_DUAL_RIGHT).rows()
+    left_rows = list(_speech(*left, column=_DUAL_LEFT).rows())
+    right_rows = list(_speech(*right, column=_DUAL_RIGHT).rows())
     height = max(len(left_rows), len(right_rows))
     left_rows += [()] * (height - len(left_rows))
     right_rows += [()] * (height - len(right_rows))
     # Side-by-side speeches stay on one page; only a pair taller than a page is ever cut.
-    return _Block([a + b for a, b in zip(left_rows, right_rows, strict=True)])
+    return _Block(_Rows([a + b for a, b in zip(left_rows, right_rows, strict=True)]))
 
 
 def _speech_run(elements: Sequence[Element], i: int) -> tuple[list[_Speech], int]:
@@ -568,24 +677,22 @@ def _blocks(elements: Sequence[Element]) -> list[_Block]:
         elif isinstance(element, Centered):
             blocks.append(_placed(element.text, "centered", "center"))
         elif isinstance(element, PageBreak):
-            blocks.append(_Block([], page_break=True))
+            blocks.append(_Block(_Rows(()), page_break=True))
         else:
             # Notes, sections, synopses and boneyard are never printed, and do not part a
             # dual-dialogue pair.
             continue
         pending = None
-    return [block for block in blocks if block.rows or block.page_break]
+    return [block for block in blocks if block.rows.count(1) or block.page_break]
 
 
 # --- cutting a block at a page break -----------------------------------------------------------
 
-#: Where a flow may be cut: paragraph, source line, and how many of its characters stay above.
-_Cut = tuple[int, int, int]
 
-
-def _may_cut(line: Sequence[_Cell], end: int, force: bool) -> bool:
-    """Whether a page may end after `line[:end]`: at a sentence's end, or (forced) any word's."""
-    if end == len(line):
+def _may_cut(line: Sequence[_Cell], lo: int, hi: int, end: int, force: bool) -> bool:
+    """Whether a page may end after `line[lo:end]` (the text of the line runs from `lo` to
+    `hi`): at a sentence's end, or (forced) any word's."""
+    if end == hi:
         return True
     last, after = line[end - 1][0], line[end][0]
     if last == " " or after in _NO_LINE_START:
@@ -594,52 +701,9 @@ def _may_cut(line: Sequence[_Cell], end: int, force: bool) -> bool:
     if force:
         return between_words
     k = end - 1
-    while k > 0 and line[k][0] in _CLOSERS:
+    while k > lo and line[k][0] in _CLOSERS:
         k -= 1
     return line[k][0] in _SENTENCE_END and between_words
-
-
-def _cuts(paras: Sequence[_Para], force: bool) -> list[_Cut]:
-    cuts: list[_Cut] = []
-    for i, para in enumerate(paras):
-        # A wryly belongs to the line it qualifies: a page never ends inside or after one.
-        if para.kind == "parenthetical":
-            continue
-        for j, line in enumerate(para.lines):
-            cuts.extend(
-                (i, j, end) for end in range(1, len(line) + 1) if _may_cut(line, end, force)
-            )
-    return cuts
-
-
-def _strip(cells: Sequence[_Cell]) -> tuple[_Cell, ...]:
-    start, end = 0, len(cells)
-    while start < end and cells[start][0] == " ":
-        start += 1
-    while end > start and cells[end - 1][0] == " ":
-        end -= 1
-    return tuple(cells[start:end])
-
-
-def _head(flow: _Flow, cut: _Cut) -> _Flow:
-    i, j, end = cut
-    para = flow.paras[i]
-    kept = _Para(para.kind, (*para.lines[:j], _strip(para.lines[j][:end])))
-    return replace(flow, paras=(*flow.paras[:i], kept))
-
-
-def _tail(flow: _Flow, cut: _Cut) -> _Flow | None:
-    i, j, end = cut
-    para = flow.paras[i]
-    rest = _strip(para.lines[j][end:])
-    lines = ((rest,) if rest else ()) + para.lines[j + 1 :]
-    while lines and not lines[0]:
-        lines = lines[1:]
-    paras = ((_Para(para.kind, lines),) if lines else ()) + flow.paras[i + 1 :]
-    if not paras:
-        return None
-    cue_text = _contd_cue(flow.cue) if flow.cue else None
-    return replace(flow, paras=paras, cue_text=cue_text)
 
 
 def _contd_cue(cue: Character) -> str:
@@ -654,15 +718,16 @@ def _more_row() -> _Row:
 
 @dataclass(slots=True)
 class _Cutter:
-    """The cuts of one flow and the height of the head each leaves, computed as asked."""
+    """Where one flow may be cut, and the rows each cut leaves above it.
+
+    It looks no further into the flow than a page: cuts are found in order, with the rows of
+    the head each leaves counted from the wrap of the lines above it (a wrap is the same for a
+    prefix, see `_wrap_cells`), and the search stops at the first cut that leaves too many.
+    Wrapping the head and the rest again for each cut tried, and each page, took quadratic
+    time in a long paragraph (74 s for 100 KB)."""
 
     flow: _Flow
     force: bool
-    cuts: list[_Cut] = field(init=False)
-    heights: dict[int, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.cuts = _cuts(self.flow.paras, self.force)
 
     @property
     def least(self) -> int:
@@ -673,41 +738,74 @@ class _Cutter:
     def more(self) -> int:
         return 1 if self.flow.cue is not None else 0
 
-    def height(self, k: int) -> int:
-        """Rows of the head left by cut `k`, (MORE) included; grows with k."""
-        if k not in self.heights:
-            self.heights[k] = len(_head(self.flow, self.cuts[k]).rows()) + self.more
-        return self.heights[k]
+    def cuts(self, budget: int) -> Iterator[tuple[_Place, int]]:
+        """Each cut in order with the rows of text of the head it leaves, while those are at
+        most `budget` (they grow from cut to cut)."""
+        above = 0  # rows of the source lines wholly above
+        for para, i, j, lo, hi in self.flow.pieces():
+            if above >= budget:
+                return
+            if para.kind != "parenthetical":
+                # A wryly belongs to the line it qualifies: a page never ends inside or after one.
+                for end, rows in self._line_cuts(para, j, lo, hi, budget - above):
+                    yield (i, j, end), above + rows
+            above += _Rows(_piece_rows(para, j, lo, hi, self.flow.column)).count(budget - above + 1)
 
-    def text_rows(self, k: int) -> int:
-        return self.height(k) - self.more - len(self.flow.cue_rows())
+    def _line_cuts(
+        self, para: _Para, j: int, lo: int, hi: int, budget: int
+    ) -> Iterator[tuple[int, int]]:
+        """The cuts in one source line, each with the rows the line's part above it takes
+        (that part loses its spaces at both ends), while those are at most `budget`."""
+        line = para.lines[j]
+        _, width, hang = para.measure(self.flow.column)
+        bare = lo
+        while bare < hi and line[bare][0] == " ":
+            bare += 1
+        ends = (end for _, end in _wrap_cells(line, bare, hi, width, width - hang))
+        rows, row_end = 1, next(ends)
+        for end in range(lo + 1, hi + 1):
+            # The wrapped line holding `line[end - 1]` is the first that ends after it.
+            while row_end < end and end > bare:
+                following = next(ends, None)
+                if following is None:
+                    break
+                rows, row_end = rows + 1, following
+            if rows > budget:
+                return
+            if _may_cut(line, lo, hi, end, self.force):
+                kept = end
+                while kept > bare and line[kept - 1][0] == " ":
+                    kept -= 1
+                yield end, (1 if kept <= bare else rows)
 
     def tail_ok(self, tail: _Flow | None) -> bool:
         if tail is None:
             return False
         # A speech's continuation is never short: its (CONT'D) cue carries it.
-        return tail.cue is not None or len(tail.rows()) >= self.least
+        return tail.cue is not None or _Rows(tail.rows()).count(self.least) >= self.least
 
     def split(self, room: int) -> tuple[_Block, _Block] | None:
         """The largest head that fits in `room` rows, and the rest."""
-        fitting = bisect_right(range(len(self.cuts)), room, key=self.height)
-        for k in range(fitting - 1, -1, -1):
-            if self.text_rows(k) < self.least:
+        budget = room - self.more - len(self.flow.cue_rows())
+        for cut, text_rows in reversed(list(self.cuts(budget))):
+            if text_rows < self.least:
                 return None
-            tail = _tail(self.flow, self.cuts[k])
+            tail = self.flow.tail(cut)
             if tail is None or not self.tail_ok(tail):
                 continue
-            head = _head(self.flow, self.cuts[k])
-            head_rows = head.rows() + ([_more_row()] if self.more else [])
-            return _Block(head_rows, head), _Block(tail.rows(), tail, space_before=0)
+            head = self.flow.head(cut)
+            head_rows = [*head.rows(), *([_more_row()] if self.more else [])]
+            return _Block(_Rows(head_rows), head), _Block(_Rows(tail.rows()), tail, space_before=0)
         return None
 
-    def smallest(self) -> int | None:
-        """Rows of the smallest head this flow may leave at the foot of a page."""
-        k = bisect_left(range(len(self.cuts)), self.least, key=self.text_rows)
-        if k == len(self.cuts) or not self.tail_ok(_tail(self.flow, self.cuts[k])):
-            return None
-        return self.height(k)
+    def smallest(self, limit: int) -> int | None:
+        """Rows of the smallest head this flow may leave at the foot of a page; None when it
+        may leave none, or when the smallest takes more than `limit` rows."""
+        above = self.more + len(self.flow.cue_rows())
+        for cut, text_rows in self.cuts(limit - above):
+            if text_rows >= self.least:
+                return text_rows + above if self.tail_ok(self.flow.tail(cut)) else None
+        return None
 
 
 def _split(block: _Block, room: int, force: bool) -> tuple[_Block, _Block] | None:
@@ -721,15 +819,17 @@ def _split(block: _Block, room: int, force: bool) -> tuple[_Block, _Block] | Non
 
 def _cut(block: _Block, room: int) -> tuple[_Block, _Block]:
     """The last resort for rows no rule can split (a dual pair or a cue taller than a page)."""
-    return _Block(block.rows[:room]), _Block(block.rows[room:], space_before=0)
+    return _Block(_Rows(block.rows.take(room))), _Block(block.rows, space_before=0)
 
 
-def _least_rows(block: _Block) -> int:
-    """The fewest rows of `block` that can stand at the foot of a page."""
+def _least_rows(block: _Block, limit: int) -> int:
+    """The fewest rows of `block` that can stand at the foot of a page, when at most `limit`;
+    otherwise some number above `limit`."""
+    rows = block.rows.count(limit + 1)
     if block.flow is None:
-        return len(block.rows)
-    smallest = _Cutter(block.flow, force=False).smallest()
-    return len(block.rows) if smallest is None else min(smallest, len(block.rows))
+        return rows
+    smallest = _Cutter(block.flow, force=False).smallest(limit)
+    return rows if smallest is None else min(smallest, rows)
 
 
 # --- pagination --------------------------------------------------------------------------------
@@ -745,7 +845,7 @@ class _PageFill:
     def place(self, block: _Block) -> None:
         if self.used:
             self.used += block.space_before
-        for row in block.rows:
+        for row in block.rows.all():
             self.lines.extend(replace(line, row=self.used) for line in row)
             self.used += 1
 
@@ -757,11 +857,14 @@ class _PageFill:
         self.lines, self.used = [], 0
 
 
-def _needs(block: _Block, follower: _Block | None) -> int:
-    """Rows `block` needs at the foot of a page, counting what must stay with it."""
+def _needs(block: _Block, follower: _Block | None, limit: int) -> int:
+    """Rows `block` needs at the foot of a page, counting what must stay with it: exact when
+    at most `limit`, otherwise some number above it."""
+    own = block.rows.count(limit + 1)
     if not block.keep_with_next or follower is None or follower.page_break:
-        return len(block.rows)
-    return len(block.rows) + follower.space_before + _least_rows(follower)
+        return own
+    gap = own + follower.space_before
+    return gap + _least_rows(follower, limit - gap)
 
 
 def _body_pages(blocks: list[_Block], capacity: int) -> list[list[Line]]:
@@ -774,12 +877,11 @@ def _body_pages(blocks: list[_Block], capacity: int) -> list[list[Line]]:
                 fill.turn()
             continue
         room = fill.room(block)
-        if _needs(block, queue[0] if queue else None) <= room or (
-            fill.used == 0 and len(block.rows) <= room
-        ):
+        fits = block.rows.count(room + 1) <= room
+        if _needs(block, queue[0] if queue else None, room) <= room or (fill.used == 0 and fits):
             fill.place(block)
             continue
-        parts = _split(block, room, force=False) if len(block.rows) > room else None
+        parts = _split(block, room, force=False) if not fits else None
         if parts is None and fill.used == 0:
             # Taller than a whole page and nowhere polite to cut: cut where the page ends.
             parts = _split(block, room, force=True) or _cut(block, room)

@@ -823,10 +823,10 @@ class _Reader:
                 self._line(_unwrap(raw), nxt, following if nxt is None else None)
             # A cue whose speech comes after a blank line keeps its block open.
             self.in_block = bool(self.elements) and isinstance(self.elements[-1], Character)
-        for index, lines in self.grown.items():
+        for index, grown_lines in self.grown.items():
             grown = self.elements[index]
             assert isinstance(grown, Action | Dialogue)
-            self.elements[index] = type(grown)(Text.join_lines(lines))
+            self.elements[index] = type(grown)(Text.join_lines(grown_lines))
         return self.elements
 
     def _grow(self, text: Text) -> None:
