@@ -38,6 +38,7 @@ from screenplay.types import (
     Text,
     Transition,
     dialogue_blocks,
+    quote,
 )
 
 __all__ = ["CODES", "Problem", "lint"]
@@ -102,7 +103,7 @@ def _cues(elements: Sequence[Element]) -> Iterator[tuple[int, str, str]]:
         if not cue.name.strip():
             yield index, "A character cue has no name.", "empty-cue"
         elif not any(isinstance(part, Dialogue | Lyrics) for part in body):
-            yield index, f"{cue.name} has a cue but no dialogue.", "cue-without-dialogue"
+            yield index, f"{_short(cue.name)} has a cue but no dialogue.", "cue-without-dialogue"
 
 
 def _orphans(elements: Sequence[Element]) -> Iterator[tuple[int, str, str]]:
@@ -117,7 +118,7 @@ def _orphans(elements: Sequence[Element]) -> Iterator[tuple[int, str, str]]:
                 what = "Dialogue" if isinstance(element, Dialogue) else "The parenthetical"
                 yield (
                     index,
-                    f"{what} {_quote(_text(element))} has no character cue before it.",
+                    f"{what} {quote(_text(element))} has no character cue before it.",
                     "dialogue-without-cue",
                 )
             reported = True
@@ -135,7 +136,7 @@ def _parentheses(elements: Sequence[Element]) -> Iterator[tuple[int, str, str]]:
             if not (text[:1] in _PAIRS and text[-1:] in _PAIRS.values()):
                 yield (
                     index,
-                    f"The parenthetical {_quote(text)} should be written in parentheses.",
+                    f"The parenthetical {quote(text)} should be written in parentheses.",
                     "unbalanced-parentheses",
                 )
                 continue
@@ -146,7 +147,7 @@ def _parentheses(elements: Sequence[Element]) -> Iterator[tuple[int, str, str]]:
             continue
         problem = _unbalanced(text)
         if problem:
-            yield index, f"{what} {_quote(text)} {problem}.", "unbalanced-parentheses"
+            yield index, f"{what} {quote(text)} {problem}.", "unbalanced-parentheses"
 
 
 def _unbalanced(text: str) -> str | None:
@@ -188,14 +189,15 @@ def _heading_problem(heading: str) -> str | None:
     if not dash:
         place, time = time, ""
     place = place.strip(" -")
+    named = repr(_short(heading))
     if not place:
-        return f"The scene heading {heading!r} does not say where the scene takes place."
+        return f"The scene heading {named} does not say where the scene takes place."
     if heading.upper().startswith("EST"):
         return None
     if not time.strip() or heading.rstrip().endswith("-"):
         return (
-            f"The scene heading {heading!r} has no time of day; add one after a dash, "
-            f"e.g. {heading.rstrip(' -')} - NIGHT."
+            f"The scene heading {named} has no time of day; add one after a dash, "
+            f"e.g. {_short(heading.rstrip(' -'))} - NIGHT."
         )
     return None
 
@@ -211,7 +213,9 @@ def _empty_scenes(elements: Sequence[Element]) -> Iterator[tuple[int, str, str]]
         if element is None or isinstance(element, SceneHeading):
             if open_scene is not None and not has_content:
                 at, heading = open_scene
-                scene = f"The scene {heading}" if heading else "A scene with an empty heading"
+                scene = (
+                    f"The scene {_short(heading)}" if heading else "A scene with an empty heading"
+                )
                 until = "the end of the script" if element is None else "the next scene"
                 yield at, f"{scene} is empty: nothing happens before {until}.", "empty-scene"
             if element is not None:
@@ -222,15 +226,18 @@ def _empty_scenes(elements: Sequence[Element]) -> Iterator[tuple[int, str, str]]
 
 def _speakers(elements: Sequence[Element], cast: list[str]) -> Iterator[tuple[int, str, str]]:
     members = {_name_key(name): name.strip() for name in cast if _name_key(name)}
+    hints: dict[str, str] = {}  # a stranger who speaks a thousand times is compared once
     for index, element in enumerate(elements):
         if not isinstance(element, Character) or not element.name.strip():
             continue
         key = _name_key(element.name)
         if key in members:
             continue
-        close = difflib.get_close_matches(key, list(members), n=1, cutoff=0.75)
-        hint = f" (did you mean {members[close[0]]}?)" if close else ""
-        yield index, f"{element.name} speaks but is not in the cast{hint}.", "unknown-speaker"
+        if key not in hints:
+            close = difflib.get_close_matches(key, list(members), n=1, cutoff=0.75)
+            hints[key] = f" (did you mean {members[close[0]]}?)" if close else ""
+        message = f"{_short(element.name)} speaks but is not in the cast{hints[key]}."
+        yield index, message, "unknown-speaker"
 
 
 def _name_key(name: str) -> str:
@@ -250,9 +257,9 @@ def _text(element: Element) -> str:
     return ""
 
 
-def _quote(text: str, limit: int = 40) -> str:
-    text = " ".join(text.split())
-    return f'"{text}"' if len(text) <= limit else f'"{text[: limit - 1].rstrip()}…"'
+def _short(name: str, limit: int = 40) -> str:
+    """A name or heading as the message shows it: whole unless it is longer than `limit`."""
+    return name if len(name) <= limit else quote(name, limit)[1:-1]
 
 
 # --- line numbers -----------------------------------------------------------------------------
@@ -266,7 +273,11 @@ def _locate(doc: Document, source: str) -> list[int]:
     """The 1-based line of `source` on which each element of `doc` starts."""
     rows = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     flat = [_squash(row) for row in rows]
-    filled = [bool(row.strip()) for row in rows]  # `\*` squashes to nothing, yet is a line
+    # For each row, the first row from it on with anything on it (`\*` squashes to nothing, yet
+    # is a line): the search jumps over blank rows instead of walking them for each element.
+    filled = [len(rows)] * (len(rows) + 1)
+    for row in range(len(rows) - 1, -1, -1):
+        filled[row] = row if rows[row].strip() else filled[row + 1]
     cursor = _after_title_page(rows) if doc.title_page else 0
     located: list[int] = []
     for element in doc.elements:
@@ -276,21 +287,16 @@ def _locate(doc: Document, source: str) -> list[int]:
     return located
 
 
-def _find(flat: list[str], filled: list[bool], cursor: int, probe: str) -> int:
-    first_filled: int | None = None
-    seen = 0
-    for row in range(cursor, len(flat)):
-        if not filled[row]:
-            continue
-        if first_filled is None:
-            first_filled = row
+def _find(flat: list[str], filled: list[int], cursor: int, probe: str) -> int:
+    row = filled[cursor]
+    for _ in range(_SEARCH_WINDOW):
+        if row >= len(flat):
+            break
         if probe and probe in flat[row]:
             return row
-        seen += 1
-        if seen >= _SEARCH_WINDOW:
-            break
-    if first_filled is not None:
-        return first_filled
+        row = filled[row + 1]
+    if filled[cursor] < len(flat):
+        return filled[cursor]
     return min(cursor, max(len(flat) - 1, 0))
 
 

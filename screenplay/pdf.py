@@ -17,7 +17,9 @@ than vanish, and a warning names them.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -168,7 +170,7 @@ def _pieces(text: str, missing: set[str]) -> list[_Piece]:
     visible box for it, and is noted in `missing`."""
     if text.isascii():
         return [_Piece(text, None, CHAR_WIDTH, CHAR_WIDTH)]
-    pieces: list[_Piece] = []
+    drawn: list[tuple[str, str | None, float, float]] = []
     for ch in text:
         cell = _cell(ch)
         font: str | None = None
@@ -179,12 +181,12 @@ def _pieces(text: str, missing: set[str]) -> list[_Piece]:
                 missing.add(ch)
             else:
                 font, glyph = fallback
-        last = pieces[-1] if pieces else None
-        if last and (last.font, last.cell, last.glyph) == (font, cell, glyph):
-            pieces[-1] = _Piece(last.text + ch, font, cell, glyph)
-        else:
-            pieces.append(_Piece(ch, font, cell, glyph))
-    return pieces
+        drawn.append((ch, font, cell, glyph))
+    # Grouped, then joined once: a line of combining marks has no width and so no length limit.
+    return [
+        _Piece("".join(ch for ch, *_ in group), *key)
+        for key, group in itertools.groupby(drawn, key=operator.itemgetter(1, 2, 3))
+    ]
 
 
 def _draw_page(canvas: Canvas, page: Page, missing: set[str]) -> None:

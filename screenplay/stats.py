@@ -159,8 +159,9 @@ def _split_heading(heading: str) -> tuple[str | None, str, str | None]:
 @dataclass
 class _Place:
     name: str
-    settings: list[str] = field(default_factory=list)
-    times: list[str] = field(default_factory=list)
+    # Sets that keep the order of first appearance (a list was searched for each scene).
+    settings: dict[str, None] = field(default_factory=dict)
+    times: dict[str, None] = field(default_factory=dict)
     scenes: int = 0
 
 
@@ -173,10 +174,10 @@ def _locations(elements: tuple[Element, ...]) -> tuple[LocationStats, ...]:
         if not name:
             continue
         place = found.setdefault(name.casefold(), _Place(name))
-        if setting and setting not in place.settings:
-            place.settings.append(setting)
-        if time and time.upper() not in place.times:
-            place.times.append(time.upper())
+        if setting:
+            place.settings[setting] = None
+        if time:
+            place.times[time.upper()] = None
         place.scenes += 1
     ordered = sorted(found.values(), key=lambda place: -place.scenes)
     return tuple(
