@@ -1,0 +1,136 @@
+"""Loops: any degenerate repetition is found, however it repeats, and real screenplay writing
+(the corpus, generated scenes with the repetitions writers use) is never taken for one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model.prompts import find_loop, parse_answer
+from model.tasks import TaskKind, TaskRequest
+
+CORPUS = Path(__file__).resolve().parents[2] / "training" / "corpus"
+_HEADING = re.compile(r"(?m)^(?=(?:INT|EXT|EST|INT\./EXT|I/E)[. ])")
+
+
+def corpus_scenes() -> list[tuple[str, str]]:
+    """Each scene of the corpus as Fountain text, as the model would write it in a take."""
+    scenes = []
+    for path in sorted(CORPUS.glob("*.fountain")):
+        parts = _HEADING.split(path.read_text(encoding="utf-8"))[1:]  # after the title page
+        scenes.extend((f"{path.stem} scene {i}", scene) for i, scene in enumerate(parts, 1))
+    return scenes
+
+
+def test_no_scene_of_the_corpus_is_taken_for_a_loop() -> None:
+    scenes = corpus_scenes()
+    assert len(scenes) >= 100
+    assert [(name, find_loop(scene)) for name, scene in scenes if find_loop(scene)] == []
+
+
+@pytest.mark.parametrize(
+    "take",
+    [
+        "KELLER " * 120,
+        "INT. DOCK - NIGHT\n\nKELLER\n" + "KELLER " * 120,
+        "INT. 茶馆 - 夜\n\n" + "窗" * 60,
+        "@林小雨\n我" + "看" * 30,
+        "MARA\n" + "Yes\nNo\nGo\nNow\nWhy\nHey\nOk\nSo\nUp\nIn\n",
+        "MARA\nNo.\n\nTOM\nNo.\n\n" * 20,
+        "The door. " * 30,
+        "Come on, come on, come on, come on, come on, come on.",
+        "SHE\n\n" * 8,
+        "Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaah!",
+    ],
+)
+def test_a_degenerate_take_is_a_loop(take: str) -> None:
+    assert find_loop(take)
+    assert find_loop(take) in parse_answer(TaskRequest(TaskKind.CONTINUE), take).problems
+
+
+@pytest.mark.parametrize(
+    "take",
+    [
+        "MARA\nNo. No. No.\n\nTOM\nHa ha ha. You should see your face.",
+        "@林小雨\n哈哈哈，谢谢你。\n\n@王伯\n谢谢谢谢，不用。",
+        "INT. DINER - NIGHT\n\nOn the counter:\n\nA cup\nA key\nA gun\n",
+        "JOE\nKnock, knock, knock. Anyone home?",
+        "MARA\nNoooooooo!",
+        # A quick exchange of one-word lines: cue, reply, cue, reply.
+        "".join(
+            f"{cue}\n{word}.\n\n"
+            for cue, word in zip("ABABABABAB", ["Yes", "No", "Why", "Now", "Go"] * 2, strict=True)
+        ),
+    ],
+)
+def test_the_repetitions_writers_use_are_not_loops(take: str) -> None:
+    assert find_loop(take) is None
+
+
+_LATIN_WORD = st.text("abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8)
+_CJK_CHARACTER = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    before=st.lists(_LATIN_WORD, max_size=30, unique=True),
+    phrase=st.lists(_LATIN_WORD, min_size=1, max_size=5, unique=True),
+    extra=st.integers(0, 60),
+    after=st.lists(_LATIN_WORD, max_size=30, unique=True),
+    separator=st.sampled_from([" ", ", ", "\n", ". ", "\n\n"]),
+)
+def test_a_word_or_phrase_written_again_and_again_is_a_loop(
+    before: list[str], phrase: list[str], extra: int, after: list[str], separator: str
+) -> None:
+    times = (10 if len(phrase) == 1 else 5) + extra
+    take = " ".join(before) + " " + separator.join([" ".join(phrase)] * times) + " "
+    assert find_loop(take + " ".join(after))
+
+
+@settings(max_examples=40, deadline=None)
+@given(character=_CJK_CHARACTER, times=st.integers(10, 300), tail=st.text(max_size=40))
+def test_one_chinese_character_on_repeat_is_a_loop(character: str, times: int, tail: str) -> None:
+    assert find_loop("@林小雨\n我" + character * times + tail)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    speeches=st.lists(
+        st.lists(_LATIN_WORD, min_size=1, max_size=12, unique=True), min_size=1, max_size=20
+    ),
+    cast=st.lists(st.sampled_from(["MARA", "TOM", "MR. PIKE (V.O.)", "@林小雨"]), min_size=1),
+    echo=st.sampled_from(["", "No. No. No.", "Ha ha ha!", "哈哈哈", "谢谢。", "Go, go, go!"]),
+)
+def test_a_dialogue_scene_whose_cues_repeat_is_not_a_loop(
+    speeches: list[list[str]], cast: list[str], echo: str
+) -> None:
+    # Each speech says new words (a take whose speeches share words may well be going round);
+    # the cues come back with every speech, and one speech repeats a word as writers do.
+    seen: set[str] = set()
+    lines = ["INT. DINER - NIGHT", ""]
+    for i, words in enumerate(speeches):
+        fresh = [w for w in words if w not in seen] or ["hm"]
+        seen.update(fresh)
+        speech = " ".join(fresh).capitalize() + "."
+        lines += [cast[i % len(cast)], f"{echo} {speech}" if i == 0 else speech, ""]
+    assert find_loop("\n".join(lines)) is None
+
+
+@pytest.mark.parametrize(
+    ("take", "loops"),
+    [
+        ("a" * 200_000, True),
+        ("((" * 100_000, False),
+        ("\n \n" * 100_000, False),
+        ("word " * 40_000, True),
+        ("窗外" * 100_000, True),
+    ],
+)
+def test_a_long_hostile_take_is_judged(take: str, loops: bool) -> None:
+    # Inputs on which a backtracking pattern would run for minutes; every check reads the text
+    # in one pass (the time itself is bench material, not asserted here).
+    assert bool(find_loop(take)) is loops
