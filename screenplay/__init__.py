@@ -1,10 +1,10 @@
 """The screenplay format library: document model, Fountain, FDX, PDF, HTML, repair, lint, stats.
 
 Pure Python plus rendering libraries; knows nothing of Discord, torch or writers' rooms.
-The PDF and HTML writers are imported lazily so that `import screenplay` stays cheap (reportlab
-is loaded only when a PDF is made). The other functions are imported eagerly: a function named like
-its module (`lint`, `stats`, `repair`) must be bound here, or importing the submodule would replace
-it with the module object.
+The PDF writer is imported lazily so that `import screenplay` stays cheap (reportlab and the
+bundled fonts are loaded only when a PDF is made). The other functions are imported eagerly: a
+function named like its module (`lint`, `stats`, `repair`, `render`) must be bound here, or
+importing the submodule would replace it with the module object.
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from screenplay.errors import FormatError, ScreenplayError
+from screenplay.errors import FileError, FormatError, ScreenplayError
 from screenplay.fdx import parse_fdx, to_fdx
+from screenplay.files import read_script_bytes, write_atomic
 from screenplay.fountain import parse_fountain, to_fountain
+from screenplay.html import to_html
 from screenplay.lint import Problem, lint
+from screenplay.render import render
 from screenplay.repair import RepairResult, repair, repair_with_report
 from screenplay.stats import Stats, stats
 from screenplay.types import (
@@ -45,7 +48,6 @@ from screenplay.types import (
 
 _LAZY = {
     "to_pdf": "screenplay.pdf",
-    "to_html": "screenplay.html",
 }
 
 
@@ -65,6 +67,7 @@ __all__ = [
     "Dialogue",
     "Document",
     "Element",
+    "FileError",
     "FormatError",
     "Lyrics",
     "Note",
@@ -87,6 +90,8 @@ __all__ = [
     "lint",
     "parse_fdx",
     "parse_fountain",
+    "read_script_bytes",
+    "render",
     "repair",
     "repair_with_report",
     "stats",
@@ -94,4 +99,5 @@ __all__ = [
     "to_fountain",
     "to_html",
     "to_pdf",
+    "write_atomic",
 ]

@@ -13,23 +13,32 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import contextlib
 import json
 import logging
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from screenplay.errors import ScreenplayError
+from screenplay.fdx import parse_fdx
+from screenplay.files import MAX_SCRIPT_BYTES, read_script_bytes, write_atomic
+from screenplay.fountain import parse_fountain, to_fountain
+from screenplay.layout import display_width
+from screenplay.lint import lint
+from screenplay.render import FORMATS, PAPERS, render
+from screenplay.repair import repair_with_report
+from screenplay.stats import stats
 from screenplay.types import Document
 
 _log = logging.getLogger(__name__)
 
-#: The largest input accepted. A feature screenplay in Fountain is about 200 KB and in FDX under
-#: 1 MB; anything past this is not a script, and reading it would only waste time and memory.
-MAX_INPUT_BYTES = 5 * 1024 * 1024
+#: The largest input accepted (see `screenplay.files`).
+MAX_INPUT_BYTES = MAX_SCRIPT_BYTES
+
+#: Problems `lint` prints unless told otherwise: a broken file can have tens of thousands, and
+#: the first fifty say what is wrong with it.
+LINT_SHOWN = 50
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
 
@@ -86,26 +95,21 @@ def _convert(args: argparse.Namespace) -> int:
     if target is None:
         raise CliError(
             f"cannot tell the output format from {args.output!r}; "
-            "say --to fountain, fdx, pdf or html"
+            f"say --to {', '.join(FORMATS[:-1])} or {FORMATS[-1]}"
         )
     doc, _ = _load(args.input)
-    writers: dict[str, Callable[[Document], bytes]] = {
-        "fountain": lambda d: _fountain(d).encode("utf-8"),
-        "fdx": lambda d: _fdx(d).encode("utf-8"),
-        "html": lambda d: _html(d).encode("utf-8"),
-        "pdf": lambda d: _pdf(d, args.paper),
-    }
-    _write(args.output, writers[target](doc))
+    _write(args.output, render(doc, target, paper=args.paper))
     return EXIT_OK
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from screenplay.lint import lint
-
     doc, source = _load(args.input)
     problems = lint(doc, _cast(args.cast), source=source)
-    for problem in problems:
+    shown = problems if args.limit <= 0 else problems[: args.limit]
+    for problem in shown:
         print(f"{args.input}: {problem} [{problem.code}]")
+    if len(shown) < len(problems):
+        print(f"{args.input}: … and {len(problems) - len(shown)} more (--limit 0 shows all)")
     if problems:
         count = len(problems)
         print(f"{count} problem{'s' if count != 1 else ''} found.", file=sys.stderr)
@@ -114,8 +118,6 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from screenplay.stats import stats
-
     doc, _ = _load(args.input)
     figures = stats(doc, args.paper)
     if args.json:
@@ -141,13 +143,11 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _repair(args: argparse.Namespace) -> int:
-    from screenplay.repair import repair_with_report
-
     data = _read(args.input)
     result = repair_with_report(_decode(args.input, data), _cast(args.cast))
     if not result.document.elements and not result.document.title_page:
         raise CliError(f"{args.input} holds no screenplay text to repair")
-    _write(args.output, _fountain(result.document).encode("utf-8"))
+    _write(args.output, to_fountain(result.document).encode("utf-8"))
     if args.verbose:
         for change in result.changes:
             print(f"repaired: {change}", file=sys.stderr)
@@ -162,55 +162,12 @@ def _cast(values: list[str] | None) -> list[str] | None:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
-# --- the format functions, imported when used so that `--help` stays fast ----------------------
-
-
-def _fountain(doc: Document) -> str:
-    from screenplay.fountain import to_fountain
-
-    return to_fountain(doc)
-
-
-def _fdx(doc: Document) -> str:
-    from screenplay.fdx import to_fdx
-
-    return to_fdx(doc)
-
-
-def _html(doc: Document) -> str:
-    from screenplay.html import to_html
-
-    return to_html(doc)
-
-
-def _pdf(doc: Document, paper: str) -> bytes:
-    from screenplay.pdf import to_pdf
-
-    return to_pdf(doc, paper=paper)
-
-
 # --- reading ----------------------------------------------------------------------------------
 
 
 def _read(path: str) -> bytes:
-    """The bytes of a plausible script file, or a `CliError` saying why not."""
-    file = Path(path)
-    try:
-        size = file.stat().st_size
-        if file.is_dir():
-            raise CliError(f"{path} is a folder, not a screenplay file")
-        if size > MAX_INPUT_BYTES:
-            raise CliError(
-                f"{path} is {size / 1024 / 1024:.1f} MB; screenplay files of more than "
-                f"{MAX_INPUT_BYTES // 1024 // 1024} MB are refused"
-            )
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise CliError(f"{path} does not exist") from None
-    except PermissionError:
-        raise CliError(f"{path} cannot be read: permission denied") from None
-    except OSError as err:
-        raise CliError(f"{path} cannot be read: {err.strerror or err}") from None
+    """The bytes of a plausible script file, or an error saying why not."""
+    data = read_script_bytes(path, MAX_INPUT_BYTES)
     if not data.strip():
         raise CliError(f"{path} is empty")
     if data.startswith(b"%PDF"):
@@ -246,16 +203,12 @@ def _load(path: str) -> tuple[Document, str | None]:
     """Read a Fountain or FDX file; for Fountain, also return the text (for line numbers)."""
     data = _read(path)
     if _is_fdx(path, data):
-        from screenplay.fdx import parse_fdx
-
         if b"\0" in data[:8192] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             raise CliError(f"{path} looks like a binary file, not a Final Draft script")
         try:
             return parse_fdx(data), None
         except ScreenplayError as err:
             raise CliError(f"{path}: {err}") from None
-    from screenplay.fountain import parse_fountain
-
     text = _decode(path, data)
     return parse_fountain(text), text
 
@@ -264,45 +217,12 @@ def _load(path: str) -> tuple[Document, str | None]:
 
 
 def _write(path: str, data: bytes) -> None:
-    """Write all of `data` or nothing: a temporary file in the same folder, then a rename."""
+    """Write all of `data` or nothing (see `screenplay.files.write_atomic`); `-` is stdout."""
     if path == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    target = Path(path)
-    folder = target.parent
-    if not folder.is_dir():
-        raise CliError(f"cannot write {path}: the folder {str(folder)!r} does not exist")
-    if target.is_dir():
-        raise CliError(f"cannot write {path}: it is a folder")
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    except PermissionError:
-        raise CliError(f"cannot write {path}: permission denied") from None
-    except OSError as err:
-        raise CliError(f"cannot write {path}: {err.strerror or err}") from None
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, target)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise CliError(f"cannot write {path}: {err.strerror or err}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    # The only portable way to read the umask is to set it and put it back.
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    write_atomic(path, data)
 
 
 # --- presentation -----------------------------------------------------------------------------
@@ -311,8 +231,6 @@ def _umask() -> int:
 def _table(rows: Sequence[Sequence[str]], header: Sequence[str] | None) -> str:
     """Left-aligned columns, two spaces apart; a CJK character takes two columns, as in a
     terminal."""
-    from screenplay.layout import display_width
-
     everything = [header, *rows] if header else list(rows)
     widths = [max(display_width(row[i]) for row in everything) for i in range(len(everything[0]))]
     lines = [
@@ -350,7 +268,7 @@ def _parser() -> argparse.ArgumentParser:
     add_input(convert)
     convert.add_argument(
         "--to",
-        choices=["fountain", "fdx", "pdf", "html"],
+        choices=FORMATS,
         help="the output format (default: told by the extension of -o)",
     )
     convert.add_argument(
@@ -358,7 +276,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     convert.add_argument(
         "--paper",
-        choices=["letter", "a4"],
+        choices=PAPERS,
         default="letter",
         help="paper size of a PDF (default: letter)",
     )
@@ -377,6 +295,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAMES",
         help="comma-separated names allowed to speak, e.g. 'MARA, TOM' (may be repeated)",
     )
+    check.add_argument(
+        "--limit",
+        type=int,
+        default=LINT_SHOWN,
+        metavar="N",
+        help=f"print at most N problems, then how many more there are (default: {LINT_SHOWN}; "
+        "0: all)",
+    )
     check.set_defaults(run=_lint)
 
     count = commands.add_parser(
@@ -388,7 +314,7 @@ def _parser() -> argparse.ArgumentParser:
     count.add_argument("--json", action="store_true", help="print JSON instead of a table")
     count.add_argument(
         "--paper",
-        choices=["letter", "a4"],
+        choices=PAPERS,
         default="letter",
         help="paper size the pages are counted on (default: letter)",
     )

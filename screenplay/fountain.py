@@ -699,7 +699,8 @@ def to_fountain(doc: Document) -> str:
         # One line for the whole document: a line per paragraph flooded the log (and the command
         # line's stderr) with tens of thousands of them for one odd file.
         _log.warning(
-            "Fountain cannot carry %d paragraph(s) exactly (written as near as it can): %s...",
+            "Fountain cannot carry %d paragraph(s) exactly and wrote them as near as it could; "
+            "the first: %s",
             len(approximated),
             describe(approximated[0]),
         )

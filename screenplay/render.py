@@ -1,9 +1,8 @@
 """One way to turn a document into the bytes of a file: `render(doc, fmt, paper=...)`.
 
 The room's `/export` and the command line's `convert` both call this, so a format is added in one
-place. Knows the formats the library writes; nothing of rooms or files on disk. The PDF and HTML
-writers are imported when first used, so that importing this module stays cheap (reportlab is
-loaded only for a PDF).
+place. Knows the formats the library writes; nothing of rooms or files on disk. The PDF writer
+is imported when first used, so that importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from __future__ import annotations
 from screenplay.errors import ScreenplayError
 from screenplay.fdx import to_fdx
 from screenplay.fountain import to_fountain
+from screenplay.html import to_html
 from screenplay.types import Document
 
 #: The formats `render` writes, in the order they are offered to writers.
@@ -28,8 +28,6 @@ def render(doc: Document, fmt: str, *, paper: str = "letter") -> bytes:
     if fmt == "fdx":
         return to_fdx(doc).encode("utf-8")
     if fmt == "html":
-        from screenplay.html import to_html  # with its stylesheet: only when asked for
-
         return to_html(doc).encode("utf-8")
     if fmt == "pdf":
         if paper not in PAPERS:
