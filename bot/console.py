@@ -6,9 +6,12 @@ writers can be tried alone. Takes and the script print as a screenplay page woul
 (action at the margin, dialogue ten columns in, cues twenty-two), numbered take by take; files go
 where `/export ... path:` says. While the model works a progress line shows the place in the
 queue and the tokens written: one line updated in place on a terminal, an occasional line
-otherwise. Errors a writer can cause print as one line starting with `error:`; with standard
-input not a terminal, the console runs the lines it is given and stops at their end, so a
-session can be scripted.
+otherwise. Files are read and written through `screenplay.files`: an import reads regular files
+only, its size looked at first; an export is written whole or not at all, through a symlink,
+never over a folder or a device. Laying out pages and parsing takes runs off the event loop, so
+the model's progress goes on meanwhile. Errors a writer can cause print as one line starting
+with `error:`; with standard input not a terminal, the console runs the lines it is given and
+stops at their end, so a session can be scripted.
 
 Writers are named, not numbered: a name maps to a stable user id (a hash), so `@ana` is the same
 writer after a restart. Lines without `@name` come from the person at the terminal, who runs the
@@ -52,6 +55,7 @@ from bot.console_print import (
 )
 from bot.domain import (
     SYSTEM_USER,
+    CharacterEntry,
     Proposal,
     ProposalStatus,
     RoomSettings,
@@ -63,6 +67,8 @@ from bot.domain import (
 from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError
 from bot.room import scene_lines
 from model.tasks import TaskKind
+from screenplay.errors import FileError
+from screenplay.files import read_script_bytes, write_atomic
 
 _log = logging.getLogger(__name__)
 
@@ -240,7 +246,7 @@ class Console:
             await self._cast(call)
             return
         if description is None:
-            entry = (await self.rooms.room(self.room_id)).character(name)
+            entry = _in_bible(await self.rooms.characters(self.room_id), name)
             if entry is not None:
                 self.say(sheet_text(entry))
                 return
@@ -284,19 +290,19 @@ class Console:
         self.say(await _laid_out(lines, room.project.page_size.value))
 
     async def _cast(self, call: Call) -> None:
-        room = await self.rooms.room(self.room_id)
-        if not room.characters:
+        cast = await self.rooms.characters(self.room_id)
+        if not cast:
             self.say('The bible is empty. Ask for one with /character name:"..."')
             return
-        for entry in room.characters:
+        for entry in cast:
             self.say(sheet_text(entry))
 
     async def _outline(self, call: Call) -> None:
-        room = await self.rooms.room(self.room_id)
-        if not room.beats:
+        beats = await self.rooms.beats(self.room_id)
+        if not beats:
             self.say("The outline has no beats yet. Ask for one with /beat.")
             return
-        for beat in room.beats:
+        for beat in beats:
             self.say(f"{beat.number:>3}. [{beat.status.value}] {beat.text}")
 
     async def _undo(self, call: Call) -> None:
@@ -362,19 +368,20 @@ class Console:
         if lines:
             self.say(await _laid_out(lines))
             return
-        room = await self.rooms.room(self.room_id)
         take = proposal.take(proposal.decided_take or 0)
         if proposal.kind is TaskKind.PREMISE:
-            self.say(f"Title: {room.project.title or '(none yet)'}")
-            self.say(f"Logline: {room.project.logline or '(none yet)'}")
+            project = await self.rooms.project(self.room_id)
+            self.say(f"Title: {project.title or '(none yet)'}")
+            self.say(f"Logline: {project.logline or '(none yet)'}")
         elif proposal.kind is TaskKind.CHARACTER and take is not None:
             name = take.sheet.name if take.sheet else take.text.split("\n")[0].upper()
-            entry = room.character(name)
+            entry = _in_bible(await self.rooms.characters(self.room_id), name)
             if entry is not None:
                 self.say(sheet_text(entry))
-        elif proposal.kind is TaskKind.BEAT and room.beats:
-            beat = room.beats[-1]
-            self.say(f"Beat {beat.number}: {beat.text}")
+        elif proposal.kind is TaskKind.BEAT:
+            beats = await self.rooms.beats(self.room_id)
+            if beats:
+                self.say(f"Beat {beats[-1].number}: {beats[-1].text}")
 
     async def _reroll(self, call: Call) -> None:
         proposal_id = await self._proposal_for(call, open_only=False)
@@ -405,23 +412,24 @@ class Console:
         fmt = (call.get("format") or "fountain").lower()
         attribution = yes(call.get("attribution"))
         data = await self.rooms.export(self.room_id, fmt, attribution=attribution, names=self.names)
-        room = await self.rooms.room(self.room_id)
-        path = Path(call.get("path") or _file_name(room.project.title, self.room_id, fmt))
+        project = await self.rooms.project(self.room_id)
+        path = Path(call.get("path") or _file_name(project.title, self.room_id, fmt))
         try:
-            path.expanduser().parent.mkdir(parents=True, exist_ok=True)
-            partial = path.expanduser().with_name(path.name + ".part")
-            partial.write_bytes(data)
-            partial.replace(path.expanduser())
-        except OSError as err:
-            raise BadInput(f"Cannot write {path}: {err.strerror or err}.") from None
+            await asyncio.to_thread(_write_export, path.expanduser(), data)
+        except FileError as err:
+            raise BadInput(_first_upper(str(err))) from None
         self.say(f"Wrote {path} ({fmt}, {len(data):,} bytes).")
 
     async def _import(self, call: Call) -> None:
         path = Path(call.get("path") or "").expanduser()
-        try:
-            data = path.read_bytes() if path.suffix.lower() in (".fountain", ".fdx") else b""
-        except OSError as err:
-            raise BadInput(f"Cannot read {path}: {err.strerror or err}.") from None
+        data = b""  # another kind of file is refused by the room, in its words, unread
+        if path.suffix.lower() in (".fountain", ".fdx"):
+            try:
+                # A regular file only, its size looked at before a byte is read: a pipe, a
+                # device or a file of gigabytes is refused instead of hanging the console.
+                data = await asyncio.to_thread(read_script_bytes, path)
+            except FileError as err:
+                raise BadInput(f"Cannot read that file: {err}") from None
         lines = await self.rooms.import_script(self.room_id, call.user_id, path.name, data)
         self.say(f"Imported {path.name}: {count(len(lines), 'line')} are now the room's script.")
 
@@ -532,6 +540,25 @@ class Console:
                 await self._print_decision(proposal, ())
             else:
                 self.say(f"Proposal #{proposal.id} expired without a vote.")
+
+
+def _write_export(path: Path, data: bytes) -> None:
+    """An export written whole or not at all (`screenplay.files.write_atomic`: through a
+    symlink, never over a folder or a device, no partial file left behind); a missing folder
+    is made first, as a writer naming a new folder expects."""
+    # A folder that cannot be made (or a name that cannot be) is said by write_atomic.
+    with contextlib.suppress(OSError, ValueError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _in_bible(cast: Sequence[CharacterEntry], name: str) -> CharacterEntry | None:
+    wanted = name.strip().upper()
+    return next((c for c in cast if c.name == wanted), None)
 
 
 async def _laid_out(lines: Sequence[ScriptLine], paper: str = "letter") -> str:

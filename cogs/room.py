@@ -138,11 +138,13 @@ class RoomCommands(commands.Cog, name="Room"):
         """Without options: the cast. With a name in the bible: the sheet. Otherwise the
         model writes takes of a character sheet."""
         if name is None:
-            room = await self.room.room(_room_id(ctx))
-            await ctx.send(embed=cast_embed(room.characters), allowed_mentions=NO_MENTIONS)
+            cast = await self.room.characters(_room_id(ctx))
+            await ctx.send(embed=cast_embed(cast), allowed_mentions=NO_MENTIONS)
             return
         if description is None:
-            entry = (await self.room.room(_room_id(ctx))).character(name)
+            wanted = name.strip().upper()
+            cast = await self.room.characters(_room_id(ctx))
+            entry = next((c for c in cast if c.name == wanted), None)
             if entry is not None:
                 await ctx.send(embed=character_embed(entry), allowed_mentions=NO_MENTIONS)
                 return
@@ -195,13 +197,14 @@ class RoomCommands(commands.Cog, name="Room"):
         the last of a comma-separated list is completed and the earlier ones kept."""
         if interaction.channel_id is None:
             return []
-        room = await self.room.room(interaction.channel_id)
+        # Every keystroke asks: the bible alone, never the whole script.
+        cast = await self.room.characters(interaction.channel_id)
         done, _, typing = current.rpartition(",") if several else ("", "", current)
         chosen = {c.strip().upper() for c in done.split(",") if c.strip()}
         prefix = f"{done}, " if done.strip() else ""
         names = [
             c.name
-            for c in room.characters
+            for c in cast
             if c.name.startswith(typing.strip().upper()) and c.name not in chosen
         ]
         return [
@@ -245,14 +248,14 @@ class RoomCommands(commands.Cog, name="Room"):
     @_hybrid_command(description="The characters of the bible")
     async def cast(self, ctx: Ctx) -> None:
         """List the characters in the bible."""
-        room = await self.room.room(_room_id(ctx))
-        await ctx.send(embed=cast_embed(room.characters), allowed_mentions=NO_MENTIONS)
+        cast = await self.room.characters(_room_id(ctx))
+        await ctx.send(embed=cast_embed(cast), allowed_mentions=NO_MENTIONS)
 
     @_hybrid_command(description="The outline's beats")
     async def outline(self, ctx: Ctx) -> None:
         """List the outline's beats."""
-        room = await self.room.room(_room_id(ctx))
-        await ctx.send(embed=outline_embed(room.beats), allowed_mentions=NO_MENTIONS)
+        beats = await self.room.beats(_room_id(ctx))
+        await ctx.send(embed=outline_embed(beats), allowed_mentions=NO_MENTIONS)
 
     @_hybrid_command(description="Undo the room's latest change to the story")
     async def undo(self, ctx: Ctx) -> None:
@@ -312,13 +315,13 @@ class RoomCommands(commands.Cog, name="Room"):
     ) -> None:
         """Export the script as Fountain, Final Draft, PDF or HTML."""
         room_id = _room_id(ctx)
-        room = await self.room.room(room_id)
-        if not room.script:
+        # One line says whether there is a script: refused before deferring, so ephemerally.
+        if not await self.room.show(room_id, 1, 1):
             raise BadInput("There is no script to export yet.")
         await ctx.defer()  # a long script takes a while to lay out as a PDF
-        names = _names(ctx, room.script) if attribution else None
+        names = _names(ctx, await self.room.show(room_id)) if attribution else None
         data = await self.room.export(room_id, format, attribution=attribution, names=names)
-        stem = _slug(room.project.title) or "script"
+        stem = _slug((await self.room.project(room_id)).title) or "script"
         await ctx.send(
             f"The script as {format.upper()}.",
             file=discord.File(io.BytesIO(data), filename=f"{stem}.{format}"),

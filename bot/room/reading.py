@@ -1,7 +1,9 @@
 """Reading a room: its state, script lines, proposals and log, and the script as a file.
 
 Reads take a snapshot (`Store.read`) and never the room's lock. An export renders off the event
-loop, so a long script does not stop every other room while its pages are laid out.
+loop, so a long script does not stop every other room while its pages are laid out. Reading a
+script decodes every line, work proportional to its length, so the cast, the outline and the
+project can be read without it (`characters`, `beats`, `project`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from collections.abc import Mapping
 
 from bot import store as db_
 from bot.domain import (
+    Beat,
+    CharacterEntry,
     Event,
+    Project,
     Proposal,
     ProposalStatus,
     Room,
@@ -39,6 +44,21 @@ class Reading(RoomCore):
         """Everything the room holds (an empty `Room` with `exists=False` for a new room)."""
         async with self.store.read() as db:
             return await db_.load_room(db, room_id)
+
+    async def project(self, room_id: int) -> Project:
+        """The room's title, logline and other project fields (empty for a new room)."""
+        async with self.store.read() as db:
+            return await db_.load_project(db, room_id)
+
+    async def characters(self, room_id: int) -> tuple[CharacterEntry, ...]:
+        """The bible, without reading the script."""
+        async with self.store.read() as db:
+            return await db_.load_characters(db, room_id)
+
+    async def beats(self, room_id: int) -> tuple[Beat, ...]:
+        """The outline, without reading the script."""
+        async with self.store.read() as db:
+            return await db_.load_beats(db, room_id)
 
     async def show(
         self, room_id: int, start: int = 1, end: int | None = None

@@ -105,7 +105,7 @@ async def test_an_unexpected_error_is_logged_and_answered_with_an_apology(
     async def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("disk on fire")
 
-    monkeypatch.setattr(h.room, "room", broken)
+    monkeypatch.setattr(h.room, "characters", broken)  # what /cast reads
     with caplog.at_level(logging.ERROR), pytest.raises(commands.CommandInvokeError):
         await h.say("!cast")
     assert h.sent.sends()[-1].content == APOLOGY
