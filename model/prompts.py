@@ -16,6 +16,7 @@ or Discord.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -30,11 +31,12 @@ from model.tasks import (
     TaskKind,
     TaskRequest,
 )
-from screenplay.fountain import parse_inline, to_fountain
+from screenplay.fountain import parse_fountain, parse_inline, to_fountain
 from screenplay.lint import lint
 from screenplay.repair import repair
 from screenplay.types import (
     PRINTED,
+    Action,
     Character,
     Dialogue,
     Document,
@@ -193,8 +195,8 @@ class ParsedAnswer:
 
 
 def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
-    """Read the model's answer to `request`."""
-    loop = find_loop(text)
+    """Read the model's answer to `request`. Whatever the kind, a take that loops, copies the
+    prompt's format template or holds a broken character (U+FFFD) is malformed."""
     if request.kind in SCRIPT_KINDS:
         parsed = _parse_script(request, text)
     elif request.kind is TaskKind.CHARACTER:
@@ -203,8 +205,9 @@ def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
         parsed = _parse_premise(text)
     else:
         parsed = _parse_beat(text)
-    if loop:
-        return _with_problem(parsed, loop)
+    for problem in reversed((find_loop(text), template_echo(text), _broken_character(text))):
+        if problem:
+            parsed = _with_problem(parsed, problem)
     return parsed
 
 
@@ -226,8 +229,10 @@ def cast_of(request: TaskRequest) -> tuple[str, ...]:
 
 
 def _parse_script(request: TaskRequest, text: str) -> ParsedAnswer:
-    cast = cast_of(request) or None
+    cast = known_speakers(request) or None
     document = _without_unfinished_end(repair(text, cast))
+    if cast is not None:
+        cast = (*cast, *_walk_ons(document, cast), *_misread_cues(document, text))
     problems = [str(problem) for problem in lint(document, cast)]
     printed = [e for e in document.elements if isinstance(e, PRINTED)]
     if not printed:
@@ -237,6 +242,161 @@ def _parse_script(request: TaskRequest, text: str) -> ParsedAnswer:
     elif request.kind is TaskKind.SCENE and not any(isinstance(e, SceneHeading) for e in printed):
         problems.insert(0, "The take has no scene heading.")
     return ParsedAnswer(fountain=to_fountain(document), problems=tuple(problems))
+
+
+def known_speakers(request: TaskRequest) -> tuple[str, ...]:
+    """Who may speak in a script take of `request`: the characters in play and the bible's
+    sheets the context carries (`cast_of`), the sheets it left out for the token budget, and
+    whoever speaks in the script so far. Empty when the request knows no character at all (a
+    room with an empty bible): then every cue is a new character, and none is flagged."""
+    cast = cast_of(request)
+    if not cast:
+        return ()
+    context = request.context
+    left_out = (
+        note.removeprefix(_LEFT_OUT_SHEET)
+        for note in context.omitted
+        if note.startswith(_LEFT_OUT_SHEET)
+    )
+    script = (
+        e.name for e in parse_fountain(context.recent_script).elements if isinstance(e, Character)
+    )
+    return tuple(dict.fromkeys(name.strip() for name in (*cast, *left_out, *script) if name))
+
+
+#: How `bot.context` names a character sheet it left out for the token budget.
+_LEFT_OUT_SHEET = "the sheet of "
+
+#: Walk-on parts a scene may give a line without a sheet: the last word of the cue (`WAITER`,
+#: `OLD MAN`, `GUARD #2`) names a role, not a person.
+_WALK_ON_ROLES = frozenset(
+    [
+        "waiter",
+        "waitress",
+        "nurse",
+        "doctor",
+        "cop",
+        "officer",
+        "policeman",
+        "policewoman",
+        "guard",
+        "driver",
+        "bartender",
+        "clerk",
+        "receptionist",
+        "man",
+        "woman",
+        "boy",
+        "girl",
+        "kid",
+        "child",
+        "voice",
+        "voices",
+        "crowd",
+        "all",
+        "everyone",
+        "stranger",
+        "operator",
+        "announcer",
+        "reporter",
+        "priest",
+        "soldier",
+        "passenger",
+        "customer",
+        "neighbour",
+        "neighbor",
+        "landlord",
+        "landlady",
+        "maid",
+        "butler",
+        "pilot",
+        "captain",
+        "judge",
+        "secretary",
+        "assistant",
+        "vendor",
+        "shopkeeper",
+        "cashier",
+        "paramedic",
+        "dispatcher",
+        "conductor",
+        "messenger",
+        "radio",
+        "tv",
+        "intercom",
+        "pa",
+        "sergeant",
+        "deputy",
+        "sheriff",
+        "attendant",
+        "porter",
+        "servant",
+        "guest",
+        "host",
+        "usher",
+        "teacher",
+        "student",
+        "farmer",
+        "服务员",
+        "护士",
+        "医生",
+        "警察",
+        "司机",
+        "老板",
+        "店员",
+        "路人",
+        "众人",
+        "邻居",
+        "小二",
+        "伙计",
+        "掌柜",
+        "士兵",
+        "乘客",
+    ]
+)
+
+
+def _walk_ons(document: Document, cast: tuple[str, ...]) -> list[str]:
+    """Cues outside `cast` the take may use all the same: a walk-on role (`_WALK_ON_ROLES`), or
+    a character the take's own action introduces before they speak (as a script introduces a
+    new character: "A WAITER pours coffee.")."""
+    known = {_cue_key(name) for name in cast}
+    action = ""
+    found = []
+    for element in document.elements:
+        if isinstance(element, Action):
+            action += " " + element.text.plain.casefold()
+        elif isinstance(element, Character) and (key := _cue_key(element.name)) not in known:
+            words = key.replace("#", " ").split()
+            role = next((w for w in reversed(words) if not w.isdigit()), "")
+            if role in _WALK_ON_ROLES or (key and _mentions(action, key)):
+                found.append(element.name)
+    return found
+
+
+def _misread_cues(document: Document, text: str) -> list[str]:
+    """Cues the take never writes as a cue, in capitals or with `@` at the start of a line: the
+    reader took a word of the action for a speaker (`Inside: sheets of paper.`), so nobody was
+    invented."""
+    starts = {line.lstrip().lstrip("@") for line in text.splitlines()}
+    return [
+        e.name
+        for e in document.elements
+        if isinstance(e, Character)
+        and not any(start.startswith(e.name.strip().lstrip("@")) for start in starts)
+    ]
+
+
+def _cue_key(name: str) -> str:
+    """`Mara (V.O.)`, `@MARA`, `MARA ^` -> `mara`."""
+    return " ".join(_without_parentheses(name).strip().lstrip("@").rstrip("^").split()).casefold()
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Whether `text` names `name` as a word (anywhere, for a Chinese name)."""
+    if re.search(f"[{_CJK}]", name):
+        return name in text
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
 
 
 def _without_unfinished_end(document: Document) -> Document:
@@ -326,14 +486,233 @@ def _parse_premise(text: str) -> ParsedAnswer:
 
 
 def _parse_beat(text: str) -> ParsedAnswer:
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    paragraphs = _paragraphs([line.strip() for line in text.strip().splitlines()])
     beat = (
         re.sub(r"^\**(beat|next|twist)\**\s*:\s*", "", paragraphs[0], flags=re.I)
         if paragraphs
         else ""
     )
     beat = " ".join(beat.split())
-    return ParsedAnswer(beat=beat, problems=() if beat else ("The beat is empty.",))
+    if not beat:
+        return ParsedAnswer(problems=("The beat is empty.",))
+    if _HEADING.match(beat):
+        return ParsedAnswer(beat=beat, problems=(_NOT_A_BEAT.format("a scene heading", beat),))
+    if _bare_description(beat):
+        return ParsedAnswer(beat=beat, problems=(_NOT_A_BEAT.format("a description", beat),))
+    return ParsedAnswer(beat=beat)
+
+
+_NOT_A_BEAT = "The beat is {} (“{}”), not something that happens."
+#: A scene heading, in English (`INT. DINER - NIGHT`, `EXT/INT`, `I/E`) or Chinese (`内景 茶馆 夜`).
+_HEADING = re.compile(r"(?:int|ext|est|i/e)(?:\.|/|\s|$)|[内內外]景|场景\s*[:：]", re.I)
+#: Words that make a sentence say that something happens: auxiliaries and the verbs of plot
+#: (a plural subject takes them bare: "the police arrive"); words ending in -s, -ed, -ing or
+#: -en count as verbs too, so a description is only a phrase that has none of these.
+_PLOT_VERBS = frozenset(
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "am",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "will",
+        "would",
+        "can",
+        "could",
+        "must",
+        "should",
+        "may",
+        "might",
+        "shall",
+        "arrive",
+        "leave",
+        "fight",
+        "meet",
+        "find",
+        "learn",
+        "discover",
+        "realize",
+        "realise",
+        "decide",
+        "try",
+        "run",
+        "flee",
+        "escape",
+        "die",
+        "return",
+        "steal",
+        "lie",
+        "kill",
+        "reveal",
+        "confess",
+        "betray",
+        "lose",
+        "win",
+        "break",
+        "turn",
+        "refuse",
+        "agree",
+        "hide",
+        "catch",
+        "show",
+        "tell",
+        "say",
+        "ask",
+        "see",
+        "know",
+        "want",
+        "need",
+        "get",
+        "go",
+        "come",
+        "take",
+        "make",
+        "give",
+        "fall",
+        "begin",
+        "start",
+        "stop",
+        "walk",
+        "open",
+        "close",
+        "call",
+        "follow",
+        "wait",
+        "stay",
+        "help",
+        "save",
+        "attack",
+        "kiss",
+        "love",
+        "hate",
+        "burn",
+        "let",
+        "put",
+        "set",
+        "keep",
+        "hold",
+        "bring",
+        "buy",
+        "sell",
+        "pay",
+        "send",
+        "throw",
+        "shoot",
+        "hit",
+        "cut",
+        "sit",
+        "stand",
+        "rise",
+        "move",
+        "become",
+        "seem",
+        "feel",
+        "think",
+        "plan",
+        "admit",
+        "threaten",
+    ]
+)
+_DETERMINERS = frozenset(
+    ["a", "an", "the", "this", "that", "these", "those", "some", "another", "one", "two", "three"]
+)
+
+
+def _bare_description(beat: str) -> bool:
+    """A beat that only describes (“A dimly lit diner at midnight.”): a short phrase that opens
+    with an article and has no verb in it. English only, and deliberately narrow: a beat that
+    might be a development is kept."""
+    words = [w.lower() for w in re.findall(r"[A-Za-z']+", beat)]
+    if not words or len(words) > 10 or words[0] not in _DETERMINERS:
+        return False
+    if re.search(f"[{_CJK}]", beat):
+        return False
+    return not any(
+        w in _PLOT_VERBS or (len(w) > 3 and w.endswith(("s", "ed", "ing", "en", "n't")))
+        for w in words
+    )
+
+
+# --- the prompt's own words in a take -----------------------------------------------------------
+
+#: A placeholder of a format template: `<the title>`, `<THE TITLE>`, `<one sentence: ...>`.
+_PLACEHOLDER = re.compile(r"<[^\W\d_][^<>\n]{0,80}>")
+#: Stands for the writer's words while the prompt's own words are read out of the builders.
+_WRITERS = "\x00"
+
+
+def template_echo(text: str) -> str | None:
+    """A sentence naming how `text` copies the answer format it was asked for instead of
+    filling it in, or None: a placeholder (`<the title>`, in any case), `...` as a whole field
+    value, an instruction of the prompt (“one sentence:”, “Answer with the screenplay text
+    only”), or two lines of the example answer. The placeholders and instructions are read
+    from the prompt builders themselves, so a new template is covered as it is written."""
+    folded = " ".join(text.split()).casefold()
+    placeholders, phrases, example = _template_words()
+    found = _PLACEHOLDER.search(text)
+    if found:
+        return _ECHO.format(found.group())
+    for phrase in phrases:
+        if phrase in folded:
+            return _ECHO.format(phrase)
+    for line in text.splitlines():
+        field = _FIELD.match(line)
+        known = field is not None and field.group(1).strip().lower() in _KNOWN_FIELDS
+        if known and field is not None and field.group(2).strip(" *") in _ELLIPSES:
+            return _ECHO.format(line.strip())
+    lines = {" ".join(line.split()).casefold() for line in text.splitlines()}
+    copied = sorted(lines & example)
+    if len(copied) >= 2:
+        return _ECHO.format(" / ".join(copied))
+    if any(p in folded for p in placeholders):
+        return _ECHO.format(next(p for p in placeholders if p in folded))
+    return None
+
+
+_ECHO = "The take copies the prompt's answer format instead of filling it in (“{}”)."
+_ELLIPSES = frozenset({"...", "…", "..", "....", "etc.", "[...]"})
+
+
+@functools.cache
+def _template_words() -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]:
+    """From every task's prompt: the placeholders (casefolded), the instruction phrases a take
+    must not contain (sentences of five words or more, and the placeholders' leading
+    instructions such as `one sentence:`), and the lines of the example answer (speech and
+    action, casefolded)."""
+    placeholders: set[str] = set()
+    phrases: set[str] = set()
+    for kind in TaskKind:
+        prompt = _task(TaskRequest(kind, _WRITERS, (_WRITERS,)))
+        for placeholder in _PLACEHOLDER.findall(prompt):
+            placeholders.add(placeholder.casefold())
+            inner = placeholder[1:-1]
+            if ":" in inner:
+                phrases.add(inner.split(":")[0].casefold().strip() + ":")
+        for part in _PLACEHOLDER.sub("\n", prompt).split(_WRITERS):
+            for sentence in re.split(r"[\n.?!;:()]", part):
+                if len(sentence.split()) >= 5:
+                    phrases.add(" ".join(sentence.split()).casefold().strip(" ,"))
+    shape = _FOUNTAIN.rsplit(":", 1)[-1]
+    example = frozenset(
+        " ".join(line.split()).casefold()
+        for line in shape.splitlines()
+        if line.strip() and not line.strip().startswith("(") and line != line.upper()
+    )
+    return tuple(sorted(placeholders)), tuple(sorted(phrases)), example
+
+
+def _broken_character(text: str) -> str | None:
+    if "\ufffd" in text:
+        return "The take has a broken character (�) in it."
+    return None
 
 
 # --- loops -----------------------------------------------------------------------------------

@@ -350,7 +350,28 @@ class Worker:
             self._post(work.handle.publish, texts, sum(map(len, work.tokens)))
 
     def _decode(self, ids: list[int]) -> str:
-        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+        return decode_whole(self.tokenizer, ids)
+
+
+#: The most tokens a byte-level tokenizer spends on the bytes of one character (UTF-8 has at
+#: most four; a token holds at least one).
+_BYTES_PER_CHARACTER = 4
+
+
+def decode_whole(tokenizer: Any, ids: list[int]) -> str:
+    """The text of `ids` up to its last whole character. A byte-level tokenizer may split one
+    character (a Chinese character is three bytes) across tokens; decoded before its last byte,
+    it reads U+FFFD. A take in progress shows the text before the split character; a finished
+    take that its budget cut inside a character ends before it. A U+FFFD inside the text stays
+    (the model wrote bytes that are no character; the parser marks that take malformed)."""
+    text = str(tokenizer.decode(ids, skip_special_tokens=True))
+    if not text.endswith("\ufffd"):
+        return text
+    for cut in range(1, min(_BYTES_PER_CHARACTER - 1, len(ids)) + 1):
+        shorter = str(tokenizer.decode(ids[:-cut], skip_special_tokens=True))
+        if not shorter.endswith("\ufffd"):
+            return shorter
+    return text
 
 
 def _failure(exc: BaseException) -> GenerationError:

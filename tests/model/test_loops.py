@@ -19,7 +19,7 @@ _HEADING = re.compile(r"(?m)^(?=(?:INT|EXT|EST|INT\./EXT|I/E)[. ])")
 
 def corpus_scenes() -> list[tuple[str, str]]:
     """Each scene of the corpus as Fountain text, as the model would write it in a take."""
-    scenes = []
+    scenes: list[tuple[str, str]] = []
     for path in sorted(CORPUS.glob("*.fountain")):
         parts = _HEADING.split(path.read_text(encoding="utf-8"))[1:]  # after the title page
         scenes.extend((f"{path.stem} scene {i}", scene) for i, scene in enumerate(parts, 1))
