@@ -20,7 +20,7 @@ from hypothesis import given, settings
 
 from bot import __main__ as entry
 from bot import store as db_
-from bot.domain import Ballot, ProgressMessage, Project, ProposalStatus, Room, Take
+from bot.domain import Ballot, ProgressMessage, Project, ProposalStatus, Room, RoomSettings, Take
 from bot.errors import DatabaseFailed, NotFound, RoomError
 from bot.room import RoomService
 from bot.store import Store, StoreError, decode_element, encode_element, migrations
@@ -50,7 +50,7 @@ async def test_open_applies_migrations_once_with_wal_and_foreign_keys(tmp_path: 
 async def test_a_failing_write_leaves_nothing_behind(store: Store) -> None:
     with pytest.raises(RuntimeError):
         async with store.write() as db:
-            await db_.create_room(db, 5, 0.0, db_.RoomSettings())
+            await db_.create_room(db, 5, 0.0, RoomSettings())
             raise RuntimeError("boom")
     async with store.read() as db:
         assert not await db_.room_exists(db, 5)
@@ -161,7 +161,7 @@ async def test_a_database_from_before_ballots_were_recorded_is_upgraded(tmp_path
     old.execute("PRAGMA user_version = 1")
     old.execute(
         "INSERT INTO rooms (id, created_at, settings) VALUES (?, 0, ?)",
-        (ROOM, db_.settings_to_json(db_.RoomSettings())),
+        (ROOM, db_.settings_to_json(RoomSettings())),
     )
     old.execute(
         "INSERT INTO proposals (room_id, kind, requested_by, prompt, characters, n, status,"
@@ -370,7 +370,7 @@ async def test_a_database_sqlite_can_only_read_is_refused_at_open(
     def read_only(database: Path, **kwargs: Any) -> aiosqlite.Connection:
         return connect(f"file:{database}?mode=ro", uri=True, **kwargs)
 
-    monkeypatch.setattr(db_.aiosqlite, "connect", read_only)
+    monkeypatch.setattr(aiosqlite, "connect", read_only)
     with pytest.raises(StoreError) as raised:
         await Store.open(path)
     assert str(raised.value) == _READ_ONLY.format(path=path)
@@ -433,7 +433,7 @@ async def test_a_disk_io_error_mid_command_rolls_it_back_and_says_so(store: Stor
     failure.sqlite_errorcode = sqlite3.SQLITE_IOERR_WRITE
     with pytest.raises(DatabaseFailed) as raised:
         async with store.write() as db:
-            await db_.create_room(db, 5, 0.0, db_.RoomSettings())
+            await db_.create_room(db, 5, 0.0, RoomSettings())
             raise failure
     assert str(raised.value) == (
         "The room's database could not be read or written (disk I/O error): nothing was "
@@ -443,7 +443,7 @@ async def test_a_disk_io_error_mid_command_rolls_it_back_and_says_so(store: Stor
     async with store.read() as db:
         assert not await db_.room_exists(db, 5)
     async with store.write() as db:  # the connection is usable again
-        await db_.create_room(db, 5, 0.0, db_.RoomSettings())
+        await db_.create_room(db, 5, 0.0, RoomSettings())
 
 
 # --- ids beyond SQLite's integers ------------------------------------------------------------
@@ -455,7 +455,7 @@ Lookup = Callable[[aiosqlite.Connection, int], Awaitable[Any]]
 NOT_FOUND: dict[str, tuple[Lookup, Any]] = {
     "room_exists": (lambda db, i: db_.room_exists(db, i), False),
     "find_settings": (lambda db, i: db_.find_settings(db, i), None),
-    "load_settings": (lambda db, i: db_.load_settings(db, i), db_.RoomSettings()),
+    "load_settings": (lambda db, i: db_.load_settings(db, i), RoomSettings()),
     "load_project": (lambda db, i: db_.load_project(db, i), Project()),
     "load_characters": (lambda db, i: db_.load_characters(db, i), ()),
     "load_locations": (lambda db, i: db_.load_locations(db, i), ()),
