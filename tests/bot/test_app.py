@@ -23,6 +23,7 @@ from bot.store import Store
 from model.errors import QueueClosed
 from model.loading import ModelLoadError
 from model.tasks import Sampling, TaskKind, TaskRequest
+from tests.fakes import FakeGenerator
 from tests.model.conftest import tiny_model, tokenizer
 
 __all__ = ["tiny_model", "tiny_model_dir", "tokenizer"]  # fixtures, also used by test_console
@@ -100,20 +101,13 @@ async def test_a_fixed_seed_gives_the_same_takes_again(tiny_settings: Settings) 
 
 
 async def test_seeded_requests_never_share_a_seed() -> None:
-    seen: list[int | None] = []
-
-    class Recorder:
-        name = "recorder"
-
-        async def generate(self, request: Any, n: int, sampling: Sampling, **kw: Any) -> list[Any]:
-            seen.append(sampling.seed)
-            return []
-
-    seeded = SeededGenerator(Recorder(), 7)  # type: ignore[arg-type]
+    recorder = FakeGenerator(name="recorder")
+    seeded = SeededGenerator(recorder, 7)  # type: ignore[arg-type]
     for _ in range(3):
         await seeded.generate(
             TaskRequest(TaskKind.BEAT), 5, Sampling(seed=None), room_id=1, user_id=2
         )
+    seen = [call.sampling.seed for call in recorder.calls]
     assert seen == [7, 7 + 10_007, 7 + 2 * 10_007]
     assert seeded.name == "recorder"
 

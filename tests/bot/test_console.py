@@ -1,7 +1,7 @@
 """The console room, driven as a writer drives it: lines in, answers out.
 
-Most tests run a console on the real app (SQLite file, room service) with the canned take
-generator of the room tests, so every command is covered in a second. Three run the process
+Most tests run a console on the real app (SQLite file, room service) with the shared fake take
+generator (`tests.fakes`), so every command is covered in a second. Three run the process
 itself, `python -m bot`, with standard input piped: on the tiny random model (scripted session,
 SIGTERM while the model writes) and once on the real shipped model from premise to PDF, then
 again after a restart (marked `slow`).
@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,8 +30,8 @@ from bot.room import RoomService
 from bot.settings import Settings
 from bot.store import Store
 from screenplay.fountain import parse_fountain
-from tests.bot.conftest import FakeGenerator
 from tests.bot.test_app import tiny_model, tiny_model_dir, tokenizer
+from tests.fakes import Call, FakeGenerator
 
 __all__ = ["tiny_model", "tiny_model_dir", "tokenizer"]  # fixtures of test_app, used here
 
@@ -163,7 +162,7 @@ async def test_a_scripted_session_answers_every_command(tmp_path: Path) -> None:
     assert transcript.rstrip().endswith("> /quit")  # nothing after /quit is read
     assert "Traceback" not in transcript
     # The canned generator heard each request with the room and the writer who asked.
-    assert [r[0].kind.value for r in generator.requests][:3] == ["premise", "character", "scene"]
+    assert [r.kind.value for r in generator.requests][:3] == ["premise", "character", "scene"]
 
 
 async def test_the_script_and_open_proposals_survive_a_restart(tmp_path: Path) -> None:
@@ -208,20 +207,13 @@ async def test_errors_are_one_line_answers_without_tracebacks(tmp_path: Path) ->
 
 
 async def test_a_reset_while_the_model_writes_is_said_as_what_happened(tmp_path: Path) -> None:
-    class ResetsWhileWriting(FakeGenerator):
+    async def reset_meanwhile(call: Call) -> None:
         """Another front end of the room (ana, a showrunner in Discord) resets it meanwhile."""
+        await app.rooms.reset(call.room_id, writer_id("ana"), is_showrunner=True)
 
-        rooms: RoomService | None = None
-
-        async def generate(self, *args: Any, **kwargs: Any) -> Any:
-            assert self.rooms is not None
-            await self.rooms.reset(kwargs["room_id"], writer_id("ana"), is_showrunner=True)
-            return await super().generate(*args, **kwargs)
-
-    generator = ResetsWhileWriting()
+    generator = FakeGenerator(hook=reset_meanwhile)
     out = io.StringIO()
     async with open_app(Settings(database=tmp_path / "room.db"), generator=generator) as app:
-        generator.rooms = app.rooms
         lines = ["@ana /status", '/scene "The pier at dawn"']
         await run_console(app, lines, out, echo=True)
         assert (await app.rooms.proposal(1, 1)).status is ProposalStatus.CANCELLED

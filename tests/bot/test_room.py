@@ -27,7 +27,7 @@ from bot.errors import (
 )
 from bot.room import RoomService, format_lines, take_text
 from model import errors as model_errors
-from model.tasks import GeneratedTake, Sampling, TaskKind, TaskRequest
+from model.tasks import Sampling, TaskKind
 from screenplay.types import (
     Action,
     Character,
@@ -40,7 +40,8 @@ from screenplay.types import (
     Style,
     Text,
 )
-from tests.bot.conftest import ANA, BEN, CY, ROOM, FakeGenerator
+from tests.bot.conftest import ANA, BEN, CY, ROOM
+from tests.fakes import Call, FakeGenerator, raises
 
 SCENE = "INT. KITCHEN - DAY\n\nSteam rises.\n\nMARA\n(quietly)\nWe're late."
 
@@ -236,7 +237,8 @@ async def test_ask_builds_a_request_with_context(
     await service.add_beat(ROOM, ANA, "They reach the island.")
     await service.write(ROOM, ANA, SCENE)
     proposal = await service.ask(ROOM, BEN, "scene", "the island appears")
-    request, n, sampling, room_id = generator.requests[-1]
+    last = generator.calls[-1]
+    request, n, sampling, room_id = last.request, last.n, last.sampling, last.room_id
     assert (n, room_id) == (2, ROOM)
     assert sampling == Sampling(temperature=0.5, max_new_tokens=200)
     assert request.kind is TaskKind.SCENE and request.prompt == "the island appears"
@@ -342,20 +344,7 @@ async def test_reroll_replaces_the_takes(service: RoomService) -> None:
 async def test_a_failed_generation_marks_the_proposal(
     service: RoomService, error: Exception
 ) -> None:
-    class Failing:
-        async def generate(
-            self,
-            request: TaskRequest,
-            n: int,
-            sampling: Sampling,
-            *,
-            room_id: int,
-            user_id: int,
-            on_progress: object = None,
-        ) -> list[GeneratedTake]:
-            raise error
-
-    service.generator = Failing()
+    service.generator = FakeGenerator(hook=raises(error))
     asked = await service.propose(ROOM, ANA, "scene", "x")
     with pytest.raises(RoomError) as raised:  # the front ends only need to know RoomError
         await service.generate(ROOM, asked.id)
@@ -372,22 +361,11 @@ async def test_a_failed_generation_marks_the_proposal(
 async def test_a_cancelled_generation_marks_the_proposal(service: RoomService) -> None:
     started = asyncio.Event()
 
-    class Slow:
-        async def generate(
-            self,
-            request: TaskRequest,
-            n: int,
-            sampling: Sampling,
-            *,
-            room_id: int,
-            user_id: int,
-            on_progress: object = None,
-        ) -> list[GeneratedTake]:
-            started.set()
-            await asyncio.sleep(3600)
-            return []
+    async def slow(call: Call) -> None:
+        started.set()
+        await asyncio.sleep(3600)
 
-    service.generator = Slow()
+    service.generator = FakeGenerator(hook=slow)
     asked = await service.propose(ROOM, ANA, "scene", "x")
     task = asyncio.create_task(service.generate(ROOM, asked.id))
     await started.wait()

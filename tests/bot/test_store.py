@@ -25,7 +25,8 @@ from bot.errors import DatabaseFailed, NotFound, RoomError
 from bot.room import RoomService
 from bot.store import Store, StoreError, decode_element, encode_element, migrations
 from screenplay.types import Document
-from tests.bot.conftest import ANA, BEN, CY, ROOM, FakeClock, FakeGenerator
+from tests.bot.conftest import ANA, BEN, CY, ROOM, FakeClock
+from tests.fakes import FakeGenerator
 from tests.screenplay.strategies import documents
 
 

@@ -3,10 +3,10 @@
 dpytest fakes Discord's HTTP API and gateway, so `!` commands and reactions run through
 discord.py's own parsing and dispatch. Where dpytest cannot reach (button clicks and modals need
 a real interaction endpoint), tests call the callbacks with `FakeInteraction`, a light stand-in
-that records what the bot answered. The model is a canned take generator: fast and
-deterministic. `Harness.restart` restarts the bot's side on the same database file while Discord
-(the guild, its channel and the messages in it) stays, as in a real restart; a second
-`make_bot()` starts a new fake Discord as well.
+that records what the bot answered. The model is the shared fake generator (`tests.fakes`) with
+canned takes of these tests: fast and deterministic. `Harness.restart` restarts the bot's side on
+the same database file while Discord (the guild, its channel and the messages in it) stays, as in
+a real restart; a second `make_bot()` starts a new fake Discord as well.
 
 The dpytest shim, kept here so the bot's code stays free of test concerns:
 - dpytest refuses sharded clients, although nothing it does depends on sharding; its check is
@@ -33,20 +33,21 @@ import pytest
 from discord.ext import commands
 from discord.ext.test import backend as dpytest_backend
 
-from cogs.client import EXTENSIONS, WritersRoomBot
 from bot.errors import RoomError
 from bot.room import RoomService
 from bot.settings import Settings
 from bot.store import Store
+from cogs.client import EXTENSIONS, WritersRoomBot
 from cogs.views import Board
-from model.tasks import CharacterSheet, GeneratedTake, Progress, Sampling, TaskKind, TaskRequest
+from model.tasks import CharacterSheet, GeneratedTake, TaskKind
+from tests.fakes import Call, FakeGenerator, TakeWriter
 
 # --- the canned model ----------------------------------------------------------------------
 
 
-def canned_take(kind: TaskKind, number: int, request: TaskRequest) -> GeneratedTake:
-    """Take `number` of a request, recognisable in the script ("Take 2 ...")."""
-    model = "canned-model"
+def canned_take(call: Call, number: int) -> GeneratedTake:
+    """Take `number` of a request, recognisable in the script ("Take 2: rain...")."""
+    kind, request, model = call.request.kind, call.request, "canned-model"
     if kind is TaskKind.PREMISE:
         return GeneratedTake(
             text=f"THE FERRY {number}\nA pilot must cross the strait, take {number}.",
@@ -71,39 +72,10 @@ def canned_take(kind: TaskKind, number: int, request: TaskRequest) -> GeneratedT
 
 
 @dataclass
-class CannedGenerator:
-    """Canned takes; `script` overrides the Fountain of every script take when set. It reports
-    progress like the real queue: a place in line, then partial text."""
+class CannedGenerator(FakeGenerator):
+    """The shared fake generator writing the Discord tests' canned takes."""
 
-    script: str | None = None
-    requests: list[TaskRequest] = field(default_factory=list)
-    delay_s: float = 0.0
-
-    async def generate(
-        self,
-        request: TaskRequest,
-        n: int,
-        sampling: Sampling,
-        *,
-        room_id: int,
-        user_id: int,
-        on_progress: Callable[[Progress], None] | None = None,
-    ) -> list[GeneratedTake]:
-        self.requests.append(request)
-        if on_progress is not None:
-            on_progress(Progress(position=2, texts=("",) * n, tokens=0))
-            on_progress(Progress(position=0, texts=("Take one",) * n, tokens=n * 2))
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        takes = [canned_take(request.kind, k, request) for k in range(1, n + 1)]
-        if self.script is not None and request.kind not in (
-            TaskKind.PREMISE,
-            TaskKind.CHARACTER,
-            TaskKind.BEAT,
-        ):
-            takes = [GeneratedTake(text=self.script, model="canned-model", fountain=self.script)]
-            takes *= n
-        return takes
+    write: TakeWriter = canned_take
 
 
 # --- what the bot sent -----------------------------------------------------------------------

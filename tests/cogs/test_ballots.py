@@ -18,6 +18,7 @@ from cogs.split import MESSAGE_LIMIT
 from cogs.views import DYNAMIC_ITEMS, EditModal
 from model.tasks import Progress
 from tests.cogs.conftest import BotFactory, CannedGenerator, FakeInteraction, Harness, settle
+from tests.fakes import Call, raises
 
 
 def ballot_payloads(h: Harness) -> list[dict[str, Any]]:
@@ -315,11 +316,7 @@ async def test_the_deadline_loop_decides_and_updates_the_ballot(make_bot: BotFac
 
 
 async def test_a_failed_generation_is_shown_in_the_waiting_message(make_bot: BotFactory) -> None:
-    class Broken(CannedGenerator):
-        async def generate(self, *args: Any, **kwargs: Any) -> Any:
-            raise RuntimeError("the GPU melted")
-
-    h = await make_bot(generator=Broken())
+    h = await make_bot(generator=CannedGenerator(hook=raises(RuntimeError("the GPU melted"))))
     await h.say("!scene The pier at dawn")
     assert h.sent.items[-1].content == (
         "Proposal #1 failed: The model could not write takes for this request."
@@ -330,18 +327,15 @@ async def test_a_failed_generation_is_shown_in_the_waiting_message(make_bot: Bot
 async def test_a_reset_while_the_model_writes_says_so_in_the_waiting_message(
     make_bot: BotFactory,
 ) -> None:
-    class StallsUntilReleased(CannedGenerator):
+    release = asyncio.Event()
+
+    async def stall_until_released(call: Call) -> None:
         """Shows progress, then writes nothing until the test releases it."""
+        assert call.on_progress is not None
+        call.on_progress(Progress(position=0, texts=("Rain",) * 3, tokens=3))
+        await release.wait()
 
-        release = asyncio.Event()
-
-        async def generate(self, *args: Any, **kwargs: Any) -> Any:
-            kwargs["on_progress"](Progress(position=0, texts=("Rain",) * 3, tokens=3))
-            await self.release.wait()
-            return await super().generate(*args, **kwargs)
-
-    generator = StallsUntilReleased()
-    h = await make_bot(generator=generator)
+    h = await make_bot(generator=CannedGenerator(hook=stall_until_released))
     ana = h.member("ana").id
     proposal = await h.room.propose(h.room_id, ana, "scene", "The pier at dawn")
     writing = asyncio.create_task(h.bot.board.run(h.channel.send, proposal, f"<@{ana}>"))
@@ -351,7 +345,7 @@ async def test_a_reset_while_the_model_writes_says_so_in_the_waiting_message(
             break
     (waiting,) = h.sent.sends()
     await h.say("!room reset true", "ana")
-    generator.release.set()
+    release.set()
     assert await writing is None
     assert edits_of(h, waiting.message_id or 0)[-1]["content"] == (
         f"Proposal #1 was cancelled when the room was reset by <@{ana}>; its takes were not kept."
@@ -504,19 +498,14 @@ async def test_undo_and_redo_of_a_pick_show_on_its_ballot(make_bot: BotFactory) 
 async def test_a_restart_while_the_model_writes_says_so_in_the_old_progress_message(
     make_bot: BotFactory,
 ) -> None:
-    class StallsOnce(CannedGenerator):
+    async def stall_once(call: Call) -> None:
         """The first request shows progress, then never ends: the process dies under it."""
+        if call.number == 1:
+            assert call.on_progress is not None
+            call.on_progress(Progress(position=0, texts=("Rain",) * 3, tokens=3))
+            await asyncio.Event().wait()
 
-        stalled = False
-
-        async def generate(self, *args: Any, **kwargs: Any) -> Any:
-            if not self.stalled:
-                self.stalled = True
-                kwargs["on_progress"](Progress(position=0, texts=("Rain",) * 3, tokens=3))
-                await asyncio.Event().wait()
-            return await super().generate(*args, **kwargs)
-
-    h = await make_bot(generator=StallsOnce())
+    h = await make_bot(generator=CannedGenerator(hook=stall_once))
     ana = h.member("ana").id
     proposal = await h.room.propose(h.room_id, ana, "scene", "The pier at dawn")
     dying = asyncio.create_task(h.bot.board.run(h.channel.send, proposal, f"<@{ana}>"))

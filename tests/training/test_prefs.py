@@ -4,8 +4,6 @@ few DPO steps on the tiny model that learn the room's taste."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,8 @@ import pytest
 from bot.room import RoomService
 from bot.store import Store
 from model.prompts import build_messages
-from model.tasks import GeneratedTake, Progress, Sampling, TaskRequest
+from model.tasks import GeneratedTake
+from tests.fakes import Call, FakeGenerator
 from training import finetune
 from training.data import load_preferences
 from training.prefs import export_preferences, main
@@ -22,43 +21,26 @@ ROOM = 7
 ANA, BEN, CY = 1, 2, 3
 
 
-@dataclass
-class FakeGenerator:
-    """Writes three takes per request: take 1 is a clean, terse exchange; the others wrap one in
-    the chatter a small model adds ("Sure! Here is..."). Remembers every request, so the test
-    knows exactly what the model was asked."""
-
-    requests: list[TaskRequest] = field(default_factory=list)
-
-    async def generate(
-        self,
-        request: TaskRequest,
-        n: int,
-        sampling: Sampling,
-        *,
-        room_id: int,
-        user_id: int,
-        on_progress: Callable[[Progress], None] | None = None,
-    ) -> list[GeneratedTake]:
-        self.requests.append(request)
-        call = len(self.requests)
-        a, b = request.characters
-        clean = f"{a}\nThe tide turns at {call}.\n\n{b}\nThen we row now."
-        chatty = [
-            f"Sure! Here is your dialogue number {call}:\n\n{a}\nUm, I think, like, maybe the "
-            f"tide is, you know, turning?\n\n{b}\nI guess so, um, maybe. I hope this helps!"
-            + " Let me know if you want changes."
-            * k
-            for k in range(1, n)
-        ]
-        return [GeneratedTake(text=t, model="fake", fountain=t) for t in [clean, *chatty]]
+def terse_or_chatty(call: Call, number: int) -> GeneratedTake:
+    """Take 1 is a clean, terse exchange; the others wrap one in the chatter a small model adds
+    ("Sure! Here is...")."""
+    a, b = call.request.characters
+    text = f"{a}\nThe tide turns at {call.number}.\n\n{b}\nThen we row now."
+    if number > 1:
+        text = (
+            f"Sure! Here is your dialogue number {call.number}:\n\n{a}\nUm, I think, like, "
+            f"maybe the tide is, you know, turning?\n\n{b}\nI guess so, um, maybe. I hope this "
+            "helps!" + " Let me know if you want changes." * (number - 1)
+        )
+    return GeneratedTake(text=text, model="fake", fountain=text)
 
 
 async def _room_database(path: Path) -> FakeGenerator:
     """A room that asks for dialogue three times: the first proposal is decided by two votes;
     then a writer adds lines (undone and redone); the second proposal is rerolled and its
-    replacement decided; the last stays open."""
-    generator = FakeGenerator()
+    replacement decided; the last stays open. The generator remembers every request, so the
+    test knows exactly what the model was asked."""
+    generator = FakeGenerator(write=terse_or_chatty)
     store = await Store.open(path)
     try:
         room = RoomService(store, generator)
@@ -109,7 +91,7 @@ async def test_decided_proposals_become_records_with_the_prompt_the_model_saw(
 
 async def test_proposals_before_a_reset_are_left_out(tmp_path: Path) -> None:
     path = tmp_path / "rooms.sqlite3"
-    generator = FakeGenerator()
+    generator = FakeGenerator(write=terse_or_chatty)
     store = await Store.open(path)
     try:
         room = RoomService(store, generator)
