@@ -90,6 +90,7 @@ def context_for(
         beat=beat_text,
         recent_script=recent,
         omitted=tuple(omitted),
+        cast=tuple(entry.name for entry in room.characters),
     )
 
 

@@ -224,7 +224,8 @@ def _with_problem(parsed: ParsedAnswer, problem: str) -> ParsedAnswer:
 
 def cast_of(request: TaskRequest) -> tuple[str, ...]:
     """The cue names the take may use: the characters in play, then the bible's."""
-    names = [*request.characters, *(sheet.name for sheet in request.context.characters)]
+    context = request.context
+    names = [*request.characters, *(sheet.name for sheet in context.characters), *context.cast]
     return tuple(dict.fromkeys(name for name in names if name))
 
 

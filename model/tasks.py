@@ -54,7 +54,8 @@ class PromptContext:
 
     `recent_script` is Fountain text (the tail of the script that fit); `omitted` says in words
     what was left out for the budget ("3 earlier scenes", "sheet of TOM") so the reply can tell
-    the room.
+    the room. `cast` names every character of the room's bible, whether or not their sheets are
+    in play, so that a take's speakers are checked against the whole bible.
     """
 
     title: str = ""
@@ -68,6 +69,7 @@ class PromptContext:
     beat: str | None = None
     recent_script: str = ""
     omitted: tuple[str, ...] = ()
+    cast: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,11 @@ it is told was left out."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from bot.context import context_for, estimate_tokens
 from bot.domain import Attribution, Beat, BeatStatus, CharacterEntry, Project, Room, ScriptLine
+from model.prompts import parse_answer
 from model.tasks import TaskKind, TaskRequest
 from screenplay.types import Action, Character, Dialogue, Element, SceneHeading, Text
 
@@ -90,3 +93,19 @@ def test_the_token_counter_is_pluggable() -> None:
     assert words, "the given counter was used"
     assert len(ctx.recent_script.split()) <= 40
     assert any("earlier scene" in o for o in ctx.omitted)
+
+
+def test_a_scene_in_a_fresh_story_checks_its_speakers_against_the_whole_bible() -> None:
+    """No sheet is in play for a scene request that names nobody in a room whose script is
+    empty, yet the bible is known: a take that invents speakers is flagged (a period scene once
+    invented LEAN, EARTHYN and EZHAM unflagged), and one that uses the bible's cast is not."""
+    room = _room([])
+    request = TaskRequest(TaskKind.SCENE, "the harbour at dawn")
+    ctx = context_for(room, request, 10_000)
+    assert ctx.characters == () and ctx.cast == ("MARA", "TOM", "LI")
+    request = dataclasses.replace(request, context=ctx)
+    heading = "EXT. HARBOUR - DAWN\n\nFog on the water.\n\n"
+    invented = parse_answer(request, heading + "EARTHYN\nThe tide turns.\n\nEZHAM\nIt does.\n")
+    assert any("EARTHYN" in problem for problem in invented.problems)
+    cast = parse_answer(request, heading + "MARA\nThe tide turns.\n\nLI\nIt does.\n")
+    assert not [p for p in cast.problems if "MARA" in p or "LI" in p]
