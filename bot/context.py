@@ -14,6 +14,7 @@ nothing of the database, the tokenizer or how prompts are worded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from bot.domain import Beat, BeatStatus, CharacterEntry, Room
@@ -104,9 +105,11 @@ def _current_heading(elements: Sequence[Element]) -> str | None:
 def _characters_in_play(
     room: Room, request: TaskRequest, elements: Sequence[Element]
 ) -> list[CharacterEntry]:
-    """Bible entries of the characters the request names, then of those speaking in the current
-    scene (latest speaker first), each once."""
+    """Bible entries of the characters the request names, then of those its text mentions
+    ("Mara tells Tom…", in the order mentioned), then of those speaking in the current scene
+    (latest speaker first), each once."""
     names = [name.strip().upper() for name in request.characters]
+    names += _mentioned(room.characters, request.prompt)
     for element in reversed(elements):
         if isinstance(element, SceneHeading):
             break
@@ -118,6 +121,21 @@ def _characters_in_play(
         if entry is not None:
             entries.append(entry)
     return entries
+
+
+def _mentioned(characters: Sequence[CharacterEntry], text: str) -> list[str]:
+    """The bible's names that `text` mentions, in the order it mentions them: as whole words
+    (case aside), or anywhere for names in a script without spaces between words (Chinese)."""
+    found: list[tuple[int, str]] = []
+    for entry in characters:
+        if entry.name.isascii():
+            match = re.search(rf"(?<!\w){re.escape(entry.name)}(?!\w)", text, re.IGNORECASE)
+            at = match.start() if match else -1
+        else:
+            at = text.upper().find(entry.name)
+        if at >= 0:
+            found.append((at, entry.name))
+    return [name for _, name in sorted(found)]
 
 
 def _sheet_text(sheet: CharacterSheet) -> str:

@@ -173,6 +173,20 @@ class Attribution:
     model: str | None = None
     picked_by: int | None = None
     edited_by: int | None = None
+    revised_by: tuple[int, ...] = ()  # writers who revised the line since, oldest first
+
+    def revised(self, user_id: int) -> Attribution:
+        """This attribution once `user_id` has revised the line (named once, latest last)."""
+        kept = tuple(u for u in self.revised_by if u != user_id)
+        return Attribution(
+            self.written_by,
+            self.proposal_id,
+            self.take,
+            self.model,
+            self.picked_by,
+            self.edited_by,
+            (*kept, user_id),
+        )
 
     def describe(self, names: Mapping[int, str] | None = None) -> str:
         """In words: "written by Ana" or "take 2 of proposal #7 (model m), picked by Ben"."""
@@ -182,8 +196,10 @@ class Attribution:
                 return "the room"
             return (names or {}).get(user_id, f"user {user_id}")
 
+        revised = ", ".join(who(u) for u in self.revised_by)
+        tail = f", revised by {revised}" if revised else ""
         if self.written_by is not None:
-            return f"written by {who(self.written_by)}"
+            return f"written by {who(self.written_by)}{tail}"
         parts = [f"take {self.take} of proposal #{self.proposal_id}"]
         if self.model:
             parts[0] += f" (model {self.model})"
@@ -191,7 +207,7 @@ class Attribution:
             parts.append(f"picked by {who(self.picked_by)}")
         if self.edited_by is not None:
             parts.append(f"edited by {who(self.edited_by)}")
-        return ", ".join(parts)
+        return ", ".join(parts) + tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +231,9 @@ class RoomSettings:
     vote_deadline_s: float = 600.0
     temperature: float = 0.8
     length: int = 384  # most new tokens per take
+    top_p: float = 0.95
+    top_k: int = 50  # 0 leaves the sampler's top-k off
+    repetition_penalty: float = 1.1
     showrunners: tuple[int, ...] = ()  # user ids
     showrunner_roles: tuple[int, ...] = ()  # role ids (a Discord role, a console group)
 
@@ -230,6 +249,12 @@ class RoomSettings:
             raise BadInput("The temperature must be between 0 and 2.")
         if not 16 <= self.length <= 4096:
             raise BadInput("The length must be between 16 and 4096 tokens.")
+        if not 0.0 < self.top_p <= 1.0:
+            raise BadInput("Top-p must be above 0 and at most 1.")
+        if not 0 <= self.top_k <= 1000:
+            raise BadInput("Top-k must be between 0 (off) and 1000.")
+        if not 1.0 <= self.repetition_penalty <= 2.0:
+            raise BadInput("The repetition penalty must be between 1 and 2.")
         if len(self.showrunners) + len(self.showrunner_roles) > 50:
             raise BadInput("A room can have at most 50 showrunners and showrunner roles.")
         return self
@@ -258,14 +283,32 @@ class Room:
         wanted = name.strip().upper()
         return next((c for c in self.characters if c.name == wanted), None)
 
+    def writers(self, names: Mapping[int, str] | None = None) -> list[str]:
+        """The room's writers as the title page credits them, in order of first appearance:
+        whoever wrote lines of the script, picked a take into it or edited one. A writer
+        `names` does not know (someone who left the server) is left out."""
+        ids: dict[int, None] = {}
+        for line in self.script:
+            credit = line.attribution
+            for user_id in (credit.written_by, credit.picked_by, credit.edited_by):
+                if user_id is not None and user_id != SYSTEM_USER:
+                    ids[user_id] = None
+        known = names or {}
+        return list(dict.fromkeys(known[i] for i in ids if i in known))
+
     def document(
         self, *, attribution: bool = False, names: Mapping[int, str] | None = None
     ) -> Document:
-        """The script as a screenplay document, with a title page from the project; with
-        `attribution`, a note says where each run of lines came from."""
+        """The script as a screenplay document, with a title page from the project (and the
+        room's writers, "Written by", as `names` name them); with `attribution`, a note says
+        where each run of lines came from."""
         entries = []
         if self.project.title:
             entries.append(TitleEntry("Title", ScreenText.of(self.project.title)))
+        writers = self.writers(names)
+        if writers:
+            entries.append(TitleEntry("Credit", ScreenText.of("Written by")))
+            entries.append(TitleEntry("Author", ScreenText.of(", ".join(writers))))
         if self.project.logline:
             entries.append(TitleEntry("Notes", ScreenText.of(self.project.logline)))
         elements = [line.element for line in self.script]
@@ -328,6 +371,7 @@ class Take:
     beat: str = ""
     problems: tuple[str, ...] = ()
     edited_by: int | None = None
+    omitted: tuple[str, ...] = ()  # what the prompt left out for length (`PromptContext`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,7 @@ def build_messages(request: TaskRequest) -> list[dict[str, str]]:
         system += f"\nThe room's standing instructions: {context.style_notes.strip()}"
     if context.language and context.language.lower() != "english":
         system += f"\nWrite everything in {context.language}."
-    parts = [_context_block(request.kind, context), _task(request)]
+    parts = [_context_block(request.kind, context), _variation(request), _task(request)]
     user = "\n\n".join(part for part in parts if part)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -130,6 +130,17 @@ def _context_block(kind: TaskKind, context: PromptContext) -> str:
     if context.recent_script.strip() and kind is not TaskKind.PREMISE:
         lines.append(f"The script so far ends:\n{context.recent_script.strip()}")
     return "\n".join(lines)
+
+
+def _variation(request: TaskRequest) -> str:
+    """The take a variation keeps the gist of; nothing for any other request, so their
+    prompts stay as they were."""
+    if not request.variation.strip():
+        return ""
+    return (
+        "A take the room liked, to vary: keep what happens in it and who is in it, but write "
+        f"it anew in other words.\n{request.variation.strip()}"
+    )
 
 
 def _sheet_line(sheet: CharacterSheet) -> str:

@@ -116,12 +116,14 @@ def _whole(value: object) -> bool:
 @dataclass(frozen=True, slots=True)
 class TaskRequest:
     """One request of a room: `prompt` holds the writer's own words (the idea, the situation,
-    the hint; empty for `continue`), `characters` the cue names in play."""
+    the hint; for `continue`, the direction or nothing), `characters` the cue names in play.
+    `variation` is a take the room chose to vary: new takes keep its gist in new words."""
 
     kind: TaskKind
     prompt: str = ""
     characters: tuple[str, ...] = ()
     context: PromptContext = field(default_factory=PromptContext)
+    variation: str = ""
 
 
 @dataclass(frozen=True, slots=True)

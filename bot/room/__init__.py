@@ -48,6 +48,7 @@ from __future__ import annotations
 from bot.room.admin import RoomAdmin
 from bot.room.proposals import ProposalsAndVotes
 from bot.room.reading import Reading
+from bot.room.steering import Bible, Steering
 from bot.room.story import StoryChanges
 from bot.room.takes import TakeEdit
 from bot.room.text import (
@@ -63,7 +64,7 @@ from bot.room.text import (
 )
 
 
-class RoomService(Reading, StoryChanges, ProposalsAndVotes, RoomAdmin):
+class RoomService(Steering, Reading, StoryChanges, ProposalsAndVotes, RoomAdmin):
     """The writers' rooms of one database. Safe to share between all rooms of a bot process.
 
     The one object the front ends call, built from the parts of this package (reading, story
@@ -76,6 +77,7 @@ __all__ = [
     "FATAL_LINT",
     "IMPORT_LIMIT",
     "SCRIPT_KINDS",
+    "Bible",
     "RoomService",
     "TakeEdit",
     "format_lines",

@@ -58,7 +58,7 @@ class RoomAdmin(RoomCore):
     ) -> RoomSettings:
         """Change the room's settings (showrunners only). `changes` names fields of
         `RoomSettings`: takes_per_request, pick_rule, quorum, vote_deadline_s, temperature,
-        length, showrunners, showrunner_roles."""
+        top_p, top_k, repetition_penalty, length, showrunners, showrunner_roles."""
         known = {f.name for f in dataclasses.fields(RoomSettings)}
         unknown = sorted(set(changes) - known)
         if unknown:
@@ -193,7 +193,7 @@ def _apply_settings(settings: RoomSettings, changes: Mapping[str, Any]) -> RoomS
                 values[name] = PickRule(str(value).strip().lower())
             elif name in ("showrunners", "showrunner_roles"):
                 values[name] = tuple(dict.fromkeys(int(v) for v in value))
-            elif name in ("takes_per_request", "quorum", "length"):
+            elif name in ("takes_per_request", "quorum", "length", "top_k"):
                 values[name] = int(value)
             else:
                 values[name] = float(value)

@@ -100,8 +100,10 @@ class ProposalsAndVotes(RoomCore):
         characters: Sequence[str] = (),
         *,
         n: int | None = None,
+        variation: str = "",
     ) -> Proposal:
-        """Ask the model for takes: a pending proposal, waiting for `add_takes` (or use `ask`)."""
+        """Ask the model for takes: a pending proposal, waiting for `add_takes` (or use `ask`).
+        `variation` is a take's text the new takes vary (`/vary`), kept in the log."""
         try:
             task = TaskKind(kind.strip().lower())
         except ValueError:
@@ -142,7 +144,7 @@ class ProposalsAndVotes(RoomCore):
                 "propose",
                 f"asked for {count} {task.value} take{'s' if count > 1 else ''} "
                 f"(proposal #{proposal_id})",
-                {"proposal": proposal_id},
+                {"proposal": proposal_id, **({"variation": variation} if variation else {})},
             )
             return await proposal_in(db, room_id, proposal_id)
 
@@ -151,19 +153,33 @@ class ProposalsAndVotes(RoomCore):
         async with self.store.read() as db:
             proposal = await proposal_in(db, room_id, proposal_id)
             room = await db_.load_room(db, room_id)
+            variation = await db_.variation_of(db, room_id, proposal_id)
         beat = next((b for b in room.beats if b.id == proposal.beat_id), None)
-        request = TaskRequest(proposal.kind, proposal.prompt, proposal.characters)
+        request = TaskRequest(
+            proposal.kind, proposal.prompt, proposal.characters, variation=variation
+        )
         context = context_for(room, request, self.context_budget, self.token_counter, beat=beat)
+        settings = room.settings
         sampling = Sampling(
-            temperature=room.settings.temperature, max_new_tokens=room.settings.length
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            top_k=settings.top_k,
+            repetition_penalty=settings.repetition_penalty,
+            max_new_tokens=settings.length,
         )
         return dataclasses.replace(request, context=context), sampling
 
     async def add_takes(
-        self, room_id: int, proposal_id: int, takes: Sequence[GeneratedTake]
+        self,
+        room_id: int,
+        proposal_id: int,
+        takes: Sequence[GeneratedTake],
+        *,
+        omitted: Sequence[str] = (),
     ) -> Proposal:
         """Store the generated takes of a proposal (numbered from 1) and open it for votes;
-        `ProposalCancelled` when a reset cancelled it meanwhile."""
+        `ProposalCancelled` when a reset cancelled it meanwhile. `omitted` is what their prompt
+        left out for length, which each take's ballot says."""
         if not 1 <= len(takes) <= 5:
             raise BadInput("A proposal has 1 to 5 takes.")
         async with self._lock(room_id), self.store.write() as db:
@@ -177,7 +193,9 @@ class ProposalsAndVotes(RoomCore):
                     "wanted."
                 )
             for number, generated in enumerate(takes, 1):
-                await db_.save_take(db, proposal_id, stored_take(number, generated))
+                take = stored_take(number, generated)
+                take = dataclasses.replace(take, omitted=tuple(omitted))
+                await db_.save_take(db, proposal_id, take)
             now = self.clock()
             deadline = None
             if settings.pick_rule is not PickRule.SHOWRUNNER:
@@ -256,7 +274,7 @@ class ProposalsAndVotes(RoomCore):
             failure = GenerationFailed("The model returned no takes for this request.")
             await self.fail(room_id, proposal_id, str(failure))
             raise failure
-        return await self.add_takes(room_id, proposal_id, takes)
+        return await self.add_takes(room_id, proposal_id, takes, omitted=request.context.omitted)
 
     async def ask(
         self,
@@ -289,6 +307,7 @@ class ProposalsAndVotes(RoomCore):
         async with self._lock(room_id), self.store.write() as db:
             settings = await self._ensure_room(db, room_id, user_id)
             proposal = await open_proposal(db, room_id, proposal_id, take)
+            _votable(proposal, take)
             showrunner = settings.is_showrunner(user_id, tuple(roles), is_showrunner)
             previous = next((v for v in proposal.votes if v.user_id == user_id), None)
             if previous is not None and (previous.take, previous.showrunner) == (take, showrunner):
@@ -621,6 +640,18 @@ async def _editable(
     original = proposal.take(take)
     assert original is not None
     return proposal, original
+
+
+def _votable(proposal: Proposal, number: int) -> None:
+    """A take with problems the model left in it goes in only by a showrunner's pick (or once a
+    writer's edit repaired it): a vote for it is refused with the reason."""
+    take = proposal.take(number)
+    if take is not None and take.problems:
+        raise NotAllowed(
+            f"Take {number} of proposal #{proposal.id} still has problems "
+            f"({'; '.join(take.problems)}), so votes cannot put it in: a showrunner can /pick "
+            "it, or /edit it to repair it."
+        )
 
 
 def _owner_or_showrunner(

@@ -14,6 +14,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import aiosqlite
+
 from bot import store as db_
 from bot.domain import (
     Attribution,
@@ -51,7 +53,7 @@ from bot.room.text import (
     read_script_file,
 )
 from bot.store import Change
-from screenplay.types import Boneyard
+from screenplay.types import Boneyard, Character, Element
 
 
 class StoryChanges(RoomCore):
@@ -343,7 +345,8 @@ class StoryChanges(RoomCore):
         self, room_id: int, user_id: int, filename: str, data: bytes
     ) -> tuple[ScriptLine, ...]:
         """Make a .fountain or .fdx file the script of a room that has none yet, as one change
-        (one undo). The file's title becomes the project's title when the room has none."""
+        (one undo). The file's title becomes the project's title when the room has none, and
+        every character who speaks in it gets a sheet in the bible (an existing one is kept)."""
         # A file of megabytes takes a while to parse: off the event loop, so every other room
         # (and Discord's heartbeat) carries on meanwhile.
         document = await asyncio.to_thread(read_script_file, filename, data)
@@ -361,6 +364,7 @@ class StoryChanges(RoomCore):
             changes = [
                 await insert_change(db, None, elements, event_id, Attribution(written_by=user_id))
             ]
+            changes += await _imported_cast(db, room_id, elements)
             project = await db_.load_project(db, room_id)
             if document.title and not project.title:
                 title = clean_text(document.title, "title", "title", multiline=False)
@@ -432,3 +436,23 @@ def _location_name(name: str) -> str:
     if not cleaned:
         raise BadInput("A location needs a name.")
     return cleaned
+
+
+async def _imported_cast(
+    db: aiosqlite.Connection, room_id: int, elements: Sequence[Element]
+) -> list[Change]:
+    """Bible entries for the speakers of an imported script who have none yet: the name from
+    their cue, an empty sheet for the room to fill."""
+    known = {entry.name for entry in await db_.load_characters(db, room_id)}
+    changes: list[Change] = []
+    for element in elements:
+        if not isinstance(element, Character):
+            continue
+        try:
+            name = cue_name(element.name)
+        except BadInput:
+            continue  # a cue longer than a bible name: left out of the bible, kept in the script
+        if name not in known:
+            known.add(name)
+            changes.append(entry_change("character", None, CharacterEntry(name)))
+    return changes

@@ -80,7 +80,8 @@ def edited_take(kind: TaskKind, take: Take, text: str, user_id: int) -> Take:
     cleaned = clean_text(text, "take", "fountain")
     if not cleaned:
         raise BadInput("An edited take cannot be empty.")
-    edited = dataclasses.replace(take, edited_by=user_id)
+    # The writer's version is theirs: the model's problems no longer hold it back from a vote.
+    edited = dataclasses.replace(take, edited_by=user_id, problems=())
     if kind in SCRIPT_KINDS:
         parse_script(cleaned)
         return dataclasses.replace(edited, fountain=cleaned)

@@ -58,6 +58,7 @@ from bot.store.proposals import (
     take_from_json,
     take_to_json,
     update_proposal,
+    variation_of,
 )
 from bot.store.rooms import (
     clear_story,
@@ -154,4 +155,5 @@ __all__ = [
     "take_to_json",
     "undo_stacks",
     "update_proposal",
+    "variation_of",
 ]

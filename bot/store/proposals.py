@@ -35,6 +35,7 @@ def take_from_json(data: str) -> Take:
     if raw["sheet"] is not None:
         raw["sheet"] = CharacterEntry(**raw["sheet"])
     raw["problems"] = tuple(raw["problems"])
+    raw["omitted"] = tuple(raw.get("omitted", ()))  # takes stored before it was kept
     return Take(**raw)
 
 
@@ -215,3 +216,23 @@ async def delete_vote(db: aiosqlite.Connection, proposal_id: int, user_id: int) 
     await db.execute(
         "DELETE FROM votes WHERE proposal_id = ? AND user_id = ?", (proposal_id, user_id)
     )
+
+
+async def variation_of(db: aiosqlite.Connection, room_id: int, proposal_id: int) -> str:
+    """The take text a proposal varies (`/vary`), read from the log: the event that asked for
+    it carries it, and a reroll of a variation varies the same take. Empty for any other
+    proposal."""
+    wanted: int | None = proposal_id
+    rows = await fetch_rows(
+        db,
+        "SELECT kind, payload FROM events WHERE room_id = ? AND undoable = 0 "
+        "AND kind IN ('propose', 'reroll') ORDER BY id DESC",
+        (room_id,),
+    )
+    for row in rows:
+        payload = json.loads(row["payload"])
+        if row["kind"] == "reroll" and payload.get("new") == wanted:
+            wanted = payload.get("proposal")
+        elif row["kind"] == "propose" and payload.get("proposal") == wanted:
+            return str(payload.get("variation", ""))
+    return ""
