@@ -395,10 +395,20 @@ def _guess_title_entries(paragraphs: Sequence[ET.Element], lines: list[Text]) ->
 
 
 def _int(value: str | None) -> int | None:
+    """A whole number from an attribute; None for anything else. One too long for `int` to
+    read (4,300 digits and more) is as good as infinite here: every use clamps it."""
+    if value is None:
+        return None
+    digits = value.strip().removeprefix("-").removeprefix("+")
+    if len(digits) > 18 and digits.isdecimal():
+        return -_HUGE if value.strip().startswith("-") else _HUGE
     try:
-        return int(value) if value is not None else None
+        return int(value)
     except ValueError:
         return None
+
+
+_HUGE = 10**18
 
 
 def _restore_hidden(private: ET.Element, elements: list[Element]) -> list[Element]:

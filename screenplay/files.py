@@ -84,10 +84,14 @@ def _read_at_most(handle: int, count: int) -> bytes:
 
 
 def _too_big(name: str, size: int, limit: int) -> FileError:
-    return FileError(
-        f"{name} is {size / _MB:.1f} MB; screenplay files of more than "
-        f"{limit / _MB:g} MB are refused."
-    )
+    most = f"{limit // _MB} MB" if limit % _MB == 0 else _size(limit)
+    return FileError(f"{name} is {_size(size)}; screenplay files of more than {most} are refused.")
+
+
+def _size(count: int) -> str:
+    if count >= _MB:
+        return f"{count / _MB:.1f} MB"
+    return f"{count / 1024:.0f} KB" if count >= 1024 else f"{count} bytes"
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:

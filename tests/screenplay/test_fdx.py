@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -9,8 +11,10 @@ from hypothesis import strategies as st
 
 from screenplay.errors import FormatError
 from screenplay.fdx import parse_fdx, to_fdx
-from screenplay.fountain import parse_fountain
+from screenplay.fountain import parse_fountain, to_fountain
 from screenplay.types import (
+    MAX_SCENE_NUMBER,
+    MAX_SECTION_LEVEL,
     Action,
     Boneyard,
     Centered,
@@ -387,3 +391,105 @@ def test_what_is_not_a_final_draft_script_is_refused_in_words(
     assert words in message
     assert "Traceback" not in message and "Error" not in message
     assert caught.value.__cause__ is None
+
+
+# --- numbers and names read from a file are bounded --------------------------------------------
+
+
+def _fdx(content: str, private: str = "", title: str = "") -> bytes:
+    title_page = f"<TitlePage><Content>{title}</Content></TitlePage>" if title else ""
+    hidden = f'<WritersRoom Version="1">{private}</WritersRoom>' if private else ""
+    return f"<FinalDraft><Content>{content}</Content>{title_page}{hidden}</FinalDraft>".encode()
+
+
+def test_a_huge_section_level_is_held_to_the_deepest_level() -> None:
+    """240 bytes of FDX once made a 100 MB Fountain file: the level is repeated as `#`."""
+    data = _fdx("", '<Hidden Index="0" Type="Section" Level="100000000">Act</Hidden>')
+    assert len(data) < 240
+    doc = parse_fdx(data)
+    assert doc.elements == (Section("Act", MAX_SECTION_LEVEL),)
+    assert len(to_fountain(doc)) < 40
+
+
+@pytest.mark.parametrize("level", ["0", "-7", "two", "9" * 5000])
+def test_a_section_level_that_is_no_level_reads_as_level_one(level: str) -> None:
+    data = _fdx("", f'<Hidden Index="0" Type="Section" Level="{level}">Act</Hidden>')
+    expected = MAX_SECTION_LEVEL if level.startswith("9") else 1
+    assert parse_fdx(data).elements == (Section("Act", expected),)
+
+
+def test_a_scene_number_longer_than_any_scene_number_is_left_out() -> None:
+    heading = (
+        '<Paragraph Type="Scene Heading" Number="{}"><Text>INT. HOUSE - DAY</Text></Paragraph>'
+    )
+    short = "A" * MAX_SCENE_NUMBER
+    doc = parse_fdx(_fdx(heading.format(short) + heading.format("1" * 100_000)))
+    assert doc.elements == (
+        SceneHeading("INT. HOUSE - DAY", short),
+        SceneHeading("INT. HOUSE - DAY"),
+    )
+
+
+def test_a_title_page_map_whose_entries_overlap_is_read_by_layout_instead() -> None:
+    """Each entry copying the whole title page would make a few bytes of map megabytes."""
+    line = '<Paragraph Alignment="Center"><Text>LATE AGAIN</Text></Paragraph>'
+    entry = '<TitleEntry Key="Title" First="0" Last="199"/>'
+    doc = parse_fdx(_fdx("", entry * 1000, title=line * 200))
+    assert [entry.key for entry in doc.title_page.entries] == ["Title"]
+    assert len(doc.title_page.entries[0].value.plain) == 200 * 11 - 1
+
+
+def test_hidden_elements_and_notes_go_where_their_numbers_say_or_nearest() -> None:
+    action = '<Paragraph Type="Action"><Text>She waits.</Text></Paragraph>'
+    private = (
+        '<Hidden Index="-3" Type="Note">first</Hidden>'
+        '<Hidden Index="99" Type="Synopsis">last</Hidden>'
+        '<InlineNote Element="1" Offset="-5">before</InlineNote>'
+        '<InlineNote Element="1" Offset="999">after</InlineNote>'
+        '<InlineNote Element="7" Offset="0">nowhere</InlineNote>'
+    )
+    doc = parse_fdx(_fdx(action, private))
+    assert doc.elements == (
+        Note("first"),
+        Action(
+            Text.from_spans(
+                [Span("before", note=True), Span("She waits."), Span("after", note=True)]
+            )
+        ),
+        Synopsis("last"),
+        Note("nowhere"),
+    )
+
+
+def test_dual_dialogue_nested_ten_thousand_deep_is_read_flat() -> None:
+    depth = 10_000
+    inner = '<Paragraph Type="Character"><Text>MARA</Text></Paragraph>'
+    nested = "<Paragraph><DualDialogue>" * depth + inner + "</DualDialogue></Paragraph>" * depth
+    assert parse_fdx(_fdx(nested)).elements == (Character("MARA", dual=True),)
+
+
+@pytest.mark.parametrize("encoding", ["x-nonsense", "utf-32", "UTF-7", "rot13", "hex"])
+def test_an_xml_encoding_python_cannot_read_is_refused_in_one_line(encoding: str) -> None:
+    data = f'<?xml version="1.0" encoding="{encoding}"?><FinalDraft/>'.encode()
+    with pytest.raises(FormatError) as caught:
+        parse_fdx(data)
+    message = str(caught.value)
+    assert message.startswith("This file is not valid Final Draft XML")
+    assert repr(encoding) in message and "\n" not in message and "Error" not in message
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("AB (V.O)\n\u00a0\t"), max_size=14))
+def test_a_cue_is_split_into_name_and_extension_as_the_old_pattern_did(text: str) -> None:
+    """The cue is read with string methods now; this regular expression, its reference on short
+    cues, took quadratic time on a long run of spaces."""
+    plain = text.strip()
+    paragraph = f'<Paragraph Type="Character"><Text>{escape(text)}</Text></Paragraph>'
+    elements = parse_fdx(_fdx(paragraph)).elements
+    match = re.match(r"^(?P<name>.*?)\s*\((?P<ext>[^()]*)\)\s*$", plain, re.DOTALL)
+    if not plain:
+        assert elements == ()
+    elif match and match["name"] and match["ext"].strip():
+        assert elements == (Character(match["name"], match["ext"].strip()),)
+    else:
+        assert elements == (Character(plain),)

@@ -5,6 +5,7 @@ document)."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,16 @@ from hypothesis import strategies as st
 
 import screenplay
 from screenplay.errors import FormatError
-from screenplay.fountain import format_inline, parse_fountain, parse_inline, to_fountain
+from screenplay.fountain import (
+    format_inline,
+    parse_fountain,
+    parse_inline,
+    split_scene_number,
+    to_fountain,
+)
 from screenplay.types import (
+    MAX_SCENE_NUMBER,
+    MAX_SECTION_LEVEL,
     Action,
     Boneyard,
     Centered,
@@ -763,3 +772,32 @@ def test_shipped_scripts_read_the_same_after_writing(path: Path) -> None:
     doc = parse_fountain(path.read_text(encoding="utf-8"))
     assert doc.elements
     assert parse_fountain(to_fountain(doc)) == doc
+
+
+# --- scanned, not backtracked ------------------------------------------------------------------
+
+_OLD_SCENE_NUMBER = re.compile(r"(.*?)\s*(?<!\\)#([\w.\-]+)#")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(st.sampled_from("#a1.-_ \\\u00a0\té"), max_size=16))
+def test_a_scene_number_is_found_as_the_old_pattern_found_it(heading: str) -> None:
+    """`split_scene_number` searches back from the end; this regular expression, its reference
+    on short headings, took 112 s on a heading padded with 64 KB of spaces."""
+    match = _OLD_SCENE_NUMBER.fullmatch(heading)
+    expected = (match[1], match[2]) if match else (heading, None)
+    assert split_scene_number(heading) == expected
+
+
+def test_a_scene_number_longer_than_any_scene_number_stays_in_the_heading() -> None:
+    number = "1" * (MAX_SCENE_NUMBER + 1)
+    doc = parse_fountain(f"INT. HOUSE - DAY #{number}#\n\nShe waits.\n")
+    assert doc.elements[0] == SceneHeading(f"INT. HOUSE - DAY #{number}#")
+    assert parse_fountain("INT. HOUSE - DAY #12A#\n").elements[0] == SceneHeading(
+        "INT. HOUSE - DAY", "12A"
+    )
+
+
+def test_a_section_deeper_than_the_deepest_level_is_read_at_that_level() -> None:
+    doc = parse_fountain("#" * 40 + " Act One\n")
+    assert doc.elements == (Section("Act One", MAX_SECTION_LEVEL),)

@@ -6,7 +6,9 @@ from collections import Counter
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from screenplay import layout
 from screenplay.errors import ScreenplayError
 from screenplay.layout import (
     INCH,
@@ -445,3 +447,38 @@ def test_no_page_ends_on_a_heading_a_cue_or_a_parenthetical(doc: Document) -> No
     for page in pages[:-1]:
         last = _last_row(page)
         assert last.kind not in ("scene-heading", "scene-number", "character", "parenthetical")
+
+
+_WRAP_WORDS = [
+    "a",
+    "word",
+    "Sentence.",
+    "  ",
+    " ",
+    "x" * 40,
+    "林小雨说。",
+    "「对。」",
+    "한국어",
+    "e\u0301",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_WRAP_WORDS), max_size=30).map("".join), st.data())
+def test_wrapping_a_prefix_gives_the_same_lines_up_to_where_it_ends(
+    line: str, data: st.DataObject
+) -> None:
+    """The page breaker counts the rows of a head from the wrap of the whole line, so wrapping
+    the line up to any place a word ends must give the lines of the whole line up to there."""
+    cells = [(ch, Style.NONE) for ch in line.strip()]
+    whole = list(layout._wrap_cells(cells, 0, len(cells), 20, 18))
+    ends = [k for k in range(1, len(cells) + 1) if layout._may_cut(cells, 0, len(cells), k, True)]
+    if not ends:
+        return
+    end = data.draw(st.sampled_from(ends))
+    while end > 0 and cells[end - 1][0] == " ":
+        end -= 1
+    prefix = [cut for cut, _ in layout._wrap_cells(cells, 0, end, 20, 18)]
+    rows = next(i for i, (_, stop) in enumerate(whole) if stop >= end) + 1 if end else 1
+    assert len(prefix) == rows
+    assert prefix[:-1] == [cut for cut, _ in whole[: rows - 1]]

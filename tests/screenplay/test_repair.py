@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from screenplay.fountain import split_scene_number
 from screenplay.lint import lint
 from screenplay.repair import repair, repair_with_report
 from screenplay.types import (
@@ -599,3 +601,124 @@ def test_a_misspelt_name_is_reported_only_where_a_cue_used_it() -> None:
     result = repair_with_report(text, cast=["Ruth"])
     assert [kind for kind, _ in shape(result.document)] == ["cue", "speech", "action"]
     assert not any("misspelt" in change for change in result.changes)
+
+
+# --- scanned, not backtracked: the same readings as the patterns they replace ------------------
+#
+# Each pattern below took quadratic or cubic time on a long run of spaces (a kilobyte of model
+# output could stop the bot for seconds); on short lines they are the reference the rewritten
+# readers must agree with.
+
+_repair = importlib.import_module("screenplay.repair")
+_OLD_MD_HEADING = re.compile(r"^\s*(#{1,6})\s+(.*?)\s*#*\s*$")
+_OLD_EXTENSION = re.compile(r"^(.*?)\s*[(（]([^()（）]*)[)）]\s*$")
+_OLD_CENTRED = re.compile(r">\s*(.*?)\s*<")
+_OLD_CHAT = re.compile(r"(?P<name>[^:：*_\n\"“]{1,50}?)\s*(?P<close>[*_]{0,3})\s*[:：]\s*")
+_OLD_LABEL = re.compile(
+    r"^(?:scene(?:\s+heading)?|slugline)\s*(?P<number>\d+[A-Z]?)?\s*[:.\-–—]\s*", re.IGNORECASE
+)
+_OLD_FENCE = re.compile(r"^\s*(```|~~~)\s*[\w+-]*\s*$")
+_OLD_SCENE_NUMBER = re.compile(r"\s*#([\w.\-]+)#$")
+
+
+def _lines(alphabet: str, size: int = 14) -> st.SearchStrategy[str]:
+    return st.text(st.sampled_from(alphabet), max_size=size)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lines("# a\t\u00a0"))
+def test_a_markdown_heading_is_read_as_the_old_pattern_read_it(line: str) -> None:
+    match = _OLD_MD_HEADING.match(line)
+    expected = (len(match[1]), match[2]) if match else None
+    assert _repair._markdown_heading(line) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lines("A( )（）\n\u00a0^x", 10))
+def test_a_name_and_its_extension_are_split_as_the_old_pattern_split_them(name: str) -> None:
+    match = _OLD_EXTENSION.match(name)
+    expected = (
+        (match[1].strip(), match[2].strip()) if match else (name.strip().rstrip("^").strip(), None)
+    )
+    assert _repair._split_extension(name) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lines("<> a.THE END", 10))
+def test_centred_text_is_found_as_the_old_pattern_found_it(line: str) -> None:
+    match = _OLD_CENTRED.fullmatch(line) or re.fullmatch(r"(THE END)\.?", line)
+    assert _repair._centered(line) == (match[1] if match else None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lines('Ma :：*_ "1', 12), _lines("scene hading 12a:.- ", 20), _lines("`~ a+-\t", 10))
+def test_chat_lines_scene_labels_and_fences_match_as_before(
+    chat: str, label: str, fence: str
+) -> None:
+    def groups(match: re.Match[str] | None) -> tuple[str | None, ...] | None:
+        return (match.group(), *match.groups()) if match else None
+
+    assert groups(_repair._CHAT.match(chat)) == groups(_OLD_CHAT.match(chat))
+    assert groups(_repair._SCENE_LABEL.match(label)) == groups(_OLD_LABEL.match(label))
+    assert bool(_repair._FENCE.match(fence)) == bool(_OLD_FENCE.match(fence))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lines("#a1.-_ \\\u00a0", 14))
+def test_a_scene_number_at_the_end_of_a_take_heading_is_found_as_before(body: str) -> None:
+    found = _OLD_SCENE_NUMBER.search(body)
+    expected = (body[: found.start()], found[1]) if found else (body, None)
+    assert split_scene_number(body, escapes=False) == expected
+
+
+def _old_place_and_time(rest: str) -> str | None:
+    if len(rest.split()) > 12:
+        return None
+    rest = re.sub(r"\s*(?:--|[—–])\s*|\s+-\s+", " - ", rest.strip().rstrip("."))
+    rest = re.sub(r"\s+", " ", rest).strip(" -").upper()
+    if " - " in rest:
+        return rest
+    place, comma, time = rest.rpartition(",")
+    if comma and time.strip() in _repair._TIMES_OF_DAY:
+        return f"{place.strip()} - {time.strip()}"
+    for time in sorted(_repair._TIMES_OF_DAY, key=len, reverse=True):
+        if rest.endswith(" " + time) and len(rest) > len(time) + 1:
+            return f"{rest[: -len(time)].strip()} - {time}"
+    return rest
+
+
+_PLACE_WORDS = ["a", " ", "  ", "-", "--", "—", "–", ".", ",", "\u00a0", "DAY", "night", "\t"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PLACE_WORDS), max_size=10).map("".join))
+def test_a_place_and_time_are_read_as_before(rest: str) -> None:
+    assert _repair._place_and_time(rest) == _old_place_and_time(rest)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_lines("AB .'-\n·x", 30), st.lists(_lines("AB .'-·", 6), max_size=4))
+def test_mentions_of_a_name_are_counted_as_findall_counts_them(text: str, names: list[str]) -> None:
+    mentions = _repair._Mentions(text, [name.strip() for name in names])
+    for name in {name.strip() for name in names}:
+        if name and _repair._looks_like_upper_cue(name):
+            expected = len(re.findall(rf"(?<!\w){re.escape(name)}(?!\w)", text))
+            assert mentions.count(name) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lines("abc", 5), _lines("abc", 5))
+def test_one_edit_apart_means_one_letter_inserted_deleted_replaced_or_swapped(
+    a: str, b: str
+) -> None:
+    def edits(word: str) -> set[str]:
+        letters = "abc"
+        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        return (
+            {left + right[1:] for left, right in splits if right}
+            | {left + c + right[1:] for left, right in splits if right for c in letters}
+            | {left + c + right for left, right in splits for c in letters}
+            | {left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1}
+        )
+
+    assert _repair._one_edit(a, b) == (a != b and b in edits(a))

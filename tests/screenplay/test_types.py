@@ -9,6 +9,8 @@ from screenplay.types import (
     Span,
     Style,
     Text,
+    describe,
+    quote,
 )
 
 
@@ -48,3 +50,18 @@ def test_scenes_group_elements_under_their_heading() -> None:
         "EXT. ROAD - NIGHT",
     ]
     assert len(scenes[1][1]) == 2 and scenes[2][1] == ()
+
+
+def test_text_from_many_tiny_spans_is_built_in_one_pass() -> None:
+    spans = [Span("a", Style.BOLD if i % 1000 < 500 else Style.NONE) for i in range(200_000)]
+    text = Text.from_spans(spans)
+    assert len(text.spans) == 400
+    assert text.plain == "a" * 200_000
+    assert Text.join_lines([Text.of("one"), Text.of("two")]) == Text.of("one\ntwo")
+
+
+def test_a_quote_of_a_megabyte_is_one_short_line() -> None:
+    assert quote("She   waits.\n Still.") == '"She waits. Still."'
+    long = quote("word " * 200_000, 40)
+    assert long.startswith('"word word') and long.endswith('…"') and len(long) <= 42
+    assert describe(Dialogue(Text.of("x" * 10_000))) == f'Dialogue "{"x" * 39}…"'
