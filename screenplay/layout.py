@@ -66,6 +66,8 @@ DIALOGUE_WIDTH = 35
 RIGHT_EDGE = 7.5 * INCH
 SCENE_NUMBER_LEFT_END = 1.2 * INCH
 SCENE_NUMBER_RIGHT_X = 7.6 * INCH
+#: The revision asterisk beside a line changed since an earlier draft, in the right margin.
+REVISION_X = 8.0 * INCH
 TITLE_PAGE_LEFT_WIDTH = 40
 #: The page number sits half an inch from the top, three lines above the first line of text.
 PAGE_NUMBER_ROW = -3
@@ -82,6 +84,7 @@ LineKind = Literal[
     "transition",
     "centered",
     "page-number",
+    "revision",
     "title",
     "credit",
     "author",
@@ -170,7 +173,8 @@ def paginate(doc: Document, paper: str = "letter") -> list[Page]:
     pages: list[Page] = []
     if doc.title_page:
         pages.append(Page(size, None, _title_page_lines(doc.title_page, size)))
-    for number, lines in enumerate(_body_pages(_blocks(doc.elements), size.lines), start=1):
+    blocks = _blocks(doc.elements, doc.revised)
+    for number, lines in enumerate(_body_pages(blocks, size.lines), start=1):
         if number > 1:
             lines.append(_page_number(number))
         pages.append(Page(size, number, tuple(lines)))
@@ -468,6 +472,7 @@ class _Flow:
     column: _Column = _SINGLE
     start: _Place | None = None  # the rest after a cut here
     stop: _Place | None = None  # the head before a cut here
+    revised: bool = False  # each row carries a revision asterisk
 
     def cue_rows(self) -> list[_Row]:
         if self.cue_text is None:
@@ -509,6 +514,10 @@ class _Flow:
         return lo, hi
 
     def rows(self) -> Iterator[_Row]:
+        for row in self._rows():
+            yield _marked(row) if self.revised else row
+
+    def _rows(self) -> Iterator[_Row]:
         yield from self.cue_rows()
         for para, _, j, lo, hi in self.pieces():
             yield from _piece_rows(para, j, lo, hi, self.column)
@@ -651,12 +660,27 @@ def _speech_run(elements: Sequence[Element], i: int) -> tuple[list[_Speech], int
     return body, i
 
 
-def _blocks(elements: Sequence[Element]) -> list[_Block]:
+def _marked(row: _Row) -> _Row:
+    """`row` with a revision asterisk in the right margin (an empty row stays empty)."""
+    return (*row, Line(0, REVISION_X, (Run("*"),), "revision")) if row else row
+
+
+def _revised(block: _Block) -> _Block:
+    """`block` with a revision asterisk beside each of its rows (kept when a page cuts it)."""
+    if block.flow is not None:
+        flow = replace(block.flow, revised=True)
+        return replace(block, rows=_Rows(flow.rows()), flow=flow)
+    return replace(block, rows=_Rows([_marked(row) for row in block.rows.all()]))
+
+
+def _blocks(elements: Sequence[Element], revised: frozenset[int] = frozenset()) -> list[_Block]:
+    """The blocks of `elements`; a block holding an element whose index is in `revised` is
+    marked with revision asterisks (a speech as a whole)."""
     blocks: list[_Block] = []
     pending: tuple[Character, list[_Speech]] | None = None  # the last speech, for a dual partner
     i = 0
     while i < len(elements):
-        element = elements[i]
+        element, first = elements[i], i
         if isinstance(element, Character | Parenthetical | Dialogue | Lyrics):
             cue = element if isinstance(element, Character) else None
             body, i = _speech_run(elements, i + 1 if cue else i)
@@ -666,23 +690,25 @@ def _blocks(elements: Sequence[Element]) -> list[_Block]:
             else:
                 blocks.append(_flow_block(_speech(cue, body)))
                 pending = (cue, body) if cue is not None else None
-            continue
-        i += 1
-        if isinstance(element, SceneHeading):
-            blocks.append(_scene_heading(element))
-        elif isinstance(element, Action):
-            blocks.append(_flow_block(_Flow((_Para("action", _source_lines(element.text)),))))
-        elif isinstance(element, Transition):
-            blocks.append(_placed(Text.of(element.text), "transition", "right"))
-        elif isinstance(element, Centered):
-            blocks.append(_placed(element.text, "centered", "center"))
-        elif isinstance(element, PageBreak):
-            blocks.append(_Block(_Rows(()), page_break=True))
         else:
-            # Notes, sections, synopses and boneyard are never printed, and do not part a
-            # dual-dialogue pair.
-            continue
-        pending = None
+            i += 1
+            if isinstance(element, SceneHeading):
+                blocks.append(_scene_heading(element))
+            elif isinstance(element, Action):
+                blocks.append(_flow_block(_Flow((_Para("action", _source_lines(element.text)),))))
+            elif isinstance(element, Transition):
+                blocks.append(_placed(Text.of(element.text), "transition", "right"))
+            elif isinstance(element, Centered):
+                blocks.append(_placed(element.text, "centered", "center"))
+            elif isinstance(element, PageBreak):
+                blocks.append(_Block(_Rows(()), page_break=True))
+            else:
+                # Notes, sections, synopses and boneyard are never printed, and do not part a
+                # dual-dialogue pair.
+                continue
+            pending = None
+        if revised and not revised.isdisjoint(range(first, i)):
+            blocks[-1] = _revised(blocks[-1])
     return [block for block in blocks if block.rows.count(1) or block.page_break]
 
 

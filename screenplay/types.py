@@ -326,6 +326,9 @@ _WORDS = re.compile(r"\S+")
 class Document:
     title_page: TitlePage = field(default_factory=TitlePage)
     elements: tuple[Element, ...] = ()
+    #: Indices of `elements` changed since an earlier draft: the PDF prints a revision asterisk
+    #: in the right margin beside their lines. Not part of any file format's text.
+    revised: frozenset[int] = frozenset()
 
     @property
     def title(self) -> str | None:

@@ -46,8 +46,10 @@ takes are generated.
 from __future__ import annotations
 
 from bot.room.admin import RoomAdmin
+from bot.room.drafts import HISTORY_PAGE, Draft, DraftsAndHistory, HistoryEntry, HistoryPage
 from bot.room.proposals import ProposalsAndVotes
 from bot.room.reading import Reading
+from bot.room.script import SceneView, ScriptRevisions, line_range, numbered_text
 from bot.room.steering import Bible, Steering
 from bot.room.story import StoryChanges
 from bot.room.takes import TakeEdit
@@ -64,23 +66,40 @@ from bot.room.text import (
 )
 
 
-class RoomService(Steering, Reading, StoryChanges, ProposalsAndVotes, RoomAdmin):
+class RoomService(
+    ScriptRevisions,
+    DraftsAndHistory,
+    Steering,
+    Reading,
+    StoryChanges,
+    ProposalsAndVotes,
+    RoomAdmin,
+):
     """The writers' rooms of one database. Safe to share between all rooms of a bot process.
 
-    The one object the front ends call, built from the parts of this package (reading, story
-    changes, proposals and votes, the room's settings); they share the store, the clock and the
-    per-room locks of `bot.room.core.RoomCore`."""
+    The one object the front ends call, built from the parts of this package (revising the
+    script, history and drafts, reading, story changes, proposals and votes, the room's
+    settings); they share the store, the clock and the per-room locks of
+    `bot.room.core.RoomCore`. `DraftsAndHistory.export` comes before `Reading.export`: an
+    export carries the scene numbers a draft locked."""
 
 
 __all__ = [
     "EXPORT_FORMATS",
     "FATAL_LINT",
+    "HISTORY_PAGE",
     "IMPORT_LIMIT",
     "SCRIPT_KINDS",
     "Bible",
+    "Draft",
+    "HistoryEntry",
+    "HistoryPage",
     "RoomService",
+    "SceneView",
     "TakeEdit",
     "format_lines",
+    "line_range",
+    "numbered_text",
     "parse_script",
     "read_script_file",
     "scene_lines",

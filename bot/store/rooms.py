@@ -61,8 +61,9 @@ async def copy_story(db: aiosqlite.Connection, source: int, target: int, event_i
     )
     await db.execute(
         "INSERT INTO script_lines (room_id, pos, element, event_id, written_by, proposal_id, take,"
-        " model, picked_by, edited_by) SELECT ?, pos, element, ?, written_by, proposal_id, take,"
-        " model, picked_by, edited_by FROM script_lines WHERE room_id = ? ORDER BY pos",
+        " model, picked_by, edited_by, revised_by) SELECT ?, pos, element, ?, written_by,"
+        " proposal_id, take, model, picked_by, edited_by, revised_by FROM script_lines"
+        " WHERE room_id = ? ORDER BY pos",
         (target, event_id, source),
     )
 
@@ -80,8 +81,8 @@ async def room_of_proposal(db: aiosqlite.Connection, proposal_id: int) -> int:
 
 
 async def clear_story(db: aiosqlite.Connection, room_id: int) -> None:
-    """Remove the room's project, bible, locations, outline and script (the log stays)."""
-    for table in ("script_lines", "characters", "locations", "beats"):
+    """Remove the room's project, bible, locations, outline, script and drafts (the log stays)."""
+    for table in ("script_lines", "characters", "locations", "beats", "drafts"):
         await db.execute(f"DELETE FROM {table} WHERE room_id = ?", (room_id,))
     await save_project(db, room_id, Project())
 

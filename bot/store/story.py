@@ -224,7 +224,9 @@ async def _next_autoincrement(db: aiosqlite.Connection, table: str) -> int:
     return int(seq or 0) + 1
 
 
-_LINE_COLUMNS = "id, element, event_id, written_by, proposal_id, take, model, picked_by, edited_by"
+_LINE_COLUMNS = (
+    "id, element, event_id, written_by, proposal_id, take, model, picked_by, edited_by, revised_by"
+)
 
 
 def _line_from_row(row: Any, number: int) -> ScriptLine:
@@ -239,6 +241,7 @@ def _line_from_row(row: Any, number: int) -> ScriptLine:
             model=row["model"],
             picked_by=row["picked_by"],
             edited_by=row["edited_by"],
+            revised_by=tuple(json.loads(row["revised_by"])),
         ),
         event_id=row["event_id"],
     )
@@ -355,7 +358,7 @@ async def _insert_lines(
     positions = await _positions(db, room_id, after, len(lines))
     await db.executemany(
         "INSERT INTO script_lines (id, room_id, pos, element, event_id, written_by, proposal_id,"
-        " take, model, picked_by, edited_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " take, model, picked_by, edited_by, revised_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 line["id"],
@@ -369,6 +372,7 @@ async def _insert_lines(
                 line["model"],
                 line["picked_by"],
                 line["edited_by"],
+                json.dumps(line.get("revised_by") or []),
             )
             for line, pos in zip(lines, positions, strict=True)
         ],
@@ -381,6 +385,29 @@ async def _delete_lines(
     await db.executemany(
         "DELETE FROM script_lines WHERE room_id = ? AND id = ?",
         [(room_id, line["id"]) for line in lines],
+    )
+
+
+async def _edit_line(db: aiosqlite.Connection, room_id: int, line: dict[str, Any]) -> None:
+    """Give the script line `line["id"]` the element, event and attribution of `line` (it keeps
+    its place)."""
+    await db.execute(
+        "UPDATE script_lines SET element = ?, event_id = ?, written_by = ?, proposal_id = ?,"
+        " take = ?, model = ?, picked_by = ?, edited_by = ?, revised_by = ?"
+        " WHERE room_id = ? AND id = ?",
+        (
+            line["element"],
+            line["event_id"],
+            line["written_by"],
+            line["proposal_id"],
+            line["take"],
+            line["model"],
+            line["picked_by"],
+            line["edited_by"],
+            json.dumps(line.get("revised_by") or []),
+            room_id,
+            line["id"],
+        ),
     )
 
 
@@ -400,6 +427,8 @@ async def apply_change(db: aiosqlite.Connection, room_id: int, change: Change) -
         await _insert_lines(db, room_id, change["after_line"], change["lines"])
     elif op == "delete_lines":
         await _delete_lines(db, room_id, change["lines"])
+    elif op == "edit_line":
+        await _edit_line(db, room_id, change["after"])
     elif op == "project":
         await save_project(db, room_id, project_from_dict(change["after"]))
     elif op == "character":
