@@ -57,7 +57,8 @@ def test_a_clean_take_by_the_cast_scores_clean() -> None:
 
 
 def test_a_stranger_speaking_and_a_loop_are_caught() -> None:
-    stranger = "MARA\nIt's dead.\n\nBARTENDER\nAnother round?\n"
+    # A stranger, not a walk-on part such as BARTENDER (which the bot lets a take cast).
+    stranger = "MARA\nIt's dead.\n\nEZHAM\nAnother round?\n"
     score = score_take(_dialogue_request(), stranger, "MARA\nNo.", CopyIndex([""]))
     assert (score.cues, score.cues_in_cast) == (2, 1)
     assert not score.lint_clean  # the bot's lint reports the unknown speaker
