@@ -7,6 +7,7 @@ import re
 
 from screenplay.fountain import parse_fountain
 from screenplay.types import Character
+from training.corpus_index import updated_readme
 from training.data import CORPUS_DIR, Script, scenes_of
 from training.dedup import corpus_scenes, near_duplicates
 
@@ -76,3 +77,10 @@ def test_the_corpus_carries_its_licence() -> None:
 
 def _script(corpus: list[Script], name: str) -> Script:
     return next(s for s in corpus if s.name == name)
+
+
+def test_the_readme_lists_every_script_of_the_corpus(corpus: list[Script]) -> None:
+    """The corpus README's table is made from the files (`python -m training.corpus_index`);
+    a script added without it, or a table edited by hand, shows here."""
+    readme = (CORPUS_DIR / "README.md").read_text(encoding="utf-8")
+    assert updated_readme(readme, corpus) == readme
