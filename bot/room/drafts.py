@@ -255,10 +255,10 @@ async def _changes_after(
 
 
 async def _undone_now(db: aiosqlite.Connection, room_id: int) -> set[int]:
-    """Story changes not in effect now: off the undo stack, or undone by an undo back to an
-    earlier change that is itself in effect."""
-    undo_stack, redo_stack = await db_.undo_stacks(db, room_id)
-    undone = set(redo_stack)
+    """Story changes not in effect now: undone last (not redone since), or undone by an undo
+    back to an earlier change that is itself in effect."""
+    undo_stack, _ = await db_.undo_stacks(db, room_id)
+    undone = await drafts_db.undone_last(db, room_id)
     in_effect = set(undo_stack)
     for event_id, undid in await drafts_db.undos_to(db, room_id):
         if event_id in in_effect:

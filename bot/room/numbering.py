@@ -111,14 +111,15 @@ def find_scene(found: Sequence[Scene], label: str) -> Scene:
     scene = next((s for s in found if s.label == wanted), None)
     if scene is None:
         count = len(found)
+        labels = [s.label for s in found]
+        listed = (
+            ""
+            if labels == [str(k) for k in range(1, count + 1)]
+            else (f" ({', '.join(labels[:12])}{'…' * (count > 12)})")
+        )
         raise NotFound(
             f"There is no scene {wanted or label}; the script has {count} "
-            f"scene{'s' * (count != 1)}"
-            + (
-                f" ({', '.join(s.label for s in found[:12])}{'…' * (count > 12)})."
-                if count
-                else "."
-            )
+            f"scene{'s' * (count != 1)}{listed}."
         )
     return scene
 

@@ -126,3 +126,17 @@ async def undos_to(db: aiosqlite.Connection, room_id: int) -> list[tuple[int, li
         (room_id,),
     )
     return [(r["id"], [int(x) for x in json.loads(r["undid"] or "[]")]) for r in rows]
+
+
+async def undone_last(db: aiosqlite.Connection, room_id: int) -> set[int]:
+    """The room's story changes whose latest undo or redo is an undo."""
+    if not storable(room_id):
+        return set()
+    rows = await fetch_rows(
+        db,
+        "SELECT target, kind FROM events WHERE room_id = ? AND kind IN ('undo', 'redo')"
+        " ORDER BY id",
+        (room_id,),
+    )
+    last = {r["target"]: r["kind"] for r in rows}
+    return {target for target, kind in last.items() if kind == "undo"}
