@@ -115,6 +115,20 @@ class Command:
         return " ".join([f"/{self.name}", *shown])
 
 
+_SHEET_OPTIONS = ("role", "description", "personality", "backstory", "voice", "relationships")
+_SETTING_OPTIONS = (
+    "takes",
+    "pick_rule",
+    "quorum",
+    "deadline",
+    "temperature",
+    "top_p",
+    "top_k",
+    "repetition_penalty",
+    "length",
+    "showrunners",
+)
+
 COMMANDS: tuple[Command, ...] = (
     Command("premise", ("idea",), "ask the model for a title and logline"),
     Command(
@@ -131,16 +145,61 @@ COMMANDS: tuple[Command, ...] = (
         ("characters",),
     ),
     Command("beat", ("hint",), "ask for the next plot development", ("hint",)),
-    Command("continue", (), "ask the model to continue the script"),
+    Command(
+        "continue",
+        ("direction",),
+        'ask the model to continue the script (direction:"Mara snaps" steers it)',
+        ("direction",),
+    ),
+    Command(
+        "vary",
+        ("take", "proposal"),
+        "new takes that keep a take's gist (/vary take:2)",
+        ("proposal",),
+    ),
     Command(
         "write",
         ("text", "after"),
         "add your own Fountain lines (\\n starts a new line)",
         ("after",),
     ),
-    Command("show", ("scene",), "print the script, or one scene of it", ("scene",)),
+    Command(
+        "show",
+        ("scene", "attribution"),
+        "print the script, or one scene (attribution:true says who wrote what)",
+        ("scene", "attribution"),
+    ),
+    Command("stats", (), "pages, runtime, scenes, locations and lines per character"),
+    Command("bible", (), "the characters and locations of the bible"),
+    Command(
+        "bible edit",
+        ("name", "rename", *_SHEET_OPTIONS),
+        'change a sheet: /bible edit name:MARA voice:"clipped"',
+        ("rename", *_SHEET_OPTIONS),
+    ),
+    Command("bible remove", ("name",), "take a character out: /bible remove name:TOM"),
+    Command(
+        "location add",
+        ("name", "description"),
+        'add a place: /location add name:"FERRY DECK" description:"wet steel"',
+        ("description",),
+    ),
+    Command(
+        "location edit",
+        ("name", "rename", "description"),
+        'change a place: /location edit name:"FERRY DECK" description:"rust"',
+        ("rename", "description"),
+    ),
+    Command("location remove", ("name",), 'take a place out: /location remove name:"FERRY DECK"'),
     Command("cast", (), "list the characters of the bible"),
     Command("outline", (), "list the beats of the outline"),
+    Command(
+        "outline edit",
+        ("number", "text", "status"),
+        'change a beat: /outline edit number:2 text:"Tom leaves"',
+        ("text", "status"),
+    ),
+    Command("outline remove", ("number",), "take a beat out: /outline remove number:2"),
     Command("undo", (), "undo the latest change to the story"),
     Command("redo", (), "redo what was undone last"),
     Command(
@@ -163,9 +222,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("import", ("path",), "make a .fountain or .fdx file the room's script"),
     Command(
         "room settings",
-        ("takes", "pick_rule", "quorum", "deadline", "temperature", "length", "showrunners"),
-        "show or change the room's settings (showrunners only)",
-        ("takes", "pick_rule", "quorum", "deadline", "temperature", "length", "showrunners"),
+        _SETTING_OPTIONS,
+        "show or change the room's settings (showrunners only): /room settings top_p:0.9",
+        _SETTING_OPTIONS,
+    ),
+    Command(
+        "room style",
+        ("genre", "tone", "language", "notes", "paper"),
+        "the project's style: /room style genre:noir language:French paper:a4",
+        ("genre", "tone", "language", "notes", "paper"),
     ),
     Command("room branch", (), "start a new room from this room's story"),
     Command(
@@ -179,7 +244,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("quit", (), "leave the console"),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
-ALIASES = {"exit": "quit", "room": "room settings"}
+ALIASES = {"exit": "quit", "room": "room settings", "location": "bible"}
 
 #: `/room settings` options and the `RoomSettings` fields they set.
 SETTING_FIELDS = {
@@ -188,6 +253,9 @@ SETTING_FIELDS = {
     "quorum": "quorum",
     "temperature": "temperature",
     "length": "length",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "repetition_penalty": "repetition_penalty",
 }
 
 

@@ -53,6 +53,7 @@ from bot.console_print import (
     sheet_text,
     take_block,
 )
+from bot.console_steer import SteerCommands
 from bot.domain import (
     SYSTEM_USER,
     CharacterEntry,
@@ -75,7 +76,7 @@ _log = logging.getLogger(__name__)
 #: The name of the person at the terminal, as attribution and `/status` show it.
 CONSOLE_WRITER = "you"
 
-_GROUPS = frozenset({"room"})
+_GROUPS = frozenset({"room", "bible", "location", "outline"})
 _HELP_COLUMN = 38
 
 
@@ -128,6 +129,7 @@ class Console:
             "help": self._help,
             "quit": self._quit,
         }
+        self._handlers.update(SteerCommands(self).handlers())
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -232,7 +234,12 @@ class Console:
             self.say(rule(title))
             self.say(await asyncio.to_thread(take_block, proposal.kind, take))
             if take.problems:
-                self.say(f"   (the model's draft still has problems: {'; '.join(take.problems)})")
+                self.say(
+                    f"   (problems: {'; '.join(take.problems)} — a vote cannot put it in; "
+                    "/pick it or /edit it)"
+                )
+            if take.omitted:
+                self.say(f"   (left out for length: {', '.join(take.omitted)})")
         self.say(rule("vote: /vote take:N   pick: /pick take:N   /reroll   /edit take:N text:…"))
 
     async def _premise(self, call: Call) -> None:
@@ -265,7 +272,7 @@ class Console:
         await self._ask(call, TaskKind.BEAT, call.get("hint") or "")
 
     async def _continue(self, call: Call) -> None:
-        await self._ask(call, TaskKind.CONTINUE)
+        await self._ask(call, TaskKind.CONTINUE, call.get("direction") or "")
 
     # --- the script ---------------------------------------------------------------------------
 
@@ -282,6 +289,12 @@ class Console:
             return
         lines: Sequence[ScriptLine] = room.script
         number = call.number("scene")
+        if yes(call.get("attribution")):
+            text = await self.rooms.script_text(
+                self.room_id, scene=number, attribution=True, names=self.names
+            )
+            self.say(text.strip("\n"))
+            return
         if number is not None:
             lines = scene_lines(room.script, number)
         if room.project.title and number is None:
@@ -466,7 +479,9 @@ class Console:
         return (
             f"takes:{settings.takes_per_request} pick_rule:{settings.pick_rule.value} "
             f"quorum:{settings.quorum} deadline:{settings.vote_deadline_s:g} "
-            f"temperature:{settings.temperature:g} length:{settings.length}\n"
+            f"temperature:{settings.temperature:g} top_p:{settings.top_p:g} "
+            f"top_k:{settings.top_k} repetition_penalty:{settings.repetition_penalty:g} "
+            f"length:{settings.length}\n"
             f"showrunners: {runners}"
         )
 

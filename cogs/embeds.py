@@ -18,14 +18,16 @@ from bot.domain import (
     BeatStatus,
     CharacterEntry,
     PickRule,
+    Project,
     Proposal,
     ProposalStatus,
     RoomSettings,
     Take,
 )
-from bot.room import TakeEdit, take_text
+from bot.room import Bible, TakeEdit, take_text
 from cogs.split import EMBED_DESCRIPTION_LIMIT, MESSAGE_LIMIT, code_blocks, split_text
 from model.tasks import Progress
+from screenplay.stats import Stats
 
 #: Reactions that vote for takes 1 to 5.
 NUMBER_EMOJIS = tuple(
@@ -138,6 +140,7 @@ def ballot_embed(
         rule = _RULES[settings.pick_rule].format(quorum=settings.quorum)
         lines = [f"Vote with the buttons or the number reactions: {rule}.", f"Tally: {counts}"]
         lines += _edited_lines(proposal, edit)
+        lines += _take_notes(proposal)
         if proposal.deadline is not None:
             lines.append(f"Voting closes <t:{int(proposal.deadline)}:R>.")
         embed = discord.Embed(
@@ -152,6 +155,21 @@ def ballot_embed(
         )
     embed.set_footer(text=f"proposal {proposal.id}")
     return embed
+
+
+def _take_notes(proposal: Proposal) -> list[str]:
+    """Takes a vote cannot put in (the model left problems in them), and what their prompt
+    left out for length."""
+    lines = [
+        f"Take {t.number} has problems ({'; '.join(t.problems)}): votes cannot put it in; a "
+        "showrunner can /pick it, or /edit it."
+        for t in proposal.takes
+        if t.problems
+    ]
+    omitted = next((t.omitted for t in proposal.takes if t.omitted), ())
+    if omitted:
+        lines.append(f"Left out for length: {', '.join(omitted)}.")
+    return lines
 
 
 def _edited_lines(proposal: Proposal, edit: TakeEdit | None) -> list[str]:
@@ -223,10 +241,64 @@ def settings_embed(settings: RoomSettings) -> discord.Embed:
             f"Takes per request: {settings.takes_per_request}",
             f"Pick rule: {settings.pick_rule.value} (quorum {settings.quorum})",
             f"Vote deadline: {settings.vote_deadline_s:g} s",
-            f"Temperature: {settings.temperature:g}",
+            f"Temperature: {settings.temperature:g}; top-p {settings.top_p:g}; "
+            f"top-k {settings.top_k}; repetition penalty {settings.repetition_penalty:g}",
             f"Length: {settings.length} tokens",
             f"Showrunners: {runners}; roles: {roles}",
         )
+    )
+    return embed
+
+
+def bible_embed(bible: Bible) -> discord.Embed:
+    """The characters (name and role or description) and the locations of the bible."""
+    embed = discord.Embed(title="Bible", colour=_OPEN)
+    if not bible.characters and not bible.locations:
+        embed.description = "The bible is empty; add someone with /character."
+        return embed
+    for entry in bible.characters[:20]:
+        summary = entry.role or entry.description or "(no sheet yet)"
+        embed.add_field(name=entry.name, value=_clip(summary, 1024), inline=False)
+    if bible.locations:
+        places = "\n".join(
+            f"{p.name}" + (f": {p.description}" if p.description else "") for p in bible.locations
+        )
+        embed.add_field(name="Locations", value=_clip(places, 1024), inline=False)
+    hidden = len(bible.characters) - 20
+    if hidden > 0:
+        embed.set_footer(text=f"and {hidden} more characters; /character name:… shows a sheet")
+    return embed
+
+
+def stats_embed(figures: Stats) -> discord.Embed:
+    """The script's pages, runtime, scenes, locations and lines per character."""
+    embed = discord.Embed(title="The script in figures", colour=_OPEN)
+    embed.description = (
+        f"{figures.pages} page(s) ({figures.paper}), about {figures.runtime_minutes:g} minutes; "
+        f"{figures.scenes} scene(s), {figures.words} words."
+    )
+    places = "\n".join(f"{p.name}: {p.scenes} scene(s)" for p in figures.locations)
+    people = "\n".join(f"{c.name}: {c.lines} line(s), {c.words} words" for c in figures.characters)
+    if places:
+        embed.add_field(name="Locations", value=_clip(places, 1024), inline=False)
+    if people:
+        embed.add_field(name="Lines per character", value=_clip(people, 1024), inline=False)
+    return embed
+
+
+def style_embed(project: Project) -> discord.Embed:
+    embed = discord.Embed(title="The project's style", colour=_OPEN)
+    embed.description = _clip(
+        "\n".join(
+            (
+                f"Genre: {project.genre or '—'}",
+                f"Tone: {project.tone or '—'}",
+                f"Language: {project.language}",
+                f"Paper: {project.page_size.value}",
+                f"Style notes: {project.style_notes or '—'}",
+            )
+        ),
+        EMBED_DESCRIPTION_LIMIT,
     )
     return embed
 

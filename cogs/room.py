@@ -31,10 +31,10 @@ from cogs.embeds import (
     cast_embed,
     character_embed,
     help_embed,
-    outline_embed,
     script_messages,
     settings_embed,
     status_embed,
+    style_embed,
 )
 from cogs.errors import NO_MENTIONS
 from cogs.views import Board, WriteModal, Writer, wrote_sentence
@@ -98,9 +98,35 @@ class SettingsFlags(commands.FlagConverter, delimiter=":", prefix=""):
         default=None, description="Sampling temperature (0 to 2; higher is wilder)"
     )
     length: int | None = commands.flag(default=None, description="Most tokens per take")
+    top_p: float | None = commands.flag(
+        default=None, description="Nucleus sampling: above 0, at most 1 (lower is safer)"
+    )
+    top_k: int | None = commands.flag(
+        default=None, description="Sample from the k likeliest tokens (0 to 1000; 0 is off)"
+    )
+    repetition_penalty: float | None = commands.flag(
+        default=None, description="Penalty on repeated words (1 to 2; 1 is off)"
+    )
     showrunners: str | None = commands.flag(
         default=None, description="Users and roles who run the room (mentions or ids)"
     )
+
+
+class StyleFlags(commands.FlagConverter, delimiter=":", prefix=""):
+    """`/room style` options; in a message: `!room style genre:noir paper:a4`."""
+
+    genre: str | None = commands.flag(default=None, description="The genre")
+    tone: str | None = commands.flag(default=None, description="The tone")
+    language: str | None = commands.flag(default=None, description="The language to write in")
+    style_notes: str | None = commands.flag(
+        name="notes", default=None, description="Standing instructions to the model"
+    )
+    page_size: Literal["letter", "a4"] | None = commands.flag(
+        name="paper", default=None, description="The page: letter or a4"
+    )
+
+
+_STYLE = ("genre", "tone", "language", "style_notes", "page_size")
 
 
 class RoomCommands(commands.Cog, name="Room"):
@@ -174,9 +200,10 @@ class RoomCommands(commands.Cog, name="Room"):
         await self._ask(ctx, "beat", hint)
 
     @_hybrid_command(name="continue", description="Ask the model to continue the script")
-    async def continue_(self, ctx: Ctx) -> None:
-        """Ask the model for the next stretch of the script."""
-        await self._ask(ctx, "continue")
+    @app_commands.describe(direction="Where the next stretch should go (optional)")
+    async def continue_(self, ctx: Ctx, *, direction: str = "") -> None:
+        """Ask the model for the next stretch of the script, steered by a direction."""
+        await self._ask(ctx, "continue", direction)
 
     @character.autocomplete("name")
     async def _name_choices(
@@ -227,16 +254,25 @@ class RoomCommands(commands.Cog, name="Room"):
         await ctx.send(wrote_sentence(lines), allowed_mentions=NO_MENTIONS)
 
     @_hybrid_command(description="Show the script, or one scene of it")
-    @app_commands.describe(scene="The scene's number (from 1); leave empty for the whole script")
-    async def show(self, ctx: Ctx, scene: int | None = None) -> None:
-        """Show the script (or scene N) formatted as a screenplay."""
+    @app_commands.describe(
+        scene="The scene's number (from 1); leave empty for the whole script",
+        attribution="Add notes saying who wrote or picked each passage",
+    )
+    async def show(self, ctx: Ctx, scene: int | None = None, attribution: bool = False) -> None:
+        """Show the script (or scene N) formatted as a screenplay, with who wrote what."""
         lines = await self.room.show(_room_id(ctx))
         if not lines:
             raise NotFound("The script is empty; ask for a /scene or /write some lines.")
-        if scene is not None:
-            lines = tuple(scene_lines(lines, scene))
-        # Writing out and splitting the whole script is CPU work: off the event loop.
-        pieces = await asyncio.to_thread(_script_pieces, lines)
+        if attribution:
+            text = await self.room.script_text(
+                _room_id(ctx), scene=scene, attribution=True, names=_names(ctx, lines)
+            )
+            pieces = await asyncio.to_thread(script_messages, text)
+        else:
+            if scene is not None:
+                lines = tuple(scene_lines(lines, scene))
+            # Writing out and splitting the whole script is CPU work: off the event loop.
+            pieces = await asyncio.to_thread(_script_pieces, lines)
         for piece in pieces[:SHOW_MESSAGES]:
             await ctx.send(piece, allowed_mentions=NO_MENTIONS)
         if len(pieces) > SHOW_MESSAGES:
@@ -250,12 +286,6 @@ class RoomCommands(commands.Cog, name="Room"):
         """List the characters in the bible."""
         cast = await self.room.characters(_room_id(ctx))
         await ctx.send(embed=cast_embed(cast), allowed_mentions=NO_MENTIONS)
-
-    @_hybrid_command(description="The outline's beats")
-    async def outline(self, ctx: Ctx) -> None:
-        """List the outline's beats."""
-        beats = await self.room.beats(_room_id(ctx))
-        await ctx.send(embed=outline_embed(beats), allowed_mentions=NO_MENTIONS)
 
     @_hybrid_command(description="Undo the room's latest change to the story")
     async def undo(self, ctx: Ctx) -> None:
@@ -319,7 +349,8 @@ class RoomCommands(commands.Cog, name="Room"):
         if not await self.room.show(room_id, 1, 1):
             raise BadInput("There is no script to export yet.")
         await ctx.defer()  # a long script takes a while to lay out as a PDF
-        names = _names(ctx, await self.room.show(room_id)) if attribution else None
+        # The title page credits the room's writers by name, with or without attribution.
+        names = _names(ctx, await self.room.show(room_id))
         data = await self.room.export(room_id, format, attribution=attribution, names=names)
         stem = _slug((await self.room.project(room_id)).title) or "script"
         await ctx.send(
@@ -374,6 +405,13 @@ class RoomCommands(commands.Cog, name="Room"):
                 room_id, ctx.author.id, **writer.rights, **changes
             )
         await ctx.send(embed=settings_embed(settings), allowed_mentions=NO_MENTIONS)
+
+    @_subcommand(room_group, name="style", description="The project's genre, tone and style")
+    async def room_style(self, ctx: Ctx, *, options: StyleFlags) -> None:
+        """Set the project's genre, tone, language, style notes and page size."""
+        changes = {f: v for f in _STYLE if (v := getattr(options, f)) is not None}
+        project = await self.room.set_premise(_room_id(ctx), ctx.author.id, **changes)
+        await ctx.send(embed=style_embed(project), allowed_mentions=NO_MENTIONS)
 
     @_subcommand(room_group, name="branch", description="Continue this story in a new thread")
     @app_commands.describe(name="The new thread's name")
@@ -489,6 +527,9 @@ def _settings_changes(options: SettingsFlags) -> dict[str, Any]:
         "quorum": "quorum",
         "temperature": "temperature",
         "length": "length",
+        "top_p": "top_p",
+        "top_k": "top_k",
+        "repetition_penalty": "repetition_penalty",
     }
     for flag, setting in plain.items():
         value = getattr(options, flag)

@@ -145,7 +145,7 @@ async def test_a_take_with_problems_goes_in_only_by_a_pick(
     generator.write = _with_problem
     await service.update_settings(ROOM, ANA, pick_rule="first")
     proposal = await service.ask(ROOM, ANA, "scene", "The deck")
-    with pytest.raises(NotAllowed, match="still has problems .* a showrunner can /pick"):
+    with pytest.raises(NotAllowed, match=r"still has problems .* a showrunner can /pick"):
         await service.vote(ROOM, BEN, proposal.id, 2)
     assert (await service.proposal(ROOM, proposal.id)).status is ProposalStatus.OPEN
     edit = await service.edit_take(ROOM, ANA, proposal.id, 2, "INT. DECK - DAY\n\nFixed.")

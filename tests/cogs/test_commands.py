@@ -249,7 +249,7 @@ async def test_slash_commands_have_descriptions_choices_and_autocomplete(
     tree: dict[str, Any] = {c.name: c for c in h.bot.tree.get_commands()}
     expected = {"premise", "character", "scene", "dialogue", "beat", "continue", "write"}
     expected |= {"show", "cast", "outline", "undo", "redo", "pick", "export", "import"}
-    expected |= {"room", "status", "help"}
+    expected |= {"room", "status", "help", "bible", "location", "vary", "stats"}
     assert set(tree) == expected
     export = {p.name: p for p in tree["export"].parameters}
     assert [c.value for c in export["format"].choices] == ["fountain", "fdx", "pdf", "html"]

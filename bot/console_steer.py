@@ -1,0 +1,165 @@
+"""The console's commands for revising together: the bible (characters and locations), the
+outline's beats, the project's style, variations of a take and the script's figures.
+
+Each command calls one room-service method and prints its answer; the console (`bot.console`)
+parses the lines and hands the calls here. Knows how to print these answers; the rules are
+`bot.room`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from bot.commandline import Call, unescape
+from bot.console_print import count, sheet_text
+from bot.domain import Proposal
+from bot.errors import BadInput
+from bot.room import RoomService
+from model.tasks import SHEET_FIELDS
+
+Handler = Callable[[Call], Awaitable[bool | None]]
+
+#: `/room style` options and the project fields they set.
+STYLE_FIELDS = {
+    "genre": "genre",
+    "tone": "tone",
+    "language": "language",
+    "notes": "style_notes",
+    "paper": "page_size",
+}
+
+
+class SteerHost(Protocol):
+    """What these commands need of the console."""
+
+    rooms: RoomService
+    room_id: int
+
+    def say(self, text: str = "") -> None: ...
+
+    async def _generate(self, proposal: Proposal) -> None: ...
+
+    async def _proposal_for(self, call: Call, *, open_only: bool = True) -> int: ...
+
+
+class SteerCommands:
+    """The handlers, by command name, for `Console._handlers`."""
+
+    def __init__(self, console: SteerHost) -> None:
+        self.console = console
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "bible": self.bible,
+            "bible edit": self.edit_character,
+            "bible remove": self.remove_character,
+            "location add": self.add_location,
+            "location edit": self.edit_location,
+            "location remove": self.remove_location,
+            "outline edit": self.edit_beat,
+            "outline remove": self.remove_beat,
+            "room style": self.style,
+            "vary": self.vary,
+            "stats": self.stats,
+        }
+
+    @property
+    def _room(self) -> int:
+        return self.console.room_id
+
+    async def bible(self, call: Call) -> None:
+        bible = await self.console.rooms.bible(self._room)
+        say = self.console.say
+        if not bible.characters and not bible.locations:
+            say('The bible is empty. Add someone with /character name:"..."')
+            return
+        for entry in bible.characters:
+            say(sheet_text(entry))
+        if bible.locations:
+            say("Locations:")
+        for place in bible.locations:
+            say(f"  {place.name}" + (f": {place.description}" if place.description else ""))
+
+    async def edit_character(self, call: Call) -> None:
+        sheet = {f: unescape(v) for f in SHEET_FIELDS if (v := call.get(f)) is not None}
+        entry = await self.console.rooms.edit_character(
+            self._room, call.user_id, call.get("name") or "", new_name=call.get("rename"), **sheet
+        )
+        self.console.say(sheet_text(entry))
+
+    async def remove_character(self, call: Call) -> None:
+        name = call.get("name") or ""
+        await self.console.rooms.remove_character(self._room, call.user_id, name)
+        self.console.say(f"{name.upper()} is out of the bible (/undo brings them back).")
+
+    async def add_location(self, call: Call) -> None:
+        place = await self.console.rooms.add_location(
+            self._room, call.user_id, call.get("name") or "", call.get("description") or ""
+        )
+        self.console.say(f"Added the location {place.name}.")
+
+    async def edit_location(self, call: Call) -> None:
+        place = await self.console.rooms.edit_location(
+            self._room,
+            call.user_id,
+            call.get("name") or "",
+            new_name=call.get("rename"),
+            description=call.get("description"),
+        )
+        self.console.say(f"{place.name}: {place.description or '(no description)'}")
+
+    async def remove_location(self, call: Call) -> None:
+        name = call.get("name") or ""
+        await self.console.rooms.remove_location(self._room, call.user_id, name)
+        self.console.say(f"The location {name.upper()} is gone (/undo brings it back).")
+
+    async def edit_beat(self, call: Call) -> None:
+        beat = await self.console.rooms.edit_beat(
+            self._room,
+            call.user_id,
+            call.number("number") or 0,
+            text=call.get("text"),
+            status=call.get("status"),
+        )
+        self.console.say(f"{beat.number:>3}. [{beat.status.value}] {beat.text}")
+
+    async def remove_beat(self, call: Call) -> None:
+        number = call.number("number") or 0
+        await self.console.rooms.remove_beat(self._room, call.user_id, number)
+        self.console.say(f"Beat {number} is out of the outline (/undo brings it back).")
+
+    async def style(self, call: Call) -> None:
+        changes = {
+            field: unescape(value)
+            for option, field in STYLE_FIELDS.items()
+            if (value := call.get(option)) is not None
+        }
+        project = await self.console.rooms.set_premise(self._room, call.user_id, **changes)
+        self.console.say(
+            f"genre:{project.genre or '-'} tone:{project.tone or '-'} "
+            f"language:{project.language} paper:{project.page_size.value}\n"
+            f"notes: {project.style_notes or '-'}"
+        )
+
+    async def vary(self, call: Call) -> None:
+        take = call.number("take")
+        if take is None:
+            raise BadInput("Say which take to vary: /vary take:2")
+        proposal_id = await self.console._proposal_for(call, open_only=False)
+        fresh = await self.console.rooms.vary(self._room, call.user_id, proposal_id, take)
+        self.console.say(f"Varying take {take} of proposal #{proposal_id} as #{fresh.id}.")
+        await self.console._generate(fresh)
+
+    async def stats(self, call: Call) -> None:
+        figures = await self.console.rooms.stats(self._room)
+        say = self.console.say
+        say(
+            f"{count(figures.pages, 'page')} ({figures.paper}), about "
+            f"{figures.runtime_minutes:g} minutes; {count(figures.scenes, 'scene')}, "
+            f"{count(figures.words, 'word')}."
+        )
+        for place in figures.locations:
+            say(f"  {place.name}: {count(place.scenes, 'scene')}")
+        for person in figures.characters:
+            say(f"  {person.name}: {count(person.lines, 'line')}, {count(person.words, 'word')}")
