@@ -106,7 +106,7 @@ class ScriptRevisions(RoomCore):
             if expected is not None and _same_text(expected) != _same_text(before.fountain):
                 raise BadInput(
                     f"Scene {target.label} changed while you revised it; open it again to see "
-                    "the new version (your text is below, to copy)."
+                    "the new version."
                 )
             anchor = script[target.start - 1].id if target.start else None
             event_id = await db_.next_event_id(db)
