@@ -5,13 +5,8 @@ rows and the invertible changes), `log` (events, undo stacks), `proposals` (prop
 votes, posted messages), `rooms` (whole rooms). This module exports their public names, so the
 room service reads `bot.store` as one API.
 
-One aiosqlite connection on a real file (WAL journal, foreign keys on, `synchronous=NORMAL`, which
-WAL keeps safe against a killed process). Numbered migrations (`bot/migrations/NNNN_name.sql`) are
-applied at open, each inside one `BEGIN IMMEDIATE` transaction that also sets `user_version`.
-Every change of state is one `BEGIN IMMEDIATE` transaction (`Store.write()`); reads take a deferred
-transaction so that a reader sees one consistent snapshot. The connection is shared by all rooms,
-so one asyncio lock serialises its transactions (each lasts a few milliseconds; the per-room lock
-that makes a room's commands run one at a time lives in `bot.room`).
+One connection on a real file, WAL journal, numbered migrations applied at open, one
+`BEGIN IMMEDIATE` transaction per change of state (see `connection`).
 
 Story changes are recorded as plain JSON "changes" (`insert_lines`, `delete_lines`, `project`,
 `character`, `location`, `beat`), each invertible, so that undo and redo replay them backwards and
