@@ -44,6 +44,8 @@ class Scene:
 def scenes(script: Sequence[ScriptLine], locked: Locked = ()) -> list[Scene]:
     """The script's scenes, numbered as the module docstring says."""
     starts = [i for i, line in enumerate(script) if isinstance(line.element, SceneHeading)]
+    if not starts:
+        return []
     ids = [script[i].id for i in starts]
     labels = scene_labels(ids, locked)
     ends = [*starts[1:], len(script)]

@@ -19,6 +19,7 @@ from bot.domain import Room, RoomSettings, VoteOutcome
 from bot.errors import NothingToUndo, RoomError
 from bot.room import RoomService
 from bot.store import Store
+from bot.store.drafts import change_number
 from tests.bot.conftest import ANA, BEN, CY, ROOM, FakeClock, FakeGenerator
 
 FOUNTAIN = [
@@ -128,6 +129,54 @@ class RoomMachine(RuleBasedStateMachine):
     @rule(quorum=st.integers(1, 3))
     def settings_change(self, quorum: int) -> None:
         self.run(self.service.update_settings(ROOM, ANA, quorum=quorum))  # not a story change
+
+    def _revision(self, call: Any) -> None:
+        """A revision that may be refused (no such line or scene, nothing changed)."""
+        try:
+            self.run(call)
+        except RoomError:
+            return
+        self._changed()
+
+    @rule(user=users, line=st.integers(1, 12), text=st.sampled_from(["Gulls.", "MARA", "Rain."]))
+    def revise_line(self, user: int, line: int, text: str) -> None:
+        self._revision(self.service.revise_line(ROOM, user, line, text))
+
+    @rule(user=users, first=st.integers(1, 12), size=st.integers(0, 3))
+    def delete_lines(self, user: int, first: int, size: int) -> None:
+        self._revision(self.service.delete_lines(ROOM, user, first, first + size))
+
+    @rule(user=users, scene=st.integers(1, 3), after=st.integers(0, 3))
+    def move_scene(self, user: int, scene: int, after: int) -> None:
+        self._revision(self.service.move_scene(ROOM, user, str(scene), str(after)))
+
+    @rule(user=users, scene=st.integers(1, 3), text=st.sampled_from(FOUNTAIN[-1:] + FOUNTAIN[:1]))
+    def revise_or_insert_scene(self, user: int, scene: int, text: str) -> None:
+        if len(text) % 2:
+            self._revision(self.service.insert_scene(ROOM, user, text, str(scene)))
+        else:
+            self._revision(self.service.revise_scene(ROOM, user, str(scene), text))
+
+    @rule(back=st.integers(1, 4))
+    def undo_to(self, back: int) -> None:
+        """Undo back to a change: the story is as it was then, in one new undoable change."""
+
+        async def stack() -> list[int]:
+            async with self.store.read() as db:
+                return (await db_.undo_stacks(db, ROOM))[0]
+
+        undo_stack = self.run(stack())
+        if len(undo_stack) <= back or len(self.done) <= back:
+            return
+        target = undo_stack[-1 - back]
+
+        async def number() -> int:
+            async with self.store.read() as db:
+                return await change_number(db, ROOM, target)
+
+        self.run(self.service.undo_to(ROOM, ANA, self.run(number())))
+        assert _story(self.run(self.service.room(ROOM))) == self.done[-1 - back]
+        self._changed()
 
     @rule()
     def undo(self) -> None:
