@@ -21,6 +21,7 @@ import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiosqlite
 
@@ -234,7 +235,7 @@ def _numbered(
 
 async def _changes_after(
     db: aiosqlite.Connection, room_id: int, number: int
-) -> list[tuple[Event, dict[str, object]]]:
+) -> list[tuple[Event, dict[str, Any]]]:
     """The story changes in effect made after change `number`, oldest first, with payloads."""
     undo_stack, _ = await db_.undo_stacks(db, room_id)
     if number == 0:
