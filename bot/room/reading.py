@@ -2,14 +2,17 @@
 
 Reads take a snapshot (`Store.read`) and never the room's lock. An export renders off the event
 loop, so a long script does not stop every other room while its pages are laid out. Reading a
-script decodes every line, work proportional to its length, so the cast, the outline and the
-project can be read without it (`characters`, `beats`, `project`).
+script decodes every line on the event loop, work proportional to its length: `show` and
+`export` read it a few hundred lines at a time, handing the loop back between reads, and the
+cast, the outline and the project can be read without it (`characters`, `beats`, `project`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+
+import aiosqlite
 
 from bot import store as db_
 from bot.domain import (
@@ -71,7 +74,7 @@ class Reading(RoomCore):
         if end is not None and not storable(end):
             end = None
         async with self.store.read() as db:
-            return await db_.load_script(db, room_id, start, end)
+            return await _script_lines(db, room_id, start, end)
 
     async def settings(self, room_id: int) -> RoomSettings:
         async with self.store.read() as db:
@@ -108,9 +111,32 @@ class Reading(RoomCore):
         fmt = fmt.strip().lower()
         if fmt not in EXPORT_FORMATS:
             raise BadInput(f"Export formats are {', '.join(EXPORT_FORMATS)}; not {fmt!r}.")
-        room = await self.room(room_id)
-        if not room.script:
+        async with self.store.read() as db:
+            project = await db_.load_project(db, room_id)
+            script = await _script_lines(db, room_id)
+        if not script:
             raise BadInput("There is no script to export yet.")
+        room = Room(room_id, exists=True, project=project, script=script)
         doc = room.document(attribution=attribution, names=names)
         # Laying out pages is CPU work proportional to the script: off the event loop.
         return await asyncio.to_thread(render, doc, fmt, paper=room.project.page_size.value)
+
+
+#: Script lines decoded per read: each read hands the event loop back, so no single step decodes
+#: a script of thousands of lines while every other room waits.
+_LINES_PER_READ = 500
+
+
+async def _script_lines(
+    db: aiosqlite.Connection, room_id: int, start: int = 1, end: int | None = None
+) -> tuple[ScriptLine, ...]:
+    """Lines `start` to `end` of the script (`end` None: the rest), read in steps."""
+    lines: list[ScriptLine] = []
+    while end is None or start <= end:
+        last = start + _LINES_PER_READ - 1 if end is None else min(end, start + _LINES_PER_READ - 1)
+        step = await db_.load_script(db, room_id, start, last)
+        lines += step
+        if len(step) <= last - start:
+            break
+        start = last + 1
+    return tuple(lines)
