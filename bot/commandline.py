@@ -200,7 +200,12 @@ COMMANDS: tuple[Command, ...] = (
         ("text", "status"),
     ),
     Command("outline remove", ("number",), "take a beat out: /outline remove number:2"),
-    Command("undo", (), "undo the latest change to the story"),
+    Command(
+        "undo",
+        ("to",),
+        "undo the latest change to the story (to:12 undoes every change after #12)",
+        ("to",),
+    ),
     Command("redo", (), "redo what was undone last"),
     Command(
         "vote", ("take", "proposal"), "vote for a take (like clicking its button)", ("proposal",)
@@ -215,10 +220,36 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "export",
-        ("format", "path", "attribution"),
-        f"write the script as {', '.join(EXPORT_FORMATS)} (attribution:true adds who wrote what)",
-        ("format", "path", "attribution"),
+        ("format", "path", "attribution", "changes_since"),
+        f"write the script as {', '.join(EXPORT_FORMATS)} (attribution:true adds who wrote what;"
+        ' changes_since:"blue draft" marks revised lines in the PDF)',
+        ("format", "path", "attribution", "changes_since"),
     ),
+    Command(
+        "revise",
+        ("text", "line", "scene"),
+        'rewrite a line or a scene: /revise line:12 text:"We\'re late." (scene:3 alone prints it)',
+        ("text", "line", "scene"),
+    ),
+    Command(
+        "delete",
+        ("lines", "scene"),
+        "remove lines or a scene: /delete lines:12-15, /delete scene:3",
+        ("lines", "scene"),
+    ),
+    Command("move", ("scene", "after"), "move a scene: /move scene:3 after:5 (after:0: first)"),
+    Command(
+        "insert",
+        ("text", "before_scene"),
+        'a new scene before another: /insert before_scene:3 text:"EXT. ROOF - NIGHT\\n\\nWind."',
+    ),
+    Command("history", ("page",), "the room's changes, numbered: /history page:2", ("page",)),
+    Command(
+        "draft save",
+        ("name",),
+        'save a named draft and lock scene numbers: /draft save name:"blue draft"',
+    ),
+    Command("draft list", (), "the room's drafts"),
     Command("import", ("path",), "make a .fountain or .fdx file the room's script"),
     Command(
         "room settings",

@@ -53,6 +53,7 @@ from bot.console_print import (
     sheet_text,
     take_block,
 )
+from bot.console_revise import ReviseCommands
 from bot.console_steer import SteerCommands
 from bot.domain import (
     SYSTEM_USER,
@@ -66,7 +67,7 @@ from bot.domain import (
     parse_duration,
 )
 from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError
-from bot.room import scene_lines
+from bot.room import numbered_text, scene_lines
 from model.tasks import TaskKind
 from screenplay.errors import FileError
 from screenplay.files import read_script_bytes, write_atomic
@@ -76,7 +77,7 @@ _log = logging.getLogger(__name__)
 #: The name of the person at the terminal, as attribution and `/status` show it.
 CONSOLE_WRITER = "you"
 
-_GROUPS = frozenset({"room", "bible", "location", "outline"})
+_GROUPS = frozenset({"room", "bible", "location", "outline", "draft"})
 _HELP_COLUMN = 38
 
 
@@ -130,6 +131,7 @@ class Console:
             "quit": self._quit,
         }
         self._handlers.update(SteerCommands(self).handlers())
+        self._handlers.update(ReviseCommands(self).handlers())
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -288,6 +290,11 @@ class Console:
             self.say("The script is empty. Ask for a /scene, or /write your own lines.")
             return
         lines: Sequence[ScriptLine] = room.script
+        if call.get("scene") and not yes(call.get("attribution")):
+            view = await self.rooms.scene(self.room_id, call.get("scene") or "")
+            self.say(f"Scene {view.label} (line numbers on the left, as /revise takes them):")
+            self.say(numbered_text(view.lines))
+            return
         number = call.number("scene")
         if yes(call.get("attribution")):
             text = await self.rooms.script_text(
@@ -424,7 +431,13 @@ class Console:
     async def _export(self, call: Call) -> None:
         fmt = (call.get("format") or "fountain").lower()
         attribution = yes(call.get("attribution"))
-        data = await self.rooms.export(self.room_id, fmt, attribution=attribution, names=self.names)
+        data = await self.rooms.export(
+            self.room_id,
+            fmt,
+            attribution=attribution,
+            names=self.names,
+            changes_since=call.get("changes_since"),
+        )
         project = await self.rooms.project(self.room_id)
         path = Path(call.get("path") or _file_name(project.title, self.room_id, fmt))
         try:

@@ -41,7 +41,7 @@ from model.loading import ModelLoadError
 _log = logging.getLogger(__name__)
 
 #: The cogs loaded at start, in order (errors first, so it handles the others' failures).
-EXTENSIONS = ("cogs.errors", "cogs.room", "cogs.bible", "cogs.reactions")
+EXTENSIONS = ("cogs.errors", "cogs.room", "cogs.bible", "cogs.revise", "cogs.reactions")
 
 StatusSource = Callable[[], str]
 

@@ -288,9 +288,15 @@ class RoomCommands(commands.Cog, name="Room"):
         await ctx.send(embed=cast_embed(cast), allowed_mentions=NO_MENTIONS)
 
     @_hybrid_command(description="Undo the room's latest change to the story")
-    async def undo(self, ctx: Ctx) -> None:
-        """Undo the latest story change (a showrunner may undo anyone's)."""
+    @app_commands.describe(to="Undo every change after this one (its number in /history)")
+    async def undo(self, ctx: Ctx, to: int | None = None) -> None:
+        """Undo the latest story change (a showrunner may undo anyone's), or with `to` every
+        change after change N, as one change."""
         writer = _writer(ctx)
+        if to is not None:
+            event = await self.room.undo_to(_room_id(ctx), ctx.author.id, to, **writer.rights)
+            await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
+            return
         event = await self.room.undo(_room_id(ctx), ctx.author.id, **writer.rights)
         await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
         await self._show_on_ballot(event)
@@ -339,9 +345,14 @@ class RoomCommands(commands.Cog, name="Room"):
     @app_commands.describe(
         format="fountain, fdx (Final Draft), pdf or html",
         attribution="Add notes saying who wrote or picked each passage",
+        changes_since="A draft's name: lines changed since it get a revision mark (PDF)",
     )
     async def export(
-        self, ctx: Ctx, format: ExportFormat = "fountain", attribution: bool = False
+        self,
+        ctx: Ctx,
+        format: ExportFormat = "fountain",
+        attribution: bool = False,
+        changes_since: str | None = None,
     ) -> None:
         """Export the script as Fountain, Final Draft, PDF or HTML."""
         room_id = _room_id(ctx)
@@ -351,7 +362,9 @@ class RoomCommands(commands.Cog, name="Room"):
         await ctx.defer()  # a long script takes a while to lay out as a PDF
         # The title page credits the room's writers by name, with or without attribution.
         names = _names(ctx, await self.room.show(room_id))
-        data = await self.room.export(room_id, format, attribution=attribution, names=names)
+        data = await self.room.export(
+            room_id, format, attribution=attribution, names=names, changes_since=changes_since
+        )
         stem = _slug((await self.room.project(room_id)).title) or "script"
         await ctx.send(
             f"The script as {format.upper()}.",

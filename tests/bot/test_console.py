@@ -135,7 +135,8 @@ async def test_a_scripted_session_answers_every_command(tmp_path: Path) -> None:
     show = a["/show"]
     assert show.startswith("THE FERRY 2")
     assert show.index("Take 3 of the scene.") < show.index("EXT. HARBOUR - DAWN")
-    assert a["/show scene:2"].lstrip().startswith("INT. FERRY DECK - NIGHT")
+    assert a["/show scene:2"].startswith("Scene 2 (line numbers on the left")
+    assert "  INT. FERRY DECK - NIGHT" in a["/show scene:2"]
     assert "Proposal #6 — beat" in a['/beat hint:"the engine fails"']
     assert "Proposal #7 — continue" in a["/continue"]
     assert a["@ana /pick take:1"] == (
@@ -158,7 +159,7 @@ async def test_a_scripted_session_answers_every_command(tmp_path: Path) -> None:
     assert a["/room reset confirm:true"].startswith("The room is empty again")
     assert a["/show scene:1"].startswith("The script is empty.")
     assert "are now the room's script" in a[f"/import path:{tmp_path}/script.fountain"]
-    assert a["/show scene:3"].lstrip().startswith("EXT. HARBOUR - DAWN")
+    assert "  EXT. HARBOUR - DAWN" in a["/show scene:3"]
     assert transcript.rstrip().endswith("> /quit")  # nothing after /quit is read
     assert "Traceback" not in transcript
     # The canned generator heard each request with the room and the writer who asked.

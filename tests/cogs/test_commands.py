@@ -250,7 +250,12 @@ async def test_slash_commands_have_descriptions_choices_and_autocomplete(
     expected = {"premise", "character", "scene", "dialogue", "beat", "continue", "write"}
     expected |= {"show", "cast", "outline", "undo", "redo", "pick", "export", "import"}
     expected |= {"room", "status", "help", "bible", "location", "vary", "stats"}
+    expected |= {"revise", "delete", "move", "insert", "history", "draft"}
     assert set(tree) == expected
+    revise = {p.name for p in tree["revise"].parameters}
+    assert revise == {"file", "line", "scene", "text"}
+    assert {p.name for p in tree["undo"].parameters} == {"to"}
+    assert "changes_since" in {p.name for p in tree["export"].parameters}
     export = {p.name: p for p in tree["export"].parameters}
     assert [c.value for c in export["format"].choices] == ["fountain", "fdx", "pdf", "html"]
     assert export["format"].description == "fountain, fdx (Final Draft), pdf or html"
