@@ -16,9 +16,9 @@ from discord.ext import commands
 
 from bot.errors import NotFound
 from bot.room import RoomService
+from cogs.commands import Ctx, hybrid_command, hybrid_group, room_of, sender_of, subcommand
 from cogs.embeds import bible_embed, outline_embed, stats_embed
 from cogs.errors import NO_MENTIONS
-from cogs.room import Ctx, _hybrid_command, _hybrid_group, _room_id, _sender, _subcommand
 from cogs.views import Board
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class BibleCommands(commands.Cog, name="Bible"):
         self.room = room
         self.board = board
 
-    @_hybrid_group(
+    @hybrid_group(
         name="bible",
         description="The bible: characters and locations",
         fallback="show",
@@ -65,14 +65,14 @@ class BibleCommands(commands.Cog, name="Bible"):
     )
     async def bible(self, ctx: Ctx) -> None:
         """The characters and locations of the bible."""
-        bible = await self.room.bible(_room_id(ctx))
+        bible = await self.room.bible(room_of(ctx))
         await ctx.send(embed=bible_embed(bible), allowed_mentions=NO_MENTIONS)
 
-    @_subcommand(bible, name="edit", description="Change a character's sheet or name")
+    @subcommand(bible, name="edit", description="Change a character's sheet or name")
     async def bible_edit(self, ctx: Ctx, *, options: SheetFlags) -> None:
         """Change fields of a character's sheet (or their name, with rename)."""
         entry = await self.room.edit_character(
-            _room_id(ctx),
+            room_of(ctx),
             ctx.author.id,
             unquoted(options.name),
             new_name=None if options.rename is None else unquoted(options.rename),
@@ -80,17 +80,17 @@ class BibleCommands(commands.Cog, name="Bible"):
         )
         await ctx.send(f"{entry.name}'s sheet is updated.", allowed_mentions=NO_MENTIONS)
 
-    @_subcommand(bible, name="remove", description="Take a character out of the bible")
+    @subcommand(bible, name="remove", description="Take a character out of the bible")
     @app_commands.describe(name="The character's name")
     async def bible_remove(self, ctx: Ctx, *, name: str) -> None:
         """Take a character out of the bible (undoable)."""
-        await self.room.remove_character(_room_id(ctx), ctx.author.id, name)
+        await self.room.remove_character(room_of(ctx), ctx.author.id, name)
         await ctx.send(
             f"{name.strip().upper()} is out of the bible (/undo brings them back).",
             allowed_mentions=NO_MENTIONS,
         )
 
-    @_hybrid_group(
+    @hybrid_group(
         name="location",
         description="The room's locations",
         fallback="list",
@@ -98,22 +98,22 @@ class BibleCommands(commands.Cog, name="Bible"):
     )
     async def location(self, ctx: Ctx) -> None:
         """The characters and locations of the bible."""
-        bible = await self.room.bible(_room_id(ctx))
+        bible = await self.room.bible(room_of(ctx))
         await ctx.send(embed=bible_embed(bible), allowed_mentions=NO_MENTIONS)
 
-    @_subcommand(location, name="add", description="Add a location to the bible")
+    @subcommand(location, name="add", description="Add a location to the bible")
     async def location_add(self, ctx: Ctx, *, options: LocationFlags) -> None:
         """Add a location (its name as scene headings say it)."""
         place = await self.room.add_location(
-            _room_id(ctx), ctx.author.id, unquoted(options.name), unquoted(options.description)
+            room_of(ctx), ctx.author.id, unquoted(options.name), unquoted(options.description)
         )
         await ctx.send(f"Added the location {place.name}.", allowed_mentions=NO_MENTIONS)
 
-    @_subcommand(location, name="edit", description="Change a location's description or name")
+    @subcommand(location, name="edit", description="Change a location's description or name")
     async def location_edit(self, ctx: Ctx, *, options: LocationFlags) -> None:
         """Change a location's description (or name, with rename)."""
         place = await self.room.edit_location(
-            _room_id(ctx),
+            room_of(ctx),
             ctx.author.id,
             unquoted(options.name),
             new_name=None if options.rename is None else unquoted(options.rename),
@@ -121,17 +121,17 @@ class BibleCommands(commands.Cog, name="Bible"):
         )
         await ctx.send(f"The location {place.name} is updated.", allowed_mentions=NO_MENTIONS)
 
-    @_subcommand(location, name="remove", description="Take a location out of the bible")
+    @subcommand(location, name="remove", description="Take a location out of the bible")
     @app_commands.describe(name="The location's name")
     async def location_remove(self, ctx: Ctx, *, name: str) -> None:
         """Take a location out (undoable)."""
-        await self.room.remove_location(_room_id(ctx), ctx.author.id, name)
+        await self.room.remove_location(room_of(ctx), ctx.author.id, name)
         await ctx.send(
             f"The location {name.strip().upper()} is gone (/undo brings it back).",
             allowed_mentions=NO_MENTIONS,
         )
 
-    @_hybrid_group(
+    @hybrid_group(
         name="outline",
         description="The outline's beats",
         fallback="show",
@@ -139,40 +139,40 @@ class BibleCommands(commands.Cog, name="Bible"):
     )
     async def outline(self, ctx: Ctx) -> None:
         """List the outline's beats."""
-        beats = await self.room.beats(_room_id(ctx))
+        beats = await self.room.beats(room_of(ctx))
         await ctx.send(embed=outline_embed(beats), allowed_mentions=NO_MENTIONS)
 
-    @_subcommand(outline, name="edit", description="Change a beat's text")
+    @subcommand(outline, name="edit", description="Change a beat's text")
     @app_commands.describe(number="The beat's number (from 1)", text="The beat's new text")
     async def outline_edit(self, ctx: Ctx, number: int, *, text: str) -> None:
         """Change the text of beat N."""
-        beat = await self.room.edit_beat(_room_id(ctx), ctx.author.id, number, text=text)
+        beat = await self.room.edit_beat(room_of(ctx), ctx.author.id, number, text=text)
         await ctx.send(
             f"Beat {beat.number} ({beat.status.value}): {beat.text}", allowed_mentions=NO_MENTIONS
         )
 
-    @_subcommand(outline, name="remove", description="Take a beat out of the outline")
+    @subcommand(outline, name="remove", description="Take a beat out of the outline")
     @app_commands.describe(number="The beat's number (from 1)")
     async def outline_remove(self, ctx: Ctx, number: int) -> None:
         """Take beat N out of the outline (undoable)."""
-        await self.room.remove_beat(_room_id(ctx), ctx.author.id, number)
+        await self.room.remove_beat(room_of(ctx), ctx.author.id, number)
         await ctx.send(
             f"Beat {number} is out of the outline (/undo brings it back).",
             allowed_mentions=NO_MENTIONS,
         )
 
-    @_hybrid_command(description="New takes that keep a take's gist")
+    @hybrid_command(description="New takes that keep a take's gist")
     @app_commands.describe(
         take="The take to vary", proposal="Its proposal (default: the latest one)"
     )
     async def vary(self, ctx: Ctx, take: int, proposal: int | None = None) -> None:
         """Ask for new takes of the same request that keep take N's gist in other words."""
-        room_id = _room_id(ctx)
+        room_id = room_of(ctx)
         if proposal is None:
             proposal = await self._latest(room_id)
         fresh = await self.room.vary(room_id, ctx.author.id, proposal, take)
         await ctx.defer()
-        await self.board.run(_sender(ctx), fresh, ctx.author.mention)
+        await self.board.run(sender_of(ctx), fresh, ctx.author.mention)
 
     async def _latest(self, room_id: int) -> int:
         pending = await self.room.pending_proposals(room_id)
@@ -180,10 +180,10 @@ class BibleCommands(commands.Cog, name="Bible"):
             raise NotFound("There is no open proposal here; name one: /vary take:2 proposal:7")
         return max(p.id for p in pending)
 
-    @_hybrid_command(description="The script's pages, runtime, scenes, places and lines")
+    @hybrid_command(description="The script's pages, runtime, scenes, places and lines")
     async def stats(self, ctx: Ctx) -> None:
         """Pages, runtime, scenes, locations and lines per character."""
-        figures = await self.room.stats(_room_id(ctx))
+        figures = await self.room.stats(room_of(ctx))
         await ctx.send(embed=stats_embed(figures), allowed_mentions=NO_MENTIONS)
 
 

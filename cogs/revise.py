@@ -8,7 +8,7 @@ rules are `bot.room`'s (see `bot.room.script` and `bot.room.drafts`).
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -16,14 +16,13 @@ from discord.ext import commands
 
 from bot.errors import BadInput
 from bot.room import RoomService, SceneView, line_range, numbered_text
+from cogs.commands import Ctx, hybrid_command, hybrid_group, room_of, subcommand
 from cogs.errors import NO_MENTIONS, answer_interaction
 from cogs.split import split_text
 from cogs.views import room_client
 
 if TYPE_CHECKING:
     from cogs.client import WritersRoomBot
-
-Ctx = commands.Context[Any]
 
 #: What one field of a Discord form holds, and how many fields a form has.
 FIELD_LIMIT = 4000
@@ -103,13 +102,13 @@ class ReviseCommands(commands.Cog, name="Revise"):
     def __init__(self, room: RoomService) -> None:
         self.room = room
 
-    @commands.hybrid_command(description="Rewrite a line, or a whole scene (a form)")
+    @hybrid_command(description="Rewrite a line, or a whole scene (a form)")
     async def revise(
         self, ctx: Ctx, file: discord.Attachment | None = None, *, options: ReviseFlags
     ) -> None:
         """`line:12 text:"…"` rewrites a line; `scene:3` opens the scene in a form (or sends it
         as a file to upload again with `file:` when it is longer than a form holds)."""
-        room_id = _room_id(ctx)
+        room_id = room_of(ctx)
         if (options.line is None) == (options.scene is None):
             raise BadInput('Revise a line or a scene: /revise line:12 text:"…" or /revise scene:3.')
         if options.line is not None:
@@ -145,10 +144,10 @@ class ReviseCommands(commands.Cog, name="Revise"):
             allowed_mentions=NO_MENTIONS,
         )
 
-    @commands.hybrid_command(name="delete", description="Remove lines or a whole scene")
+    @hybrid_command(name="delete", description="Remove lines or a whole scene")
     async def delete(self, ctx: Ctx, *, options: DeleteFlags) -> None:
         """`lines:12-15` or `scene:3`; /undo puts them back."""
-        room_id = _room_id(ctx)
+        room_id = room_of(ctx)
         if (options.lines is None) == (options.scene is None):
             raise BadInput("Delete lines or a scene: /delete lines:12-15 or /delete scene:3.")
         if options.lines is not None:
@@ -160,33 +159,33 @@ class ReviseCommands(commands.Cog, name="Revise"):
             said = f"Deleted scene {view.label} ({len(view.lines)} lines)"
         await ctx.send(f"{said}; /undo puts it back.", allowed_mentions=NO_MENTIONS)
 
-    @commands.hybrid_command(description="Move a scene after another (after 0: to the start)")
+    @hybrid_command(description="Move a scene after another (after 0: to the start)")
     @app_commands.describe(scene="The scene to move (3, or 3A)", after="The scene it goes after")
     async def move(self, ctx: Ctx, scene: str, after: str) -> None:
         """Move a scene; its lines, who wrote them and its number go with it."""
-        view = await self.room.move_scene(_room_id(ctx), ctx.author.id, scene, after)
+        view = await self.room.move_scene(room_of(ctx), ctx.author.id, scene, after)
         await ctx.send(
             f"Moved scene {view.label}; it now starts at line {view.lines[0].number}.",
             allowed_mentions=NO_MENTIONS,
         )
 
-    @commands.hybrid_command(description="Insert a new scene before another")
+    @hybrid_command(description="Insert a new scene before another")
     @app_commands.describe(
         before_scene="The scene it goes before", text="The new scene, starting with its heading"
     )
     async def insert(self, ctx: Ctx, before_scene: str, *, text: str) -> None:
         """Insert a new scene (Fountain starting with its heading) before scene N."""
-        lines = await self.room.insert_scene(_room_id(ctx), ctx.author.id, text, before_scene)
+        lines = await self.room.insert_scene(room_of(ctx), ctx.author.id, text, before_scene)
         body = numbered_text(lines)
         await ctx.send(
             f"Inserted {len(lines)} lines:\n```\n{body}\n```"[:2000], allowed_mentions=NO_MENTIONS
         )
 
-    @commands.hybrid_command(description="The room's changes: who, what, when; numbered")
+    @hybrid_command(description="The room's changes: who, what, when; numbered")
     @app_commands.describe(page="Page 1 is the newest changes")
     async def history(self, ctx: Ctx, page: int = 1) -> None:
         """The room's changes, newest first; /undo to:N goes back to change N."""
-        found = await self.room.history(_room_id(ctx), page)
+        found = await self.room.history(room_of(ctx), page)
         if not found.entries:
             await ctx.send("Nothing has happened in this room yet.", allowed_mentions=NO_MENTIONS)
             return
@@ -201,10 +200,10 @@ class ReviseCommands(commands.Cog, name="Revise"):
         for piece in split_text("\n".join(rows)):
             await ctx.send(piece, allowed_mentions=NO_MENTIONS)
 
-    @commands.hybrid_group(name="draft", description="Named drafts", invoke_without_command=True)
+    @hybrid_group(name="draft", description="Named drafts", invoke_without_command=True)
     async def draft(self, ctx: Ctx) -> None:
         """The room's drafts."""
-        drafts = await self.room.drafts(_room_id(ctx))
+        drafts = await self.room.drafts(room_of(ctx))
         if not drafts:
             await ctx.send(
                 'No drafts yet; save one with /draft save name:"blue draft".',
@@ -216,11 +215,13 @@ class ReviseCommands(commands.Cog, name="Revise"):
         ]
         await ctx.send("\n".join(rows)[:2000], allowed_mentions=NO_MENTIONS)
 
-    @draft.command(name="save", description="Save the script as a named draft; locks scene numbers")
+    @subcommand(
+        draft, name="save", description="Save the script as a named draft; locks scene numbers"
+    )
     @app_commands.describe(name="The draft's name, like blue draft")
     async def draft_save(self, ctx: Ctx, *, name: str) -> None:
         """Record a named draft; from now on scene numbers stay put (3A, OMITTED)."""
-        draft = await self.room.save_draft(_room_id(ctx), ctx.author.id, name)
+        draft = await self.room.save_draft(room_of(ctx), ctx.author.id, name)
         await ctx.send(
             f'Saved the draft "{draft.name}" ({draft.scenes} scenes); scene numbers are locked '
             "from now on.",
@@ -231,12 +232,6 @@ class ReviseCommands(commands.Cog, name="Revise"):
 def _numbered_block(title: str, view: SceneView) -> str:
     text = f"{title}\n```\n{numbered_text(view.lines)}\n```"
     return text if len(text) <= 2000 else f"{title} ({len(view.lines)} lines; /show for all)"
-
-
-def _room_id(ctx: Ctx) -> int:
-    if ctx.guild is None:
-        raise commands.NoPrivateMessage()
-    return ctx.channel.id
 
 
 async def setup(bot: WritersRoomBot) -> None:

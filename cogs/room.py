@@ -17,8 +17,8 @@ import contextlib
 import io
 import logging
 import re
-from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, Literal, cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -27,6 +27,15 @@ from discord.ext import commands
 from bot.domain import Event, ProposalStatus, ScriptLine, parse_duration
 from bot.errors import BadInput, NotFound, RoomError
 from bot.room import IMPORT_LIMIT, RoomService, format_lines, scene_lines
+from cogs.commands import (
+    Ctx,
+    hybrid_command,
+    hybrid_group,
+    room_of,
+    sender_of,
+    subcommand,
+    writer_of,
+)
 from cogs.embeds import (
     cast_embed,
     character_embed,
@@ -37,14 +46,12 @@ from cogs.embeds import (
     style_embed,
 )
 from cogs.errors import NO_MENTIONS
-from cogs.views import Board, WriteModal, Writer, wrote_sentence
+from cogs.views import Board, WriteModal, wrote_sentence
 
 if TYPE_CHECKING:
     from cogs.client import WritersRoomBot
 
 _log = logging.getLogger(__name__)
-
-Ctx = commands.Context[Any]
 
 #: The most messages `/show` posts; the rest is one `/export` away.
 SHOW_MESSAGES = 5
@@ -53,32 +60,6 @@ _MENTION = re.compile(r"<@(&?)!?([0-9]+)>|\b([0-9]{15,21})\b")
 
 ExportFormat = Literal["fountain", "fdx", "pdf", "html"]
 PickRuleName = Literal["first", "majority", "showrunner"]
-
-
-Callback = Callable[..., Coroutine[Any, Any, None]]
-
-
-def _hybrid_command(**attrs: Any) -> Callable[[Callback], commands.HybridCommand[Any, ..., None]]:
-    """`commands.hybrid_command`, typed so mypy can follow it (the library's own overloads
-    defeat its inference for cog methods)."""
-    return cast(
-        Callable[[Callback], commands.HybridCommand[Any, ..., None]],
-        commands.hybrid_command(**attrs),
-    )
-
-
-def _hybrid_group(**attrs: Any) -> Callable[[Callback], commands.HybridGroup[Any, ..., None]]:
-    return cast(
-        Callable[[Callback], commands.HybridGroup[Any, ..., None]], commands.hybrid_group(**attrs)
-    )
-
-
-def _subcommand(
-    group: commands.HybridGroup[Any, ..., None], **attrs: Any
-) -> Callable[[Callback], commands.HybridCommand[Any, ..., None]]:
-    return cast(
-        Callable[[Callback], commands.HybridCommand[Any, ..., None]], group.command(**attrs)
-    )
 
 
 class SettingsFlags(commands.FlagConverter, delimiter=":", prefix=""):
@@ -143,17 +124,17 @@ class RoomCommands(commands.Cog, name="Room"):
         cues = [c.strip() for c in characters.split(",") if c.strip()]
         # The proposal is made before deferring, so a refusal is still answered ephemerally;
         # making it is one quick transaction, well within Discord's 3 seconds.
-        proposal = await self.room.propose(_room_id(ctx), ctx.author.id, kind, prompt, cues)
+        proposal = await self.room.propose(room_of(ctx), ctx.author.id, kind, prompt, cues)
         await ctx.defer()
-        await self.board.run(_sender(ctx), proposal, ctx.author.mention)
+        await self.board.run(sender_of(ctx), proposal, ctx.author.mention)
 
-    @_hybrid_command(description="Ask the model for a title and logline")
+    @hybrid_command(description="Ask the model for a title and logline")
     @app_commands.describe(idea="The story idea, in a sentence or two")
     async def premise(self, ctx: Ctx, *, idea: str) -> None:
         """Ask the model for a title and logline from an idea."""
         await self._ask(ctx, "premise", idea)
 
-    @_hybrid_command(description="Show the bible, a character, or ask for a new sheet")
+    @hybrid_command(description="Show the bible, a character, or ask for a new sheet")
     @app_commands.describe(
         name="The character's name (shows their sheet when they are in the bible)",
         description="Who they are; the model writes takes of their sheet",
@@ -164,12 +145,12 @@ class RoomCommands(commands.Cog, name="Room"):
         """Without options: the cast. With a name in the bible: the sheet. Otherwise the
         model writes takes of a character sheet."""
         if name is None:
-            cast = await self.room.characters(_room_id(ctx))
+            cast = await self.room.characters(room_of(ctx))
             await ctx.send(embed=cast_embed(cast), allowed_mentions=NO_MENTIONS)
             return
         if description is None:
             wanted = name.strip().upper()
-            cast = await self.room.characters(_room_id(ctx))
+            cast = await self.room.characters(room_of(ctx))
             entry = next((c for c in cast if c.name == wanted), None)
             if entry is not None:
                 await ctx.send(embed=character_embed(entry), allowed_mentions=NO_MENTIONS)
@@ -178,13 +159,13 @@ class RoomCommands(commands.Cog, name="Room"):
         # The name the writer gave is the cue, whatever the model's sheet calls them.
         await self._ask(ctx, "character", idea, name.replace(",", " "))
 
-    @_hybrid_command(description="Ask the model for a scene")
+    @hybrid_command(description="Ask the model for a scene")
     @app_commands.describe(description="What happens in the scene")
     async def scene(self, ctx: Ctx, *, description: str) -> None:
         """Ask the model for a scene (heading and action)."""
         await self._ask(ctx, "scene", description)
 
-    @_hybrid_command(description="Ask the model for dialogue")
+    @hybrid_command(description="Ask the model for dialogue")
     @app_commands.describe(
         situation="What the characters talk about",
         characters="Who speaks, separated by commas (from the bible)",
@@ -193,13 +174,13 @@ class RoomCommands(commands.Cog, name="Room"):
         """Ask the model for dialogue between characters."""
         await self._ask(ctx, "dialogue", situation, characters)
 
-    @_hybrid_command(description="Ask the model for the next plot beat or a twist")
+    @hybrid_command(description="Ask the model for the next plot beat or a twist")
     @app_commands.describe(hint="Where the story could go (optional)")
     async def beat(self, ctx: Ctx, *, hint: str = "") -> None:
         """Ask the model for the next beat of the outline."""
         await self._ask(ctx, "beat", hint)
 
-    @_hybrid_command(name="continue", description="Ask the model to continue the script")
+    @hybrid_command(name="continue", description="Ask the model to continue the script")
     @app_commands.describe(direction="Where the next stretch should go (optional)")
     async def continue_(self, ctx: Ctx, *, direction: str = "") -> None:
         """Ask the model for the next stretch of the script, steered by a direction."""
@@ -241,7 +222,7 @@ class RoomCommands(commands.Cog, name="Room"):
 
     # --- the script
 
-    @_hybrid_command(description="Put your own Fountain lines into the script")
+    @hybrid_command(description="Put your own Fountain lines into the script")
     @app_commands.describe(text="Fountain lines (leave empty to open a form with line breaks)")
     async def write(self, ctx: Ctx, *, text: str | None = None) -> None:
         """Write your own lines (Fountain) at the end of the script."""
@@ -250,22 +231,22 @@ class RoomCommands(commands.Cog, name="Room"):
                 raise BadInput("Write the Fountain lines after the command: !write INT. ...")
             await ctx.interaction.response.send_modal(WriteModal())
             return
-        lines = await self.room.write(_room_id(ctx), ctx.author.id, text)
+        lines = await self.room.write(room_of(ctx), ctx.author.id, text)
         await ctx.send(wrote_sentence(lines), allowed_mentions=NO_MENTIONS)
 
-    @_hybrid_command(description="Show the script, or one scene of it")
+    @hybrid_command(description="Show the script, or one scene of it")
     @app_commands.describe(
         scene="The scene's number (from 1); leave empty for the whole script",
         attribution="Add notes saying who wrote or picked each passage",
     )
     async def show(self, ctx: Ctx, scene: int | None = None, attribution: bool = False) -> None:
         """Show the script (or scene N) formatted as a screenplay, with who wrote what."""
-        lines = await self.room.show(_room_id(ctx))
+        lines = await self.room.show(room_of(ctx))
         if not lines:
             raise NotFound("The script is empty; ask for a /scene or /write some lines.")
         if attribution:
             text = await self.room.script_text(
-                _room_id(ctx), scene=scene, attribution=True, names=_names(ctx, lines)
+                room_of(ctx), scene=scene, attribution=True, names=_names(ctx, lines)
             )
             pieces = await asyncio.to_thread(script_messages, text)
         else:
@@ -281,31 +262,31 @@ class RoomCommands(commands.Cog, name="Room"):
                 allowed_mentions=NO_MENTIONS,
             )
 
-    @_hybrid_command(description="The characters of the bible")
+    @hybrid_command(description="The characters of the bible")
     async def cast(self, ctx: Ctx) -> None:
         """List the characters in the bible."""
-        cast = await self.room.characters(_room_id(ctx))
+        cast = await self.room.characters(room_of(ctx))
         await ctx.send(embed=cast_embed(cast), allowed_mentions=NO_MENTIONS)
 
-    @_hybrid_command(description="Undo the room's latest change to the story")
+    @hybrid_command(description="Undo the room's latest change to the story")
     @app_commands.describe(to="Undo every change after this one (its number in /history)")
     async def undo(self, ctx: Ctx, to: int | None = None) -> None:
         """Undo the latest story change (a showrunner may undo anyone's), or with `to` every
         change after change N, as one change."""
-        writer = _writer(ctx)
+        writer = writer_of(ctx)
         if to is not None:
-            event = await self.room.undo_to(_room_id(ctx), ctx.author.id, to, **writer.rights)
+            event = await self.room.undo_to(room_of(ctx), ctx.author.id, to, **writer.rights)
             await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
             return
-        event = await self.room.undo(_room_id(ctx), ctx.author.id, **writer.rights)
+        event = await self.room.undo(room_of(ctx), ctx.author.id, **writer.rights)
         await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
         await self._show_on_ballot(event)
 
-    @_hybrid_command(description="Redo the change undone last")
+    @hybrid_command(description="Redo the change undone last")
     async def redo(self, ctx: Ctx) -> None:
         """Redo the change undone last."""
-        writer = _writer(ctx)
-        event = await self.room.redo(_room_id(ctx), ctx.author.id, **writer.rights)
+        writer = writer_of(ctx)
+        event = await self.room.redo(room_of(ctx), ctx.author.id, **writer.rights)
         await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
         await self._show_on_ballot(event)
 
@@ -317,16 +298,16 @@ class RoomCommands(commands.Cog, name="Room"):
         if proposal is not None:
             await self.board.update_ballots([proposal])
 
-    @_hybrid_command(description="Showrunners: put a take in now, whatever the votes")
+    @hybrid_command(description="Showrunners: put a take in now, whatever the votes")
     @app_commands.describe(
         take="The take's number", proposal="The proposal's number (default: the latest open one)"
     )
     async def pick(self, ctx: Ctx, take: int, proposal: int | None = None) -> None:
         """A showrunner picks a take of the latest (or the given) open proposal."""
-        room_id = _room_id(ctx)
+        room_id = room_of(ctx)
         if proposal is None:
             proposal = await self._latest_open(room_id)
-        writer = _writer(ctx)
+        writer = writer_of(ctx)
         result = await self.room.pick(room_id, ctx.author.id, proposal, take, **writer.rights)
         await self.board.refresh(result.proposal)
         await ctx.send(
@@ -341,7 +322,7 @@ class RoomCommands(commands.Cog, name="Room"):
             raise NotFound("There is no proposal open to votes in this room.")
         return max(open_ids)
 
-    @_hybrid_command(description="The script as a file")
+    @hybrid_command(description="The script as a file")
     @app_commands.describe(
         format="fountain, fdx (Final Draft), pdf or html",
         attribution="Add notes saying who wrote or picked each passage",
@@ -355,7 +336,7 @@ class RoomCommands(commands.Cog, name="Room"):
         changes_since: str | None = None,
     ) -> None:
         """Export the script as Fountain, Final Draft, PDF or HTML."""
-        room_id = _room_id(ctx)
+        room_id = room_of(ctx)
         # One line says whether there is a script: refused before deferring, so ephemerally.
         if not await self.room.show(room_id, 1, 1):
             raise BadInput("There is no script to export yet.")
@@ -372,12 +353,12 @@ class RoomCommands(commands.Cog, name="Room"):
             allowed_mentions=NO_MENTIONS,
         )
 
-    @_hybrid_command(name="import", description="A .fountain or .fdx file becomes the script")
+    @hybrid_command(name="import", description="A .fountain or .fdx file becomes the script")
     @app_commands.describe(file="The screenplay, as Fountain (.fountain) or Final Draft (.fdx)")
     async def import_(self, ctx: Ctx, file: discord.Attachment) -> None:
         """Make an attached .fountain or .fdx file the room's script (the room's script must
         be empty: reset it or branch first)."""
-        room_id = _room_id(ctx)
+        room_id = room_of(ctx)
         if file.size > IMPORT_LIMIT:
             raise BadInput(
                 f"That file is too large to import (the limit is {IMPORT_LIMIT:,} bytes)."
@@ -395,46 +376,46 @@ class RoomCommands(commands.Cog, name="Room"):
 
     # --- the room
 
-    @_hybrid_group(
+    @hybrid_group(
         name="room",
         description="The room's settings, branches and reset",
         invoke_without_command=True,
     )
     async def room_group(self, ctx: Ctx) -> None:
         """The room's settings, branches and reset."""
-        settings = await self.room.settings(_room_id(ctx))
+        settings = await self.room.settings(room_of(ctx))
         await ctx.send(embed=settings_embed(settings), allowed_mentions=NO_MENTIONS)
 
-    @_subcommand(room_group, name="settings", description="Show or change the room's settings")
+    @subcommand(room_group, name="settings", description="Show or change the room's settings")
     async def room_settings(self, ctx: Ctx, *, options: SettingsFlags) -> None:
         """Show the room's settings, or change them (showrunners)."""
         changes = _settings_changes(options)
-        room_id = _room_id(ctx)
+        room_id = room_of(ctx)
         if not changes:
             settings = await self.room.settings(room_id)
         else:
-            writer = _writer(ctx)
+            writer = writer_of(ctx)
             settings = await self.room.update_settings(
                 room_id, ctx.author.id, **writer.rights, **changes
             )
         await ctx.send(embed=settings_embed(settings), allowed_mentions=NO_MENTIONS)
 
-    @_subcommand(room_group, name="style", description="The project's genre, tone and style")
+    @subcommand(room_group, name="style", description="The project's genre, tone and style")
     async def room_style(self, ctx: Ctx, *, options: StyleFlags) -> None:
         """Set the project's genre, tone, language, style notes and page size."""
         changes = {f: v for f in _STYLE if (v := getattr(options, f)) is not None}
-        project = await self.room.set_premise(_room_id(ctx), ctx.author.id, **changes)
+        project = await self.room.set_premise(room_of(ctx), ctx.author.id, **changes)
         await ctx.send(embed=style_embed(project), allowed_mentions=NO_MENTIONS)
 
-    @_subcommand(room_group, name="branch", description="Continue this story in a new thread")
+    @subcommand(room_group, name="branch", description="Continue this story in a new thread")
     @app_commands.describe(name="The new thread's name")
     async def room_branch(self, ctx: Ctx, *, name: str = "") -> None:
         """Start a new thread from here that carries on this room's story."""
         parent = ctx.channel.parent if isinstance(ctx.channel, discord.Thread) else ctx.channel
         if not isinstance(parent, discord.TextChannel):
             raise BadInput("A branch starts from a text channel or one of its threads.")
-        room_id = _room_id(ctx)
-        writer = _writer(ctx)
+        room_id = room_of(ctx)
+        writer = writer_of(ctx)
         # Asked before the thread is made, so a refused branch leaves no empty thread behind.
         project = await self.room.check_branch(room_id, ctx.author.id, **writer.rights)
         title = name.strip() or f"{project.title or 'Branch'} (branch)"
@@ -449,7 +430,7 @@ class RoomCommands(commands.Cog, name="Room"):
             raise
         await ctx.send(f"Branched into {thread.mention}.", allowed_mentions=NO_MENTIONS)
 
-    @_subcommand(room_group, name="reset", description="Showrunners: empty the room's story")
+    @subcommand(room_group, name="reset", description="Showrunners: empty the room's story")
     @app_commands.describe(confirm="Set to True: the reset cannot be undone")
     async def room_reset(self, ctx: Ctx, confirm: bool = False) -> None:
         """Empty the room's story (showrunners; cannot be undone)."""
@@ -457,8 +438,8 @@ class RoomCommands(commands.Cog, name="Room"):
             raise BadInput(
                 "A reset empties the story and cannot be undone; run it again with confirm True."
             )
-        writer = _writer(ctx)
-        cancelled = await self.room.reset(_room_id(ctx), ctx.author.id, **writer.rights)
+        writer = writer_of(ctx)
+        cancelled = await self.room.reset(room_of(ctx), ctx.author.id, **writer.rights)
         await ctx.send(
             "The room's story is empty; start with /premise.", allowed_mentions=NO_MENTIONS
         )
@@ -466,14 +447,14 @@ class RoomCommands(commands.Cog, name="Room"):
 
     # --- about
 
-    @_hybrid_command(description="The generation queue and the model")
+    @hybrid_command(description="The generation queue and the model")
     async def status(self, ctx: Ctx) -> None:
         """The generation queue and the model."""
-        pending = await self.room.pending_proposals(_room_id(ctx))
+        pending = await self.room.pending_proposals(room_of(ctx))
         text = f"{self.status_source()}\nThis room: {len(pending)} proposal(s) pending."
         await ctx.send(embed=status_embed(text), allowed_mentions=NO_MENTIONS)
 
-    @_hybrid_command(name="help", description="What the writers' room can do")
+    @hybrid_command(name="help", description="What the writers' room can do")
     async def help_(self, ctx: Ctx) -> None:
         """What the writers' room can do."""
         entries = []
@@ -486,23 +467,6 @@ class RoomCommands(commands.Cog, name="Room"):
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _room_id(ctx: Ctx) -> int:
-    if ctx.guild is None:
-        raise commands.NoPrivateMessage()
-    return ctx.channel.id
-
-
-def _writer(ctx: Ctx) -> Writer:
-    return Writer.of(ctx.author, ctx.channel)
-
-
-def _sender(ctx: Ctx) -> Callable[..., Any]:
-    async def send(**kwargs: Any) -> discord.Message:
-        return await ctx.send(**kwargs)
-
-    return send
 
 
 def _names(ctx: Ctx, lines: Sequence[ScriptLine]) -> dict[int, str]:
