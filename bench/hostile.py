@@ -103,6 +103,20 @@ def label_spaces(n: int) -> str:
     return "scene" + " " * n + "x\n\nINT. KITCHEN" + " " * n + "x - NIGHT\n\n```" + " " * n + "!\n"
 
 
+def model_spaces(n: int) -> str:
+    """Every line of model output that repair looks at twice, with a long run of spaces."""
+    part = n // 6
+    return "\n\n".join(
+        [
+            markdown_heading(part),
+            chat_spaces(part),
+            centred_spaces(part),
+            label_spaces(part // 3),
+            "MARA" + " " * part + "(V.O.)\nHello.\n",
+        ]
+    )
+
+
 def chatter(n: int) -> str:
     return "Sure!\n\n" * (n // 7) + "INT. KITCHEN - NIGHT\n\nShe waits.\n"
 
@@ -128,10 +142,25 @@ def fdx_cue_spaces(n: int) -> bytes:
     return _fdx(long_cue + speech * (n // 25))
 
 
-def fdx_contacts(n: int) -> bytes:
+def _contacts(n: int) -> str:
     empty = '<Paragraph Alignment="Left"><Text></Text></Paragraph>'
-    block = '<Paragraph Alignment="Left"><Text>Agent</Text></Paragraph>' + empty
-    return _fdx(_paragraph("Action", "She waits."), title=block * (n // 110))
+    return ('<Paragraph Alignment="Left"><Text>Agent</Text></Paragraph>' + empty) * (n // 110)
+
+
+def fdx_contacts(n: int) -> bytes:
+    return _fdx(_paragraph("Action", "She waits."), title=_contacts(n))
+
+
+def fdx_everything(n: int) -> bytes:
+    """Hidden elements, notes, a long cue and a split contact in one script."""
+    part = n // 4
+    cue = _paragraph("Character", "MARA" + " " * (part // 4) + "X") + _paragraph("Dialogue", "Hi")
+    notes = "".join(
+        f'<InlineNote Element="0" Offset="{i}">n</InlineNote>' for i in range(part // 50)
+    )
+    hidden = '<Hidden Index="1" Type="Note">n</Hidden>' * (part // 40)
+    action = _paragraph("Action", "x" * (part // 50))
+    return _fdx(action + cue, hidden + notes, title=_contacts(part))
 
 
 @dataclass(frozen=True)
@@ -147,7 +176,7 @@ HOSTILE = {
     hostile.name: hostile
     for hostile in (
         Hostile("heading-spaces", heading_spaces, 8_000),
-        Hostile("long-paragraph", long_paragraph, 6_000),
+        Hostile("long-paragraph", long_paragraph, 12_000),
         Hostile("long-word", long_word, 6_000),
         Hostile("nested-emphasis", nested_emphasis, 6_000),
         Hostile("many-lines", many_lines, 6_000),
@@ -159,12 +188,14 @@ HOSTILE = {
         Hostile("chat-spaces", chat_spaces, 8_000),
         Hostile("centred-spaces", centred_spaces, 4_000),
         Hostile("label-spaces", label_spaces, 4_000),
-        Hostile("chatter", chatter, 20_000),
-        Hostile("capital-lines", capital_lines, 6_000),
+        Hostile("model-spaces", model_spaces, 12_000),
+        Hostile("chatter", chatter, 12_000),
+        Hostile("capital-lines", capital_lines, 3_000),
         Hostile("fdx-hidden", fdx_hidden, 80_000),
         Hostile("fdx-notes", fdx_notes, 80_000),
         Hostile("fdx-cue-spaces", fdx_cue_spaces, 8_000),
         Hostile("fdx-contacts", fdx_contacts, 40_000),
+        Hostile("fdx-everything", fdx_everything, 64_000),
     )
 }
 

@@ -7,6 +7,7 @@ never hang, fill the memory, or replace something that is not a file.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from screenplay.cli import main
 from screenplay.errors import FileError, ScreenplayError
 from screenplay.files import MAX_SCRIPT_BYTES, read_script_bytes, write_atomic
 
@@ -230,95 +232,109 @@ def test_an_interrupted_write_leaves_no_temporary_file(
 # --- the command line -------------------------------------------------------------------------
 
 
-def _program(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "screenplay", *argv],
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+_COMMANDS = (["lint"], ["stats"], ["convert", "-o", "out.html"], ["repair", "-o", "out.html"])
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [("/dev/zero", "device"), ("/dev/null", "device"), (".", "is a folder"), ("huge", "5 MB")],
+)
+def test_each_command_refuses_a_device_a_folder_and_a_huge_file_in_one_line(
+    path: str,
+    words: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Path("huge").open("wb") as out:
+        out.truncate(64 * 1024 * 1024)
+    for command, *options in _COMMANDS:
+        status, out, err = run([command, path, *options], capsys)
+        assert (status, out) == (2, "")
+        assert err.count("\n") == 1 and words in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge"]
+
+
+_EACH_COMMAND = """
+import sys
+from screenplay.cli import main
+for argv in sys.argv[1:]:
+    print(main(argv.split("|")), file=sys.stderr)
+"""
+
+
+def test_each_command_refuses_a_pipe_without_waiting_for_a_writer(
+    fifo: Path, tmp_path: Path
+) -> None:
+    out = str(tmp_path / "out.html")
+    argv = [
+        "|".join([command, str(fifo), *(["-o", out] if options else [])])
+        for command, *options in _COMMANDS
+    ]
+    # In a child process with a time limit: a pipe opened for reading waits for a writer.
+    done = subprocess.run(
+        [sys.executable, "-c", _EACH_COMMAND, *argv],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=ROOT,
         check=False,
     )
+    lines = done.stderr.splitlines()
+    assert lines[1::2] == ["2"] * 4, done.stderr
+    assert all(line.startswith("screenplay: error: ") and "pipe" in line for line in lines[::2])
+    assert not Path(out).exists()
 
 
-_EACH_COMMAND = """
-import sys
-from screenplay.cli import main
-path, out = sys.argv[1:]
-for command in ("lint", "stats", "convert", "repair"):
-    argv = [command, path] + (["-o", out] if command in ("convert", "repair") else [])
-    print(main(argv), file=sys.stderr)
-"""
-
-
-def test_each_command_refuses_a_pipe_a_device_a_folder_and_a_huge_file_at_once(
-    tmp_path: Path, fifo: Path
+def test_convert_writes_through_a_symlink_and_refuses_a_device(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    huge = tmp_path / "huge.fountain"
-    with huge.open("wb") as out:
-        out.truncate(64 * 1024 * 1024)
-    out = tmp_path / "out.html"
-    for path, words in [
-        (fifo, "pipe"),
-        (Path("/dev/zero"), "device"),
-        (tmp_path, "is a folder"),
-        (huge, "5 MB"),
-    ]:
-        # In a child process with a time limit: a pipe opened for reading waits for a writer.
-        done = subprocess.run(
-            [sys.executable, "-c", _EACH_COMMAND, str(path), str(out)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-            check=False,
-        )
-        lines = done.stderr.splitlines()
-        assert lines[1::2] == ["2"] * 4, done.stderr
-        for error in lines[::2]:
-            assert error.startswith("screenplay: error: ") and words in error, error
-    assert not out.exists()
-
-
-def test_convert_writes_through_a_symlink_and_refuses_a_device(tmp_path: Path) -> None:
     script = tmp_path / "late.fountain"
     script.write_bytes(SCRIPT)
     target = tmp_path / "export.html"
     target.write_bytes(b"old")
     (tmp_path / "link.html").symlink_to(target)
-    assert _program("convert", str(script), "-o", str(tmp_path / "link.html")).returncode == 0
+    assert run(["convert", str(script), "-o", str(tmp_path / "link.html")], capsys)[0] == 0
     assert (tmp_path / "link.html").is_symlink() and b"KITCHEN" in target.read_bytes()
-    done = _program("convert", str(script), "--to", "html", "-o", "/dev/null")
-    assert done.returncode == 2 and "device" in done.stderr
+    status, _, err = run(["convert", str(script), "--to", "html", "-o", "/dev/null"], capsys)
+    assert status == 2 and "device" in err
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
 def test_lint_prints_the_first_problems_each_on_a_short_line_and_counts_the_rest(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "flawed.fountain"
     name = "A" * 500
     path.write_text(
         "".join(f"INT. KITCHEN {i}\n\n@{name}\n\n" for i in range(120)), encoding="utf-8"
     )
-    done = _program("lint", str(path))
-    assert done.returncode == 1
-    lines = done.stdout.splitlines()
+    status, out, err = run(["lint", str(path)], capsys)
+    assert status == 1
+    lines = out.splitlines()
     assert len(lines) == 51
     assert lines[-1].endswith("… and 190 more (--limit 0 shows all)"), lines[-1]
     assert all(len(line) < len(str(path)) + 160 for line in lines), max(lines, key=len)
-    assert done.stderr == "240 problems found.\n"
-    everything = _program("lint", str(path), "--limit", "0")
-    assert len(everything.stdout.splitlines()) == 240
+    assert err == "240 problems found.\n"
+    assert len(run(["lint", str(path), "--limit", "0"], capsys)[1].splitlines()) == 240
 
 
-def test_lint_of_an_fdx_that_fountain_cannot_carry_warns_once(tmp_path: Path) -> None:
+def test_lint_of_an_fdx_that_fountain_cannot_carry_warns_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     speech = '<Paragraph Type="Dialogue"><Text>Nobody said this ( </Text></Paragraph>'
     path = tmp_path / "orphans.fdx"
     path.write_text(
         f"<FinalDraft><Content>{speech * 3000}</Content></FinalDraft>", encoding="utf-8"
     )
-    done = _program("lint", str(path))
-    assert done.returncode == 1
-    warnings = [line for line in done.stderr.splitlines() if line.startswith("WARNING")]
+    with caplog.at_level(logging.WARNING):
+        assert run(["lint", str(path)], capsys)[0] == 1
+    warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == 1 and len(warnings[0]) < 300, warnings
