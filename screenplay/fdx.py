@@ -65,6 +65,10 @@ Deliberately not here: revisions, script notes of Final Draft itself (their anch
 character ranges across the whole script), page layout on import, and any knowledge of
 Fountain. Parsing uses defusedxml, so entity expansion (billion laughs) and external entities
 are refused; writing builds an ElementTree.
+
+Reading and writing share one module because the `WritersRoom` element and the title page map
+are one contract: the indices and offsets the writer records are exactly what the reader puts
+back, and they are described once, above.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ plain-string fields (a heading, a cue) are dropped on reading: the model keeps t
 
 Deliberately not here: page layout (`screenplay.layout`), judging the script (`screenplay.lint`),
 and guessing what a language model meant by almost-Fountain (`screenplay.repair`).
+
+Reader and writer share one module because the writer asks the reader: each paragraph is written
+in the plainest form that the reader takes back unchanged, so the two change together.
 """
 
 from __future__ import annotations

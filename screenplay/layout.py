@@ -13,6 +13,10 @@ keep-all`), unless a word is longer than the whole line.
 It deliberately knows nothing of fonts, PDF or HTML: a `Page` is plain data (lines at a row of
 the grid and an x in points, made of styled runs) that the PDF writer draws and the stats module
 counts. Notes, sections, synopses and boneyard are never laid out.
+
+Wrapping and breaking pages live in one module because they are one job: a page may end only
+where the wrapper ends a line, and the breaker counts the rows a cut leaves from the wrapper's
+own lines (a wrap is the same for a prefix, see `_wrap_cells`), so neither can change alone.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ Each kind of fix is described in `RepairResult.changes`.
 It deliberately knows nothing of prompts, models or rooms, and does not judge the scene (that is
 `screenplay.lint`). Inline emphasis is read with the Fountain reader's own `parse_inline`, so a
 repaired take and a hand-written Fountain file mean the same thing by `*italic*`.
+
+It is long because model output is varied, not because it does two things: every recogniser
+here serves the one reader, which tries them on each line in a fixed order.
 """
 
 from __future__ import annotations
