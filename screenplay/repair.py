@@ -31,6 +31,7 @@ from typing import Any
 
 from screenplay.fountain import parse_inline, split_scene_number
 from screenplay.types import (
+    MAX_SCENE_NUMBER,
     Action,
     Centered,
     Character,
@@ -501,6 +502,8 @@ def _scene_heading(text: str) -> SceneHeading | None:
     label = _SCENE_LABEL.match(text)
     if label:
         number, text = label.group("number"), text[label.end() :]
+        if number and len(number) > MAX_SCENE_NUMBER:
+            number = None  # `Scene 99999...:` of a model that would not stop is no number
     forced = text.startswith(".") and not text.startswith("..")
     body = text[1:] if forced else text
     body, found = split_scene_number(body, escapes=False)

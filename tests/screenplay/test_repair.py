@@ -722,3 +722,11 @@ def test_one_edit_apart_means_one_letter_inserted_deleted_replaced_or_swapped(
         )
 
     assert _repair._one_edit(a, b) == (a != b and b in edits(a))
+
+
+def test_a_scene_number_no_scene_has_is_left_out() -> None:
+    take = "Scene " + "9" * 40 + ": INT. KITCHEN - NIGHT\n\nShe waits."
+    assert repair(take).elements[0] == SceneHeading("INT. KITCHEN - NIGHT")
+    assert repair("Scene 12: INT. KITCHEN - NIGHT\n\nShe waits.").elements[0] == SceneHeading(
+        "INT. KITCHEN - NIGHT", "12"
+    )
