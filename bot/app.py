@@ -185,6 +185,7 @@ async def _open_generator(settings: Settings) -> Generator:
         device=settings.device,
         dtype=settings.dtype,
         cache_dir=settings.model_cache,
+        for_queue=True,  # from the runtime weight cache: no Hugging Face model to build
     )
     started = time.perf_counter()
     generator = await open_generator(GenerationSettings(backend="local", model=model, queue=queue))

