@@ -1,0 +1,275 @@
+"""The Chinese screenplay convention (中文剧本): reading, writing, detection, round trips."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from screenplay import (
+    Action,
+    Centered,
+    Character,
+    Dialogue,
+    Lyrics,
+    PageBreak,
+    Parenthetical,
+    SceneHeading,
+    Section,
+    Text,
+    Transition,
+    parse_fountain,
+)
+from screenplay.zh import looks_like_zh, parse_zh, read_heading, scene_cast, to_zh
+from tests.screenplay.strategies import documents
+
+
+def action(text: str) -> Action:
+    return Action(Text.of(text))
+
+
+@pytest.mark.parametrize(
+    ("line", "number", "times", "settings", "place"),
+    [
+        ("1-1 日 内 客厅", "1-1", ("日",), ("内",), "客厅"),
+        ("第3场 夜 外 村口", "3", ("夜",), ("外",), "村口"),
+        ("第十二场 夜 外 村口", "12", ("夜",), ("外",), "村口"),
+        ("3. 茶馆 夜 内", "3", ("夜",), ("内",), "茶馆"),
+        ("12A、茶馆 夜内", "12A", ("夜",), ("内",), "茶馆"),
+        ("内景 茶馆 夜", None, ("夜",), ("内景",), "茶馆"),
+        ("场景一：医院走廊 日 内", "1", ("日",), ("内",), "医院走廊"),
+        ("日 内外 客厅", None, ("日",), ("内外",), "客厅"),
+        ("2-15 客厅 黄昏/内", "2-15", ("黄昏",), ("内",), "客厅"),
+    ],
+)
+def test_scene_headings_in_their_varying_orders(
+    line: str, number: str | None, times: tuple[str, ...], settings: tuple[str, ...], place: str
+) -> None:
+    heading = read_heading(line)
+    assert heading is not None
+    assert (heading.number, heading.times, heading.settings, heading.place) == (
+        number,
+        times,
+        settings,
+        place,
+    )
+    assert parse_zh(line).elements == (SceneHeading(line, number),)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["夜很深。", "夜 很深", "3. 他走了。", "陈伯：日 内", "外面下着雨，日头不见了。", "内 衣"],
+)
+def test_lines_that_are_not_headings(line: str) -> None:
+    assert not any(isinstance(e, SceneHeading) for e in parse_zh(line).elements)
+
+
+def test_speech_with_extension_and_parenthetical_in_both_widths() -> None:
+    text = (
+        "陈伯：（压低声音）打烊了。\n小梅（画外音）：陈伯，是我。\n"
+        "TOM(VO): (quietly) Hi.\n老周（内心独白）：\n"
+    )
+    assert parse_zh(text).elements == (
+        Character("陈伯"),
+        Parenthetical("（压低声音）"),
+        Dialogue(Text.of("打烊了。")),
+        Character("小梅", "画外音"),
+        Dialogue(Text.of("陈伯，是我。")),
+        Character("TOM", "VO"),
+        Parenthetical("(quietly)"),
+        Dialogue(Text.of("Hi.")),
+        Character("老周", "内心独白"),
+    )
+
+
+def test_cast_lines_action_marks_transitions_and_episodes() -> None:
+    text = (
+        "第一集 归来\n\n1-1 日 内 客厅\n人物：陈伯、小梅\n△ 雨夜。\n▲ 灯灭了。\n"
+        "门口贴着一张红纸：本店于本月三十日拆迁。\n切至：\n闪回\n闪回结束\n叠化\n"
+    )
+    doc = parse_zh(text)
+    assert doc.elements == (
+        Section("第一集 归来", 1),
+        SceneHeading("1-1 日 内 客厅", "1-1"),
+        action("人物：陈伯、小梅"),
+        action("△ 雨夜。"),
+        action("▲ 灯灭了。"),
+        action("门口贴着一张红纸：本店于本月三十日拆迁。"),
+        Transition("切至："),
+        Transition("闪回"),
+        Transition("闪回结束"),
+        Transition("叠化"),
+    )
+    assert scene_cast(doc.elements) == ["陈伯", "小梅"]
+    assert to_zh(doc) == text
+
+
+def test_title_block_and_fountain_extras_round_trip() -> None:
+    text = (
+        "《茶馆》\n编剧：作家室\n联系方式：成都\n    writers@example.org\n\n"
+        "内景 茶馆 夜\n~茶要慢慢泡哟，\n~人要慢慢等，\n===\n> 剧终 <\n"
+        "[[改：第二稿]]\n= 小雨回家\n/*删掉的一场\n她哭了。*/\n\n# 第二幕\n"
+    )
+    doc = parse_zh(text)
+    assert doc.title == "茶馆"
+    assert doc.title_page.get("Author") == Text.of("作家室")
+    assert doc.title_page.get("Contact") == Text.of("成都\nwriters@example.org")
+    assert Lyrics(Text.of("茶要慢慢泡哟，\n人要慢慢等，")) in doc.elements
+    assert PageBreak() in doc.elements
+    assert Centered(Text.of("剧终")) in doc.elements
+    assert to_zh(doc) == text
+
+
+def test_hollywood_elements_are_mapped() -> None:
+    doc = parse_fountain(
+        "INT. 老成都茶馆 - NIGHT #12#\n\nEXT. STREET - DUSK\n\nTOM: hello.\n\n@陈伯 (V.O.)\n"
+        "(beat)\nOK\nthen\n\nCUT TO:\n\n.A BLACK VOID\n"
+    )
+    assert to_zh(doc) == (
+        "12. 内景 老成都茶馆 夜\n\n外景 STREET 黄昏\n△ TOM: hello.\n陈伯（V.O.）：(beat) OK then\n"
+        "切至：\n\n.A BLACK VOID\n"
+    )
+    again = parse_zh(to_zh(doc))
+    assert again.elements[0] == SceneHeading("12. 内景 老成都茶馆 夜", "12")
+    assert again.elements[-1] == SceneHeading("A BLACK VOID")
+
+
+def test_detection() -> None:
+    zh = "1-1 日 内 客厅\n陈伯：打烊了。\n小梅：是我。\n"
+    assert looks_like_zh(zh)
+    assert looks_like_zh("陈伯：打烊了。\n小梅：是我。\n陈伯：进来。\n")
+    assert not looks_like_zh("INT. HOUSE - DAY\n\n陈伯：打烊了。\n小梅：是我。\n陈伯：进来。\n")
+    assert not looks_like_zh("@陈伯\n打烊了。\n\n@小梅\n是我。\n")
+    assert not looks_like_zh("Title: X\n\nNote: one thing.\nTODO: another.\nAlso: this.\n")
+
+
+# --- round trips --------------------------------------------------------------------------------
+
+_chars = st.sampled_from([*"我你他她的了是在有茶馆雨灯门风站看走一二三好吗", "ok", "A1"])
+_punct = st.sampled_from([*"，。！？、…—“”", "（笑）"])
+_names = st.sampled_from(["陈伯", "小梅", "林小雨", "老周", "TOM", "穿西装的男人"])
+_times = st.sampled_from(["日", "夜", "晨", "黄昏", "傍晚", "清晨"])
+_sets = st.sampled_from(["内", "外", "内外"])
+_places = st.sampled_from(["客厅", "村口", "老成都茶馆", "医院走廊", "出租屋"])
+_numbers = st.integers(1, 120)
+
+
+@st.composite
+def _sentence(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(st.tuples(st.lists(_chars, min_size=1, max_size=6), _punct), max_size=4))
+    words = "".join("".join(chars) + mark for chars, mark in parts)
+    return words + "".join(draw(st.lists(_chars, min_size=1, max_size=5))) + "。"
+
+
+@st.composite
+def _heading(draw: st.DrawFn) -> str:
+    n, time_, set_, place = draw(_numbers), draw(_times), draw(_sets), draw(_places)
+    return draw(
+        st.sampled_from(
+            [
+                f"{n}-{draw(_numbers)} {time_} {set_} {place}",
+                f"第{n}场 {time_} {set_} {place}",
+                f"{n}. {place} {time_} {set_}",
+                f"内景 {place} {time_}",
+                f"场景{n}：{place} {time_} {set_}",
+            ]
+        )
+    )
+
+
+@st.composite
+def _line(draw: st.DrawFn) -> str:
+    kind = draw(st.sampled_from(["speech", "speech", "action", "mark", "cast", "transition"]))
+    if kind == "speech":
+        name = draw(_names)
+        ext = draw(st.sampled_from(["", "（画外音）", "（OS）", "（VO）", "（内心独白）"]))
+        paren = draw(st.sampled_from(["", "（压低声音）", "（笑）"]))
+        return f"{name}{ext}：{paren}{draw(_sentence())}"
+    if kind == "action":
+        return draw(_sentence())
+    if kind == "mark":
+        return draw(st.sampled_from(["△ ", "▲ "])) + draw(_sentence())
+    if kind == "cast":
+        return "人物：" + "、".join(draw(st.lists(_names, min_size=1, max_size=3)))
+    return draw(st.sampled_from(["切至：", "闪回", "闪回结束", "叠化", "淡出。"]))
+
+
+@st.composite
+def zh_scripts(draw: st.DrawFn) -> str:
+    out: list[str] = []
+    if draw(st.booleans()):
+        out += ["《" + draw(_places) + "》", "编剧：" + draw(_names), ""]
+    for episode in range(draw(st.integers(0, 2))):
+        if out and out[-1]:
+            out.append("")
+        out.append(draw(st.sampled_from([f"第{episode + 1}集", "第一集 归来"])))
+        for _ in range(draw(st.integers(0, 3))):
+            if out and out[-1]:
+                out.append("")
+            out.append(draw(_heading()))
+            out += draw(st.lists(_line(), max_size=6))
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n" if out else ""
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(zh_scripts())
+def test_zh_text_round_trips_exactly(text: str) -> None:
+    doc = parse_zh(text)
+    assert to_zh(doc) == text
+    assert parse_zh(to_zh(doc)) == doc
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+@given(documents())
+def test_any_document_is_written_and_read_back_without_error(doc: object) -> None:
+    from screenplay import Document
+
+    assert isinstance(doc, Document)
+    written = to_zh(doc)
+    again = parse_zh(written)
+    assert to_zh(again) == written  # what the writer writes is a fixed point
+    headings = [e for e in doc.elements if isinstance(e, SceneHeading)]
+    assert len([e for e in again.elements if isinstance(e, SceneHeading)]) == len(headings)
+
+
+@given(st.text(max_size=300))
+def test_never_raises_on_text(text: str) -> None:
+    to_zh(parse_zh(text))
+    looks_like_zh(text)
+
+
+# --- hostile input: time grows in proportion to size -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "陈伯" * 40 + "：",  # a long name before a colon
+        "（" * 50 + "\n",
+        "1-1 日 内 " + " 客厅" * 30 + "\n",
+        "~" + "茶" * 50 + "\n",
+        "/*" + "a" * 50,  # a boneyard never closed
+        "陈伯：（" + "打烊了" * 20,  # a parenthetical never closed
+        "切至：\n" * 3,
+    ],
+)
+def test_reading_and_writing_take_time_in_proportion_to_size(unit: str) -> None:
+    def run(count: int) -> float:
+        text = unit * count
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            to_zh(parse_zh(text))
+            looks_like_zh(text)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    small = 200
+    while run(small) < 0.01 and small < 200 * 64:
+        small *= 2
+    ratio = run(small * 8) / run(small)
+    assert ratio < 30, ratio
