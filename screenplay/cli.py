@@ -26,10 +26,11 @@ from screenplay.files import MAX_SCRIPT_BYTES, read_script_bytes, write_atomic
 from screenplay.fountain import parse_fountain, to_fountain
 from screenplay.layout import display_width
 from screenplay.lint import lint
-from screenplay.render import FORMATS, PAPERS, render
+from screenplay.render import ALL_FORMATS, LAYOUTS, PAPERS, render
 from screenplay.repair import repair_with_report
 from screenplay.stats import stats
 from screenplay.types import Document
+from screenplay.zh import looks_like_zh, parse_zh
 
 _log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ _FORMATS = {
     ".spmd": "fountain",
     ".txt": "fountain",
     ".fdx": "fdx",
+    ".docx": "docx",
     ".pdf": "pdf",
     ".html": "html",
     ".htm": "html",
@@ -95,15 +97,15 @@ def _convert(args: argparse.Namespace) -> int:
     if target is None:
         raise CliError(
             f"cannot tell the output format from {args.output!r}; "
-            f"say --to {', '.join(FORMATS[:-1])} or {FORMATS[-1]}"
+            f"say --to {', '.join(ALL_FORMATS[:-1])} or {ALL_FORMATS[-1]}"
         )
-    doc, _ = _load(args.input)
-    _write(args.output, render(doc, target, paper=args.paper))
+    doc, _ = _load(args.input, args.source)
+    _write(args.output, render(doc, target, paper=args.paper, layout=args.layout))
     return EXIT_OK
 
 
 def _lint(args: argparse.Namespace) -> int:
-    doc, source = _load(args.input)
+    doc, source = _load(args.input, args.source)
     problems = lint(doc, _cast(args.cast), source=source)
     shown = problems if args.limit <= 0 else problems[: args.limit]
     for problem in shown:
@@ -118,7 +120,7 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    doc, _ = _load(args.input)
+    doc, _ = _load(args.input, args.source)
     figures = stats(doc, args.paper)
     if args.json:
         print(json.dumps(figures.to_dict(), ensure_ascii=False, indent=2))
@@ -192,6 +194,15 @@ def _decode(path: str, data: bytes) -> str:
         ) from None
 
 
+def _maybe_zh(path: str, data: bytes) -> bool:
+    if Path(path).suffix.lower() in (".fountain", ".spmd", ".fdx") or _is_fdx(path, data):
+        return False
+    try:
+        return looks_like_zh(_decode(path, data))
+    except CliError:
+        return False
+
+
 def _is_fdx(path: str, data: bytes) -> bool:
     if Path(path).suffix.lower() == ".fdx":
         return True
@@ -199,10 +210,17 @@ def _is_fdx(path: str, data: bytes) -> bool:
     return head.startswith((b"<?xml", b"<FinalDraft"))
 
 
-def _load(path: str) -> tuple[Document, str | None]:
-    """Read a Fountain or FDX file; for Fountain, also return the text (for line numbers)."""
+def _load(path: str, source: str | None = None) -> tuple[Document, str | None]:
+    """Read a Fountain, Chinese-convention or FDX file (`source` forces one: fountain, zh or
+    fdx); for Fountain, also return the text (for line numbers). A `.txt` file, or one whose
+    extension says nothing, is read as the Chinese convention when it follows it
+    (`screenplay.zh.looks_like_zh`)."""
     data = _read(path)
-    if _is_fdx(path, data):
+    if source == "zh" or (source is None and _maybe_zh(path, data)):
+        # Lint numbers the lines of the Fountain export: the convention puts a cue and its
+        # speech on one line, which lint's search by first words does not follow.
+        return parse_zh(_decode(path, data)), None
+    if source == "fdx" or (source is None and _is_fdx(path, data)):
         if b"\0" in data[:8192] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             raise CliError(f"{path} looks like a binary file, not a Final Draft script")
         try:
@@ -258,8 +276,14 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "input",
             metavar="IN",
-            help="a Fountain (.fountain, .spmd, .txt) or Final Draft (.fdx) file; "
-            "the format is told by the extension or the content",
+            help="a Fountain (.fountain, .spmd, .txt), Final Draft (.fdx) or Chinese-convention "
+            "(中文剧本, .txt) file; the format is told by the extension or the content",
+        )
+        command.add_argument(
+            "--from",
+            dest="source",
+            choices=("fountain", "fdx", "zh"),
+            help="read IN as this format, whatever its extension and content",
         )
 
     convert = commands.add_parser(
@@ -268,8 +292,9 @@ def _parser() -> argparse.ArgumentParser:
     add_input(convert)
     convert.add_argument(
         "--to",
-        choices=FORMATS,
-        help="the output format (default: told by the extension of -o)",
+        choices=ALL_FORMATS,
+        help="the output format (default: told by the extension of -o; zh is the Chinese "
+        "convention as text, .txt)",
     )
     convert.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="the file to write ('-' for stdout)"
@@ -277,8 +302,15 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--paper",
         choices=PAPERS,
-        default="letter",
-        help="paper size of a PDF (default: letter)",
+        default=None,
+        help="paper size of a PDF or Word file (default: letter; a4 with --layout zh)",
+    )
+    convert.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="hollywood",
+        help="page of a PDF or Word file: hollywood (the industry page) or zh (the Chinese "
+        "convention: bold headings, 角色：对白 left-aligned; default: hollywood)",
     )
     convert.set_defaults(run=_convert)
 

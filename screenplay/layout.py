@@ -46,6 +46,7 @@ from screenplay.types import (
     TitlePage,
     Transition,
 )
+from screenplay.zh import PRINTED_KINDS, zh_lines
 
 INCH = 72.0
 FONT_SIZE = 12.0
@@ -988,3 +989,92 @@ def _title_page_lines(title_page: TitlePage, paper: Paper) -> tuple[Line, ...]:
     for offset, row in enumerate(corner):
         lines.extend(replace(line, row=corner_top + offset) for line in row)
     return tuple(lines)
+
+
+# --- the Chinese layout ------------------------------------------------------------------------
+
+#: The Chinese convention's page (`paginate_zh`): one column of text an inch from either edge,
+#: on the same grid of 10 columns per inch (a Chinese character takes two).
+ZH_LEFT = 1.0 * INCH
+_ZH_BLANK_BEFORE = frozenset({"episode", "heading"})
+_ZH_STYLE = {"title": Style.BOLD, "episode": Style.BOLD, "heading": Style.BOLD}
+
+
+def paginate_zh(doc: Document, paper: str = "a4") -> list[Page]:
+    """Lay `doc` out in the Chinese convention (`screenplay.zh.zh_lines`): the title block at
+    the top of the first page, episode and scene headings in bold after a blank line, `角色：对白`
+    and everything else left-aligned, wrapped with the same kinsoku rules as the industry page.
+    A heading is never the last line of a page; pages are numbered from the second."""
+    size = _paper(paper)
+    width = int((size.width - 2 * ZH_LEFT) // CHAR_WIDTH)
+    blocks: list[list[Line | None]] = []  # None: a blank row
+    for zh_line in zh_lines(doc):
+        if zh_line.kind not in PRINTED_KINDS:
+            continue
+        if zh_line.kind == "page-break":
+            blocks.append([])
+            continue
+        text = zh_line.text.strip()
+        if zh_line.kind == "centered":
+            text = text.removeprefix(">").removesuffix("<").strip()
+        elif zh_line.kind == "lyrics":
+            text = text.removeprefix("~")
+        style = _ZH_STYLE.get(zh_line.kind, Style.NONE)
+        if zh_line.kind == "lyrics":
+            style = Style.ITALIC
+        cells = _source_lines(Text.of(text), style)[0] if text else ()
+        rows: list[Line | None] = [None] if zh_line.kind in _ZH_BLANK_BEFORE and blocks else []
+        centred = zh_line.kind in ("title", "centered", "episode")
+        for wrapped, _ in _wrap_line(cells, 0, len(cells), width):
+            x = ZH_LEFT
+            if centred:
+                x += (width - wrapped.columns) * CHAR_WIDTH / 2
+            kind: LineKind = "scene-heading" if zh_line.kind == "heading" else "action"
+            rows.append(_line(x, wrapped, "title" if zh_line.kind == "title" else kind))
+        if zh_line.kind == "title":
+            rows.append(None)
+        blocks.append(rows)
+    return _zh_pages(blocks, size)
+
+
+def _zh_pages(blocks: list[list[Line | None]], size: Paper) -> list[Page]:
+    pages: list[list[Line]] = [[]]
+    row = 0
+    for i, block in enumerate(blocks):
+        if not block:  # a forced page break
+            if pages[-1]:
+                pages.append([])
+                row = 0
+            continue
+        rows = block
+        if row == 0:
+            while rows and rows[0] is None:
+                rows = rows[1:]
+        # A heading keeps the first line after it on its page.
+        keep = len(rows) + (1 if rows and rows[-1] is not None and _is_heading(rows[-1]) else 0)
+        if i + 1 == len(blocks):
+            keep = len(rows)
+        if row and row + min(keep, size.lines) > size.lines:
+            pages.append([])
+            row = 0
+            while rows and rows[0] is None:
+                rows = rows[1:]
+        for line in rows:
+            if row == size.lines:
+                pages.append([])
+                row = 0
+            if line is not None:
+                pages[-1].append(replace(line, row=row))
+            row += 1
+    out: list[Page] = []
+    for number, lines in enumerate(pages, start=1):
+        if number > 1:
+            label = f"{number}."
+            x = size.width - ZH_LEFT - len(label) * CHAR_WIDTH
+            lines.append(Line(PAGE_NUMBER_ROW, x, (Run(label),), "page-number"))
+        out.append(Page(size, number, tuple(lines)))
+    return out
+
+
+def _is_heading(line: Line) -> bool:
+    return line.kind == "scene-heading"

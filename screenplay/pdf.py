@@ -29,6 +29,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from screenplay.errors import ScreenplayError
 from screenplay.layout import (
     CHAR_WIDTH,
     FONT_SIZE,
@@ -38,6 +39,7 @@ from screenplay.layout import (
     Run,
     char_width,
     paginate,
+    paginate_zh,
 )
 from screenplay.types import Document, Style
 
@@ -64,9 +66,18 @@ _UNDERLINE_DROP = 1.8
 _UNDERLINE_WIDTH = 0.6
 
 
-def to_pdf(doc: Document, paper: str = "letter") -> bytes:
-    """The screenplay as a PDF: title page (when the document has one), then numbered pages."""
-    pages = paginate(doc, paper)
+def to_pdf(doc: Document, paper: str | None = None, layout: str = "hollywood") -> bytes:
+    """The screenplay as a PDF. The `hollywood` layout (Letter unless `paper` says otherwise):
+    title page when the document has one, then the industry page; the `zh` layout (A4 unless
+    told otherwise): the Chinese convention, `paginate_zh`."""
+    if layout == "zh":
+        paper = paper or "a4"
+        pages = paginate_zh(doc, paper)
+    elif layout == "hollywood":
+        paper = paper or "letter"
+        pages = paginate(doc, paper)
+    else:
+        raise ScreenplayError(f"The layouts are hollywood and zh; not {layout!r}.")
     size = pages[0].paper if pages else PAPERS["letter"]
     out = io.BytesIO()
     canvas = Canvas(
