@@ -14,7 +14,9 @@ document back in them:
   so every format prints it, and lint reads it to check who speaks in the scene (`scene_cast`);
 - `△`/`▲` lines and plain paragraphs are `Action`, the mark kept in the text as written;
 - `陈伯（画外音）：（压低声音）打烊了。` is a `Character` (extension `画外音`), a `Parenthetical`
-  `（压低声音）` and `Dialogue`; full-width or ASCII colon and parentheses;
+  and `Dialogue`; full-width or ASCII colon and parentheses. The wryly is kept as `(压低声音)`,
+  in the ASCII parentheses every other format writes (Fountain and FDX know no other), and
+  written back full-width when it holds Chinese;
 - `切至：`, `闪回`, `闪回结束`, `叠化`, `淡出。`… alone on a line are `Transition`s.
 
 A title block (`《片名》` on the first line, then `编剧：…` lines) is the title page. Elements the
@@ -350,7 +352,10 @@ def _speech(line: str) -> _Speech | None:
     if rest[:1] and rest[0] in _OPEN:
         close = next((i for i, ch in enumerate(rest) if ch in _CLOSE), -1)
         if close > 0:
-            parenthetical, rest = rest[: close + 1], rest[close + 1 :].strip(_SPACES)
+            # Kept in ASCII parentheses, as every other format writes a wryly; `to_zh` gives a
+            # Chinese one its full-width parentheses back.
+            parenthetical = f"({rest[1:close].strip(_SPACES)})"
+            rest = rest[close + 1 :].strip(_SPACES)
     return _Speech(name, extension, parenthetical, rest)
 
 
@@ -648,10 +653,18 @@ def _speech_line(cue: Character, body: Sequence[Element]) -> str:
     pieces: list[str] = []
     for part in body:
         if isinstance(part, Parenthetical):
-            pieces.append(_one_line(part.text))
+            pieces.append(_wryly(part.text))
         elif isinstance(part, Dialogue):
             pieces.extend(part.text.plain.split("\n"))
     return f"{head}：{_run_on(pieces)}"
+
+
+def _wryly(text: str) -> str:
+    """A parenthetical as the convention writes it: `(压低声音)` -> `（压低声音）`."""
+    text = _one_line(text)
+    if text[:1] in _OPEN and text[-1:] in _CLOSE and _wide(text):
+        return f"（{text[1:-1].strip(_SPACES)}）"
+    return text
 
 
 def _run_on(pieces: Iterable[str]) -> str:
@@ -684,7 +697,7 @@ def _lines(element: Element) -> list[ZhLine]:
     if isinstance(element, Transition):
         return [ZhLine("transition", _transition_line(element.text))]
     if isinstance(element, Parenthetical):
-        return [ZhLine("action", _action_line(element.text))]
+        return [ZhLine("action", _action_line(_wryly(element.text)))]
     if isinstance(element, Dialogue):
         return [ZhLine("action", _action_line(_run_on(element.text.plain.split("\n"))))]
     if isinstance(element, Centered):

@@ -9,6 +9,15 @@ writers; the output must equal the reviewed files in `tests/files/golden/`:
 - `<stem>.pdf.txt`   the page count and the text of `to_pdf(doc, paper="letter")` as
   `pdftotext -layout` reads it (a PDF's bytes carry timestamps; its laid-out text does not).
 
+Each `tests/files/<stem>.zh.txt`, a script in the Chinese convention (中文剧本), is read with
+`parse_zh` and must write back unchanged (zh -> document -> zh); its golden files are:
+
+- `<stem>.zh.txt`      the script as `to_zh` writes it,
+- `<stem>.fountain`, `<stem>.fdx`  the Hollywood formats,
+- `<stem>.zh.pdf.txt`  the A4 PDF in the Chinese layout as `pdftotext -layout` reads it,
+- `<stem>.docx.txt`    the Word file in the Chinese layout read back with python-docx, a line a
+  paragraph marked with its alignment and `**` around bold runs.
+
 `pytest --update-goldens` rewrites them; review the diff before committing. Adding an example
 script needs nothing but the file and a run with `--update-goldens`.
 """
@@ -16,12 +25,14 @@ script needs nothing but the file and a run with `--update-goldens`.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import subprocess
 import typing
 from pathlib import Path
 
 import pytest
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 
 from screenplay import (
     PRINTED,
@@ -38,15 +49,18 @@ from screenplay import (
     Text,
     parse_fdx,
     parse_fountain,
+    render,
     to_fdx,
     to_fountain,
     to_html,
     to_pdf,
 )
+from screenplay.zh import parse_zh, to_zh
 
 FILES = Path(__file__).resolve().parent.parent / "files"
 GOLDEN = FILES / "golden"
 SCRIPTS = sorted(FILES.glob("*.fountain"))
+ZH_SCRIPTS = sorted(FILES.glob("*.zh.txt"))
 
 needs_pdftotext = pytest.mark.skipif(
     shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed"
@@ -76,10 +90,11 @@ def _check_golden(name: str, actual: str, update: bool) -> None:
     assert actual == expected, f"{name} differs from its golden file (pytest --update-goldens)"
 
 
-def _pdf_text(doc: Document, tmp_path: Path) -> str:
-    """The page count and the laid-out text of the letter-size PDF, one block per page."""
+def _pdf_text(doc: Document, tmp_path: Path, layout: str = "hollywood") -> str:
+    """The page count and the laid-out text of the PDF (letter, or A4 in the Chinese layout),
+    one block per page."""
     pdf = tmp_path / "script.pdf"
-    pdf.write_bytes(to_pdf(doc, paper="letter"))
+    pdf.write_bytes(to_pdf(doc, layout=layout))
     result = subprocess.run(
         ["pdftotext", "-layout", "-enc", "UTF-8", str(pdf), "-"],
         check=True,
@@ -139,8 +154,8 @@ def test_golden_fdx_reads_back_with_the_same_printed_elements(script: Path) -> N
 
 def test_every_golden_file_belongs_to_an_example_script() -> None:
     """A renamed or deleted example must take its golden files with it."""
-    stems = {p.stem for p in SCRIPTS}
-    suffixes = (".fountain", ".fdx", ".html", ".pdf.txt")
+    stems = {p.stem for p in SCRIPTS} | {p.name.removesuffix(".zh.txt") for p in ZH_SCRIPTS}
+    suffixes = (".fountain", ".fdx", ".html", ".pdf.txt", ".zh.txt", ".zh.pdf.txt", ".docx.txt")
     orphans = [
         g.name
         for g in GOLDEN.iterdir()
@@ -205,3 +220,73 @@ def test_chinese_script_prints_its_chinese(tmp_path: Path) -> None:
     text = _pdf_text(_parse(FILES / "zh_teahouse.fountain"), tmp_path)
     assert "林小雨" in text
     assert "茶馆的最后一夜" in text
+
+
+# --- the Chinese convention ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=ZH_SCRIPTS, ids=[p.name for p in ZH_SCRIPTS])
+def zh_script(request: pytest.FixtureRequest) -> Path:
+    path: Path = request.param
+    return path
+
+
+def _zh_stem(path: Path) -> str:
+    return path.name.removesuffix(".zh.txt")
+
+
+def _docx_text(doc: Document) -> str:
+    """The Word file in the Chinese layout as python-docx reads it back."""
+    import io
+
+    import docx
+
+    word = docx.Document(io.BytesIO(render(doc, "docx", layout="zh")))
+    out: list[str] = []
+    for paragraph in word.paragraphs:
+        align = {WD_ALIGN_PARAGRAPH.CENTER: "center", WD_ALIGN_PARAGRAPH.RIGHT: "right"}
+        runs = "".join(f"**{r.text}**" if r.bold else r.text for r in paragraph.runs)
+        out.append(f"{align.get(paragraph.alignment, 'left'):6} | {runs}".rstrip())
+    return "\n".join(out) + "\n"
+
+
+def test_zh_examples_round_trip_exactly(zh_script: Path) -> None:
+    text = zh_script.read_text(encoding="utf-8")
+    assert to_zh(parse_zh(text)) == text
+
+
+def test_zh_matches_golden(zh_script: Path, update_goldens: bool) -> None:
+    doc = parse_zh(zh_script.read_text(encoding="utf-8"))
+    stem = _zh_stem(zh_script)
+    _check_golden(f"{stem}.zh.txt", to_zh(doc), update_goldens)
+    _check_golden(f"{stem}.fountain", to_fountain(doc), update_goldens)
+    _check_golden(f"{stem}.fdx", to_fdx(doc), update_goldens)
+    _check_golden(f"{stem}.docx.txt", _docx_text(doc), update_goldens)
+
+
+def test_zh_fdx_keeps_every_printed_element(zh_script: Path) -> None:
+    doc = parse_zh(zh_script.read_text(encoding="utf-8"))
+    assert _printed(parse_fdx(to_fdx(doc))) == _printed(doc)
+
+
+@needs_pdftotext
+def test_zh_pdf_matches_golden_and_keeps_the_line_breaking_rules(
+    zh_script: Path, update_goldens: bool, tmp_path: Path
+) -> None:
+    doc = parse_zh(zh_script.read_text(encoding="utf-8"))
+    text = _pdf_text(doc, tmp_path, layout="zh")
+    _check_golden(f"{_zh_stem(zh_script)}.zh.pdf.txt", text, update_goldens)
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith(("pages:", "----------"))
+    ]
+    # Kinsoku: no line starts with closing punctuation or ends with an opening one.
+    assert [line for line in lines if line[0] in "，。、；：？！）」』》"] == []
+    assert [line for line in lines if line[-1] in "（「『《"] == []
+    # The text extracts whole: every printed line of the script, joined across its wraps.
+    printed = re.sub(r"\s+", "", "".join(lines))
+    for line in to_zh(doc).splitlines():
+        if line.strip() and not line.startswith(("=", "[[", "/*", "#")):
+            words = line.removeprefix(">").removesuffix("<").removeprefix("~")
+            assert re.sub(r"\s+", "", words) in printed, words

@@ -73,7 +73,7 @@ def test_speech_with_extension_and_parenthetical_in_both_widths() -> None:
     )
     assert parse_zh(text).elements == (
         Character("陈伯"),
-        Parenthetical("（压低声音）"),
+        Parenthetical("(压低声音)"),
         Dialogue(Text.of("打烊了。")),
         Character("小梅", "画外音"),
         Dialogue(Text.of("陈伯，是我。")),
