@@ -40,6 +40,7 @@ from screenplay.types import (
     dialogue_blocks,
     quote,
 )
+from screenplay.zh import read_heading, scene_cast
 
 __all__ = ["CODES", "Problem", "lint"]
 
@@ -84,6 +85,7 @@ def lint(
         _parentheses(elements),
         _headings(elements),
         _empty_scenes(elements),
+        _scene_casts(elements),
     ]
     if cast is not None:
         checks.append(_speakers(elements, list(cast)))
@@ -183,6 +185,11 @@ def _heading_problem(heading: str) -> str | None:
         return "A scene heading is empty; write where and when, e.g. INT. KITCHEN - NIGHT."
     prefix = _PREFIX.match(heading)
     if prefix is None:
+        zh = read_heading(heading)
+        if zh is not None and not zh.times:
+            return f"场景标题“{heading}”缺少日/夜等时间 (the scene heading has no time of day)."
+        if zh is not None and not zh.place:
+            return f"场景标题“{heading}”缺少地点 (the scene heading does not say where)."
         # A forced heading (`.A BLACK VOID`) is the writer's deliberate choice.
         return None
     place, dash, time = (" " + heading[prefix.end() :].strip()).rpartition(" - ")
@@ -222,6 +229,26 @@ def _empty_scenes(elements: Sequence[Element]) -> Iterator[tuple[int, str, str]]
                 open_scene, has_content = (index, element.text.strip()), False
         elif isinstance(element, _CONTENT):
             has_content = True
+
+
+def _scene_casts(elements: Sequence[Element]) -> Iterator[tuple[int, str, str]]:
+    """In a scene with a `人物：` line (the Chinese convention), a speaker not on it."""
+    start = 0
+    for end in [*(i for i, e in enumerate(elements) if isinstance(e, SceneHeading)), len(elements)]:
+        scene = elements[start:end]
+        names = scene_cast(scene)
+        if names is not None:
+            listed = {_name_key(name) for name in names}
+            for offset, element in enumerate(scene):
+                if isinstance(element, Character) and _name_key(element.name) not in listed:
+                    name = _short(element.name)
+                    yield (
+                        start + offset,
+                        f"{name}说了话，但不在本场的人物表里 ({name} speaks but is not on the "
+                        "scene's 人物 line).",
+                        "unknown-speaker",
+                    )
+        start = end
 
 
 def _speakers(elements: Sequence[Element], cast: list[str]) -> Iterator[tuple[int, str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -273,3 +274,77 @@ def test_reading_and_writing_take_time_in_proportion_to_size(unit: str) -> None:
         small *= 2
     ratio = run(small * 8) / run(small)
     assert ratio < 30, ratio
+
+
+# --- lint on the convention ----------------------------------------------------------------------
+
+
+def test_lint_finds_a_heading_without_a_time_and_a_speaker_off_the_cast_line() -> None:
+    from screenplay import lint
+
+    doc = parse_zh(
+        "1-1 内 客厅\n人物：陈伯\n陈伯：打烊了。\n小梅：是我。\n\n1-2 夜 外 村口\n小梅：走吧。\n"
+    )
+    problems = [(p.code, p.message) for p in lint(doc)]
+    assert [code for code, _ in problems] == ["malformed-heading", "unknown-speaker"]
+    assert "日/夜" in problems[0][1]
+    assert "小梅" in problems[1][1]
+    good = "1-1 日 内 客厅\n人物：陈伯、小梅\n陈伯：打烊了。\n小梅（画外音）：是我。\n"
+    assert lint(parse_zh(good)) == []
+
+
+# --- render, Word and the command line ---------------------------------------------------------
+
+
+def test_word_files_in_both_layouts() -> None:
+    import io
+
+    import docx
+    from docx.shared import Inches
+
+    from screenplay import render
+
+    doc = parse_zh("《茶馆》\n\n1-1 日 内 客厅\n陈伯：（压低声音）打烊了。\n切至：\n")
+    zh = docx.Document(io.BytesIO(render(doc, "docx", layout="zh")))
+    assert [p.text for p in zh.paragraphs] == [
+        "《茶馆》",
+        "1-1 日 内 客厅",
+        "陈伯：（压低声音）打烊了。",
+        "切至：",
+    ]
+    assert all(run.bold for run in zh.paragraphs[1].runs)
+    assert not any(run.bold for run in zh.paragraphs[2].runs)
+    assert round(zh.sections[0].page_width.mm) == 210
+    normal = zh.styles["Normal"].element.rPr.rFonts
+    assert normal.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia")
+
+    hw = docx.Document(io.BytesIO(render(doc, "docx")))
+    by_text = {p.text: p for p in hw.paragraphs}
+    assert hw.sections[0].page_width == Inches(8.5)
+    assert hw.styles["Normal"].font.name == "Courier New"
+    assert by_text["陈伯"].paragraph_format.left_indent == Inches(2.2)
+    assert by_text["(压低声音)"].paragraph_format.left_indent == Inches(1.6)
+    assert by_text["打烊了。"].paragraph_format.left_indent == Inches(1.0)
+    assert by_text["切至："].alignment == 2  # right
+
+
+def test_render_and_the_command_line(tmp_path: Path) -> None:
+    from screenplay import render
+    from screenplay.cli import main
+
+    text = "1-1 日 内 客厅\n陈伯：打烊了。\n小梅：是我。\n"
+    assert render(parse_zh(text), "zh").decode() == text
+    source = tmp_path / "script.txt"
+    source.write_text(text, encoding="utf-8")
+    out = tmp_path / "out.fountain"
+    assert main(["convert", str(source), "-o", str(out)]) == 0
+    assert "@陈伯" in out.read_text(encoding="utf-8")  # detected as zh
+    assert main(["convert", str(out), "--to", "zh", "-o", str(tmp_path / "back.txt")]) == 0
+    assert (tmp_path / "back.txt").read_text(encoding="utf-8") == text
+    assert main(["convert", str(source), "--layout", "zh", "-o", str(tmp_path / "a.docx")]) == 0
+    assert main(["convert", str(source), "--layout", "zh", "-o", str(tmp_path / "a.pdf")]) == 0
+    assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("陈伯：打烊了。\n", encoding="utf-8")  # one line: too little to tell
+    assert main(["convert", str(plain), "--from", "zh", "--to", "zh", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == "陈伯：打烊了。\n"
