@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.generation import TakeGenerator
+from bot.offload import Offload
 from bot.room import RoomService
 from bot.settings import Settings
 from bot.store import Store
@@ -126,6 +127,7 @@ async def open_app(
     `bot.settings.SettingsError` or `bot.store.StoreError` with a sentence for the operator.
     """
     store = await Store.open(settings.database)
+    offload = Offload()
     app: App | None = None
     opened: Generator | None = None
     try:
@@ -135,13 +137,13 @@ async def open_app(
             app = App(
                 settings,
                 store,
-                RoomService(store, _seeded(opened, settings.seed)),
+                RoomService(store, _seeded(opened, settings.seed), offload=offload),
                 opened.name,
                 backend.queue if isinstance(backend, LocalBackend) else None,
             )
         else:
             name = str(getattr(generator, "name", type(generator).__name__))
-            app = App(settings, store, RoomService(store, generator), name)
+            app = App(settings, store, RoomService(store, generator, offload=offload), name)
         _log.info("serving rooms from %s with model %s", settings.database, app.model_name)
         yield app
     finally:
@@ -154,6 +156,7 @@ async def open_app(
             _log.info("draining the generation queue")
             await opened.close()
         await store.close()
+        await asyncio.to_thread(offload.close)
         _log.info("closed the database %s", settings.database)
 
 

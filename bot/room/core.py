@@ -28,6 +28,7 @@ from bot.domain import (
     Proposal,
     ProposalStatus,
     RoomSettings,
+    ScriptLine,
 )
 from bot.errors import (
     AlreadyDecided,
@@ -35,6 +36,8 @@ from bot.errors import (
     NotReady,
 )
 from bot.generation import TakeGenerator
+from bot.offload import Offload
+from bot.offload import shared as shared_offload
 from bot.store import Change, Store
 from screenplay.types import Element
 
@@ -53,8 +56,11 @@ class RoomCore:
         clock: Clock = time.time,
         context_budget: int = 1500,
         token_counter: TokenCounter = estimate_tokens,
+        offload: Offload | None = None,
     ) -> None:
         self.store = store
+        #: Where imports are read and exports laid out: a worker process, off the event loop.
+        self.offload = offload or shared_offload()
         self.generator = generator
         self.clock = clock
         self.context_budget = context_budget
@@ -254,3 +260,23 @@ def count_lines(count: int) -> str:
 
 def count_takes(count: int) -> str:
     return "1 take" if count == 1 else f"{count} takes"
+
+
+#: Script lines decoded per read: each read hands the event loop back, so no single step decodes
+#: a script of thousands of lines while every other room waits.
+_LINES_PER_READ = 500
+
+
+async def script_in_steps(
+    db: aiosqlite.Connection, room_id: int, start: int = 1, end: int | None = None
+) -> tuple[ScriptLine, ...]:
+    """Lines `start` to `end` of the script (`end` None: the rest), read in steps."""
+    lines: list[ScriptLine] = []
+    while end is None or start <= end:
+        last = start + _LINES_PER_READ - 1 if end is None else min(end, start + _LINES_PER_READ - 1)
+        step = await db_.load_script(db, room_id, start, last)
+        lines += step
+        if len(step) <= last - start:
+            break
+        start = last + 1
+    return tuple(lines)

@@ -17,7 +17,6 @@ nothing of Discord or SQL text.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,13 +27,12 @@ import aiosqlite
 from bot import store as db_
 from bot.domain import Event, Room, ScriptLine, clean_text, with_attribution_notes
 from bot.errors import BadInput, NotAllowed, NotFound, NothingToUndo
-from bot.room.core import RoomCore, storable
+from bot.room.core import RoomCore, script_in_steps, storable
 from bot.room.numbering import Locked, lock, numbered_elements
 from bot.room.script import locked_numbers
-from bot.room.text import EXPORT_FORMATS
+from bot.room.text import EXPORT_FORMATS, EXPORT_TIME_LIMIT_S, render_export
 from bot.store import Change
 from bot.store import drafts as drafts_db
-from screenplay.render import render
 from screenplay.types import Document, Element, SceneHeading
 
 #: Changes `/history` shows on a page.
@@ -178,7 +176,7 @@ class DraftsAndHistory(RoomCore):
             raise BadInput(f"Export formats are {', '.join(EXPORT_FORMATS)}; not {fmt!r}.")
         async with self.store.read() as db:
             project = await db_.load_project(db, room_id)
-            script = await _script_in_steps(db, room_id)
+            script = await script_in_steps(db, room_id)
             locked = await locked_numbers(db, room_id)
             since = None
             if changes_since is not None:
@@ -190,8 +188,15 @@ class DraftsAndHistory(RoomCore):
         room = Room(room_id, exists=True, project=project, script=script)
         doc = room.document(attribution=attribution, names=names)
         doc = _numbered(doc, script, locked, since, attribution, names)
-        # Laying out pages is CPU work proportional to the script: off the event loop.
-        return await asyncio.to_thread(render, doc, fmt, paper=project.page_size.value)
+        return await self.offload.run(
+            render_export,
+            doc,
+            fmt,
+            project.page_size.value,
+            time_limit_s=EXPORT_TIME_LIMIT_S,
+            too_long=f"Laying out the script took more than {EXPORT_TIME_LIMIT_S:.0f} s, so the "
+            f"export was stopped; try format:fountain, which needs no layout.",
+        )
 
 
 def _numbered(
@@ -265,14 +270,3 @@ async def _undone_now(db: aiosqlite.Connection, room_id: int) -> set[int]:
         if event_id in in_effect:
             undone.update(undid)
     return undone
-
-
-async def _script_in_steps(db: aiosqlite.Connection, room_id: int) -> tuple[ScriptLine, ...]:
-    """The whole script, read a few hundred lines at a time so that the event loop gets a turn
-    between reads."""
-    lines: list[ScriptLine] = []
-    while True:
-        step = await db_.load_script(db, room_id, len(lines) + 1, len(lines) + 500)
-        lines += step
-        if len(step) < 500:
-            return tuple(lines)

@@ -9,11 +9,6 @@ cast, the outline and the project can be read without it (`characters`, `beats`,
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
-
-import aiosqlite
-
 from bot import store as db_
 from bot.domain import (
     Beat,
@@ -32,12 +27,9 @@ from bot.errors import (
 from bot.room.core import (
     RoomCore,
     proposal_in,
+    script_in_steps,
     storable,
 )
-from bot.room.text import (
-    EXPORT_FORMATS,
-)
-from screenplay.render import render
 
 
 class Reading(RoomCore):
@@ -74,7 +66,7 @@ class Reading(RoomCore):
         if end is not None and not storable(end):
             end = None
         async with self.store.read() as db:
-            return await _script_lines(db, room_id, start, end)
+            return await script_in_steps(db, room_id, start, end)
 
     async def settings(self, room_id: int) -> RoomSettings:
         async with self.store.read() as db:
@@ -97,46 +89,3 @@ class Reading(RoomCore):
         """The room's log, oldest first (the latest `limit` events)."""
         async with self.store.read() as db:
             return await db_.load_events(db, room_id, limit)
-
-    async def export(
-        self,
-        room_id: int,
-        fmt: str,
-        *,
-        attribution: bool = False,
-        names: Mapping[int, str] | None = None,
-    ) -> bytes:
-        """The script as a file: `fountain`, `fdx`, `pdf` or `html`. With `attribution`, Fountain
-        notes say who wrote or picked each run of lines (`names` maps user ids to names)."""
-        fmt = fmt.strip().lower()
-        if fmt not in EXPORT_FORMATS:
-            raise BadInput(f"Export formats are {', '.join(EXPORT_FORMATS)}; not {fmt!r}.")
-        async with self.store.read() as db:
-            project = await db_.load_project(db, room_id)
-            script = await _script_lines(db, room_id)
-        if not script:
-            raise BadInput("There is no script to export yet.")
-        room = Room(room_id, exists=True, project=project, script=script)
-        doc = room.document(attribution=attribution, names=names)
-        # Laying out pages is CPU work proportional to the script: off the event loop.
-        return await asyncio.to_thread(render, doc, fmt, paper=room.project.page_size.value)
-
-
-#: Script lines decoded per read: each read hands the event loop back, so no single step decodes
-#: a script of thousands of lines while every other room waits.
-_LINES_PER_READ = 500
-
-
-async def _script_lines(
-    db: aiosqlite.Connection, room_id: int, start: int = 1, end: int | None = None
-) -> tuple[ScriptLine, ...]:
-    """Lines `start` to `end` of the script (`end` None: the rest), read in steps."""
-    lines: list[ScriptLine] = []
-    while end is None or start <= end:
-        last = start + _LINES_PER_READ - 1 if end is None else min(end, start + _LINES_PER_READ - 1)
-        step = await db_.load_script(db, room_id, start, last)
-        lines += step
-        if len(step) <= last - start:
-            break
-        start = last + 1
-    return tuple(lines)

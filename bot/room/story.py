@@ -48,10 +48,7 @@ from bot.room.core import (
     quote,
 )
 from bot.room.takes import beat_text, clean_sheet
-from bot.room.text import (
-    parse_script,
-    read_script_file,
-)
+from bot.room.text import IMPORT_TIME_LIMIT_S, parse_script, read_script_file
 from bot.store import Change
 from screenplay.types import Boneyard, Character, Element
 
@@ -347,9 +344,16 @@ class StoryChanges(RoomCore):
         """Make a .fountain or .fdx file the script of a room that has none yet, as one change
         (one undo). The file's title becomes the project's title when the room has none, and
         every character who speaks in it gets a sheet in the bible (an existing one is kept)."""
-        # A file of megabytes takes a while to parse: off the event loop, so every other room
-        # (and Discord's heartbeat) carries on meanwhile.
-        document = await asyncio.to_thread(read_script_file, filename, data)
+        # A file of megabytes takes a while to read: in the worker process, so every other room
+        # (and Discord's heartbeat) carries on meanwhile, and a file made to be slow is stopped.
+        document = await self.offload.run(
+            read_script_file,
+            filename,
+            data,
+            time_limit_s=IMPORT_TIME_LIMIT_S,
+            too_long=f"{filename} is too complex to import: reading it took more than "
+            f"{IMPORT_TIME_LIMIT_S:.0f} s. Simplify its markup or split it.",
+        )
         elements = tuple(e for e in document.elements if not isinstance(e, Boneyard))
         if not elements:
             raise BadInput(f"{filename} has no screenplay lines to import.")

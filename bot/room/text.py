@@ -23,7 +23,7 @@ from screenplay.errors import ScreenplayError
 from screenplay.fdx import parse_fdx
 from screenplay.fountain import parse_fountain, to_fountain
 from screenplay.lint import lint
-from screenplay.render import FORMATS
+from screenplay.render import FORMATS, render
 from screenplay.types import Boneyard, Document, Element, SceneHeading
 
 #: Lint problems that make text "not a screenplay": the structure is broken. Other problems (a
@@ -74,6 +74,17 @@ def format_lines(
         else [line.element for line in lines]
     )
     return to_fountain(Document(elements=tuple(elements)))
+
+
+#: How long reading an imported file, and laying out an export, may take in the worker before
+#: it is stopped (a file within `IMPORT_LIMIT` that takes longer is made to be slow).
+IMPORT_TIME_LIMIT_S = 60.0
+EXPORT_TIME_LIMIT_S = 120.0
+
+
+def render_export(doc: Document, fmt: str, paper: str) -> bytes:
+    """`screenplay.render` as a worker job (positional arguments only)."""
+    return render(doc, fmt, paper=paper)
 
 
 #: The largest screenplay file a room imports.
