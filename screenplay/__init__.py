@@ -1,4 +1,5 @@
-"""The screenplay format library: document model, Fountain, FDX, PDF, HTML, repair, lint, stats.
+"""The screenplay format library: document model, Fountain, FDX, the Chinese convention (zh), PDF,
+HTML, Word, repair, lint, stats.
 
 Pure Python plus rendering libraries; knows nothing of Discord, torch or writers' rooms.
 The PDF writer is imported lazily so that `import screenplay` stays cheap (reportlab and the
@@ -45,9 +46,11 @@ from screenplay.types import (
     Transition,
     dialogue_blocks,
 )
+from screenplay.zh import looks_like_zh, parse_zh, to_zh
 
 _LAZY = {
     "to_pdf": "screenplay.pdf",
+    "to_docx": "screenplay.word",
 }
 
 
@@ -88,16 +91,20 @@ __all__ = [
     "Transition",
     "dialogue_blocks",
     "lint",
+    "looks_like_zh",
     "parse_fdx",
     "parse_fountain",
+    "parse_zh",
     "read_script_bytes",
     "render",
     "repair",
     "repair_with_report",
     "stats",
+    "to_docx",
     "to_fdx",
     "to_fountain",
     "to_html",
     "to_pdf",
+    "to_zh",
     "write_atomic",
 ]
