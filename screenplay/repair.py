@@ -680,6 +680,10 @@ class _Speakers:
         """Chat speakers that are neither in the cast nor upper case count when the name
         speaks twice, or when the text is clearly a transcript: two or more chat lines, with
         a confirmed cue among them or two different names talking."""
+        if any(len(line) > 1 and line.startswith("@") and not line[1].isspace() for line in lines):
+            # A text that forces its cues with `@` writes its speeches as Fountain; a line like
+            # `字幕：一年前` or `屏幕上写着：…` in it is action, not a speaker talking.
+            return
         candidates: Counter[str] = Counter()
         spelling: dict[str, str] = {}
         confirmed = 0

@@ -730,3 +730,20 @@ def test_a_scene_number_no_scene_has_is_left_out() -> None:
     assert repair("Scene 12: INT. KITCHEN - NIGHT\n\nShe waits.").elements[0] == SceneHeading(
         "INT. KITCHEN - NIGHT", "12"
     )
+
+
+def test_colon_lines_are_action_in_a_text_that_forces_its_cues() -> None:
+    """Chinese scripts write captions and screens with a colon (`字幕：一年前`); in a take that
+    marks its cues with `@`, such a line is action, not a speaker — while without forced cues,
+    `陈伯：打烊了。` lines are still read as speeches."""
+    forced = "INT. 茶馆 - 夜\n\n字幕：一年前。\n\n@陈伯\n打烊了。\n\n手机屏幕：三个未接来电。\n"
+    elements = repair(forced, ["陈伯"]).elements
+    assert [type(e).__name__ for e in elements] == [
+        "SceneHeading",
+        "Action",
+        "Character",
+        "Dialogue",
+        "Action",
+    ]
+    chat = "INT. 茶馆 - 夜\n\n陈伯：打烊了。\n\n小梅：再坐一会儿。\n"
+    assert [type(e).__name__ for e in repair(chat).elements].count("Character") == 2
