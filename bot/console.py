@@ -71,6 +71,7 @@ from bot.room import numbered_text, scene_lines
 from model.tasks import TaskKind
 from screenplay.errors import FileError
 from screenplay.files import read_script_bytes, write_atomic
+from screenplay.render import EXTENSIONS
 
 _log = logging.getLogger(__name__)
 
@@ -597,7 +598,7 @@ async def _laid_out(lines: Sequence[ScriptLine], paper: str = "letter") -> str:
 
 def _file_name(title: str, room_id: int, fmt: str) -> str:
     stem = "-".join("".join(c if c.isalnum() else " " for c in title.lower()).split())
-    return f"{stem or f'room-{room_id}'}.{fmt}"
+    return f"{stem or f'room-{room_id}'}{EXTENSIONS[fmt]}"
 
 
 # --- reading lines ----------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from cogs.embeds import (
 )
 from cogs.errors import NO_MENTIONS
 from cogs.views import Board, WriteModal, wrote_sentence
+from screenplay.render import EXTENSIONS
 
 if TYPE_CHECKING:
     from cogs.client import WritersRoomBot
@@ -58,7 +59,7 @@ SHOW_MESSAGES = 5
 
 _MENTION = re.compile(r"<@(&?)!?([0-9]+)>|\b([0-9]{15,21})\b")
 
-ExportFormat = Literal["fountain", "fdx", "pdf", "html"]
+ExportFormat = Literal["fountain", "fdx", "pdf", "html", "zh", "docx"]
 PickRuleName = Literal["first", "majority", "showrunner"]
 
 
@@ -324,7 +325,7 @@ class RoomCommands(commands.Cog, name="Room"):
 
     @hybrid_command(description="The script as a file")
     @app_commands.describe(
-        format="fountain, fdx (Final Draft), pdf or html",
+        format="fountain, fdx (Final Draft), pdf, html, docx (Word) or zh (中文剧本 .txt)",
         attribution="Add notes saying who wrote or picked each passage",
         changes_since="A draft's name: lines changed since it get a revision mark (PDF)",
     )
@@ -335,7 +336,8 @@ class RoomCommands(commands.Cog, name="Room"):
         attribution: bool = False,
         changes_since: str | None = None,
     ) -> None:
-        """Export the script as Fountain, Final Draft, PDF or HTML."""
+        """Export the script as Fountain, Final Draft, PDF, HTML, Word or a Chinese-convention
+        text file."""
         room_id = room_of(ctx)
         # One line says whether there is a script: refused before deferring, so ephemerally.
         if not await self.room.show(room_id, 1, 1):
@@ -349,7 +351,7 @@ class RoomCommands(commands.Cog, name="Room"):
         stem = _slug((await self.room.project(room_id)).title) or "script"
         await ctx.send(
             f"The script as {format.upper()}.",
-            file=discord.File(io.BytesIO(data), filename=f"{stem}.{format}"),
+            file=discord.File(io.BytesIO(data), filename=f"{stem}{EXTENSIONS[format]}"),
             allowed_mentions=NO_MENTIONS,
         )
 

@@ -30,7 +30,7 @@ from bot.errors import BadInput, NotAllowed, NotFound, NothingToUndo
 from bot.room.core import RoomCore, script_in_steps, storable
 from bot.room.numbering import Locked, lock, numbered_elements
 from bot.room.script import locked_numbers
-from bot.room.text import EXPORT_FORMATS, EXPORT_TIME_LIMIT_S, render_export
+from bot.room.text import EXPORT_FORMATS, EXPORT_TIME_LIMIT_S, page_layout, render_export
 from bot.store import Change
 from bot.store import drafts as drafts_db
 from screenplay.types import Document, Element, SceneHeading
@@ -193,6 +193,7 @@ class DraftsAndHistory(RoomCore):
             doc,
             fmt,
             project.page_size.value,
+            page_layout(project.language),
             time_limit_s=EXPORT_TIME_LIMIT_S,
             too_long=f"Laying out the script took more than {EXPORT_TIME_LIMIT_S:.0f} s, so the "
             f"export was stopped; try format:fountain, which needs no layout.",

@@ -1,5 +1,6 @@
 """The script as text, for the front ends and the room: a take as a writer reads and edits it,
-script lines as Fountain, scene lookup, reading a writer's Fountain or an imported file.
+script lines as Fountain, scene lookup, reading a writer's Fountain (or
+lines in the Chinese convention) or an imported file.
 
 Pure functions over the domain types; no store, no locks.
 """
@@ -23,8 +24,9 @@ from screenplay.errors import ScreenplayError
 from screenplay.fdx import parse_fdx
 from screenplay.fountain import parse_fountain, to_fountain
 from screenplay.lint import lint
-from screenplay.render import FORMATS, render
-from screenplay.types import Boneyard, Document, Element, SceneHeading
+from screenplay.render import ALL_FORMATS, render
+from screenplay.types import Boneyard, Character, Document, Element, SceneHeading
+from screenplay.zh import parse_zh
 
 #: Lint problems that make text "not a screenplay": the structure is broken. Other problems (a
 #: heading without a time of day, a scene not yet filled, a speaker not in the bible) are normal
@@ -34,7 +36,7 @@ FATAL_LINT = frozenset(
 )
 
 #: The formats `/export` offers.
-EXPORT_FORMATS = FORMATS
+EXPORT_FORMATS = ALL_FORMATS
 
 
 # --- text of takes --------------------------------------------------------------------------
@@ -82,9 +84,18 @@ IMPORT_TIME_LIMIT_S = 60.0
 EXPORT_TIME_LIMIT_S = 120.0
 
 
-def render_export(doc: Document, fmt: str, paper: str) -> bytes:
+def render_export(doc: Document, fmt: str, paper: str, layout: str) -> bytes:
     """`screenplay.render` as a worker job (positional arguments only)."""
-    return render(doc, fmt, paper=paper)
+    return render(doc, fmt, paper=paper, layout=layout)
+
+
+def page_layout(language: str) -> str:
+    """The page a room's PDF and Word exports use: the Chinese convention for a room that
+    writes in Chinese, the Hollywood page otherwise."""
+    return "zh" if language.strip().lower() in _CHINESE else "hollywood"
+
+
+_CHINESE = frozenset({"chinese", "zh", "zh-cn", "zh-tw", "中文", "汉语", "漢語", "普通话", "國語"})
 
 
 #: The largest screenplay file a room imports.
@@ -123,7 +134,7 @@ def scene_lines(script: Sequence[ScriptLine], number: int) -> Sequence[ScriptLin
 def parse_script(text: str) -> tuple[Element, ...]:
     """The screenplay elements of a writer's Fountain text; `BadInput` with the lint message when
     the text is not a screenplay."""
-    elements, title_page = _fountain_body(text)
+    elements, title_page = _writers_elements(text)
     if title_page:
         raise BadInput(
             "Title page lines (Title:, Author: ...) do not go into the script; set the title "
@@ -137,6 +148,26 @@ def parse_script(text: str) -> tuple[Element, ...]:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise BadInput(f"That is not a screenplay yet: {listed}{more}.")
     return elements
+
+
+def _writers_elements(text: str) -> tuple[tuple[Element, ...], bool]:
+    """A writer's lines as Fountain, or in the Chinese convention (`陈伯：打烊了。`, `内景 茶馆 夜`,
+    `△ 雨夜。`) when the text has Chinese in it, no Fountain-only marks (`@` cues, `INT.`
+    headings), and only the Chinese reading finds speeches or scenes in it."""
+    elements, title_page = _fountain_body(text)
+    if not _maybe_zh(text) or any(isinstance(e, (Character, SceneHeading)) for e in elements):
+        return elements, title_page
+    zh = parse_zh(text)
+    if any(isinstance(e, (Character, SceneHeading)) for e in zh.elements):
+        return zh.elements, bool(zh.title_page)
+    return elements, title_page
+
+
+def _maybe_zh(text: str) -> bool:
+    if not any("\u3400" <= ch <= "\u9fff" for ch in text):
+        return False
+    firsts = (line.lstrip()[:4].upper() for line in text.splitlines())
+    return not any(first.startswith(("@", "INT.", "EXT.", "I/E")) for first in firsts)
 
 
 #: Keys that make the start of a text a real title page rather than a line such as `CUT TO:`.

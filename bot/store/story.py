@@ -358,7 +358,8 @@ async def _insert_lines(
     positions = await _positions(db, room_id, after, len(lines))
     await db.executemany(
         "INSERT INTO script_lines (id, room_id, pos, element, event_id, written_by, proposal_id,"
-        " take, model, picked_by, edited_by, revised_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " take, model, picked_by, edited_by, revised_by)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 line["id"],

@@ -186,7 +186,7 @@ ERRORS = [
     ('/write text:"Title: The Ferry"', "Title page lines"),
     ("/show scene:3", "There is no scene 3; the script has 1 scene."),
     ("/redo", "There is nothing to redo."),
-    ("/export format:docx", "Export formats are"),
+    ("/export format:rtf", "Export formats are"),
     ("/import path:/nonexistent/file.fountain", "Cannot read"),
     ("/import path:notes.txt", "Import a .fountain or .fdx file."),
     ("/room settings takes:9", "Takes per request must be between 1 and 5."),

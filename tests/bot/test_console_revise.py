@@ -8,8 +8,14 @@ from pathlib import Path
 
 from tests.bot.test_console import _answers, _session
 
-BEFORE_RESTART = r"""
-/write text:"INT. KITCHEN - NIGHT\n\nMara pours two cups.\n\nMARA\nWe're late.\n\nEXT. PIER - DAWN\n\nGulls.\n\nINT. FERRY - DAY\n\nThe engine coughs."
+SCRIPT = (
+    r"INT. KITCHEN - NIGHT\n\nMara pours two cups.\n\nMARA\nWe're late.\n\n"
+    r"EXT. PIER - DAWN\n\nGulls.\n\nINT. FERRY - DAY\n\nThe engine coughs."
+)
+
+BEFORE_RESTART = (
+    f'\n/write text:"{SCRIPT}"'
+    + r"""
 /show scene:1
 @ben /revise line:4 text:"We're early."
 /revise scene:2
@@ -23,6 +29,7 @@ BEFORE_RESTART = r"""
 /insert before_scene:3 text:"EXT. ROOF - NIGHT\n\nWind."
 /move scene:3 after:0
 """
+)
 
 AFTER_RESTART = r"""
 /history

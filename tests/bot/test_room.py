@@ -449,8 +449,8 @@ async def test_export_in_every_format(service: RoomService) -> None:
     assert b"We&#x27;re late." in await service.export(ROOM, "html") or b"We're late." in (
         await service.export(ROOM, "html")
     )
-    with pytest.raises(BadInput, match="Export formats are fountain, fdx, pdf, html"):
-        await service.export(ROOM, "docx")
+    with pytest.raises(BadInput, match="Export formats are fountain, fdx, pdf, html, zh, docx"):
+        await service.export(ROOM, "rtf")
 
 
 def test_notes_never_split_a_dialogue_block() -> None:

@@ -93,7 +93,7 @@ async def test_a_room_error_is_answered_on_one_line(make_bot: BotFactory) -> Non
     answer = h.sent.sends()[-1].content
     assert answer.startswith("Title page lines (Title:, Author: ...) do not go into the script;")
     assert "\n" not in answer
-    await h.say("!export docx")
+    await h.say("!export rtf")
     assert h.sent.sends()[-1].content.startswith("That option does not fit:")
 
 
@@ -257,8 +257,18 @@ async def test_slash_commands_have_descriptions_choices_and_autocomplete(
     assert {p.name for p in tree["undo"].parameters} == {"to"}
     assert "changes_since" in {p.name for p in tree["export"].parameters}
     export = {p.name: p for p in tree["export"].parameters}
-    assert [c.value for c in export["format"].choices] == ["fountain", "fdx", "pdf", "html"]
-    assert export["format"].description == "fountain, fdx (Final Draft), pdf or html"
+    assert [c.value for c in export["format"].choices] == [
+        "fountain",
+        "fdx",
+        "pdf",
+        "html",
+        "zh",
+        "docx",
+    ]
+    assert (
+        export["format"].description
+        == "fountain, fdx (Final Draft), pdf, html, docx (Word) or zh (中文剧本 .txt)"
+    )
     dialogue = {p.name: p for p in tree["dialogue"].parameters}
     assert dialogue["characters"].autocomplete
     settings = next(c for c in tree["room"].commands if c.name == "settings")

@@ -1,0 +1,57 @@
+"""A Chinese room writes in its own convention: `/write` takes `陈伯：打烊了。` as a speech and
+`内景 茶馆 夜` as a scene heading, and the script exports as a 中文剧本 text file and as Word,
+with the Chinese page for a room whose language is Chinese."""
+
+from __future__ import annotations
+
+import io
+
+import docx
+
+from bot.room import RoomService
+from screenplay.types import Action, Character, Dialogue, Parenthetical, SceneHeading
+from tests.bot.conftest import ANA, ROOM
+
+SCENE = "内景 茶馆 夜\n△ 雨夜。茶馆只剩一盏灯。\n陈伯：（压低声音）打烊了。\n小梅：再坐一会儿。"
+
+
+async def test_write_takes_the_chinese_convention(service: RoomService) -> None:
+    lines = await service.write(ROOM, ANA, SCENE)
+    kinds = [type(line.element) for line in lines]
+    assert kinds == [
+        SceneHeading,
+        Action,
+        Character,
+        Parenthetical,
+        Dialogue,
+        Character,
+        Dialogue,
+    ]
+    cues = [line.element.name for line in lines if isinstance(line.element, Character)]
+    assert cues == ["陈伯", "小梅"]
+
+
+async def test_a_single_speech_line_is_dialogue_and_fountain_stays_fountain(
+    service: RoomService,
+) -> None:
+    speech = await service.write(ROOM, ANA, "陈伯：打烊了。")
+    assert [type(line.element) for line in speech] == [Character, Dialogue]
+    # A Fountain text with Chinese in it is read as Fountain: its colon line stays action.
+    fountain = await service.write(ROOM, ANA, "@陈伯\n字幕：一年前。")
+    assert [type(line.element) for line in fountain] == [Character, Dialogue]
+    plain = await service.write(ROOM, ANA, "She waits: nobody comes.")
+    assert [type(line.element) for line in plain] == [Action]
+
+
+async def test_a_chinese_room_exports_its_convention_and_word(service: RoomService) -> None:
+    await service.set_premise(ROOM, ANA, title="茶馆", language="Chinese")
+    await service.write(ROOM, ANA, SCENE)
+    text = (await service.export(ROOM, "zh")).decode("utf-8")
+    assert "陈伯：（压低声音）打烊了。" in text
+    assert "内景 茶馆 夜" in text
+    word = docx.Document(io.BytesIO(await service.export(ROOM, "docx")))
+    paragraphs = [p.text for p in word.paragraphs]
+    assert any("陈伯" in p and "打烊了" in p for p in paragraphs)
+    heading = next(p for p in word.paragraphs if "茶馆" in p.text and "夜" in p.text)
+    assert all(run.bold for run in heading.runs if run.text.strip())
+    assert (await service.export(ROOM, "pdf")).startswith(b"%PDF")
