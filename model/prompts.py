@@ -6,8 +6,8 @@ room's context and the task, ending with the exact answer format. `format_answer
 an ideal answer in that same format, so training (which imports both) teaches exactly what the
 parsers read. `parse_answer(request, text)` reads an answer: script kinds through
 `screenplay.repair` then `screenplay.lint`; sheets as `Field: value` lines; premises as
-`Title:` / `Logline:`; beats as plain sentences. `find_loop(text)` spots a take that repeats
-itself (the same line or paragraph again and again, or a phrase stuck on repeat).
+`Title:` / `Logline:`; beats as plain sentences. The checks that need no prompt (loops, broken
+characters, beats that are no plot development) are `model.takechecks`'.
 
 It knows the answer formats and the screenplay library; it knows nothing of torch, the queue
 or Discord.
@@ -18,10 +18,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 
+from model.takechecks import (
+    CJK,
+    HEADING,
+    NOT_A_BEAT,
+    bare_description,
+    broken_character,
+    find_loop,
+    paragraphs,
+    without_parentheses,
+)
 from model.tasks import (
     SCRIPT_KINDS,
     SHEET_FIELDS,
@@ -216,7 +224,7 @@ def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
         parsed = _parse_premise(text)
     else:
         parsed = _parse_beat(text)
-    for problem in reversed((find_loop(text), template_echo(text), _broken_character(text))):
+    for problem in reversed((find_loop(text), template_echo(text), broken_character(text))):
         if problem:
             parsed = _with_problem(parsed, problem)
     return parsed
@@ -401,12 +409,12 @@ def _misread_cues(document: Document, text: str) -> list[str]:
 
 def _cue_key(name: str) -> str:
     """`Mara (V.O.)`, `@MARA`, `MARA ^` -> `mara`."""
-    return " ".join(_without_parentheses(name).strip().lstrip("@").rstrip("^").split()).casefold()
+    return " ".join(without_parentheses(name).strip().lstrip("@").rstrip("^").split()).casefold()
 
 
 def _mentions(text: str, name: str) -> bool:
     """Whether `text` names `name` as a word (anywhere, for a Chinese name)."""
-    if re.search(f"[{_CJK}]", name):
+    if re.search(f"[{CJK}]", name):
         return name in text
     return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
 
@@ -498,159 +506,16 @@ def _parse_premise(text: str) -> ParsedAnswer:
 
 
 def _parse_beat(text: str) -> ParsedAnswer:
-    paragraphs = _paragraphs([line.strip() for line in text.strip().splitlines()])
-    beat = (
-        re.sub(r"^\**(beat|next|twist)\**\s*:\s*", "", paragraphs[0], flags=re.I)
-        if paragraphs
-        else ""
-    )
+    pieces = paragraphs([line.strip() for line in text.strip().splitlines()])
+    beat = re.sub(r"^\**(beat|next|twist)\**\s*:\s*", "", pieces[0], flags=re.I) if pieces else ""
     beat = " ".join(beat.split())
     if not beat:
         return ParsedAnswer(problems=("The beat is empty.",))
-    if _HEADING.match(beat):
-        return ParsedAnswer(beat=beat, problems=(_NOT_A_BEAT.format("a scene heading", beat),))
-    if _bare_description(beat):
-        return ParsedAnswer(beat=beat, problems=(_NOT_A_BEAT.format("a description", beat),))
+    if HEADING.match(beat):
+        return ParsedAnswer(beat=beat, problems=(NOT_A_BEAT.format("a scene heading", beat),))
+    if bare_description(beat):
+        return ParsedAnswer(beat=beat, problems=(NOT_A_BEAT.format("a description", beat),))
     return ParsedAnswer(beat=beat)
-
-
-_NOT_A_BEAT = "The beat is {} (“{}”), not something that happens."
-#: A scene heading, in English (`INT. DINER - NIGHT`, `EXT/INT`, `I/E`) or Chinese (`内景 茶馆 夜`).
-_HEADING = re.compile(r"(?:int|ext|est|i/e)(?:\.|/|\s|$)|[内內外]景|场景\s*[:：]", re.I)
-#: Words that make a sentence say that something happens: auxiliaries and the verbs of plot
-#: (a plural subject takes them bare: "the police arrive"); words ending in -s, -ed, -ing or
-#: -en count as verbs too, so a description is only a phrase that has none of these.
-_PLOT_VERBS = frozenset(
-    [
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "am",
-        "has",
-        "have",
-        "had",
-        "do",
-        "does",
-        "did",
-        "will",
-        "would",
-        "can",
-        "could",
-        "must",
-        "should",
-        "may",
-        "might",
-        "shall",
-        "arrive",
-        "leave",
-        "fight",
-        "meet",
-        "find",
-        "learn",
-        "discover",
-        "realize",
-        "realise",
-        "decide",
-        "try",
-        "run",
-        "flee",
-        "escape",
-        "die",
-        "return",
-        "steal",
-        "lie",
-        "kill",
-        "reveal",
-        "confess",
-        "betray",
-        "lose",
-        "win",
-        "break",
-        "turn",
-        "refuse",
-        "agree",
-        "hide",
-        "catch",
-        "show",
-        "tell",
-        "say",
-        "ask",
-        "see",
-        "know",
-        "want",
-        "need",
-        "get",
-        "go",
-        "come",
-        "take",
-        "make",
-        "give",
-        "fall",
-        "begin",
-        "start",
-        "stop",
-        "walk",
-        "open",
-        "close",
-        "call",
-        "follow",
-        "wait",
-        "stay",
-        "help",
-        "save",
-        "attack",
-        "kiss",
-        "love",
-        "hate",
-        "burn",
-        "let",
-        "put",
-        "set",
-        "keep",
-        "hold",
-        "bring",
-        "buy",
-        "sell",
-        "pay",
-        "send",
-        "throw",
-        "shoot",
-        "hit",
-        "cut",
-        "sit",
-        "stand",
-        "rise",
-        "move",
-        "become",
-        "seem",
-        "feel",
-        "think",
-        "plan",
-        "admit",
-        "threaten",
-    ]
-)
-_DETERMINERS = frozenset(
-    ["a", "an", "the", "this", "that", "these", "those", "some", "another", "one", "two", "three"]
-)
-
-
-def _bare_description(beat: str) -> bool:
-    """A beat that only describes (“A dimly lit diner at midnight.”): a short phrase that opens
-    with an article and has no verb in it. English only, and deliberately narrow: a beat that
-    might be a development is kept."""
-    words = [w.lower() for w in re.findall(r"[A-Za-z']+", beat)]
-    if not words or len(words) > 10 or words[0] not in _DETERMINERS:
-        return False
-    if re.search(f"[{_CJK}]", beat):
-        return False
-    return not any(
-        w in _PLOT_VERBS or (len(w) > 3 and w.endswith(("s", "ed", "ing", "en", "n't")))
-        for w in words
-    )
 
 
 # --- the prompt's own words in a take -----------------------------------------------------------
@@ -719,178 +584,3 @@ def _template_words() -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]
         if line.strip() and not line.strip().startswith("(") and line != line.upper()
     )
     return tuple(sorted(placeholders)), tuple(sorted(phrases)), example
-
-
-def _broken_character(text: str) -> str | None:
-    if "\ufffd" in text:
-        return "The take has a broken character (�) in it."
-    return None
-
-
-# --- loops -----------------------------------------------------------------------------------
-#
-# Every check below reads the text once (or once per fixed period), so a take of any length is
-# judged in time linear in its length; no regular expression here can backtrack.
-
-#: Scripts that write words without spaces; each character counts as a word of its own.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-#: Words as the repeated lines and phrases count them (a run of Chinese is one word: a name of
-#: four characters said four times is a scene, not a loop).
-_WORD = re.compile(r"\w+(?:'\w+)?")
-#: Words as runs count them: there each Chinese character is a word (窗窗窗窗…).
-_CHARACTER_WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+(?:'[^\W{_CJK}]+)?")
-
-#: How many times in a row a group of `period` words may be written before it is a loop. One
-#: word: "No. No. No.", "ha ha ha ha", 哈哈哈哈 and a knock knock knock are writing; ten of the
-#: same word are not. Two words ("come on, come on, come on") five times; a longer phrase four
-#: times ("a gentle rain" four times is already a take stuck on repeat).
-_RUN_TIMES = {1: 10, 2: 5}
-_PHRASE_RUN_TIMES = 4
-_LONGEST_PHRASE = 8
-#: A letter or character held this long (窗窗窗…, "aaaa…") is a stuck take, not a scream:
-#: "Noooooooo!" holds its o ten times.
-_HELD_CHARACTER = 20
-#: The same line this many times in a row (blank lines aside) is a loop, however short.
-_SAME_LINE_RUN = 4
-#: Lines of at most two words in a row: within one paragraph a cue, a wryly and a word of
-#: speech make three; across paragraphs twelve one-word exchanges (cue, reply) make 24, more
-#: than the quickest back-and-forth of the corpus.
-_SHORT_LINE_WORDS = 2
-_SHORT_LINES_IN_A_PARAGRAPH = 8
-_SHORT_LINES_IN_A_ROW = 24
-
-
-def find_loop(text: str) -> str | None:
-    """A sentence naming how `text` repeats itself, or None when it does not loop.
-
-    Any one sign is enough: a word or a phrase of up to eight words written again and again in
-    a row (`_RUN_TIMES`); one character held twenty times; the same line four times in a row;
-    a run of very short lines (one-word lines that go on and on); a line of three or more words
-    written three times or more anywhere; a paragraph of six or more words written twice; or a
-    phrase on repeat across the take (a four-word sequence four times or more, or fewer than
-    half the four-word sequences distinct). Character cues come back with every speech and
-    short replies ("Yes.") legitimately repeat: neither counts as a repeated line.
-    """
-    all_lines = [" ".join(line.split()) for line in text.splitlines()]
-    return (
-        _repeated_text(all_lines)
-        or _held_character(text)
-        or _repeated_run([w.lower() for w in _CHARACTER_WORD.findall(text)])
-        or _same_line_run(all_lines)
-        or _short_line_run(all_lines)
-    )
-
-
-def _repeated_text(all_lines: list[str]) -> str | None:
-    """A line, a paragraph or a four-word phrase that comes back across the take (not
-    necessarily in a row)."""
-    # Cues (`MR. PIKE (V.O.)`) come back every other speech; they are not the model looping.
-    lines = [line for line in all_lines if not _looks_like_cue(line)]
-    counted = Counter(line.lower() for line in lines if len(_WORD.findall(line)) >= 3)
-    for line, times in counted.most_common(1):
-        if times >= 3:
-            return f"The take repeats the line “{_clip(line)}” {times} times."
-    counted = Counter(p.lower() for p in _paragraphs(lines) if len(_WORD.findall(p)) >= 6)
-    for paragraph, times in counted.most_common(1):
-        if times >= 2:
-            return f"The take repeats a paragraph {times} times (“{_clip(paragraph)}”)."
-    words = [w.lower() for w in _WORD.findall("\n".join(lines))]
-    grams = [tuple(words[i : i + 4]) for i in range(len(words) - 3)]
-    if grams:
-        gram, times = Counter(grams).most_common(1)[0]
-        if times >= 4 or (len(grams) >= 12 and len(set(grams)) < len(grams) / 2):
-            return f"The take goes round in circles (“{' '.join(gram)}” {times} times)."
-    return None
-
-
-def _held_character(text: str) -> str | None:
-    run, last = 0, ""
-    for char in text:
-        run = run + 1 if char == last else 1
-        last = char
-        if run >= _HELD_CHARACTER and char.isalnum():
-            return f"The take holds one character on repeat (“{char * 5}…”)."
-    return None
-
-
-def _repeated_run(words: list[str]) -> str | None:
-    """A word or phrase written many times in a row: for each phrase length (period), how long
-    the words go on equal to the words one period back."""
-    for period in range(1, _LONGEST_PHRASE + 1):
-        needed = _RUN_TIMES.get(period, _PHRASE_RUN_TIMES)
-        matched = 0
-        for i in range(period, len(words)):
-            matched = matched + 1 if words[i] == words[i - period] else 0
-            times = matched // period + 1
-            if times >= needed:
-                phrase = _joined(words[i - period + 1 : i + 1])
-                return f"The take writes “{_clip(phrase)}” {times} times in a row."
-    return None
-
-
-def _same_line_run(lines: list[str]) -> str | None:
-    run, last = 0, ""
-    for line in (line for line in lines if line):
-        run = run + 1 if line.lower() == last else 1
-        last = line.lower()
-        if run >= _SAME_LINE_RUN:
-            return f"The take writes the line “{_clip(line)}” {run} times in a row."
-    return None
-
-
-def _short_line_run(lines: list[str]) -> str | None:
-    in_paragraph = in_a_row = 0
-    for line in lines:
-        if not line:
-            in_paragraph = 0
-            continue
-        short = len(_CHARACTER_WORD.findall(line)) <= _SHORT_LINE_WORDS
-        in_paragraph = in_paragraph + 1 if short else 0
-        in_a_row = in_a_row + 1 if short else 0
-        if in_paragraph >= _SHORT_LINES_IN_A_PARAGRAPH or in_a_row >= _SHORT_LINES_IN_A_ROW:
-            return f"The take runs on in lines of a word or two ({in_a_row} in a row)."
-    return None
-
-
-def _paragraphs(lines: list[str]) -> list[str]:
-    """The paragraphs of `lines` (blank lines between), each as one line."""
-    paragraphs: list[list[str]] = [[]]
-    for line in lines:
-        if line:
-            paragraphs[-1].append(line)
-        elif paragraphs[-1]:
-            paragraphs.append([])
-    return [" ".join(p) for p in paragraphs if p]
-
-
-def _joined(words: Sequence[str]) -> str:
-    """Words as written: spaced, except characters of the scripts written without spaces."""
-    text = ""
-    for word in words:
-        cjk = bool(re.fullmatch(f"[{_CJK}]", word))
-        text += word if cjk and (not text or re.fullmatch(f"[{_CJK}]", text[-1])) else f" {word}"
-    return text.strip()
-
-
-def _looks_like_cue(line: str) -> bool:
-    if line.startswith("@"):  # a forced cue, e.g. a Chinese name
-        return True
-    name = _without_parentheses(line).removesuffix("^").strip()
-    return name == name.upper() and any(c.isupper() for c in name)
-
-
-def _without_parentheses(line: str) -> str:
-    """`line` without its (parenthesised) parts, read in one pass."""
-    kept, depth = [], 0
-    for char in line:
-        if char == "(":
-            depth += 1
-        elif char == ")" and depth:
-            depth -= 1
-        elif not depth:
-            kept.append(char)
-    return "".join(kept)
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -50,8 +50,9 @@ from model.loading import (
     ModelSettings,
     load_model,
 )
-from model.prompts import build_messages, cast_of, find_loop, parse_answer, take_sampling
+from model.prompts import build_messages, cast_of, parse_answer, take_sampling
 from model.queue import GenerationQueue, QueueSettings
+from model.takechecks import find_loop
 from model.tasks import Sampling, TaskKind, TaskRequest
 from screenplay.repair import repair
 from screenplay.types import Character

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.prompts import find_loop, parse_answer
+from model.prompts import parse_answer
+from model.takechecks import find_loop
 from model.tasks import TaskKind, TaskRequest
 
 CORPUS = Path(__file__).resolve().parents[2] / "training" / "corpus"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from model.prompts import build_messages, find_loop, format_answer, parse_answer
+from model.prompts import build_messages, format_answer, parse_answer
+from model.takechecks import find_loop
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
 
 MARA = CharacterSheet(name="MARA", role="lead", personality="dry, impatient", voice="clipped")
