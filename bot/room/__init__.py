@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from bot.room.admin import RoomAdmin
 from bot.room.drafts import HISTORY_PAGE, Draft, DraftsAndHistory, HistoryEntry, HistoryPage
-from bot.room.proposals import ProposalsAndVotes
+from bot.room.proposals import Proposals
 from bot.room.reading import Reading
 from bot.room.script import SceneView, ScriptRevisions, line_range, numbered_text
 from bot.room.steering import Bible, Steering
@@ -64,6 +64,7 @@ from bot.room.text import (
     scene_lines,
     take_text,
 )
+from bot.room.votes import Votes
 
 
 class RoomService(
@@ -72,7 +73,8 @@ class RoomService(
     Steering,
     Reading,
     StoryChanges,
-    ProposalsAndVotes,
+    Proposals,
+    Votes,
     RoomAdmin,
 ):
     """The writers' rooms of one database. Safe to share between all rooms of a bot process.
@@ -80,8 +82,7 @@ class RoomService(
     The one object the front ends call, built from the parts of this package (revising the
     script, history and drafts, reading, story changes, proposals and votes, the room's
     settings); they share the store, the clock and the per-room locks of
-    `bot.room.core.RoomCore`. `DraftsAndHistory.export` comes before `Reading.export`: an
-    export carries the scene numbers a draft locked."""
+    `bot.room.core.RoomCore`."""
 
 
 __all__ = [

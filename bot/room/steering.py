@@ -19,7 +19,7 @@ from bot import store as db_
 from bot.domain import CharacterEntry, Location, Proposal, ProposalStatus, Room
 from bot.errors import NotFound, NotReady
 from bot.room.core import proposal_in
-from bot.room.proposals import ProposalsAndVotes
+from bot.room.proposals import Proposals
 from bot.room.text import format_lines, scene_lines, take_text
 from screenplay.stats import Stats, stats
 
@@ -32,7 +32,7 @@ class Bible:
     locations: tuple[Location, ...] = ()
 
 
-class Steering(ProposalsAndVotes):
+class Steering(Proposals):
     """Variations, the bible, the attributed script and the script's figures."""
 
     async def bible(self, room_id: int) -> Bible:
