@@ -109,7 +109,7 @@ async def console_main(settings: Settings, room_id: int) -> int:
             os.environ.setdefault("TQDM_DISABLE", "1")
     # Imported after the line above, which the writer should not wait two seconds (torch) for.
     from bot.app import cancel_on_signals, open_app
-    from bot.console import interactive_session
+    from bot.console_session import interactive_session
     from model.loading import ModelLoadError
 
     with cancel_on_signals(_say_stopping) as signals:

@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import open_app
-from bot.console import run_console, writer_id
+from bot.console import writer_id
 from bot.console_print import page_text
+from bot.console_session import run_console
 from bot.domain import ProposalStatus
 from bot.room import RoomService
 from bot.settings import Settings

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import open_app
-from bot.console import run_console
+from bot.console_session import run_console
 from bot.settings import Settings
 from tests.bot.conftest import FakeGenerator
 

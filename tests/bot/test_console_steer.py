@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.app import open_app
 from bot.commandline import COMMANDS
-from bot.console import run_console
+from bot.console_session import run_console
 from bot.settings import Settings
 from model.tasks import GeneratedTake
 from tests.fakes import Call, FakeGenerator, canned_take

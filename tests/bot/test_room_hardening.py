@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import open_app
-from bot.console import run_console
+from bot.console_session import run_console
 from bot.domain import PickRule, ProposalStatus, VoteOutcome
 from bot.errors import BadInput, NotAllowed, NotFound
 from bot.room import RoomService
