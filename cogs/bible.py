@@ -16,10 +16,10 @@ from discord.ext import commands
 
 from bot.errors import NotFound
 from bot.room import RoomService
+from cogs.board import Board
 from cogs.commands import Ctx, hybrid_command, hybrid_group, room_of, sender_of, subcommand
 from cogs.embeds import bible_embed, outline_embed, stats_embed
 from cogs.errors import NO_MENTIONS
-from cogs.views import Board
 
 if TYPE_CHECKING:
     from cogs.client import WritersRoomBot

@@ -34,8 +34,9 @@ from discord.ext import commands
 from bot.app import cancel_on_signals, open_app
 from bot.room import RoomService
 from bot.settings import Settings, SettingsError
+from cogs.board import Board
 from cogs.cooldown import WriterCooldown
-from cogs.views import DYNAMIC_ITEMS, Board
+from cogs.views import DYNAMIC_ITEMS
 from model.loading import ModelLoadError
 
 _log = logging.getLogger(__name__)

@@ -21,9 +21,10 @@ from discord.ext import commands
 
 from bot.domain import VoteOutcome
 from bot.errors import RoomError
+from cogs.board import Board
 from cogs.cooldown import WriterCooldown
 from cogs.embeds import take_of_emoji
-from cogs.views import Board, Writer
+from cogs.views import Writer
 
 if TYPE_CHECKING:
     from cogs.client import WritersRoomBot

@@ -27,6 +27,7 @@ from discord.ext import commands
 from bot.domain import Event, ProposalStatus, ScriptLine, parse_duration
 from bot.errors import BadInput, NotFound, RoomError
 from bot.room import IMPORT_LIMIT, RoomService, format_lines, scene_lines
+from cogs.board import Board
 from cogs.commands import (
     Ctx,
     hybrid_command,
@@ -46,7 +47,7 @@ from cogs.embeds import (
     style_embed,
 )
 from cogs.errors import NO_MENTIONS
-from cogs.views import Board, WriteModal, wrote_sentence
+from cogs.views import WriteModal, wrote_sentence
 from screenplay.render import EXTENSIONS
 
 if TYPE_CHECKING:

@@ -37,8 +37,8 @@ from bot.errors import RoomError
 from bot.room import RoomService
 from bot.settings import Settings
 from bot.store import Store
+from cogs.board import Board
 from cogs.client import EXTENSIONS, WritersRoomBot
-from cogs.views import Board
 from model.tasks import CharacterSheet, GeneratedTake, TaskKind
 from tests.fakes import Call, FakeGenerator, TakeWriter
 
