@@ -29,6 +29,10 @@ text written that way reads back and writes out unchanged. Hollywood elements ar
 `INT. HOUSE - DAY #12#` is written `12. 内景 HOUSE 日`, `CUT TO:` `切至：`, an action line that
 would read as something else gets a `△`. Dual dialogue is written as two speeches.
 
+Reading and writing live in one module because they are one job: the writer must produce
+exactly what the reader takes back (the round trip is tested), so both share the vocabulary of
+headings, times, settings, extensions and transitions defined here.
+
 Every function reads a line at a time with string methods and simple patterns: time is linear in
 the input, and no text makes them raise. Knows nothing of pages, fonts or files.
 """
