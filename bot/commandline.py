@@ -179,6 +179,12 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("bible remove", ("name",), "take a character out: /bible remove name:TOM"),
     Command(
+        "bible add",
+        ("name", *_SHEET_OPTIONS),
+        'write a sheet yourself: /bible add name:MARA role:"ferry pilot" voice:"clipped"',
+        _SHEET_OPTIONS,
+    ),
+    Command(
         "location add",
         ("name", "description"),
         'add a place: /location add name:"FERRY DECK" description:"wet steel"',
@@ -200,6 +206,7 @@ COMMANDS: tuple[Command, ...] = (
         ("text", "status"),
     ),
     Command("outline remove", ("number",), "take a beat out: /outline remove number:2"),
+    Command("outline add", ("text",), 'plan a beat yourself: /outline add text:"The storm hits"'),
     Command(
         "undo",
         ("to",),

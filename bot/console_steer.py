@@ -52,11 +52,13 @@ class SteerCommands:
     def handlers(self) -> dict[str, Handler]:
         return {
             "bible": self.bible,
+            "bible add": self.add_character,
             "bible edit": self.edit_character,
             "bible remove": self.remove_character,
             "location add": self.add_location,
             "location edit": self.edit_location,
             "location remove": self.remove_location,
+            "outline add": self.add_beat,
             "outline edit": self.edit_beat,
             "outline remove": self.remove_beat,
             "room style": self.style,
@@ -80,6 +82,13 @@ class SteerCommands:
             say("Locations:")
         for place in bible.locations:
             say(f"  {place.name}" + (f": {place.description}" if place.description else ""))
+
+    async def add_character(self, call: Call) -> None:
+        sheet = {f: unescape(v) for f in SHEET_FIELDS if (v := call.get(f)) is not None}
+        entry = await self.console.rooms.add_character(
+            self._room, call.user_id, call.get("name") or "", **sheet
+        )
+        self.console.say(sheet_text(entry))
 
     async def edit_character(self, call: Call) -> None:
         sheet = {f: unescape(v) for f in SHEET_FIELDS if (v := call.get(f)) is not None}
@@ -113,6 +122,10 @@ class SteerCommands:
         name = call.get("name") or ""
         await self.console.rooms.remove_location(self._room, call.user_id, name)
         self.console.say(f"The location {name.upper()} is gone (/undo brings it back).")
+
+    async def add_beat(self, call: Call) -> None:
+        beat = await self.console.rooms.add_beat(self._room, call.user_id, call.get("text") or "")
+        self.console.say(f"{beat.number:>3}. [{beat.status.value}] {beat.text}")
 
     async def edit_beat(self, call: Call) -> None:
         beat = await self.console.rooms.edit_beat(

@@ -68,6 +68,14 @@ class BibleCommands(commands.Cog, name="Bible"):
         bible = await self.room.bible(room_of(ctx))
         await ctx.send(embed=bible_embed(bible), allowed_mentions=NO_MENTIONS)
 
+    @subcommand(bible, name="add", description="Write a character's sheet yourself")
+    async def bible_add(self, ctx: Ctx, *, options: SheetFlags) -> None:
+        """Put a character in the bible with the sheet you write (no model takes)."""
+        entry = await self.room.add_character(
+            room_of(ctx), ctx.author.id, unquoted(options.name), **options.sheet()
+        )
+        await ctx.send(f"{entry.name} is in the bible.", allowed_mentions=NO_MENTIONS)
+
     @subcommand(bible, name="edit", description="Change a character's sheet or name")
     async def bible_edit(self, ctx: Ctx, *, options: SheetFlags) -> None:
         """Change fields of a character's sheet (or their name, with rename)."""
@@ -141,6 +149,13 @@ class BibleCommands(commands.Cog, name="Bible"):
         """List the outline's beats."""
         beats = await self.room.beats(room_of(ctx))
         await ctx.send(embed=outline_embed(beats), allowed_mentions=NO_MENTIONS)
+
+    @subcommand(outline, name="add", description="Plan a beat yourself, at the end")
+    @app_commands.describe(text="What happens")
+    async def outline_add(self, ctx: Ctx, *, text: str) -> None:
+        """Add a planned beat at the end of the outline (undoable)."""
+        beat = await self.room.add_beat(room_of(ctx), ctx.author.id, text)
+        await ctx.send(f"Beat {beat.number}: {beat.text}", allowed_mentions=NO_MENTIONS)
 
     @subcommand(outline, name="edit", description="Change a beat's text")
     @app_commands.describe(number="The beat's number (from 1)", text="The beat's new text")

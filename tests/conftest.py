@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot import store as db_
+from bot.domain import Event
+from bot.room import RoomService
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
@@ -19,3 +23,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_goldens(request: pytest.FixtureRequest) -> bool:
     """True when the run was asked to rewrite golden files rather than check them."""
     return bool(request.config.getoption("--update-goldens"))
+
+
+async def room_events(
+    service: RoomService, room_id: int, limit: int | None = 50
+) -> tuple[Event, ...]:
+    """The room's log, oldest first (the latest `limit` events), as the tests read it: the front
+    ends read a room's changes through `RoomService.history`."""
+    async with service.store.read() as db:
+        return await db_.load_events(db, room_id, limit)

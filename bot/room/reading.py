@@ -13,7 +13,6 @@ from bot import store as db_
 from bot.domain import (
     Beat,
     CharacterEntry,
-    Event,
     Project,
     Proposal,
     ProposalStatus,
@@ -84,8 +83,3 @@ class Reading(RoomCore):
                 db, room_id=room_id, statuses=(ProposalStatus.GENERATING, ProposalStatus.OPEN)
             )
             return [p for p in [await db_.load_proposal(db, i) for i in ids] if p is not None]
-
-    async def events(self, room_id: int, limit: int | None = 50) -> tuple[Event, ...]:
-        """The room's log, oldest first (the latest `limit` events)."""
-        async with self.store.read() as db:
-            return await db_.load_events(db, room_id, limit)

@@ -133,3 +133,25 @@ def test_help_lists_every_new_command_with_an_example() -> None:
     for command in COMMANDS:
         if command.name in new - {"bible", "stats"}:
             assert f"/{command.name} " in command.summary, command.name
+
+
+async def test_a_writer_adds_a_sheet_and_a_beat_without_the_model(tmp_path: Path) -> None:
+    """`/bible add` and `/outline add` write to the bible and the outline directly; each is one
+    undoable change."""
+    db, generator = tmp_path / "room.db", FakeGenerator()
+    added = await _session(
+        db,
+        """
+/bible add name:Mara role:"ferry pilot" voice:"clipped"
+/outline add text:"The storm hits"
+/outline
+""",
+        generator,
+    )
+    assert "MARA" in added['/bible add name:Mara role:"ferry pilot" voice:"clipped"']
+    assert "Role: ferry pilot" in added['/bible add name:Mara role:"ferry pilot" voice:"clipped"']
+    assert "The storm hits" in added["/outline"]
+    undone = await _session(db, "/undo\n/outline\n/bible", generator)
+    assert "The storm hits" not in undone["/outline"]
+    assert "MARA" in undone["/bible"]
+    assert generator.calls == []  # no model was asked

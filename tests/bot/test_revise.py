@@ -15,6 +15,7 @@ from screenplay.fountain import parse_fountain
 from screenplay.layout import paginate
 from screenplay.types import Action, Dialogue, SceneHeading
 from tests.bot.conftest import ANA, BEN, ROOM, FakeClock, FakeGenerator
+from tests.conftest import room_events
 
 SCRIPT = (
     "INT. KITCHEN - NIGHT\n\nMara pours two cups.\n\nMARA\nWe're late.\n\n"
@@ -73,7 +74,7 @@ async def test_a_scene_revised_as_a_whole_changes_only_the_lines_that_differ(
     assert view.lines[1].id == before.lines[1].id
     assert view.lines[1].attribution.revised_by == (BEN,)
     assert view.lines[4].attribution.written_by == BEN
-    events = await service.events(ROOM)
+    events = await room_events(service, ROOM)
     assert events[-1].summary == "revised scene 1 (1 line revised, 2 lines added)"
     with pytest.raises(BadInput, match="changed while you revised it"):
         await service.revise_scene(ROOM, ANA, "1", new + "\nMore.", expected=before.fountain)

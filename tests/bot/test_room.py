@@ -41,6 +41,7 @@ from screenplay.types import (
     Text,
 )
 from tests.bot.conftest import ANA, BEN, CY, ROOM
+from tests.conftest import room_events
 from tests.fakes import Call, FakeGenerator, raises
 
 SCENE = "INT. KITCHEN - DAY\n\nSteam rises.\n\nMARA\n(quietly)\nWe're late."
@@ -89,7 +90,7 @@ async def test_the_first_writer_runs_the_room(service: RoomService) -> None:
         await service.update_settings(ROOM, BEN, colour="red")
     with pytest.raises(BadInput, match="at least one showrunner"):
         await service.update_settings(ROOM, BEN, showrunners=[])
-    assert [e.kind for e in await service.events(ROOM)][-1] == "settings"
+    assert [e.kind for e in await room_events(service, ROOM)][-1] == "settings"
 
 
 # --- the bible, locations, outline ----------------------------------------------------------

@@ -19,6 +19,7 @@ from bot.errors import BadInput, NotAllowed, NotFound
 from bot.room import RoomService
 from bot.settings import Settings
 from tests.bot.conftest import ANA, BEN, CY, DEE, ROOM, FakeGenerator
+from tests.conftest import room_events
 
 HUGE = 99999999999999999999  # beyond SQLite's signed 64-bit integers
 SCENE = "INT. KITCHEN - DAY\n\nSteam rises."
@@ -51,7 +52,7 @@ async def test_an_edit_clears_the_votes_for_that_take_and_says_so(service: RoomS
     assert stored.tally() == {1: 1, 2: 0, 3: 0}  # Ben's vote for take 1 stays
     assert stored.take(2) == edit.take and edit.take.edited_by == BEN
     assert "Ben's version" in (edit.take.fountain or "")
-    logged = (await service.events(ROOM))[-1]
+    logged = (await room_events(service, ROOM))[-1]
     assert (logged.kind, logged.user_id) == ("edit_take", BEN)
     assert logged.summary == f"edited take 2 of proposal #{proposal_id}, clearing 3 votes"
     # The voters vote again, for the text they now see.
@@ -66,14 +67,14 @@ async def test_an_edit_of_a_take_without_votes_and_an_edit_that_changes_nothing(
     untouched = await service.edit_take(ROOM, BEN, proposal_id, 3, "INT. HOLD - NIGHT\n\nDark.")
     assert (untouched.cleared, untouched.naming("Ben")) == ((), "Take 3 was edited by Ben.")
     before = await service.proposal(ROOM, proposal_id)
-    events = len(await service.events(ROOM))
+    events = len(await room_events(service, ROOM))
     original = before.take(2)
     assert original is not None and original.fountain
     same = await service.edit_take(ROOM, BEN, proposal_id, 2, original.fountain)
     assert not same.changed and same.cleared == ()
     assert same.naming("Ben") == "Take 2 is unchanged; its votes stay."
     assert await service.proposal(ROOM, proposal_id) == before  # three votes still on take 2
-    assert len(await service.events(ROOM)) == events
+    assert len(await room_events(service, ROOM)) == events
 
 
 # --- who may edit, reroll and branch ----------------------------------------------------------

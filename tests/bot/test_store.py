@@ -26,6 +26,7 @@ from bot.room import RoomService
 from bot.store import Store, StoreError, decode_element, encode_element, migrations
 from screenplay.types import Document
 from tests.bot.conftest import ANA, BEN, CY, ROOM, FakeClock
+from tests.conftest import room_events
 from tests.fakes import FakeGenerator
 from tests.screenplay.strategies import documents
 
@@ -83,14 +84,14 @@ async def test_closing_and_reopening_keeps_everything(tmp_path: Path) -> None:
     generating = await service.propose(ROOM, BEN, "continue")
     await service.update_settings(ROOM, ANA, quorum=3)
     before_room = await service.room(ROOM)
-    before_events = await service.events(ROOM, None)
+    before_events = await room_events(service, ROOM, None)
     before_pending = await service.pending_proposals()
     await store.close()
 
     store = await Store.open(path)
     service = RoomService(store, generator, clock=clock)
     assert await service.room(ROOM) == before_room
-    assert await service.events(ROOM, None) == before_events
+    assert await room_events(service, ROOM, None) == before_events
     assert await service.pending_proposals() == before_pending
     assert [p.id for p in before_pending] == [pending.id, generating.id]
     # the pending proposal keeps working after the restart: its vote counts towards the quorum
@@ -399,7 +400,7 @@ async def test_a_full_disk_fails_the_command_in_one_sentence_and_keeps_what_was_
         service = RoomService(store, FakeGenerator(), clock=FakeClock())
         await service.write(ROOM, ANA, "INT. FERRY - NIGHT\n\nThe engine hums.")
         proposal = await service.ask(ROOM, BEN, "scene", "the storm")
-        before = (await service.room(ROOM), await service.events(ROOM, None))
+        before = (await service.room(ROOM), await room_events(service, ROOM, None))
         async with store.read() as db:  # the file may not grow: the disk is full
             pages = await db_.scalar(db, "PRAGMA page_count")
             await db_.scalar(db, f"PRAGMA max_page_count = {pages}")
@@ -411,7 +412,7 @@ async def test_a_full_disk_fails_the_command_in_one_sentence_and_keeps_what_was_
             "the bot's disk, then try again."
         )
         assert isinstance(raised.value, RoomError)  # the front ends answer it as a sentence
-        assert (await service.room(ROOM), await service.events(ROOM, None)) == before
+        assert (await service.room(ROOM), await room_events(service, ROOM, None)) == before
         async with store.read() as db:
             assert await db_.consistency_problems(db) == []
 

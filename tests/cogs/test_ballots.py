@@ -18,6 +18,7 @@ from cogs.split import MESSAGE_LIMIT
 from cogs.views import DYNAMIC_ITEMS, EditModal
 from model.tasks import Progress
 from tests.cogs.conftest import BotFactory, CannedGenerator, FakeInteraction, Harness, settle
+from tests.conftest import room_events
 from tests.fakes import Call, raises
 
 
@@ -129,7 +130,7 @@ async def test_removing_a_number_takes_that_vote_back_and_other_emoji_count_for_
     await h.unreact("ana", ballot, number_emoji(1))
     votes = (await h.room.proposal(h.room_id, 1)).votes
     assert [(v.user_id, v.take) for v in votes] == [(ana, 3)]
-    history = await h.room.events(h.room_id)
+    history = await room_events(h.room, h.room_id)
     assert any("withdrew their vote for take 1 of proposal #1" in e.summary for e in history)
 
 

@@ -88,3 +88,17 @@ async def test_direction_vary_a_flawed_take_attribution_and_stats(make_bot: BotF
     message = next(m for m in reversed(list(h.bot.cached_messages)) if m.attachments)
     text = (await message.attachments[0].read()).decode()
     assert "Credit: Written by\nAuthor: ana\\_0\\_nick" in text  # Fountain escapes _
+
+
+async def test_a_writer_adds_a_sheet_and_a_beat_without_the_model(make_bot: BotFactory) -> None:
+    h = await make_bot()
+    await h.say('!bible add name:mara role:"ferry pilot" voice:clipped')
+    assert h.sent.sends()[-1].content == "MARA is in the bible."
+    await h.say("!outline add The storm hits")
+    assert h.sent.sends()[-1].content == "Beat 1: The storm hits"
+    room = await h.room.room(h.room_id)
+    assert (room.characters[0].role, room.beats[0].text) == ("ferry pilot", "The storm hits")
+    await h.say("!undo")
+    await h.say("!undo")
+    room = await h.room.room(h.room_id)
+    assert (room.characters, room.beats) == ((), ())
