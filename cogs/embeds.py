@@ -25,7 +25,13 @@ from bot.domain import (
     Take,
 )
 from bot.room import Bible, TakeEdit, take_text
-from cogs.split import EMBED_DESCRIPTION_LIMIT, MESSAGE_LIMIT, code_blocks, split_text
+from cogs.split import (
+    EMBED_DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    MESSAGE_LIMIT,
+    code_blocks,
+    split_text,
+)
 from model.tasks import Progress
 from screenplay.stats import Stats
 
@@ -311,16 +317,26 @@ def status_embed(text: str) -> discord.Embed:
     )
 
 
-def help_embed(commands: Sequence[tuple[str, str]]) -> discord.Embed:
-    """`commands` as (usage, description) pairs."""
-    body = "\n".join(f"`{usage}` — {description}" for usage, description in commands)
-    embed = discord.Embed(title="Writers' Room", colour=_OPEN)
-    embed.description = _clip(
+def help_embeds(commands: Sequence[tuple[str, str]]) -> list[discord.Embed]:
+    """`commands` as (usage, description) pairs, over as many embeds as their text needs (a
+    message holds 6000 characters of embeds; what would not fit is cut with "…")."""
+    intro = (
         "Co-write a screenplay with the model: ask for takes, vote with the buttons or number "
-        "reactions, export the script.\n\n" + body,
-        EMBED_DESCRIPTION_LIMIT,
+        "reactions, revise the script together, export it.\n\n"
     )
-    return embed
+    body = intro + "\n".join(f"`{usage}` — {description}" for usage, description in commands)
+    pieces = split_text(body, EMBED_DESCRIPTION_LIMIT - 1)
+    embeds: list[discord.Embed] = []
+    room = EMBED_TOTAL_LIMIT - len("Writers' Room")
+    for piece in pieces:
+        if len(piece) > room:
+            embeds[-1].description = (embeds[-1].description or "").rstrip() + "\n…"
+            break
+        embed = discord.Embed(title="Writers' Room" if not embeds else None, colour=_OPEN)
+        embed.description = piece
+        embeds.append(embed)
+        room -= len(piece)
+    return embeds
 
 
 def script_messages(fountain: str, limit: int = MESSAGE_LIMIT) -> list[str]:

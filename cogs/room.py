@@ -40,7 +40,7 @@ from cogs.commands import (
 from cogs.embeds import (
     cast_embed,
     character_embed,
-    help_embed,
+    help_embeds,
     script_messages,
     settings_embed,
     status_embed,
@@ -461,12 +461,12 @@ class RoomCommands(commands.Cog, name="Room"):
     async def help_(self, ctx: Ctx) -> None:
         """What the writers' room can do."""
         entries = []
-        for command in self.walk_commands():
-            if isinstance(command, commands.Group):
+        for command in ctx.bot.walk_commands():  # every cog's: the room, the bible, revision
+            if isinstance(command, commands.Group) and command.invoke_without_command is False:
                 continue
             usage = f"/{command.qualified_name} {command.signature}".strip()
             entries.append((usage, command.description or command.short_doc))
-        await ctx.send(embed=help_embed(entries), ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await ctx.send(embeds=help_embeds(entries), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 # --- helpers --------------------------------------------------------------------------------

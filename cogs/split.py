@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 MESSAGE_LIMIT = 2000
 EMBED_DESCRIPTION_LIMIT = 4096
+#: The characters of all the embeds of one message together.
+EMBED_TOTAL_LIMIT = 6000
 
 _Splitter = Callable[[str, int], list[str]]
 

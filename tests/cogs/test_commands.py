@@ -237,8 +237,13 @@ async def test_status_and_help(make_bot: BotFactory) -> None:
     assert description.startswith("The model's status is not available.")
     assert "This room: 0 proposal(s) pending." in description
     await h.say("!help")
-    help_text = h.sent.sends()[-1].payload["embeds"][0]["description"]
+    embeds = h.sent.sends()[-1].payload["embeds"]
+    help_text = "\n".join(embed["description"] for embed in embeds)
+    assert sum(len(e["description"]) + len(e.get("title", "")) for e in embeds) <= 6000
     for usage in ("/premise <idea>", "/dialogue <situation>", "/room settings", "/export"):
+        assert usage in help_text
+    # every cog's commands, not only the room's: the bible's and the revision commands too
+    for usage in ("/bible edit", "/location add", "/revise", "/history", "/draft save"):
         assert usage in help_text
 
 
