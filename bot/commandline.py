@@ -130,21 +130,31 @@ _SETTING_OPTIONS = (
 )
 
 COMMANDS: tuple[Command, ...] = (
-    Command("premise", ("idea",), "ask the model for a title and logline"),
+    Command(
+        "premise",
+        ("idea",),
+        'ask the model for a title and logline: /premise idea:"A ferry pilot\'s last crossing"',
+    ),
     Command(
         "character",
         ("name", "description"),
-        "the cast, a character's sheet, or (with a description) new sheet takes",
+        'the cast, a sheet, or new sheet takes: /character name:Tom description:"the deckhand"',
         ("name", "description"),
     ),
-    Command("scene", ("description",), "ask the model to open a scene"),
+    Command(
+        "scene",
+        ("description",),
+        'ask the model to open a scene: /scene description:"the ferry in fog"',
+    ),
     Command(
         "dialogue",
         ("situation", "characters"),
-        "ask for dialogue between characters",
+        'dialogue between characters: /dialogue situation:"Mara tells Tom" characters:"MARA, TOM"',
         ("characters",),
     ),
-    Command("beat", ("hint",), "ask for the next plot development", ("hint",)),
+    Command(
+        "beat", ("hint",), 'the next plot development: /beat hint:"the engine fails"', ("hint",)
+    ),
     Command(
         "continue",
         ("direction",),
@@ -160,17 +170,17 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "write",
         ("text", "after"),
-        "add your own Fountain lines (\\n starts a new line)",
+        'your own lines (\\n starts a new line): /write text:"EXT. PIER - DAWN\\n\\nGulls."',
         ("after",),
     ),
     Command(
         "show",
         ("scene", "attribution"),
-        "print the script, or one scene (attribution:true says who wrote what)",
+        "the script, or one scene: /show scene:2 attribution:true (who wrote what)",
         ("scene", "attribution"),
     ),
-    Command("stats", (), "pages, runtime, scenes, locations and lines per character"),
-    Command("bible", (), "the characters and locations of the bible"),
+    Command("stats", (), "pages, runtime, scenes, locations and lines per character: /stats"),
+    Command("bible", (), "the characters and locations of the bible: /bible"),
     Command(
         "bible edit",
         ("name", "rename", *_SHEET_OPTIONS),
@@ -197,8 +207,8 @@ COMMANDS: tuple[Command, ...] = (
         ("rename", "description"),
     ),
     Command("location remove", ("name",), 'take a place out: /location remove name:"FERRY DECK"'),
-    Command("cast", (), "list the characters of the bible"),
-    Command("outline", (), "list the beats of the outline"),
+    Command("cast", (), "the characters of the bible: /cast"),
+    Command("outline", (), "the beats of the outline: /outline"),
     Command(
         "outline edit",
         ("number", "text", "status"),
@@ -213,16 +223,21 @@ COMMANDS: tuple[Command, ...] = (
         "undo the latest change to the story (to:12 undoes every change after #12)",
         ("to",),
     ),
-    Command("redo", (), "redo what was undone last"),
+    Command("redo", (), "redo what was undone last: /redo"),
     Command(
-        "vote", ("take", "proposal"), "vote for a take (like clicking its button)", ("proposal",)
+        "vote",
+        ("take", "proposal"),
+        "vote for a take, like clicking its button: /vote take:2",
+        ("proposal",),
     ),
-    Command("pick", ("take", "proposal"), "showrunners: put a take in now", ("proposal",)),
-    Command("reroll", ("proposal",), "ask for new takes instead", ("proposal",)),
+    Command(
+        "pick", ("take", "proposal"), "showrunners: put a take in now: /pick take:1", ("proposal",)
+    ),
+    Command("reroll", ("proposal",), "new takes instead: /reroll", ("proposal",)),
     Command(
         "edit",
         ("take", "text", "proposal"),
-        "replace a take's text before it goes in",
+        'replace a take\'s text before it goes in: /edit take:2 text:"MARA\\nNot tonight."',
         ("proposal",),
     ),
     Command(
@@ -256,8 +271,12 @@ COMMANDS: tuple[Command, ...] = (
         ("name",),
         'save a named draft and lock scene numbers: /draft save name:"blue draft"',
     ),
-    Command("draft list", (), "the room's drafts"),
-    Command("import", ("path",), "make a .fountain or .fdx file the room's script"),
+    Command("draft list", (), "the room's drafts: /draft list"),
+    Command(
+        "import",
+        ("path",),
+        "a .fountain or .fdx file becomes the script: /import path:draft.fountain",
+    ),
     Command(
         "room settings",
         _SETTING_OPTIONS,
@@ -270,16 +289,18 @@ COMMANDS: tuple[Command, ...] = (
         "the project's style: /room style genre:noir language:French paper:a4",
         ("genre", "tone", "language", "notes", "paper"),
     ),
-    Command("room branch", (), "start a new room from this room's story"),
+    Command("room branch", (), "a new room from this room's story: /room branch"),
     Command(
         "room reset",
         ("confirm",),
-        "showrunners: empty the room's story (confirm:true)",
+        "showrunners: empty the story: /room reset confirm:true",
         ("confirm",),
     ),
-    Command("status", (), "the model and its queue"),
-    Command("help", ("command",), "list the commands, or explain one", ("command",)),
-    Command("quit", (), "leave the console"),
+    Command("status", (), "the model and its queue: /status"),
+    Command(
+        "help", ("command",), "the commands, or one explained: /help command:revise", ("command",)
+    ),
+    Command("quit", (), "leave the console: /quit"),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
 ALIASES = {"exit": "quit", "room": "room settings", "location": "bible"}
