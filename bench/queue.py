@@ -8,20 +8,30 @@ Sends R concurrent requests (one per room, N takes each, T new tokens per take) 
 queue, then does the same work as sequential single-sequence `model.generate` calls in the same
 process, and prints tokens/s of both, their ratio, request latency p50/p95, time to first token,
 one request alone, and peak memory. Every take runs to exactly T tokens (stop tokens are off), so
-both paths do the same work. Figures, not tests: nothing here passes or fails.
+both paths do the same work. Figures, not tests: nothing here passes or fails. The model is what
+the bot runs: the shipped one with its screenplay adapter merged (`--adapter none`: the base).
+
+Where llama-cpp-python is installed (it is no dependency of the project), the same prompts and
+work also run through llama.cpp on as many threads as ours (both printed): one take at a time with
+the prompt evaluated once per request, one request's takes as parallel sequences of one batch, and
+all requests at once (`run_llama_cpp`), on the shipped GGUF with the same adapter merged in; every
+ratio to our figures is printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
+import ctypes
 import json
 import logging
 import os
+import re
 import resource
 import statistics
+import tempfile
 import time
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +44,7 @@ from model.generator import chat_prompt_ids
 from model.loading import (
     LoadedModel,
     ModelSettings,
+    bot_adapter,
     default_gguf_path,
     load_model,
     resolve_device,
@@ -70,6 +81,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--takes", type=int, default=4, help="takes (sequences) per request")
     parser.add_argument("--tokens", type=int, default=128, help="new tokens per take")
     parser.add_argument("--model", default="", help="HF id or local dir (default: shipped model)")
+    parser.add_argument(
+        "--adapter",
+        default="",
+        help="LoRA adapter dir, or 'none' (default: what the bot runs: the shipped screenplay "
+        "adapter with the shipped model)",
+    )
     parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--max-batch", type=int, default=0, help="queue batch (0: rooms x takes)")
@@ -81,6 +98,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=0,
         help="run only this many takes on the sequential path (0: all); tokens/s is a rate",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="time the queue and llama.cpp's batches this many times, alternating (medians are "
+        "printed, and every round's figure): on a shared machine one round says little",
     )
     parser.add_argument(
         "--compare-engines",
@@ -215,26 +239,323 @@ def run_generate_batch(loaded: LoadedModel, ids: list[list[int]], args: argparse
     return {"generate_batch_tok_s": tokens / wall}
 
 
-def run_llama_cpp(ids: list[list[int]], args: argparse.Namespace) -> dict:
-    """The same prompts sequentially on the same GGUF file, when llama-cpp-python is present."""
-    if importlib.util.find_spec("llama_cpp") is None:
+def run_llama_cpp(
+    ids: list[list[int]],
+    args: argparse.Namespace,
+    threads: int,
+    adapter: str,
+    *,
+    sequential: bool = True,
+) -> dict:
+    """The same prompts and work through llama.cpp (when llama-cpp-python is installed), on
+    `threads` threads (ours), three ways: one take at a time with the prompt evaluated once per
+    request (its keys and values copied for each take), one request's takes as parallel
+    sequences of one batch, and every request's takes at once — the best a CPU user could run
+    instead of the queue. The model is the shipped GGUF with our `adapter` applied at run time
+    (`lora_gguf`: the same function as ours, which merges it into the dequantised weights), and
+    then the base GGUF alone (`llama_cpp_base_*`), llama.cpp's fastest on this model."""
+    if find_spec("llama_cpp") is None:
         return {}
-    from llama_cpp import Llama
+    import llama_cpp as ll
 
-    llm = Llama(model_path=str(default_gguf_path()), n_ctx=2048, verbose=False)
-    tokens = 0
-    started = time.perf_counter()
-    for prompt in ids:
-        for take in range(args.takes):
-            llm.reset()
-            llm.set_seed(take)
-            for count, _ in enumerate(
-                llm.generate(prompt, temp=0.8, top_p=0.95, top_k=50, repeat_penalty=1.1), start=1
-            ):
-                if count >= args.tokens:
-                    break
-            tokens += args.tokens
-    return {"llama_cpp_tok_s": tokens / (time.perf_counter() - started)}
+    figures: dict[str, Any] = {"llama_cpp_threads": threads}
+    ll.llama_log_set(_SILENT, None)  # llama.cpp's load and context reports
+    ll.llama_backend_init()
+    model = ll.llama_model_load_from_file(
+        str(default_gguf_path()).encode(), ll.llama_model_default_params()
+    )
+    if not model:
+        raise RuntimeError("llama.cpp cannot load the shipped GGUF")
+    try:
+        if adapter:
+            with tempfile.TemporaryDirectory(prefix="bench-llama-cpp-") as folder:
+                lora = ll.llama_adapter_lora_init(
+                    model, str(lora_gguf(Path(adapter), Path(folder) / "adapter.gguf")).encode()
+                )
+            if not lora:
+                raise RuntimeError("llama.cpp cannot load the adapter")
+            try:
+                figures["llama_cpp_model"] = f"the shipped GGUF + {Path(adapter).name} (LoRA)"
+                figures |= _time_llama_cpp(
+                    _LlamaCpp(ll, model, ids, args, threads, lora), ids, args, sequential
+                )
+            finally:
+                ll.llama_adapter_lora_free(lora)
+        else:
+            figures["llama_cpp_model"] = "the shipped GGUF, base (as ours)"
+            figures |= _time_llama_cpp(
+                _LlamaCpp(ll, model, ids, args, threads), ids, args, sequential
+            )
+        if adapter:
+            llama = _LlamaCpp(ll, model, ids, args, threads)
+            base = _time_llama_cpp(llama, ids, args, sequential)
+            figures |= {key.replace("llama_cpp", "llama_cpp_base"): v for key, v in base.items()}
+    finally:
+        ll.llama_model_free(model)
+    return figures
+
+
+def _time_llama_cpp(
+    llama: _LlamaCpp, ids: list[list[int]], args: argparse.Namespace, sequential: bool
+) -> dict:
+    figures = {}
+    try:
+        llama.run_batched([ids[0]], takes=args.takes, tokens=8)  # warm-up: buffers, threads
+        started = time.perf_counter()
+        llama.run_batched([ids[0]], takes=args.takes, tokens=args.tokens)
+        figures["llama_cpp_single_request_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        tokens = llama.run_batched(ids, takes=args.takes, tokens=args.tokens)
+        figures["llama_cpp_batched_tok_s"] = tokens / (time.perf_counter() - started)
+        if sequential:
+            jobs = ids
+            if args.sequential_takes:
+                jobs = ids[: max(1, args.sequential_takes // args.takes)]
+            started = time.perf_counter()
+            tokens = sum(llama.run_one_at_a_time(p, args.takes, args.tokens) for p in jobs)
+            figures["llama_cpp_sequential_tok_s"] = tokens / (time.perf_counter() - started)
+    finally:
+        llama.close()
+    return figures
+
+
+def _silent_log(level: int, text: bytes, data: Any) -> None:
+    """llama.cpp's log lines, left unsaid: the benchmark prints figures."""
+
+
+_SILENT: Any = None
+if find_spec("llama_cpp") is not None:
+    import llama_cpp
+
+    _SILENT = llama_cpp.llama_log_callback(_silent_log)  # kept: llama.cpp holds the pointer
+
+
+class _LlamaCpp:
+    """llama.cpp's own decoding loop through its C API: a unified key/value cache, a prompt's
+    tokens evaluated once for all of its sequences, one token per running sequence per batch,
+    and per sequence the sampler chain of the bot's settings (repetition penalty over prompt and
+    answer, top-k 50, top-p 0.95, temperature 0.8, a seeded draw)."""
+
+    def __init__(
+        self,
+        ll: Any,
+        model: Any,
+        ids: list[list[int]],
+        args: argparse.Namespace,
+        threads: int,
+        lora: Any = None,
+    ) -> None:
+        self.ll = ll
+        self.vocab = ll.llama_vocab_n_tokens(ll.llama_model_get_vocab(model))
+        sequences = len(ids) * args.takes
+        params = ll.llama_context_default_params()
+        params.n_ctx = sum(len(p) for p in ids) + sequences * (args.tokens + 8) + 64
+        params.n_batch = max(sum(len(p) for p in ids), sequences, 512)
+        params.n_ubatch = 512
+        params.n_seq_max = sequences
+        params.kv_unified = True  # a prompt's cells shared by its takes' sequences
+        params.n_threads = threads
+        params.n_threads_batch = threads
+        self.ctx = ll.llama_init_from_model(model, params)
+        if not self.ctx:
+            raise RuntimeError("llama.cpp cannot make a context this large")
+        if lora is not None:
+            adapters = (ll.llama_adapter_lora_p_ctypes * 1)(lora)
+            if ll.llama_set_adapters_lora(self.ctx, adapters, 1, (ctypes.c_float * 1)(1.0)):
+                raise RuntimeError("llama.cpp cannot apply the adapter")
+        self.memory = ll.llama_get_memory(self.ctx)
+        self.batch = ll.llama_batch_init(params.n_batch, 0, max(args.takes, 1))
+
+    def close(self) -> None:
+        self.ll.llama_batch_free(self.batch)
+        self.ll.llama_free(self.ctx)
+
+    def _sampler(self, seed: int, prompt: list[int]) -> Any:
+        ll = self.ll
+        chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
+        ll.llama_sampler_chain_add(
+            chain, ll.llama_sampler_init_penalties(self.vocab, -1, 1.1, 0.0, 0.0)
+        )
+        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_top_k(50))
+        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_top_p(0.95, 1))
+        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(0.8))
+        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(seed))
+        for token in prompt:  # the penalty counts the prompt too, as the bot's does
+            ll.llama_sampler_accept(chain, token)
+        return chain
+
+    def _put(
+        self, index: int, token: int, position: int, sequences: list[int], logits: bool
+    ) -> None:
+        batch = self.batch
+        batch.token[index] = token
+        batch.pos[index] = position
+        batch.n_seq_id[index] = len(sequences)
+        for k, sequence in enumerate(sequences):
+            batch.seq_id[index][k] = sequence
+        batch.logits[index] = logits
+
+    def _decode(self, count: int) -> None:
+        self.batch.n_tokens = count
+        if self.ll.llama_decode(self.ctx, self.batch) != 0:
+            raise RuntimeError("llama_decode failed")
+
+    def run_batched(self, prompts: list[list[int]], *, takes: int, tokens: int) -> int:
+        """Every take of every prompt at once; returns the tokens generated."""
+        ll = self.ll
+        ll.llama_memory_clear(self.memory, True)
+        groups = [list(range(g * takes, (g + 1) * takes)) for g in range(len(prompts))]
+        index = 0
+        last_of: list[int] = []
+        for prompt, sequences in zip(prompts, groups, strict=True):
+            for position, token in enumerate(prompt):
+                self._put(index, token, position, sequences, position == len(prompt) - 1)
+                index += 1
+            last_of.append(index - 1)
+        self._decode(index)
+        samplers = [
+            self._sampler(1000 * g + t, prompt)
+            for g, prompt in enumerate(prompts)
+            for t in range(takes)
+        ]
+        rows = [last_of[s // takes] for s in range(len(samplers))]
+        for step in range(tokens):
+            drawn = [
+                ll.llama_sampler_sample(smpl, self.ctx, row)
+                for smpl, row in zip(samplers, rows, strict=True)
+            ]
+            if step == tokens - 1:
+                break
+            for s, token in enumerate(drawn):
+                self._put(s, token, len(prompts[s // takes]) + step, [s], True)
+            self._decode(len(drawn))
+            rows = list(range(len(drawn)))
+        for smpl in samplers:
+            ll.llama_sampler_free(smpl)
+        return len(samplers) * tokens
+
+    def run_one_at_a_time(self, prompt: list[int], takes: int, tokens: int) -> int:
+        """The takes of one prompt one after another: the prompt but its last token evaluated
+        once (sequence 0), copied into sequence 1 for each take, which then feeds that last
+        token and decodes on alone. Returns the tokens generated."""
+        ll = self.ll
+        ll.llama_memory_clear(self.memory, True)
+        for position, token in enumerate(prompt[:-1]):
+            self._put(position, token, position, [0], False)
+        self._decode(len(prompt) - 1)
+        for take in range(takes):
+            ll.llama_memory_seq_rm(self.memory, 1, -1, -1)
+            ll.llama_memory_seq_cp(self.memory, 0, 1, -1, -1)
+            sampler = self._sampler(take, prompt)
+            token, position = prompt[-1], len(prompt) - 1
+            for _ in range(tokens):
+                self._put(0, token, position, [1], True)
+                self._decode(1)
+                token = ll.llama_sampler_sample(sampler, self.ctx, 0)
+                position += 1
+            ll.llama_sampler_free(sampler)
+        return takes * tokens
+
+
+#: The Hugging Face names of the projections a LoRA adapter changes, and their GGUF names.
+_GGUF_NAMES = {
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+
+
+def lora_gguf(adapter: Path, target: Path) -> Path:
+    """The PEFT LoRA `adapter` of the shipped model as a llama.cpp LoRA adapter (GGUF), written
+    to `target` — what llama.cpp's convert_lora_to_gguf.py makes (not installed here). llama.cpp
+    keeps q and k with their rows permuted for its rotary layout, so their B matrices are
+    permuted the same way. (Merging the adapter into the GGUF's weights instead loses it: its
+    update is about 0.5% of a weight, well under Q4_1's rounding.)"""
+    from gguf import GGUFReader, GGUFWriter, Keys
+    from safetensors.torch import load_file
+
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    if config.get("use_rslora") or config.get("use_dora") or config.get("fan_in_fan_out"):
+        raise ValueError("only plain LoRA adapters are converted here")
+    fields = GGUFReader(str(default_gguf_path())).fields
+    arch = str(fields[Keys.General.ARCHITECTURE].contents())
+    heads = int(fields[f"{arch}.attention.head_count"].contents())
+    kv_heads = int(fields[f"{arch}.attention.head_count_kv"].contents())
+    writer = GGUFWriter(str(target), arch)
+    writer.add_type("adapter")
+    writer.add_string(Keys.Adapter.TYPE, "lora")
+    writer.add_float32(Keys.Adapter.LORA_ALPHA, float(config["lora_alpha"]))
+    pattern = re.compile(r".*layers\.(\d+)\.(\w+\.\w+)\.lora_A\.weight")
+    tensors = load_file(str(adapter / "adapter_model.safetensors"))
+    for name in sorted(tensors):
+        match = pattern.fullmatch(name)
+        if match is None:
+            continue
+        layer, module = int(match.group(1)), match.group(2)
+        a = tensors[name].float().numpy()  # [r, in]
+        b = tensors[name.replace("lora_A", "lora_B")].float().numpy()  # [out, r]
+        if module == "self_attn.q_proj":
+            b = _rope_permute(b, heads)
+        elif module == "self_attn.k_proj":
+            b = _rope_permute(b, kv_heads)
+        gguf_name = f"blk.{layer}.{_GGUF_NAMES[module]}.weight"
+        writer.add_tensor(f"{gguf_name}.lora_a", a)
+        writer.add_tensor(f"{gguf_name}.lora_b", b)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return target
+
+
+def _rope_permute(weights: Any, heads: int) -> Any:
+    """The rows of a q or k projection as llama.cpp's conversion orders them."""
+    return (
+        weights.reshape(heads, 2, weights.shape[0] // heads // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
+
+
+#: The figures whose every round is printed with `--rounds`.
+_ROUND_FIGURES = (
+    "queue_tok_s",
+    "single_request_s",
+    "llama_cpp_batched_tok_s",
+    "llama_cpp_single_request_s",
+    "llama_cpp_base_batched_tok_s",
+    "llama_cpp_base_single_request_s",
+)
+
+
+def _medians(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure of the rounds: the median of numbers, the first round's anything else."""
+    merged: dict[str, Any] = {}
+    for key, value in rounds[0].items():
+        values = [r[key] for r in rounds if key in r]
+        numeric = isinstance(value, float)
+        merged[key] = statistics.median(values) if numeric else value
+    return merged
+
+
+def _ratios(figures: dict[str, Any], side: str) -> dict[str, float]:
+    """Ours against llama.cpp's `side`: above 1, ours is faster."""
+    return {
+        f"queue_over_{side}_batched": figures["queue_tok_s"] / figures[f"{side}_batched_tok_s"],
+        f"queue_over_{side}_sequential": (
+            figures["queue_tok_s"] / figures[f"{side}_sequential_tok_s"]
+        ),
+        f"single_request_{side}_over_ours": (
+            figures[f"{side}_single_request_s"] / figures["single_request_s"]
+        ),
+        f"sequential_ours_over_{side}": (
+            figures["sequential_tok_s"] / figures[f"{side}_sequential_tok_s"]
+        ),
+    }
 
 
 def random_model(directory: str, settings: ModelSettings) -> LoadedModel:
@@ -253,7 +574,10 @@ def random_model(directory: str, settings: ModelSettings) -> LoadedModel:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.json else logging.INFO)
-    settings = ModelSettings(model=args.model, dtype=args.dtype, device=args.device)
+    adapter = "" if args.random_weights else bot_adapter(args.model, args.adapter)
+    settings = ModelSettings(
+        model=args.model, adapter=adapter, dtype=args.dtype, device=args.device
+    )
     if args.random_weights:
         loaded = in_passing_thread(lambda: random_model(args.random_weights, settings))
     else:
@@ -268,26 +592,40 @@ def main(argv: list[str] | None = None) -> None:
         "tokens": args.tokens,
         "prompt_tokens_mean": statistics.fmean(len(p) for p in ids),
     }
-    figures |= asyncio.run(run_queue(loaded, ids, args))
-    figures |= run_sequential(loaded, ids, args)
-    figures["ratio"] = figures["queue_tok_s"] / figures["sequential_tok_s"]
+    rounds = [asyncio.run(run_queue(loaded, ids, args))]
     figures["threads"] = torch.get_num_threads()  # as the queue set it; the sequential path too
-    # Peak memory of the queue and the sequential path; generate_batch sizes its own paged cache
-    # from free memory (gigabytes), so it is measured after.
+    figures |= run_sequential(loaded, ids, args)
+    # Peak memory of the queue and the sequential path (before llama.cpp loads in this process);
+    # generate_batch sizes its own paged cache from free memory (gigabytes), so it comes after.
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.compare_engines:
         figures |= run_generate_batch(loaded, ids, args)
-    llama = run_llama_cpp(ids, args) if not (args.model or args.random_weights) else {}
-    if llama:
-        figures |= llama
-        figures["ratio_vs_llama_cpp"] = figures["queue_tok_s"] / llama["llama_cpp_tok_s"]
+    llama_cpp = not (args.model or args.random_weights) and bool(find_spec("llama_cpp"))
+    if llama_cpp:
+        rounds[0] |= run_llama_cpp(ids, args, figures["threads"], adapter)
+    for _ in range(args.rounds - 1):
+        again = asyncio.run(run_queue(loaded, ids, args))
+        if llama_cpp:
+            again |= run_llama_cpp(ids, args, figures["threads"], adapter, sequential=False)
+        rounds.append(again)
+    figures |= _medians(rounds)
+    figures["ratio"] = figures["queue_tok_s"] / figures["sequential_tok_s"]
+    for side in ("llama_cpp", "llama_cpp_base"):
+        if f"{side}_batched_tok_s" in figures:
+            figures |= _ratios(figures, side)
+    if args.rounds > 1:
+        figures["rounds"] = args.rounds
+        for key in _ROUND_FIGURES:
+            if key in rounds[0]:
+                figures[f"{key}_rounds"] = [round(r[key], 2) for r in rounds if key in r]
+        figures["load_average"] = os.getloadavg()[0]
     if args.json:
         print(
             json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})
         )
     else:
         for key, value in figures.items():
-            print(f"{key:>22}: {value:.2f}" if isinstance(value, float) else f"{key:>22}: {value}")
+            print(f"{key:>36}: {value:.2f}" if isinstance(value, float) else f"{key:>36}: {value}")
 
 
 if __name__ == "__main__":
