@@ -19,7 +19,6 @@ import torch
 
 from model import fastpath
 from model.loading import (
-    LightTokenizer,
     LoadedModel,
     ModelSettings,
     load_model,
@@ -28,6 +27,7 @@ from model.loading import (
 )
 from model.prompts import build_messages
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
+from model.tokenizer import LightTokenizer
 
 PROMPT = [5, 17, 300, 41, 900, 12, 33]
 
