@@ -8,15 +8,14 @@ saves plain float32 safetensors and the tokenizer into a cache directory (`defau
 and later Hugging Face loads read those.
 
 The generation queue needs less than a Hugging Face model when the fast path runs it
-(`ModelSettings.for_queue`): its weights as `model.fastpath` lays them out — the adapter merged,
-in the runtime dtype — and a tokenizer. The first such load builds them the Hugging Face way and
-keeps them in a second cache, `runtime/` under the cache root; later loads memory-map that file
-and import neither transformers nor peft (`model.tokenizer.LightTokenizer` encodes with the
-`tokenizers` library and renders the chat template with jinja2 as transformers does). That
-cache is keyed on
-everything that changes what it holds — the model's files, the adapter's content, dtype,
-device, the fast path's layout and the versions of the libraries that computed it — so a stale
-one is never read; it is written beside its place and renamed, so a half-written one never is.
+(`ModelSettings.for_queue`): its weights as `model.fastpath` lays them out — the adapter merged, in
+the runtime dtype — and a tokenizer. The first such load builds them the Hugging Face way and keeps
+them in a second cache, `runtime/` under the cache root; later loads memory-map that file and
+import neither transformers nor peft (`model.tokenizer.LightTokenizer` encodes with the
+`tokenizers` library and renders the chat template with jinja2 as transformers does). That cache is
+keyed on everything that changes what it holds — the model's files, the adapter's content, dtype,
+device, the fast path's layout and the versions of the libraries that computed it — so a stale one
+is never read; it is written beside its place and renamed, so a half-written one never is.
 
 This module knows about files, devices and dtypes; it knows nothing of prompts, batching or rooms.
 """
