@@ -349,18 +349,17 @@ def runtime_key(settings: ModelSettings) -> dict[str, Any] | None:
 
 
 def runtime_dir(settings: ModelSettings, key: Mapping[str, Any]) -> Path:
-    """The cache entry for `key`: `<name>-<place>-<digest>` under `runtime/`, where `place` names
-    the settings (model, adapter, device, dtype) and `digest` the whole key."""
-    place = _digest(
-        [
-            str(Path(settings.model).expanduser().resolve()) if settings.model else "",
-            str(Path(settings.adapter).expanduser().resolve()) if settings.adapter else "",
-            key["device"],
-            key["dtype"],
-        ]
-    )
+    """The cache entry for `key`: `<name>-<digest of the key>` under `runtime/` (two checkouts
+    whose model and adapter hold the same bytes share one)."""
     slug = re.sub(r"[^A-Za-z0-9._+-]+", "_", _model_name(settings))
-    return cache_root(settings) / "runtime" / f"{slug}-{place[:8]}-{_digest(key)[:16]}"
+    return cache_root(settings) / "runtime" / f"{slug}-{_digest(key)[:16]}"
+
+
+def _sources(settings: ModelSettings) -> list[str]:
+    """The files and folders an entry was made from: when one is gone, so is the entry's use."""
+    model = Path(settings.model).expanduser() if settings.model else default_gguf_path()
+    paths = [model] + ([Path(settings.adapter).expanduser()] if settings.adapter else [])
+    return [str(path.resolve()) for path in paths]
 
 
 def _load_for_queue(
@@ -422,6 +421,7 @@ def _build_runtime(
     light = LightTokenizer.of(loaded.tokenizer)
     manifest = {
         "key": key,
+        "sources": _sources(settings),
         "name": loaded.name,
         "shape": fastpath.Shape.of(loaded.model.config).as_dict(),
         "config": _plain(loaded.model.config.to_dict()),
@@ -469,11 +469,29 @@ def _write_runtime(
             raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    settings_prefix = directory.name.rsplit("-", 1)[0] + "-"
-    for sibling in directory.parent.iterdir():
-        if sibling.name.startswith(settings_prefix) and sibling != directory:
-            shutil.rmtree(sibling, ignore_errors=True)
     _log.info("wrote the weight cache %s", directory)
+    _prune(directory, manifest)
+
+
+def _prune(written: Path, manifest: Mapping[str, Any]) -> None:
+    """Remove the entries `written` makes useless: those made from the same sources for the same
+    device and dtype (their content has changed since), and those whose sources are gone (a
+    model or adapter folder deleted, a test's temporary copy)."""
+    key = manifest["key"]
+    for entry in written.parent.iterdir():
+        if entry == written or entry.name.startswith("."):  # staging folders are their writers'
+            continue
+        try:
+            other = json.loads((entry / _MANIFEST).read_text(encoding="utf-8"))
+            sources = other["sources"]
+            same_place = sources == manifest["sources"] and all(
+                other["key"][k] == key[k] for k in ("device", "dtype")
+            )
+            gone = not all(Path(source).exists() for source in sources)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not an entry of this version: left alone
+        if same_place or gone:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _read_tokenizer(directory: Path, description: Mapping[str, Any]) -> Any:

@@ -144,6 +144,21 @@ def test_a_damaged_cache_is_built_again(saved: Path, tmp_path: Path) -> None:
     torch.testing.assert_close(last_logits(load_model(queued)), want, rtol=0, atol=0)
 
 
+def test_entries_of_models_that_are_gone_are_removed(saved: Path, tmp_path: Path) -> None:
+    import shutil
+
+    cache = str(tmp_path / "cache")
+    copy = Path(shutil.copytree(saved, tmp_path / "copy"))  # a test's temporary model, say
+    load_model(ModelSettings(model=str(copy), dtype="float32", cache_dir=cache, for_queue=True))
+    shared = Path(shutil.copytree(saved, tmp_path / "same-bytes"))
+    load_model(ModelSettings(model=str(shared), dtype="float32", cache_dir=cache, for_queue=True))
+    assert len(entries(tmp_path / "cache")) == 2  # other paths: other keys
+    shutil.rmtree(copy)
+    load_model(ModelSettings(model=str(saved), dtype="float32", cache_dir=cache, for_queue=True))
+    names = entries(tmp_path / "cache")
+    assert len(names) == 2 and not any(name.startswith("copy-") for name in names)
+
+
 def test_without_the_fast_path_the_queue_gets_the_hugging_face_model(
     saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
