@@ -305,18 +305,6 @@ COMMANDS: tuple[Command, ...] = (
 BY_NAME = {c.name: c for c in COMMANDS}
 ALIASES = {"exit": "quit", "room": "room settings", "location": "bible"}
 
-#: `/room settings` options and the `RoomSettings` fields they set.
-SETTING_FIELDS = {
-    "takes": "takes_per_request",
-    "pick_rule": "pick_rule",
-    "quorum": "quorum",
-    "temperature": "temperature",
-    "length": "length",
-    "top_p": "top_p",
-    "top_k": "top_k",
-    "repetition_penalty": "repetition_penalty",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Call:

@@ -36,7 +36,6 @@ from bot.commandline import (
     ALIASES,
     BY_NAME,
     COMMANDS,
-    SETTING_FIELDS,
     Call,
     CommandLine,
     parse_command_line,
@@ -54,6 +53,7 @@ from bot.console_print import (
 from bot.console_revise import ReviseCommands
 from bot.console_steer import SteerCommands
 from bot.domain import (
+    SETTING_FIELDS,
     SYSTEM_USER,
     CharacterEntry,
     Proposal,

@@ -223,6 +223,20 @@ class ScriptLine:
     event_id: int
 
 
+#: The `/room settings` options (console and Discord alike) that set a `RoomSettings` field
+#: directly, and the fields they set.
+SETTING_FIELDS = {
+    "takes": "takes_per_request",
+    "pick_rule": "pick_rule",
+    "quorum": "quorum",
+    "temperature": "temperature",
+    "length": "length",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "repetition_penalty": "repetition_penalty",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class RoomSettings:
     takes_per_request: int = 3

@@ -24,7 +24,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.domain import Event, ProposalStatus, ScriptLine, parse_duration
+from bot.domain import SETTING_FIELDS, Event, ProposalStatus, ScriptLine, parse_duration
 from bot.errors import BadInput, NotFound, RoomError
 from bot.room import IMPORT_LIMIT, RoomService, format_lines, scene_lines
 from cogs.board import Board
@@ -501,17 +501,7 @@ def _sentence(summary: str) -> str:
 
 def _settings_changes(options: SettingsFlags) -> dict[str, Any]:
     changes: dict[str, Any] = {}
-    plain = {
-        "takes": "takes_per_request",
-        "pick_rule": "pick_rule",
-        "quorum": "quorum",
-        "temperature": "temperature",
-        "length": "length",
-        "top_p": "top_p",
-        "top_k": "top_k",
-        "repetition_penalty": "repetition_penalty",
-    }
-    for flag, setting in plain.items():
+    for flag, setting in SETTING_FIELDS.items():
         value = getattr(options, flag)
         if value is not None:
             changes[setting] = value
