@@ -20,6 +20,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from model import prompts_zh as zh
 from model.takechecks import (
     CJK,
     HEADING,
@@ -38,6 +39,7 @@ from model.tasks import (
     Sampling,
     TaskKind,
     TaskRequest,
+    is_chinese,
 )
 from screenplay.fountain import parse_fountain, parse_inline, to_fountain
 from screenplay.lint import lint
@@ -51,6 +53,7 @@ from screenplay.types import (
     Parenthetical,
     SceneHeading,
 )
+from screenplay.zh import read_heading
 
 #: The lines of a character sheet in the order the model writes them.
 _SHEET_LINES = ("name", *SHEET_FIELDS)
@@ -80,14 +83,20 @@ def take_sampling(request: TaskRequest, sampling: Sampling) -> Sampling:
 
 
 def build_messages(request: TaskRequest) -> list[dict[str, str]]:
-    """The chat messages for `request` (system, then user)."""
+    """The chat messages for `request` (system, then user); in Chinese, with answers in the
+    Chinese convention, for a room whose language is Chinese (`model.prompts_zh`)."""
     context = request.context
-    system = _SYSTEM
+    chinese = is_chinese(context.language)
+    system = zh.SYSTEM if chinese else _SYSTEM
     if context.style_notes.strip():
-        system += f"\nThe room's standing instructions: {context.style_notes.strip()}"
-    if context.language and context.language.lower() != "english":
+        standing = zh.STANDING if chinese else "The room's standing instructions: {}"
+        system += "\n" + standing.format(context.style_notes.strip())
+    if not chinese and context.language and context.language.lower() != "english":
         system += f"\nWrite everything in {context.language}."
-    parts = [_context_block(request.kind, context), _variation(request), _task(request)]
+    if chinese:
+        parts = [_context_block_zh(request.kind, context), _variation(request), zh.task(request)]
+    else:
+        parts = [_context_block(request.kind, context), _variation(request), _task(request)]
     user = "\n\n".join(part for part in parts if part)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -100,20 +109,26 @@ def format_answer(
     title: str = "",
     logline: str = "",
     beat: str = "",
+    language: str = "English",
 ) -> str:
-    """The ideal answer to a request of `kind`, written in the format `build_messages` asks for
-    (training targets)."""
+    """The ideal answer to a request of `kind` in a room writing in `language`, written in the
+    format `build_messages` asks for (training targets)."""
+    chinese = is_chinese(language)
     if kind in SCRIPT_KINDS:
-        return fountain.strip()
+        return zh.from_fountain(fountain) if chinese else fountain.strip()
     if kind is TaskKind.CHARACTER:
         if sheet is None:
             raise ValueError("a character answer needs a sheet")
+        if chinese:
+            return zh.sheet_answer(sheet)
         return "\n".join(
             f"{name.capitalize()}: {value}"
             for name in _SHEET_LINES
             if (value := str(getattr(sheet, name)).strip())
         )
     if kind is TaskKind.PREMISE:
+        if chinese:
+            return zh.premise_answer(title, logline)
         return f"Title: {title.strip()}\nLogline: {logline.strip()}"
     return beat.strip()
 
@@ -140,11 +155,33 @@ def _context_block(kind: TaskKind, context: PromptContext) -> str:
     return "\n".join(lines)
 
 
+def _context_block_zh(kind: TaskKind, context: PromptContext) -> str:
+    """`_context_block` in Chinese, the script so far in the Chinese convention."""
+    values = (context.title, context.logline, context.genre, context.tone)
+    lines = [
+        f"{label}：{value.strip()}"
+        for label, value in zip(zh.CONTEXT_LABELS, values, strict=True)
+        if value.strip()
+    ]
+    if context.characters and kind is not TaskKind.PREMISE:
+        lines.append(zh.CHARACTERS)
+        lines.extend(f"- {zh.sheet_line(sheet)}" for sheet in context.characters)
+    if context.beat:
+        lines.append(zh.WHERE.format(context.beat.strip()))
+    if context.scene_heading:
+        lines.append(zh.CURRENT_SCENE.format(context.scene_heading.strip()))
+    if context.recent_script.strip() and kind is not TaskKind.PREMISE:
+        lines.append(zh.SCRIPT_SO_FAR.format(zh.from_fountain(context.recent_script)))
+    return "\n".join(lines)
+
+
 def _variation(request: TaskRequest) -> str:
     """The take a variation keeps the gist of; nothing for any other request, so their
     prompts stay as they were."""
     if not request.variation.strip():
         return ""
+    if is_chinese(request.context.language):
+        return zh.variation(request)
     return (
         "A take the room liked, to vary: keep what happens in it and who is in it, but write "
         f"it anew in other words.\n{request.variation.strip()}"
@@ -250,7 +287,7 @@ def cast_of(request: TaskRequest) -> tuple[str, ...]:
 
 def _parse_script(request: TaskRequest, text: str) -> ParsedAnswer:
     cast = known_speakers(request) or None
-    document = _without_unfinished_end(repair(text, cast))
+    document = _without_unfinished_end(_read_script(request, text, cast))
     if cast is not None:
         cast = (*cast, *_walk_ons(document, cast), *_misread_cues(document, text))
     problems = [str(problem) for problem in lint(document, cast)]
@@ -262,6 +299,16 @@ def _parse_script(request: TaskRequest, text: str) -> ParsedAnswer:
     elif request.kind is TaskKind.SCENE and not any(isinstance(e, SceneHeading) for e in printed):
         problems.insert(0, "The take has no scene heading.")
     return ParsedAnswer(fountain=to_fountain(document), problems=tuple(problems))
+
+
+def _read_script(request: TaskRequest, text: str, cast: tuple[str, ...] | None) -> Document:
+    """A script take as a document: in a Chinese room, read in the Chinese convention unless
+    the take is plainly Fountain (an `INT.` heading, an `@` cue); otherwise repaired Fountain."""
+    if is_chinese(request.context.language):
+        document = zh.read_script(text)
+        if document is not None:
+            return document
+    return repair(text, cast)
 
 
 def known_speakers(request: TaskRequest) -> tuple[str, ...]:
@@ -455,7 +502,15 @@ def _unclosed_parenthesis(text: str) -> int:
     return opened if depth else -1
 
 
-_FIELD = re.compile(r"^\s*[-*]?\s*\**([A-Za-z ]{2,20}?)\**\s*:\s*(.*)$")
+_FIELD = re.compile(r"^\s*[-*]?\s*\**([A-Za-z ]{2,20}?|[\u4e00-\u9fff]{2,6})\**\s*[:：]\s*(.*)$")
+
+
+def _field_name(label: str) -> str | None:
+    """The field a label names, English (`Personality`) or Chinese (`性格`); None for others."""
+    label = label.strip().lower()
+    if label in _KNOWN_FIELDS:
+        return label
+    return zh.FIELD_NAMES.get(label)
 
 
 def _fields(text: str) -> dict[str, str]:
@@ -464,8 +519,8 @@ def _fields(text: str) -> dict[str, str]:
     last: str | None = None
     for line in text.splitlines():
         match = _FIELD.match(line)
-        if match and match.group(1).strip().lower() in _KNOWN_FIELDS:
-            last = match.group(1).strip().lower()
+        if match and (name := _field_name(match.group(1))) is not None:
+            last = name
             found[last] = match.group(2).strip().strip("*").strip()
         elif last is not None and line.strip():
             found[last] = f"{found[last]} {line.strip()}".strip()
@@ -511,7 +566,7 @@ def _parse_beat(text: str) -> ParsedAnswer:
     beat = " ".join(beat.split())
     if not beat:
         return ParsedAnswer(problems=("The beat is empty.",))
-    if HEADING.match(beat):
+    if HEADING.match(beat) or read_heading(beat) is not None:
         return ParsedAnswer(beat=beat, problems=(NOT_A_BEAT.format("a scene heading", beat),))
     if bare_description(beat):
         return ParsedAnswer(beat=beat, problems=(NOT_A_BEAT.format("a description", beat),))
@@ -542,7 +597,7 @@ def template_echo(text: str) -> str | None:
             return _ECHO.format(phrase)
     for line in text.splitlines():
         field = _FIELD.match(line)
-        known = field is not None and field.group(1).strip().lower() in _KNOWN_FIELDS
+        known = field is not None and _field_name(field.group(1)) is not None
         if known and field is not None and field.group(2).strip(" *") in _ELLIPSES:
             return _ECHO.format(line.strip())
     lines = {" ".join(line.split()).casefold() for line in text.splitlines()}
@@ -567,8 +622,9 @@ def _template_words() -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]
     placeholders: set[str] = set()
     phrases: set[str] = set()
     for kind in TaskKind:
-        prompt = _task(TaskRequest(kind, _WRITERS, (_WRITERS,)))
-        for placeholder in _PLACEHOLDER.findall(prompt):
+        request = TaskRequest(kind, _WRITERS, (_WRITERS,))
+        prompt = _task(request)
+        for placeholder in _PLACEHOLDER.findall(prompt + zh.task(request)):
             placeholders.add(placeholder.casefold())
             inner = placeholder[1:-1]
             if ":" in inner:
@@ -577,10 +633,12 @@ def _template_words() -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]
             for sentence in re.split(r"[\n.?!;:()]", part):
                 if len(sentence.split()) >= 5:
                     phrases.add(" ".join(sentence.split()).casefold().strip(" ,"))
+        # A Chinese instruction: a run of eight characters or more between punctuation.
+        phrases.update(re.findall(f"[{CJK}]{{8,}}", _PLACEHOLDER.sub("\n", zh.task(request))))
     shape = _FOUNTAIN.rsplit(":", 1)[-1]
     example = frozenset(
         " ".join(line.split()).casefold()
         for line in shape.splitlines()
         if line.strip() and not line.strip().startswith("(") and line != line.upper()
-    )
+    ) | frozenset(line for line in zh.FORMAT.rsplit("\n\n", 1)[-1].splitlines() if "：" in line)
     return tuple(sorted(placeholders)), tuple(sorted(phrases)), example

@@ -48,6 +48,33 @@ class CharacterSheet:
 SHEET_FIELDS = ("role", "description", "personality", "backstory", "voice", "relationships")
 
 
+#: How a room may name Chinese as its language (`/room style language:`), casefolded.
+CHINESE_NAMES = frozenset(
+    {
+        "chinese",
+        "zh",
+        "zh-cn",
+        "zh-tw",
+        "zh-hans",
+        "zh-hant",
+        "mandarin",
+        "中文",
+        "汉语",
+        "漢語",
+        "普通话",
+        "國語",
+        "国语",
+        "华语",
+        "華語",
+    }
+)
+
+
+def is_chinese(language: str) -> bool:
+    """Whether a room's `language` setting names Chinese."""
+    return language.strip().casefold() in CHINESE_NAMES
+
+
 @dataclass(frozen=True, slots=True)
 class PromptContext:
     """What the room knows that the model needs, already cut to a token budget.

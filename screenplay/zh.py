@@ -86,6 +86,7 @@ def _words(spaced: str) -> frozenset[str]:
 #: Times of day a heading may give (and the continuity words that stand in their place).
 TIMES = _words("日 夜 晨 昏 早 晚 午 白天 夜晚 晚上 早上 早晨 清晨 凌晨 黎明 拂晓 日出")
 TIMES |= _words("上午 中午 正午 午后 下午 傍晚 黄昏 日落 深夜 半夜 午夜 稍后 同时 连续")
+TIMES |= _words("片刻后 片刻之后 随后 接上场 次日 当晚 当天 同一时间 夜里 天亮")
 #: Interior / exterior words.
 SETTINGS = _words("内 外 内外 外内 内景 外景 内外景 室内 室外")
 _SETTING_FIRST = frozenset({"内景", "外景", "内外景"})
@@ -259,7 +260,7 @@ def _time_and_setting(token: str) -> tuple[list[str], list[str]] | None:
     times: list[str] = []
     settings: list[str] = []
     for part in parts:
-        if part in TIMES:
+        if _time_word(part):
             times.append(part)
         elif part in SETTINGS:
             settings.append(part)
@@ -272,6 +273,14 @@ def _time_and_setting(token: str) -> tuple[list[str], list[str]] | None:
         else:
             return None
     return (times, settings) if parts else None
+
+
+def _time_word(part: str) -> bool:
+    """A time of day: one of `TIMES`, or a short word ending in one (`除夕夜`, `次日清晨`) or in
+    时 (`子时`, `午时`)."""
+    if part in TIMES:
+        return True
+    return 2 <= len(part) <= 4 and (part[-1] in "夜时" or part[-2:] in TIMES)
 
 
 def _joined(part: str) -> tuple[str, str] | None:

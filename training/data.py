@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.prompts import build_messages, format_answer
-from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
+from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest, is_chinese
 from screenplay.fdx import parse_fdx
 from screenplay.fountain import parse_fountain, to_fountain
 from screenplay.types import Action, Character, Document, Element, SceneHeading
@@ -207,13 +207,25 @@ def examples_for(script: Script) -> list[Example]:
             TaskKind.PREMISE, idea, context=PromptContext(language=script.language)
         )
         out.append(
-            _example(script, request, format_answer(TaskKind.PREMISE, title=title, logline=logline))
+            _example(
+                script,
+                request,
+                format_answer(
+                    TaskKind.PREMISE, title=title, logline=logline, language=script.language
+                ),
+            )
         )
     for sheet in script.cast:
         ask = f"{sheet.name}, {sheet.role}" if sheet.role else sheet.name
         base = _context(script, "", (), None)
         request = TaskRequest(TaskKind.CHARACTER, ask, context=base)
-        out.append(_example(script, request, format_answer(TaskKind.CHARACTER, sheet=sheet)))
+        out.append(
+            _example(
+                script,
+                request,
+                format_answer(TaskKind.CHARACTER, sheet=sheet, language=script.language),
+            )
+        )
     scenes = scenes_of(script.document)
     so_far = ""
     for index, (heading, body) in enumerate(scenes):
@@ -232,6 +244,8 @@ def _idea_of(logline: str, genre: str) -> str:
     words = clause.split()[:14]
     if words and words[0].lower() in {"a", "an", "the"}:
         words[0] = words[0].lower()
+    if genre and re.search("[\u4e00-\u9fff]", genre):
+        return f"{genre}：{' '.join(words)}"
     return f"{genre.lower()}: {' '.join(words)}" if genre else " ".join(words)
 
 
@@ -247,13 +261,21 @@ def _scene_examples(
     speakers = _speakers(body)
     place = string.capwords(heading.text.split(" - ")[0].split(". ", 1)[-1].strip().lower())
     with_whom = f", with {' and '.join(speakers[:3])}" if speakers else ""
+    if is_chinese(script.language):
+        with_whom = f"，{'、'.join(speakers[:3])}在场" if speakers else ""
     if opening:
         situation = f"{place}{with_whom}"
         request = TaskRequest(
             TaskKind.SCENE, situation, tuple(speakers), _context(script, so_far, speakers, None)
         )
         answer = fountain_of([heading, *opening])
-        out.append(_example(script, request, format_answer(TaskKind.SCENE, fountain=answer)))
+        out.append(
+            _example(
+                script,
+                request,
+                format_answer(TaskKind.SCENE, fountain=answer, language=script.language),
+            )
+        )
     rest = list(body[len(opening) :])
     situation = " ".join(a.text.plain for a in opening if isinstance(a, Action))[:300] or place
     written = fountain_of([heading, *opening])
@@ -265,7 +287,13 @@ def _scene_examples(
         context = _context(script, (so_far + "\n\n" + written).strip(), names, heading.text)
         request = TaskRequest(TaskKind.DIALOGUE, situation, tuple(names), context)
         answer = fountain_of(chunk)
-        out.append(_example(script, request, format_answer(TaskKind.DIALOGUE, fountain=answer)))
+        out.append(
+            _example(
+                script,
+                request,
+                format_answer(TaskKind.DIALOGUE, fountain=answer, language=script.language),
+            )
+        )
         written += "\n\n" + answer
     return out
 
@@ -280,11 +308,19 @@ def _next_examples(
     if first_action is not None:
         beat = " ".join(first_action.text.plain.split())
         request = TaskRequest(TaskKind.BEAT, "", (), _context(script, so_far, names, None))
-        out.append(_example(script, request, format_answer(TaskKind.BEAT, beat=beat)))
+        out.append(
+            _example(
+                script, request, format_answer(TaskKind.BEAT, beat=beat, language=script.language)
+            )
+        )
     first = _chunks([heading, *body])[0]
     request = TaskRequest(TaskKind.CONTINUE, "", (), _context(script, so_far, names, None))
     out.append(
-        _example(script, request, format_answer(TaskKind.CONTINUE, fountain=fountain_of(first)))
+        _example(
+            script,
+            request,
+            format_answer(TaskKind.CONTINUE, fountain=fountain_of(first), language=script.language),
+        )
     )
     return out
 

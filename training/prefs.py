@@ -62,16 +62,17 @@ class PreferenceRecord:
     votes: dict[str, int]
 
 
-def answer_of(kind: TaskKind, take: Take) -> str:
-    """A stored take in the answer format of its kind (what the model is trained to write)."""
+def answer_of(kind: TaskKind, take: Take, language: str = "English") -> str:
+    """A stored take in the answer format of its kind in a room writing in `language` (what the
+    model is trained to write)."""
     if kind in SCRIPT_KINDS:
-        return format_answer(kind, fountain=take.fountain or take.text)
+        return format_answer(kind, fountain=take.fountain or take.text, language=language)
     if kind is TaskKind.CHARACTER and take.sheet is not None:
-        return format_answer(kind, sheet=take.sheet)
+        return format_answer(kind, sheet=take.sheet, language=language)
     if kind is TaskKind.PREMISE and take.title and take.logline:
-        return format_answer(kind, title=take.title, logline=take.logline)
+        return format_answer(kind, title=take.title, logline=take.logline, language=language)
     if kind is TaskKind.BEAT and take.beat:
-        return format_answer(kind, beat=take.beat)
+        return format_answer(kind, beat=take.beat, language=language)
     return take.text.strip()
 
 
@@ -195,17 +196,18 @@ async def _record(
     chosen_take = proposal.take(proposal.decided_take or 0)
     if chosen_take is None:
         return None
-    chosen = answer_of(proposal.kind, chosen_take)
+    request, _ = await service.request_for(proposal.room_id, proposal.id)
+    language = request.context.language
+    chosen = answer_of(proposal.kind, chosen_take, language)
     passed_up = [t for t in proposal.takes if t.number != chosen_take.number]
     earlier = rerolled_from.get(proposal.id)
     while earlier is not None:
         passed_up.extend(earlier.takes)
         earlier = rerolled_from.get(earlier.id)
-    rejected = list(dict.fromkeys(answer_of(proposal.kind, t) for t in passed_up))
+    rejected = list(dict.fromkeys(answer_of(proposal.kind, t, language) for t in passed_up))
     rejected = [text for text in rejected if text and text != chosen]
     if not chosen or not rejected:
         return None
-    request, _ = await service.request_for(proposal.room_id, proposal.id)
     return PreferenceRecord(
         room=proposal.room_id,
         proposal=proposal.id,
