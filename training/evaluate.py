@@ -1,26 +1,31 @@
-"""Evaluate a model (and a fine-tuned adapter) on held-out screenplays.
+"""Evaluate a model (and a fine-tuned adapter, or a served model) on held-out screenplays.
 
     python -m training.evaluate                       # the bot's base model vs the shipped adapter
-    python -m training.evaluate --adapter runs/lora/adapter --json
-    python -m training.evaluate --model gpt2 --data ~/scripts
+    python -m training.evaluate --adapter runs/lora/adapter --json --takes-out /tmp/takes.jsonl
+    python -m training.evaluate --url http://127.0.0.1:8000/v1 --served-model screenplay
 
 Held-out examples are whole scripts the fine-tune never saw: the test scripts an adapter recorded
-beside itself (`data_split.json`, written by `training.finetune`), else the test split of
-`training.data`; or, with `--data DIR`, every scene of DIR's scripts. Two kinds of figures:
+beside itself (`data_split.json`, written by `training.finetune`) together with the scripts the
+corpus's test split holds out today that the adapter neither trained nor validated on; without
+an adapter, the test split of `training.data`; or, with `--data DIR`, every scene of DIR's
+scripts. English and Chinese scripts are evaluated and reported apart. The figures:
 
 - perplexity on the answer tokens of those examples (every task kind), with the very encoding
-  and loss the fine-tune trains with (`training.finetune.encode` / `answer_loss`);
-- takes generated for dialogue requests of those scripts, from fixed prompts and seeds, through
-  the bot's own path (`model.prompts.build_messages`, the chat template, the batched
-  `GenerationQueue`, `model.prompts.parse_answer`): the share of takes lint-clean after repair,
-  the share that loop (`model.prompts.find_loop`), the share of cues spoken by characters of
-  the request's cast, distinct-2 across a request's takes, ROUGE-L F1 against the script's own
-  dialogue, and a copy check: the longest run of words a take shares with the training corpus.
+  and loss the fine-tune trains with (`training.finetune.encode` / `answer_loss`), per language;
+- takes generated for requests of all six task kinds (`--requests` per kind and language), from
+  fixed seeds, through the bot's own path (`model.generator.Generator` over the local queue or
+  an OpenAI-compatible server), each scored as the bot reads it (`training.scoring`): lint-clean
+  after repair, cues in the cast, loops, template echoes, broken characters, the share of the
+  room's writing system, distinct-2 across a request's takes, ROUGE-L against the script's own
+  answer, the copy check against the training corpus, and relevance: the mean per-token log
+  probability of the take given its prompt less that given the same task without the room's
+  context (pointwise mutual information; local models only, like perplexity).
 
-Takes are scored as first sampled: the bot samples a bad take once more, which would hide how
-often the model writes one. The defaults (16 examples of at most 768 tokens, 8 requests x 3
-takes x 160 tokens) took about six minutes per model for SmolLM2-135M on two busy CPU cores;
-`--limit-examples 0 --requests 0` evaluates everything held out.
+The takes are those the room would see: the generator samples a malformed take once more
+(`resampled` counts them); `--first-sampled` scores the first samples instead, as the model card's
+earlier figures did. Every take with its request, figures and problems goes to `--takes-out`
+(JSONL, and a Markdown reading copy beside it). `training.sweep` runs a grid of sampling
+settings through the same path and prints which scores best per task.
 
 This module knows models, prompts and screenplays; it knows nothing of rooms or Discord.
 """
@@ -28,176 +33,44 @@ This module knows models, prompts and screenplays; it knows nothing of rooms or 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import dataclasses
 import json
 import logging
 import math
 import sys
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from model.generator import LocalBackend
-from model.loading import (
-    SHIPPED_ADAPTER,
-    LoadedModel,
-    ModelLoadError,
-    ModelSettings,
-    load_model,
-)
-from model.prompts import build_messages, cast_of, parse_answer, take_sampling
-from model.queue import GenerationQueue, QueueSettings
-from model.takechecks import find_loop
-from model.tasks import Sampling, TaskKind, TaskRequest
-from screenplay.repair import repair
-from screenplay.types import Character
+from model.errors import GenerationError
+from model.loading import SHIPPED_ADAPTER, LoadedModel, ModelLoadError, ModelSettings, load_model
+from model.tasks import Sampling, TaskKind
+from training import eval_report
 from training.data import Example, examples_for, fountain_of, load_source, split_scripts
-from training.dedup import words
 from training.finetune import SPLIT_FILE, answer_loss, collate, encode
+from training.scoring import (
+    CopyIndex,
+    ScoredRequest,
+    TakeScore,
+    by_language,
+    distinct_n,
+    figures,
+    per_task,
+    rouge_l,
+    score_take,
+)
+from training.takes import Heldout, Run, Subject, sample_and_score
+
+__all__ = ["CopyIndex", "TakeScore", "distinct_n", "main", "rouge_l", "score_take", "table"]
 
 _log = logging.getLogger(__name__)
 
-#: The issue's targets for the shipped adapter.
-TARGET_PPL_RATIO = 0.7
-TARGET_LINT_CLEAN = 0.9
+table = eval_report.table
 
-# --- metrics ----------------------------------------------------------------------------------
-
-
-def rouge_l(candidate: str, reference: str) -> float:
-    """ROUGE-L F1 (Lin 2004, beta 1): the longest common subsequence of words, as a share of
-    the candidate (precision) and of the reference (recall)."""
-    cand, ref = words(candidate), words(reference)
-    if not cand or not ref:
-        return 0.0
-    previous = [0] * (len(ref) + 1)
-    for word in cand:
-        current = [0]
-        for j, other in enumerate(ref):
-            current.append(previous[j] + 1 if word == other else max(previous[j + 1], current[j]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(cand), lcs / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
-def distinct_n(texts: Iterable[str], n: int = 2) -> float:
-    """Distinct n-grams over all n-grams of `texts` taken together (1.0: no n-gram repeats,
-    within a take or across takes)."""
-    grams = [
-        tuple(ws[i : i + n])
-        for text in texts
-        for ws in [words(text)]
-        for i in range(len(ws) - n + 1)
-    ]
-    return len(set(grams)) / len(grams) if grams else 0.0
-
-
-class CopyIndex:
-    """The longest run of words a text shares with a corpus, by hashing the corpus's word
-    n-grams: a shared run of length n exists exactly when one of the text's n-grams is in the
-    corpus's set, and shorter runs exist whenever longer ones do, so a binary search over n
-    finds the longest with a few hash sets (each built once)."""
-
-    def __init__(self, texts: Iterable[str]) -> None:
-        self._docs = [words(t) for t in texts]
-        self._grams: dict[int, set[int]] = {}
-
-    def _hashes(self, n: int) -> set[int]:
-        if n not in self._grams:
-            self._grams[n] = {
-                hash(tuple(doc[i : i + n])) for doc in self._docs for i in range(len(doc) - n + 1)
-            }
-        return self._grams[n]
-
-    def _shares(self, text_words: list[str], n: int) -> bool:
-        grams = self._hashes(n)
-        return any(
-            hash(tuple(text_words[i : i + n])) in grams for i in range(len(text_words) - n + 1)
-        )
-
-    def longest_shared(self, text: str) -> int:
-        """Words in the longest run of `text` found word for word in the corpus."""
-        text_words = words(text)
-        low, high = 0, len(text_words)
-        while low < high:
-            middle = (low + high + 1) // 2
-            if self._shares(text_words, middle):
-                low = middle
-            else:
-                high = middle - 1
-        return low
-
-
-@dataclass(frozen=True)
-class TakeScore:
-    """What one generated take scores."""
-
-    lint_clean: bool
-    loops: bool
-    cues: int
-    cues_in_cast: int
-    rouge_l: float
-    copied_words: int
-
-
-def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyIndex) -> TakeScore:
-    """Score one take of `request` as the bot would read it (repair, then lint)."""
-    loop = find_loop(text)
-    parsed = parse_answer(request, text)
-    problems = [p for p in parsed.problems if p != loop]
-    cast = {_cue_key(name) for name in cast_of(request)}
-    cues = [e for e in repair(text, cast_of(request) or None).elements if isinstance(e, Character)]
-    return TakeScore(
-        lint_clean=not problems,
-        loops=loop is not None,
-        cues=len(cues),
-        cues_in_cast=sum(_cue_key(c.name) in cast for c in cues),
-        rouge_l=rouge_l(parsed.fountain or text, reference),
-        copied_words=corpus.longest_shared(text),
-    )
-
-
-def _cue_key(name: str) -> str:
-    return " ".join(name.split()).upper()
-
-
-# --- a model's report ---------------------------------------------------------------------------
-
-
-@dataclass
-class ModelReport:
-    """The figures of one model (base, or base plus adapter)."""
-
-    model: str
-    ppl: float | None
-    lint_clean_rate: float
-    loop_rate: float
-    in_cast_rate: float
-    distinct2: float
-    rouge_l: float
-    max_copied_words: int
-    mean_copied_words: float
-    takes: int
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Heldout:
-    """What a model is evaluated on: examples for perplexity, dialogue requests with their
-    reference answers for generation, and the training corpus for the copy check."""
-
-    examples: list[Example]
-    requests: list[Example]
-    corpus: CopyIndex
-    source: str
+# --- the held-out set -------------------------------------------------------------------------
 
 
 def heldout(
@@ -205,38 +78,71 @@ def heldout(
     limit_examples: int,
     requests: int,
     split: dict[str, Any] | None = None,
+    kinds: Sequence[TaskKind] = tuple(TaskKind),
 ) -> Heldout:
-    """The held-out set: every scene of `data`'s scripts, or else the test scripts of `split`
-    (what an adapter recorded it was trained with: its data source and script names), or else
-    the test split of the shipped corpus as `training.data` makes it. The copy check compares
-    with the scripts trained on. `limit_examples` and `requests` pick that many, spread evenly
-    over the scripts and kinds."""
+    """The held-out set (see the module's docstring). `limit_examples` examples of each language
+    for perplexity and `requests` requests of each kind and language among `kinds` are picked,
+    spread evenly over the scripts (0: all of them). The copy check compares with the scripts
+    trained on."""
     corpus = load_source((split or {}).get("data") or None)
-    names = split or {
-        part: [s.name for s in group] for part, group in split_scripts(corpus).items()
-    }
+    current = {part: [s.name for s in group] for part, group in split_scripts(corpus).items()}
+    names = split or current
     trained_on = set(names["train"])
     if data is not None:
         held = load_source(data)
         source = f"every scene of {len(held)} scripts in {data}"
     else:
-        test = set(names["test"])
-        held = [s for s in corpus if s.name in test]
+        seen = trained_on | set(names["val"])
+        extra = [n for n in current["test"] if n not in seen and n not in names["test"]]
+        wanted = [*names["test"], *extra]
+        held = [s for name in wanted for s in corpus if s.name == name]
         if not held:
             raise FileNotFoundError(
-                f"None of the held-out scripts ({', '.join(sorted(test))}) is in the corpus."
+                f"None of the held-out scripts ({', '.join(sorted(wanted))}) is in the corpus."
             )
-        source = f"the test split ({', '.join(s.name for s in held)})"
+        source = (
+            f"the test split ({', '.join(n for n in names['test'] if n in {s.name for s in held})})"
+        )
+        if extra:
+            source += f" and the current test split's scripts it never saw ({', '.join(extra)})"
     held_names = {s.name for s in held}
     training = [s for s in corpus if s.name in trained_on and s.name not in held_names]
     examples = [e for s in held for e in examples_for(s)]
-    dialogue = [e for e in examples if e.kind is TaskKind.DIALOGUE and e.request is not None]
     return Heldout(
-        _spread(examples, limit_examples),
-        _spread(dialogue, requests),
+        [e for lang in _languages(examples) for e in _spread(_in(examples, lang), limit_examples)],
+        _requests_of(examples, requests, kinds),
         CopyIndex(fountain_of(s.document.elements) for s in training),
         source,
     )
+
+
+def _requests_of(
+    examples: Sequence[Example], limit: int, kinds: Sequence[TaskKind]
+) -> list[Example]:
+    """`limit` examples (0: all) of each language and kind, languages in the order of the
+    scripts, kinds in the order of `TaskKind`."""
+    return [
+        picked
+        for language in _languages(examples)
+        for kind in TaskKind
+        if kind in kinds
+        for picked in _spread(
+            [e for e in _in(examples, language) if e.kind is kind and e.request], limit
+        )
+    ]
+
+
+def _language(example: Example) -> str:
+    return example.request.context.language if example.request else "English"
+
+
+def _languages(examples: Sequence[Example]) -> list[str]:
+    """The languages of `examples`, in the order they first appear."""
+    return list(dict.fromkeys(_language(e) for e in examples))
+
+
+def _in(examples: Sequence[Example], language: str) -> list[Example]:
+    return [e for e in examples if _language(e) == language]
 
 
 def _spread(items: Sequence[Example], limit: int) -> list[Example]:
@@ -247,9 +153,14 @@ def _spread(items: Sequence[Example], limit: int) -> list[Example]:
     return [items[int(i * step)] for i in range(limit)]
 
 
+# --- the model's own figures: perplexity and relevance ------------------------------------------
+
+
 @torch.inference_mode()
-def perplexity(loaded: LoadedModel, examples: Sequence[Example], max_len: int, batch: int) -> float:
-    """exp of the mean cross-entropy over every answer token of `examples`."""
+def answer_nll(
+    loaded: LoadedModel, examples: Sequence[Example], max_len: int, batch: int
+) -> tuple[float, int]:
+    """The summed cross-entropy over every answer token of `examples`, and how many tokens."""
     rows = sorted((encode(loaded.tokenizer, e, max_len) for e in examples), key=lambda r: len(r[0]))
     pad = loaded.tokenizer.pad_token_id
     total, tokens = 0.0, 0
@@ -260,114 +171,73 @@ def perplexity(loaded: LoadedModel, examples: Sequence[Example], max_len: int, b
         )
         total += float(loss) * count
         tokens += count
+    return total, tokens
+
+
+def perplexity(loaded: LoadedModel, examples: Sequence[Example], max_len: int, batch: int) -> float:
+    """exp of the mean cross-entropy over every answer token of `examples`."""
+    total, tokens = answer_nll(loaded, examples, max_len, batch)
     return math.exp(total / tokens) if tokens else math.nan
 
 
-async def generate_takes(
-    loaded: LoadedModel,
-    requests: Sequence[TaskRequest],
-    takes: int,
-    max_new_tokens: int,
-    seed: int,
-    max_batch: int = QueueSettings().max_batch,
-    sampling: Sampling | None = None,
-) -> list[list[str]]:
-    """`takes` raw takes per request through the bot's queue, all requests queued at once so
-    the worker batches them (`max_batch` sequences at a time, the bot's default unless said);
-    request i's take j is sampled with seed `seed + 100 * i + j`, otherwise as `sampling` says
-    (the bot's defaults unless given)."""
-    sampling = sampling or Sampling()
-    settings = QueueSettings(
-        max_batch=max(max_batch, takes),
-        max_waiting=len(requests) + 1,
-        per_user=len(requests) + 1,
-        timeout_s=24 * 3600,
-    )
-    queue = GenerationQueue(loaded.model, loaded.tokenizer, settings)
-    backend = LocalBackend(queue, loaded.name)
-    await queue.start()
-    try:
-        return await asyncio.gather(
-            *(
-                backend.complete(
-                    build_messages(request),
-                    [
-                        dataclasses.replace(
-                            take_sampling(request, sampling),
-                            max_new_tokens=max_new_tokens,
-                            seed=seed + 100 * i + j,
-                        )
-                        for j in range(takes)
-                    ],
-                    room_id=i,
-                    user_id=0,
-                )
-                for i, request in enumerate(requests)
-            )
+def perplexities(
+    loaded: LoadedModel, examples: Sequence[Example], max_len: int, batch: int
+) -> tuple[float | None, dict[str, float]]:
+    """The perplexity of all `examples` and of each language's."""
+    sums = {
+        language: answer_nll(
+            loaded, [e for e in examples if _language(e) == language], max_len, batch
         )
-    finally:
-        await queue.close()
+        for language in dict.fromkeys(_language(e) for e in examples)
+    }
+    total, tokens = sum(t for t, _ in sums.values()), sum(n for _, n in sums.values())
+    each = {language: math.exp(t / n) for language, (t, n) in sums.items() if n}
+    return (math.exp(total / tokens) if tokens else None), each
 
 
-def evaluate_model(
-    loaded: LoadedModel,
-    held: Heldout,
-    *,
-    takes: int,
-    max_new_tokens: int,
-    max_len: int,
-    batch: int,
-    seed: int,
-    sampling: Sampling | None = None,
-    samples: list[dict[str, Any]] | None = None,
-) -> ModelReport:
-    """Every figure of one loaded model on `held`; each take with its scores is appended to
-    `samples` when given."""
+# --- one column's figures -----------------------------------------------------------------------
+
+
+def reference_figures(held: Heldout) -> dict[str, Any]:
+    """The held-out answers scored as takes: what the figures give on the scripts' own text."""
+    scored = [
+        ScoredRequest(
+            example.kind.value,
+            _language(example),
+            (score_take(example.request, example.answer, example.answer, held.corpus),),
+            None,
+        )
+        for example in held.requests
+        if example.request is not None
+    ]
+    return {"label": "reference", "model": "the held-out scripts", "ppl": None, **_figures(scored)}
+
+
+def _figures(scored: Sequence[ScoredRequest]) -> dict[str, Any]:
+    return {**figures(scored), "by_language": by_language(scored), "per_task": per_task(scored)}
+
+
+def evaluate_subject(
+    subject: Subject, held: Heldout, run: Run, rows: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Every figure of one column on `held`; each take's row is appended to `rows` when given."""
     started = time.perf_counter()
-    ppl = perplexity(loaded, held.examples, max_len, batch) if held.examples else None
-    _log.info("%s: perplexity %s on %d examples", loaded.name, ppl, len(held.examples))
-    requests = [e.request for e in held.requests if e.request is not None]
-    texts = asyncio.run(
-        generate_takes(loaded, requests, takes, max_new_tokens, seed, sampling=sampling)
-    )
-    scores: list[TakeScore] = []
-    distinct: list[float] = []
-    for example, request, request_texts in zip(held.requests, requests, texts, strict=True):
-        for text in request_texts:
-            score = score_take(request, text, example.answer, held.corpus)
-            scores.append(score)
-            if samples is not None:
-                samples.append(
-                    {
-                        "model": loaded.name,
-                        "script": example.script,
-                        "situation": request.prompt,
-                        "characters": list(request.characters),
-                        "take": text,
-                        "reference": example.answer,
-                        **asdict(score),
-                    }
-                )
-        distinct.append(distinct_n(request_texts, 2))
-    cues = sum(s.cues for s in scores)
-    return ModelReport(
-        model=loaded.name,
-        ppl=ppl,
-        lint_clean_rate=_mean(s.lint_clean for s in scores),
-        loop_rate=_mean(s.loops for s in scores),
-        in_cast_rate=sum(s.cues_in_cast for s in scores) / cues if cues else 0.0,
-        distinct2=_mean(distinct),
-        rouge_l=_mean(s.rouge_l for s in scores),
-        max_copied_words=max((s.copied_words for s in scores), default=0),
-        mean_copied_words=_mean(s.copied_words for s in scores),
-        takes=len(scores),
-        seconds=round(time.perf_counter() - started, 1),
-    )
-
-
-def _mean(values: Iterable[float]) -> float:
-    values = list(values)
-    return sum(values) / len(values) if values else 0.0
+    ppl: float | None = None
+    ppl_by_language: dict[str, float] = {}
+    if subject.loaded is not None and held.examples:
+        ppl, ppl_by_language = perplexities(subject.loaded, held.examples, run.max_len, run.batch)
+    _log.info("%s: perplexity %s (%s)", subject.label, ppl, ppl_by_language)
+    scored, take_rows = sample_and_score(subject, held, run)
+    if rows is not None:
+        rows.extend(take_rows)
+    return {
+        "label": subject.label,
+        "model": subject.name,
+        "ppl": ppl,
+        "ppl_by_language": ppl_by_language,
+        **_figures(scored),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -377,8 +247,12 @@ def _mean(values: Iterable[float]) -> float:
 class Options:
     model: str
     adapter: str
+    url: str
+    served_model: str
+    api_key: str
     data: str
     json: bool
+    tasks: str
     takes: int
     max_new_tokens: int
     limit_examples: int
@@ -387,9 +261,12 @@ class Options:
     batch_size: int
     seed: int
     dtype: str
-    samples: str
+    takes_out: str
+    first_sampled: bool
     temperature: float
     top_p: float
+    top_k: int
+    repetition_penalty: float
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -402,57 +279,155 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default="",
         help=f"LoRA adapter dir (default without --model: the shipped {SHIPPED_ADAPTER.name})",
     )
+    p.add_argument("--url", default="", help="an OpenAI-compatible server (http://HOST:PORT/v1)")
+    p.add_argument("--served-model", default="", help="the model name the server serves")
+    p.add_argument("--api-key", default="", help="the server's API key, if it needs one")
     p.add_argument(
         "--data", default="", help="folder of .fountain/.fdx scripts (or hf:NAME), all held out"
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.add_argument("--takes", type=int, default=3, help="takes per dialogue request")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument(
+        "--tasks", default=",".join(TaskKind), help="task kinds to sample, comma-separated"
+    )
+    p.add_argument("--takes", type=int, default=3, help="takes per request")
     p.add_argument("--max-new-tokens", type=int, default=160, help="token budget of a take")
     p.add_argument(
-        "--limit-examples", type=int, default=16, help="examples for perplexity (0: all)"
+        "--limit-examples",
+        type=int,
+        default=16,
+        help="examples for perplexity per language (0: all)",
     )
-    p.add_argument("--requests", type=int, default=8, help="dialogue requests (0: all)")
+    p.add_argument(
+        "--requests", type=int, default=2, help="requests per task kind and language (0: all)"
+    )
     p.add_argument("--max-len", type=int, default=768, help="tokens of an example (perplexity)")
     p.add_argument("--batch-size", type=int, default=8, help="rows per forward pass")
     p.add_argument("--seed", type=int, default=1234, help="first sampling seed")
     p.add_argument("--dtype", default="auto", help="auto, float32 or bfloat16 (as the bot runs)")
-    p.add_argument("--samples", default="", help="write every take and its scores to this JSONL")
     p.add_argument(
-        "--temperature",
-        type=float,
-        default=Sampling().temperature,
-        help="sampling temperature of the takes (default: the bot's)",
+        "--takes-out",
+        "--samples",
+        default="",
+        help="write every take, its request and figures to this JSONL (and a .md beside it)",
     )
     p.add_argument(
-        "--top-p", type=float, default=Sampling().top_p, help="top-p (default: the bot's)"
+        "--first-sampled",
+        action="store_true",
+        help="score takes as first sampled (no second try for a malformed take)",
+    )
+    defaults = Sampling()
+    p.add_argument("--temperature", type=float, default=defaults.temperature, help="(the bot's)")
+    p.add_argument("--top-p", type=float, default=defaults.top_p, help="top-p (the bot's)")
+    p.add_argument("--top-k", type=int, default=defaults.top_k, help="top-k (the bot's)")
+    p.add_argument(
+        "--repetition-penalty",
+        type=float,
+        default=defaults.repetition_penalty,
+        help="repetition penalty, sparing the cast's names (the bot's)",
     )
     return Options(**vars(p.parse_args(argv)))
 
 
 def run(options: Options) -> dict[str, Any]:
     """The whole evaluation; returns the JSON object `--json` prints."""
-    adapter = options.adapter
-    note = ""
-    if not adapter and not options.model:
-        if (SHIPPED_ADAPTER / "adapter_config.json").is_file():
-            adapter = str(SHIPPED_ADAPTER)
-        else:
-            note = f"No shipped adapter at {SHIPPED_ADAPTER}: evaluating the base model only."
-    elif adapter and not (Path(adapter) / "adapter_config.json").is_file():
-        raise ModelLoadError(
-            f"{adapter} is not a LoRA adapter directory (no adapter_config.json); a fully "
-            "fine-tuned model is evaluated with --model."
-        )
+    adapter, note = _adapter(options)
+    kinds = _kinds(options.tasks)
     held = heldout(
-        options.data or None, options.limit_examples, options.requests, _recorded_split(adapter)
+        options.data or None,
+        options.limit_examples,
+        options.requests,
+        _recorded_split(adapter),
+        kinds,
     )
     _log.info(
-        "held out: %s; %d examples, %d dialogue requests",
+        "held out: %s; %d examples, %d requests",
         held.source,
         len(held.examples),
         len(held.requests),
     )
-    figures = {
+    plan = _run_of(options)
+    rows: list[dict[str, Any]] = []
+    columns: dict[str, dict[str, Any]] = {}
+    for label, settings in _local_columns(options, adapter):
+        loaded = load_model(settings)
+        subject = Subject(label, loaded.name, loaded)
+        columns[label] = evaluate_subject(subject, held, plan, rows)
+        del subject, loaded
+    if options.url:
+        served = Subject("served", options.served_model, url=options.url, api_key=options.api_key)
+        columns["served"] = evaluate_subject(served, held, plan, rows)
+    if options.takes_out:
+        eval_report.write_takes(Path(options.takes_out), rows)
+    return eval_report.result(
+        columns, reference_figures(held), _setup(options, held, adapter, note)
+    )
+
+
+def _adapter(options: Options) -> tuple[str, str]:
+    """The adapter to evaluate beside the base model, and a note when there is none."""
+    adapter = options.adapter
+    if not adapter and not options.model and not options.url:
+        if (SHIPPED_ADAPTER / "adapter_config.json").is_file():
+            return str(SHIPPED_ADAPTER), ""
+        return "", f"No shipped adapter at {SHIPPED_ADAPTER}: evaluating the base model only."
+    if adapter and not (Path(adapter) / "adapter_config.json").is_file():
+        raise ModelLoadError(
+            f"{adapter} is not a LoRA adapter directory (no adapter_config.json); a fully "
+            "fine-tuned model is evaluated with --model."
+        )
+    if options.url and not options.served_model:
+        raise ModelLoadError("--url needs --served-model, the name the server serves.")
+    return adapter, ""
+
+
+def _kinds(spec: str) -> tuple[TaskKind, ...]:
+    try:
+        return tuple(TaskKind(name.strip()) for name in spec.split(",") if name.strip())
+    except ValueError:
+        raise ModelLoadError(
+            f"--tasks takes kinds among {', '.join(TaskKind)}; {spec!r} is not one."
+        ) from None
+
+
+def _local_columns(options: Options, adapter: str) -> list[tuple[str, ModelSettings]]:
+    """The local models to evaluate: none for a served model alone, else the base model and,
+    with an adapter, the base model with it."""
+    if options.url and not (options.model or options.adapter):
+        return []
+    columns = [("base", ModelSettings(model=options.model, dtype=options.dtype))]
+    if adapter:
+        columns.append(
+            ("tuned", ModelSettings(model=options.model, adapter=adapter, dtype=options.dtype))
+        )
+    return columns
+
+
+def _run_of(options: Options) -> Run:
+    return Run(
+        takes=options.takes,
+        max_new_tokens=options.max_new_tokens,
+        max_len=options.max_len,
+        batch=options.batch_size,
+        seed=options.seed,
+        sampling=Sampling(
+            temperature=options.temperature,
+            top_p=options.top_p,
+            top_k=options.top_k,
+            repetition_penalty=options.repetition_penalty,
+        ),
+        first_sampled=options.first_sampled,
+    )
+
+
+def _setup(options: Options, held: Heldout, adapter: str, note: str) -> dict[str, Any]:
+    """What the result records of how it was made."""
+    return {
+        "model": options.model or None,
+        "adapter": adapter or None,
+        "url": options.url or None,
+        "held_out": held.source,
+        "examples": len(held.examples),
+        "requests": len(held.requests),
         "takes": options.takes,
         "max_new_tokens": options.max_new_tokens,
         "max_len": options.max_len,
@@ -460,32 +435,11 @@ def run(options: Options) -> dict[str, Any]:
         "seed": options.seed,
         "temperature": options.temperature,
         "top_p": options.top_p,
+        "top_k": options.top_k,
+        "repetition_penalty": options.repetition_penalty,
+        "first_sampled": options.first_sampled,
+        **({"note": note} if note else {}),
     }
-    reports: dict[str, ModelReport] = {}
-    samples: list[dict[str, Any]] = []
-    for label, adapter_dir in (("base", ""), ("tuned", adapter)):
-        if label == "tuned" and not adapter_dir:
-            continue
-        loaded = load_model(
-            ModelSettings(model=options.model, adapter=adapter_dir, dtype=options.dtype)
-        )
-        reports[label] = evaluate_model(
-            loaded,
-            held,
-            takes=options.takes,
-            max_new_tokens=options.max_new_tokens,
-            max_len=options.max_len,
-            batch=options.batch_size,
-            seed=options.seed,
-            sampling=Sampling(temperature=options.temperature, top_p=options.top_p),
-            samples=samples,
-        )
-        del loaded
-    if options.samples:
-        Path(options.samples).write_text(
-            "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples), encoding="utf-8"
-        )
-    return _result(reports, held, adapter, note, figures)
 
 
 def _recorded_split(adapter: str) -> dict[str, Any] | None:
@@ -494,95 +448,13 @@ def _recorded_split(adapter: str) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else None
 
 
-def _result(
-    reports: dict[str, ModelReport],
-    held: Heldout,
-    adapter: str,
-    note: str,
-    settings: dict[str, float],
-) -> dict[str, Any]:
-    base, tuned = reports["base"], reports.get("tuned")
-    shown = tuned or base
-    out: dict[str, Any] = {
-        "model": base.model,
-        "adapter": adapter or None,
-        "held_out": held.source,
-        "examples": len(held.examples),
-        "requests": len(held.requests),
-        **settings,
-        "base_ppl": base.ppl,
-        "tuned_ppl": tuned.ppl if tuned else None,
-        "ppl_ratio": (tuned.ppl / base.ppl) if tuned and tuned.ppl and base.ppl else None,
-        "lint_clean_rate": shown.lint_clean_rate,
-        "loop_rate": shown.loop_rate,
-        "in_cast_rate": shown.in_cast_rate,
-        "distinct2": shown.distinct2,
-        "rouge_l": shown.rouge_l,
-        "max_copied_words": shown.max_copied_words,
-        "base": asdict(base),
-        "tuned": asdict(tuned) if tuned else None,
-    }
-    if tuned:
-        out["targets_met"] = {
-            "ppl_ratio<=0.7": out["ppl_ratio"] is not None and out["ppl_ratio"] <= TARGET_PPL_RATIO,
-            "lint_clean>=0.9": tuned.lint_clean_rate >= TARGET_LINT_CLEAN,
-            "no_loops": tuned.loop_rate == 0.0,
-        }
-    if note:
-        out["note"] = note
-    return out
-
-
-_ROWS = (
-    ("perplexity (answer tokens)", "ppl", "{:.2f}"),
-    ("lint-clean takes", "lint_clean_rate", "{:.0%}"),
-    ("looping takes", "loop_rate", "{:.0%}"),
-    ("cues in cast", "in_cast_rate", "{:.0%}"),
-    ("distinct-2 across takes", "distinct2", "{:.3f}"),
-    ("ROUGE-L F1 vs reference", "rouge_l", "{:.3f}"),
-    ("longest copied run (words)", "max_copied_words", "{}"),
-    ("mean copied run (words)", "mean_copied_words", "{:.1f}"),
-    ("takes scored", "takes", "{}"),
-    ("seconds", "seconds", "{}"),
-)
-
-
-def table(result: dict[str, Any]) -> str:
-    """The result as a Markdown table (base and, when evaluated, fine-tuned)."""
-    columns = [("base", result["base"])]
-    if result["tuned"]:
-        columns.append(("fine-tuned", result["tuned"]))
-    lines = [
-        f"| metric | {' | '.join(name for name, _ in columns)} |",
-        "|---|" + "---:|" * len(columns),
-    ]
-    for label, key, fmt in _ROWS:
-        cells = [fmt.format(c[key]) if c[key] is not None else "-" for _, c in columns]
-        lines.append(f"| {label} | {' | '.join(cells)} |")
-    head = [
-        f"Held out: {result['held_out']}: {result['examples']} examples for perplexity, "
-        f"{result['requests']} dialogue requests x {result['takes']} takes x "
-        f"{result['max_new_tokens']} tokens, temperature {result['temperature']:g}, "
-        f"top-p {result['top_p']:g}."
-    ]
-    if result.get("note"):
-        head.append(result["note"])
-    if result.get("ppl_ratio") is not None:
-        head.append(f"Fine-tuned / base perplexity: {result['ppl_ratio']:.2f}.")
-    if result.get("targets_met"):
-        met = "; ".join(
-            f"{k} {'met' if v else 'NOT met'}" for k, v in result["targets_met"].items()
-        )
-        head.append(f"Targets: {met}.")
-    return "\n".join([*head, "", *lines])
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     options = parse_args(argv)
+    _log.info("evaluation settings: %s", options)
     try:
         result = run(options)
-    except (ModelLoadError, FileNotFoundError) as err:
+    except (ModelLoadError, FileNotFoundError, GenerationError) as err:
         print(err, file=sys.stderr)
         raise SystemExit(1) from None
     if options.json:

@@ -1,4 +1,5 @@
-"""Smoke runs of the fine-tune and the evaluation on a tiny random Llama (what CI runs)."""
+"""Smoke runs of the fine-tune on a tiny random Llama (what CI runs); the evaluation's are in
+test_evaluate.py."""
 
 from __future__ import annotations
 
@@ -9,18 +10,7 @@ from typing import Any
 import pytest
 
 from model.loading import ModelSettings, load_model
-from training import evaluate, finetune
-
-JSON_KEYS = (
-    "base_ppl",
-    "tuned_ppl",
-    "lint_clean_rate",
-    "loop_rate",
-    "in_cast_rate",
-    "distinct2",
-    "rouge_l",
-    "max_copied_words",
-)
+from training import finetune
 
 
 def _args(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
@@ -99,61 +89,3 @@ def test_full_fine_tuning_saves_a_whole_model(
     loaded = load_model(ModelSettings(model=str(tmp_path / "adapter"), dtype="float32"))
     trained = sum(p.numel() for p in loaded.model.parameters())
     assert trained == metrics["trainable_parameters"]
-
-
-def test_evaluation_of_the_tiny_adapter_reports_every_figure(
-    lora_run: tuple[Path, dict[str, Any]],
-    tiny_model_dir: Path,
-    small_corpus: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    out, _ = lora_run
-    argv = [
-        "--model",
-        str(tiny_model_dir),
-        "--adapter",
-        str(out / "adapter"),
-        "--requests",
-        "2",
-        "--takes",
-        "2",
-        "--max-new-tokens",
-        "8",
-        "--limit-examples",
-        "4",
-        "--max-len",
-        "128",
-        "--json",
-    ]
-    result = evaluate.main(argv)
-    printed = json.loads(capsys.readouterr().out)
-    assert printed == json.loads(json.dumps(result))
-    for key in JSON_KEYS:
-        assert printed[key] is not None, key
-    assert printed["tuned"]["takes"] == printed["base"]["takes"] == 4
-    # Without --data, the scripts held out are those the adapter recorded it never trained on.
-    split = json.loads((out / "adapter" / finetune.SPLIT_FILE).read_text())
-    assert printed["held_out"] == f"the test split ({', '.join(split['test'])})"
-    assert printed["tuned_ppl"] != printed["base_ppl"]  # the adapter changed the model
-    assert printed["ppl_ratio"] == pytest.approx(printed["tuned_ppl"] / printed["base_ppl"])
-    assert printed["lint_clean_rate"] == printed["tuned"]["lint_clean_rate"]
-    assert set(printed["targets_met"]) == {"ppl_ratio<=0.7", "lint_clean>=0.9", "no_loops"}
-    assert "| perplexity (answer tokens) |" in evaluate.table(result)
-
-
-def test_evaluation_holds_out_every_scene_of_a_data_folder(small_corpus: Path) -> None:
-    held = evaluate.heldout(str(small_corpus), 0, 0)
-    assert {e.script for e in held.examples} == {p.stem for p in small_corpus.glob("*.fountain")}
-    assert len(held.requests) == sum(e.kind.value == "dialogue" for e in held.examples)
-    # The copy check compares with the shipped corpus less the held-out scripts themselves.
-    scene = next(e.answer for e in held.examples if e.kind.value == "dialogue")
-    assert held.corpus.longest_shared(scene) < 20
-
-
-def test_evaluation_refuses_a_folder_that_is_no_adapter(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as stopped:
-        evaluate.main(["--adapter", str(tmp_path)])
-    assert stopped.value.code == 1
-    assert "not a LoRA adapter directory" in capsys.readouterr().err

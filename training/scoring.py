@@ -1,0 +1,261 @@
+"""What a take scores, read as the bot reads it: the figures of the evaluation that need no model.
+
+For one take of a `TaskRequest` (any of the six kinds): whether it is clean after the bot's own
+parse (`model.prompts.parse_answer`: repair and lint for script kinds, the fields of a sheet or
+a premise, a beat that is something happening), whether it loops (`model.takechecks.find_loop`),
+copies the prompt's answer template (`model.prompts.template_echo`) or holds a broken character
+(U+FFFD), how many of its cues are spoken by characters the room knows, the share of its letters
+in the room's writing system (CJK letters in a Chinese room, Latin letters otherwise), ROUGE-L
+against the held-out answer and the longest run of words it shares with the training corpus;
+across a request's takes, distinct-2. `figures` pools the scores of many requests into the
+shares a table shows.
+
+It knows prompts, answers and text; it knows nothing of torch, models or backends.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from model.prompts import known_speakers, parse_answer, template_echo
+from model.takechecks import CJK, broken_character, find_loop, without_parentheses
+from model.tasks import SCRIPT_KINDS, TaskRequest
+from screenplay.fountain import parse_fountain
+from screenplay.types import Character
+from training.dedup import words
+
+_CJK_LETTER = re.compile(f"[{CJK}]")
+#: How a script names the Chinese language (its title page's `Language:`, a room's setting).
+_CHINESE = frozenset({"chinese", "zh", "zh-cn", "zh-tw", "mandarin", "中文", "汉语", "普通话"})
+
+
+def rouge_l(candidate: str, reference: str) -> float:
+    """ROUGE-L F1 (Lin 2004, beta 1): the longest common subsequence of words, as a share of
+    the candidate (precision) and of the reference (recall)."""
+    cand, ref = words(candidate), words(reference)
+    if not cand or not ref:
+        return 0.0
+    previous = [0] * (len(ref) + 1)
+    for word in cand:
+        current = [0]
+        for j, other in enumerate(ref):
+            current.append(previous[j] + 1 if word == other else max(previous[j + 1], current[j]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(cand), lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def distinct_n(texts: Iterable[str], n: int = 2) -> float:
+    """Distinct n-grams over all n-grams of `texts` taken together (1.0: no n-gram repeats,
+    within a take or across takes)."""
+    grams = [
+        tuple(ws[i : i + n])
+        for text in texts
+        for ws in [words(text)]
+        for i in range(len(ws) - n + 1)
+    ]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+class CopyIndex:
+    """The longest run of words a text shares with a corpus, by hashing the corpus's word
+    n-grams: a shared run of length n exists exactly when one of the text's n-grams is in the
+    corpus's set, and shorter runs exist whenever longer ones do, so a binary search over n
+    finds the longest with a few hash sets (each built once)."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self._docs = [words(t) for t in texts]
+        self._grams: dict[int, set[int]] = {}
+
+    def _hashes(self, n: int) -> set[int]:
+        if n not in self._grams:
+            self._grams[n] = {
+                hash(tuple(doc[i : i + n])) for doc in self._docs for i in range(len(doc) - n + 1)
+            }
+        return self._grams[n]
+
+    def _shares(self, text_words: list[str], n: int) -> bool:
+        grams = self._hashes(n)
+        return any(
+            hash(tuple(text_words[i : i + n])) in grams for i in range(len(text_words) - n + 1)
+        )
+
+    def longest_shared(self, text: str) -> int:
+        """Words in the longest run of `text` found word for word in the corpus."""
+        text_words = words(text)
+        low, high = 0, len(text_words)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self._shares(text_words, middle):
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+
+def writes_chinese(language: str) -> bool:
+    """Whether a room (or a script) of `language` writes in Chinese."""
+    return language.strip().casefold() in _CHINESE
+
+
+def language_share(text: str, language: str) -> float | None:
+    """The share of `text`'s letters in the writing system of `language`: CJK letters for
+    Chinese, Latin letters for any other language; None for a text without letters."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return None
+    if writes_chinese(language):
+        own = sum(bool(_CJK_LETTER.match(c)) for c in letters)
+    else:
+        own = sum(unicodedata.name(c, "").startswith("LATIN") for c in letters)
+    return own / len(letters)
+
+
+@dataclass(frozen=True)
+class TakeScore:
+    """What one take scores. `lint_clean`: the bot's parse found no problem besides a loop, a
+    template echo or a broken character, which are counted apart; `accepted`: no problem at all
+    (the bot shows it without sampling it again). `cues_in_cast` counts cues spoken by a
+    character the request knows (`model.prompts.known_speakers`: the cast in play, the bible,
+    the speakers of the script so far); a walk-on part the bot lets pass still counts against
+    it. `relevance` and `resampled` are filled in by the evaluation when it knows them."""
+
+    lint_clean: bool
+    loops: bool
+    cues: int
+    cues_in_cast: int
+    rouge_l: float
+    copied_words: int
+    kind: str = ""
+    language: str = ""
+    accepted: bool = False
+    echo: bool = False
+    broken: bool = False
+    language_share: float | None = None
+    problems: tuple[str, ...] = ()
+    relevance: float | None = None
+    resampled: bool = False
+
+
+def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyIndex) -> TakeScore:
+    """Score one take of `request` as the bot reads it (`parse_answer`)."""
+    parsed = parse_answer(request, text)
+    apart = {find_loop(text), template_echo(text), broken_character(text)} - {None}
+    cues, in_cast = _cues(request, parsed.fountain) if request.kind in SCRIPT_KINDS else (0, 0)
+    language = request.context.language
+    return TakeScore(
+        lint_clean=not [p for p in parsed.problems if p not in apart],
+        loops=find_loop(text) is not None,
+        cues=cues,
+        cues_in_cast=in_cast,
+        rouge_l=rouge_l(parsed.fountain or text, reference),
+        copied_words=corpus.longest_shared(text),
+        kind=request.kind.value,
+        language=language,
+        accepted=not parsed.problems,
+        echo=template_echo(text) is not None,
+        broken=broken_character(text) is not None,
+        language_share=language_share(text, language),
+        problems=parsed.problems,
+    )
+
+
+def _cues(request: TaskRequest, fountain: str) -> tuple[int, int]:
+    """The take's cues and how many of them the request's known speakers speak; (0, 0) when the
+    request knows no character (then every speaker is new, and none is invented)."""
+    known = {_cue_key(name) for name in known_speakers(request)}
+    if not known:
+        return 0, 0
+    names = [e.name for e in parse_fountain(fountain).elements if isinstance(e, Character)]
+    return len(names), sum(_cue_key(name) in known for name in names)
+
+
+def _cue_key(name: str) -> str:
+    """`Mara (V.O.)`, `@MARA`, `MARA ^` -> `mara`."""
+    return " ".join(without_parentheses(name).strip().lstrip("@").rstrip("^").split()).casefold()
+
+
+# --- pooled figures -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoredRequest:
+    """The scores of one request's takes, with distinct-2 across them."""
+
+    kind: str
+    language: str
+    scores: tuple[TakeScore, ...]
+    distinct2: float | None
+
+
+#: The figures `figures` gives, in the order a table shows them.
+FIGURES = (
+    "takes",
+    "lint_clean_rate",
+    "accepted_rate",
+    "in_cast_rate",
+    "loop_rate",
+    "echo_rate",
+    "broken_rate",
+    "language_share",
+    "distinct2",
+    "rouge_l",
+    "relevance",
+    "max_copied_words",
+    "mean_copied_words",
+    "resampled_rate",
+)
+
+
+def figures(requests: Sequence[ScoredRequest]) -> dict[str, Any]:
+    """The pooled figures of `requests`' takes: shares of takes, cues in cast over all cues
+    (None without cues), means over takes (language share, ROUGE-L, relevance, copied run;
+    None when no take has the figure) and distinct-2 averaged over requests."""
+    scores = [s for r in requests for s in r.scores]
+    cues = sum(s.cues for s in scores)
+    return {
+        "takes": len(scores),
+        "lint_clean_rate": _mean(s.lint_clean for s in scores),
+        "accepted_rate": _mean(s.accepted for s in scores),
+        "in_cast_rate": sum(s.cues_in_cast for s in scores) / cues if cues else None,
+        "loop_rate": _mean(s.loops for s in scores),
+        "echo_rate": _mean(s.echo for s in scores),
+        "broken_rate": _mean(s.broken for s in scores),
+        "language_share": _mean(s.language_share for s in scores),
+        "distinct2": _mean(r.distinct2 for r in requests),
+        "rouge_l": _mean(s.rouge_l for s in scores),
+        "relevance": _mean(s.relevance for s in scores),
+        "max_copied_words": max((s.copied_words for s in scores), default=0),
+        "mean_copied_words": _mean(s.copied_words for s in scores),
+        "resampled_rate": _mean(s.resampled for s in scores),
+    }
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    known = [float(v) for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def per_task(requests: Sequence[ScoredRequest]) -> list[dict[str, Any]]:
+    """`figures` for each language and task kind present, languages and kinds in the order
+    they first appear: one row each, with its `language` and `kind`."""
+    groups: dict[tuple[str, str], list[ScoredRequest]] = {}
+    for request in requests:
+        groups.setdefault((request.language, request.kind), []).append(request)
+    return [
+        {"language": language, "kind": kind, **figures(group)}
+        for (language, kind), group in groups.items()
+    ]
+
+
+def by_language(requests: Sequence[ScoredRequest]) -> dict[str, dict[str, Any]]:
+    """`figures` of each language's requests, all kinds pooled."""
+    languages = dict.fromkeys(r.language for r in requests)
+    return {lang: figures([r for r in requests if r.language == lang]) for lang in languages}
