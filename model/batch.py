@@ -51,6 +51,9 @@ class TokenEvent:
     seq_id: int
     token_id: int | None
     finish: str = ""
+    #: The model's own log-probability of the token (before temperature, penalties, top-k/p):
+    #: what best-of-N ranks a take by (`model.ranking`).
+    logprob: float = 0.0
 
 
 @dataclass(slots=True)
@@ -110,18 +113,27 @@ def mark_drawn(
     table.drawn += 1
 
 
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """log p(token) `[B]` of each row's drawn token under its raw `logits` `[B, V]`."""
+    scores = logits.float()
+    return scores.gather(1, tokens[:, None])[:, 0] - torch.logsumexp(scores, dim=-1)
+
+
 def finish_rows(
-    rows: Sequence[Row], tokens: Sequence[int], stop_token_ids: frozenset[int]
+    rows: Sequence[Row],
+    tokens: Sequence[int],
+    stop_token_ids: frozenset[int],
+    logprobs: Sequence[float],
 ) -> list[TokenEvent]:
     """Count one token for each row and say which sequences it ended: a stop token (not part
     of the text) or the token budget."""
     events = []
-    for row, token in zip(rows, tokens, strict=True):
+    for row, token, logprob in zip(rows, tokens, logprobs, strict=True):
         row.generated += 1
         if token in stop_token_ids:
             events.append(TokenEvent(row.seq_id, None, "stop"))
         elif row.generated >= row.sampling.max_new_tokens:
-            events.append(TokenEvent(row.seq_id, token, "length"))
+            events.append(TokenEvent(row.seq_id, token, "length", logprob))
         else:
-            events.append(TokenEvent(row.seq_id, token))
+            events.append(TokenEvent(row.seq_id, token, "", logprob))
     return events

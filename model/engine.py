@@ -18,7 +18,15 @@ from typing import Any
 
 import torch
 
-from model.batch import PromptGroup, Row, TokenEvent, finish_rows, mark_drawn, prompt_penalties
+from model.batch import (
+    PromptGroup,
+    Row,
+    TokenEvent,
+    finish_rows,
+    mark_drawn,
+    prompt_penalties,
+    token_logprobs,
+)
 from model.sampling import SamplingTable, candidates_for, random_seed, sample
 
 
@@ -160,10 +168,11 @@ class Engine:
     def _sample_and_advance(self, batch: _Batch, logits: torch.Tensor) -> list[TokenEvent]:
         candidates = candidates_for([row.sampling for row in batch.rows], self._vocab)
         tokens = sample(logits, batch.penalised, batch.table, candidates)
+        logprobs = token_logprobs(logits, tokens)
         mark_drawn(tokens, batch.penalised, batch.penalisable, batch.table)
         batch.last = tokens
         batch.positions = batch.positions + 1
-        return finish_rows(batch.rows, tokens.tolist(), self.stop_token_ids)
+        return finish_rows(batch.rows, tokens.tolist(), self.stop_token_ids, logprobs.tolist())
 
     def _select(self, keep: list[int]) -> None:
         batch = self._batch

@@ -428,7 +428,8 @@ class FastLlama:
         (T = cache length + S, nonzero where a column holds a real token) masks padding; None
         means no padding, or padding after each row's tokens, which causal attention never lets
         a real token see. `last` `[B]`: the position of `ids` whose logits to return, per row
-        (default: the last), for rows padded at their end."""
+        (default: the last), for rows padded at their end; `[B, K]`: K positions per row, whose
+        logits `[B, K, V]` are returned (scoring a take, `model.relevance`)."""
         batch, new = ids.shape
         total = cache.prepare(new)
         attn_mask = self._mask(mask, batch, new, total)
@@ -461,7 +462,8 @@ class FastLlama:
         if last is None:
             final = hidden[:, -1]
         else:
-            final = hidden[torch.arange(batch, device=hidden.device), last]
+            rows = torch.arange(batch, device=hidden.device).view(-1, *[1] * (last.dim() - 1))
+            final = hidden[rows, last]
         return self.lm_head(self._rms_norm(final, self.norm))
 
     def _mask(

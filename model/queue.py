@@ -32,8 +32,16 @@ from model.errors import (
 )
 from model.metrics import QueueMetrics
 from model.scheduler import Job, Scheduler
-from model.tasks import Completion, Progress, Sampling
-from model.worker import Work, Worker, context_length, make_engine, stop_tokens
+from model.tasks import Progress, Sampling
+from model.worker import (
+    SampledTake,
+    Scoring,
+    Work,
+    Worker,
+    context_length,
+    make_engine,
+    stop_tokens,
+)
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -74,7 +82,7 @@ class Ticket:
         self._queue = queue
         self.job = job
         loop = asyncio.get_running_loop()
-        self._future: asyncio.Future[list[Completion]] = loop.create_future()
+        self._future: asyncio.Future[list[SampledTake]] = loop.create_future()
         self._callbacks: list[Callable[[Progress], None]] = []
         self._texts: tuple[str, ...] = ("",) * job.size
         self._tokens = 0
@@ -89,7 +97,7 @@ class Ticket:
     def done(self) -> bool:
         return self._future.done()
 
-    async def result(self) -> list[Completion]:
+    async def result(self) -> list[SampledTake]:
         """The takes; raises `QueueTimeout`, `GenerationCancelled` or `BackendError`.
         Cancelling the awaiting task cancels the request."""
         try:
@@ -135,7 +143,7 @@ class Ticket:
         self._broadcast(self._snapshot())
 
     def settle(
-        self, result: list[Completion] | None = None, error: BaseException | None = None
+        self, result: list[SampledTake] | None = None, error: BaseException | None = None
     ) -> None:
         """(From the worker, on the loop; or on a cancel or timeout.) The request's end."""
         if self._future.done():
@@ -265,12 +273,38 @@ class GenerationQueue:
         room_id: int = 0,
         user_id: int = 0,
         timeout_s: float | None = None,
-    ) -> list[Completion]:
+    ) -> list[SampledTake]:
         """Queue a request and wait for its takes."""
         ticket = self.enqueue(
             prompt_ids, sampling, room_id=room_id, user_id=user_id, timeout_s=timeout_s
         )
         return await ticket.result()
+
+    async def score(
+        self, prompts: Sequence[Sequence[int]], takes: Sequence[Sequence[int]]
+    ) -> list[float]:
+        """The mean log-probability per token of each of `takes` after its prompt, computed by
+        the worker in one forward pass between two decode steps (`model.relevance`).
+
+        It follows a request the scheduler admitted (best-of-N scores the takes it drew), so it
+        does not queue behind other requests; raises `BackendError` when the model fails."""
+        if self._dead is not None:
+            raise self._dead
+        if self._loop is None or not takes:
+            return [0.0] * len(takes)
+        future: asyncio.Future[list[float]] = self._loop.create_future()
+
+        def settle(scores: list[float] | None, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(scores or [])
+
+        prompt_rows = tuple(tuple(p) for p in prompts)
+        self.worker.score(Scoring(prompt_rows, tuple(tuple(t) for t in takes), settle))
+        return await future
 
     def metrics(self) -> QueueMetrics:
         return self.worker.meter.figures(self.scheduler.waiting)

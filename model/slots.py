@@ -33,7 +33,15 @@ from typing import Any
 import torch
 
 from model import fastpath
-from model.batch import PromptGroup, Row, TokenEvent, finish_rows, mark_drawn, prompt_penalties
+from model.batch import (
+    PromptGroup,
+    Row,
+    TokenEvent,
+    finish_rows,
+    mark_drawn,
+    prompt_penalties,
+    token_logprobs,
+)
 from model.sampling import GRAPH_CANDIDATES, SamplingTable, candidates_for, random_seed, sample
 
 GRAPHS_SWITCH = "WRITERS_ROOM_CUDA_GRAPHS"
@@ -250,6 +258,7 @@ class SlotEngine:
             _rows_of(state.table, rows),
             candidates_for(group.sampling, self._vocab),
         )
+        state.logprobs[rows] = token_logprobs(logits.expand(n, -1), state.tokens[rows])
         self._rows.extend(
             _Row(seq_id, sampling, 0, len(prompt))
             for seq_id, sampling in zip(group.seq_ids, group.sampling, strict=True)
@@ -282,6 +291,7 @@ class SlotEngine:
         state.tokens[rows] = sample(
             logits, state.penalised[rows], _rows_of(state.table, rows), candidates
         )
+        state.logprobs[rows] = token_logprobs(logits, state.tokens[rows])
 
     def _advance(self, first: int, end: int, *, decode: bool) -> list[TokenEvent]:
         """Account for the tokens sampled into rows `[first, end)`: feed them next, mark them
@@ -293,7 +303,12 @@ class SlotEngine:
         mark_drawn(
             tokens, state.penalised[rows], state.penalisable[rows], _rows_of(state.table, rows)
         )
-        events = finish_rows(self._rows[first:end], tokens.tolist(), self.stop_token_ids)
+        events = finish_rows(
+            self._rows[first:end],
+            tokens.tolist(),
+            self.stop_token_ids,
+            state.logprobs[rows].tolist(),
+        )
         if decode:  # every row wrote one more column (a prefill wrote the prompt's already)
             state.lengths[:end] += 1
             for row in self._rows[:end]:
@@ -334,6 +349,7 @@ class _State:
     last: torch.Tensor  # [R] the token to feed next
     lengths: torch.Tensor  # [R] columns of keys/values the row holds
     tokens: torch.Tensor  # [R] the tokens the last step sampled
+    logprobs: torch.Tensor  # [R] float32: their log-probabilities under the raw logits
     penalised: torch.Tensor  # [R, V] seen tokens the repetition penalty applies to
     penalisable: torch.Tensor  # [R, V] False for the tokens spared the penalty
     table: SamplingTable
@@ -347,6 +363,7 @@ class _State:
             last=zeros(rows),
             lengths=zeros(rows),
             tokens=zeros(rows),
+            logprobs=zeros(rows, dtype=torch.float32),
             penalised=zeros(rows, vocab, dtype=torch.bool),
             penalisable=zeros(rows, vocab, dtype=torch.bool),
             table=SamplingTable(
@@ -364,6 +381,7 @@ class _State:
             self.last,
             self.lengths,
             self.tokens,
+            self.logprobs,
             self.penalised,
             self.penalisable,
             *self.table.columns(),

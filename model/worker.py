@@ -5,6 +5,11 @@ their takes in the engine as rows, turns the tokens into text for the requests' 
 keeps the figures of `model.metrics`. It reaches the event loop only through `post`
 (`call_soon_threadsafe`) and each request's `Handle`.
 
+It also runs scoring jobs (`Scoring`, `model.relevance`): a take's mean log-probability after a
+prompt, in one forward pass between two decode steps, for best-of-N's ranking (`model.ranking`).
+Each finished take comes back as a `SampledTake`: its text, its token ids and the mean raw
+log-probability of those tokens as they were drawn.
+
 A failure stays with the requests it touched, and the worker serves on. An error in a prefill
 fails the requests being added, one in a decode step the requests running in it; the other
 requests it holds start again from their prompts (after an error an engine's batch is not
@@ -30,7 +35,7 @@ from typing import Any, Protocol
 
 import torch
 
-from model import fastpath
+from model import fastpath, relevance
 from model.batch import BatchEngine, PromptGroup, TokenEvent
 from model.engine import Engine
 from model.errors import BackendError, GenerationError, OutOfMemory
@@ -49,6 +54,56 @@ def make_engine(model: Any, *, stop_token_ids: Iterable[int], max_batch: int = 3
     return Engine(model, stop_token_ids=stop_token_ids, max_batch=max_batch)
 
 
+@dataclass(frozen=True, slots=True)
+class SampledTake(Completion):
+    """A finished take with what best-of-N ranks it by (`model.ranking`): its token ids and
+    the mean log-probability per token the model gave them as it drew them (0.0 for none)."""
+
+    token_ids: tuple[int, ...] = ()
+    logprob: float = 0.0
+
+
+@dataclass(eq=False)
+class Scoring:
+    """A scoring job: the mean log-probability of each of `takes` after its prompt, in one
+    forward pass (`model.relevance`); `settle(scores, error)` is called through `post`."""
+
+    prompts: tuple[tuple[int, ...], ...]
+    takes: tuple[tuple[int, ...], ...]
+    settle: Callable[[list[float] | None, BaseException | None], None]
+
+
+def scoring_forward(engine: BatchEngine) -> relevance.Forward:
+    """The forward pass `relevance.score_takes` runs on `engine`'s model: the fast path's own
+    for the slot engine (whose model may have no Hugging Face modules), else the model's."""
+    if isinstance(engine, SlotEngine):
+        fast = engine.fast
+
+        def fast_forward(
+            ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, keep: int
+        ) -> torch.Tensor:
+            rows, width = ids.shape
+            last = torch.arange(width - keep, width, device=ids.device).expand(rows, -1)
+            return fast.forward(ids, positions, fast.new_cache(rows, width), mask, last=last)
+
+        return fast_forward
+    model = engine.model
+
+    def hf_forward(
+        ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, keep: int
+    ) -> torch.Tensor:
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            logits_to_keep=keep,
+            use_cache=False,
+        )
+        return out.logits
+
+    return hf_forward
+
+
 class Handle(Protocol):
     """The event loop's side of one request (`model.queue.Ticket`); the worker calls
     `publish` and `settle` through `post` only."""
@@ -61,7 +116,7 @@ class Handle(Protocol):
     def publish(self, texts: tuple[str, ...] | None, tokens: int) -> None: ...
 
     def settle(
-        self, result: list[Completion] | None = None, error: BaseException | None = None
+        self, result: list[SampledTake] | None = None, error: BaseException | None = None
     ) -> None: ...
 
 
@@ -74,6 +129,7 @@ class Work:
     sampling: tuple[Sampling, ...]
     handle: Handle
     tokens: list[list[int]] = field(default_factory=list)
+    logprobs: list[list[float]] = field(default_factory=list)
     finish: list[str] = field(default_factory=list)
     unpenalised: frozenset[int] = frozenset()
     cancel_requested: bool = False
@@ -81,6 +137,7 @@ class Work:
 
     def __post_init__(self) -> None:
         self.tokens = [[] for _ in self.sampling]
+        self.logprobs = [[] for _ in self.sampling]
         self.finish = [""] * len(self.sampling)
 
     @property
@@ -91,7 +148,7 @@ class Work:
         """Forget the tokens of the unfinished takes; returns those takes, to write anew."""
         takes = [i for i, finish in enumerate(self.finish) if not finish]
         for i in takes:
-            self.tokens[i] = []
+            self.tokens[i], self.logprobs[i] = [], []
         return takes
 
 
@@ -125,11 +182,19 @@ class Worker:
         self._next_seq = 0
         self._row_limit = engine.max_batch
         self._spared: dict[tuple[str, ...], frozenset[int]] = {}  # cast -> its name tokens
+        self._scoring: deque[Scoring] = deque()
+        self._vocab = int(engine.model.get_output_embeddings().weight.shape[0])
 
     # --- called from the event loop -------------------------------------------------------
 
     def wake(self) -> None:
         with self._wake:
+            self._wake.notify()
+
+    def score(self, job: Scoring) -> None:
+        """Run `job` between two decode steps (before the next admission)."""
+        with self._wake:
+            self._scoring.append(job)
             self._wake.notify()
 
     def close(self) -> None:
@@ -163,9 +228,14 @@ class Worker:
             self.scheduler.finish(work.job)
             self._post(work.handle.settle, None, error)
         self._held.clear()
+        while self._scoring:
+            self._post(self._scoring.popleft().settle, None, error)
 
     def _turn(self) -> None:
-        """One round: cancellations, admission, placement, a decode step, delivery."""
+        """One round: a scoring job, cancellations, admission, placement, a decode step,
+        delivery."""
+        if self._scoring:
+            self._run_scoring(self._scoring.popleft())
         self._drop_cancelled()
         self._admit()
         self._deliver(self._place())  # before the step, which may start every take again
@@ -179,12 +249,35 @@ class Worker:
     def _wait_for_work(self) -> bool:
         with self._wake:
             while not (
-                self.engine.active or self._unplaced or self.scheduler.waiting or self._cancels()
+                self.engine.active
+                or self._unplaced
+                or self.scheduler.waiting
+                or self._scoring
+                or self._cancels()
             ):
                 if self._closing:
                     return False
                 self._wake.wait()
         return True
+
+    def _run_scoring(self, job: Scoring) -> None:
+        """One scoring job in one (chunked) forward pass; a failure fails this job alone."""
+        try:
+            with torch.inference_mode():
+                scores = relevance.score_takes(
+                    scoring_forward(self.engine),
+                    job.prompts,
+                    job.takes,
+                    vocab=self._vocab,
+                    device=self.engine.device,
+                )
+        except Exception as exc:
+            _log.exception("cannot score %d takes", len(job.takes))
+            if self.engine.device.type == "cuda" and isinstance(exc, torch.OutOfMemoryError):
+                torch.cuda.empty_cache()
+            self._post(job.settle, None, _failure(exc))
+            return
+        self._post(job.settle, scores, None)
 
     def _cancels(self) -> bool:
         return any(w.cancel_requested for w in self._held.values())
@@ -323,6 +416,7 @@ class Worker:
             work, take = self._running[event.seq_id]
             if event.token_id is not None:
                 work.tokens[take].append(event.token_id)
+                work.logprobs[take].append(event.logprob)
             if event.finish:
                 work.finish[take] = event.finish
                 del self._running[event.seq_id]
@@ -339,8 +433,10 @@ class Worker:
         """Hand `work`'s takes over when all are done, else its partial text when it is due."""
         if all(work.finish):
             result = [
-                Completion(self._decode(ids), len(ids), finish)
-                for ids, finish in zip(work.tokens, work.finish, strict=True)
+                SampledTake(
+                    self._decode(ids), len(ids), finish, tuple(ids), sum(logps) / max(1, len(logps))
+                )
+                for ids, logps, finish in zip(work.tokens, work.logprobs, work.finish, strict=True)
             ]
             self._forget(work, completed=True)
             self._post(work.handle.settle, result)

@@ -1,0 +1,140 @@
+"""Best of N on the queue: the log-probabilities the engines record as they draw, the scoring
+job the worker runs, and the generator over both (tiny random models; the shipped model in one
+slow test)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from model import fastpath, relevance
+from model.generator import (
+    GenerationSettings,
+    Generator,
+    LocalBackend,
+    chat_prompt_ids,
+    open_generator,
+)
+from model.loading import SHIPPED_ADAPTER, ModelSettings
+from model.prompts import build_messages
+from model.queue import GenerationQueue, QueueSettings
+from model.ranking import context_free
+from model.tasks import (
+    CharacterSheet,
+    Progress,
+    PromptContext,
+    Sampling,
+    TaskKind,
+    TaskRequest,
+)
+
+PROMPT = (1, 504, 281, 30, 77, 12)
+
+
+@pytest.fixture(params=["slots", "hf"])
+async def small_queue(
+    request: pytest.FixtureRequest,
+    small_vocab_model: Any,
+    tokenizer: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[GenerationQueue]:
+    monkeypatch.setenv(fastpath.ENV_SWITCH, "1" if request.param == "slots" else "0")
+    queue = GenerationQueue(small_vocab_model, tokenizer, QueueSettings(), stop_token_ids=())
+    await queue.start()
+    yield queue
+    await queue.close()
+
+
+async def test_the_drawn_takes_carry_what_a_scoring_pass_computes(
+    small_queue: GenerationQueue, small_vocab_model: Any
+) -> None:
+    # Temperature and the penalty shape the draw, not the figure: the raw model's log p.
+    sampling = [Sampling(max_new_tokens=9 + i, temperature=1.3, seed=i) for i in range(3)]
+    takes = await small_queue.submit(PROMPT, sampling)
+    assert [len(t.token_ids) for t in takes] == [9, 10, 11]
+    drawn = [t.logprob for t in takes]
+    scored = await small_queue.score([PROMPT] * 3, [t.token_ids for t in takes])
+    assert scored == pytest.approx(drawn, abs=1e-3)
+    by_hf = relevance.take_logprobs(
+        small_vocab_model, None, [PROMPT] * 3, [t.token_ids for t in takes]
+    )
+    assert scored == pytest.approx(by_hf, abs=1e-3)
+    assert all(x < 0 for x in drawn) and len(set(drawn)) == 3
+
+
+async def test_a_scoring_job_does_not_wait_for_a_running_request(
+    small_queue: GenerationQueue,
+) -> None:
+    long = small_queue.enqueue(PROMPT, [Sampling(max_new_tokens=200, seed=1)])
+    (score,) = await small_queue.score([PROMPT], [(5, 6, 7)])
+    assert score < 0 and not long.done()  # scored between two of the long request's steps
+    await long.result()
+
+
+@pytest.fixture
+async def tiny_generator(tiny_model: Any, tokenizer: Any) -> AsyncIterator[Generator]:
+    queue = GenerationQueue(tiny_model, tokenizer, QueueSettings(), stop_token_ids=())
+    await queue.start()
+    generator = Generator(LocalBackend(queue, "tiny-llama"), best_of=3)
+    yield generator
+    await generator.close()
+
+
+async def test_n_takes_shown_of_k_drawn_the_same_for_the_same_seed(
+    tiny_generator: Generator,
+) -> None:
+    request = TaskRequest(TaskKind.BEAT, "a twist", context=PromptContext(title="Night Shift"))
+    heard: list[Progress] = []
+    first = await tiny_generator.generate(
+        request, 2, Sampling(max_new_tokens=12, seed=3), on_progress=heard.append
+    )
+    again = await tiny_generator.generate(request, 2, Sampling(max_new_tokens=12, seed=3))
+    assert len(first) == 2 and [t.text for t in first] == [t.text for t in again]
+    assert heard[-1].done and len(heard[-1].texts) == 6  # every candidate was drawn at once
+    assert {t.text for t in first} <= set(heard[-1].texts)
+    queue: GenerationQueue = tiny_generator.backend.queue  # type: ignore[attr-defined]
+    assert queue.metrics().completed == 2  # one request each: no second round
+
+
+@pytest.mark.slow
+async def test_the_shipped_model_finds_takes_about_the_scene_more_relevant() -> None:
+    """PMI on the model the bot runs: takes that name the scene's characters and place gain
+    more from the room's context than generic takes do."""
+    settings = GenerationSettings(
+        model=ModelSettings(adapter=str(SHIPPED_ADAPTER)), queue=QueueSettings(timeout_s=1800)
+    )
+    generator = await open_generator(settings)
+    try:
+        backend = generator.backend
+        assert isinstance(backend, LocalBackend)
+        context = PromptContext(
+            title="Night Shift",
+            logline="A diner cook hides a fugitive from the harbour police.",
+            characters=(
+                CharacterSheet("MARA", role="diner cook", personality="dry, impatient"),
+                CharacterSheet("TOM", role="fugitive", personality="nervous, charming"),
+            ),
+            scene_heading="INT. HARBOUR DINER - NIGHT",
+        )
+        request = TaskRequest(TaskKind.DIALOGUE, "A late visitor at closing time.", (), context)
+        about = [
+            "MARA\nWe're closed, Tom.\n\nTOM\nThe police are at the harbour. Hide me.",
+            "TOM\nMara, the cops are outside the diner.\n\nMARA\nThen get in the kitchen.",
+        ]
+        generic = [
+            "JOHN\nHello.\n\nSARAH\nHi. How are you?\n\nJOHN\nFine, thanks.",
+            "MAN\nI have to go.\n\nWOMAN\nWhy?\n\nMAN\nI just do.",
+        ]
+        tokenizer = backend.queue.tokenizer
+        texts = about + generic
+        takes = [tuple(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+        full = chat_prompt_ids(tokenizer, build_messages(request))
+        bare = chat_prompt_ids(tokenizer, build_messages(context_free(request)))
+        with_context = await backend.queue.score([full] * 4, takes)
+        without = await backend.queue.score([bare] * 4, takes)
+    finally:
+        await generator.close()
+    pmi = [a - b for a, b in zip(with_context, without, strict=True)]
+    assert min(pmi[:2]) > max(pmi[2:]), pmi
