@@ -1,11 +1,16 @@
 """The room's source of takes: a task request in, parsed takes out.
 
 `Generator.generate(request, n, sampling, room_id=...)` builds the chat messages
-(`model.prompts`), asks a backend for `n` completions, parses each take, and samples a take
-that is malformed or loops once more with another seed; a take still bad after that carries its
-problems. Its `on_progress` callback hears the queue position and the partial text on the way.
-Backends: `LocalBackend` (the in-process model behind the `GenerationQueue`) and
-`model.remote.RemoteBackend` (an OpenAI-compatible server).
+(`model.prompts`), draws `best_of * n` candidates in one batch, parses each, and shows the best
+`n` by `model.ranking`'s score (problems, language, and the model's own relevance signal). Its
+`on_progress` callback hears the queue position and the partial text of every candidate on the
+way. With `best_of` 1 (best-of-N off) it asks for `n` takes and samples a malformed or looping
+one once more with another seed; with best-of-N on, a second round is drawn only when every
+candidate is malformed. A take still bad after that carries its problems.
+
+Backends: `LocalBackend` (the in-process model behind the `GenerationQueue`, which also scores
+a take against the context-free prompt for PMI) and `model.remote.RemoteBackend` (an
+OpenAI-compatible server: it gives texts only, so its candidates rank without PMI).
 
 It knows tasks, prompts and backends; it knows nothing of Discord or SQLite.
 """
@@ -18,12 +23,14 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from model.errors import GenerationTimeout, QueueFull, TooManyRequests
+from model import ranking
+from model.errors import BackendError, GenerationTimeout, QueueFull, TooManyRequests
 from model.loading import LoadedModel, ModelLoadError, ModelSettings, load_model
 from model.prompts import ParsedAnswer, build_messages, parse_answer, take_sampling
 from model.queue import GenerationQueue, QueueSettings, in_passing_thread
+from model.ranking import Candidate
 from model.remote import RemoteBackend
 from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
 
@@ -48,12 +55,46 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Drawn:
+    """A drawn take as a scoring backend returns it: its text, its token ids and the model's
+    mean log-probability per token as it drew them."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    logprob: float
+
+
+@runtime_checkable
+class ScoringBackend(Backend, Protocol):
+    """A backend that can also tell how likely its takes are after other messages (PMI's
+    context-free prompt): the in-process model. `max_takes`: the most takes one request may
+    ask for."""
+
+    max_takes: int
+
+    async def draw(
+        self,
+        messages: list[dict[str, str]],
+        sampling: Sequence[Sampling],
+        *,
+        room_id: int,
+        user_id: int,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[Drawn]: ...
+
+    async def score(
+        self, messages: list[dict[str, str]], takes: Sequence[Drawn]
+    ) -> list[float]: ...
+
+
 class LocalBackend:
     """The in-process model: chat template, then the generation queue."""
 
     def __init__(self, queue: GenerationQueue, name: str) -> None:
         self.queue = queue
         self.name = name
+        self.max_takes = queue.settings.max_batch
 
     async def complete(
         self,
@@ -64,11 +105,30 @@ class LocalBackend:
         user_id: int,
         on_progress: ProgressCallback | None = None,
     ) -> list[str]:
+        drawn = await self.draw(
+            messages, sampling, room_id=room_id, user_id=user_id, on_progress=on_progress
+        )
+        return [take.text for take in drawn]
+
+    async def draw(
+        self,
+        messages: list[dict[str, str]],
+        sampling: Sequence[Sampling],
+        *,
+        room_id: int,
+        user_id: int,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[Drawn]:
         prompt_ids = chat_prompt_ids(self.queue.tokenizer, messages)
         ticket = self.queue.enqueue(prompt_ids, sampling, room_id=room_id, user_id=user_id)
         if on_progress is not None:
             ticket.on_progress(on_progress)
-        return [completion.text for completion in await ticket.result()]
+        return [Drawn(c.text, c.token_ids, c.logprob) for c in await ticket.result()]
+
+    async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
+        """Each take's mean log-probability per token after `messages` (one forward pass)."""
+        prompt_ids = chat_prompt_ids(self.queue.tokenizer, messages)
+        return await self.queue.score([prompt_ids] * len(takes), [t.token_ids for t in takes])
 
     async def close(self) -> None:
         await self.queue.close()
@@ -87,10 +147,14 @@ def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]
 
 
 class Generator:
-    """Takes for the room, over any backend."""
+    """Takes for the room, over any backend. `best_of`: candidates drawn per take shown (1:
+    best-of-N off, `model.ranking.BEST_OF` by default in the bot's settings)."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, *, best_of: int = 1) -> None:
+        if best_of < 1:
+            raise ValueError("best_of must be 1 or more")
         self.backend = backend
+        self.best_of = best_of
 
     @property
     def name(self) -> str:
@@ -111,27 +175,26 @@ class Generator:
         messages = build_messages(request)
         sampling = take_sampling(request, sampling)
         first_seed = sampling.seed if sampling.seed is not None else random.randrange(2**31)
-        settings = [dataclasses.replace(sampling, seed=first_seed + i) for i in range(n)]
-        texts = await self.backend.complete(
-            messages, settings, room_id=room_id, user_id=user_id, on_progress=on_progress
-        )
-        parsed = [parse_answer(request, text) for text in texts]
+        ask = _Ask(request, messages, sampling, first_seed, room_id, user_id)
+        if self.best_of == 1:
+            return await self._each_once_more(ask, n, on_progress)
+        return await self._best_of(ask, n, on_progress)
+
+    async def _each_once_more(
+        self, ask: _Ask, n: int, on_progress: ProgressCallback | None
+    ) -> list[GeneratedTake]:
+        """Best-of-N off: `n` takes, each malformed one sampled once more with another seed."""
+        texts = await self._complete(ask, ask.seeds(0, n), on_progress)
+        parsed = [parse_answer(ask.request, text) for text in texts]
         bad = [i for i, answer in enumerate(parsed) if answer.problems]
         regenerated: set[int] = set()
         if bad:
             # Another seed, far from the first ones, for each take worth a second try.
-            retry = [dataclasses.replace(sampling, seed=first_seed + 7919 + i) for i in bad]
+            retry = [ask.seed(_SECOND_ROUND + i) for i in bad]
             _log.info("sampling %d of %d takes again", len(bad), n)
-            try:
-                again = await self.backend.complete(
-                    messages, retry, room_id=room_id, user_id=user_id, on_progress=None
-                )
-            except (QueueFull, TooManyRequests, GenerationTimeout) as busy:
-                # The first takes are worth more to the room than an error: keep them, marked.
-                _log.info("no second try for %d takes: %s", len(bad), busy)
-                again = []
+            again = await self._second_round(ask, retry)
             for i, text in zip(bad, again, strict=False):
-                second = parse_answer(request, text)
+                second = parse_answer(ask.request, text)
                 regenerated.add(i)
                 if len(second.problems) <= len(parsed[i].problems):
                     texts[i], parsed[i] = text, second
@@ -140,8 +203,99 @@ class Generator:
             for i, (text, answer) in enumerate(zip(texts, parsed, strict=True))
         ]
 
+    async def _best_of(
+        self, ask: _Ask, n: int, on_progress: ProgressCallback | None
+    ) -> list[GeneratedTake]:
+        """Best-of-N on: `best_of * n` candidates in one batch, the best `n` shown."""
+        drawing = self.best_of * n
+        if isinstance(self.backend, ScoringBackend):
+            drawing = max(n, min(drawing, self.backend.max_takes))
+        candidates = await self._candidates(ask, ask.seeds(0, drawing), on_progress)
+        again = all(c.parsed.problems for c in candidates)
+        if again:
+            # Nothing clean to show: one more round of `n`, as best-of-N off would draw; every
+            # take shown then counts as sampled again (`GeneratedTake.regenerated`).
+            _log.info("all %d candidates malformed; sampling %d more", len(candidates), n)
+            texts = await self._second_round(ask, ask.seeds(_SECOND_ROUND, n))
+            candidates += [Candidate(t, parse_answer(ask.request, t)) for t in texts]
+        shown = ranking.rank(candidates, n, ask.request.context.language)
+        _log.info("showing candidates %s of %d", shown, len(candidates))
+        return [_take(candidates[i].text, candidates[i].parsed, self.name, again) for i in shown]
+
+    async def _candidates(
+        self, ask: _Ask, settings: list[Sampling], on_progress: ProgressCallback | None
+    ) -> list[Candidate]:
+        """The candidates, parsed, with the model's figures where the backend gives them."""
+        backend = self.backend
+        if not isinstance(backend, ScoringBackend):
+            texts = await self._complete(ask, settings, on_progress)
+            return [Candidate(text, parse_answer(ask.request, text)) for text in texts]
+        drawn = await backend.draw(
+            ask.messages,
+            settings,
+            room_id=ask.room_id,
+            user_id=ask.user_id,
+            on_progress=on_progress,
+        )
+        parsed = [parse_answer(ask.request, take.text) for take in drawn]
+        # PMI orders the takes that can be shown: the clean ones when there are any.
+        scored = [i for i, p in enumerate(parsed) if not p.problems] or list(range(len(drawn)))
+        reference = build_messages(ranking.context_free(ask.request))
+        try:
+            figures = await backend.score(reference, [drawn[i] for i in scored])
+        except BackendError as failed:
+            _log.warning("ranking without PMI: %s", failed)
+            scored, figures = [], []
+        context_free = dict(zip(scored, figures, strict=True))
+        return [
+            Candidate(take.text, answer, take.logprob, context_free.get(i))
+            for i, (take, answer) in enumerate(zip(drawn, parsed, strict=True))
+        ]
+
+    async def _complete(
+        self, ask: _Ask, settings: list[Sampling], on_progress: ProgressCallback | None
+    ) -> list[str]:
+        return await self.backend.complete(
+            ask.messages,
+            settings,
+            room_id=ask.room_id,
+            user_id=ask.user_id,
+            on_progress=on_progress,
+        )
+
+    async def _second_round(self, ask: _Ask, settings: list[Sampling]) -> list[str]:
+        try:
+            return await self._complete(ask, settings, None)
+        except (QueueFull, TooManyRequests, GenerationTimeout) as busy:
+            # The first takes are worth more to the room than an error: keep them, marked.
+            _log.info("no second try for %d takes: %s", len(settings), busy)
+            return []
+
     async def close(self) -> None:
         await self.backend.close()
+
+
+#: How far the second round's seeds lie from the first ones.
+_SECOND_ROUND = 7919
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """One request as the generator sends it: the request, its messages and sampling, the
+    seed of take 1 (take i draws with `first_seed + i`), and who asked."""
+
+    request: TaskRequest
+    messages: list[dict[str, str]]
+    sampling: Sampling
+    first_seed: int
+    room_id: int
+    user_id: int
+
+    def seed(self, offset: int) -> Sampling:
+        return dataclasses.replace(self.sampling, seed=self.first_seed + offset)
+
+    def seeds(self, first: int, count: int) -> list[Sampling]:
+        return [self.seed(first + i) for i in range(count)]
 
 
 def _take(text: str, answer: ParsedAnswer, model: str, regenerated: bool) -> GeneratedTake:
@@ -169,6 +323,8 @@ class GenerationSettings:
     remote_url: str = ""
     remote_model: str = ""
     remote_api_key: str = ""
+    #: Candidates drawn per take shown (`model.ranking`); 1 turns best-of-N off.
+    best_of: int = ranking.BEST_OF
 
 
 async def open_generator(settings: GenerationSettings | None = None) -> Generator:
@@ -184,7 +340,8 @@ async def open_generator(settings: GenerationSettings | None = None) -> Generato
                 settings.remote_model,
                 api_key=settings.remote_api_key,
                 timeout_s=settings.queue.timeout_s,
-            )
+            ),
+            best_of=settings.best_of,
         )
     if settings.backend != "local":
         raise ModelLoadError(
@@ -201,4 +358,4 @@ async def open_generator(settings: GenerationSettings | None = None) -> Generato
 
     loaded, queue = await asyncio.to_thread(in_passing_thread, build)
     await queue.start()
-    return Generator(LocalBackend(queue, loaded.name))
+    return Generator(LocalBackend(queue, loaded.name), best_of=settings.best_of)

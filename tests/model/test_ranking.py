@@ -1,0 +1,213 @@
+"""Best of N: the score that orders the candidates (`model.ranking`) and the generator that
+draws more candidates than the room asked for and shows the best (`model.generator`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from model import ranking
+from model.generator import Drawn, Generator
+from model.prompts import parse_answer
+from model.ranking import Candidate
+from model.tasks import (
+    CharacterSheet,
+    Progress,
+    ProgressCallback,
+    PromptContext,
+    Sampling,
+    TaskKind,
+    TaskRequest,
+)
+
+MARA, TOM = CharacterSheet("MARA", role="cook"), CharacterSheet("TOM", role="fugitive")
+ROOM = PromptContext(
+    title="Night Shift",
+    logline="A diner cook hides a fugitive from the harbour police.",
+    characters=(MARA, TOM),
+    scene_heading="INT. HARBOUR DINER - NIGHT",
+)
+DIALOGUE = TaskRequest(TaskKind.DIALOGUE, "Tom asks for a ride", ("MARA", "TOM"), ROOM)
+CLEAN = "MARA\nYou can't stay here.\n\nTOM\nOne night. Then I'm gone."
+OTHER = "TOM\nThe ferry leaves at six.\n\nMARA\nThen you'd better run."
+INVENTED = "MARA\nWho's that?\n\nGRIMSBY\nA friend of Tom's."
+LOOPING = "MARA\n" + "Go go go go go go go go go go go go go.\n" * 6
+
+
+def candidate(text: str, pmi: float | None = None, request: TaskRequest = DIALOGUE) -> Candidate:
+    parsed = parse_answer(request, text)
+    if pmi is None:
+        return Candidate(text, parsed)
+    return Candidate(text, parsed, logprob=-2.0 + pmi, context_free_logprob=-2.0)
+
+
+# --- the score -------------------------------------------------------------------------------
+
+
+def test_the_examples_are_what_they_claim() -> None:
+    assert candidate(CLEAN).parsed.problems == ()
+    assert candidate(OTHER).parsed.problems == ()
+    assert any("not in the cast" in p for p in candidate(INVENTED).parsed.problems)
+    assert candidate(LOOPING).parsed.problems
+
+
+@given(
+    clean_pmi=st.floats(-50, 50),
+    bad_pmi=st.floats(-50, 50),
+    bad=st.sampled_from([INVENTED, LOOPING, "MARA\nHello \ufffd there.\n\nTOM\nHi."]),
+    language=st.sampled_from(["English", "Chinese", "French"]),
+)
+def test_a_malformed_candidate_never_outranks_a_clean_one(
+    clean_pmi: float, bad_pmi: float, bad: str, language: str
+) -> None:
+    candidates = [candidate(bad, bad_pmi), candidate(CLEAN, clean_pmi)]
+    assert ranking.score(candidates[1], language) > ranking.score(candidates[0], language)
+    assert ranking.rank(candidates, 1, language) == [1]
+
+
+def test_the_less_broken_of_two_malformed_takes_comes_first() -> None:
+    # An invented speaker is a lesser fault than a loop, whatever the relevance says.
+    candidates = [candidate(LOOPING, 3.0), candidate(INVENTED, -3.0)]
+    assert ranking.severity(candidates[0]) > ranking.severity(candidates[1]) > 0
+    assert ranking.rank(candidates, 2, "English") == [1, 0]
+
+
+def test_a_take_the_context_made_likelier_ranks_first() -> None:
+    generic, about = candidate(OTHER, pmi=0.05), candidate(CLEAN, pmi=0.6)
+    assert ranking.rank([generic, about], 2, "English") == [1, 0]
+
+
+def test_a_take_in_the_rooms_language_ranks_first() -> None:
+    request = TaskRequest(
+        TaskKind.BEAT, "转折", context=PromptContext(language="Chinese", title="夜班")
+    )
+    english = candidate("Mara finds the money hidden in the freezer.", 0.3, request)
+    chinese = candidate("玛拉在冰柜里发现了藏起来的钱。", 0.1, request)
+    assert english.parsed.problems == chinese.parsed.problems == ()
+    assert ranking.rank([english, chinese], 2, "Chinese") == [1, 0]
+    assert ranking.rank([english, chinese], 2, "English") == [0, 1]
+    assert ranking.language_share("玛拉 MARA", "中文") == 2 / 6  # letters, whatever the script
+    assert ranking.language_share("Marta dit oui", "French") is None
+
+
+def test_two_nearly_identical_takes_are_not_shown_together() -> None:
+    twin = CLEAN.replace("One night.", "One night!")
+    candidates = [candidate(CLEAN, 0.9), candidate(twin, 0.8), candidate(OTHER, 0.1)]
+    assert ranking.near_identical(CLEAN, twin) and not ranking.near_identical(CLEAN, OTHER)
+    assert ranking.rank(candidates, 2, "English") == [0, 2]
+    # ...unless nothing else is left, or only a malformed take is.
+    assert ranking.rank(candidates, 3, "English") == [0, 2, 1]
+    with_bad = [candidate(CLEAN, 0.9), candidate(twin, 0.8), candidate(INVENTED, 0.9)]
+    assert ranking.rank(with_bad, 2, "English") == [0, 1]
+
+
+def test_without_the_models_figures_the_order_drawn_breaks_ties() -> None:
+    assert ranking.rank([candidate(OTHER), candidate(CLEAN)], 2, "English") == [0, 1]
+
+
+def test_the_context_free_prompt_keeps_the_task_and_the_language_only() -> None:
+    request = TaskRequest(
+        TaskKind.DIALOGUE, "Tom asks", ("TOM",), PromptContext(title="X", language="Chinese")
+    )
+    bare = ranking.context_free(request)
+    assert (bare.kind, bare.prompt, bare.characters) == (request.kind, "Tom asks", ("TOM",))
+    assert bare.context == PromptContext(language="Chinese")
+
+
+# --- the generator ---------------------------------------------------------------------------
+
+
+class ScoredBackend:
+    """A scoring backend that answers from lists: texts drawn in order of their seeds (and a
+    second round), the PMI of each text (its mean log-probability after the full prompt, 0 after
+    the context-free one, less the PMI)."""
+
+    name = "scored"
+
+    def __init__(self, texts: list[str], pmi: dict[str, float], again: Sequence[str] = ()) -> None:
+        self.texts = texts
+        self.again = list(again)
+        self.pmi = pmi
+        self.max_takes = 32
+        self.drawn: list[list[int | None]] = []
+        self.scored: list[tuple[str, list[str]]] = []
+
+    async def complete(
+        self,
+        messages: list[dict[str, str]],
+        sampling: Sequence[Sampling],
+        *,
+        room_id: int,
+        user_id: int,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[str]:
+        self.drawn.append([s.seed for s in sampling])
+        return self.again[: len(sampling)]
+
+    async def draw(
+        self,
+        messages: list[dict[str, str]],
+        sampling: Sequence[Sampling],
+        *,
+        room_id: int,
+        user_id: int,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[Drawn]:
+        self.drawn.append([s.seed for s in sampling])
+        texts = self.texts[: len(sampling)]
+        if on_progress is not None:
+            on_progress(Progress(0, tuple(texts), 10, done=True))
+        return [Drawn(t, (1, 2), self.pmi.get(t, 0.0) - 1.0) for t in texts]
+
+    async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
+        self.scored.append((messages[-1]["content"], [t.text for t in takes]))
+        return [-1.0] * len(takes)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_the_room_sees_the_best_n_of_k_drawn_in_one_batch() -> None:
+    texts = [INVENTED, OTHER, LOOPING, CLEAN]
+    backend = ScoredBackend(texts, {OTHER: 0.1, CLEAN: 0.7, INVENTED: 2.0})
+    heard: list[Progress] = []
+    takes = await Generator(backend, best_of=2).generate(
+        DIALOGUE, 2, Sampling(seed=40), room_id=1, on_progress=heard.append
+    )
+    assert backend.drawn == [[40, 41, 42, 43]]  # 2 x 2 candidates, one batch, no second round
+    assert [t.text for t in takes] == [CLEAN, OTHER]
+    assert all(not t.problems and not t.regenerated for t in takes)
+    assert heard and heard[-1].done  # progress still reaches the room
+    # Only the clean candidates were scored, against the task without the room's context.
+    ((reference, scored),) = backend.scored
+    assert scored == [OTHER, CLEAN]
+    assert "Tom asks for a ride" in reference and "Night Shift" not in reference
+
+
+async def test_the_ranking_is_the_same_for_the_same_seeds() -> None:
+    texts = [OTHER, CLEAN, CLEAN.replace("night", "week"), INVENTED, LOOPING, OTHER + "\n"]
+    pmi = {OTHER: 0.2, CLEAN: 0.2}
+
+    async def shown() -> list[str]:
+        generator = Generator(ScoredBackend(texts, pmi), best_of=3)
+        return [t.text for t in await generator.generate(DIALOGUE, 2, Sampling(seed=1))]
+
+    first = await shown()
+    assert first == await shown()
+    assert first == [OTHER, CLEAN]  # a tie keeps the order drawn; OTHER's twin is not shown
+
+
+async def test_a_second_round_only_when_every_candidate_is_malformed() -> None:
+    backend = ScoredBackend([INVENTED, LOOPING], {}, again=[CLEAN])
+    (take,) = await Generator(backend, best_of=2).generate(DIALOGUE, 1, Sampling(seed=5))
+    assert backend.drawn == [[5, 6], [7924]]
+    assert take.text == CLEAN and take.regenerated and not take.problems
+
+
+async def test_best_of_one_is_todays_path() -> None:
+    backend = ScoredBackend([], {}, again=[CLEAN, OTHER])
+    takes = await Generator(backend).generate(DIALOGUE, 2, Sampling(seed=9))
+    assert backend.drawn == [[9, 10]] and backend.scored == []
+    assert [t.text for t in takes] == [CLEAN, OTHER]
