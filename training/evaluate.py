@@ -330,13 +330,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
 
 def run(options: Options) -> dict[str, Any]:
     """The whole evaluation; returns the JSON object `--json` prints."""
-    adapter, note = _adapter(options)
-    kinds = _kinds(options.tasks)
+    adapter, note = adapter_of(options)
+    kinds = kinds_of(options.tasks)
     held = heldout(
         options.data or None,
         options.limit_examples,
         options.requests,
-        _recorded_split(adapter),
+        recorded_split(adapter),
         kinds,
     )
     _log.info(
@@ -345,7 +345,7 @@ def run(options: Options) -> dict[str, Any]:
         len(held.examples),
         len(held.requests),
     )
-    plan = _run_of(options)
+    plan = run_of(options)
     rows: list[dict[str, Any]] = []
     columns: dict[str, dict[str, Any]] = {}
     for label, settings in _local_columns(options, adapter):
@@ -363,7 +363,7 @@ def run(options: Options) -> dict[str, Any]:
     )
 
 
-def _adapter(options: Options) -> tuple[str, str]:
+def adapter_of(options: Options) -> tuple[str, str]:
     """The adapter to evaluate beside the base model, and a note when there is none."""
     adapter = options.adapter
     if not adapter and not options.model and not options.url:
@@ -380,7 +380,7 @@ def _adapter(options: Options) -> tuple[str, str]:
     return adapter, ""
 
 
-def _kinds(spec: str) -> tuple[TaskKind, ...]:
+def kinds_of(spec: str) -> tuple[TaskKind, ...]:
     try:
         return tuple(TaskKind(name.strip()) for name in spec.split(",") if name.strip())
     except ValueError:
@@ -402,7 +402,7 @@ def _local_columns(options: Options, adapter: str) -> list[tuple[str, ModelSetti
     return columns
 
 
-def _run_of(options: Options) -> Run:
+def run_of(options: Options) -> Run:
     return Run(
         takes=options.takes,
         max_new_tokens=options.max_new_tokens,
@@ -442,7 +442,7 @@ def _setup(options: Options, held: Heldout, adapter: str, note: str) -> dict[str
     }
 
 
-def _recorded_split(adapter: str) -> dict[str, Any] | None:
+def recorded_split(adapter: str) -> dict[str, Any] | None:
     """The data split an adapter was trained with (`training.finetune` saves it beside it)."""
     path = Path(adapter) / SPLIT_FILE if adapter else None
     return json.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else None
