@@ -3,25 +3,33 @@ and DPO on the room's own votes.
 
 Reads top to bottom: the config, a few helpers (tokenising an example with the loss on answer
 tokens only, the learning-rate schedule, evaluation), then the loop. Runs on CPU, one GPU, or
-several through `accelerate launch -m training.finetune ...`. Knows nothing of Discord or rooms:
-examples come from `training.data` (chat messages in the bot's own prompt format plus the answer)
-and preference pairs from `training.prefs`.
+several through `accelerate launch -m training.finetune ...` (each process trains on its own
+micro-batches; validation is split between them and summed). Any instruct model with a chat
+template trains: SmolLM2 (the default), Qwen2.5, Llama 3 — the answer ends with the end-of-turn
+marker its own template closes an assistant turn with, and LoRA goes on every attention and MLP
+projection the architecture has. Knows nothing of Discord or rooms: examples come from
+`training.data` (chat messages in the bot's own prompt format plus the answer) and preference
+pairs from `training.prefs`.
 
     python -m training.finetune --out runs/lora            # LoRA on the shipped corpus
     python -m training.finetune --max-steps 20 --out /tmp/smoke
     python -m training.finetune --dpo prefs.jsonl --adapter runs/lora/adapter --out runs/dpo
+    accelerate launch -m training.finetune --model Qwen/Qwen2.5-7B-Instruct \\
+        --gradient-checkpointing --out runs/qwen7b          # bf16 on every GPU of the machine
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import logging
 import math
 import random
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +44,9 @@ IGNORE = -100
 #: Beside a saved adapter: the data source and the script names of each split it was trained
 #: with, so that `training.evaluate` holds out exactly the scripts it never saw.
 SPLIT_FILE = "data_split.json"
+#: The attention and MLP projections of the Llama family (SmolLM2, Llama 3, Qwen2.5, Mistral):
+#: LoRA on all of them, as the adapters vLLM serves expect.
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 # --- config -----------------------------------------------------------------------------------
@@ -65,8 +76,10 @@ class Config:
     resume: bool = False
     dpo: str = ""  # a prefs.jsonl: train with DPO on these pairs instead of SFT
     dpo_beta: float = 0.1
-    dtype: str = "auto"
+    dtype: str = "auto"  # auto: bfloat16 on a GPU that has it, float32 elsewhere
     threads: int = 0
+    gradient_checkpointing: bool = False
+    lora_targets: str = ""  # comma-separated module names; empty: every projection (PROJECTIONS)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Config:
@@ -74,6 +87,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         prog="python -m training.finetune", description=__doc__.split("\n")[0]
     )
     d = Config()
+    _model_flags(p, d)
+    _loop_flags(p, d)
+    args = p.parse_args(argv)
+    return Config(**{k.replace("-", "_"): v for k, v in vars(args).items()})
+
+
+def _model_flags(p: argparse.ArgumentParser, d: Config) -> None:
+    """What is trained, from what, on which data, held how in memory."""
     p.add_argument(
         "--out", default=d.out, help="run directory: checkpoints, adapter, metrics, curve"
     )
@@ -93,6 +114,30 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         "--lora-alpha", type=int, default=d.lora_alpha, help="LoRA alpha (scale = alpha / r)"
     )
     p.add_argument("--lora-dropout", type=float, default=d.lora_dropout, help="LoRA dropout")
+    p.add_argument(
+        "--dtype",
+        default=d.dtype,
+        help="weights: auto (bfloat16 on a GPU that has it, else float32), float32 or bfloat16",
+    )
+    p.add_argument(
+        "--threads", type=int, default=d.threads, help="CPU threads (0: torch's default)"
+    )
+    p.add_argument(
+        "--gradient-checkpointing",
+        action="store_true",
+        help="recompute each layer's activations in the backward pass: far less memory for a "
+        "7B-8B model or long examples, about a third more time",
+    )
+    p.add_argument(
+        "--lora-targets",
+        default=d.lora_targets,
+        help="comma-separated module names to put LoRA on (default: every attention and MLP "
+        "projection the model has, else all linear layers)",
+    )
+
+
+def _loop_flags(p: argparse.ArgumentParser, d: Config) -> None:
+    """The optimizer, its schedule, validation and checkpoints, DPO."""
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (AdamW)")
     p.add_argument(
         "--min-lr-ratio", type=float, default=d.min_lr_ratio, help="final lr as a share of --lr"
@@ -119,12 +164,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     )
     p.add_argument("--dpo", default=d.dpo, help="prefs.jsonl from training.prefs: train with DPO")
     p.add_argument("--dpo-beta", type=float, default=d.dpo_beta, help="DPO temperature beta")
-    p.add_argument("--dtype", default=d.dtype, help="auto, float32 or bfloat16 for the weights")
-    p.add_argument(
-        "--threads", type=int, default=d.threads, help="CPU threads (0: torch's default)"
-    )
-    args = p.parse_args(argv)
-    return Config(**{k.replace("-", "_"): v for k, v in vars(args).items()})
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -140,7 +179,7 @@ def encode(tokenizer: Any, example: Example, max_len: int) -> tuple[list[int], l
         example.messages, add_generation_prompt=True, tokenize=False
     )
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(example.answer + _end_of_turn(tokenizer), add_special_tokens=False)[
+    answer_ids = tokenizer(example.answer + end_of_turn(tokenizer), add_special_tokens=False)[
         "input_ids"
     ]
     answer_ids = answer_ids[: max_len // 2]
@@ -151,11 +190,28 @@ def encode(tokenizer: Any, example: Example, max_len: int) -> tuple[list[int], l
     return prompt_ids + answer_ids, [IGNORE] * len(prompt_ids) + answer_ids
 
 
-def _end_of_turn(tokenizer: Any) -> str:
-    # The chat template closes an assistant turn with its own marker (<|im_end|> for SmolLM2);
-    # training on it teaches the model to stop.
+_TURN_PROBE = "\x00answer\x00"
+_turn_ends: dict[tuple[str, str], str] = {}
+
+
+def end_of_turn(tokenizer: Any) -> str:
+    """The marker the chat template closes an assistant turn with: <|im_end|> for SmolLM2 and
+    Qwen2.5 (ChatML), <|eot_id|> for Llama 3, whose eos token may be <|end_of_text|> instead.
+    Read from the template itself (an assistant turn rendered around a probe; what follows the
+    probe, less the newline before the next turn); the eos token where the template adds
+    nothing. Training on it teaches the model to stop where the server and the engine stop."""
+    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else ""
     eos = tokenizer.eos_token or ""
-    return eos if eos else ""
+    key = (template, eos)
+    if key not in _turn_ends:
+        turn = [{"role": "user", "content": "?"}, {"role": "assistant", "content": _TURN_PROBE}]
+        try:
+            text = tokenizer.apply_chat_template(turn, tokenize=False)
+            tail = text[text.rindex(_TURN_PROBE) + len(_TURN_PROBE) :].strip()
+        except Exception:  # no template, or one that wants other turns: the eos token then
+            tail = ""
+        _turn_ends[key] = tail or eos
+    return _turn_ends[key]
 
 
 def collate(rows: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -217,19 +273,27 @@ def answer_loss(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tenso
     return F.cross_entropy(logits, targets), int(targets.numel())
 
 
-@torch.no_grad()
 def evaluate(model: Any, rows: list[tuple[list[int], list[int]]], pad_id: int, size: int) -> float:
     """Perplexity-ready mean loss over answer tokens of `rows` (token-weighted)."""
+    total, tokens = loss_sums(model, rows, pad_id, size)
+    return total / max(1, tokens)
+
+
+@torch.no_grad()
+def loss_sums(
+    model: Any, rows: list[tuple[list[int], list[int]]], pad_id: int, size: int
+) -> tuple[float, int]:
+    """The summed loss over answer tokens of `rows` and how many there were: the figures that
+    processes holding a part of the validation set each add up."""
     model.eval()
     total, tokens = 0.0, 0
     for start in range(0, len(rows), size):
-        batch = collate(rows[start : start + size], pad_id)
-        batch = {k: v.to(model.device) for k, v in batch.items()}
+        batch = _on(model, collate(rows[start : start + size], pad_id))
         loss, count = answer_loss(model, batch)
         total += float(loss) * count
         tokens += count
     model.train()
-    return total / max(1, tokens)
+    return total, tokens
 
 
 def sequence_logps(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -274,7 +338,9 @@ def reference_pairs(
 
 
 def _on(model: Any, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.to(model.device) for k, v in batch.items()}
+    # The device of the weights: a model wrapped for several processes has no `.device`.
+    device = next(model.parameters()).device
+    return {k: v.to(device) for k, v in batch.items()}
 
 
 def dpo_loss(
@@ -292,44 +358,61 @@ def dpo_loss(
     return -F.logsigmoid(margin).mean(), float(margin.detach().mean())
 
 
-def load_for_training(
-    name: str | None,
-    adapter: str | None,
-    full: bool,
-    dtype: str,
-    lora_r: int,
-    lora_alpha: int,
-    lora_dropout: float,
-) -> tuple[Any, Any, str]:
-    """The base model in train mode with a fresh LoRA adapter (or `adapter` to continue), or
-    all weights trainable with `full`."""
+def training_dtype(spec: str, device: str) -> str:
+    """`auto`: bfloat16 on a GPU that computes in it (half the memory, the speed of its tensor
+    cores; LoRA's own weights stay float32), float32 everywhere else — a CPU run, and so the
+    resumed checkpoints of one, are what they always were."""
+    if spec != "auto":
+        return spec
+    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+        return "bfloat16"
+    return "float32"
+
+
+def lora_targets(model: Any, wanted: str = "") -> list[str] | str:
+    """The modules LoRA goes on: `wanted` (comma-separated names) when given; else every
+    attention and MLP projection of `PROJECTIONS` the model has (all seven in SmolLM2, Llama 3
+    and Qwen2.5); else every linear layer but the output one, for an architecture that names
+    them otherwise."""
+    if wanted.strip():
+        return [name.strip() for name in wanted.split(",") if name.strip()]
+    linear = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear)
+    }
+    found = [name for name in PROJECTIONS if name in linear]
+    return found or "all-linear"
+
+
+def load_for_training(cfg: Config, device: str = "auto") -> tuple[Any, Any, str]:
+    """The base model on `device` in train mode with a fresh LoRA adapter (or `cfg.adapter` to
+    continue), or all weights trainable with `cfg.full`; gradient checkpointing when asked."""
     from peft import LoraConfig, PeftModel, get_peft_model
 
-    from model.loading import ModelSettings, load_model
+    from model.loading import ModelSettings, load_model, resolve_device
 
-    loaded = load_model(
-        ModelSettings(model=name or "", dtype="float32" if dtype == "auto" else dtype)
-    )
+    device = str(resolve_device(device))
+    dtype = training_dtype(cfg.dtype, device)
+    loaded = load_model(ModelSettings(model=cfg.model, dtype=dtype, device=device))
     model = loaded.model
     model.train()
-    if full:
+    if cfg.gradient_checkpointing:
+        # Not the reentrant variant: it needs an input that requires grad, which LoRA's frozen
+        # embeddings do not give.
+        enable = getattr(model, "activation_checkpointing_enable", None)
+        (enable or model.gradient_checkpointing_enable)({"use_reentrant": False})
+        model.config.use_cache = False
+    if cfg.full:
         return model, loaded.tokenizer, loaded.name
-    if adapter:
-        model = PeftModel.from_pretrained(model, adapter, is_trainable=True)
+    if cfg.adapter:
+        model = PeftModel.from_pretrained(model, cfg.adapter, is_trainable=True)
     else:
         lora = LoraConfig(
-            r=lora_r,
-            lora_alpha=lora_alpha,
-            lora_dropout=lora_dropout,
-            target_modules=[
-                "q_proj",
-                "k_proj",
-                "v_proj",
-                "o_proj",
-                "gate_proj",
-                "up_proj",
-                "down_proj",
-            ],
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=lora_targets(model, cfg.lora_targets),
             task_type="CAUSAL_LM",
         )
         model = get_peft_model(model, lora)
@@ -361,205 +444,326 @@ def save_curve(history: list[dict[str, float]], path: Path) -> None:
 # --- the run ----------------------------------------------------------------------------------
 
 
+@dataclass
+class Run:
+    """Where the loop stands: what a checkpoint keeps and a resumed run starts from."""
+
+    step: int = 0
+    best: float = math.inf
+    bad_evals: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class Trainer:
+    """One run's pieces as the loop uses them; the model and optimizer prepared by accelerate
+    (wrapped for several processes under `accelerate launch`, as they were otherwise)."""
+
+    cfg: Config
+    accelerator: Any
+    model: Any
+    optimizer: Any
+    tokenizer: Any
+    model_name: str
+    trainable: int
+    pad_id: int
+    train_rows: list[Any]
+    val_rows: list[tuple[list[int], list[int]]]
+    split: dict[str, Any]
+    run: Run = field(default_factory=Run)
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.cfg.out) / "checkpoint" / "state.pt"
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     cfg = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    from accelerate import Accelerator
-    from tqdm import tqdm
+    trainer = _build(cfg, _start(cfg))
+    if cfg.resume and trainer.state_path.exists():
+        _resume(trainer)
+    base_val = None
+    if trainer.val_rows and trainer.run.step == 0:
+        base_val = _validate(trainer)
+        trainer.run.history.append({"step": 0, "val_loss": base_val})
+        _log.info("step 0: validation loss %.4f (ppl %.2f)", base_val, math.exp(base_val))
+    started = time.perf_counter()
+    _train(trainer)
+    return _finish(trainer, base_val, time.perf_counter() - started)
 
-    # Gradient accumulation is done by hand (loss / grad_accum, one optimizer step per group) so
-    # the same loop reads the same on one CPU and under `accelerate launch`.
+
+def _start(cfg: Config) -> Any:
+    """The accelerator (one process, or one of those `accelerate launch` started), logging, the
+    run directory and the seeds; the resolved config is logged."""
+    from accelerate import Accelerator
+
     accelerator = Accelerator()
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    main_process = accelerator.is_main_process
+    logging.basicConfig(
+        level=logging.INFO if main_process else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     _log.info("config: %s", json.dumps(asdict(cfg)))
+    if accelerator.num_processes > 1:
+        _log.info(
+            "%d processes: %d examples per optimizer step",
+            accelerator.num_processes,
+            accelerator.num_processes * cfg.batch_size * cfg.grad_accum,
+        )
+    return accelerator
 
-    model, tokenizer, model_name = load_for_training(
-        cfg.model or None,
-        adapter=cfg.adapter or None,
-        full=cfg.full,
-        dtype=cfg.dtype,
-        lora_r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-    )
+
+def _build(cfg: Config, accelerator: Any) -> Trainer:
+    """The model on this process's device, the encoded examples and the optimizer."""
+    model, tokenizer, model_name = load_for_training(cfg, str(accelerator.device))
     pad_id = (
         tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     )
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     _log.info("model %s: %d trainable parameters", model_name, trainable)
-
     # The split has its own fixed seed, so that every run (and `training.evaluate`) holds out
     # the same scripts whatever --seed says.
     splits = build_splits(cfg.data)
-    split = {"data": cfg.data, **splits.scripts}
     _log.info(
         "examples: %d train, %d validation, %d test",
         *map(len, (splits.train, splits.val, splits.test)),
     )
     val_rows = [encode(tokenizer, e, cfg.max_len) for e in splits.val]
-    if cfg.dpo:
-        pairs: list[PreferencePair] = load_preferences(Path(cfg.dpo))
-        encoded = [
-            (
-                encode(tokenizer, p.chosen_example(), cfg.max_len),
-                encode(tokenizer, p.rejected_example(), cfg.max_len),
-            )
-            for p in pairs
-        ]
-        train_rows: list[Any] = reference_pairs(model, encoded, pad_id, cfg.batch_size)
-        _log.info("DPO on %d preference pairs, beta %.3f", len(train_rows), cfg.dpo_beta)
-    else:
-        train_rows = [encode(tokenizer, e, cfg.max_len) for e in splits.train]
-
+    train_rows = _train_rows(cfg, model, tokenizer, splits.train, pad_id)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
     )
     model, optimizer = accelerator.prepare(model, optimizer)
-    state_path = out / "checkpoint" / "state.pt"
-    step, best, bad_evals, history = 0, math.inf, 0, []
-    if cfg.resume and state_path.exists():
-        state = torch.load(state_path, weights_only=False)
-        accelerator.unwrap_model(model).load_state_dict(state["model"], strict=False)
-        optimizer.load_state_dict(state["optimizer"])
-        step, best, bad_evals, history = (
-            state["step"],
-            state["best"],
-            state["bad_evals"],
-            state["history"],
-        )
-        _log.info("resumed at step %d (best validation loss %.4f)", step, best)
-
-    rng = random.Random(cfg.seed + step)
-    stream = batches(train_rows, cfg.batch_size, rng)
-    base_val = evaluate(model, val_rows, pad_id, cfg.batch_size) if val_rows and step == 0 else None
-    if base_val is not None:
-        history.append({"step": 0, "val_loss": base_val})
-        _log.info("step 0: validation loss %.4f (ppl %.2f)", base_val, math.exp(base_val))
-    model.train()
-    started = time.perf_counter()
-    bar = tqdm(
-        total=cfg.max_steps, initial=step, desc="fine-tune", disable=not accelerator.is_main_process
+    return Trainer(
+        cfg=cfg,
+        accelerator=accelerator,
+        model=model,
+        optimizer=optimizer,
+        tokenizer=tokenizer,
+        model_name=model_name,
+        trainable=trainable,
+        pad_id=pad_id,
+        train_rows=train_rows,
+        val_rows=val_rows,
+        split={"data": cfg.data, **splits.scripts},
     )
-    while step < cfg.max_steps:
-        for group in optimizer.param_groups:
-            group["lr"] = get_lr(step, cfg)
-        running, margin = 0.0, 0.0
-        for _ in range(cfg.grad_accum):
-            micro = next(stream)
-            if cfg.dpo:
-                loss, micro_margin = dpo_loss(model, micro, pad_id, cfg.dpo_beta)
-                margin += micro_margin / cfg.grad_accum
-            else:
-                batch = {k: v.to(accelerator.device) for k, v in collate(micro, pad_id).items()}
-                loss, _ = answer_loss(model, batch)
-            accelerator.backward(loss / cfg.grad_accum)
-            running += float(loss.detach()) / cfg.grad_accum
-        accelerator.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
+
+
+def _train_rows(
+    cfg: Config, model: Any, tokenizer: Any, train: list[Example], pad_id: int
+) -> list[Any]:
+    """The encoded training examples, or with --dpo the encoded preference pairs with the
+    reference model's figures."""
+    if not cfg.dpo:
+        return [encode(tokenizer, e, cfg.max_len) for e in train]
+    pairs: list[PreferencePair] = load_preferences(Path(cfg.dpo))
+    encoded = [
+        (
+            encode(tokenizer, p.chosen_example(), cfg.max_len),
+            encode(tokenizer, p.rejected_example(), cfg.max_len),
+        )
+        for p in pairs
+    ]
+    rows = reference_pairs(model, encoded, pad_id, cfg.batch_size)
+    _log.info("DPO on %d preference pairs, beta %.3f", len(rows), cfg.dpo_beta)
+    return rows
+
+
+def _resume(t: Trainer) -> None:
+    state = torch.load(t.state_path, map_location="cpu", weights_only=False)
+    t.accelerator.unwrap_model(t.model).load_state_dict(state["model"], strict=False)
+    t.optimizer.load_state_dict(state["optimizer"])
+    t.run = Run(state["step"], state["best"], state["bad_evals"], state["history"])
+    _log.info("resumed at step %d (best validation loss %.4f)", t.run.step, t.run.best)
+
+
+def _train(t: Trainer) -> None:
+    """Optimizer steps up to --max-steps, validating every --eval-every; stops early when the
+    validation loss has not improved --patience times running."""
+    from tqdm import tqdm
+
+    cfg, run, accelerator = t.cfg, t.run, t.accelerator
+    # Every process draws the same shuffled stream and takes its own share of the micro-batches.
+    stream = itertools.islice(
+        batches(t.train_rows, cfg.batch_size, random.Random(cfg.seed + run.step)),
+        accelerator.process_index,
+        None,
+        accelerator.num_processes,
+    )
+    t.model.train()
+    bar = tqdm(
+        total=cfg.max_steps,
+        initial=run.step,
+        desc="fine-tune",
+        disable=not accelerator.is_main_process,
+    )
+    while run.step < cfg.max_steps:
+        record = _optimizer_step(t, stream)
+        run.history.append(record)
         bar.update(1)
-        bar.set_postfix(loss=f"{running:.3f}", lr=f"{get_lr(step - 1, cfg):.2e}")
-        record = {"step": step, "train_loss": running, "lr": get_lr(step - 1, cfg)}
-        if cfg.dpo:
-            record["dpo_margin"] = margin
-        history.append(record)
-        if val_rows and (step % cfg.eval_every == 0 or step == cfg.max_steps):
-            val = evaluate(model, val_rows, pad_id, cfg.batch_size)
-            history.append({"step": step, "val_loss": val})
-            _log.info(
-                "step %d: train %.4f, validation %.4f (ppl %.2f)", step, running, val, math.exp(val)
-            )
-            # DPO is meant to move the model away from plain imitation, so the answer loss
-            # is only watched there; its adapter is the one of the last step.
-            if cfg.dpo:
-                best = min(best, val)
-            elif val < best - 1e-4:
-                best, bad_evals = val, 0
-                _save_adapter(
-                    accelerator.unwrap_model(model), tokenizer, out / "adapter", cfg, split
-                )
-            else:
-                bad_evals += 1
-            _save_state(
-                state_path,
-                accelerator.unwrap_model(model),
-                optimizer,
-                step,
-                best,
-                bad_evals,
-                history,
-            )
-            if bad_evals >= cfg.patience:
-                _log.info("early stop: %d evaluations without improvement", bad_evals)
-                break
+        bar.set_postfix(loss=f"{record['train_loss']:.3f}", lr=f"{record['lr']:.2e}")
+        due = run.step % cfg.eval_every == 0 or run.step == cfg.max_steps
+        if t.val_rows and due and _after_validation(t, _validate(t)):
+            break
     bar.close()
-    if not val_rows or cfg.dpo:
-        _save_adapter(accelerator.unwrap_model(model), tokenizer, out / "adapter", cfg, split)
+
+
+def _optimizer_step(t: Trainer, stream: Iterator[list[Any]]) -> dict[str, float]:
+    """One optimizer step over --grad-accum micro-batches (accumulated by hand, so the loop
+    reads the same on one CPU and under `accelerate launch`); its figures for the history."""
+    cfg, accelerator = t.cfg, t.accelerator
+    lr = get_lr(t.run.step, cfg)
+    for group in t.optimizer.param_groups:
+        group["lr"] = lr
+    running, margin = 0.0, 0.0
+    for index in range(cfg.grad_accum):
+        # Processes average their gradients once per optimizer step, not per micro-batch.
+        last = index == cfg.grad_accum - 1
+        with contextlib.nullcontext() if last else accelerator.no_sync(t.model):
+            loss, micro_margin = _micro_loss(t, next(stream))
+            accelerator.backward(loss / cfg.grad_accum)
+        running += float(loss.detach()) / cfg.grad_accum
+        margin += micro_margin / cfg.grad_accum
+    accelerator.clip_grad_norm_(t.model.parameters(), 1.0)
+    t.optimizer.step()
+    t.optimizer.zero_grad(set_to_none=True)
+    t.run.step += 1
+    record = {"step": t.run.step, "train_loss": _mean_of_processes(t, running), "lr": lr}
+    if cfg.dpo:
+        record["dpo_margin"] = _mean_of_processes(t, margin)
+    return record
+
+
+def _micro_loss(t: Trainer, micro: list[Any]) -> tuple[torch.Tensor, float]:
+    """The loss of one micro-batch, and with DPO its mean reward margin."""
+    if t.cfg.dpo:
+        return dpo_loss(t.model, micro, t.pad_id, t.cfg.dpo_beta)
+    loss, _ = answer_loss(t.model, _on(t.model, collate(micro, t.pad_id)))
+    return loss, 0.0
+
+
+def _mean_of_processes(t: Trainer, value: float) -> float:
+    if t.accelerator.num_processes == 1:
+        return value
+    tensor = torch.tensor(value, dtype=torch.float64, device=t.accelerator.device)
+    return float(t.accelerator.reduce(tensor, reduction="mean"))
+
+
+def _validate(t: Trainer) -> float:
+    """The validation loss over answer tokens; each process scores its share of the examples
+    and the sums are added, so that every process reads the same figure (and stops together)."""
+    accelerator = t.accelerator
+    rows = t.val_rows[accelerator.process_index :: accelerator.num_processes]
+    model = accelerator.unwrap_model(t.model)
+    total, tokens = loss_sums(model, rows, t.pad_id, t.cfg.batch_size)
+    if accelerator.num_processes > 1:
+        sums = torch.tensor([total, tokens], dtype=torch.float64, device=accelerator.device)
+        sums = accelerator.reduce(sums, reduction="sum")
+        total, tokens = float(sums[0]), int(sums[1])
+    return total / max(1, tokens)
+
+
+def _after_validation(t: Trainer, val: float) -> bool:
+    """Record a validation, keep the adapter when it is the best yet and checkpoint; whether to
+    stop early."""
+    cfg, run = t.cfg, t.run
+    run.history.append({"step": run.step, "val_loss": val})
+    train = run.history[-2].get("train_loss", math.nan)
+    _log.info(
+        "step %d: train %.4f, validation %.4f (ppl %.2f)", run.step, train, val, math.exp(val)
+    )
+    # DPO is meant to move the model away from plain imitation, so the answer loss is only
+    # watched there; its adapter is the one of the last step.
+    if cfg.dpo:
+        run.best = min(run.best, val)
+    elif val < run.best - 1e-4:
+        run.best, run.bad_evals = val, 0
+        _save_adapter(t)
+    else:
+        run.bad_evals += 1
+    _save_state(t)
+    if run.bad_evals >= cfg.patience:
+        _log.info("early stop: %d evaluations without improvement", run.bad_evals)
+        return True
+    return False
+
+
+def _finish(t: Trainer, base_val: float | None, seconds: float) -> dict[str, Any]:
+    """The last adapter where no validation chose one, and the run's figures: metrics.json,
+    the loss curve, the log."""
+    cfg, run = t.cfg, t.run
+    if not t.val_rows or cfg.dpo:
+        _save_adapter(t)
+    best = run.best if math.isfinite(run.best) else None
     metrics = {
-        "model": model_name,
-        "trainable_parameters": trainable,
-        "steps": step,
-        "seconds": round(time.perf_counter() - started, 1),
+        "model": t.model_name,
+        "trainable_parameters": t.trainable,
+        "steps": run.step,
+        "seconds": round(seconds, 1),
         "base_val_loss": base_val,
-        "best_val_loss": best if math.isfinite(best) else None,
-        "best_val_ppl": math.exp(best) if math.isfinite(best) else None,
-        "train_examples": len(train_rows),
-        "val_examples": len(val_rows),
+        "best_val_loss": best,
+        "best_val_ppl": math.exp(best) if best is not None else None,
+        "train_examples": len(t.train_rows),
+        "val_examples": len(t.val_rows),
+        "processes": t.accelerator.num_processes,
         "config": asdict(cfg),
-        "history": history,
+        "history": run.history,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    save_curve(history, out / "loss_curve.png")
+    if t.accelerator.is_main_process:
+        out = Path(cfg.out)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        save_curve(run.history, out / "loss_curve.png")
     _log.info(
         "done: %s", json.dumps({k: v for k, v in metrics.items() if k not in {"history", "config"}})
     )
+    t.accelerator.wait_for_everyone()
     return metrics
 
 
-def _save_adapter(
-    model: Any, tokenizer: Any, path: Path, cfg: Config, split: dict[str, Any]
-) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    (path / "training_config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    (path / SPLIT_FILE).write_text(json.dumps(split, indent=2, ensure_ascii=False))
+def _save_adapter(t: Trainer) -> None:
+    """The adapter (or with --full the whole model) and its tokenizer, the config and the data
+    split beside it; written by the main process while the others wait."""
+    if t.accelerator.is_main_process:
+        path = Path(t.cfg.out) / "adapter"
+        path.mkdir(parents=True, exist_ok=True)
+        t.accelerator.unwrap_model(t.model).save_pretrained(path)
+        t.tokenizer.save_pretrained(path)
+        (path / "training_config.json").write_text(json.dumps(asdict(t.cfg), indent=2))
+        (path / SPLIT_FILE).write_text(json.dumps(t.split, indent=2, ensure_ascii=False))
+    t.accelerator.wait_for_everyone()
 
 
-def _save_state(
-    path: Path,
-    model: Any,
-    optimizer: Any,
-    step: int,
-    best: float,
-    bad: int,
-    history: list[dict[str, float]],
-) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    trainable = (
-        {k: v for k, v in model.state_dict().items() if "lora_" in k}
-        if hasattr(model, "peft_config")
-        else model.state_dict()
-    )
-    tmp = path.with_suffix(".tmp")
-    torch.save(
-        {
-            "model": trainable,
-            "optimizer": optimizer.state_dict(),
-            "step": step,
-            "best": best,
-            "bad_evals": bad,
-            "history": history,
-        },
-        tmp,
-    )
-    tmp.replace(path)
+def _save_state(t: Trainer) -> None:
+    """The checkpoint --resume reads: the trainable weights (LoRA's alone, or all with --full),
+    the optimizer and the loop's place. Written beside itself and renamed, so a run stopped
+    while writing keeps the previous one."""
+    if t.accelerator.is_main_process:
+        model = t.accelerator.unwrap_model(t.model)
+        trainable = (
+            {k: v for k, v in model.state_dict().items() if "lora_" in k}
+            if hasattr(model, "peft_config")
+            else model.state_dict()
+        )
+        t.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = t.state_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": trainable,
+                "optimizer": t.optimizer.state_dict(),
+                "step": t.run.step,
+                "best": t.run.best,
+                "bad_evals": t.run.bad_evals,
+                "history": t.run.history,
+            },
+            tmp,
+        )
+        tmp.replace(t.state_path)
+    t.accelerator.wait_for_everyone()
 
 
 if __name__ == "__main__":
