@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.messages import ENGLISH, Lang, first_lang
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
@@ -38,11 +39,26 @@ _NO_TOKEN = (
 )
 
 
+def _add_lang(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lang",
+        choices=("en", "zh", "zh-CN", "zh-TW"),
+        default=argparse.SUPPRESS,  # given before or after `console`, either counts
+        help="the console's language: en (default), zh or zh-CN (simplified), zh-TW (traditional)",
+    )
+
+
+def console_lang(args: argparse.Namespace) -> Lang:
+    """The language the console answers in (`--lang`), English by default."""
+    return first_lang(getattr(args, "lang", None))
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="The writers' room: a Discord bot (with DISCORD_TOKEN set) or a console room.",
     )
+    _add_lang(parser)
     commands = parser.add_subparsers(dest="command", metavar="{console}")
     console = commands.add_parser(
         "console", help="the writers' room in this terminal (or on piped lines)"
@@ -57,6 +73,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--seed", type=int, help="a fixed seed, so a scripted session gives the same takes"
     )
     console.add_argument("--room", type=int, default=1, help="the room to open (default: 1)")
+    _add_lang(console)
     return parser.parse_args(argv)
 
 
@@ -97,7 +114,7 @@ def configure_logging(level: str, *, console: bool) -> None:
     logging.getLogger("transformers").setLevel(library_level)
 
 
-async def console_main(settings: Settings, room_id: int) -> int:
+async def console_main(settings: Settings, room_id: int, lang: Lang = ENGLISH) -> int:
     """Open the app and run the console until its input ends, `/quit`, or a signal."""
     if settings.backend == "local":
         what = settings.model or "the shipped model"
@@ -122,7 +139,7 @@ async def console_main(settings: Settings, room_id: int) -> int:
                     flush=True,
                 )
                 history = settings.database.parent / "console_history"
-                await interactive_session(app, room_id=room_id, history=history)
+                await interactive_session(app, room_id=room_id, history=history, lang=lang)
         except asyncio.CancelledError:
             if not signals:
                 raise
@@ -191,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             print(_NO_TOKEN, file=sys.stderr)
         configure_logging(settings.log_level, console=True)
-        return asyncio.run(console_main(settings, room_id))
+        return asyncio.run(console_main(settings, room_id, console_lang(args)))
     except StoreError as err:  # a database the bot cannot use, said in one line
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.errors import BadInput
+from bot.messages import Message, message
 from bot.room import EXPORT_FORMATS
 
 _OPTION = re.compile(r"([a-z_][a-z0-9_]*):", re.IGNORECASE)
@@ -39,10 +40,10 @@ def parse_command_line(line: str, subcommand_groups: frozenset[str] = frozenset(
         head, _, rest = rest.partition(" ")
         actor = head[1:].strip()
         if not actor:
-            raise BadInput("Write a name after @, for example: @ana /pick take:1")
+            raise BadInput("console.name_after_at")
         rest = rest.strip()
     if not rest.startswith("/"):
-        raise BadInput('Commands start with /, for example: /premise idea:"...". Try /help.')
+        raise BadInput("console.start_with_slash")
     name, _, rest = rest[1:].partition(" ")
     command = name.lower()
     rest = rest.strip()
@@ -51,7 +52,7 @@ def parse_command_line(line: str, subcommand_groups: frozenset[str] = frozenset(
         command = f"{command} {sub.lower()}"
         rest = rest.strip()
     if not command:
-        raise BadInput("Write a command after /, for example: /help")
+        raise BadInput("console.command_after_slash")
     options, text = _split_options(rest)
     return CommandLine(actor, command, options, text)
 
@@ -95,7 +96,7 @@ def _read_value(rest: str, start: int) -> tuple[str, int]:
             return "".join(chars), i + 1
         chars.append(ch)
         i += 1
-    raise BadInput('A quoted value is missing its closing " — check the quotes in that line.')
+    raise BadInput("console.unclosed_quote")
 
 
 # --- the console's commands ---------------------------------------------------------------
@@ -103,12 +104,21 @@ def _read_value(rest: str, start: int) -> tuple[str, int]:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One console command: its options (the first takes free text), and what `/help` says."""
+    """One console command: its options (the first takes free text); what `/help` says of it
+    is the catalogue's `help.<name>` (`bot.messages`)."""
 
     name: str
     options: tuple[str, ...]
-    summary: str
     optional: tuple[str, ...] = ()  # options that may be left out
+
+    @property
+    def summary(self) -> Message:
+        key = f"help.{self.name.replace(' ', '_')}"
+        return (
+            message(key, formats=", ".join(EXPORT_FORMATS))
+            if self.name == "export"
+            else message(key)
+        )
 
     def usage(self) -> str:
         shown = [o if o not in self.optional else f"[{o}]" for o in self.options]
@@ -130,177 +140,58 @@ _SETTING_OPTIONS = (
 )
 
 COMMANDS: tuple[Command, ...] = (
-    Command(
-        "premise",
-        ("idea",),
-        'ask the model for a title and logline: /premise idea:"A ferry pilot\'s last crossing"',
-    ),
-    Command(
-        "character",
-        ("name", "description"),
-        'the cast, a sheet, or new sheet takes: /character name:Tom description:"the deckhand"',
-        ("name", "description"),
-    ),
-    Command(
-        "scene",
-        ("description",),
-        'ask the model to open a scene: /scene description:"the ferry in fog"',
-    ),
-    Command(
-        "dialogue",
-        ("situation", "characters"),
-        'dialogue between characters: /dialogue situation:"Mara tells Tom" characters:"MARA, TOM"',
-        ("characters",),
-    ),
-    Command(
-        "beat", ("hint",), 'the next plot development: /beat hint:"the engine fails"', ("hint",)
-    ),
-    Command(
-        "continue",
-        ("direction",),
-        'ask the model to continue the script (direction:"Mara snaps" steers it)',
-        ("direction",),
-    ),
-    Command(
-        "vary",
-        ("take", "proposal"),
-        "new takes that keep a take's gist (/vary take:2)",
-        ("proposal",),
-    ),
-    Command(
-        "write",
-        ("text", "after"),
-        'your own lines (\\n starts a new line): /write text:"EXT. PIER - DAWN\\n\\nGulls."',
-        ("after",),
-    ),
-    Command(
-        "show",
-        ("scene", "attribution"),
-        "the script, or one scene: /show scene:2 attribution:true (who wrote what)",
-        ("scene", "attribution"),
-    ),
-    Command("stats", (), "pages, runtime, scenes, locations and lines per character: /stats"),
-    Command("bible", (), "the characters and locations of the bible: /bible"),
-    Command(
-        "bible edit",
-        ("name", "rename", *_SHEET_OPTIONS),
-        'change a sheet: /bible edit name:MARA voice:"clipped"',
-        ("rename", *_SHEET_OPTIONS),
-    ),
-    Command("bible remove", ("name",), "take a character out: /bible remove name:TOM"),
-    Command(
-        "bible add",
-        ("name", *_SHEET_OPTIONS),
-        'write a sheet yourself: /bible add name:MARA role:"ferry pilot" voice:"clipped"',
-        _SHEET_OPTIONS,
-    ),
-    Command(
-        "location add",
-        ("name", "description"),
-        'add a place: /location add name:"FERRY DECK" description:"wet steel"',
-        ("description",),
-    ),
-    Command(
-        "location edit",
-        ("name", "rename", "description"),
-        'change a place: /location edit name:"FERRY DECK" description:"rust"',
-        ("rename", "description"),
-    ),
-    Command("location remove", ("name",), 'take a place out: /location remove name:"FERRY DECK"'),
-    Command("cast", (), "the characters of the bible: /cast"),
-    Command("outline", (), "the beats of the outline: /outline"),
-    Command(
-        "outline edit",
-        ("number", "text", "status"),
-        'change a beat: /outline edit number:2 text:"Tom leaves"',
-        ("text", "status"),
-    ),
-    Command("outline remove", ("number",), "take a beat out: /outline remove number:2"),
-    Command("outline add", ("text",), 'plan a beat yourself: /outline add text:"The storm hits"'),
-    Command(
-        "undo",
-        ("to",),
-        "undo the latest change to the story (to:12 undoes every change after #12)",
-        ("to",),
-    ),
-    Command("redo", (), "redo what was undone last: /redo"),
-    Command(
-        "vote",
-        ("take", "proposal"),
-        "vote for a take, like clicking its button: /vote take:2",
-        ("proposal",),
-    ),
-    Command(
-        "pick", ("take", "proposal"), "showrunners: put a take in now: /pick take:1", ("proposal",)
-    ),
-    Command("reroll", ("proposal",), "new takes instead: /reroll", ("proposal",)),
-    Command(
-        "edit",
-        ("take", "text", "proposal"),
-        'replace a take\'s text before it goes in: /edit take:2 text:"MARA\\nNot tonight."',
-        ("proposal",),
-    ),
+    Command("premise", ("idea",)),
+    Command("character", ("name", "description"), ("name", "description")),
+    Command("scene", ("description",)),
+    Command("dialogue", ("situation", "characters"), ("characters",)),
+    Command("beat", ("hint",), ("hint",)),
+    Command("continue", ("direction",), ("direction",)),
+    Command("vary", ("take", "proposal"), ("proposal",)),
+    Command("write", ("text", "after"), ("after",)),
+    Command("show", ("scene", "attribution"), ("scene", "attribution")),
+    Command("stats", ()),
+    Command("bible", ()),
+    Command("bible edit", ("name", "rename", *_SHEET_OPTIONS), ("rename", *_SHEET_OPTIONS)),
+    Command("bible remove", ("name",)),
+    Command("bible add", ("name", *_SHEET_OPTIONS), _SHEET_OPTIONS),
+    Command("location add", ("name", "description"), ("description",)),
+    Command("location edit", ("name", "rename", "description"), ("rename", "description")),
+    Command("location remove", ("name",)),
+    Command("cast", ()),
+    Command("outline", ()),
+    Command("outline edit", ("number", "text", "status"), ("text", "status")),
+    Command("outline remove", ("number",)),
+    Command("outline add", ("text",)),
+    Command("undo", ("to",), ("to",)),
+    Command("redo", ()),
+    Command("vote", ("take", "proposal"), ("proposal",)),
+    Command("pick", ("take", "proposal"), ("proposal",)),
+    Command("reroll", ("proposal",), ("proposal",)),
+    Command("edit", ("take", "text", "proposal"), ("proposal",)),
     Command(
         "export",
         ("format", "path", "attribution", "changes_since"),
-        f"write the script as {', '.join(EXPORT_FORMATS)} (attribution:true adds who wrote what;"
-        ' changes_since:"blue draft" marks revised lines in the PDF)',
         ("format", "path", "attribution", "changes_since"),
     ),
-    Command(
-        "revise",
-        ("text", "line", "scene"),
-        'rewrite a line or a scene: /revise line:12 text:"We\'re late." (scene:3 alone prints it)',
-        ("text", "line", "scene"),
-    ),
-    Command(
-        "delete",
-        ("lines", "scene"),
-        "remove lines or a scene: /delete lines:12-15, /delete scene:3",
-        ("lines", "scene"),
-    ),
-    Command("move", ("scene", "after"), "move a scene: /move scene:3 after:5 (after:0: first)"),
-    Command(
-        "insert",
-        ("text", "before_scene"),
-        'a new scene before another: /insert before_scene:3 text:"EXT. ROOF - NIGHT\\n\\nWind."',
-    ),
-    Command("history", ("page",), "the room's changes, numbered: /history page:2", ("page",)),
-    Command(
-        "draft save",
-        ("name",),
-        'save a named draft and lock scene numbers: /draft save name:"blue draft"',
-    ),
-    Command("draft list", (), "the room's drafts: /draft list"),
-    Command(
-        "import",
-        ("path",),
-        "a .fountain or .fdx file becomes the script: /import path:draft.fountain",
-    ),
-    Command(
-        "room settings",
-        _SETTING_OPTIONS,
-        "show or change the room's settings (showrunners only): /room settings top_p:0.9",
-        _SETTING_OPTIONS,
-    ),
+    Command("revise", ("text", "line", "scene"), ("text", "line", "scene")),
+    Command("delete", ("lines", "scene"), ("lines", "scene")),
+    Command("move", ("scene", "after")),
+    Command("insert", ("text", "before_scene")),
+    Command("history", ("page",), ("page",)),
+    Command("draft save", ("name",)),
+    Command("draft list", ()),
+    Command("import", ("path",)),
+    Command("room settings", _SETTING_OPTIONS, _SETTING_OPTIONS),
     Command(
         "room style",
         ("genre", "tone", "language", "notes", "paper"),
-        "the project's style: /room style genre:noir language:French paper:a4",
         ("genre", "tone", "language", "notes", "paper"),
     ),
-    Command("room branch", (), "a new room from this room's story: /room branch"),
-    Command(
-        "room reset",
-        ("confirm",),
-        "showrunners: empty the story: /room reset confirm:true",
-        ("confirm",),
-    ),
-    Command("status", (), "the model and its queue: /status"),
-    Command(
-        "help", ("command",), "the commands, or one explained: /help command:revise", ("command",)
-    ),
-    Command("quit", (), "leave the console: /quit"),
+    Command("room branch", ()),
+    Command("room reset", ("confirm",), ("confirm",)),
+    Command("status", ()),
+    Command("help", ("command",), ("command",)),
+    Command("quit", ()),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
 ALIASES = {"exit": "quit", "room": "room settings", "location": "bible"}
@@ -326,7 +217,7 @@ class Call:
         try:
             return int(value.removeprefix("#"))
         except ValueError:
-            raise BadInput(f"The {option} is a number, not {value!r}.") from None
+            raise BadInput("console.not_a_number", option=option, value=repr(value)) from None
 
 
 def yes(value: str | None) -> bool:

@@ -44,7 +44,7 @@ from bot.commandline import (
 )
 from bot.console_print import (
     ProgressLine,
-    count,
+    beat_line,
     page_text,
     rule,
     sheet_text,
@@ -65,6 +65,7 @@ from bot.domain import (
     parse_duration,
 )
 from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError
+from bot.messages import ENGLISH, Lang, Message, counted, message
 from bot.room import numbered_text, scene_lines
 from model.tasks import TaskKind
 from screenplay.errors import FileError
@@ -92,16 +93,27 @@ class Console:
     a source until it ends or `/quit`."""
 
     def __init__(
-        self, app: App, out: TextIO, *, room_id: int = 1, tty: bool = False, echo: bool = False
+        self,
+        app: App,
+        out: TextIO,
+        *,
+        room_id: int = 1,
+        tty: bool = False,
+        echo: bool = False,
+        lang: Lang = ENGLISH,
     ) -> None:
         self.app = app
+        self.lang = lang
         self.rooms = app.rooms
         self.out = out
         self.room_id = room_id
         self.tty = tty
         self.echo = echo
         self.user_id = writer_id(CONSOLE_WRITER)
-        self.names: dict[int, str] = {self.user_id: CONSOLE_WRITER, SYSTEM_USER: "the room"}
+        self.names: dict[int, str] = {
+            self.user_id: message("console.you").render(lang),
+            SYSTEM_USER: message("console.the_room").render(lang),
+        }
         self.last_proposal: int | None = None
         self._handlers: dict[str, Callable[[Call], Awaitable[bool | None]]] = {
             "premise": self._premise,
@@ -132,7 +144,10 @@ class Console:
         self._handlers.update(SteerCommands(self).handlers())
         self._handlers.update(ReviseCommands(self).handlers())
 
-    def say(self, text: str = "") -> None:
+    def say(self, text: str | Message = "") -> None:
+        """Print a line: a `Message` in the console's language, a string as it is."""
+        if isinstance(text, Message):
+            text = text.render(self.lang)
         self.out.write(text + "\n")
         self.out.flush()
 
@@ -153,12 +168,12 @@ class Console:
             call = self._parse(line)
             return await self._handlers[call.command.name](call) is not False
         except RoomError as err:
-            self.say(f"error: {err}")
+            self.say(message("console.error", error=err.message))
         except BrokenPipeError:
             return False  # whoever read the answers has gone (`... | head`)
         except Exception:
             _log.exception("console command failed: %s", line)
-            self.say("error: Something went wrong on our side; the log has the details.")
+            self.say(message("console.apology"))
         return True
 
     def _parse(self, line: str) -> Call:
@@ -166,25 +181,33 @@ class Console:
         name = ALIASES.get(parsed.command, parsed.command)
         command = BY_NAME.get(name)
         if command is None:
-            raise BadInput(f"There is no command /{parsed.command}; /help lists them.")
+            raise BadInput("console.no_command", command=parsed.command)
         values = dict(parsed.options)
         unknown = sorted(set(values) - set(command.options))
         if unknown:
-            takes = ", ".join(command.options) or "no options"
-            raise BadInput(f"/{command.name} has no option {unknown[0]}; it takes {takes}.")
+            raise BadInput(
+                "console.no_option",
+                command=command.name,
+                option=unknown[0],
+                takes=", ".join(command.options) or message("console.no_options"),
+            )
         if parsed.text:
             if not command.options:
-                raise BadInput(f"/{command.name} takes no text; write just /{command.name}.")
+                raise BadInput("console.takes_no_text", command=command.name)
             first = command.options[0]
             if first in values:
                 raise BadInput(
-                    f"{parsed.text!r} is not an option of /{command.name}; quote values with "
-                    'spaces, like text:"two words".'
+                    "console.not_an_option", text=repr(parsed.text), command=command.name
                 )
             values[first] = parsed.text
         missing = [o for o in command.options if o not in command.optional and o not in values]
         if missing:
-            raise BadInput(f"/{command.name} needs {missing[0]}; usage: {command.usage()}")
+            raise BadInput(
+                "console.needs_option",
+                command=command.name,
+                option=missing[0],
+                usage=command.usage(),
+            )
         if parsed.actor is None:
             return Call(command, self.user_id, True, values)
         user_id = writer_id(parsed.actor)
@@ -204,10 +227,10 @@ class Console:
     async def _generate(self, proposal: Proposal) -> None:
         """Fill a pending proposal with takes while showing progress, then print them."""
         self.last_proposal = proposal.id
-        takes = "1 take" if proposal.n == 1 else f"{proposal.n} takes"
         if not self.tty:
-            self.say(f"Proposal #{proposal.id}: asking the model for {takes}…")
-        progress = ProgressLine(self.out, tty=self.tty, takes=proposal.n)
+            takes = counted("take", proposal.n)
+            self.say(message("console.asking", proposal=proposal.id, takes=takes))
+        progress = ProgressLine(self.out, tty=self.tty, takes=proposal.n, lang=self.lang)
         work = self.app.in_background(
             self.rooms.generate(self.room_id, proposal.id, progress=progress),
             name=f"generate proposal {proposal.id}",
@@ -226,22 +249,28 @@ class Console:
         await self._print_proposal(filled)
 
     async def _print_proposal(self, proposal: Proposal) -> None:
-        what = proposal.kind.value
-        self.say(f"Proposal #{proposal.id} — {what}, {len(proposal.takes)} take(s):")
+        what = message(f"kind.{proposal.kind.value}")
+        self.say(
+            message(
+                "console.proposal_header",
+                proposal=proposal.id,
+                kind=what,
+                count=len(proposal.takes),
+            )
+        )
         for take in proposal.takes:
-            title = f"Take {take.number}"
+            title = message("console.take_title", take=take.number)
             if take.edited_by is not None:
-                title += f" (edited by {self._name(take.edited_by)})"
-            self.say(rule(title))
+                title = message(
+                    "console.take_title_edited", take=take.number, by=self._name(take.edited_by)
+                )
+            self.say(rule(title.render(self.lang)))
             self.say(await asyncio.to_thread(take_block, proposal.kind, take))
             if take.problems:
-                self.say(
-                    f"   (problems: {'; '.join(take.problems)} — a vote cannot put it in; "
-                    "/pick it or /edit it)"
-                )
+                self.say(message("console.take_problems", problems="; ".join(take.problems)))
             if take.omitted:
-                self.say(f"   (left out for length: {', '.join(take.omitted)})")
-        self.say(rule("vote: /vote take:N   pick: /pick take:N   /reroll   /edit take:N text:…"))
+                self.say(message("console.take_omitted", omitted=", ".join(take.omitted)))
+        self.say(rule(message("console.vote_rule").render(self.lang)))
 
     async def _premise(self, call: Call) -> None:
         await self._ask(call, TaskKind.PREMISE, call.get("idea") or "")
@@ -280,18 +309,18 @@ class Console:
     async def _write(self, call: Call) -> None:
         text = unescape(call.get("text") or "")
         lines = await self.rooms.write(self.room_id, call.user_id, text, after=call.number("after"))
-        self.say(f"Added {count(len(lines), 'line')} to the script:")
+        self.say(message("console.added", lines=counted("line", len(lines))))
         self.say(await _laid_out(lines))
 
     async def _show(self, call: Call) -> None:
         room = await self.rooms.room(self.room_id)
         if not room.script:
-            self.say("The script is empty. Ask for a /scene, or /write your own lines.")
+            self.say(message("console.script_empty"))
             return
         lines: Sequence[ScriptLine] = room.script
         if call.get("scene") and not yes(call.get("attribution")):
             view = await self.rooms.scene(self.room_id, call.get("scene") or "")
-            self.say(f"Scene {view.label} (line numbers on the left, as /revise takes them):")
+            self.say(message("console.scene_numbered", scene=view.label))
             self.say(numbered_text(view.lines))
             return
         number = call.number("scene")
@@ -311,7 +340,7 @@ class Console:
     async def _cast(self, call: Call) -> None:
         cast = await self.rooms.characters(self.room_id)
         if not cast:
-            self.say('The bible is empty. Ask for one with /character name:"..."')
+            self.say(message("console.bible_empty"))
             return
         for entry in cast:
             self.say(sheet_text(entry))
@@ -319,18 +348,18 @@ class Console:
     async def _outline(self, call: Call) -> None:
         beats = await self.rooms.beats(self.room_id)
         if not beats:
-            self.say("The outline has no beats yet. Ask for one with /beat.")
+            self.say(message("console.outline_empty"))
             return
         for beat in beats:
-            self.say(f"{beat.number:>3}. [{beat.status.value}] {beat.text}")
+            self.say(beat_line(beat, self.lang))
 
     async def _undo(self, call: Call) -> None:
         event = await self.rooms.undo(self.room_id, call.user_id, is_showrunner=call.is_showrunner)
-        self.say(f"Undone: {event.summary.removeprefix('undid: ')}.")
+        self.say(message("console.undone", summary=event.summary.removeprefix("undid: ")))
 
     async def _redo(self, call: Call) -> None:
         event = await self.rooms.redo(self.room_id, call.user_id, is_showrunner=call.is_showrunner)
-        self.say(f"Redone: {event.summary.removeprefix('redid: ')}.")
+        self.say(message("console.redone", summary=event.summary.removeprefix("redid: ")))
 
     # --- votes and takes ----------------------------------------------------------------------
 
@@ -345,7 +374,7 @@ class Console:
         pending = await self.rooms.pending_proposals(self.room_id)
         open_ = [p for p in pending if p.status is ProposalStatus.OPEN or not open_only]
         if not open_:
-            raise NotFound("There is no open proposal in this room; ask the model for takes first.")
+            raise NotFound("console.no_open_proposal")
         return max(p.id for p in open_)
 
     async def _vote(self, call: Call) -> None:
@@ -368,21 +397,33 @@ class Console:
         proposal = result.proposal
         who = self._name(call.user_id)
         if result.outcome is not VoteOutcome.DECIDED:
-            tally = ", ".join(f"take {k}: {v}" for k, v in proposal.tally().items())
-            verb = {
-                VoteOutcome.COUNTED: "counted",
-                VoteOutcome.CHANGED: "moved",
-                VoteOutcome.UNCHANGED: "already counted",
-            }[result.outcome]
-            self.say(f"Vote of {who} {verb}; proposal #{proposal.id} stands at {tally}.")
+            tally = ", ".join(
+                message("console.tally", take=k, votes=v).render(self.lang)
+                for k, v in proposal.tally().items()
+            )
+            self.say(
+                message(
+                    f"console.vote_{result.outcome.value}",
+                    who=who,
+                    proposal=proposal.id,
+                    tally=tally,
+                )
+            )
             return
         await self._print_decision(proposal, result.lines)
 
     async def _print_decision(self, proposal: Proposal, lines: Sequence[ScriptLine]) -> None:
-        by = self._name(proposal.decided_by) if proposal.decided_by is not None else "the room"
+        by: str | Message = message("console.the_room")
+        if proposal.decided_by is not None:
+            by = self._name(proposal.decided_by)
         self.say(
-            f"Take {proposal.decided_take} of proposal #{proposal.id} went in "
-            f"({proposal.reason}; picked by {by})."
+            message(
+                "console.went_in",
+                take=proposal.decided_take,
+                proposal=proposal.id,
+                reason=proposal.reason,
+                by=by,
+            )
         )
         if lines:
             self.say(await _laid_out(lines))
@@ -390,8 +431,9 @@ class Console:
         take = proposal.take(proposal.decided_take or 0)
         if proposal.kind is TaskKind.PREMISE:
             project = await self.rooms.project(self.room_id)
-            self.say(f"Title: {project.title or '(none yet)'}")
-            self.say(f"Logline: {project.logline or '(none yet)'}")
+            none_yet = message("console.none_yet")
+            self.say(message("console.title", title=project.title or none_yet))
+            self.say(message("console.logline", logline=project.logline or none_yet))
         elif proposal.kind is TaskKind.CHARACTER and take is not None:
             name = take.sheet.name if take.sheet else take.text.split("\n")[0].upper()
             entry = _in_bible(await self.rooms.characters(self.room_id), name)
@@ -400,14 +442,14 @@ class Console:
         elif proposal.kind is TaskKind.BEAT:
             beats = await self.rooms.beats(self.room_id)
             if beats:
-                self.say(f"Beat {beats[-1].number}: {beats[-1].text}")
+                self.say(message("console.beat", number=beats[-1].number, text=beats[-1].text))
 
     async def _reroll(self, call: Call) -> None:
         proposal_id = await self._proposal_for(call, open_only=False)
         fresh = await self.rooms.reroll(
             self.room_id, call.user_id, proposal_id, is_showrunner=call.is_showrunner
         )
-        self.say(f"Proposal #{proposal_id} withdrawn; asking again as #{fresh.id}.")
+        self.say(message("console.rerolled", proposal=proposal_id, new=fresh.id))
         await self._generate(fresh)
 
     async def _edit(self, call: Call) -> None:
@@ -420,7 +462,7 @@ class Console:
         if not edit.changed:
             self.say(edit.naming(self._name(call.user_id)))
             return
-        self.say(f"Take {take} of proposal #{proposal_id} now reads:")
+        self.say(message("console.now_reads", take=take, proposal=proposal_id))
         self.say(await asyncio.to_thread(take_block, edit.proposal.kind, edit.take))
         if edit.cleared:
             self.say(edit.naming(self._name(call.user_id)))
@@ -442,8 +484,8 @@ class Console:
         try:
             await asyncio.to_thread(_write_export, path.expanduser(), data)
         except FileError as err:
-            raise BadInput(_first_upper(str(err))) from None
-        self.say(f"Wrote {path} ({fmt}, {len(data):,} bytes).")
+            raise BadInput("console.file_error", error=_first_upper(str(err))) from None
+        self.say(message("console.wrote_file", path=path, format=fmt, size=len(data)))
 
     async def _import(self, call: Call) -> None:
         path = Path(call.get("path") or "").expanduser()
@@ -454,9 +496,9 @@ class Console:
                 # device or a file of gigabytes is refused instead of hanging the console.
                 data = await asyncio.to_thread(read_script_bytes, path)
             except FileError as err:
-                raise BadInput(f"Cannot read that file: {err}") from None
+                raise BadInput("console.cannot_read", error=str(err)) from None
         lines = await self.rooms.import_script(self.room_id, call.user_id, path.name, data)
-        self.say(f"Imported {path.name}: {count(len(lines), 'line')} are now the room's script.")
+        self.say(message("console.imported", file=path.name, lines=counted("line", len(lines))))
 
     # --- the room -------------------------------------------------------------------------------
 
@@ -481,20 +523,21 @@ class Console:
             settings = await self.rooms.update_settings(
                 self.room_id, call.user_id, is_showrunner=call.is_showrunner, **changes
             )
-            self.say("Settings changed.")
+            self.say(message("console.settings_changed"))
         else:
             settings = await self.rooms.settings(self.room_id)
         self.say(self._describe_settings(settings))
 
     def _describe_settings(self, settings: RoomSettings) -> str:
-        runners = ", ".join(self._name(u) for u in settings.showrunners) or "none"
+        runners = ", ".join(self._name(u) for u in settings.showrunners)
+        runners = runners or message("console.none").render(self.lang)
         return (
             f"takes:{settings.takes_per_request} pick_rule:{settings.pick_rule.value} "
             f"quorum:{settings.quorum} deadline:{settings.vote_deadline_s:g} "
             f"temperature:{settings.temperature:g} top_p:{settings.top_p:g} "
             f"top_k:{settings.top_k} repetition_penalty:{settings.repetition_penalty:g} "
             f"length:{settings.length}\n"
-            f"showrunners: {runners}"
+            + message("console.showrunners", names=runners).render(self.lang)
         )
 
     async def _branch(self, call: Call) -> None:
@@ -505,29 +548,35 @@ class Console:
             self.room_id, call.user_id, new_id, is_showrunner=call.is_showrunner
         )
         self.say(
-            f"Branched room {self.room_id} into room {new_id} "
-            f"({count(len(room.script), 'line')} of script); this console is now in room "
-            f"{new_id} (start it with --room {self.room_id} to go back)."
+            message(
+                "console.branched",
+                room=self.room_id,
+                new=new_id,
+                lines=counted("line", len(room.script)),
+            )
         )
         self.room_id, self.last_proposal = new_id, None
 
     async def _reset(self, call: Call) -> None:
         if not yes(call.get("confirm")):
-            raise BadInput(
-                "A reset empties the story and cannot be undone; run /room reset confirm:true."
-            )
+            raise BadInput("console.reset_confirm")
         await self.rooms.reset(self.room_id, call.user_id, is_showrunner=call.is_showrunner)
         self.last_proposal = None
-        self.say("The room is empty again: premise, bible, outline and script are gone.")
+        self.say(message("console.reset_done"))
 
     async def _status(self, call: Call) -> None:
         room = await self.rooms.room(self.room_id)
         pending = await self.rooms.pending_proposals(self.room_id)
         self.say(self.app.status())
         self.say(
-            f"Room {self.room_id}: {count(len(room.script), 'script line')}, "
-            f"{count(len(room.characters), 'character')}, {count(len(room.beats), 'beat')}, "
-            f"{count(len(pending), 'open proposal')}."
+            message(
+                "console.room_status",
+                room=self.room_id,
+                lines=counted("script_line", len(room.script)),
+                characters=counted("character", len(room.characters)),
+                beats=counted("beat", len(room.beats)),
+                proposals=counted("open_proposal", len(pending)),
+            )
         )
 
     async def _help(self, call: Call) -> None:
@@ -535,19 +584,16 @@ class Console:
         if wanted:
             command = BY_NAME.get(ALIASES.get(wanted, wanted))
             if command is None:
-                raise BadInput(f"There is no command /{wanted}; /help lists them.")
-            self.say(f"{command.usage()}\n  {command.summary}")
+                raise BadInput("console.no_command", command=wanted)
+            self.say(f"{command.usage()}\n  {command.summary.render(self.lang)}")
             return
         for command in COMMANDS:
             usage = command.usage()
             if len(usage) > _HELP_COLUMN - 2:
                 self.say(usage)
                 usage = ""
-            self.say(f"{usage:<{_HELP_COLUMN}}{command.summary}")
-        self.say(
-            'Options are name:value, quoted when they hold spaces: /scene description:"A '
-            'quiet harbour". Start a line with @name to act as another writer.'
-        )
+            self.say(f"{usage:<{_HELP_COLUMN}}{command.summary.render(self.lang)}")
+        self.say(message("console.help_footer"))
 
     async def _quit(self, call: Call) -> bool:
         return False
@@ -555,7 +601,7 @@ class Console:
     # --- helpers --------------------------------------------------------------------------------
 
     def _name(self, user_id: int) -> str:
-        return self.names.get(user_id, f"writer {user_id}")
+        return self.names.get(user_id, message("console.writer", id=user_id).render(self.lang))
 
     async def _close_due(self) -> None:
         """Decide the proposals whose vote deadline has passed, as the bot does every few
@@ -566,7 +612,7 @@ class Console:
             if proposal.status is ProposalStatus.DECIDED:
                 await self._print_decision(proposal, ())
             else:
-                self.say(f"Proposal #{proposal.id} expired without a vote.")
+                self.say(message("console.expired", proposal=proposal.id))
 
 
 def _write_export(path: Path, data: bytes) -> None:

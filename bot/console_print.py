@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from bot.domain import (
+    Beat,
     CharacterEntry,
     Take,
 )
+from bot.messages import ENGLISH, Lang, counted, message
 from bot.room import SCRIPT_KINDS, take_text
 from model.tasks import SHEET_FIELDS, Progress, TaskKind
 from screenplay.fountain import parse_fountain
@@ -64,7 +66,9 @@ def indent(text: str, prefix: str = "  ") -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
 
-def ordinal(n: int) -> str:
+def ordinal(n: int, lang: Lang = ENGLISH) -> str:
+    if lang != ENGLISH:
+        return message("console.ordinal", n=n).render(lang)
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
 
@@ -74,8 +78,11 @@ class ProgressLine:
     a second), elsewhere a line when the place in the queue changes and every `every_s` seconds
     while the model writes."""
 
-    def __init__(self, out: TextIO, *, tty: bool, takes: int, every_s: float = 10.0) -> None:
+    def __init__(
+        self, out: TextIO, *, tty: bool, takes: int, every_s: float = 10.0, lang: Lang = ENGLISH
+    ) -> None:
         self.out = out
+        self.lang = lang
         self.tty = tty
         self.takes = takes
         self.every_s = every_s
@@ -93,15 +100,16 @@ class ProgressLine:
             return
         self._last_at, self._last_position = now, progress.position
         if progress.position > 0:
-            message = f"waiting for the model: {ordinal(progress.position)} in line"
+            said = message("console.progress_waiting", place=ordinal(progress.position, self.lang))
         else:
-            takes = "1 take" if self.takes == 1 else f"{self.takes} takes"
-            message = f"the model is writing {takes}: {progress.tokens} tokens so far"
+            takes = counted("take", self.takes)
+            said = message("console.progress_writing", takes=takes, tokens=progress.tokens)
+        line = said.render(self.lang)
         if self.tty:
-            self.out.write("\r\x1b[K… " + message)
+            self.out.write("\r\x1b[K… " + line)
             self._shown = True
         else:
-            self.out.write(f"… {message}\n")
+            self.out.write(f"… {line}\n")
         self.out.flush()
 
     def clear(self) -> None:
@@ -111,11 +119,22 @@ class ProgressLine:
             self._shown = False
 
 
-def sheet_text(entry: CharacterEntry) -> str:
+def sheet_text(entry: CharacterEntry, lang: Lang = ENGLISH) -> str:
+    """A character's sheet, one field a line, the fields named in `lang`."""
     lines = [entry.name]
-    lines += [f"  {f.capitalize()}: {getattr(entry, f)}" for f in SHEET_FIELDS if getattr(entry, f)]
+    for name in SHEET_FIELDS:
+        if value := getattr(entry, name):
+            label = message(f"field.{name}").render(lang)
+            lines.append(f"  {label[:1].upper()}{label[1:]}: {value}")
     return "\n".join(lines)
 
 
-def count(n: int, noun: str) -> str:
-    return f"1 {noun}" if n == 1 else f"{n} {noun}s"
+def beat_line(beat: Beat, lang: Lang = ENGLISH) -> str:
+    """A beat of the outline as the console lists it: number, status, text."""
+    status = message(f"beat.{beat.status.value}").render(lang)
+    return f"{beat.number:>3}. [{status}] {beat.text}"
+
+
+def count(n: int, noun: str, lang: Lang = ENGLISH) -> str:
+    """`n` of `noun` in `lang` (`bot.messages.counted`: `noun` names the catalogue's count)."""
+    return counted(noun, n).render(lang)

@@ -19,6 +19,7 @@ from typing import TextIO
 
 from bot.app import App
 from bot.console import Console
+from bot.messages import ENGLISH, Lang, text
 
 _log = logging.getLogger(__name__)
 
@@ -85,9 +86,11 @@ async def run_console(
     room_id: int = 1,
     tty: bool = False,
     echo: bool = False,
+    lang: Lang = ENGLISH,
 ) -> Console:
-    """Run a console session on `app` over the lines of `source`, answering on `out`."""
-    console = Console(app, out, room_id=room_id, tty=tty, echo=echo)
+    """Run a console session on `app` over the lines of `source`, answering on `out` in
+    `lang`."""
+    console = Console(app, out, room_id=room_id, tty=tty, echo=echo, lang=lang)
     await console.run(source if isinstance(source, AsyncIterator) else _aiter(source))
     return console
 
@@ -97,17 +100,19 @@ async def _aiter(lines: Iterable[str]) -> AsyncIterator[str]:
         yield line
 
 
-async def interactive_session(app: App, *, room_id: int, history: Path | None) -> None:
+async def interactive_session(
+    app: App, *, room_id: int, history: Path | None, lang: Lang = ENGLISH
+) -> None:
     """The console on the terminal (standard input and output), or on piped lines."""
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     if not tty:
-        await run_console(app, read_lines(sys.stdin), sys.stdout, room_id=room_id, echo=True)
+        await run_console(
+            app, read_lines(sys.stdin), sys.stdout, room_id=room_id, echo=True, lang=lang
+        )
         return
     save = _with_history(history) if history is not None else None
-    print(
-        f"Writers' room {room_id} — model {app.model_name}. /help lists the commands, /quit leaves."
-    )
-    console = Console(app, sys.stdout, room_id=room_id, tty=True)
+    print(text("console.banner", lang, room=room_id, model=app.model_name))
+    console = Console(app, sys.stdout, room_id=room_id, tty=True, lang=lang)
     try:
         await console.run(read_lines(sys.stdin, prompt=lambda: f"room {console.room_id}> "))
     finally:

@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from bot.commandline import Call, unescape
-from bot.console_print import count, sheet_text
+from bot.console_print import beat_line, count, sheet_text
 from bot.domain import Proposal
 from bot.errors import BadInput
+from bot.messages import Lang, Message, counted, message
 from bot.room import RoomService
 from model.tasks import SHEET_FIELDS
 
@@ -35,8 +36,9 @@ class SteerHost(Protocol):
 
     rooms: RoomService
     room_id: int
+    lang: Lang
 
-    def say(self, text: str = "") -> None: ...
+    def say(self, text: str | Message = "") -> None: ...
 
     async def _generate(self, proposal: Proposal) -> None: ...
 
@@ -74,12 +76,12 @@ class SteerCommands:
         bible = await self.console.rooms.bible(self._room)
         say = self.console.say
         if not bible.characters and not bible.locations:
-            say('The bible is empty. Add someone with /character name:"..."')
+            say(message("console.bible_empty_add"))
             return
         for entry in bible.characters:
-            say(sheet_text(entry))
+            say(sheet_text(entry, self.console.lang))
         if bible.locations:
-            say("Locations:")
+            say(message("console.locations"))
         for place in bible.locations:
             say(f"  {place.name}" + (f": {place.description}" if place.description else ""))
 
@@ -88,25 +90,25 @@ class SteerCommands:
         entry = await self.console.rooms.add_character(
             self._room, call.user_id, call.get("name") or "", **sheet
         )
-        self.console.say(sheet_text(entry))
+        self.console.say(sheet_text(entry, self.console.lang))
 
     async def edit_character(self, call: Call) -> None:
         sheet = {f: unescape(v) for f in SHEET_FIELDS if (v := call.get(f)) is not None}
         entry = await self.console.rooms.edit_character(
             self._room, call.user_id, call.get("name") or "", new_name=call.get("rename"), **sheet
         )
-        self.console.say(sheet_text(entry))
+        self.console.say(sheet_text(entry, self.console.lang))
 
     async def remove_character(self, call: Call) -> None:
         name = call.get("name") or ""
         await self.console.rooms.remove_character(self._room, call.user_id, name)
-        self.console.say(f"{name.upper()} is out of the bible (/undo brings them back).")
+        self.console.say(message("reply.character_removed", name=name.upper()))
 
     async def add_location(self, call: Call) -> None:
         place = await self.console.rooms.add_location(
             self._room, call.user_id, call.get("name") or "", call.get("description") or ""
         )
-        self.console.say(f"Added the location {place.name}.")
+        self.console.say(message("reply.location_added", name=place.name))
 
     async def edit_location(self, call: Call) -> None:
         place = await self.console.rooms.edit_location(
@@ -116,16 +118,17 @@ class SteerCommands:
             new_name=call.get("rename"),
             description=call.get("description"),
         )
-        self.console.say(f"{place.name}: {place.description or '(no description)'}")
+        description = place.description or message("console.no_description")
+        self.console.say(message("console.location", name=place.name, description=description))
 
     async def remove_location(self, call: Call) -> None:
         name = call.get("name") or ""
         await self.console.rooms.remove_location(self._room, call.user_id, name)
-        self.console.say(f"The location {name.upper()} is gone (/undo brings it back).")
+        self.console.say(message("reply.location_removed", name=name.upper()))
 
     async def add_beat(self, call: Call) -> None:
         beat = await self.console.rooms.add_beat(self._room, call.user_id, call.get("text") or "")
-        self.console.say(f"{beat.number:>3}. [{beat.status.value}] {beat.text}")
+        self.console.say(beat_line(beat, self.console.lang))
 
     async def edit_beat(self, call: Call) -> None:
         beat = await self.console.rooms.edit_beat(
@@ -135,12 +138,12 @@ class SteerCommands:
             text=call.get("text"),
             status=call.get("status"),
         )
-        self.console.say(f"{beat.number:>3}. [{beat.status.value}] {beat.text}")
+        self.console.say(beat_line(beat, self.console.lang))
 
     async def remove_beat(self, call: Call) -> None:
         number = call.number("number") or 0
         await self.console.rooms.remove_beat(self._room, call.user_id, number)
-        self.console.say(f"Beat {number} is out of the outline (/undo brings it back).")
+        self.console.say(message("reply.beat_removed", number=number))
 
     async def style(self, call: Call) -> None:
         changes = {
@@ -152,27 +155,33 @@ class SteerCommands:
         self.console.say(
             f"genre:{project.genre or '-'} tone:{project.tone or '-'} "
             f"language:{project.language} paper:{project.page_size.value}\n"
-            f"notes: {project.style_notes or '-'}"
+            + message("console.notes", notes=project.style_notes or "-").render(self.console.lang)
         )
 
     async def vary(self, call: Call) -> None:
         take = call.number("take")
         if take is None:
-            raise BadInput("Say which take to vary: /vary take:2")
+            raise BadInput("console.vary_which")
         proposal_id = await self.console._proposal_for(call, open_only=False)
         fresh = await self.console.rooms.vary(self._room, call.user_id, proposal_id, take)
-        self.console.say(f"Varying take {take} of proposal #{proposal_id} as #{fresh.id}.")
+        self.console.say(message("console.varying", take=take, proposal=proposal_id, new=fresh.id))
         await self.console._generate(fresh)
 
     async def stats(self, call: Call) -> None:
         figures = await self.console.rooms.stats(self._room)
-        say = self.console.say
+        say, lang = self.console.say, self.console.lang
         say(
-            f"{count(figures.pages, 'page')} ({figures.paper}), about "
-            f"{figures.runtime_minutes:g} minutes; {count(figures.scenes, 'scene')}, "
-            f"{count(figures.words, 'word')}."
+            message(
+                "console.stats",
+                pages=counted("page", figures.pages),
+                paper=figures.paper,
+                minutes=f"{figures.runtime_minutes:g}",
+                scenes=counted("scene", figures.scenes),
+                words=counted("word", figures.words),
+            )
         )
         for place in figures.locations:
-            say(f"  {place.name}: {count(place.scenes, 'scene')}")
+            say(f"  {place.name}: {count(place.scenes, 'scene', lang)}")
         for person in figures.characters:
-            say(f"  {person.name}: {count(person.lines, 'line')}, {count(person.words, 'word')}")
+            lines, words = count(person.lines, "line", lang), count(person.words, "word", lang)
+            say(f"  {person.name}: {lines}, {words}")

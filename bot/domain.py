@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.errors import BadInput
+from bot.messages import message
 from model.tasks import CharacterSheet, TaskKind
 from screenplay.types import (
     Character,
@@ -103,7 +104,12 @@ def clean_text(text: str, what: str, limit_key: str, *, multiline: bool = True) 
         cleaned = " ".join(cleaned.split())  # a line break in a one-line field is a space
     limit = LIMITS[limit_key]
     if len(cleaned) > limit:
-        raise BadInput(f"The {what} is too long ({len(cleaned)} characters; the limit is {limit}).")
+        raise BadInput(
+            "error.too_long",
+            what=message(f"field.{what.replace(' ', '_')}"),
+            length=len(cleaned),
+            limit=limit,
+        )
     return cleaned
 
 
@@ -115,7 +121,7 @@ def parse_duration(text: str) -> float:
     """A vote deadline as writers type it (90s, 10m, 2h, 1d; a bare number is seconds)."""
     match = _DURATION.match(text)
     if match is None:
-        raise BadInput("Give the deadline as a number with s, m, h or d, like 10m or 2h.")
+        raise BadInput("error.deadline_format")
     return float(match[1]) * _UNITS[match[2].lower()]
 
 
@@ -123,7 +129,7 @@ def cue_name(name: str) -> str:
     """The cue name of a character as the script prints it: upper case, one line."""
     cleaned = clean_text(name, "character name", "name", multiline=False).upper()
     if not cleaned:
-        raise BadInput("A character needs a name.")
+        raise BadInput("error.character_name")
     return cleaned
 
 
@@ -254,23 +260,23 @@ class RoomSettings:
     def validate(self) -> RoomSettings:
         """Self when every value is in range; `BadInput` with the reason otherwise."""
         if not 1 <= self.takes_per_request <= 5:
-            raise BadInput("Takes per request must be between 1 and 5.")
+            raise BadInput("error.setting_takes")
         if not 1 <= self.quorum <= 100:
-            raise BadInput("The quorum must be between 1 and 100 votes.")
+            raise BadInput("error.setting_quorum")
         if not 10 <= self.vote_deadline_s <= 7 * 24 * 3600:
-            raise BadInput("The vote deadline must be between 10 seconds and 7 days.")
+            raise BadInput("error.setting_deadline")
         if not 0.0 <= self.temperature <= 2.0:
-            raise BadInput("The temperature must be between 0 and 2.")
+            raise BadInput("error.setting_temperature")
         if not 16 <= self.length <= 4096:
-            raise BadInput("The length must be between 16 and 4096 tokens.")
+            raise BadInput("error.setting_length")
         if not 0.0 < self.top_p <= 1.0:
-            raise BadInput("Top-p must be above 0 and at most 1.")
+            raise BadInput("error.setting_top_p")
         if not 0 <= self.top_k <= 1000:
-            raise BadInput("Top-k must be between 0 (off) and 1000.")
+            raise BadInput("error.setting_top_k")
         if not 1.0 <= self.repetition_penalty <= 2.0:
-            raise BadInput("The repetition penalty must be between 1 and 2.")
+            raise BadInput("error.setting_repetition_penalty")
         if len(self.showrunners) + len(self.showrunner_roles) > 50:
-            raise BadInput("A room can have at most 50 showrunners and showrunner roles.")
+            raise BadInput("error.setting_showrunners")
         return self
 
     def is_showrunner(self, user_id: int, roles: tuple[int, ...] = (), flag: bool = False) -> bool:

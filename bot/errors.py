@@ -1,17 +1,29 @@
 """Errors a writer can hit in the room, each carrying the sentence the writer sees.
 
-`str()` of every `RoomError` is one or two plain sentences meant to be shown as they are,
-ephemerally, in Discord or on the console; the one error handler of each front end maps `RoomError`
-to a reply and treats anything else as a bug (logged with its traceback, answered with a short
-apology). This module knows nothing of Discord, the model or SQLite (`bot.store` says why a
-database failed in a `DatabaseFailed`).
+Every `RoomError` carries a `Message`: a catalogue key (`bot.messages`) with its fields, so the
+front end words it in the reader's language (`render(lang)`); `str()` is the English, one or two
+plain sentences meant to be shown as they are, ephemerally, in Discord or on the console. The one
+error handler of each front end maps `RoomError` to a reply and treats anything else as a bug
+(logged with its traceback, answered with a short apology). This module knows nothing of Discord,
+the model or SQLite (`bot.store` says why a database failed in a `DatabaseFailed`).
 """
 
 from __future__ import annotations
 
+from bot.messages import ENGLISH, Lang, Message
+
 
 class RoomError(Exception):
-    """Base class: something the writer asked for cannot be done; `str()` says why."""
+    """Base class: something the writer asked for cannot be done; `str()` says why in English,
+    `render(lang)` in the reader's language. Raised with a catalogue key and its fields, or
+    with a `Message` already made."""
+
+    def __init__(self, key: str | Message, /, **fields: object) -> None:
+        self.message = key if isinstance(key, Message) else Message(key, fields)
+        super().__init__(self.message.render(ENGLISH))
+
+    def render(self, lang: Lang = ENGLISH) -> str:
+        return self.message.render(lang)
 
 
 class NotAllowed(RoomError):
@@ -40,13 +52,11 @@ class ProposalCancelled(AlreadyDecided):
         self.cancelled_by = cancelled_by
         super().__init__(self.naming(None))
 
-    def naming(self, by: str | None) -> str:
+    def naming(self, by: str | None) -> Message:
         """The sentence, with `by` the showrunner as the front end names them."""
-        who = f" by {by}" if by else ""
-        return (
-            f"Proposal #{self.proposal_id} was cancelled when the room was reset{who}; its takes "
-            "were not kept."
-        )
+        if by:
+            return Message("error.cancelled_by", {"proposal": self.proposal_id, "by": by})
+        return Message("error.cancelled", {"proposal": self.proposal_id})
 
 
 class NotReady(RoomError):

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 from discord import app_commands
 from discord.ext import commands
 
+from bot import messages
 from bot.errors import NotFound
 from bot.room import RoomService
 from cogs.board import Board
 from cogs.commands import Ctx, hybrid_command, hybrid_group, room_of, sender_of, subcommand
 from cogs.embeds import bible_embed, outline_embed, stats_embed
 from cogs.errors import NO_MENTIONS
+from cogs.locale import ctx_lang
 
 if TYPE_CHECKING:
     from cogs.client import WritersRoomBot
@@ -66,7 +68,7 @@ class BibleCommands(commands.Cog, name="Bible"):
     async def bible(self, ctx: Ctx) -> None:
         """The characters and locations of the bible."""
         bible = await self.room.bible(room_of(ctx))
-        await ctx.send(embed=bible_embed(bible), allowed_mentions=NO_MENTIONS)
+        await ctx.send(embed=bible_embed(bible, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
 
     @subcommand(bible, name="add", description="Write a character's sheet yourself")
     async def bible_add(self, ctx: Ctx, *, options: SheetFlags) -> None:
@@ -74,7 +76,8 @@ class BibleCommands(commands.Cog, name="Bible"):
         entry = await self.room.add_character(
             room_of(ctx), ctx.author.id, unquoted(options.name), **options.sheet()
         )
-        await ctx.send(f"{entry.name} is in the bible.", allowed_mentions=NO_MENTIONS)
+        said = messages.text("reply.in_bible", ctx_lang(ctx), name=entry.name)
+        await ctx.send(said, allowed_mentions=NO_MENTIONS)
 
     @subcommand(bible, name="edit", description="Change a character's sheet or name")
     async def bible_edit(self, ctx: Ctx, *, options: SheetFlags) -> None:
@@ -86,7 +89,8 @@ class BibleCommands(commands.Cog, name="Bible"):
             new_name=None if options.rename is None else unquoted(options.rename),
             **options.sheet(),
         )
-        await ctx.send(f"{entry.name}'s sheet is updated.", allowed_mentions=NO_MENTIONS)
+        said = messages.text("reply.sheet_updated", ctx_lang(ctx), name=entry.name)
+        await ctx.send(said, allowed_mentions=NO_MENTIONS)
 
     @subcommand(bible, name="remove", description="Take a character out of the bible")
     @app_commands.describe(name="The character's name")
@@ -94,7 +98,7 @@ class BibleCommands(commands.Cog, name="Bible"):
         """Take a character out of the bible (undoable)."""
         await self.room.remove_character(room_of(ctx), ctx.author.id, name)
         await ctx.send(
-            f"{name.strip().upper()} is out of the bible (/undo brings them back).",
+            messages.text("reply.character_removed", ctx_lang(ctx), name=name.strip().upper()),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -107,7 +111,7 @@ class BibleCommands(commands.Cog, name="Bible"):
     async def location(self, ctx: Ctx) -> None:
         """The characters and locations of the bible."""
         bible = await self.room.bible(room_of(ctx))
-        await ctx.send(embed=bible_embed(bible), allowed_mentions=NO_MENTIONS)
+        await ctx.send(embed=bible_embed(bible, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
 
     @subcommand(location, name="add", description="Add a location to the bible")
     async def location_add(self, ctx: Ctx, *, options: LocationFlags) -> None:
@@ -115,7 +119,8 @@ class BibleCommands(commands.Cog, name="Bible"):
         place = await self.room.add_location(
             room_of(ctx), ctx.author.id, unquoted(options.name), unquoted(options.description)
         )
-        await ctx.send(f"Added the location {place.name}.", allowed_mentions=NO_MENTIONS)
+        said = messages.text("reply.location_added", ctx_lang(ctx), name=place.name)
+        await ctx.send(said, allowed_mentions=NO_MENTIONS)
 
     @subcommand(location, name="edit", description="Change a location's description or name")
     async def location_edit(self, ctx: Ctx, *, options: LocationFlags) -> None:
@@ -127,7 +132,8 @@ class BibleCommands(commands.Cog, name="Bible"):
             new_name=None if options.rename is None else unquoted(options.rename),
             description=None if options.description is None else unquoted(options.description),
         )
-        await ctx.send(f"The location {place.name} is updated.", allowed_mentions=NO_MENTIONS)
+        said = messages.text("reply.location_updated", ctx_lang(ctx), name=place.name)
+        await ctx.send(said, allowed_mentions=NO_MENTIONS)
 
     @subcommand(location, name="remove", description="Take a location out of the bible")
     @app_commands.describe(name="The location's name")
@@ -135,7 +141,7 @@ class BibleCommands(commands.Cog, name="Bible"):
         """Take a location out (undoable)."""
         await self.room.remove_location(room_of(ctx), ctx.author.id, name)
         await ctx.send(
-            f"The location {name.strip().upper()} is gone (/undo brings it back).",
+            messages.text("reply.location_removed", ctx_lang(ctx), name=name.strip().upper()),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -148,23 +154,27 @@ class BibleCommands(commands.Cog, name="Bible"):
     async def outline(self, ctx: Ctx) -> None:
         """List the outline's beats."""
         beats = await self.room.beats(room_of(ctx))
-        await ctx.send(embed=outline_embed(beats), allowed_mentions=NO_MENTIONS)
+        await ctx.send(embed=outline_embed(beats, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
 
     @subcommand(outline, name="add", description="Plan a beat yourself, at the end")
     @app_commands.describe(text="What happens")
     async def outline_add(self, ctx: Ctx, *, text: str) -> None:
         """Add a planned beat at the end of the outline (undoable)."""
         beat = await self.room.add_beat(room_of(ctx), ctx.author.id, text)
-        await ctx.send(f"Beat {beat.number}: {beat.text}", allowed_mentions=NO_MENTIONS)
+        said = messages.text("console.beat", ctx_lang(ctx), number=beat.number, text=beat.text)
+        await ctx.send(said, allowed_mentions=NO_MENTIONS)
 
     @subcommand(outline, name="edit", description="Change a beat's text")
     @app_commands.describe(number="The beat's number (from 1)", text="The beat's new text")
     async def outline_edit(self, ctx: Ctx, number: int, *, text: str) -> None:
         """Change the text of beat N."""
         beat = await self.room.edit_beat(room_of(ctx), ctx.author.id, number, text=text)
-        await ctx.send(
-            f"Beat {beat.number} ({beat.status.value}): {beat.text}", allowed_mentions=NO_MENTIONS
+        lang = ctx_lang(ctx)
+        status = messages.text(f"beat.{beat.status.value}", lang)
+        said = messages.text(
+            "reply.beat_status", lang, number=beat.number, status=status, text=beat.text
         )
+        await ctx.send(said, allowed_mentions=NO_MENTIONS)
 
     @subcommand(outline, name="remove", description="Take a beat out of the outline")
     @app_commands.describe(number="The beat's number (from 1)")
@@ -172,7 +182,7 @@ class BibleCommands(commands.Cog, name="Bible"):
         """Take beat N out of the outline (undoable)."""
         await self.room.remove_beat(room_of(ctx), ctx.author.id, number)
         await ctx.send(
-            f"Beat {number} is out of the outline (/undo brings it back).",
+            messages.text("reply.beat_removed", ctx_lang(ctx), number=number),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -192,14 +202,14 @@ class BibleCommands(commands.Cog, name="Bible"):
     async def _latest(self, room_id: int) -> int:
         pending = await self.room.pending_proposals(room_id)
         if not pending:
-            raise NotFound("There is no open proposal here; name one: /vary take:2 proposal:7")
+            raise NotFound("reply.vary_no_open_proposal")
         return max(p.id for p in pending)
 
     @hybrid_command(description="The script's pages, runtime, scenes, places and lines")
     async def stats(self, ctx: Ctx) -> None:
         """Pages, runtime, scenes, locations and lines per character."""
         figures = await self.room.stats(room_of(ctx))
-        await ctx.send(embed=stats_embed(figures), allowed_mentions=NO_MENTIONS)
+        await ctx.send(embed=stats_embed(figures, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
 
 
 def unquoted(value: str | None) -> str:

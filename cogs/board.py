@@ -17,6 +17,7 @@ import discord
 
 from bot.domain import Ballot, Proposal, ProposalStatus, VoteOutcome, VoteResult
 from bot.errors import ProposalCancelled, RoomError
+from bot.messages import Lang, text
 from bot.room import RoomService, TakeEdit
 from cogs.embeds import (
     ballot_embed,
@@ -29,6 +30,7 @@ from cogs.embeds import (
     who,
 )
 from cogs.errors import NO_MENTIONS, answer_interaction, one_line
+from cogs.locale import guild_lang, interaction_lang
 from cogs.views import (
     ProgressReporter,
     Send,
@@ -65,11 +67,14 @@ class Board:
         """Generate a pending proposal's takes while showing progress, then post them with
         their ballot. A generation failure, or a reset that cancelled the proposal meanwhile, is
         shown in the waiting message (None returned)."""
-        waiting = await send(content=progress_text(proposal, None), allowed_mentions=NO_MENTIONS)
+        lang = self.room_lang(proposal.room_id)
+        waiting = await send(
+            content=progress_text(proposal, None, lang), allowed_mentions=NO_MENTIONS
+        )
         await self.room.record_progress(
             proposal.room_id, proposal.id, waiting.channel.id, waiting.id
         )
-        reporter = ProgressReporter(waiting, proposal, self.progress_interval)
+        reporter = ProgressReporter(waiting, proposal, self.progress_interval, lang)
         reporter.start()
         try:
             try:
@@ -79,39 +84,46 @@ class Board:
             finally:
                 await reporter.stop()
         except ProposalCancelled as err:
-            by = None if err.cancelled_by is None else who(err.cancelled_by)
+            by = None if err.cancelled_by is None else who(err.cancelled_by, lang)
             await waiting.edit(
-                content=err.naming(by),
+                content=err.naming(by).render(lang),
                 allowed_mentions=NO_MENTIONS,
             )
             return None
         except RoomError as err:
+            why = one_line(err.render(lang))
             await waiting.edit(
-                content=f"Proposal #{proposal.id} failed: {one_line(str(err))}",
+                content=text("reply.proposal_failed", lang, proposal=proposal.id, why=why),
                 allowed_mentions=NO_MENTIONS,
             )
             return None
         await waiting.edit(
-            content=proposal_header(proposal, requester), allowed_mentions=NO_MENTIONS
+            content=proposal_header(proposal, requester, lang), allowed_mentions=NO_MENTIONS
         )
         await self.post(send, proposal)
         return proposal
 
     async def post(self, send: Send, proposal: Proposal) -> discord.Message:
         """The takes as code blocks, then the ballot with its buttons and number reactions."""
+        lang = self.room_lang(proposal.room_id)
         for take in proposal.takes:
-            for piece in take_messages(proposal, take):
+            for piece in take_messages(proposal, take, lang=lang):
                 await send(content=piece, allowed_mentions=NO_MENTIONS)
         settings = await self.room.settings(proposal.room_id)
         ballot = await send(
-            embed=ballot_embed(proposal, settings),
-            view=ballot_view(proposal),
+            embed=ballot_embed(proposal, settings, lang=lang),
+            view=ballot_view(proposal, lang),
             allowed_mentions=NO_MENTIONS,
         )
         await self.remember(proposal, ballot)
         for take in proposal.takes[:5]:
             await ballot.add_reaction(number_emoji(take.number))
         return ballot
+
+    def room_lang(self, room_id: int) -> Lang:
+        """The language of what is posted in a room for everyone: its guild's."""
+        channel = self.client.get_channel(room_id)
+        return guild_lang(getattr(channel, "guild", None))
 
     # --- finding ballots
 
@@ -200,11 +212,12 @@ class Board:
         found is announced in its room."""
         message = message or await self.find_ballot(proposal)
         settings = await self.room.settings(proposal.room_id)
-        embed = ballot_embed(proposal, settings, edit=edit)
+        lang = self.room_lang(proposal.room_id)
+        embed = ballot_embed(proposal, settings, edit=edit, lang=lang)
         if message is not None:
             await self.remember(proposal, message)
             await message.edit(
-                embed=embed, view=ballot_view(proposal), allowed_mentions=NO_MENTIONS
+                embed=embed, view=ballot_view(proposal, lang), allowed_mentions=NO_MENTIONS
             )
             return
         channel = self.client.get_channel(proposal.room_id)
@@ -281,14 +294,14 @@ class Board:
             settings = await self.room.settings(room_id)
             if interaction.message is not None:
                 await self.remember(result.proposal, interaction.message)
+            lang = self.room_lang(room_id)
             await interaction.response.edit_message(
-                embed=ballot_embed(result.proposal, settings),
-                view=ballot_view(result.proposal),
+                embed=ballot_embed(result.proposal, settings, lang=lang),
+                view=ballot_view(result.proposal, lang),
                 allowed_mentions=NO_MENTIONS,
             )
-            await interaction.followup.send(
-                _vote_sentence(result, take), ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
+            said = _vote_sentence(result, take, interaction_lang(interaction))
+            await interaction.followup.send(said, ephemeral=True, allowed_mentions=NO_MENTIONS)
         except Exception as err:
             await answer_interaction(interaction, err)
 
@@ -302,9 +315,10 @@ class Board:
             new = await self.room.reroll(room_id, writer.user_id, proposal_id, **writer.rights)
             old = await self.room.proposal(room_id, proposal_id)
             settings = await self.room.settings(room_id)
+            lang = self.room_lang(room_id)
             await interaction.response.edit_message(
-                embed=ballot_embed(old, settings),
-                view=ballot_view(old),
+                embed=ballot_embed(old, settings, lang=lang),
+                view=ballot_view(old, lang),
                 allowed_mentions=NO_MENTIONS,
             )
 
@@ -344,7 +358,8 @@ class Board:
         if message is None:
             return
         try:
-            await message.edit(content=restarted_text(proposal), allowed_mentions=NO_MENTIONS)
+            said = restarted_text(proposal, self.room_lang(proposal.room_id))
+            await message.edit(content=said, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException:
             _log.debug("could not update the old progress message of proposal %s", proposal.id)
 
@@ -359,12 +374,12 @@ class Board:
         return closed
 
 
-def _vote_sentence(result: VoteResult, take: int) -> str:
+def _vote_sentence(result: VoteResult, take: int, lang: Lang) -> str:
     proposal = result.proposal
     if proposal.status is ProposalStatus.DECIDED:
-        return f"Take {proposal.decided_take} of proposal #{proposal.id} went in."
+        return text("reply.went_in", lang, take=proposal.decided_take, proposal=proposal.id)
     if result.outcome is VoteOutcome.UNCHANGED:
-        return f"Your vote is already on take {take}."
+        return text("reply.vote_unchanged", lang, take=take)
     if result.outcome is VoteOutcome.CHANGED:
-        return f"Your vote moved to take {take}."
-    return f"Your vote for take {take} counts."
+        return text("reply.vote_moved", lang, take=take)
+    return text("reply.vote_counts", lang, take=take)

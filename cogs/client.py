@@ -36,6 +36,7 @@ from bot.room import RoomService
 from bot.settings import Settings, SettingsError
 from cogs.board import Board
 from cogs.cooldown import WriterCooldown
+from cogs.locale import RoomTranslator
 from cogs.views import DYNAMIC_ITEMS
 from model.loading import ModelLoadError
 
@@ -98,6 +99,8 @@ class WritersRoomBot(commands.AutoShardedBot):
         return self._status()
 
     async def setup_hook(self) -> None:
+        # Before the cogs load, so their commands are synced with their Chinese names.
+        await self.tree.set_translator(RoomTranslator())
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         pending = await self.room.pending_proposals()
         _log.info("ballot buttons registered; %d proposal(s) pending", len(pending))

@@ -17,13 +17,13 @@ from bot.domain import (
     Beat,
     BeatStatus,
     CharacterEntry,
-    PickRule,
     Project,
     Proposal,
     ProposalStatus,
     RoomSettings,
     Take,
 )
+from bot.messages import ENGLISH, Lang, counted, text
 from bot.room import Bible, TakeEdit, take_text
 from cogs.split import (
     EMBED_DESCRIPTION_LIMIT,
@@ -44,12 +44,6 @@ _OPEN = discord.Colour.blurple()
 _DECIDED = discord.Colour.green()
 _CLOSED = discord.Colour.dark_grey()
 
-_RULES = {
-    PickRule.FIRST: "the first vote decides",
-    PickRule.MAJORITY: "a take with {quorum} votes goes in; at the deadline, the most votes win",
-    PickRule.SHOWRUNNER: "a showrunner's vote decides; other votes are advice",
-}
-
 
 def number_emoji(take: int) -> str:
     """The keycap emoji that votes for take `take` (1 to 5)."""
@@ -66,273 +60,331 @@ def take_of_emoji(emoji: str) -> int | None:
     return None
 
 
-def who(user_id: int | None) -> str:
+def who(user_id: int | None, lang: Lang = ENGLISH) -> str:
     """A user as an embed shows them: a mention renders as their name and, in an embed, never
     notifies anyone."""
     if user_id is None or user_id == 0:
-        return "the room"
+        return text("embed.the_room", lang)
     return f"<@{user_id}>"
 
 
-def take_messages(proposal: Proposal, take: Take, limit: int = MESSAGE_LIMIT) -> list[str]:
+def take_messages(
+    proposal: Proposal, take: Take, limit: int = MESSAGE_LIMIT, lang: Lang = ENGLISH
+) -> list[str]:
     """Take `take` as message texts: a bold header, then the take in code blocks split on line
     boundaries, each message within `limit`."""
-    header = f"**Take {take.number}** of proposal #{proposal.id}"
+    header = text("embed.take_header", lang, take=take.number, proposal=proposal.id)
     if take.edited_by is not None:
-        header += " (edited)"
+        header += text("embed.take_edited_mark", lang)
     if take.problems:
-        header += f" — the model's text has {len(take.problems)} problem(s)"
+        header += text("embed.take_problems_mark", lang, count=len(take.problems))
     blocks = code_blocks(take_text(proposal.kind, take), limit - len(header) - 1)
     if not blocks:
-        return [f"{header}\n(empty)"]
+        return [f"{header}\n{text('embed.empty', lang)}"]
     return [f"{header}\n{blocks[0]}", *blocks[1:]]
 
 
-def proposal_header(proposal: Proposal, requester: str) -> str:
+def proposal_header(proposal: Proposal, requester: str, lang: Lang = ENGLISH) -> str:
     """The line above a proposal's takes (the generating command's own message)."""
     about = f": {_quote(proposal.prompt)}" if proposal.prompt else ""
-    count = len(proposal.takes) or proposal.n
-    takes = "1 take" if count == 1 else f"{count} takes"
-    return f"Proposal #{proposal.id} — {takes} of {proposal.kind.value} for {requester}{about}"
-
-
-def progress_text(proposal: Proposal, progress: Progress | None) -> str:
-    """What a waiting writer sees while the model works."""
-    head = f"Proposal #{proposal.id} ({proposal.kind.value})"
-    if progress is None:
-        return f"{head}: waiting for the model…"
-    if progress.position > 0:
-        return f"{head}: number {progress.position} in the queue…"
-    words = sum(len(text.split()) for text in progress.texts)
-    return f"{head}: writing {len(progress.texts)} take(s), {words} words so far…"
-
-
-def restarted_text(proposal: Proposal) -> str:
-    """What the waiting message of a proposal says once a restarted bot writes its takes again
-    under a new message."""
-    return (
-        f"Proposal #{proposal.id} ({proposal.kind.value}): the bot restarted while writing, "
-        "so the takes are written again below."
+    takes = counted("take", len(proposal.takes) or proposal.n)
+    return text(
+        "embed.proposal_header",
+        lang,
+        proposal=proposal.id,
+        takes=takes.render(lang),
+        kind=text(f"kind.{proposal.kind.value}", lang),
+        requester=requester,
+        about=about,
     )
 
 
+def progress_text(proposal: Proposal, progress: Progress | None, lang: Lang = ENGLISH) -> str:
+    """What a waiting writer sees while the model works."""
+    head = text(
+        "embed.progress_head",
+        lang,
+        proposal=proposal.id,
+        kind=text(f"kind.{proposal.kind.value}", lang),
+    )
+    if progress is None:
+        return text("embed.progress_waiting", lang, head=head)
+    if progress.position > 0:
+        return text("embed.progress_queued", lang, head=head, position=progress.position)
+    words = sum(len(said.split()) for said in progress.texts)
+    return text("embed.progress_writing", lang, head=head, takes=len(progress.texts), words=words)
+
+
+def restarted_text(proposal: Proposal, lang: Lang = ENGLISH) -> str:
+    """What the waiting message of a proposal says once a restarted bot writes its takes again
+    under a new message."""
+    kind = text(f"kind.{proposal.kind.value}", lang)
+    return text("embed.restarted", lang, proposal=proposal.id, kind=kind)
+
+
 def ballot_embed(
-    proposal: Proposal, settings: RoomSettings, *, edit: TakeEdit | None = None
+    proposal: Proposal,
+    settings: RoomSettings,
+    *,
+    edit: TakeEdit | None = None,
+    lang: Lang = ENGLISH,
 ) -> discord.Embed:
     """The ballot of a proposal: the tally while it is open, and who edited which take (with
     `edit`, the edit just made and the votes it cleared); the winner, who picked it and the
     count once it is decided (and who undid or redid it since); the reason when it closed
     otherwise."""
-    tally = proposal.tally()
-    counts = "  ".join(f"{number_emoji(t)} {c}" for t, c in tally.items() if t <= 5)
     if proposal.status is ProposalStatus.DECIDED and proposal.decided_take is not None:
-        votes = tally.get(proposal.decided_take, 0)
-        lines = [
-            f"Picked by {who(proposal.decided_by)} ({proposal.reason or 'decided'}); "
-            f"{votes} vote{'' if votes == 1 else 's'} for it.",
-            f"Tally: {counts}",
-        ]
-        title = f"Proposal #{proposal.id}: take {proposal.decided_take} went in"
-        colour = _DECIDED
-        # An embed's title shows a mention as its raw text, so the writer is named below.
-        if proposal.undone_by is not None:
-            title += " — undone"
-            lines.insert(0, f"Undone by {who(proposal.undone_by)}: the take is out again.")
-            colour = _CLOSED
-        elif proposal.pick_undo is not None:
-            lines.insert(0, f"Back in: {who(proposal.pick_undo.user_id)} redid it.")
-        embed = discord.Embed(title=title, description="\n".join(lines), colour=colour)
+        embed = _decided_embed(proposal, lang)
     elif proposal.status is ProposalStatus.OPEN:
-        rule = _RULES[settings.pick_rule].format(quorum=settings.quorum)
-        lines = [f"Vote with the buttons or the number reactions: {rule}.", f"Tally: {counts}"]
-        lines += _edited_lines(proposal, edit)
-        lines += _take_notes(proposal)
-        if proposal.deadline is not None:
-            lines.append(f"Voting closes <t:{int(proposal.deadline)}:R>.")
-        embed = discord.Embed(
-            title=f"Proposal #{proposal.id}: pick a take", description="\n".join(lines)
-        )
-        embed.colour = _OPEN
+        embed = _open_embed(proposal, settings, edit, lang)
     else:
+        status = text(f"embed.status.{proposal.status.value}", lang)
         embed = discord.Embed(
-            title=f"Proposal #{proposal.id}: {proposal.status.value}",
-            description=_closed_reason(proposal),
+            title=text("embed.ballot_closed_title", lang, proposal=proposal.id, status=status),
+            description=_closed_reason(proposal, lang),
             colour=_CLOSED,
         )
+    # The footer finds a ballot again (reactions, a restart): the same in every language.
     embed.set_footer(text=f"proposal {proposal.id}")
     return embed
 
 
-def _take_notes(proposal: Proposal) -> list[str]:
+def _counts(proposal: Proposal) -> str:
+    return "  ".join(f"{number_emoji(t)} {c}" for t, c in proposal.tally().items() if t <= 5)
+
+
+def _decided_embed(proposal: Proposal, lang: Lang) -> discord.Embed:
+    taken = proposal.decided_take or 0
+    votes = proposal.tally().get(taken, 0)
+    reason = proposal.reason or text("embed.decided", lang)
+    lines = [
+        text("embed.picked_by", lang, by=who(proposal.decided_by, lang), reason=reason)
+        + counted("vote_for_it", votes).render(lang),
+        text("embed.tally", lang, counts=_counts(proposal)),
+    ]
+    title = text("embed.ballot_decided_title", lang, proposal=proposal.id, take=taken)
+    colour = _DECIDED
+    # An embed's title shows a mention as its raw text, so the writer is named below.
+    if proposal.undone_by is not None:
+        title += text("embed.undone_mark", lang)
+        lines.insert(0, text("embed.undone_by", lang, by=who(proposal.undone_by, lang)))
+        colour = _CLOSED
+    elif proposal.pick_undo is not None:
+        lines.insert(0, text("embed.back_in", lang, by=who(proposal.pick_undo.user_id, lang)))
+    return discord.Embed(title=title, description="\n".join(lines), colour=colour)
+
+
+def _open_embed(
+    proposal: Proposal, settings: RoomSettings, edit: TakeEdit | None, lang: Lang
+) -> discord.Embed:
+    rule = text(f"embed.rule.{settings.pick_rule.value}", lang, quorum=settings.quorum)
+    lines = [
+        text("embed.vote_with", lang, rule=rule),
+        text("embed.tally", lang, counts=_counts(proposal)),
+    ]
+    lines += _edited_lines(proposal, edit, lang)
+    lines += _take_notes(proposal, lang)
+    if proposal.deadline is not None:
+        lines.append(text("embed.voting_closes", lang, at=int(proposal.deadline)))
+    return discord.Embed(
+        title=text("embed.ballot_open_title", lang, proposal=proposal.id),
+        description="\n".join(lines),
+        colour=_OPEN,
+    )
+
+
+def _take_notes(proposal: Proposal, lang: Lang) -> list[str]:
     """Takes a vote cannot put in (the model left problems in them), and what their prompt
     left out for length."""
     lines = [
-        f"Take {t.number} has problems ({'; '.join(t.problems)}): votes cannot put it in; a "
-        "showrunner can /pick it, or /edit it."
+        text("embed.take_has_problems", lang, take=t.number, problems="; ".join(t.problems))
         for t in proposal.takes
         if t.problems
     ]
     omitted = next((t.omitted for t in proposal.takes if t.omitted), ())
     if omitted:
-        lines.append(f"Left out for length: {', '.join(omitted)}.")
+        lines.append(text("embed.left_out", lang, omitted=", ".join(omitted)))
     return lines
 
 
-def _edited_lines(proposal: Proposal, edit: TakeEdit | None) -> list[str]:
+def _edited_lines(proposal: Proposal, edit: TakeEdit | None, lang: Lang) -> list[str]:
     """Who edited which take; the edit just made says what it cleared."""
     lines = []
     for take in proposal.takes:
         if take.edited_by is None:
             continue
         if edit is not None and edit.take.number == take.number:
-            lines.append(edit.naming(who(take.edited_by)))
+            lines.append(edit.naming(who(take.edited_by, lang)).render(lang))
         else:
-            lines.append(f"Take {take.number} was edited by {who(take.edited_by)}.")
+            by = who(take.edited_by, lang)
+            lines.append(text("reply.take_edited", lang, take=take.number, by=by))
     return lines
 
 
-def _closed_reason(proposal: Proposal) -> str:
+def _closed_reason(proposal: Proposal, lang: Lang) -> str:
     if proposal.status is ProposalStatus.REROLLED:
-        return f"Rerolled as proposal #{proposal.rerolled_as}; vote on the new takes."
+        return text("embed.rerolled_as", lang, new=proposal.rerolled_as)
     if proposal.status is ProposalStatus.CANCELLED:
-        by = "" if proposal.decided_by is None else f" by {who(proposal.decided_by)}"
-        return f"Cancelled when the room was reset{by}; votes no longer count."
+        if proposal.decided_by is None:
+            return text("embed.cancelled", lang)
+        return text("embed.cancelled_by", lang, by=who(proposal.decided_by, lang))
     if proposal.status is ProposalStatus.GENERATING:
-        return "The takes are still being written."
-    return proposal.reason or "Votes no longer count."
+        return text("embed.still_being_written", lang)
+    return proposal.reason or text("embed.votes_no_longer_count", lang)
 
 
-def cast_embed(characters: Sequence[CharacterEntry]) -> discord.Embed:
-    embed = discord.Embed(title="Cast", colour=_OPEN)
+def cast_embed(characters: Sequence[CharacterEntry], lang: Lang = ENGLISH) -> discord.Embed:
+    embed = discord.Embed(title=text("embed.cast", lang), colour=_OPEN)
     if not characters:
-        embed.description = "The bible is empty; add someone with /character."
+        embed.description = text("embed.bible_empty", lang)
         return embed
     for entry in characters[:25]:
-        summary = entry.role or entry.description or "(no sheet yet)"
+        summary = entry.role or entry.description or text("embed.no_sheet", lang)
         embed.add_field(name=entry.name, value=_clip(summary, 1024), inline=False)
     if len(characters) > 25:
-        embed.set_footer(text=f"and {len(characters) - 25} more")
+        embed.set_footer(text=text("embed.and_more", lang, count=len(characters) - 25))
     return embed
 
 
-def character_embed(entry: CharacterEntry) -> discord.Embed:
+def character_embed(entry: CharacterEntry, lang: Lang = ENGLISH) -> discord.Embed:
     embed = discord.Embed(title=entry.name, colour=_OPEN)
     for name in ("role", "description", "personality", "backstory", "voice", "relationships"):
         value = getattr(entry, name)
         if value:
-            embed.add_field(name=name.capitalize(), value=_clip(value, 1024), inline=False)
+            label = text(f"field.{name}", lang)
+            embed.add_field(
+                name=label[:1].upper() + label[1:], value=_clip(value, 1024), inline=False
+            )
     return embed
 
 
-def outline_embed(beats: Sequence[Beat]) -> discord.Embed:
-    embed = discord.Embed(title="Outline", colour=_OPEN)
+def outline_embed(beats: Sequence[Beat], lang: Lang = ENGLISH) -> discord.Embed:
+    embed = discord.Embed(title=text("embed.outline", lang), colour=_OPEN)
     if not beats:
-        embed.description = "No beats yet; ask for one with /beat."
+        embed.description = text("embed.no_beats", lang)
         return embed
+    written = text("embed.written_mark", lang)
     lines = [
-        f"{b.number}. {'~~' if b.status is BeatStatus.WRITTEN else ''}{b.text}"
-        f"{'~~ (written)' if b.status is BeatStatus.WRITTEN else ''}"
+        f"{b.number}. ~~{b.text}~~{written}"
+        if b.status is BeatStatus.WRITTEN
+        else f"{b.number}. {b.text}"
         for b in beats
     ]
     embed.description = _clip("\n".join(lines), EMBED_DESCRIPTION_LIMIT)
     return embed
 
 
-def settings_embed(settings: RoomSettings) -> discord.Embed:
-    runners = ", ".join(f"<@{u}>" for u in settings.showrunners) or "none"
-    roles = ", ".join(f"<@&{r}>" for r in settings.showrunner_roles) or "none"
-    embed = discord.Embed(title="Room settings", colour=_OPEN)
-    embed.description = "\n".join(
-        (
-            f"Takes per request: {settings.takes_per_request}",
-            f"Pick rule: {settings.pick_rule.value} (quorum {settings.quorum})",
-            f"Vote deadline: {settings.vote_deadline_s:g} s",
-            f"Temperature: {settings.temperature:g}; top-p {settings.top_p:g}; "
-            f"top-k {settings.top_k}; repetition penalty {settings.repetition_penalty:g}",
-            f"Length: {settings.length} tokens",
-            f"Showrunners: {runners}; roles: {roles}",
-        )
+def settings_embed(settings: RoomSettings, lang: Lang = ENGLISH) -> discord.Embed:
+    none = text("embed.none", lang)
+    runners = ", ".join(f"<@{u}>" for u in settings.showrunners) or none
+    roles = ", ".join(f"<@&{r}>" for r in settings.showrunner_roles) or none
+    embed = discord.Embed(title=text("embed.settings_title", lang), colour=_OPEN)
+    embed.description = text(
+        "embed.settings",
+        lang,
+        takes=settings.takes_per_request,
+        rule=settings.pick_rule.value,
+        quorum=settings.quorum,
+        deadline=f"{settings.vote_deadline_s:g}",
+        temperature=f"{settings.temperature:g}",
+        top_p=f"{settings.top_p:g}",
+        top_k=settings.top_k,
+        penalty=f"{settings.repetition_penalty:g}",
+        length=settings.length,
+        runners=runners,
+        roles=roles,
     )
     return embed
 
 
-def bible_embed(bible: Bible) -> discord.Embed:
+def bible_embed(bible: Bible, lang: Lang = ENGLISH) -> discord.Embed:
     """The characters (name and role or description) and the locations of the bible."""
-    embed = discord.Embed(title="Bible", colour=_OPEN)
+    embed = discord.Embed(title=text("embed.bible", lang), colour=_OPEN)
     if not bible.characters and not bible.locations:
-        embed.description = "The bible is empty; add someone with /character."
+        embed.description = text("embed.bible_empty", lang)
         return embed
     for entry in bible.characters[:20]:
-        summary = entry.role or entry.description or "(no sheet yet)"
+        summary = entry.role or entry.description or text("embed.no_sheet", lang)
         embed.add_field(name=entry.name, value=_clip(summary, 1024), inline=False)
     if bible.locations:
         places = "\n".join(
             f"{p.name}" + (f": {p.description}" if p.description else "") for p in bible.locations
         )
-        embed.add_field(name="Locations", value=_clip(places, 1024), inline=False)
+        name = text("embed.locations", lang)
+        embed.add_field(name=name, value=_clip(places, 1024), inline=False)
     hidden = len(bible.characters) - 20
     if hidden > 0:
-        embed.set_footer(text=f"and {hidden} more characters; /character name:… shows a sheet")
+        embed.set_footer(text=text("embed.more_characters", lang, count=hidden))
     return embed
 
 
-def stats_embed(figures: Stats) -> discord.Embed:
+def stats_embed(figures: Stats, lang: Lang = ENGLISH) -> discord.Embed:
     """The script's pages, runtime, scenes, locations and lines per character."""
-    embed = discord.Embed(title="The script in figures", colour=_OPEN)
-    embed.description = (
-        f"{figures.pages} page(s) ({figures.paper}), about {figures.runtime_minutes:g} minutes; "
-        f"{figures.scenes} scene(s), {figures.words} words."
+    embed = discord.Embed(title=text("embed.stats_title", lang), colour=_OPEN)
+    embed.description = text(
+        "embed.stats",
+        lang,
+        pages=figures.pages,
+        paper=figures.paper,
+        minutes=f"{figures.runtime_minutes:g}",
+        scenes=figures.scenes,
+        words=figures.words,
     )
-    places = "\n".join(f"{p.name}: {p.scenes} scene(s)" for p in figures.locations)
-    people = "\n".join(f"{c.name}: {c.lines} line(s), {c.words} words" for c in figures.characters)
+    places = "\n".join(
+        text("embed.stats_place", lang, name=p.name, scenes=p.scenes) for p in figures.locations
+    )
+    people = "\n".join(
+        text("embed.stats_person", lang, name=c.name, lines=c.lines, words=c.words)
+        for c in figures.characters
+    )
     if places:
-        embed.add_field(name="Locations", value=_clip(places, 1024), inline=False)
+        name = text("embed.locations", lang)
+        embed.add_field(name=name, value=_clip(places, 1024), inline=False)
     if people:
-        embed.add_field(name="Lines per character", value=_clip(people, 1024), inline=False)
+        name = text("embed.lines_per_character", lang)
+        embed.add_field(name=name, value=_clip(people, 1024), inline=False)
     return embed
 
 
-def style_embed(project: Project) -> discord.Embed:
-    embed = discord.Embed(title="The project's style", colour=_OPEN)
+def style_embed(project: Project, lang: Lang = ENGLISH) -> discord.Embed:
+    embed = discord.Embed(title=text("embed.style_title", lang), colour=_OPEN)
     embed.description = _clip(
-        "\n".join(
-            (
-                f"Genre: {project.genre or '—'}",
-                f"Tone: {project.tone or '—'}",
-                f"Language: {project.language}",
-                f"Paper: {project.page_size.value}",
-                f"Style notes: {project.style_notes or '—'}",
-            )
+        text(
+            "embed.style",
+            lang,
+            genre=project.genre or "—",
+            tone=project.tone or "—",
+            language=project.language,
+            paper=project.page_size.value,
+            notes=project.style_notes or "—",
         ),
         EMBED_DESCRIPTION_LIMIT,
     )
     return embed
 
 
-def status_embed(text: str) -> discord.Embed:
+def status_embed(status: str, lang: Lang = ENGLISH) -> discord.Embed:
     return discord.Embed(
-        title="Writers' Room status",
-        description=_clip(text, EMBED_DESCRIPTION_LIMIT),
+        title=text("embed.status_title", lang),
+        description=_clip(status, EMBED_DESCRIPTION_LIMIT),
         colour=_OPEN,
     )
 
 
-def help_embeds(commands: Sequence[tuple[str, str]]) -> list[discord.Embed]:
+def help_embeds(commands: Sequence[tuple[str, str]], lang: Lang = ENGLISH) -> list[discord.Embed]:
     """`commands` as (usage, description) pairs, over as many embeds as their text needs (a
     message holds 6000 characters of embeds; what would not fit is cut with "…")."""
-    intro = (
-        "Co-write a screenplay with the model: ask for takes, vote with the buttons or number "
-        "reactions, revise the script together, export it.\n\n"
-    )
+    intro = text("embed.help_intro", lang) + "\n\n"
     body = intro + "\n".join(f"`{usage}` — {description}" for usage, description in commands)
     pieces = split_text(body, EMBED_DESCRIPTION_LIMIT - 1)
     embeds: list[discord.Embed] = []
-    room = EMBED_TOTAL_LIMIT - len("Writers' Room")
+    title = text("embed.help_title", lang)
+    room = EMBED_TOTAL_LIMIT - len(title)
     for piece in pieces:
         if len(piece) > room:
             embeds[-1].description = (embeds[-1].description or "").rstrip() + "\n…"
             break
-        embed = discord.Embed(title="Writers' Room" if not embeds else None, colour=_OPEN)
+        embed = discord.Embed(title=title if not embeds else None, colour=_OPEN)
         embed.description = piece
         embeds.append(embed)
         room -= len(piece)

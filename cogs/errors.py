@@ -1,11 +1,12 @@
 """The one error handler of the Discord front end.
 
-A `RoomError` is something the writer asked for that cannot be done: its `str()` is the sentence
-to show, answered on one line and ephemerally. Discord's own refusals (a missing option, a value
-that is not a number, the per-user cooldown) are answered the same way in words. Anything else is
-a bug: logged with its traceback and answered with a short apology, so nothing fails silently.
-Commands, buttons, modals and reactions all come through here. This module knows nothing of the
-room's rules; it only turns exceptions into replies.
+A `RoomError` is something the writer asked for that cannot be done: its message is the sentence
+to show, worded in the reader's language (`cogs.locale`), answered on one line and ephemerally.
+Discord's own refusals (a missing option, a value that is not a number, the per-user cooldown)
+are answered the same way in words. Anything else is a bug: logged with its traceback and
+answered with a short apology, so nothing fails silently. Commands, buttons, modals and reactions
+all come through here. This module knows nothing of the room's rules; it only turns exceptions
+into replies.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import RoomError
+from bot.messages import ENGLISH, Lang, text
+from cogs.locale import ctx_lang, interaction_lang
 
 _log = logging.getLogger(__name__)
 
-APOLOGY = "Sorry, something went wrong on our side; it has been logged. Please try again."
+#: The short apology for a bug, in English (`describe` words it in the reader's language).
+APOLOGY = text("reply.apology")
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
@@ -46,47 +50,47 @@ def unwrap(error: BaseException) -> BaseException:
     return error
 
 
-def describe(error: BaseException, where: str = "a command") -> str:
-    """The one-line answer to `error`; unexpected errors are logged here with their traceback."""
+def describe(error: BaseException, where: str = "a command", lang: Lang = ENGLISH) -> str:
+    """The one-line answer to `error` in `lang`; unexpected errors are logged here with their
+    traceback."""
     error = unwrap(error)
     if isinstance(error, RoomError):
-        return one_line(str(error))
+        return one_line(error.render(lang))
     if isinstance(error, commands.CommandOnCooldown):
-        return (
-            f"Easy there — one command every {error.cooldown.per:g} s per writer; "
-            f"try again in {error.retry_after:.1f} s."
-        )
+        per, wait = f"{error.cooldown.per:g}", f"{error.retry_after:.1f}"
+        return text("reply.cooldown", lang, per=per, wait=wait)
     if isinstance(error, commands.MissingRequiredArgument | commands.MissingRequiredAttachment):
-        return f"That command needs its {error.param.name} option; see /help."
+        return text("reply.missing_option", lang, option=error.param.name)
     if isinstance(error, commands.UserInputError | app_commands.TransformerError):
-        return one_line(f"That option does not fit: {error}")
+        # discord.py's own sentence of what did not convert, in English only.
+        return one_line(text("reply.option_does_not_fit", lang, error=error))
     if isinstance(error, commands.NoPrivateMessage):
-        return "The writers' room works in server channels and threads, not in direct messages."
+        return text("reply.no_private_message", lang)
     if isinstance(error, commands.CheckFailure | app_commands.CheckFailure):
-        return "You cannot use that command here."
+        return text("reply.check_failed", lang)
     _log.error("unexpected error in %s", where, exc_info=error)
-    return APOLOGY
+    return text("reply.apology", lang)
 
 
 async def reply_error(ctx: commands.Context[commands.Bot], error: BaseException) -> None:
     """Answer a failed command (slash or `!`) with its one line, ephemerally where possible."""
     where = f"command {ctx.command.qualified_name}" if ctx.command else "a command"
-    text = describe(error, where)
+    said = describe(error, where, ctx_lang(ctx))
     try:
-        await ctx.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await ctx.send(said, ephemeral=True, allowed_mentions=NO_MENTIONS)
     except discord.HTTPException:
         _log.warning("could not answer an error in %s", where, exc_info=True)
 
 
 async def answer_interaction(interaction: discord.Interaction, error: BaseException) -> None:
     """Answer a failed button, modal or app command with its one line, ephemerally."""
-    text = describe(error, f"interaction {interaction.data!r}"[:200])
+    said = describe(error, f"interaction {interaction.data!r}"[:200], interaction_lang(interaction))
     try:
         if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.followup.send(said, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
             await interaction.response.send_message(
-                text, ephemeral=True, allowed_mentions=NO_MENTIONS
+                said, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
     except discord.HTTPException:
         _log.warning("could not answer an interaction error", exc_info=True)

@@ -14,10 +14,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import messages
 from bot.errors import BadInput
 from bot.room import RoomService, SceneView, line_range, numbered_text
 from cogs.commands import Ctx, hybrid_command, hybrid_group, room_of, subcommand
 from cogs.errors import NO_MENTIONS, answer_interaction
+from cogs.locale import ctx_lang, interaction_lang
 from cogs.split import split_text
 from cogs.views import room_client
 
@@ -62,15 +64,18 @@ class ReviseSceneModal(discord.ui.Modal):
     """A scene's Fountain over one to five fields; what is sent back replaces the scene (only
     the lines that differ change), unless someone changed the scene meanwhile."""
 
-    def __init__(self, view: SceneView) -> None:
-        super().__init__(title=f"Revise scene {view.label}"[:45], timeout=None)
+    def __init__(self, view: SceneView, lang: messages.Lang = messages.ENGLISH) -> None:
+        title = messages.text("modal.revise_title", lang, scene=view.label)[:45]
+        super().__init__(title=title, timeout=None)
         self.label = view.label
         self.original = view.fountain
         self.fields: list[discord.ui.TextInput[ReviseSceneModal]] = []
         pieces = form_fields(view.fountain) or []
         for k, piece in enumerate(pieces, 1):
             field: discord.ui.TextInput[ReviseSceneModal] = discord.ui.TextInput(
-                label=f"Scene {view.label}" + (f", part {k}" if len(pieces) > 1 else ""),
+                label=messages.text("modal.revise_part", lang, scene=view.label, part=k)
+                if len(pieces) > 1
+                else messages.text("modal.revise_label", lang, scene=view.label),
                 style=discord.TextStyle.paragraph,
                 default=piece,
                 max_length=FIELD_LIMIT,
@@ -80,14 +85,20 @@ class ReviseSceneModal(discord.ui.Modal):
             self.add_item(field)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        text = "\n\n".join(f.value.strip("\n") for f in self.fields if f.value.strip())
+        fountain = "\n\n".join(f.value.strip("\n") for f in self.fields if f.value.strip())
         if interaction.channel_id is None:
-            raise BadInput("The writers' room works in channels and threads.")
+            raise BadInput("reply.channels_only")
         view = await room_client(interaction).room.revise_scene(
-            interaction.channel_id, interaction.user.id, self.label, text, expected=self.original
+            interaction.channel_id,
+            interaction.user.id,
+            self.label,
+            fountain,
+            expected=self.original,
         )
+        lang = interaction_lang(interaction)
+        title = messages.text("reply.scene_now_reads", lang, scene=view.label)
         await interaction.response.send_message(
-            _numbered_block(f"Scene {view.label} now reads:", view), allowed_mentions=NO_MENTIONS
+            _numbered_block(title, view, lang), allowed_mentions=NO_MENTIONS
         )
 
     async def on_error(  # type: ignore[override]  # Modal's own signature has no item
@@ -108,16 +119,16 @@ class ReviseCommands(commands.Cog, name="Revise"):
     ) -> None:
         """`line:12 text:"…"` rewrites a line; `scene:3` opens the scene in a form (or sends it
         as a file to upload again with `file:` when it is longer than a form holds)."""
-        room_id = room_of(ctx)
+        room_id, lang = room_of(ctx), ctx_lang(ctx)
         if (options.line is None) == (options.scene is None):
-            raise BadInput('Revise a line or a scene: /revise line:12 text:"…" or /revise scene:3.')
+            raise BadInput("reply.revise_what")
         if options.line is not None:
             if not options.text:
-                raise BadInput(f'Give line {options.line}\'s new text: text:"…"')
+                raise BadInput("reply.revise_line_text", line=options.line)
             line = await self.room.revise_line(room_id, ctx.author.id, options.line, options.text)
+            title = messages.text("reply.line_now_reads", lang, line=line.number)
             await ctx.send(
-                f"Line {line.number} now reads:\n```\n{numbered_text([line])}\n```",
-                allowed_mentions=NO_MENTIONS,
+                f"{title}\n```\n{numbered_text([line])}\n```", allowed_mentions=NO_MENTIONS
             )
             return
         scene = options.scene or ""
@@ -126,18 +137,15 @@ class ReviseCommands(commands.Cog, name="Revise"):
             text = (await file.read()).decode("utf-8-sig", errors="replace")
         if text is not None:
             view = await self.room.revise_scene(room_id, ctx.author.id, scene, text)
-            await ctx.send(
-                _numbered_block(f"Scene {view.label} now reads:", view),
-                allowed_mentions=NO_MENTIONS,
-            )
+            title = messages.text("reply.scene_now_reads", lang, scene=view.label)
+            await ctx.send(_numbered_block(title, view, lang), allowed_mentions=NO_MENTIONS)
             return
         view = await self.room.scene(room_id, scene)
         if ctx.interaction is not None and form_fields(view.fountain) is not None:
-            await ctx.interaction.response.send_modal(ReviseSceneModal(view))
+            await ctx.interaction.response.send_modal(ReviseSceneModal(view, lang))
             return
         await ctx.send(
-            f"Scene {view.label} as Fountain: edit it and send it back with "
-            f"/revise scene:{view.label} file:<the file>.",
+            messages.text("reply.scene_as_file", lang, scene=view.label),
             file=discord.File(
                 io.BytesIO(view.fountain.encode()), filename=f"scene-{view.label}.fountain"
             ),
@@ -147,17 +155,20 @@ class ReviseCommands(commands.Cog, name="Revise"):
     @hybrid_command(name="delete", description="Remove lines or a whole scene")
     async def delete(self, ctx: Ctx, *, options: DeleteFlags) -> None:
         """`lines:12-15` or `scene:3`; /undo puts them back."""
-        room_id = room_of(ctx)
+        room_id, lang = room_of(ctx), ctx_lang(ctx)
         if (options.lines is None) == (options.scene is None):
-            raise BadInput("Delete lines or a scene: /delete lines:12-15 or /delete scene:3.")
+            raise BadInput("reply.delete_what")
         if options.lines is not None:
             first, last = line_range(options.lines)
             gone = await self.room.delete_lines(room_id, ctx.author.id, first, last)
-            said = f"Deleted {gone} line{'s' * (gone != 1)}"
+            lines = messages.counted("line", gone).render(lang)
+            said = messages.text("reply.deleted_lines", lang, lines=lines)
         else:
             view = await self.room.delete_scene(room_id, ctx.author.id, options.scene or "")
-            said = f"Deleted scene {view.label} ({len(view.lines)} lines)"
-        await ctx.send(f"{said}; /undo puts it back.", allowed_mentions=NO_MENTIONS)
+            said = messages.text(
+                "reply.deleted_scene", lang, scene=view.label, count=len(view.lines)
+            )
+        await ctx.send(said, allowed_mentions=NO_MENTIONS)
 
     @hybrid_command(description="Move a scene after another (after 0: to the start)")
     @app_commands.describe(scene="The scene to move (3, or 3A)", after="The scene it goes after")
@@ -165,7 +176,9 @@ class ReviseCommands(commands.Cog, name="Revise"):
         """Move a scene; its lines, who wrote them and its number go with it."""
         view = await self.room.move_scene(room_of(ctx), ctx.author.id, scene, after)
         await ctx.send(
-            f"Moved scene {view.label}; it now starts at line {view.lines[0].number}.",
+            messages.text(
+                "reply.moved", ctx_lang(ctx), scene=view.label, line=view.lines[0].number
+            ),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -178,7 +191,10 @@ class ReviseCommands(commands.Cog, name="Revise"):
         lines = await self.room.insert_scene(room_of(ctx), ctx.author.id, text, before_scene)
         body = numbered_text(lines)
         await ctx.send(
-            f"Inserted {len(lines)} lines:\n```\n{body}\n```"[:2000], allowed_mentions=NO_MENTIONS
+            f"{messages.text('reply.inserted', ctx_lang(ctx), count=len(lines))}\n```\n{body}\n```"[
+                :2000
+            ],
+            allowed_mentions=NO_MENTIONS,
         )
 
     @hybrid_command(description="The room's changes: who, what, when; numbered")
@@ -186,17 +202,19 @@ class ReviseCommands(commands.Cog, name="Revise"):
     async def history(self, ctx: Ctx, page: int = 1) -> None:
         """The room's changes, newest first; /undo to:N goes back to change N."""
         found = await self.room.history(room_of(ctx), page)
+        lang = ctx_lang(ctx)
         if not found.entries:
-            await ctx.send("Nothing has happened in this room yet.", allowed_mentions=NO_MENTIONS)
+            await ctx.send(messages.text("reply.history_empty", lang), allowed_mentions=NO_MENTIONS)
             return
-        rows = [f"History, page {found.page} of {found.pages} (newest first):"]
+        rows = [messages.text("reply.history_page", lang, page=found.page, pages=found.pages)]
+        undone_mark = f" *({messages.text('reply.undone_word', lang)})*"
         for entry in found.entries:
             event = entry.event
             when = f"<t:{int(event.at)}:R>"
-            undone = " *(undone)*" if entry.undone else ""
+            undone = undone_mark if entry.undone else ""
             rows.append(f"**#{entry.number}** {when} <@{event.user_id}>: {event.summary}{undone}")
         if found.page < found.pages:
-            rows.append(f"Older changes: /history page:{found.page + 1}")
+            rows.append(messages.text("reply.history_older", lang, page=found.page + 1))
         for piece in split_text("\n".join(rows)):
             await ctx.send(piece, allowed_mentions=NO_MENTIONS)
 
@@ -204,14 +222,20 @@ class ReviseCommands(commands.Cog, name="Revise"):
     async def draft(self, ctx: Ctx) -> None:
         """The room's drafts."""
         drafts = await self.room.drafts(room_of(ctx))
+        lang = ctx_lang(ctx)
         if not drafts:
-            await ctx.send(
-                'No drafts yet; save one with /draft save name:"blue draft".',
-                allowed_mentions=NO_MENTIONS,
-            )
+            await ctx.send(messages.text("console.no_drafts", lang), allowed_mentions=NO_MENTIONS)
             return
         rows = [
-            f'"{d.name}" — <t:{int(d.at)}:f>, <@{d.saved_by}>, {d.scenes} scenes' for d in drafts
+            messages.text(
+                "reply.draft_row",
+                lang,
+                name=d.name,
+                at=int(d.at),
+                by=d.saved_by,
+                scenes=messages.counted("scene", d.scenes).render(lang),
+            )
+            for d in drafts
         ]
         await ctx.send("\n".join(rows)[:2000], allowed_mentions=NO_MENTIONS)
 
@@ -222,16 +246,19 @@ class ReviseCommands(commands.Cog, name="Revise"):
     async def draft_save(self, ctx: Ctx, *, name: str) -> None:
         """Record a named draft; from now on scene numbers stay put (3A, OMITTED)."""
         draft = await self.room.save_draft(room_of(ctx), ctx.author.id, name)
+        lang = ctx_lang(ctx)
+        scenes = messages.counted("scene", draft.scenes).render(lang)
         await ctx.send(
-            f'Saved the draft "{draft.name}" ({draft.scenes} scenes); scene numbers are locked '
-            "from now on.",
+            messages.text("console.draft_saved", lang, name=draft.name, scenes=scenes),
             allowed_mentions=NO_MENTIONS,
         )
 
 
-def _numbered_block(title: str, view: SceneView) -> str:
-    text = f"{title}\n```\n{numbered_text(view.lines)}\n```"
-    return text if len(text) <= 2000 else f"{title} ({len(view.lines)} lines; /show for all)"
+def _numbered_block(title: str, view: SceneView, lang: messages.Lang) -> str:
+    block = f"{title}\n```\n{numbered_text(view.lines)}\n```"
+    if len(block) <= 2000:
+        return block
+    return messages.text("reply.too_long_to_show", lang, title=title, count=len(view.lines))
 
 
 async def setup(bot: WritersRoomBot) -> None:

@@ -24,6 +24,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import messages
 from bot.domain import SETTING_FIELDS, Event, ProposalStatus, ScriptLine, parse_duration
 from bot.errors import BadInput, NotFound, RoomError
 from bot.room import IMPORT_LIMIT, RoomService, format_lines, scene_lines
@@ -47,6 +48,7 @@ from cogs.embeds import (
     style_embed,
 )
 from cogs.errors import NO_MENTIONS
+from cogs.locale import ctx_lang, help_entry
 from cogs.views import WriteModal, wrote_sentence
 from screenplay.render import EXTENSIONS
 
@@ -148,14 +150,15 @@ class RoomCommands(commands.Cog, name="Room"):
         model writes takes of a character sheet."""
         if name is None:
             cast = await self.room.characters(room_of(ctx))
-            await ctx.send(embed=cast_embed(cast), allowed_mentions=NO_MENTIONS)
+            await ctx.send(embed=cast_embed(cast, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
             return
         if description is None:
             wanted = name.strip().upper()
             cast = await self.room.characters(room_of(ctx))
             entry = next((c for c in cast if c.name == wanted), None)
             if entry is not None:
-                await ctx.send(embed=character_embed(entry), allowed_mentions=NO_MENTIONS)
+                embed = character_embed(entry, ctx_lang(ctx))
+                await ctx.send(embed=embed, allowed_mentions=NO_MENTIONS)
                 return
         idea = f"{name}: {description}" if description else name
         # The name the writer gave is the cue, whatever the model's sheet calls them.
@@ -230,11 +233,11 @@ class RoomCommands(commands.Cog, name="Room"):
         """Write your own lines (Fountain) at the end of the script."""
         if text is None:
             if ctx.interaction is None:
-                raise BadInput("Write the Fountain lines after the command: !write INT. ...")
-            await ctx.interaction.response.send_modal(WriteModal())
+                raise BadInput("reply.write_after_command")
+            await ctx.interaction.response.send_modal(WriteModal(ctx_lang(ctx)))
             return
         lines = await self.room.write(room_of(ctx), ctx.author.id, text)
-        await ctx.send(wrote_sentence(lines), allowed_mentions=NO_MENTIONS)
+        await ctx.send(wrote_sentence(lines, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
 
     @hybrid_command(description="Show the script, or one scene of it")
     @app_commands.describe(
@@ -245,7 +248,7 @@ class RoomCommands(commands.Cog, name="Room"):
         """Show the script (or scene N) formatted as a screenplay, with who wrote what."""
         lines = await self.room.show(room_of(ctx))
         if not lines:
-            raise NotFound("The script is empty; ask for a /scene or /write some lines.")
+            raise NotFound("reply.script_empty")
         if attribution:
             text = await self.room.script_text(
                 room_of(ctx), scene=scene, attribution=True, names=_names(ctx, lines)
@@ -259,8 +262,9 @@ class RoomCommands(commands.Cog, name="Room"):
         for piece in pieces[:SHOW_MESSAGES]:
             await ctx.send(piece, allowed_mentions=NO_MENTIONS)
         if len(pieces) > SHOW_MESSAGES:
+            more = len(pieces) - SHOW_MESSAGES
             await ctx.send(
-                f"… and {len(pieces) - SHOW_MESSAGES} more messages' worth; /export for the rest.",
+                messages.text("reply.show_more", ctx_lang(ctx), count=more),
                 allowed_mentions=NO_MENTIONS,
             )
 
@@ -268,7 +272,7 @@ class RoomCommands(commands.Cog, name="Room"):
     async def cast(self, ctx: Ctx) -> None:
         """List the characters in the bible."""
         cast = await self.room.characters(room_of(ctx))
-        await ctx.send(embed=cast_embed(cast), allowed_mentions=NO_MENTIONS)
+        await ctx.send(embed=cast_embed(cast, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
 
     @hybrid_command(description="Undo the room's latest change to the story")
     @app_commands.describe(to="Undo every change after this one (its number in /history)")
@@ -312,8 +316,10 @@ class RoomCommands(commands.Cog, name="Room"):
         writer = writer_of(ctx)
         result = await self.room.pick(room_id, ctx.author.id, proposal, take, **writer.rights)
         await self.board.refresh(result.proposal)
+        lang = ctx_lang(ctx)
+        wrote = wrote_sentence(result.lines, lang)
         await ctx.send(
-            f"Take {take} of proposal #{proposal} went in ({wrote_sentence(result.lines)})",
+            messages.text("reply.picked", lang, take=take, proposal=proposal, wrote=wrote),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -321,7 +327,7 @@ class RoomCommands(commands.Cog, name="Room"):
         pending = await self.room.pending_proposals(room_id)
         open_ids = [p.id for p in pending if p.status is ProposalStatus.OPEN]
         if not open_ids:
-            raise NotFound("There is no proposal open to votes in this room.")
+            raise NotFound("reply.no_open_proposal")
         return max(open_ids)
 
     @hybrid_command(description="The script as a file")
@@ -342,7 +348,7 @@ class RoomCommands(commands.Cog, name="Room"):
         room_id = room_of(ctx)
         # One line says whether there is a script: refused before deferring, so ephemerally.
         if not await self.room.show(room_id, 1, 1):
-            raise BadInput("There is no script to export yet.")
+            raise BadInput("error.nothing_to_export")
         await ctx.defer()  # a long script takes a while to lay out as a PDF
         # The title page credits the room's writers by name, with or without attribution.
         names = _names(ctx, await self.room.show(room_id))
@@ -351,7 +357,7 @@ class RoomCommands(commands.Cog, name="Room"):
         )
         stem = _slug((await self.room.project(room_id)).title) or "script"
         await ctx.send(
-            f"The script as {format.upper()}.",
+            messages.text("reply.exported", ctx_lang(ctx), format=format.upper()),
             file=discord.File(io.BytesIO(data), filename=f"{stem}{EXTENSIONS[format]}"),
             allowed_mentions=NO_MENTIONS,
         )
@@ -363,9 +369,7 @@ class RoomCommands(commands.Cog, name="Room"):
         be empty: reset it or branch first)."""
         room_id = room_of(ctx)
         if file.size > IMPORT_LIMIT:
-            raise BadInput(
-                f"That file is too large to import (the limit is {IMPORT_LIMIT:,} bytes)."
-            )
+            raise BadInput("reply.file_too_large", limit=IMPORT_LIMIT)
         await ctx.defer()
         lines = await self.room.import_script(
             room_id, ctx.author.id, file.filename, await file.read()
@@ -373,7 +377,7 @@ class RoomCommands(commands.Cog, name="Room"):
         written = len(lines)
         _log.info("imported %s into room %s: %d lines", file.filename, room_id, written)
         await ctx.send(
-            f"Imported {file.filename}: {written} lines are now the room's script.",
+            messages.text("reply.imported", ctx_lang(ctx), file=file.filename, lines=written),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -387,7 +391,7 @@ class RoomCommands(commands.Cog, name="Room"):
     async def room_group(self, ctx: Ctx) -> None:
         """The room's settings, branches and reset."""
         settings = await self.room.settings(room_of(ctx))
-        await ctx.send(embed=settings_embed(settings), allowed_mentions=NO_MENTIONS)
+        await ctx.send(embed=settings_embed(settings, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
 
     @subcommand(room_group, name="settings", description="Show or change the room's settings")
     async def room_settings(self, ctx: Ctx, *, options: SettingsFlags) -> None:
@@ -401,14 +405,14 @@ class RoomCommands(commands.Cog, name="Room"):
             settings = await self.room.update_settings(
                 room_id, ctx.author.id, **writer.rights, **changes
             )
-        await ctx.send(embed=settings_embed(settings), allowed_mentions=NO_MENTIONS)
+        await ctx.send(embed=settings_embed(settings, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
 
     @subcommand(room_group, name="style", description="The project's genre, tone and style")
     async def room_style(self, ctx: Ctx, *, options: StyleFlags) -> None:
         """Set the project's genre, tone, language, style notes and page size."""
         changes = {f: v for f in _STYLE if (v := getattr(options, f)) is not None}
         project = await self.room.set_premise(room_of(ctx), ctx.author.id, **changes)
-        await ctx.send(embed=style_embed(project), allowed_mentions=NO_MENTIONS)
+        await ctx.send(embed=style_embed(project, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
 
     @subcommand(room_group, name="branch", description="Continue this story in a new thread")
     @app_commands.describe(name="The new thread's name")
@@ -416,12 +420,14 @@ class RoomCommands(commands.Cog, name="Room"):
         """Start a new thread from here that carries on this room's story."""
         parent = ctx.channel.parent if isinstance(ctx.channel, discord.Thread) else ctx.channel
         if not isinstance(parent, discord.TextChannel):
-            raise BadInput("A branch starts from a text channel or one of its threads.")
+            raise BadInput("reply.branch_where")
         room_id = room_of(ctx)
         writer = writer_of(ctx)
         # Asked before the thread is made, so a refused branch leaves no empty thread behind.
         project = await self.room.check_branch(room_id, ctx.author.id, **writer.rights)
-        title = name.strip() or f"{project.title or 'Branch'} (branch)"
+        lang = ctx_lang(ctx)
+        named = project.title or messages.text("reply.branch", lang)
+        title = name.strip() or messages.text("reply.branch_title", lang, title=named)
         thread = await parent.create_thread(
             name=title[:100], type=discord.ChannelType.public_thread
         )
@@ -431,20 +437,21 @@ class RoomCommands(commands.Cog, name="Room"):
             with contextlib.suppress(discord.HTTPException):
                 await thread.delete()
             raise
-        await ctx.send(f"Branched into {thread.mention}.", allowed_mentions=NO_MENTIONS)
+        await ctx.send(
+            messages.text("reply.branched", lang, thread=thread.mention),
+            allowed_mentions=NO_MENTIONS,
+        )
 
     @subcommand(room_group, name="reset", description="Showrunners: empty the room's story")
     @app_commands.describe(confirm="Set to True: the reset cannot be undone")
     async def room_reset(self, ctx: Ctx, confirm: bool = False) -> None:
         """Empty the room's story (showrunners; cannot be undone)."""
         if not confirm:
-            raise BadInput(
-                "A reset empties the story and cannot be undone; run it again with confirm True."
-            )
+            raise BadInput("reply.reset_confirm")
         writer = writer_of(ctx)
         cancelled = await self.room.reset(room_of(ctx), ctx.author.id, **writer.rights)
         await ctx.send(
-            "The room's story is empty; start with /premise.", allowed_mentions=NO_MENTIONS
+            messages.text("reply.reset_done", ctx_lang(ctx)), allowed_mentions=NO_MENTIONS
         )
         await self.board.update_ballots(cancelled)
 
@@ -454,19 +461,23 @@ class RoomCommands(commands.Cog, name="Room"):
     async def status(self, ctx: Ctx) -> None:
         """The generation queue and the model."""
         pending = await self.room.pending_proposals(room_of(ctx))
-        text = f"{self.status_source()}\nThis room: {len(pending)} proposal(s) pending."
-        await ctx.send(embed=status_embed(text), allowed_mentions=NO_MENTIONS)
+        lang = ctx_lang(ctx)
+        pending_line = messages.text("reply.room_pending", lang, count=len(pending))
+        said = f"{self.status_source()}\n{pending_line}"
+        await ctx.send(embed=status_embed(said, lang), allowed_mentions=NO_MENTIONS)
 
     @hybrid_command(name="help", description="What the writers' room can do")
     async def help_(self, ctx: Ctx) -> None:
         """What the writers' room can do."""
+        lang = ctx_lang(ctx)
         entries = []
         for command in ctx.bot.walk_commands():  # every cog's: the room, the bible, revision
             if isinstance(command, commands.Group) and command.invoke_without_command is False:
                 continue
-            usage = f"/{command.qualified_name} {command.signature}".strip()
-            entries.append((usage, command.description or command.short_doc))
-        await ctx.send(embeds=help_embeds(entries), ephemeral=True, allowed_mentions=NO_MENTIONS)
+            entries.append(help_entry(command, lang))
+        await ctx.send(
+            embeds=help_embeds(entries, lang), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -523,7 +534,7 @@ def _mentions(text: str) -> tuple[list[int], list[int]]:
         else:
             users.append(int(match[3]))
     if not users and not roles:
-        raise BadInput("Name the showrunners as mentions (@name, @role) or user ids.")
+        raise BadInput("reply.name_showrunners")
     return users, roles
 
 

@@ -39,6 +39,7 @@ import discord
 
 from bot.domain import Proposal, ProposalStatus
 from bot.errors import BadInput
+from bot.messages import ENGLISH, Lang, counted, text
 from bot.room import RoomService, take_text
 from cogs.cooldown import WriterCooldown
 from cogs.embeds import (
@@ -47,6 +48,7 @@ from cogs.embeds import (
     who,
 )
 from cogs.errors import NO_MENTIONS, answer_interaction
+from cogs.locale import interaction_lang
 from model.tasks import Progress
 
 if TYPE_CHECKING:
@@ -107,8 +109,11 @@ class ProgressReporter:
     """Shows a proposal's progress by editing one message, at most once per `interval` seconds
     (Discord rate-limits edits; the writer only needs a sign of life)."""
 
-    def __init__(self, message: discord.Message, proposal: Proposal, interval: float) -> None:
+    def __init__(
+        self, message: discord.Message, proposal: Proposal, interval: float, lang: Lang = ENGLISH
+    ) -> None:
         self.message = message
+        self.lang = lang
         self.proposal = proposal
         self.interval = interval
         self.edits = 0
@@ -135,11 +140,11 @@ class ProgressReporter:
         while True:
             await self._changed.wait()
             self._changed.clear()
-            text = progress_text(self.proposal, self._latest)
-            if text != self._shown:
+            said = progress_text(self.proposal, self._latest, self.lang)
+            if said != self._shown:
                 try:
-                    await self.message.edit(content=text, allowed_mentions=NO_MENTIONS)
-                    self._shown = text
+                    await self.message.edit(content=said, allowed_mentions=NO_MENTIONS)
+                    self._shown = said
                     self.edits += 1
                 except discord.HTTPException:
                     _log.debug("could not show progress of proposal %s", self.proposal.id)
@@ -189,10 +194,12 @@ class EditButton(
 ):
     """Opens a modal prefilled with one take, to replace it by the writer's version."""
 
-    def __init__(self, proposal_id: int, take: int, *, disabled: bool = False):
+    def __init__(
+        self, proposal_id: int, take: int, *, disabled: bool = False, lang: Lang = ENGLISH
+    ):
         super().__init__(
             discord.ui.Button(
-                label=f"Edit {take}",
+                label=text("button.edit", lang, take=take),
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"wr:edit:{proposal_id}:{take}",
                 disabled=disabled,
@@ -225,13 +232,16 @@ class EditButton(
                 self.take,
                 **writer.rights,
             )
-            text = take_text(proposal.kind, take)
-            if len(text) > MODAL_TEXT_LIMIT:
+            current = take_text(proposal.kind, take)
+            if len(current) > MODAL_TEXT_LIMIT:
                 raise BadInput(
-                    f"Take {self.take} is too long to edit in a form ({len(text)} characters; "
-                    f"the form holds {MODAL_TEXT_LIMIT}); write your version with /write instead."
+                    "reply.take_too_long_for_form",
+                    take=self.take,
+                    length=len(current),
+                    limit=MODAL_TEXT_LIMIT,
                 )
-            await interaction.response.send_modal(EditModal(proposal.id, self.take, text))
+            lang = interaction_lang(interaction)
+            await interaction.response.send_modal(EditModal(proposal.id, self.take, current, lang))
         except Exception as err:
             await answer_interaction(interaction, err)
 
@@ -242,10 +252,10 @@ class RerollButton(
 ):
     """Withdraws the takes and asks the model again."""
 
-    def __init__(self, proposal_id: int, *, disabled: bool = False):
+    def __init__(self, proposal_id: int, *, disabled: bool = False, lang: Lang = ENGLISH):
         super().__init__(
             discord.ui.Button(
-                label="Reroll",
+                label=text("button.reroll", lang),
                 emoji="\N{CLOCKWISE RIGHTWARDS AND LEFTWARDS OPEN CIRCLE ARROWS}",
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"wr:reroll:{proposal_id}",
@@ -273,16 +283,17 @@ class RerollButton(
 DYNAMIC_ITEMS = (TakeButton, EditButton, RerollButton)
 
 
-def ballot_view(proposal: Proposal) -> discord.ui.View:
-    """The buttons of a proposal's ballot; all disabled once it is closed, the winner green."""
+def ballot_view(proposal: Proposal, lang: Lang = ENGLISH) -> discord.ui.View:
+    """The buttons of a proposal's ballot, labelled in `lang`; all disabled once it is closed,
+    the winner green."""
     closed = proposal.status is not ProposalStatus.OPEN
     view = discord.ui.View(timeout=None)
     for take in proposal.takes[:5]:
         won = take.number == proposal.decided_take
         view.add_item(TakeButton(proposal.id, take.number, disabled=closed, won=won))
     for take in proposal.takes[:5]:
-        view.add_item(EditButton(proposal.id, take.number, disabled=closed))
-    view.add_item(RerollButton(proposal.id, disabled=closed))
+        view.add_item(EditButton(proposal.id, take.number, disabled=closed, lang=lang))
+    view.add_item(RerollButton(proposal.id, disabled=closed, lang=lang))
     return view
 
 
@@ -292,18 +303,18 @@ def ballot_view(proposal: Proposal) -> discord.ui.View:
 class EditModal(discord.ui.Modal):
     """The writer's version of a take, prefilled with the take."""
 
-    def __init__(self, proposal_id: int, take: int, text: str) -> None:
+    def __init__(self, proposal_id: int, take: int, current: str, lang: Lang = ENGLISH) -> None:
         super().__init__(
-            title=f"Edit take {take} of proposal #{proposal_id}",
+            title=text("modal.edit_title", lang, take=take, proposal=proposal_id),
             custom_id=f"wr:editmodal:{proposal_id}:{take}",
             timeout=None,
         )
         self.proposal_id = proposal_id
         self.take = take
         self.text: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-            label="The take",
+            label=text("modal.edit_label", lang),
             style=discord.TextStyle.paragraph,
-            default=text,
+            default=current,
             max_length=MODAL_TEXT_LIMIT,
         )
         self.add_item(self.text)
@@ -319,14 +330,16 @@ class EditModal(discord.ui.Modal):
             self.text.value,
             **writer.rights,
         )
-        said = edit.naming(who(writer.user_id))
         if not edit.changed:
+            said = edit.naming(who(writer.user_id)).render(interaction_lang(interaction))
             await interaction.response.send_message(
                 said, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
         # The room sees the new text and, after it, that the votes for the old one are gone.
-        pieces = take_messages(edit.proposal, edit.take)
+        lang = client.board.room_lang(edit.proposal.room_id)
+        said = edit.naming(who(writer.user_id, lang)).render(lang)
+        pieces = take_messages(edit.proposal, edit.take, lang=lang)
         await interaction.response.send_message(pieces[0], allowed_mentions=NO_MENTIONS)
         for piece in [*pieces[1:], said]:
             await interaction.followup.send(piece, allowed_mentions=NO_MENTIONS)
@@ -341,12 +354,12 @@ class EditModal(discord.ui.Modal):
 class WriteModal(discord.ui.Modal):
     """The writer's own Fountain lines (a slash option cannot hold line breaks)."""
 
-    def __init__(self) -> None:
-        super().__init__(title="Write into the script", timeout=None)
+    def __init__(self, lang: Lang = ENGLISH) -> None:
+        super().__init__(title=text("modal.write_title", lang), timeout=None)
         self.text: discord.ui.TextInput[WriteModal] = discord.ui.TextInput(
-            label="Fountain lines",
+            label=text("modal.write_label", lang),
             style=discord.TextStyle.paragraph,
-            placeholder="INT. KITCHEN - NIGHT\n\nMara pours two cups.",
+            placeholder=text("modal.write_placeholder", lang),
             max_length=MODAL_TEXT_LIMIT,
         )
         self.add_item(self.text)
@@ -355,7 +368,8 @@ class WriteModal(discord.ui.Modal):
         lines = await room_client(interaction).room.write(
             room_of_interaction(interaction), interaction.user.id, self.text.value
         )
-        await interaction.response.send_message(wrote_sentence(lines), allowed_mentions=NO_MENTIONS)
+        said = wrote_sentence(lines, interaction_lang(interaction))
+        await interaction.response.send_message(said, allowed_mentions=NO_MENTIONS)
 
     async def on_error(  # type: ignore[override]  # Modal's own signature has no item
         self, interaction: discord.Interaction, error: Exception, /
@@ -363,15 +377,20 @@ class WriteModal(discord.ui.Modal):
         await answer_interaction(interaction, error)
 
 
-def wrote_sentence(lines: Sequence[Any]) -> str:
+def wrote_sentence(lines: Sequence[Any], lang: Lang = ENGLISH) -> str:
+    """What a writer is told of lines that went into the script, in `lang`."""
     if not lines:
-        return "Nothing went into the script."
+        return text("reply.wrote_nothing", lang)
     first, last = lines[0].number, lines[-1].number
-    where = f"line {first}" if first == last else f"lines {first}–{last}"
-    return f"Wrote {len(lines)} line{'' if len(lines) == 1 else 's'} into the script ({where})."
+    if first == last:
+        where = text("reply.where_line", lang, line=first)
+    else:
+        where = text("reply.where_lines", lang, first=first, last=last)
+    wrote = counted("line", len(lines)).render(lang)
+    return text("reply.wrote", lang, lines=wrote, where=where)
 
 
 def room_of_interaction(interaction: discord.Interaction) -> int:
     if interaction.channel_id is None:
-        raise BadInput("The writers' room works in channels and threads.")
+        raise BadInput("reply.channels_only")
     return interaction.channel_id

@@ -62,11 +62,11 @@ class RoomAdmin(RoomCore):
         known = {f.name for f in dataclasses.fields(RoomSettings)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise BadInput(f"There is no setting called {', '.join(unknown)}.")
+            raise BadInput("error.no_setting", names=", ".join(unknown))
         async with self._lock(room_id), self.store.write() as db:
             before = await self._ensure_room(db, room_id, user_id)
             if not before.is_showrunner(user_id, tuple(roles), is_showrunner):
-                raise NotAllowed("Only a showrunner can change the room's settings.")
+                raise NotAllowed("error.showrunner_settings")
             after = _apply_settings(before, changes)
             if after != before:
                 await db_.save_settings(db, room_id, after)
@@ -92,7 +92,7 @@ class RoomAdmin(RoomCore):
         async with self._lock(room_id), self.store.write() as db:
             settings = await self._ensure_room(db, room_id, user_id)
             if not settings.is_showrunner(user_id, tuple(roles), is_showrunner):
-                raise NotAllowed("Only a showrunner can reset the room.")
+                raise NotAllowed("error.showrunner_reset")
             await db_.clear_story(db, room_id)
             pending = await db_.proposal_ids(
                 db, room_id=room_id, statuses=(ProposalStatus.GENERATING, ProposalStatus.OPEN)
@@ -137,12 +137,12 @@ class RoomAdmin(RoomCore):
         and settings (showrunners only; see the module's docstring); the writer who branches
         becomes one of its showrunners. Pending proposals stay with the original room."""
         if new_room_id == room_id or not storable(new_room_id):
-            raise BadInput("A branch needs a new room.")
+            raise BadInput("error.branch_new_room")
         first, second = sorted((room_id, new_room_id))
         async with self._lock(first), self._lock(second), self.store.write() as db:
             settings = await _branchable(db, room_id, user_id, tuple(roles), is_showrunner)
             if await db_.room_exists(db, new_room_id):
-                raise BadInput("That room already has a story of its own; branch into a new one.")
+                raise BadInput("error.branch_room_taken")
             now = self.clock()
             if user_id not in settings.showrunners and user_id != SYSTEM_USER:
                 settings = dataclasses.replace(
@@ -175,13 +175,10 @@ async def _branchable(
 ) -> RoomSettings:
     """The settings of the room `user_id` may branch; the sentence why not otherwise."""
     if not storable(room_id) or not await db_.room_exists(db, room_id):
-        raise NotFound("This room has no story to branch yet.")
+        raise NotFound("error.branch_nothing")
     settings = await db_.load_settings(db, room_id)
     if user_id != SYSTEM_USER and not settings.is_showrunner(user_id, roles, flag):
-        raise NotAllowed(
-            "Only a showrunner can branch this room, since a branch opens a new thread; ask a "
-            "showrunner to branch it."
-        )
+        raise NotAllowed("error.showrunner_branch")
     return settings
 
 
@@ -199,10 +196,8 @@ def _apply_settings(settings: RoomSettings, changes: Mapping[str, Any]) -> RoomS
                 values[name] = float(value)
     except (TypeError, ValueError):
         rules = ", ".join(r.value for r in PickRule)
-        raise BadInput(
-            f"That value does not fit the setting (pick rules are {rules}; numbers elsewhere)."
-        ) from None
+        raise BadInput("error.setting_value", rules=rules) from None
     after = dataclasses.replace(settings, **values).validate()
     if not after.showrunners and not after.showrunner_roles:
-        raise BadInput("A room needs at least one showrunner or showrunner role.")
+        raise BadInput("error.no_showrunner")
     return after

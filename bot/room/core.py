@@ -36,6 +36,7 @@ from bot.errors import (
     NotReady,
 )
 from bot.generation import TakeGenerator
+from bot.messages import Message, counted, message
 from bot.offload import Offload
 from bot.offload import shared as shared_offload
 from bot.store import Change, Store
@@ -148,10 +149,10 @@ def storable(number: int) -> bool:
 
 async def proposal_in(db: aiosqlite.Connection, room_id: int, proposal_id: int) -> Proposal:
     if not storable(proposal_id):
-        raise NotFound(f"There is no proposal #{proposal_id} in this room.")
+        raise NotFound("error.no_proposal", proposal=proposal_id)
     proposal = await db_.load_proposal(db, proposal_id)
     if proposal is None or proposal.room_id != room_id:
-        raise NotFound(f"There is no proposal #{proposal_id} in this room.")
+        raise NotFound("error.no_proposal", proposal=proposal_id)
     return proposal
 
 
@@ -161,15 +162,11 @@ async def open_proposal(
     """The proposal if it is open to votes and has take `take`; otherwise the sentence why not."""
     proposal = await proposal_in(db, room_id, proposal_id)
     if proposal.status is ProposalStatus.GENERATING:
-        raise NotReady(
-            f"The takes of proposal #{proposal_id} are still being written; vote when they appear."
-        )
+        raise NotReady("error.takes_being_written_vote", proposal=proposal_id)
     if proposal.status is not ProposalStatus.OPEN:
         raise AlreadyDecided(closed_sentence(proposal))
     if proposal.take(take) is None:
-        raise NotFound(
-            f"Proposal #{proposal_id} has no take {take}; its takes are 1 to {len(proposal.takes)}."
-        )
+        raise NotFound("error.no_take", proposal=proposal_id, take=take, last=len(proposal.takes))
     return proposal
 
 
@@ -184,10 +181,7 @@ async def location_in(db: aiosqlite.Connection, room_id: int, name: str) -> Loca
 async def beat_in(db: aiosqlite.Connection, room_id: int, number: int) -> Beat:
     beats = await db_.load_beats(db, room_id)
     if not 1 <= number <= len(beats):
-        raise NotFound(
-            f"There is no beat {number}; the outline has {len(beats)} beat"
-            f"{'' if len(beats) == 1 else 's'}."
-        )
+        raise NotFound("error.no_beat", number=number, beats=counted("beat", len(beats)))
     return beats[number - 1]
 
 
@@ -229,24 +223,15 @@ def project_change(before: Project, after: Project) -> Change:
     }
 
 
-def closed_sentence(proposal: Proposal) -> str:
+def closed_sentence(proposal: Proposal) -> Message:
     if proposal.status is ProposalStatus.DECIDED:
-        undone = " and was undone since" if proposal.undone_by is not None else ""
-        return (
-            f"Proposal #{proposal.id} is already decided: take {proposal.decided_take} "
-            f"went in{undone}."
+        undone = "_undone" if proposal.undone_by is not None else ""
+        return message(
+            f"error.closed_decided{undone}", proposal=proposal.id, take=proposal.decided_take
         )
     if proposal.status is ProposalStatus.REROLLED:
-        return (
-            f"Proposal #{proposal.id} was rerolled as #{proposal.rerolled_as}; "
-            "vote on the new takes."
-        )
-    reasons = {
-        ProposalStatus.EXPIRED: "expired without a vote",
-        ProposalStatus.FAILED: "failed",
-        ProposalStatus.CANCELLED: "was cancelled when the room was reset",
-    }
-    return f"Proposal #{proposal.id} {reasons[proposal.status]}; votes no longer count."
+        return message("error.closed_rerolled", proposal=proposal.id, new=proposal.rerolled_as)
+    return message(f"error.closed_{proposal.status.value}", proposal=proposal.id)
 
 
 def quote(text: str, limit: int = 40) -> str:

@@ -27,6 +27,7 @@ import aiosqlite
 from bot import store as db_
 from bot.domain import Event, Room, ScriptLine, clean_text, with_attribution_notes
 from bot.errors import BadInput, NotAllowed, NotFound, NothingToUndo
+from bot.messages import counted
 from bot.room.core import RoomCore, script_in_steps, storable
 from bot.room.numbering import Locked, lock, numbered_elements
 from bot.room.script import locked_numbers
@@ -71,7 +72,7 @@ class DraftsAndHistory(RoomCore):
     async def history(self, room_id: int, page: int = 1) -> HistoryPage:
         """Page `page` (from 1) of the room's changes, newest first."""
         if page < 1 or not storable(page * HISTORY_PAGE):
-            raise BadInput("Pages are numbered from 1.")
+            raise BadInput("error.pages_from_1")
         async with self.store.read() as db:
             total, rows = await drafts_db.history_rows(
                 db, room_id, HISTORY_PAGE, (page - 1) * HISTORY_PAGE
@@ -79,7 +80,7 @@ class DraftsAndHistory(RoomCore):
             undone = await _undone_now(db, room_id)
         pages = max(1, -(-total // HISTORY_PAGE))
         if page > pages:
-            raise BadInput(f"The history has {pages} page{'s' * (pages != 1)}.")
+            raise BadInput("error.history_pages", pages=counted("page", pages))
         entries = tuple(
             HistoryEntry(number, event, event.undoable and event.id in undone)
             for number, event, _ in rows
@@ -99,7 +100,7 @@ class DraftsAndHistory(RoomCore):
         event; undoing another writer's change needs a showrunner."""
         async with self._lock(room_id), self.store.write() as db:
             if not await db_.room_exists(db, room_id):
-                raise NothingToUndo("There is nothing to undo.")
+                raise NothingToUndo("error.nothing_to_undo")
             later = await _changes_after(db, room_id, number)
             settings = await db_.load_settings(db, room_id)
             changes: list[Change] = []
@@ -109,8 +110,7 @@ class DraftsAndHistory(RoomCore):
                     user_id, tuple(roles), is_showrunner
                 ):
                     raise NotAllowed(
-                        f"A change after #{number} ({event.summary}) is another writer's; only a "
-                        "showrunner can undo it."
+                        "error.undo_to_other_writer", number=number, summary=event.summary
                     )
                 changes += [db_.invert(c) for c in reversed(payload["changes"])]
             count = len(later)
@@ -127,14 +127,14 @@ class DraftsAndHistory(RoomCore):
         """Record the script as draft `name` and lock its scene numbers."""
         name = clean_text(name, "draft name", "title", multiline=False)
         if not name:
-            raise BadInput('A draft needs a name, like name:"blue draft".')
+            raise BadInput("error.draft_name")
         async with self._lock(room_id), self.store.write() as db:
             await self._ensure_room(db, room_id, user_id)
             if await drafts_db.draft_lines(db, room_id, name) is not None:
-                raise BadInput(f'This room already has a draft called "{name}".')
+                raise BadInput("error.draft_exists", name=name)
             script = await db_.load_script(db, room_id)
             if not script:
-                raise BadInput("There is no script to save as a draft yet.")
+                raise BadInput("error.draft_no_script")
             scenes = lock(script, await locked_numbers(db, room_id))
             event_id = await self._record(
                 db, room_id, user_id, "draft", f'saved the draft "{name}"', {"name": name}
@@ -173,7 +173,9 @@ class DraftsAndHistory(RoomCore):
         `changes_since` (a draft's name), revision marks on what changed since."""
         fmt = fmt.strip().lower()
         if fmt not in EXPORT_FORMATS:
-            raise BadInput(f"Export formats are {', '.join(EXPORT_FORMATS)}; not {fmt!r}.")
+            raise BadInput(
+                "error.export_formats", formats=", ".join(EXPORT_FORMATS), given=repr(fmt)
+            )
         async with self.store.read() as db:
             project = await db_.load_project(db, room_id)
             script = await script_in_steps(db, room_id)
@@ -182,9 +184,9 @@ class DraftsAndHistory(RoomCore):
             if changes_since is not None:
                 since = await drafts_db.draft_lines(db, room_id, changes_since.strip())
                 if since is None:
-                    raise NotFound(f'There is no draft called "{changes_since.strip()}".')
+                    raise NotFound("error.no_draft", name=changes_since.strip())
         if not script:
-            raise BadInput("There is no script to export yet.")
+            raise BadInput("error.nothing_to_export")
         room = Room(room_id, exists=True, project=project, script=script)
         doc = room.document(attribution=attribution, names=names)
         doc = _numbered(doc, script, locked, since, attribution, names)
@@ -249,15 +251,12 @@ async def _changes_after(
     else:
         event_id = await drafts_db.event_id_of_change(db, room_id, number)
         if event_id is None:
-            raise NotFound(f"There is no change #{number} in this room; /history lists them.")
+            raise NotFound("error.no_change", number=number)
         if event_id not in undo_stack:
-            raise BadInput(
-                f"Change #{number} is not a change to the story in effect now (it is not one, "
-                "or it was undone); /history shows which are."
-            )
+            raise BadInput("error.change_not_in_effect", number=number)
         later_ids = undo_stack[undo_stack.index(event_id) + 1 :]
     if not later_ids:
-        raise NothingToUndo(f"Nothing was changed after change #{number}; nothing to undo.")
+        raise NothingToUndo("error.nothing_after_change", number=number)
     return [await db_.load_event(db, event_id) for event_id in later_ids]
 
 

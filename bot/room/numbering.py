@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from bot.domain import ScriptLine
 from bot.errors import NotFound
+from bot.messages import counted
 from screenplay.types import Element, SceneHeading
 
 #: A locked numbering: (scene heading line id, number), in the order of the script it was
@@ -120,8 +121,10 @@ def find_scene(found: Sequence[Scene], label: str) -> Scene:
             else (f" ({', '.join(labels[:12])}{'…' * (count > 12)})")
         )
         raise NotFound(
-            f"There is no scene {wanted or label}; the script has {count} "
-            f"scene{'s' * (count != 1)}{listed}."
+            "error.no_scene_listed",
+            scene=wanted or label,
+            scenes=counted("scene", count),
+            listed=listed,
         )
     return scene
 

@@ -52,6 +52,7 @@ from bot.errors import (
     QueueFull,
     RoomError,
 )
+from bot.messages import message
 from bot.room.core import (
     RoomCore,
     closed_sentence,
@@ -92,18 +93,18 @@ class Proposals(RoomCore):
             task = TaskKind(kind.strip().lower())
         except ValueError:
             kinds = ", ".join(k.value for k in TaskKind)
-            raise BadInput(f"Ask for one of: {kinds}.") from None
+            raise BadInput("error.ask_kinds", kinds=kinds) from None
         prompt = clean_text(prompt, "request", "prompt")
         if not prompt and task not in (TaskKind.CONTINUE, TaskKind.BEAT):
-            raise BadInput(f"Say what the {task.value} should be about.")
+            raise BadInput("error.say_what", kind=message(f"kind.{task.value}"))
         if len(characters) > _MAX_CHARACTERS_PER_REQUEST:
-            raise BadInput(f"Name at most {_MAX_CHARACTERS_PER_REQUEST} characters.")
+            raise BadInput("error.too_many_characters", most=_MAX_CHARACTERS_PER_REQUEST)
         cues = tuple(dict.fromkeys(cue_name(c) for c in characters if c.strip()))
         async with self._lock(room_id), self.store.write() as db:
             settings = await self._ensure_room(db, room_id, user_id)
             count = settings.takes_per_request if n is None else n
             if not 1 <= count <= 5:
-                raise BadInput("Ask for 1 to 5 takes.")
+                raise BadInput("error.takes_range")
             beat_id = None
             if task in (TaskKind.SCENE, TaskKind.CONTINUE, TaskKind.BEAT):
                 planned = [
@@ -165,7 +166,7 @@ class Proposals(RoomCore):
         `ProposalCancelled` when a reset cancelled it meanwhile. `omitted` is what their prompt
         left out for length, which each take's ballot says."""
         if not 1 <= len(takes) <= 5:
-            raise BadInput("A proposal has 1 to 5 takes.")
+            raise BadInput("error.proposal_takes_range")
         async with self._lock(room_id), self.store.write() as db:
             settings = await db_.load_settings(db, room_id)
             proposal = await proposal_in(db, room_id, proposal_id)
@@ -173,8 +174,7 @@ class Proposals(RoomCore):
                 raise ProposalCancelled(proposal_id, proposal.decided_by)
             if proposal.status is not ProposalStatus.GENERATING:
                 raise AlreadyDecided(
-                    f"Proposal #{proposal_id} is {proposal.status.value}; its takes are no longer "
-                    "wanted."
+                    "error.takes_unwanted", proposal=proposal_id, status=proposal.status.value
                 )
             for number, generated in enumerate(takes, 1):
                 take = stored_take(number, generated)
@@ -251,11 +251,11 @@ class Proposals(RoomCore):
             raise
         except Exception as err:
             _log.exception("generating takes for proposal %s failed", proposal_id)
-            failure = GenerationFailed("The model could not write takes for this request.")
+            failure = GenerationFailed("error.generation_failed")
             await self.fail(room_id, proposal_id, str(failure))
             raise failure from err
         if not takes:
-            failure = GenerationFailed("The model returned no takes for this request.")
+            failure = GenerationFailed("error.no_takes")
             await self.fail(room_id, proposal_id, str(failure))
             raise failure
         return await self.add_takes(room_id, proposal_id, takes, omitted=request.context.omitted)
@@ -291,10 +291,10 @@ class Proposals(RoomCore):
             settings = await self._ensure_room(db, room_id, user_id)
             old = await proposal_in(db, room_id, proposal_id)
             if old.status is ProposalStatus.GENERATING:
-                raise NotReady(f"The takes of proposal #{proposal_id} are still being written.")
+                raise NotReady("error.takes_being_written", proposal=proposal_id)
             if old.status in (ProposalStatus.DECIDED, ProposalStatus.REROLLED):
                 raise AlreadyDecided(closed_sentence(old))
-            _owner_or_showrunner(settings, old, user_id, (tuple(roles), is_showrunner), "reroll it")
+            _owner_or_showrunner(settings, old, user_id, (tuple(roles), is_showrunner), "reroll")
             new_id = await db_.insert_proposal(
                 db,
                 room_id=room_id,
@@ -448,7 +448,7 @@ async def _editable(
     """The open proposal and its take `take`, when `user_id` may edit it."""
     proposal = await open_proposal(db, room_id, proposal_id, take)
     settings = await db_.load_settings(db, room_id)
-    _owner_or_showrunner(settings, proposal, user_id, rights, "edit its takes")
+    _owner_or_showrunner(settings, proposal, user_id, rights, "edit")
     original = proposal.take(take)
     assert original is not None
     return proposal, original
@@ -464,10 +464,7 @@ def _owner_or_showrunner(
     """`NotAllowed` unless `user_id` asked for the proposal or is a showrunner."""
     roles, flag = rights
     if user_id != proposal.requested_by and not settings.is_showrunner(user_id, roles, flag):
-        raise NotAllowed(
-            f"Only the writer who asked for proposal #{proposal.id}, or a showrunner, can "
-            f"{doing}; vote for the take you like instead."
-        )
+        raise NotAllowed(f"error.owner_or_showrunner.{doing}", proposal=proposal.id)
 
 
 def _count_votes(count: int) -> str:

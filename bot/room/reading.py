@@ -59,7 +59,7 @@ class Reading(RoomCore):
     ) -> tuple[ScriptLine, ...]:
         """Script lines `start` to `end` (numbers from 1, both included; `end` None: the rest)."""
         if start < 1 or (end is not None and end < start):
-            raise BadInput("Show a range of lines like 1 to 20; lines are numbered from 1.")
+            raise BadInput("error.show_range")
         if not storable(start):
             return ()  # no script has that many lines
         if end is not None and not storable(end):

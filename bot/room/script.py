@@ -25,6 +25,7 @@ import aiosqlite
 from bot import store as db_
 from bot.domain import Attribution, ScriptLine, clean_text
 from bot.errors import BadInput, NotFound
+from bot.messages import Message, counted, message
 from bot.room.core import RoomCore, count_lines, insert_change, storable
 from bot.room.numbering import Locked, Scene, find_scene, scenes
 from bot.room.text import format_lines, parse_script
@@ -71,13 +72,13 @@ class ScriptRevisions(RoomCore):
         says otherwise); its attribution adds the writer as a reviser."""
         text = clean_text(text, "text", "fountain")
         if not text:
-            raise BadInput("Give the line's new text; to remove the line use /delete lines:N.")
+            raise BadInput("error.revise_line_empty")
         async with self._lock(room_id), self.store.write() as db:
             await self._ensure_room(db, room_id, user_id)
             old = await _line_at(db, room_id, line)
             element = await asyncio.to_thread(revised_element, old.element, text)
             if element == old.element:
-                raise BadInput(f"Line {line} already reads that way; nothing changed.")
+                raise BadInput("error.line_unchanged", line=line)
             event_id = await db_.next_event_id(db)
             change = _edit(old, element, event_id, user_id)
             await self._story_change(
@@ -94,25 +95,19 @@ class ScriptRevisions(RoomCore):
         text = clean_text(text, "scene", "fountain")
         elements = await asyncio.to_thread(parse_script, text) if text else ()
         if not elements or not isinstance(elements[0], SceneHeading):
-            raise BadInput(
-                f"A scene starts with its heading (INT. … or EXT. …); to remove scene {scene} "
-                f"use /delete scene:{scene}."
-            )
+            raise BadInput("error.scene_needs_heading", scene=scene)
         async with self._lock(room_id), self.store.write() as db:
             await self._ensure_room(db, room_id, user_id)
             script, found = await script_scenes(db, room_id)
             target = find_scene(found, scene)
             before = _view(script, target)
             if expected is not None and _same_text(expected) != _same_text(before.fountain):
-                raise BadInput(
-                    f"Scene {target.label} changed while you revised it; open it again to see "
-                    "the new version."
-                )
+                raise BadInput("error.scene_changed_meanwhile", scene=target.label)
             anchor = script[target.start - 1].id if target.start else None
             event_id = await db_.next_event_id(db)
             changes = await _scene_changes(db, before.lines, elements, anchor, event_id, user_id)
             if not changes:
-                raise BadInput(f"Scene {target.label} already reads that way; nothing changed.")
+                raise BadInput("error.scene_unchanged", scene=target.label)
             summary = f"revised scene {target.label} ({_diff_words(changes)})"
             await self._story_change(
                 db, room_id, user_id, "revise", summary, changes, event_id=event_id
@@ -167,11 +162,11 @@ class ScriptRevisions(RoomCore):
             else:
                 behind = find_scene(found, after)
                 if moving.start <= behind.start < moving.end:
-                    raise BadInput(f"Scene {moving.label} cannot go after itself.")
+                    raise BadInput("error.move_after_itself", scene=moving.label)
                 to, where = script[behind.end - 1].id, f"after scene {behind.label}"
             anchor = script[moving.start - 1].id if moving.start else None
             if to == anchor:
-                raise BadInput(f"Scene {moving.label} is already there.")
+                raise BadInput("error.move_already_there", scene=moving.label)
             view = _view(script, moving)
             records = [_record(line) for line in view.lines]
             changes: list[Change] = [
@@ -192,7 +187,7 @@ class ScriptRevisions(RoomCore):
         text = clean_text(fountain, "text", "fountain")
         elements = await asyncio.to_thread(parse_script, text) if text else ()
         if not elements or not isinstance(elements[0], SceneHeading):
-            raise BadInput("A new scene starts with its heading (INT. … or EXT. …).")
+            raise BadInput("error.insert_needs_heading")
         async with self._lock(room_id), self.store.write() as db:
             await self._ensure_room(db, room_id, user_id)
             script, found = await script_scenes(db, room_id)
@@ -237,10 +232,10 @@ async def _line_at(db: aiosqlite.Connection, room_id: int, number: int) -> Scrip
     return (await db_.load_script(db, room_id, number, number))[0]
 
 
-def _range_sentence(length: int) -> str:
+def _range_sentence(length: int) -> Message:
     if not length:
-        return "The script is empty; there are no lines to change."
-    return f"The script has {count_lines(length)}; lines are numbered 1 to {length}."
+        return message("error.script_empty_lines")
+    return message("error.line_range", lines=counted("line", length), last=length)
 
 
 _RANGE = re.compile(r"^\s*#?([0-9]{1,18})\s*(?:[-–—]|\.\.|to)?\s*#?([0-9]{1,18})?\s*$")
@@ -250,11 +245,11 @@ def line_range(text: str) -> tuple[int, int]:
     """`12-15`, `12–15`, `12..15` or `12` as (first, last)."""
     match = _RANGE.match(text)
     if match is None:
-        raise BadInput(f"Give lines as a number or a range like 12-15, not {text!r}.")
+        raise BadInput("error.lines_format", text=repr(text))
     first = int(match[1])
     last = int(match[2]) if match[2] else first
     if last < first:
-        raise BadInput(f"A range runs upward, like {last}-{first}.")
+        raise BadInput("error.range_upward", first=last, last=first)
     return first, last
 
 
@@ -364,10 +359,7 @@ def revised_element(old: Element, text: str) -> Element:
             return same[0]
     if len(alone) == 1:
         return alone[0]
-    raise BadInput(
-        "A line is one screenplay element; to put several lines in its place, revise its "
-        "scene (/revise scene:N) or /write them after it."
-    )
+    raise BadInput("error.line_one_element")
 
 
 _FORCING = frozenset(".!@~>")

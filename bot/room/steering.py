@@ -48,13 +48,10 @@ class Steering(Proposals):
         async with self.store.read() as db:
             source = await proposal_in(db, room_id, proposal_id)
         if source.status is ProposalStatus.GENERATING:
-            raise NotReady(f"The takes of proposal #{proposal_id} are still being written.")
+            raise NotReady("error.takes_being_written", proposal=proposal_id)
         chosen = source.take(take)
         if chosen is None:
-            raise NotFound(
-                f"Proposal #{proposal_id} has no take {take}; its takes are 1 to "
-                f"{len(source.takes)}."
-            )
+            raise NotFound("error.no_take", proposal=proposal_id, take=take, last=len(source.takes))
         return await self.propose(
             room_id,
             user_id,
@@ -83,7 +80,7 @@ class Steering(Proposals):
         paper (off the event loop)."""
         room = await self._snapshot(room_id)
         if not room.script:
-            raise NotFound("The script is empty; there is nothing to count yet.")
+            raise NotFound("error.stats_empty")
         paper = room.project.page_size.value
         return await asyncio.to_thread(stats, room.document(), paper)
 

@@ -88,9 +88,9 @@ class StoryChanges(RoomCore):
             try:
                 changes["page_size"] = PageSize(page_size.strip().lower())
             except ValueError:
-                raise BadInput("The page size is letter or a4.") from None
+                raise BadInput("error.page_size") from None
         if "language" in changes and not changes["language"]:
-            raise BadInput("The language cannot be empty.")
+            raise BadInput("error.language_empty")
         async with self._lock(room_id), self.store.write() as db:
             await self._ensure_room(db, room_id, user_id)
             before = await db_.load_project(db, room_id)
@@ -116,7 +116,7 @@ class StoryChanges(RoomCore):
         async with self._lock(room_id), self.store.write() as db:
             await self._ensure_room(db, room_id, user_id)
             if await character_in(db, room_id, entry.name) is not None:
-                raise BadInput(f"{entry.name} is already in the bible; edit the entry instead.")
+                raise BadInput("error.in_bible_edit", name=entry.name)
             await self._story_change(
                 db,
                 room_id,
@@ -139,10 +139,10 @@ class StoryChanges(RoomCore):
             await self._ensure_room(db, room_id, user_id)
             before = await character_in(db, room_id, key)
             if before is None:
-                raise NotFound(f"{key} is not in the bible.")
+                raise NotFound("error.not_in_bible", name=key)
             after = dataclasses.replace(before, **changes)
             if after.name != before.name and await character_in(db, room_id, after.name):
-                raise BadInput(f"{after.name} is already in the bible.")
+                raise BadInput("error.in_bible", name=after.name)
             if after != before:
                 await self._story_change(
                     db,
@@ -160,7 +160,7 @@ class StoryChanges(RoomCore):
             await self._ensure_room(db, room_id, user_id)
             before = await character_in(db, room_id, key)
             if before is None:
-                raise NotFound(f"{key} is not in the bible.")
+                raise NotFound("error.not_in_bible", name=key)
             await self._story_change(
                 db,
                 room_id,
@@ -179,7 +179,7 @@ class StoryChanges(RoomCore):
         async with self._lock(room_id), self.store.write() as db:
             await self._ensure_room(db, room_id, user_id)
             if await location_in(db, room_id, location.name) is not None:
-                raise BadInput(f"{location.name} is already a location; edit it instead.")
+                raise BadInput("error.location_exists_edit", name=location.name)
             await self._story_change(
                 db,
                 room_id,
@@ -204,7 +204,7 @@ class StoryChanges(RoomCore):
             await self._ensure_room(db, room_id, user_id)
             before = await location_in(db, room_id, key)
             if before is None:
-                raise NotFound(f"{key} is not a location of this room.")
+                raise NotFound("error.no_location", name=key)
             after = Location(
                 _location_name(new_name) if new_name is not None else before.name,
                 clean_text(description, "description", "description")
@@ -212,7 +212,7 @@ class StoryChanges(RoomCore):
                 else before.description,
             )
             if after.name != before.name and await location_in(db, room_id, after.name):
-                raise BadInput(f"{after.name} is already a location.")
+                raise BadInput("error.location_exists", name=after.name)
             if after != before:
                 await self._story_change(
                     db,
@@ -230,7 +230,7 @@ class StoryChanges(RoomCore):
             await self._ensure_room(db, room_id, user_id)
             before = await location_in(db, room_id, key)
             if before is None:
-                raise NotFound(f"{key} is not a location of this room.")
+                raise NotFound("error.no_location", name=key)
             await self._story_change(
                 db,
                 room_id,
@@ -270,7 +270,7 @@ class StoryChanges(RoomCore):
         try:
             new_status = BeatStatus(status.strip().lower()) if status is not None else None
         except ValueError:
-            raise BadInput("A beat is planned or written.") from None
+            raise BadInput("error.beat_status") from None
         async with self._lock(room_id), self.store.write() as db:
             await self._ensure_room(db, room_id, user_id)
             beat = await beat_in(db, room_id, number)
@@ -315,7 +315,7 @@ class StoryChanges(RoomCore):
         screenplay."""
         text = clean_text(fountain, "text", "fountain")
         if not text:
-            raise BadInput("There is nothing to add: the text is empty.")
+            raise BadInput("error.text_empty")
         # Parsing and linting is CPU work proportional to the text: off the event loop.
         elements = await asyncio.to_thread(parse_script, text)
         async with self._lock(room_id), self.store.write() as db:
@@ -324,7 +324,7 @@ class StoryChanges(RoomCore):
             if after is None:
                 after = length
             if not 0 <= after <= length:
-                raise BadInput(f"The script has {length} lines; write after line 0 to {length}.")
+                raise BadInput("error.write_after", length=length)
             anchor = await db_.line_id_at(db, room_id, after)
             event_id = await db_.next_event_id(db)
             change = await insert_change(
@@ -356,14 +356,11 @@ class StoryChanges(RoomCore):
         )
         elements = tuple(e for e in document.elements if not isinstance(e, Boneyard))
         if not elements:
-            raise BadInput(f"{filename} has no screenplay lines to import.")
+            raise BadInput("error.import_empty", file=filename)
         async with self._lock(room_id), self.store.write() as db:
             await self._ensure_room(db, room_id, user_id)
             if await db_.script_length(db, room_id):
-                raise BadInput(
-                    "This room already has a script; a showrunner can reset it first, or branch "
-                    "the room to import into a new one."
-                )
+                raise BadInput("error.import_has_script")
             event_id = await db_.next_event_id(db)
             changes = [
                 await insert_change(db, None, elements, event_id, Attribution(written_by=user_id))
@@ -403,19 +400,16 @@ class StoryChanges(RoomCore):
         verb = "redo" if redo else "undo"
         async with self._lock(room_id), self.store.write() as db:
             if not await db_.room_exists(db, room_id):
-                raise NothingToUndo(f"There is nothing to {verb}.")
+                raise NothingToUndo(f"error.nothing_to_{verb}")
             settings = await db_.load_settings(db, room_id)
             undo_stack, redo_stack = await db_.undo_stacks(db, room_id)
             stack = redo_stack if redo else undo_stack
             if not stack:
-                raise NothingToUndo(f"There is nothing to {verb}.")
+                raise NothingToUndo(f"error.nothing_to_{verb}")
             target, payload = await db_.load_event(db, stack[-1])
             author = payload.get("author", target.user_id)
             if author != user_id and not settings.is_showrunner(user_id, roles, is_showrunner):
-                raise NotAllowed(
-                    f"The last change ({target.summary}) is another writer's; "
-                    f"only a showrunner can {verb} it."
-                )
+                raise NotAllowed(f"error.other_writers_{verb}", summary=target.summary)
             changes: list[Change] = payload["changes"]
             if not redo:
                 changes = [db_.invert(c) for c in reversed(changes)]
@@ -438,7 +432,7 @@ class StoryChanges(RoomCore):
 def _location_name(name: str) -> str:
     cleaned = clean_text(name, "location name", "location", multiline=False).upper()
     if not cleaned:
-        raise BadInput("A location needs a name.")
+        raise BadInput("error.location_name")
     return cleaned
 
 

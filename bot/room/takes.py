@@ -21,6 +21,7 @@ from bot.domain import (
 from bot.errors import (
     BadInput,
 )
+from bot.messages import Message, counted, message
 from bot.room.text import SCRIPT_KINDS, parse_script
 from model.tasks import SHEET_FIELDS, GeneratedTake, TaskKind
 
@@ -61,17 +62,18 @@ class TakeEdit:
     cleared: tuple[Vote, ...] = ()
     changed: bool = True
 
-    def naming(self, by: str) -> str:
+    def naming(self, by: str) -> Message:
         """The sentence that tells the room, `by` being the editor as the front end names them
         (a mention in Discord, a name on the console)."""
         number = self.take.number
         if not self.changed:
-            return f"Take {number} is unchanged; its votes stay."
+            return message("reply.take_unchanged", take=number)
         count = len(self.cleared)
         if not count:
-            return f"Take {number} was edited by {by}."
-        votes = "its 1 vote was" if count == 1 else f"its {count} votes were"
-        return f"Take {number} was edited by {by}; {votes} cleared — vote again."
+            return message("reply.take_edited", take=number, by=by)
+        return message(
+            "reply.take_edited_cleared", take=number, by=by, votes=counted("cleared_vote", count)
+        )
 
 
 def edited_take(kind: TaskKind, take: Take, text: str, user_id: int) -> Take:
@@ -79,7 +81,7 @@ def edited_take(kind: TaskKind, take: Take, text: str, user_id: int) -> Take:
     it is CPU work proportional to the text, so the room runs this off the event loop."""
     cleaned = clean_text(text, "take", "fountain")
     if not cleaned:
-        raise BadInput("An edited take cannot be empty.")
+        raise BadInput("error.edited_take_empty")
     # The writer's version is theirs: the model's problems no longer hold it back from a vote.
     edited = dataclasses.replace(take, edited_by=user_id, problems=())
     if kind in SCRIPT_KINDS:
@@ -113,8 +115,7 @@ def parse_sheet(text: str) -> CharacterEntry:
             fields[current] = f"{fields[current]}\n{line}".strip()
         elif line.strip():
             raise BadInput(
-                "After the name, write the sheet as lines like 'Role: ...' "
-                f"({', '.join(f.capitalize() for f in SHEET_FIELDS)})."
+                "error.sheet_lines", fields=", ".join(f.capitalize() for f in SHEET_FIELDS)
             )
     return CharacterEntry(cue_name(first.removeprefix("Name:")), **clean_sheet(fields))
 
@@ -131,8 +132,7 @@ def clean_sheet(sheet: Mapping[str, str]) -> dict[str, str]:
     unknown = sorted(set(sheet) - set(SHEET_FIELDS))
     if unknown:
         raise BadInput(
-            f"A character sheet has no field {', '.join(unknown)}; "
-            f"it has {', '.join(SHEET_FIELDS)}."
+            "error.sheet_no_field", unknown=", ".join(unknown), fields=", ".join(SHEET_FIELDS)
         )
     return {k: clean_text(v, k, "sheet_field") for k, v in sheet.items()}
 
@@ -140,5 +140,5 @@ def clean_sheet(sheet: Mapping[str, str]) -> dict[str, str]:
 def beat_text(text: str) -> str:
     cleaned = clean_text(text, "beat", "beat")
     if not cleaned:
-        raise BadInput("A beat needs some words.")
+        raise BadInput("error.beat_empty")
     return cleaned

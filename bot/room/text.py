@@ -19,7 +19,8 @@ from bot.errors import (
     BadInput,
     NotFound,
 )
-from model.tasks import SCRIPT_KINDS, SHEET_FIELDS, TaskKind
+from bot.messages import counted
+from model.tasks import SCRIPT_KINDS, SHEET_FIELDS, TaskKind, is_chinese
 from screenplay.errors import ScreenplayError
 from screenplay.fdx import parse_fdx
 from screenplay.fountain import parse_fountain, to_fountain
@@ -92,10 +93,7 @@ def render_export(doc: Document, fmt: str, paper: str, layout: str) -> bytes:
 def page_layout(language: str) -> str:
     """The page a room's PDF and Word exports use: the Chinese convention for a room that
     writes in Chinese, the Hollywood page otherwise."""
-    return "zh" if language.strip().lower() in _CHINESE else "hollywood"
-
-
-_CHINESE = frozenset({"chinese", "zh", "zh-cn", "zh-tw", "中文", "汉语", "漢語", "普通话", "國語"})
+    return "zh" if is_chinese(language) else "hollywood"
 
 
 #: The largest screenplay file a room imports.
@@ -106,17 +104,17 @@ def read_script_file(filename: str, data: bytes) -> Document:
     """A .fountain or .fdx file's document; `BadInput` with one sentence when it is not one."""
     suffix = PurePosixPath(filename.lower()).suffix
     if suffix not in (".fountain", ".fdx"):
-        raise BadInput("Import a .fountain or .fdx file.")
+        raise BadInput("error.import_kind")
     if len(data) > IMPORT_LIMIT:
-        raise BadInput(f"{filename} is too large to import (the limit is {IMPORT_LIMIT:,} bytes).")
+        raise BadInput("error.import_too_large", file=filename, limit=IMPORT_LIMIT)
     try:
         if suffix == ".fdx":
             return parse_fdx(data)
         return parse_fountain(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise BadInput(f"{filename} is not UTF-8 text.") from None
+        raise BadInput("error.import_not_utf8", file=filename) from None
     except ScreenplayError as err:
-        raise BadInput(str(err)) from None
+        raise BadInput("error.import_unreadable", reason=str(err)) from None
 
 
 def scene_lines(script: Sequence[ScriptLine], number: int) -> Sequence[ScriptLine]:
@@ -124,9 +122,7 @@ def scene_lines(script: Sequence[ScriptLine], number: int) -> Sequence[ScriptLin
     starts = [i for i, line in enumerate(script) if isinstance(line.element, SceneHeading)]
     if not 1 <= number <= len(starts):
         count = len(starts)
-        raise NotFound(
-            f"There is no scene {number}; the script has {count} scene{'s' * (count != 1)}."
-        )
+        raise NotFound("error.no_scene", scene=number, scenes=counted("scene", count))
     end = starts[number] if number < len(starts) else len(script)
     return script[starts[number - 1] : end]
 
@@ -136,17 +132,15 @@ def parse_script(text: str) -> tuple[Element, ...]:
     the text is not a screenplay."""
     elements, title_page = _writers_elements(text)
     if title_page:
-        raise BadInput(
-            "Title page lines (Title:, Author: ...) do not go into the script; set the title "
-            "with the premise, or start the text with a scene heading or action."
-        )
+        raise BadInput("error.title_page_lines")
     if not elements:
-        raise BadInput("There is nothing to add: the text has no screenplay lines.")
+        raise BadInput("error.no_screenplay_lines")
     problems = [p for p in lint(Document(elements=elements), source=text) if p.code in FATAL_LINT]
     if problems:
         listed = "; ".join(str(p).rstrip(".") for p in problems[:3])
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise BadInput(f"That is not a screenplay yet: {listed}{more}.")
+        if len(problems) > 3:
+            raise BadInput("error.not_screenplay_more", problems=listed, more=len(problems) - 3)
+        raise BadInput("error.not_screenplay", problems=listed)
     return elements
 
 

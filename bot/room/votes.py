@@ -138,7 +138,7 @@ class Votes(RoomCore):
         async with self._lock(room_id), self.store.write() as db:
             settings = await self._ensure_room(db, room_id, user_id)
             if not settings.is_showrunner(user_id, tuple(roles), is_showrunner):
-                raise NotAllowed("Only a showrunner can pick a take; vote for it instead.")
+                raise NotAllowed("error.showrunner_pick")
             proposal = await open_proposal(db, room_id, proposal_id, take)
             lines = await self._decide(
                 db, proposal, Decision(take, "the showrunner's pick"), user_id
@@ -234,9 +234,10 @@ def _votable(proposal: Proposal, number: int) -> None:
     take = proposal.take(number)
     if take is not None and take.problems:
         raise NotAllowed(
-            f"Take {number} of proposal #{proposal.id} still has problems "
-            f"({'; '.join(take.problems)}), so votes cannot put it in: a showrunner can /pick "
-            "it, or /edit it to repair it."
+            "error.take_has_problems",
+            take=number,
+            proposal=proposal.id,
+            problems="; ".join(take.problems),
         )
 
 

@@ -101,32 +101,15 @@ _OPEN_FAILURES: dict[int, str] = {
 }
 _OPEN_FAILURES[sqlite3.SQLITE_PERM] = _OPEN_FAILURES[sqlite3.SQLITE_READONLY]
 
-#: What a writer is told when the disk fails a command, by SQLite's primary result code; any
-#: other SQLite error is a bug, not a sentence.
+#: What a writer is told when the disk fails a command (a key of `bot.messages`), by SQLite's
+#: primary result code; any other SQLite error is a bug, not a sentence.
 _COMMAND_FAILURES: dict[int, str] = {
-    sqlite3.SQLITE_FULL: (
-        "The room's database is full (disk full): nothing was changed; free some space on the "
-        "bot's disk, then try again."
-    ),
-    sqlite3.SQLITE_IOERR: (
-        "The room's database could not be read or written (disk I/O error): nothing was changed; "
-        "check the bot's disk, then try again."
-    ),
-    sqlite3.SQLITE_READONLY: (
-        "The room's database has become read-only: nothing was changed; let the bot write its "
-        "database file and folder again, then try again."
-    ),
-    sqlite3.SQLITE_CANTOPEN: (
-        "The room's database file cannot be opened any more: nothing was changed; check the "
-        "bot's disk and folder, then try again."
-    ),
-    sqlite3.SQLITE_CORRUPT: (
-        "The room's database is damaged: nothing was changed; restore it from a backup."
-    ),
-    sqlite3.SQLITE_BUSY: (
-        "The room's database is locked by another program: nothing was changed; try again in a "
-        "moment."
-    ),
+    sqlite3.SQLITE_FULL: "error.db_full",
+    sqlite3.SQLITE_IOERR: "error.db_io",
+    sqlite3.SQLITE_READONLY: "error.db_readonly",
+    sqlite3.SQLITE_CANTOPEN: "error.db_cantopen",
+    sqlite3.SQLITE_CORRUPT: "error.db_corrupt",
+    sqlite3.SQLITE_BUSY: "error.db_busy",
 }
 _COMMAND_FAILURES[sqlite3.SQLITE_NOTADB] = _COMMAND_FAILURES[sqlite3.SQLITE_CORRUPT]
 
@@ -295,12 +278,12 @@ class Store:
         try:
             yield
         except sqlite3.Error as err:
-            sentence = _COMMAND_FAILURES.get(_primary_code(err) or -1)
-            if sentence is None:
+            key = _COMMAND_FAILURES.get(_primary_code(err) or -1)
+            if key is None:
                 raise
             await self._rollback()
             _log.error("the database %s failed a command: %s", self.path, err)
-            raise DatabaseFailed(sentence) from err
+            raise DatabaseFailed(key) from err
 
 
 #: SQLite's integers are 64-bit; an id beyond them is the id of no row (binding it would raise

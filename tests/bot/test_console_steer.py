@@ -132,7 +132,7 @@ def test_help_lists_every_new_command_with_an_example() -> None:
     assert new <= names
     for command in COMMANDS:
         if command.name in new - {"bible", "stats"}:
-            assert f"/{command.name} " in command.summary, command.name
+            assert f"/{command.name} " in str(command.summary), command.name
 
 
 async def test_a_writer_adds_a_sheet_and_a_beat_without_the_model(tmp_path: Path) -> None:

@@ -46,7 +46,10 @@ async def test_an_edit_clears_the_votes_for_that_take_and_says_so(service: RoomS
     )
     assert edit.changed
     assert sorted(v.user_id for v in edit.cleared) == [ANA, CY, DEE]
-    assert edit.naming("Ben") == "Take 2 was edited by Ben; its 3 votes were cleared — vote again."
+    assert (
+        str(edit.naming("Ben"))
+        == "Take 2 was edited by Ben; its 3 votes were cleared — vote again."
+    )
     stored = await service.proposal(ROOM, proposal_id)
     assert stored == edit.proposal
     assert stored.tally() == {1: 1, 2: 0, 3: 0}  # Ben's vote for take 1 stays
@@ -65,14 +68,14 @@ async def test_an_edit_of_a_take_without_votes_and_an_edit_that_changes_nothing(
 ) -> None:
     proposal_id = await _contested(service)
     untouched = await service.edit_take(ROOM, BEN, proposal_id, 3, "INT. HOLD - NIGHT\n\nDark.")
-    assert (untouched.cleared, untouched.naming("Ben")) == ((), "Take 3 was edited by Ben.")
+    assert (untouched.cleared, str(untouched.naming("Ben"))) == ((), "Take 3 was edited by Ben.")
     before = await service.proposal(ROOM, proposal_id)
     events = len(await room_events(service, ROOM))
     original = before.take(2)
     assert original is not None and original.fountain
     same = await service.edit_take(ROOM, BEN, proposal_id, 2, original.fountain)
     assert not same.changed and same.cleared == ()
-    assert same.naming("Ben") == "Take 2 is unchanged; its votes stay."
+    assert str(same.naming("Ben")) == "Take 2 is unchanged; its votes stay."
     assert await service.proposal(ROOM, proposal_id) == before  # three votes still on take 2
     assert len(await room_events(service, ROOM)) == events
 

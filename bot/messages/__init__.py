@@ -1,0 +1,166 @@
+"""The bot's words in every language it speaks: message catalogues and the reader's language.
+
+Every sentence the room shows a writer (replies, ballots, errors, help) is a key in the English
+catalogue (`bot.messages.en`) with `str.format` fields, and the same key in the simplified
+Chinese one (`bot.messages.zh_cn`); traditional Chinese (zh-TW) is derived from the simplified
+text by OpenCC's `s2twp` conversion (Taiwan's characters and wording), with the few phrases it
+gets wrong overridden in `bot.messages.zh_tw`. A key missing in a language falls back to English.
+`Message` is a key with its fields, rendered late, so an error raised deep in the room service is
+worded in the language of whoever reads it. This module knows languages and catalogues; it does
+not know Discord's locales beyond their tags, nor where a message is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Final, Literal
+
+from bot.messages import commands_zh, en, zh_cn, zh_tw
+
+_log = logging.getLogger(__name__)
+
+Lang = Literal["en", "zh-CN", "zh-TW"]
+
+ENGLISH: Final = "en"
+SIMPLIFIED: Final = "zh-CN"
+TRADITIONAL: Final = "zh-TW"
+#: Every language the bot speaks, English first.
+LANGS: tuple[Lang, ...] = (ENGLISH, SIMPLIFIED, TRADITIONAL)
+
+# Tags that mean traditional characters; any other Chinese tag reads simplified.
+_TRADITIONAL_TAGS = ("zh-tw", "zh-hk", "zh-mo", "zh-hant")
+
+
+def lang_of(tag: object) -> Lang | None:
+    """The language for a locale tag (`zh-CN`, `zh_TW`, `zh`, a `discord.Locale`, `en-US`...);
+    None for no tag, so a caller can fall back to another; English for any other language."""
+    if tag is None:
+        return None
+    text = str(getattr(tag, "value", tag)).strip().replace("_", "-").lower()
+    if not text:
+        return None
+    if text == "zh" or text.startswith("zh-"):
+        return TRADITIONAL if text.startswith(_TRADITIONAL_TAGS) else SIMPLIFIED
+    return ENGLISH
+
+
+def first_lang(*tags: object) -> Lang:
+    """The language of the first tag given that names one (the user's, then the guild's...),
+    else English."""
+    for tag in tags:
+        lang = lang_of(tag)
+        if lang is not None:
+            return lang
+    return ENGLISH
+
+
+@cache
+def _converter() -> Any:
+    import opencc  # imported on first use: an English-only process never loads it
+
+    return opencc.OpenCC("s2twp")
+
+
+@cache
+def _traditional(key: str) -> str | None:
+    if key in zh_tw.MESSAGES:
+        return zh_tw.MESSAGES[key]
+    simplified = zh_cn.MESSAGES.get(key)
+    return None if simplified is None else _to_traditional(simplified)
+
+
+@cache
+def _to_traditional(simplified: str) -> str:
+    return str(_converter().convert(simplified))
+
+
+CommandTable = Literal["command", "option", "choice", "description"]
+_COMMAND_TABLES: dict[str, Mapping[str, str]] = {
+    "command": commands_zh.COMMAND_NAMES,
+    "option": commands_zh.OPTION_NAMES,
+    "choice": commands_zh.CHOICES,
+    "description": commands_zh.DESCRIPTIONS,
+}
+
+
+def command_text(table: CommandTable, key: str, lang: Lang) -> str | None:
+    """A command's, option's or choice's name, or a description, in `lang` (`bot.messages.
+    commands_zh` says by which keys); None in English, or where the table lacks it, so that the
+    English the cogs declare stands."""
+    if lang == ENGLISH:
+        return None
+    found = _COMMAND_TABLES[table].get(key)
+    if found is None or lang == SIMPLIFIED:
+        return found
+    return _to_traditional(found)
+
+
+def template(key: str, lang: Lang = ENGLISH) -> str:
+    """The catalogue's text for `key` in `lang`, English when that language lacks it; an
+    unknown key is logged and shown as itself (a test keeps every key in the catalogue)."""
+    found: str | None
+    if lang == SIMPLIFIED:
+        found = zh_cn.MESSAGES.get(key)
+    elif lang == TRADITIONAL:
+        found = _traditional(key)
+    else:
+        found = None
+    if found is None:
+        found = en.MESSAGES.get(key)
+    if found is None:
+        _log.warning("no message %r in the catalogues", key)
+        return key
+    return found
+
+
+def text(key: str, lang: Lang = ENGLISH, /, **fields: object) -> str:
+    """The message `key` in `lang` with its fields filled in."""
+    return template(key, lang).format(**fields)
+
+
+def catalogue(lang: Lang) -> Mapping[str, str]:
+    """Every message of `lang` as written or derived (English's is the complete set)."""
+    if lang == SIMPLIFIED:
+        return zh_cn.MESSAGES
+    if lang == TRADITIONAL:
+        return {key: found for key in zh_cn.MESSAGES if (found := _traditional(key)) is not None}
+    return en.MESSAGES
+
+
+def fields_of(pattern: str) -> frozenset[str]:
+    """The names of the format fields of a catalogue text."""
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(pattern) if name)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A catalogue key with its fields, worded when someone reads it. A field that is itself a
+    `Message` is worded in the same language."""
+
+    key: str
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+    def render(self, lang: Lang = ENGLISH) -> str:
+        filled = {
+            name: value.render(lang) if isinstance(value, Message) else value
+            for name, value in self.fields.items()
+        }
+        return text(self.key, lang, **filled)
+
+    def __str__(self) -> str:
+        return self.render(ENGLISH)
+
+
+def message(key: str, /, **fields: object) -> Message:
+    """`Message(key, fields)`, written the way `text` is called."""
+    return Message(key, fields)
+
+
+def counted(noun: str, count: int) -> Message:
+    """`count` of `noun` as a catalogue words it ("1 scene", "3 scenes", "3 场"): the keys
+    `count.<noun>.one` and `count.<noun>.many`, each with the field `n`."""
+    return Message(f"count.{noun}.{'one' if count == 1 else 'many'}", {"n": count})

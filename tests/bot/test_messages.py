@@ -1,0 +1,183 @@
+"""The message catalogues: every key in every language with the same fields, every key the code
+names is in them, and the language of a locale tag.
+
+The source is read for the keys it names (a `RoomError`'s first argument, `message(...)`,
+`text(...)`), so a sentence added in English only, or a key misspelt, fails here rather than
+showing a raw key to a writer.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.errors import BadInput, NotFound, ProposalCancelled
+from bot.messages import (
+    ENGLISH,
+    LANGS,
+    SIMPLIFIED,
+    TRADITIONAL,
+    catalogue,
+    counted,
+    en,
+    fields_of,
+    first_lang,
+    lang_of,
+    message,
+    text,
+    zh_cn,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_key_is_in_every_language_with_the_same_fields(lang: str) -> None:
+    found = catalogue(lang)  # type: ignore[arg-type]
+    assert set(found) == set(en.MESSAGES)
+    for key, english in en.MESSAGES.items():
+        assert fields_of(found[key]) == fields_of(english), key
+
+
+@pytest.mark.parametrize("lang", [SIMPLIFIED, TRADITIONAL])
+def test_chinese_messages_are_chinese(lang: str) -> None:
+    """Every sentence is written in Chinese (a key copied from English would pass the key test
+    but show English); only fields, format names and counts may be without a CJK letter."""
+    for key, said in catalogue(lang).items():  # type: ignore[arg-type]
+        words = re.sub(r"\{[^}]*\}", "", said)
+        if key.startswith(("help.", "console.error", "error.import_unreadable")) or not re.search(
+            r"[A-Za-z]{4,}", words
+        ):
+            continue
+        assert _CJK.search(words), (key, said)
+
+
+def test_traditional_is_derived_from_simplified() -> None:
+    assert text("error.no_proposal", TRADITIONAL, proposal=3) == "本編劇室沒有第 3 號提案。"
+    assert text("error.no_proposal", SIMPLIFIED, proposal=3) == "本编剧室没有第 3 号提案。"
+    assert text("error.no_proposal", ENGLISH, proposal=3) == "There is no proposal #3 in this room."
+
+
+def test_a_message_is_worded_when_read_with_its_nested_counts() -> None:
+    said = message("error.no_scene", scene=9, scenes=counted("scene", 1))
+    assert said.render(ENGLISH) == "There is no scene 9; the script has 1 scene."
+    assert said.render(SIMPLIFIED) == "没有第 9 场；剧本共有 1 场。"
+    assert str(message("error.no_scene", scene=9, scenes=counted("scene", 2))).endswith("2 scenes.")
+
+
+def test_errors_carry_their_key_and_say_english_by_default() -> None:
+    err = NotFound("error.no_proposal", proposal=7)
+    assert str(err) == "There is no proposal #7 in this room."
+    assert err.render(SIMPLIFIED) == "本编剧室没有第 7 号提案。"
+    cancelled = ProposalCancelled(4, cancelled_by=1)
+    assert cancelled.naming("ana").render(SIMPLIFIED) == (
+        "第 4 号提案在 ana 重置编剧室时已取消；它的候选稿没有保留。"
+    )
+    with pytest.raises(BadInput, match="Ask for 1 to 5 takes"):
+        raise BadInput("error.takes_range")
+
+
+def test_a_key_missing_in_chinese_falls_back_to_english(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(zh_cn.MESSAGES, "error.takes_range")
+    assert text("error.takes_range", SIMPLIFIED) == "Ask for 1 to 5 takes."
+
+
+@pytest.mark.parametrize(
+    ("tag", "lang"),
+    [
+        ("zh-CN", SIMPLIFIED),
+        ("zh_CN", SIMPLIFIED),
+        ("zh", SIMPLIFIED),
+        ("zh-Hans", SIMPLIFIED),
+        ("zh-TW", TRADITIONAL),
+        ("zh-HK", TRADITIONAL),
+        ("zh-Hant-TW", TRADITIONAL),
+        ("en-US", ENGLISH),
+        ("fr", ENGLISH),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_the_language_of_a_locale_tag(tag: str | None, lang: str | None) -> None:
+    assert lang_of(tag) == lang
+
+
+def test_the_first_tag_that_names_a_language_wins() -> None:
+    assert first_lang(None, "zh-TW", "en-US") == TRADITIONAL
+    assert first_lang(None, None) == ENGLISH
+
+
+def _named_keys() -> set[str]:
+    """The catalogue keys the code names as plain strings: what errors are raised with and what
+    `message`, `text` and `counted` are called with (keys built at run time are checked by the
+    tests of what builds them)."""
+    keys: set[str] = set()
+    calls = {"message", "text", "Message", "counted"}
+    errors = {"BadInput", "NotFound", "NotAllowed", "NotReady", "AlreadyDecided", "NothingToUndo"}
+    errors |= {"GenerationFailed", "QueueFull", "DatabaseFailed", "RoomError"}
+    for path in [*REPO.glob("bot/**/*.py"), *REPO.glob("cogs/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            first = node.args[0]
+            if name in calls | errors and isinstance(first, ast.Constant):
+                value = first.value
+                if name == "counted":
+                    keys |= {f"count.{value}.one", f"count.{value}.many"}
+                elif isinstance(value, str):
+                    keys.add(value)
+            elif name in errors and not isinstance(first, ast.Constant | ast.Name | ast.Call):
+                if not isinstance(first, ast.JoinedStr):
+                    continue
+                # An f-string key must start with a catalogue prefix: no sentence in code.
+                head = first.values[0]
+                assert isinstance(head, ast.Constant) and "." in str(head.value), (path, name)
+    return keys
+
+
+def test_every_key_the_code_names_is_in_the_catalogue() -> None:
+    named = _named_keys()
+    assert len(named) > 200
+    missing = sorted(k for k in named if k not in en.MESSAGES)
+    assert not missing
+
+
+def test_no_room_error_is_raised_with_a_sentence() -> None:
+    """A `RoomError` raised with an English sentence instead of a key could not be translated."""
+    for key in _named_keys():
+        assert " " not in key, key
+
+
+def test_keys_built_at_run_time_are_in_the_catalogue() -> None:
+    """Keys made from an enum's value or a command's name, one for each value there is."""
+    from bot.commandline import COMMANDS
+    from bot.domain import BeatStatus, PickRule, ProposalStatus, VoteOutcome
+    from model.tasks import SHEET_FIELDS, TaskKind
+
+    built = {f"kind.{k.value}" for k in TaskKind} | {f"beat.{s.value}" for s in BeatStatus}
+    built |= {f"embed.status.{s.value}" for s in ProposalStatus}
+    built |= {f"embed.rule.{r.value}" for r in PickRule}
+    built |= {f"console.vote_{o.value}" for o in VoteOutcome}
+    built |= {f"field.{f}" for f in SHEET_FIELDS}
+    closed = set(ProposalStatus) - {ProposalStatus.GENERATING, ProposalStatus.OPEN}
+    built |= {f"error.closed_{s.value}" for s in closed - {ProposalStatus.REROLLED}}
+    built |= {f"error.owner_or_showrunner.{doing}" for doing in ("reroll", "edit")}
+    built |= {f"error.other_writers_{verb}" for verb in ("undo", "redo")}
+    built |= {f"error.nothing_to_{verb}" for verb in ("undo", "redo")}
+    built |= {command.summary.key for command in COMMANDS}
+    assert not sorted(built - set(en.MESSAGES))
+
+
+def test_every_field_a_writer_fills_in_is_named_in_the_catalogue() -> None:
+    """`clean_text(text, what, ...)` names the field in its error: each `what` the code passes."""
+    whats: set[str] = set()
+    for path in REPO.glob("bot/**/*.py"):
+        whats |= set(re.findall(r"clean_text\([^,]+, \"([a-z ]+)\"", path.read_text("utf-8")))
+    whats |= {"title", "logline", "genre", "tone", "style notes", "language"}  # set_premise
+    assert whats
+    assert not sorted(f for f in whats if f"field.{f.replace(' ', '_')}" not in en.MESSAGES)
