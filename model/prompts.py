@@ -82,11 +82,20 @@ def take_sampling(request: TaskRequest, sampling: Sampling) -> Sampling:
     return sampling
 
 
-def build_messages(request: TaskRequest) -> list[dict[str, str]]:
+#: The prompt format: 2 asks a Chinese room in Chinese, its scripts in the Chinese convention;
+#: 1 asked every room in English ("Write everything in Chinese"). `training.finetune` records
+#: it beside an adapter, so a model is asked in the format it learned.
+PROMPT_FORMAT = 2
+
+
+def build_messages(
+    request: TaskRequest, prompt_format: int = PROMPT_FORMAT
+) -> list[dict[str, str]]:
     """The chat messages for `request` (system, then user); in Chinese, with answers in the
-    Chinese convention, for a room whose language is Chinese (`model.prompts_zh`)."""
+    Chinese convention, for a room whose language is Chinese (`model.prompts_zh`), unless the
+    model learned `prompt_format` 1 (English instructions for every room)."""
     context = request.context
-    chinese = is_chinese(context.language)
+    chinese = is_chinese(context.language) and prompt_format >= 2
     system = zh.SYSTEM if chinese else _SYSTEM
     if context.style_notes.strip():
         standing = zh.STANDING if chinese else "The room's standing instructions: {}"
@@ -94,7 +103,7 @@ def build_messages(request: TaskRequest) -> list[dict[str, str]]:
     if not chinese and context.language and context.language.lower() != "english":
         system += f"\nWrite everything in {context.language}."
     if chinese:
-        parts = [_context_block_zh(request.kind, context), _variation(request), zh.task(request)]
+        parts = [_context_block_zh(request.kind, context), zh.variation(request), zh.task(request)]
     else:
         parts = [_context_block(request.kind, context), _variation(request), _task(request)]
     user = "\n\n".join(part for part in parts if part)
@@ -180,8 +189,6 @@ def _variation(request: TaskRequest) -> str:
     prompts stay as they were."""
     if not request.variation.strip():
         return ""
-    if is_chinese(request.context.language):
-        return zh.variation(request)
     return (
         "A take the room liked, to vary: keep what happens in it and who is in it, but write "
         f"it anew in other words.\n{request.variation.strip()}"

@@ -150,7 +150,10 @@ def from_fountain(fountain: str) -> str:
 
 
 def variation(request: TaskRequest) -> str:
+    """The take a variation keeps the gist of, in the convention; nothing for other requests."""
     text = request.variation.strip()
+    if not text:
+        return ""
     if request.kind in SCRIPT_KINDS:
         text = from_fountain(text)
     return VARIATION.format(text)

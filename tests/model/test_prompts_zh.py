@@ -137,3 +137,12 @@ def test_a_speech_read_from_the_convention_keeps_its_words() -> None:
     cues = [e.name for e in elements if isinstance(e, Character)]
     words = [e.text.plain for e in elements if isinstance(e, Dialogue)]
     assert cues == ["陈伯", "小梅"] and words == ["打烊了，明天请早。", "好。"]
+
+
+def test_a_model_that_learned_the_first_prompt_format_is_asked_in_english() -> None:
+    """An adapter trained before the Chinese prompts (format 1) is asked as it learned: English
+    instructions, the script in Fountain, and the room's language named."""
+    system, user = (m["content"] for m in build_messages(dialogue(), prompt_format=1))
+    assert "screenwriter" in system and "Write everything in 中文." in system
+    assert "INT. 茶馆 - NIGHT" in user and "@陈伯" in user
+    assert "编剧室" not in system + user
