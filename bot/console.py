@@ -397,9 +397,13 @@ class Console:
         proposal = result.proposal
         who = self._name(call.user_id)
         if result.outcome is not VoteOutcome.DECIDED:
-            tally = ", ".join(
-                message("console.tally", take=k, votes=v).render(self.lang)
-                for k, v in proposal.tally().items()
+            tally = (
+                message("console.list_separator")
+                .render(self.lang)
+                .join(
+                    message("console.tally", take=k, votes=v).render(self.lang)
+                    for k, v in proposal.tally().items()
+                )
             )
             self.say(
                 message(

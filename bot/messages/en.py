@@ -280,6 +280,7 @@ MESSAGES: dict[str, str] = {
     "console.no_open_proposal": (
         "There is no open proposal in this room; ask the model for takes first."
     ),
+    "console.list_separator": ", ",
     "console.tally": "take {take}: {votes}",
     "console.vote_counted": "Vote of {who} counted; proposal #{proposal} stands at {tally}.",
     "console.vote_changed": "Vote of {who} moved; proposal #{proposal} stands at {tally}.",

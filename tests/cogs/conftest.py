@@ -370,8 +370,11 @@ class FakeInteraction:
         message: discord.Message | None = None,
         *,
         room_id: int | None = None,
+        locale: discord.Locale = discord.Locale.american_english,
     ) -> None:
         self.client = client
+        self.locale = locale  # the user's Discord language, which every interaction carries
+        self.guild_locale = channel.guild.preferred_locale
         self.user = user
         self.channel = channel
         self.channel_id = room_id if room_id is not None else channel.id

@@ -1,0 +1,83 @@
+"""The console in Chinese: `python -m bot --lang zh` answers, errs and explains its commands in
+simplified Chinese (`zh-TW` in traditional), on the same room as an English console."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bot.__main__ as entry
+from bot.app import open_app
+from bot.console_session import run_console
+from bot.messages import ENGLISH, SIMPLIFIED, TRADITIONAL, Lang
+from bot.settings import Settings
+from tests.fakes import FakeGenerator
+
+
+async def _session(db: Path, lines: list[str], lang: Lang) -> str:
+    out = io.StringIO()
+    async with open_app(Settings(database=db), generator=FakeGenerator()) as app:
+        await run_console(app, lines, out, echo=True, lang=lang)
+    return out.getvalue()
+
+
+async def test_the_console_answers_in_chinese(tmp_path: Path) -> None:
+    said = await _session(
+        tmp_path / "room.db",
+        [
+            "/help",
+            "/vote take:1",
+            '/write text:"INT. HALL - DAY\\n\\nA door."',
+            "/cast",
+            "/frobnicate",
+        ],
+        SIMPLIFIED,
+    )
+    assert "/premise idea                         请模型写标题和一句话梗概" in said
+    assert "选项写作 名字:值" in said
+    assert "错误：本编剧室没有开放的提案；请先请模型写候选稿。" in said
+    assert "已加入剧本 2 行：" in said
+    assert '设定集是空的。请用 /character name:"……" 请模型写一个。' in said
+    assert "错误：没有 /frobnicate 这个命令；/help 会列出所有命令。" in said
+    assert "error:" not in said and "There is" not in said
+
+
+async def test_a_take_and_its_vote_in_traditional_chinese(tmp_path: Path) -> None:
+    said = await _session(
+        tmp_path / "room.db", ['/scene description:"The pier"', "/vote take:1"], TRADITIONAL
+    )
+    assert "第 1 號提案 —— 場景，" in said
+    assert "你 的票已計入；第 1 號提案目前：候選稿 1：1 票，候選稿 2：0 票" in said
+
+
+async def test_english_stays_the_default(tmp_path: Path) -> None:
+    said = await _session(tmp_path / "room.db", ["/vote take:1"], ENGLISH)
+    assert "error: There is no open proposal in this room" in said
+
+
+@pytest.mark.parametrize(
+    ("argv", "lang"),
+    [
+        ([], ENGLISH),
+        (["--lang", "zh"], SIMPLIFIED),
+        (["--lang", "zh-TW"], TRADITIONAL),
+        (["console", "--lang", "zh"], SIMPLIFIED),
+        (["--lang", "en", "console"], ENGLISH),
+    ],
+)
+def test_python_m_bot_lang_opens_the_console_in_that_language(
+    argv: list[str], lang: Lang, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[Any] = []
+
+    async def console_main(settings: Settings, room_id: int, lang: Lang = ENGLISH) -> int:
+        opened.append(lang)
+        return 0
+
+    monkeypatch.setattr(entry, "console_main", console_main)
+    monkeypatch.setattr(entry, "load_settings", lambda: Settings(database=tmp_path / "r.db"))
+    assert entry.main(argv) == 0
+    assert opened == [lang]
