@@ -35,6 +35,7 @@ from bot.domain import (
     BeatStatus,
     PickRule,
     PostedMessage,
+    Project,
     Proposal,
     ProposalStatus,
     RoomSettings,
@@ -58,11 +59,13 @@ from bot.room.core import (
     closed_sentence,
     count_takes,
     open_proposal,
+    project_change,
     proposal_in,
     storable,
 )
 from bot.room.takes import TakeEdit, edited_take, stored_take
 from model import errors as model_errors
+from model.ranking import language_share
 from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskKind, TaskRequest
 
 _log = logging.getLogger(__name__)
@@ -105,6 +108,7 @@ class Proposals(RoomCore):
             count = settings.takes_per_request if n is None else n
             if not 1 <= count <= 5:
                 raise BadInput("error.takes_range")
+            await self._language_from(db, room_id, user_id, prompt)
             beat_id = None
             if task in (TaskKind.SCENE, TaskKind.CONTINUE, TaskKind.BEAT):
                 planned = [
@@ -132,6 +136,28 @@ class Proposals(RoomCore):
                 {"proposal": proposal_id, **({"variation": variation} if variation else {})},
             )
             return await proposal_in(db, room_id, proposal_id)
+
+    async def _language_from(
+        self, db: aiosqlite.Connection, room_id: int, user_id: int, text: str
+    ) -> None:
+        """A room that has not begun its story (no title, no script, the language still the
+        default English) takes Chinese as its language from a request written in Chinese: its
+        prompts, takes and exports follow. An undoable premise change like any other, so a
+        room that meant English says so with `/room style language:English` or `/undo`."""
+        project = await db_.load_project(db, room_id)
+        if project.language != Project().language or project.title:
+            return
+        if (language_share(text, "Chinese") or 0.0) < 0.5 or await db_.script_length(db, room_id):
+            return
+        after = dataclasses.replace(project, language="Chinese")
+        await self._story_change(
+            db,
+            room_id,
+            user_id,
+            "premise",
+            "set the language to Chinese (the request was written in Chinese)",
+            [project_change(project, after)],
+        )
 
     async def request_for(self, room_id: int, proposal_id: int) -> tuple[TaskRequest, Sampling]:
         """The model request of a proposal, with its prompt context, and the room's sampling."""

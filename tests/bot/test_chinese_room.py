@@ -55,3 +55,22 @@ async def test_a_chinese_room_exports_its_convention_and_word(service: RoomServi
     heading = next(p for p in word.paragraphs if "茶馆" in p.text and "夜" in p.text)
     assert all(run.bold for run in heading.runs if run.text.strip())
     assert (await service.export(ROOM, "pdf")).startswith(b"%PDF")
+
+
+async def test_a_fresh_room_asked_in_chinese_becomes_a_chinese_room(service: RoomService) -> None:
+    """The room's language follows the script of its first request: a Chinese premise makes a
+    Chinese room (its prompts in Chinese), undone like any change; English stays English."""
+    proposal = await service.propose(ROOM, ANA, "premise", "一个茶馆老板在拆迁前的最后一夜")
+    assert (await service.room(ROOM)).project.language == "Chinese"
+    request, _ = await service.request_for(ROOM, proposal.id)
+    assert request.context.language == "Chinese"
+    await service.undo(ROOM, ANA)
+    assert (await service.room(ROOM)).project.language == "English"
+
+
+async def test_a_room_that_began_in_english_keeps_its_language(service: RoomService) -> None:
+    await service.propose(ROOM, ANA, "premise", "A ferry pilot's last crossing")
+    assert (await service.room(ROOM)).project.language == "English"
+    await service.set_premise(ROOM, ANA, title="The Last Crossing")
+    await service.propose(ROOM, ANA, "dialogue", "陈伯和小梅在渡口告别", ["陈伯", "小梅"])
+    assert (await service.room(ROOM)).project.language == "English"
