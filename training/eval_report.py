@@ -2,7 +2,8 @@
 the takes file a person reads (JSONL, and Markdown beside it).
 
 Columns are what `training.evaluate` scored: `base`, `tuned` (base plus adapter), `served` (a
-model behind an OpenAI-compatible server) and `reference` (the held-out answers themselves,
+model behind an OpenAI-compatible server), the judged one with best-of-N ranking
+(`tuned+best-of-2`), and `reference` (the held-out answers themselves,
 scored as takes: the ceiling of each figure on the scripts' own text). It knows the figures'
 names and formats; it knows nothing of models or generation.
 """
@@ -14,8 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from model.tasks import is_chinese
 from training.data import Example
-from training.scoring import TakeScore, writes_chinese
+from training.scoring import TakeScore
 
 #: The targets of the first fine-tuning issue.
 TARGET_PPL_RATIO = 0.7
@@ -87,7 +89,7 @@ def targets(shown: dict[str, Any], ppl_ratio: float | None) -> dict[str, bool]:
     Chinese room's takes in Chinese, no broken characters)."""
     rows = shown["per_task"]
     in_cast = [r["in_cast_rate"] for r in rows if r["kind"] in CAST_KINDS]
-    chinese = [r["language_share"] for r in rows if writes_chinese(r["language"])]
+    chinese = [r["language_share"] for r in rows if is_chinese(r["language"])]
     met = {
         "ppl_ratio<=0.7": ppl_ratio is not None and ppl_ratio <= TARGET_PPL_RATIO,
         "lint_clean>=0.9": (shown["lint_clean_rate"] or 0) >= TARGET_LINT_CLEAN,
@@ -144,6 +146,14 @@ _TASK_FIGURES = (
 )
 
 _NAMES = {"base": "base", "tuned": "fine-tuned", "served": "served", "reference": "reference"}
+#: A column of takes ranked best of N: `<label>+best-of-<N>`.
+BEST_OF = "+best-of-"
+
+
+def _name(label: str) -> str:
+    """A column's name in a table: `tuned+best-of-2` -> `fine-tuned + best-of-2`."""
+    own, ranked, n = label.partition(BEST_OF)
+    return _NAMES.get(own, own) + (f" + best-of-{n}" if ranked else "")
 
 
 def _cell(fmt: Callable[[Any], str], value: Any) -> str:
@@ -187,7 +197,7 @@ def _head(result: dict[str, Any]) -> str:
 
 
 def _overall(columns: Sequence[dict[str, Any]]) -> str:
-    lines = _header("metric", [_NAMES.get(c["label"], c["label"]) for c in columns])
+    lines = _header("metric", [_name(c["label"]) for c in columns])
     for label, key, fmt in _ROWS:
         lines.append(f"| {label} | {' | '.join(_cell(fmt, c.get(key)) for c in columns)} |")
     return "\n".join(lines)
@@ -199,7 +209,7 @@ def _languages(columns: Sequence[dict[str, Any]]) -> list[str]:
 
 def _language_table(columns: Sequence[dict[str, Any]], language: str) -> str:
     lines = [f"{language}:", ""]
-    lines += _header("metric", [_NAMES.get(c["label"], c["label"]) for c in columns])
+    lines += _header("metric", [_name(c["label"]) for c in columns])
     for label, key, fmt in _ROWS:
         if key in ("seconds",):
             continue
@@ -214,7 +224,7 @@ def _language_table(columns: Sequence[dict[str, Any]], language: str) -> str:
 
 def _task_table(columns: Sequence[dict[str, Any]]) -> str:
     """One row per language and task; each cell holds every column's figure, in order."""
-    names = " / ".join(_NAMES.get(c["label"], c["label"]) for c in columns)
+    names = " / ".join(_name(c["label"]) for c in columns)
     lines = [f"Per task ({names}):", ""]
     lines += _header("task", ["language", *(h for h, _, _ in _TASK_FIGURES)])
     keys = list(dict.fromkeys((r["language"], r["kind"]) for c in columns for r in c["per_task"]))

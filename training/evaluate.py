@@ -33,6 +33,7 @@ This module knows models, prompts and screenplays; it knows nothing of rooms or 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -263,6 +264,7 @@ class Options:
     dtype: str
     takes_out: str
     first_sampled: bool
+    best_of: int
     temperature: float
     top_p: float
     top_k: int
@@ -315,6 +317,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         action="store_true",
         help="score takes as first sampled (no second try for a malformed take)",
     )
+    p.add_argument(
+        "--best-of",
+        type=int,
+        default=1,
+        help="also evaluate the fine-tuned (or served) model with best-of-N: N candidates per "
+        "take shown, ranked by model.ranking as the bot ranks them (1: off)",
+    )
     defaults = Sampling()
     p.add_argument("--temperature", type=float, default=defaults.temperature, help="(the bot's)")
     p.add_argument("--top-p", type=float, default=defaults.top_p, help="top-p (the bot's)")
@@ -348,19 +357,32 @@ def run(options: Options) -> dict[str, Any]:
     plan = run_of(options)
     rows: list[dict[str, Any]] = []
     columns: dict[str, dict[str, Any]] = {}
-    for label, settings in _local_columns(options, adapter):
+    local = _local_columns(options, adapter)
+    for label, settings in local:
         loaded = load_model(settings)
-        subject = Subject(label, loaded.name, loaded)
-        columns[label] = evaluate_subject(subject, held, plan, rows)
-        del subject, loaded
+        subjects = [Subject(label, loaded.name, loaded)]
+        if label == local[-1][0] and not options.url:
+            subjects += _ranked(subjects[0], options.best_of)
+        for subject in subjects:
+            columns[subject.label] = evaluate_subject(subject, held, plan, rows)
+        del subjects, loaded
     if options.url:
         served = Subject("served", options.served_model, url=options.url, api_key=options.api_key)
-        columns["served"] = evaluate_subject(served, held, plan, rows)
+        for subject in [served, *_ranked(served, options.best_of)]:
+            columns[subject.label] = evaluate_subject(subject, held, plan, rows)
     if options.takes_out:
         eval_report.write_takes(Path(options.takes_out), rows)
     return eval_report.result(
         columns, reference_figures(held), _setup(options, held, adapter, note)
     )
+
+
+def _ranked(subject: Subject, best_of: int) -> list[Subject]:
+    """The judged column again with best-of-N, when asked for."""
+    if best_of <= 1:
+        return []
+    label = f"{subject.label}{eval_report.BEST_OF}{best_of}"
+    return [dataclasses.replace(subject, label=label, best_of=best_of)]
 
 
 def adapter_of(options: Options) -> tuple[str, str]:
@@ -438,6 +460,7 @@ def _setup(options: Options, held: Heldout, adapter: str, note: str) -> dict[str
         "top_k": options.top_k,
         "repetition_penalty": options.repetition_penalty,
         "first_sampled": options.first_sampled,
+        "best_of": options.best_of,
         **({"note": note} if note else {}),
     }
 

@@ -5,7 +5,8 @@ parse (`model.prompts.parse_answer`: repair and lint for script kinds, the field
 a premise, a beat that is something happening), whether it loops (`model.takechecks.find_loop`),
 copies the prompt's answer template (`model.prompts.template_echo`) or holds a broken character
 (U+FFFD), how many of its cues are spoken by characters the room knows, the share of its letters
-in the room's writing system (CJK letters in a Chinese room, Latin letters otherwise), ROUGE-L
+in the room's writing system (`model.ranking.language_share`, as best-of-N ranks by it: CJK
+letters in a Chinese room, Latin letters in an English one), ROUGE-L
 against the held-out answer and the longest run of words it shares with the training corpus;
 across a request's takes, distinct-2. `figures` pools the scores of many requests into the
 shares a table shows.
@@ -15,22 +16,17 @@ It knows prompts, answers and text; it knows nothing of torch, models or backend
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from model.prompts import known_speakers, parse_answer, template_echo
-from model.takechecks import CJK, broken_character, find_loop, without_parentheses
+from model.ranking import language_share
+from model.takechecks import broken_character, find_loop, without_parentheses
 from model.tasks import SCRIPT_KINDS, TaskRequest
 from screenplay.fountain import parse_fountain
 from screenplay.types import Character
 from training.dedup import words
-
-_CJK_LETTER = re.compile(f"[{CJK}]")
-#: How a script names the Chinese language (its title page's `Language:`, a room's setting).
-_CHINESE = frozenset({"chinese", "zh", "zh-cn", "zh-tw", "mandarin", "中文", "汉语", "普通话"})
 
 
 def rouge_l(candidate: str, reference: str) -> float:
@@ -98,24 +94,6 @@ class CopyIndex:
             else:
                 high = middle - 1
         return low
-
-
-def writes_chinese(language: str) -> bool:
-    """Whether a room (or a script) of `language` writes in Chinese."""
-    return language.strip().casefold() in _CHINESE
-
-
-def language_share(text: str, language: str) -> float | None:
-    """The share of `text`'s letters in the writing system of `language`: CJK letters for
-    Chinese, Latin letters for any other language; None for a text without letters."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return None
-    if writes_chinese(language):
-        own = sum(bool(_CJK_LETTER.match(c)) for c in letters)
-    else:
-        own = sum(unicodedata.name(c, "").startswith("LATIN") for c in letters)
-    return own / len(letters)
 
 
 @dataclass(frozen=True)

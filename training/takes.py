@@ -25,9 +25,10 @@ from model.generator import Generator, LocalBackend, chat_prompt_ids
 from model.loading import LoadedModel
 from model.prompts import build_messages, parse_answer, take_sampling
 from model.queue import GenerationQueue, QueueSettings
+from model.ranking import context_free
 from model.relevance import take_logprobs
 from model.remote import RemoteBackend
-from model.tasks import GeneratedTake, PromptContext, Sampling, TaskRequest
+from model.tasks import GeneratedTake, Sampling, TaskRequest
 from training import eval_report
 from training.data import Example
 from training.scoring import CopyIndex, ScoredRequest, distinct_n, score_take
@@ -57,13 +58,6 @@ class Run:
     seed: int
     sampling: Sampling
     first_sampled: bool = False
-
-
-def context_free(request: TaskRequest) -> TaskRequest:
-    """The same task without the room's context (its title, logline, genre, tone, sheets,
-    beat, scene heading and script so far), keeping the writer's words, the cast and the
-    language: relevance's reference prompt, as best-of-N ranks by it."""
-    return dataclasses.replace(request, context=PromptContext(language=request.context.language))
 
 
 def relevance(
@@ -97,6 +91,7 @@ class Subject:
     url: str = ""
     api_key: str = ""
     generator: TakeGenerator | None = None
+    best_of: int = 1
 
 
 class FirstSampled:
@@ -138,15 +133,21 @@ async def generate_takes(
     first_sampled: bool = False,
     max_batch: int = QueueSettings().max_batch,
 ) -> list[list[GeneratedTake]]:
-    """`takes` takes per request through the bot's generator, all requests at once so that the
+    """`takes` takes per request through the bot's generator (best of `subject.best_of`
+    candidates each; ranked takes are never first samples), all requests at once so that the
     worker batches them; request i's takes are seeded from `seed + 100 * i`, otherwise sampled
     as `sampling` says."""
     if subject.generator is not None:
         return await _each(subject.generator, requests, takes, sampling, seed)
-    backend = _backend(subject, len(requests), max(max_batch, takes))
+    backend = _backend(subject, len(requests), max(max_batch, takes * subject.best_of))
     if isinstance(backend, LocalBackend):
         await backend.queue.start()
-    source = FirstSampled(backend) if first_sampled else Generator(backend)
+    ranked = subject.best_of > 1
+    source = (
+        FirstSampled(backend)
+        if first_sampled and not ranked
+        else Generator(backend, best_of=subject.best_of)
+    )
     try:
         return await _each(source, requests, takes, sampling, seed)
     finally:

@@ -94,7 +94,7 @@ def test_a_chinese_rooms_takes_are_measured_in_chinese(faulty_rows: Any) -> None
     assert all(r["language_share"] == 1.0 for r in chinese)
     assert language_share("陈伯：OK，打烊了。", "Chinese") == pytest.approx(5 / 7)
     assert language_share("MARA\nHi 你好", "English") == pytest.approx(6 / 8)
-    assert language_share("……！", "Chinese") is None
+    assert language_share("……！", "Chinese") == 0.0  # no letters: nothing in Chinese
 
 
 def test_distinct_2_falls_when_the_takes_are_the_same(faulty_rows: Any) -> None:
@@ -184,7 +184,7 @@ def test_the_tiny_adapter_is_evaluated_on_every_task(
     takes_out = tmp_path / "takes.jsonl"
     argv = [
         *("--model", str(tiny_model_dir), "--adapter", str(tiny_adapter)),
-        *("--requests", "1", "--takes", "2", "--max-new-tokens", "8"),
+        *("--requests", "1", "--takes", "2", "--max-new-tokens", "8", "--best-of", "2"),
         *("--limit-examples", "4", "--max-len", "128", "--takes-out", str(takes_out), "--json"),
     ]
     result = evaluate.main(argv)
@@ -197,7 +197,8 @@ def test_the_tiny_adapter_is_evaluated_on_every_task(
     assert printed["held_out"].startswith("the test split (drama-quarry-road) and ")
     kinds = {(r["language"], r["kind"]) for r in printed["tuned"]["per_task"]}
     assert kinds == {(lang, k.value) for lang in ("English", "Chinese") for k in TaskKind}
-    assert printed["tuned"]["takes"] == printed["base"]["takes"] == 24
+    assert list(printed["columns"]) == ["base", "tuned", "tuned+best-of-2"]
+    assert {c["takes"] for c in printed["columns"].values()} == {24}
     assert printed["tuned_ppl"] != printed["base_ppl"]  # the adapter changed the model
     assert printed["ppl_ratio"] == pytest.approx(printed["tuned_ppl"] / printed["base_ppl"])
     assert set(printed["ppl_ratio_by_language"]) == {"English", "Chinese"}
@@ -206,7 +207,8 @@ def test_the_tiny_adapter_is_evaluated_on_every_task(
     assert "chinese_share>=0.95" in printed["targets_met"]
     text = evaluate.table(result)
     assert "| perplexity (answer tokens) |" in text and "| dialogue | Chinese |" in text
-    assert len(takes_out.read_text(encoding="utf-8").splitlines()) == 48
+    assert "fine-tuned + best-of-2" in text
+    assert len(takes_out.read_text(encoding="utf-8").splitlines()) == 72
 
 
 def test_evaluation_holds_out_every_scene_of_a_data_folder(small_corpus: Path) -> None:
