@@ -36,6 +36,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from model.prompts import PROMPT_FORMAT
 from training.data import Example, PreferencePair, build_splits, load_preferences
 
 _log = logging.getLogger(__name__)
@@ -733,7 +734,9 @@ def _save_adapter(t: Trainer) -> None:
         path.mkdir(parents=True, exist_ok=True)
         t.accelerator.unwrap_model(t.model).save_pretrained(path)
         t.tokenizer.save_pretrained(path)
-        (path / "training_config.json").write_text(json.dumps(asdict(t.cfg), indent=2))
+        # The prompt format the examples were built in: the bot asks the model in it.
+        config = {**asdict(t.cfg), "prompt_format": PROMPT_FORMAT}
+        (path / "training_config.json").write_text(json.dumps(config, indent=2))
         (path / SPLIT_FILE).write_text(json.dumps(t.split, indent=2, ensure_ascii=False))
     t.accelerator.wait_for_everyone()
 

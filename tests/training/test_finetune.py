@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from model.loading import ModelSettings, load_model
+from model.prompts import PROMPT_FORMAT
 from training import finetune
 
 
@@ -49,7 +50,9 @@ def test_a_short_lora_run_writes_adapter_metrics_and_curve(
 ) -> None:
     out, metrics = lora_run
     assert (out / "adapter" / "adapter_config.json").is_file()
-    assert (out / "adapter" / "training_config.json").is_file()
+    # The bot asks an adapter in the prompt format its examples were built in.
+    config = json.loads((out / "adapter" / "training_config.json").read_text())
+    assert config["prompt_format"] == PROMPT_FORMAT
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["steps"] == metrics["steps"] == 4
