@@ -42,6 +42,8 @@ from typing import Any, Protocol
 import torch
 from torch.nn import functional as F
 
+from model import quant
+
 ENV_SWITCH = "WRITERS_ROOM_FASTPATH"
 
 #: The version of the layout `fast_weights` returns (names, fusing, what is left out): a change to
@@ -211,18 +213,38 @@ class KVCache:
 class _Linear:
     """`x @ weight.T (+ bias)`. On CPU the weight is prepacked once into oneDNN's blocked layout
     (what torch.compile's CPU backend does too): the same products, about twice as fast for the
-    small batches of decoding. Elsewhere, or where packing is unavailable, plain `F.linear`."""
+    small batches of decoding. Elsewhere, or where packing is unavailable, plain `F.linear`.
+    With an int8 copy (`model.quant`), products of at most `int8_rows` rows use it instead: half
+    the bytes to read where a decode step is bound by them."""
 
-    __slots__ = ("bias", "packed", "weight")
+    __slots__ = ("bias", "int8", "int8_limit", "packed", "weight")
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, prepack: bool) -> None:
+    def __init__(
+        self,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        prepack: bool,
+        int8: quant.Int8Weight | None = None,
+    ) -> None:
         weight = weight.detach()
         self.bias = None if bias is None else bias.detach()
         self.packed = _prepack(weight, self.bias) if prepack else None
         # The packed copy replaces the plain weight (which may be a fused copy of our own).
         self.weight: torch.Tensor | None = weight if self.packed is None else None
+        self.int8 = int8
+        self.int8_limit = 0
+        self.set_int8_rows(quant.Int8Weight.rows_faster)
+
+    def set_int8_rows(self, rows: int) -> None:
+        """Use the int8 copy (if any) for products of at most `rows` rows."""
+        if self.int8 is not None:
+            self.int8_limit = rows * self.int8.values.shape[1]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.numel() <= self.int8_limit:
+            assert self.int8 is not None
+            out = self.int8(x)
+            return out if self.bias is None else out + self.bias
         if self.packed is not None:
             return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
         assert self.weight is not None
@@ -267,6 +289,9 @@ def _agrees(packed: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
 
 
 _LAYER_PARTS = ("ln_attn", "ln_mlp", "qkv", "o", "gate_up", "down")
+#: The matrix products of a layer: with `lm_head`, what int8 quantisation applies to.
+_LINEARS = ("qkv", "o", "gate_up", "down")
+_INT8_PARTS = ("int8", "scales")
 
 
 def _layer_weights(layer: Any) -> dict[str, torch.Tensor]:
@@ -315,6 +340,32 @@ def fast_weights(model: Any) -> dict[str, torch.Tensor]:
     return weights
 
 
+def int8_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The int8 copies (`model.quant`) of the matrix products of `weights` (the layout of
+    `fast_weights`, any adapter merged): `{name}.int8` and `{name}.scales` for every layer's
+    `qkv`, `o`, `gate_up`, `down`, and for `lm_head` (the embedding when they are tied).
+    `FastLlama.from_weights` uses them instead of quantising again."""
+    names = [name for name in weights if name.rsplit(".", 1)[-1] in _LINEARS]
+    out: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for name in [*names, "lm_head"]:
+            int8 = quant.Int8Weight.of(weights.get(name, weights["embed"]))
+            out[f"{name}.int8"], out[f"{name}.scales"] = int8.values, int8.scales
+    return out
+
+
+def _int8_of(
+    weights: Mapping[str, torch.Tensor], name: str, weight: torch.Tensor, scheme: str
+) -> quant.Int8Weight | None:
+    """The int8 copy of the product `name` (`weight`) under `scheme`: read from `weights` when
+    they hold it (a weight cache), else made now."""
+    if scheme != "int8":
+        return None
+    if f"{name}.int8" in weights:
+        return quant.Int8Weight(weights[f"{name}.int8"], weights[f"{name}.scales"])
+    return quant.Int8Weight.of(weight)
+
+
 @dataclass(frozen=True, slots=True)
 class Shape:
     """The sizes the forward needs beyond its weights' own shapes."""
@@ -343,59 +394,83 @@ class Shape:
 class _Layer:
     __slots__ = ("down", "gate_up", "ln_attn", "ln_mlp", "o", "qkv")
 
-    def __init__(self, weights: Mapping[str, torch.Tensor], prepack: bool) -> None:
+    def __init__(self, weights: Mapping[str, torch.Tensor], prepack: bool, scheme: str) -> None:
         self.ln_attn: torch.Tensor = weights["ln_attn"]
         self.ln_mlp: torch.Tensor = weights["ln_mlp"]
-        self.qkv = _Linear(weights["qkv"], weights.get("qkv_bias"), prepack)
-        self.o = _Linear(weights["o"], None, prepack)
-        self.gate_up = _Linear(weights["gate_up"], None, prepack)
-        self.down = _Linear(weights["down"], None, prepack)
+
+        def linear(name: str, bias: torch.Tensor | None = None) -> _Linear:
+            weight = weights[name]
+            return _Linear(weight, bias, prepack, _int8_of(weights, name, weight, scheme))
+
+        self.qkv = linear("qkv", weights.get("qkv_bias"))
+        self.o = linear("o")
+        self.gate_up = linear("gate_up")
+        self.down = linear("down")
+
+    def linears(self) -> tuple[_Linear, ...]:
+        return (self.qkv, self.o, self.gate_up, self.down)
 
 
 class FastLlama:
     """The forward pass of a supported model (see `supports`), on its own weights."""
 
-    def __init__(self, model: Any, *, prepack: bool | None = None) -> None:
+    def __init__(
+        self, model: Any, *, prepack: bool | None = None, quantize: str | None = None
+    ) -> None:
         """`prepack`: pack the matmul weights for oneDNN (default: on CPU, where available).
-        A `FastModel` shares the forward it carries (`prepack` is then as it was built)."""
+        `quantize`: `auto`, `int8` or `off` (`model.quant.resolve`; default: as the environment
+        says, `WRITERS_ROOM_QUANTIZE`). A `FastModel` shares the forward it carries (both are
+        then as it was built)."""
         if isinstance(model, FastModel):
             self.__dict__.update(model.fast.__dict__)
             return
         if not supports(model):
             raise ValueError("the fast path does not support this model")
         inner = model.model
-        self._setup(inner.embed_tokens.weight.detach(), Shape.of(model.config), prepack)
+        self._setup(inner.embed_tokens.weight.detach(), Shape.of(model.config), prepack, quantize)
         with torch.no_grad():
             # Layer by layer, so that only one layer's fused copies exist besides the packed ones.
             layers = inner.layers[: self.shape.layers]
-            self.layers = [_Layer(_layer_weights(layer), self.prepack) for layer in layers]
-            self.lm_head = _Linear(model.get_output_embeddings().weight, None, self.prepack)
+            self.layers = [
+                _Layer(_layer_weights(layer), self.prepack, self.quantize) for layer in layers
+            ]
+            self.lm_head = self._head({}, model.get_output_embeddings().weight.detach())
         self.norm: torch.Tensor = inner.norm.weight.detach()
         self.inv_freq: torch.Tensor = inner.rotary_emb.inv_freq.detach().float().to(self.device)
 
     @classmethod
     def from_weights(
-        cls, weights: Mapping[str, torch.Tensor], shape: Shape, *, prepack: bool | None = None
+        cls,
+        weights: Mapping[str, torch.Tensor],
+        shape: Shape,
+        *,
+        prepack: bool | None = None,
+        quantize: str | None = None,
     ) -> FastLlama:
         """The forward over `weights` in the layout of `fast_weights` (for instance read back
-        from a file); tensors it does not pack are used as they are, not copied."""
+        from a file), with their int8 copies (`int8_weights`) where they hold them and int8 runs;
+        tensors it does not pack are used as they are, not copied."""
         fast = cls.__new__(cls)
-        fast._setup(weights["embed"], shape, prepack)
+        fast._setup(weights["embed"], shape, prepack, quantize)
         with torch.no_grad():
             fast.layers = [
-                _Layer(_layer_of(weights, index), fast.prepack) for index in range(shape.layers)
+                _Layer(_layer_of(weights, index), fast.prepack, fast.quantize)
+                for index in range(shape.layers)
             ]
-            head = weights.get("lm_head", weights["embed"])
-            fast.lm_head = _Linear(head, None, fast.prepack)
+            fast.lm_head = fast._head(weights, weights.get("lm_head", weights["embed"]))
         fast.norm = weights["norm"]
         fast.inv_freq = weights["inv_freq"].float().to(fast.device)
         return fast
 
-    def _setup(self, embed: torch.Tensor, shape: Shape, prepack: bool | None) -> None:
+    def _setup(
+        self, embed: torch.Tensor, shape: Shape, prepack: bool | None, quantize: str | None
+    ) -> None:
         self.embed: torch.Tensor = embed
         self.dtype = embed.dtype
         self.device = embed.device
         self.prepack = _can_prepack(self.device, self.dtype) if prepack is None else prepack
+        #: `int8` or `off`: the scheme that runs (`model.quant.resolve`).
+        self.quantize = quant.resolve(quantize or "", self.device, self.dtype)
         self.shape = shape
         self.eps = shape.eps
         self.heads = shape.heads
@@ -403,6 +478,17 @@ class FastLlama:
         self.head_dim = shape.head_dim
         self.groups = self.heads // self.kv_heads
         self.scale = self.head_dim**-0.5
+
+    def _head(self, weights: Mapping[str, torch.Tensor], head: torch.Tensor) -> _Linear:
+        return _Linear(head, None, self.prepack, _int8_of(weights, "lm_head", head, self.quantize))
+
+    def set_int8_rows(self, rows: int) -> None:
+        """Use the int8 products (when quantised) up to `rows` rows (default
+        `quant.Int8Weight.rows_faster`; a check of quality sets every product's)."""
+        for layer in self.layers:
+            for linear in layer.linears():
+                linear.set_int8_rows(rows)
+        self.lm_head.set_int8_rows(rows)
 
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         return KVCache.empty(
@@ -430,6 +516,26 @@ class FastLlama:
         a real token see. `last` `[B]`: the position of `ids` whose logits to return, per row
         (default: the last), for rows padded at their end; `[B, K]`: K positions per row, whose
         logits `[B, K, V]` are returned (scoring a take, `model.relevance`)."""
+        hidden = self._hidden(ids, positions, cache, mask)
+        if last is None:
+            final = hidden[:, -1]
+        else:
+            rows = torch.arange(ids.shape[0], device=hidden.device)
+            final = hidden[rows.view(-1, *[1] * (last.dim() - 1)), last]
+        return self.lm_head(self._rms_norm(final, self.norm))
+
+    def logits_at(self, ids: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Logits `[N, V]` of the positions `keep` `[B, S]` (bool) marks, of rows `ids` `[B, S]`
+        run from their start (padded at their end): what a perplexity needs (evaluation)."""
+        batch, width = ids.shape
+        positions = torch.arange(width, device=self.device)[None, :].expand(batch, -1)
+        hidden = self._hidden(ids, positions, self.new_cache(batch, width), None)
+        return self.lm_head(self._rms_norm(hidden[keep], self.norm))
+
+    def _hidden(
+        self, ids: torch.Tensor, positions: torch.Tensor, cache: Cache, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The last layer's hidden states `[B, S, H]` (see `forward`)."""
         batch, new = ids.shape
         total = cache.prepare(new)
         attn_mask = self._mask(mask, batch, new, total)
@@ -459,12 +565,7 @@ class FastLlama:
             gate, up = layer.gate_up(x).chunk(2, dim=-1)
             hidden = hidden + layer.down(F.silu(gate) * up)
         cache.advance(new)
-        if last is None:
-            final = hidden[:, -1]
-        else:
-            rows = torch.arange(batch, device=hidden.device).view(-1, *[1] * (last.dim() - 1))
-            final = hidden[rows, last]
-        return self.lm_head(self._rms_norm(final, self.norm))
+        return hidden
 
     def _mask(
         self, mask: torch.Tensor | None, batch: int, new: int, total: int
@@ -506,7 +607,7 @@ class FastLlama:
 
 def _layer_of(weights: Mapping[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
     prefix = f"layers.{index}."
-    names = (*_LAYER_PARTS, "qkv_bias")
+    names = (*_LAYER_PARTS, "qkv_bias", *(f"{n}.{p}" for n in _LINEARS for p in _INT8_PARTS))
     return {name: weights[prefix + name] for name in names if prefix + name in weights}
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 
-from model import fastpath
+from model import fastpath, quant
 from model.tokenizer import LightTokenizer
 
 _log = logging.getLogger(__name__)
@@ -66,7 +66,10 @@ class ModelSettings:
     `model` is a Hugging Face id (`gpt2`, `HuggingFaceTB/SmolLM2-360M-Instruct`) or a local
     directory; `adapter` a LoRA adapter directory (peft) merged into the weights at load.
     `device` is `auto`, `cpu`, `cuda` or `cuda:N`; `dtype` is `auto`, `float32`, `bfloat16` or
-    `float16`. `cache_dir` overrides where converted weights are kept.
+    `float16`. `cache_dir` overrides where converted weights are kept. `quantize` is `auto`,
+    `int8` or `off`: the fast path's int8 weights for decoding on a CPU (`model.quant`; `auto` and
+    `int8` run them where they can, `off` keeps every product in `dtype`); empty, the
+    environment's `WRITERS_ROOM_QUANTIZE` decides (`auto` when unset).
 
     `for_queue`: the model will only be run by the generation queue, so when the fast path runs
     it, load a `fastpath.FastModel` from the runtime weight cache (see the module's docstring)
@@ -79,6 +82,7 @@ class ModelSettings:
     dtype: str = "auto"
     cache_dir: str = ""
     for_queue: bool = False
+    quantize: str = ""
 
 
 @dataclass(slots=True)
@@ -165,11 +169,20 @@ def _cpu_has_fast_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def resolve_quantize(spec: str, device: torch.device, dtype: torch.dtype) -> str:
+    """The quantisation that runs for the setting `spec` (`model.quant.resolve`)."""
+    try:
+        return quant.resolve(spec, device, dtype)
+    except ValueError as exc:
+        raise ModelLoadError(f"Unknown quantisation in the settings: {exc}.") from None
+
+
 def load_model(settings: ModelSettings | None = None) -> LoadedModel:
     """Load the configured model (default: the shipped SmolLM2), ready to generate."""
     settings = settings or ModelSettings()
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
+    resolve_quantize(settings.quantize, device, dtype)  # a wrong setting is said before loading
     started = time.perf_counter()
     loaded = None
     if settings.for_queue and fastpath.enabled():
@@ -300,8 +313,8 @@ def _merge_adapter(model: Any, adapter: str) -> Any:
 
 # --- the runtime weight cache: what the generation queue runs, memory-mapped -----------------
 
-#: The format of a runtime cache entry (its files and manifest). It and the fast path's weight
-#: layout (`fastpath.LAYOUT_VERSION`) are both part of the key.
+#: The format of a runtime cache entry (its files and manifest). It, the fast path's weight
+#: layout (`fastpath.LAYOUT_VERSION`) and the quantisation (`quant.FORMAT`) are part of the key.
 _RUNTIME_FORMAT = 1
 _MANIFEST = "runtime.json"
 _WEIGHTS = "weights.safetensors"
@@ -316,9 +329,9 @@ _LIBRARIES = ("torch", "transformers", "peft", "gguf", "tokenizers", "safetensor
 def runtime_key(settings: ModelSettings) -> dict[str, Any] | None:
     """Everything that changes what the runtime cache holds for `settings`: the model's files
     (path, size, modification time), the adapter's content (a hash of its weights and config),
-    device, dtype, the fast path's layout and the libraries' versions. None where there is no
-    runtime cache: a model id that is not a local directory, or an adapter directory without
-    its config (the ordinary load says what is wrong)."""
+    device, dtype, the quantisation, the fast path's layout and the libraries' versions. None
+    where there is no runtime cache: a model id that is not a local directory, or an adapter
+    directory without its config (the ordinary load says what is wrong)."""
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
     if settings.model:
@@ -344,6 +357,7 @@ def runtime_key(settings: ModelSettings) -> dict[str, Any] | None:
         "adapter": adapter,
         "device": device.type,
         "dtype": str(dtype).removeprefix("torch."),
+        "quantize": quant.cache_tag(resolve_quantize(settings.quantize, device, dtype)),
         "libraries": _library_versions(),
     }
 
@@ -371,16 +385,23 @@ def _load_for_queue(
     if key is None:
         return None
     directory = runtime_dir(settings, key)
-    loaded = _read_runtime(directory, key, device, dtype, _model_name(settings))
+    scheme = resolve_quantize(settings.quantize, device, dtype)
+    loaded = _read_runtime(directory, key, device, dtype, _model_name(settings), scheme)
     if loaded is None:
-        loaded = _build_runtime(settings, device, dtype, directory, key)
+        loaded = _build_runtime(settings, device, dtype, directory, key, scheme)
     return loaded
 
 
 def _read_runtime(
-    directory: Path, key: Mapping[str, Any], device: torch.device, dtype: torch.dtype, name: str
+    directory: Path,
+    key: Mapping[str, Any],
+    device: torch.device,
+    dtype: torch.dtype,
+    name: str,
+    scheme: str,
 ) -> LoadedModel | None:
-    """The cached model, memory-mapped; None when the entry is missing or cannot be used."""
+    """The cached model, memory-mapped, quantised as `scheme` says (the entry holds its int8
+    weights then); None when the entry is missing or cannot be used."""
     try:
         manifest = json.loads((directory / _MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -394,7 +415,8 @@ def _read_runtime(
         from safetensors.torch import load_file
 
         weights = load_file(directory / _WEIGHTS, device=str(device))
-        fast = fastpath.FastLlama.from_weights(weights, fastpath.Shape(**manifest["shape"]))
+        shape = fastpath.Shape(**manifest["shape"])
+        fast = fastpath.FastLlama.from_weights(weights, shape, quantize=scheme)
         tokenizer = _read_tokenizer(directory, manifest["tokenizer"])
         model = fastpath.FastModel(fast, manifest["config"], manifest["generation"])
     except Exception as exc:  # whatever is wrong with an entry, building it again mends it
@@ -410,14 +432,18 @@ def _build_runtime(
     dtype: torch.dtype,
     directory: Path,
     key: Mapping[str, Any],
+    scheme: str,
 ) -> LoadedModel:
-    """Load the model the Hugging Face way, keep its fast-path weights in the runtime cache, and
-    return the model the cache will give from now on (a Hugging Face model where the fast path
-    does not apply: there is nothing to cache then)."""
+    """Load the model the Hugging Face way, keep its fast-path weights (and their int8 copies
+    when `scheme` is int8: quantised after the adapter's merge) in the runtime cache, and return
+    the model the cache will give from now on (a Hugging Face model where the fast path does not
+    apply: there is nothing to cache then)."""
     loaded = _load_hugging_face(settings, device, dtype)
     if not fastpath.supports(loaded.model):
         return loaded
     weights = fastpath.fast_weights(loaded.model)
+    if scheme == "int8":
+        weights |= fastpath.int8_weights(weights)
     light = LightTokenizer.of(loaded.tokenizer)
     manifest = {
         "key": key,
@@ -432,7 +458,8 @@ def _build_runtime(
         _write_runtime(directory, weights, manifest, loaded.tokenizer)
     except OSError as exc:  # a read-only or full disk: the bot runs, the next start converts again
         _log.warning("cannot write the weight cache %s: %s", directory, exc)
-    fast = fastpath.FastLlama.from_weights(weights, fastpath.Shape(**manifest["shape"]))
+    shape = fastpath.Shape(**manifest["shape"])
+    fast = fastpath.FastLlama.from_weights(weights, shape, quantize=scheme)
     model = fastpath.FastModel(fast, manifest["config"], manifest["generation"])
     return LoadedModel(
         model=model,
@@ -475,8 +502,8 @@ def _write_runtime(
 
 def _prune(written: Path, manifest: Mapping[str, Any]) -> None:
     """Remove the entries `written` makes useless: those made from the same sources for the same
-    device and dtype (their content has changed since), and those whose sources are gone (a
-    model or adapter folder deleted, a test's temporary copy)."""
+    device, dtype and quantisation (their content has changed since), and those whose sources
+    are gone (a model or adapter folder deleted, a test's temporary copy)."""
     key = manifest["key"]
     for entry in written.parent.iterdir():
         if entry == written or entry.name.startswith("."):  # staging folders are their writers'
@@ -484,8 +511,10 @@ def _prune(written: Path, manifest: Mapping[str, Any]) -> None:
         try:
             other = json.loads((entry / _MANIFEST).read_text(encoding="utf-8"))
             sources = other["sources"]
+            # An entry of each quantisation is kept (an entry from before there were any
+            # held bf16 weights alone: it counts as `off`).
             same_place = sources == manifest["sources"] and all(
-                other["key"][k] == key[k] for k in ("device", "dtype")
+                other["key"].get(k, "off") == key[k] for k in ("device", "dtype", "quantize")
             )
             gone = not all(Path(source).exists() for source in sources)
         except (OSError, ValueError, KeyError, TypeError):

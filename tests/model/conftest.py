@@ -11,6 +11,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+#: The fast path's forward built from a model runs its weights as they are: the engine tests
+#: compare it with the Hugging Face forward exactly. The int8 path has tests of its own
+#: (test_quant.py), which ask for it.
+os.environ.setdefault("WRITERS_ROOM_QUANTIZE", "off")
 #: WRITERS_ROOM_TEST_DEVICE=cuda runs the engine tests' models on a GPU (bench/gpu.sh does).
 TEST_DEVICE = os.environ.get("WRITERS_ROOM_TEST_DEVICE", "cpu")
 

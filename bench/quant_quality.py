@@ -1,0 +1,89 @@
+"""Held-out perplexity of the fast path's forward, in the runtime dtype and quantised to int8.
+
+    python -m bench.quant_quality                      # the bot's model, 16 held-out examples
+    python -m bench.quant_quality --limit-examples 0 --json
+
+The same examples as `training.evaluate` (its `heldout` and `perplexity`), scored by
+`model.fastpath.FastLlama` rather than the Hugging Face forward: first with every product in the
+runtime dtype, then with the int8 weights of `model.quant` in every product (however many rows:
+at run time only decoding's small products use them, so this is the worst case), and with int8
+everywhere but the output projection. Figures, not tests: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from types import SimpleNamespace
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch
+
+from model.fastpath import FastLlama
+from model.loading import LoadedModel, ModelSettings, bot_adapter, load_model
+
+
+class _Scored:
+    """A `FastLlama` as `training.evaluate.perplexity` calls a model: the logits of the positions
+    `logits_to_keep` marks."""
+
+    def __init__(self, fast: FastLlama) -> None:
+        self.fast = fast
+
+    def __call__(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, logits_to_keep: torch.Tensor
+    ) -> Any:
+        return SimpleNamespace(logits=self.fast.logits_at(input_ids, logits_to_keep))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit-examples", type=int, default=16, help="examples (0: all)")
+    parser.add_argument("--max-len", type=int, default=768, help="tokens of an example")
+    parser.add_argument("--batch-size", type=int, default=8, help="rows per forward pass")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    from training.evaluate import heldout, perplexity, recorded_split
+
+    torch.set_num_threads(args.threads)
+    adapter = bot_adapter("", "")
+    held = heldout(None, args.limit_examples, 0, recorded_split(adapter))
+    loaded = load_model(ModelSettings(adapter=adapter))
+    figures: dict[str, Any] = {
+        "model": loaded.name,
+        "dtype": str(loaded.dtype).removeprefix("torch."),
+        "examples": len(held.examples),
+    }
+    variants = {"ppl_runtime_dtype": "off", "ppl_int8": "int8", "ppl_int8_but_head": "int8"}
+    for name, scheme in variants.items():
+        fast = FastLlama(loaded.model, quantize=scheme)
+        fast.set_int8_rows(1 << 30)
+        if name == "ppl_int8_but_head":
+            fast.lm_head.set_int8_rows(0)
+        started = time.perf_counter()
+        scored = LoadedModel(
+            _Scored(fast), loaded.tokenizer, loaded.name, loaded.device, fast.dtype
+        )
+        with torch.inference_mode():
+            figures[name] = perplexity(scored, held.examples, args.max_len, args.batch_size)
+        figures[f"{name}_s"] = time.perf_counter() - started
+    base = figures["ppl_runtime_dtype"]
+    figures["int8_over_runtime"] = figures["ppl_int8"] / base
+    figures["int8_but_head_over_runtime"] = figures["ppl_int8_but_head"] / base
+    if args.json:
+        print(
+            json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()})
+        )
+    else:
+        for key, value in figures.items():
+            print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
