@@ -58,11 +58,20 @@ class Backend(Protocol):
 @dataclass(frozen=True, slots=True)
 class Drawn:
     """A drawn take as a scoring backend returns it: its text, its token ids and the model's
-    mean log-probability per token as it drew them."""
+    log-probability of each as it drew it."""
 
     text: str
     token_ids: tuple[int, ...]
-    logprob: float
+    logprobs: tuple[float, ...]
+
+    def opening(self, tokens: int) -> Drawn:
+        """The take's first `tokens` tokens (and their figures)."""
+        return Drawn(self.text, self.token_ids[:tokens], self.logprobs[:tokens])
+
+    @property
+    def logprob(self) -> float:
+        """The mean log-probability per token (0.0 for no token)."""
+        return sum(self.logprobs) / max(1, len(self.logprobs))
 
 
 @runtime_checkable
@@ -123,10 +132,10 @@ class LocalBackend:
         ticket = self.queue.enqueue(prompt_ids, sampling, room_id=room_id, user_id=user_id)
         if on_progress is not None:
             ticket.on_progress(on_progress)
-        return [Drawn(c.text, c.token_ids, c.logprob) for c in await ticket.result()]
+        return [Drawn(c.text, c.token_ids, c.logprobs) for c in await ticket.result()]
 
     async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
-        """Each take's mean log-probability per token after `messages` (one forward pass)."""
+        """Each take's mean log-probability per token after `messages` (read once)."""
         prompt_ids = chat_prompt_ids(self.queue.tokenizer, messages)
         return await self.queue.score([prompt_ids] * len(takes), [t.token_ids for t in takes])
 
@@ -238,6 +247,8 @@ class Generator:
             on_progress=on_progress,
         )
         parsed = [parse_answer(ask.request, take.text) for take in drawn]
+        # PMI reads each take's opening (see `ranking.SCORED_TOKENS`).
+        drawn = [take.opening(ranking.SCORED_TOKENS) for take in drawn]
         # PMI orders the takes that can be shown: the clean ones when there are any.
         scored = [i for i, p in enumerate(parsed) if not p.problems] or list(range(len(drawn)))
         reference = build_messages(ranking.context_free(ask.request))
@@ -315,13 +326,15 @@ def _take(text: str, answer: ParsedAnswer, model: str, regenerated: bool) -> Gen
 @dataclass(frozen=True, slots=True)
 class GenerationSettings:
     """How the bot generates: `backend` is "local" (the model in-process) or "remote" (an
-    OpenAI-compatible server at `remote_url`, serving `remote_model`)."""
+    OpenAI-compatible server at `remote_url`, serving `remote_model`, and the LoRA adapter it
+    serves under the name `remote_adapter` when that is set)."""
 
     backend: str = "local"
     model: ModelSettings = dataclasses.field(default_factory=ModelSettings)
     queue: QueueSettings = dataclasses.field(default_factory=QueueSettings)
     remote_url: str = ""
     remote_model: str = ""
+    remote_adapter: str = ""
     remote_api_key: str = ""
     #: Candidates drawn per take shown (`model.ranking`); 1 turns best-of-N off.
     best_of: int = ranking.BEST_OF
@@ -338,6 +351,7 @@ async def open_generator(settings: GenerationSettings | None = None) -> Generato
             RemoteBackend(
                 settings.remote_url,
                 settings.remote_model,
+                adapter=settings.remote_adapter,
                 api_key=settings.remote_api_key,
                 timeout_s=settings.queue.timeout_s,
             ),

@@ -2,9 +2,12 @@
 
 For rooms that outgrow one machine: vLLM (with the screenplay adapter), TGI, llama.cpp's server
 or `transformers serve` do the batching; this backend sends one chat-completions request per
-take, in parallel (servers differ on `n`), with the take's sampling settings. `top_k` and
-`repetition_penalty` are not in the OpenAI API: vLLM and llama.cpp read them, `transformers
-serve` refuses a request that has them, so after one such refusal they are no longer sent.
+take, in parallel (servers differ on `n`), with the take's sampling settings. A server that holds
+the room's LoRA adapter beside its base model (vLLM's `--enable-lora --lora-modules NAME=PATH`)
+serves it as a model of that name: with `adapter` set, every request asks for the adapter.
+`top_k` and `repetition_penalty` are not in the OpenAI API: vLLM and llama.cpp read them,
+`transformers serve` refuses a request that has them, so after one such refusal they are no
+longer sent.
 HTTP runs on worker threads (urllib), so the event loop never waits on the network.
 
 It knows the OpenAI wire format; it knows nothing of prompts, rooms or Discord.
@@ -27,20 +30,24 @@ _log = logging.getLogger(__name__)
 
 
 class RemoteBackend:
-    """Chat completions over HTTP. `base_url` ends in `/v1` (e.g. http://127.0.0.1:8000/v1)."""
+    """Chat completions over HTTP. `base_url` ends in `/v1` (e.g. http://127.0.0.1:8000/v1);
+    `model` is the base model the server runs, `adapter` the name it serves a LoRA adapter under
+    (empty: the base model alone). Takes are credited to `name`: the model, `+adapter` with one."""
 
     def __init__(
         self,
         base_url: str,
         model: str,
         *,
+        adapter: str = "",
         api_key: str = "",
         timeout_s: float = 300.0,
         max_parallel: int = 16,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
-        self.name = model
+        self.adapter = adapter
+        self.name = f"{model}+{adapter}" if adapter else model
         self.api_key = api_key
         self.timeout_s = timeout_s
         self._slots = asyncio.Semaphore(max_parallel)
@@ -64,7 +71,7 @@ class RemoteBackend:
 
     async def _one(self, messages: list[dict[str, str]], sampling: Sampling, user_id: int) -> str:
         body: dict[str, Any] = {
-            "model": self.model,
+            "model": self.adapter or self.model,
             "messages": messages,
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
