@@ -17,6 +17,10 @@ Writers are named, not numbered: a name maps to a stable user id (a hash), so `@
 writer after a restart. Lines without `@name` come from the person at the terminal, who runs the
 room (the console's counterpart of Discord's permission to manage the channel).
 
+Everything it says is worded in the console's language (`lang`: `--lang zh` for simplified
+Chinese, `zh-TW` for traditional; English by default) from the catalogues of `bot.messages`; the
+commands and their options keep their English names.
+
 It knows the commands and how to print the room; the lines come from `bot.console_session`, the
 rules of the room are `bot.room`'s and the model is `bot.app`'s.
 """

@@ -32,6 +32,7 @@ import discord
 from discord.ext import commands
 
 from bot.app import cancel_on_signals, open_app
+from bot.messages import ENGLISH, Lang, text
 from bot.room import RoomService
 from bot.settings import Settings, SettingsError
 from cogs.board import Board
@@ -93,9 +94,11 @@ class WritersRoomBot(commands.AutoShardedBot):
         self.add_check(self._cooldown, call_once=True)
         self.failed_extensions: list[str] = []
 
-    def status_text(self) -> str:
+    def status_text(self, lang: Lang = ENGLISH) -> str:
+        """The queue's and the model's lines for `/status` (their figures as the model side
+        writes them), or in `lang` that there are none."""
         if self._status is None:
-            return "The model's status is not available."
+            return text("reply.status_unavailable", lang)
         return self._status()
 
     async def setup_hook(self) -> None:

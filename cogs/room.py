@@ -117,7 +117,9 @@ _STYLE = ("genre", "tone", "language", "style_notes", "page_size")
 class RoomCommands(commands.Cog, name="Room"):
     """The commands writers type."""
 
-    def __init__(self, room: RoomService, board: Board, status: Callable[[], str]) -> None:
+    def __init__(
+        self, room: RoomService, board: Board, status: Callable[[messages.Lang], str]
+    ) -> None:
         self.room = room
         self.board = board
         self.status_source = status
@@ -463,7 +465,7 @@ class RoomCommands(commands.Cog, name="Room"):
         pending = await self.room.pending_proposals(room_of(ctx))
         lang = ctx_lang(ctx)
         pending_line = messages.text("reply.room_pending", lang, count=len(pending))
-        said = f"{self.status_source()}\n{pending_line}"
+        said = f"{self.status_source(lang)}\n{pending_line}"
         await ctx.send(embed=status_embed(said, lang), allowed_mentions=NO_MENTIONS)
 
     @hybrid_command(name="help", description="What the writers' room can do")

@@ -507,6 +507,7 @@ MESSAGES: dict[str, str] = {
         "A reset empties the story and cannot be undone; run it again with confirm True."
     ),
     "reply.reset_done": "The room's story is empty; start with /premise.",
+    "reply.status_unavailable": "The model's status is not available.",
     "reply.room_pending": "This room: {count} proposal(s) pending.",
     "reply.name_showrunners": "Name the showrunners as mentions (@name, @role) or user ids.",
     "reply.proposal_failed": "Proposal #{proposal} failed: {why}",

@@ -432,6 +432,7 @@ MESSAGES: dict[str, str] = {
     "reply.branched": "已分支到 {thread}。",
     "reply.reset_confirm": "重置会清空故事且无法撤销；请带上 confirm True 再运行一次。",
     "reply.reset_done": "编剧室的故事已清空；从 /premise 开始吧。",
+    "reply.status_unavailable": "模型的状态暂时无法获取。",
     "reply.room_pending": "本编剧室：{count} 个提案待处理。",
     "reply.name_showrunners": "请用提及（@名字、@身份组）或用户 ID 指定主编剧。",
     "reply.proposal_failed": "第 {proposal} 号提案失败了：{why}",

@@ -182,6 +182,10 @@ async def test_help_lists_the_commands_by_their_chinese_names(make_bot: BotFacto
     for usage in ("/故事梗概 <想法>", "/对白 <情境>", "/编剧室 设置", "/设定集 修改", "/导出"):
         assert usage in help_text, usage
     assert "请模型写一个标题和一句话梗概" in help_text
+    await h.say("!status")
+    status = h.sent.sends()[-1].payload["embeds"][0]
+    assert status["title"] == "编剧室状态"
+    assert status["description"] == "模型的状态暂时无法获取。\n本编剧室：0 个提案待处理。"
     assert sum(len(e["description"]) + len(e.get("title", "")) for e in embeds) <= 6000
 
 
