@@ -4,8 +4,9 @@ A column of the evaluation (`Subject`) is a local model, run by the bot's own ge
 or a model behind an OpenAI-compatible server (`model.remote.RemoteBackend`); either way the takes
 come through `model.generator.Generator`, the bot's own path (or, for `--first-sampled`, the
 same prompts without its second try). Each take is scored by `training.scoring`, and, where the
-model is local, for relevance: how much the room's request raises the take's likelihood over
-the bare task (pointwise mutual information, mean nats per token).
+model is local, for relevance: how much the room's context raises the take's likelihood over
+the same task without it (`model.ranking.context_free`): pointwise mutual information in mean
+nats per token, unbounded here (best-of-N ranks by its tanh).
 
 It knows models, backends and prompts; it knows nothing of rooms, Discord or the command line.
 """
