@@ -271,7 +271,8 @@ class Proposals(RoomCore):
             # know `RoomError`, so they are passed on as one.
             busy = (model_errors.QueueFull, model_errors.TooManyRequests)
             await self.fail(room_id, proposal_id, str(err))
-            raise (QueueFull if isinstance(err, busy) else GenerationFailed)(str(err)) from err
+            failure = QueueFull if isinstance(err, busy) else GenerationFailed
+            raise failure(model_error_key(err), reason=str(err)) from err
         except asyncio.CancelledError:
             await asyncio.shield(self.fail(room_id, proposal_id, "The request was cancelled."))
             raise
@@ -478,6 +479,26 @@ async def _editable(
     original = proposal.take(take)
     assert original is not None
     return proposal, original
+
+
+#: The catalogue key of each error of the generation side, most specific first. English passes
+#: the generation side's own sentence on (`reason`); another language says it in its words.
+_MODEL_ERROR_KEYS: tuple[tuple[type[model_errors.GenerationError], str], ...] = (
+    (model_errors.QueueFull, "error.model_busy"),
+    (model_errors.TooManyRequests, "error.model_too_many"),
+    (model_errors.QueueTimeout, "error.model_queue_timeout"),
+    (model_errors.GenerationTimeout, "error.model_timeout"),
+    (model_errors.GenerationCancelled, "error.model_cancelled"),
+    (model_errors.QueueClosed, "error.model_closed"),
+    (model_errors.OutOfMemory, "error.model_out_of_memory"),
+    (model_errors.RequestTooLong, "error.model_too_long"),
+    (model_errors.BadSampling, "error.model_bad_sampling"),
+)
+
+
+def model_error_key(err: model_errors.GenerationError) -> str:
+    """The catalogue key that words `err` for a writer."""
+    return next((key for kind, key in _MODEL_ERROR_KEYS if isinstance(err, kind)), "error.model")
 
 
 def _owner_or_showrunner(
