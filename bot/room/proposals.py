@@ -271,8 +271,8 @@ class Proposals(RoomCore):
             # know `RoomError`, so they are passed on as one.
             busy = (model_errors.QueueFull, model_errors.TooManyRequests)
             await self.fail(room_id, proposal_id, str(err))
-            failure = QueueFull if isinstance(err, busy) else GenerationFailed
-            raise failure(model_error_key(err), reason=str(err)) from err
+            kind = QueueFull if isinstance(err, busy) else GenerationFailed
+            raise kind(model_error_key(err), reason=str(err)) from err
         except asyncio.CancelledError:
             await asyncio.shield(self.fail(room_id, proposal_id, "The request was cancelled."))
             raise
