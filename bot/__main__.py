@@ -26,17 +26,12 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.messages import ENGLISH, Lang, first_lang
+from bot.messages import ENGLISH, Lang, first_lang, text
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
 _log = logging.getLogger("bot")
 _LOADED = time.perf_counter()
-
-_NO_TOKEN = (
-    "DISCORD_TOKEN is not set, so the Discord bot is not started; opening the console room "
-    "instead (put the token in .env to run the bot)."
-)
 
 
 def _add_lang(parser: argparse.ArgumentParser) -> None:
@@ -117,8 +112,8 @@ def configure_logging(level: str, *, console: bool) -> None:
 async def console_main(settings: Settings, room_id: int, lang: Lang = ENGLISH) -> int:
     """Open the app and run the console until its input ends, `/quit`, or a signal."""
     if settings.backend == "local":
-        what = settings.model or "the shipped model"
-        print(f"Loading {what} (the first start takes longer)…", file=sys.stderr, flush=True)
+        what = settings.model or text("start.shipped_model", lang)
+        print(text("start.loading", lang, model=what), file=sys.stderr, flush=True)
         if not sys.stderr.isatty():
             # Progress bars redrawn with carriage returns only clutter a log file. Said through
             # the environment: importing transformers to say it would cost a warm start a second.
@@ -129,21 +124,21 @@ async def console_main(settings: Settings, room_id: int, lang: Lang = ENGLISH) -
     from bot.console_session import interactive_session
     from model.loading import ModelLoadError
 
-    with cancel_on_signals(_say_stopping) as signals:
+    def say_stopping(signum: int) -> None:
+        print("\n" + text("start.stopping", lang), file=sys.stderr, flush=True)
+
+    with cancel_on_signals(say_stopping) as signals:
         try:
             async with open_app(settings) as app:
                 took = seconds_since_start()
-                print(
-                    f"Model {app.model_name} ready in {took:.1f} s (since the process started).",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                ready = text("start.ready", lang, model=app.model_name, seconds=f"{took:.1f}")
+                print(ready, file=sys.stderr, flush=True)
                 history = settings.database.parent / "console_history"
                 await interactive_session(app, room_id=room_id, history=history, lang=lang)
         except asyncio.CancelledError:
             if not signals:
                 raise
-            print("Stopped; the database is closed.", file=sys.stderr)
+            print(text("start.stopped", lang), file=sys.stderr)
             return 0
         except (ModelLoadError, SettingsError) as err:
             print(f"error: {err}", file=sys.stderr)
@@ -161,10 +156,6 @@ def seconds_since_start() -> float:
         return time.clock_gettime(time.CLOCK_BOOTTIME) - started
     except (OSError, IndexError, ValueError, AttributeError):
         return time.perf_counter() - _LOADED
-
-
-def _say_stopping(signum: int) -> None:
-    print("\nStopping: finishing the takes in the queue…", file=sys.stderr, flush=True)
 
 
 def run_discord_bot(settings: Settings) -> int:
@@ -205,10 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging(settings.log_level, console=False)
             _log.info("starting with settings %s", settings.redacted())
             return run_discord_bot(settings)
+        lang = console_lang(args)
         if args.command is None:
-            print(_NO_TOKEN, file=sys.stderr)
+            print(text("start.no_token", lang), file=sys.stderr)
         configure_logging(settings.log_level, console=True)
-        return asyncio.run(console_main(settings, room_id, console_lang(args)))
+        return asyncio.run(console_main(settings, room_id, lang))
     except StoreError as err:  # a database the bot cannot use, said in one line
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -247,6 +247,16 @@ MESSAGES: dict[str, str] = {
     "reply.take_unchanged": "Take {take} is unchanged; its votes stay.",
     "reply.take_edited": "Take {take} was edited by {by}.",
     "reply.take_edited_cleared": "Take {take} was edited by {by}; {votes} cleared — vote again.",
+    # --- the console's start and stop (standard error) ---------------------------------------
+    "start.no_token": (
+        "DISCORD_TOKEN is not set, so the Discord bot is not started; opening the console room "
+        "instead (put the token in .env to run the bot)."
+    ),
+    "start.shipped_model": "the shipped model",
+    "start.loading": "Loading {model} (the first start takes longer)…",
+    "start.ready": "Model {model} ready in {seconds} s (since the process started).",
+    "start.stopping": "Stopping: finishing the takes in the queue…",
+    "start.stopped": "Stopped; the database is closed.",
     # --- the console ------------------------------------------------------------------------
     "console.error": "error: {error}",
     "console.apology": "error: Something went wrong on our side; the log has the details.",

@@ -212,6 +212,13 @@ MESSAGES: dict[str, str] = {
     "reply.take_unchanged": "候选稿 {take} 没有变化；它的票保留。",
     "reply.take_edited": "候选稿 {take} 已由 {by} 修改。",
     "reply.take_edited_cleared": "候选稿 {take} 已由 {by} 修改；{votes}已清空——请重新投票。",
+    # --- the console's start and stop (standard error) ---------------------------------------
+    "start.no_token": "没有设置 DISCORD_TOKEN，所以不启动 Discord 机器人，改为打开控制台编剧室（把令牌写进 .env 即可运行机器人）。",
+    "start.shipped_model": "自带的模型",
+    "start.loading": "正在加载{model}（第一次启动较慢）……",
+    "start.ready": "模型 {model} 已就绪，用时 {seconds} 秒（从进程启动算起）。",
+    "start.stopping": "正在停止：先写完队列里的候选稿……",
+    "start.stopped": "已停止；数据库已关闭。",
     # --- the console ------------------------------------------------------------------------
     "console.error": "错误：{error}",
     "console.apology": "错误：我们这边出了问题；详情见日志。",

@@ -69,7 +69,11 @@ async def test_english_stays_the_default(tmp_path: Path) -> None:
     ],
 )
 def test_python_m_bot_lang_opens_the_console_in_that_language(
-    argv: list[str], lang: Lang, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    argv: list[str],
+    lang: Lang,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     opened: list[Any] = []
 
@@ -81,3 +85,8 @@ def test_python_m_bot_lang_opens_the_console_in_that_language(
     monkeypatch.setattr(entry, "load_settings", lambda: Settings(database=tmp_path / "r.db"))
     assert entry.main(argv) == 0
     assert opened == [lang]
+    if "console" not in argv:  # without a subcommand or a token, it says why it is a console
+        said = capsys.readouterr().err
+        expected = {ENGLISH: "DISCORD_TOKEN is not set", SIMPLIFIED: "没有设置 DISCORD_TOKEN"}
+        expected[TRADITIONAL] = "沒有設定 DISCORD_TOKEN"
+        assert said.startswith(expected[lang]), said
