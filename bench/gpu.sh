@@ -1,24 +1,32 @@
 #!/usr/bin/env bash
-# The GPU checks of the generation engine, as one script for a session that is lent a GPU.
+# The GPU checks, as one script for a session that is lent a GPU.
 #
 # It runs (1) the engine tests on the GPU — the Hugging Face engine, the slot engine, and the
 # slot engine with real CUDA graphs — against `generate` token for token, then (2) the queue
 # benchmark at 64 (and, with ROOMS="16 64", 256) concurrent sequences in bf16, with CUDA graphs
-# on and off. Figures go to $OUT (default /tmp/gpu-out) as JSON, one file per run, and to
-# standard output. Worst case about 150 + 4 x 90 s: within one 600 s device command.
+# on and off, then (3) the route to a larger model (issue 15, docs/DEPLOY.md): a LoRA fine-tune of
+# $BIG_MODEL (default Qwen/Qwen2.5-1.5B-Instruct) on the shipped corpus for $FT_STEPS steps
+# (default 300) and `training.evaluate` of base against base + adapter, time-boxed; it is skipped,
+# saying why, when the weights are neither in the Hugging Face cache nor downloadable there.
+# PARTS (default "tests queue finetune") picks the parts: (1) and (2) take at most about
+# 150 + 4 x 90 s, (3) at most $FT_TIMEOUT + $EVAL_TIMEOUT (240 + 200 s), so run them as two device
+# commands of 600 s: PARTS="tests queue", then PARTS=finetune. Figures go to $OUT (default
+# /tmp/gpu-out) as JSON, one file per run, and to standard output; (3) writes
+# $OUT/finetune-<model>.json, to be committed as bench/results/<gpu>-<date>-finetune.json.
 #
 # The device machine has torch, transformers and peft but not this project's model files, and
 # maybe not pytest. Prepare a folder `.gpu` (ignored by git; name it in the run's `carry`) with
 # the default model's config and tokenizer (a few MB; the weights do not fit the transfer limit,
 # so the benchmark runs the same architecture with random weights — the same shapes and work,
-# timing only) and pure-Python pytest:
+# timing only) and pure-Python pytest (and defusedxml, which the corpus reader needs):
 #
 #   mkdir -p .gpu/models && cp -r ~/.cache/writers-room/models/SmolLM2-135M-Instruct .gpu/models/
 #   rm .gpu/models/SmolLM2-135M-Instruct/*.safetensors
-#   pip install --target .gpu/site pytest pytest-asyncio
+#   pip install --target .gpu/site pytest pytest-asyncio defusedxml
 #
 # then run `bash bench/gpu.sh` there. `DEVICE=cpu ROOMS=1 bash bench/gpu.sh` tries the script
-# itself on a machine without a GPU.
+# itself on a machine without a GPU; `PARTS=finetune BIG_MODEL=<a tiny model dir> FT_STEPS=2
+# FT_ARGS="--max-len 96" EVAL_ARGS="--max-new-tokens 8 --tasks dialogue"` tries part (3).
 set -u -o pipefail
 DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python3}
@@ -32,6 +40,10 @@ MODEL_DIR=$WRITERS_ROOM_CACHE/models/SmolLM2-135M-Instruct
 $PY -c "import torch, transformers; print('torch', torch.__version__, 'transformers', \
 transformers.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
 
+PARTS=${PARTS:-tests queue finetune}
+has_part() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+if has_part tests; then
 echo "== engine tests on the GPU"
 if $PY -c "import pytest" 2>/dev/null; then
     WRITERS_ROOM_TEST_DEVICE=$DEVICE timeout "${TEST_TIMEOUT:-150}" $PY -m pytest -q -x \
@@ -40,7 +52,9 @@ if $PY -c "import pytest" 2>/dev/null; then
 else
     echo "no pytest on this machine (see the header)"
 fi
+fi
 
+if has_part queue; then
 echo "== queue benchmark"
 for rooms in ${ROOMS:-16}; do
     for graphs in 1 0; do
@@ -52,3 +66,65 @@ for rooms in ${ROOMS:-16}; do
         [ -s "$name" ] || tail -3 "$name.log"
     done
 done
+fi
+
+if has_part finetune; then
+echo "== fine-tune and evaluate a larger model"
+BIG_MODEL=${BIG_MODEL:-Qwen/Qwen2.5-1.5B-Instruct}
+BIG_DIR=$OUT/finetune-$(basename "$BIG_MODEL")
+# A local model directory as it is; a Hub id from the Hugging Face cache, else downloaded (a
+# minute for 3 GB, where there is a network at all); skipped, saying why, when neither gives it.
+if [ ! -d "$BIG_MODEL" ] && ! HF_HUB_OFFLINE=0 timeout "${FETCH_TIMEOUT:-150}" $PY -c "import sys
+from huggingface_hub import snapshot_download
+try:
+    snapshot_download(sys.argv[1], local_files_only=True)
+except Exception:
+    print('not in the Hugging Face cache; downloading', flush=True)
+    snapshot_download(sys.argv[1], allow_patterns=['*.json', '*.safetensors', '*.txt'])
+" "$BIG_MODEL" 2>"$BIG_DIR.fetch.log"; then
+    echo "skipped: the weights of $BIG_MODEL are not in the Hugging Face cache of this machine" \
+        "(${HF_HOME:-~/.cache/huggingface}) and could not be downloaded: $(tail -1 "$BIG_DIR.fetch.log")"
+else
+    timeout "${FT_TIMEOUT:-240}" $PY -m training.finetune --model "$BIG_MODEL" \
+        --max-steps "${FT_STEPS:-300}" --eval-every 50 --batch-size 8 --max-len 768 --lr 1e-4 \
+        --warmup-steps 20 --out "$BIG_DIR" ${FT_ARGS:-} >"$BIG_DIR.log" 2>&1
+    echo "fine-tune rc $?: $(grep -E 'validation|done:|Error' "$BIG_DIR.log" | tail -4)"
+    if [ -f "$BIG_DIR/adapter/adapter_config.json" ]; then
+        timeout "${EVAL_TIMEOUT:-200}" $PY -m training.evaluate --model "$BIG_MODEL" \
+            --adapter "$BIG_DIR/adapter" --requests 1 --takes 2 --limit-examples 48 --json \
+            --takes-out "$BIG_DIR/takes.jsonl" ${EVAL_ARGS:-} >"$BIG_DIR.eval.json" \
+            2>"$BIG_DIR.eval.log"
+        echo "evaluate rc $?"
+        [ -s "$BIG_DIR.eval.json" ] || tail -3 "$BIG_DIR.eval.log"
+    fi
+    # One file with what was run, where, and its figures (the partial ones of a run cut short).
+    $PY - "$BIG_MODEL" "$BIG_DIR" <<'PYEOF' >"$BIG_DIR.json"
+import datetime, json, sys
+from pathlib import Path
+
+import torch
+
+model, run = sys.argv[1], Path(sys.argv[2])
+
+
+def read(path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+metrics = read(run / "metrics.json") or {}
+print(json.dumps({
+    "machine": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+    "date": datetime.date.today().isoformat(),
+    "model": model,
+    "finetune": {k: v for k, v in metrics.items() if k != "history"},
+    "validation": [h for h in metrics.get("history", []) if "val_loss" in h],
+    "evaluate": read(Path(f"{run}.eval.json")),
+}, indent=2))
+PYEOF
+    echo "figures: $BIG_DIR.json"
+    grep -E '"(best_val_ppl|base_val_loss|best_val_loss|steps|seconds)"' "$BIG_DIR.json"
+fi
+fi

@@ -718,7 +718,10 @@ def _finish(t: Trainer, base_val: float | None, seconds: float) -> dict[str, Any
     if t.accelerator.is_main_process:
         out = Path(cfg.out)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        save_curve(run.history, out / "loss_curve.png")
+        try:
+            save_curve(run.history, out / "loss_curve.png")
+        except ImportError:  # a GPU machine lent bare (bench/gpu.sh): the figures are above
+            _log.warning("no matplotlib here: loss_curve.png not drawn")
     _log.info(
         "done: %s", json.dumps({k: v for k, v in metrics.items() if k not in {"history", "config"}})
     )
