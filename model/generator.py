@@ -28,7 +28,13 @@ from typing import Any, Protocol, runtime_checkable
 from model import ranking
 from model.errors import BackendError, GenerationTimeout, QueueFull, TooManyRequests
 from model.loading import LoadedModel, ModelLoadError, ModelSettings, load_model
-from model.prompts import ParsedAnswer, build_messages, parse_answer, take_sampling
+from model.prompts import (
+    PROMPT_FORMAT,
+    ParsedAnswer,
+    build_messages,
+    parse_answer,
+    take_sampling,
+)
 from model.queue import GenerationQueue, QueueSettings, in_passing_thread
 from model.ranking import Candidate
 from model.remote import RemoteBackend
@@ -159,11 +165,14 @@ class Generator:
     """Takes for the room, over any backend. `best_of`: candidates drawn per take shown (1:
     best-of-N off, `model.ranking.BEST_OF` by default in the bot's settings)."""
 
-    def __init__(self, backend: Backend, *, best_of: int = 1) -> None:
+    def __init__(
+        self, backend: Backend, *, best_of: int = 1, prompt_format: int = PROMPT_FORMAT
+    ) -> None:
         if best_of < 1:
             raise ValueError("best_of must be 1 or more")
         self.backend = backend
         self.best_of = best_of
+        self.prompt_format = prompt_format
 
     @property
     def name(self) -> str:
@@ -181,7 +190,7 @@ class Generator:
     ) -> list[GeneratedTake]:
         """`n` takes of `request`, take 1 first. Raises the `model.errors` errors (each with
         the sentence the writer sees)."""
-        messages = build_messages(request)
+        messages = build_messages(request, self.prompt_format)
         sampling = take_sampling(request, sampling)
         first_seed = sampling.seed if sampling.seed is not None else random.randrange(2**31)
         ask = _Ask(request, messages, sampling, first_seed, room_id, user_id)
@@ -251,7 +260,7 @@ class Generator:
         drawn = [take.opening(ranking.SCORED_TOKENS) for take in drawn]
         # PMI orders the takes that can be shown: the clean ones when there are any.
         scored = [i for i, p in enumerate(parsed) if not p.problems] or list(range(len(drawn)))
-        reference = build_messages(ranking.context_free(ask.request))
+        reference = build_messages(ranking.context_free(ask.request), self.prompt_format)
         try:
             figures = await backend.score(reference, [drawn[i] for i in scored])
         except BackendError as failed:
@@ -372,4 +381,8 @@ async def open_generator(settings: GenerationSettings | None = None) -> Generato
 
     loaded, queue = await asyncio.to_thread(in_passing_thread, build)
     await queue.start()
-    return Generator(LocalBackend(queue, loaded.name), best_of=settings.best_of)
+    return Generator(
+        LocalBackend(queue, loaded.name),
+        best_of=settings.best_of,
+        prompt_format=loaded.prompt_format,
+    )

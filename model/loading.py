@@ -41,6 +41,7 @@ from typing import Any
 import torch
 
 from model import fastpath, quant
+from model.prompts import PROMPT_FORMAT
 from model.tokenizer import LightTokenizer
 
 _log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class LoadedModel:
     name: str
     device: torch.device
     dtype: torch.dtype
+    #: The prompt format the model learned (`model.prompts.PROMPT_FORMAT`); the bot asks in it.
+    prompt_format: int = PROMPT_FORMAT
 
 
 def cache_root(settings: ModelSettings | None = None) -> Path:
@@ -196,7 +199,22 @@ def load_model(settings: ModelSettings | None = None) -> LoadedModel:
         str(dtype).removeprefix("torch."),
         time.perf_counter() - started,
     )
+    loaded.prompt_format = adapter_prompt_format(bot_adapter(settings.model, settings.adapter))
     return loaded
+
+
+def adapter_prompt_format(adapter: str) -> int:
+    """The prompt format an adapter learned, as `training.finetune` recorded it beside the
+    adapter (`training_config.json`); an adapter trained before it recorded one learned format
+    1. The current format for no adapter, or one trained elsewhere."""
+    config = Path(adapter) / "training_config.json" if adapter else None
+    if config is None or not config.is_file():
+        return PROMPT_FORMAT
+    try:
+        recorded = json.loads(config.read_text(encoding="utf-8")).get("prompt_format", 1)
+    except (OSError, ValueError, AttributeError):
+        return PROMPT_FORMAT
+    return recorded if isinstance(recorded, int) else 1
 
 
 def _load_hugging_face(

@@ -24,7 +24,7 @@ from typing import Any
 from bot.generation import TakeGenerator
 from model.generator import Generator, LocalBackend, chat_prompt_ids
 from model.loading import LoadedModel
-from model.prompts import build_messages, parse_answer, take_sampling
+from model.prompts import PROMPT_FORMAT, build_messages, parse_answer, take_sampling
 from model.queue import GenerationQueue, QueueSettings
 from model.ranking import context_free
 from model.relevance import take_logprobs
@@ -70,7 +70,8 @@ def relevance(
     tokenizer = loaded.tokenizer
     takes = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
     given, bare = (
-        chat_prompt_ids(tokenizer, build_messages(r)) for r in (request, context_free(request))
+        chat_prompt_ids(tokenizer, build_messages(r, loaded.prompt_format))
+        for r in (request, context_free(request))
     )
     logprobs = take_logprobs(
         loaded.model, tokenizer, [given] * len(takes) + [bare] * len(takes), takes * 2
@@ -98,8 +99,9 @@ class Subject:
 class FirstSampled:
     """Takes as first sampled, with the generator's prompts and parse but no second try."""
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: Any, prompt_format: int = PROMPT_FORMAT) -> None:
         self.backend = backend
+        self.prompt_format = prompt_format
 
     async def generate(
         self,
@@ -113,7 +115,7 @@ class FirstSampled:
         sampling = take_sampling(request, sampling)
         seed = sampling.seed or 0
         texts = await self.backend.complete(
-            build_messages(request),
+            build_messages(request, self.prompt_format),
             [dataclasses.replace(sampling, seed=seed + j) for j in range(n)],
             room_id=room_id,
             user_id=user_id,
@@ -144,10 +146,11 @@ async def generate_takes(
     if isinstance(backend, LocalBackend):
         await backend.queue.start()
     ranked = subject.best_of > 1
+    asked_in = subject.loaded.prompt_format if subject.loaded is not None else PROMPT_FORMAT
     source = (
-        FirstSampled(backend)
+        FirstSampled(backend, asked_in)
         if first_sampled and not ranked
-        else Generator(backend, best_of=subject.best_of)
+        else Generator(backend, best_of=subject.best_of, prompt_format=asked_in)
     )
     try:
         return await _each(source, requests, takes, sampling, seed)
