@@ -70,6 +70,7 @@ from bot.domain import (
 )
 from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError
 from bot.messages import ENGLISH, Lang, Message, counted, message
+from bot.picking import reason_message
 from bot.room import numbered_text, scene_lines
 from model.tasks import TaskKind
 from screenplay.errors import FileError
@@ -429,7 +430,7 @@ class Console:
                 "console.went_in",
                 take=proposal.decided_take,
                 proposal=proposal.id,
-                reason=proposal.reason,
+                reason=reason_message(proposal.reason or "") or proposal.reason,
                 by=by,
             )
         )

@@ -19,12 +19,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain import PickRule, Vote
+from bot.messages import Message, message, recognise
+
+#: Why a proposal was decided or closed: the catalogue keys of the reasons the room stores (in
+#: English, as `str` of the message) and the front ends show in their reader's language.
+REASONS = (
+    "reason.first_vote",
+    "reason.quorum.one",
+    "reason.quorum.many",
+    "reason.most_votes.one",
+    "reason.most_votes.many",
+    "reason.most_votes_tie.one",
+    "reason.most_votes_tie.many",
+    "reason.showrunner",
+    "reason.no_vote",
+    "reason.reset",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     take: int
-    reason: str  # e.g. "the first vote", "2 votes reached the quorum"
+    reason: str  # e.g. "the first vote", "2 votes reached the quorum of 2"
 
 
 def decide(
@@ -42,7 +58,7 @@ def first_vote(votes: Sequence[Vote]) -> Decision | None:
     if not votes:
         return None
     first = min(votes, key=lambda v: v.seq)
-    return Decision(first.take, "the first vote")
+    return Decision(first.take, str(message("reason.first_vote")))
 
 
 def majority(votes: Sequence[Vote], *, quorum: int, deadline_passed: bool) -> Decision | None:
@@ -50,14 +66,14 @@ def majority(votes: Sequence[Vote], *, quorum: int, deadline_passed: bool) -> De
     if not standings:
         return None
     take, count, _ = standings[0]
+    number = "one" if count == 1 else "many"
     if count >= quorum:
-        return Decision(take, f"{_votes(count)} reached the quorum of {quorum}")
+        said = message(f"reason.quorum.{number}", count=count, quorum=quorum)
+        return Decision(take, str(said))
     if deadline_passed:
         tied = len(standings) > 1 and standings[1][1] == count
-        reason = f"most votes at the deadline ({_votes(count)})"
-        if tied:
-            reason += ", the tie going to the take that got its votes first"
-        return Decision(take, reason)
+        kind = "most_votes_tie" if tied else "most_votes"
+        return Decision(take, str(message(f"reason.{kind}.{number}", count=count)))
     return None
 
 
@@ -66,7 +82,7 @@ def showrunner_vote(votes: Sequence[Vote]) -> Decision | None:
     if not theirs:
         return None
     latest = max(theirs, key=lambda v: v.seq)
-    return Decision(latest.take, "the showrunner's pick")
+    return Decision(latest.take, str(message("reason.showrunner")))
 
 
 def _standings(votes: Sequence[Vote]) -> list[tuple[int, int, int]]:
@@ -81,5 +97,7 @@ def _standings(votes: Sequence[Vote]) -> list[tuple[int, int, int]]:
     )
 
 
-def _votes(count: int) -> str:
-    return "1 vote" if count == 1 else f"{count} votes"
+def reason_message(reason: str) -> Message | None:
+    """A stored reason as the message it was made from (None for another text: a failure's
+    sentence, or a reason this version does not know)."""
+    return recognise(reason, REASONS)

@@ -13,6 +13,7 @@ not know Discord's locales beyond their tags, nor where a message is shown.
 from __future__ import annotations
 
 import logging
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -164,3 +165,25 @@ def counted(noun: str, count: int) -> Message:
     """`count` of `noun` as a catalogue words it ("1 scene", "3 scenes", "3 场"): the keys
     `count.<noun>.one` and `count.<noun>.many`, each with the field `n`."""
     return Message(f"count.{noun}.{'one' if count == 1 else 'many'}", {"n": count})
+
+
+def recognise(said: str, keys: tuple[str, ...]) -> Message | None:
+    """The message among `keys` whose English reads `said` exactly, its fields read back (digits
+    as numbers); None when none does. For text the room stored in English before it is shown
+    (why a vote decided a take), so that a reader sees it in their language."""
+    for key in keys:
+        found = _english_pattern(key).fullmatch(said)
+        if found is not None:
+            fields = {k: int(v) if v.isdigit() else v for k, v in found.groupdict().items()}
+            return Message(key, fields)
+    return None
+
+
+@cache
+def _english_pattern(key: str) -> re.Pattern[str]:
+    parts = []
+    for literal, name, _, _ in string.Formatter().parse(en.MESSAGES[key]):
+        parts.append(re.escape(literal))
+        if name:
+            parts.append(f"(?P<{name}>.+?)")
+    return re.compile("".join(parts))

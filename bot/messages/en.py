@@ -58,6 +58,23 @@ MESSAGES: dict[str, str] = {
     "field.backstory": "backstory",
     "field.voice": "voice",
     "field.relationships": "relationships",
+    # --- why a proposal was decided or closed (stored in English, shown in the reader's) ------
+    "reason.first_vote": "the first vote",
+    "reason.quorum.one": "{count} vote reached the quorum of {quorum}",
+    "reason.quorum.many": "{count} votes reached the quorum of {quorum}",
+    "reason.most_votes.one": "most votes at the deadline ({count} vote)",
+    "reason.most_votes.many": "most votes at the deadline ({count} votes)",
+    "reason.most_votes_tie.one": (
+        "most votes at the deadline ({count} vote), the tie going to the take that got its votes "
+        "first"
+    ),
+    "reason.most_votes_tie.many": (
+        "most votes at the deadline ({count} votes), the tie going to the take that got its "
+        "votes first"
+    ),
+    "reason.showrunner": "the showrunner's pick",
+    "reason.no_vote": "no vote before the deadline",
+    "reason.reset": "the room was reset",
     # --- errors of the room -----------------------------------------------------------------
     "error.no_proposal": "There is no proposal #{proposal} in this room.",
     "error.takes_being_written": "The takes of proposal #{proposal} are still being written.",

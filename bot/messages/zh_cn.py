@@ -59,6 +59,17 @@ MESSAGES: dict[str, str] = {
     "field.backstory": "背景",
     "field.voice": "说话方式",
     "field.relationships": "人物关系",
+    # --- why a proposal was decided or closed (stored in English, shown in the reader's) ------
+    "reason.first_vote": "第一票",
+    "reason.quorum.one": "{count} 票达到法定票数 {quorum}",
+    "reason.quorum.many": "{count} 票达到法定票数 {quorum}",
+    "reason.most_votes.one": "截止时票数最多（{count} 票）",
+    "reason.most_votes.many": "截止时票数最多（{count} 票）",
+    "reason.most_votes_tie.one": "截止时票数最多（{count} 票），平票时先得票者胜",
+    "reason.most_votes_tie.many": "截止时票数最多（{count} 票），平票时先得票者胜",
+    "reason.showrunner": "主编剧选定",
+    "reason.no_vote": "截止前无人投票",
+    "reason.reset": "编剧室被重置",
     # --- errors of the room -----------------------------------------------------------------
     "error.no_proposal": "本编剧室没有第 {proposal} 号提案。",
     "error.takes_being_written": "第 {proposal} 号提案的候选稿还在生成中。",

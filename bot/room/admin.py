@@ -35,6 +35,7 @@ from bot.errors import (
     NotAllowed,
     NotFound,
 )
+from bot.messages import message
 from bot.room.core import (
     RoomCore,
     proposal_in,
@@ -105,7 +106,7 @@ class RoomAdmin(RoomCore):
                     status=ProposalStatus.CANCELLED,
                     decided_by=user_id,
                     decided_at=now,
-                    reason="the room was reset",
+                    reason=str(message("reason.reset")),
                 )
             await self._record(db, room_id, user_id, "reset", "reset the room", {})
             return [await proposal_in(db, room_id, proposal_id) for proposal_id in pending]

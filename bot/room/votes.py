@@ -31,6 +31,7 @@ from bot.domain import (
 from bot.errors import (
     NotAllowed,
 )
+from bot.messages import message
 from bot.picking import Decision, decide
 from bot.room.core import (
     RoomCore,
@@ -179,7 +180,7 @@ class Votes(RoomCore):
                         proposal_id,
                         status=ProposalStatus.EXPIRED,
                         decided_at=now,
-                        reason="no vote before the deadline",
+                        reason=str(message("reason.no_vote")),
                     )
                     await self._record(
                         db,

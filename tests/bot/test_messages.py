@@ -196,3 +196,20 @@ def test_every_field_a_writer_fills_in_is_named_in_the_catalogue() -> None:
     whats |= {"title", "logline", "genre", "tone", "style notes", "language"}  # set_premise
     assert whats
     assert not sorted(f for f in whats if f"field.{f.replace(' ', '_')}" not in en.MESSAGES)
+
+
+def test_every_stored_reason_is_read_back_and_shown_in_chinese() -> None:
+    """Why a vote decided is stored in English; each reason the pick rules make reads back as
+    its message, whatever its numbers, and an unknown text stays as it is."""
+    from bot.picking import REASONS, reason_message
+
+    for key in REASONS:
+        made = message(key, count=3, quorum=2)
+        stored = str(made)
+        read = reason_message(stored)
+        assert read is not None and read.key == key, stored
+        assert str(read) == stored
+        assert _CJK.search(read.render(SIMPLIFIED)), key
+    assert reason_message("The model could not write takes for this request.") is None
+    read = reason_message("2 votes reached the quorum of 2")
+    assert read is not None and read.render(TRADITIONAL) == "2 票達到法定票數 2"

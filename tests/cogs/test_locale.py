@@ -154,6 +154,13 @@ async def test_a_chinese_guild_answers_prefix_commands_and_posts_ballots_in_chin
     assert (ballot.description or "").startswith(rule)
     # The footer that finds the ballot again stays the same in every language.
     assert (ballot.footer.text or "").startswith("proposal ")
+    from tests.cogs.test_ballots import click
+
+    await click(h, h, "wr:take:1:2", "ana")
+    deciding = await click(h, h, "wr:take:1:2", "ben")
+    decided = deciding.answers[0].kwargs["embed"]  # the ballot as the deciding click edits it
+    assert decided.title == "第 1 号提案：候选稿 2 已写入剧本"
+    assert "（2 票达到法定票数 2）；得 2 票。" in (decided.description or "")
 
 
 async def test_a_chinese_voter_is_answered_in_chinese_on_an_english_ballot(
