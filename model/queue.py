@@ -284,7 +284,8 @@ class GenerationQueue:
         self, prompts: Sequence[Sequence[int]], takes: Sequence[Sequence[int]]
     ) -> list[float]:
         """The mean log-probability per token of each of `takes` after its prompt, computed by
-        the worker in one forward pass between two decode steps (`model.relevance`).
+        the worker between two decode steps: each prompt read once, its takes after it on
+        copies of its keys and values (`model.relevance`).
 
         It follows a request the scheduler admitted (best-of-N scores the takes it drew), so it
         does not queue behind other requests; raises `BackendError` when the model fails."""

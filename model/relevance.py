@@ -7,16 +7,21 @@ rank is `model.ranking`'s.
 
 `take_logprobs(model, tokenizer, prompts, takes)` works on any Hugging Face causal LM, for
 offline evaluation (`training.evaluate`). `score_takes(forward, ...)` is the same computation
-over any forward pass (the queue's worker passes its engine's, so that the one thread that owns
-the model runs it): the rows are left-padded so that every take ends in the last column, and
+over any forward pass: the rows are left-padded so that every take ends in the last column, and
 only the last columns' logits are formed, a few rows at a time, so a vocabulary of 49k tokens
 never makes a `[rows, prompt + take, vocab]` tensor.
+
+Best-of-N scores many takes after one prompt: `score_after_prompt` runs the prompt once and
+every take on a copy of its keys/values (`fast_prompt` on the fast path, `hf_prompt` on a
+Hugging Face model), so the prompt's tokens are not paid for once per take. The queue's worker
+runs it, so that the one thread that owns the model does.
 
 It knows token ids and tensors; it knows nothing of prompts, rooms or the queue.
 """
 
 from __future__ import annotations
 
+import copy as copy_module
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +107,98 @@ def score_takes(
             result[i] = score
         start += len(chunk)
     return result
+
+
+#: `extend(ids [B, K])`: logits `[B, K, V]` of takes' tokens (right-padded) read after the
+#: prompt it was made for; every call starts from the prompt again.
+Extend = Callable[[torch.Tensor], torch.Tensor]
+
+
+def score_after_prompt(
+    first: torch.Tensor,
+    extend: Extend,
+    takes: Sequence[Sequence[int]],
+    *,
+    vocab: int,
+    budget: int = LOGIT_BUDGET,
+) -> list[float]:
+    """Mean log p per token of each of `takes` after one prompt: `first` `[V]` are the logits
+    after the prompt (they predict each take's first token), `extend` reads the rest. An empty
+    take scores 0.0; rows run a few at a time, within `budget` logit values."""
+    result = [0.0] * len(takes)
+    opening = torch.log_softmax(first.float(), dim=-1)
+    rows = [i for i, take in enumerate(takes) if take]
+    start = 0
+    while start < len(rows):
+        longest = max(len(takes[i]) for i in rows[start:])
+        chunk = rows[start : start + max(1, budget // (vocab * longest))]
+        start += len(chunk)
+        sums = [float(opening[takes[i][0]]) for i in chunk]
+        width = max(len(takes[i]) for i in chunk) - 1
+        if width > 0:
+            ids = torch.zeros((len(chunk), width), dtype=torch.long)
+            targets = torch.zeros((len(chunk), width), dtype=torch.long)
+            valid = torch.zeros((len(chunk), width), dtype=torch.bool)
+            for row, i in enumerate(chunk):
+                take = torch.tensor(list(takes[i]))
+                ids[row, : len(take) - 1] = take[:-1]
+                targets[row, : len(take) - 1] = take[1:]
+                valid[row, : len(take) - 1] = True
+            device = first.device
+            logits = extend(ids.to(device))
+            rest = mean_logprobs(logits, targets.to(device), valid.to(device))
+            sums = [s + r * (len(takes[i]) - 1) for s, r, i in zip(sums, rest, chunk, strict=True)]
+        for s, i in zip(sums, chunk, strict=True):
+            result[i] = s / len(takes[i])
+    return result
+
+
+def fast_prompt(fast: Any, prompt: Sequence[int]) -> tuple[torch.Tensor, Extend]:
+    """The logits after `prompt` and its `Extend` on the fast path (`fastpath.FastLlama`)."""
+    device = fast.device
+    cache = fast.new_cache(1, len(prompt))
+    ids = torch.tensor([list(prompt)], device=device)
+    first = fast.forward(ids, torch.arange(len(prompt), device=device)[None], cache)[0]
+
+    def extend(takes: torch.Tensor) -> torch.Tensor:
+        rows, width = takes.shape
+        copy = fast.new_cache(rows, len(prompt) + width)
+        for mine, theirs in zip(
+            (*copy.keys, *copy.values), (*cache.keys, *cache.values), strict=True
+        ):
+            mine[:, :, : len(prompt)] = theirs[:, :, : len(prompt)]
+        copy.length = len(prompt)
+        positions = torch.arange(len(prompt), len(prompt) + width, device=device)
+        last = torch.arange(width, device=device).expand(rows, -1)
+        return fast.forward(takes, positions.expand(rows, -1), copy, None, last=last)
+
+    return first, extend
+
+
+def hf_prompt(model: Any, prompt: Sequence[int]) -> tuple[torch.Tensor, Extend]:
+    """The logits after `prompt` and its `Extend` on a Hugging Face causal LM."""
+    from transformers import DynamicCache
+
+    device = next(model.parameters()).device
+    cache = DynamicCache(config=model.config)
+    ids = torch.tensor([list(prompt)], device=device)
+    out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+    first = out.logits[0, -1]
+
+    def extend(takes: torch.Tensor) -> torch.Tensor:
+        rows, width = takes.shape
+        copy = copy_module.deepcopy(out.past_key_values)
+        copy.batch_repeat_interleave(rows)
+        positions = torch.arange(len(prompt), len(prompt) + width, device=device)
+        answer = model(
+            input_ids=takes,
+            position_ids=positions.expand(rows, -1),
+            past_key_values=copy,
+            use_cache=True,
+        )
+        return answer.logits
+
+    return first, extend
 
 
 @torch.inference_mode()

@@ -5,8 +5,8 @@ their takes in the engine as rows, turns the tokens into text for the requests' 
 keeps the figures of `model.metrics`. It reaches the event loop only through `post`
 (`call_soon_threadsafe`) and each request's `Handle`.
 
-It also runs scoring jobs (`Scoring`, `model.relevance`): a take's mean log-probability after a
-prompt, in one forward pass between two decode steps, for best-of-N's ranking (`model.ranking`).
+It also runs scoring jobs (`Scoring`, `model.relevance`) between two decode steps: takes' mean
+log-probability after a prompt (read once), for best-of-N's ranking (`model.ranking`).
 Each finished take comes back as a `SampledTake`: its text, its token ids and the mean raw
 log-probability of those tokens as they were drawn.
 
@@ -57,51 +57,36 @@ def make_engine(model: Any, *, stop_token_ids: Iterable[int], max_batch: int = 3
 @dataclass(frozen=True, slots=True)
 class SampledTake(Completion):
     """A finished take with what best-of-N ranks it by (`model.ranking`): its token ids and
-    the mean log-probability per token the model gave them as it drew them (0.0 for none)."""
+    the log-probability the model gave each as it drew it."""
 
     token_ids: tuple[int, ...] = ()
-    logprob: float = 0.0
+    logprobs: tuple[float, ...] = ()
+
+    @property
+    def logprob(self) -> float:
+        """The mean log-probability per token (0.0 for no token)."""
+        return sum(self.logprobs) / max(1, len(self.logprobs))
 
 
 @dataclass(eq=False)
 class Scoring:
-    """A scoring job: the mean log-probability of each of `takes` after its prompt, in one
-    forward pass (`model.relevance`); `settle(scores, error)` is called through `post`."""
+    """A scoring job: the mean log-probability of each of `takes` after its prompt, each
+    distinct prompt read once (`model.relevance`); `settle(scores, error)` is called through
+    `post`."""
 
     prompts: tuple[tuple[int, ...], ...]
     takes: tuple[tuple[int, ...], ...]
     settle: Callable[[list[float] | None, BaseException | None], None]
 
 
-def scoring_forward(engine: BatchEngine) -> relevance.Forward:
-    """The forward pass `relevance.score_takes` runs on `engine`'s model: the fast path's own
-    for the slot engine (whose model may have no Hugging Face modules), else the model's."""
+def prompt_reader(engine: BatchEngine) -> Callable[[Sequence[int]], tuple[Any, Any]]:
+    """How `engine`'s model reads a prompt for scoring (`relevance.fast_prompt` on the slot
+    engine, whose model may have no Hugging Face modules; else `relevance.hf_prompt`)."""
     if isinstance(engine, SlotEngine):
         fast = engine.fast
-
-        def fast_forward(
-            ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, keep: int
-        ) -> torch.Tensor:
-            rows, width = ids.shape
-            last = torch.arange(width - keep, width, device=ids.device).expand(rows, -1)
-            return fast.forward(ids, positions, fast.new_cache(rows, width), mask, last=last)
-
-        return fast_forward
+        return lambda prompt: relevance.fast_prompt(fast, prompt)
     model = engine.model
-
-    def hf_forward(
-        ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, keep: int
-    ) -> torch.Tensor:
-        out = model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            logits_to_keep=keep,
-            use_cache=False,
-        )
-        return out.logits
-
-    return hf_forward
+    return lambda prompt: relevance.hf_prompt(model, prompt)
 
 
 class Handle(Protocol):
@@ -261,16 +246,20 @@ class Worker:
         return True
 
     def _run_scoring(self, job: Scoring) -> None:
-        """One scoring job in one (chunked) forward pass; a failure fails this job alone."""
+        """One scoring job: each distinct prompt read once, its takes on copies of its keys and
+        values, a few at a time; a failure fails this job alone."""
+        scores = [0.0] * len(job.takes)
+        by_prompt: dict[tuple[int, ...], list[int]] = {}
+        for i, prompt in enumerate(job.prompts):
+            by_prompt.setdefault(prompt, []).append(i)
         try:
             with torch.inference_mode():
-                scores = relevance.score_takes(
-                    scoring_forward(self.engine),
-                    job.prompts,
-                    job.takes,
-                    vocab=self._vocab,
-                    device=self.engine.device,
-                )
+                for prompt, rows in by_prompt.items():
+                    first, extend = prompt_reader(self.engine)(prompt)
+                    takes = [job.takes[i] for i in rows]
+                    figures = relevance.score_after_prompt(first, extend, takes, vocab=self._vocab)
+                    for i, figure in zip(rows, figures, strict=True):
+                        scores[i] = figure
         except Exception as exc:
             _log.exception("cannot score %d takes", len(job.takes))
             if self.engine.device.type == "cuda" and isinstance(exc, torch.OutOfMemoryError):
@@ -433,9 +422,7 @@ class Worker:
         """Hand `work`'s takes over when all are done, else its partial text when it is due."""
         if all(work.finish):
             result = [
-                SampledTake(
-                    self._decode(ids), len(ids), finish, tuple(ids), sum(logps) / max(1, len(logps))
-                )
+                SampledTake(self._decode(ids), len(ids), finish, tuple(ids), tuple(logps))
                 for ids, logps, finish in zip(work.tokens, work.logprobs, work.finish, strict=True)
             ]
             self._forget(work, completed=True)

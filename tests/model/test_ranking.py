@@ -133,6 +133,7 @@ class ScoredBackend:
         self.max_takes = 32
         self.drawn: list[list[int | None]] = []
         self.scored: list[tuple[str, list[str]]] = []
+        self.scored_tokens: list[int] = []
 
     async def complete(
         self,
@@ -159,10 +160,11 @@ class ScoredBackend:
         texts = self.texts[: len(sampling)]
         if on_progress is not None:
             on_progress(Progress(0, tuple(texts), 10, done=True))
-        return [Drawn(t, (1, 2), self.pmi.get(t, 0.0) - 1.0) for t in texts]
+        return [Drawn(t, tuple(range(100)), (self.pmi.get(t, 0.0) - 1.0,) * 100) for t in texts]
 
     async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
         self.scored.append((messages[-1]["content"], [t.text for t in takes]))
+        self.scored_tokens += [len(t.token_ids) for t in takes]
         return [-1.0] * len(takes)
 
     async def close(self) -> None:
@@ -184,6 +186,7 @@ async def test_the_room_sees_the_best_n_of_k_drawn_in_one_batch() -> None:
     ((reference, scored),) = backend.scored
     assert scored == [OTHER, CLEAN]
     assert "Tom asks for a ride" in reference and "Night Shift" not in reference
+    assert backend.scored_tokens == [ranking.SCORED_TOKENS] * 2  # their openings
 
 
 async def test_the_ranking_is_the_same_for_the_same_seeds() -> None:
