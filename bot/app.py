@@ -180,6 +180,7 @@ async def _open_generator(settings: Settings) -> Generator:
                 remote_url=settings.openai_base_url,
                 remote_model=settings.openai_model,
                 remote_api_key=settings.openai_api_key.get_secret_value(),
+                best_of=settings.best_of,
             )
         )
     model = ModelSettings(
@@ -191,7 +192,9 @@ async def _open_generator(settings: Settings) -> Generator:
         for_queue=True,  # from the runtime weight cache: no Hugging Face model to build
     )
     started = time.perf_counter()
-    generator = await open_generator(GenerationSettings(backend="local", model=model, queue=queue))
+    generator = await open_generator(
+        GenerationSettings(backend="local", model=model, queue=queue, best_of=settings.best_of)
+    )
     _log.info("model %s ready in %.1f s", generator.name, time.perf_counter() - started)
     return generator
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from model.ranking import BEST_OF
+
 
 class SettingsError(ValueError):
     """A setting has a value the bot cannot use; `str()` says which and why."""
@@ -71,6 +73,8 @@ class Settings:
     openai_api_key: Secret = field(default_factory=Secret)
     openai_model: str = ""
     cpu_threads: int = 0  # torch threads on a CPU; 0: every core
+    # Candidates drawn per take shown, the best shown (model.ranking); 1: best-of-N off.
+    best_of: int = BEST_OF
     max_queue: int = 64
     max_per_user: int = 2
     request_timeout_s: float = 300.0
@@ -92,7 +96,7 @@ class Settings:
         return out
 
 
-_INT_KEYS = {"max_queue", "max_per_user"}
+_INT_KEYS = {"max_queue", "max_per_user", "best_of"}
 _FLOAT_KEYS = {"request_timeout_s", "command_cooldown_s"}
 _SECRET_KEYS = {"discord_token", "openai_api_key"}
 
