@@ -1,0 +1,208 @@
+"""Benchmark of best-of-N: wall time per request and tokens/s with it on and off, on the real model.
+
+    python -m bench.best_of                          # off vs BEST_OF 2 and 3, 3 takes x 128 tokens
+    python -m bench.best_of --best-of 2 --rounds 3 --tokens 256
+
+One writer's requests, one at a time, as a room sends them: six requests of the six task kinds
+in one room's context (a title, a logline, two characters, a scene, the script so far), each
+asking for `--takes` takes of at most `--tokens` tokens. Every request runs through each
+setting in turn (the order alternating from round to round, so that a busy machine weighs on
+both alike): best-of-N off (`best_of` 1: the takes asked for, a malformed one sampled once more,
+today's path) and on (`best_of` k: k x n candidates in one batch, PMI's scoring pass over the
+clean ones, a second round only when every candidate is malformed). Printed per setting: wall
+time per request (mean and median), the ratio to off, tokens drawn per second, the time spent
+scoring, requests that needed a second round, and the share of shown takes that are clean.
+Figures, not tests: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from model.generator import Drawn, Generator, LocalBackend
+from model.loading import LoadedModel, ModelSettings, bot_adapter, load_model
+from model.queue import GenerationQueue, QueueSettings, in_passing_thread
+from model.tasks import (
+    CharacterSheet,
+    GeneratedTake,
+    ProgressCallback,
+    PromptContext,
+    Sampling,
+    TaskKind,
+    TaskRequest,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--best-of", type=int, nargs="+", default=[2, 3], help="the settings compared with off"
+    )
+    parser.add_argument("--takes", type=int, default=3, help="takes the room asks for")
+    parser.add_argument("--tokens", type=int, default=128, help="most new tokens per take")
+    parser.add_argument("--rounds", type=int, default=2, help="times every request runs")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the first round")
+    parser.add_argument("--cpu-threads", type=int, default=0, help="torch threads (0: all)")
+    return parser.parse_args(argv)
+
+
+MARA = CharacterSheet("MARA", role="diner cook", personality="dry, impatient, loyal")
+TOM = CharacterSheet("TOM", role="fugitive", personality="nervous, charming, a liar")
+ROOM = PromptContext(
+    title="Night Shift",
+    logline="A diner cook hides a fugitive from the harbour police for one night.",
+    genre="thriller",
+    characters=(MARA, TOM),
+    scene_heading="INT. HARBOUR DINER - NIGHT",
+    recent_script=(
+        "INT. HARBOUR DINER - NIGHT\n\nRain on the windows. MARA wipes the counter.\n\n"
+        "TOM\n(dripping)\nAre you still open?\n\nMARA\nFor coffee."
+    ),
+    cast=("MARA", "TOM"),
+)
+REQUESTS = (
+    TaskRequest(TaskKind.PREMISE, "a cook hides a fugitive in her diner", (), ROOM),
+    TaskRequest(TaskKind.CHARACTER, "the harbour police sergeant who hunts Tom", (), ROOM),
+    TaskRequest(TaskKind.SCENE, "the police arrive at the diner", ("MARA", "TOM"), ROOM),
+    TaskRequest(TaskKind.DIALOGUE, "Tom asks Mara to hide him", ("MARA", "TOM"), ROOM),
+    TaskRequest(TaskKind.BEAT, "a twist about the money", (), ROOM),
+    TaskRequest(TaskKind.CONTINUE, "", (), ROOM),
+)
+
+
+class CountingBackend(LocalBackend):
+    """The local backend, counting the tokens it draws and the time it spends scoring."""
+
+    def __init__(self, queue: GenerationQueue, name: str) -> None:
+        super().__init__(queue, name)
+        self.tokens = 0
+        self.scoring_s = 0.0
+        self.pmi: list[float] = []
+
+    async def draw(
+        self,
+        messages: list[dict[str, str]],
+        sampling: Sequence[Sampling],
+        *,
+        room_id: int,
+        user_id: int,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[Drawn]:
+        drawn = await super().draw(
+            messages, sampling, room_id=room_id, user_id=user_id, on_progress=on_progress
+        )
+        self.tokens += sum(len(take.token_ids) for take in drawn)
+        return drawn
+
+    async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
+        started = time.perf_counter()
+        try:
+            figures = await super().score(messages, takes)
+        finally:
+            self.scoring_s += time.perf_counter() - started
+        self.pmi += [take.logprob - figure for take, figure in zip(takes, figures, strict=True)]
+        return figures
+
+
+@dataclass
+class Figures:
+    """What one setting did over every request."""
+
+    walls: list[float] = field(default_factory=list)
+    tokens: int = 0
+    scoring_s: float = 0.0
+    second_rounds: int = 0
+    shown: int = 0
+    clean: int = 0
+
+    def add(self, wall: float, takes: list[GeneratedTake], backend: CountingBackend) -> None:
+        self.walls.append(wall)
+        self.tokens += backend.tokens
+        self.scoring_s += backend.scoring_s
+        backend.tokens, backend.scoring_s = 0, 0.0
+        self.second_rounds += any(t.regenerated for t in takes)
+        self.shown += len(takes)
+        self.clean += sum(not t.problems for t in takes)
+
+
+async def run(
+    args: argparse.Namespace, loaded: LoadedModel
+) -> tuple[dict[int, Figures], list[float]]:
+    settings = QueueSettings(timeout_s=3600, cpu_threads=args.cpu_threads)
+    queue = await asyncio.to_thread(
+        in_passing_thread, lambda: GenerationQueue(loaded.model, loaded.tokenizer, settings)
+    )
+    await queue.start()
+    backend = CountingBackend(queue, loaded.name)
+    setups = [1, *args.best_of]
+    figures = {k: Figures() for k in setups}
+    try:
+        for round_ in range(args.rounds):
+            order = setups if round_ % 2 == 0 else setups[::-1]
+            for request in REQUESTS:
+                sampling = Sampling(max_new_tokens=args.tokens, seed=args.seed + 1000 * round_)
+                for k in order:
+                    generator = Generator(backend, best_of=k)
+                    started = time.perf_counter()
+                    takes = await generator.generate(request, args.takes, sampling)
+                    figures[k].add(time.perf_counter() - started, takes, backend)
+                    print(
+                        f"round {round_ + 1} {request.kind.value:9} best_of {k}: "
+                        f"{figures[k].walls[-1]:5.1f} s, "
+                        f"{sum(not t.problems for t in takes)}/{len(takes)} clean"
+                        + (", second round" if any(t.regenerated for t in takes) else ""),
+                        flush=True,
+                    )
+    finally:
+        await queue.close()
+    return figures, backend.pmi
+
+
+def report_pmi(pmi: list[float]) -> None:
+    """The spread of the clean candidates' PMI (what `model.ranking.PMI_SCALE` is set by)."""
+    if len(pmi) < 2:
+        return
+    cuts = statistics.quantiles(pmi, n=10)
+    print(
+        f"PMI of {len(pmi)} scored candidates (nats/token): mean {statistics.mean(pmi):.3f}, "
+        f"sd {statistics.stdev(pmi):.3f}, 10%-90% {cuts[0]:.3f} to {cuts[-1]:.3f}, "
+        f"min {min(pmi):.3f}, max {max(pmi):.3f}"
+    )
+
+
+def report(figures: dict[int, Figures]) -> None:
+    off = statistics.mean(figures[1].walls)
+    print("\nsetting   wall/request (mean, median)  vs off  tokens/s  scoring  2nd rounds  clean")
+    for k, f in figures.items():
+        wall = statistics.mean(f.walls)
+        label = "off" if k == 1 else f"best_of {k}"
+        print(
+            f"{label:9} {wall:8.1f} s {statistics.median(f.walls):8.1f} s"
+            f"          {wall / off:5.2f}x  {f.tokens / sum(f.walls):8.1f}"
+            f"  {f.scoring_s:6.1f} s  {f.second_rounds:4d}/{len(f.walls):<4d}"
+            f"  {f.clean / max(1, f.shown):6.0%}"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    print(f"settings: {vars(args)}")
+    model = ModelSettings(adapter=bot_adapter("", ""), for_queue=True)
+    loaded = in_passing_thread(lambda: load_model(model))
+    print(f"model: {loaded.name} on {loaded.device}")
+    figures, pmi = asyncio.run(run(args, loaded))
+    report(figures)
+    report_pmi(pmi)
+
+
+if __name__ == "__main__":
+    main()
