@@ -3,8 +3,8 @@
 Every sentence the room shows a writer (replies, ballots, errors, help) is a key in the English
 catalogue (`bot.messages.en`) with `str.format` fields, and the same key in the simplified
 Chinese one (`bot.messages.zh_cn`); traditional Chinese (zh-TW) is derived from the simplified
-text by OpenCC's `s2twp` conversion (Taiwan's characters and wording), with the few phrases it
-gets wrong overridden in `bot.messages.zh_tw`. A key missing in a language falls back to English.
+text by OpenCC's `s2twp` conversion (Taiwan's characters and wording), with the words Discord's
+Taiwanese interface uses instead put in by `bot.messages.zh_tw`. A key missing in a language falls back to English.
 `Message` is a key with its fields, rendered late, so an error raised deep in the room service is
 worded in the language of whoever reads it. This module knows languages and catalogues; it does
 not know Discord's locales beyond their tags, nor where a message is shown.
@@ -66,17 +66,17 @@ def _converter() -> Any:
     return opencc.OpenCC("s2twp")
 
 
-@cache
 def _traditional(key: str) -> str | None:
-    if key in zh_tw.MESSAGES:
-        return zh_tw.MESSAGES[key]
     simplified = zh_cn.MESSAGES.get(key)
     return None if simplified is None else _to_traditional(simplified)
 
 
 @cache
 def _to_traditional(simplified: str) -> str:
-    return str(_converter().convert(simplified))
+    converted = str(_converter().convert(simplified))
+    for phrase, word in zh_tw.PHRASES.items():
+        converted = converted.replace(phrase, word)
+    return converted
 
 
 CommandTable = Literal["command", "option", "choice", "description"]

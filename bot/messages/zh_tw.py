@@ -1,6 +1,13 @@
-"""Traditional Chinese (zh-TW) where OpenCC's conversion of the simplified catalogue is not the
-word a Taiwanese writer would use. Everything else in zh-TW is derived (`bot.messages`)."""
+"""Traditional Chinese (zh-TW) where OpenCC's `s2twp` conversion of the simplified text is right in
+characters but not the word Discord's own Taiwanese interface uses: applied to every converted
+text, messages and slash commands alike (`bot.messages`)."""
 
 from __future__ import annotations
 
-MESSAGES: dict[str, str] = {}
+#: Converted phrase -> the word a Taiwanese writer reads in Discord.
+PHRASES: dict[str, str] = {
+    "子區": "討論串",  # a thread
+    "身份組": "身分組",  # a role
+    "私信": "私人訊息",  # a direct message
+    "命令": "指令",  # a (slash) command
+}

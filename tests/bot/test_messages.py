@@ -213,3 +213,9 @@ def test_every_stored_reason_is_read_back_and_shown_in_chinese() -> None:
     assert reason_message("The model could not write takes for this request.") is None
     read = reason_message("2 votes reached the quorum of 2")
     assert read is not None and read.render(TRADITIONAL) == "2 票達到法定票數 2"
+
+
+def test_traditional_chinese_uses_discords_taiwanese_words() -> None:
+    said = text("reply.no_private_message", TRADITIONAL)
+    assert said == "編劇室在伺服器的頻道和討論串裡工作，不在私人訊息裡。"
+    assert "子區" not in "".join(catalogue(TRADITIONAL).values())
