@@ -3,11 +3,14 @@
     python -m bench.queue --json                 # 8 rooms x 4 takes x 128 tokens, default model
     python -m bench.queue --rooms 16 --takes 4 --tokens 64
     python -m bench.queue --compare-engines      # also: transformers' generate_batch
+    python -m bench.queue --side-by-side --rounds 3   # ours bf16 / ours int8 / llama.cpp
 
 Sends R concurrent requests (one per room, N takes each, T new tokens per take) through the
 queue, then does the same work as sequential single-sequence `model.generate` calls in the same
 process, and prints tokens/s of both, their ratio, request latency p50/p95, time to first token,
-one request alone, and peak memory. Every take runs to exactly T tokens (stop tokens are off), so
+one request alone, one take alone (`single_stream_tok_s`: a writer alone in a room, its prompt
+included), and peak memory. The queue's forward quantises as `--quantize` says (`model.quant`).
+Every take runs to exactly T tokens (stop tokens are off), so
 both paths do the same work. Figures, not tests: nothing here passes or fails. The model is what
 the bot runs: the shipped one with its screenplay adapter merged (`--adapter none`: the base).
 
@@ -16,6 +19,11 @@ work also run through llama.cpp on as many threads as ours (both printed): one t
 the prompt evaluated once per request, one request's takes as parallel sequences of one batch, and
 all requests at once (`run_llama_cpp`), on the shipped GGUF with the same adapter merged in; every
 ratio to our figures is printed.
+
+`--side-by-side` runs, per round, ours with the fast path in bf16, ours in int8 and llama.cpp,
+each in a fresh process (so each has its own peak memory, and ours loads as the bot does, from the
+warm runtime weight cache: its warm start is from the spawn to the model ready), and prints them
+in one table with the ratios the issue of single-stream speed set as targets.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ import os
 import re
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from importlib.util import find_spec
@@ -51,6 +61,7 @@ from model.loading import (
     resolve_dtype,
 )
 from model.prompts import build_messages
+from model.quant import ENV_SWITCH as WRITERS_ROOM_QUANTIZE
 from model.queue import GenerationQueue, QueueSettings, in_passing_thread
 from model.tasks import (
     CharacterSheet,
@@ -118,6 +129,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the config and tokenizer of the model directory DIR with random weights: the same "
         "shapes and work, for timing on a machine the weights cannot be copied to",
     )
+    parser.add_argument(
+        "--quantize",
+        default="",
+        help="the fast path's int8 weights: auto, int8 or off (default: the environment's "
+        "WRITERS_ROOM_QUANTIZE, else auto)",
+    )
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="ours in bf16, ours in int8 and llama.cpp, each in a process of its own per round "
+        "(its own peak memory; ours loaded as the bot loads it, from the warm weight cache), "
+        "printed side by side with the ratios of the issue's targets",
+    )
+    parser.add_argument("--variant", default="", help=argparse.SUPPRESS)  # a side-by-side run
+    parser.add_argument("--prompts", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--spawned", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
 
@@ -152,9 +179,12 @@ async def run_queue(loaded: LoadedModel, ids: list[list[int]], args: argparse.Na
     try:
         await queue.submit(ids[0], sampling(args.takes, 8, 0))  # warm-up: kernels, allocator
         started = time.perf_counter()
+        alone = await queue.submit(ids[0], sampling(1, args.tokens, 7))
+        stream_s = time.perf_counter() - started
+        started = time.perf_counter()
         single = await queue.submit(ids[0], sampling(args.takes, args.tokens, 1))
         single_s = time.perf_counter() - started
-        assert all(c.tokens == args.tokens for c in single)
+        assert all(c.tokens == args.tokens for c in [*alone, *single])
 
         first_token: dict[int, float] = {}
         latency: dict[int, float] = {}
@@ -182,6 +212,7 @@ async def run_queue(loaded: LoadedModel, ids: list[list[int]], args: argparse.Na
         await queue.close()
     lat = sorted(latency.values())
     return {
+        "single_stream_tok_s": args.tokens / stream_s,
         "queue_tok_s": tokens / wall,
         "queue_wall_s": wall,
         "p50_s": statistics.median(lat),
@@ -308,6 +339,9 @@ def _time_llama_cpp(
         started = time.perf_counter()
         one.run_batched([ids[0]], takes=args.takes, tokens=args.tokens)
         figures["llama_cpp_single_request_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        one.run_one_at_a_time(ids[0], 1, args.tokens)
+        figures["llama_cpp_single_stream_tok_s"] = args.tokens / (time.perf_counter() - started)
         if sequential:
             jobs = ids
             if args.sequential_takes:
@@ -542,6 +576,8 @@ def _rope_permute(weights: Any, heads: int) -> Any:
 
 #: The figures whose every round is printed with `--rounds`.
 _ROUND_FIGURES = (
+    "single_stream_tok_s",
+    "llama_cpp_single_stream_tok_s",
     "queue_tok_s",
     "single_request_s",
     "llama_cpp_batched_tok_s",
@@ -574,6 +610,9 @@ def _ratios(figures: dict[str, Any], side: str) -> dict[str, float]:
         f"sequential_ours_over_{side}": (
             figures["sequential_tok_s"] / figures[f"{side}_sequential_tok_s"]
         ),
+        f"single_stream_ours_over_{side}": (
+            figures["single_stream_tok_s"] / figures[f"{side}_single_stream_tok_s"]
+        ),
     }
 
 
@@ -590,9 +629,137 @@ def random_model(directory: str, settings: ModelSettings) -> LoadedModel:
     return LoadedModel(model, AutoTokenizer.from_pretrained(directory), name, device, dtype)
 
 
+def run_variant(args: argparse.Namespace) -> dict[str, Any]:
+    """One process of a side-by-side run: ours as the bot loads it (`for_queue`, the quantisation
+    of `--quantize`), or llama.cpp, on the prompts the parent wrote; with its peak memory and,
+    for ours, its warm start (from the parent's spawn to the model ready)."""
+    ids = json.loads(Path(args.prompts).read_text())
+    adapter = bot_adapter(args.model, args.adapter)
+    figures: dict[str, Any] = {}
+    if args.variant == "llama.cpp":
+        figures |= run_llama_cpp(ids, args, args.threads, adapter, sequential=False)
+        figures = {k: v for k, v in figures.items() if not k.startswith("llama_cpp_base")}
+    else:
+        settings = ModelSettings(
+            model=args.model, adapter=adapter, quantize=args.quantize, for_queue=True
+        )
+        loaded = in_passing_thread(lambda: load_model(settings))
+        figures["warm_start_s"] = time.time() - args.spawned
+        figures["quantize"] = loaded.model.fast.quantize
+        figures |= asyncio.run(run_queue(loaded, ids, args))
+    figures["peak_rss_mb"] = _peak_rss_mb()
+    return figures
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory since its program began: the kernel's VmHWM (Linux
+    keeps `ru_maxrss` across exec, so a process spawned by a large one would report that one's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+_SIDES = (("bf16", "off"), ("int8", "int8"), ("llama.cpp", ""))
+#: What the side-by-side table shows: (label, ours' figure, llama.cpp's figure).
+_TABLE = (
+    ("single stream, tokens/s", "single_stream_tok_s", "llama_cpp_single_stream_tok_s"),
+    ("one request (its takes at once), s", "single_request_s", "llama_cpp_single_request_s"),
+    ("all rooms at once, tokens/s", "queue_tok_s", "llama_cpp_batched_tok_s"),
+    ("warm start (spawn to model ready), s", "warm_start_s", ""),
+    ("peak memory, MB", "peak_rss_mb", "peak_rss_mb"),
+)
+
+
+def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
+    """`--side-by-side`: every round runs ours in bf16, ours in int8 and llama.cpp one after
+    another, each in a fresh process; the medians of the rounds and their ratios."""
+    adapter = bot_adapter(args.model, args.adapter)
+    threads = args.threads or os.cpu_count() or 1
+    for quantize in ("off", "int8"):  # the weight caches, built now if missing: warm starts
+        loaded = in_passing_thread(
+            lambda q=quantize: load_model(  # type: ignore[misc]
+                ModelSettings(model=args.model, adapter=adapter, quantize=q, for_queue=True)
+            )
+        )
+    ids = prompts(loaded, args.rooms)
+    del loaded
+    rounds: dict[str, list[dict[str, Any]]] = {side: [] for side, _ in _SIDES}
+    with tempfile.TemporaryDirectory(prefix="bench-queue-") as folder:
+        prompt_file = Path(folder) / "prompts.json"
+        prompt_file.write_text(json.dumps(ids))
+        for _ in range(args.rounds):
+            for side, quantize in _SIDES:
+                variant = "llama.cpp" if side == "llama.cpp" else "ours"
+                if variant == "llama.cpp" and find_spec("llama_cpp") is None:
+                    continue
+                rounds[side].append(_spawn(args, variant, quantize, threads, prompt_file))
+    figures: dict[str, Any] = {"rounds": args.rounds, "threads": threads}
+    for side, runs in rounds.items():
+        if runs:
+            figures[side] = _medians(runs) | {"rounds": runs}
+    figures["load_average"] = os.getloadavg()
+    return figures
+
+
+def _spawn(
+    args: argparse.Namespace, variant: str, quantize: str, threads: int, prompt_file: Path
+) -> dict[str, Any]:
+    command = [
+        *(sys.executable, "-m", "bench.queue", "--json", "--variant", variant),
+        *("--quantize", quantize, "--threads", str(threads), "--prompts", str(prompt_file)),
+        *("--rooms", str(args.rooms), "--takes", str(args.takes), "--tokens", str(args.tokens)),
+        *("--model", args.model, "--adapter", args.adapter, "--spawned", str(time.time())),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def print_side_by_side(figures: dict[str, Any]) -> None:
+    sides = [side for side, _ in _SIDES if side in figures]
+    print(f"{figures['rounds']} round(s), {figures['threads']} threads each, medians;", end=" ")
+    load = ", ".join(f"{value:.1f}" for value in figures["load_average"])
+    print(f"load average (1, 5, 15 min) at the end: {load}")
+    print(f"{'':>38}" + "".join(f"{side:>12}" for side in sides))
+    for label, ours, theirs in _TABLE:
+        cells = []
+        for side in sides:
+            key = theirs if side == "llama.cpp" else ours
+            value = figures[side].get(key) if key else None
+            cells.append(f"{value:>12.2f}" if isinstance(value, float) else f"{'-':>12}")
+        print(f"{label:>38}" + "".join(cells))
+    if "llama.cpp" not in figures:
+        return
+    theirs = figures["llama.cpp"]
+    for side in sides[:-1]:
+        ours = figures[side]
+        stream = ours["single_stream_tok_s"] / theirs["llama_cpp_single_stream_tok_s"]
+        request = ours["single_request_s"] / theirs["llama_cpp_single_request_s"]
+        aggregate = ours["queue_tok_s"] / theirs["llama_cpp_batched_tok_s"]
+        print(
+            f"{side} / llama.cpp: single stream {stream:.2f}x (target >= 1), one request's "
+            f"time {request:.2f}x (target <= 0.7), all rooms {aggregate:.2f}x (target >= 2)"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.json else logging.INFO)
+    if args.quantize:
+        os.environ[WRITERS_ROOM_QUANTIZE] = args.quantize  # for the forward the queue builds
+    if args.variant:
+        print(json.dumps(run_variant(args)))
+        return
+    if args.side_by_side:
+        compared = side_by_side(args)
+        if args.json:
+            print(json.dumps(compared))
+        else:
+            print_side_by_side(compared)
+        return
     adapter = "" if args.random_weights else bot_adapter(args.model, args.adapter)
     settings = ModelSettings(
         model=args.model, adapter=adapter, dtype=args.dtype, device=args.device

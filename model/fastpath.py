@@ -547,7 +547,9 @@ class FastLlama:
             x = self._rms_norm(hidden, layer.ln_attn)
             qkv = layer.qkv(x)
             qk = qkv[..., : q_size + kv_size].view(batch, new, self.heads + self.kv_heads, -1)
-            qk = qk * cos + _rotate_half(qk) * sin
+            # rotate_half(qk) * sin, as Hugging Face's rotary embedding has it, is the halves
+            # swapped (one roll) times sin with its first half negated (`_rope`): 3 ops, not 7.
+            qk = torch.addcmul(qk * cos, qk.roll(self.head_dim // 2, -1), sin)
             q = qk[:, :, : self.heads]
             k = qk[:, :, self.heads :].transpose(1, 2)
             v = qkv[..., q_size + kv_size :].view(batch, new, self.kv_heads, -1).transpose(1, 2)
@@ -590,10 +592,13 @@ class FastLlama:
         return additive.masked_fill_(~allowed, float("-inf"))
 
     def _rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos and sin `[B, S, 1, D]` as Hugging Face's default rotary embedding makes them."""
+        """cos and sin `[B, S, 1, D]` as Hugging Face's default rotary embedding makes them,
+        the first half of sin negated (see `_hidden`)."""
         freqs = positions[..., None].float() * self.inv_freq
-        emb = torch.cat((freqs, freqs), dim=-1)
-        return emb.cos().to(self.dtype)[:, :, None], emb.sin().to(self.dtype)[:, :, None]
+        cos = torch.cat((freqs, freqs), dim=-1).cos()
+        sin = freqs.sin()
+        sin = torch.cat((-sin, sin), dim=-1)
+        return cos.to(self.dtype)[:, :, None], sin.to(self.dtype)[:, :, None]
 
     def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         if x.is_cuda:
@@ -641,8 +646,3 @@ class FastModel:
 
     def parameters(self) -> Iterator[torch.Tensor]:
         yield self.fast.embed
-
-
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
