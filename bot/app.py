@@ -188,6 +188,7 @@ async def _open_generator(settings: Settings) -> Generator:
         adapter=bot_adapter(settings.model, settings.adapter),
         device=settings.device,
         dtype=settings.dtype,
+        quantize=settings.quantize,
         cache_dir=settings.model_cache,
         for_queue=True,  # from the runtime weight cache: no Hugging Face model to build
     )

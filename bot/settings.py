@@ -65,6 +65,9 @@ class Settings:
     adapter: str = ""
     device: str = "auto"
     dtype: str = "auto"
+    # The fast path's int8 weights for decoding on a CPU (model.quant): auto, int8 or off;
+    # empty: the environment's WRITERS_ROOM_QUANTIZE, else auto.
+    quantize: str = ""
     # Where the default model's converted weights are kept (empty: $WRITERS_ROOM_CACHE, then
     # ~/.cache/writers-room); the first start converts them, later starts read them.
     model_cache: str = ""
@@ -121,6 +124,10 @@ def load_settings(
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.backend not in {"local", "openai"}:
         raise SettingsError(f"BACKEND must be 'local' or 'openai', not {settings.backend!r}.")
+    if settings.quantize.lower() not in {"", "auto", "int8", "off"}:
+        raise SettingsError(
+            f"QUANTIZE must be 'auto', 'int8' or 'off', not {settings.quantize!r}."
+        )
     return settings
 
 

@@ -173,3 +173,12 @@ def test_the_shipped_model_keeps_its_perplexity_in_int8() -> None:
     int8, int8_top = scored(FastLlama(loaded.model, quantize="int8"))
     assert abs(int8 / plain - 1) < 0.02, (plain, int8)
     assert float((plain_top == int8_top).float().mean()) > 0.9
+
+
+def test_the_bot_reads_its_quantisation_from_the_env_file_keys() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    assert load_settings(env_file=None, environ={}).quantize == ""
+    assert load_settings(env_file=None, environ={"QUANTIZE": "off"}).quantize == "off"
+    with pytest.raises(SettingsError, match="QUANTIZE"):
+        load_settings(env_file=None, environ={"QUANTIZE": "int4"})
