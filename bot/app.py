@@ -179,6 +179,7 @@ async def _open_generator(settings: Settings) -> Generator:
                 queue=queue,
                 remote_url=settings.openai_base_url,
                 remote_model=settings.openai_model,
+                remote_adapter=settings.openai_adapter,
                 remote_api_key=settings.openai_api_key.get_secret_value(),
                 best_of=settings.best_of,
             )

@@ -75,6 +75,9 @@ class Settings:
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: Secret = field(default_factory=Secret)
     openai_model: str = ""
+    # The name the server serves the room's LoRA adapter under (vLLM: --lora-modules NAME=PATH);
+    # set, every request asks for it. Empty: the base model alone.
+    openai_adapter: str = ""
     cpu_threads: int = 0  # torch threads on a CPU; 0: every core
     # Candidates drawn per take shown, the best shown (model.ranking); 1: best-of-N off.
     best_of: int = BEST_OF

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import _open_generator
 from bot.settings import Secret, Settings, load_settings
+from model.remote import RemoteBackend
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.a-real-looking-discord-token"
 API_KEY = "sk-the-model-servers-key"
@@ -70,3 +72,19 @@ def test_secrets_compare_by_value() -> None:
     assert Settings(discord_token=Secret("a")) == Settings(discord_token=Secret("a"))
     assert hash(Settings(discord_token=Secret("a"))) == hash(Settings(discord_token=Secret("a")))
     assert repr(Secret()) == "Secret('')"
+
+
+async def test_the_served_adapter_is_asked_for_by_name() -> None:
+    """`OPENAI_ADAPTER` names the LoRA adapter the server serves: the remote backend asks for
+    it in every request and credits the takes to base + adapter."""
+    settings = load_settings(
+        None,
+        environ={"BACKEND": "openai", "OPENAI_MODEL": "Qwen2.5-7B", "OPENAI_ADAPTER": "screenplay"},
+    )
+    generator = await _open_generator(settings)
+    try:
+        assert isinstance(generator.backend, RemoteBackend)
+        assert generator.backend.adapter == "screenplay"
+        assert generator.name == "Qwen2.5-7B+screenplay"
+    finally:
+        await generator.close()
