@@ -71,6 +71,7 @@ class Config:
     grad_accum: int = 1
     max_len: int = 640
     eval_every: int = 20
+    save_every: int = 0  # checkpoint every N steps between validations; 0: at validations only
     patience: int = 4
     weight_decay: float = 0.0
     seed: int = 1234
@@ -153,6 +154,13 @@ def _loop_flags(p: argparse.ArgumentParser, d: Config) -> None:
         "--max-len", type=int, default=d.max_len, help="truncate examples to this many tokens"
     )
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="validate every N steps")
+    p.add_argument(
+        "--save-every",
+        type=int,
+        default=d.save_every,
+        help="also checkpoint every N steps between validations (a long CPU run stopped at any "
+        "time loses at most N steps; --resume continues), 0: only at validations",
+    )
     p.add_argument(
         "--patience", type=int, default=d.patience, help="stop after N evals without improvement"
     )
@@ -609,8 +617,11 @@ def _train(t: Trainer) -> None:
         bar.update(1)
         bar.set_postfix(loss=f"{record['train_loss']:.3f}", lr=f"{record['lr']:.2e}")
         due = run.step % cfg.eval_every == 0 or run.step == cfg.max_steps
-        if t.val_rows and due and _after_validation(t, _validate(t)):
-            break
+        if t.val_rows and due:
+            if _after_validation(t, _validate(t)):
+                break
+        elif cfg.save_every and run.step % cfg.save_every == 0:
+            _save_state(t)
     bar.close()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from model.loading import ModelSettings, load_model
 from model.prompts import PROMPT_FORMAT
@@ -79,6 +80,26 @@ def test_resume_continues_from_the_checkpoint(
     assert [h["step"] for h in trained] == [1, 2, 3, 4, 5, 6]
     assert trained[:4] == [h for h in first["history"] if "train_loss" in h]
     assert metrics["base_val_loss"] is None  # no second evaluation of the untrained model
+
+
+def test_a_long_run_checkpoints_between_validations(
+    tmp_path: Path, tiny_model_dir: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --save-every, a long CPU run stopped between two validations loses at most that
+    many steps: step 3 is checkpointed although the first validation is at the run's end."""
+    saved: list[int] = []
+    save = finetune._save_state
+
+    def recording(t: finetune.Trainer) -> None:
+        saved.append(t.run.step)
+        save(t)
+
+    monkeypatch.setattr(finetune, "_save_state", recording)
+    every = ["--eval-every", "10", "--save-every", "3"]
+    finetune.main(_args(tiny_model_dir, small_corpus, tmp_path, "--max-steps", "4", *every))
+    assert saved == [3, 4]
+    state = torch.load(tmp_path / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == 4
 
 
 def test_full_fine_tuning_saves_a_whole_model(
