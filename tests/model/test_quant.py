@@ -146,8 +146,9 @@ def test_the_weight_cache_keeps_the_int8_weights_under_a_key_of_their_own(
 
 @pytest.mark.slow
 def test_the_shipped_model_keeps_its_perplexity_in_int8() -> None:
-    """Every product of the shipped model (adapter merged) in int8, on a screenplay scene:
-    perplexity within 2% of the runtime dtype's, and mostly the same most likely tokens."""
+    """Every product of the shipped model (adapter merged) in int8, on a screenplay scene: next-
+    token distributions within 0.01 nats (KL) of the runtime dtype's, perplexity within 3%, and
+    mostly the same most likely tokens."""
     from model.loading import bot_adapter
 
     loaded = load_model(ModelSettings(adapter=bot_adapter("", "")))
@@ -167,12 +168,17 @@ def test_the_shipped_model_keeps_its_perplexity_in_int8() -> None:
         with torch.inference_mode():
             logits = fast.logits_at(ids, keep).float()
         loss = torch.nn.functional.cross_entropy(logits, targets)
-        return math.exp(float(loss)), logits.argmax(-1)
+        return math.exp(float(loss)), torch.log_softmax(logits, dim=-1)
 
-    plain, plain_top = scored(FastLlama(loaded.model, quantize="off"))
-    int8, int8_top = scored(FastLlama(loaded.model, quantize="int8"))
-    assert abs(int8 / plain - 1) < 0.02, (plain, int8)
-    assert float((plain_top == int8_top).float().mean()) > 0.9
+    plain, plain_logp = scored(FastLlama(loaded.model, quantize="off"))
+    int8, int8_logp = scored(FastLlama(loaded.model, quantize="int8"))
+    # A hundred tokens move perplexity by chance more than the held-out set's 0.01% (README):
+    # the distributions' own distance is the tight bound.
+    divergence = float((plain_logp.exp() * (plain_logp - int8_logp)).sum(-1).mean())
+    assert divergence < 0.01, divergence
+    assert abs(int8 / plain - 1) < 0.03, (plain, int8)
+    agree = (plain_logp.argmax(-1) == int8_logp.argmax(-1)).float().mean()
+    assert float(agree) > 0.9
 
 
 def test_the_bot_reads_its_quantisation_from_the_env_file_keys() -> None:
