@@ -258,14 +258,17 @@ class Generator:
         parsed = [parse_answer(ask.request, take.text) for take in drawn]
         # PMI reads each take's opening (see `ranking.SCORED_TOKENS`).
         drawn = [take.opening(ranking.SCORED_TOKENS) for take in drawn]
-        # PMI orders the takes that can be shown: the clean ones when there are any.
-        scored = [i for i, p in enumerate(parsed) if not p.problems] or list(range(len(drawn)))
-        reference = build_messages(ranking.context_free(ask.request), self.prompt_format)
-        try:
-            figures = await backend.score(reference, [drawn[i] for i in scored])
-        except BackendError as failed:
-            _log.warning("ranking without PMI: %s", failed)
-            scored, figures = [], []
+        # PMI orders the clean takes; malformed ones rank by their faults (and when all are,
+        # a second round follows, whose takes have no figures to compare with).
+        scored = [i for i, p in enumerate(parsed) if not p.problems]
+        figures: list[float] = []
+        if scored:
+            reference = build_messages(ranking.context_free(ask.request), self.prompt_format)
+            try:
+                figures = await backend.score(reference, [drawn[i] for i in scored])
+            except BackendError as failed:
+                _log.warning("ranking without PMI: %s", failed)
+                scored = []
         context_free = dict(zip(scored, figures, strict=True))
         return [
             Candidate(take.text, answer, take.logprob, context_free.get(i))

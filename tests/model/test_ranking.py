@@ -206,6 +206,7 @@ async def test_a_second_round_only_when_every_candidate_is_malformed() -> None:
     backend = ScoredBackend([INVENTED, LOOPING], {}, again=[CLEAN])
     (take,) = await Generator(backend, best_of=2).generate(DIALOGUE, 1, Sampling(seed=5))
     assert backend.drawn == [[5, 6], [7924]]
+    assert backend.scored == []  # PMI orders clean takes only; none was
     assert take.text == CLEAN and take.regenerated and not take.problems
 
 
