@@ -112,8 +112,11 @@ def progress_text(proposal: Proposal, progress: Progress | None, lang: Lang = EN
         return text("embed.progress_waiting", lang, head=head)
     if progress.position > 0:
         return text("embed.progress_queued", lang, head=head, position=progress.position)
-    words = sum(len(said.split()) for said in progress.texts)
-    return text("embed.progress_writing", lang, head=head, takes=len(progress.texts), words=words)
+    # Best of N drafts more candidates than the room asked for: the room hears of its own takes
+    # (and their share of the words drafted).
+    drafted = sum(len(said.split()) for said in progress.texts)
+    words = round(drafted * proposal.n / max(len(progress.texts), proposal.n))
+    return text("embed.progress_writing", lang, head=head, takes=proposal.n, words=words)
 
 
 def restarted_text(proposal: Proposal, lang: Lang = ENGLISH) -> str:

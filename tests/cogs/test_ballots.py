@@ -10,13 +10,13 @@ from typing import Any
 
 import discord
 
-from bot.domain import Ballot, ProposalStatus
+from bot.domain import Ballot, Proposal, ProposalStatus
 from bot.settings import Settings
 from cogs.client import WritersRoomBot
-from cogs.embeds import number_emoji
+from cogs.embeds import number_emoji, progress_text
 from cogs.split import MESSAGE_LIMIT
 from cogs.views import DYNAMIC_ITEMS, EditModal
-from model.tasks import Progress
+from model.tasks import Progress, TaskKind
 from tests.cogs.conftest import BotFactory, CannedGenerator, FakeInteraction, Harness, settle
 from tests.conftest import room_events
 from tests.fakes import Call, raises
@@ -294,6 +294,15 @@ async def test_a_6000_character_take_is_split_on_line_boundaries(make_bot: BotFa
     bodies = [re.sub(r"^(\*\*Take 1\*\* of proposal #1\n)?```\n|\n```$", "", p) for p in pieces]
     assert "\n\n".join(bodies) == long_take
     assert all(b.startswith(("INT.", "Line ")) for b in bodies)
+
+
+def test_progress_counts_the_takes_the_room_asked_for_not_the_candidates() -> None:
+    """Best of N drafts six candidates for three takes: the room reads of its three, with
+    their share of the words."""
+    proposal = Proposal(1, 1, TaskKind.SCENE, 7, "the pier", (), 3, ProposalStatus.GENERATING, 0.0)
+    drafts = ("one two three four",) * 6
+    said = progress_text(proposal, Progress(0, drafts, 40))
+    assert said == "Proposal #1 (scene): writing 3 take(s), 12 words so far…"
 
 
 async def test_progress_is_shown_by_editing_the_waiting_message(make_bot: BotFactory) -> None:
