@@ -264,6 +264,7 @@ class Options:
     dtype: str
     takes_out: str
     first_sampled: bool
+    no_relevance: bool
     best_of: int
     temperature: float
     top_p: float
@@ -316,6 +317,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--first-sampled",
         action="store_true",
         help="score takes as first sampled (no second try for a malformed take)",
+    )
+    p.add_argument(
+        "--no-relevance",
+        action="store_true",
+        help="skip the relevance figure (two forward passes per take; slow on a busy CPU)",
     )
     p.add_argument(
         "--best-of",
@@ -438,6 +444,7 @@ def run_of(options: Options) -> Run:
             repetition_penalty=options.repetition_penalty,
         ),
         first_sampled=options.first_sampled,
+        relevance=not options.no_relevance,
     )
 
 

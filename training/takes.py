@@ -59,6 +59,9 @@ class Run:
     seed: int
     sampling: Sampling
     first_sampled: bool = False
+    #: Relevance costs two forward passes over each take and its prompt: on a small, busy CPU
+    #: as long as sampling the take.
+    relevance: bool = True
 
 
 def relevance(
@@ -200,17 +203,21 @@ def _backend(subject: Subject, requests: int, max_batch: int) -> LocalBackend | 
 
 
 def score_requests(
-    subject: Subject, held: Heldout, generated: Sequence[Sequence[GeneratedTake]]
+    subject: Subject,
+    held: Heldout,
+    generated: Sequence[Sequence[GeneratedTake]],
+    with_relevance: bool = True,
 ) -> tuple[list[ScoredRequest], list[dict[str, Any]]]:
-    """Every take of every held-out request scored (relevance where the model is local), and
-    one row per take for the takes file."""
+    """Every take of every held-out request scored (relevance where the model is local, unless
+    `with_relevance` is off), and one row per take for the takes file."""
+    scorer = subject.loaded if with_relevance else None
     scored: list[ScoredRequest] = []
     rows: list[dict[str, Any]] = []
     for number, (example, takes) in enumerate(zip(held.requests, generated, strict=True)):
         request = example.request
         assert request is not None  # held-out requests are built with one
         texts = [take.text for take in takes]
-        pmi = relevance(subject.loaded, request, texts) if subject.loaded else [None] * len(texts)
+        pmi = relevance(scorer, request, texts) if scorer else [None] * len(texts)
         scores = tuple(
             dataclasses.replace(
                 score_take(request, take.text, example.answer, held.corpus),
@@ -247,4 +254,4 @@ def sample_and_score(
         len(requests),
         time.perf_counter() - started,
     )
-    return score_requests(subject, held, generated)
+    return score_requests(subject, held, generated, run.relevance)

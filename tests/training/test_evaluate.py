@@ -5,6 +5,7 @@ model behind a real OpenAI-compatible server on loopback."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -268,3 +269,19 @@ def test_the_generators_protocol_is_all_a_column_needs() -> None:
     takes = asyncio.run(generate_takes(subject, [request, request], 3, Sampling(), 40))
     assert [len(t) for t in takes] == [3, 3]
     assert [c.sampling.seed for c in fake.calls] == [40, 140]  # request i seeded at 40 + 100 i
+
+
+def test_relevance_can_be_left_out(tiny_model_dir: Path, small_corpus: Path) -> None:
+    from model.loading import ModelSettings, load_model
+
+    loaded = load_model(ModelSettings(model=str(tiny_model_dir), dtype="float32"))
+    held = evaluate.heldout(str(small_corpus), 0, 1, kinds=(TaskKind.BEAT,))
+    subject = Subject("tiny", loaded.name, loaded)
+    run = Run(1, 4, 128, 2, 1, Sampling())
+    with_it, _ = sample_and_score(subject, held, run)
+    without, _ = sample_and_score(subject, held, dataclasses.replace(run, relevance=False))
+    assert figures(with_it)["relevance"] is not None
+    assert figures(without)["relevance"] is None
+    assert [s.lint_clean for r in without for s in r.scores] == [
+        s.lint_clean for r in with_it for s in r.scores
+    ]  # the same seeds give the same takes
