@@ -1,6 +1,6 @@
 """The package layout a newcomer reads in docs/ARCHITECTURE.md holds in the code.
 
-`screenplay` < `model` < `bot` < `cogs`, with `training` and `bench` on top: a module imports
+`screenplay` < `model` < `bot` < `cogs` < `training` < `bench`: a module imports
 only from its own package and the ones below it; only `cogs/` (and the entry point that starts
 the Discord client) imports discord.py; nothing imports in a circle; and the room service and
 the cogs load without torch, so the console and the glue start fast.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = {"screenplay": 0, "model": 1, "bot": 2, "cogs": 3, "training": 4, "bench": 4}
+LAYERS = {"screenplay": 0, "model": 1, "bot": 2, "cogs": 3, "training": 4, "bench": 5}
 #: The entry point may start the Discord client that sits above it (see its docstring).
 ENTRY_POINTS = {"bot/__main__.py": {"cogs"}}
 
