@@ -8,6 +8,7 @@ takes are noise, but they travel through the real queue, worker thread and gener
 from __future__ import annotations
 
 import asyncio
+import gc
 import dataclasses
 import re
 from pathlib import Path
@@ -146,3 +147,16 @@ def test_seed_and_model_cache_are_read_from_the_environment(tmp_path: Path) -> N
     assert load_settings(None, {}).seed is None
     with pytest.raises(SettingsError, match="SEED must be a whole number"):
         load_settings(None, {"SEED": "-1"})
+
+
+async def test_an_open_app_keeps_its_startup_objects_out_of_full_collections(
+    tiny_settings: Settings,
+) -> None:
+    """Once the model is loaded, what startup made (torch, the model, the catalogues) is
+    frozen: a full garbage collection, which runs on the event loop, no longer walks it."""
+    gc.unfreeze()
+    async with open_app(tiny_settings) as app:
+        assert app.queue is not None
+        assert gc.get_freeze_count() > 100_000  # torch and transformers alone hold more
+        tracked = len(gc.get_objects())
+        assert tracked < gc.get_freeze_count() / 10

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from bot.app import keep_startup_objects
 from bot.errors import BadInput
 from bot.room import IMPORT_LIMIT, RoomService
 from tests.bot.conftest import ANA, ROOM
@@ -44,6 +45,7 @@ async def test_a_hostile_import_and_a_long_pdf_export_leave_the_loop_responsive(
     service: RoomService,
 ) -> None:
     await service.import_script(ROOM + 1, ANA, "long.fountain", long_script())
+    keep_startup_objects()  # as the app does once open (earlier tests imported torch, as it does)
     hostile = hostile_fountain()
     gaps: list[float] = []
     stalls: list[float] = []
