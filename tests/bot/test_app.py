@@ -8,8 +8,8 @@ takes are noise, but they travel through the real queue, worker thread and gener
 from __future__ import annotations
 
 import asyncio
-import gc
 import dataclasses
+import gc
 import re
 from pathlib import Path
 from typing import Any
