@@ -14,7 +14,7 @@ import pytest
 
 from model.tasks import GeneratedTake, Sampling, TaskKind
 from tests.fakes import Call, FakeGenerator
-from tests.model.test_remote import server  # the loopback `transformers serve` fixture
+from tests.model.test_remote import Served, server  # the loopback `transformers serve`
 from training import eval_report, evaluate, finetune
 from training.scoring import figures, language_share, per_task
 from training.takes import Run, Subject, generate_takes, sample_and_score
@@ -239,9 +239,9 @@ def tiny_model(tiny_model_dir: Path) -> Any:
 
 
 def test_a_served_model_is_evaluated_on_the_same_requests(
-    server: tuple[str, str], small_corpus: Path, capsys: pytest.CaptureFixture[str]
+    server: Served, small_corpus: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url, model = server
+    url, model = server.url, server.model
     argv = [
         *("--url", url, "--served-model", model, "--data", str(small_corpus)),
         *("--tasks", "dialogue,premise", "--requests", "1", "--takes", "2"),
