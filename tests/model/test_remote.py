@@ -96,11 +96,15 @@ def _adapter(folder: Path, model: Any, base: Path) -> Path:
         base_model_name_or_path=str(base),
     )
     adapted = get_peft_model(model, lora)
+    # Both matrices seeded: drawn from the global generator, the adapter depended on which tests
+    # ran before, and some draws left the base's greedy answer unchanged.
+    seeded = torch.Generator().manual_seed(1234)
     try:
         with torch.no_grad():
             for name, weight in adapted.named_parameters():
-                if "lora_B" in name:
-                    weight.normal_(0, 0.1)  # an adapter that changes what the model writes
+                if "lora_A" in name or "lora_B" in name:
+                    # an adapter that changes what the model writes
+                    weight.normal_(0, 0.5, generator=seeded)
         adapted.save_pretrained(folder)
     finally:
         adapted.unload()  # the session's tiny model is shared with other tests
