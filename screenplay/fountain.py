@@ -799,7 +799,13 @@ def _unbreak(line: str) -> str:
 
 def _body_lines(element: Element) -> list[str]:
     if isinstance(element, Parenthetical):
-        return [_guard(_format_plain(line)) for line in element.text.split("\n")]
+        lines = [_guard(_format_plain(line)) for line in element.text.split("\n")]
+        # A wrapped parenthetical closes on the first line that ends with `)`: an inner line
+        # that does gets its `)` escaped, or it would read back as two parentheticals.
+        return [
+            line[:-1] + "\\)" if k < len(lines) - 1 and _ends_unescaped(line, ")") else line
+            for k, line in enumerate(lines)
+        ]
     if isinstance(element, Lyrics):
         return _lyric_lines(element.text)
     assert isinstance(element, Dialogue)

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import screenplay
@@ -684,6 +684,7 @@ _PIECES = [
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.sampled_from(_PIECES), max_size=50).map("".join))
+@example("BOB\n(V.O.)*)*\n   (V.O.)")  # a wrapped parenthetical whose first line ends with `)`
 def test_any_source_reads_the_same_after_writing(source: str) -> None:
     doc = parse_fountain(source)
     written = to_fountain(doc)
