@@ -33,6 +33,7 @@ from bot.context import context_for
 from bot.domain import (
     SYSTEM_USER,
     BeatStatus,
+    PageSize,
     PickRule,
     PostedMessage,
     Project,
@@ -149,13 +150,15 @@ class Proposals(RoomCore):
             return
         if (language_share(text, "Chinese") or 0.0) < 0.5 or await db_.script_length(db, room_id):
             return
-        after = dataclasses.replace(project, language="Chinese")
+        # Chinese scripts are printed on A4: the room's page follows unless it was chosen.
+        paper = PageSize.A4 if project.page_size is Project().page_size else project.page_size
+        after = dataclasses.replace(project, language="Chinese", page_size=paper)
         await self._story_change(
             db,
             room_id,
             user_id,
             "premise",
-            "set the language to Chinese (the request was written in Chinese)",
+            "set the language to Chinese and the paper to A4 (the request was written in Chinese)",
             [project_change(project, after)],
         )
 

@@ -61,7 +61,8 @@ async def test_a_fresh_room_asked_in_chinese_becomes_a_chinese_room(service: Roo
     """The room's language follows the script of its first request: a Chinese premise makes a
     Chinese room (its prompts in Chinese), undone like any change; English stays English."""
     proposal = await service.propose(ROOM, ANA, "premise", "一个茶馆老板在拆迁前的最后一夜")
-    assert (await service.room(ROOM)).project.language == "Chinese"
+    project = (await service.room(ROOM)).project
+    assert project.language == "Chinese" and project.page_size.value == "a4"
     request, _ = await service.request_for(ROOM, proposal.id)
     assert request.context.language == "Chinese"
     await service.undo(ROOM, ANA)
