@@ -145,10 +145,13 @@ class Proposals(RoomCore):
         default English) takes Chinese as its language from a request written in Chinese: its
         prompts, takes and exports follow. An undoable premise change like any other, so a
         room that meant English says so with `/room style language:English` or `/undo`."""
+        # The text first: an English request (most of them) costs no read of the room.
+        if (language_share(text, "Chinese") or 0.0) < 0.5:
+            return
         project = await db_.load_project(db, room_id)
         if project.language != Project().language or project.title:
             return
-        if (language_share(text, "Chinese") or 0.0) < 0.5 or await db_.script_length(db, room_id):
+        if await db_.script_length(db, room_id):
             return
         # Chinese scripts are printed on A4: the room's page follows unless it was chosen.
         paper = PageSize.A4 if project.page_size is Project().page_size else project.page_size
