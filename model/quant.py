@@ -14,10 +14,12 @@ kernel beat oneDNN's packed bf16 product on this project's CPU — past it, at p
 large batch, the fast path keeps the bf16 product (see `model.fastpath._Linear`).
 
 `resolve(spec, device)` turns the setting (`auto`, `int8` or `off`) into the scheme to run:
-`auto` is int8 on a CPU where the kernel exists and off elsewhere (a GPU decodes in bf16 under
-CUDA graphs). Where no setting is given (`ModelSettings.quantize` empty, the forward built
-straight from a Hugging Face model) the environment's `WRITERS_ROOM_QUANTIZE` is the setting,
-`auto` when unset; the bot's `.env` key `QUANTIZE` sets `ModelSettings.quantize`.
+`auto` is int8 on a CPU whose kernel is fast (`kernel_is_fast`: AVX-512) and off elsewhere (a
+GPU decodes in bf16 under CUDA graphs; an AVX2-only CPU in float32, oneDNN's packed products);
+`int8` is int8 wherever the kernel exists, fast or not (a quarter of float32's weight memory).
+Where no setting is given (`ModelSettings.quantize` empty, the forward built straight from a
+Hugging Face model) the environment's `WRITERS_ROOM_QUANTIZE` is the setting, `auto` when
+unset; the bot's `.env` key `QUANTIZE` sets `ModelSettings.quantize`.
 
 A 4-bit block format (`torch._weight_int4pack_mm_for_cpu`, blocks of 32 with a scale and an
 offset, as llama.cpp's Q4_1) was measured too: every product of a one-row step in 3.8 ms against
@@ -48,6 +50,15 @@ def kernel_available() -> bool:
     return hasattr(torch, "_weight_int8pack_mm")
 
 
+def kernel_is_fast() -> bool:
+    """Whether the int8 kernel runs vectorised on this CPU: its x86 code has an AVX-512 path
+    only. On an AVX2-only CPU (an AMD EPYC of the project's CI kind) every product of a one-row
+    step of the shipped model took 87.5 ms in int8 against 21.6 ms in oneDNN's packed float32
+    (4 rows: 296 against 26; `bench.step_profile` times the whole step)."""
+    capability = torch.backends.cpu.get_cpu_capability().upper()
+    return kernel_available() and capability.startswith("AVX512")
+
+
 def setting_from_environment() -> str:
     """The setting `WRITERS_ROOM_QUANTIZE` gives (`auto` when unset or empty)."""
     return os.environ.get(ENV_SWITCH, "").strip().lower() or "auto"
@@ -64,12 +75,13 @@ def check(spec: str) -> str:
 
 def resolve(spec: str, device: torch.device, dtype: torch.dtype) -> str:
     """The scheme to run for the setting `spec` (empty: the environment's) on `device` with
-    activations of `dtype`: `int8` or `off`. `auto` and `int8` both mean int8 where it can run
-    (a CPU with the kernel, float32 or bf16 activations); anywhere else off."""
+    activations of `dtype`: `int8` or `off`. `int8` means int8 where it can run (a CPU with the
+    kernel, float32 or bf16 activations), `auto` only where it is also fast there
+    (`kernel_is_fast`); anywhere else off."""
     value = check(spec)
     if value == "off":
         return "off"
-    runs = device.type == "cpu" and kernel_available()
+    runs = device.type == "cpu" and (kernel_is_fast() if value == "auto" else kernel_available())
     return "int8" if runs and dtype in (torch.float32, torch.bfloat16) else "off"
 
 

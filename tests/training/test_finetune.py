@@ -102,6 +102,23 @@ def test_a_long_run_checkpoints_between_validations(
     assert state["step"] == 4
 
 
+def test_validation_on_a_limited_share_keeps_every_part_of_the_split(
+    tmp_path: Path, tiny_model_dir: Path, small_corpus: Path
+) -> None:
+    """--val-limit: a CPU run validates on a fixed subset spread over the whole split (it is
+    ordered by script and task), not on its first scripts only."""
+    items = [f"{script}-{task}" for script in "ABC" for task in range(6)]
+    picked = finetune.spread(items, 6)
+    assert picked == ["A-0", "A-3", "B-0", "B-3", "C-0", "C-3"]
+    assert finetune.spread(items, 0) == items == finetune.spread(items, 99)
+    full = finetune.main(_args(tiny_model_dir, small_corpus, tmp_path / "a", "--max-steps", "2"))
+    limited = finetune.main(
+        _args(tiny_model_dir, small_corpus, tmp_path / "b", "--max-steps", "2", "--val-limit", "2")
+    )
+    assert limited["val_examples"] == 2 < full["val_examples"]
+    assert limited["base_val_loss"] != full["base_val_loss"]
+
+
 def test_full_fine_tuning_saves_a_whole_model(
     tmp_path: Path, tiny_model_dir: Path, small_corpus: Path
 ) -> None:

@@ -1,0 +1,163 @@
+"""Where a decode step's time goes: the slot engine's step at small batch, under torch's profiler.
+
+    python -m bench.step_profile                       # rows 1, 2, 3, 4, 6, 8; products as the bot
+    python -m bench.step_profile --rows 1 4 --quantize off --steps 64
+
+The shipped model and adapter, loaded as the bot loads them (`for_queue`), a prompt of a room's
+request (375 tokens), then `--steps` decode steps of each row count, timed, then as many under the
+profiler, a few steps of warm-up first. Printed per row count: milliseconds per step (timed
+without the profiler), and the share of a profiled step's wall time in each part of it:
+
+- **products**: the matrix products of the layers and the LM head (int8 weight-only, oneDNN's
+  packed products, or plain matmul);
+- **attention**: scaled dot-product attention itself;
+- **sampling**: the sampler (penalties, top-k/top-p, the Gumbel draw) and the drawn tokens'
+  log-probabilities;
+- **other**: the rest of the step's wall time: norms, activations, rotary embedding, the key/value
+  writes, the mask, reshapes, the engine's own bookkeeping, and the profiler's overhead.
+
+Figures, not tests: nothing here passes or fails. What the figures say is in the README
+(Performance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch
+from torch.profiler import ProfilerActivity, profile, record_function
+
+from model import slots
+from model.batch import PromptGroup
+from model.generator import chat_prompt_ids
+from model.loading import ModelSettings, bot_adapter, load_model
+from model.prompts import build_messages
+from model.queue import in_passing_thread
+from model.slots import SlotEngine
+from model.tasks import CharacterSheet, PromptContext, Sampling, TaskKind, TaskRequest
+
+#: The operators of the matrix products, and of attention, by their profiler names.
+PRODUCTS = frozenset(
+    {
+        "mkldnn::_linear_pointwise",
+        "aten::_weight_int8pack_mm",
+        "aten::linear",
+        "aten::addmm",
+        "aten::mm",
+        "aten::matmul",
+    }
+)
+ATTENTION = frozenset(
+    {
+        "aten::_scaled_dot_product_flash_attention_for_cpu",
+        "aten::_scaled_dot_product_attention_math",
+        "aten::_softmax",
+    }
+)
+#: The label the sampler's calls run under (`labelled`).
+SAMPLING = "step: sampling"
+
+ROOM = PromptContext(
+    title="Night Shift",
+    logline="A diner cook hides a fugitive from the harbour police for one night.",
+    genre="thriller",
+    characters=(
+        CharacterSheet("MARA", role="diner cook", personality="dry, impatient, loyal"),
+        CharacterSheet("TOM", role="fugitive", personality="nervous, charming, a liar"),
+    ),
+    scene_heading="INT. HARBOUR DINER - NIGHT",
+    recent_script=(
+        "INT. HARBOUR DINER - NIGHT\n\nRain on the windows. MARA wipes the counter.\n\n"
+        "TOM\n(dripping)\nAre you still open?\n\nMARA\nFor coffee."
+    ),
+    cast=("MARA", "TOM"),
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1, 2, 3, 4, 6, 8])
+    parser.add_argument("--steps", type=int, default=48, help="profiled decode steps per count")
+    parser.add_argument("--quantize", default="", help="auto, int8 or off (default: the bot's)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    return parser.parse_args(argv)
+
+
+def labelled(function: Callable[..., Any], label: str) -> Callable[..., Any]:
+    """`function` run under the profiler label `label`."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with record_function(label):
+            return function(*args, **kwargs)
+
+    return run
+
+
+def profile_rows(engine: SlotEngine, prompt: list[int], rows: int, steps: int) -> dict[str, float]:
+    """Milliseconds per step and each part's share of the profiled self time."""
+    settings = tuple(Sampling(max_new_tokens=2 * steps + 16, seed=i) for i in range(rows))
+    engine.add([PromptGroup(tuple(prompt), tuple(range(rows)), settings)])
+    for _ in range(4):
+        engine.step()
+    walls = []  # timed without the profiler, whose own cost is in its figures
+    for _ in range(steps):
+        started = time.perf_counter()
+        engine.step()
+        walls.append(time.perf_counter() - started)
+    profiled = []
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            started = time.perf_counter()
+            engine.step()
+            profiled.append(time.perf_counter() - started)
+    engine.drop(range(rows))
+    parts: dict[str, float] = defaultdict(float)
+    for event in prof.key_averages():
+        if event.key in PRODUCTS:
+            parts["products"] += event.self_cpu_time_total
+        elif event.key in ATTENTION:
+            parts["attention"] += event.self_cpu_time_total
+        elif event.key == SAMPLING:
+            parts["sampling"] += event.cpu_time_total
+    total = sum(profiled) * 1e6  # microseconds, as the profiler counts
+    figures = {part: value / total for part, value in parts.items()}
+    figures["other"] = max(0.0, 1.0 - sum(figures.values()))
+    figures["ms"] = statistics.median(walls) * 1000
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    settings = ModelSettings(adapter=bot_adapter("", ""), quantize=args.quantize, for_queue=True)
+    loaded = in_passing_thread(lambda: load_model(settings))
+    # The sampler and the drawn tokens' log-probabilities, under a label of their own.
+    slots.sample = labelled(slots.sample, SAMPLING)
+    slots.token_logprobs = labelled(slots.token_logprobs, SAMPLING)
+    engine = SlotEngine(loaded.model, stop_token_ids=())
+    request = TaskRequest(TaskKind.DIALOGUE, "Tom asks Mara to hide him", ("MARA", "TOM"), ROOM)
+    prompt = chat_prompt_ids(loaded.tokenizer, build_messages(request))
+    print(
+        f"model {loaded.name}, products {engine.fast.quantize}, {args.threads} threads, "
+        f"prompt {len(prompt)} tokens, {args.steps} steps per row count"
+    )
+    print("rows  ms/step  ms/row  products  attention  sampling  other")
+    for rows in args.rows:
+        f = profile_rows(engine, prompt, rows, args.steps)
+        print(
+            f"{rows:4d}  {f['ms']:7.2f}  {f['ms'] / rows:6.2f}  {f.get('products', 0):8.0%}"
+            f"  {f.get('attention', 0):9.0%}  {f.get('sampling', 0):8.0%}  {f.get('other', 0):5.0%}"
+        )
+
+
+if __name__ == "__main__":
+    main()
