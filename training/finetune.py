@@ -77,6 +77,7 @@ class Config:
     weight_decay: float = 0.0
     seed: int = 1234
     resume: bool = False
+    resume_from: str = ""  # a checkpoint file to continue from when --out holds none
     dpo: str = ""  # a prefs.jsonl: train with DPO on these pairs instead of SFT
     dpo_beta: float = 0.1
     dtype: str = "auto"  # auto: bfloat16 on a GPU that has it, float32 elsewhere
@@ -179,6 +180,12 @@ def _loop_flags(p: argparse.ArgumentParser, d: Config) -> None:
     )
     p.add_argument(
         "--resume", action="store_true", help="continue from the last checkpoint in --out"
+    )
+    p.add_argument(
+        "--resume-from",
+        default=d.resume_from,
+        help="continue from this checkpoint file (a state.pt kept from another machine or "
+        "session) when --out holds no checkpoint of its own",
     )
     p.add_argument("--dpo", default=d.dpo, help="prefs.jsonl from training.prefs: train with DPO")
     p.add_argument("--dpo-beta", type=float, default=d.dpo_beta, help="DPO temperature beta")
@@ -507,7 +514,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     cfg = parse_args(argv)
     trainer = _build(cfg, _start(cfg))
     if cfg.resume and trainer.state_path.exists():
-        _resume(trainer)
+        _resume(trainer, trainer.state_path)
+    elif cfg.resume_from:
+        _resume(trainer, Path(cfg.resume_from))
     base_val = None
     if trainer.val_rows and trainer.run.step == 0:
         base_val = _validate(trainer)
@@ -603,12 +612,16 @@ def _train_rows(
     return rows
 
 
-def _resume(t: Trainer) -> None:
-    state = torch.load(t.state_path, map_location="cpu", weights_only=False)
+def _resume(t: Trainer, path: Path) -> None:
+    state = torch.load(path, map_location="cpu", weights_only=False)
     t.accelerator.unwrap_model(t.model).load_state_dict(state["model"], strict=False)
+    # The moments were kept in bf16 (`_save_state`); the optimizer casts them back to its
+    # parameters' dtype.
     t.optimizer.load_state_dict(state["optimizer"])
     t.run = Run(state["step"], state["best"], state["bad_evals"], state["history"])
-    _log.info("resumed at step %d (best validation loss %.4f)", t.run.step, t.run.best)
+    _log.info(
+        "resumed from %s at step %d (best validation loss %.4f)", path, t.run.step, t.run.best
+    )
 
 
 def _train(t: Trainer) -> None:
@@ -778,7 +791,9 @@ def _save_adapter(t: Trainer) -> None:
 def _save_state(t: Trainer) -> None:
     """The checkpoint --resume reads: the trainable weights (LoRA's alone, or all with --full),
     the optimizer and the loop's place. Written beside itself and renamed, so a run stopped
-    while writing keeps the previous one."""
+    while writing keeps the previous one. The optimizer's moments are kept in bf16: a third
+    less to carry from one session or machine to the next (59 MB to 39 MB for the shipped
+    LoRA), and Adam's running averages need no more than bf16's three digits."""
     if t.accelerator.is_main_process:
         model = t.accelerator.unwrap_model(t.model)
         trainable = (
@@ -791,7 +806,7 @@ def _save_state(t: Trainer) -> None:
         torch.save(
             {
                 "model": trainable,
-                "optimizer": t.optimizer.state_dict(),
+                "optimizer": _compact(t.optimizer.state_dict()),
                 "step": t.run.step,
                 "best": t.run.best,
                 "bad_evals": t.run.bad_evals,
@@ -801,6 +816,20 @@ def _save_state(t: Trainer) -> None:
         )
         tmp.replace(t.state_path)
     t.accelerator.wait_for_everyone()
+
+
+def _compact(optimizer: dict[str, Any]) -> dict[str, Any]:
+    """`optimizer` (a state dict) with its float32 moment tensors in bf16."""
+    state = {
+        index: {
+            key: value.to(torch.bfloat16)
+            if isinstance(value, torch.Tensor) and value.dtype == torch.float32 and value.dim()
+            else value
+            for key, value in entry.items()
+        }
+        for index, entry in optimizer["state"].items()
+    }
+    return {**optimizer, "state": state}
 
 
 if __name__ == "__main__":

@@ -82,6 +82,27 @@ def test_resume_continues_from_the_checkpoint(
     assert metrics["base_val_loss"] is None  # no second evaluation of the untrained model
 
 
+def test_a_run_continues_from_a_checkpoint_kept_elsewhere(
+    lora_run: tuple[Path, dict[str, Any]], tmp_path: Path, tiny_model_dir: Path, small_corpus: Path
+) -> None:
+    """--resume-from: a checkpoint carried from another session's run folder (a fresh clone
+    has no runs/) continues at its step, with its optimizer's moments (kept in bf16)."""
+    out, _ = lora_run
+    kept = tmp_path / "kept.pt"
+    kept.write_bytes((out / "checkpoint" / "state.pt").read_bytes())
+    state = torch.load(kept, weights_only=False)
+    moments = [v for entry in state["optimizer"]["state"].values() for v in entry.values()]
+    assert any(isinstance(v, torch.Tensor) and v.dtype == torch.bfloat16 for v in moments)
+    at, until = state["step"], state["step"] + 2
+    args = _args(tiny_model_dir, small_corpus, tmp_path / "next", "--max-steps", str(until))
+    metrics = finetune.main([*args, "--resume-from", str(kept)])
+    trained = [h["step"] for h in metrics["history"] if "train_loss" in h]
+    assert trained == list(range(1, until + 1)) and metrics["steps"] == until
+    assert metrics["history"][: len(state["history"])] == state["history"]
+    assert at > 0
+    assert (tmp_path / "next" / "checkpoint" / "state.pt").is_file()
+
+
 def test_a_long_run_checkpoints_between_validations(
     tmp_path: Path, tiny_model_dir: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
