@@ -3,7 +3,7 @@
     python -m bench.queue --json                 # 8 rooms x 4 takes x 128 tokens, default model
     python -m bench.queue --rooms 16 --takes 4 --tokens 64
     python -m bench.queue --compare-engines      # also: transformers' generate_batch
-    python -m bench.queue --side-by-side --rounds 3   # ours bf16 / ours int8 / llama.cpp
+    python -m bench.queue --side-by-side --rounds 3   # ours / ours in int8 / llama.cpp
 
 Sends R concurrent requests (one per room, N takes each, T new tokens per take) through the
 queue, then does the same work as sequential single-sequence `model.generate` calls in the same
@@ -20,7 +20,8 @@ the prompt evaluated once per request, one request's takes as parallel sequences
 all requests at once (`run_llama_cpp`), on the shipped GGUF with the same adapter merged in; every
 ratio to our figures is printed.
 
-`--side-by-side` runs, per round, ours with the fast path in bf16, ours in int8 and llama.cpp,
+`--side-by-side` runs, per round, ours with the fast path unquantised (bf16 where the CPU has
+it natively, else float32), ours in int8 and llama.cpp,
 each in a fresh process (so each has its own peak memory, and ours loads as the bot does, from the
 warm runtime weight cache: its warm start is from the spawn to the model ready), and prints them
 in one table with the ratios the issue of single-stream speed set as targets.
@@ -138,7 +139,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--side-by-side",
         action="store_true",
-        help="ours in bf16, ours in int8 and llama.cpp, each in a process of its own per round "
+        help="ours unquantised, ours in int8 and llama.cpp, each in a process of its own per round "
         "(its own peak memory; ours loaded as the bot loads it, from the warm weight cache), "
         "printed side by side with the ratios of the issue's targets",
     )
@@ -646,6 +647,7 @@ def run_variant(args: argparse.Namespace) -> dict[str, Any]:
         loaded = in_passing_thread(lambda: load_model(settings))
         figures["warm_start_s"] = time.time() - args.spawned
         figures["quantize"] = loaded.model.fast.quantize
+        figures["dtype"] = str(loaded.dtype).removeprefix("torch.")
         figures |= asyncio.run(run_queue(loaded, ids, args))
     figures["peak_rss_mb"] = _peak_rss_mb()
     return figures
@@ -663,7 +665,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-_SIDES = (("bf16", "off"), ("int8", "int8"), ("llama.cpp", ""))
+#: (label, `--quantize`): "off" runs every product in the runtime dtype (bf16 on a CPU with
+#: native bf16, float32 elsewhere; printed under the table).
+_SIDES = (("off", "off"), ("int8", "int8"), ("llama.cpp", ""))
 #: What the side-by-side table shows: (label, ours' figure, llama.cpp's figure).
 _TABLE = (
     ("single stream, tokens/s", "single_stream_tok_s", "llama_cpp_single_stream_tok_s"),
@@ -675,7 +679,7 @@ _TABLE = (
 
 
 def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
-    """`--side-by-side`: every round runs ours in bf16, ours in int8 and llama.cpp one after
+    """`--side-by-side`: every round runs ours unquantised, ours in int8 and llama.cpp one after
     another, each in a fresh process; the medians of the rounds and their ratios."""
     adapter = bot_adapter(args.model, args.adapter)
     threads = args.threads or os.cpu_count() or 1
@@ -731,6 +735,8 @@ def print_side_by_side(figures: dict[str, Any]) -> None:
             value = figures[side].get(key) if key else None
             cells.append(f"{value:>12.2f}" if isinstance(value, float) else f"{'-':>12}")
         print(f"{label:>38}" + "".join(cells))
+    dtypes = {side: figures[side].get("dtype") for side in sides if side != "llama.cpp"}
+    print("ours: " + ", ".join(f"{side} in {dtype}" for side, dtype in dtypes.items()))
     if "llama.cpp" not in figures:
         return
     theirs = figures["llama.cpp"]
