@@ -163,16 +163,24 @@ def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]
 
 class Generator:
     """Takes for the room, over any backend. `best_of`: candidates drawn per take shown (1:
-    best-of-N off, `model.ranking.BEST_OF` by default in the bot's settings)."""
+    best-of-N off, `model.ranking.BEST_OF` by default in the bot's settings). `second_tries`:
+    with best-of-N off, sample a malformed take once more (the bot); False keeps the takes as
+    first sampled (what `training.evaluate --first-sampled` scores)."""
 
     def __init__(
-        self, backend: Backend, *, best_of: int = 1, prompt_format: int = PROMPT_FORMAT
+        self,
+        backend: Backend,
+        *,
+        best_of: int = 1,
+        prompt_format: int = PROMPT_FORMAT,
+        second_tries: bool = True,
     ) -> None:
         if best_of < 1:
             raise ValueError("best_of must be 1 or more")
         self.backend = backend
         self.best_of = best_of
         self.prompt_format = prompt_format
+        self.second_tries = second_tries
 
     @property
     def name(self) -> str:
@@ -204,7 +212,7 @@ class Generator:
         """Best-of-N off: `n` takes, each malformed one sampled once more with another seed."""
         texts = await self._complete(ask, ask.seeds(0, n), on_progress)
         parsed = [parse_answer(ask.request, text) for text in texts]
-        bad = [i for i, answer in enumerate(parsed) if answer.problems]
+        bad = [i for i, answer in enumerate(parsed) if answer.problems and self.second_tries]
         regenerated: set[int] = set()
         if bad:
             # Another seed, far from the first ones, for each take worth a second try.

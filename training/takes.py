@@ -24,7 +24,7 @@ from typing import Any
 from bot.generation import TakeGenerator
 from model.generator import Generator, LocalBackend, chat_prompt_ids
 from model.loading import LoadedModel
-from model.prompts import PROMPT_FORMAT, build_messages, parse_answer, take_sampling
+from model.prompts import PROMPT_FORMAT, build_messages
 from model.queue import GenerationQueue, QueueSettings
 from model.ranking import context_free
 from model.relevance import take_logprobs
@@ -99,36 +99,6 @@ class Subject:
     best_of: int = 1
 
 
-class FirstSampled:
-    """Takes as first sampled, with the generator's prompts and parse but no second try."""
-
-    def __init__(self, backend: Any, prompt_format: int = PROMPT_FORMAT) -> None:
-        self.backend = backend
-        self.prompt_format = prompt_format
-
-    async def generate(
-        self,
-        request: TaskRequest,
-        n: int,
-        sampling: Sampling,
-        *,
-        room_id: int = 0,
-        user_id: int = 0,
-    ) -> list[GeneratedTake]:
-        sampling = take_sampling(request, sampling)
-        seed = sampling.seed or 0
-        texts = await self.backend.complete(
-            build_messages(request, self.prompt_format),
-            [dataclasses.replace(sampling, seed=seed + j) for j in range(n)],
-            room_id=room_id,
-            user_id=user_id,
-        )
-        return [
-            GeneratedTake(text, self.backend.name, problems=parse_answer(request, text).problems)
-            for text in texts
-        ]
-
-
 async def generate_takes(
     subject: Subject,
     requests: Sequence[TaskRequest],
@@ -150,10 +120,11 @@ async def generate_takes(
         await backend.queue.start()
     ranked = subject.best_of > 1
     asked_in = subject.loaded.prompt_format if subject.loaded is not None else PROMPT_FORMAT
-    source = (
-        FirstSampled(backend, asked_in)
-        if first_sampled and not ranked
-        else Generator(backend, best_of=subject.best_of, prompt_format=asked_in)
+    source = Generator(
+        backend,
+        best_of=subject.best_of,
+        prompt_format=asked_in,
+        second_tries=not first_sampled or ranked,
     )
     try:
         return await _each(source, requests, takes, sampling, seed)
@@ -162,7 +133,7 @@ async def generate_takes(
 
 
 async def _each(
-    source: TakeGenerator | FirstSampled,
+    source: TakeGenerator | Generator,
     requests: Sequence[TaskRequest],
     takes: int,
     sampling: Sampling,

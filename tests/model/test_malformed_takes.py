@@ -220,6 +220,19 @@ async def test_malformed_takes_are_sampled_once_more_and_marked_if_still_bad() -
     assert any("copies the prompt's answer format" in p for p in takes[2].problems)
 
 
+async def test_without_second_tries_takes_stay_as_first_sampled() -> None:
+    """What `training.evaluate --first-sampled` scores: the same seeds, no second round, the
+    malformed take kept with its problems."""
+    echo = "Title: <THE TITLE>\nLogline: <one sentence: who wants what>"
+    good = "Title: Night Shift\nLogline: A cook hides a thief from her own family."
+    backend = ScriptedBackend([echo, good])
+    generator = Generator(backend, second_tries=False)
+    takes = await generator.generate(TaskRequest(TaskKind.PREMISE, "x"), 2, Sampling(seed=1))
+    assert backend.seeds == [[1, 2]]
+    assert not any(t.regenerated for t in takes)
+    assert takes[0].problems and takes[1].problems == ()
+
+
 async def test_a_take_of_invented_speakers_is_sampled_once_more() -> None:
     kept = "INT. MANOR HALL - NIGHT\n\nCandles gutter.\n\nMARA\nWe go.\n\nTOM\nNow?\n"
     backend = ScriptedBackend([INVENTED], [kept])
