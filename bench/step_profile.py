@@ -36,6 +36,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from bench.best_of import REQUESTS
 from model import slots
 from model.batch import PromptGroup
 from model.generator import chat_prompt_ids
@@ -43,7 +44,7 @@ from model.loading import ModelSettings, bot_adapter, load_model
 from model.prompts import build_messages
 from model.queue import in_passing_thread
 from model.slots import SlotEngine
-from model.tasks import CharacterSheet, PromptContext, Sampling, TaskKind, TaskRequest
+from model.tasks import Sampling, TaskKind
 
 #: The operators of the matrix products, and of attention, by their profiler names.
 PRODUCTS = frozenset(
@@ -65,22 +66,6 @@ ATTENTION = frozenset(
 )
 #: The label the sampler's calls run under (`labelled`).
 SAMPLING = "step: sampling"
-
-ROOM = PromptContext(
-    title="Night Shift",
-    logline="A diner cook hides a fugitive from the harbour police for one night.",
-    genre="thriller",
-    characters=(
-        CharacterSheet("MARA", role="diner cook", personality="dry, impatient, loyal"),
-        CharacterSheet("TOM", role="fugitive", personality="nervous, charming, a liar"),
-    ),
-    scene_heading="INT. HARBOUR DINER - NIGHT",
-    recent_script=(
-        "INT. HARBOUR DINER - NIGHT\n\nRain on the windows. MARA wipes the counter.\n\n"
-        "TOM\n(dripping)\nAre you still open?\n\nMARA\nFor coffee."
-    ),
-    cast=("MARA", "TOM"),
-)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -144,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     slots.sample = labelled(slots.sample, SAMPLING)
     slots.token_logprobs = labelled(slots.token_logprobs, SAMPLING)
     engine = SlotEngine(loaded.model, stop_token_ids=())
-    request = TaskRequest(TaskKind.DIALOGUE, "Tom asks Mara to hide him", ("MARA", "TOM"), ROOM)
+    (request,) = [r for r in REQUESTS if r.kind is TaskKind.DIALOGUE]  # best_of's room
     prompt = chat_prompt_ids(loaded.tokenizer, build_messages(request))
     print(
         f"model {loaded.name}, products {engine.fast.quantize}, {args.threads} threads, "
