@@ -6,8 +6,10 @@
 The same examples as `training.evaluate` (its `heldout` and `perplexity`), scored by
 `model.fastpath.FastLlama` rather than the Hugging Face forward: first with every product in the
 runtime dtype, then with the int8 weights of `model.quant` in every product (however many rows:
-at run time only decoding's small products use them, so this is the worst case), and with int8
-everywhere but the output projection. Figures, not tests: nothing here passes or fails.
+at run time only decoding's small products use them, so this is the worst case), with int8
+everywhere but the output projection, and (float32 only) with `w8a8`: every layer's products in
+fbgemm's int8 with SmoothQuant, calibrated on `model/calibration.jsonl` as the weight cache is.
+Figures, not tests: nothing here passes or fails.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 
-from model.fastpath import FastLlama
-from model.loading import LoadedModel, ModelSettings, bot_adapter, load_model
+from model import quant
+from model.fastpath import FastLlama, fast_weights
+from model.loading import LoadedModel, ModelSettings, bot_adapter, calibration_rows, load_model
 
 
 class _Scored:
@@ -59,9 +62,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "dtype": str(loaded.dtype).removeprefix("torch."),
         "examples": len(held.examples),
     }
-    variants = {"ppl_runtime_dtype": "off", "ppl_int8": "int8", "ppl_int8_but_head": "int8"}
+    variants = {
+        "ppl_runtime_dtype": "off",
+        "ppl_int8": "int8",
+        "ppl_int8_but_head": "int8",
+        "ppl_w8a8": "w8a8",
+    }
     for name, scheme in variants.items():
+        if scheme == "w8a8" and loaded.dtype != torch.float32:
+            continue  # fbgemm's products take float32 activations only
+        if scheme == "int8" and not quant.kernel_is_fast():
+            continue  # unvectorised on this CPU: hours for every row of every example
         fast = FastLlama(loaded.model, quantize=scheme)
+        if scheme == "w8a8":  # calibrated as the weight cache's build does it
+            rows = calibration_rows(loaded.tokenizer)
+            fast.smooth_quantize(rows, fast_weights(loaded.model))
         fast.set_int8_rows(1 << 30)
         if name == "ppl_int8_but_head":
             fast.lm_head.set_int8_rows(0)
@@ -73,8 +88,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures[name] = perplexity(scored, held.examples, args.max_len, args.batch_size)
         figures[f"{name}_s"] = time.perf_counter() - started
     base = figures["ppl_runtime_dtype"]
-    figures["int8_over_runtime"] = figures["ppl_int8"] / base
-    figures["int8_but_head_over_runtime"] = figures["ppl_int8_but_head"] / base
+    for name in ("int8", "int8_but_head", "w8a8"):
+        if f"ppl_{name}" in figures:
+            figures[f"{name}_over_runtime"] = figures[f"ppl_{name}"] / base
     if args.json:
         print(
             json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()})

@@ -51,6 +51,7 @@ PRODUCTS = frozenset(
     {
         "mkldnn::_linear_pointwise",
         "aten::_weight_int8pack_mm",
+        "quantized::linear_dynamic",
         "aten::linear",
         "aten::addmm",
         "aten::mm",

@@ -127,8 +127,10 @@ def load_settings(
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.backend not in {"local", "openai"}:
         raise SettingsError(f"BACKEND must be 'local' or 'openai', not {settings.backend!r}.")
-    if settings.quantize.lower() not in {"", "auto", "int8", "off"}:
-        raise SettingsError(f"QUANTIZE must be 'auto', 'int8' or 'off', not {settings.quantize!r}.")
+    if settings.quantize.lower() not in {"", "auto", "int8", "w8a8", "off"}:
+        raise SettingsError(
+            f"QUANTIZE must be 'auto', 'int8', 'w8a8' or 'off', not {settings.quantize!r}."
+        )
     return settings
 
 

@@ -375,9 +375,36 @@ def runtime_key(settings: ModelSettings) -> dict[str, Any] | None:
         "adapter": adapter,
         "device": device.type,
         "dtype": str(dtype).removeprefix("torch."),
-        "quantize": quant.cache_tag(resolve_quantize(settings.quantize, device, dtype)),
+        "quantize": _quantize_tag(resolve_quantize(settings.quantize, device, dtype)),
         "libraries": _library_versions(),
     }
+
+
+#: The calibration text of `w8a8` (`quant.SmoothInt8`): eight training examples of the corpus
+#: (four tasks, in English and in Chinese), prompt and answer, as the model reads them.
+CALIBRATION = Path(__file__).with_name("calibration.jsonl")
+#: Tokens of one calibration row at most.
+_CALIBRATION_TOKENS = 1024
+
+
+def _quantize_tag(scheme: str) -> str:
+    """How a cache key names `scheme`; `w8a8`'s also names its calibration text."""
+    tag = quant.cache_tag(scheme)
+    if scheme == "w8a8":
+        tag += "-" + hashlib.sha256(CALIBRATION.read_bytes()).hexdigest()[:12]
+    return tag
+
+
+def calibration_rows(tokenizer: Any) -> list[list[int]]:
+    """The calibration text (`CALIBRATION`) as token rows through `tokenizer`'s chat template."""
+    rows = []
+    for line in CALIBRATION.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            messages = json.loads(line)["messages"]
+            text = tokenizer.apply_chat_template(messages, tokenize=False)
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            rows.append(list(ids[:_CALIBRATION_TOKENS]))
+    return rows
 
 
 def runtime_dir(settings: ModelSettings, key: Mapping[str, Any]) -> Path:
@@ -462,6 +489,11 @@ def _build_runtime(
     weights = fastpath.fast_weights(loaded.model)
     if scheme == "int8":
         weights |= fastpath.int8_weights(weights)
+    elif scheme == "w8a8":  # calibrated once here, then read from the cache
+        shape = fastpath.Shape.of(loaded.model.config)
+        plain = fastpath.FastLlama.from_weights(weights, shape, prepack=False, quantize="off")
+        weights |= plain.smooth_quantize(calibration_rows(loaded.tokenizer), weights)
+        del plain
     light = LightTokenizer.of(loaded.tokenizer)
     manifest = {
         "key": key,

@@ -33,14 +33,17 @@ files, caches or models: it maps a weight to its quantised form and multiplies b
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 ENV_SWITCH = "WRITERS_ROOM_QUANTIZE"
-SCHEMES = ("auto", "int8", "off")
+SCHEMES = ("auto", "int8", "w8a8", "off")
 #: The version of the int8 format (rounding, scales, names): part of a weight cache's key.
 FORMAT = 1
+#: The same of `SmoothInt8`'s (smoothing, which products, the calibration's use).
+W8A8_FORMAT = 2
 
 _MAX_INT8 = 127
 
@@ -48,6 +51,13 @@ _MAX_INT8 = 127
 def kernel_available() -> bool:
     """Whether this torch build has the int8 weight-only CPU kernel."""
     return hasattr(torch, "_weight_int8pack_mm")
+
+
+def w8a8_available() -> bool:
+    """Whether this torch build has fbgemm's int8 products (`quantized.linear_dynamic`)."""
+    return "fbgemm" in torch.backends.quantized.supported_engines and hasattr(
+        torch.ops.quantized, "linear_dynamic"
+    )
 
 
 def kernel_is_fast() -> bool:
@@ -75,19 +85,30 @@ def check(spec: str) -> str:
 
 def resolve(spec: str, device: torch.device, dtype: torch.dtype) -> str:
     """The scheme to run for the setting `spec` (empty: the environment's) on `device` with
-    activations of `dtype`: `int8` or `off`. `int8` means int8 where it can run (a CPU with the
-    kernel, float32 or bf16 activations), `auto` only where it is also fast there
-    (`kernel_is_fast`); anywhere else off."""
+    activations of `dtype`: `int8`, `w8a8` or `off`. `int8` means weight-only int8 where it can
+    run (a CPU with the kernel, float32 or bf16 activations); `w8a8` means `SmoothInt8` where it
+    can run (a CPU with fbgemm, float32 activations); `auto` is `int8` where its kernel is fast
+    (`kernel_is_fast`), else `w8a8` where that runs, else off; anywhere else off."""
     value = check(spec)
-    if value == "off":
+    if value == "off" or device.type != "cpu":
         return "off"
-    runs = device.type == "cpu" and (kernel_is_fast() if value == "auto" else kernel_available())
-    return "int8" if runs and dtype in (torch.float32, torch.bfloat16) else "off"
+    int8_runs = kernel_available() and dtype in (torch.float32, torch.bfloat16)
+    w8a8_runs = w8a8_available() and dtype == torch.float32
+    if value == "auto":
+        if int8_runs and kernel_is_fast():
+            return "int8"
+        return "w8a8" if w8a8_runs else "off"
+    if value == "int8":
+        return "int8" if int8_runs else "off"
+    return "w8a8" if w8a8_runs else "off"
 
 
 def cache_tag(scheme: str) -> str:
-    """How a weight cache's key names the resolved `scheme` (`off`, or `int8` and its format)."""
-    return "off" if scheme == "off" else f"{scheme}-v{FORMAT}"
+    """How a weight cache's key names the resolved `scheme` (`off`, or the scheme and the
+    version of its format)."""
+    if scheme == "off":
+        return "off"
+    return f"{scheme}-v{W8A8_FORMAT if scheme == 'w8a8' else FORMAT}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +141,67 @@ class Int8Weight:
     def dequantised(self) -> torch.Tensor:
         """The weight as the products see it, in the scales' dtype (for checks)."""
         return (self.values.float() * self.scales.float()[:, None]).to(self.scales.dtype)
+
+
+#: How strongly `SmoothInt8` moves the activations' outliers into the weights (SmoothQuant's
+#: alpha): measured on the shipped model, 0.7 kept held-out perplexity closest (README).
+SMOOTHING = 0.7
+
+
+@dataclass(frozen=True, eq=False)
+class SmoothInt8:
+    """A `[out, in]` weight for fbgemm's int8 products, which round the activations too.
+
+    SmoothQuant: a few input channels of a transformer's activations are far larger than the
+    rest, and one scale per row of activations spends the 7 bits on them. Dividing channel j of
+    the activations by `smooth[j]` and multiplying column j of the weight by it leaves the
+    product unchanged and evens the two out (`smooth[j] = amax[j]**a / wmax[j]**(1 - a)`, from
+    the activations' maxima over a calibration text). The smoothed weight is rounded to int8 per
+    output row, as `Int8Weight`; each call quantises its activations to 7 bits (fbgemm's
+    `reduce_range`: its 16-bit sums of two products cannot overflow then) per block of at most
+    `rows_faster` rows, so a decode step's rows are quantised about as finely as one row alone.
+    """
+
+    values: torch.Tensor  # [out, in] int8, of the smoothed weight
+    scales: torch.Tensor  # [out] float32
+    smooth: torch.Tensor  # [in] float32: the activations are divided by it
+    packed: Any = field(default=None, repr=False)
+
+    #: Rows up to which a product beat oneDNN's packed float32 (AVX2, two threads: a decode
+    #: step of 8 rows 57.9 ms against 93.9, README); past it the float32 product runs.
+    rows_faster = 8
+
+    def __post_init__(self) -> None:
+        if self.packed is None:
+            zero = torch.zeros(self.values.shape[0], dtype=torch.long)
+            weight = torch._make_per_channel_quantized_tensor(
+                self.values, self.scales.double(), zero, 0
+            )
+            object.__setattr__(self, "packed", torch.ops.quantized.linear_prepack(weight, None))
+
+    @classmethod
+    def of(cls, weight: torch.Tensor, maxima: torch.Tensor, alpha: float = SMOOTHING) -> SmoothInt8:
+        """`weight` smoothed for activations whose channels reach `maxima` (absolute), then
+        rounded to int8 per output row."""
+        wide = weight.detach().float()
+        floor = torch.finfo(torch.float32).tiny
+        columns = wide.abs().amax(dim=0).clamp(min=1e-5)
+        smooth = (maxima.float().clamp(min=1e-5) ** alpha / columns ** (1 - alpha)).clamp(min=floor)
+        smoothed = wide * smooth[None, :]
+        scales = smoothed.abs().amax(dim=1).clamp(min=floor) / _MAX_INT8
+        values = torch.round(smoothed / scales[:, None]).clamp_(-_MAX_INT8, _MAX_INT8)
+        return cls(values.to(torch.int8), scales, smooth)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """`x @ weight.T` for float32 `x` `[..., in]`, in int8 products."""
+        flat = (x.reshape(-1, x.shape[-1]) / self.smooth).contiguous()
+        blocks = [
+            torch.ops.quantized.linear_dynamic(block, self.packed, True)
+            for block in flat.split(self.rows_faster)
+        ]
+        out = blocks[0] if len(blocks) == 1 else torch.cat(blocks)
+        return out.view(*x.shape[:-1], out.shape[-1])
+
+    def dequantised(self) -> torch.Tensor:
+        """The weight as the products see it, the smoothing undone (for checks)."""
+        return self.values.float() * self.scales[:, None] / self.smooth[None, :]

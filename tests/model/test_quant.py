@@ -48,13 +48,18 @@ def test_the_setting_resolves_to_int8_on_a_cpu_only(monkeypatch: pytest.MonkeyPa
     assert quant.resolve("", cpu, torch.bfloat16) == "int8"
     monkeypatch.setenv(quant.ENV_SWITCH, "off")
     assert quant.resolve("", cpu, torch.bfloat16) == "off"
-    with pytest.raises(ValueError, match="auto, int8, off"):
+    with pytest.raises(ValueError, match="auto, int8, w8a8, off"):
         quant.resolve("int3", cpu, torch.bfloat16)
     # An AVX2-only CPU runs the int8 kernel unvectorised, four times slower than float32:
-    # `auto` keeps float32 there; `int8` asked for by name still runs.
+    # `auto` takes fbgemm's products there (float32 activations only); `int8` asked for by name
+    # still runs.
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
-    assert quant.resolve("auto", cpu, torch.float32) == "off"
+    assert quant.resolve("auto", cpu, torch.float32) == "w8a8"
+    assert quant.resolve("auto", cpu, torch.bfloat16) == "off"
     assert quant.resolve("int8", cpu, torch.float32) == "int8"
+    assert quant.resolve("w8a8", cpu, torch.float32) == "w8a8"
+    assert quant.resolve("w8a8", gpu, torch.float32) == "off"
+    assert quant.cache_tag("w8a8") != quant.cache_tag("int8") != quant.cache_tag("off")
     with pytest.raises(ModelLoadError, match="quantisation"):
         load_model(ModelSettings(model="/nonexistent", quantize="fp4", for_queue=True))
 
@@ -112,6 +117,10 @@ def test_the_environment_switches_the_forward_built_from_a_model(
     assert FastLlama(tiny_model).quantize == "off"
     monkeypatch.setenv(quant.ENV_SWITCH, "auto")
     assert FastLlama(tiny_model).quantize == "int8"
+    # w8a8 needs a calibration: a forward built straight from a model runs unquantised, and
+    # says so.
+    monkeypatch.setenv(quant.ENV_SWITCH, "w8a8")
+    assert FastLlama(tiny_model).quantize == "off"
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +200,118 @@ def test_the_shipped_model_keeps_its_perplexity_in_int8() -> None:
     assert abs(int8 / plain - 1) < 0.03, (plain, int8)
     agree = (plain_logp.argmax(-1) == int8_logp.argmax(-1)).float().mean()
     assert float(agree) > 0.9
+
+
+def test_smoothing_keeps_a_product_close_where_a_few_channels_are_huge() -> None:
+    """fbgemm's products round the activations to 7 bits per block of rows: with one channel a
+    hundred times the rest, unsmoothed rounding loses the small channels; SmoothQuant's scaling
+    moves that range into the weight, and the product stays within a few percent."""
+    torch.manual_seed(0)
+    weight = torch.randn(96, 64)
+    x = torch.randn(5, 64)
+    x[:, 3] *= 100.0
+    maxima = x.abs().amax(dim=0)
+    exact = x @ weight.T
+
+    def error(alpha: float) -> float:
+        copy = quant.SmoothInt8.of(weight, maxima, alpha)
+        return float((copy(x) - exact).norm() / exact.norm())
+
+    assert error(quant.SMOOTHING) < 0.03
+    assert error(quant.SMOOTHING) < error(0.0) / 2  # alpha 0: no smoothing
+    copy = quant.SmoothInt8.of(weight, maxima)
+    # The weight's column 3 took the range: the rest of the weight rounds more coarsely.
+    drift = float((copy.dequantised() - weight).norm() / weight.norm())
+    assert 0 < drift < 0.1, drift
+    # More rows than a block: quantised block by block, same shape out.
+    many = torch.randn(2, 11, 64)
+    assert copy(many).shape == (2, 11, 96)
+
+
+def test_smooth_quantize_calibrates_the_layers_and_spares_down_and_the_head(
+    tiny_model: Any, tokenizer: Any
+) -> None:
+    from model.loading import calibration_rows
+
+    rows = calibration_rows(tokenizer)
+    assert len(rows) == 8 and all(len(row) > 100 for row in rows)
+    plain = FastLlama(tiny_model, quantize="off")
+    fast = FastLlama(tiny_model, quantize="off")
+    tensors = fast.smooth_quantize([row[:64] for row in rows], fastpath.fast_weights(tiny_model))
+    assert fast.quantize == "w8a8"
+    layer = fast.layers[0]
+    assert isinstance(layer.qkv.int8, quant.SmoothInt8) and layer.down.int8 is None
+    assert fast.lm_head.int8 is None
+    assert {"layers.0.qkv.smooth", "layers.0.gate_up.int8"} <= set(tensors)
+    assert not any(name.startswith("layers.0.down") for name in tensors)
+    for want, got in zip(decode(plain, PROMPT, 3), decode(fast, PROMPT, 3), strict=True):
+        assert not torch.equal(got, want)  # the products did run in int8
+        assert float((got - want).std()) < 0.05 * float(want.std())
+
+
+def test_the_weight_cache_keeps_the_w8a8_copies_and_reads_them_back(
+    saved: Path, tmp_path: Path
+) -> None:
+    from safetensors import safe_open
+
+    def settings() -> ModelSettings:
+        return ModelSettings(
+            model=str(saved),
+            dtype="float32",
+            cache_dir=str(tmp_path / "cache"),
+            for_queue=True,
+            quantize="w8a8",
+        )
+
+    cold = load_model(settings())
+    warm = load_model(settings())
+    assert isinstance(warm.model, fastpath.FastModel)
+    assert cold.model.fast.quantize == warm.model.fast.quantize == "w8a8"
+    folder = runtime_dir(settings(), runtime_key(settings()) or {})
+    with safe_open(folder / "weights.safetensors", "pt") as entry:
+        names = set(entry.keys())
+    assert {"layers.0.qkv.int8", "layers.0.qkv.scales", "layers.0.qkv.smooth"} <= names
+    for want, got in zip(
+        decode(cold.model.fast, PROMPT, 3), decode(warm.model.fast, PROMPT, 3), strict=True
+    ):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_the_shipped_model_keeps_its_perplexity_in_w8a8() -> None:
+    """The shipped model calibrated and quantised as the weight cache does it, on a screenplay
+    scene it never saw: next-token distributions close to float32's, perplexity within 3%."""
+    from model.loading import bot_adapter, calibration_rows
+
+    loaded = load_model(ModelSettings(adapter=bot_adapter("", ""), dtype="float32"))
+    scene = (
+        "INT. BUS DEPOT - DAWN\n\nJUNE counts coins on the ticket counter. The CLERK waits.\n\n"
+        "CLERK\nYou're two short.\n\nJUNE\n(searching her coat)\nI had it this morning.\n\n"
+        "CLERK\nEveryone had it this morning.\n\nShe pushes her wristwatch across the glass."
+    )
+    ids = torch.tensor([loaded.tokenizer(scene)["input_ids"]])
+    keep = torch.ones_like(ids, dtype=torch.bool)
+    keep[:, -1] = False
+    targets = ids[:, 1:][keep[:, :-1]]
+
+    def scored(fast: FastLlama) -> tuple[float, torch.Tensor]:
+        fast.set_int8_rows(1 << 30)
+        with torch.inference_mode():
+            logits = fast.logits_at(ids, keep).float()
+        loss = torch.nn.functional.cross_entropy(logits, targets)
+        return math.exp(float(loss)), torch.log_softmax(logits, dim=-1)
+
+    plain, plain_logp = scored(FastLlama(loaded.model, quantize="off"))
+    fast = FastLlama(loaded.model, quantize="off")
+    fast.smooth_quantize(calibration_rows(loaded.tokenizer), fastpath.fast_weights(loaded.model))
+    w8a8, w8a8_logp = scored(fast)
+    divergence = float((plain_logp.exp() * (plain_logp - w8a8_logp)).sum(-1).mean())
+    assert 0 < divergence < 0.05, divergence
+    # Sixty tokens move perplexity by chance far more than the 32 held-out examples of
+    # `bench.quant_quality` (README): the distributions' distance is the tight bound.
+    assert abs(w8a8 / plain - 1) < 0.06, (plain, w8a8)
+    agree = (plain_logp.argmax(-1) == w8a8_logp.argmax(-1)).float().mean()
+    assert float(agree) > 0.85
 
 
 def test_the_bot_reads_its_quantisation_from_the_env_file_keys() -> None:
