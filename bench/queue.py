@@ -3,7 +3,7 @@
     python -m bench.queue --json                 # 8 rooms x 4 takes x 128 tokens, default model
     python -m bench.queue --rooms 16 --takes 4 --tokens 64
     python -m bench.queue --compare-engines      # also: transformers' generate_batch
-    python -m bench.queue --side-by-side --rounds 3   # ours / ours in int8 / llama.cpp
+    python -m bench.queue --side-by-side --rounds 3   # ours off / ours as the bot / llama.cpp
 
 Sends R concurrent requests (one per room, N takes each, T new tokens per take) through the
 queue, then does the same work as sequential single-sequence `model.generate` calls in the same
@@ -21,7 +21,7 @@ all requests at once (`run_llama_cpp`), on the shipped GGUF with the same adapte
 ratio to our figures is printed.
 
 `--side-by-side` runs, per round, ours with the fast path unquantised (bf16 where the CPU has
-it natively, else float32), ours in int8 and llama.cpp,
+it natively, else float32), ours quantised as the bot does (`auto`) and llama.cpp,
 each in a fresh process (so each has its own peak memory, and ours loads as the bot does, from the
 warm runtime weight cache: its warm start is from the spawn to the model ready), and prints them
 in one table with the ratios the issue of single-stream speed set as targets.
@@ -139,9 +139,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--side-by-side",
         action="store_true",
-        help="ours unquantised, ours in int8 and llama.cpp, each in a process of its own per round "
-        "(its own peak memory; ours loaded as the bot loads it, from the warm weight cache), "
-        "printed side by side with the ratios of the issue's targets",
+        help="ours unquantised, ours quantised as the bot does and llama.cpp, each in a process "
+        "of its own per round (its own peak memory; ours loaded as the bot loads it, from the "
+        "warm weight cache), printed side by side with the ratios of the issue's targets",
     )
     parser.add_argument("--variant", default="", help=argparse.SUPPRESS)  # a side-by-side run
     parser.add_argument("--prompts", default="", help=argparse.SUPPRESS)
@@ -666,8 +666,9 @@ def _peak_rss_mb() -> float:
 
 
 #: (label, `--quantize`): "off" runs every product in the runtime dtype (bf16 on a CPU with
-#: native bf16, float32 elsewhere; printed under the table).
-_SIDES = (("off", "off"), ("int8", "int8"), ("llama.cpp", ""))
+#: native bf16, float32 elsewhere), "auto" as the bot does (int8 on an AVX-512 CPU, w8a8 on an
+#: AVX2-only one); what ran is printed under the table.
+_SIDES = (("off", "off"), ("auto", "auto"), ("llama.cpp", ""))
 #: What the side-by-side table shows: (label, ours' figure, llama.cpp's figure).
 _TABLE = (
     ("single stream, tokens/s", "single_stream_tok_s", "llama_cpp_single_stream_tok_s"),
@@ -683,7 +684,7 @@ def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
     another, each in a fresh process; the medians of the rounds and their ratios."""
     adapter = bot_adapter(args.model, args.adapter)
     threads = args.threads or os.cpu_count() or 1
-    for quantize in ("off", "int8"):  # the weight caches, built now if missing: warm starts
+    for quantize in ("off", "auto"):  # the weight caches, built now if missing: warm starts
         loaded = in_passing_thread(
             lambda q=quantize: load_model(  # type: ignore[misc]
                 ModelSettings(model=args.model, adapter=adapter, quantize=q, for_queue=True)
@@ -735,8 +736,12 @@ def print_side_by_side(figures: dict[str, Any]) -> None:
             value = figures[side].get(key) if key else None
             cells.append(f"{value:>12.2f}" if isinstance(value, float) else f"{'-':>12}")
         print(f"{label:>38}" + "".join(cells))
-    dtypes = {side: figures[side].get("dtype") for side in sides if side != "llama.cpp"}
-    print("ours: " + ", ".join(f"{side} in {dtype}" for side, dtype in dtypes.items()))
+    ran = {
+        side: f"{figures[side].get('quantize')} products, {figures[side].get('dtype')}"
+        for side in sides
+        if side != "llama.cpp"
+    }
+    print("ours: " + "; ".join(f"{side}: {what}" for side, what in ran.items()))
     if "llama.cpp" not in figures:
         return
     theirs = figures["llama.cpp"]
