@@ -1,4 +1,6 @@
-"""Weight-only int8 quantisation of the fast path's matrix products, for decoding on a CPU.
+"""int8 quantisation of the fast path's matrix products, for decoding on a CPU: weight-only
+(`Int8Weight`, on a CPU with AVX-512) or weights and activations with SmoothQuant
+(`SmoothInt8`, on an AVX2-only CPU, where the weight-only kernel has no vectorised code).
 
 At small batch a decode step is bound by the bytes of weights it reads. Stored as int8 with one
 scale per output channel (symmetric: `w ≈ q * scale`, `q` in [-127, 127]), a weight is half its
