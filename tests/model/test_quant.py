@@ -5,6 +5,7 @@ it, the weight cache that keeps it, and the shipped model's quality with it."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,24 @@ def test_the_weight_cache_keeps_the_int8_weights_under_a_key_of_their_own(
         torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
+def scene_scorer(tokenizer: Any, scene: str) -> Callable[[FastLlama], tuple[float, torch.Tensor]]:
+    """How a forward reads `scene`: its perplexity, and its next-token log-probabilities, with
+    every product quantised however many rows (the worst case)."""
+    ids = torch.tensor([tokenizer(scene)["input_ids"]])
+    keep = torch.ones_like(ids, dtype=torch.bool)
+    keep[:, -1] = False
+    targets = ids[:, 1:][keep[:, :-1]]
+
+    def scored(fast: FastLlama) -> tuple[float, torch.Tensor]:
+        fast.set_int8_rows(1 << 30)
+        with torch.inference_mode():
+            logits = fast.logits_at(ids, keep).float()
+        loss = torch.nn.functional.cross_entropy(logits, targets)
+        return math.exp(float(loss)), torch.log_softmax(logits, dim=-1)
+
+    return scored
+
+
 @pytest.mark.slow
 def test_the_shipped_model_keeps_its_perplexity_in_int8() -> None:
     """Every product of the shipped model (adapter merged) in int8, on a screenplay scene: next-
@@ -179,17 +198,7 @@ def test_the_shipped_model_keeps_its_perplexity_in_int8() -> None:
         "start. I walked.\n\nMARA\nFrom the county line?\n\nTOM\nFrom the county line.\n\n"
         "She takes his coffee and drinks it.\n\nMARA\nThen you'd better tell me why."
     )
-    ids = torch.tensor([loaded.tokenizer(scene)["input_ids"]])
-    keep = torch.ones_like(ids, dtype=torch.bool)
-    keep[:, -1] = False
-    targets = ids[:, 1:][keep[:, :-1]]
-
-    def scored(fast: FastLlama) -> tuple[float, torch.Tensor]:
-        fast.set_int8_rows(1 << 30)
-        with torch.inference_mode():
-            logits = fast.logits_at(ids, keep).float()
-        loss = torch.nn.functional.cross_entropy(logits, targets)
-        return math.exp(float(loss)), torch.log_softmax(logits, dim=-1)
+    scored = scene_scorer(loaded.tokenizer, scene)
 
     plain, plain_logp = scored(FastLlama(loaded.model, quantize="off"))
     int8, int8_logp = scored(FastLlama(loaded.model, quantize="int8"))
@@ -289,17 +298,7 @@ def test_the_shipped_model_keeps_its_perplexity_in_w8a8() -> None:
         "CLERK\nYou're two short.\n\nJUNE\n(searching her coat)\nI had it this morning.\n\n"
         "CLERK\nEveryone had it this morning.\n\nShe pushes her wristwatch across the glass."
     )
-    ids = torch.tensor([loaded.tokenizer(scene)["input_ids"]])
-    keep = torch.ones_like(ids, dtype=torch.bool)
-    keep[:, -1] = False
-    targets = ids[:, 1:][keep[:, :-1]]
-
-    def scored(fast: FastLlama) -> tuple[float, torch.Tensor]:
-        fast.set_int8_rows(1 << 30)
-        with torch.inference_mode():
-            logits = fast.logits_at(ids, keep).float()
-        loss = torch.nn.functional.cross_entropy(logits, targets)
-        return math.exp(float(loss)), torch.log_softmax(logits, dim=-1)
+    scored = scene_scorer(loaded.tokenizer, scene)
 
     plain, plain_logp = scored(FastLlama(loaded.model, quantize="off"))
     fast = FastLlama(loaded.model, quantize="off")
