@@ -98,6 +98,10 @@ def test_one_chinese_character_on_repeat_is_a_loop(character: str, times: int, t
     assert find_loop("@林小雨\n我" + character * times + tail)
 
 
+#: Three words of its own for each of up to 20 speeches: "kad", "kas", ... "rup".
+_FILLERS = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "po", "ru") for b in "dstnlrmxzp"]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     speeches=st.lists(
@@ -110,11 +114,14 @@ def test_a_dialogue_scene_whose_cues_repeat_is_not_a_loop(
     speeches: list[list[str]], cast: list[str], echo: str
 ) -> None:
     # Each speech says new words (a take whose speeches share words may well be going round);
-    # the cues come back with every speech, and one speech repeats a word as writers do.
+    # the cues come back with every speech, and one speech repeats a word as writers do. A
+    # speech says at least three words, padded with fillers of its own (`_FILLERS`):
+    # five speeches of one "Hm." each, or twenty of a word or two, would be a loop indeed.
     seen: set[str] = set()
     lines = ["INT. DINER - NIGHT", ""]
     for i, words in enumerate(speeches):
-        fresh = [w for w in words if w not in seen] or ["hm"]
+        fresh = [w for w in words if w not in seen]
+        fresh += _FILLERS[3 * i : 3 * i + max(0, 3 - len(fresh))]
         seen.update(fresh)
         speech = " ".join(fresh).capitalize() + "."
         lines += [cast[i % len(cast)], f"{echo} {speech}" if i == 0 else speech, ""]
