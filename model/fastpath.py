@@ -269,8 +269,6 @@ class _Observer:
     """Stands in for a product's int8 copy while a calibration text runs: records the
     activations' largest absolute value per input channel, computes in the runtime dtype."""
 
-    rows_faster = 1 << 40
-
     def __init__(self, linear: _Linear) -> None:
         self.linear = linear
         self.maxima: torch.Tensor | None = None
@@ -395,8 +393,7 @@ def _int8_of(
     if scheme == "w8a8":
         if f"{name}.smooth" not in weights:
             return None
-        parts = (weights[f"{name}.{part}"] for part in ("int8", "scales", "smooth"))
-        return quant.SmoothInt8(*parts)
+        return quant.SmoothInt8(*(weights[f"{name}.{part}"] for part in _INT8_PARTS))
     if scheme != "int8":
         return None
     if f"{name}.int8" in weights:
@@ -568,11 +565,8 @@ class FastLlama:
                 raise ValueError("smooth_quantize needs at least one row of tokens")
             copy = quant.SmoothInt8.of(weights[name], maxima)
             linear.use_int8(copy)
-            tensors |= {
-                f"{name}.int8": copy.values,
-                f"{name}.scales": copy.scales,
-                f"{name}.smooth": copy.smooth,
-            }
+            parts = (copy.values, copy.scales, copy.smooth)
+            tensors |= {f"{name}.{part}": t for part, t in zip(_INT8_PARTS, parts, strict=True)}
         self.lm_head.use_int8(None)
         self.quantize = "w8a8"
         return tensors

@@ -390,9 +390,13 @@ _CALIBRATION_TOKENS = 1024
 def _quantize_tag(scheme: str) -> str:
     """How a cache key names `scheme`; `w8a8`'s also names its calibration text."""
     tag = quant.cache_tag(scheme)
-    if scheme == "w8a8":
-        tag += "-" + hashlib.sha256(CALIBRATION.read_bytes()).hexdigest()[:12]
-    return tag
+    return f"{tag}-{_calibration_digest()}" if scheme == "w8a8" else tag
+
+
+@functools.cache
+def _calibration_digest() -> str:
+    """The calibration text's digest, read once per process (every start computes the key)."""
+    return hashlib.sha256(CALIBRATION.read_bytes()).hexdigest()[:12]
 
 
 def calibration_rows(tokenizer: Any) -> list[list[int]]:

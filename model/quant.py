@@ -16,9 +16,9 @@ kernel beat oneDNN's packed bf16 product on this project's CPU — past it, at p
 large batch, the fast path keeps the bf16 product (see `model.fastpath._Linear`).
 
 `resolve(spec, device)` turns the setting (`auto`, `int8` or `off`) into the scheme to run:
-`auto` is int8 on a CPU whose kernel is fast (`kernel_is_fast`: AVX-512) and off elsewhere (a
-GPU decodes in bf16 under CUDA graphs; an AVX2-only CPU in float32, oneDNN's packed products);
-`int8` is int8 wherever the kernel exists, fast or not (a quarter of float32's weight memory).
+`auto` is int8 on a CPU whose kernel is fast (`kernel_is_fast`: AVX-512), `w8a8` on a CPU with
+fbgemm and float32 activations (an AVX2-only one), and off elsewhere (a GPU decodes in bf16
+under CUDA graphs); `int8` and `w8a8` by name run wherever their kernels exist, fast or not.
 Where no setting is given (`ModelSettings.quantize` empty, the forward built straight from a
 Hugging Face model) the environment's `WRITERS_ROOM_QUANTIZE` is the setting, `auto` when
 unset; the bot's `.env` key `QUANTIZE` sets `ModelSettings.quantize`.
@@ -170,7 +170,7 @@ class SmoothInt8:
     packed: Any = field(default=None, repr=False)
 
     #: Rows up to which a product beat oneDNN's packed float32 (AVX2, two threads: a decode
-    #: step of 8 rows 57.9 ms against 93.9, README); past it the float32 product runs.
+    #: step of 8 rows 71.5-72.6 ms against 89.5-99.3, README); past it the float32 product runs.
     rows_faster = 8
 
     def __post_init__(self) -> None:
@@ -189,10 +189,8 @@ class SmoothInt8:
         floor = torch.finfo(torch.float32).tiny
         columns = wide.abs().amax(dim=0).clamp(min=1e-5)
         smooth = (maxima.float().clamp(min=1e-5) ** alpha / columns ** (1 - alpha)).clamp(min=floor)
-        smoothed = wide * smooth[None, :]
-        scales = smoothed.abs().amax(dim=1).clamp(min=floor) / _MAX_INT8
-        values = torch.round(smoothed / scales[:, None]).clamp_(-_MAX_INT8, _MAX_INT8)
-        return cls(values.to(torch.int8), scales, smooth)
+        rounded = Int8Weight.of(wide * smooth[None, :])
+        return cls(rounded.values, rounded.scales, smooth)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """`x @ weight.T` for float32 `x` `[..., in]`, in int8 products."""
