@@ -360,11 +360,11 @@ class Console:
 
     async def _undo(self, call: Call) -> None:
         event = await self.rooms.undo(self.room_id, call.user_id, is_showrunner=call.is_showrunner)
-        self.say(message("console.undone", summary=event.summary.removeprefix("undid: ")))
+        self.say(message("console.undone", summary=event.what_it_took_back))
 
     async def _redo(self, call: Call) -> None:
         event = await self.rooms.redo(self.room_id, call.user_id, is_showrunner=call.is_showrunner)
-        self.say(message("console.redone", summary=event.summary.removeprefix("redid: ")))
+        self.say(message("console.redone", summary=event.what_it_took_back))
 
     # --- votes and takes ----------------------------------------------------------------------
 

@@ -128,7 +128,7 @@ class ReviseCommands:
             undone = message("reply.undone_mark").render(self.console.lang) if entry.undone else ""
             self.say(
                 f"#{entry.number:<4} {when}  {self.console._name(event.user_id)}: "
-                f"{event.summary}{undone}"
+                f"{event.summary.render(self.console.lang)}{undone}"
             )
         if page.page < page.pages:
             self.say(message("reply.history_older", page=page.page + 1))
@@ -139,12 +139,13 @@ class ReviseCommands:
             event = await self.rooms.undo(
                 self.room_id, call.user_id, is_showrunner=call.is_showrunner
             )
-            self.say(message("console.undone", summary=event.summary.removeprefix("undid: ")))
+            self.say(message("console.undone", summary=event.what_it_took_back))
             return
         event = await self.rooms.undo_to(
             self.room_id, call.user_id, to, is_showrunner=call.is_showrunner
         )
-        summary = f"{event.summary[:1].upper()}{event.summary[1:]}"
+        said = event.summary.render(self.console.lang)
+        summary = f"{said[:1].upper()}{said[1:]}"
         self.say(message("console.undone_to", summary=summary))
 
     async def _draft_save(self, call: Call) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.errors import BadInput
-from bot.messages import message
+from bot.messages import Message, message
 from model.tasks import CharacterSheet, TaskKind
 from screenplay.types import (
     Character,
@@ -496,6 +496,13 @@ class Event:
     user_id: int
     at: float
     kind: str
-    summary: str
+    summary: Message  # worded in the reader's language; stored as JSON (`Message.to_json`)
     undoable: bool = False
     target: int | None = None
+
+    @property
+    def what_it_took_back(self) -> Message:
+        """For an undo or redo, the summary of the change it undid or redid ("wrote 2 lines"
+        of "undid: wrote 2 lines"); any other event's own summary."""
+        inner = self.summary.fields.get("summary")
+        return inner if isinstance(inner, Message) else self.summary

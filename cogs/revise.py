@@ -212,7 +212,8 @@ class ReviseCommands(commands.Cog, name="Revise"):
             event = entry.event
             when = f"<t:{int(event.at)}:R>"
             undone = undone_mark if entry.undone else ""
-            rows.append(f"**#{entry.number}** {when} <@{event.user_id}>: {event.summary}{undone}")
+            said = event.summary.render(lang)
+            rows.append(f"**#{entry.number}** {when} <@{event.user_id}>: {said}{undone}")
         if found.page < found.pages:
             rows.append(messages.text("reply.history_older", lang, page=found.page + 1))
         for piece in split_text("\n".join(rows)):

@@ -284,10 +284,10 @@ class RoomCommands(commands.Cog, name="Room"):
         writer = writer_of(ctx)
         if to is not None:
             event = await self.room.undo_to(room_of(ctx), ctx.author.id, to, **writer.rights)
-            await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
+            await ctx.send(_sentence(event.summary, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
             return
         event = await self.room.undo(room_of(ctx), ctx.author.id, **writer.rights)
-        await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
+        await ctx.send(_sentence(event.summary, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
         await self._show_on_ballot(event)
 
     @hybrid_command(description="Redo the change undone last")
@@ -295,7 +295,7 @@ class RoomCommands(commands.Cog, name="Room"):
         """Redo the change undone last."""
         writer = writer_of(ctx)
         event = await self.room.redo(room_of(ctx), ctx.author.id, **writer.rights)
-        await ctx.send(_sentence(event.summary), allowed_mentions=NO_MENTIONS)
+        await ctx.send(_sentence(event.summary, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
         await self._show_on_ballot(event)
 
     async def _show_on_ballot(self, event: Event) -> None:
@@ -507,9 +507,11 @@ def _script_pieces(lines: Sequence[ScriptLine]) -> list[str]:
     return script_messages(format_lines(lines))
 
 
-def _sentence(summary: str) -> str:
-    text = summary.strip()
-    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+def _sentence(summary: messages.Message, lang: messages.Lang) -> str:
+    """A change's summary as a reply: "Undid: wrote 2 lines.", "撤销了：写了 2 行。"."""
+    text = summary.render(lang).strip()
+    stop = "." if lang == messages.ENGLISH else "。"
+    return (text[:1].upper() + text[1:]).rstrip(".。") + stop
 
 
 def _settings_changes(options: SettingsFlags) -> dict[str, Any]:

@@ -6,7 +6,8 @@ Chinese one (`bot.messages.zh_cn`); traditional Chinese (zh-TW) is derived from 
 text by OpenCC's `s2twp` conversion (Taiwan's characters and wording), with the words Discord's
 Taiwanese interface uses instead put in by `bot.messages.zh_tw`. A key missing in a language falls back to English.
 `Message` is a key with its fields, rendered late, so an error raised deep in the room service is
-worded in the language of whoever reads it. This module knows languages and catalogues; it does
+worded in the language of whoever reads it; the room's log stores its messages as JSON
+(`Message.to_json`), so that `/history` reads in each reader's language too. This module knows languages and catalogues; it does
 not know Discord's locales beyond their tags, nor where a message is shown.
 """
 
@@ -146,14 +147,47 @@ class Message:
     fields: Mapping[str, object] = field(default_factory=dict)
 
     def render(self, lang: Lang = ENGLISH) -> str:
-        filled = {
-            name: value.render(lang) if isinstance(value, Message) else value
-            for name, value in self.fields.items()
-        }
+        filled = {name: _worded(value, lang) for name, value in self.fields.items()}
         return text(self.key, lang, **filled)
 
     def __str__(self) -> str:
         return self.render(ENGLISH)
+
+    def to_json(self) -> dict[str, Any]:
+        """The message as JSON data (`from_json` reads it back), for text the room stores and
+        shows later in whichever language its reader has: a nested message is an object, a
+        list a list."""
+        return {"key": self.key, "fields": {k: _to_json(v) for k, v in self.fields.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Message:
+        return cls(str(data["key"]), {k: _from_json(v) for k, v in data["fields"].items()})
+
+
+def _worded(value: object, lang: Lang) -> object:
+    """A field's value as the text it fills in: a message worded in `lang`, a list's items
+    worded and joined the language's way ("title, logline", "标题、一句话梗概")."""
+    if isinstance(value, Message):
+        return value.render(lang)
+    if isinstance(value, (list, tuple)):
+        return template("list.separator", lang).join(str(_worded(v, lang)) for v in value)
+    return value
+
+
+def _to_json(value: object) -> object:
+    if isinstance(value, Message):
+        return value.to_json()
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def _from_json(value: object) -> object:
+    if isinstance(value, dict):
+        return Message.from_json(value)
+    if isinstance(value, list):
+        return tuple(_from_json(v) for v in value)
+    return value
 
 
 def message(key: str, /, **fields: object) -> Message:

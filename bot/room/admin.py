@@ -76,7 +76,7 @@ class RoomAdmin(RoomCore):
                     room_id,
                     user_id,
                     "settings",
-                    f"changed the settings ({', '.join(sorted(changes))})",
+                    message("event.settings", names=", ".join(sorted(changes))),
                     {
                         "before": db_.settings_to_json(before),
                         "after": db_.settings_to_json(after),
@@ -108,7 +108,7 @@ class RoomAdmin(RoomCore):
                     decided_at=now,
                     reason=str(message("reason.reset")),
                 )
-            await self._record(db, room_id, user_id, "reset", "reset the room", {})
+            await self._record(db, room_id, user_id, "reset", message("event.reset"), {})
             return [await proposal_in(db, room_id, proposal_id) for proposal_id in pending]
 
     async def check_branch(
@@ -156,7 +156,7 @@ class RoomAdmin(RoomCore):
                 new_room_id,
                 user_id,
                 "branch",
-                f"branched from room {room_id}",
+                message("event.branch", room=room_id),
                 {"from": room_id},
             )
             await db_.copy_story(db, room_id, new_room_id, event_id)
@@ -165,7 +165,7 @@ class RoomAdmin(RoomCore):
                 room_id,
                 user_id,
                 "branched",
-                f"branched this room into room {new_room_id}",
+                message("event.branched", room=new_room_id),
                 {"to": new_room_id},
             )
             return await db_.load_room(db, new_room_id)

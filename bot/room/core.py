@@ -87,7 +87,7 @@ class RoomCore:
         founder = () if user_id == SYSTEM_USER else (user_id,)
         settings = RoomSettings(showrunners=founder)
         await db_.create_room(db, room_id, self.clock(), settings)
-        await self._record(db, room_id, user_id, "open", "opened the room as its showrunner", {})
+        await self._record(db, room_id, user_id, "open", message("event.open"), {})
         return settings
 
     async def _record(
@@ -96,7 +96,7 @@ class RoomCore:
         room_id: int,
         user_id: int,
         kind: str,
-        summary: str,
+        summary: Message,
         payload: dict[str, Any],
     ) -> int:
         return await db_.append_event(
@@ -115,7 +115,7 @@ class RoomCore:
         room_id: int,
         user_id: int,
         kind: str,
-        summary: str,
+        summary: Message,
         changes: list[Change],
         *,
         event_id: int | None = None,
@@ -237,14 +237,6 @@ def closed_sentence(proposal: Proposal) -> Message:
 def quote(text: str, limit: int = 40) -> str:
     line = text.splitlines()[0] if text else ""
     return f"“{line[:limit]}…”" if len(line) > limit or "\n" in text else f"“{line}”"
-
-
-def count_lines(count: int) -> str:
-    return "1 line" if count == 1 else f"{count} lines"
-
-
-def count_takes(count: int) -> str:
-    return "1 take" if count == 1 else f"{count} takes"
 
 
 #: Script lines decoded per read: each read hands the event loop back, so no single step decodes

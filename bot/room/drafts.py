@@ -27,7 +27,7 @@ import aiosqlite
 from bot import store as db_
 from bot.domain import Event, Room, ScriptLine, clean_text, with_attribution_notes
 from bot.errors import BadInput, NotAllowed, NotFound, NothingToUndo
-from bot.messages import counted
+from bot.messages import counted, message
 from bot.room.core import RoomCore, script_in_steps, storable
 from bot.room.numbering import Locked, lock, numbered_elements
 from bot.room.script import locked_numbers
@@ -114,8 +114,12 @@ class DraftsAndHistory(RoomCore):
                     )
                 changes += [db_.invert(c) for c in reversed(payload["changes"])]
             count = len(later)
-            back = "every change" if number == 0 else f"change #{number}"
-            summary = f"undid {count} change{'s' * (count != 1)}, back to {back}"
+            undone = counted("change", count)
+            summary = (
+                message("event.undid_all", changes=undone)
+                if number == 0
+                else message("event.undid_to", changes=undone, number=number)
+            )
             undid = [event.id for event, _ in later]
             event_id = await self._story_change(
                 db, room_id, user_id, "undo_to", summary, changes, extra={"undid": undid}
@@ -137,7 +141,7 @@ class DraftsAndHistory(RoomCore):
                 raise BadInput("error.draft_no_script")
             scenes = lock(script, await locked_numbers(db, room_id))
             event_id = await self._record(
-                db, room_id, user_id, "draft", f'saved the draft "{name}"', {"name": name}
+                db, room_id, user_id, "draft", message("event.draft", name=name), {"name": name}
             )
             at = self.clock()
             await drafts_db.insert_draft(

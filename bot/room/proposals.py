@@ -54,11 +54,10 @@ from bot.errors import (
     QueueFull,
     RoomError,
 )
-from bot.messages import message
+from bot.messages import Message, counted, message
 from bot.room.core import (
     RoomCore,
     closed_sentence,
-    count_takes,
     open_proposal,
     project_change,
     proposal_in,
@@ -132,8 +131,12 @@ class Proposals(RoomCore):
                 room_id,
                 user_id,
                 "propose",
-                f"asked for {count} {task.value} take{'s' if count > 1 else ''} "
-                f"(proposal #{proposal_id})",
+                message(
+                    f"event.propose.{'one' if count == 1 else 'many'}",
+                    n=count,
+                    kind=message(f"kind.{task.value}"),
+                    proposal=proposal_id,
+                ),
                 {"proposal": proposal_id, **({"variation": variation} if variation else {})},
             )
             return await proposal_in(db, room_id, proposal_id)
@@ -161,7 +164,7 @@ class Proposals(RoomCore):
             room_id,
             user_id,
             "premise",
-            "set the language to Chinese and the paper to A4 (the request was written in Chinese)",
+            message("event.chinese_room"),
             [project_change(project, after)],
         )
 
@@ -225,24 +228,33 @@ class Proposals(RoomCore):
                 room_id,
                 SYSTEM_USER,
                 "takes",
-                f"{count_takes(len(takes))} of proposal #{proposal_id} came in from {models}",
+                message(
+                    "event.takes",
+                    takes=counted("take", len(takes)),
+                    proposal=proposal_id,
+                    models=models,
+                ),
                 {"proposal": proposal_id},
             )
             return await proposal_in(db, room_id, proposal_id)
 
-    async def fail(self, room_id: int, proposal_id: int, reason: str) -> Proposal:
-        """Mark a proposal whose takes could not be generated; `reason` is shown to the room."""
+    async def fail(self, room_id: int, proposal_id: int, reason: str | Message) -> Proposal:
+        """Mark a proposal whose takes could not be generated; `reason` is shown to the room
+        (the proposal keeps its English, the log the message)."""
+        said = reason if isinstance(reason, Message) else message("event.as_stored", text=reason)
         async with self._lock(room_id), self.store.write() as db:
             proposal = await proposal_in(db, room_id, proposal_id)
             if proposal.status is not ProposalStatus.GENERATING:
                 return proposal
-            await db_.update_proposal(db, proposal_id, status=ProposalStatus.FAILED, reason=reason)
+            await db_.update_proposal(
+                db, proposal_id, status=ProposalStatus.FAILED, reason=str(said)
+            )
             await self._record(
                 db,
                 room_id,
                 SYSTEM_USER,
                 "fail",
-                f"proposal #{proposal_id} failed: {reason}",
+                message("event.failed", proposal=proposal_id, reason=said),
                 {"proposal": proposal_id},
             )
             return await proposal_in(db, room_id, proposal_id)
@@ -270,26 +282,29 @@ class Proposals(RoomCore):
                 on_progress=progress,
             )
         except RoomError as err:
-            await self.fail(room_id, proposal_id, str(err))
+            await self.fail(room_id, proposal_id, err.message)
             raise
         except model_errors.GenerationError as err:
             # The generation side's errors carry the writer's sentence; the front ends only
             # know `RoomError`, so they are passed on as one.
             busy = (model_errors.QueueFull, model_errors.TooManyRequests)
-            await self.fail(room_id, proposal_id, str(err))
+            said = message(model_error_key(err), reason=str(err))
+            await self.fail(room_id, proposal_id, said)
             kind = QueueFull if isinstance(err, busy) else GenerationFailed
-            raise kind(model_error_key(err), reason=str(err)) from err
+            raise kind(said) from err
         except asyncio.CancelledError:
-            await asyncio.shield(self.fail(room_id, proposal_id, "The request was cancelled."))
+            await asyncio.shield(
+                self.fail(room_id, proposal_id, message("error.request_cancelled"))
+            )
             raise
         except Exception as err:
             _log.exception("generating takes for proposal %s failed", proposal_id)
             failure = GenerationFailed("error.generation_failed")
-            await self.fail(room_id, proposal_id, str(failure))
+            await self.fail(room_id, proposal_id, failure.message)
             raise failure from err
         if not takes:
             failure = GenerationFailed("error.no_takes")
-            await self.fail(room_id, proposal_id, str(failure))
+            await self.fail(room_id, proposal_id, failure.message)
             raise failure
         return await self.add_takes(room_id, proposal_id, takes, omitted=request.context.omitted)
 
@@ -347,7 +362,7 @@ class Proposals(RoomCore):
                 room_id,
                 user_id,
                 "reroll",
-                f"rerolled proposal #{proposal_id} as #{new_id}",
+                message("event.reroll", proposal=proposal_id, new=new_id),
                 {"proposal": proposal_id, "new": new_id},
             )
             return await proposal_in(db, room_id, new_id)
@@ -403,9 +418,16 @@ class Proposals(RoomCore):
                 for vote in cleared:
                     await db_.delete_vote(db, proposal_id, vote.user_id)
                 await db_.save_take(db, proposal_id, edited)
-                summary = f"edited take {take} of proposal #{proposal_id}"
-                if cleared:
-                    summary += f", clearing {_count_votes(len(cleared))}"
+                summary = (
+                    message(
+                        "event.edit_take_cleared",
+                        take=take,
+                        proposal=proposal_id,
+                        votes=counted("vote", len(cleared)),
+                    )
+                    if cleared
+                    else message("event.edit_take", take=take, proposal=proposal_id)
+                )
                 await self._record(
                     db,
                     room_id,
@@ -518,7 +540,3 @@ def _owner_or_showrunner(
     roles, flag = rights
     if user_id != proposal.requested_by and not settings.is_showrunner(user_id, roles, flag):
         raise NotAllowed(f"error.owner_or_showrunner.{doing}", proposal=proposal.id)
-
-
-def _count_votes(count: int) -> str:
-    return "1 vote" if count == 1 else f"{count} votes"

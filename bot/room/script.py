@@ -26,7 +26,7 @@ from bot import store as db_
 from bot.domain import Attribution, ScriptLine, clean_text
 from bot.errors import BadInput, NotFound
 from bot.messages import Message, counted, message
-from bot.room.core import RoomCore, count_lines, insert_change, storable
+from bot.room.core import RoomCore, insert_change, storable
 from bot.room.numbering import Locked, Scene, find_scene, scenes
 from bot.room.text import format_lines, parse_script
 from bot.store import Change
@@ -82,7 +82,13 @@ class ScriptRevisions(RoomCore):
             event_id = await db_.next_event_id(db)
             change = _edit(old, element, event_id, user_id)
             await self._story_change(
-                db, room_id, user_id, "revise", f"revised line {line}", [change], event_id=event_id
+                db,
+                room_id,
+                user_id,
+                "revise",
+                message("event.revised_line", line=line),
+                [change],
+                event_id=event_id,
             )
             return (await db_.load_script(db, room_id, line, line))[0]
 
@@ -108,7 +114,7 @@ class ScriptRevisions(RoomCore):
             changes = await _scene_changes(db, before.lines, elements, anchor, event_id, user_id)
             if not changes:
                 raise BadInput("error.scene_unchanged", scene=target.label)
-            summary = f"revised scene {target.label} ({_diff_words(changes)})"
+            summary = message("event.revised_scene", scene=target.label, diff=_diff(changes))
             await self._story_change(
                 db, room_id, user_id, "revise", summary, changes, event_id=event_id
             )
@@ -125,10 +131,12 @@ class ScriptRevisions(RoomCore):
                 raise BadInput(_range_sentence(length))
             lines = await db_.load_script(db, room_id, first, last)
             anchor = await db_.line_id_at(db, room_id, first - 1)
-            what = f"line {first}" if first == last else f"lines {first}–{last}"
-            await self._story_change(
-                db, room_id, user_id, "delete", f"deleted {what}", [_delete(anchor, lines)]
+            what = (
+                message("event.deleted_line", line=first)
+                if first == last
+                else message("event.deleted_lines", first=first, last=last)
             )
+            await self._story_change(db, room_id, user_id, "delete", what, [_delete(anchor, lines)])
             return len(lines)
 
     async def delete_scene(self, room_id: int, user_id: int, scene: str) -> SceneView:
@@ -144,7 +152,11 @@ class ScriptRevisions(RoomCore):
                 room_id,
                 user_id,
                 "delete",
-                f"deleted scene {target.label} ({count_lines(len(gone.lines))})",
+                message(
+                    "event.deleted_scene",
+                    scene=target.label,
+                    lines=counted("line", len(gone.lines)),
+                ),
                 [_delete(anchor, gone.lines)],
             )
             return gone
@@ -158,12 +170,13 @@ class ScriptRevisions(RoomCore):
             moving = find_scene(found, scene)
             if after.strip() == "0":
                 to = script[found[0].start - 1].id if found[0].start else None
-                where = "to the start"
+                where = message("event.moved_to_start", scene=moving.label)
             else:
                 behind = find_scene(found, after)
                 if moving.start <= behind.start < moving.end:
                     raise BadInput("error.move_after_itself", scene=moving.label)
-                to, where = script[behind.end - 1].id, f"after scene {behind.label}"
+                to = script[behind.end - 1].id
+                where = message("event.moved_after", scene=moving.label, after=behind.label)
             anchor = script[moving.start - 1].id if moving.start else None
             if to == anchor:
                 raise BadInput("error.move_already_there", scene=moving.label)
@@ -173,9 +186,7 @@ class ScriptRevisions(RoomCore):
                 {"op": "delete_lines", "after_line": anchor, "lines": records},
                 {"op": "insert_lines", "after_line": to, "lines": records},
             ]
-            await self._story_change(
-                db, room_id, user_id, "move", f"moved scene {moving.label} {where}", changes
-            )
+            await self._story_change(db, room_id, user_id, "move", where, changes)
             script, found = await script_scenes(db, room_id)
             return _view(script, next(s for s in found if s.heading_id == moving.heading_id))
 
@@ -197,7 +208,9 @@ class ScriptRevisions(RoomCore):
             change = await insert_change(
                 db, anchor, elements, event_id, Attribution(written_by=user_id)
             )
-            summary = f"inserted {count_lines(len(elements))} before scene {target.label}"
+            summary = message(
+                "event.inserted", lines=counted("line", len(elements)), scene=target.label
+            )
             await self._story_change(
                 db, room_id, user_id, "write", summary, [change], event_id=event_id
             )
@@ -306,13 +319,14 @@ async def _scene_changes(
     return changes
 
 
-def _diff_words(changes: Sequence[Change]) -> str:
+def _diff(changes: Sequence[Change]) -> list[Message]:
+    """What a scene's revision did, line by line: "1 line revised, 2 lines added"."""
     counts = {"edit_line": 0, "insert_lines": 0, "delete_lines": 0}
     for change in changes:
         op = change["op"]
         counts[op] += 1 if op == "edit_line" else len(change["lines"])
-    words = [
-        f"{count_lines(n)} {verb}"
+    return [
+        message(f"event.diff.{verb}", lines=counted("line", n))
         for op, verb in (
             ("edit_line", "revised"),
             ("insert_lines", "added"),
@@ -320,7 +334,6 @@ def _diff_words(changes: Sequence[Change]) -> str:
         )
         if (n := counts[op])
     ]
-    return ", ".join(words)
 
 
 def _same_text(text: str) -> str:

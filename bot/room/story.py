@@ -36,11 +36,11 @@ from bot.errors import (
     NotFound,
     NothingToUndo,
 )
+from bot.messages import counted, message
 from bot.room.core import (
     RoomCore,
     beat_in,
     character_in,
-    count_lines,
     entry_change,
     insert_change,
     location_in,
@@ -96,13 +96,12 @@ class StoryChanges(RoomCore):
             before = await db_.load_project(db, room_id)
             after = dataclasses.replace(before, **changes)
             if after != before:
-                what = ", ".join(k.replace("_", " ") for k in changes)
                 await self._story_change(
                     db,
                     room_id,
                     user_id,
                     "premise",
-                    f"set the {what}",
+                    message("event.premise", fields=[message(f"field.{k}") for k in changes]),
                     [project_change(before, after)],
                 )
             return after
@@ -122,7 +121,7 @@ class StoryChanges(RoomCore):
                 room_id,
                 user_id,
                 "character",
-                f"added {entry.name} to the bible",
+                message("event.character_added", name=entry.name),
                 [entry_change("character", None, entry)],
             )
             return entry
@@ -149,7 +148,7 @@ class StoryChanges(RoomCore):
                     room_id,
                     user_id,
                     "character",
-                    f"edited {before.name} in the bible",
+                    message("event.character_edited", name=before.name),
                     [entry_change("character", before, after)],
                 )
             return after
@@ -166,7 +165,7 @@ class StoryChanges(RoomCore):
                 room_id,
                 user_id,
                 "character",
-                f"removed {key} from the bible",
+                message("event.character_removed", name=key),
                 [entry_change("character", before, None)],
             )
 
@@ -185,7 +184,7 @@ class StoryChanges(RoomCore):
                 room_id,
                 user_id,
                 "location",
-                f"added the location {location.name}",
+                message("event.location_added", name=location.name),
                 [entry_change("location", None, location)],
             )
             return location
@@ -219,7 +218,7 @@ class StoryChanges(RoomCore):
                     room_id,
                     user_id,
                     "location",
-                    f"edited the location {before.name}",
+                    message("event.location_edited", name=before.name),
                     [entry_change("location", before, after)],
                 )
             return after
@@ -236,7 +235,7 @@ class StoryChanges(RoomCore):
                 room_id,
                 user_id,
                 "location",
-                f"removed the location {key}",
+                message("event.location_removed", name=key),
                 [entry_change("location", before, None)],
             )
 
@@ -251,7 +250,7 @@ class StoryChanges(RoomCore):
                 room_id,
                 user_id,
                 "beat",
-                f"added the beat {quote(text)}",
+                message("event.beat_added", quote=quote(text)),
                 [{"op": "beat", "before": None, "after": record}],
             )
             return next(b for b in await db_.load_beats(db, room_id) if b.id == record["id"])
@@ -286,7 +285,7 @@ class StoryChanges(RoomCore):
                     room_id,
                     user_id,
                     "beat",
-                    f"edited beat {number}",
+                    message("event.beat_edited", number=number),
                     [{"op": "beat", "before": before, "after": after}],
                 )
             return next(b for b in await db_.load_beats(db, room_id) if b.id == beat.id)
@@ -301,7 +300,7 @@ class StoryChanges(RoomCore):
                 room_id,
                 user_id,
                 "beat",
-                f"removed beat {number} {quote(beat.text)}",
+                message("event.beat_removed", number=number, quote=quote(beat.text)),
                 [{"op": "beat", "before": before, "after": None}],
             )
 
@@ -330,9 +329,12 @@ class StoryChanges(RoomCore):
             change = await insert_change(
                 db, anchor, elements, event_id, Attribution(written_by=user_id)
             )
-            summary = f"wrote {count_lines(len(elements))}"
-            if after < length:
-                summary += f" after line {after}"
+            lines = counted("line", len(elements))
+            summary = (
+                message("event.wrote_after", lines=lines, after=after)
+                if after < length
+                else message("event.wrote", lines=lines)
+            )
             await self._story_change(
                 db, room_id, user_id, "write", summary, [change], event_id=event_id
             )
@@ -376,7 +378,7 @@ class StoryChanges(RoomCore):
                 room_id,
                 user_id,
                 "import",
-                f"imported {filename} ({count_lines(len(elements))})",
+                message("event.imported", file=filename, lines=counted("line", len(elements))),
                 changes,
                 event_id=event_id,
             )
@@ -414,7 +416,7 @@ class StoryChanges(RoomCore):
             if not redo:
                 changes = [db_.invert(c) for c in reversed(changes)]
             await db_.apply_changes(db, room_id, changes)
-            summary = f"{'redid' if redo else 'undid'}: {target.summary}"
+            summary = message(f"event.{'redid' if redo else 'undid'}", summary=target.summary)
             at = self.clock()
             event_id = await db_.append_event(
                 db,

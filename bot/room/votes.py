@@ -32,7 +32,7 @@ from bot.errors import (
     NotAllowed,
 )
 from bot.messages import message
-from bot.picking import Decision, decide
+from bot.picking import Decision, decide, reason_message
 from bot.room.core import (
     RoomCore,
     character_in,
@@ -83,7 +83,7 @@ class Votes(RoomCore):
                 room_id,
                 user_id,
                 "vote",
-                f"voted for take {take} of proposal #{proposal_id}",
+                message("event.vote", take=take, proposal=proposal_id),
                 {"proposal": proposal_id, "take": take},
             )
             vote = Vote(user_id, take, now, event_id, showrunner)
@@ -118,7 +118,7 @@ class Votes(RoomCore):
                 room_id,
                 user_id,
                 "unvote",
-                f"withdrew their vote for take {take} of proposal #{proposal_id}",
+                message("event.unvote", take=take, proposal=proposal_id),
                 {"proposal": proposal_id, "take": take},
             )
             await db_.delete_vote(db, proposal_id, user_id)
@@ -187,7 +187,7 @@ class Votes(RoomCore):
                         room_id,
                         SYSTEM_USER,
                         "expire",
-                        f"proposal #{proposal_id} expired without a vote",
+                        message("event.expired", proposal=proposal_id),
                         {"proposal": proposal_id},
                     )
                 else:
@@ -221,7 +221,12 @@ class Votes(RoomCore):
             room_id,
             picked_by,
             "pick",
-            f"take {take.number} of proposal #{proposal.id} went in ({decision.reason})",
+            message(
+                "event.pick",
+                take=take.number,
+                proposal=proposal.id,
+                reason=reason_message(decision.reason) or decision.reason,
+            ),
             changes,
             event_id=event_id,
             extra={"proposal": proposal.id, "take": take.number, "author": proposal.requested_by},

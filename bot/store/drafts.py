@@ -80,7 +80,7 @@ async def history_rows(
     where = f"undoable = 1 OR kind IN ({kinds})"
     numbered = (
         "SELECT row_number() OVER (ORDER BY id) AS number, id, room_id, user_id, at, kind, "
-        "summary, undoable, target, payload FROM events WHERE room_id = ?"
+        "summary, said, undoable, target, payload FROM events WHERE room_id = ?"
     )
     total = await scalar(
         db,

@@ -12,7 +12,11 @@ import aiosqlite
 from bot.domain import (
     Event,
 )
+from bot.messages import Message
 from bot.store.connection import INTEGERS, fetch_rows, scalar, storable
+
+#: The columns an `Event` is read from (`event_from_row`).
+EVENT_COLUMNS = "id, room_id, user_id, at, kind, summary, said, undoable, target"
 
 
 async def next_event_id(db: aiosqlite.Connection) -> int:
@@ -28,7 +32,7 @@ async def append_event(
     user_id: int,
     at: float,
     kind: str,
-    summary: str,
+    summary: Message,
     payload: dict[str, Any],
     undoable: bool = False,
     target: int | None = None,
@@ -39,35 +43,46 @@ async def append_event(
         user_id,
         at,
         kind,
-        summary,
+        summary.render(),
+        _json(summary.to_json()),
         int(undoable),
         target,
-        json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+        _json(payload),
     )
-    columns = "room_id, user_id, at, kind, summary, undoable, target, payload"
+    columns = "room_id, user_id, at, kind, summary, said, undoable, target, payload"
     if event_id is not None:
         await db.execute(
-            f"INSERT INTO events (id, {columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO events (id, {columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (event_id, *values),
         )
         return event_id
     cursor = await db.execute(
         f"INSERT INTO events (id, {columns}) VALUES "
-        "((SELECT coalesce(max(id), 0) + 1 FROM events), ?, ?, ?, ?, ?, ?, ?, ?)",
+        "((SELECT coalesce(max(id), 0) + 1 FROM events), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         values,
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
 
 
+def _json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 def event_from_row(row: Any) -> Event:
+    said = row["said"]
+    summary = (
+        Message("event.as_stored", {"text": row["summary"]})
+        if said is None
+        else Message.from_json(json.loads(said))
+    )
     return Event(
         id=row["id"],
         room_id=row["room_id"],
         user_id=row["user_id"],
         at=row["at"],
         kind=row["kind"],
-        summary=row["summary"],
+        summary=summary,
         undoable=bool(row["undoable"]),
         target=row["target"],
     )
@@ -78,8 +93,7 @@ async def load_event(db: aiosqlite.Connection, event_id: int) -> tuple[Event, di
     if not storable(event_id):
         raise LookupError(event_id)
     async with db.execute(
-        "SELECT id, room_id, user_id, at, kind, summary, undoable, target, payload "
-        "FROM events WHERE id = ?",
+        f"SELECT {EVENT_COLUMNS}, payload FROM events WHERE id = ?",
         (event_id,),
     ) as cursor:
         row = await cursor.fetchone()
@@ -96,7 +110,7 @@ async def load_events(
         return ()
     rows = await fetch_rows(
         db,
-        "SELECT * FROM (SELECT id, room_id, user_id, at, kind, summary, undoable, target "
+        f"SELECT * FROM (SELECT {EVENT_COLUMNS} "
         "FROM events WHERE room_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
         (room_id, -1 if limit is None else min(limit, INTEGERS[-1])),
     )

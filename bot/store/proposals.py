@@ -124,8 +124,8 @@ async def _latest_pick_undo(
     without reading the rest of its log."""
     rows = await fetch_rows(
         db,
-        "SELECT u.id, u.room_id, u.user_id, u.at, u.kind, u.summary, u.undoable, u.target "
-        "FROM events u INDEXED BY events_stack JOIN events p ON p.id = u.target "
+        "SELECT u.id, u.room_id, u.user_id, u.at, u.kind, u.summary, u.said, u.undoable, "
+        "u.target FROM events u INDEXED BY events_stack JOIN events p ON p.id = u.target "
         "WHERE u.room_id = ? AND u.undoable = 0 AND u.kind IN ('undo', 'redo') "
         "AND p.kind = 'pick' AND json_extract(p.payload, '$.proposal') = ? "
         "ORDER BY u.id DESC LIMIT 1",

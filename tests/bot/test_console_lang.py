@@ -45,6 +45,27 @@ async def test_the_console_answers_in_chinese(tmp_path: Path) -> None:
     assert "error:" not in said and "There is" not in said
 
 
+async def test_the_consoles_history_undo_and_redo_speak_chinese(tmp_path: Path) -> None:
+    said = await _session(
+        tmp_path / "room.db",
+        [
+            '/write text:"INT. HALL - DAY\\n\\nA door.\\n\\nMARA\\nWho?"',
+            "/undo",
+            "/redo",
+            '/revise line:2 text:"A red door."',
+            "/undo",
+            "/history",
+        ],
+        SIMPLIFIED,
+    )
+    assert "已撤销：写了 4 行。" in said
+    assert "已重做：写了 4 行。" in said
+    assert "已撤销：修改了第 2 行。" in said
+    for change in ("撤销了：修改了第 2 行", "修改了第 2 行（已撤销）", "重做了：写了 4 行"):
+        assert change in said, change
+    assert "wrote" not in said and "undid" not in said
+
+
 async def test_a_take_and_its_vote_in_traditional_chinese(tmp_path: Path) -> None:
     said = await _session(
         tmp_path / "room.db", ['/scene description:"The pier"', "/vote take:1"], TRADITIONAL

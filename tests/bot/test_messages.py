@@ -20,6 +20,7 @@ from bot.messages import (
     LANGS,
     SIMPLIFIED,
     TRADITIONAL,
+    Message,
     catalogue,
     counted,
     en,
@@ -69,6 +70,29 @@ def test_a_message_is_worded_when_read_with_its_nested_counts() -> None:
     assert said.render(ENGLISH) == "There is no scene 9; the script has 1 scene."
     assert said.render(SIMPLIFIED) == "没有第 9 场；剧本共有 1 场。"
     assert str(message("error.no_scene", scene=9, scenes=counted("scene", 2))).endswith("2 scenes.")
+
+
+def test_a_message_kept_as_json_reads_back_whole_with_its_nested_messages_and_lists() -> None:
+    """The room's log stores each change's message as JSON and words it when someone reads
+    /history: nested counts and lists of messages come back, and a list is joined the reader's
+    way."""
+    import json
+
+    said = message(
+        "event.revised_scene",
+        scene="4A",
+        diff=[
+            message("event.diff.revised", lines=counted("line", 1)),
+            message("event.diff.added", lines=counted("line", 3)),
+        ],
+    )
+    back = Message.from_json(json.loads(json.dumps(said.to_json(), ensure_ascii=False)))
+    assert back == message("event.revised_scene", scene="4A", diff=tuple(said.fields["diff"]))
+    assert str(back) == "revised scene 4A (1 line revised, 3 lines added)"
+    assert back.render(SIMPLIFIED) == "修改了第 4A 场（改了 1 行、加了 3 行）"
+    assert back.render(TRADITIONAL) == "修改了第 4A 場（改了 1 行、加了 3 行）"
+    undone = message("event.undid", summary=back)
+    assert Message.from_json(undone.to_json()).render(SIMPLIFIED).startswith("撤销了：修改了")
 
 
 def test_the_generation_sides_errors_are_worded_for_the_reader() -> None:

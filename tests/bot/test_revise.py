@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import BadInput, NotAllowed, NotFound
+from bot.messages import SIMPLIFIED
 from bot.room import RoomService, numbered_text
 from bot.store import Store
 from screenplay.fountain import parse_fountain
@@ -75,7 +76,8 @@ async def test_a_scene_revised_as_a_whole_changes_only_the_lines_that_differ(
     assert view.lines[1].attribution.revised_by == (BEN,)
     assert view.lines[4].attribution.written_by == BEN
     events = await room_events(service, ROOM)
-    assert events[-1].summary == "revised scene 1 (1 line revised, 2 lines added)"
+    assert str(events[-1].summary) == "revised scene 1 (1 line revised, 2 lines added)"
+    assert events[-1].summary.render(SIMPLIFIED) == "修改了第 1 场（改了 1 行、加了 2 行）"
     with pytest.raises(BadInput, match="changed while you revised it"):
         await service.revise_scene(ROOM, ANA, "1", new + "\nMore.", expected=before.fountain)
     with pytest.raises(BadInput, match="starts with its heading"):
@@ -129,7 +131,7 @@ async def test_history_is_numbered_and_undo_to_is_one_undoable_event(
     await service.delete_scene(ROOM, ANA, "3")
     await service.move_scene(ROOM, ANA, "2", "0")
     page = await service.history(ROOM)
-    summaries = [(e.number, e.event.summary) for e in page.entries]
+    summaries = [(e.number, str(e.event.summary)) for e in page.entries]
     assert summaries[:4] == [
         (5, "moved scene 2 to the start"),
         (4, "deleted scene 3 (2 lines)"),
@@ -142,7 +144,15 @@ async def test_history_is_numbered_and_undo_to_is_one_undoable_event(
     assert str(script[1].element.text) == "Mara pours three cups."  # type: ignore[union-attr]
     assert len(script) == 8
     page = await service.history(ROOM)
-    assert page.entries[0].event.summary == "undid 2 changes, back to change #3"
+    assert str(page.entries[0].event.summary) == "undid 2 changes, back to change #3"
+    chinese = [e.event.summary.render(SIMPLIFIED) for e in page.entries[:5]]
+    assert chinese == [
+        "撤销了 2 次改动，回到第 3 号改动",
+        "把第 2 场移到开头",
+        "删除了第 3 场（2 行）",
+        "修改了第 2 行",
+        "写了 8 行",
+    ]
     assert [e.undone for e in page.entries[:4]] == [False, True, True, False]
     await service.undo(ROOM, ANA)  # the undo back to #3, undone: the moves are back
     assert await service.show(ROOM) != script

@@ -211,7 +211,7 @@ async def test_undo_redo_and_whose_line_it_is(service: RoomService) -> None:
     with pytest.raises(NotAllowed, match="another writer's; only a showrunner can undo it"):
         await service.undo(ROOM, CY)
     undone = await service.undo(ROOM, BEN)
-    assert "undid: wrote 1 line" in undone.summary
+    assert "undid: wrote 1 line" in str(undone.summary)
     assert len((await service.room(ROOM)).script) == 5
     await service.redo(ROOM, BEN)
     assert len((await service.room(ROOM)).script) == 6

@@ -57,7 +57,7 @@ async def test_an_edit_clears_the_votes_for_that_take_and_says_so(service: RoomS
     assert "Ben's version" in (edit.take.fountain or "")
     logged = (await room_events(service, ROOM))[-1]
     assert (logged.kind, logged.user_id) == ("edit_take", BEN)
-    assert logged.summary == f"edited take 2 of proposal #{proposal_id}, clearing 3 votes"
+    assert str(logged.summary) == f"edited take 2 of proposal #{proposal_id}, clearing 3 votes"
     # The voters vote again, for the text they now see.
     again = await service.vote(ROOM, ANA, proposal_id, 2)
     assert again.outcome is VoteOutcome.COUNTED

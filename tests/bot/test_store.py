@@ -4,6 +4,7 @@ killed writer process."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -22,6 +23,7 @@ from bot import __main__ as entry
 from bot import store as db_
 from bot.domain import Ballot, ProgressMessage, Project, ProposalStatus, Room, RoomSettings, Take
 from bot.errors import DatabaseFailed, NotFound, RoomError
+from bot.messages import SIMPLIFIED
 from bot.room import RoomService
 from bot.store import Store, StoreError, decode_element, encode_element, migrations
 from screenplay.types import Document
@@ -180,6 +182,46 @@ async def test_a_database_from_before_ballots_were_recorded_is_upgraded(tmp_path
     assert (pending.id, pending.ballot, pending.progress) == (1, None, None)  # never known
     await service.record_ballot(ROOM, 1, ROOM, 42)
     assert (await service.proposal(ROOM, 1)).ballot == Ballot(ROOM, 42)
+    await store.close()
+
+
+async def test_changes_logged_before_their_messages_were_kept_show_as_they_were_stored(
+    tmp_path: Path,
+) -> None:
+    """A room's log from a bot that stored each change as English text only: after the upgrade
+    /history still lists those changes (in the English they were stored in, for every reader),
+    undo still takes them back, and new changes are worded in the reader's language."""
+    path = tmp_path / "v4.db"
+    known = migrations()
+    old = sqlite3.connect(path)
+    for _, _, script in known[:4]:
+        old.executescript(script)
+    old.execute("PRAGMA user_version = 4")
+    old.execute(
+        "INSERT INTO rooms (id, created_at, title, settings) VALUES (?, 0, 'Storm Cellar', ?)",
+        (ROOM, db_.settings_to_json(RoomSettings())),
+    )
+    before = db_.project_to_dict(Project())
+    after = db_.project_to_dict(Project(title="Storm Cellar"))
+    change = {"op": "project", "before": before, "after": after}
+    old.execute(
+        "INSERT INTO events (id, room_id, user_id, at, kind, summary, undoable, payload) "
+        "VALUES (1, ?, ?, 0, 'premise', 'set the title', 1, ?)",
+        (ROOM, ANA, json.dumps({"changes": [change]})),
+    )
+    old.commit()
+    old.close()
+
+    store = await Store.open(path)
+    service = RoomService(store, FakeGenerator(), clock=FakeClock())
+    await service.write(ROOM, BEN, "INT. CELLAR - NIGHT\n\nWater rises.")
+    page = await service.history(ROOM)
+    said = [e.event.summary.render(SIMPLIFIED) for e in page.entries]
+    assert said == ["写了 2 行", "set the title"]
+    await service.undo(ROOM, BEN)
+    undone = await service.undo(ROOM, ANA)
+    assert undone.summary.render(SIMPLIFIED) == "撤销了：set the title"
+    assert (await service.project(ROOM)).title == ""
     await store.close()
 
 

@@ -163,6 +163,30 @@ async def test_a_chinese_guild_answers_prefix_commands_and_posts_ballots_in_chin
     assert "（2 票达到法定票数 2）；得 2 票。" in (decided.description or "")
 
 
+async def test_undo_redo_and_history_speak_the_readers_language(make_bot: BotFactory) -> None:
+    """What each change was is kept as a message, not English text: a Chinese guild reads its
+    history in Chinese, and the same room read from an English guild in English."""
+    h = await make_bot()
+    h.channel.guild.preferred_locale = discord.Locale.chinese
+    await h.say("!write INT. CABIN - NIGHT\n\nThe lamp swings.")
+    await h.say("!undo")
+    assert h.sent.sends()[-1].content == "撤销了：写了 2 行。"
+    await h.say("!redo")
+    assert h.sent.sends()[-1].content == "重做了：写了 2 行。"
+    await h.say("!delete lines:2")
+    await h.say("!undo")
+    assert h.sent.sends()[-1].content == "撤销了：删除了第 2 行。"
+    await h.say("!history")
+    history = h.sent.sends()[-1].content
+    for change in ("删除了第 2 行 *(已撤销)*", "重做了：写了 2 行", "撤销了：写了 2 行"):
+        assert change in history, change
+    h.channel.guild.preferred_locale = discord.Locale.american_english
+    await h.say("!history")
+    history = h.sent.sends()[-1].content
+    for change in ("deleted line 2 *(undone)*", "redid: wrote 2 lines", "undid: deleted line 2"):
+        assert change in history, change
+
+
 async def test_a_chinese_voter_is_answered_in_chinese_on_an_english_ballot(
     make_bot: BotFactory,
 ) -> None:
