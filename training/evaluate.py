@@ -219,13 +219,22 @@ def _figures(scored: Sequence[ScoredRequest]) -> dict[str, Any]:
 
 
 def evaluate_subject(
-    subject: Subject, held: Heldout, run: Run, rows: list[dict[str, Any]] | None = None
+    subject: Subject,
+    held: Heldout,
+    run: Run,
+    rows: list[dict[str, Any]] | None = None,
+    *,
+    same_model_as: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every figure of one column on `held`; each take's row is appended to `rows` when given."""
+    """Every figure of one column on `held`; each take's row is appended to `rows` when given.
+    `same_model_as`, a column of the very same model (best-of-N reranks its takes, the model
+    is unchanged), lends its perplexity instead of computing it again."""
     started = time.perf_counter()
     ppl: float | None = None
     ppl_by_language: dict[str, float] = {}
-    if subject.loaded is not None and held.examples:
+    if same_model_as is not None:
+        ppl, ppl_by_language = same_model_as["ppl"], same_model_as["ppl_by_language"]
+    elif subject.loaded is not None and held.examples:
         ppl, ppl_by_language = perplexities(subject.loaded, held.examples, run.max_len, run.batch)
     _log.info("%s: perplexity %s (%s)", subject.label, ppl, ppl_by_language)
     scored, take_rows = sample_and_score(subject, held, run)
@@ -366,16 +375,19 @@ def run(options: Options) -> dict[str, Any]:
     local = _local_columns(options, adapter)
     for label, settings in local:
         loaded = load_model(settings)
-        subjects = [Subject(label, loaded.name, loaded)]
+        judged = Subject(label, loaded.name, loaded)
+        columns[label] = evaluate_subject(judged, held, plan, rows)
         if label == local[-1][0] and not options.url:
-            subjects += _ranked(subjects[0], options.best_of)
-        for subject in subjects:
-            columns[subject.label] = evaluate_subject(subject, held, plan, rows)
-        del subjects, loaded
+            for ranked in _ranked(judged, options.best_of):
+                columns[ranked.label] = evaluate_subject(
+                    ranked, held, plan, rows, same_model_as=columns[label]
+                )
+        del judged, loaded
     if options.url:
         served = Subject("served", options.served_model, url=options.url, api_key=options.api_key)
-        for subject in [served, *_ranked(served, options.best_of)]:
-            columns[subject.label] = evaluate_subject(subject, held, plan, rows)
+        columns["served"] = evaluate_subject(served, held, plan, rows)
+        for ranked in _ranked(served, options.best_of):
+            columns[ranked.label] = evaluate_subject(ranked, held, plan, rows)
     if options.takes_out:
         eval_report.write_takes(Path(options.takes_out), rows)
     return eval_report.result(

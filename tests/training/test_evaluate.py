@@ -200,6 +200,9 @@ def test_the_tiny_adapter_is_evaluated_on_every_task(
     assert kinds == {(lang, k.value) for lang in ("English", "Chinese") for k in TaskKind}
     assert list(printed["columns"]) == ["base", "tuned", "tuned+best-of-2"]
     assert {c["takes"] for c in printed["columns"].values()} == {24}
+    # Best-of-N reranks the same model's takes: its perplexity is the judged column's, lent.
+    columns = printed["columns"]
+    assert columns["tuned+best-of-2"]["ppl_by_language"] == columns["tuned"]["ppl_by_language"]
     assert printed["tuned_ppl"] != printed["base_ppl"]  # the adapter changed the model
     assert printed["ppl_ratio"] == pytest.approx(printed["tuned_ppl"] / printed["base_ppl"])
     assert set(printed["ppl_ratio_by_language"]) == {"English", "Chinese"}
