@@ -70,7 +70,6 @@ from bot.domain import (
 )
 from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError
 from bot.messages import ENGLISH, Lang, Message, counted, message
-from bot.picking import reason_message
 from bot.room import numbered_text, scene_lines
 from model.tasks import TaskKind
 from screenplay.errors import FileError
@@ -430,7 +429,7 @@ class Console:
                 "console.went_in",
                 take=proposal.decided_take,
                 proposal=proposal.id,
-                reason=reason_message(proposal.reason or "") or proposal.reason,
+                reason=proposal.reason_said or proposal.reason,
                 by=by,
             )
         )

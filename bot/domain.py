@@ -444,7 +444,8 @@ class Proposal:
     decided_by: int | None = None
     decided_at: float | None = None
     rerolled_as: int | None = None
-    reason: str = ""
+    reason: str = ""  # in English; `reason_said` words it for each reader
+    reason_said: Message | None = None  # None: a failure stored before messages were kept
     ballot: Ballot | None = None
     progress: ProgressMessage | None = None
     pick_undo: Event | None = None

@@ -40,7 +40,11 @@ REASONS = (
 @dataclass(frozen=True, slots=True)
 class Decision:
     take: int
-    reason: str  # e.g. "the first vote", "2 votes reached the quorum of 2"
+    said: Message  # why, e.g. "the first vote", "2 votes reached the quorum of 2"
+
+    @property
+    def reason(self) -> str:
+        return str(self.said)
 
 
 def decide(
@@ -58,7 +62,7 @@ def first_vote(votes: Sequence[Vote]) -> Decision | None:
     if not votes:
         return None
     first = min(votes, key=lambda v: v.seq)
-    return Decision(first.take, str(message("reason.first_vote")))
+    return Decision(first.take, message("reason.first_vote"))
 
 
 def majority(votes: Sequence[Vote], *, quorum: int, deadline_passed: bool) -> Decision | None:
@@ -69,11 +73,11 @@ def majority(votes: Sequence[Vote], *, quorum: int, deadline_passed: bool) -> De
     number = "one" if count == 1 else "many"
     if count >= quorum:
         said = message(f"reason.quorum.{number}", count=count, quorum=quorum)
-        return Decision(take, str(said))
+        return Decision(take, said)
     if deadline_passed:
         tied = len(standings) > 1 and standings[1][1] == count
         kind = "most_votes_tie" if tied else "most_votes"
-        return Decision(take, str(message(f"reason.{kind}.{number}", count=count)))
+        return Decision(take, message(f"reason.{kind}.{number}", count=count))
     return None
 
 
@@ -82,7 +86,7 @@ def showrunner_vote(votes: Sequence[Vote]) -> Decision | None:
     if not theirs:
         return None
     latest = max(theirs, key=lambda v: v.seq)
-    return Decision(latest.take, str(message("reason.showrunner")))
+    return Decision(latest.take, message("reason.showrunner"))
 
 
 def _standings(votes: Sequence[Vote]) -> list[tuple[int, int, int]]:

@@ -24,7 +24,6 @@ from bot.domain import (
     Take,
 )
 from bot.messages import ENGLISH, Lang, counted, text
-from bot.picking import reason_message
 from bot.room import Bible, TakeEdit, take_text
 from cogs.split import (
     EMBED_DESCRIPTION_LIMIT,
@@ -160,7 +159,7 @@ def _counts(proposal: Proposal) -> str:
 def _decided_embed(proposal: Proposal, lang: Lang) -> discord.Embed:
     taken = proposal.decided_take or 0
     votes = proposal.tally().get(taken, 0)
-    reason = _reason(proposal.reason, lang) or text("embed.decided", lang)
+    reason = _reason(proposal, lang) or text("embed.decided", lang)
     lines = [
         text("embed.picked_by", lang, by=who(proposal.decided_by, lang), reason=reason)
         + counted("vote_for_it", votes).render(lang),
@@ -234,14 +233,14 @@ def _closed_reason(proposal: Proposal, lang: Lang) -> str:
         return text("embed.cancelled_by", lang, by=who(proposal.decided_by, lang))
     if proposal.status is ProposalStatus.GENERATING:
         return text("embed.still_being_written", lang)
-    return _reason(proposal.reason, lang) or text("embed.votes_no_longer_count", lang)
+    return _reason(proposal, lang) or text("embed.votes_no_longer_count", lang)
 
 
-def _reason(reason: str | None, lang: Lang) -> str | None:
-    """Why a proposal was decided or closed, in `lang` where it is one of the room's reasons
-    (a failure's sentence is shown as stored)."""
-    known = reason_message(reason) if reason else None
-    return known.render(lang) if known is not None else reason
+def _reason(proposal: Proposal, lang: Lang) -> str | None:
+    """Why a proposal was decided or closed, in `lang` (a failure stored before the room kept
+    its reasons as messages is shown as stored)."""
+    said = proposal.reason_said
+    return said.render(lang) if said is not None else proposal.reason or None
 
 
 def cast_embed(characters: Sequence[CharacterEntry], lang: Lang = ENGLISH) -> discord.Embed:

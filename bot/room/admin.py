@@ -106,7 +106,7 @@ class RoomAdmin(RoomCore):
                     status=ProposalStatus.CANCELLED,
                     decided_by=user_id,
                     decided_at=now,
-                    reason=str(message("reason.reset")),
+                    reason=message("reason.reset"),
                 )
             await self._record(db, room_id, user_id, "reset", message("event.reset"), {})
             return [await proposal_in(db, room_id, proposal_id) for proposal_id in pending]

@@ -246,9 +246,7 @@ class Proposals(RoomCore):
             proposal = await proposal_in(db, room_id, proposal_id)
             if proposal.status is not ProposalStatus.GENERATING:
                 return proposal
-            await db_.update_proposal(
-                db, proposal_id, status=ProposalStatus.FAILED, reason=str(said)
-            )
+            await db_.update_proposal(db, proposal_id, status=ProposalStatus.FAILED, reason=said)
             await self._record(
                 db,
                 room_id,

@@ -32,7 +32,7 @@ from bot.errors import (
     NotAllowed,
 )
 from bot.messages import message
-from bot.picking import Decision, decide, reason_message
+from bot.picking import Decision, decide
 from bot.room.core import (
     RoomCore,
     character_in,
@@ -142,7 +142,7 @@ class Votes(RoomCore):
                 raise NotAllowed("error.showrunner_pick")
             proposal = await open_proposal(db, room_id, proposal_id, take)
             lines = await self._decide(
-                db, proposal, Decision(take, "the showrunner's pick"), user_id
+                db, proposal, Decision(take, message("reason.showrunner")), user_id
             )
             return VoteResult(
                 VoteOutcome.DECIDED, await proposal_in(db, room_id, proposal_id), lines
@@ -180,7 +180,7 @@ class Votes(RoomCore):
                         proposal_id,
                         status=ProposalStatus.EXPIRED,
                         decided_at=now,
-                        reason=str(message("reason.no_vote")),
+                        reason=message("reason.no_vote"),
                     )
                     await self._record(
                         db,
@@ -214,7 +214,7 @@ class Votes(RoomCore):
             decided_take=take.number,
             decided_by=picked_by,
             decided_at=self.clock(),
-            reason=decision.reason,
+            reason=decision.said,
         )
         await self._story_change(
             db,
@@ -225,7 +225,7 @@ class Votes(RoomCore):
                 "event.pick",
                 take=take.number,
                 proposal=proposal.id,
-                reason=reason_message(decision.reason) or decision.reason,
+                reason=decision.said,
             ),
             changes,
             event_id=event_id,

@@ -20,6 +20,8 @@ from bot.domain import (
     Take,
     Vote,
 )
+from bot.messages import Message
+from bot.picking import reason_message
 from bot.store.connection import fetch_rows, scalar, storable
 from bot.store.log import event_from_row
 from model.tasks import TaskKind
@@ -106,6 +108,11 @@ async def load_proposal(db: aiosqlite.Connection, proposal_id: int) -> Proposal 
         decided_at=row["decided_at"],
         rerolled_as=row["rerolled_as"],
         reason=row["reason"],
+        reason_said=(
+            Message.from_json(json.loads(row["reason_said"]))
+            if row["reason_said"]
+            else reason_message(row["reason"] or "")
+        ),
         ballot=_posted(row, "ballot"),
         progress=_posted(row, "progress"),
         pick_undo=(
@@ -162,6 +169,12 @@ async def proposal_ids(
 
 
 async def update_proposal(db: aiosqlite.Connection, proposal_id: int, **columns: Any) -> None:
+    """Set the proposal's `columns`; a `reason` is a message, stored in English (`reason`) and
+    as the message (`reason_said`) that words it for each reader."""
+    said = columns.get("reason")
+    if isinstance(said, Message):
+        columns["reason"] = str(said)
+        columns["reason_said"] = json.dumps(said.to_json(), ensure_ascii=False)
     values = [c.value if isinstance(c, ProposalStatus) else c for c in columns.values()]
     await db.execute(
         f"UPDATE proposals SET {', '.join(f'{k} = ?' for k in columns)} WHERE id = ?",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -25,6 +26,7 @@ from bot.errors import (
     QueueFull,
     RoomError,
 )
+from bot.messages import SIMPLIFIED
 from bot.room import RoomService, format_lines, take_text
 from model import errors as model_errors
 from model.tasks import Sampling, TaskKind
@@ -45,6 +47,8 @@ from tests.conftest import room_events
 from tests.fakes import Call, FakeGenerator, raises
 
 SCENE = "INT. KITCHEN - DAY\n\nSteam rises.\n\nMARA\n(quietly)\nWe're late."
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 # --- project, showrunners, settings ---------------------------------------------------------
@@ -337,7 +341,7 @@ async def test_reroll_replaces_the_takes(service: RoomService) -> None:
 @pytest.mark.parametrize(
     "error",
     [
-        QueueFull("The model is busy; try again in a minute."),
+        QueueFull("error.model_busy", reason="The model is busy; try again in a minute."),
         model_errors.TooManyRequests(2),
         model_errors.GenerationTimeout(90),
     ],
@@ -355,6 +359,11 @@ async def test_a_failed_generation_marks_the_proposal(
     proposal = await service.proposal(ROOM, asked.id)
     assert proposal.status is ProposalStatus.FAILED
     assert proposal.reason == str(error)
+    # Kept as the message that says it, so a Chinese room reads why in Chinese.
+    assert proposal.reason_said is not None and _CJK.search(proposal.reason_said.render(SIMPLIFIED))
+    events = await room_events(service, ROOM)
+    assert str(events[-1].summary) == f"proposal #{asked.id} failed: {error}"
+    assert events[-1].summary.render(SIMPLIFIED).startswith(f"第 {asked.id} 号提案失败：")
     assert await service.pending_proposals(ROOM) == []
     assert (await service.reroll(ROOM, ANA, asked.id)).status is ProposalStatus.GENERATING
 
@@ -378,6 +387,8 @@ async def test_a_cancelled_generation_marks_the_proposal(service: RoomService) -
         ProposalStatus.FAILED,
         "The request was cancelled.",
     )
+    assert proposal.reason_said is not None
+    assert proposal.reason_said.render(SIMPLIFIED) == "请求已取消。"
 
 
 async def test_chinese_and_markdown_stay_the_writers_text(service: RoomService) -> None:
