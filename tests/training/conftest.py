@@ -4,6 +4,7 @@ which the fine-tune and the evaluation load like any model directory."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from training.data import CORPUS_DIR, Script, Splits, build_splits, load_scripts
+from training.finetune import SPLIT_FILE
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -74,3 +76,24 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for suffix in (".fountain", ".cast.json"):
             shutil.copy(CORPUS_DIR / f"{name}{suffix}", folder / f"{name}{suffix}")
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A LoRA adapter of the tiny model with random weights, and the split it records."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    lora = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    with torch.no_grad():
+        for name, weight in lora.named_parameters():
+            if "lora_B" in name:
+                weight.normal_(0, 0.5)
+    out = tmp_path_factory.mktemp("adapter")
+    lora.save_pretrained(out)
+    split = {"data": "", "test": ["drama-quarry-road"], "val": [], "train": ["comedy-dead-air"]}
+    (out / SPLIT_FILE).write_text(json.dumps(split), encoding="utf-8")
+    return out

@@ -15,7 +15,7 @@ import pytest
 from model.tasks import GeneratedTake, Sampling, TaskKind
 from tests.fakes import Call, FakeGenerator
 from tests.model.test_remote import Served, server  # the loopback `transformers serve`
-from training import eval_report, evaluate, finetune
+from training import eval_report, evaluate
 from training.scoring import figures, language_share, per_task
 from training.takes import Run, Subject, generate_takes, sample_and_score
 
@@ -153,27 +153,6 @@ async def test_first_sampled_takes_skip_the_second_try(tiny_model_dir: Path) -> 
 
 
 # --- end to end -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_adapter(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    """A LoRA adapter of the tiny model with random weights, and the split it records."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(1)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    lora = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
-    with torch.no_grad():
-        for name, weight in lora.named_parameters():
-            if "lora_B" in name:
-                weight.normal_(0, 0.5)
-    out = tmp_path_factory.mktemp("adapter")
-    lora.save_pretrained(out)
-    split = {"data": "", "test": ["drama-quarry-road"], "val": [], "train": ["comedy-dead-air"]}
-    (out / finetune.SPLIT_FILE).write_text(json.dumps(split), encoding="utf-8")
-    return out
 
 
 def test_the_tiny_adapter_is_evaluated_on_every_task(
