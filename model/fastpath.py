@@ -572,8 +572,9 @@ class FastLlama:
         return tensors
 
     def set_int8_rows(self, rows: int) -> None:
-        """Use the int8 products (when quantised) up to `rows` rows (default
-        `quant.Int8Weight.rows_faster`; a check of quality sets every product's)."""
+        """Use the int8 products (when quantised) up to `rows` rows; each product's default is
+        its kind's `rows_faster` (`quant.Int8Weight`'s 4, `quant.SmoothInt8`'s 8). A check of
+        quality sets every product's."""
         for layer in self.layers:
             for linear in layer.linears():
                 linear.set_int8_rows(rows)
