@@ -242,6 +242,15 @@ SETTING_FIELDS = {
     "repetition_penalty": "repetition_penalty",
 }
 
+#: The `/room settings` option that sets each `RoomSettings` field: what the room's log names a
+#: changed setting by (`setting.<option>` in the catalogues).
+SETTING_OPTIONS = {
+    **{setting: flag for flag, setting in SETTING_FIELDS.items()},
+    "vote_deadline_s": "deadline",
+    "showrunners": "showrunners",
+    "showrunner_roles": "showrunners",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class RoomSettings:

@@ -33,7 +33,7 @@ from cogs.split import (
     split_text,
 )
 from model.tasks import Progress
-from screenplay.stats import Stats
+from screenplay.stats import Stats, count_words
 
 #: Reactions that vote for takes 1 to 5.
 NUMBER_EMOJIS = tuple(
@@ -113,7 +113,8 @@ def progress_text(proposal: Proposal, progress: Progress | None, lang: Lang = EN
         return text("embed.progress_queued", lang, head=head, position=progress.position)
     # Best of N drafts more candidates than the room asked for: the room hears of its own takes
     # (and their share of the words drafted).
-    drafted = sum(len(said.split()) for said in progress.texts)
+    # Words as a writer counts them: a Chinese character is one (`screenplay.stats`).
+    drafted = sum(count_words(said) for said in progress.texts)
     words = round(drafted * proposal.n / max(len(progress.texts), proposal.n))
     return text("embed.progress_writing", lang, head=head, takes=proposal.n, words=words)
 

@@ -22,6 +22,7 @@ import aiosqlite
 
 from bot import store as db_
 from bot.domain import (
+    SETTING_OPTIONS,
     SYSTEM_USER,
     PickRule,
     Project,
@@ -76,7 +77,13 @@ class RoomAdmin(RoomCore):
                     room_id,
                     user_id,
                     "settings",
-                    message("event.settings", names=", ".join(sorted(changes))),
+                    message(
+                        "event.settings",
+                        names=[
+                            message(f"setting.{option}")
+                            for option in dict.fromkeys(SETTING_OPTIONS[c] for c in sorted(changes))
+                        ],
+                    ),
                     {
                         "before": db_.settings_to_json(before),
                         "after": db_.settings_to_json(after),

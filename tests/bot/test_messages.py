@@ -9,6 +9,7 @@ showing a raw key to a writer.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from pathlib import Path
 
@@ -195,7 +196,14 @@ def test_no_room_error_is_raised_with_a_sentence() -> None:
 def test_keys_built_at_run_time_are_in_the_catalogue() -> None:
     """Keys made from an enum's value or a command's name, one for each value there is."""
     from bot.commandline import COMMANDS
-    from bot.domain import BeatStatus, PickRule, ProposalStatus, VoteOutcome
+    from bot.domain import (
+        SETTING_OPTIONS,
+        BeatStatus,
+        PickRule,
+        ProposalStatus,
+        RoomSettings,
+        VoteOutcome,
+    )
     from model.tasks import SHEET_FIELDS, TaskKind
 
     built = {f"kind.{k.value}" for k in TaskKind} | {f"beat.{s.value}" for s in BeatStatus}
@@ -209,6 +217,8 @@ def test_keys_built_at_run_time_are_in_the_catalogue() -> None:
     built |= {f"error.other_writers_{verb}" for verb in ("undo", "redo")}
     built |= {f"error.nothing_to_{verb}" for verb in ("undo", "redo")}
     built |= {command.summary.key for command in COMMANDS}
+    built |= {f"setting.{option}" for option in SETTING_OPTIONS.values()}
+    assert set(SETTING_OPTIONS) == {f.name for f in dataclasses.fields(RoomSettings)}
     assert not sorted(built - set(en.MESSAGES))
 
 

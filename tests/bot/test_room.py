@@ -94,7 +94,12 @@ async def test_the_first_writer_runs_the_room(service: RoomService) -> None:
         await service.update_settings(ROOM, BEN, colour="red")
     with pytest.raises(BadInput, match="at least one showrunner"):
         await service.update_settings(ROOM, BEN, showrunners=[])
-    assert [e.kind for e in await room_events(service, ROOM)][-1] == "settings"
+    events = await room_events(service, ROOM)
+    assert [e.kind for e in events][-1] == "settings"
+    # The log names the settings by the options a writer types, in the reader's language.
+    changed = next(e.summary for e in events if "pick_rule" in str(e.summary.fields))
+    assert str(changed) == "changed the settings (pick rule, showrunners, takes)"
+    assert changed.render(SIMPLIFIED) == "修改了设置（选稿规则、主编剧、候选稿数）"
 
 
 # --- the bible, locations, outline ----------------------------------------------------------

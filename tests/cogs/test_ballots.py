@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 from typing import Any
 
 import discord
 
 from bot.domain import Ballot, Proposal, ProposalStatus
+from bot.messages import SIMPLIFIED
 from bot.settings import Settings
 from cogs.client import WritersRoomBot
 from cogs.embeds import number_emoji, progress_text
@@ -303,6 +305,10 @@ def test_progress_counts_the_takes_the_room_asked_for_not_the_candidates() -> No
     drafts = ("one two three four",) * 6
     said = progress_text(proposal, Progress(0, drafts, 40))
     assert said == "Proposal #1 (scene): writing 3 take(s), 12 words so far…"
+    # A Chinese take has no spaces: each character is a word, as a Chinese writer counts.
+    chinese = ("陈伯：（压低声音）打烊了。",) * 3
+    said = progress_text(dataclasses.replace(proposal, n=1), Progress(0, chinese, 40), SIMPLIFIED)
+    assert said.endswith("正在写 1 份候选稿，已写 9 字……")
 
 
 async def test_progress_is_shown_by_editing_the_waiting_message(make_bot: BotFactory) -> None:
