@@ -269,7 +269,7 @@ class Console:
                     "console.take_title_edited", take=take.number, by=self._name(take.edited_by)
                 )
             self.say(rule(title.render(self.lang)))
-            self.say(await asyncio.to_thread(take_block, proposal.kind, take))
+            self.say(await asyncio.to_thread(take_block, proposal.kind, take, self.lang))
             if take.problems:
                 self.say(message("console.take_problems", problems="; ".join(take.problems)))
             if take.omitted:
@@ -289,7 +289,7 @@ class Console:
         if description is None:
             entry = _in_bible(await self.rooms.characters(self.room_id), name)
             if entry is not None:
-                self.say(sheet_text(entry))
+                self.say(sheet_text(entry, self.lang))
                 return
         idea = f"{name}: {description}" if description else name
         # The name the writer gave is the cue, whatever the model's sheet calls them.
@@ -347,7 +347,7 @@ class Console:
             self.say(message("console.bible_empty"))
             return
         for entry in cast:
-            self.say(sheet_text(entry))
+            self.say(sheet_text(entry, self.lang))
 
     async def _outline(self, call: Call) -> None:
         beats = await self.rooms.beats(self.room_id)
@@ -446,7 +446,7 @@ class Console:
             name = take.sheet.name if take.sheet else take.text.split("\n")[0].upper()
             entry = _in_bible(await self.rooms.characters(self.room_id), name)
             if entry is not None:
-                self.say(sheet_text(entry))
+                self.say(sheet_text(entry, self.lang))
         elif proposal.kind is TaskKind.BEAT:
             beats = await self.rooms.beats(self.room_id)
             if beats:
@@ -471,7 +471,7 @@ class Console:
             self.say(edit.naming(self._name(call.user_id)))
             return
         self.say(message("console.now_reads", take=take, proposal=proposal_id))
-        self.say(await asyncio.to_thread(take_block, edit.proposal.kind, edit.take))
+        self.say(await asyncio.to_thread(take_block, edit.proposal.kind, edit.take, self.lang))
         if edit.cleared:
             self.say(edit.naming(self._name(call.user_id)))
 

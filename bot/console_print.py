@@ -48,14 +48,15 @@ def page_text(elements: Sequence[Element], paper: str = "letter") -> str:
     return "\n".join(chunks)
 
 
-def take_block(kind: TaskKind, take: Take) -> str:
-    """A take as the console prints it: script kinds laid out like the page, others as text."""
+def take_block(kind: TaskKind, take: Take, lang: Lang = ENGLISH) -> str:
+    """A take as the console prints it: script kinds laid out like the page, others as text
+    (a character sheet's fields named in `lang`)."""
     if kind in SCRIPT_KINDS:
         elements = parse_fountain(take.fountain or take.text).elements
         laid_out = page_text(elements) if elements else ""
         if laid_out.strip():
             return laid_out
-    return take_text(kind, take)
+    return take_text(kind, take, lang)
 
 
 def rule(title: str, width: int = 72) -> str:

@@ -78,7 +78,7 @@ def take_messages(
         header += text("embed.take_edited_mark", lang)
     if take.problems:
         header += text("embed.take_problems_mark", lang, count=len(take.problems))
-    blocks = code_blocks(take_text(proposal.kind, take), limit - len(header) - 1)
+    blocks = code_blocks(take_text(proposal.kind, take, lang), limit - len(header) - 1)
     if not blocks:
         return [f"{header}\n{text('embed.empty', lang)}"]
     return [f"{header}\n{blocks[0]}", *blocks[1:]]

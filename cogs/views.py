@@ -232,7 +232,7 @@ class EditButton(
                 self.take,
                 **writer.rights,
             )
-            current = take_text(proposal.kind, take)
+            current = take_text(proposal.kind, take, interaction_lang(interaction))
             if len(current) > MODAL_TEXT_LIMIT:
                 raise BadInput(
                     "reply.take_too_long_for_form",

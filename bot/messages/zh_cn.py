@@ -261,7 +261,7 @@ MESSAGES: dict[str, str] = {
     "error.setting_repetition_penalty": "重复惩罚必须在 1 到 2 之间。",
     "error.setting_showrunners": "一个编剧室最多有 50 位主编剧和主编剧身份组。",
     "error.edited_take_empty": "修改后的候选稿不能为空。",
-    "error.sheet_lines": "名字之后，请把人物小传写成“Role: ……”这样的行（{fields}）。",
+    "error.sheet_lines": "名字之后，请把人物小传写成“身份：……”这样的行（{fields}）。",
     "error.sheet_no_field": "人物小传没有 {unknown} 这一栏；它有 {fields}。",
     "error.beat_empty": "情节点需要写点内容。",
     "error.page_size": "纸张只有 letter 或 a4。",

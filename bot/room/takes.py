@@ -22,7 +22,7 @@ from bot.errors import (
     BadInput,
 )
 from bot.messages import Message, counted, message
-from bot.room.text import SCRIPT_KINDS, parse_script
+from bot.room.text import SCRIPT_KINDS, parse_script, sheet_line
 from model.tasks import SHEET_FIELDS, GeneratedTake, TaskKind
 
 
@@ -100,22 +100,22 @@ def edited_take(kind: TaskKind, take: Take, text: str, user_id: int) -> Take:
 
 
 def parse_sheet(text: str) -> CharacterEntry:
-    """A character sheet in the form `take_text` writes: name line, then `Field: value` lines
-    (a line without a known field continues the previous value)."""
+    """A character sheet in the form `take_text` writes: name line, then `Field: value` lines,
+    the field named in any language the bot speaks and the colon ASCII or full-width (`Role:
+    pilot`, `身份：飞行员`); a line without a known field continues the previous value."""
     first, *rest = text.splitlines()
     fields: dict[str, str] = {}
     current: str | None = None
     for line in rest:
-        key, sep, value = line.partition(":")
-        name = key.strip().lower()
-        if sep and name in SHEET_FIELDS:
-            current = name
-            fields[name] = value.strip()
+        found = sheet_line(line)
+        if found is not None:
+            current, value = found
+            fields[current] = value
         elif current is not None:
             fields[current] = f"{fields[current]}\n{line}".strip()
         elif line.strip():
             raise BadInput(
-                "error.sheet_lines", fields=", ".join(f.capitalize() for f in SHEET_FIELDS)
+                "error.sheet_lines", fields=[message(f"field.{f}") for f in SHEET_FIELDS]
             )
     return CharacterEntry(cue_name(first.removeprefix("Name:")), **clean_sheet(fields))
 

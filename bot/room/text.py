@@ -8,6 +8,7 @@ Pure functions over the domain types; no store, no locks.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import PurePosixPath
 
 from bot.domain import (
@@ -19,7 +20,7 @@ from bot.errors import (
     BadInput,
     NotFound,
 )
-from bot.messages import counted
+from bot.messages import ENGLISH, LANGS, Lang, counted, text
 from model.tasks import SCRIPT_KINDS, SHEET_FIELDS, TaskKind, is_chinese
 from screenplay.errors import ScreenplayError
 from screenplay.fdx import parse_fdx
@@ -43,11 +44,12 @@ EXPORT_FORMATS = ALL_FORMATS
 # --- text of takes --------------------------------------------------------------------------
 
 
-def take_text(kind: TaskKind, take: Take) -> str:
+def take_text(kind: TaskKind, take: Take, lang: Lang = ENGLISH) -> str:
     """A take as a writer reads and edits it; `edit_take` accepts the same form back.
 
     Script kinds: Fountain. Premise: the title on the first line, the logline below. Character:
-    the cue name, then `Role: ...`, `Description: ...` lines. Beat: the beat."""
+    the cue name, then one line a field labelled in `lang` (`Role: ...`, `身份：……`). Beat: the
+    beat."""
     if kind in SCRIPT_KINDS:
         return take.fountain or take.text
     if kind is TaskKind.PREMISE:
@@ -59,9 +61,36 @@ def take_text(kind: TaskKind, take: Take) -> str:
         for name in SHEET_FIELDS:
             value = getattr(take.sheet, name)
             if value:
-                lines.append(f"{name.capitalize()}: {value}")
+                lines.append(f"{sheet_label(name, lang)}{_COLON[lang]}{value}")
         return "\n".join(lines)
     return take.beat or take.text
+
+
+_COLON: Mapping[Lang, str] = {"en": ": ", "zh-CN": "：", "zh-TW": "："}
+
+
+def sheet_label(name: str, lang: Lang = ENGLISH) -> str:
+    """A character sheet's field as a writer reads it in `lang`: Role, 身份, 身份."""
+    label = text(f"field.{name}", lang)
+    return label[:1].upper() + label[1:]
+
+
+def sheet_line(line: str) -> tuple[str, str] | None:
+    """A line of a character sheet as (field, value) when it starts with a field's label in
+    any language the bot speaks (`Role: pilot`, `role: pilot`, `身份：飞行员`), else None."""
+    cuts = [i for i in (line.find(":"), line.find("：")) if i >= 0]
+    if not cuts:
+        return None
+    cut = min(cuts)
+    name = _sheet_fields().get(line[:cut].strip().lower())
+    return None if name is None else (name, line[cut + 1 :].strip())
+
+
+@cache
+def _sheet_fields() -> dict[str, str]:
+    return {name: name for name in SHEET_FIELDS} | {
+        sheet_label(name, lang).lower(): name for lang in LANGS for name in SHEET_FIELDS
+    }
 
 
 def format_lines(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 
 import pytest
@@ -26,7 +27,7 @@ from bot.errors import (
     QueueFull,
     RoomError,
 )
-from bot.messages import SIMPLIFIED
+from bot.messages import SIMPLIFIED, TRADITIONAL
 from bot.room import RoomService, format_lines, take_text
 from model import errors as model_errors
 from model.tasks import Sampling, TaskKind
@@ -312,10 +313,22 @@ async def test_edit_a_take_before_it_goes_in(service: RoomService) -> None:
     ).take
     assert edited.sheet is not None and edited.sheet.backstory == "grew up\non the docks"
     assert edited.edited_by == BEN
+    # A Chinese writer reads the sheet's fields in Chinese and edits it back in that form.
+    chinese = take_text(TaskKind.CHARACTER, edited, SIMPLIFIED)
+    assert chinese == "TOM\n身份：deckhand\n背景：grew up\non the docks"
+    again = await service.edit_take(
+        ROOM, BEN, proposal.id, 1, chinese.replace("deckhand", "水手"), is_showrunner=True
+    )
+    assert again.take.sheet == dataclasses.replace(edited.sheet, role="水手")
+    traditional = take_text(TaskKind.CHARACTER, again.take, TRADITIONAL)
+    assert traditional.startswith("TOM\n身份：水手\n")
+    assert (
+        await service.edit_take(ROOM, BEN, proposal.id, 1, traditional, is_showrunner=True)
+    ).take.sheet == again.take.sheet
     with pytest.raises(BadInput, match=r"like .Role: \.\.\.."):
         await service.edit_take(ROOM, BEN, proposal.id, 1, "Tom\nhe is nice", is_showrunner=True)
     await service.pick(ROOM, ANA, proposal.id, 1)
-    assert (await service.room(ROOM)).character("TOM").role == "deckhand"  # type: ignore[union-attr]
+    assert (await service.room(ROOM)).character("TOM").role == "水手"  # type: ignore[union-attr]
     with pytest.raises(AlreadyDecided):
         await service.edit_take(ROOM, BEN, proposal.id, 2, "TOM", is_showrunner=True)
     scene = await service.ask(ROOM, ANA, "scene", "x")
