@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.generation import TakeGenerator
+from bot.messages import ENGLISH, Lang, Message, message
 from bot.offload import Offload
 from bot.room import RoomService
 from bot.settings import Settings
@@ -100,20 +101,34 @@ class App:
         task.add_done_callback(self._background.discard)
         return task
 
-    def status(self) -> str:
-        """What `/status` shows: the model, where it runs, and the queue's figures."""
+    def status(self, lang: Lang = ENGLISH) -> str:
+        """What `/status` shows, in `lang`: the model, where it runs, and the queue's figures."""
+        name = self.model_name
         if self.queue is not None:
-            model = self.queue.engine.model
-            where = f"in this process on {_device_of(model)}"
-            queue = f"Queue: {self.queue.metrics().describe()}."
+            model = message(
+                "status.model_local", model=name, device=_device_of(self.queue.engine.model)
+            )
+            m = self.queue.metrics()
+            queue = message(
+                "status.queue",
+                waiting=m.waiting,
+                generating=m.running_requests,
+                takes=m.running_sequences,
+                p50=f"{m.wait_p50_s:.1f}",
+                max=f"{m.wait_max_s:.1f}",
+                tokens=f"{m.tokens_per_s:.0f}",
+                batch=f"{m.mean_batch:.1f}",
+                batch_max=m.max_batch,
+                served=m.completed,
+            )
         elif self.settings.backend == "openai":
-            where = f"on the server at {self.settings.openai_base_url}"
-            queue = "Queue: kept by the model server."
+            model = message("status.model_server", model=name, url=self.settings.openai_base_url)
+            queue = message("status.queue_server")
         else:
-            where = "from a generator given by the caller"
-            queue = "Queue: none in this process."
-        uptime = time.monotonic() - self.started_at
-        return f"Model: {self.model_name}, {where}.\n{queue}\nUp {_duration(uptime)}."
+            model = message("status.model_given", model=name)
+            queue = message("status.queue_none")
+        up = message("status.up", duration=_duration(time.monotonic() - self.started_at))
+        return "\n".join(said.render(lang) for said in (model, queue, up))
 
 
 @asynccontextmanager
@@ -222,14 +237,14 @@ def _device_of(model: Any) -> str:
         return "an unknown device"
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float) -> Message:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
-        return f"{hours} h {minutes} min"
+        return message("duration.hours", h=hours, min=minutes)
     if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
+        return message("duration.minutes", min=minutes, s=secs)
+    return message("duration.seconds", s=secs)
 
 
 @contextmanager

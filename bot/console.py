@@ -575,7 +575,7 @@ class Console:
     async def _status(self, call: Call) -> None:
         room = await self.rooms.room(self.room_id)
         pending = await self.rooms.pending_proposals(self.room_id)
-        self.say(self.app.status())
+        self.say(self.app.status(self.lang))
         self.say(
             message(
                 "console.room_status",

@@ -46,7 +46,7 @@ _log = logging.getLogger(__name__)
 #: The cogs loaded at start, in order (errors first, so it handles the others' failures).
 EXTENSIONS = ("cogs.errors", "cogs.room", "cogs.bible", "cogs.revise", "cogs.reactions")
 
-StatusSource = Callable[[], str]
+StatusSource = Callable[[Lang], str]
 
 
 def default_intents() -> discord.Intents:
@@ -99,7 +99,7 @@ class WritersRoomBot(commands.AutoShardedBot):
         writes them), or in `lang` that there are none."""
         if self._status is None:
             return text("reply.status_unavailable", lang)
-        return self._status()
+        return self._status(lang)
 
     async def setup_hook(self) -> None:
         # Before the cogs load, so their commands are synced with their Chinese names.

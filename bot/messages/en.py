@@ -75,6 +75,21 @@ MESSAGES: dict[str, str] = {
     "reason.showrunner": "the showrunner's pick",
     "reason.no_vote": "no vote before the deadline",
     "reason.reset": "the room was reset",
+    # --- /status: the model and its queue ------------------------------------------------------
+    "status.model_local": "Model: {model}, in this process on {device}.",
+    "status.model_server": "Model: {model}, on the server at {url}.",
+    "status.model_given": "Model: {model}, from a generator given by the caller.",
+    "status.queue": (
+        "Queue: {waiting} waiting, {generating} generating ({takes} takes); wait p50 {p50} s "
+        "(max {max} s); {tokens} tokens/s; batch mean {batch} (max {batch_max}); {served} "
+        "requests served."
+    ),
+    "status.queue_server": "Queue: kept by the model server.",
+    "status.queue_none": "Queue: none in this process.",
+    "status.up": "Up {duration}.",
+    "duration.hours": "{h} h {min} min",
+    "duration.minutes": "{min} min {s} s",
+    "duration.seconds": "{s} s",
     # --- the room's log: what /history, /undo and /redo say each change was ------------------
     "list.separator": ", ",
     "count.vote.one": "{n} vote",

@@ -70,6 +70,21 @@ MESSAGES: dict[str, str] = {
     "reason.showrunner": "主编剧选定",
     "reason.no_vote": "截止前无人投票",
     "reason.reset": "编剧室被重置",
+    # --- /status: the model and its queue ------------------------------------------------------
+    "status.model_local": "模型：{model}，在本进程中运行于 {device}。",
+    "status.model_server": "模型：{model}，运行于服务器 {url}。",
+    "status.model_given": "模型：{model}，由调用方提供的生成器运行。",
+    "status.queue": (
+        "队列：{waiting} 个等待，{generating} 个生成中（{takes} 份候选稿）；等待中位数 {p50} 秒"
+        "（最长 {max} 秒）；每秒 {tokens} 个词元；平均批量 {batch}（最大 {batch_max}）；"
+        "已完成 {served} 个请求。"
+    ),
+    "status.queue_server": "队列：由模型服务器管理。",
+    "status.queue_none": "队列：本进程中没有。",
+    "status.up": "已运行 {duration}。",
+    "duration.hours": "{h} 小时 {min} 分钟",
+    "duration.minutes": "{min} 分钟 {s} 秒",
+    "duration.seconds": "{s} 秒",
     # --- the room's log: what /history, /undo and /redo say each change was ------------------
     "list.separator": "、",
     "count.vote.one": "{n} 票",

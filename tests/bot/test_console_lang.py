@@ -33,9 +33,11 @@ async def test_the_console_answers_in_chinese(tmp_path: Path) -> None:
             '/write text:"INT. HALL - DAY\\n\\nA door."',
             "/cast",
             "/frobnicate",
+            "/status",
         ],
         SIMPLIFIED,
     )
+    assert "模型：FakeGenerator，由调用方提供的生成器运行。\n队列：本进程中没有。\n已运行 " in said
     assert "/premise idea                         请模型写标题和一句话梗概" in said
     assert "选项写作 名字:值" in said
     assert "错误：本编剧室没有开放的提案；请先请模型写候选稿。" in said
