@@ -543,7 +543,9 @@ def _mentions(text: str) -> tuple[list[int], list[int]]:
 
 
 def _slug(title: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_")[:60]
+    """A file name's stem for the title: its letters and digits in any script (雨夜, THE_FERRY),
+    every other run of characters one underscore, so no path, dot or control character."""
+    return re.sub(r"[\W_]+", "_", title).strip("_")[:60]
 
 
 async def setup(bot: WritersRoomBot) -> None:

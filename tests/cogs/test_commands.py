@@ -60,6 +60,10 @@ async def test_a_room_writes_a_scene_and_exports_fountain_that_screenplain_reads
     assert parsed.title_page["Title"] == ["THE FERRY 2"]
     kinds = [type(p).__name__ for p in parsed.paragraphs]
     assert kinds == ["Slug", "Action", "Dialog", "Dialog"]
+    # A Chinese title names the file in Chinese.
+    await h.room.set_premise(h.room_id, h.member("ana").id, title="雨夜/茶馆..final")
+    await h.say("!export fountain")
+    assert (await last_attachment(h))[0] == "雨夜_茶馆_final.fountain"
     slug, action, mara, tom = parsed.paragraphs
     assert str(slug.line) == "INT. FERRY DECK - NIGHT"
     assert "Take 3: rain hammers the deck." in str(action.lines[0])
