@@ -12,7 +12,6 @@ words are `bot.messages`'.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import discord
@@ -88,7 +87,25 @@ class RoomTranslator(app_commands.Translator):
         return command_text(found[0], found[1], lang)
 
 
-_SIGNATURE_WORD = re.compile(r"(?<=[<\[])([a-z_]+)")
+def _signature(command: commands.Command[Any, ..., Any], lang: Lang) -> str:
+    """The command's options as a writer in `lang` types them: `<想法>` for one they must
+    give, `[署名]` for one they may, and each option of a form of options (`/编剧室 设置`) as
+    `[选稿规则:…]`, the names the slash command has in `lang`."""
+
+    def named(name: str, attribute: str = "") -> str:
+        return command_text("option", attribute or name, lang) or name
+
+    words = []
+    for name, param in command.clean_params.items():
+        converter = param.converter
+        if isinstance(converter, type) and issubclass(converter, commands.FlagConverter):
+            flags = converter.get_flags().values()
+            words += [f"[{named(flag.name, flag.attribute)}:…]" for flag in flags]
+        elif param.required:
+            words.append(f"<{named(name)}>")
+        else:
+            words.append(f"[{named(name)}]")
+    return " ".join(words)
 
 
 def help_entry(command: commands.Command[Any, ..., Any], lang: Lang) -> tuple[str, str]:
@@ -101,8 +118,5 @@ def help_entry(command: commands.Command[Any, ..., Any], lang: Lang) -> tuple[st
     for word in command.qualified_name.split():
         path = f"{path} {word}".strip()
         words.append(command_text("command", path, lang) or word)
-    signature = _SIGNATURE_WORD.sub(
-        lambda m: command_text("option", m[1], lang) or m[1], command.signature
-    )
-    usage = f"/{' '.join(words)} {signature}".strip()
+    usage = f"/{' '.join(words)} {_signature(command, lang)}".strip()
     return usage, command_text("description", command.qualified_name, lang) or description

@@ -213,6 +213,10 @@ async def test_help_lists_the_commands_by_their_chinese_names(make_bot: BotFacto
     for usage in ("/故事梗概 <想法>", "/对白 <情境>", "/编剧室 设置", "/设定集 修改", "/导出"):
         assert usage in help_text, usage
     assert "请模型写一个标题和一句话梗概" in help_text
+    # Options are named as a Chinese writer types them, a form of options option by option.
+    assert "[选稿规则:…]" in help_text and "/导出 [格式] " in help_text
+    assert "/编剧室 风格 [类型:…] [基调:…] [语言:…] [风格说明:…] [纸张:…]" in help_text
+    assert "<options>" not in help_text and "upload" not in help_text
     await h.say("!status")
     status = h.sent.sends()[-1].payload["embeds"][0]
     assert status["title"] == "编剧室状态"
