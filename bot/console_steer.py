@@ -15,7 +15,7 @@ from bot.commandline import Call, unescape
 from bot.console_print import beat_line, count, sheet_text
 from bot.domain import Proposal
 from bot.errors import BadInput
-from bot.messages import Lang, Message, counted, message
+from bot.messages import Lang, Message, command_text, counted, message
 from bot.room import RoomService
 from model.tasks import SHEET_FIELDS
 
@@ -174,7 +174,7 @@ class SteerCommands:
             message(
                 "console.stats",
                 pages=counted("page", figures.pages),
-                paper=figures.paper,
+                paper=command_text("choice", figures.paper, lang) or figures.paper,
                 minutes=f"{figures.runtime_minutes:g}",
                 scenes=counted("scene", figures.scenes),
                 words=counted("word", figures.words),

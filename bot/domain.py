@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from bot.errors import BadInput
 from bot.messages import Message, message
-from model.tasks import CharacterSheet, TaskKind
+from model.tasks import CharacterSheet, TaskKind, is_chinese
 from screenplay.types import (
     Character,
     Dialogue,
@@ -336,7 +336,9 @@ class Room:
             entries.append(TitleEntry("Title", ScreenText.of(self.project.title)))
         writers = self.writers(names)
         if writers:
-            entries.append(TitleEntry("Credit", ScreenText.of("Written by")))
+            # A Chinese script credits its writers as 编剧：…, with no "Written by" line.
+            if not is_chinese(self.project.language):
+                entries.append(TitleEntry("Credit", ScreenText.of("Written by")))
             entries.append(TitleEntry("Author", ScreenText.of(", ".join(writers))))
         if self.project.logline:
             entries.append(TitleEntry("Notes", ScreenText.of(self.project.logline)))

@@ -23,7 +23,7 @@ from bot.domain import (
     RoomSettings,
     Take,
 )
-from bot.messages import ENGLISH, Lang, counted, text
+from bot.messages import ENGLISH, Lang, command_text, counted, text
 from bot.room import Bible, TakeEdit, take_text
 from cogs.split import (
     EMBED_DESCRIPTION_LIMIT,
@@ -285,6 +285,11 @@ def outline_embed(beats: Sequence[Beat], lang: Lang = ENGLISH) -> discord.Embed:
     return embed
 
 
+def _choice(value: str, lang: Lang) -> str:
+    """A setting's value by the name its slash command choice has in `lang` (多数票决定, A4)."""
+    return command_text("choice", value, lang) or value
+
+
 def settings_embed(settings: RoomSettings, lang: Lang = ENGLISH) -> discord.Embed:
     none = text("embed.none", lang)
     runners = ", ".join(f"<@{u}>" for u in settings.showrunners) or none
@@ -294,7 +299,7 @@ def settings_embed(settings: RoomSettings, lang: Lang = ENGLISH) -> discord.Embe
         "embed.settings",
         lang,
         takes=settings.takes_per_request,
-        rule=settings.pick_rule.value,
+        rule=_choice(settings.pick_rule.value, lang),
         quorum=settings.quorum,
         deadline=f"{settings.vote_deadline_s:g}",
         temperature=f"{settings.temperature:g}",
@@ -336,7 +341,7 @@ def stats_embed(figures: Stats, lang: Lang = ENGLISH) -> discord.Embed:
         "embed.stats",
         lang,
         pages=figures.pages,
-        paper=figures.paper,
+        paper=_choice(figures.paper, lang),
         minutes=f"{figures.runtime_minutes:g}",
         scenes=figures.scenes,
         words=figures.words,
@@ -366,7 +371,7 @@ def style_embed(project: Project, lang: Lang = ENGLISH) -> discord.Embed:
             genre=project.genre or "—",
             tone=project.tone or "—",
             language=project.language,
-            paper=project.page_size.value,
+            paper=_choice(project.page_size.value, lang),
             notes=project.style_notes or "—",
         ),
         EMBED_DESCRIPTION_LIMIT,

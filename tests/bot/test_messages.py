@@ -23,6 +23,7 @@ from bot.messages import (
     TRADITIONAL,
     Message,
     catalogue,
+    command_text,
     counted,
     en,
     fields_of,
@@ -199,6 +200,7 @@ def test_keys_built_at_run_time_are_in_the_catalogue() -> None:
     from bot.domain import (
         SETTING_OPTIONS,
         BeatStatus,
+        PageSize,
         PickRule,
         ProposalStatus,
         RoomSettings,
@@ -218,6 +220,8 @@ def test_keys_built_at_run_time_are_in_the_catalogue() -> None:
     built |= {f"error.nothing_to_{verb}" for verb in ("undo", "redo")}
     built |= {command.summary.key for command in COMMANDS}
     built |= {f"setting.{option}" for option in SETTING_OPTIONS.values()}
+    choices = {*PickRule, *PageSize}  # shown by the names of their slash command choices
+    assert not [c for c in choices if command_text("choice", c.value, SIMPLIFIED) is None]
     assert set(SETTING_OPTIONS) == {f.name for f in dataclasses.fields(RoomSettings)}
     assert not sorted(built - set(en.MESSAGES))
 

@@ -176,6 +176,10 @@ async def test_stats_attribution_and_the_written_by_page(service: RoomService) -
     assert "[[written by Ana]]" in text and "picked by Ana" in text
     fountain = (await service.export(ROOM, "fountain", names={ANA: "Ana", BEN: "Ben"})).decode()
     assert "Credit: Written by" in fountain and "Author: Ana" in fountain
+    # A Chinese script credits its writers the Chinese way: 编剧：…, no "Written by".
+    await service.set_premise(ROOM, ANA, language="中文")
+    zh = (await service.export(ROOM, "zh", names={ANA: "Ana", BEN: "Ben"})).decode()
+    assert "\n编剧：Ana\n" in zh and "Written by" not in zh and "署名" not in zh
 
 
 async def test_an_import_fills_the_bible_in_the_same_undo(service: RoomService) -> None:

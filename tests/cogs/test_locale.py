@@ -222,6 +222,11 @@ async def test_help_lists_the_commands_by_their_chinese_names(make_bot: BotFacto
     assert status["title"] == "编剧室状态"
     assert status["description"] == "模型的状态暂时无法获取。\n本编剧室：0 个提案待处理。"
     assert sum(len(e["description"]) + len(e.get("title", "")) for e in embeds) <= 6000
+    await h.say("!room settings")
+    settings = h.sent.sends()[-1].payload["embeds"][0]["description"]
+    assert "多数票决定" in settings and "majority" not in settings
+    await h.say("!room style")
+    assert "美式 Letter" in h.sent.sends()[-1].payload["embeds"][0]["description"]
 
 
 async def test_a_slash_command_is_answered_in_its_users_language(make_bot: BotFactory) -> None:
