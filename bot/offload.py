@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bot.errors import BadInput
+from bot.messages import Message
 
 _log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class Offload:
             return self._pool
 
     async def run(
-        self, job: Callable[..., _T], *args: Any, time_limit_s: float, too_long: str
+        self, job: Callable[..., _T], *args: Any, time_limit_s: float, too_long: Message
     ) -> _T:
         """`job(*args)` in a worker. Its exceptions are raised here as they were raised there;
         past `time_limit_s` the worker is stopped and `BadInput(too_long)` raised."""

@@ -215,6 +215,8 @@ MESSAGES: dict[str, str] = {
     "error.model_too_long": "{reason}",
     "error.model_bad_sampling": "{reason}",
     "error.model": "{reason}",
+    "error.export_too_slow": "Laying out the script took more than {seconds} s, so the export was stopped; try format:fountain, which needs no layout.",
+    "error.import_too_slow": "{file} is too complex to import: reading it took more than {seconds} s. Simplify its markup or split it.",
     "error.request_cancelled": "The request was cancelled.",
     "error.generation_failed": "The model could not write takes for this request.",
     "error.no_takes": "The model returned no takes for this request.",

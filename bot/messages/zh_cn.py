@@ -198,6 +198,8 @@ MESSAGES: dict[str, str] = {
     "error.model_too_long": "这个请求超出了模型的上下文长度；请请求更短的候选稿。",
     "error.model_bad_sampling": "采样设置超出了范围：{reason}",
     "error.model": "模型出错了：{reason}",
+    "error.export_too_slow": "排版剧本超过了 {seconds} 秒，导出已停止；请试试 format:fountain，它不需要排版。",
+    "error.import_too_slow": "{file} 太复杂，无法导入：读取它超过了 {seconds} 秒。请简化它的标记或把它拆开。",
     "error.request_cancelled": "请求已取消。",
     "error.generation_failed": "模型没能为这个请求写出候选稿。",
     "error.no_takes": "模型没有为这个请求返回任何候选稿。",

@@ -201,8 +201,7 @@ class DraftsAndHistory(RoomCore):
             project.page_size.value,
             page_layout(project.language),
             time_limit_s=EXPORT_TIME_LIMIT_S,
-            too_long=f"Laying out the script took more than {EXPORT_TIME_LIMIT_S:.0f} s, so the "
-            f"export was stopped; try format:fountain, which needs no layout.",
+            too_long=message("error.export_too_slow", seconds=f"{EXPORT_TIME_LIMIT_S:.0f}"),
         )
 
 

@@ -353,8 +353,9 @@ class StoryChanges(RoomCore):
             filename,
             data,
             time_limit_s=IMPORT_TIME_LIMIT_S,
-            too_long=f"{filename} is too complex to import: reading it took more than "
-            f"{IMPORT_TIME_LIMIT_S:.0f} s. Simplify its markup or split it.",
+            too_long=message(
+                "error.import_too_slow", file=filename, seconds=f"{IMPORT_TIME_LIMIT_S:.0f}"
+            ),
         )
         elements = tuple(e for e in document.elements if not isinstance(e, Boneyard))
         if not elements:

@@ -10,7 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from bot.errors import BadInput
+from bot.messages import SIMPLIFIED, message
 from bot.offload import Offload
+
+SLOW = message("error.export_too_slow", seconds="60")
 
 
 @pytest.fixture
@@ -21,16 +24,19 @@ def offload() -> Iterator[Offload]:
 
 
 async def test_a_job_runs_in_the_worker_and_its_errors_come_back(offload: Offload) -> None:
-    assert await offload.run(pow, 2, 10, time_limit_s=60, too_long="slow") == 1024
+    assert await offload.run(pow, 2, 10, time_limit_s=60, too_long=SLOW) == 1024
     with pytest.raises(ValueError, match="invalid literal"):
-        await offload.run(int, "ten", time_limit_s=60, too_long="slow")
+        await offload.run(int, "ten", time_limit_s=60, too_long=SLOW)
 
 
 async def test_a_job_past_its_limit_is_stopped_and_the_next_one_is_served(
     offload: Offload,
 ) -> None:
     started = time.perf_counter()
-    with pytest.raises(BadInput, match="too complex"):
-        await offload.run(time.sleep, 30, time_limit_s=1, too_long="That file is too complex.")
+    # A file name with format braces is worded as it is, in the reader's language.
+    said = message("error.import_too_slow", file="{evil}.fdx", seconds="1")
+    with pytest.raises(BadInput, match="too complex") as raised:
+        await offload.run(time.sleep, 30, time_limit_s=1, too_long=said)
+    assert raised.value.render(SIMPLIFIED).startswith("{evil}.fdx 太复杂，无法导入")
     assert time.perf_counter() - started < 20  # stopped, not waited for
-    assert await offload.run(pow, 3, 3, time_limit_s=60, too_long="slow") == 27
+    assert await offload.run(pow, 3, 3, time_limit_s=60, too_long=SLOW) == 27
