@@ -56,6 +56,7 @@ from bot.console_print import (
 )
 from bot.console_revise import ReviseCommands
 from bot.console_steer import SteerCommands
+from bot.context import left_out
 from bot.domain import (
     SETTING_FIELDS,
     SYSTEM_USER,
@@ -273,7 +274,7 @@ class Console:
             if take.problems:
                 self.say(message("console.take_problems", problems="; ".join(take.problems)))
             if take.omitted:
-                self.say(message("console.take_omitted", omitted=", ".join(take.omitted)))
+                self.say(message("console.take_omitted", omitted=left_out(take.omitted)))
         self.say(rule(message("console.vote_rule").render(self.lang)))
 
     async def _premise(self, call: Call) -> None:

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from bot.domain import Beat, BeatStatus, CharacterEntry, Room
+from bot.messages import Message, message, recognise
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
 from screenplay.fountain import to_fountain
 from screenplay.types import (
@@ -75,7 +76,7 @@ def context_for(
             sheets.append(sheet)
             used += cost
         else:
-            omitted.append(f"the sheet of {sheet.name}")
+            omitted.append(str(message("omitted.sheet", name=sheet.name)))
 
     recent, dropped = _recent_script(elements, max(budget - used, 0), counter)
     omitted.extend(dropped)
@@ -204,16 +205,34 @@ def _describe_left_out(left_out: Sequence[Element], kept: Sequence[Element]) -> 
     if not left_out:
         return []
     if not kept:
-        return ["all of the script"]
+        return [str(message("omitted.all"))]
     headings = [e.text for e in left_out if isinstance(e, SceneHeading)]
     starts_mid_scene = not isinstance(kept[0], SceneHeading)
     # When the kept tail starts inside a scene, the last heading left out is that scene's.
     partial = headings.pop() if starts_mid_scene and headings else None
     out = []
     if headings:
-        out.append("1 earlier scene" if len(headings) == 1 else f"{len(headings)} earlier scenes")
+        number = "one" if len(headings) == 1 else "many"
+        out.append(str(message(f"omitted.scenes.{number}", n=len(headings))))
     if partial is not None:
-        out.append(f"the start of the scene {partial}")
+        out.append(str(message("omitted.scene_start", heading=partial)))
     elif not headings:
-        out.append("the opening lines before the first scene")
+        out.append(str(message("omitted.opening")))
     return out
+
+
+#: What a prompt can leave out for length, as the take records it (in English).
+OMITTED_KEYS = (
+    "omitted.sheet",
+    "omitted.all",
+    "omitted.scenes.one",
+    "omitted.scenes.many",
+    "omitted.scene_start",
+    "omitted.opening",
+)
+
+
+def left_out(omitted: Sequence[str]) -> list[str | Message]:
+    """What a take's prompt left out for length (`GeneratedTake.omitted`, stored in English),
+    each as the message it was made from, so that it reads in the reader's language."""
+    return [recognise(said, OMITTED_KEYS) or said for said in omitted]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import discord
 
+from bot.context import left_out
 from bot.domain import (
     Beat,
     BeatStatus,
@@ -23,7 +24,7 @@ from bot.domain import (
     RoomSettings,
     Take,
 )
-from bot.messages import ENGLISH, Lang, command_text, counted, text
+from bot.messages import ENGLISH, Lang, Message, command_text, counted, text
 from bot.room import Bible, TakeEdit, take_text
 from cogs.split import (
     EMBED_DESCRIPTION_LIMIT,
@@ -207,7 +208,7 @@ def _take_notes(proposal: Proposal, lang: Lang) -> list[str]:
     ]
     omitted = next((t.omitted for t in proposal.takes if t.omitted), ())
     if omitted:
-        lines.append(text("embed.left_out", lang, omitted=", ".join(omitted)))
+        lines.append(Message("embed.left_out", {"omitted": left_out(omitted)}).render(lang))
     return lines
 
 

@@ -91,6 +91,12 @@ MESSAGES: dict[str, str] = {
     "duration.minutes": "{min} min {s} s",
     "duration.seconds": "{s} s",
     # --- the room's log: what /history, /undo and /redo say each change was ------------------
+    "omitted.sheet": "the sheet of {name}",
+    "omitted.all": "all of the script",
+    "omitted.scenes.one": "{n} earlier scene",
+    "omitted.scenes.many": "{n} earlier scenes",
+    "omitted.scene_start": "the start of the scene {heading}",
+    "omitted.opening": "the opening lines before the first scene",
     "list.separator": ", ",
     "count.vote.one": "{n} vote",
     "count.vote.many": "{n} votes",

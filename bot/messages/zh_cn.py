@@ -86,6 +86,12 @@ MESSAGES: dict[str, str] = {
     "duration.minutes": "{min} 分钟 {s} 秒",
     "duration.seconds": "{s} 秒",
     # --- the room's log: what /history, /undo and /redo say each change was ------------------
+    "omitted.sheet": "{name}的人物小传",
+    "omitted.all": "全部剧本",
+    "omitted.scenes.one": "前面 {n} 场",
+    "omitted.scenes.many": "前面 {n} 场",
+    "omitted.scene_start": "{heading} 这场戏的开头",
+    "omitted.opening": "第一场之前的开场文字",
     "list.separator": "、",
     "count.vote.one": "{n} 票",
     "count.vote.many": "{n} 票",

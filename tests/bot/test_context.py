@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.context import context_for, estimate_tokens
+from bot.context import context_for, estimate_tokens, left_out
 from bot.domain import Attribution, Beat, BeatStatus, CharacterEntry, Project, Room, ScriptLine
+from bot.messages import SIMPLIFIED, Message
 from model.prompts import parse_answer
 from model.tasks import TaskKind, TaskRequest
 from screenplay.types import Action, Character, Dialogue, Element, SceneHeading, Text
@@ -109,3 +110,14 @@ def test_a_scene_in_a_fresh_story_checks_its_speakers_against_the_whole_bible() 
     assert any("EARTHYN" in problem for problem in invented.problems)
     cast = parse_answer(request, heading + "MARA\nThe tide turns.\n\nLI\nIt does.\n")
     assert not [p for p in cast.problems if "MARA" in p or "LI" in p]
+
+
+def test_what_was_left_out_reads_in_the_readers_language() -> None:
+    """A take records what its prompt left out in English; a Chinese room reads it in Chinese
+    (an entry from a version that worded it otherwise stays as stored)."""
+    stored = ["the sheet of MARA", "2 earlier scenes", "the start of the scene INT. DECK - NIGHT"]
+    said = Message("embed.left_out", {"omitted": [*left_out(stored), "something else"]})
+    assert str(said) == f"Left out for length: {', '.join(stored)}, something else."
+    assert said.render(SIMPLIFIED) == (
+        "因篇幅略去：MARA的人物小传、前面 2 场、INT. DECK - NIGHT 这场戏的开头、something else。"
+    )
