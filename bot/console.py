@@ -71,6 +71,7 @@ from bot.domain import (
 )
 from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError
 from bot.messages import ENGLISH, Lang, Message, counted, message
+from bot.problems import problem_list
 from bot.room import numbered_text, scene_lines
 from model.tasks import TaskKind
 from screenplay.errors import FileError
@@ -272,7 +273,7 @@ class Console:
             self.say(rule(title.render(self.lang)))
             self.say(await asyncio.to_thread(take_block, proposal.kind, take, self.lang))
             if take.problems:
-                self.say(message("console.take_problems", problems="; ".join(take.problems)))
+                self.say(message("console.take_problems", problems=problem_list(take.problems)))
             if take.omitted:
                 self.say(message("console.take_omitted", omitted=left_out(take.omitted)))
         self.say(rule(message("console.vote_rule").render(self.lang)))

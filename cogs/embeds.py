@@ -25,6 +25,7 @@ from bot.domain import (
     Take,
 )
 from bot.messages import ENGLISH, Lang, Message, command_text, counted, text
+from bot.problems import problem_list
 from bot.room import Bible, TakeEdit, take_text
 from cogs.split import (
     EMBED_DESCRIPTION_LIMIT,
@@ -202,7 +203,9 @@ def _take_notes(proposal: Proposal, lang: Lang) -> list[str]:
     """Takes a vote cannot put in (the model left problems in them), and what their prompt
     left out for length."""
     lines = [
-        text("embed.take_has_problems", lang, take=t.number, problems="; ".join(t.problems))
+        Message(
+            "embed.take_has_problems", {"take": t.number, "problems": problem_list(t.problems)}
+        ).render(lang)
         for t in proposal.takes
         if t.problems
     ]

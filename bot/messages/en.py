@@ -354,6 +354,92 @@ MESSAGES: dict[str, str] = {
     "reply.take_unchanged": "Take {take} is unchanged; its votes stay.",
     "reply.take_edited": "Take {take} was edited by {by}.",
     "reply.take_edited_cleared": "Take {take} was edited by {by}; {votes} cleared — vote again.",
+    # --- problems of a take (written in English by the model side, shown in the reader's) ----
+    "problem.at_line": "line {line}: {problem}",
+    "problem.and": "{first}; {rest}",
+    "problem.cue_no_name": "A character cue has no name.",
+    "problem.cue_no_dialogue": "{name} has a cue but no dialogue.",
+    "problem.dialogue_no_cue": 'Dialogue "{text}" has no character cue before it.',
+    "problem.parenthetical_no_cue": 'The parenthetical "{text}" has no character cue before it.',
+    "problem.parenthetical_unwrapped": (
+        'The parenthetical "{text}" should be written in parentheses.'
+    ),
+    "problem.dialogue_opens": 'Dialogue "{text}" opens a parenthesis that is never closed.',
+    "problem.dialogue_closes": 'Dialogue "{text}" closes a parenthesis that was never opened.',
+    "problem.action_opens": 'Action "{text}" opens a parenthesis that is never closed.',
+    "problem.action_closes": 'Action "{text}" closes a parenthesis that was never opened.',
+    "problem.parenthetical_opens": (
+        'The parenthetical "{text}" opens a parenthesis that is never closed.'
+    ),
+    "problem.parenthetical_closes": (
+        'The parenthetical "{text}" closes a parenthesis that was never opened.'
+    ),
+    "problem.heading_empty": (
+        "A scene heading is empty; write where and when, e.g. INT. KITCHEN - NIGHT."
+    ),
+    # A heading is quoted as Python's repr() quotes it: in double quotes when it has an apostrophe.
+    "problem.heading_no_place": (
+        "The scene heading '{heading}' does not say where the scene takes place."
+    ),
+    "problem.heading_no_place_apostrophe": (
+        'The scene heading "{heading}" does not say where the scene takes place.'
+    ),
+    "problem.heading_no_time": (
+        "The scene heading '{heading}' has no time of day; add one after a dash, "
+        "e.g. {example} - NIGHT."
+    ),
+    "problem.heading_no_time_apostrophe": (
+        'The scene heading "{heading}" has no time of day; add one after a dash, '
+        "e.g. {example} - NIGHT."
+    ),
+    "problem.zh_heading_no_time": "场景标题“{heading}”缺少日/夜等时间 (the scene heading has no time of day).",
+    "problem.zh_heading_no_place": "场景标题“{heading}”缺少地点 (the scene heading does not say where).",
+    "problem.scene_empty": "The scene {heading} is empty: nothing happens before the next scene.",
+    "problem.scene_empty_at_end": (
+        "The scene {heading} is empty: nothing happens before the end of the script."
+    ),
+    "problem.unheaded_scene_empty": (
+        "A scene with an empty heading is empty: nothing happens before the next scene."
+    ),
+    "problem.unheaded_scene_empty_at_end": (
+        "A scene with an empty heading is empty: nothing happens before the end of the script."
+    ),
+    # The name twice, under two fields: a field is read back once (`bot.messages.recognise`).
+    "problem.not_on_scene_cast": (
+        "{name}说了话，但不在本场的人物表里 ({speaker} speaks but is not on the scene's 人物 line)."
+    ),
+    "problem.not_in_cast": "{name} speaks but is not in the cast.",
+    "problem.not_in_cast_did_you_mean": (
+        "{name} speaks but is not in the cast (did you mean {member}?)."
+    ),
+    "problem.no_screenplay_text": "The take has no screenplay text in it.",
+    "problem.no_speaker": "The take has no character speaking.",
+    "problem.no_heading": "The take has no scene heading.",
+    "problem.sheet_no_fields": (
+        "The model wrote no sheet fields; its text is kept as the description."
+    ),
+    "problem.sheet_no_name": "The character sheet has no name.",
+    "problem.sheet_empty": "The character sheet has neither a description nor a personality.",
+    "problem.premise_no_logline": "The premise has no logline.",
+    "problem.premise_no_title": "The premise has no title.",
+    "problem.beat_empty": "The beat is empty.",
+    "problem.beat_is_heading": (
+        "The beat is a scene heading (“{beat}”), not something that happens."
+    ),
+    "problem.beat_is_description": (
+        "The beat is a description (“{beat}”), not something that happens."
+    ),
+    "problem.template_echo": (
+        "The take copies the prompt's answer format instead of filling it in (“{echo}”)."
+    ),
+    "problem.broken_character": "The take has a broken character (\ufffd) in it.",
+    "problem.repeats_line": "The take repeats the line “{line}” {times} times.",
+    "problem.repeats_paragraph": "The take repeats a paragraph {times} times (“{paragraph}”).",
+    "problem.circles": "The take goes round in circles (“{phrase}” {times} times).",
+    "problem.held_character": "The take holds one character on repeat (“{held}…”).",
+    "problem.writes_in_a_row": "The take writes “{phrase}” {times} times in a row.",
+    "problem.writes_line_in_a_row": "The take writes the line “{line}” {times} times in a row.",
+    "problem.short_lines": "The take runs on in lines of a word or two ({n} in a row).",
     # --- the console's start and stop (standard error) ---------------------------------------
     "start.no_token": (
         "DISCORD_TOKEN is not set, so the Discord bot is not started; opening the console room "

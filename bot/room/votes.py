@@ -33,6 +33,7 @@ from bot.errors import (
 )
 from bot.messages import message
 from bot.picking import Decision, decide
+from bot.problems import problem_list
 from bot.room.core import (
     RoomCore,
     character_in,
@@ -243,7 +244,7 @@ def _votable(proposal: Proposal, number: int) -> None:
             "error.take_has_problems",
             take=number,
             proposal=proposal.id,
-            problems="; ".join(take.problems),
+            problems=problem_list(take.problems),
         )
 
 
