@@ -14,7 +14,7 @@ import aiosqlite
 
 from bot.domain import Event
 from bot.store.connection import fetch_rows, scalar, storable
-from bot.store.log import event_from_row
+from bot.store.log import EVENT_COLUMNS, event_from_row
 
 #: Events `/history` lists: story changes (undoable), their undos and redos, resets, drafts,
 #: branches. Votes and settings are not changes to the story.
@@ -79,8 +79,8 @@ async def history_rows(
     kinds = ", ".join("?" for _ in HISTORY_KINDS)
     where = f"undoable = 1 OR kind IN ({kinds})"
     numbered = (
-        "SELECT row_number() OVER (ORDER BY id) AS number, id, room_id, user_id, at, kind, "
-        "summary, said, undoable, target, payload FROM events WHERE room_id = ?"
+        f"SELECT row_number() OVER (ORDER BY id) AS number, {EVENT_COLUMNS}, payload "
+        "FROM events WHERE room_id = ?"
     )
     total = await scalar(
         db,
