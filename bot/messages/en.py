@@ -203,8 +203,8 @@ MESSAGES: dict[str, str] = {
         "premise, or start the text with a scene heading or action."
     ),
     "error.no_screenplay_lines": "There is nothing to add: the text has no screenplay lines.",
-    "error.not_screenplay": "That is not a screenplay yet: {problems}.",
-    "error.not_screenplay_more": "That is not a screenplay yet: {problems} (and {more} more).",
+    "error.not_screenplay": "That is not a screenplay yet: {problems}",
+    "error.not_screenplay_more": "That is not a screenplay yet: {problems} (and {more} more)",
     "error.ask_kinds": "Ask for one of: {kinds}.",
     "error.say_what": "Say what the {kind} should be about.",
     "error.too_many_characters": "Name at most {most} characters.",
@@ -356,7 +356,7 @@ MESSAGES: dict[str, str] = {
     "reply.take_edited_cleared": "Take {take} was edited by {by}; {votes} cleared — vote again.",
     # --- problems of a take (written in English by the model side, shown in the reader's) ----
     "problem.at_line": "line {line}: {problem}",
-    "problem.and": "{first}; {rest}",
+    "problem.and": "{first} {rest}",
     "problem.cue_no_name": "A character cue has no name.",
     "problem.cue_no_dialogue": "{name} has a cue but no dialogue.",
     "problem.dialogue_no_cue": 'Dialogue "{text}" has no character cue before it.',

@@ -21,6 +21,7 @@ from bot.errors import (
     NotFound,
 )
 from bot.messages import ENGLISH, LANGS, Lang, counted, text
+from bot.problems import problem_list
 from model.tasks import SCRIPT_KINDS, SHEET_FIELDS, TaskKind, is_chinese
 from screenplay.errors import ScreenplayError
 from screenplay.fdx import parse_fdx
@@ -166,7 +167,8 @@ def parse_script(text: str) -> tuple[Element, ...]:
         raise BadInput("error.no_screenplay_lines")
     problems = [p for p in lint(Document(elements=elements), source=text) if p.code in FATAL_LINT]
     if problems:
-        listed = "; ".join(str(p).rstrip(".") for p in problems[:3])
+        # Worded in the writer's language, as a ballot words a take's problems.
+        listed = problem_list([str(p) for p in problems[:3]])
         if len(problems) > 3:
             raise BadInput("error.not_screenplay_more", problems=listed, more=len(problems) - 3)
         raise BadInput("error.not_screenplay", problems=listed)

@@ -16,10 +16,11 @@ import pytest
 
 from bot.app import open_app
 from bot.console_session import run_console
-from bot.errors import NotAllowed
+from bot.errors import BadInput, NotAllowed
 from bot.messages import ENGLISH, SIMPLIFIED, TRADITIONAL, Lang, Message, en, fields_of, message
 from bot.problems import PROBLEM_KEYS, problem_list, problem_message, problem_messages
 from bot.room import RoomService
+from bot.room.text import parse_script
 from bot.settings import Settings
 from cogs.embeds import ballot_embed
 from model.prompts import parse_answer
@@ -231,6 +232,22 @@ def test_a_sentence_no_message_reads_is_shown_as_stored() -> None:
         assert problem_message(stored) == stored
 
 
+def test_a_script_refused_for_its_problems_says_them_in_the_readers_language() -> None:
+    # `/write` and `/import` refuse text lint cannot place, naming at most three problems.
+    broken = "\n\n".join(f"INT. ROOM {n} - DAY\n\nMARA\n(shouting\nHey." for n in range(5))
+    with pytest.raises(BadInput) as refused:
+        parse_script(broken)
+    english = str(refused.value)
+    assert english.startswith('That is not a screenplay yet: line 4: Dialogue "(shouting Hey."')
+    assert english.endswith("never closed. (and 2 more)")
+    chinese = refused.value.render(SIMPLIFIED)
+    assert chinese.startswith("这还不是剧本：第 4 行：对白“(shouting Hey.”里有一个左括号没有闭合；")
+    assert chinese.endswith("（另有 2 处）。")
+    assert _CJK.search(chinese.replace("(shouting Hey.", "")) and not re.search(
+        "[A-Za-z]", chinese.replace("(shouting Hey.", "")
+    )
+
+
 def _render(said: Message | str, lang: Lang) -> str:
     return said.render(lang) if isinstance(said, Message) else said
 
@@ -238,14 +255,14 @@ def _render(said: Message | str, lang: Lang) -> str:
 def test_a_takes_problems_are_joined_the_readers_way_and_english_as_stored() -> None:
     problems = ["line 3: MARA has a cue but no dialogue.", "MARA's speech is cut off."]
     joined = problem_list(problems)
-    assert str(joined) == "line 3: MARA has a cue but no dialogue.; MARA's speech is cut off."
+    assert str(joined) == "line 3: MARA has a cue but no dialogue. MARA's speech is cut off."
     assert _render(joined, SIMPLIFIED) == (
         "第 3 行：MARA 有角色名行，却没有对白；MARA's speech is cut off."
     )
     assert _render(problem_list(problems[:1]), TRADITIONAL).startswith("第 3 行：MARA 有角色名行")
     # A take can carry hundreds of problems: every one is shown.
     many = [f"line {n}: LI speaks but is not in the cast." for n in range(1, 401)]
-    assert str(problem_list(many)) == "; ".join(many)
+    assert str(problem_list(many)) == " ".join(many)
     assert _render(problem_list(many), SIMPLIFIED).count("LI 说了话，但不在人物表里") == 400
 
 
@@ -282,11 +299,11 @@ async def test_a_chinese_ballot_and_a_refused_vote_name_the_problems_in_chinese(
     chinese = ballot_embed(proposal, settings, lang=SIMPLIFIED).description or ""
     assert f"候选稿 2 有问题（{_CHINESE}）" in chinese
     english = ballot_embed(proposal, settings, lang=ENGLISH).description or ""
-    assert f"Take 2 has problems ({'; '.join(_STORED)})" in english
+    assert f"Take 2 has problems ({' '.join(_STORED)})" in english
     with pytest.raises(NotAllowed) as refused:
         await service.vote(ROOM, BEN, proposal.id, 2)
     assert f"仍有问题（{_CHINESE}）" in refused.value.render(SIMPLIFIED)
-    assert f"still has problems ({'; '.join(_STORED)})" in str(refused.value)
+    assert f"still has problems ({' '.join(_STORED)})" in str(refused.value)
 
 
 async def test_the_chinese_console_names_the_problems_in_chinese(tmp_path: Path) -> None:
