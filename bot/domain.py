@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.errors import BadInput
-from bot.messages import Message, message
+from bot.messages import ENGLISH, SIMPLIFIED, TRADITIONAL, Lang, Message, lang_of, message, text
 from model.tasks import CharacterSheet, TaskKind, is_chinese
 from screenplay.types import (
     Character,
@@ -194,26 +194,44 @@ class Attribution:
             (*kept, user_id),
         )
 
-    def describe(self, names: Mapping[int, str] | None = None) -> str:
-        """In words: "written by Ana" or "take 2 of proposal #7 (model m), picked by Ben"."""
+    def describe(self, names: Mapping[int, str] | None = None, lang: Lang = ENGLISH) -> str:
+        """In words of `lang`: "written by Ana" or "take 2 of proposal #7 (model m), picked by
+        Ben" (在中文剧本里："第 7 号提案的候选稿 2（模型 m），由 Ben 选定")."""
 
         def who(user_id: int) -> str:
             if user_id == SYSTEM_USER:
-                return "the room"
-            return (names or {}).get(user_id, f"user {user_id}")
+                return text("attribution.the_room", lang)
+            return (names or {}).get(user_id) or text("attribution.user", lang, id=user_id)
 
-        revised = ", ".join(who(u) for u in self.revised_by)
-        tail = f", revised by {revised}" if revised else ""
+        parts: list[str] = []
         if self.written_by is not None:
-            return f"written by {who(self.written_by)}{tail}"
-        parts = [f"take {self.take} of proposal #{self.proposal_id}"]
-        if self.model:
-            parts[0] += f" (model {self.model})"
-        if self.picked_by is not None:
-            parts.append(f"picked by {who(self.picked_by)}")
-        if self.edited_by is not None:
-            parts.append(f"edited by {who(self.edited_by)}")
-        return ", ".join(parts) + tail
+            parts.append(text("attribution.written_by", lang, who=who(self.written_by)))
+        else:
+            parts.append(text("attribution.take", lang, take=self.take, proposal=self.proposal_id))
+            if self.model:
+                parts[0] += text("attribution.model", lang, model=self.model)
+            if self.picked_by is not None:
+                parts.append(text("attribution.picked_by", lang, who=who(self.picked_by)))
+            if self.edited_by is not None:
+                parts.append(text("attribution.edited_by", lang, who=who(self.edited_by)))
+        if self.revised_by:
+            revised = text("list.separator", lang).join(who(u) for u in self.revised_by)
+            parts.append(text("attribution.revised_by", lang, who=revised))
+        return text("attribution.separator", lang).join(parts)
+
+
+def script_lang(language: str) -> Lang:
+    """The language a room's script is written in (its `language` setting), for words that go
+    into the script itself, such as attribution notes: every reader sees the same file."""
+    if not is_chinese(language):
+        return ENGLISH
+    if language.strip() in _TRADITIONAL_NAMES or lang_of(language) == TRADITIONAL:
+        return TRADITIONAL
+    return SIMPLIFIED
+
+
+#: Names of Chinese written in traditional characters (a `zh-TW` tag is read by `lang_of`).
+_TRADITIONAL_NAMES = frozenset({"國語", "漢語", "華語"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,14 +362,19 @@ class Room:
             entries.append(TitleEntry("Notes", ScreenText.of(self.project.logline)))
         elements = [line.element for line in self.script]
         if attribution:
-            elements = with_attribution_notes(self.script, names)
+            elements = with_attribution_notes(
+                self.script, names, script_lang(self.project.language)
+            )
         return Document(TitlePage(tuple(entries)), tuple(elements))
 
 
 def with_attribution_notes(
-    lines: tuple[ScriptLine, ...] | list[ScriptLine], names: Mapping[int, str] | None = None
+    lines: tuple[ScriptLine, ...] | list[ScriptLine],
+    names: Mapping[int, str] | None = None,
+    lang: Lang = ENGLISH,
 ) -> list[Element]:
-    """The elements of `lines` with a `Note` before each run of lines of one origin.
+    """The elements of `lines` with a `Note` before each run of lines of one origin, worded in
+    `lang` (the script's language, `script_lang`).
 
     A note never goes between a cue and its dialogue (that would end the dialogue block in
     Fountain): when a run starts inside a dialogue block, its note waits for the next element that
@@ -363,8 +386,12 @@ def with_attribution_notes(
     continuation = (Dialogue, Parenthetical, Lyrics)
     for line in lines:
         if line.attribution != previous:
-            described = line.attribution.describe(names)
-            pending = described if pending is None else f"{pending}; then {described}"
+            described = line.attribution.describe(names, lang)
+            pending = (
+                described
+                if pending is None
+                else text("attribution.then", lang, first=pending, then=described)
+            )
             previous = line.attribution
         inside_block = (
             isinstance(line.element, continuation)

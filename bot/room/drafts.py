@@ -25,9 +25,16 @@ from typing import Any
 import aiosqlite
 
 from bot import store as db_
-from bot.domain import Event, Room, ScriptLine, clean_text, with_attribution_notes
+from bot.domain import (
+    Event,
+    Room,
+    ScriptLine,
+    clean_text,
+    script_lang,
+    with_attribution_notes,
+)
 from bot.errors import BadInput, NotAllowed, NotFound, NothingToUndo
-from bot.messages import counted, message
+from bot.messages import Lang, counted, message
 from bot.room.core import RoomCore, script_in_steps, storable
 from bot.room.numbering import Locked, lock, numbered_elements
 from bot.room.script import locked_numbers
@@ -193,7 +200,8 @@ class DraftsAndHistory(RoomCore):
             raise BadInput("error.nothing_to_export")
         room = Room(room_id, exists=True, project=project, script=script)
         doc = room.document(attribution=attribution, names=names)
-        doc = _numbered(doc, script, locked, since, attribution, names)
+        notes = script_lang(project.language)
+        doc = _numbered(doc, script, locked, since, attribution, names, notes)
         return await self.offload.run(
             render_export,
             doc,
@@ -212,13 +220,16 @@ def _numbered(
     since: Mapping[int, str] | None,
     attribution: bool,
     names: Mapping[int, str] | None,
+    lang: Lang,
 ) -> Document:
     """`doc` with the locked scene numbers and omitted scenes, and with `since` (a draft's
     lines) its elements changed since that draft marked revised."""
     if not locked and since is None:
         return doc
     elements: list[Element] = (
-        with_attribution_notes(list(script), names) if attribution else [x.element for x in script]
+        with_attribution_notes(list(script), names, lang)
+        if attribution
+        else [x.element for x in script]
     )
     by_identity = {id(line.element): line for line in script}
     lines = [by_identity.get(id(element)) for element in elements]

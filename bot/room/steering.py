@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot import store as db_
-from bot.domain import CharacterEntry, Location, Proposal, ProposalStatus, Room
+from bot.domain import CharacterEntry, Location, Proposal, ProposalStatus, Room, script_lang
 from bot.errors import NotFound, NotReady
 from bot.room.core import proposal_in
 from bot.room.proposals import Proposals
@@ -73,7 +73,13 @@ class Steering(Proposals):
         each run of lines says who wrote or picked it (`names` maps user ids to names)."""
         room = await self._snapshot(room_id)
         lines = room.script if scene is None else scene_lines(room.script, scene)
-        return await asyncio.to_thread(format_lines, lines, attribution=attribution, names=names)
+        return await asyncio.to_thread(
+            format_lines,
+            lines,
+            attribution=attribution,
+            names=names,
+            lang=script_lang(room.project.language),
+        )
 
     async def stats(self, room_id: int) -> Stats:
         """Pages, runtime, scenes, locations and lines per character, laid out on the room's

@@ -99,10 +99,11 @@ def format_lines(
     *,
     attribution: bool = False,
     names: Mapping[int, str] | None = None,
+    lang: Lang = ENGLISH,
 ) -> str:
-    """Lines of the script as Fountain text, with attribution notes on request."""
+    """Lines of the script as Fountain text, with attribution notes (in `lang`) on request."""
     elements: list[Element] = (
-        with_attribution_notes(list(lines), names)
+        with_attribution_notes(list(lines), names, lang)
         if attribution
         else [line.element for line in lines]
     )

@@ -75,3 +75,20 @@ async def test_a_room_that_began_in_english_keeps_its_language(service: RoomServ
     await service.set_premise(ROOM, ANA, title="The Last Crossing")
     await service.propose(ROOM, ANA, "dialogue", "陈伯和小梅在渡口告别", ["陈伯", "小梅"])
     assert (await service.room(ROOM)).project.language == "English"
+
+
+async def test_a_chinese_rooms_attribution_notes_are_chinese(service: RoomService) -> None:
+    """Who wrote or picked each passage is noted in the script's own language, in the export
+    and in `/show` alike: the whole room reads the same file."""
+    await service.set_premise(ROOM, ANA, title="茶馆", language="Chinese")
+    await service.write(ROOM, ANA, SCENE)
+    proposal = await service.ask(ROOM, ANA, "dialogue", "小梅不肯走", ["小梅"])
+    await service.pick(ROOM, ANA, proposal.id, 2)
+    names = {ANA: "阿娜"}
+    noted = (await service.export(ROOM, "zh", attribution=True, names=names)).decode("utf-8")
+    assert "由 阿娜 撰写" in noted
+    assert f"第 {proposal.id} 号提案的候选稿 2（模型 fake-model），由 阿娜 选定" in noted
+    shown = await service.script_text(ROOM, attribution=True, names=names)
+    assert "[[由 阿娜 撰写]]" in shown and "written by" not in shown
+    fountain = (await service.export(ROOM, "fountain", attribution=True)).decode("utf-8")
+    assert f"[[由 用户 {ANA} 撰写]]" in fountain
