@@ -272,6 +272,7 @@ class Options:
     seed: int
     dtype: str
     takes_out: str
+    out: str
     first_sampled: bool
     no_relevance: bool
     best_of: int
@@ -298,6 +299,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--data", default="", help="folder of .fountain/.fdx scripts (or hf:NAME), all held out"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument(
+        "--out",
+        default="",
+        help="also write the JSON object to this file, after every column (a run stopped "
+        "partway keeps the columns it finished)",
+    )
     p.add_argument(
         "--tasks", default=",".join(TaskKind), help="task kinds to sample, comma-separated"
     )
@@ -372,27 +379,51 @@ def run(options: Options) -> dict[str, Any]:
     plan = run_of(options)
     rows: list[dict[str, Any]] = []
     columns: dict[str, dict[str, Any]] = {}
+
+    def finished(label: str, column: dict[str, Any]) -> dict[str, Any]:
+        # A column takes minutes to an hour on a CPU: what is finished is written at once, so a
+        # run stopped partway (a session's end) keeps every column it completed.
+        columns[label] = column
+        return keep(options, rows, result())
+
+    def result() -> dict[str, Any]:
+        return eval_report.result(
+            columns, reference_figures(held), _setup(options, held, adapter, note)
+        )
+
     local = _local_columns(options, adapter)
     for label, settings in local:
         loaded = load_model(settings)
         judged = Subject(label, loaded.name, loaded)
-        columns[label] = evaluate_subject(judged, held, plan, rows)
+        finished(label, evaluate_subject(judged, held, plan, rows))
         if label == local[-1][0] and not options.url:
             for ranked in _ranked(judged, options.best_of):
-                columns[ranked.label] = evaluate_subject(
-                    ranked, held, plan, rows, same_model_as=columns[label]
+                finished(
+                    ranked.label,
+                    evaluate_subject(ranked, held, plan, rows, same_model_as=columns[label]),
                 )
         del judged, loaded
     if options.url:
         served = Subject("served", options.served_model, url=options.url, api_key=options.api_key)
-        columns["served"] = evaluate_subject(served, held, plan, rows)
+        finished("served", evaluate_subject(served, held, plan, rows))
         for ranked in _ranked(served, options.best_of):
-            columns[ranked.label] = evaluate_subject(ranked, held, plan, rows)
+            finished(ranked.label, evaluate_subject(ranked, held, plan, rows))
+    return keep(options, rows, result())
+
+
+def keep(
+    options: Options, rows: Sequence[dict[str, Any]], result: dict[str, Any]
+) -> dict[str, Any]:
+    """Write the takes so far (`--takes-out`) and the result so far (`--out`); `result`."""
     if options.takes_out:
         eval_report.write_takes(Path(options.takes_out), rows)
-    return eval_report.result(
-        columns, reference_figures(held), _setup(options, held, adapter, note)
-    )
+    if options.out:
+        out = Path(options.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(out.name + ".part")
+        partial.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        partial.replace(out)
+    return result
 
 
 def _ranked(subject: Subject, best_of: int) -> list[Subject]:

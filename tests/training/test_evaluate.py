@@ -166,10 +166,13 @@ def test_the_tiny_adapter_is_evaluated_on_every_task(
         *("--model", str(tiny_model_dir), "--adapter", str(tiny_adapter)),
         *("--requests", "1", "--takes", "2", "--max-new-tokens", "8", "--best-of", "2"),
         *("--limit-examples", "4", "--max-len", "128", "--takes-out", str(takes_out), "--json"),
+        *("--out", str(tmp_path / "eval" / "result.json")),
     ]
     result = evaluate.main(argv)
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(json.dumps(result))
+    written = (tmp_path / "eval" / "result.json").read_text(encoding="utf-8")
+    assert json.loads(written) == printed
     for key in ("base_ppl", "tuned_ppl", "lint_clean_rate", "loop_rate", "distinct2", "rouge_l"):
         assert printed[key] is not None, key
     # The recorded test script, then the scripts the current split holds out that the adapter
@@ -192,6 +195,36 @@ def test_the_tiny_adapter_is_evaluated_on_every_task(
     assert "| perplexity (answer tokens) |" in text and "| dialogue | Chinese |" in text
     assert "fine-tuned + best-of-2" in text
     assert len(takes_out.read_text(encoding="utf-8").splitlines()) == 72
+
+
+def test_a_run_stopped_partway_keeps_the_columns_it_finished(
+    tiny_adapter: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An evaluation on a CPU runs for an hour or more: when the session ends during the
+    best-of column, the base and fine-tuned columns and their takes are already on disk."""
+    judge = evaluate.evaluate_subject
+
+    def stopped_at_best_of(subject: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if subject.best_of > 1:
+            raise KeyboardInterrupt  # the session's end
+        return judge(subject, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "evaluate_subject", stopped_at_best_of)
+    out, takes_out = tmp_path / "result.json", tmp_path / "takes.jsonl"
+    argv = [
+        *("--model", str(tiny_model_dir), "--adapter", str(tiny_adapter), "--tasks", "dialogue"),
+        *("--requests", "1", "--takes", "2", "--max-new-tokens", "8", "--best-of", "2"),
+        *("--limit-examples", "2", "--max-len", "128", "--no-relevance"),
+        *("--out", str(out), "--takes-out", str(takes_out)),
+    ]
+    with pytest.raises(KeyboardInterrupt):
+        evaluate.main(argv)
+    kept = json.loads(out.read_text(encoding="utf-8"))
+    assert list(kept["columns"]) == ["base", "tuned"]
+    assert kept["ppl_ratio"] == pytest.approx(kept["tuned_ppl"] / kept["base_ppl"])
+    columns = {json.loads(line)["column"] for line in takes_out.read_text().splitlines()}
+    assert columns == {"base", "tuned"}
+    assert not list(tmp_path.glob("*.part"))
 
 
 def test_evaluation_holds_out_every_scene_of_a_data_folder(small_corpus: Path) -> None:
