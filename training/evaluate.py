@@ -380,16 +380,13 @@ def run(options: Options) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     columns: dict[str, dict[str, Any]] = {}
 
-    def finished(label: str, column: dict[str, Any]) -> dict[str, Any]:
+    reference, setup = reference_figures(held), _setup(options, held, adapter, note)
+
+    def finished(label: str, column: dict[str, Any]) -> None:
         # A column takes minutes to an hour on a CPU: what is finished is written at once, so a
         # run stopped partway (a session's end) keeps every column it completed.
         columns[label] = column
-        return keep(options, rows, result())
-
-    def result() -> dict[str, Any]:
-        return eval_report.result(
-            columns, reference_figures(held), _setup(options, held, adapter, note)
-        )
+        _keep(options, rows, eval_report.result(columns, reference, setup))
 
     local = _local_columns(options, adapter)
     for label, settings in local:
@@ -408,13 +405,11 @@ def run(options: Options) -> dict[str, Any]:
         finished("served", evaluate_subject(served, held, plan, rows))
         for ranked in _ranked(served, options.best_of):
             finished(ranked.label, evaluate_subject(ranked, held, plan, rows))
-    return keep(options, rows, result())
+    return eval_report.result(columns, reference, setup)
 
 
-def keep(
-    options: Options, rows: Sequence[dict[str, Any]], result: dict[str, Any]
-) -> dict[str, Any]:
-    """Write the takes so far (`--takes-out`) and the result so far (`--out`); `result`."""
+def _keep(options: Options, rows: Sequence[dict[str, Any]], result: dict[str, Any]) -> None:
+    """Write the takes so far (`--takes-out`) and the result so far (`--out`)."""
     if options.takes_out:
         eval_report.write_takes(Path(options.takes_out), rows)
     if options.out:
@@ -423,7 +418,6 @@ def keep(
         partial = out.with_name(out.name + ".part")
         partial.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
         partial.replace(out)
-    return result
 
 
 def _ranked(subject: Subject, best_of: int) -> list[Subject]:
