@@ -413,11 +413,16 @@ def _keep(options: Options, rows: Sequence[dict[str, Any]], result: dict[str, An
     if options.takes_out:
         eval_report.write_takes(Path(options.takes_out), rows)
     if options.out:
-        out = Path(options.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(out.name + ".part")
-        partial.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-        partial.replace(out)
+        write_json(Path(options.out), result)
+
+
+def write_json(path: Path, result: dict[str, Any]) -> None:
+    """`result` as JSON at `path`, written beside it and renamed over it, so that a run stopped
+    while writing leaves the last whole result."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    partial.replace(path)
 
 
 def _ranked(subject: Subject, best_of: int) -> list[Subject]:

@@ -1,14 +1,16 @@
 """A decoding sweep: which sampling settings give the best takes, task by task, measured.
 
     python -m training.sweep temperature=0.6,0.8,1.0 top_p=0.9,0.95 repetition_penalty=1.05,1.1
-    python -m training.sweep temperature=0.5,0.8 --requests 1 --takes 2 --json
+    python -m training.sweep temperature=0.5,0.8 --requests 1 --takes 2 --json --out sweep.json
 
 Every combination of the settings named (`temperature`, `top_p`, `top_k`, `repetition_penalty`,
 each `NAME=V1,V2,...`) samples the same held-out requests with the same seeds through the bot's
 own path (`training.takes`), with the model `training.evaluate` would judge: the shipped adapter
 by default, `--model`/`--adapter` as given, or a served model (`--url`). Any other option is
 `training.evaluate`'s. For each task and language the setting with the highest `objective`
-wins; the bot's per-task defaults are meant to come from this table, not from feel.
+wins; the bot's per-task defaults are meant to come from this table, not from feel. With
+`--out FILE` the result so far is written after each setting, so a sweep stopped partway keeps
+what it measured.
 
 It knows sampling settings and figures; the generation and scoring are `training.takes`'.
 """
@@ -20,7 +22,8 @@ import itertools
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from model.errors import GenerationError
@@ -78,30 +81,43 @@ def run(specs: Sequence[str], options: evaluate.Options) -> dict[str, Any]:
         evaluate.kinds_of(options.tasks),
     )
     subject = _subject(options, adapter)
-    tried = sweep(subject, held, evaluate.run_of(options), settings)
-    return {
-        "model": subject.name,
-        "adapter": adapter or None,
-        "held_out": held.source,
-        "requests": len(held.requests),
-        "takes": options.takes,
-        "seed": options.seed,
-        "tried": tried,
-        "best": best(tried),
-    }
+
+    def result(tried: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "model": subject.name,
+            "adapter": adapter or None,
+            "held_out": held.source,
+            "requests": len(held.requests),
+            "takes": options.takes,
+            "seed": options.seed,
+            "tried": tried,
+            "best": best(tried),
+        }
+
+    def keep(tried: list[dict[str, Any]]) -> None:
+        if options.out:
+            evaluate.write_json(Path(options.out), result(tried))
+
+    return result(sweep(subject, held, evaluate.run_of(options), settings, keep))
 
 
 def sweep(
-    subject: Subject, held: Heldout, plan: Run, settings: Sequence[dict[str, Any]]
+    subject: Subject,
+    held: Heldout,
+    plan: Run,
+    settings: Sequence[dict[str, Any]],
+    finished: Callable[[list[dict[str, Any]]], None] = lambda tried: None,
 ) -> list[dict[str, Any]]:
-    """The per-task figures and objective of `subject`'s takes under each setting."""
-    tried = []
+    """The per-task figures and objective of `subject`'s takes under each setting; `finished`
+    is given the settings tried so far after each (to keep them, `--out`, should the run stop)."""
+    tried: list[dict[str, Any]] = []
     for setting in settings:
         sampling = dataclasses.replace(plan.sampling, **setting)
         scored, _ = sample_and_score(subject, held, dataclasses.replace(plan, sampling=sampling))
         rows = [{**row, "objective": objective(row)} for row in per_task(scored)]
         _log.info("%s: %s", setting, [(r["kind"], round(r["objective"], 3)) for r in rows])
         tried.append({"setting": setting, "per_task": rows})
+        finished(tried)
     return tried
 
 

@@ -81,17 +81,41 @@ def _result(tried: list[dict[str, object]], winners: list[dict[str, object]]) ->
 
 
 def test_a_sweep_runs_on_a_local_model(
-    tiny_model_dir: Path, small_corpus: Path, capsys: pytest.CaptureFixture[str]
+    tiny_model_dir: Path, small_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = [
         *("temperature=0.5,1.0", "--model", str(tiny_model_dir), "--data", str(small_corpus)),
         *("--tasks", "beat", "--requests", "1", "--takes", "1", "--max-new-tokens", "4", "--json"),
+        *("--out", str(tmp_path / "sweep.json")),
     ]
     result = sweep.main(argv)
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(result))
+    assert json.loads((tmp_path / "sweep.json").read_text(encoding="utf-8")) == json.loads(
+        json.dumps(result)
+    )
     assert [t["setting"] for t in result["tried"]] == [{"temperature": 0.5}, {"temperature": 1.0}]
     assert len(result["best"]) == 2  # beat in English and in Chinese
     assert all(row["relevance"] is not None for t in result["tried"] for row in t["per_task"])
+
+
+def test_a_sweep_keeps_each_setting_it_finished(small_corpus: Path, tmp_path: Path) -> None:
+    """`--out`: a sweep stopped partway (a session ends) keeps the settings it has measured."""
+    held = evaluate.heldout(str(small_corpus), 0, 1, kinds=(TaskKind.BEAT,))
+    subject = Subject("fake", "fake", generator=FakeGenerator(write=_loops_when_hot))
+    plan = Run(2, 16, 128, 2, 1, Sampling())
+    out = tmp_path / "sweep.json"
+    kept: list[list[dict[str, object]]] = []
+
+    def stop_after_first(tried: list[dict[str, object]]) -> None:
+        evaluate.write_json(out, {"tried": tried, "best": sweep.best(tried)})
+        kept.append(json.loads(out.read_text(encoding="utf-8"))["tried"])
+
+    sweep.sweep(subject, held, plan, sweep.grid(["temperature=1.2,0.7"]), stop_after_first)
+    assert [[t["setting"] for t in tried] for tried in kept] == [
+        [{"temperature": 1.2}],
+        [{"temperature": 1.2}, {"temperature": 0.7}],
+    ]
+    assert not out.with_name("sweep.json.part").exists()
 
 
 def test_a_sweep_without_settings_says_what_to_name(capsys: pytest.CaptureFixture[str]) -> None:
