@@ -62,6 +62,7 @@ PROBLEM_KEYS: tuple[str, ...] = (
     "problem.writes_in_a_row",
     "problem.writes_line_in_a_row",
     "problem.short_lines",
+    "problem.few_words",
     # screenplay.lint, opening with the speaker's or character's name
     "problem.cue_no_dialogue",
     "problem.not_on_scene_cast",

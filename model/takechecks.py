@@ -189,6 +189,13 @@ _SAME_LINE_RUN = 4
 _SHORT_LINE_WORDS = 2
 _SHORT_LINES_IN_A_PARAGRAPH = 8
 _SHORT_LINES_IN_A_ROW = 24
+#: Any `_WINDOW` words in a row (a Chinese character is a word) use at least `_FEWEST_DISTINCT`
+#: different ones. The corpus's most repetitive writing ("点亮了一下灭了又亮了一下灭了又亮了一下",
+#: a chant of "there was an inquiry") keeps 10 in 24; a take circling among a few characters in
+#: no fixed order (温叔平温叔平姑着温叔平着…, 灉灉主憨灉灉偏…) keeps 8 or fewer, and no run
+#: or phrase check sees it.
+_WINDOW = 24
+_FEWEST_DISTINCT = 9
 
 
 def find_loop(text: str) -> str | None:
@@ -199,16 +206,19 @@ def find_loop(text: str) -> str | None:
     a run of very short lines (one-word lines that go on and on); a line of three or more words
     written three times or more anywhere; a paragraph of six or more words written twice; or a
     phrase on repeat across the take (a four-word sequence four times or more, or fewer than
-    half the four-word sequences distinct). Character cues come back with every speech and
+    half the four-word sequences distinct); or a stretch of 24 words that circles among fewer
+    than nine (a Chinese character counts as a word). Character cues come back with every speech and
     short replies ("Yes.") legitimately repeat: neither counts as a repeated line.
     """
     all_lines = [" ".join(line.split()) for line in text.splitlines()]
+    words = [w.lower() for w in _CHARACTER_WORD.findall(text)]
     return (
         _repeated_text(all_lines)
         or _held_character(text)
-        or _repeated_run([w.lower() for w in _CHARACTER_WORD.findall(text)])
+        or _repeated_run(words)
         or _same_line_run(all_lines)
         or _short_line_run(all_lines)
+        or _few_distinct(_spoken_words(all_lines))
     )
 
 
@@ -280,6 +290,36 @@ def _short_line_run(lines: list[str]) -> str | None:
         in_a_row = in_a_row + 1 if short else 0
         if in_paragraph >= _SHORT_LINES_IN_A_PARAGRAPH or in_a_row >= _SHORT_LINES_IN_A_ROW:
             return f"The take runs on in lines of a word or two ({in_a_row} in a row)."
+    return None
+
+
+#: The speaker of a Chinese-convention speech (`陈伯：…`, `小梅（画外音）:`), at a line's start.
+_ZH_SPEAKER = re.compile(rf"^[{CJK}A-Za-z·]{{1,8}}(?:[（(][^）)]{{0,12}}[）)])?[：:]")
+
+
+def _spoken_words(lines: list[str]) -> list[str]:
+    """The words of `lines` without their cues: a quick exchange names its speakers every
+    other line, and those names are not the take going round."""
+    kept = (_ZH_SPEAKER.sub("", line) for line in lines if not _looks_like_cue(line))
+    return [w.lower() for w in _CHARACTER_WORD.findall("\n".join(kept))]
+
+
+def _few_distinct(words: list[str]) -> str | None:
+    """A stretch of `_WINDOW` words that uses fewer than `_FEWEST_DISTINCT` different ones: one
+    pass with a sliding count."""
+    if len(words) < _WINDOW:
+        return None
+    window = Counter(words[:_WINDOW])
+    for start in range(len(words) - _WINDOW + 1):
+        if start:
+            leaving = words[start - 1]
+            window[leaving] -= 1
+            if not window[leaving]:
+                del window[leaving]
+            window[words[start + _WINDOW - 1]] += 1
+        if len(window) < _FEWEST_DISTINCT:
+            stretch = _joined(words[start : start + _WINDOW])
+            return f"The take circles among {len(window)} words (“{_clip(stretch, 30)}”)."
     return None
 
 

@@ -450,6 +450,7 @@ MESSAGES: dict[str, str] = {
     "problem.writes_in_a_row": "The take writes “{phrase}” {times} times in a row.",
     "problem.writes_line_in_a_row": "The take writes the line “{line}” {times} times in a row.",
     "problem.short_lines": "The take runs on in lines of a word or two ({n} in a row).",
+    "problem.few_words": "The take circles among {n} words (“{stretch}”).",
     # --- the console's start and stop (standard error) ---------------------------------------
     "start.no_token": (
         "DISCORD_TOKEN is not set, so the Discord bot is not started; opening the console room "

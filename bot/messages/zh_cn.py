@@ -370,6 +370,7 @@ MESSAGES: dict[str, str] = {
     "problem.writes_in_a_row": "候选稿把“{phrase}”连着写了 {times} 次",
     "problem.writes_line_in_a_row": "候选稿把“{line}”这一行连着写了 {times} 次",
     "problem.short_lines": "候选稿接连写出只有一两个字的短行（连续 {n} 行）",
+    "problem.few_words": "候选稿翻来覆去只用 {n} 个字词（“{stretch}”）",
     # --- the console's start and stop (standard error) ---------------------------------------
     "start.no_token": "没有设置 DISCORD_TOKEN，所以不启动 Discord 机器人，改为打开控制台编剧室（把令牌写进 .env 即可运行机器人）。",
     "start.shipped_model": "自带的模型",

@@ -156,6 +156,7 @@ PRODUCED: list[tuple[str, Callable[[], list[str]]]] = [
     ("problem.writes_in_a_row", lambda: _check(find_loop("窗" * 10))),
     ("problem.writes_line_in_a_row", lambda: _check(find_loop("Stop it.\n" * 4))),
     ("problem.short_lines", lambda: _check(find_loop("Yes.\nNo.\nWhy?\nNow.\n" * 2))),
+    ("problem.few_words", lambda: _check(find_loop("温叔平温叔平着温叔平姑着骆九" * 2))),
 ]
 
 
@@ -212,6 +213,7 @@ _SAMPLES: dict[str, object] = {
     "paragraph": "rain hammers the deck of the old ferry.",
     "phrase": "the key is cold",
     "held": "ooooo",
+    "stretch": "温叔平着温叔平姑着",
     "times": 4,
     "n": 24,
 }

@@ -46,6 +46,11 @@ def test_no_scene_of_the_corpus_is_taken_for_a_loop() -> None:
         "Come on, come on, come on, come on, come on, come on.",
         "SHE\n\n" * 8,
         "Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaah!",
+        # Circling among a few characters or words in no fixed order: no run, no phrase.
+        "△ 温叔平温叔平温叔平姑着温叔平着温叔平叔平黔着骆九川",
+        "内景 夜\n灉灉主憨灉灉偏灉灉偏灉灉偏灉灉灉偏灉灉偏灉灉灉偏",
+        "MARA\nThe key, key the, cold key the, the cold key, key cold the, the key cold key, "
+        "cold the key, key key the cold.",
     ],
 )
 def test_a_degenerate_take_is_a_loop(take: str) -> None:
@@ -61,6 +66,11 @@ def test_a_degenerate_take_is_a_loop(take: str) -> None:
         "INT. DINER - NIGHT\n\nOn the counter:\n\nA cup\nA key\nA gun\n",
         "JOE\nKnock, knock, knock. Anyone home?",
         "MARA\nNoooooooo!",
+        # A stubborn exchange: few words, but the speakers' names are not the take circling.
+        "陈伯：走。\n小梅：不走。\n陈伯：走！\n小梅：我不走。\n陈伯：你走不走？\n小梅：不走！\n"
+        "陈伯：（拍桌）走！\n小梅：不走就是不走。\n陈伯：那你留下。",
+        "MARA\nNo.\n\nTOM\nYes.\n\nMARA\nNo.\n\nTOM\nYes, yes, yes.\n\nMARA\nNo, no, no, no."
+        "\n\nTOM\nWhy not?\n\nMARA\nBecause no.\n\nTOM\nYes.\n\nMARA\nNo!",
         # A quick exchange of one-word lines: cue, reply, cue, reply.
         "".join(
             f"{cue}\n{word}.\n\n"
