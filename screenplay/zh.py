@@ -643,9 +643,14 @@ def zh_lines(doc: Document) -> list[ZhLine]:
     return out
 
 
+#: The title line of a title page that has no title (its credits still need the 《》 line to be
+#: read as a title block): what a Chinese production calls an untitled script.
+UNTITLED = "未命名"
+
+
 def _title_lines(page: TitlePage) -> Iterator[ZhLine]:
     title = page.get("Title")
-    yield ZhLine("title", f"《{_one_line(title.plain) if title else ''}》")
+    yield ZhLine("title", f"《{(_one_line(title.plain) if title else '') or UNTITLED}》")
     for entry in page.entries:
         key = entry.key.strip()
         if key.lower() == "title":

@@ -123,6 +123,14 @@ def test_title_block_and_fountain_extras_round_trip() -> None:
     assert to_zh(doc) == text
 
 
+def test_a_title_page_without_a_title_is_written_as_untitled() -> None:
+    # An untitled room's export still credits its writers; 《》 reads as a blank on the page.
+    doc = parse_fountain("Author: 阿娜\n\n内景 茶馆 夜\n\n@陈伯\n打烊了。\n")
+    written = to_zh(doc)
+    assert written.startswith("《未命名》\n编剧：阿娜\n")
+    assert parse_zh(written).title_page.get("Author") == Text.of("阿娜")
+
+
 def test_hollywood_elements_are_mapped() -> None:
     doc = parse_fountain(
         "INT. 老成都茶馆 - NIGHT #12#\n\nEXT. STREET - DUSK\n\nTOM: hello.\n\n@陈伯 (V.O.)\n"
