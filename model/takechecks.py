@@ -207,8 +207,8 @@ def find_loop(text: str) -> str | None:
     written three times or more anywhere; a paragraph of six or more words written twice; or a
     phrase on repeat across the take (a four-word sequence four times or more, or fewer than
     half the four-word sequences distinct); or a stretch of 24 words that circles among fewer
-    than nine (a Chinese character counts as a word). Character cues come back with every speech and
-    short replies ("Yes.") legitimately repeat: neither counts as a repeated line.
+    than nine (a Chinese character counts as a word). Character cues come back with every
+    speech and short replies ("Yes.") legitimately repeat: neither counts as a repeated line.
     """
     all_lines = [" ".join(line.split()) for line in text.splitlines()]
     words = [w.lower() for w in _CHARACTER_WORD.findall(text)]
@@ -311,15 +311,14 @@ def _few_distinct(words: list[str]) -> str | None:
         return None
     window = Counter(words[:_WINDOW])
     for start in range(len(words) - _WINDOW + 1):
-        if start:
-            leaving = words[start - 1]
-            window[leaving] -= 1
-            if not window[leaving]:
-                del window[leaving]
-            window[words[start + _WINDOW - 1]] += 1
         if len(window) < _FEWEST_DISTINCT:
             stretch = _joined(words[start : start + _WINDOW])
             return f"The take circles among {len(window)} words (“{_clip(stretch, 30)}”)."
+        if start + _WINDOW < len(words):
+            window[words[start + _WINDOW]] += 1
+            window[words[start]] -= 1
+            if not window[words[start]]:
+                del window[words[start]]
     return None
 
 
