@@ -17,10 +17,20 @@ import re
 from dataclasses import dataclass, field
 
 from bot.errors import BadInput
-from bot.messages import Message, message
+from bot.messages import (
+    ENGLISH,
+    Lang,
+    Message,
+    command_name,
+    english_option,
+    message,
+    option_name,
+)
 from bot.room import EXPORT_FORMATS
 
-_OPTION = re.compile(r"([a-z_][a-z0-9_]*):", re.IGNORECASE)
+#: An option's name and colon; a name in Chinese counts only when it is one of the options'
+#: Chinese names (`候选稿:2`), so that `陈伯:打烊了。` stays text.
+_OPTION = re.compile(r"([^\W\d]\w*):")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +76,10 @@ def _split_options(rest: str) -> tuple[dict[str, str], str]:
             i += 1
             continue
         match = _OPTION.match(rest, i)
-        if match and (match.end() < len(rest)) and not rest[match.end()].isspace():
+        name = _option_name(match.group(1)) if match else None
+        if match and name and (match.end() < len(rest)) and not rest[match.end()].isspace():
             value, i = _read_value(rest, match.end())
-            options[match.group(1).lower()] = value
+            options[name] = value
             continue
         end = i
         while end < len(rest) and not rest[end].isspace():
@@ -76,6 +87,15 @@ def _split_options(rest: str) -> tuple[dict[str, str], str]:
         words.append(rest[i:end])
         i = end
     return options, " ".join(words)
+
+
+def _option_name(written: str) -> str | None:
+    """The option a name stands for: an ASCII name as itself (lower-cased), a Chinese one by
+    the option it names; None when it names none (then it is text)."""
+    if written.isascii():
+        return written.lower()
+    english = english_option(written)
+    return None if english == written else english
 
 
 def _read_value(rest: str, start: int) -> tuple[str, int]:
@@ -120,9 +140,13 @@ class Command:
             else message(key)
         )
 
-    def usage(self) -> str:
-        shown = [o if o not in self.optional else f"[{o}]" for o in self.options]
-        return " ".join([f"/{self.name}", *shown])
+    def usage(self, lang: Lang = ENGLISH) -> str:
+        """`/name option [optional]`, named as a reader of `lang` types them."""
+        shown = [
+            f"[{option_name(o, lang)}]" if o in self.optional else option_name(o, lang)
+            for o in self.options
+        ]
+        return " ".join([f"/{command_name(self.name, lang)}", *shown])
 
 
 _SHEET_OPTIONS = ("role", "description", "personality", "backstory", "voice", "relationships")

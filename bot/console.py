@@ -70,12 +70,23 @@ from bot.domain import (
     parse_duration,
 )
 from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError
-from bot.messages import ENGLISH, Lang, Message, counted, message
+from bot.messages import (
+    ENGLISH,
+    Lang,
+    Message,
+    chinese_group_names,
+    command_name,
+    counted,
+    english_command,
+    message,
+    option_name,
+)
 from bot.problems import problem_list
 from bot.room import numbered_text, scene_lines
 from model.tasks import TaskKind
 from screenplay.errors import FileError
 from screenplay.files import read_script_bytes, write_atomic
+from screenplay.layout import display_width
 from screenplay.render import EXTENSIONS
 
 _log = logging.getLogger(__name__)
@@ -183,8 +194,9 @@ class Console:
         return True
 
     def _parse(self, line: str) -> Call:
-        parsed: CommandLine = parse_command_line(line, _GROUPS)
-        name = ALIASES.get(parsed.command, parsed.command)
+        parsed: CommandLine = parse_command_line(line, _GROUPS | chinese_group_names())
+        english = english_command(parsed.command)
+        name = ALIASES.get(english, english)
         command = BY_NAME.get(name)
         if command is None:
             raise BadInput("console.no_command", command=parsed.command)
@@ -193,26 +205,31 @@ class Console:
         if unknown:
             raise BadInput(
                 "console.no_option",
-                command=command.name,
+                command=command_name(command.name, self.lang),
                 option=unknown[0],
-                takes=", ".join(command.options) or message("console.no_options"),
+                takes=", ".join(option_name(o, self.lang) for o in command.options)
+                or message("console.no_options"),
             )
         if parsed.text:
             if not command.options:
-                raise BadInput("console.takes_no_text", command=command.name)
+                raise BadInput(
+                    "console.takes_no_text", command=command_name(command.name, self.lang)
+                )
             first = command.options[0]
             if first in values:
                 raise BadInput(
-                    "console.not_an_option", text=repr(parsed.text), command=command.name
+                    "console.not_an_option",
+                    text=repr(parsed.text),
+                    command=command_name(command.name, self.lang),
                 )
             values[first] = parsed.text
         missing = [o for o in command.options if o not in command.optional and o not in values]
         if missing:
             raise BadInput(
                 "console.needs_option",
-                command=command.name,
-                option=missing[0],
-                usage=command.usage(),
+                command=command_name(command.name, self.lang),
+                option=option_name(missing[0], self.lang),
+                usage=command.usage(self.lang),
             )
         if parsed.actor is None:
             return Call(command, self.user_id, True, values)
@@ -590,19 +607,20 @@ class Console:
         )
 
     async def _help(self, call: Call) -> None:
-        wanted = (call.get("command") or "").lstrip("/").lower()
+        wanted = english_command((call.get("command") or "").lstrip("/").lower())
         if wanted:
             command = BY_NAME.get(ALIASES.get(wanted, wanted))
             if command is None:
                 raise BadInput("console.no_command", command=wanted)
-            self.say(f"{command.usage()}\n  {command.summary.render(self.lang)}")
+            self.say(f"{command.usage(self.lang)}\n  {command.summary.render(self.lang)}")
             return
         for command in COMMANDS:
-            usage = command.usage()
-            if len(usage) > _HELP_COLUMN - 2:
+            usage = command.usage(self.lang)
+            if display_width(usage) > _HELP_COLUMN - 2:
                 self.say(usage)
                 usage = ""
-            self.say(f"{usage:<{_HELP_COLUMN}}{command.summary.render(self.lang)}")
+            padding = " " * (_HELP_COLUMN - display_width(usage))
+            self.say(f"{usage}{padding}{command.summary.render(self.lang)}")
         self.say(message("console.help_footer"))
 
     async def _quit(self, call: Call) -> bool:

@@ -67,9 +67,119 @@ def _converter() -> Any:
     return opencc.OpenCC("s2twp")
 
 
-def _traditional(key: str) -> str | None:
+def _simplified(key: str) -> str | None:
     simplified = zh_cn.MESSAGES.get(key)
+    return None if simplified is None else _named_in_chinese(simplified)
+
+
+def _traditional(key: str) -> str | None:
+    simplified = _simplified(key)
     return None if simplified is None else _to_traditional(simplified)
+
+
+#: A command the catalogue names (`/pick`, `/room settings`): a slash that opens a word.
+_COMMAND_REFERENCE = re.compile(r"(?<![\w/])/([a-z]+)(?: ([a-z]+)\b)?")
+#: One of its options (`take:2`, `（to:12`): a lower-case name that opens a word, then a colon.
+_OPTION_REFERENCE = re.compile(r"(?<![\w:/.])([a-z_]+):(?=\S)")
+
+
+@cache
+def _named_in_chinese(simplified: str) -> str:
+    """A simplified Chinese text whose slash commands and their options are called by the
+    names a Chinese Discord client shows (`/pick take:2` -> `/选定 候选稿:2`), which the console
+    takes too (`english_command`); the console's own commands (`/vote`) by its names for them."""
+
+    def command(found: re.Match[str]) -> str:
+        first, second = found.group(1), found.group(2)
+        if second and f"{first} {second}" in commands_zh.COMMAND_NAMES:
+            group = commands_zh.COMMAND_NAMES.get(first, first)
+            return f"/{group} {commands_zh.COMMAND_NAMES[f'{first} {second}']}"
+        named = f"/{_ALL_COMMAND_NAMES.get(first, first)}"
+        return f"{named} {second}" if second else named
+
+    def option(found: re.Match[str]) -> str:
+        return f"{_ALL_OPTION_NAMES.get(found.group(1), found.group(1))}:"
+
+    return _OPTION_REFERENCE.sub(option, _COMMAND_REFERENCE.sub(command, simplified))
+
+
+def command_name(path: str, lang: Lang) -> str:
+    """A command's name as a reader of `lang` types it (`room settings` -> `编剧室 设置`)."""
+    if lang == ENGLISH:
+        return path
+    first, _, second = path.partition(" ")
+    words = [_ALL_COMMAND_NAMES.get(first, first)]
+    if second:
+        words.append(_ALL_COMMAND_NAMES.get(path, second))
+    named = " ".join(words)
+    return named if lang == SIMPLIFIED else _to_traditional(named)
+
+
+def option_name(option: str, lang: Lang) -> str:
+    """An option's name as a reader of `lang` types it (`take` -> `候选稿`)."""
+    if lang == ENGLISH:
+        return option
+    named = _ALL_OPTION_NAMES.get(option, option)
+    return named if lang == SIMPLIFIED else _to_traditional(named)
+
+
+def english_command(name: str) -> str:
+    """The English path of a command given by its Chinese name (`编剧室 设置` -> `room
+    settings`, simplified or traditional); `name` itself when it is no Chinese command name."""
+    return _chinese_command_names().get(name, name)
+
+
+def english_option(name: str) -> str:
+    """An option's English name given its Chinese one (`候选稿` -> `take`); else `name`."""
+    return _chinese_option_names().get(name, name)
+
+
+def chinese_group_names() -> frozenset[str]:
+    """The Chinese names (simplified and traditional) of the commands that have subcommands."""
+    groups = {path.partition(" ")[0] for path in commands_zh.COMMAND_NAMES if " " in path}
+    return frozenset(
+        chinese
+        for group in groups
+        for chinese in _both_scripts(commands_zh.COMMAND_NAMES.get(group, group))
+    )
+
+
+_ALL_COMMAND_NAMES = {**commands_zh.COMMAND_NAMES, **commands_zh.CONSOLE_COMMAND_NAMES}
+_ALL_OPTION_NAMES = {**commands_zh.OPTION_NAMES, **commands_zh.CONSOLE_OPTION_NAMES}
+
+
+@cache
+def _chinese_command_names() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for path, simplified in _ALL_COMMAND_NAMES.items():
+        first, _, second = path.partition(" ")
+        if second:
+            group = commands_zh.COMMAND_NAMES.get(first, first)
+            for chinese_group in _both_scripts(group):
+                for chinese in _both_scripts(simplified):
+                    names.setdefault(f"{chinese_group} {chinese}", path)
+        else:
+            for chinese in _both_scripts(simplified):
+                names.setdefault(chinese, path)
+    return names
+
+
+@cache
+def _chinese_option_names() -> dict[str, str]:
+    return {
+        chinese: option
+        for option, simplified in _ALL_OPTION_NAMES.items()
+        for chinese in _both_scripts(simplified)
+    }
+
+
+def _both_scripts(simplified: str) -> tuple[str, ...]:
+    """A name as typed in either script: simplified, the Taiwan wording the catalogue shows
+    (`匯出`), and the character-for-character traditional a writer may type instead (`導出`)."""
+    import opencc
+
+    by_character = str(opencc.OpenCC("s2t").convert(simplified))
+    return tuple(dict.fromkeys((simplified, _to_traditional(simplified), by_character)))
 
 
 @cache
@@ -106,7 +216,7 @@ def template(key: str, lang: Lang = ENGLISH) -> str:
     unknown key is logged and shown as itself (a test keeps every key in the catalogue)."""
     found: str | None
     if lang == SIMPLIFIED:
-        found = zh_cn.MESSAGES.get(key)
+        found = _simplified(key)
     elif lang == TRADITIONAL:
         found = _traditional(key)
     else:
@@ -127,7 +237,7 @@ def text(key: str, lang: Lang = ENGLISH, /, **fields: object) -> str:
 def catalogue(lang: Lang) -> Mapping[str, str]:
     """Every message of `lang` as written or derived (English's is the complete set)."""
     if lang == SIMPLIFIED:
-        return zh_cn.MESSAGES
+        return {key: found for key in zh_cn.MESSAGES if (found := _simplified(key)) is not None}
     if lang == TRADITIONAL:
         return {key: found for key in zh_cn.MESSAGES if (found := _traditional(key)) is not None}
     return en.MESSAGES

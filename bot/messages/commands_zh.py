@@ -61,6 +61,15 @@ COMMAND_NAMES: dict[str, str] = {
     "draft list": "列表",
 }
 
+#: The console's own commands (Discord has buttons for them), named in its Chinese messages and
+#: taken as typed; not part of the Discord command tree.
+CONSOLE_COMMAND_NAMES: dict[str, str] = {
+    "vote": "投票",
+    "reroll": "重写",
+    "edit": "改稿",
+    "quit": "退出",
+}
+
 #: Option names, the same in every command that has the option.
 OPTION_NAMES: dict[str, str] = {
     "idea": "想法",
@@ -107,6 +116,16 @@ OPTION_NAMES: dict[str, str] = {
     "after": "之后",
     "before_scene": "之前场次",
     "page": "页",
+}
+
+#: The console's names for options its Discord command calls otherwise (`paper` is `page_size`
+#: there) or has no option for (`/help command:`, `/import path:`).
+CONSOLE_OPTION_NAMES: dict[str, str] = {
+    "command": "命令",
+    "notes": "风格说明",
+    "paper": "纸张",
+    "path": "路径",
+    "status": "状态",
 }
 
 #: Choice names, by the choice's value.

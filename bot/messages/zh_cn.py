@@ -519,7 +519,7 @@ MESSAGES: dict[str, str] = {
     "help.room_branch": "用本编剧室的故事开一个新编剧室：/room branch",
     "help.room_reset": "主编剧：清空故事：/room reset confirm:true",
     "help.status": "模型和它的队列：/status",
-    "help.help": "命令列表，或某个命令的说明：/help command:revise",
+    "help.help": "命令列表，或某个命令的说明：/help command:修改",
     "help.quit": "离开控制台：/quit",
     # --- Discord: takes, ballots, progress and the embeds -------------------------------------
     "count.vote_for_it.one": "得 {n} 票。",

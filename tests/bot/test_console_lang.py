@@ -38,13 +38,40 @@ async def test_the_console_answers_in_chinese(tmp_path: Path) -> None:
         SIMPLIFIED,
     )
     assert "模型：FakeGenerator，由调用方提供的生成器运行。\n队列：本进程中没有。\n已运行 " in said
-    assert "/premise idea                         请模型写标题和一句话梗概" in said
+    # Commands by the names a Chinese client shows, summaries in one column on a terminal
+    # (a CJK character is two columns wide).
+    assert "\n/故事梗概 想法                        请模型写标题和一句话梗概" in said
+    assert "\n/选定 候选稿 [提案]                   主编剧：现在就选定一份候选稿" in said
     assert "选项写作 名字:值" in said
     assert "错误：本编剧室没有开放的提案；请先请模型写候选稿。" in said
     assert "已加入剧本 2 行：" in said
-    assert '设定集是空的。请用 /character name:"……" 请模型写一个。' in said
-    assert "错误：没有 /frobnicate 这个命令；/help 会列出所有命令。" in said
+    assert '设定集是空的。请用 /人物 名字:"……" 请模型写一个。' in said
+    assert "错误：没有 /frobnicate 这个命令；/帮助 会列出所有命令。" in said
     assert "error:" not in said and "There is" not in said
+
+
+async def test_a_chinese_room_types_its_commands_in_chinese(tmp_path: Path) -> None:
+    """The names the help lists are the names the console takes, in either script; a line
+    of dialogue in the Chinese convention (`陈伯：打烊了。`) stays text, not an option."""
+    said = await _session(
+        tmp_path / "room.db",
+        [
+            '/写入 文本:"外景 码头 晨\\n\\n陈伯:打烊了。"',
+            "/場景 描述:碼頭",
+            "/选定 候选稿:2",
+            "/幫助 命令:選定",
+            "/选定",
+            "/改稿 候选稿:1",
+        ],
+        SIMPLIFIED,
+    )
+    assert "陈伯\n          打烊了。" in said
+    assert "第 1 号提案 —— 场景，" in said
+    assert "第 1 号提案的候选稿 2 已写入剧本" in said
+    assert "> /幫助 命令:選定\n/选定 候选稿 [提案]\n  主编剧：现在就选定一份候选稿" in said
+    assert "错误：/选定 需要 候选稿；用法：/选定 候选稿 [提案]" in said
+    assert "错误：/改稿 需要 文本；用法：" in said
+    assert "error:" not in said
 
 
 async def test_the_consoles_history_undo_and_redo_speak_chinese(tmp_path: Path) -> None:

@@ -23,13 +23,17 @@ from bot.messages import (
     TRADITIONAL,
     Message,
     catalogue,
+    command_name,
     command_text,
     counted,
     en,
+    english_command,
+    english_option,
     fields_of,
     first_lang,
     lang_of,
     message,
+    option_name,
     text,
     zh_cn,
 )
@@ -257,3 +261,40 @@ def test_traditional_chinese_uses_discords_taiwanese_words() -> None:
     said = text("reply.no_private_message", TRADITIONAL)
     assert said == "編劇室在伺服器的頻道和討論串裡工作，不在私人訊息裡。"
     assert "子區" not in "".join(catalogue(TRADITIONAL).values())
+
+
+@pytest.mark.parametrize("lang", [SIMPLIFIED, TRADITIONAL])
+def test_chinese_messages_call_commands_and_options_by_their_chinese_names(lang: str) -> None:
+    """A Chinese Discord client shows `/选定 候选稿:` where English has `/pick take:`; a message
+    that told a Chinese writer to type `/pick take:2` would name a command they cannot see."""
+    from bot.commandline import COMMANDS
+
+    english = sorted({c.name.partition(" ")[0] for c in COMMANDS}, key=len, reverse=True)
+    named = re.compile(r"(?<![\w/])/(" + "|".join(english) + r")\b")
+    options = sorted({o for c in COMMANDS for o in c.options}, key=len, reverse=True)
+    option = re.compile(r"(?<![\w:/.])(" + "|".join(options) + r"):(?=\S)")
+    for key, said in catalogue(lang).items():  # type: ignore[arg-type]
+        assert not named.search(said), (key, said)
+        assert not option.search(said), (key, said)
+    assert text("help.pick", lang).endswith(  # type: ignore[arg-type]
+        "/选定 候选稿:1" if lang == SIMPLIFIED else "/選定 候選稿:1"
+    )
+
+
+def test_every_command_and_option_named_in_chinese_reads_back_in_either_script() -> None:
+    from bot.commandline import COMMANDS
+
+    for command in COMMANDS:
+        for lang in (SIMPLIFIED, TRADITIONAL):
+            chinese = command_name(command.name, lang)
+            assert _CJK.search(chinese), command.name
+            assert english_command(chinese) == command.name
+            for name in command.options:
+                assert english_option(option_name(name, lang)) == name
+        assert command_name(command.name, ENGLISH) == command.name
+    # Taiwan wording as shown, or the same characters written traditional, as a writer may type.
+    assert english_command("匯出") == english_command("導出") == "export"
+    assert english_command("编剧室 设置") == english_command("編劇室 設定") == "room settings"
+    assert english_option("候選稿") == "take"
+    assert english_command("frobnicate") == "frobnicate"
+    assert english_option("陈伯") == "陈伯"
