@@ -61,10 +61,10 @@ def first_lang(*tags: object) -> Lang:
 
 
 @cache
-def _converter() -> Any:
+def _converter(config: str = "s2twp") -> Any:
     import opencc  # imported on first use: an English-only process never loads it
 
-    return opencc.OpenCC("s2twp")
+    return opencc.OpenCC(config)
 
 
 def _simplified(key: str) -> str | None:
@@ -134,6 +134,7 @@ def english_option(name: str) -> str:
     return _chinese_option_names().get(name, name)
 
 
+@cache
 def chinese_group_names() -> frozenset[str]:
     """The Chinese names (simplified and traditional) of the commands that have subcommands."""
     groups = {path.partition(" ")[0] for path in commands_zh.COMMAND_NAMES if " " in path}
@@ -176,9 +177,7 @@ def _chinese_option_names() -> dict[str, str]:
 def _both_scripts(simplified: str) -> tuple[str, ...]:
     """A name as typed in either script: simplified, the Taiwan wording the catalogue shows
     (`匯出`), and the character-for-character traditional a writer may type instead (`導出`)."""
-    import opencc
-
-    by_character = str(opencc.OpenCC("s2t").convert(simplified))
+    by_character = str(_converter("s2t").convert(simplified))
     return tuple(dict.fromkeys((simplified, _to_traditional(simplified), by_character)))
 
 
