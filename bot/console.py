@@ -77,9 +77,11 @@ from bot.messages import (
     chinese_group_names,
     command_name,
     counted,
+    english_choice,
     english_command,
     message,
     option_name,
+    pairs,
 )
 from bot.problems import problem_list
 from bot.room import numbered_text, scene_lines
@@ -96,6 +98,9 @@ CONSOLE_WRITER = "you"
 
 _GROUPS = frozenset({"room", "bible", "location", "outline", "draft"})
 _HELP_COLUMN = 38
+#: Options whose values are choices, typed by their English value or the name a Chinese
+#: client shows (`选稿规则:多数票决定`, `格式:中文剧本`).
+_CHOICE_OPTIONS = frozenset({"format", "pick_rule", "paper"})
 
 
 def writer_id(name: str) -> int:
@@ -210,6 +215,8 @@ class Console:
                 takes=", ".join(option_name(o, self.lang) for o in command.options)
                 or message("console.no_options"),
             )
+        for option in _CHOICE_OPTIONS.intersection(values):
+            values[option] = english_choice(values[option])
         if parsed.text:
             if not command.options:
                 raise BadInput(
@@ -558,12 +565,20 @@ class Console:
     def _describe_settings(self, settings: RoomSettings) -> str:
         runners = ", ".join(self._name(u) for u in settings.showrunners)
         runners = runners or message("console.none").render(self.lang)
+        shown = [
+            ("takes", settings.takes_per_request),
+            ("pick_rule", settings.pick_rule.value),
+            ("quorum", settings.quorum),
+            ("deadline", f"{settings.vote_deadline_s:g}"),
+            ("temperature", f"{settings.temperature:g}"),
+            ("top_p", f"{settings.top_p:g}"),
+            ("top_k", settings.top_k),
+            ("repetition_penalty", f"{settings.repetition_penalty:g}"),
+            ("length", settings.length),
+        ]
         return (
-            f"takes:{settings.takes_per_request} pick_rule:{settings.pick_rule.value} "
-            f"quorum:{settings.quorum} deadline:{settings.vote_deadline_s:g} "
-            f"temperature:{settings.temperature:g} top_p:{settings.top_p:g} "
-            f"top_k:{settings.top_k} repetition_penalty:{settings.repetition_penalty:g} "
-            f"length:{settings.length}\n"
+            pairs(shown, self.lang)
+            + "\n"
             + message("console.showrunners", names=runners).render(self.lang)
         )
 

@@ -15,7 +15,7 @@ from bot.commandline import Call, unescape
 from bot.console_print import beat_line, count, sheet_text
 from bot.domain import Proposal
 from bot.errors import BadInput
-from bot.messages import Lang, Message, command_text, counted, message
+from bot.messages import Lang, Message, command_text, counted, message, pairs
 from bot.room import RoomService
 from model.tasks import SHEET_FIELDS
 
@@ -152,9 +152,15 @@ class SteerCommands:
             if (value := call.get(option)) is not None
         }
         project = await self.console.rooms.set_premise(self._room, call.user_id, **changes)
+        shown = [
+            ("genre", project.genre or "-"),
+            ("tone", project.tone or "-"),
+            ("language", project.language),
+            ("paper", project.page_size.value),
+        ]
         self.console.say(
-            f"genre:{project.genre or '-'} tone:{project.tone or '-'} "
-            f"language:{project.language} paper:{project.page_size.value}\n"
+            pairs(shown, self.console.lang)
+            + "\n"
             + message("console.notes", notes=project.style_notes or "-").render(self.console.lang)
         )
 

@@ -165,6 +165,8 @@ _TITLE_KEYS = {
     "copyright": "版权",
     "notes": "备注",
 }
+#: Hollywood credit lines that the convention's `编剧：` label already says.
+_SAID_BY_BIANJU = frozenset({"written by", "screenplay by", "script by", "teleplay by"})
 _TITLE_KEYS_READ = {
     "署名": "Credit",
     "编剧": "Author",
@@ -651,10 +653,17 @@ UNTITLED = "未命名"
 def _title_lines(page: TitlePage) -> Iterator[ZhLine]:
     title = page.get("Title")
     yield ZhLine("title", f"《{(_one_line(title.plain) if title else '') or UNTITLED}》")
+    credited = page.get("Author") is not None or page.get("Authors") is not None
     for entry in page.entries:
         key = entry.key.strip()
         if key.lower() == "title":
             continue
+        if (
+            key.lower() == "credit"
+            and credited
+            and _one_line(entry.value.plain).lower() in _SAID_BY_BIANJU
+        ):
+            continue  # `编剧：…` says it; `署名：Written by` would be English on a Chinese page
         values = [v.strip(_SPACES) for v in entry.value.plain.split("\n") if v.strip(_SPACES)]
         zh_key = _TITLE_KEYS.get(key.lower(), _one_line(key).replace("：", "").replace(":", ""))
         yield ZhLine("title-entry", f"{zh_key}：{values[0] if values else ''}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final, Literal
@@ -143,6 +143,43 @@ def chinese_group_names() -> frozenset[str]:
         for group in groups
         for chinese in _both_scripts(commands_zh.COMMAND_NAMES.get(group, group))
     )
+
+
+def english_choice(name: str) -> str:
+    """A choice's value given the name a Chinese client shows for it (`多数票决定` ->
+    `majority`, `美式 Letter` -> `letter`, either script, spaces and case aside); else `name`."""
+    return _chinese_choice_names().get(_choice_key(name), name)
+
+
+def pairs(named: Sequence[tuple[str, object]], lang: Lang) -> str:
+    """`option:value` pairs as a reader of `lang` types them back (`候选稿数:3 选稿规则:多数票决定`):
+    the option by its name, a choice by its name, a value with a space in quotes."""
+    shown = []
+    for option, value in named:
+        said = str(value)
+        if lang != ENGLISH:
+            said = command_text("choice", said, lang) or said
+        if any(ch.isspace() for ch in said):
+            said = f'"{said}"'
+        shown.append(f"{option_name(option, lang)}:{said}")
+    return " ".join(shown)
+
+
+def _choice_key(name: str) -> str:
+    return "".join(name.split()).casefold()
+
+
+@cache
+def _chinese_choice_names() -> dict[str, str]:
+    names = {}
+    for value, simplified in commands_zh.CHOICES.items():
+        if simplified.isascii():
+            continue
+        for chinese in _both_scripts(simplified):
+            names[_choice_key(chinese)] = value
+            # `中文剧本 (zh)` may be typed `中文剧本`.
+            names.setdefault(_choice_key(chinese.split(" (")[0]), value)
+    return names
 
 
 _ALL_COMMAND_NAMES = {**commands_zh.COMMAND_NAMES, **commands_zh.CONSOLE_COMMAND_NAMES}

@@ -74,6 +74,29 @@ async def test_a_chinese_room_types_its_commands_in_chinese(tmp_path: Path) -> N
     assert "error:" not in said
 
 
+async def test_a_chinese_room_sets_and_reads_its_settings_by_chinese_names(tmp_path: Path) -> None:
+    """What the console prints is what a writer types back: option and choice names as a
+    Chinese client shows them, and the choice names are taken as typed, in either script."""
+    said = await _session(
+        tmp_path / "room.db",
+        [
+            "/编剧室 设置 选稿规则:主編劇決定 候选稿数:2",
+            "/编剧室 风格 纸张:A4 类型:黑色电影",
+            "/编剧室 风格 纸张:美式letter",
+            '/写入 文本:"外景 码头 晨"',
+            f"/导出 格式:中文剧本 路径:{tmp_path / 'out.txt'}",
+        ],
+        SIMPLIFIED,
+    )
+    assert "\n候选稿数:2 选稿规则:主编剧决定 法定票数:2 截止时间:600 温度:0.8 " in said
+    assert "\n类型:黑色电影 基调:- 语言:English 纸张:A4\n" in said
+    assert '纸张:"美式 Letter"' in said
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8") == (
+        "《未命名》\n编剧：你\n\n外景 码头 晨\n"
+    )
+    assert "pick_rule" not in said and "takes:" not in said
+
+
 async def test_the_consoles_history_undo_and_redo_speak_chinese(tmp_path: Path) -> None:
     said = await _session(
         tmp_path / "room.db",

@@ -131,6 +131,17 @@ def test_a_title_page_without_a_title_is_written_as_untitled() -> None:
     assert parse_zh(written).title_page.get("Author") == Text.of("阿娜")
 
 
+def test_a_hollywood_credit_line_is_said_by_the_writers_label() -> None:
+    # `编剧：` already means "written by"; an English credit line on a Chinese page would not.
+    doc = parse_fountain("Title: 茶馆\nCredit: Screenplay by\nAuthor: 阿娜\n\n内景 茶馆 夜\n")
+    assert to_zh(doc).startswith("《茶馆》\n编剧：阿娜\n\n")
+    # Any other credit is kept, and so is one with no writer after it.
+    doc = parse_fountain("Title: 茶馆\nCredit: Story by\nAuthor: 阿娜\n\n内景 茶馆 夜\n")
+    assert "署名：Story by\n编剧：阿娜" in to_zh(doc)
+    doc = parse_fountain("Title: 茶馆\nCredit: Written by\n\n内景 茶馆 夜\n")
+    assert "署名：Written by" in to_zh(doc)
+
+
 def test_hollywood_elements_are_mapped() -> None:
     doc = parse_fountain(
         "INT. 老成都茶馆 - NIGHT #12#\n\nEXT. STREET - DUSK\n\nTOM: hello.\n\n@陈伯 (V.O.)\n"
