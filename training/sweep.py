@@ -130,15 +130,20 @@ def _subject(options: evaluate.Options, adapter: str) -> Subject:
 
 
 def best(tried: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For each language and task, the setting whose objective is highest (the first tried on a
-    tie), with its figures."""
+    """For each language and task, the setting whose objective is highest, with its figures.
+    On a tie (every take usable, say, since a malformed one is sampled again) the setting whose
+    takes were sampled again least wins: the same takes, sooner. Then the first tried."""
     winners: dict[tuple[str, str], dict[str, Any]] = {}
     for attempt in tried:
         for row in attempt["per_task"]:
             key = (row["language"], row["kind"])
-            if key not in winners or row["objective"] > winners[key]["objective"]:
+            if key not in winners or _rank(row) > _rank(winners[key]):
                 winners[key] = {**row, "setting": attempt["setting"]}
     return list(winners.values())
+
+
+def _rank(row: dict[str, Any]) -> tuple[float, float]:
+    return round(row["objective"], 9), -(row.get("resampled_rate") or 0.0)
 
 
 def table(result: dict[str, Any]) -> str:
@@ -160,7 +165,8 @@ def table(result: dict[str, Any]) -> str:
     lines += [
         f"- {r['kind']} ({r['language']}): {_setting(r['setting'])}, objective "
         f"{r['objective']:.3f} (lint-clean {_share(r['lint_clean_rate'])}, cues in cast "
-        f"{_share(r['in_cast_rate'])}, loops {_share(r['loop_rate'])}, PMI "
+        f"{_share(r['in_cast_rate'])}, loops {_share(r['loop_rate'])}, sampled again "
+        f"{_share(r.get('resampled_rate'))}, PMI "
         f"{'-' if r['relevance'] is None else format(r['relevance'], '+.2f')})"
         for r in result["best"]
     ]

@@ -40,6 +40,36 @@ def test_the_objective_multiplies_soundness_and_adds_relevance() -> None:
     assert sweep.objective(chinese) == pytest.approx(0.25)
 
 
+def test_on_a_tie_the_setting_sampled_again_least_wins() -> None:
+    """Two settings whose takes are all usable in the end: the one that needed fewer second
+    tries answers the room sooner, so it wins; an equal tie keeps the first tried."""
+
+    def row(kind: str, objective: float, resampled: float) -> dict[str, object]:
+        return {
+            "language": "English",
+            "kind": kind,
+            "objective": objective,
+            "resampled_rate": resampled,
+        }
+
+    tried = [
+        {
+            "setting": {"temperature": 0.5},
+            "per_task": [row("scene", 1.0, 0.5), row("beat", 1.0, 0.0)],
+        },
+        {
+            "setting": {"temperature": 0.8},
+            "per_task": [row("scene", 1.0, 0.25), row("beat", 1.0, 0.0)],
+        },
+        {
+            "setting": {"temperature": 1.0},
+            "per_task": [row("scene", 0.9, 0.0), row("beat", 0.5, 0.0)],
+        },
+    ]
+    winners = {w["kind"]: w["setting"]["temperature"] for w in sweep.best(tried)}
+    assert winners == {"scene": 0.8, "beat": 0.5}
+
+
 def _loops_when_hot(call: Call, number: int) -> GeneratedTake:
     """A sound beat in the room's language at a low temperature; above 0.9 the take writes
     the same line again and again."""
