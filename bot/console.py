@@ -69,7 +69,7 @@ from bot.domain import (
     VoteResult,
     parse_duration,
 )
-from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError
+from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError, screenplay_problem
 from bot.messages import (
     ENGLISH,
     Lang,
@@ -518,7 +518,7 @@ class Console:
         try:
             await asyncio.to_thread(_write_export, path.expanduser(), data)
         except FileError as err:
-            raise BadInput("console.file_error", error=_first_upper(str(err))) from None
+            raise BadInput("console.file_error", error=screenplay_problem(err)) from None
         self.say(message("console.wrote_file", path=path, format=fmt, size=len(data)))
 
     async def _import(self, call: Call) -> None:
@@ -530,7 +530,7 @@ class Console:
                 # device or a file of gigabytes is refused instead of hanging the console.
                 data = await asyncio.to_thread(read_script_bytes, path)
             except FileError as err:
-                raise BadInput("console.cannot_read", error=str(err)) from None
+                raise BadInput("console.cannot_read", error=screenplay_problem(err)) from None
         lines = await self.rooms.import_script(self.room_id, call.user_id, path.name, data)
         self.say(message("console.imported", file=path.name, lines=counted("line", len(lines))))
 
@@ -666,10 +666,6 @@ def _write_export(path: Path, data: bytes) -> None:
     with contextlib.suppress(OSError, ValueError):
         path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, data)
-
-
-def _first_upper(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def _in_bible(cast: Sequence[CharacterEntry], name: str) -> CharacterEntry | None:

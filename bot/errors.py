@@ -10,7 +10,8 @@ the model or SQLite (`bot.store` says why a database failed in a `DatabaseFailed
 
 from __future__ import annotations
 
-from bot.messages import ENGLISH, Lang, Message
+from bot.messages import ENGLISH, Lang, Message, en
+from screenplay.errors import ScreenplayError
 
 
 class RoomError(Exception):
@@ -79,3 +80,13 @@ class DatabaseFailed(RoomError):
     """The room's database could not carry out a command (a full disk, a disk I/O error, a file
     made read-only, a lock held by another program): the command's transaction was rolled back,
     so nothing of it was kept and everything committed before is intact."""
+
+
+def screenplay_problem(err: ScreenplayError) -> Message:
+    """What the screenplay library refused, as a message in the reader's language: the
+    catalogue's sentence for the error's `kind` (`screenplay.fdx_cut_off`), filled in with its
+    fields; the library's English where the catalogue has no sentence for it."""
+    key = f"screenplay.{err.kind}"
+    if err.kind and key in en.MESSAGES:
+        return Message(key, {**err.fields, "reason": str(err)})
+    return Message("error.import_unreadable", {"reason": str(err)})

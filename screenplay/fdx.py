@@ -123,8 +123,8 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _XML_ENCODING = re.compile(rb"""<\?xml[^>]{0,200}?encoding\s*=\s*["']([^"']{0,40})""")
 
 
-def _error(reason: str) -> FormatError:
-    return FormatError(f"This file is not valid Final Draft XML: {reason}.")
+def _error(reason: str, *, kind: str, **fields: object) -> FormatError:
+    return FormatError(f"This file is not valid Final Draft XML: {reason}.", kind=kind, **fields)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -155,26 +155,34 @@ def _read_xml(data: str | bytes) -> ET.Element:
     if isinstance(data, str):
         data = data.lstrip("\ufeff")
     if not data.strip():
-        raise FormatError("This file is empty, so it is not a Final Draft script.")
+        raise FormatError(
+            "This file is empty, so it is not a Final Draft script.", kind="fdx_empty"
+        )
     try:
         root = SafeET.fromstring(data)
     except ET.ParseError as err:
-        raise _error(_describe_parse_error(err)) from None
+        raise _parse_error(err, data) from None
     except DefusedXmlException:
         raise _error(
             "it declares XML entities or external references, which Final Draft never "
-            "writes and which are refused for safety"
+            "writes and which are refused for safety",
+            kind="fdx_entities",
         ) from None
     except (LookupError, ValueError):
         # Python's XML parser looks the declared encoding up among its codecs: an unknown name
         # is a LookupError, a codec it cannot feed (UTF-7, UTF-32, idna) a ValueError.
+        encoding = _declared_encoding(data)
         raise _error(
-            f"it declares the text encoding {_declared_encoding(data)}, which cannot be read"
+            f"it declares the text encoding {encoding}, which cannot be read",
+            kind="fdx_encoding",
+            encoding=encoding,
         ) from None
     if root.tag != "FinalDraft":
         raise FormatError(
             f"This file is XML but not a Final Draft script: it starts with <{root.tag:.40}> "
-            "instead of <FinalDraft>."
+            "instead of <FinalDraft>.",
+            kind="fdx_not_final_draft",
+            root=f"{root.tag:.40}",
         )
     return root
 
@@ -193,13 +201,26 @@ _CUT_OFF = {
 }
 
 
-def _describe_parse_error(err: ET.ParseError) -> str:
+def _parse_error(err: ET.ParseError, data: str | bytes) -> FormatError:
     line, column = err.position
-    if (line, column) == (1, 0):
-        return "it does not begin as XML does, so it may be another kind of file"
+    head = data[:64].encode("utf-8", "replace") if isinstance(data, str) else data[:64]
+    if (line, column) == (1, 0) or not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        # Not even the first character is XML's: a PDF, a Word file or plain text renamed.
+        return _error(
+            "it does not begin as XML does, so it may be another kind of file", kind="fdx_not_xml"
+        )
     if err.code in _CUT_OFF:
-        return f"it ends early, at line {line} (was the file cut off?)"
-    return f"{expat.ErrorString(err.code)} at line {line}, column {column + 1}"
+        return _error(
+            f"it ends early, at line {line} (was the file cut off?)", kind="fdx_cut_off", line=line
+        )
+    detail = expat.ErrorString(err.code)
+    return _error(
+        f"{detail} at line {line}, column {column + 1}",
+        kind="fdx_bad_xml",
+        detail=detail,
+        line=line,
+        column=column + 1,
+    )
 
 
 def _all_caps_types(root: ET.Element) -> frozenset[str]:

@@ -11,12 +11,16 @@ deliberately knows nothing of screenplay formats.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
 from pathlib import Path
 
 from screenplay.errors import FileError
+
+#: `errno`s of a disk (or a quota on it) with no room left.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 #: The largest script read. A feature screenplay in Fountain is about 200 KB and in FDX under
 #: 1 MB; anything past this is not a script, and reading it would only waste time and memory.
@@ -43,18 +47,16 @@ def read_script_bytes(path: str | os.PathLike[str], limit: int = MAX_SCRIPT_BYTE
     try:
         handle = os.open(name, _READ_FLAGS)
     except FileNotFoundError:
-        raise FileError(f"{name} does not exist.") from None
+        raise FileError(f"{name} does not exist.", kind="file_missing", name=name) from None
     except IsADirectoryError:
-        raise FileError(f"{name} is a folder, not a screenplay file.") from None
-    except PermissionError:
-        raise FileError(f"{name} cannot be read: permission denied.") from None
+        raise _is_folder(name) from None
     except OSError as err:
-        raise FileError(f"{name} cannot be read: {err.strerror or err}.") from None
+        raise _failed(name, err, writing=False) from None
     try:
         _check_readable(name, os.fstat(handle), limit)
         data = _read_at_most(handle, limit + 1)
     except OSError as err:
-        raise FileError(f"{name} cannot be read: {err.strerror or err}.") from None
+        raise _failed(name, err, writing=False) from None
     finally:
         os.close(handle)
     if len(data) > limit:
@@ -64,9 +66,13 @@ def read_script_bytes(path: str | os.PathLike[str], limit: int = MAX_SCRIPT_BYTE
 
 def _check_readable(name: str, info: os.stat_result, limit: int) -> None:
     if stat.S_ISDIR(info.st_mode):
-        raise FileError(f"{name} is a folder, not a screenplay file.")
+        raise _is_folder(name)
     if not stat.S_ISREG(info.st_mode):
-        raise FileError(f"{name} is {_kind(info.st_mode)}; only regular files are read.")
+        raise FileError(
+            f"{name} is {_kind(info.st_mode)}; only regular files are read.",
+            kind="file_not_regular",
+            name=name,
+        )
     if info.st_size > limit:
         raise _too_big(name, info.st_size, limit)
 
@@ -85,7 +91,31 @@ def _read_at_most(handle: int, count: int) -> bytes:
 
 def _too_big(name: str, size: int, limit: int) -> FileError:
     most = f"{limit // _MB} MB" if limit % _MB == 0 else _size(limit)
-    return FileError(f"{name} is {_size(size)}; screenplay files of more than {most} are refused.")
+    return FileError(
+        f"{name} is {_size(size)}; screenplay files of more than {most} are refused.",
+        kind="file_too_big",
+        name=name,
+        size=_size(size),
+        most=most,
+    )
+
+
+def _is_folder(name: str) -> FileError:
+    return FileError(f"{name} is a folder, not a screenplay file.", kind="file_folder", name=name)
+
+
+def _failed(name: str, err: OSError, *, writing: bool) -> FileError:
+    """Reading or writing `name` failed in the operating system: denied, a full disk, or the
+    system's own words."""
+    if isinstance(err, PermissionError):
+        said, kind = "permission denied", "write_denied" if writing else "read_denied"
+    elif err.errno in _DISK_FULL:
+        said, kind = "the disk is full", "disk_full"
+    else:
+        said, kind = str(err.strerror or err), "write_failed" if writing else "read_failed"
+    if writing:
+        return FileError(f"Cannot write {name}: {said}.", kind=kind, name=name, error=said)
+    return FileError(f"{name} cannot be read: {said}.", kind=kind, name=name, error=said)
 
 
 def _size(count: int) -> str:
@@ -104,19 +134,24 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     socket is refused, never replaced; a file that already exists keeps its permissions."""
     name = _name(path)
     if name.endswith(("/", os.sep)) or Path(name).name in ("", ".", ".."):
-        raise FileError(f"cannot write {name}: it is a folder, not a file name.")
+        raise FileError(
+            f"Cannot write {name}: it is a folder, not a file name.", kind="write_folder", name=name
+        )
     target = Path(os.path.realpath(name))
     mode = _replaceable_mode(name, target)
     folder = target.parent
     if not folder.is_dir():
         shown = str(Path(name).parent)
-        raise FileError(f"cannot write {name}: the folder {shown!r} does not exist.")
+        raise FileError(
+            f"Cannot write {name}: the folder {shown!r} does not exist.",
+            kind="write_no_folder",
+            name=name,
+            folder=shown,
+        )
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    except PermissionError:
-        raise FileError(f"cannot write {name}: permission denied.") from None
     except OSError as err:
-        raise FileError(f"cannot write {name}: {err.strerror or err}.") from None
+        raise _failed(name, err, writing=True) from None
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
@@ -130,7 +165,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         if isinstance(err, OSError):
-            raise FileError(f"cannot write {name}: {err.strerror or err}.") from None
+            raise _failed(name, err, writing=True) from None
         raise
     return target
 
@@ -142,23 +177,34 @@ def _replaceable_mode(name: str, target: Path) -> int:
     except FileNotFoundError:
         return 0o666 & ~_umask()
     except OSError as err:
-        raise FileError(f"cannot write {name}: {err.strerror or err}.") from None
+        raise _failed(name, err, writing=True) from None
     if stat.S_ISDIR(info.st_mode):
-        raise FileError(f"cannot write {name}: it is a folder.")
+        raise FileError(f"Cannot write {name}: it is a folder.", kind="write_folder", name=name)
     if stat.S_ISLNK(info.st_mode):
         # What is left of a path after `realpath` is a symlink only in a loop of them.
-        raise FileError(f"cannot write {name}: it is a symlink that leads round in a loop.")
+        raise FileError(
+            f"Cannot write {name}: it is a symlink that leads round in a loop.",
+            kind="write_link_loop",
+            name=name,
+        )
     if not stat.S_ISREG(info.st_mode):
-        raise FileError(f"cannot write {name}: it is {_kind(info.st_mode)}, never replaced.")
+        raise FileError(
+            f"Cannot write {name}: it is {_kind(info.st_mode)}, never replaced.",
+            kind="write_not_regular",
+            name=name,
+        )
     return stat.S_IMODE(info.st_mode)
 
 
 def _name(path: str | os.PathLike[str]) -> str:
     name = os.fspath(path)
     if not name:
-        raise FileError("No file name was given.")
+        raise FileError("No file name was given.", kind="file_no_name")
     if "\0" in name:
-        raise FileError(f"The file name {name[:80]!r} holds a NUL character, which no name can.")
+        raise FileError(
+            f"The file name {name[:80]!r} holds a NUL character, which no name can.",
+            kind="file_nul_name",
+        )
     return name
 
 

@@ -373,9 +373,11 @@ def _format_plain(text: str) -> str:
 def parse_fountain(text: str) -> Document:
     """Read a Fountain script. Raises `FormatError` only for input that is not text at all."""
     if not isinstance(text, str):
-        raise FormatError("This file is not text, so it cannot be read as Fountain.")
+        raise FormatError(
+            "This file is not text, so it cannot be read as Fountain.", kind="not_text"
+        )
     if _BONEYARD_MARK in text:
-        raise FormatError("This file holds binary data, not Fountain text.")
+        raise FormatError("This file holds binary data, not Fountain text.", kind="binary")
     return _read(text, title_allowed=True)
 
 

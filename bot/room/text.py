@@ -19,6 +19,7 @@ from bot.domain import (
 from bot.errors import (
     BadInput,
     NotFound,
+    screenplay_problem,
 )
 from bot.messages import ENGLISH, LANGS, Lang, counted, text
 from bot.problems import problem_list
@@ -145,7 +146,7 @@ def read_script_file(filename: str, data: bytes) -> Document:
     except UnicodeDecodeError:
         raise BadInput("error.import_not_utf8", file=filename) from None
     except ScreenplayError as err:
-        raise BadInput("error.import_unreadable", reason=str(err)) from None
+        raise BadInput("error.import_unreadable", reason=screenplay_problem(err)) from None
 
 
 def scene_lines(script: Sequence[ScriptLine], number: int) -> Sequence[ScriptLine]:

@@ -377,7 +377,7 @@ def test_unwritable_output(
 ) -> None:
     folder = _unwritable_folder(tmp_path, monkeypatch)
     status, _, err = run(["convert", str(script), "-o", str(folder / "late.pdf")], capsys)
-    assert_one_line_error(status, err, "cannot write", "permission denied")
+    assert_one_line_error(status, err, "Cannot write", "permission denied")
 
 
 def test_a_failed_write_leaves_neither_half_a_file_nor_a_temporary_one(
@@ -392,7 +392,7 @@ def test_a_failed_write_leaves_neither_half_a_file_nor_a_temporary_one(
 
     monkeypatch.setattr(os, "replace", disk_full)
     status, _, err = run(["convert", str(script), "-o", str(old_output)], capsys)
-    assert_one_line_error(status, err, "No space left on device")
+    assert_one_line_error(status, err, "the disk is full")
     assert old_output.read_bytes() == b"old"
     assert leftovers(tmp_path) == []
 

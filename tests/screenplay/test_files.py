@@ -150,7 +150,7 @@ def test_a_dangling_symlink_gets_its_target_written(tmp_path: Path) -> None:
 def test_a_device_is_never_replaced() -> None:
     with pytest.raises(FileError) as err:
         write_atomic("/dev/null", b"new")
-    one_line(err, "cannot write /dev/null", "device")
+    one_line(err, "Cannot write /dev/null", "device")
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
@@ -212,7 +212,8 @@ def test_a_failure_leaves_the_old_file_and_no_temporary_one(
         monkeypatch.setattr(os, failing, full)
     with pytest.raises(FileError) as err:
         write_atomic(out, b"new")
-    one_line(err, "No space left on device")
+    one_line(err, "the disk is full")
+    assert err.value.kind == "disk_full"
     assert out.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["late.pdf"]
 
