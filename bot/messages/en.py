@@ -490,6 +490,7 @@ MESSAGES: dict[str, str] = {
     # --- the console ------------------------------------------------------------------------
     "console.error": "error: {error}",
     "console.apology": "error: Something went wrong on our side; the log has the details.",
+    "console.prompt": "room {room}> ",
     "console.banner": "Writers' room {room} — model {model}. /help lists the commands, /quit leaves.",
     "console.no_command": "There is no command /{command}; /help lists them.",
     "console.no_option": "/{command} has no option {option}; it takes {takes}.",

@@ -406,6 +406,7 @@ MESSAGES: dict[str, str] = {
     # --- the console ------------------------------------------------------------------------
     "console.error": "错误：{error}",
     "console.apology": "错误：我们这边出了问题；详情见日志。",
+    "console.prompt": "编剧室 {room}> ",
     "console.banner": "编剧室 {room} —— 模型 {model}。/help 列出命令，/quit 退出。",
     "console.no_command": "没有 /{command} 这个命令；/help 会列出所有命令。",
     "console.no_option": "/{command} 没有 {option} 选项；它接受 {takes}。",
