@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.errors import worded_problem
 from bot.messages import ENGLISH, Lang, first_lang, text
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
@@ -141,7 +142,8 @@ async def console_main(settings: Settings, room_id: int, lang: Lang = ENGLISH) -
             print(text("start.stopped", lang), file=sys.stderr)
             return 0
         except (ModelLoadError, SettingsError) as err:
-            print(f"error: {err}", file=sys.stderr)
+            said = worded_problem(err, "model_load", "start.unworded").render(lang)
+            print(text("start.failed", lang, reason=said), file=sys.stderr)
             return 1
     return 0
 
@@ -185,24 +187,25 @@ def console_room(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    lang = console_lang(args)
     try:
         settings = console_settings(load_settings(), args)
         room_id = console_room(args)
     except SettingsError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(text("start.failed", lang, reason=str(err)), file=sys.stderr)
         return 2
     try:
         if args.command is None and settings.has_token:
             configure_logging(settings.log_level, console=False)
             _log.info("starting with settings %s", settings.redacted())
             return run_discord_bot(settings)
-        lang = console_lang(args)
         if args.command is None:
             print(text("start.no_token", lang), file=sys.stderr)
         configure_logging(settings.log_level, console=True)
         return asyncio.run(console_main(settings, room_id, lang))
     except StoreError as err:  # a database the bot cannot use, said in one line
-        print(f"error: {err}", file=sys.stderr)
+        said = worded_problem(err, "store", "start.unworded").render(lang)
+        print(text("start.failed", lang, reason=said), file=sys.stderr)
         return 2
 
 

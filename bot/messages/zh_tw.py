@@ -10,4 +10,5 @@ PHRASES: dict[str, str] = {
     "身份組": "身分組",  # a role
     "私信": "私人訊息",  # a direct message
     "命令": "指令",  # a (slash) command
+    "介面卡": "適配器",  # a LoRA adapter (OpenCC reads 适配器 as a hardware card)
 }

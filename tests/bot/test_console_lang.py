@@ -163,3 +163,29 @@ def test_python_m_bot_lang_opens_the_console_in_that_language(
         expected = {ENGLISH: "DISCORD_TOKEN is not set", SIMPLIFIED: "没有设置 DISCORD_TOKEN"}
         expected[TRADITIONAL] = "沒有設定 DISCORD_TOKEN"
         assert said.startswith(expected[lang]), said
+
+
+@pytest.mark.parametrize(
+    ("lang_tag", "expected"),
+    [
+        (
+            "zh",
+            "错误：无法加载模型 {model}：它既不是本地的模型目录，也不在本地的 Hugging Face 缓存里",
+        ),
+        ("en", "error: Cannot load the model '{model}': it is neither a local model directory"),
+    ],
+)
+def test_a_model_that_cannot_load_is_said_in_the_consoles_language(
+    lang_tag: str,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = tmp_path / "no-such-model"
+    monkeypatch.setattr(entry, "configure_logging", lambda *a, **k: None)
+    monkeypatch.setattr(entry, "load_settings", lambda: Settings(database=tmp_path / "r.db"))
+    argv = ["console", "--lang", lang_tag, "--model", str(missing), "--adapter", "none"]
+    assert entry.main(argv) == 1
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said[-1].startswith(expected.format(model=missing)), said

@@ -51,9 +51,9 @@ def test_every_key_is_in_every_language_with_the_same_fields(lang: str) -> None:
             # English passes the generation side's sentence on; Chinese words it itself.
             assert fields_of(found[key]) <= {"reason"}, key
             continue
-        if key.startswith("screenplay."):
-            # The screenplay library's English, passed on; Chinese words it from the error's
-            # fields (tests/bot/test_screenplay_errors_lang.py fills each in).
+        if key.startswith(("screenplay.", "model_load.")):
+            # A library's English (screenplay, model loader), passed on; Chinese words it from
+            # the error's fields (tests/bot/test_screenplay_errors_lang.py fills them in).
             assert english == "{reason}", key
             continue
         assert fields_of(found[key]) == fields_of(english), key
@@ -303,3 +303,12 @@ def test_every_command_and_option_named_in_chinese_reads_back_in_either_script()
     assert english_option("候選稿") == "take"
     assert english_command("frobnicate") == "frobnicate"
     assert english_option("陈伯") == "陈伯"
+
+
+def test_every_model_load_error_has_a_chinese_sentence() -> None:
+    source = (REPO / "model" / "loading.py").read_text(encoding="utf-8")
+    kinds = set(re.findall(r'kind="(\w+)"', source))
+    assert {"not_installed", "not_found", "no_adapter"} <= kinds
+    for kind in kinds:
+        assert en.MESSAGES[f"model_load.{kind}"] == "{reason}", kind
+        assert _CJK.search(zh_cn.MESSAGES[f"model_load.{kind}"]), kind
