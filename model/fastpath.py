@@ -34,7 +34,7 @@ logits.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -445,6 +445,17 @@ class _Layer:
     def linears(self) -> tuple[_Linear, ...]:
         return (self.qkv, self.o, self.gate_up, self.down)
 
+    def unread(self, weights: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The tensors of `weights` (this layer's, as built from) that its products do not
+        read: a weight copied into oneDNN's packed layout, an int8 weight packed for fbgemm."""
+        unread = []
+        for name, linear in zip(("qkv", "o", "gate_up", "down"), self.linears(), strict=True):
+            if linear.packed is not None:
+                unread.append(weights[name])
+            if isinstance(linear.int8, quant.SmoothInt8):
+                unread.append(linear.int8.values)
+        return unread
+
 
 class FastLlama:
     """The forward pass of a supported model (see `supports`), on its own weights."""
@@ -482,18 +493,26 @@ class FastLlama:
         *,
         prepack: bool | None = None,
         quantize: str | None = None,
+        spent: Callable[[Sequence[torch.Tensor]], None] | None = None,
     ) -> FastLlama:
         """The forward over `weights` in the layout of `fast_weights` (for instance read back
         from a file), with their int8 copies (`int8_weights`) where they hold them and int8 runs;
-        tensors it does not pack are used as they are, not copied."""
+        tensors it does not pack are used as they are, not copied. `spent` is given, layer by
+        layer, the tensors of `weights` that the forward no longer reads (copied into a packed
+        layout), so that a caller whose weights are a mapped file can hand their pages back."""
         fast = cls.__new__(cls)
         fast._setup(weights["embed"], shape, prepack, quantize)
         with torch.no_grad():
-            fast.layers = [
-                _Layer(_layer_of(weights, index), fast.prepack, fast.quantize)
-                for index in range(shape.layers)
-            ]
-            fast.lm_head = fast._head(weights, weights.get("lm_head", weights["embed"]))
+            fast.layers = []
+            for index in range(shape.layers):
+                own = _layer_of(weights, index)
+                fast.layers.append(_Layer(own, fast.prepack, fast.quantize))
+                if spent is not None:
+                    spent(fast.layers[-1].unread(own))
+            head = weights.get("lm_head", weights["embed"])
+            fast.lm_head = fast._head(weights, head)
+            if spent is not None and fast.lm_head.packed is not None:
+                spent([head])  # the embedding reads a row a token; those few pages come back
         fast._settle_scheme()
         fast.norm = weights["norm"]
         fast.inv_freq = weights["inv_freq"].float().to(fast.device)

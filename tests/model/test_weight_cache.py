@@ -247,3 +247,56 @@ def test_a_template_the_light_tokenizer_cannot_follow_keeps_the_hugging_face_one
 
 def _fields(settings: ModelSettings) -> dict[str, Any]:
     return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+
+
+def _resident_kb(path: Path) -> int:
+    """Kilobytes of `path`'s mapped pages resident in this process (Linux's smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and ":" in head[3]:
+            inside = len(head) > 5 and head[5] == str(path)
+        elif inside and line.startswith("Rss:"):
+            total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux shows resident pages")
+def test_pages_handed_back_leave_memory_and_read_back_the_same(tmp_path: Path) -> None:
+    """The packed copies replace the mapped weights: their pages go back to the kernel (the
+    shipped model's warm start then holds some 550 MB less), and are read again if touched."""
+    from safetensors.torch import load_file, save_file
+
+    from model.loading import page_out
+
+    file = tmp_path / "weights.safetensors"
+    torch.manual_seed(0)
+    save_file({"a": torch.randn(1024, 1024), "b": torch.randn(512, 1024)}, str(file))
+    weights = load_file(str(file))
+    want = {name: tensor.clone() for name, tensor in weights.items()}
+    sum(float(t.sum()) for t in weights.values())  # every page read once
+    before = _resident_kb(file.resolve())
+    assert before >= 5_000  # 6 MB mapped and read
+    page_out(list(weights.values()))
+    assert _resident_kb(file.resolve()) < before / 10
+    for name, tensor in weights.items():
+        torch.testing.assert_close(tensor, want[name], rtol=0, atol=0)
+
+
+def test_a_forward_built_from_weights_names_those_its_packed_copies_replace(
+    tiny_model: Any,
+) -> None:
+    weights = fastpath.fast_weights(tiny_model)
+    shape = fastpath.Shape.of(tiny_model.config)
+    spent: list[torch.Tensor] = []
+    fast = fastpath.FastLlama.from_weights(weights, shape, prepack=True, spent=spent.extend)
+    packed = [
+        linear for layer in fast.layers for linear in layer.linears() if linear.packed is not None
+    ]
+    if not packed:
+        pytest.skip("this torch build cannot pack for oneDNN, so nothing is replaced")
+    ids = {t.data_ptr() for t in spent}
+    for index in range(shape.layers):
+        for name in ("qkv", "o", "gate_up", "down"):
+            assert weights[f"layers.{index}.{name}"].data_ptr() in ids
+    assert weights["layers.0.ln_attn"].data_ptr() not in ids  # still read as it is
