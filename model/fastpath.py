@@ -389,7 +389,7 @@ def _int8_of(
 ) -> quant.Int8Weight | quant.SmoothInt8 | None:
     """The int8 copy of the product `name` (`weight`) under `scheme`: read from `weights` when
     they hold it (a weight cache), else made now (int8; `w8a8` needs a calibration first, see
-    `FastLlama.smooth_quantize`, and never applies to the output projection)."""
+    `FastLlama.smooth_quantize`)."""
     if scheme == "w8a8":
         if f"{name}.smooth" not in weights:
             return None
@@ -511,8 +511,11 @@ class FastLlama:
                     spent(fast.layers[-1].unread(own))
             head = weights.get("lm_head", weights["embed"])
             fast.lm_head = fast._head(weights, head)
-            if spent is not None and fast.lm_head.packed is not None:
-                spent([head])  # the embedding reads a row a token; those few pages come back
+            if spent is not None:
+                if fast.lm_head.packed is not None:
+                    spent([head])  # the embedding reads a row a token; those pages come back
+                if isinstance(fast.lm_head.int8, quant.SmoothInt8):
+                    spent([fast.lm_head.int8.values])
         fast._settle_scheme()
         fast.norm = weights["norm"]
         fast.inv_freq = weights["inv_freq"].float().to(fast.device)
@@ -551,12 +554,13 @@ class FastLlama:
     def smooth_quantize(
         self, rows: Sequence[Sequence[int]], weights: Mapping[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
-        """Quantise every layer's products but `down` to `quant.SmoothInt8`, smoothed for the
-        activations the token `rows` (a calibration text) produce; `weights` are this forward's
-        own in the layout of `fast_weights`. `down` (whose inputs, the gated MLP's, have the
-        widest outliers) and the output projection keep the runtime dtype: with them in int8
-        held-out perplexity rose 2.8%, without them 1.4% (README). Returns the weight cache's
-        tensors of the copies (`layers.{i}.{product}.int8|scales|smooth`). Needs float32
+        """Quantise every layer's products but `down`, and the output projection, to
+        `quant.SmoothInt8`, smoothed for the activations the token `rows` (a calibration text)
+        produce; `weights` are this forward's own in the layout of `fast_weights`. `down` (whose
+        inputs, the gated MLP's, have the widest outliers) keeps the runtime dtype: with it in
+        int8 too, held-out perplexity rose 2.8%; without it 1.0%, and 1.6% with the output
+        projection quantised as well (16 examples, README). Returns the weight cache's tensors
+        of the copies (`layers.{i}.{product}.int8|scales|smooth`, `lm_head.…`). Needs float32
         activations."""
         named = {
             f"layers.{index}.{name}": linear
@@ -564,6 +568,7 @@ class FastLlama:
             for name, linear in zip(_LINEARS, layer.linears(), strict=True)
             if name in _SMOOTHED
         }
+        named["lm_head"] = self.lm_head
         kept = {name: (linear.int8, linear.int8_limit) for name, linear in named.items()}
         observers = {name: _Observer(linear) for name, linear in named.items()}
         try:
@@ -571,9 +576,8 @@ class FastLlama:
                 linear.int8, linear.int8_limit = observers[name], 1 << 40  # type: ignore[assignment]
             for row in rows:
                 ids = torch.tensor([list(row)], device=self.device)
-                keep = torch.zeros_like(ids, dtype=torch.bool)
-                keep[:, -1] = True
-                self.logits_at(ids, keep)
+                # Every position's logits: the output projection sees as many rows as the rest.
+                self.logits_at(ids, torch.ones_like(ids, dtype=torch.bool))
         finally:
             for name, linear in named.items():
                 linear.int8, linear.int8_limit = kept[name]
@@ -582,11 +586,11 @@ class FastLlama:
             maxima = observers[name].maxima
             if maxima is None:
                 raise ValueError("smooth_quantize needs at least one row of tokens")
-            copy = quant.SmoothInt8.of(weights[name], maxima)
+            weight = weights.get(name, weights["embed"]) if name == "lm_head" else weights[name]
+            copy = quant.SmoothInt8.of(weight, maxima)
             linear.use_int8(copy)
             parts = (copy.values, copy.scales, copy.smooth)
             tensors |= {f"{name}.{part}": t for part, t in zip(_INT8_PARTS, parts, strict=True)}
-        self.lm_head.use_int8(None)
         self.quantize = "w8a8"
         return tensors
 

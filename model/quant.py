@@ -45,7 +45,7 @@ SCHEMES = ("auto", "int8", "w8a8", "off")
 #: The version of the int8 format (rounding, scales, names): part of a weight cache's key.
 FORMAT = 1
 #: The same of `SmoothInt8`'s (smoothing, which products, the calibration's use).
-W8A8_FORMAT = 2
+W8A8_FORMAT = 3  # 3: the output projection too
 
 _MAX_INT8 = 127
 
