@@ -200,6 +200,7 @@ async def _open_generator(settings: Settings) -> Generator:
         per_user=settings.max_per_user,
         timeout_s=settings.request_timeout_s,
         cpu_threads=settings.cpu_threads,
+        kv_cache_mb=settings.kv_cache_mb,
     )
     if settings.backend == "openai":
         return await open_generator(

@@ -79,6 +79,9 @@ class Settings:
     # set, every request asks for it. Empty: the base model alone.
     openai_adapter: str = ""
     cpu_threads: int = 0  # torch threads on a CPU; 0: every core
+    # Megabytes the running takes' keys and values may hold (model.slots); 0: a quarter of the
+    # machine's memory. Takes past it wait their turn instead of the process running out.
+    kv_cache_mb: int = 0
     # Candidates drawn per take shown, the best shown (model.ranking); 1: best-of-N off.
     best_of: int = BEST_OF
     max_queue: int = 64
@@ -147,7 +150,7 @@ def _non_negative(name: str, raw: str) -> int:
 
 
 def _convert(name: str, raw: str) -> object:
-    if name in ("seed", "cpu_threads"):
+    if name in ("seed", "cpu_threads", "kv_cache_mb"):
         return _non_negative(name, raw)
     try:
         if name == "guild_id":

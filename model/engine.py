@@ -92,6 +92,11 @@ class Engine:
     def free_slots(self) -> int:
         return self.max_batch - self.active
 
+    def fits(self, rows: int, columns: int) -> bool:
+        """Always: Hugging Face's cache is the model's own (the GPU path; its out-of-memory
+        error halves the batch, `model.worker`)."""
+        return True
+
     @torch.inference_mode()
     def add(self, groups: Sequence[PromptGroup]) -> list[TokenEvent]:
         """Prefill `groups` and merge them into the running batch; returns each new sequence's

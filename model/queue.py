@@ -65,7 +65,14 @@ class QueueSettings:
     taken from them.
 
     `progress_every_s`: partial text goes to a listening request at most this often (its first
-    token at once): decoding every take's text after every step would cost a GPU's step time."""
+    token at once): decoding every take's text after every step would cost a GPU's step time.
+
+    `kv_cache_mb`: the most memory the running takes' keys and values may hold on the fast path
+    (`model.slots.SlotEngine`; 0: a quarter of the machine's memory). Every running take holds
+    a column for each token of the longest prompt and budget among them, 46 KB a column for the
+    shipped model in float32: 32 takes beside one long Chinese script held 6 GB and, while the
+    cache grew, twice that. Takes past the limit wait for rows to finish; a CPU has no
+    out-of-memory error to recover from, only the kernel ending the process."""
 
     max_batch: int = 32
     max_waiting: int = 64
@@ -73,6 +80,7 @@ class QueueSettings:
     timeout_s: float = 300.0
     cpu_threads: int = 0
     progress_every_s: float = 0.25
+    kv_cache_mb: int = 0
 
 
 class Ticket:
@@ -188,7 +196,10 @@ class GenerationQueue:
         if stop_token_ids is None:
             stop_token_ids = stop_tokens(model, tokenizer)
         self.engine = make_engine(
-            model, stop_token_ids=stop_token_ids, max_batch=self.settings.max_batch
+            model,
+            stop_token_ids=stop_token_ids,
+            max_batch=self.settings.max_batch,
+            kv_cache_mb=self.settings.kv_cache_mb,
         )
         self.engine.warm_up()
         #: Prompt and new tokens together may not exceed this (None: the model does not say).

@@ -26,6 +26,7 @@ path does not support) does, and is, like it, driven by one thread only.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -140,13 +141,20 @@ class SlotEngine:
         stop_token_ids: Iterable[int],
         max_batch: int = 32,
         graphs: bool | None = None,
+        kv_cache_mb: int = 0,
     ) -> None:
         """`graphs`: capture the decode step (default: on CUDA, unless switched off). Off CUDA,
         True runs the captured shapes (padded rows, bucketed width, preallocated buffers) eagerly,
-        so that a CPU can test what a GPU replays."""
+        so that a CPU can test what a GPU replays. `kv_cache_mb`: the most the key/value cache
+        may hold, while it grows too (0: a quarter of the machine's memory; see `fits`)."""
         self.model = model
         self.fast = fastpath.FastLlama(model)
         self.device = self.fast.device
+        itemsize = torch.empty((), dtype=self.fast.dtype).element_size()
+        #: Bytes of one position of one row: keys and values of every layer.
+        self.column_bytes = 2 * len(self.fast.layers) * self.fast.kv_heads * self.fast.head_dim
+        self.column_bytes *= itemsize
+        self.kv_budget = (kv_cache_mb or _default_kv_cache_mb()) * 2**20
         self.stop_token_ids = frozenset(stop_token_ids)
         self.max_batch = max_batch
         self._vocab = int(model.get_output_embeddings().weight.shape[0])
@@ -162,14 +170,29 @@ class SlotEngine:
 
     def _make_room(self, rows: int, columns: int) -> None:
         """At least `rows` rows of `columns` columns: rows double, columns grow by half."""
+        shape = self._shape_for(rows, columns)
+        if shape != (self.cache.rows, self.cache.columns):
+            self._grow(*shape)
+
+    def _shape_for(self, rows: int, columns: int) -> tuple[int, int]:
         have_rows, have_columns = self.cache.rows, self.cache.columns
-        if rows <= have_rows and columns <= have_columns:
-            return
         if rows > have_rows:
             have_rows = max(rows, min(_bucket(rows), self.max_batch))
         if columns > have_columns:
             have_columns = fastpath.room_for(columns)
-        self._grow(have_rows, have_columns)
+        return have_rows, have_columns
+
+    def fits(self, rows: int, columns: int) -> bool:
+        """Whether the cache can hold `rows` rows beside each other, the longest needing
+        `columns` columns (prompt and budget), within `kv_budget`; growing, it holds the old
+        buffers and the new at once. One row always fits (the context bounds it)."""
+        if rows <= 1 or self._graphs is not None:  # a GPU's cache is allocated up front
+            return True
+        have = self.cache.rows * self.cache.columns
+        want_rows, want_columns = self._shape_for(rows, columns)
+        want = want_rows * want_columns
+        held = want if want == have else want + have
+        return held * self.column_bytes <= self.kv_budget
 
     def _grow(self, rows: int, columns: int) -> None:
         """Room for `rows` x `columns`, keeping the running rows (a new capture follows). Out
@@ -332,6 +355,11 @@ class SlotEngine:
                 self._rows.pop()
                 state.lengths[last] = 0
             index -= 1
+        if not self._rows and self._graphs is None:
+            # Idle: hand the buffers back (a burst of long prompts held gigabytes); the next
+            # request's rows are allocated for it, in milliseconds.
+            self.cache = SlotCache(self.fast, 1, 1)
+            self._state = _State.empty(1, self._vocab, self.device)
 
     def _move(self, source: int, target: int) -> None:
         state = self._state
@@ -391,6 +419,15 @@ class _State:
 #: Padded prompt tokens one prefill pass may hold: its attention scores grow with the square of
 #: the longest prompt, and a CPU's memory is the bot's tightest budget.
 _PREFILL_TOKENS = 4096
+
+
+def _default_kv_cache_mb() -> int:
+    """A quarter of the machine's memory (4 GB where it cannot be read)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 4096
+    return max(256, total // 4 // 2**20)
 
 
 def _prefill_batches(groups: Sequence[PromptGroup]) -> list[list[PromptGroup]]:

@@ -47,10 +47,15 @@ from model.tasks import Completion, Sampling
 _log = logging.getLogger(__name__)
 
 
-def make_engine(model: Any, *, stop_token_ids: Iterable[int], max_batch: int = 32) -> BatchEngine:
-    """The engine for `model`: the slot engine on the fast path when it applies, else `Engine`."""
+def make_engine(
+    model: Any, *, stop_token_ids: Iterable[int], max_batch: int = 32, kv_cache_mb: int = 0
+) -> BatchEngine:
+    """The engine for `model`: the slot engine on the fast path when it applies, else `Engine`
+    (`kv_cache_mb`: the slot engine's key/value memory, see `QueueSettings`)."""
     if fastpath.enabled() and fastpath.supports(model):
-        return SlotEngine(model, stop_token_ids=stop_token_ids, max_batch=max_batch)
+        return SlotEngine(
+            model, stop_token_ids=stop_token_ids, max_batch=max_batch, kv_cache_mb=kv_cache_mb
+        )
     return Engine(model, stop_token_ids=stop_token_ids, max_batch=max_batch)
 
 
@@ -297,9 +302,18 @@ class Worker:
         room = min(self.engine.free_slots, self._row_limit - self.engine.active)
         groups: list[PromptGroup] = []
         works: list[Work] = []
+        rows, columns = self.engine.active, 0
         while self._unplaced and room > 0:
             work, takes = self._unplaced[0]
-            placed, rest = takes[:room], takes[room:]
+            budget = max(sampling.max_new_tokens for sampling in work.sampling)
+            columns = max(columns, len(work.prompt_ids) + budget)
+            fit = min(room, len(takes))
+            while fit > 0 and not self.engine.fits(rows + fit, columns):
+                fit -= 1  # the key/value memory holds no more beside the running takes
+            if fit == 0:
+                break
+            rows += fit
+            placed, rest = takes[:fit], takes[fit:]
             if rest:
                 self._unplaced[0] = (work, rest)
             else:

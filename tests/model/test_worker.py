@@ -129,6 +129,44 @@ async def test_out_of_memory_runs_fewer_takes_at_once_and_fails_none(
     assert all(c.tokens == 30 for r in pressed for c in r)
 
 
+async def test_takes_past_the_key_value_budget_wait_their_turn_and_none_fails(
+    tiny_model: Any, tokenizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a CPU the kernel ends a process that runs out of memory; the slot engine's cache
+    stays within its budget instead: takes past it wait for rows to finish, the same takes
+    come out, and an idle engine hands its buffers back."""
+    monkeypatch.setenv(fastpath.ENV_SWITCH, "1")
+    queue = GenerationQueue(
+        tiny_model, tokenizer, QueueSettings(max_batch=8, per_user=8), stop_token_ids=()
+    )
+    await queue.start()
+    try:
+        asks = [(PROMPT, takes(2, 30, seed=1)), (OTHER, takes(2, 30, seed=7))]
+        unpressed = [
+            await queue.submit(p, s, room_id=i, user_id=i) for i, (p, s) in enumerate(asks)
+        ]
+        engine = queue.engine
+        assert engine.cache.rows * engine.cache.columns == 1  # idle: nothing held
+        # Two rows of these prompts and budgets (and the cache they grow from) fit; four not.
+        engine.kv_budget = engine.column_bytes * 250
+        assert engine.fits(2, len(OTHER) + 30) and not engine.fits(4, len(OTHER) + 30)
+        decoded: list[int] = []
+
+        def count(ids: torch.Tensor) -> None:
+            if ids.shape[1] == 1:
+                decoded.append(ids.shape[0])
+
+        wrap_forward(queue, monkeypatch, count)
+        pressed = await asyncio.gather(
+            *(queue.submit(p, s, room_id=i, user_id=i) for i, (p, s) in enumerate(asks))
+        )
+        assert max(decoded) == 2
+        assert [texts(r) for r in pressed] == [texts(r) for r in unpressed]
+        assert engine.cache.rows * engine.cache.columns == 1
+    finally:
+        await queue.close()
+
+
 async def test_a_take_that_does_not_fit_alone_fails_with_a_sentence_and_others_go_on(
     queue: GenerationQueue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
