@@ -291,6 +291,10 @@ MESSAGES: dict[str, str] = {
     "error.setting_value": (
         "That value does not fit the setting (pick rules are {rules}; numbers elsewhere)."
     ),
+    # The pick rules as a writer types them (`/room settings pick_rule:`).
+    "choice.pick_rule.first": "first",
+    "choice.pick_rule.majority": "majority",
+    "choice.pick_rule.showrunner": "showrunner",
     "error.no_showrunner": "A room needs at least one showrunner or showrunner role.",
     "error.take_has_problems": (
         "Take {take} of proposal #{proposal} still has problems ({problems}), so votes cannot put "

@@ -7,6 +7,8 @@ to English; traditional Chinese is derived from this text (`bot.messages`).
 
 from __future__ import annotations
 
+from bot.messages import commands_zh
+
 MESSAGES: dict[str, str] = {
     # --- counts -----------------------------------------------------------------------------
     "count.scene.one": "{n} 场",
@@ -265,6 +267,10 @@ MESSAGES: dict[str, str] = {
     "error.branch_new_room": "分支需要一个新的编剧室。",
     "error.branch_room_taken": "那个编剧室已经有自己的故事了；请分支到新的编剧室。",
     "error.branch_nothing": "本编剧室还没有可以分支的故事。",
+    # The pick rules by the names a Chinese client shows (and the console takes).
+    "choice.pick_rule.first": commands_zh.CHOICES["first"],
+    "choice.pick_rule.majority": commands_zh.CHOICES["majority"],
+    "choice.pick_rule.showrunner": commands_zh.CHOICES["showrunner"],
     "error.setting_value": "这个值不适用于该设置（选稿规则有 {rules}；其他设置填数字）。",
     "error.no_showrunner": "编剧室至少需要一位主编剧或一个主编剧身份组。",
     "error.take_has_problems": (

@@ -36,7 +36,7 @@ from bot.errors import (
     NotAllowed,
     NotFound,
 )
-from bot.messages import message
+from bot.messages import Message, message
 from bot.room.core import (
     RoomCore,
     proposal_in,
@@ -203,7 +203,7 @@ def _apply_settings(settings: RoomSettings, changes: Mapping[str, Any]) -> RoomS
             else:
                 values[name] = float(value)
     except (TypeError, ValueError):
-        rules = ", ".join(r.value for r in PickRule)
+        rules = [Message(f"choice.pick_rule.{rule.value}") for rule in PickRule]
         raise BadInput("error.setting_value", rules=rules) from None
     after = dataclasses.replace(settings, **values).validate()
     if not after.showrunners and not after.showrunner_roles:

@@ -220,6 +220,7 @@ def test_keys_built_at_run_time_are_in_the_catalogue() -> None:
     built = {f"kind.{k.value}" for k in TaskKind} | {f"beat.{s.value}" for s in BeatStatus}
     built |= {f"embed.status.{s.value}" for s in ProposalStatus}
     built |= {f"embed.rule.{r.value}" for r in PickRule}
+    built |= {f"choice.pick_rule.{r.value}" for r in PickRule}
     built |= {f"console.vote_{o.value}" for o in VoteOutcome}
     built |= {f"field.{f}" for f in SHEET_FIELDS}
     closed = set(ProposalStatus) - {ProposalStatus.GENERATING, ProposalStatus.OPEN}
