@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from bot.commandline import Call, unescape
-from bot.console_print import beat_line, count, sheet_text
+from bot.console_print import beat_line, sheet_text
 from bot.domain import Proposal
 from bot.errors import BadInput
 from bot.messages import Lang, Message, command_text, counted, message, pairs
@@ -187,7 +187,11 @@ class SteerCommands:
             )
         )
         for place in figures.locations:
-            say(f"  {place.name}: {count(place.scenes, 'scene', lang)}")
+            say(
+                message(
+                    "console.stats_place", name=place.name, scenes=counted("scene", place.scenes)
+                )
+            )
         for person in figures.characters:
-            lines, words = count(person.lines, "line", lang), count(person.words, "word", lang)
-            say(f"  {person.name}: {lines}, {words}")
+            lines, words = counted("line", person.lines), counted("word", person.words)
+            say(message("console.stats_person", name=person.name, lines=lines, words=words))

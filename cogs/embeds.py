@@ -24,7 +24,7 @@ from bot.domain import (
     RoomSettings,
     Take,
 )
-from bot.messages import ENGLISH, Lang, Message, command_text, counted, text
+from bot.messages import ENGLISH, Lang, Message, command_text, counted, language_name, text
 from bot.problems import problem_list
 from bot.room import Bible, TakeEdit, take_text
 from cogs.split import (
@@ -374,7 +374,7 @@ def style_embed(project: Project, lang: Lang = ENGLISH) -> discord.Embed:
             lang,
             genre=project.genre or "—",
             tone=project.tone or "—",
-            language=project.language,
+            language=language_name(project.language, lang),
             paper=_choice(project.page_size.value, lang),
             notes=project.style_notes or "—",
         ),

@@ -31,6 +31,7 @@ from screenplay.types import (
     Transition,
     dialogue_blocks,
 )
+from screenplay.zh import read_heading
 
 __all__ = ["CharacterStats", "LocationStats", "Stats", "count_words", "stats"]
 
@@ -142,8 +143,12 @@ _SETTING = re.compile(
 
 
 def _split_heading(heading: str) -> tuple[str | None, str, str | None]:
-    """`INT. HOUSE - KITCHEN - NIGHT` -> ("INT.", "HOUSE - KITCHEN", "NIGHT")."""
+    """`INT. HOUSE - KITCHEN - NIGHT` -> ("INT.", "HOUSE - KITCHEN", "NIGHT"); a heading of
+    the Chinese convention by its parts (`1-1 日 内 客厅` -> ("内", "客厅", "日"))."""
     heading = " ".join(heading.split())
+    zh = read_heading(heading)
+    if zh is not None and zh.place:
+        return "".join(zh.settings) or None, zh.place, "".join(zh.times) or None
     setting: str | None = None
     match = _SETTING.match(heading)
     if match:

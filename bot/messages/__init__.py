@@ -157,12 +157,26 @@ def pairs(named: Sequence[tuple[str, object]], lang: Lang) -> str:
     shown = []
     for option, value in named:
         said = str(value)
-        if lang != ENGLISH:
+        if option == "language":
+            said = language_name(said, lang)
+        elif lang != ENGLISH:
             said = command_text("choice", said, lang) or said
         if any(ch.isspace() for ch in said):
             said = f'"{said}"'
         shown.append(f"{option_name(option, lang)}:{said}")
     return " ".join(shown)
+
+
+def language_name(language: str, lang: Lang) -> str:
+    """A room's language setting as a reader of `lang` calls it (`Chinese` -> `中文`); a
+    language the catalogues do not name, as set."""
+    from model.tasks import is_chinese
+
+    if is_chinese(language):
+        return text("language.chinese", lang)
+    if language.strip().casefold() in ("english", "en"):
+        return text("language.english", lang)
+    return language
 
 
 def _choice_key(name: str) -> str:

@@ -96,6 +96,23 @@ def test_location_forms() -> None:
     assert places["CITY SKYLINE"].settings == ("EST.",)
 
 
+def test_chinese_headings_are_read_by_their_parts() -> None:
+    # `1-1 日 内 客厅` and `内景 客厅 夜` are one place, 客厅, not two headings' whole text.
+    doc = Document(
+        elements=(
+            SceneHeading("1-1 日 内 客厅", "1-1"),
+            SceneHeading("内景 客厅 夜"),
+            SceneHeading("第3场 夜 外 村口", "3"),
+        )
+    )
+    places = {p.name: p for p in stats(doc).locations}
+    assert list(places) == ["客厅", "村口"]
+    assert places["客厅"].scenes == 2
+    assert places["客厅"].settings == ("内", "内景")
+    assert places["客厅"].times == ("日", "夜")
+    assert places["村口"].settings == ("外",)
+
+
 def test_a_cue_without_speech_is_listed_without_lines() -> None:
     doc = Document(elements=(Character("GHOST"), Action(Text.of("Nothing."))))
     assert [(p.name, p.lines, p.words) for p in stats(doc).characters] == [("GHOST", 0, 0)]
