@@ -28,9 +28,10 @@ from bot.messages import (
 )
 from bot.room import EXPORT_FORMATS
 
-#: An option's name and colon; a name in Chinese counts only when it is one of the options'
-#: Chinese names (`候选稿:2`), so that `陈伯:打烊了。` stays text.
-_OPTION = re.compile(r"([^\W\d]\w*):")
+#: An option's name and colon (a Chinese input method's full-width one too); a name in Chinese
+#: counts only when it is one of the options' Chinese names (`候选稿：2`), so that `陈伯：打烊了。`
+#: stays text.
+_OPTION = re.compile(r"([^\W\d]\w*)[:：]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,8 +215,6 @@ class Console:
                 takes=", ".join(option_name(o, self.lang) for o in command.options)
                 or message("console.no_options"),
             )
-        for option in _CHOICE_OPTIONS.intersection(values):
-            values[option] = english_choice(values[option])
         if parsed.text:
             if not command.options:
                 raise BadInput(
@@ -230,6 +228,8 @@ class Console:
                     command=command_name(command.name, self.lang),
                 )
             values[first] = parsed.text
+        for option in _CHOICE_OPTIONS.intersection(values):
+            values[option] = english_choice(values[option])
         missing = [o for o in command.options if o not in command.optional and o not in values]
         if missing:
             raise BadInput(

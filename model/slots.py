@@ -231,6 +231,10 @@ class SlotEngine:
     @torch.inference_mode()
     def add(self, groups: Sequence[PromptGroup]) -> list[TokenEvent]:
         """Prefill `groups` into free rows; returns each new sequence's first token."""
+        # Room for them all at once: grown batch by batch, the cache would hold each smaller
+        # buffer beside the next, past the memory `fits` allowed for.
+        rows = len(self._rows) + sum(len(group.seq_ids) for group in groups)
+        self._make_room(rows, max(_columns_for(group) for group in groups))
         events: list[TokenEvent] = []
         for batch in _prefill_batches(groups):
             events.extend(self._add(batch))
@@ -242,8 +246,7 @@ class SlotEngine:
         lengths = [len(group.prompt_ids) for group in groups]
         first = len(self._rows)
         end = first + sum(len(group.seq_ids) for group in groups)
-        budget = max(len(g.prompt_ids) + s.max_new_tokens for g in groups for s in g.sampling)
-        self._make_room(end, budget)
+        self._make_room(end, max(_columns_for(group) for group in groups))
         width = max(lengths)
         ids = torch.zeros((len(groups), width), dtype=torch.long)
         for index, group in enumerate(groups):
@@ -421,12 +424,28 @@ class _State:
 _PREFILL_TOKENS = 4096
 
 
+def _columns_for(group: PromptGroup) -> int:
+    """Columns the takes of `group` may fill: its prompt and the largest budget."""
+    return len(group.prompt_ids) + max(s.max_new_tokens for s in group.sampling)
+
+
+#: Where a container's memory limit is (cgroup v2, then v1): it may be far below the host's.
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
 def _default_kv_cache_mb() -> int:
-    """A quarter of the machine's memory (4 GB where it cannot be read)."""
+    """A quarter of the memory this process may use: the machine's, or its container's limit
+    when that is lower (4 GB where neither can be read)."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, OSError, ValueError):
-        return 4096
+        total = 4 * 4096 * 2**20
+    for path in _CGROUP_LIMITS:
+        try:
+            with open(path) as limit:
+                total = min(total, int(limit.read().strip()))
+        except (OSError, ValueError):  # absent, or "max": no limit there
+            continue
     return max(256, total // 4 // 2**20)
 
 

@@ -109,7 +109,7 @@ def _failed(name: str, err: OSError, *, writing: bool) -> FileError:
     system's own words."""
     if isinstance(err, PermissionError):
         said, kind = "permission denied", "write_denied" if writing else "read_denied"
-    elif err.errno in _DISK_FULL:
+    elif writing and err.errno in _DISK_FULL:
         said, kind = "the disk is full", "disk_full"
     else:
         said, kind = str(err.strerror or err), "write_failed" if writing else "read_failed"

@@ -80,7 +80,7 @@ def _traditional(key: str) -> str | None:
 #: A command the catalogue names (`/pick`, `/room settings`): a slash that opens a word.
 _COMMAND_REFERENCE = re.compile(r"(?<![\w/])/([a-z]+)(?: ([a-z]+)\b)?")
 #: One of its options (`take:2`, `（to:12`): a lower-case name that opens a word, then a colon.
-_OPTION_REFERENCE = re.compile(r"(?<![\w:/.])([a-z_]+):(?=\S)")
+_OPTION_REFERENCE = re.compile(r"(?<![\w:/.{<])([a-z_]+):(?=\S)")
 
 
 @cache
@@ -159,10 +159,10 @@ def pairs(named: Sequence[tuple[str, object]], lang: Lang) -> str:
         said = str(value)
         if option == "language":
             said = language_name(said, lang)
-        elif lang != ENGLISH:
+        elif option in _CHOICE_VALUED and lang != ENGLISH:
             said = command_text("choice", said, lang) or said
-        if any(ch.isspace() for ch in said):
-            said = f'"{said}"'
+        if any(ch.isspace() or ch == '"' for ch in said):
+            said = '"' + said.replace("\\", "\\\\").replace('"', '\\"') + '"'
         shown.append(f"{option_name(option, lang)}:{said}")
     return " ".join(shown)
 
@@ -177,6 +177,10 @@ def language_name(language: str, lang: Lang) -> str:
     if language.strip().casefold() in ("english", "en"):
         return text("language.english", lang)
     return language
+
+
+#: Options whose values are slash-command choices (named in Chinese by `commands_zh.CHOICES`).
+_CHOICE_VALUED = frozenset({"pick_rule", "paper", "page_size", "format"})
 
 
 def _choice_key(name: str) -> str:

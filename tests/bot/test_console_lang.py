@@ -58,7 +58,7 @@ async def test_a_chinese_room_types_its_commands_in_chinese(tmp_path: Path) -> N
         [
             '/写入 文本:"外景 码头 晨\\n\\n陈伯:打烊了。"',
             "/場景 描述:碼頭",
-            "/选定 候选稿:2",
+            "/选定 候选稿：2",
             "/幫助 命令:選定",
             "/选定",
             "/改稿 候选稿:1",
@@ -84,9 +84,10 @@ async def test_a_chinese_room_sets_and_reads_its_settings_by_chinese_names(tmp_p
             "/编剧室 风格 纸张:A4 类型:黑色电影",
             "/编剧室 风格 纸张:美式letter",
             "/编剧室 设置 选稿规则:多数",
+            '/编剧室 风格 基调:first 风格说明:"说 \\"好\\""',
             '/写入 文本:"外景 码头 晨\\n\\n陈伯：打烊了。"',
             "/统计",
-            f"/导出 格式:中文剧本 路径:{tmp_path / 'out.txt'}",
+            f"/导出 中文剧本 路径:{tmp_path / 'out.txt'}",
         ],
         SIMPLIFIED,
     )
@@ -94,6 +95,8 @@ async def test_a_chinese_room_sets_and_reads_its_settings_by_chinese_names(tmp_p
     assert "\n类型:黑色电影 基调:- 语言:英语 纸张:A4\n" in said
     assert '纸张:"美式 Letter"' in said
     assert "（选稿规则有 第一票决定、多数票决定、主编剧决定；其他设置填数字）" in said
+    assert "\n类型:黑色电影 基调:first 语言:英语" in said  # free text is not a choice
+    assert '说明：说 "好"' in said
     assert "\n  码头：1 场\n  陈伯：1 行，3 字\n" in said
     assert (tmp_path / "out.txt").read_text(encoding="utf-8") == (
         "《未命名》\n编剧：你\n\n外景 码头 晨\n陈伯：打烊了。\n"

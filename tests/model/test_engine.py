@@ -172,3 +172,37 @@ def test_the_real_model_decodes_in_the_slot_engine_as_generate_does() -> None:
         collect(engine.step(), got)
     for i, prompt in enumerate(ids):
         assert got[i] == reference(model, prompt, greedy), tokenizer.decode(got[i])
+
+
+def test_prompts_prefilled_in_several_passes_grow_the_cache_once(
+    tiny_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grown pass by pass, the cache would hold each smaller buffer beside the next, past the
+    memory its budget allowed for: it is made room for once, for every group."""
+    import model.slots as slots
+
+    monkeypatch.setattr(slots, "_PREFILL_TOKENS", 8)  # each prompt a pass of its own
+    engine = SlotEngine(tiny_model, stop_token_ids=(), max_batch=8)
+    shapes: list[tuple[int, int]] = []
+    grow = engine._grow
+    monkeypatch.setattr(engine, "_grow", lambda r, c: (shapes.append((r, c)), grow(r, c)))
+    groups = [
+        PromptGroup(tuple(range(5, 5 + n)), (i, i + 10), (Sampling(max_new_tokens=20),) * 2)
+        for i, n in enumerate((6, 9, 12))
+    ]
+    engine.add(groups)
+    assert len(shapes) == 1 and shapes[0][0] >= 6 and shapes[0][1] >= 12 + 20
+    assert engine.active == 6
+
+
+def test_the_default_budget_is_a_quarter_of_a_containers_limit(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import model.slots as slots
+
+    limit = tmp_path / "memory.max"
+    limit.write_text("4294967296\n")  # a 4 GB container on a bigger host
+    monkeypatch.setattr(slots, "_CGROUP_LIMITS", (str(limit),))
+    assert slots._default_kv_cache_mb() == 1024
+    limit.write_text("max\n")  # no limit: the machine's memory
+    assert slots._default_kv_cache_mb() >= 256
