@@ -91,6 +91,22 @@ TIMES |= _words("片刻后 片刻之后 随后 接上场 次日 当晚 当天 �
 SETTINGS = _words("内 外 内外 外内 内景 外景 内外景 室内 室外")
 _SETTING_FIRST = frozenset({"内景", "外景", "内外景"})
 
+#: The characters of the convention's words that traditional Chinese writes otherwise, so that
+#: a script typed in traditional characters (`內景 客廳 夜`, `第3場`, `閃回`, `出場人物：`) is
+#: read as the simplified one is (the words only: what a script says is kept as written).
+_TRADITIONAL = str.maketrans(
+    "内场黄闪画时间点备转叠随后当里结续连晓两注", "內場黃閃畫時間點備轉疊隨後當裡結續連曉兩註"
+)
+
+
+def _either_script(words: frozenset[str]) -> frozenset[str]:
+    return words | frozenset(word.translate(_TRADITIONAL) for word in words)
+
+
+TIMES = _either_script(TIMES)
+SETTINGS = _either_script(SETTINGS)
+_SETTING_FIRST = _either_script(_SETTING_FIRST)
+
 _COLONS = "：:"
 _OPEN = "（("
 _CLOSE = "）)"
@@ -98,8 +114,10 @@ _ACTION_MARKS = "△▲"
 _SPACES = " \t\u3000\u00a0"
 _SENTENCE = frozenset("。！？!?，,；;")
 _NOT_IN_NAME = frozenset('。！？!?，,、；;：:“”"《》△▲[]【】')
-_CAST_KEYS = ("人物", "出场人物", "登场人物", "主要人物")
-_NOT_SPEAKERS = frozenset({"时间", "地点", "注", "备注", "场景", "字幕", "画面", "旁注"})
+_CAST_KEYS = tuple(_either_script(frozenset({"人物", "出场人物", "登场人物", "主要人物"})))
+_NOT_SPEAKERS = _either_script(
+    frozenset({"时间", "地点", "注", "备注", "场景", "字幕", "画面", "旁注"})
+)
 #: The longest name read before a colon: Chinese names and roles are short (`穿西装的男人`);
 #: anything longer before a colon is a sentence (`门口贴着一张红纸：本店拆迁`).
 _MAX_WIDE_NAME = 6
@@ -108,6 +126,7 @@ _MAX_HEADING = 60
 
 _TRANSITION_WORDS = _words("切至 切到 切 切回 硬切 跳切 叠化 叠至 化入 化出 闪回 闪回结束")
 _TRANSITION_WORDS |= _words("闪回完 淡入 淡出 黑场 转场")
+_TRANSITION_WORDS = _either_script(_TRANSITION_WORDS)
 _HOLLYWOOD_TRANSITIONS = {
     "CUT TO:": "切至：",
     "SMASH CUT TO:": "切至：",
@@ -178,12 +197,12 @@ _TITLE_KEYS_READ = {
 }
 
 _NUMERALS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
-_NUMERALS |= {"六": 6, "七": 7, "八": 8, "九": 9}
+_NUMERALS |= {"六": 6, "七": 7, "八": 8, "九": 9, "兩": 2}
 _BARE_NUMBER = re.compile(r"[0-9]{1,4}(?:-[0-9]{1,4}){0,2}[A-Za-z]?[.、．]?")
 _GLUED_NUMBER = re.compile(r"([0-9]{1,4}(?:-[0-9]{1,4}){0,2}[A-Za-z]?)[.、．](?=[^0-9])")
-_EPISODE = re.compile(r"第([0-9]{1,4}|[零〇一二两三四五六七八九十百]{1,6})集")
-_SCENE_WORD = re.compile(r"第([0-9]{1,4}|[零〇一二两三四五六七八九十百]{1,6})场")
-_SCENE_LABEL = re.compile(r"场景?([0-9]{1,4}|[零〇一二两三四五六七八九十百]{1,6})")
+_EPISODE = re.compile(r"第([0-9]{1,4}|[零〇一二两兩三四五六七八九十百]{1,6})集")
+_SCENE_WORD = re.compile(r"第([0-9]{1,4}|[零〇一二两兩三四五六七八九十百]{1,6})[场場]")
+_SCENE_LABEL = re.compile(r"[场場]景?([0-9]{1,4}|[零〇一二两兩三四五六七八九十百]{1,6})")
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -282,7 +301,7 @@ def _time_word(part: str) -> bool:
     时 (`子时`, `午时`)."""
     if part in TIMES:
         return True
-    return 2 <= len(part) <= 4 and (part[-1] in "夜时" or part[-2:] in TIMES)
+    return 2 <= len(part) <= 4 and (part[-1] in "夜时時" or part[-2:] in TIMES)
 
 
 def _joined(part: str) -> tuple[str, str] | None:

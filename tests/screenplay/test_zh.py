@@ -131,6 +131,27 @@ def test_a_title_page_without_a_title_is_written_as_untitled() -> None:
     assert parse_zh(written).title_page.get("Author") == Text.of("阿娜")
 
 
+def test_a_script_in_traditional_characters_reads_as_the_simplified_one() -> None:
+    # A Taiwanese or Hong Kong room types 內景, 第兩場, 場景三, 出場人物, 閃回: the same convention.
+    text = (
+        "第一集 歸來\n\n1-1 日 內 客廳\n出場人物：陳伯、小梅\n△ 陳伯擦著茶杯。\n"
+        "陳伯：（壓低聲音）打烊了。\n小梅：再等等。\n閃回\n\n"
+        "第兩場 夜 外 村口\n\n場景三：醫院走廊 日 內\n"
+    )
+    doc = parse_zh(text)
+    kinds = [type(e).__name__ for e in doc.elements]
+    assert kinds == [
+        "Section", "SceneHeading", "Action", "Action", "Character", "Parenthetical",
+        "Dialogue", "Character", "Dialogue", "Transition", "SceneHeading", "SceneHeading",
+    ]  # fmt: skip
+    assert [h.number for h in doc.elements if isinstance(h, SceneHeading)] == ["1-1", "2", "3"]
+    heading = read_heading("內景 茶館 黃昏")
+    assert heading is not None and (heading.settings, heading.place) == (("內景",), "茶館")
+    assert heading.times == ("黃昏",)
+    assert scene_cast(doc.elements[1:10]) == ["陳伯", "小梅"]
+    assert looks_like_zh(text)
+
+
 def test_a_hollywood_credit_line_is_said_by_the_writers_label() -> None:
     # `编剧：` already means "written by"; an English credit line on a Chinese page would not.
     doc = parse_fountain("Title: 茶馆\nCredit: Screenplay by\nAuthor: 阿娜\n\n内景 茶馆 夜\n")
