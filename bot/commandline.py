@@ -14,6 +14,7 @@ the console's business.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from bot.errors import BadInput
@@ -42,9 +43,15 @@ class CommandLine:
     text: str = ""
 
 
-def parse_command_line(line: str, subcommand_groups: frozenset[str] = frozenset()) -> CommandLine:
+def parse_command_line(
+    line: str,
+    subcommand_groups: frozenset[str] = frozenset(),
+    options_of: Callable[[str], Collection[str] | None] | None = None,
+) -> CommandLine:
     """Split a console line. `subcommand_groups` names commands whose next word is part of the
-    command (`room` -> `/room settings`)."""
+    command (`room` -> `/room settings`). `options_of(command)` gives the options the command
+    takes: a Chinese name before a colon is an option only when it names one of them, so that
+    `/写入 人物：陈伯、小梅` (a cast line) stays text."""
     rest = line.strip()
     actor: str | None = None
     if rest.startswith("@"):
@@ -64,11 +71,12 @@ def parse_command_line(line: str, subcommand_groups: frozenset[str] = frozenset(
         rest = rest.strip()
     if not command:
         raise BadInput("console.command_after_slash")
-    options, text = _split_options(rest)
+    takes = options_of(command) if options_of is not None else None
+    options, text = _split_options(rest, None if takes is None else frozenset(takes))
     return CommandLine(actor, command, options, text)
 
 
-def _split_options(rest: str) -> tuple[dict[str, str], str]:
+def _split_options(rest: str, takes: frozenset[str] | None) -> tuple[dict[str, str], str]:
     options: dict[str, str] = {}
     words: list[str] = []
     i = 0
@@ -77,7 +85,7 @@ def _split_options(rest: str) -> tuple[dict[str, str], str]:
             i += 1
             continue
         match = _OPTION.match(rest, i)
-        name = _option_name(match.group(1)) if match else None
+        name = _option_name(match.group(1), takes) if match else None
         if match and name and (match.end() < len(rest)) and not rest[match.end()].isspace():
             value, i = _read_value(rest, match.end())
             options[name] = value
@@ -90,13 +98,16 @@ def _split_options(rest: str) -> tuple[dict[str, str], str]:
     return options, " ".join(words)
 
 
-def _option_name(written: str) -> str | None:
-    """The option a name stands for: an ASCII name as itself (lower-cased), a Chinese one by
-    the option it names; None when it names none (then it is text)."""
+def _option_name(written: str, takes: frozenset[str] | None) -> str | None:
+    """The option a name stands for: an ASCII name as itself (lower-cased; a misspelt one is
+    said to be no option), a Chinese one by the option it names, if the command `takes` it;
+    None when it names none (then it is text)."""
     if written.isascii():
         return written.lower()
     english = english_option(written)
-    return None if english == written else english
+    if english == written or (takes is not None and english not in takes):
+        return None
+    return english
 
 
 def _read_value(rest: str, start: int) -> tuple[str, int]:

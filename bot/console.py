@@ -103,6 +103,13 @@ _HELP_COLUMN = 38
 _CHOICE_OPTIONS = frozenset({"format", "pick_rule", "paper"})
 
 
+def _options_of(written: str) -> tuple[str, ...] | None:
+    """The options of the command named `written` (in English or Chinese), None if none is."""
+    english = english_command(written)
+    command = BY_NAME.get(ALIASES.get(english, english))
+    return None if command is None else command.options
+
+
 def writer_id(name: str) -> int:
     """The stable user id of the writer called `name` (case does not matter): the first six
     bytes of its SHA-256, so ids survive restarts and never collide with the room's own id 0."""
@@ -199,7 +206,7 @@ class Console:
         return True
 
     def _parse(self, line: str) -> Call:
-        parsed: CommandLine = parse_command_line(line, _GROUPS | chinese_group_names())
+        parsed: CommandLine = parse_command_line(line, _GROUPS | chinese_group_names(), _options_of)
         english = english_command(parsed.command)
         name = ALIASES.get(english, english)
         command = BY_NAME.get(name)

@@ -57,6 +57,7 @@ async def test_a_chinese_room_types_its_commands_in_chinese(tmp_path: Path) -> N
         tmp_path / "room.db",
         [
             '/写入 文本:"外景 码头 晨\\n\\n陈伯:打烊了。"',
+            "/写入 人物：陈伯、小梅",
             "/場景 描述:碼頭",
             "/选定 候选稿：2",
             "/幫助 命令:選定",
@@ -66,6 +67,8 @@ async def test_a_chinese_room_types_its_commands_in_chinese(tmp_path: Path) -> N
         SIMPLIFIED,
     )
     assert "陈伯\n          打烊了。" in said
+    # 人物 names an option of other commands, not of /写入: the convention's cast line is text.
+    assert "> /写入 人物：陈伯、小梅\n已加入剧本 1 行：\n人物：陈伯、小梅\n" in said
     assert "第 1 号提案 —— 场景，" in said
     assert "第 1 号提案的候选稿 2 已写入剧本" in said
     assert "> /幫助 命令:選定\n/选定 候选稿 [提案]\n  主编剧：现在就选定一份候选稿" in said
