@@ -204,8 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level, console=True)
         return asyncio.run(console_main(settings, room_id, lang))
     except StoreError as err:  # a database the bot cannot use, said in one line
-        said = worded_problem(err, "store", "start.unworded").render(lang)
-        print(text("start.failed", lang, reason=said), file=sys.stderr)
+        print(text("start.failed", lang, reason=str(err)), file=sys.stderr)
         return 2
 
 

@@ -71,6 +71,7 @@ from bot.domain import (
 )
 from bot.errors import BadInput, NotFound, ProposalCancelled, RoomError, screenplay_problem
 from bot.messages import (
+    CHOICE_OPTIONS,
     ENGLISH,
     Lang,
     Message,
@@ -98,9 +99,6 @@ CONSOLE_WRITER = "you"
 
 _GROUPS = frozenset({"room", "bible", "location", "outline", "draft"})
 _HELP_COLUMN = 38
-#: Options whose values are choices, typed by their English value or the name a Chinese
-#: client shows (`选稿规则:多数票决定`, `格式:中文剧本`).
-_CHOICE_OPTIONS = frozenset({"format", "pick_rule", "paper"})
 
 
 def _options_of(written: str) -> tuple[str, ...] | None:
@@ -235,7 +233,7 @@ class Console:
                     command=command_name(command.name, self.lang),
                 )
             values[first] = parsed.text
-        for option in _CHOICE_OPTIONS.intersection(values):
+        for option in CHOICE_OPTIONS.intersection(values):
             values[option] = english_choice(values[option])
         missing = [o for o in command.options if o not in command.optional and o not in values]
         if missing:

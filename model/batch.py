@@ -26,6 +26,11 @@ from model.sampling import SamplingTable
 from model.tasks import Sampling
 
 
+def columns_for(prompt_ids: Sequence[int], sampling: Iterable[Sampling]) -> int:
+    """Key/value columns the takes of a prompt may fill: the prompt and the largest budget."""
+    return len(prompt_ids) + max(s.max_new_tokens for s in sampling)
+
+
 @dataclass(frozen=True, slots=True)
 class PromptGroup:
     """Sequences that continue the same prompt (the takes of one request): prefilled once."""

@@ -449,7 +449,7 @@ class _Layer:
         """The tensors of `weights` (this layer's, as built from) that its products do not
         read: a weight copied into oneDNN's packed layout, an int8 weight packed for fbgemm."""
         unread = []
-        for name, linear in zip(("qkv", "o", "gate_up", "down"), self.linears(), strict=True):
+        for name, linear in zip(_LINEARS, self.linears(), strict=True):
             if linear.packed is not None:
                 unread.append(weights[name])
             if isinstance(linear.int8, quant.SmoothInt8):

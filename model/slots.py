@@ -38,6 +38,7 @@ from model.batch import (
     PromptGroup,
     Row,
     TokenEvent,
+    columns_for,
     finish_rows,
     mark_drawn,
     prompt_penalties,
@@ -234,7 +235,7 @@ class SlotEngine:
         # Room for them all at once: grown batch by batch, the cache would hold each smaller
         # buffer beside the next, past the memory `fits` allowed for.
         rows = len(self._rows) + sum(len(group.seq_ids) for group in groups)
-        self._make_room(rows, max(_columns_for(group) for group in groups))
+        self._make_room(rows, max(columns_for(g.prompt_ids, g.sampling) for g in groups))
         events: list[TokenEvent] = []
         for batch in _prefill_batches(groups):
             events.extend(self._add(batch))
@@ -246,7 +247,7 @@ class SlotEngine:
         lengths = [len(group.prompt_ids) for group in groups]
         first = len(self._rows)
         end = first + sum(len(group.seq_ids) for group in groups)
-        self._make_room(end, max(_columns_for(group) for group in groups))
+        self._make_room(end, max(columns_for(g.prompt_ids, g.sampling) for g in groups))
         width = max(lengths)
         ids = torch.zeros((len(groups), width), dtype=torch.long)
         for index, group in enumerate(groups):
@@ -422,11 +423,6 @@ class _State:
 #: Padded prompt tokens one prefill pass may hold: its attention scores grow with the square of
 #: the longest prompt, and a CPU's memory is the bot's tightest budget.
 _PREFILL_TOKENS = 4096
-
-
-def _columns_for(group: PromptGroup) -> int:
-    """Columns the takes of `group` may fill: its prompt and the largest budget."""
-    return len(group.prompt_ids) + max(s.max_new_tokens for s in group.sampling)
 
 
 #: Where a container's memory limit is (cgroup v2, then v1): it may be far below the host's.

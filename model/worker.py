@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import torch
 
 from model import fastpath, relevance
-from model.batch import BatchEngine, PromptGroup, TokenEvent
+from model.batch import BatchEngine, PromptGroup, TokenEvent, columns_for
 from model.engine import Engine
 from model.errors import BackendError, GenerationError, OutOfMemory
 from model.metrics import Meter
@@ -305,8 +305,7 @@ class Worker:
         rows, columns = self.engine.active, 0
         while self._unplaced and room > 0:
             work, takes = self._unplaced[0]
-            budget = max(sampling.max_new_tokens for sampling in work.sampling)
-            columns = max(columns, len(work.prompt_ids) + budget)
+            columns = max(columns, columns_for(work.prompt_ids, work.sampling))
             fit = min(room, len(takes))
             while fit > 0 and not self.engine.fits(rows + fit, columns):
                 fit -= 1  # the key/value memory holds no more beside the running takes

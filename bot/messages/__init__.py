@@ -159,7 +159,7 @@ def pairs(named: Sequence[tuple[str, object]], lang: Lang) -> str:
         said = str(value)
         if option == "language":
             said = language_name(said, lang)
-        elif option in _CHOICE_VALUED and lang != ENGLISH:
+        elif option in CHOICE_OPTIONS and lang != ENGLISH:
             said = command_text("choice", said, lang) or said
         if any(ch.isspace() or ch == '"' for ch in said):
             said = '"' + said.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -179,8 +179,9 @@ def language_name(language: str, lang: Lang) -> str:
     return language
 
 
-#: Options whose values are slash-command choices (named in Chinese by `commands_zh.CHOICES`).
-_CHOICE_VALUED = frozenset({"pick_rule", "paper", "page_size", "format"})
+#: Options whose values are slash-command choices (named in Chinese by `commands_zh.CHOICES`):
+#: shown by their names, and typed by their value or their name (`选稿规则:多数票决定`).
+CHOICE_OPTIONS = frozenset({"pick_rule", "paper", "page_size", "format"})
 
 
 def _choice_key(name: str) -> str:
