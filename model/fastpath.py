@@ -558,8 +558,8 @@ class FastLlama:
         `quant.SmoothInt8`, smoothed for the activations the token `rows` (a calibration text)
         produce; `weights` are this forward's own in the layout of `fast_weights`. `down` (whose
         inputs, the gated MLP's, have the widest outliers) keeps the runtime dtype: with it in
-        int8 too, held-out perplexity rose 2.8%; without it 1.0%, and 1.6% with the output
-        projection quantised as well (16 examples, README). Returns the weight cache's tensors
+        int8 too, held-out perplexity rose 2.8%; without it 1.0%, and 1.7% with the output
+        projection quantised as well (32 examples, README). Returns the weight cache's tensors
         of the copies (`layers.{i}.{product}.int8|scales|smooth`, `lm_head.…`). Needs float32
         activations."""
         named = {
