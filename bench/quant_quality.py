@@ -7,8 +7,10 @@ The same examples as `training.evaluate` (its `heldout` and `perplexity`), score
 `model.fastpath.FastLlama` rather than the Hugging Face forward: first with every product in the
 runtime dtype, then with the int8 weights of `model.quant` in every product (however many rows:
 at run time only decoding's small products use them, so this is the worst case), with int8
-everywhere but the output projection, and (float32 only) with `w8a8`: every layer's products in
-fbgemm's int8 with SmoothQuant, calibrated on `model/calibration.jsonl` as the weight cache is.
+everywhere but the output projection, and (float32 only) with `w8a8` (every layer's gate/up
+product and the output projection in fbgemm's int8 with SmoothQuant, calibrated on
+`model/calibration.jsonl` as the weight cache is, the other products in half precision) and with
+`fp16` (every product in half precision).
 Figures, not tests: nothing here passes or fails.
 """
 
@@ -67,9 +69,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ppl_int8": "int8",
         "ppl_int8_but_head": "int8",
         "ppl_w8a8": "w8a8",
+        "ppl_fp16": "fp16",
     }
     for name, scheme in variants.items():
-        if scheme == "w8a8" and loaded.dtype != torch.float32:
+        if scheme in ("w8a8", "fp16") and loaded.dtype != torch.float32:
             continue  # fbgemm's products take float32 activations only
         if scheme == "int8" and not quant.kernel_is_fast():
             continue  # unvectorised on this CPU: hours for every row of every example
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures[name] = perplexity(scored, held.examples, args.max_len, args.batch_size)
         figures[f"{name}_s"] = time.perf_counter() - started
     base = figures["ppl_runtime_dtype"]
-    for name in ("int8", "int8_but_head", "w8a8"):
+    for name in ("int8", "int8_but_head", "w8a8", "fp16"):
         if f"ppl_{name}" in figures:
             figures[f"{name}_over_runtime"] = figures[f"ppl_{name}"] / base
     if args.json:

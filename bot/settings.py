@@ -18,6 +18,9 @@ from dotenv import dotenv_values
 
 from model.ranking import BEST_OF
 
+#: `QUANTIZE`'s values, `model.quant.SCHEMES` (not imported: it would load torch for a check).
+QUANTIZE_SCHEMES = ("auto", "int8", "w8a8", "fp16", "off")
+
 
 class SettingsError(ValueError):
     """A setting has a value the bot cannot use; `str()` says which and why."""
@@ -130,9 +133,10 @@ def load_settings(
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.backend not in {"local", "openai"}:
         raise SettingsError(f"BACKEND must be 'local' or 'openai', not {settings.backend!r}.")
-    if settings.quantize.lower() not in {"", "auto", "int8", "w8a8", "off"}:
+    if settings.quantize.lower() not in {"", *QUANTIZE_SCHEMES}:
+        named = ", ".join(f"'{scheme}'" for scheme in QUANTIZE_SCHEMES[:-1])
         raise SettingsError(
-            f"QUANTIZE must be 'auto', 'int8', 'w8a8' or 'off', not {settings.quantize!r}."
+            f"QUANTIZE must be {named} or '{QUANTIZE_SCHEMES[-1]}', not {settings.quantize!r}."
         )
     return settings
 

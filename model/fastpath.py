@@ -215,9 +215,10 @@ class _Linear:
     (what torch.compile's CPU backend does too): the same products, about twice as fast for the
     small batches of decoding. Elsewhere, or where packing is unavailable, plain `F.linear`.
     With an int8 copy (`model.quant`), products of at most `int8_rows` rows use it instead: half
-    the bytes to read where a decode step is bound by them."""
+    the bytes to read where a decode step is bound by them. With a half-precision copy
+    (`quant.HalfWeight`, `half=True`), every other product reads it, and nothing is prepacked."""
 
-    __slots__ = ("bias", "int8", "int8_limit", "packed", "weight")
+    __slots__ = ("bias", "half", "int8", "int8_limit", "packed", "weight")
 
     def __init__(
         self,
@@ -225,12 +226,16 @@ class _Linear:
         bias: torch.Tensor | None,
         prepack: bool,
         int8: quant.Int8Weight | quant.SmoothInt8 | None = None,
+        half: bool = False,
     ) -> None:
         weight = weight.detach()
         self.bias = None if bias is None else bias.detach()
-        self.packed = _prepack(weight, self.bias) if prepack else None
-        # The packed copy replaces the plain weight (which may be a fused copy of our own).
-        self.weight: torch.Tensor | None = weight if self.packed is None else None
+        self.half = quant.HalfWeight.of(weight) if half else None
+        self.packed = _prepack(weight, self.bias) if prepack and self.half is None else None
+        # A packed copy replaces the plain weight (which may be a fused copy of our own).
+        self.weight: torch.Tensor | None = (
+            weight if self.packed is None and self.half is None else None
+        )
         self.int8: quant.Int8Weight | quant.SmoothInt8 | None = None
         self.int8_limit = 0
         self.use_int8(int8)
@@ -247,22 +252,31 @@ class _Linear:
         if self.int8 is not None:
             self.int8_limit = rows * self.int8.values.shape[1]
 
+    def use_half(self, weight: torch.Tensor) -> None:
+        """Read a half-precision copy of `weight` (this product's) instead of the weight, unless
+        a value does not fit in half precision."""
+        if self.half is None:
+            self.half = quant.HalfWeight.of(weight)
+        if self.half is not None:
+            self.packed = self.weight = None
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.numel() <= self.int8_limit:
             assert self.int8 is not None
             out = self.int8(x)
             return out if self.bias is None else out + self.bias
-        if self.packed is not None:
-            return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
-        assert self.weight is not None
-        return F.linear(x, self.weight, self.bias)
+        return self.product(x, self.bias)
 
-    def product(self, x: torch.Tensor) -> torch.Tensor:
-        """`x @ weight.T` in the runtime dtype, without the bias or any int8 copy."""
+    def product(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """`x @ weight.T (+ bias)` without any int8 copy: in half precision or the runtime
+        dtype."""
+        if self.half is not None:
+            out = self.half(x)
+            return out if bias is None else out + bias
         if self.packed is not None:
-            return torch.ops.mkldnn._linear_pointwise(x, self.packed, None, "none", [], "")
+            return torch.ops.mkldnn._linear_pointwise(x, self.packed, bias, "none", [], "")
         assert self.weight is not None
-        return F.linear(x, self.weight)
+        return F.linear(x, self.weight, bias)
 
 
 class _Observer:
@@ -320,8 +334,14 @@ _LAYER_PARTS = ("ln_attn", "ln_mlp", "qkv", "o", "gate_up", "down")
 #: The matrix products of a layer: with `lm_head`, what int8 quantisation applies to.
 _LINEARS = ("qkv", "o", "gate_up", "down")
 _INT8_PARTS = ("int8", "scales", "smooth")  # smooth: `quant.SmoothInt8` only
-#: The products `FastLlama.smooth_quantize` quantises.
-_SMOOTHED = ("qkv", "o", "gate_up")
+#: The products `FastLlama.smooth_quantize` quantises (and the output projection); under `w8a8`
+#: every other product, and these past the rows their int8 copies serve, read half precision.
+_SMOOTHED = ("gate_up",)
+
+
+def _half(scheme: str) -> bool:
+    """Whether the products of `scheme` keep a half-precision copy (`quant.HalfWeight`)."""
+    return scheme in ("w8a8", "fp16")
 
 
 def _layer_weights(layer: Any) -> dict[str, torch.Tensor]:
@@ -435,7 +455,8 @@ class _Layer:
 
         def linear(name: str, bias: torch.Tensor | None = None) -> _Linear:
             weight = weights[name]
-            return _Linear(weight, bias, prepack, _int8_of(weights, name, weight, scheme))
+            int8 = _int8_of(weights, name, weight, scheme)
+            return _Linear(weight, bias, prepack, int8, half=_half(scheme))
 
         self.qkv = linear("qkv", weights.get("qkv_bias"))
         self.o = linear("o")
@@ -447,10 +468,11 @@ class _Layer:
 
     def unread(self, weights: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
         """The tensors of `weights` (this layer's, as built from) that its products do not
-        read: a weight copied into oneDNN's packed layout, an int8 weight packed for fbgemm."""
+        read: a weight copied into oneDNN's packed layout or into half precision, an int8
+        weight packed for fbgemm."""
         unread = []
         for name, linear in zip(_LINEARS, self.linears(), strict=True):
-            if linear.packed is not None:
+            if linear.packed is not None or linear.half is not None:
                 unread.append(weights[name])
             if isinstance(linear.int8, quant.SmoothInt8):
                 unread.append(linear.int8.values)
@@ -512,7 +534,7 @@ class FastLlama:
             head = weights.get("lm_head", weights["embed"])
             fast.lm_head = fast._head(weights, head)
             if spent is not None:
-                if fast.lm_head.packed is not None:
+                if fast.lm_head.packed is not None or fast.lm_head.half is not None:
                     spent([head])  # the embedding reads a row a token; those pages come back
                 if isinstance(fast.lm_head.int8, quant.SmoothInt8):
                     spent([fast.lm_head.int8.values])
@@ -539,28 +561,30 @@ class FastLlama:
         self.scale = self.head_dim**-0.5
 
     def _settle_scheme(self) -> None:
-        """`w8a8` without its copies (no calibration yet: a forward built straight from a model)
-        runs unquantised, and says so."""
+        """`w8a8` without its int8 copies (no calibration yet: a forward built straight from a
+        model) runs every product in half precision, and says so."""
         if self.quantize == "w8a8" and not any(
             isinstance(linear.int8, quant.SmoothInt8)
             for layer in self.layers
             for linear in layer.linears()
         ):
-            self.quantize = "off"
+            self.quantize = "fp16"
 
     def _head(self, weights: Mapping[str, torch.Tensor], head: torch.Tensor) -> _Linear:
-        return _Linear(head, None, self.prepack, _int8_of(weights, "lm_head", head, self.quantize))
+        int8 = _int8_of(weights, "lm_head", head, self.quantize)
+        return _Linear(head, None, self.prepack, int8, half=_half(self.quantize))
 
     def smooth_quantize(
         self, rows: Sequence[Sequence[int]], weights: Mapping[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
-        """Quantise every layer's products but `down`, and the output projection, to
+        """Quantise every layer's gate/up product, and the output projection, to
         `quant.SmoothInt8`, smoothed for the activations the token `rows` (a calibration text)
-        produce; `weights` are this forward's own in the layout of `fast_weights`. `down` (whose
-        inputs, the gated MLP's, have the widest outliers) keeps the runtime dtype: with it in
-        int8 too, held-out perplexity rose 2.8%; without it 1.0%, and 1.7% with the output
-        projection quantised as well (32 examples, README). Returns the weight cache's tensors
-        of the copies (`layers.{i}.{product}.int8|scales|smooth`, `lm_head.…`). Needs float32
+        produce; `weights` are this forward's own in the layout of `fast_weights`. The other
+        products read half precision (`quant.HalfWeight`): as fast as int8 or faster at a
+        decode step's few rows on an AVX2 CPU, and without rounding the activations. (Before,
+        q/k/v and o were int8 and `down` float32: +1.7% held-out perplexity; `down` in int8 too,
+        whose inputs have the widest outliers, +2.8%; README.) Returns the weight cache's tensors
+        of the copies (`layers.{i}.gate_up.int8|scales|smooth`, `lm_head.…`). Needs float32
         activations."""
         named = {
             f"layers.{index}.{name}": linear
@@ -591,6 +615,10 @@ class FastLlama:
             linear.use_int8(copy)
             parts = (copy.values, copy.scales, copy.smooth)
             tensors |= {f"{name}.{part}": t for part, t in zip(_INT8_PARTS, parts, strict=True)}
+            linear.use_half(weight)
+        for index, layer in enumerate(self.layers):
+            for name, linear in zip(_LINEARS, layer.linears(), strict=True):
+                linear.use_half(weights[f"layers.{index}.{name}"])
         self.quantize = "w8a8"
         return tensors
 
@@ -714,9 +742,11 @@ class FastLlama:
         return cos.to(self.dtype)[:, :, None], sin.to(self.dtype)[:, :, None]
 
     def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        if x.is_cuda:
-            # One fused kernel instead of eight (a GPU's decode step is counted in launches);
-            # it may round a bf16 value differently from Hugging Face's float32 round trip.
+        if x.is_cuda or x.dtype == torch.float32:
+            # One fused kernel instead of eight (a GPU's decode step is counted in launches; on
+            # a CPU each is a dispatch, 22 µs against 33 for one row). In float32 it is Hugging
+            # Face's arithmetic; it may round a bf16 value differently from HF's float32 round
+            # trip, so a CPU in bf16 keeps the steps below.
             return F.rms_norm(x, (x.shape[-1],), weight, self.eps)
         h = x.float()
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)

@@ -107,13 +107,18 @@ class SlotCache:
 
 class _StepView:
     """The cache as one decode step sees it: rows `[0, n)`, each writing its new key/value at
-    column `lengths[row]`, attending over the first `width` columns."""
+    column `lengths[row]`, attending over the first `width` columns. `column`: the one column
+    every row writes when they all hold as many (the takes of one request, which start and
+    advance together): a plain slice, not an indexed write per row."""
 
-    def __init__(self, cache: SlotCache, lengths: torch.Tensor, width: int) -> None:
+    def __init__(
+        self, cache: SlotCache, lengths: torch.Tensor, width: int, column: int | None = None
+    ) -> None:
         self.cache = cache
         self.lengths = lengths
         self.rows = torch.arange(lengths.shape[0], device=lengths.device)
         self.width = width
+        self.column = column
 
     def prepare(self, new: int) -> int:
         assert new == 1, "a decode step feeds one token per row"
@@ -124,8 +129,12 @@ class _StepView:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.lengths.shape[0]
         k_buffer, v_buffer = self.cache.keys[layer], self.cache.values[layer]
-        k_buffer[self.rows, :, self.lengths] = keys[:, :, 0]
-        v_buffer[self.rows, :, self.lengths] = values[:, :, 0]
+        if self.column is not None:
+            k_buffer[:n, :, self.column] = keys[:, :, 0]
+            v_buffer[:n, :, self.column] = values[:, :, 0]
+        else:
+            k_buffer[self.rows, :, self.lengths] = keys[:, :, 0]
+            v_buffer[self.rows, :, self.lengths] = values[:, :, 0]
         return k_buffer[:n, :, : self.width], v_buffer[:n, :, : self.width]
 
     def advance(self, new: int) -> None:
@@ -305,14 +314,21 @@ class SlotEngine:
             self._step(n, width, candidates_for(settings, self._vocab))
         return self._advance(0, n, decode=True)
 
-    def _step(self, n: int, width: int, candidates: int) -> None:
+    def _step(self, n: int, width: int, candidates: int, *, aligned: bool = True) -> None:
         """The decode step of rows `[0, n)` over `width` columns: feeds `last`, leaves the
-        sampled tokens in `tokens`. Fixed shapes and buffers for a given (n, width)."""
+        sampled tokens in `tokens`. Fixed shapes and buffers for a given (n, width). `aligned`:
+        take the unmasked step when every row holds `width - 1` columns (a captured step, whose
+        rows and width are padded and replayed for others, must not)."""
         state = self._state
         lengths = state.lengths[:n]
-        columns = torch.arange(width, device=self.device)
-        mask = columns[None, :] <= lengths[:, None]
-        view = _StepView(self.cache, lengths, width)
+        if aligned and len(self._rows) >= n and all(r.length == width - 1 for r in self._rows[:n]):
+            # Every row writes the same column and sees every column: no mask, no indexed writes.
+            view = _StepView(self.cache, lengths, width, column=width - 1)
+            mask = None
+        else:
+            columns = torch.arange(width, device=self.device)
+            mask = columns[None, :] <= lengths[:, None]
+            view = _StepView(self.cache, lengths, width)
         logits = self.fast.forward(state.last[:n, None], lengths[:, None], view, mask)
         rows = slice(0, n)
         state.tokens[rows] = sample(
@@ -495,7 +511,7 @@ class _Graphs:
         span = min(max(_MIN_WIDTH, _bucket(width)), engine.cache.columns)
         graph = self.graphs.get((rows, span))
         if graph is None:
-            graph = self._capture(lambda: engine._step(rows, span, GRAPH_CANDIDATES))
+            graph = self._capture(lambda: engine._step(rows, span, GRAPH_CANDIDATES, aligned=False))
             self.graphs[(rows, span)] = graph
         graph.replay()
 

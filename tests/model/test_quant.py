@@ -49,7 +49,7 @@ def test_the_setting_resolves_to_int8_on_a_cpu_only(monkeypatch: pytest.MonkeyPa
     assert quant.resolve("", cpu, torch.bfloat16) == "int8"
     monkeypatch.setenv(quant.ENV_SWITCH, "off")
     assert quant.resolve("", cpu, torch.bfloat16) == "off"
-    with pytest.raises(ValueError, match="auto, int8, w8a8, off"):
+    with pytest.raises(ValueError, match="auto, int8, w8a8, fp16, off"):
         quant.resolve("int3", cpu, torch.bfloat16)
     # An AVX2-only CPU runs the int8 kernel unvectorised, four times slower than float32:
     # `auto` takes fbgemm's products there (float32 activations only); `int8` asked for by name
@@ -60,7 +60,11 @@ def test_the_setting_resolves_to_int8_on_a_cpu_only(monkeypatch: pytest.MonkeyPa
     assert quant.resolve("int8", cpu, torch.float32) == "int8"
     assert quant.resolve("w8a8", cpu, torch.float32) == "w8a8"
     assert quant.resolve("w8a8", gpu, torch.float32) == "off"
+    assert quant.resolve("fp16", cpu, torch.float32) == "fp16"
+    assert quant.resolve("fp16", cpu, torch.bfloat16) == "off"  # fbgemm takes float32 only
     assert quant.cache_tag("w8a8") != quant.cache_tag("int8") != quant.cache_tag("off")
+    # Half precision is packed as the weights load: nothing of its own in the weight cache.
+    assert quant.cache_tag("fp16") == quant.cache_tag("off")
     with pytest.raises(ModelLoadError, match="quantisation"):
         load_model(ModelSettings(model="/nonexistent", quantize="fp4", for_queue=True))
 
@@ -118,10 +122,12 @@ def test_the_environment_switches_the_forward_built_from_a_model(
     assert FastLlama(tiny_model).quantize == "off"
     monkeypatch.setenv(quant.ENV_SWITCH, "auto")
     assert FastLlama(tiny_model).quantize == "int8"
-    # w8a8 needs a calibration: a forward built straight from a model runs unquantised, and
-    # says so.
+    # w8a8 needs a calibration for its int8 products: a forward built straight from a model
+    # runs every product in half precision, and says so.
     monkeypatch.setenv(quant.ENV_SWITCH, "w8a8")
-    assert FastLlama(tiny_model).quantize == "off"
+    fast = FastLlama(tiny_model)
+    assert fast.quantize == "fp16"
+    assert all(linear.half is not None for linear in [*fast.layers[0].linears(), fast.lm_head])
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +243,7 @@ def test_smoothing_keeps_a_product_close_where_a_few_channels_are_huge() -> None
     assert copy(many).shape == (2, 11, 96)
 
 
-def test_smooth_quantize_calibrates_the_layers_and_the_head_and_spares_down(
+def test_smooth_quantize_puts_gate_up_and_the_head_in_int8_and_the_rest_in_half_precision(
     tiny_model: Any, tokenizer: Any
 ) -> None:
     from model.loading import calibration_rows
@@ -249,13 +255,34 @@ def test_smooth_quantize_calibrates_the_layers_and_the_head_and_spares_down(
     tensors = fast.smooth_quantize([row[:64] for row in rows], fastpath.fast_weights(tiny_model))
     assert fast.quantize == "w8a8"
     layer = fast.layers[0]
-    assert isinstance(layer.qkv.int8, quant.SmoothInt8) and layer.down.int8 is None
+    assert isinstance(layer.gate_up.int8, quant.SmoothInt8)
     assert isinstance(fast.lm_head.int8, quant.SmoothInt8)  # 113 MB a step read as 28
-    assert {"layers.0.qkv.smooth", "layers.0.gate_up.int8", "lm_head.smooth"} <= set(tensors)
-    assert not any(name.startswith("layers.0.down") for name in tensors)
+    for linear in (layer.qkv, layer.o, layer.down):
+        assert linear.int8 is None and linear.half is not None
+        assert linear.packed is None and linear.weight is None  # the float32 copy is let go
+    assert {"layers.0.gate_up.smooth", "layers.0.gate_up.int8", "lm_head.smooth"} <= set(tensors)
+    layers = [name.split(".")[2] for name in tensors if name.startswith("layers.")]
+    assert set(layers) == {"gate_up"}
     for want, got in zip(decode(plain, PROMPT, 3), decode(fast, PROMPT, 3), strict=True):
         assert not torch.equal(got, want)  # the products did run in int8
         assert float((got - want).std()) < 0.05 * float(want.std())
+
+
+def test_half_precision_products_stay_within_rounding_of_float32(tiny_model: Any) -> None:
+    """`fp16` rounds the weights to 11 significant bits and nothing else: its logits, prefill
+    and decode, stay within a few thousandths of float32's, far inside int8's error."""
+    plain = FastLlama(tiny_model, quantize="off")
+    half = FastLlama(tiny_model, quantize="fp16")
+    int8 = FastLlama(tiny_model, quantize="int8")
+    assert half.quantize == "fp16"
+    assert all(linear.half is not None for linear in [*half.layers[0].linears(), half.lm_head])
+    for want, got, rounder in zip(
+        decode(plain, PROMPT, 4), decode(half, PROMPT, 4), decode(int8, PROMPT, 4), strict=True
+    ):
+        assert not torch.equal(got, want)  # the products did run in half precision
+        error = float((got - want).abs().max())
+        assert error < 0.005 * float(want.std())
+        assert error < float((rounder - want).abs().max()) / 4
 
 
 def test_the_weight_cache_keeps_the_w8a8_copies_and_reads_them_back(
@@ -280,11 +307,13 @@ def test_the_weight_cache_keeps_the_w8a8_copies_and_reads_them_back(
     with safe_open(folder / "weights.safetensors", "pt") as entry:
         names = set(entry.keys())
     assert {
-        "layers.0.qkv.int8",
-        "layers.0.qkv.scales",
-        "layers.0.qkv.smooth",
+        "layers.0.gate_up.int8",
+        "layers.0.gate_up.scales",
+        "layers.0.gate_up.smooth",
         "lm_head.int8",
     } <= names
+    assert "layers.0.qkv.int8" not in names  # q/k/v read half precision, packed as it loads
+    assert warm.model.fast.layers[0].qkv.half is not None
     assert isinstance(warm.model.fast.lm_head.int8, quant.SmoothInt8)
     for want, got in zip(
         decode(cold.model.fast, PROMPT, 3), decode(warm.model.fast, PROMPT, 3), strict=True
@@ -307,7 +336,7 @@ def test_the_shipped_model_keeps_its_perplexity_in_w8a8() -> None:
     scored = scene_scorer(loaded.tokenizer, scene)
 
     plain, plain_logp = scored(FastLlama(loaded.model, quantize="off"))
-    fast = FastLlama(loaded.model, quantize="off")
+    fast = FastLlama(loaded.model, quantize="w8a8")
     fast.smooth_quantize(calibration_rows(loaded.tokenizer), fastpath.fast_weights(loaded.model))
     w8a8, w8a8_logp = scored(fast)
     divergence = float((plain_logp.exp() * (plain_logp - w8a8_logp)).sum(-1).mean())
@@ -324,5 +353,9 @@ def test_the_bot_reads_its_quantisation_from_the_env_file_keys() -> None:
 
     assert load_settings(env_file=None, environ={}).quantize == ""
     assert load_settings(env_file=None, environ={"QUANTIZE": "off"}).quantize == "off"
+    assert load_settings(env_file=None, environ={"QUANTIZE": "fp16"}).quantize == "fp16"
+    from bot.settings import QUANTIZE_SCHEMES
+
+    assert QUANTIZE_SCHEMES == quant.SCHEMES
     with pytest.raises(SettingsError, match="QUANTIZE"):
         load_settings(env_file=None, environ={"QUANTIZE": "int4"})

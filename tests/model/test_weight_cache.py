@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import torch
 
-from model import fastpath
+from model import fastpath, quant
 from model.loading import (
     LoadedModel,
     ModelSettings,
@@ -283,20 +283,25 @@ def test_pages_handed_back_leave_memory_and_read_back_the_same(tmp_path: Path) -
         torch.testing.assert_close(tensor, want[name], rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("quantize", ["off", "fp16"])
 def test_a_forward_built_from_weights_names_those_its_packed_copies_replace(
-    tiny_model: Any,
+    tiny_model: Any, quantize: str
 ) -> None:
     weights = fastpath.fast_weights(tiny_model)
     shape = fastpath.Shape.of(tiny_model.config)
     spent: list[torch.Tensor] = []
-    fast = fastpath.FastLlama.from_weights(weights, shape, prepack=True, spent=spent.extend)
+    fast = fastpath.FastLlama.from_weights(
+        weights, shape, prepack=True, quantize=quantize, spent=spent.extend
+    )
+    if quantize == "fp16" and quant.half_available():
+        assert fast.quantize == "fp16" and fast.layers[0].down.half is not None
     ids = {t.data_ptr() for t in spent}
     for index, layer in enumerate(fast.layers):
         names = ("qkv", "o", "gate_up", "down")
         for name, linear in zip(names, layer.linears(), strict=True):
             # Handed back exactly when copied: a torch build that cannot pack reads the weight.
-            replaced = linear.packed is not None
+            replaced = linear.packed is not None or linear.half is not None
             assert (weights[f"layers.{index}.{name}"].data_ptr() in ids) == replaced
     assert weights["layers.0.ln_attn"].data_ptr() not in ids  # still read as it is
-    if fastpath._can_prepack(fast.device, fast.dtype):
+    if quantize == "off" and fastpath._can_prepack(fast.device, fast.dtype):
         assert fast.layers[0].qkv.packed is not None  # so the check above saw a packed weight
