@@ -1,6 +1,8 @@
-"""int8 quantisation of the fast path's matrix products, for decoding on a CPU: weight-only
-(`Int8Weight`, on a CPU with AVX-512) or weights and activations with SmoothQuant
-(`SmoothInt8`, on an AVX2-only CPU, where the weight-only kernel has no vectorised code).
+"""Smaller weights for the fast path's matrix products, for decoding on a CPU: int8 weight-only
+(`Int8Weight`, on a CPU with AVX-512), int8 weights and activations with SmoothQuant
+(`SmoothInt8`, on an AVX2-only CPU, where the weight-only kernel has no vectorised code), and
+half-precision weights (`HalfWeight`, fbgemm's FP16 products: the `w8a8` scheme's other products,
+and every product under `fp16`).
 
 At small batch a decode step is bound by the bytes of weights it reads. Stored as int8 with one
 scale per output channel (symmetric: `w ≈ q * scale`, `q` in [-127, 127]), a weight is half its
@@ -15,10 +17,11 @@ rounding then applies to the merged weight, not to the base the adapter was trai
 kernel beat oneDNN's packed bf16 product on this project's CPU — past it, at prefill or in a
 large batch, the fast path keeps the bf16 product (see `model.fastpath._Linear`).
 
-`resolve(spec, device)` turns the setting (`auto`, `int8` or `off`) into the scheme to run:
-`auto` is int8 on a CPU whose kernel is fast (`kernel_is_fast`: AVX-512), `w8a8` on a CPU with
-fbgemm and float32 activations (an AVX2-only one), and off elsewhere (a GPU decodes in bf16
-under CUDA graphs); `int8` and `w8a8` by name run wherever their kernels exist, fast or not.
+`resolve(spec, device)` turns the setting (`auto`, `int8`, `w8a8`, `fp16` or `off`) into the
+scheme to run: `auto` is int8 on a CPU whose kernel is fast (`kernel_is_fast`: AVX-512), `w8a8`
+on a CPU with fbgemm and float32 activations (an AVX2-only one), and off elsewhere (a GPU decodes
+in bf16 under CUDA graphs); `int8`, `w8a8` and `fp16` by name run wherever their kernels exist,
+fast or not.
 Where no setting is given (`ModelSettings.quantize` empty, the forward built straight from a
 Hugging Face model) the environment's `WRITERS_ROOM_QUANTIZE` is the setting, `auto` when
 unset; the bot's `.env` key `QUANTIZE` sets `ModelSettings.quantize`.
@@ -146,8 +149,9 @@ class HalfWeight:
     def of(cls, weight: torch.Tensor) -> HalfWeight | None:
         """`weight` packed in half precision; None when a value does not fit (past 65,504)."""
         wide = weight.detach().float().contiguous()
-        if not bool(torch.isfinite(wide.half()).all()):
-            return None
+        low, high = torch.aminmax(wide)
+        if not max(-float(low), float(high)) <= torch.finfo(torch.float16).max:
+            return None  # also a NaN
         return cls(torch.ops.quantized.linear_prepack_fp16(wide, None))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

@@ -359,3 +359,13 @@ def test_the_bot_reads_its_quantisation_from_the_env_file_keys() -> None:
     assert QUANTIZE_SCHEMES == quant.SCHEMES
     with pytest.raises(SettingsError, match="QUANTIZE"):
         load_settings(env_file=None, environ={"QUANTIZE": "int4"})
+
+
+def test_a_weight_past_half_precisions_range_keeps_its_own_dtype() -> None:
+    """A weight with a value past 65,504 (or a NaN) gets no half-precision copy: rounded, it
+    would read as infinity; the product reads the weight as it is instead."""
+    assert quant.HalfWeight.of(torch.full((4, 8), 70_000.0)) is None
+    assert quant.HalfWeight.of(torch.tensor([[0.5, float("nan")]])) is None
+    fine = quant.HalfWeight.of(torch.full((4, 8), 0.25))
+    assert fine is not None
+    torch.testing.assert_close(fine(torch.ones(1, 8)), torch.full((1, 4), 2.0))
