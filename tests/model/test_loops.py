@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -51,6 +52,16 @@ def test_no_scene_of_the_corpus_is_taken_for_a_loop() -> None:
         "内景 夜\n灉灉主憨灉灉偏灉灉偏灉灉偏灉灉灉偏灉灉偏灉灉灉偏",
         "MARA\nThe key, key the, cold key the, the cold key, key cold the, the key cold key, "
         "cold the key, key key the cold.",
+        # A line begun again straight after itself, the copy cut off by the token budget.
+        "PILAR\nI got them here.\n\nTHE HEAD TO THE COUNSEL ROOM, PADDLE MOTIVE\n"
+        "THE HEAD TO THE COUNSEL ROOM, PAD",
+        "小梅：你到底去不去车站接他？\n小梅：你到底去不去车站接",
+        # Going round the same phrases, each time a little different.
+        "△ 唐小田做贺屿贴子小塔，唐小田做贺屿贴啡堂贴嘴嘴屏幕，唐小田做贺屿贴唐唐小田贴嘴，"
+        "唐小田做贺屿贴子小塔，贺屿贴唐唐小田贴嘴嘴屏幕。",
+        # Leaning on one character among others.
+        "△ 火灎灎灎鞋骆九川灎骆九川灎骆镓衣灎灎椁灎灎嘴灎，铁三娘灎门口灎，骆九川看着灎灎灎的火，"
+        "石满仓灎走到门外灎灎的雪地里。",
     ],
 )
 def test_a_degenerate_take_is_a_loop(take: str) -> None:
@@ -71,6 +82,14 @@ def test_a_degenerate_take_is_a_loop(take: str) -> None:
         "陈伯：（拍桌）走！\n小梅：不走就是不走。\n陈伯：那你留下。",
         "MARA\nNo.\n\nTOM\nYes.\n\nMARA\nNo.\n\nTOM\nYes, yes, yes.\n\nMARA\nNo, no, no, no."
         "\n\nTOM\nWhy not?\n\nMARA\nBecause no.\n\nTOM\nYes.\n\nMARA\nNo!",
+        # A chorus sung twice with a verse between.
+        "MARA\n(singing)\nRow the boat across the water,\nrow it home before the rain.\n"
+        "The river keeps what it is given.\nRow the boat across the water,\n"
+        "row it home before the rain.\n\nTOM\nYou sing it wrong every time.",
+        # Short Chinese lines back to back, the same names and one number again and again.
+        "△ 风雪里，一个很小的光点亮了一下，灭了。\n欧阳亮：三下。是他。\n"
+        "老周：三下，就是三个人。\n欧阳亮：三个人，三匹马，走了三天的路。\n"
+        "老周：三天？他们说过两天就到。\n欧阳亮：说过的话，风一吹就没了。",
         # A quick exchange of one-word lines: cue, reply, cue, reply.
         "".join(
             f"{cue}\n{word}.\n\n"
@@ -152,3 +171,22 @@ def test_a_long_hostile_take_is_judged(take: str, loops: bool) -> None:
     # Inputs on which a backtracking pattern would run for minutes; every check reads the text
     # in one pass (the time itself is bench material, not asserted here).
     assert bool(find_loop(take)) is loops
+
+
+def test_the_loops_a_reader_found_in_the_adapters_takes_are_caught() -> None:
+    """156 takes of the shipped adapter (session 8's held-out evaluation and a probe, English
+    and Chinese, all six tasks) read one by one by a reader who did not see the checks: 29 loops,
+    9 unsure, 118 without. Before the stretch and line-again checks 13 of the 29 were caught;
+    now all but four mild ones (a name and a syllable circling in a short take), and still none
+    of the 118."""
+    rows = [
+        json.loads(line)
+        for line in (Path(__file__).parent / "data" / "takes_read_by_hand.jsonl").open()
+    ]
+    assert len(rows) == 156
+    clean = [row["id"] for row in rows if row["reader"] == "clean"]
+    loops = [row["id"] for row in rows if row["reader"] == "loop"]
+    caught = {row["id"] for row in rows if find_loop(row["take"])}
+    assert (len(clean), len(loops)) == (118, 29)
+    assert caught.isdisjoint(clean)
+    assert len(caught.intersection(loops)) >= 25, sorted(set(loops) - caught)
