@@ -34,8 +34,8 @@ logits.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from types import SimpleNamespace
@@ -254,6 +254,17 @@ class _Linear:
         if self.int8 is not None:
             self.int8_limit = rows * self.int8.values.shape[1]
 
+    def use_int8_for_every_row(self, weight: torch.Tensor) -> None:
+        """Run every product through the int8 copy (in its blocks of rows), reading `weight`
+        (this product's) in no other form: no packed or half-precision copy."""
+        assert self.int8 is not None
+        self.int8_limit = _EVERY_ROW
+        self.packed, self.half, self.weight = None, None, weight
+
+    def reads_weight(self) -> bool:
+        """Whether a product may read the plain weight (neither packed nor copied)."""
+        return self.weight is not None and self.int8_limit < _EVERY_ROW
+
     def use_half(self, weight: torch.Tensor) -> None:
         """Read a half-precision copy of `weight` (this product's) instead of the weight, unless
         a value does not fit in half precision."""
@@ -341,27 +352,33 @@ _INT8_PARTS = ("int8", "scales", "smooth")  # smooth: `quant.SmoothInt8` only
 _SMOOTHED = ("gate_up",)
 
 
+#: An `int8_limit` no product reaches.
+_EVERY_ROW = 1 << 62
+
+
 def _half(scheme: str) -> bool:
     """Whether the products of `scheme` keep a half-precision copy (`quant.HalfWeight`)."""
     return scheme in ("w8a8", "fp16")
 
 
 def _packing_pool(scheme: str) -> AbstractContextManager[Executor | None]:
-    """Threads to pack half-precision copies on (fbgemm packs a weight on one thread: 2.5 s for
-    the shipped model's, 1.7 times faster on two), or None where `scheme` keeps none."""
+    """Threads to build the layers on where `scheme` packs copies for fbgemm (which packs a
+    weight on one thread: 2.5 s of the shipped model's warm start, 1.7 times faster on two), or
+    None. The threads end with the block, and their OpenMP teams with them (see
+    `model.queue.in_passing_thread`)."""
     if not _half(scheme):
         return nullcontext(None)
     return ThreadPoolExecutor(max(1, torch.get_num_threads()), thread_name_prefix="pack")
 
 
-def _halves(
-    weights: Sequence[torch.Tensor], pool: Executor | None
-) -> list[quant.HalfWeight | None]:
-    """The half-precision copies of `weights` (`quant.HalfWeight.of`), on `pool`'s threads;
-    Nones without a pool (a scheme without them)."""
-    if pool is None:
-        return [None] * len(weights)
-    return list(pool.map(quant.HalfWeight.of, weights))
+def _mapped(pool: Executor | None, function: Callable[[Any], Any], items: Iterable[Any]) -> Any:
+    """`function` over `items`, in order: on `pool`'s threads, or here without one."""
+    return map(function, items) if pool is None else pool.map(function, items)
+
+
+def _half_of(pool: Executor | None, weight: torch.Tensor) -> Future[quant.HalfWeight | None] | None:
+    """`weight`'s half-precision copy, being packed on `pool` (None without one)."""
+    return None if pool is None else pool.submit(quant.HalfWeight.of, weight)
 
 
 def _layer_weights(layer: Any) -> dict[str, torch.Tensor]:
@@ -469,22 +486,15 @@ class Shape:
 class _Layer:
     __slots__ = ("down", "gate_up", "ln_attn", "ln_mlp", "o", "qkv")
 
-    def __init__(
-        self,
-        weights: Mapping[str, torch.Tensor],
-        prepack: bool,
-        scheme: str,
-        pool: Executor | None = None,
-    ) -> None:
-        """`pool`: where to pack the half-precision copies (`_packing_pool`; None: none)."""
+    def __init__(self, weights: Mapping[str, torch.Tensor], prepack: bool, scheme: str) -> None:
         self.ln_attn: torch.Tensor = weights["ln_attn"]
         self.ln_mlp: torch.Tensor = weights["ln_mlp"]
-        halves = dict(zip(_LINEARS, _halves([weights[n] for n in _LINEARS], pool), strict=True))
 
         def linear(name: str, bias: torch.Tensor | None = None) -> _Linear:
             weight = weights[name]
             int8 = _int8_of(weights, name, weight, scheme)
-            return _Linear(weight, bias, prepack, int8, half=halves[name])
+            half = quant.HalfWeight.of(weight) if _half(scheme) else None
+            return _Linear(weight, bias, prepack, int8, half=half)
 
         self.qkv = linear("qkv", weights.get("qkv_bias"))
         self.o = linear("o")
@@ -525,12 +535,16 @@ class FastLlama:
         inner = model.model
         self._setup(inner.embed_tokens.weight.detach(), Shape.of(model.config), prepack, quantize)
         with torch.no_grad(), _packing_pool(self.quantize) as pool:
-            # Layer by layer, so that only one layer's fused copies exist besides the packed ones.
-            layers = inner.layers[: self.shape.layers]
-            self.layers = [
-                _Layer(_layer_weights(layer), self.prepack, self.quantize, pool) for layer in layers
-            ]
-            self.lm_head = self._head({}, model.get_output_embeddings().weight.detach())
+            head = model.get_output_embeddings().weight.detach()
+            head_half = _half_of(pool, head)
+
+            def build(layer: Any) -> _Layer:
+                return _Layer(_layer_weights(layer), self.prepack, self.quantize)
+
+            # Layer by layer (or one a thread), so that only a layer's fused copies exist at once
+            # besides the packed ones.
+            self.layers = list(_mapped(pool, build, inner.layers[: self.shape.layers]))
+            self.lm_head = self._head({}, head, head_half)
         self._settle_scheme()
         self.norm: torch.Tensor = inner.norm.weight.detach()
         self.inv_freq: torch.Tensor = inner.rotary_emb.inv_freq.detach().float().to(self.device)
@@ -553,16 +567,21 @@ class FastLlama:
         fast = cls.__new__(cls)
         fast._setup(weights["embed"], shape, prepack, quantize)
         with torch.no_grad(), _packing_pool(fast.quantize) as pool:
-            fast.layers = []
-            for index in range(shape.layers):
-                own = _layer_of(weights, index)
-                fast.layers.append(_Layer(own, fast.prepack, fast.quantize, pool))
-                if spent is not None:
-                    spent(fast.layers[-1].unread(own))
             head = weights.get("lm_head", weights["embed"])
-            fast.lm_head = fast._head(weights, head)
+            head_half = None if "lm_head.smooth" in weights else _half_of(pool, head)
+
+            def build(index: int) -> tuple[dict[str, torch.Tensor], _Layer]:
+                own = _layer_of(weights, index)
+                return own, _Layer(own, fast.prepack, fast.quantize)
+
+            fast.layers = []
+            for own, layer in _mapped(pool, build, range(shape.layers)):
+                fast.layers.append(layer)
+                if spent is not None:
+                    spent(layer.unread(own))
+            fast.lm_head = fast._head(weights, head, head_half)
             if spent is not None:
-                if fast.lm_head.packed is not None or fast.lm_head.half is not None:
+                if not fast.lm_head.reads_weight():
                     spent([head])  # the embedding reads a row a token; those pages come back
                 if isinstance(fast.lm_head.int8, quant.SmoothInt8):
                     spent([fast.lm_head.int8.values])
@@ -598,10 +617,26 @@ class FastLlama:
         ):
             self.quantize = "fp16"
 
-    def _head(self, weights: Mapping[str, torch.Tensor], head: torch.Tensor) -> _Linear:
+    def _head(
+        self,
+        weights: Mapping[str, torch.Tensor],
+        head: torch.Tensor,
+        half: Future[quant.HalfWeight | None] | None = None,
+    ) -> _Linear:
+        """The output projection's product (`half`: its half-precision copy being packed)."""
         int8 = _int8_of(weights, "lm_head", head, self.quantize)
-        half = quant.HalfWeight.of(head) if _half(self.quantize) else None
-        return _Linear(head, None, self.prepack, int8, half=half)
+        if isinstance(int8, quant.SmoothInt8):
+            # Every row in int8, by blocks: the output projection sees more than a step's rows
+            # only in a large batch (32 rows: 4 blocks, faster than half precision) or a scoring
+            # pass; a half-precision copy would cost 56 MB and 0.7 s of a warm start.
+            linear = _Linear(head, None, False, int8)
+            linear.use_int8_for_every_row(head)
+            return linear
+        if half is not None:
+            copy = half.result()
+        else:
+            copy = quant.HalfWeight.of(head) if _half(self.quantize) else None
+        return _Linear(head, None, self.prepack, int8, half=copy)
 
     def smooth_quantize(
         self, rows: Sequence[Sequence[int]], weights: Mapping[str, torch.Tensor]
@@ -626,7 +661,7 @@ class FastLlama:
         observers = {name: _Observer(linear) for name, linear in named.items()}
         try:
             for name, linear in named.items():
-                linear.int8, linear.int8_limit = observers[name], 1 << 40  # type: ignore[assignment]
+                linear.int8, linear.int8_limit = observers[name], _EVERY_ROW
             for row in rows:
                 ids = torch.tensor([list(row)], device=self.device)
                 # Every position's logits: the output projection sees as many rows as the rest.
@@ -644,7 +679,10 @@ class FastLlama:
             linear.use_int8(copy)
             parts = (copy.values, copy.scales, copy.smooth)
             tensors |= {f"{name}.{part}": t for part, t in zip(_INT8_PARTS, parts, strict=True)}
-            linear.use_half(weight)
+            if name == "lm_head":
+                linear.use_int8_for_every_row(weight)
+            else:
+                linear.use_half(weight)
         for index, layer in enumerate(self.layers):
             for name, linear in zip(_LINEARS, layer.linears(), strict=True):
                 linear.use_half(weights[f"layers.{index}.{name}"])

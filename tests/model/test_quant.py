@@ -257,6 +257,9 @@ def test_smooth_quantize_puts_gate_up_and_the_head_in_int8_and_the_rest_in_half_
     layer = fast.layers[0]
     assert isinstance(layer.gate_up.int8, quant.SmoothInt8)
     assert isinstance(fast.lm_head.int8, quant.SmoothInt8)  # 113 MB a step read as 28
+    # The output projection runs every row in int8 (a scoring pass too), with no other copy.
+    assert fast.lm_head.half is None and fast.lm_head.packed is None
+    assert not fast.lm_head.reads_weight()
     for linear in (layer.qkv, layer.o, layer.down):
         assert linear.int8 is None and linear.half is not None
         assert linear.packed is None and linear.weight is None  # the float32 copy is let go
