@@ -8,8 +8,8 @@ request (375 tokens), then `--steps` decode steps of each row count, timed, then
 profiler, a few steps of warm-up first. Printed per row count: milliseconds per step (timed
 without the profiler), and the share of a profiled step's wall time in each part of it:
 
-- **products**: the matrix products of the layers and the LM head (int8 weight-only, oneDNN's
-  packed products, or plain matmul);
+- **products**: the matrix products of the layers and the LM head (int8 weight-only, fbgemm's
+  int8 or half-precision products, oneDNN's packed products, or plain matmul);
 - **attention**: scaled dot-product attention itself;
 - **sampling**: the sampler (penalties, top-k/top-p, the Gumbel draw) and the drawn tokens'
   log-probabilities;
@@ -52,6 +52,7 @@ PRODUCTS = frozenset(
         "mkldnn::_linear_pointwise",
         "aten::_weight_int8pack_mm",
         "quantized::linear_dynamic",
+        "quantized::linear_dynamic_fp16",
         "aten::linear",
         "aten::addmm",
         "aten::mm",

@@ -218,7 +218,8 @@ class SmoothInt8:
     packed: Any = field(default=None, repr=False)
 
     #: Rows up to which a product beat oneDNN's packed float32 (AVX2, two threads: a decode
-    #: step of 8 rows 71.5-72.6 ms against 89.5-99.3, README); past it the float32 product runs.
+    #: step of 8 rows 71.5-72.6 ms against 89.5-99.3, README); past it gate/up reads its
+    #: half-precision copy, and the output projection goes on in int8 by blocks of this many.
     rows_faster = 8
 
     def __post_init__(self) -> None:
