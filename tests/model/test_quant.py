@@ -372,3 +372,28 @@ def test_a_weight_past_half_precisions_range_keeps_its_own_dtype() -> None:
     fine = quant.HalfWeight.of(torch.full((4, 8), 0.25))
     assert fine is not None
     torch.testing.assert_close(fine(torch.ones(1, 8)), torch.full((1, 4), 2.0))
+
+
+def test_fp16_reads_the_plain_weight_cache_and_packs_as_it_loads(
+    saved: Path, tmp_path: Path
+) -> None:
+    def settings(quantize: str) -> ModelSettings:
+        return ModelSettings(
+            model=str(saved),
+            dtype="float32",
+            cache_dir=str(tmp_path / "cache"),
+            for_queue=True,
+            quantize=quantize,
+        )
+
+    plain = load_model(settings("off"))
+    half = load_model(settings("fp16"))  # the cache `off` wrote, read again
+    assert runtime_dir(settings("fp16"), runtime_key(settings("fp16")) or {}) == runtime_dir(
+        settings("off"), runtime_key(settings("off")) or {}
+    )
+    assert half.model.fast.quantize == "fp16" and plain.model.fast.quantize == "off"
+    assert half.model.fast.layers[0].down.half is not None
+    for want, got in zip(
+        decode(plain.model.fast, PROMPT, 3), decode(half.model.fast, PROMPT, 3), strict=True
+    ):
+        assert float((got - want).abs().max()) < 0.005 * float(want.std())
