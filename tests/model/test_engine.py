@@ -14,6 +14,7 @@ import torch
 
 from model.batch import BatchEngine, PromptGroup, TokenEvent
 from model.engine import Engine
+from model.fastpath import room_for
 from model.slots import SlotEngine
 from model.tasks import Sampling
 
@@ -193,6 +194,23 @@ def test_prompts_prefilled_in_several_passes_grow_the_cache_once(
     engine.add(groups)
     assert len(shapes) == 1 and shapes[0][0] >= 6 and shapes[0][1] >= 12 + 20
     assert engine.active == 6
+
+
+def test_an_idle_engine_holds_what_its_takes_need_and_a_busy_one_grows_by_half(
+    tiny_model: Any,
+) -> None:
+    """Keys and values are most of a busy room's memory: a burst of requests that finds the
+    engine idle gets a cache of the columns its longest prompt and budget need, no more; a
+    request that joins running takes grows it by half again, so that joins copy it seldom."""
+    engine = SlotEngine(tiny_model, stop_token_ids=(), max_batch=8)
+    first = PromptGroup(tuple(range(5, 17)), (1, 2), (Sampling(max_new_tokens=20),) * 2)
+    engine.add([first])
+    assert engine.cache.columns == 12 + 20
+    longer = PromptGroup(tuple(range(5, 45)), (3,), (Sampling(max_new_tokens=20),))
+    engine.add([longer])
+    assert engine.cache.columns == room_for(40 + 20) > 40 + 20
+    engine.drop([1, 2, 3])
+    assert engine.cache.rows * engine.cache.columns == 1  # idle: handed back
 
 
 def test_the_default_budget_is_a_quarter_of_a_containers_limit(

@@ -148,7 +148,7 @@ async def test_takes_past_the_key_value_budget_wait_their_turn_and_none_fails(
         engine = queue.engine
         assert engine.cache.rows * engine.cache.columns == 1  # idle: nothing held
         # Two rows of these prompts and budgets (and the cache they grow from) fit; four not.
-        engine.kv_budget = engine.column_bytes * 250
+        engine.kv_budget = engine.column_bytes * 100
         assert engine.fits(2, len(OTHER) + 30) and not engine.fits(4, len(OTHER) + 30)
         decoded: list[int] = []
 
