@@ -138,19 +138,24 @@ def saved(tmp_path_factory: pytest.TempPathFactory, tiny_model: Any, tokenizer: 
     return directory
 
 
+def cached(saved: Path, folder: Path, quantize: str) -> ModelSettings:
+    """Settings that load the saved tiny model for the queue, its weight cache in `folder`."""
+    return ModelSettings(
+        model=str(saved),
+        dtype="float32",
+        cache_dir=str(folder / "cache"),
+        for_queue=True,
+        quantize=quantize,
+    )
+
+
 def test_the_weight_cache_keeps_the_int8_weights_under_a_key_of_their_own(
     saved: Path, tmp_path: Path
 ) -> None:
     from safetensors import safe_open
 
     def settings(quantize: str) -> ModelSettings:
-        return ModelSettings(
-            model=str(saved),
-            dtype="float32",
-            cache_dir=str(tmp_path / "cache"),
-            for_queue=True,
-            quantize=quantize,
-        )
+        return cached(saved, tmp_path, quantize)
 
     keys = {q: runtime_key(settings(q)) for q in ("off", "int8", "auto")}
     assert keys["off"] != keys["int8"] == keys["auto"]
@@ -294,13 +299,7 @@ def test_the_weight_cache_keeps_the_w8a8_copies_and_reads_them_back(
     from safetensors import safe_open
 
     def settings() -> ModelSettings:
-        return ModelSettings(
-            model=str(saved),
-            dtype="float32",
-            cache_dir=str(tmp_path / "cache"),
-            for_queue=True,
-            quantize="w8a8",
-        )
+        return cached(saved, tmp_path, "w8a8")
 
     cold = load_model(settings())
     warm = load_model(settings())
@@ -378,13 +377,7 @@ def test_fp16_reads_the_plain_weight_cache_and_packs_as_it_loads(
     saved: Path, tmp_path: Path
 ) -> None:
     def settings(quantize: str) -> ModelSettings:
-        return ModelSettings(
-            model=str(saved),
-            dtype="float32",
-            cache_dir=str(tmp_path / "cache"),
-            for_queue=True,
-            quantize=quantize,
-        )
+        return cached(saved, tmp_path, quantize)
 
     plain = load_model(settings("off"))
     half = load_model(settings("fp16"))  # the cache `off` wrote, read again
