@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch.nn import functional as F
@@ -352,6 +352,8 @@ _INT8_PARTS = ("int8", "scales", "smooth")  # smooth: `quant.SmoothInt8` only
 _SMOOTHED = ("gate_up",)
 
 
+T = TypeVar("T")
+
 #: An `int8_limit` no product reaches.
 _EVERY_ROW = 1 << 62
 
@@ -376,9 +378,11 @@ def _mapped(pool: Executor | None, function: Callable[[Any], Any], items: Iterab
     return map(function, items) if pool is None else pool.map(function, items)
 
 
-def _half_of(pool: Executor | None, weight: torch.Tensor) -> Future[quant.HalfWeight | None] | None:
-    """`weight`'s half-precision copy, being packed on `pool` (None without one)."""
-    return None if pool is None else pool.submit(quant.HalfWeight.of, weight)
+def _later(pool: Executor | None, function: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """`function(*args)`, started on `pool` now (or, without one, called when asked for)."""
+    if pool is None:
+        return lambda: function(*args)
+    return pool.submit(function, *args).result
 
 
 def _layer_weights(layer: Any) -> dict[str, torch.Tensor]:
@@ -535,8 +539,7 @@ class FastLlama:
         inner = model.model
         self._setup(inner.embed_tokens.weight.detach(), Shape.of(model.config), prepack, quantize)
         with torch.no_grad(), _packing_pool(self.quantize) as pool:
-            head = model.get_output_embeddings().weight.detach()
-            head_half = _half_of(pool, head)
+            head = _later(pool, self._head, {}, model.get_output_embeddings().weight.detach())
 
             def build(layer: Any) -> _Layer:
                 return _Layer(_layer_weights(layer), self.prepack, self.quantize)
@@ -544,7 +547,7 @@ class FastLlama:
             # Layer by layer (or one a thread), so that only a layer's fused copies exist at once
             # besides the packed ones.
             self.layers = list(_mapped(pool, build, inner.layers[: self.shape.layers]))
-            self.lm_head = self._head({}, head, head_half)
+            self.lm_head = head()
         self._settle_scheme()
         self.norm: torch.Tensor = inner.norm.weight.detach()
         self.inv_freq: torch.Tensor = inner.rotary_emb.inv_freq.detach().float().to(self.device)
@@ -568,7 +571,7 @@ class FastLlama:
         fast._setup(weights["embed"], shape, prepack, quantize)
         with torch.no_grad(), _packing_pool(fast.quantize) as pool:
             head = weights.get("lm_head", weights["embed"])
-            head_half = None if "lm_head.smooth" in weights else _half_of(pool, head)
+            head_linear = _later(pool, fast._head, weights, head)
 
             def build(index: int) -> tuple[dict[str, torch.Tensor], _Layer]:
                 own = _layer_of(weights, index)
@@ -579,7 +582,7 @@ class FastLlama:
                 fast.layers.append(layer)
                 if spent is not None:
                     spent(layer.unread(own))
-            fast.lm_head = fast._head(weights, head, head_half)
+            fast.lm_head = head_linear()
             if spent is not None:
                 if not fast.lm_head.reads_weight():
                     spent([head])  # the embedding reads a row a token; those pages come back
@@ -617,13 +620,9 @@ class FastLlama:
         ):
             self.quantize = "fp16"
 
-    def _head(
-        self,
-        weights: Mapping[str, torch.Tensor],
-        head: torch.Tensor,
-        half: Future[quant.HalfWeight | None] | None = None,
-    ) -> _Linear:
-        """The output projection's product (`half`: its half-precision copy being packed)."""
+    def _head(self, weights: Mapping[str, torch.Tensor], head: torch.Tensor) -> _Linear:
+        """The output projection's product (built beside the layers where they are packed on
+        threads: its half-precision copy alone took 0.7 s)."""
         int8 = _int8_of(weights, "lm_head", head, self.quantize)
         if isinstance(int8, quant.SmoothInt8):
             # Every row in int8, by blocks: the output projection sees more than a step's rows
@@ -632,11 +631,8 @@ class FastLlama:
             linear = _Linear(head, None, False, int8)
             linear.use_int8_for_every_row(head)
             return linear
-        if half is not None:
-            copy = half.result()
-        else:
-            copy = quant.HalfWeight.of(head) if _half(self.quantize) else None
-        return _Linear(head, None, self.prepack, int8, half=copy)
+        half = quant.HalfWeight.of(head) if _half(self.quantize) else None
+        return _Linear(head, None, self.prepack, int8, half=half)
 
     def smooth_quantize(
         self, rows: Sequence[Sequence[int]], weights: Mapping[str, torch.Tensor]
@@ -681,9 +677,7 @@ class FastLlama:
             tensors |= {f"{name}.{part}": t for part, t in zip(_INT8_PARTS, parts, strict=True)}
             if name == "lm_head":
                 linear.use_int8_for_every_row(weight)
-            else:
-                linear.use_half(weight)
-        for index, layer in enumerate(self.layers):
+        for index, layer in enumerate(self.layers):  # the rest, and gate/up past 8 rows
             for name, linear in zip(_LINEARS, layer.linears(), strict=True):
                 linear.use_half(weights[f"layers.{index}.{name}"])
         self.quantize = "w8a8"

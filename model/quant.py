@@ -60,16 +60,18 @@ def kernel_available() -> bool:
 
 def w8a8_available() -> bool:
     """Whether this torch build has fbgemm's int8 products (`quantized.linear_dynamic`)."""
-    return "fbgemm" in torch.backends.quantized.supported_engines and hasattr(
-        torch.ops.quantized, "linear_dynamic"
-    )
+    return _fbgemm_has("linear_dynamic")
 
 
 def half_available() -> bool:
     """Whether this torch build has fbgemm's half-precision weight products
     (`quantized.linear_dynamic_fp16`)."""
+    return _fbgemm_has("linear_prepack_fp16")
+
+
+def _fbgemm_has(operator: str) -> bool:
     return "fbgemm" in torch.backends.quantized.supported_engines and hasattr(
-        torch.ops.quantized, "linear_prepack_fp16"
+        torch.ops.quantized, operator
     )
 
 

@@ -324,7 +324,7 @@ class SlotEngine:
         rows and width are padded and replayed for others, must not)."""
         state = self._state
         lengths = state.lengths[:n]
-        if aligned and len(self._rows) >= n and all(r.length == width - 1 for r in self._rows[:n]):
+        if aligned and all(row.length == width - 1 for row in self._rows):
             # Every row writes the same column and sees every column: no mask, no indexed writes.
             view = _StepView(self.cache, lengths, width, column=width - 1)
             mask = None
