@@ -209,6 +209,12 @@ _FEWEST_DISTINCT = 9
 _SPAN = 48
 _FEWEST_DISTINCT_TRIGRAMS = 0.78
 _MOST_OF_ONE = 0.2
+#: Nor does one three-word sequence (of more than one word) come back this many times in a
+#: stretch of `_SPAN` words: the corpus's 90 scripts reach four ("一个字", "the engine room", "he
+#: told me"); takes that went round a name among gibberish reach five and more (姐唐小田小姐，小声
+#: 声唏唐小田。…唏唐小田。他嘴唏唐小田小儿嘴唏唐小田), as they keep enough else distinct for the
+#: checks above.
+_PHRASE_IN_SPAN = 5
 #: A line of this many words or more written again straight after itself (the second copy may
 #: be cut short by the token budget): no two lines of the corpus's 90 scripts do it.
 _LINE_AGAIN_WORDS = 4
@@ -222,9 +228,12 @@ def find_loop(text: str) -> str | None:
     a run of very short lines (one-word lines that go on and on); a line of three or more words
     written three times or more anywhere; a paragraph of six or more words written twice; or a
     phrase on repeat across the take (a four-word sequence four times or more, or fewer than
-    half the four-word sequences distinct); or a stretch of 24 words that circles among fewer
-    than nine (a Chinese character counts as a word). Character cues come back with every
-    speech and short replies ("Yes.") legitimately repeat: neither counts as a repeated line.
+    half the four-word sequences distinct); a line begun again straight after itself; a
+    stretch of 24 words that circles among fewer than nine (a Chinese character counts as a
+    word); or a stretch of 48 words going round the same three-word sequences (too few of them
+    distinct, or one of them five times) or leaning on one Chinese character. Cues come back
+    with every speech and short replies ("Yes.") legitimately repeat: neither counts as a
+    repeated line.
     """
     all_lines = [" ".join(line.split()) for line in text.splitlines()]
     words = [w.lower() for w in _CHARACTER_WORD.findall(text)]
@@ -353,8 +362,9 @@ def _line_again(lines: list[str]) -> str | None:
 
 
 def _circling(words: list[str]) -> str | None:
-    """A stretch of `_SPAN` words whose three-word sequences are too few distinct, or (mostly
-    Chinese) one character of which is too much of it: one pass with sliding counts."""
+    """A stretch of `_SPAN` words whose three-word sequences are too few distinct, or one of
+    which comes back too often, or (mostly Chinese) one character of which is too much of it:
+    one pass with sliding counts."""
     if len(words) < _SPAN:
         return None
     chinese = [_is_cjk(word) for word in words]
@@ -366,6 +376,11 @@ def _circling(words: list[str]) -> str | None:
         if len(distinct) < _FEWEST_DISTINCT_TRIGRAMS * in_span:
             stretch = _joined(words[start : start + _SPAN])
             return f"The take goes round the same phrases (“{_clip(stretch, 30)}”)."
+        gram, times = max(distinct.items(), key=_times_of_a_phrase)
+        if _times_of_a_phrase((gram, times)) >= _PHRASE_IN_SPAN:
+            return (
+                f"The take keeps coming back to “{_joined(gram)}” ({times} times in {_SPAN} words)."
+            )
         if 2 * characters.total() >= _SPAN:
             character, times = characters.most_common(1)[0]
             if times > _MOST_OF_ONE * _SPAN:
@@ -378,6 +393,13 @@ def _circling(words: list[str]) -> str | None:
             if chinese[end]:
                 _slide(characters, None, words[end])
     return None
+
+
+def _times_of_a_phrase(item: tuple[tuple[str, ...], int]) -> int:
+    """How many times a three-word sequence is counted, 0 for one word three times (a run,
+    which the run checks judge: 嗒嗒嗒 is a knock)."""
+    gram, times = item
+    return times if len(set(gram)) > 1 else 0
 
 
 def _slide(counts: Counter[Any], leaving: Any, entering: Any) -> None:

@@ -59,6 +59,13 @@ def test_no_scene_of_the_corpus_is_taken_for_a_loop() -> None:
         # Going round the same phrases, each time a little different.
         "△ 唐小田做贺屿贴子小塔，唐小田做贺屿贴啡堂贴嘴嘴屏幕，唐小田做贺屿贴唐唐小田贴嘴，"
         "唐小田做贺屿贴子小塔，贺屿贴唐唐小田贴嘴嘴屏幕。",
+        # A name that keeps coming back among gibberish, and a phrase among other words: no
+        # run, and too many other sequences distinct for the stretch to go round them.
+        "内景 夜\n△ 陆一鸣嘴唇贴着桌框，灯泡陆一鸣小儿睡满；门口铁锅陆一鸣着火灰，窗台纸盒陆一鸣"
+        "偏坐，石灰满地陆一鸣走，雨声也停了。",
+        "MARA\nHarbor lantern the cold key salt rope gull tide anchor mast the cold key deck oar "
+        "brine wave pier hull the cold key sail keel bell fog reef shoal the cold key buoy knot "
+        "cask barrel crate net the cold key hook line cove dune cliff moon star.",
         # Leaning on one character among others.
         "△ 火灎灎灎鞋骆九川灎骆九川灎骆镓衣灎灎椁灎灎嘴灎，铁三娘灎门口灎，骆九川看着灎灎灎的火，"
         "石满仓灎走到门外灎灎的雪地里。",
@@ -90,6 +97,9 @@ def test_a_degenerate_take_is_a_loop(take: str) -> None:
         "△ 风雪里，一个很小的光点亮了一下，灭了。\n欧阳亮：三下。是他。\n"
         "老周：三下，就是三个人。\n欧阳亮：三个人，三匹马，走了三天的路。\n"
         "老周：三天？他们说过两天就到。\n欧阳亮：说过的话，风一吹就没了。",
+        # A name four times in a short stretch (the corpus's most), a knock in between.
+        "△ 雨夜，林小雨推开茶馆的门。风吹乱她的头发，街灯照着林小雨湿透的外套。远处有人喊林小雨，"
+        "她没有回头，林小雨只是把伞收好，放在墙角。门上嗒嗒嗒嗒嗒嗒地响。",
         # A quick exchange of one-word lines: cue, reply, cue, reply.
         "".join(
             f"{cue}\n{word}.\n\n"
@@ -177,7 +187,7 @@ def test_the_loops_a_reader_found_in_the_adapters_takes_are_caught() -> None:
     """156 takes of the shipped adapter (session 8's held-out evaluation and a probe, English
     and Chinese, all six tasks) read one by one by a reader who did not see the checks: 29 loops,
     9 unsure, 118 without. Before the stretch and line-again checks 13 of the 29 were caught;
-    now all but four mild ones (a name and a syllable circling in a short take), and still none
+    now all but two mild ones (a name and a syllable circling in a short take), and still none
     of the 118."""
     rows = [
         json.loads(line)
@@ -189,4 +199,4 @@ def test_the_loops_a_reader_found_in_the_adapters_takes_are_caught() -> None:
     caught = {row["id"] for row in rows if find_loop(row["take"])}
     assert (len(clean), len(loops)) == (118, 29)
     assert caught.isdisjoint(clean)
-    assert len(caught.intersection(loops)) >= 25, sorted(set(loops) - caught)
+    assert len(caught.intersection(loops)) >= 27, sorted(set(loops) - caught)
