@@ -36,7 +36,7 @@ from bot.store import Store
 from model.generator import GenerationSettings, Generator, LocalBackend, open_generator
 from model.loading import ModelSettings, bot_adapter
 from model.queue import GenerationQueue, QueueSettings
-from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
+from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest, is_chinese
 
 _log = logging.getLogger(__name__)
 
@@ -79,6 +79,15 @@ class SeededGenerator:
             user_id=user_id,
             on_progress=on_progress,
         )
+
+
+def language_notice(settings: Settings, language: str) -> Message | None:
+    """What a room that writes in `language` should know of the model `settings` run, or None:
+    the built-in model writes Chinese scenes and dialogue that seldom read as sentences
+    (`Settings.built_in_model`), and a larger model served elsewhere mends that."""
+    if settings.built_in_model and is_chinese(language):
+        return message("reply.chinese_small_model")
+    return None
 
 
 @dataclass
@@ -128,7 +137,10 @@ class App:
             model = message("status.model_given", model=name)
             queue = message("status.queue_none")
         up = message("status.up", duration=_duration(time.monotonic() - self.started_at))
-        return "\n".join(said.render(lang) for said in (model, queue, up))
+        lines = [model, queue, up]
+        if self.queue is not None and self.settings.built_in_model:
+            lines.insert(1, message("status.model_small"))
+        return "\n".join(said.render(lang) for said in lines)
 
 
 @asynccontextmanager

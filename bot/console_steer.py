@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from bot.app import App, language_notice
 from bot.commandline import Call, unescape
 from bot.console_print import beat_line, sheet_text
 from bot.domain import Proposal
@@ -34,6 +35,7 @@ STYLE_FIELDS = {
 class SteerHost(Protocol):
     """What these commands need of the console."""
 
+    app: App
     rooms: RoomService
     room_id: int
     lang: Lang
@@ -163,6 +165,9 @@ class SteerCommands:
             + "\n"
             + message("console.notes", notes=project.style_notes or "-").render(self.console.lang)
         )
+        notice = language_notice(self.console.app.settings, project.language)
+        if notice is not None and "language" in changes:
+            self.console.say(notice)
 
     async def vary(self, call: Call) -> None:
         take = call.number("take")

@@ -97,6 +97,14 @@ class Settings:
     def has_token(self) -> bool:
         return bool(self.discord_token.get_secret_value().strip())
 
+    @property
+    def built_in_model(self) -> bool:
+        """Whether the rooms are written by the shipped SmolLM2-135M in this process (the local
+        backend, no `MODEL`): a small model, whose takes are rough drafts and whose Chinese
+        scenes and dialogue seldom read as sentences (README, "What the model writes for a
+        Chinese room")."""
+        return self.backend == "local" and not self.model.strip()
+
     def redacted(self) -> dict[str, str]:
         """The settings for a start-up log line; secrets are never printed."""
         out: dict[str, str] = {}

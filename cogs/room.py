@@ -25,9 +25,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import messages
+from bot.app import language_notice
 from bot.domain import SETTING_FIELDS, Event, ProposalStatus, ScriptLine, parse_duration
 from bot.errors import BadInput, NotFound, RoomError
 from bot.room import IMPORT_LIMIT, RoomService, format_lines, scene_lines
+from bot.settings import Settings
 from cogs.board import Board
 from cogs.commands import (
     Ctx,
@@ -118,11 +120,16 @@ class RoomCommands(commands.Cog, name="Room"):
     """The commands writers type."""
 
     def __init__(
-        self, room: RoomService, board: Board, status: Callable[[messages.Lang], str]
+        self,
+        room: RoomService,
+        board: Board,
+        status: Callable[[messages.Lang], str],
+        settings: Settings,
     ) -> None:
         self.room = room
         self.board = board
         self.status_source = status
+        self.settings = settings
 
     # --- asking the model
 
@@ -414,7 +421,14 @@ class RoomCommands(commands.Cog, name="Room"):
         """Set the project's genre, tone, language, style notes and page size."""
         changes = {f: v for f in _STYLE if (v := getattr(options, f)) is not None}
         project = await self.room.set_premise(room_of(ctx), ctx.author.id, **changes)
-        await ctx.send(embed=style_embed(project, ctx_lang(ctx)), allowed_mentions=NO_MENTIONS)
+        lang = ctx_lang(ctx)
+        # A room that has just chosen its language hears what the model makes of it.
+        notice = language_notice(self.settings, project.language) if "language" in changes else None
+        await ctx.send(
+            notice.render(lang) if notice else None,
+            embed=style_embed(project, lang),
+            allowed_mentions=NO_MENTIONS,
+        )
 
     @subcommand(room_group, name="branch", description="Continue this story in a new thread")
     @app_commands.describe(name="The new thread's name")
@@ -549,4 +563,4 @@ def _slug(title: str) -> str:
 
 
 async def setup(bot: WritersRoomBot) -> None:
-    await bot.add_cog(RoomCommands(bot.room, bot.board, bot.status_text))
+    await bot.add_cog(RoomCommands(bot.room, bot.board, bot.status_text, bot.settings))

@@ -79,6 +79,16 @@ MESSAGES: dict[str, str] = {
     "status.model_local": "Model: {model}, in this process on {device}.",
     "status.model_server": "Model: {model}, on the server at {url}.",
     "status.model_given": "Model: {model}, from a generator given by the caller.",
+    "status.model_small": (
+        "The built-in model is small (135M parameters): read its takes as rough drafts. Its "
+        "Chinese scenes and dialogue seldom read as sentences. For takes worth keeping, whoever "
+        "runs the bot can serve a larger model (docs/DEPLOY.md)."
+    ),
+    "reply.chinese_small_model": (
+        "Note: the built-in model writes Chinese scenes and dialogue poorly (they seldom read as "
+        "sentences); its premises, character sheets and beats come out better. A larger Chinese "
+        "model served by whoever runs the bot, such as Qwen2.5, mends this (docs/DEPLOY.md)."
+    ),
     "status.queue": (
         "Queue: {waiting} waiting, {generating} generating ({takes} takes); wait p50 {p50} s "
         "(max {max} s); {tokens} tokens/s; batch mean {batch} (max {batch_max}); {served} "

@@ -76,6 +76,14 @@ MESSAGES: dict[str, str] = {
     "status.model_local": "模型：{model}，在本进程中运行于 {device}。",
     "status.model_server": "模型：{model}，运行于服务器 {url}。",
     "status.model_given": "模型：{model}，由调用方提供的生成器运行。",
+    "status.model_small": (
+        "内置模型很小（1.35 亿参数）：它写的稿子只能当粗略的草稿。它写的中文场景和对白往往不成句。"
+        "想要值得留下的稿子，可以请运行机器人的人接入更大的模型（见 docs/DEPLOY.md）。"
+    ),
+    "reply.chinese_small_model": (
+        "提示：内置模型写中文场景和对白很吃力（往往不成句），写梗概、人物小传和情节点要好一些。"
+        "请运行机器人的人接入更大的中文模型（例如 Qwen2.5，见 docs/DEPLOY.md）即可改善。"
+    ),
     "status.queue": (
         "队列：{waiting} 个等待，{generating} 个生成中（{takes} 份候选稿）；等待中位数 {p50} 秒"
         "（最长 {max} 秒）；每秒 {tokens} 个词元；平均批量 {batch}（最大 {batch_max}）；"

@@ -11,4 +11,5 @@ PHRASES: dict[str, str] = {
     "私信": "私人訊息",  # a direct message
     "命令": "指令",  # a (slash) command
     "介面卡": "適配器",  # a LoRA adapter (OpenCC reads 适配器 as a hardware card)
+    "億引數": "億參數",  # a model's parameters (OpenCC reads 参数 as a function's arguments)
 }

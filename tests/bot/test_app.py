@@ -67,6 +67,7 @@ async def test_local_backend_writes_takes_and_reports_its_queue(tiny_settings: S
         assert seen and seen[-1].tokens > 0  # progress reached the caller
         status = app.status()
         assert app.model_name in status and "in this process on cpu" in status
+        assert "built-in model" not in status  # a model of the settings' own, not the small one
         assert re.search(r"[1-9]\d* requests served", status)
     with pytest.raises(QueueClosed):
         app.queue.enqueue([1, 2, 3], [Sampling(max_new_tokens=4)])

@@ -30,6 +30,8 @@ def test_a_chinese_premise_on_the_real_model_gives_takes_without_broken_characte
             "/pick take:1",
             "/show",
             "/room style",
+            "/room style language:中文",
+            "/status",
         ]
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HOME": str(tmp_path)}
@@ -51,3 +53,9 @@ def test_a_chinese_premise_on_the_real_model_gives_takes_without_broken_characte
     assert re.search(r"(?i)language\W+(chinese|中文)", done.stdout), done.stdout
     # The picked dialogue is in the script, spoken by the room's two characters.
     assert "陈伯" in done.stdout and "小梅" in done.stdout and CJK.search(done.stdout)
+    # The room is told, once it names its language, and in `/status`, what to expect of the
+    # built-in model's Chinese, and where a better model comes from.
+    told = [line for line in done.stdout.splitlines() if "docs/DEPLOY.md" in line]
+    assert len(told) == 2, done.stdout
+    assert "Chinese scenes and dialogue poorly" in told[0]
+    assert "The built-in model is small (135M parameters)" in told[1]

@@ -265,13 +265,20 @@ async def make_bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
     opened: list[Harness] = []
 
     async def factory(
-        *, cooldown_s: float = 0.0, generator: Any = None, extensions: Any = EXTENSIONS
+        *,
+        cooldown_s: float = 0.0,
+        generator: Any = None,
+        extensions: Any = EXTENSIONS,
+        model: str = "",
     ) -> Harness:
-        """`generator`: a `TakeGenerator` (default: a new `CannedGenerator`)."""
+        """`generator`: a `TakeGenerator` (default: a new `CannedGenerator`); `model`: the
+        `MODEL` setting (empty: the built-in model, as the bot's settings say)."""
         store = await Store.open(tmp_path / "room.db")
         canned = generator or CannedGenerator()
         room = RoomService(store, canned)
-        settings = Settings(command_cooldown_s=cooldown_s, database=tmp_path / "room.db")
+        settings = Settings(
+            command_cooldown_s=cooldown_s, database=tmp_path / "room.db", model=model
+        )
         bot = WritersRoomBot(
             room,
             settings,

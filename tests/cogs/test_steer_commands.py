@@ -24,6 +24,29 @@ def _flawed(call: Call, number: int) -> GeneratedTake:
     )
 
 
+async def test_a_room_that_chooses_chinese_hears_what_the_built_in_model_makes_of_it(
+    make_bot: BotFactory,
+) -> None:
+    h = await make_bot()
+    await h.say("!room style language:中文")
+    notice = h.sent.sends()[-1].content
+    assert "Chinese scenes and dialogue" in notice and "docs/DEPLOY.md" in notice
+    assert "Language: Chinese" in _embed(h)["description"]
+    await h.say("!room style genre:武侠")  # the language is not chosen again: no notice again
+    assert not h.sent.sends()[-1].content
+    await h.say("!room style language:English")
+    assert not h.sent.sends()[-1].content
+
+
+async def test_a_room_served_by_a_larger_model_hears_no_such_notice(
+    make_bot: BotFactory,
+) -> None:
+    h = await make_bot(model="Qwen/Qwen2.5-7B-Instruct")
+    await h.say("!room style language:中文")
+    assert not h.sent.sends()[-1].content
+    assert "Language: Chinese" in _embed(h)["description"]
+
+
 async def test_the_bible_outline_and_style_commands_survive_a_restart_and_undo(
     make_bot: BotFactory,
 ) -> None:
