@@ -90,6 +90,14 @@ def language_notice(settings: Settings, language: str) -> Message | None:
     return None
 
 
+def chinese_room_news(settings: Settings) -> list[Message]:
+    """What to tell a room that a request written in Chinese made a Chinese room
+    (`RoomService.propose_noting_language`): that it writes in Chinese now and how to undo it,
+    and what the model makes of Chinese (`language_notice`)."""
+    notice = language_notice(settings, "Chinese")
+    return [message("reply.room_now_chinese"), *([notice] if notice else [])]
+
+
 @dataclass
 class App:
     """The running parts of one bot process. `rooms` is what the front ends drive."""

@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.app import App
+from bot.app import App, chinese_room_news
 from bot.commandline import (
     ALIASES,
     BY_NAME,
@@ -254,10 +254,13 @@ class Console:
     async def _ask(
         self, call: Call, kind: TaskKind, prompt: str = "", characters: Sequence[str] = ()
     ) -> None:
-        proposal = await self.rooms.propose(
+        proposal, became_chinese = await self.rooms.propose_noting_language(
             self.room_id, call.user_id, kind.value, prompt, characters
         )
         await self._generate(proposal)
+        if became_chinese:
+            for said in chinese_room_news(self.app.settings):
+                self.say(said)
 
     async def _generate(self, proposal: Proposal) -> None:
         """Fill a pending proposal with takes while showing progress, then print them."""

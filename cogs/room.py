@@ -25,7 +25,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import messages
-from bot.app import language_notice
+from bot.app import chinese_room_news, language_notice
 from bot.domain import SETTING_FIELDS, Event, ProposalStatus, ScriptLine, parse_duration
 from bot.errors import BadInput, NotFound, RoomError
 from bot.room import IMPORT_LIMIT, RoomService, format_lines, scene_lines
@@ -137,9 +137,15 @@ class RoomCommands(commands.Cog, name="Room"):
         cues = [c.strip() for c in characters.split(",") if c.strip()]
         # The proposal is made before deferring, so a refusal is still answered ephemerally;
         # making it is one quick transaction, well within Discord's 3 seconds.
-        proposal = await self.room.propose(room_of(ctx), ctx.author.id, kind, prompt, cues)
+        proposal, became_chinese = await self.room.propose_noting_language(
+            room_of(ctx), ctx.author.id, kind, prompt, cues
+        )
         await ctx.defer()
         await self.board.run(sender_of(ctx), proposal, ctx.author.mention)
+        if became_chinese:  # beneath the takes, the first the room writes in Chinese
+            lang = ctx_lang(ctx)
+            told = "\n".join(said.render(lang) for said in chinese_room_news(self.settings))
+            await ctx.send(told, allowed_mentions=NO_MENTIONS)
 
     @hybrid_command(description="Ask the model for a title and logline")
     @app_commands.describe(idea="The story idea, in a sentence or two")

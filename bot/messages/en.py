@@ -84,6 +84,10 @@ MESSAGES: dict[str, str] = {
         "Chinese scenes and dialogue seldom read as sentences. For takes worth keeping, whoever "
         "runs the bot can serve a larger model (docs/DEPLOY.md)."
     ),
+    "reply.room_now_chinese": (
+        "This room writes in Chinese now, on A4 unless you chose a paper: its first request was "
+        "written in Chinese. `/room style language:English` or `/undo` changes it back."
+    ),
     "reply.chinese_small_model": (
         "Note: the built-in model writes Chinese scenes and dialogue poorly (they seldom read as "
         "sentences); its premises, character sheets and beats come out better. A larger Chinese "

@@ -80,6 +80,10 @@ MESSAGES: dict[str, str] = {
         "内置模型很小（1.35 亿参数）：它写的稿子只能当粗略的草稿。它写的中文场景和对白往往不成句。"
         "想要值得留下的稿子，可以请运行机器人的人接入更大的模型（见 docs/DEPLOY.md）。"
     ),
+    "reply.room_now_chinese": (
+        "本编剧室从现在起用中文写作，纸张用 A4（除非你们已选过纸张）：第一个请求是用中文写的。"
+        "用 `/room style language:English` 或 `/undo` 可以改回。"
+    ),
     "reply.chinese_small_model": (
         "提示：内置模型写中文场景和对白很吃力（往往不成句），写梗概、人物小传和情节点要好一些。"
         "请运行机器人的人接入更大的中文模型（例如 Qwen2.5，见 docs/DEPLOY.md）即可改善。"

@@ -92,6 +92,24 @@ class Proposals(RoomCore):
     ) -> Proposal:
         """Ask the model for takes: a pending proposal, waiting for `add_takes` (or use `ask`).
         `variation` is a take's text the new takes vary (`/vary`), kept in the log."""
+        proposal, _ = await self.propose_noting_language(
+            room_id, user_id, kind, prompt, characters, n=n, variation=variation
+        )
+        return proposal
+
+    async def propose_noting_language(
+        self,
+        room_id: int,
+        user_id: int,
+        kind: str,
+        prompt: str = "",
+        characters: Sequence[str] = (),
+        *,
+        n: int | None = None,
+        variation: str = "",
+    ) -> tuple[Proposal, bool]:
+        """`propose`, and whether the request made the room write in Chinese (a fresh room's
+        request written in Chinese, `_language_from`): a front end tells the room so."""
         try:
             task = TaskKind(kind.strip().lower())
         except ValueError:
@@ -108,7 +126,7 @@ class Proposals(RoomCore):
             count = settings.takes_per_request if n is None else n
             if not 1 <= count <= 5:
                 raise BadInput("error.takes_range")
-            await self._language_from(db, room_id, user_id, prompt)
+            became_chinese = await self._language_from(db, room_id, user_id, prompt)
             beat_id = None
             if task in (TaskKind.SCENE, TaskKind.CONTINUE, TaskKind.BEAT):
                 planned = [
@@ -139,23 +157,24 @@ class Proposals(RoomCore):
                 ),
                 {"proposal": proposal_id, **({"variation": variation} if variation else {})},
             )
-            return await proposal_in(db, room_id, proposal_id)
+            return await proposal_in(db, room_id, proposal_id), became_chinese
 
     async def _language_from(
         self, db: aiosqlite.Connection, room_id: int, user_id: int, text: str
-    ) -> None:
+    ) -> bool:
         """A room that has not begun its story (no title, no script, the language still the
         default English) takes Chinese as its language from a request written in Chinese: its
         prompts, takes and exports follow. An undoable premise change like any other, so a
-        room that meant English says so with `/room style language:English` or `/undo`."""
+        room that meant English says so with `/room style language:English` or `/undo`.
+        Whether it did."""
         # The text first: an English request (most of them) costs no read of the room.
         if (language_share(text, "Chinese") or 0.0) < 0.5:
-            return
+            return False
         project = await db_.load_project(db, room_id)
         if project.language != Project().language or project.title:
-            return
+            return False
         if await db_.script_length(db, room_id):
-            return
+            return False
         # Chinese scripts are printed on A4: the room's page follows unless it was chosen.
         paper = PageSize.A4 if project.page_size is Project().page_size else project.page_size
         after = dataclasses.replace(project, language="Chinese", page_size=paper)
@@ -167,6 +186,7 @@ class Proposals(RoomCore):
             message("event.chinese_room"),
             [project_change(project, after)],
         )
+        return True
 
     async def request_for(self, room_id: int, proposal_id: int) -> tuple[TaskRequest, Sampling]:
         """The model request of a proposal, with its prompt context, and the room's sampling."""

@@ -53,9 +53,11 @@ def test_a_chinese_premise_on_the_real_model_gives_takes_without_broken_characte
     assert re.search(r"(?i)language\W+(chinese|中文)", done.stdout), done.stdout
     # The picked dialogue is in the script, spoken by the room's two characters.
     assert "陈伯" in done.stdout and "小梅" in done.stdout and CJK.search(done.stdout)
-    # The room is told, once it names its language, and in `/status`, what to expect of the
-    # built-in model's Chinese, and where a better model comes from.
+    # The room is told that its Chinese premise made it a Chinese room, and, then, when it
+    # names its language itself, and in `/status`, what to expect of the built-in model's
+    # Chinese and where a better model comes from.
+    assert done.stdout.count("This room writes in Chinese now") == 1, done.stdout
     told = [line for line in done.stdout.splitlines() if "docs/DEPLOY.md" in line]
-    assert len(told) == 2, done.stdout
-    assert "Chinese scenes and dialogue poorly" in told[0]
-    assert "The built-in model is small (135M parameters)" in told[1]
+    assert len(told) == 3, done.stdout
+    assert all("Chinese scenes and dialogue poorly" in line for line in told[:2])
+    assert "The built-in model is small (135M parameters)" in told[2]

@@ -60,20 +60,32 @@ async def test_a_chinese_room_exports_its_convention_and_word(service: RoomServi
 async def test_a_fresh_room_asked_in_chinese_becomes_a_chinese_room(service: RoomService) -> None:
     """The room's language follows the script of its first request: a Chinese premise makes a
     Chinese room (its prompts in Chinese), undone like any change; English stays English."""
-    proposal = await service.propose(ROOM, ANA, "premise", "一个茶馆老板在拆迁前的最后一夜")
+    proposal, became_chinese = await service.propose_noting_language(
+        ROOM, ANA, "premise", "一个茶馆老板在拆迁前的最后一夜"
+    )
+    assert became_chinese  # the front ends tell the room
     project = (await service.room(ROOM)).project
     assert project.language == "Chinese" and project.page_size.value == "a4"
     request, _ = await service.request_for(ROOM, proposal.id)
     assert request.context.language == "Chinese"
+    # The room writes in Chinese already: the next request changes nothing, and says so.
+    _, again = await service.propose_noting_language(ROOM, ANA, "beat", "拆迁办的人来了")
+    assert not again
     await service.undo(ROOM, ANA)
     assert (await service.room(ROOM)).project.language == "English"
 
 
 async def test_a_room_that_began_in_english_keeps_its_language(service: RoomService) -> None:
-    await service.propose(ROOM, ANA, "premise", "A ferry pilot's last crossing")
+    _, became_chinese = await service.propose_noting_language(
+        ROOM, ANA, "premise", "A ferry pilot's last crossing"
+    )
+    assert not became_chinese
     assert (await service.room(ROOM)).project.language == "English"
     await service.set_premise(ROOM, ANA, title="The Last Crossing")
-    await service.propose(ROOM, ANA, "dialogue", "陈伯和小梅在渡口告别", ["陈伯", "小梅"])
+    _, became_chinese = await service.propose_noting_language(
+        ROOM, ANA, "dialogue", "陈伯和小梅在渡口告别", ["陈伯", "小梅"]
+    )
+    assert not became_chinese
     assert (await service.room(ROOM)).project.language == "English"
 
 

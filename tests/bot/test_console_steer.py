@@ -155,3 +155,20 @@ async def test_a_writer_adds_a_sheet_and_a_beat_without_the_model(tmp_path: Path
     assert "The storm hits" not in undone["/outline"]
     assert "MARA" in undone["/bible"]
     assert generator.calls == []  # no model was asked
+
+
+async def test_a_fresh_console_room_asked_in_chinese_is_told_it_writes_in_chinese_now(
+    tmp_path: Path,
+) -> None:
+    answers = await _session(
+        tmp_path / "room.db",
+        """
+/premise idea:一个茶馆老板在拆迁前的最后一夜
+/premise idea:拆迁办的年轻职员第二天又来了
+""",
+        FakeGenerator(),
+    )
+    first, second = answers.values()
+    assert "This room writes in Chinese now" in first and "/undo" in first
+    assert "Chinese scenes and dialogue poorly" in first  # the built-in model, by the settings
+    assert "writes in Chinese now" not in second

@@ -38,10 +38,26 @@ async def test_a_room_that_chooses_chinese_hears_what_the_built_in_model_makes_o
     assert not h.sent.sends()[-1].content
 
 
+async def test_a_fresh_room_asked_in_chinese_is_told_it_writes_in_chinese_now(
+    make_bot: BotFactory,
+) -> None:
+    h = await make_bot()
+    await h.say("!premise 一个茶馆老板在拆迁前的最后一夜")
+    told = h.sent.sends()[-1].content  # beneath the ballot of its takes
+    assert told.startswith("This room writes in Chinese now") and "/undo" in told
+    assert "Chinese scenes and dialogue poorly" in told  # the built-in model
+    assert (await h.room.room(h.room_id)).project.language == "Chinese"
+    await h.say("!premise 拆迁办的年轻职员第二天又来了")
+    assert "writes in Chinese now" not in h.sent.sends()[-1].content
+
+
 async def test_a_room_served_by_a_larger_model_hears_no_such_notice(
     make_bot: BotFactory,
 ) -> None:
     h = await make_bot(model="Qwen/Qwen2.5-7B-Instruct")
+    await h.say("!premise 一个茶馆老板在拆迁前的最后一夜")
+    told = h.sent.sends()[-1].content
+    assert told.startswith("This room writes in Chinese now") and "DEPLOY" not in told
     await h.say("!room style language:中文")
     assert not h.sent.sends()[-1].content
     assert "Language: Chinese" in _embed(h)["description"]
