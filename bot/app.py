@@ -36,7 +36,7 @@ from bot.store import Store
 from model.generator import GenerationSettings, Generator, LocalBackend, open_generator
 from model.loading import ModelSettings, bot_adapter
 from model.queue import GenerationQueue, QueueSettings
-from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest, is_chinese
+from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
 
 _log = logging.getLogger(__name__)
 
@@ -79,23 +79,6 @@ class SeededGenerator:
             user_id=user_id,
             on_progress=on_progress,
         )
-
-
-def language_notice(settings: Settings, language: str) -> Message | None:
-    """What a room that writes in `language` should know of the model `settings` run, or None:
-    the built-in model writes Chinese scenes and dialogue that seldom read as sentences
-    (`Settings.built_in_model`), and a larger model served elsewhere mends that."""
-    if settings.built_in_model and is_chinese(language):
-        return message("reply.chinese_small_model")
-    return None
-
-
-def chinese_room_news(settings: Settings) -> list[Message]:
-    """What to tell a room that a request written in Chinese made a Chinese room
-    (`RoomService.propose_noting_language`): that it writes in Chinese now and how to undo it,
-    and what the model makes of Chinese (`language_notice`)."""
-    notice = language_notice(settings, "Chinese")
-    return [message("reply.room_now_chinese"), *([notice] if notice else [])]
 
 
 @dataclass

@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.app import App, chinese_room_news
+from bot.app import App
 from bot.commandline import (
     ALIASES,
     BY_NAME,
@@ -84,6 +84,7 @@ from bot.messages import (
     option_name,
     pairs,
 )
+from bot.notices import chinese_room_news
 from bot.problems import problem_list
 from bot.room import numbered_text, scene_lines
 from model.tasks import TaskKind

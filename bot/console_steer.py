@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bot.app import App, language_notice
+from bot.app import App
 from bot.commandline import Call, unescape
 from bot.console_print import beat_line, sheet_text
 from bot.domain import Proposal
 from bot.errors import BadInput
 from bot.messages import Lang, Message, command_text, counted, message, pairs
+from bot.notices import language_notice
 from bot.room import RoomService
 from model.tasks import SHEET_FIELDS
 

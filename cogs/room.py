@@ -25,9 +25,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import messages
-from bot.app import chinese_room_news, language_notice
 from bot.domain import SETTING_FIELDS, Event, ProposalStatus, ScriptLine, parse_duration
 from bot.errors import BadInput, NotFound, RoomError
+from bot.notices import chinese_room_news, language_notice
 from bot.room import IMPORT_LIMIT, RoomService, format_lines, scene_lines
 from bot.settings import Settings
 from cogs.board import Board
