@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.generation import TakeGenerator
-from bot.messages import ENGLISH, Lang, Message, message
+from bot.messages import ENGLISH, Lang, Message, counted, message
 from bot.offload import Offload
 from bot.room import RoomService
 from bot.settings import Settings
@@ -113,13 +113,13 @@ class App:
                 "status.queue",
                 waiting=m.waiting,
                 generating=m.running_requests,
-                takes=m.running_sequences,
+                takes=counted("take", m.running_sequences),
                 p50=f"{m.wait_p50_s:.1f}",
                 max=f"{m.wait_max_s:.1f}",
                 tokens=f"{m.tokens_per_s:.0f}",
                 batch=f"{m.mean_batch:.1f}",
                 batch_max=m.max_batch,
-                served=m.completed,
+                served=counted("request_served", m.completed),
             )
         elif self.settings.backend == "openai":
             model = message("status.model_server", model=name, url=self.settings.openai_base_url)

@@ -18,6 +18,8 @@ MESSAGES: dict[str, str] = {
     "count.page.many": "{n} pages",
     "count.take.one": "{n} take",
     "count.take.many": "{n} takes",
+    "count.request_served.one": "{n} request served",
+    "count.request_served.many": "{n} requests served",
     "count.cleared_vote.one": "its {n} vote was",
     "count.cleared_vote.many": "its {n} votes were",
     "count.word.one": "{n} word",
@@ -80,23 +82,22 @@ MESSAGES: dict[str, str] = {
     "status.model_server": "Model: {model}, on the server at {url}.",
     "status.model_given": "Model: {model}, from a generator given by the caller.",
     "status.model_small": (
-        "The built-in model is small (135M parameters): read its takes as rough drafts. Its "
-        "Chinese scenes and dialogue seldom read as sentences. For takes worth keeping, whoever "
-        "runs the bot can serve a larger model (docs/DEPLOY.md)."
+        "The built-in model is small (135M parameters): read its takes as rough drafts; most of "
+        "its Chinese takes do not read as sentences. For takes worth keeping, whoever runs the "
+        "bot can serve a larger model (docs/DEPLOY.md)."
     ),
     "reply.room_now_chinese": (
         "This room writes in Chinese now, on A4 unless you chose a paper: its first request was "
         "written in Chinese. `/room style language:English` or `/undo` changes it back."
     ),
     "reply.chinese_small_model": (
-        "Note: the built-in model writes Chinese scenes and dialogue poorly (they seldom read as "
-        "sentences); its premises, character sheets and beats come out better. A larger Chinese "
-        "model served by whoever runs the bot, such as Qwen2.5, mends this (docs/DEPLOY.md)."
+        "Note: the built-in model is small and writes Chinese poorly: most of its Chinese takes, "
+        "scenes and dialogue above all, do not read as sentences. A larger Chinese model served "
+        "by whoever runs the bot, such as Qwen2.5, mends this (docs/DEPLOY.md)."
     ),
     "status.queue": (
-        "Queue: {waiting} waiting, {generating} generating ({takes} takes); wait p50 {p50} s "
-        "(max {max} s); {tokens} tokens/s; batch mean {batch} (max {batch_max}); {served} "
-        "requests served."
+        "Queue: {waiting} waiting, {generating} generating ({takes}); wait p50 {p50} s "
+        "(max {max} s); {tokens} tokens/s; batch mean {batch} (max {batch_max}); {served}."
     ),
     "status.queue_server": "Queue: kept by the model server.",
     "status.queue_none": "Queue: none in this process.",

@@ -21,6 +21,8 @@ MESSAGES: dict[str, str] = {
     "count.page.many": "{n} 页",
     "count.take.one": "{n} 份候选稿",
     "count.take.many": "{n} 份候选稿",
+    "count.request_served.one": "已完成 {n} 个请求",
+    "count.request_served.many": "已完成 {n} 个请求",
     "count.cleared_vote.one": "它的 {n} 票",
     "count.cleared_vote.many": "它的 {n} 票",
     "count.word.one": "{n} 字",
@@ -77,7 +79,7 @@ MESSAGES: dict[str, str] = {
     "status.model_server": "模型：{model}，运行于服务器 {url}。",
     "status.model_given": "模型：{model}，由调用方提供的生成器运行。",
     "status.model_small": (
-        "内置模型很小（1.35 亿参数）：它写的稿子只能当粗略的草稿。它写的中文场景和对白往往不成句。"
+        "内置模型很小（1.35 亿参数）：它写的稿子只能当粗略的草稿，中文稿子大多不成句。"
         "想要值得留下的稿子，可以请运行机器人的人接入更大的模型（见 docs/DEPLOY.md）。"
     ),
     "reply.room_now_chinese": (
@@ -85,13 +87,13 @@ MESSAGES: dict[str, str] = {
         "用 `/room style language:English` 或 `/undo` 可以改回。"
     ),
     "reply.chinese_small_model": (
-        "提示：内置模型写中文场景和对白很吃力（往往不成句），写梗概、人物小传和情节点要好一些。"
+        "提示：内置模型很小，写中文很吃力：它的中文稿子大多不成句，场景和对白尤其如此。"
         "请运行机器人的人接入更大的中文模型（例如 Qwen2.5，见 docs/DEPLOY.md）即可改善。"
     ),
     "status.queue": (
-        "队列：{waiting} 个等待，{generating} 个生成中（{takes} 份候选稿）；等待中位数 {p50} 秒"
+        "队列：{waiting} 个等待，{generating} 个生成中（{takes}）；等待中位数 {p50} 秒"
         "（最长 {max} 秒）；每秒 {tokens} 个词元；平均批量 {batch}（最大 {batch_max}）；"
-        "已完成 {served} 个请求。"
+        "{served}。"
     ),
     "status.queue_server": "队列：由模型服务器管理。",
     "status.queue_none": "队列：本进程中没有。",

@@ -68,7 +68,9 @@ async def test_local_backend_writes_takes_and_reports_its_queue(tiny_settings: S
         status = app.status()
         assert app.model_name in status and "in this process on cpu" in status
         assert "built-in model" not in status  # a model of the settings' own, not the small one
-        assert re.search(r"[1-9]\d* requests served", status)
+        served = re.search(r"(\d+) (requests?) served", status)
+        assert served and int(served[1]) > 0
+        assert (served[2] == "request") == (served[1] == "1")  # "1 request", "2 requests"
     with pytest.raises(QueueClosed):
         app.queue.enqueue([1, 2, 3], [Sampling(max_new_tokens=4)])
 

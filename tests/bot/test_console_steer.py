@@ -170,5 +170,5 @@ async def test_a_fresh_console_room_asked_in_chinese_is_told_it_writes_in_chines
     )
     first, second = answers.values()
     assert "This room writes in Chinese now" in first and "/undo" in first
-    assert "Chinese scenes and dialogue poorly" in first  # the built-in model, by the settings
+    assert "writes Chinese poorly" in first  # the built-in model, by the settings
     assert "writes in Chinese now" not in second

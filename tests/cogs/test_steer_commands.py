@@ -30,7 +30,7 @@ async def test_a_room_that_chooses_chinese_hears_what_the_built_in_model_makes_o
     h = await make_bot()
     await h.say("!room style language:中文")
     notice = h.sent.sends()[-1].content
-    assert "Chinese scenes and dialogue" in notice and "docs/DEPLOY.md" in notice
+    assert "writes Chinese poorly" in notice and "docs/DEPLOY.md" in notice
     assert "Language: Chinese" in _embed(h)["description"]
     await h.say("!room style genre:武侠")  # the language is not chosen again: no notice again
     assert not h.sent.sends()[-1].content
@@ -45,7 +45,7 @@ async def test_a_fresh_room_asked_in_chinese_is_told_it_writes_in_chinese_now(
     await h.say("!premise 一个茶馆老板在拆迁前的最后一夜")
     told = h.sent.sends()[-1].content  # beneath the ballot of its takes
     assert told.startswith("This room writes in Chinese now") and "/undo" in told
-    assert "Chinese scenes and dialogue poorly" in told  # the built-in model
+    assert "writes Chinese poorly" in told  # the built-in model
     assert (await h.room.room(h.room_id)).project.language == "Chinese"
     await h.say("!premise 拆迁办的年轻职员第二天又来了")
     assert "writes in Chinese now" not in h.sent.sends()[-1].content
