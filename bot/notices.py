@@ -12,7 +12,7 @@ from model.tasks import is_chinese
 
 def language_notice(settings: Settings, language: str) -> Message | None:
     """What a room that writes in `language` should know of the model `settings` run, or None:
-    the built-in model writes Chinese scenes and dialogue that seldom read as sentences
+    most of the built-in model's Chinese takes do not read as sentences
     (`Settings.built_in_model`), and a larger model served elsewhere mends that."""
     if settings.built_in_model and is_chinese(language):
         return message("reply.chinese_small_model")

@@ -100,9 +100,9 @@ class Settings:
     @property
     def built_in_model(self) -> bool:
         """Whether the rooms are written by the shipped SmolLM2-135M in this process (the local
-        backend, no `MODEL`): a small model, whose takes are rough drafts and whose Chinese
-        scenes and dialogue seldom read as sentences (README, "What the model writes for a
-        Chinese room")."""
+        backend, no `MODEL`): a small model, whose takes are rough drafts and most of whose
+        Chinese takes do not read as sentences (README, "What the model writes for a Chinese
+        room")."""
         return self.backend == "local" and not self.model.strip()
 
     def redacted(self) -> dict[str, str]:
