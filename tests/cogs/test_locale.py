@@ -163,6 +163,19 @@ async def test_a_chinese_guild_answers_prefix_commands_and_posts_ballots_in_chin
     assert "（2 票达到法定票数 2）；得 2 票。" in (decided.description or "")
 
 
+async def test_a_chinese_guilds_fresh_room_is_told_in_chinese_that_it_writes_in_chinese(
+    make_bot: BotFactory,
+) -> None:
+    h = await make_bot()
+    h.channel.guild.preferred_locale = discord.Locale.chinese
+    await h.say("!premise 一个茶馆老板在拆迁前的最后一夜")
+    told = h.sent.sends()[-1].content.splitlines()
+    assert told[0].startswith("本编剧室从现在起用中文写作") and "/撤销" in told[0]  # its own name
+    assert told[1].startswith("提示：内置模型很小") and "docs/DEPLOY.md" in told[1]
+    await h.say("!room style language:中文")
+    assert h.sent.sends()[-1].content.startswith("提示：内置模型很小")
+
+
 async def test_undo_redo_and_history_speak_the_readers_language(make_bot: BotFactory) -> None:
     """What each change was is kept as a message, not English text: a Chinese guild reads its
     history in Chinese, and the same room read from an English guild in English."""
