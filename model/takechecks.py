@@ -377,7 +377,7 @@ def _circling(words: list[str]) -> str | None:
             stretch = _joined(words[start : start + _SPAN])
             return f"The take goes round the same phrases (“{_clip(stretch, 30)}”)."
         gram, times = max(distinct.items(), key=_times_of_a_phrase)
-        if _times_of_a_phrase((gram, times)) >= _PHRASE_IN_SPAN:
+        if len(set(gram)) > 1 and times >= _PHRASE_IN_SPAN:
             return (
                 f"The take keeps coming back to “{_joined(gram)}” ({times} times in {_SPAN} words)."
             )

@@ -137,11 +137,17 @@ async def test_a_member_with_a_chinese_locale_gets_chinese_replies(make_bot: Bot
     assert english.answers[0].text == "There is no proposal #9 in this room."
 
 
+async def _in_a_chinese_guild(make_bot: BotFactory) -> Harness:
+    """A bot in a guild whose preferred language is simplified Chinese."""
+    h = await make_bot()
+    h.channel.guild.preferred_locale = discord.Locale.chinese
+    return h
+
+
 async def test_a_chinese_guild_answers_prefix_commands_and_posts_ballots_in_chinese(
     make_bot: BotFactory,
 ) -> None:
-    h = await make_bot()
-    h.channel.guild.preferred_locale = discord.Locale.chinese
+    h = await _in_a_chinese_guild(make_bot)
     await h.say("!pick 1")
     assert h.sent.sends()[-1].content == "本编剧室没有正在投票的提案。"
     await h.say("!write INT. CABIN - NIGHT\n\nThe lamp swings.")
@@ -166,8 +172,7 @@ async def test_a_chinese_guild_answers_prefix_commands_and_posts_ballots_in_chin
 async def test_a_chinese_guilds_fresh_room_is_told_in_chinese_that_it_writes_in_chinese(
     make_bot: BotFactory,
 ) -> None:
-    h = await make_bot()
-    h.channel.guild.preferred_locale = discord.Locale.chinese
+    h = await _in_a_chinese_guild(make_bot)
     await h.say("!premise 一个茶馆老板在拆迁前的最后一夜")
     told = h.sent.sends()[-1].content.splitlines()
     assert told[0].startswith("本编剧室从现在起用中文写作") and "/撤销" in told[0]  # its own name
@@ -179,8 +184,7 @@ async def test_a_chinese_guilds_fresh_room_is_told_in_chinese_that_it_writes_in_
 async def test_undo_redo_and_history_speak_the_readers_language(make_bot: BotFactory) -> None:
     """What each change was is kept as a message, not English text: a Chinese guild reads its
     history in Chinese, and the same room read from an English guild in English."""
-    h = await make_bot()
-    h.channel.guild.preferred_locale = discord.Locale.chinese
+    h = await _in_a_chinese_guild(make_bot)
     await h.say("!write INT. CABIN - NIGHT\n\nThe lamp swings.")
     await h.say("!undo")
     assert h.sent.sends()[-1].content == "撤销了：写了 2 行。"
@@ -217,8 +221,7 @@ async def test_a_chinese_voter_is_answered_in_chinese_on_an_english_ballot(
 
 
 async def test_help_lists_the_commands_by_their_chinese_names(make_bot: BotFactory) -> None:
-    h = await make_bot()
-    h.channel.guild.preferred_locale = discord.Locale.chinese
+    h = await _in_a_chinese_guild(make_bot)
     await h.say("!help")
     embeds = h.sent.sends()[-1].payload["embeds"]
     help_text = "\n".join(embed["description"] for embed in embeds)
