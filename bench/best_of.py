@@ -8,10 +8,12 @@ in one room's context (a title, a logline, two characters, a scene, the script s
 asking for `--takes` takes of at most `--tokens` tokens. Every request runs through each
 setting in turn (the order alternating from round to round, so that a busy machine weighs on
 both alike): best-of-N off (`best_of` 1: the takes asked for, a malformed one sampled once more,
-today's path) and on (`best_of` k: k x n candidates in one batch, PMI's scoring pass over the
-clean ones, a second round only when every candidate is malformed). Printed per setting: wall
-time per request (mean and median), the ratio to off, tokens drawn per second, the time spent
-scoring, requests that needed a second round, and the share of shown takes that are clean.
+today's path) and on (`best_of` k: k x n candidates in one batch, the extras stopped once the
+first n are written and n clean takes are in hand, PMI's scoring pass over the clean ones, a
+second round only when every candidate is malformed). Printed per setting: wall time per
+request (mean and median), the ratio to off, tokens drawn per second, the time spent scoring,
+requests that needed a second round, the share of shown takes that are clean, and candidates
+stopped per request.
 Figures, not tests: nothing here passes or fails.
 """
 
@@ -40,6 +42,7 @@ from model.tasks import (
     TaskKind,
     TaskRequest,
 )
+from model.worker import STOPPED, Enough
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -87,6 +90,7 @@ class CountingBackend(LocalBackend):
         self.tokens = 0
         self.scoring_s = 0.0
         self.pmi: list[float] = []
+        self.stopped = 0
 
     async def draw(
         self,
@@ -96,11 +100,18 @@ class CountingBackend(LocalBackend):
         room_id: int,
         user_id: int,
         on_progress: ProgressCallback | None = None,
+        enough: Enough | None = None,
     ) -> list[Drawn]:
         drawn = await super().draw(
-            messages, sampling, room_id=room_id, user_id=user_id, on_progress=on_progress
+            messages,
+            sampling,
+            room_id=room_id,
+            user_id=user_id,
+            on_progress=on_progress,
+            enough=enough,
         )
         self.tokens += sum(len(take.token_ids) for take in drawn)
+        self.stopped += sum(take.finish == STOPPED for take in drawn)
         return drawn
 
     async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
@@ -123,12 +134,14 @@ class Figures:
     second_rounds: int = 0
     shown: int = 0
     clean: int = 0
+    stopped: int = 0
 
     def add(self, wall: float, takes: list[GeneratedTake], backend: CountingBackend) -> None:
         self.walls.append(wall)
         self.tokens += backend.tokens
         self.scoring_s += backend.scoring_s
-        backend.tokens, backend.scoring_s = 0, 0.0
+        self.stopped += backend.stopped
+        backend.tokens, backend.scoring_s, backend.stopped = 0, 0.0, 0
         self.second_rounds += any(t.regenerated for t in takes)
         self.shown += len(takes)
         self.clean += sum(not t.problems for t in takes)
@@ -181,7 +194,10 @@ def report_pmi(pmi: list[float]) -> None:
 
 def report(figures: dict[int, Figures]) -> None:
     off = statistics.mean(figures[1].walls)
-    print("\nsetting   wall/request (mean, median)  vs off  tokens/s  scoring  2nd rounds  clean")
+    print(
+        "\nsetting   wall/request (mean, median)  vs off  tokens/s  scoring  2nd rounds  clean"
+        "  stopped/request"
+    )
     for k, f in figures.items():
         wall = statistics.mean(f.walls)
         label = "off" if k == 1 else f"best_of {k}"
@@ -189,7 +205,7 @@ def report(figures: dict[int, Figures]) -> None:
             f"{label:9} {wall:8.1f} s {statistics.median(f.walls):8.1f} s"
             f"          {wall / off:5.2f}x  {f.tokens / sum(f.walls):8.1f}"
             f"  {f.scoring_s:6.1f} s  {f.second_rounds:4d}/{len(f.walls):<4d}"
-            f"  {f.clean / max(1, f.shown):6.0%}"
+            f"  {f.clean / max(1, f.shown):6.0%}  {f.stopped / max(1, len(f.walls)):6.1f}"
         )
 
 

@@ -6,7 +6,10 @@
 `on_progress` callback hears the queue position and the partial text of every candidate on the
 way. With `best_of` 1 (best-of-N off) it asks for `n` takes and samples a malformed or looping
 one once more with another seed; with best-of-N on, a second round is drawn only when every
-candidate is malformed. A take still bad after that carries its problems.
+candidate is malformed. A take still bad after that carries its problems. On the local model
+the extra candidates ride along with the first `n`: they are ranked if they are written by the
+time those are and `n` clean takes are in hand, else stopped and left out, so best-of-N never
+waits longer for its candidates than best-of-N off waits for its takes (`model.worker.Enough`).
 
 Backends: `LocalBackend` (the in-process model behind the `GenerationQueue`, which also scores
 a take against the context-free prompt for PMI) and `model.remote.RemoteBackend` (an
@@ -39,6 +42,7 @@ from model.queue import GenerationQueue, QueueSettings, in_passing_thread
 from model.ranking import Candidate
 from model.remote import RemoteBackend
 from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
+from model.worker import STOPPED, Enough
 
 _log = logging.getLogger(__name__)
 
@@ -63,16 +67,19 @@ class Backend(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Drawn:
-    """A drawn take as a scoring backend returns it: its text, its token ids and the model's
-    log-probability of each as it drew it."""
+    """A drawn take as a scoring backend returns it: its text, its token ids, the model's
+    log-probability of each as it drew it, and why it ended (`model.tasks.Completion`)."""
 
     text: str
     token_ids: tuple[int, ...]
     logprobs: tuple[float, ...]
+    finish: str = ""
 
     def opening(self, tokens: int) -> Drawn:
         """The take's first `tokens` tokens (and their figures)."""
-        return Drawn(self.text, self.token_ids[:tokens], self.logprobs[:tokens])
+        return dataclasses.replace(
+            self, token_ids=self.token_ids[:tokens], logprobs=self.logprobs[:tokens]
+        )
 
     @property
     def logprob(self) -> float:
@@ -96,6 +103,7 @@ class ScoringBackend(Backend, Protocol):
         room_id: int,
         user_id: int,
         on_progress: ProgressCallback | None = None,
+        enough: Enough | None = None,
     ) -> list[Drawn]: ...
 
     async def score(
@@ -133,12 +141,17 @@ class LocalBackend:
         room_id: int,
         user_id: int,
         on_progress: ProgressCallback | None = None,
+        enough: Enough | None = None,
     ) -> list[Drawn]:
+        """The takes as drawn; with `enough`, the request ends once it has enough (the takes it
+        stopped finish "stopped")."""
         prompt_ids = chat_prompt_ids(self.queue.tokenizer, messages)
-        ticket = self.queue.enqueue(prompt_ids, sampling, room_id=room_id, user_id=user_id)
+        ticket = self.queue.enqueue(
+            prompt_ids, sampling, room_id=room_id, user_id=user_id, enough=enough
+        )
         if on_progress is not None:
             ticket.on_progress(on_progress)
-        return [Drawn(c.text, c.token_ids, c.logprobs) for c in await ticket.result()]
+        return [Drawn(c.text, c.token_ids, c.logprobs, c.finish) for c in await ticket.result()]
 
     async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
         """Each take's mean log-probability per token after `messages` (read once)."""
@@ -236,7 +249,7 @@ class Generator:
         drawing = self.best_of * n
         if isinstance(self.backend, ScoringBackend):
             drawing = max(n, min(drawing, self.backend.max_takes))
-        candidates = await self._candidates(ask, ask.seeds(0, drawing), on_progress)
+        candidates = await self._candidates(ask, ask.seeds(0, drawing), n, on_progress)
         again = all(c.parsed.problems for c in candidates)
         if again:
             # Nothing clean to show: one more round of `n`, as best-of-N off would draw; every
@@ -249,20 +262,26 @@ class Generator:
         return [_take(candidates[i].text, candidates[i].parsed, self.name, again) for i in shown]
 
     async def _candidates(
-        self, ask: _Ask, settings: list[Sampling], on_progress: ProgressCallback | None
+        self, ask: _Ask, settings: list[Sampling], n: int, on_progress: ProgressCallback | None
     ) -> list[Candidate]:
-        """The candidates, parsed, with the model's figures where the backend gives them."""
+        """The candidates, parsed, with the model's figures where the backend gives them. On
+        the local model the extras ride along with the first `n` (the takes best-of-N off
+        would show): once those are written and `n` clean takes are in hand, the candidates
+        still being written stop and are left out (`model.worker.Enough`)."""
         backend = self.backend
         if not isinstance(backend, ScoringBackend):
             texts = await self._complete(ask, settings, on_progress)
             return [Candidate(text, parse_answer(ask.request, text)) for text in texts]
+        request = ask.request
         drawn = await backend.draw(
             ask.messages,
             settings,
             room_id=ask.room_id,
             user_id=ask.user_id,
             on_progress=on_progress,
+            enough=Enough(n, lambda text: not parse_answer(request, text).problems),
         )
+        drawn = [take for take in drawn if take.finish != STOPPED]
         parsed = [parse_answer(ask.request, take.text) for take in drawn]
         # PMI reads each take's opening (see `ranking.SCORED_TOKENS`).
         drawn = [take.opening(ranking.SCORED_TOKENS) for take in drawn]

@@ -34,6 +34,7 @@ from model.metrics import QueueMetrics
 from model.scheduler import Job, Scheduler
 from model.tasks import Progress, Sampling
 from model.worker import (
+    Enough,
     SampledTake,
     Scoring,
     Work,
@@ -249,10 +250,12 @@ class GenerationQueue:
         room_id: int = 0,
         user_id: int = 0,
         timeout_s: float | None = None,
+        enough: Enough | None = None,
     ) -> Ticket:
         """Queue one request of `len(sampling)` takes; raises `QueueFull`, `TooManyRequests`,
         `RequestTooLong` or `QueueClosed` (each with the writer's sentence). `timeout_s`: how
-        long it may wait in line (default: the settings')."""
+        long it may wait in line (default: the settings'). `enough`: when it is done before all
+        its takes are (`model.worker.Enough`; the takes it stops finish "stopped")."""
         if self._dead is not None:
             raise self._dead
         if self._closing or self._loop is None:
@@ -261,12 +264,14 @@ class GenerationQueue:
             raise ValueError(f"takes per request must be 1..{self.settings.max_batch}")
         if not prompt_ids:
             raise ValueError("a prompt needs at least one token")
+        if enough is not None and enough.takes > len(sampling):
+            raise ValueError("a request cannot need more takes than it asks for")
         longest = max(s.max_new_tokens for s in sampling)
         if self.context is not None and len(prompt_ids) + longest > self.context:
             raise RequestTooLong(len(prompt_ids), longest, self.context)
         job = Job(room_id=room_id, user_id=user_id, size=len(sampling))
         ticket = Ticket(self, job, timeout_s or self.settings.timeout_s)
-        job.payload = Work(tuple(prompt_ids), tuple(sampling), ticket)
+        job.payload = Work(tuple(prompt_ids), tuple(sampling), ticket, enough=enough)
         try:
             self.scheduler.add(job)
         except Exception:

@@ -177,7 +177,8 @@ class GeneratedTake:
 @dataclass(frozen=True, slots=True)
 class Completion:
     """One finished take as the queue returns it: its text, how many tokens it took, and why
-    it ended ("stop": the model ended it; "length": the token budget; "cancelled")."""
+    it ended ("stop": the model ended it; "length": the token budget; "cancelled"; "stopped":
+    its request had enough takes without it, `model.worker.Enough`)."""
 
     text: str
     tokens: int

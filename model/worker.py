@@ -10,6 +10,12 @@ log-probability after a prompt (read once), for best-of-N's ranking (`model.rank
 Each finished take comes back as a `SampledTake`: its text, its token ids and the mean raw
 log-probability of those tokens as they were drawn.
 
+A request of extra candidates (best-of-N) may be done before all its takes are (`Enough`): once
+its first takes (as many as the room asked for) have finished and as many finished takes are
+usable, the takes still being written stop ("stopped", their tokens so far kept) and it is
+settled. So the extras ride along with the takes the room asked for and never make it wait
+longer for them; under load, extras still waiting for rows never take any.
+
 A failure stays with the requests it touched, and the worker serves on. An error in a prefill
 fails the requests being added, one in a decode step the requests running in it; the other
 requests it holds start again from their prompts (after an error an engine's batch is not
@@ -73,6 +79,24 @@ class SampledTake(Completion):
         return sum(self.logprobs) / max(1, len(self.logprobs))
 
 
+#: The finish of a take stopped because its request had enough (`Enough`).
+STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class Enough:
+    """When a request is done before all its takes are: once its first `takes` takes have
+    finished and `takes` of its finished takes are `usable` (called on the worker's thread with
+    a take's text, once per take), the rest stop. `usable` must not touch the event loop."""
+
+    takes: int
+    usable: Callable[[str], bool]
+
+    def __post_init__(self) -> None:
+        if self.takes < 1:
+            raise ValueError("a request has enough with 1 take or more")
+
+
 @dataclass(eq=False)
 class Scoring:
     """A scoring job: the mean log-probability of each of `takes` after its prompt, each
@@ -122,6 +146,8 @@ class Work:
     logprobs: list[list[float]] = field(default_factory=list)
     finish: list[str] = field(default_factory=list)
     unpenalised: frozenset[int] = frozenset()
+    enough: Enough | None = None
+    usable: dict[int, bool] = field(default_factory=dict)  # take -> `enough.usable`'s verdict
     cancel_requested: bool = False
     published_at: float = -float("inf")
 
@@ -432,8 +458,9 @@ class Worker:
                 self._fail(work, _failure(exc))
 
     def _report(self, work: Work, now: float) -> None:
-        """Hand `work`'s takes over when all are done, else its partial text when it is due."""
-        if all(work.finish):
+        """Hand `work`'s takes over when all are done (or it has enough), else its partial text
+        when it is due."""
+        if all(work.finish) or self._has_enough(work):
             result = [
                 SampledTake(self._decode(ids), len(ids), finish, tuple(ids), tuple(logps))
                 for ids, logps, finish in zip(work.tokens, work.logprobs, work.finish, strict=True)
@@ -444,6 +471,22 @@ class Worker:
             work.published_at = now
             texts = tuple(self._decode(ids) for ids in work.tokens)
             self._post(work.handle.publish, texts, sum(map(len, work.tokens)))
+
+    def _has_enough(self, work: Work) -> bool:
+        """Whether `work` is done before all its takes are (`Enough`); if so, its unfinished
+        takes are marked stopped."""
+        enough = work.enough
+        if enough is None or not all(work.finish[: enough.takes]):
+            return False
+        usable = 0
+        for take, finish in enumerate(work.finish):
+            if finish and take not in work.usable:
+                work.usable[take] = enough.usable(self._decode(work.tokens[take]))
+            usable += work.usable.get(take, False)
+        if usable < enough.takes:
+            return False
+        work.finish = [finish or STOPPED for finish in work.finish]
+        return True
 
     def _decode(self, ids: list[int]) -> str:
         return decode_whole(self.tokenizer, ids)

@@ -21,6 +21,7 @@ from model.tasks import (
     TaskKind,
     TaskRequest,
 )
+from model.worker import STOPPED, Enough
 
 MARA, TOM = CharacterSheet("MARA", role="cook"), CharacterSheet("TOM", role="fugitive")
 ROOM = PromptContext(
@@ -126,12 +127,20 @@ class ScoredBackend:
 
     name = "scored"
 
-    def __init__(self, texts: list[str], pmi: dict[str, float], again: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        texts: list[str],
+        pmi: dict[str, float],
+        again: Sequence[str] = (),
+        stopped: Sequence[str] = (),
+    ) -> None:
         self.texts = texts
         self.again = list(again)
         self.pmi = pmi
+        self.stopped = set(stopped)  # texts the queue stopped before they were written
         self.max_takes = 32
         self.drawn: list[list[int | None]] = []
+        self.enough: list[Enough | None] = []
         self.scored: list[tuple[str, list[str]]] = []
         self.scored_tokens: list[int] = []
 
@@ -155,12 +164,22 @@ class ScoredBackend:
         room_id: int,
         user_id: int,
         on_progress: ProgressCallback | None = None,
+        enough: Enough | None = None,
     ) -> list[Drawn]:
         self.drawn.append([s.seed for s in sampling])
+        self.enough.append(enough)
         texts = self.texts[: len(sampling)]
         if on_progress is not None:
             on_progress(Progress(0, tuple(texts), 10, done=True))
-        return [Drawn(t, tuple(range(100)), (self.pmi.get(t, 0.0) - 1.0,) * 100) for t in texts]
+        return [
+            Drawn(
+                t,
+                tuple(range(100)),
+                (self.pmi.get(t, 0.0) - 1.0,) * 100,
+                STOPPED if t in self.stopped else "stop",
+            )
+            for t in texts
+        ]
 
     async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
         self.scored.append((messages[-1]["content"], [t.text for t in takes]))
@@ -187,6 +206,22 @@ async def test_the_room_sees_the_best_n_of_k_drawn_in_one_batch() -> None:
     assert scored == [OTHER, CLEAN]
     assert "Tom asks for a ride" in reference and "Night Shift" not in reference
     assert backend.scored_tokens == [ranking.SCORED_TOKENS] * 2  # their openings
+
+
+async def test_candidates_the_queue_stopped_are_neither_scored_nor_shown() -> None:
+    # The extras ride along with the first n: the queue stops the ones still being written
+    # once n clean takes are in hand (`model.worker.Enough`), and they are left out.
+    best = CLEAN.replace("night", "week")
+    backend = ScoredBackend([OTHER, CLEAN, best, INVENTED], {best: 2.0}, stopped=[best])
+    takes = await Generator(backend, best_of=2).generate(DIALOGUE, 2, Sampling(seed=1))
+    assert [t.text for t in takes] == [OTHER, CLEAN]
+    ((_, scored),) = backend.scored
+    assert scored == [OTHER, CLEAN]
+    # The queue was told: enough with the 2 takes asked for, if clean ones.
+    (enough,) = backend.enough
+    assert enough is not None and enough.takes == 2
+    assert enough.usable(CLEAN) and enough.usable(OTHER)
+    assert not enough.usable(LOOPING) and not enough.usable(INVENTED)
 
 
 async def test_the_ranking_is_the_same_for_the_same_seeds() -> None:

@@ -29,6 +29,7 @@ from model.tasks import (
     TaskKind,
     TaskRequest,
 )
+from model.worker import STOPPED, Enough
 
 PROMPT = (1, 504, 281, 30, 77, 12)
 
@@ -71,6 +72,70 @@ async def test_a_scoring_job_does_not_wait_for_a_running_request(
     (score,) = await small_queue.score([PROMPT], [(5, 6, 7)])
     assert score < 0 and not long.done()  # scored between two of the long request's steps
     await long.result()
+
+
+# --- extras that ride along (`model.worker.Enough`) -------------------------------------------
+
+
+def every_take(text: str) -> bool:
+    return True
+
+
+async def test_extras_stop_once_the_takes_asked_for_are_written(
+    small_queue: GenerationQueue,
+) -> None:
+    sampling = [Sampling(max_new_tokens=4, seed=1), Sampling(max_new_tokens=400, seed=2)]
+    takes = await small_queue.enqueue(PROMPT, sampling, enough=Enough(1, every_take)).result()
+    assert [t.finish for t in takes] == ["length", STOPPED]
+    assert len(takes[0].token_ids) == 4
+    assert 0 < len(takes[1].token_ids) < 400  # stopped where it stood, its tokens so far kept
+    # Its rows were freed: a request after it runs, and the queue is empty after that.
+    (after,) = await small_queue.submit(PROMPT, [Sampling(max_new_tokens=3, seed=3)])
+    assert len(after.token_ids) == 3
+    assert small_queue.worker.engine.active == 0
+
+
+async def test_an_extra_finished_first_does_not_end_the_wait_for_the_takes_asked_for(
+    small_queue: GenerationQueue,
+) -> None:
+    sampling = [Sampling(max_new_tokens=30, seed=1), Sampling(max_new_tokens=2, seed=2)]
+    takes = await small_queue.enqueue(PROMPT, sampling, enough=Enough(1, every_take)).result()
+    assert [(t.finish, len(t.token_ids)) for t in takes] == [("length", 30), ("length", 2)]
+
+
+async def test_an_unusable_take_keeps_the_extras_going_until_enough_are_usable(
+    small_queue: GenerationQueue,
+) -> None:
+    verdicts: list[str] = []
+
+    def after_the_first(text: str) -> bool:  # the first take written is unusable
+        verdicts.append(text)
+        return len(verdicts) > 1
+
+    sampling = [Sampling(max_new_tokens=n, seed=n) for n in (3, 12, 300)]
+    takes = await small_queue.enqueue(PROMPT, sampling, enough=Enough(1, after_the_first)).result()
+    assert [t.finish for t in takes] == ["length", "length", STOPPED]
+    assert len(takes[1].token_ids) == 12 and len(takes[2].token_ids) < 300
+    assert len(verdicts) == 2  # each finished take judged once
+
+
+async def test_with_no_usable_take_every_take_is_written_to_its_end(
+    small_queue: GenerationQueue,
+) -> None:
+    sampling = [Sampling(max_new_tokens=n, seed=n) for n in (2, 25)]
+    takes = await small_queue.enqueue(
+        PROMPT, sampling, enough=Enough(1, lambda text: False)
+    ).result()
+    assert [(t.finish, len(t.token_ids)) for t in takes] == [("length", 2), ("length", 25)]
+
+
+async def test_a_request_cannot_need_more_takes_than_it_asks_for(
+    small_queue: GenerationQueue,
+) -> None:
+    with pytest.raises(ValueError, match="more takes than it asks for"):
+        small_queue.enqueue(PROMPT, [Sampling(seed=1)], enough=Enough(2, every_take))
+    with pytest.raises(ValueError, match="1 take or more"):
+        Enough(0, every_take)
 
 
 @pytest.fixture
