@@ -2,6 +2,7 @@
 
     python -m bench.best_of                          # off vs BEST_OF 2 and 3, 3 takes x 128 tokens
     python -m bench.best_of --best-of 2 --rounds 3 --tokens 256
+    python -m bench.best_of --best-of 2 --wait-for-all  # and each waiting for every take
 
 One writer's requests, one at a time, as a room sends them: six requests of the six task kinds
 in one room's context (a title, a logline, two characters, a scene, the script so far), each
@@ -10,10 +11,13 @@ setting in turn (the order alternating from round to round, so that a busy machi
 both alike): best-of-N off (`best_of` 1: the takes asked for, a malformed one sampled once more,
 today's path) and on (`best_of` k: k x n candidates in one batch, the extras stopped once the
 first n are written and n clean takes are in hand, PMI's scoring pass over the clean ones, a
-second round only when every candidate is malformed). Printed per setting: wall time per
+second round only when every candidate is malformed; a take that loops given up as it is
+written, on and off; with `--wait-for-all`, also each setting waiting for every take to its end,
+"all"). Printed per setting: wall time per
 request (mean and median), the ratio to off, tokens drawn per second, the time spent scoring,
-requests that needed a second round, the share of shown takes that are clean, and candidates
-stopped per request.
+requests that needed a second round, the share of shown takes that are clean, and per request
+the candidates stopped and the takes given up as loops. `--language Chinese` asks the same six in a
+Chinese room (`REQUESTS_ZH`: the same story, the writer's words in Chinese).
 Figures, not tests: nothing here passes or fails.
 """
 
@@ -41,8 +45,9 @@ from model.tasks import (
     Sampling,
     TaskKind,
     TaskRequest,
+    is_chinese,
 )
-from model.worker import STOPPED, Enough
+from model.worker import ABANDONED, STOPPED, Enough
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="times every request runs")
     parser.add_argument("--seed", type=int, default=1, help="seed of the first round")
     parser.add_argument("--cpu-threads", type=int, default=0, help="torch threads (0: all)")
+    parser.add_argument("--language", default="", help="English (default) or Chinese")
+    parser.add_argument(
+        "--wait-for-all",
+        action="store_true",
+        help="also run each setting waiting for every take to its end (none stopped or given up)",
+    )
     return parser.parse_args(argv)
 
 
@@ -91,6 +102,7 @@ class CountingBackend(LocalBackend):
         self.scoring_s = 0.0
         self.pmi: list[float] = []
         self.stopped = 0
+        self.given_up = 0
 
     async def draw(
         self,
@@ -112,6 +124,7 @@ class CountingBackend(LocalBackend):
         )
         self.tokens += sum(len(take.token_ids) for take in drawn)
         self.stopped += sum(take.finish == STOPPED for take in drawn)
+        self.given_up += sum(take.finish == ABANDONED for take in drawn)
         return drawn
 
     async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
@@ -122,6 +135,9 @@ class CountingBackend(LocalBackend):
             self.scoring_s += time.perf_counter() - started
         self.pmi += [take.logprob - figure for take, figure in zip(takes, figures, strict=True)]
         return figures
+
+
+OFF = "off"
 
 
 @dataclass
@@ -135,42 +151,84 @@ class Figures:
     shown: int = 0
     clean: int = 0
     stopped: int = 0
+    given_up: int = 0
 
     def add(self, wall: float, takes: list[GeneratedTake], backend: CountingBackend) -> None:
         self.walls.append(wall)
         self.tokens += backend.tokens
         self.scoring_s += backend.scoring_s
         self.stopped += backend.stopped
-        backend.tokens, backend.scoring_s, backend.stopped = 0, 0.0, 0
+        self.given_up += backend.given_up
+        backend.tokens, backend.scoring_s, backend.stopped, backend.given_up = 0, 0.0, 0, 0
         self.second_rounds += any(t.regenerated for t in takes)
         self.shown += len(takes)
         self.clean += sum(not t.problems for t in takes)
 
 
+A_MEI = CharacterSheet("阿梅", role="小饭馆的厨子", personality="嘴硬，不耐烦，讲义气")
+XIAO_TANG = CharacterSheet("小唐", role="逃犯", personality="紧张，会哄人，爱撒谎")
+ROOM_ZH = PromptContext(
+    title="夜班",
+    logline="港口小饭馆的女厨子替一个逃犯挡了一夜的水警。",
+    genre="惊悚",
+    language="Chinese",
+    characters=(A_MEI, XIAO_TANG),
+    scene_heading="内景 港口小饭馆 - 夜",
+    recent_script=(
+        "内景 港口小饭馆 - 夜\n\n△ 雨打在窗上。阿梅擦着柜台。\n\n"
+        "小唐：（浑身湿透）还开着吗？\n阿梅：只卖咖啡。"
+    ),
+    cast=("阿梅", "小唐"),
+)
+#: The same six requests in a Chinese room (`--language Chinese`).
+REQUESTS_ZH = (
+    TaskRequest(TaskKind.PREMISE, "厨子把逃犯藏在自己的饭馆里", (), ROOM_ZH),
+    TaskRequest(TaskKind.CHARACTER, "追捕小唐的水警队长", (), ROOM_ZH),
+    TaskRequest(TaskKind.SCENE, "水警来到饭馆", ("阿梅", "小唐"), ROOM_ZH),
+    TaskRequest(TaskKind.DIALOGUE, "小唐求阿梅把他藏起来", ("阿梅", "小唐"), ROOM_ZH),
+    TaskRequest(TaskKind.BEAT, "关于那笔钱的反转", (), ROOM_ZH),
+    TaskRequest(TaskKind.CONTINUE, "", (), ROOM_ZH),
+)
+
+
+def requests(language: str) -> tuple[TaskRequest, ...]:
+    """The six requests of a room in `language`: English (the default) or Chinese."""
+    if not language or language.strip().lower() == "english":
+        return REQUESTS
+    if is_chinese(language):
+        return REQUESTS_ZH
+    raise SystemExit(f"--language {language!r}: English or Chinese")
+
+
 async def run(
     args: argparse.Namespace, loaded: LoadedModel
-) -> tuple[dict[int, Figures], list[float]]:
+) -> tuple[dict[str, Figures], list[float]]:
     settings = QueueSettings(timeout_s=3600, cpu_threads=args.cpu_threads)
     queue = await asyncio.to_thread(
         in_passing_thread, lambda: GenerationQueue(loaded.model, loaded.tokenizer, settings)
     )
     await queue.start()
     backend = CountingBackend(queue, loaded.name)
-    setups = [1, *args.best_of]
-    figures = {k: Figures() for k in setups}
+    # (label, best_of, early_ends)
+    setups = [(OFF, 1, True)] + [(f"best_of {k}", k, True) for k in args.best_of]
+    if args.wait_for_all:
+        setups += [(f"{OFF} all", 1, False)] + [
+            (f"best_of {k} all", k, False) for k in args.best_of
+        ]
+    figures = {label: Figures() for label, _, _ in setups}
     try:
         for round_ in range(args.rounds):
             order = setups if round_ % 2 == 0 else setups[::-1]
-            for request in REQUESTS:
+            for request in requests(args.language):
                 sampling = Sampling(max_new_tokens=args.tokens, seed=args.seed + 1000 * round_)
-                for k in order:
-                    generator = Generator(backend, best_of=k)
+                for label, k, early_ends in order:
+                    generator = Generator(backend, best_of=k, early_ends=early_ends)
                     started = time.perf_counter()
                     takes = await generator.generate(request, args.takes, sampling)
-                    figures[k].add(time.perf_counter() - started, takes, backend)
+                    figures[label].add(time.perf_counter() - started, takes, backend)
                     print(
-                        f"round {round_ + 1} {request.kind.value:9} best_of {k}: "
-                        f"{figures[k].walls[-1]:5.1f} s, "
+                        f"round {round_ + 1} {request.kind.value:9} {label}: "
+                        f"{figures[label].walls[-1]:5.1f} s, "
                         f"{sum(not t.problems for t in takes)}/{len(takes)} clean"
                         + (", second round" if any(t.regenerated for t in takes) else ""),
                         flush=True,
@@ -192,20 +250,20 @@ def report_pmi(pmi: list[float]) -> None:
     )
 
 
-def report(figures: dict[int, Figures]) -> None:
-    off = statistics.mean(figures[1].walls)
+def report(figures: dict[str, Figures]) -> None:
+    off = statistics.mean(figures[OFF].walls)
     print(
-        "\nsetting   wall/request (mean, median)  vs off  tokens/s  scoring  2nd rounds  clean"
-        "  stopped/request"
+        "\nsetting        wall/request (mean, median)  vs off  tokens/s  scoring  2nd rounds"
+        "  clean  stopped  given up (a request)"
     )
-    for k, f in figures.items():
+    for label, f in figures.items():
         wall = statistics.mean(f.walls)
-        label = "off" if k == 1 else f"best_of {k}"
         print(
-            f"{label:9} {wall:8.1f} s {statistics.median(f.walls):8.1f} s"
+            f"{label:14} {wall:8.1f} s {statistics.median(f.walls):8.1f} s"
             f"          {wall / off:5.2f}x  {f.tokens / sum(f.walls):8.1f}"
             f"  {f.scoring_s:6.1f} s  {f.second_rounds:4d}/{len(f.walls):<4d}"
-            f"  {f.clean / max(1, f.shown):6.0%}  {f.stopped / max(1, len(f.walls)):6.1f}"
+            f"  {f.clean / max(1, f.shown):5.0%}  {f.stopped / len(f.walls):7.1f}"
+            f"  {f.given_up / len(f.walls):8.1f}"
         )
 
 

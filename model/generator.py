@@ -41,8 +41,9 @@ from model.prompts import (
 from model.queue import GenerationQueue, QueueSettings, in_passing_thread
 from model.ranking import Candidate
 from model.remote import RemoteBackend
+from model.takechecks import hopeless
 from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
-from model.worker import STOPPED, Enough
+from model.worker import ABANDONED, STOPPED, Enough
 
 _log = logging.getLogger(__name__)
 
@@ -162,6 +163,14 @@ class LocalBackend:
         await self.queue.close()
 
 
+def _hopeless(text: str) -> bool:
+    return hopeless(text) is not None
+
+
+def _any_take(text: str) -> bool:
+    return True
+
+
 def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
     """Token ids of `messages` with the assistant's turn opened (the model writes next)."""
     if tokenizer.chat_template:
@@ -178,7 +187,10 @@ class Generator:
     """Takes for the room, over any backend. `best_of`: candidates drawn per take shown (1:
     best-of-N off, `model.ranking.BEST_OF` by default in the bot's settings). `second_tries`:
     with best-of-N off, sample a malformed take once more (the bot); False keeps the takes as
-    first sampled (what `training.evaluate --first-sampled` scores)."""
+    first sampled (what `training.evaluate --first-sampled` scores). `early_ends`: on the local
+    model, give up on a take as soon as it loops and, with best-of-N, stop the extra candidates
+    once the first `n` are written and `n` clean takes are in hand (`model.worker.Enough`); False
+    waits for every take to its end (what `bench.best_of --wait-for-all` compares it with)."""
 
     def __init__(
         self,
@@ -187,6 +199,7 @@ class Generator:
         best_of: int = 1,
         prompt_format: int = PROMPT_FORMAT,
         second_tries: bool = True,
+        early_ends: bool = True,
     ) -> None:
         if best_of < 1:
             raise ValueError("best_of must be 1 or more")
@@ -194,6 +207,7 @@ class Generator:
         self.best_of = best_of
         self.prompt_format = prompt_format
         self.second_tries = second_tries
+        self.early_ends = early_ends
 
     @property
     def name(self) -> str:
@@ -223,8 +237,9 @@ class Generator:
         self, ask: _Ask, n: int, on_progress: ProgressCallback | None
     ) -> list[GeneratedTake]:
         """Best-of-N off: `n` takes, each malformed one sampled once more with another seed."""
-        texts = await self._complete(ask, ask.seeds(0, n), on_progress)
-        parsed = [parse_answer(ask.request, text) for text in texts]
+        first = await self._complete(ask, ask.seeds(0, n), on_progress)
+        texts = [take.text for take in first]
+        parsed = [self._parse(ask, take) for take in first]
         bad = [i for i, answer in enumerate(parsed) if answer.problems and self.second_tries]
         regenerated: set[int] = set()
         if bad:
@@ -232,11 +247,11 @@ class Generator:
             retry = [ask.seed(_SECOND_ROUND + i) for i in bad]
             _log.info("sampling %d of %d takes again", len(bad), n)
             again = await self._second_round(ask, retry)
-            for i, text in zip(bad, again, strict=False):
-                second = parse_answer(ask.request, text)
+            for i, take in zip(bad, again, strict=False):
+                second = self._parse(ask, take)
                 regenerated.add(i)
                 if len(second.problems) <= len(parsed[i].problems):
-                    texts[i], parsed[i] = text, second
+                    texts[i], parsed[i] = take.text, second
         return [
             _take(text, answer, self.name, i in regenerated)
             for i, (text, answer) in enumerate(zip(texts, parsed, strict=True))
@@ -255,8 +270,8 @@ class Generator:
             # Nothing clean to show: one more round of `n`, as best-of-N off would draw; every
             # take shown then counts as sampled again (`GeneratedTake.regenerated`).
             _log.info("all %d candidates malformed; sampling %d more", len(candidates), n)
-            texts = await self._second_round(ask, ask.seeds(_SECOND_ROUND, n))
-            candidates += [Candidate(t, parse_answer(ask.request, t)) for t in texts]
+            drawn = await self._second_round(ask, ask.seeds(_SECOND_ROUND, n))
+            candidates += [Candidate(take.text, self._parse(ask, take)) for take in drawn]
         shown = ranking.rank(candidates, n, ask.request.context.language)
         _log.info("showing candidates %s of %d", shown, len(candidates))
         return [_take(candidates[i].text, candidates[i].parsed, self.name, again) for i in shown]
@@ -269,20 +284,17 @@ class Generator:
         would show): once those are written and `n` clean takes are in hand, the candidates
         still being written stop and are left out (`model.worker.Enough`)."""
         backend = self.backend
-        if not isinstance(backend, ScoringBackend):
-            texts = await self._complete(ask, settings, on_progress)
-            return [Candidate(text, parse_answer(ask.request, text)) for text in texts]
         request = ask.request
-        drawn = await backend.draw(
-            ask.messages,
-            settings,
-            room_id=ask.room_id,
-            user_id=ask.user_id,
-            on_progress=on_progress,
-            enough=Enough(n, lambda text: not parse_answer(request, text).problems),
-        )
+        enough = None
+        if self.early_ends:
+            enough = Enough(n, lambda text: not parse_answer(request, text).problems, _hopeless)
+        drawn = await self._complete(ask, settings, on_progress, enough)
         drawn = [take for take in drawn if take.finish != STOPPED]
-        parsed = [parse_answer(ask.request, take.text) for take in drawn]
+        parsed = [self._parse(ask, take) for take in drawn]
+        if not isinstance(backend, ScoringBackend):
+            return [
+                Candidate(take.text, answer) for take, answer in zip(drawn, parsed, strict=True)
+            ]
         # PMI reads each take's opening (see `ranking.SCORED_TOKENS`).
         drawn = [take.opening(ranking.SCORED_TOKENS) for take in drawn]
         # PMI orders the clean takes; malformed ones rank by their faults (and when all are,
@@ -303,17 +315,50 @@ class Generator:
         ]
 
     async def _complete(
-        self, ask: _Ask, settings: list[Sampling], on_progress: ProgressCallback | None
-    ) -> list[str]:
-        return await self.backend.complete(
+        self,
+        ask: _Ask,
+        settings: list[Sampling],
+        on_progress: ProgressCallback | None,
+        enough: Enough | None = None,
+    ) -> list[Drawn]:
+        """The takes of `settings`. On a scoring backend (the local model) with their figures
+        and finish, and each take given up as soon as its text so far loops
+        (`takechecks.hopeless`), so that nobody waits for a loop to reach its token budget;
+        `enough` (best-of-N's extras riding along) may end the request sooner still. Elsewhere
+        their texts only."""
+        backend = self.backend
+        if isinstance(backend, ScoringBackend):
+            return await backend.draw(
+                ask.messages,
+                settings,
+                room_id=ask.room_id,
+                user_id=ask.user_id,
+                on_progress=on_progress,
+                enough=enough or self._give_up_hopeless(len(settings)),
+            )
+        texts = await backend.complete(
             ask.messages,
             settings,
             room_id=ask.room_id,
             user_id=ask.user_id,
             on_progress=on_progress,
         )
+        return [Drawn(text, (), ()) for text in texts]
 
-    async def _second_round(self, ask: _Ask, settings: list[Sampling]) -> list[str]:
+    def _give_up_hopeless(self, takes: int) -> Enough | None:
+        """A request of `takes` takes in which a take that loops ends there (none stop else)."""
+        return Enough(takes, _any_take, _hopeless) if self.early_ends else None
+
+    def _parse(self, ask: _Ask, take: Drawn) -> ParsedAnswer:
+        """`take` as `parse_answer` reads it; a take given up as hopeless is malformed, whatever
+        its text cut short reads as."""
+        parsed = parse_answer(ask.request, take.text)
+        if take.finish == ABANDONED and not parsed.problems:
+            why = hopeless(take.text) or "The take went round in circles and was cut off."
+            parsed = dataclasses.replace(parsed, problems=(why,))
+        return parsed
+
+    async def _second_round(self, ask: _Ask, settings: list[Sampling]) -> list[Drawn]:
         try:
             return await self._complete(ask, settings, None)
         except (QueueFull, TooManyRequests, GenerationTimeout) as busy:

@@ -249,6 +249,16 @@ def find_loop(text: str) -> str | None:
     )
 
 
+def hopeless(partial: str) -> str | None:
+    """Why a take still being written is malformed whatever follows, or None: a loop
+    (`find_loop`) or a broken character in its finished lines, or a loop within the line it is
+    writing. The two are read apart, because a line cut off where it stands may be the start of
+    the line above it (`_line_again`'s "begun again and cut off") though the model was about to
+    finish it otherwise; every other sign found in either stays in the finished take."""
+    finished, _, writing = partial.rpartition("\n")
+    return find_loop(finished) or broken_character(finished) or find_loop(writing)
+
+
 def _repeated_text(all_lines: list[str]) -> str | None:
     """A line, a paragraph or a four-word phrase that comes back across the take (not
     necessarily in a row)."""

@@ -14,7 +14,9 @@ A request of extra candidates (best-of-N) may be done before all its takes are (
 its first takes (as many as the room asked for) have finished and as many finished takes are
 usable, the takes still being written stop ("stopped", their tokens so far kept) and it is
 settled. So the extras ride along with the takes the room asked for and never make it wait
-longer for them; under load, extras still waiting for rows never take any.
+longer for them; under load, extras still waiting for rows never take any. A take whose text so
+far shows it is malformed whatever follows (`Enough.hopeless`: a loop) is given up at once
+("abandoned"): it counts as finished, and its row goes to others.
 
 A failure stays with the requests it touched, and the worker serves on. An error in a prefill
 fails the requests being added, one in a decode step the requests running in it; the other
@@ -81,16 +83,23 @@ class SampledTake(Completion):
 
 #: The finish of a take stopped because its request had enough (`Enough`).
 STOPPED = "stopped"
+#: The finish of a take given up because its text so far was hopeless (`Enough.hopeless`).
+ABANDONED = "abandoned"
+#: A take still being written is read by `Enough.hopeless` once every this many tokens.
+HOPELESS_EVERY = 16
 
 
 @dataclass(frozen=True, slots=True)
 class Enough:
     """When a request is done before all its takes are: once its first `takes` takes have
-    finished and `takes` of its finished takes are `usable` (called on the worker's thread with
-    a take's text, once per take), the rest stop. `usable` must not touch the event loop."""
+    finished and `takes` of its finished takes are `usable` (called with a take's text, once per
+    take), the rest stop. `hopeless` (if given) reads a take still being written every
+    `HOPELESS_EVERY` tokens; a take it finds hopeless ends there, unusable. Both are called on
+    the worker's thread and must not touch the event loop."""
 
     takes: int
     usable: Callable[[str], bool]
+    hopeless: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.takes < 1:
@@ -440,6 +449,7 @@ class Worker:
             return
         now = time.monotonic()
         touched: dict[int, Work] = {}
+        due: list[tuple[int, Work, int]] = []  # (seq id, work, take) for `Enough.hopeless`
         for event in events:
             work, take = self._running[event.seq_id]
             if event.token_id is not None:
@@ -448,9 +458,14 @@ class Worker:
             if event.finish:
                 work.finish[take] = event.finish
                 del self._running[event.seq_id]
+            elif work.enough and work.enough.hopeless and _due(work.tokens[take]):
+                due.append((event.seq_id, work, take))
             touched[work.job.job_id] = work
         self.meter.tokens(len(events))
+        self._give_up_hopeless(due)
         for work in touched.values():
+            if work.job.job_id not in self._held:
+                continue
             try:
                 self._report(work, now)
             except Exception as exc:  # the tokenizer could not decode this request's tokens
@@ -472,6 +487,28 @@ class Worker:
             texts = tuple(self._decode(ids) for ids in work.tokens)
             self._post(work.handle.publish, texts, sum(map(len, work.tokens)))
 
+    def _give_up_hopeless(self, due: list[tuple[int, Work, int]]) -> None:
+        """End each take among `due` whose text so far its request's `Enough.hopeless` finds
+        hopeless (a failure to read it fails that request alone)."""
+        given_up = []
+        for seq_id, work, take in due:
+            assert work.enough is not None and work.enough.hopeless is not None
+            if work.job.job_id not in self._held:
+                continue  # failed here a moment ago
+            try:
+                hopeless = work.enough.hopeless(self._decode(work.tokens[take]))
+            except Exception as exc:
+                _log.exception("cannot read a take being written")
+                self._fail(work, _failure(exc))
+                continue
+            if hopeless:
+                work.finish[take] = ABANDONED
+                given_up.append(seq_id)
+        if given_up:
+            self.engine.drop(given_up)
+            for seq_id in given_up:
+                del self._running[seq_id]
+
     def _has_enough(self, work: Work) -> bool:
         """Whether `work` is done before all its takes are (`Enough`); if so, its unfinished
         takes are marked stopped."""
@@ -490,6 +527,10 @@ class Worker:
 
     def _decode(self, ids: list[int]) -> str:
         return decode_whole(self.tokenizer, ids)
+
+
+def _due(tokens: list[int]) -> bool:
+    return len(tokens) % HOPELESS_EVERY == 0
 
 
 #: The most tokens a byte-level tokenizer spends on the bytes of one character (UTF-8 has at

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model.prompts import parse_answer
-from model.takechecks import find_loop
+from model.takechecks import find_loop, hopeless
 from model.tasks import TaskKind, TaskRequest
 
 CORPUS = Path(__file__).resolve().parents[2] / "training" / "corpus"
@@ -200,3 +200,40 @@ def test_the_loops_a_reader_found_in_the_adapters_takes_are_caught() -> None:
     assert (len(clean), len(loops)) == (118, 29)
     assert caught.isdisjoint(clean)
     assert len(caught.intersection(loops)) >= 27, sorted(set(loops) - caught)
+
+
+# --- a take still being written (`hopeless`: the queue gives up on it there) ------------------
+
+
+def test_no_stretch_of_a_corpus_scene_being_written_is_given_up() -> None:
+    """Cut anywhere as the model writes it (every 97 characters), no scene of the corpus is
+    taken for a loop: a take given up on is lost to the room."""
+    given_up = [
+        (name, cut, why)
+        for name, scene in corpus_scenes()
+        for cut in range(97, len(scene), 97)
+        if (why := hopeless(scene[:cut]))
+    ]
+    assert given_up == []
+
+
+def test_a_line_cut_off_where_it_starts_like_the_one_above_is_not_given_up() -> None:
+    # Finished, this would be a line begun again and cut off by the budget (a loop); still
+    # being written, the model may be about to finish it some other way.
+    partial = "MARA\nI told you to leave the keys on the hook.\nI told you to"
+    assert find_loop(partial) and hopeless(partial) is None
+    assert hopeless(partial + " leave them.\n") is None
+    assert hopeless(partial + " leave the keys on the hook.\n")  # it was the same line again
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        "INT. 茶馆 - 夜\n\n" + "窗" * 30,  # in the line being written
+        "INT. DOCK - NIGHT\n\n" + "KELLER\nGo.\n" * 2 + "The door. " * 12,
+        "MARA\nNo.\n\nTOM\nNo.\n\n" * 6 + "MA",  # in the lines written
+        "INT. DINER - NIGHT\n\nMARA wipes the \ufffd counter.\n\nTOM",
+    ],
+)
+def test_a_take_that_already_loops_is_given_up(partial: str) -> None:
+    assert hopeless(partial)

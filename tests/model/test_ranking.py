@@ -21,7 +21,7 @@ from model.tasks import (
     TaskKind,
     TaskRequest,
 )
-from model.worker import STOPPED, Enough
+from model.worker import ABANDONED, STOPPED, Enough
 
 MARA, TOM = CharacterSheet("MARA", role="cook"), CharacterSheet("TOM", role="fugitive")
 ROOM = PromptContext(
@@ -121,9 +121,9 @@ def test_the_context_free_prompt_keeps_the_task_and_the_language_only() -> None:
 
 
 class ScoredBackend:
-    """A scoring backend that answers from lists: texts drawn in order of their seeds (and a
-    second round), the PMI of each text (its mean log-probability after the full prompt, 0 after
-    the context-free one, less the PMI)."""
+    """A scoring backend that answers from lists: texts drawn in order of their seeds (the first
+    batch, then `again` for any second round), the PMI of each text (its mean log-probability
+    after the full prompt, 0 after the context-free one, less the PMI)."""
 
     name = "scored"
 
@@ -133,11 +133,13 @@ class ScoredBackend:
         pmi: dict[str, float],
         again: Sequence[str] = (),
         stopped: Sequence[str] = (),
+        abandoned: Sequence[str] = (),
     ) -> None:
         self.texts = texts
         self.again = list(again)
         self.pmi = pmi
         self.stopped = set(stopped)  # texts the queue stopped before they were written
+        self.abandoned = set(abandoned)  # texts the queue gave up on as hopeless
         self.max_takes = 32
         self.drawn: list[list[int | None]] = []
         self.enough: list[Enough | None] = []
@@ -166,9 +168,10 @@ class ScoredBackend:
         on_progress: ProgressCallback | None = None,
         enough: Enough | None = None,
     ) -> list[Drawn]:
+        # The first batch is `texts`; any later one (a second round) is `again`.
+        texts = (self.again if self.drawn else self.texts)[: len(sampling)]
         self.drawn.append([s.seed for s in sampling])
         self.enough.append(enough)
-        texts = self.texts[: len(sampling)]
         if on_progress is not None:
             on_progress(Progress(0, tuple(texts), 10, done=True))
         return [
@@ -176,7 +179,7 @@ class ScoredBackend:
                 t,
                 tuple(range(100)),
                 (self.pmi.get(t, 0.0) - 1.0,) * 100,
-                STOPPED if t in self.stopped else "stop",
+                STOPPED if t in self.stopped else ABANDONED if t in self.abandoned else "stop",
             )
             for t in texts
         ]
@@ -224,6 +227,19 @@ async def test_candidates_the_queue_stopped_are_neither_scored_nor_shown() -> No
     assert not enough.usable(LOOPING) and not enough.usable(INVENTED)
 
 
+async def test_a_take_the_queue_gave_up_on_is_malformed_and_sampled_again() -> None:
+    # Cut short where it was given up, a looping take may read clean (`takechecks.hopeless`).
+    second_try = CLEAN.replace("night", "week")
+    backend = ScoredBackend([CLEAN, OTHER], {}, again=[second_try], abandoned=[OTHER])
+    takes = await Generator(backend).generate(DIALOGUE, 2, Sampling(seed=9))
+    assert backend.drawn == [[9, 10], [7929]]  # the second take once more
+    assert [t.text for t in takes] == [CLEAN, second_try] and takes[1].regenerated
+    assert not takes[1].problems
+    # Every draw let the queue give up on a take that loops as it is written.
+    assert all(e is not None and e.hopeless and e.hopeless(LOOPING) for e in backend.enough)
+    assert not any(e and e.hopeless and e.hopeless(CLEAN) for e in backend.enough)
+
+
 async def test_the_ranking_is_the_same_for_the_same_seeds() -> None:
     texts = [OTHER, CLEAN, CLEAN.replace("night", "week"), INVENTED, LOOPING, OTHER + "\n"]
     pmi = {OTHER: 0.2, CLEAN: 0.2}
@@ -246,7 +262,7 @@ async def test_a_second_round_only_when_every_candidate_is_malformed() -> None:
 
 
 async def test_best_of_one_is_todays_path() -> None:
-    backend = ScoredBackend([], {}, again=[CLEAN, OTHER])
+    backend = ScoredBackend([CLEAN, OTHER], {})
     takes = await Generator(backend).generate(DIALOGUE, 2, Sampling(seed=9))
     assert backend.drawn == [[9, 10]] and backend.scored == []
     assert [t.text for t in takes] == [CLEAN, OTHER]

@@ -29,7 +29,7 @@ from model.tasks import (
     TaskKind,
     TaskRequest,
 )
-from model.worker import STOPPED, Enough
+from model.worker import ABANDONED, HOPELESS_EVERY, STOPPED, Enough
 
 PROMPT = (1, 504, 281, 30, 77, 12)
 
@@ -127,6 +127,41 @@ async def test_with_no_usable_take_every_take_is_written_to_its_end(
         PROMPT, sampling, enough=Enough(1, lambda text: False)
     ).result()
     assert [(t.finish, len(t.token_ids)) for t in takes] == [("length", 2), ("length", 25)]
+
+
+async def test_a_hopeless_take_is_given_up_where_it_stands_and_its_row_freed(
+    small_queue: GenerationQueue,
+) -> None:
+    read: list[str] = []
+
+    def loops(text: str) -> bool:
+        read.append(text)
+        return True
+
+    sampling = [Sampling(max_new_tokens=100, seed=1), Sampling(max_new_tokens=200, seed=2)]
+    takes = await small_queue.enqueue(
+        PROMPT, sampling, enough=Enough(1, every_take, loops)
+    ).result()
+    assert [(t.finish, len(t.token_ids)) for t in takes] == [(ABANDONED, HOPELESS_EVERY)] * 2
+    assert len(read) == 2  # read once each, at its HOPELESS_EVERY-th token
+    assert small_queue.worker.engine.active == 0
+
+
+async def test_a_take_being_written_is_read_every_few_tokens_and_goes_on_when_not_hopeless(
+    small_queue: GenerationQueue,
+) -> None:
+    read: list[int] = []
+
+    def never(text: str) -> bool:
+        read.append(len(text))
+        return False
+
+    sampling = [Sampling(max_new_tokens=100, seed=1)]
+    (take,) = await small_queue.enqueue(
+        PROMPT, sampling, enough=Enough(1, every_take, never)
+    ).result()
+    assert (take.finish, len(take.token_ids)) == ("length", 100)
+    assert len(read) == 100 // HOPELESS_EVERY  # not at its last token: it was finished
 
 
 async def test_a_request_cannot_need_more_takes_than_it_asks_for(
