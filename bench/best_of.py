@@ -16,7 +16,10 @@ written, on and off; with `--wait-for-all`, also each setting waiting for every 
 "all"). Printed per setting: wall time per
 request (mean and median), the ratio to off, tokens drawn per second, the time spent scoring,
 requests that needed a second round, the share of shown takes that are clean, and per request
-the candidates stopped and the takes given up as loops. `--language Chinese` asks the same six in a
+the candidates stopped, the takes given up as loops, the decode steps it waited for (the longest
+take of each batch it drew, second rounds included: what its wall time follows when nothing
+else runs, and unlike wall time on a shared machine the same from run to run) and the tokens it
+drew. `--language Chinese` asks the same six in a
 Chinese room (`REQUESTS_ZH`: the same story, the writer's words in Chinese).
 Figures, not tests: nothing here passes or fails.
 """
@@ -103,6 +106,7 @@ class CountingBackend(LocalBackend):
         self.pmi: list[float] = []
         self.stopped = 0
         self.given_up = 0
+        self.steps = 0
 
     async def draw(
         self,
@@ -123,6 +127,7 @@ class CountingBackend(LocalBackend):
             enough=enough,
         )
         self.tokens += sum(len(take.token_ids) for take in drawn)
+        self.steps += max(len(take.token_ids) for take in drawn)
         self.stopped += sum(take.finish == STOPPED for take in drawn)
         self.given_up += sum(take.finish == ABANDONED for take in drawn)
         return drawn
@@ -152,6 +157,7 @@ class Figures:
     clean: int = 0
     stopped: int = 0
     given_up: int = 0
+    steps: int = 0
 
     def add(self, wall: float, takes: list[GeneratedTake], backend: CountingBackend) -> None:
         self.walls.append(wall)
@@ -159,7 +165,9 @@ class Figures:
         self.scoring_s += backend.scoring_s
         self.stopped += backend.stopped
         self.given_up += backend.given_up
+        self.steps += backend.steps
         backend.tokens, backend.scoring_s, backend.stopped, backend.given_up = 0, 0.0, 0, 0
+        backend.steps = 0
         self.second_rounds += any(t.regenerated for t in takes)
         self.shown += len(takes)
         self.clean += sum(not t.problems for t in takes)
@@ -254,7 +262,7 @@ def report(figures: dict[str, Figures]) -> None:
     off = statistics.mean(figures[OFF].walls)
     print(
         "\nsetting        wall/request (mean, median)  vs off  tokens/s  scoring  2nd rounds"
-        "  clean  stopped  given up (a request)"
+        "  clean  stopped  given up  steps  tokens (a request)"
     )
     for label, f in figures.items():
         wall = statistics.mean(f.walls)
@@ -263,7 +271,8 @@ def report(figures: dict[str, Figures]) -> None:
             f"          {wall / off:5.2f}x  {f.tokens / sum(f.walls):8.1f}"
             f"  {f.scoring_s:6.1f} s  {f.second_rounds:4d}/{len(f.walls):<4d}"
             f"  {f.clean / max(1, f.shown):5.0%}  {f.stopped / len(f.walls):7.1f}"
-            f"  {f.given_up / len(f.walls):8.1f}"
+            f"  {f.given_up / len(f.walls):8.1f}  {f.steps / len(f.walls):5.0f}"
+            f"  {f.tokens / len(f.walls):6.0f}"
         )
 
 
