@@ -85,7 +85,8 @@ class SampledTake(Completion):
 STOPPED = "stopped"
 #: The finish of a take given up because its text so far was hopeless (`Enough.hopeless`).
 ABANDONED = "abandoned"
-#: A take still being written is read by `Enough.hopeless` once every this many tokens.
+#: A take still being written is read by `Enough.hopeless` once every this many tokens (less
+#: often past 256 tokens, `_due`).
 HOPELESS_EVERY = 16
 
 
@@ -94,8 +95,8 @@ class Enough:
     """When a request is done before all its takes are: once its first `takes` takes have
     finished and `takes` of its finished takes are `usable` (called with a take's text, once per
     take), the rest stop. `hopeless` (if given) reads a take still being written every
-    `HOPELESS_EVERY` tokens; a take it finds hopeless ends there, unusable. Both are called on
-    the worker's thread and must not touch the event loop."""
+    `HOPELESS_EVERY` tokens (less often in a long take); a take it finds hopeless ends there,
+    unusable. Both are called on the worker's thread and must not touch the event loop."""
 
     takes: int
     usable: Callable[[str], bool]
@@ -530,7 +531,11 @@ class Worker:
 
 
 def _due(tokens: list[int]) -> bool:
-    return len(tokens) % HOPELESS_EVERY == 0
+    """Whether a take of these tokens is read now: every `HOPELESS_EVERY` tokens, less often as
+    it grows past 256 (every 32 past 512, 48 past 768...), so that reading a long take again
+    and again costs time linear in its length."""
+    written = len(tokens)
+    return written % (HOPELESS_EVERY * max(1, written // 256)) == 0
 
 
 #: The most tokens a byte-level tokenizer spends on the bytes of one character (UTF-8 has at
