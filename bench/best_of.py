@@ -86,13 +86,34 @@ ROOM = PromptContext(
     ),
     cast=("MARA", "TOM"),
 )
-REQUESTS = (
-    TaskRequest(TaskKind.PREMISE, "a cook hides a fugitive in her diner", (), ROOM),
-    TaskRequest(TaskKind.CHARACTER, "the harbour police sergeant who hunts Tom", (), ROOM),
-    TaskRequest(TaskKind.SCENE, "the police arrive at the diner", ("MARA", "TOM"), ROOM),
-    TaskRequest(TaskKind.DIALOGUE, "Tom asks Mara to hide him", ("MARA", "TOM"), ROOM),
-    TaskRequest(TaskKind.BEAT, "a twist about the money", (), ROOM),
-    TaskRequest(TaskKind.CONTINUE, "", (), ROOM),
+
+
+def six_requests(
+    room: PromptContext, words: tuple[str, str, str, str, str]
+) -> tuple[TaskRequest, ...]:
+    """One request of each task kind in `room`, in the order of `TaskKind`: `words` are the
+    writer's for the premise, the character, the scene, the dialogue and the beat (a
+    continuation takes none); the scene and the dialogue put the room's cast in play."""
+    premise, character, scene, dialogue, beat = words
+    return (
+        TaskRequest(TaskKind.PREMISE, premise, (), room),
+        TaskRequest(TaskKind.CHARACTER, character, (), room),
+        TaskRequest(TaskKind.SCENE, scene, room.cast, room),
+        TaskRequest(TaskKind.DIALOGUE, dialogue, room.cast, room),
+        TaskRequest(TaskKind.BEAT, beat, (), room),
+        TaskRequest(TaskKind.CONTINUE, "", (), room),
+    )
+
+
+REQUESTS = six_requests(
+    ROOM,
+    (
+        "a cook hides a fugitive in her diner",
+        "the harbour police sergeant who hunts Tom",
+        "the police arrive at the diner",
+        "Tom asks Mara to hide him",
+        "a twist about the money",
+    ),
 )
 
 
@@ -189,13 +210,15 @@ ROOM_ZH = PromptContext(
     cast=("阿梅", "小唐"),
 )
 #: The same six requests in a Chinese room (`--language Chinese`).
-REQUESTS_ZH = (
-    TaskRequest(TaskKind.PREMISE, "厨子把逃犯藏在自己的饭馆里", (), ROOM_ZH),
-    TaskRequest(TaskKind.CHARACTER, "追捕小唐的水警队长", (), ROOM_ZH),
-    TaskRequest(TaskKind.SCENE, "水警来到饭馆", ("阿梅", "小唐"), ROOM_ZH),
-    TaskRequest(TaskKind.DIALOGUE, "小唐求阿梅把他藏起来", ("阿梅", "小唐"), ROOM_ZH),
-    TaskRequest(TaskKind.BEAT, "关于那笔钱的反转", (), ROOM_ZH),
-    TaskRequest(TaskKind.CONTINUE, "", (), ROOM_ZH),
+REQUESTS_ZH = six_requests(
+    ROOM_ZH,
+    (
+        "厨子把逃犯藏在自己的饭馆里",
+        "追捕小唐的水警队长",
+        "水警来到饭馆",
+        "小唐求阿梅把他藏起来",
+        "关于那笔钱的反转",
+    ),
 )
 
 
