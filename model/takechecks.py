@@ -249,14 +249,28 @@ def find_loop(text: str) -> str | None:
     )
 
 
-def hopeless(partial: str) -> str | None:
+def hopeless(latest: str) -> str | None:
     """Why a take still being written is malformed whatever follows, or None: a loop
-    (`find_loop`) or a broken character in its finished lines, or a loop within the line it is
-    writing. The two are read apart, because a line cut off where it stands may be the start of
-    the line above it (`_line_again`'s "begun again and cut off") though the model was about to
-    finish it otherwise; every other sign found in either stays in the finished take."""
-    finished, _, writing = partial.rpartition("\n")
-    return find_loop(finished) or broken_character(finished) or find_loop(writing)
+    (`find_loop`) or a broken character in its finished lines, or a loop within a line on its
+    own. `latest` is the take's latest stretch (the queue reads its last tokens, so that a long
+    take costs no more to read than a short one): its first line may be cut off at its start,
+    and a character cut in two there is no fault; its last line is still being written. The
+    first and the last line are read apart from the lines between, because a line cut off where
+    it stands may be the start of the line above it (`_line_again`'s "begun again and cut off")
+    though the model was about to finish it otherwise. A loop that goes on fills the stretch;
+    one the take left behind is the whole take's parse's to find."""
+    first, _, rest = latest.partition("\n")
+    first = first.lstrip("\ufffd")
+    if not rest:
+        return find_loop(first)
+    finished, _, writing = rest.rpartition("\n")
+    return (
+        find_loop(finished)
+        or broken_character(finished)
+        or find_loop(writing)
+        or find_loop(first)
+        or broken_character(first)
+    )
 
 
 def _repeated_text(all_lines: list[str]) -> str | None:

@@ -15,8 +15,8 @@ its first takes (as many as the room asked for) have finished and as many finish
 usable, the takes still being written stop ("stopped", their tokens so far kept) and it is
 settled. So the extras ride along with the takes the room asked for and never make it wait
 longer for them; under load, extras still waiting for rows never take any. A take whose text so
-far shows it is malformed whatever follows (`Enough.hopeless`: a loop) is given up at once
-("abandoned"): it counts as finished, and its row goes to others.
+far shows it is malformed whatever follows (`Enough.hopeless`: a loop in its latest tokens) is
+given up at once ("abandoned"): it counts as finished, and its row goes to others.
 
 A failure stays with the requests it touched, and the worker serves on. An error in a prefill
 fails the requests being added, one in a decode step the requests running in it; the other
@@ -85,18 +85,21 @@ class SampledTake(Completion):
 STOPPED = "stopped"
 #: The finish of a take given up because its text so far was hopeless (`Enough.hopeless`).
 ABANDONED = "abandoned"
-#: A take still being written is read by `Enough.hopeless` once every this many tokens (less
-#: often past 256 tokens, `_due`).
+#: A take still being written is read by `Enough.hopeless` once every this many tokens...
 HOPELESS_EVERY = 16
+#: ...its latest this many tokens: a loop that goes on fills them, and reading a long take costs
+#: no more than reading a short one.
+HOPELESS_READS = 160
 
 
 @dataclass(frozen=True, slots=True)
 class Enough:
     """When a request is done before all its takes are: once its first `takes` takes have
     finished and `takes` of its finished takes are `usable` (called with a take's text, once per
-    take), the rest stop. `hopeless` (if given) reads a take still being written every
-    `HOPELESS_EVERY` tokens (less often in a long take); a take it finds hopeless ends there,
-    unusable. Both are called on the worker's thread and must not touch the event loop."""
+    take), the rest stop. `hopeless` (if given) reads the latest `HOPELESS_READS` tokens of a
+    take still being written every `HOPELESS_EVERY` tokens (`takechecks.hopeless`); a take it
+    finds hopeless ends there, unusable. Both are called on the worker's thread and must not
+    touch the event loop."""
 
     takes: int
     usable: Callable[[str], bool]
@@ -497,7 +500,8 @@ class Worker:
             if work.job.job_id not in self._held:
                 continue  # failed here a moment ago
             try:
-                hopeless = work.enough.hopeless(self._decode(work.tokens[take]))
+                latest = work.tokens[take][-HOPELESS_READS:]
+                hopeless = work.enough.hopeless(self._decode(latest))
             except Exception as exc:
                 _log.exception("cannot read a take being written")
                 self._fail(work, _failure(exc))
@@ -531,11 +535,7 @@ class Worker:
 
 
 def _due(tokens: list[int]) -> bool:
-    """Whether a take of these tokens is read now: every `HOPELESS_EVERY` tokens, less often as
-    it grows past 256 (every 32 past 512, 48 past 768...), so that reading a long take again
-    and again costs time linear in its length."""
-    written = len(tokens)
-    return written % (HOPELESS_EVERY * max(1, written // 256)) == 0
+    return len(tokens) % HOPELESS_EVERY == 0
 
 
 #: The most tokens a byte-level tokenizer spends on the bytes of one character (UTF-8 has at

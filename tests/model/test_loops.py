@@ -207,12 +207,16 @@ def test_the_loops_a_reader_found_in_the_adapters_takes_are_caught() -> None:
 
 def test_no_stretch_of_a_corpus_scene_being_written_is_given_up() -> None:
     """Cut anywhere as the model writes it (every 97 characters), no scene of the corpus is
-    taken for a loop: a take given up on is lost to the room."""
+    taken for a loop, read by its latest stretch (of 120, 300 or 700 characters, about what
+    the queue's window of tokens holds in Chinese and in English, cut mid-line or mid-word as
+    the window may be; the whole scene so far where it is shorter): a take given up on is lost
+    to the room."""
     given_up = [
-        (name, cut, why)
+        (name, cut, size, why)
         for name, scene in corpus_scenes()
         for cut in range(97, len(scene), 97)
-        if (why := hopeless(scene[:cut]))
+        for size in (120, 300, 700)
+        if (why := hopeless(scene[max(0, cut - size) : cut]))
     ]
     assert given_up == []
 
@@ -237,3 +241,11 @@ def test_a_line_cut_off_where_it_starts_like_the_one_above_is_not_given_up() -> 
 )
 def test_a_take_that_already_loops_is_given_up(partial: str) -> None:
     assert hopeless(partial)
+
+
+def test_the_latest_stretch_may_begin_with_a_character_cut_in_two() -> None:
+    # A window of tokens may start inside a character of three bytes: that is no fault...
+    assert hopeless("\ufffd\ufffd店里没人。\n阿梅：走吧。\n小唐：") is None
+    assert hopeless("\ufffd店里没人") is None
+    # ...but one the model wrote is.
+    assert hopeless("店里没人。\n阿梅：走\ufffd吧。\n小唐：")

@@ -29,7 +29,14 @@ from model.tasks import (
     TaskKind,
     TaskRequest,
 )
-from model.worker import ABANDONED, HOPELESS_EVERY, STOPPED, Enough
+from model.worker import (
+    ABANDONED,
+    HOPELESS_EVERY,
+    HOPELESS_READS,
+    STOPPED,
+    Enough,
+    decode_whole,
+)
 
 PROMPT = (1, 504, 281, 30, 77, 12)
 
@@ -150,18 +157,21 @@ async def test_a_hopeless_take_is_given_up_where_it_stands_and_its_row_freed(
 async def test_a_take_being_written_is_read_every_few_tokens_and_goes_on_when_not_hopeless(
     small_queue: GenerationQueue,
 ) -> None:
-    read: list[int] = []
+    read: list[str] = []
 
     def never(text: str) -> bool:
-        read.append(len(text))
+        read.append(text)
         return False
 
-    sampling = [Sampling(max_new_tokens=100, seed=1)]
-    (take,) = await small_queue.enqueue(
-        PROMPT, sampling, enough=Enough(1, every_take, never)
-    ).result()
-    assert (take.finish, len(take.token_ids)) == ("length", 100)
-    assert len(read) == 100 // HOPELESS_EVERY  # not at its last token: it was finished
+    sampling = [Sampling(max_new_tokens=410, seed=1)]
+    enough = Enough(1, every_take, never)
+    (take,) = await small_queue.enqueue(PROMPT, sampling, enough=enough).result()
+    assert (take.finish, len(take.token_ids)) == ("length", 410)
+    assert len(read) == 410 // HOPELESS_EVERY
+    # Each time its latest HOPELESS_READS tokens: a long take costs no more to read.
+    last = 410 // HOPELESS_EVERY * HOPELESS_EVERY
+    latest = list(take.token_ids[last - HOPELESS_READS : last])
+    assert read[-1] == decode_whole(small_queue.tokenizer, latest)
 
 
 async def test_a_request_cannot_need_more_takes_than_it_asks_for(

@@ -12,11 +12,9 @@ import pytest
 import torch
 
 from model import fastpath
-from model import worker as worker_module
 from model.errors import BackendError, OutOfMemory
 from model.queue import GenerationQueue, QueueSettings
 from model.tasks import Completion, Sampling
-from model.worker import HOPELESS_EVERY
 
 PROMPT = (1, 504, 2981, 30, 77)
 OTHER = (1, 77, 30, 2981, 504, 9)
@@ -185,12 +183,3 @@ async def test_a_take_that_does_not_fit_alone_fails_with_a_sentence_and_others_g
     )
     result = await queue.submit(PROMPT, takes(4, 10, seed=1), room_id=2, user_id=2)
     assert [c.tokens for c in result] == [10, 10, 10, 10]
-
-
-def test_a_take_being_written_is_read_less_often_as_it_grows() -> None:
-    # Read every HOPELESS_EVERY tokens at first; a long take is read again and again, and the
-    # text read in all stays linear in its length (a take of 4,096 tokens: no 256 reads).
-    for length in (1024, 4096):
-        reads = [n for n in range(1, length + 1) if worker_module._due([0] * n)]
-        assert reads[:16] == list(range(HOPELESS_EVERY, 257, HOPELESS_EVERY))
-        assert sum(reads) <= 24 * length
