@@ -218,6 +218,14 @@ _PHRASE_IN_SPAN = 5
 #: A line of this many words or more written again straight after itself (the second copy may
 #: be cut short by the token budget): no two lines of the corpus's 90 scripts do it.
 _LINE_AGAIN_WORDS = 4
+#: A Chinese sentence (to 。！？；… or the line's end, its speaker left out) of this many
+#: characters or more written twice in a row, or of `_SENTENCE_THRICE` or more three times
+#: anywhere: the corpus's scripts repeat a sentence of five in a row (不作数就好。不作数就好。)
+#: and one of three thrice (a name called); a take went 从城墙满着三楼队队灯灲妆。从城墙满着三楼
+#: 队队灯灲妆。, which the word and stretch checks let through.
+_SENTENCE_AGAIN = 7
+_SENTENCE_THRICE = 6
+_SENTENCE_END = re.compile(r"[。！？!?；;…]+")
 
 
 def find_loop(text: str) -> str | None:
@@ -231,9 +239,10 @@ def find_loop(text: str) -> str | None:
     half the four-word sequences distinct); a line begun again straight after itself; a
     stretch of 24 words that circles among fewer than nine (a Chinese character counts as a
     word); or a stretch of 48 words going round the same three-word sequences (too few of them
-    distinct, or one of them five times) or leaning on one Chinese character. Cues come back
-    with every speech and short replies ("Yes.") legitimately repeat: neither counts as a
-    repeated line.
+    distinct, or one of them five times) or leaning on one Chinese character; or a Chinese
+    sentence of seven characters or more written twice in a row, or of six or more three times.
+    Cues come back with every speech and short replies ("Yes.") legitimately repeat: neither
+    counts as a repeated line.
     """
     all_lines = [" ".join(line.split()) for line in text.splitlines()]
     words = [w.lower() for w in _CHARACTER_WORD.findall(text)]
@@ -246,6 +255,7 @@ def find_loop(text: str) -> str | None:
         or _line_again(all_lines)
         or _few_distinct(spoken := _spoken_words(all_lines))
         or _circling(spoken)
+        or _sentence_again(all_lines)
     )
 
 
@@ -382,6 +392,28 @@ def _line_again(lines: list[str]) -> str | None:
         if again and len(_CHARACTER_WORD.findall(line)) >= _LINE_AGAIN_WORDS:
             return f"The take writes the line “{_clip(previous)}” again straight after it."
         previous = line
+    return None
+
+
+def _sentence_again(lines: list[str]) -> str | None:
+    """A Chinese sentence written again straight after itself, or thrice anywhere (as written,
+    spaces and speakers aside; its length counted in Chinese characters)."""
+    sentences = [
+        (written, len(_ONE_CJK.findall(written)))
+        for line in lines
+        if not _looks_like_cue(line)
+        for sentence in _SENTENCE_END.split(_ZH_SPEAKER.sub("", line))
+        if (written := "".join(sentence.split()))
+    ]
+    previous = ""
+    for sentence, characters in sentences:
+        if sentence == previous and characters >= _SENTENCE_AGAIN:
+            return f"The take writes the sentence “{_clip(sentence)}” again straight after it."
+        previous = sentence
+    counted = Counter(s for s, characters in sentences if characters >= _SENTENCE_THRICE)
+    for sentence, times in counted.most_common(1):
+        if times >= 3:
+            return f"The take writes the sentence “{_clip(sentence)}” {times} times."
     return None
 
 

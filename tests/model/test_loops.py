@@ -66,6 +66,11 @@ def test_no_scene_of_the_corpus_is_taken_for_a_loop() -> None:
         "MARA\nHarbor lantern the cold key salt rope gull tide anchor mast the cold key deck oar "
         "brine wave pier hull the cold key sail keel bell fog reef shoal the cold key buoy knot "
         "cask barrel crate net the cold key hook line cove dune cliff moon star.",
+        # A Chinese sentence again straight after itself; another three times apart.
+        "城墙（框偏球骆九川）：三楼桥案桌案窗灯队队灯灲妆。从城墙满着三楼队队灯灲妆。"
+        "从城墙满着三楼队队灯灲妆。三楼队队灯灲妆。",
+        "阿梅：他今晚不会回来。\n小唐：你怎么知道？\n阿梅：他今晚不会回来。\n"
+        "小唐：那就等。\n阿梅：他今晚不会回来！",
         # Leaning on one character among others.
         "△ 火灎灎灎鞋骆九川灎骆九川灎骆镓衣灎灎椁灎灎嘴灎，铁三娘灎门口灎，骆九川看着灎灎灎的火，"
         "石满仓灎走到门外灎灎的雪地里。",
@@ -100,6 +105,8 @@ def test_a_degenerate_take_is_a_loop(take: str) -> None:
         # A name four times in a short stretch (the corpus's most), a knock in between.
         "△ 雨夜，林小雨推开茶馆的门。风吹乱她的头发，街灯照着林小雨湿透的外套。远处有人喊林小雨，"
         "她没有回头，林小雨只是把伞收好，放在墙角。门上嗒嗒嗒嗒嗒嗒地响。",
+        # A sentence said twice for weight, a name called three times.
+        "阿梅：不作数就好。不作数就好。\n小唐：胡桂香！胡桂香！\n阿梅：胡桂香。",
         # A quick exchange of one-word lines: cue, reply, cue, reply.
         "".join(
             f"{cue}\n{word}.\n\n"
