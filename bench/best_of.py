@@ -11,7 +11,7 @@ setting in turn (the order alternating from round to round, so that a busy machi
 both alike): best-of-N off (`best_of` 1: the takes asked for, a malformed one sampled once more,
 today's path) and on (`best_of` k: k x n candidates in one batch, the extras stopped once the
 first n are written and n clean takes are in hand, PMI's scoring pass over the clean ones, a
-second round only when every candidate is malformed; a take that loops given up as it is
+second round of the missing only when fewer than n are clean; a take that loops given up as it is
 written, on and off; with `--wait-for-all`, also each setting waiting for every take to its end,
 "all"). Printed per setting: wall time per
 request (mean and median), the ratio to off, tokens drawn per second, the time spent scoring,

@@ -5,8 +5,9 @@
 `n` by `model.ranking`'s score (problems, language, and the model's own relevance signal). Its
 `on_progress` callback hears the queue position and the partial text of every candidate on the
 way. With `best_of` 1 (best-of-N off) it asks for `n` takes and samples a malformed or looping
-one once more with another seed; with best-of-N on, a second round is drawn only when every
-candidate is malformed. A take still bad after that carries its problems. On the local model
+one once more with another seed; with best-of-N on, a second round is drawn only when fewer
+candidates are clean than the room asked for takes, of as many as are missing. A take still
+bad after that carries its problems. On the local model
 the extra candidates ride along with the first `n`: they are ranked if they are written by the
 time those are and `n` clean takes are in hand, else stopped and left out, so best-of-N never
 waits longer for its candidates than best-of-N off waits for its takes (`model.worker.Enough`).
@@ -186,8 +187,9 @@ def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]
 class Generator:
     """Takes for the room, over any backend. `best_of`: candidates drawn per take shown (1:
     best-of-N off, `model.ranking.BEST_OF` by default in the bot's settings). `second_tries`:
-    with best-of-N off, sample a malformed take once more (the bot); False keeps the takes as
-    first sampled (what `training.evaluate --first-sampled` scores). `early_ends`: on the local
+    sample malformed takes once more (the bot: with best-of-N off each, with best-of-N on as many
+    as fewer candidates are clean than takes asked for); False keeps the takes as first sampled
+    (what `training.evaluate --first-sampled` scores). `early_ends`: on the local
     model, give up on a take as soon as it loops and, with best-of-N, stop the extra candidates
     once the first `n` are written and `n` clean takes are in hand (`model.worker.Enough`); False
     waits for every take to its end (what `bench.best_of --wait-for-all` compares it with)."""
@@ -265,16 +267,29 @@ class Generator:
         if isinstance(self.backend, ScoringBackend):
             drawing = max(n, min(drawing, self.backend.max_takes))
         candidates = await self._candidates(ask, ask.seeds(0, drawing), n, on_progress)
-        again = all(c.parsed.problems for c in candidates)
+        first_round = len(candidates)
+        missing = n - sum(not c.parsed.problems for c in candidates)
+        again = missing > 0 and self.second_tries
         if again:
-            # Nothing clean to show: one more round of `n`, as best-of-N off would draw; every
-            # take shown then counts as sampled again (`GeneratedTake.regenerated`).
-            _log.info("all %d candidates malformed; sampling %d more", len(candidates), n)
-            drawn = await self._second_round(ask, ask.seeds(_SECOND_ROUND, n))
+            # Too few clean takes to show: one more round of as many as are missing, as
+            # best-of-N off samples each malformed take once more; a shown take of it, or a
+            # malformed one, counts as sampled again (`GeneratedTake.regenerated`), as there.
+            _log.info(
+                "%d clean of %d candidates; sampling %d more", n - missing, first_round, missing
+            )
+            drawn = await self._second_round(ask, ask.seeds(_SECOND_ROUND, missing))
             candidates += [Candidate(take.text, self._parse(ask, take)) for take in drawn]
         shown = ranking.rank(candidates, n, ask.request.context.language)
         _log.info("showing candidates %s of %d", shown, len(candidates))
-        return [_take(candidates[i].text, candidates[i].parsed, self.name, again) for i in shown]
+        return [
+            _take(
+                candidates[i].text,
+                candidates[i].parsed,
+                self.name,
+                again and (i >= first_round or bool(candidates[i].parsed.problems)),
+            )
+            for i in shown
+        ]
 
     async def _candidates(
         self, ask: _Ask, settings: list[Sampling], n: int, on_progress: ProgressCallback | None

@@ -261,6 +261,16 @@ async def test_a_second_round_only_when_every_candidate_is_malformed() -> None:
     assert take.text == CLEAN and take.regenerated and not take.problems
 
 
+async def test_too_few_clean_candidates_are_made_up_by_a_second_round_of_the_missing() -> None:
+    # Best-of-N off samples each malformed take once more; best-of-N does no less: one clean
+    # candidate of four for two takes, so one more is drawn, and only it counts as sampled again.
+    backend = ScoredBackend([INVENTED, CLEAN, LOOPING, INVENTED], {}, again=[OTHER])
+    takes = await Generator(backend, best_of=2).generate(DIALOGUE, 2, Sampling(seed=5))
+    assert backend.drawn == [[5, 6, 7, 8], [7924]]
+    assert [(t.text, t.regenerated) for t in takes] == [(CLEAN, False), (OTHER, True)]
+    assert not any(t.problems for t in takes)
+
+
 async def test_best_of_one_is_todays_path() -> None:
     backend = ScoredBackend([CLEAN, OTHER], {})
     takes = await Generator(backend).generate(DIALOGUE, 2, Sampling(seed=9))
