@@ -6,11 +6,12 @@
 `on_progress` callback hears the queue position and the partial text of every candidate on the
 way. With `best_of` 1 (best-of-N off) it asks for `n` takes and samples a malformed or looping
 one once more with another seed; with best-of-N on, a second round is drawn only when fewer
-candidates are clean than the room asked for takes, of as many as are missing. A take still
-bad after that carries its problems. On the local model
-the extra candidates ride along with the first `n`: they are ranked if they are written by the
-time those are and `n` clean takes are in hand, else stopped and left out, so best-of-N never
-waits longer for its candidates than best-of-N off waits for its takes (`model.worker.Enough`).
+candidates are clean than the room asked for takes, of as many as are missing. A take still bad
+after that carries its problems. On the local model a take that loops is given up as it is
+written, and the extra candidates ride along with the first `n`: they are ranked if they are
+written by the time those are and `n` clean takes are in hand, else stopped and left out, so
+best-of-N never waits longer for its candidates than best-of-N off waits for its takes
+(`model.worker.Enough`).
 
 Backends: `LocalBackend` (the in-process model behind the `GenerationQueue`, which also scores
 a take against the context-free prompt for PMI) and `model.remote.RemoteBackend` (an
@@ -312,8 +313,8 @@ class Generator:
             ]
         # PMI reads each take's opening (see `ranking.SCORED_TOKENS`).
         drawn = [take.opening(ranking.SCORED_TOKENS) for take in drawn]
-        # PMI orders the clean takes; malformed ones rank by their faults (and when all are,
-        # a second round follows, whose takes have no figures to compare with).
+        # PMI orders the clean takes; malformed ones rank by their faults (and when too few are
+        # clean, a second round follows, whose takes have no figures to compare with).
         scored = [i for i, p in enumerate(parsed) if not p.problems]
         figures: list[float] = []
         if scored:

@@ -509,6 +509,7 @@ class Worker:
             if hopeless:
                 work.finish[take] = ABANDONED
                 given_up.append(seq_id)
+        given_up = [seq_id for seq_id in given_up if seq_id in self._running]  # none failed since
         if given_up:
             self.engine.drop(given_up)
             for seq_id in given_up:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from model import fastpath, relevance
+from model.errors import BackendError
 from model.generator import (
     GenerationSettings,
     Generator,
@@ -172,6 +173,28 @@ async def test_a_take_being_written_is_read_every_few_tokens_and_goes_on_when_no
     last = 410 // HOPELESS_EVERY * HOPELESS_EVERY
     latest = list(take.token_ids[last - HOPELESS_READS : last])
     assert read[-1] == decode_whole(small_queue.tokenizer, latest)
+
+
+async def test_a_take_that_cannot_be_read_fails_its_request_alone(
+    small_queue: GenerationQueue,
+) -> None:
+    read: list[str] = []
+
+    def gives_up_then_fails(text: str) -> bool:  # both takes are read at their 16th token
+        read.append(text)
+        if len(read) == 1:
+            return True
+        raise RuntimeError("unreadable")
+
+    sampling = [Sampling(max_new_tokens=50, seed=1), Sampling(max_new_tokens=50, seed=2)]
+    ticket = small_queue.enqueue(
+        PROMPT, sampling, enough=Enough(1, every_take, gives_up_then_fails)
+    )
+    with pytest.raises(BackendError, match="failed while writing"):
+        await ticket.result()
+    (after,) = await small_queue.submit(PROMPT, [Sampling(max_new_tokens=3, seed=3)])
+    assert len(after.token_ids) == 3
+    assert small_queue.worker.engine.active == 0
 
 
 async def test_a_request_cannot_need_more_takes_than_it_asks_for(
