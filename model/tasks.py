@@ -178,7 +178,8 @@ class GeneratedTake:
 class Completion:
     """One finished take as the queue returns it: its text, how many tokens it took, and why
     it ended ("stop": the model ended it; "length": the token budget; "cancelled"; "stopped":
-    its request had enough takes without it, `model.worker.Enough`)."""
+    its request had enough takes without it; "abandoned": it looped as it was written; the last
+    two: `model.worker.Enough`)."""
 
     text: str
     tokens: int
