@@ -26,7 +26,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -301,9 +301,7 @@ class Generator:
         still being written stop and are left out (`model.worker.Enough`)."""
         backend = self.backend
         request = ask.request
-        enough = None
-        if self.early_ends:
-            enough = Enough(n, lambda text: not parse_answer(request, text).problems, _hopeless)
+        enough = self._enough(n, lambda text: not parse_answer(request, text).problems)
         drawn = await self._complete(ask, settings, on_progress, enough)
         drawn = [take for take in drawn if take.finish != STOPPED]
         parsed = [self._parse(ask, take) for take in drawn]
@@ -350,7 +348,7 @@ class Generator:
                 room_id=ask.room_id,
                 user_id=ask.user_id,
                 on_progress=on_progress,
-                enough=enough or self._give_up_hopeless(len(settings)),
+                enough=enough or self._enough(len(settings)),
             )
         texts = await backend.complete(
             ask.messages,
@@ -361,9 +359,10 @@ class Generator:
         )
         return [Drawn(text, (), ()) for text in texts]
 
-    def _give_up_hopeless(self, takes: int) -> Enough | None:
-        """A request of `takes` takes in which a take that loops ends there (none stop else)."""
-        return Enough(takes, _any_take, _hopeless) if self.early_ends else None
+    def _enough(self, takes: int, usable: Callable[[str], bool] = _any_take) -> Enough | None:
+        """With `early_ends`, a request done once its first `takes` are written and as many are
+        `usable` (by default: when every take is written), a take that loops ending there."""
+        return Enough(takes, usable, _hopeless) if self.early_ends else None
 
     def _parse(self, ask: _Ask, take: Drawn) -> ParsedAnswer:
         """`take` as `parse_answer` reads it; a take given up as hopeless is malformed, whatever

@@ -462,7 +462,11 @@ class Worker:
             if event.finish:
                 work.finish[take] = event.finish
                 del self._running[event.seq_id]
-            elif work.enough and work.enough.hopeless and _due(work.tokens[take]):
+            elif (
+                work.enough
+                and work.enough.hopeless
+                and len(work.tokens[take]) % HOPELESS_EVERY == 0
+            ):
                 due.append((event.seq_id, work, take))
             touched[work.job.job_id] = work
         self.meter.tokens(len(events))
@@ -533,10 +537,6 @@ class Worker:
 
     def _decode(self, ids: list[int]) -> str:
         return decode_whole(self.tokenizer, ids)
-
-
-def _due(tokens: list[int]) -> bool:
-    return len(tokens) % HOPELESS_EVERY == 0
 
 
 #: The most tokens a byte-level tokenizer spends on the bytes of one character (UTF-8 has at

@@ -89,6 +89,13 @@ def every_take(text: str) -> bool:
     return True
 
 
+async def serves_on(queue: GenerationQueue) -> None:
+    """A request after the one tested runs, and the queue is empty after that."""
+    (after,) = await queue.submit(PROMPT, [Sampling(max_new_tokens=3, seed=3)])
+    assert len(after.token_ids) == 3
+    assert queue.worker.engine.active == 0
+
+
 async def test_extras_stop_once_the_takes_asked_for_are_written(
     small_queue: GenerationQueue,
 ) -> None:
@@ -97,10 +104,7 @@ async def test_extras_stop_once_the_takes_asked_for_are_written(
     assert [t.finish for t in takes] == ["length", STOPPED]
     assert len(takes[0].token_ids) == 4
     assert 0 < len(takes[1].token_ids) < 400  # stopped where it stood, its tokens so far kept
-    # Its rows were freed: a request after it runs, and the queue is empty after that.
-    (after,) = await small_queue.submit(PROMPT, [Sampling(max_new_tokens=3, seed=3)])
-    assert len(after.token_ids) == 3
-    assert small_queue.worker.engine.active == 0
+    await serves_on(small_queue)  # its rows were freed
 
 
 async def test_an_extra_finished_first_does_not_end_the_wait_for_the_takes_asked_for(
@@ -192,9 +196,7 @@ async def test_a_take_that_cannot_be_read_fails_its_request_alone(
     )
     with pytest.raises(BackendError, match="failed while writing"):
         await ticket.result()
-    (after,) = await small_queue.submit(PROMPT, [Sampling(max_new_tokens=3, seed=3)])
-    assert len(after.token_ids) == 3
-    assert small_queue.worker.engine.active == 0
+    await serves_on(small_queue)
 
 
 async def test_a_request_cannot_need_more_takes_than_it_asks_for(
