@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import torch
 
+from model import repeats
 from model.sampling import SamplingTable
 from model.tasks import Sampling
 
@@ -115,11 +116,17 @@ def prompt_penalties(
 
 
 def mark_drawn(
-    tokens: torch.Tensor, penalised: torch.Tensor, penalisable: torch.Tensor, table: SamplingTable
+    tokens: torch.Tensor,
+    penalised: torch.Tensor,
+    penalisable: torch.Tensor,
+    table: SamplingTable,
+    marks: repeats.Marks,
 ) -> None:
-    """After a draw: the drawn tokens count as seen (unless spared); the noise moves on."""
+    """After a draw: the drawn tokens count as seen (unless spared) and join the take's DRY
+    history (`model.repeats`); the noise moves on."""
     index = tokens[:, None]
     penalised.scatter_(1, index, penalised.gather(1, index) | penalisable.gather(1, index))
+    repeats.push(tokens, table.history, table.matches, marks)
     table.drawn += 1
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from model import repeats
 from model.batch import (
     PromptGroup,
     Row,
@@ -27,7 +28,7 @@ from model.batch import (
     prompt_penalties,
     token_logprobs,
 )
-from model.sampling import SamplingTable, candidates_for, random_seed, sample
+from model.sampling import SamplingTable, candidates_for, random_seed, sample, uses_dry
 
 
 @dataclass(slots=True)
@@ -72,12 +73,15 @@ class Engine:
         *,
         stop_token_ids: Iterable[int],
         max_batch: int = 32,
+        marks: repeats.Marks | None = None,
     ) -> None:
+        """`marks`: the vocabulary's DRY breakers (`model.repeats`; default none)."""
         self.model = model
         self.device = next(model.parameters()).device
         self.stop_token_ids = frozenset(stop_token_ids)
         self.max_batch = max_batch
         self._vocab = int(model.get_output_embeddings().weight.shape[0])
+        self.marks = marks or repeats.Marks.none(self._vocab, self.device, self.stop_token_ids)
         self._batch: _Batch | None = None
 
     @property
@@ -171,10 +175,13 @@ class Engine:
         return batch, out.logits[:, -1, :].expand(n, -1)
 
     def _sample_and_advance(self, batch: _Batch, logits: torch.Tensor) -> list[TokenEvent]:
-        candidates = candidates_for([row.sampling for row in batch.rows], self._vocab)
-        tokens = sample(logits, batch.penalised, batch.table, candidates)
+        settings = [row.sampling for row in batch.rows]
+        exempt = self.marks.exempt if uses_dry(settings) else None
+        tokens = sample(
+            logits, batch.penalised, batch.table, candidates_for(settings, self._vocab), exempt
+        )
         logprobs = token_logprobs(logits, tokens)
-        mark_drawn(tokens, batch.penalised, batch.penalisable, batch.table)
+        mark_drawn(tokens, batch.penalised, batch.penalisable, batch.table, self.marks)
         batch.last = tokens
         batch.positions = batch.positions + 1
         return finish_rows(batch.rows, tokens.tolist(), self.stop_token_ids, logprobs.tolist())

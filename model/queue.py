@@ -201,6 +201,7 @@ class GenerationQueue:
             stop_token_ids=stop_token_ids,
             max_batch=self.settings.max_batch,
             kv_cache_mb=self.settings.kv_cache_mb,
+            tokenizer=tokenizer,
         )
         self.engine.warm_up()
         #: Prompt and new tokens together may not exceed this (None: the model does not say).

@@ -11,8 +11,10 @@ on whichever device, and needs no generator object. The draw itself is the Gumbe
 argmax of log-probability + Gumbel noise is a sample of the (renormalised) distribution.
 
 Repetition penalty as in CTRL (and transformers): a seen token's logit is divided by the penalty
-when positive and multiplied when negative. A temperature of 0 means greedy. Top-k is applied
-before top-p (the smallest set of most likely tokens whose mass reaches p).
+when positive and multiplied when negative. Then DRY (`model.repeats`): the token that would carry
+on a stretch the take already wrote is lowered by a penalty growing with the stretch; its state
+(the take's latest tokens and their matches) rides in the table. A temperature of 0 means greedy.
+Top-k is applied before top-p (the smallest set of most likely tokens whose mass reaches p).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from model import repeats
 from model.tasks import Sampling
 
 _MASK32 = 0xFFFFFFFF
@@ -46,6 +49,11 @@ class SamplingTable:
     penalty: torch.Tensor  # [B] float32
     seed: torch.Tensor  # [B] int64 holding 32 bits
     drawn: torch.Tensor  # [B] int64: tokens drawn so far (the step counter of the noise)
+    dry_multiplier: torch.Tensor  # [B] float32, 0 = no DRY penalty
+    dry_base: torch.Tensor  # [B] float32
+    dry_allowed: torch.Tensor  # [B] int64: the longest stretch repeated for free
+    history: torch.Tensor  # [B, repeats.HISTORY] int64: the take's latest tokens, -1 = none
+    matches: torch.Tensor  # [B, repeats.HISTORY] int64 (see `model.repeats`)
 
     @classmethod
     def of(
@@ -54,6 +62,7 @@ class SamplingTable:
         def column(values: Sequence[float | int], dtype: torch.dtype) -> torch.Tensor:
             return torch.tensor(list(values), dtype=dtype, device=device)
 
+        history, matches = repeats.empty(len(settings), device)
         return cls(
             temperature=column([s.temperature for s in settings], torch.float32),
             top_p=column([s.top_p for s in settings], torch.float32),
@@ -61,10 +70,33 @@ class SamplingTable:
             penalty=column([s.repetition_penalty for s in settings], torch.float32),
             seed=column([seed & _MASK32 for seed in seeds], torch.long),
             drawn=torch.zeros(len(settings), dtype=torch.long, device=device),
+            dry_multiplier=column([s.dry_multiplier for s in settings], torch.float32),
+            dry_base=column([s.dry_base for s in settings], torch.float32),
+            dry_allowed=column([s.dry_allowed_length for s in settings], torch.long),
+            history=history,
+            matches=matches,
         )
 
+    @classmethod
+    def empty(cls, rows: int, device: torch.device) -> SamplingTable:
+        """`rows` unused rows (greedy, no penalty), to be filled in place."""
+        unused = Sampling(temperature=0.0, repetition_penalty=1.0)
+        return cls.of([unused] * rows, [0] * rows, device)
+
     def columns(self) -> tuple[torch.Tensor, ...]:
-        return (self.temperature, self.top_p, self.top_k, self.penalty, self.seed, self.drawn)
+        return (
+            self.temperature,
+            self.top_p,
+            self.top_k,
+            self.penalty,
+            self.seed,
+            self.drawn,
+            self.dry_multiplier,
+            self.dry_base,
+            self.dry_allowed,
+            self.history,
+            self.matches,
+        )
 
 
 def candidates_for(settings: Sequence[Sampling], vocab: int) -> int:
@@ -74,20 +106,37 @@ def candidates_for(settings: Sequence[Sampling], vocab: int) -> int:
     return max(widths, default=1)
 
 
+def uses_dry(settings: Sequence[Sampling]) -> bool:
+    """Whether any of these rows has a DRY penalty (an uncaptured step skips it otherwise)."""
+    return any(s.dry_multiplier > 0 for s in settings)
+
+
 def sample(
     logits: torch.Tensor,
     penalised: torch.Tensor,
     table: SamplingTable,
     candidates: int,
+    exempt: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The next token of every row `[B]`. `logits` `[B, V]`; `penalised` `[B, V]` bool marks the
     tokens the repetition penalty applies to; `candidates` the number of most likely tokens
-    considered for sampling (see `candidates_for`, `GRAPH_CANDIDATES`)."""
+    considered for sampling (see `candidates_for`, `GRAPH_CANDIDATES`); `exempt` `[V]` the
+    tokens DRY never penalises (`repeats.Marks`; None: no row has DRY, skip it)."""
     scores = logits.float()
     penalty = table.penalty[:, None]
     scores = torch.where(
         penalised, torch.where(scores > 0, scores / penalty, scores * penalty), scores
     )
+    if exempt is not None:
+        scores = repeats.penalise(
+            scores,
+            table.history,
+            table.matches,
+            table.dry_multiplier,
+            table.dry_base,
+            table.dry_allowed,
+            exempt,
+        )
     candidates = max(1, min(candidates, scores.shape[-1]))
     # A positive temperature keeps the order: take the candidates first, scale only them.
     values, indices = torch.topk(scores, candidates, dim=-1)

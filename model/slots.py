@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from model import fastpath
+from model import fastpath, repeats
 from model.batch import (
     PromptGroup,
     Row,
@@ -44,7 +44,14 @@ from model.batch import (
     prompt_penalties,
     token_logprobs,
 )
-from model.sampling import GRAPH_CANDIDATES, SamplingTable, candidates_for, random_seed, sample
+from model.sampling import (
+    GRAPH_CANDIDATES,
+    SamplingTable,
+    candidates_for,
+    random_seed,
+    sample,
+    uses_dry,
+)
 
 GRAPHS_SWITCH = "WRITERS_ROOM_CUDA_GRAPHS"
 _MIN_WIDTH = 128
@@ -152,11 +159,13 @@ class SlotEngine:
         max_batch: int = 32,
         graphs: bool | None = None,
         kv_cache_mb: int = 0,
+        marks: repeats.Marks | None = None,
     ) -> None:
         """`graphs`: capture the decode step (default: on CUDA, unless switched off). Off CUDA,
         True runs the captured shapes (padded rows, bucketed width, preallocated buffers) eagerly,
         so that a CPU can test what a GPU replays. `kv_cache_mb`: the most the key/value cache
-        may hold, while it grows too (0: a quarter of the machine's memory; see `fits`)."""
+        may hold, while it grows too (0: a quarter of the machine's memory; see `fits`).
+        `marks`: the vocabulary's DRY breakers (`model.repeats`; default none)."""
         self.model = model
         self.fast = fastpath.FastLlama(model)
         self.device = self.fast.device
@@ -168,6 +177,7 @@ class SlotEngine:
         self.stop_token_ids = frozenset(stop_token_ids)
         self.max_batch = max_batch
         self._vocab = int(model.get_output_embeddings().weight.shape[0])
+        self.marks = marks or repeats.Marks.none(self._vocab, self.device, self.stop_token_ids)
         if graphs is None:
             graphs = self.device.type == "cuda" and graphs_enabled()
         self._graphs: _Graphs | None = _Graphs(self) if graphs else None
@@ -296,7 +306,7 @@ class SlotEngine:
             state.penalised[rows],
             _rows_of(state.table, rows),
             candidates_for(group.sampling, self._vocab),
-        )
+        )  # a take's first token repeats nothing of it: no DRY
         state.logprobs[rows] = token_logprobs(logits.expand(n, -1), state.tokens[rows])
         self._rows.extend(
             _Row(seq_id, sampling, 0, len(prompt))
@@ -314,14 +324,18 @@ class SlotEngine:
             self._graphs.run(n, width)
         else:
             settings = [row.sampling for row in self._rows]
-            self._step(n, width, candidates_for(settings, self._vocab))
+            candidates = candidates_for(settings, self._vocab)
+            self._step(n, width, candidates, dry=uses_dry(settings))
         return self._advance(0, n, decode=True)
 
-    def _step(self, n: int, width: int, candidates: int, *, aligned: bool = True) -> None:
+    def _step(
+        self, n: int, width: int, candidates: int, *, aligned: bool = True, dry: bool = True
+    ) -> None:
         """The decode step of rows `[0, n)` over `width` columns: feeds `last`, leaves the
         sampled tokens in `tokens`. Fixed shapes and buffers for a given (n, width). `aligned`:
         take the unmasked step when every row holds `width - 1` columns (a captured step, whose
-        rows and width are padded and replayed for others, must not)."""
+        rows and width are padded and replayed for others, must not). `dry`: apply the DRY
+        penalty (a captured step always does; rows without it are unchanged by it)."""
         state = self._state
         lengths = state.lengths[:n]
         if aligned and all(row.length == width - 1 for row in self._rows):
@@ -335,7 +349,11 @@ class SlotEngine:
         logits = self.fast.forward(state.last[:n, None], lengths[:, None], view, mask)
         rows = slice(0, n)
         state.tokens[rows] = sample(
-            logits, state.penalised[rows], _rows_of(state.table, rows), candidates
+            logits,
+            state.penalised[rows],
+            _rows_of(state.table, rows),
+            candidates,
+            self.marks.exempt if dry else None,
         )
         state.logprobs[rows] = token_logprobs(logits, state.tokens[rows])
 
@@ -347,7 +365,11 @@ class SlotEngine:
         tokens = state.tokens[rows]
         state.last[rows] = tokens
         mark_drawn(
-            tokens, state.penalised[rows], state.penalisable[rows], _rows_of(state.table, rows)
+            tokens,
+            state.penalised[rows],
+            state.penalisable[rows],
+            _rows_of(state.table, rows),
+            self.marks,
         )
         events = finish_rows(
             self._rows[first:end],
@@ -417,14 +439,7 @@ class _State:
             logprobs=zeros(rows, dtype=torch.float32),
             penalised=zeros(rows, vocab, dtype=torch.bool),
             penalisable=zeros(rows, vocab, dtype=torch.bool),
-            table=SamplingTable(
-                temperature=zeros(rows, dtype=torch.float32),
-                top_p=zeros(rows, dtype=torch.float32),
-                top_k=zeros(rows),
-                penalty=zeros(rows, dtype=torch.float32) + 1,
-                seed=zeros(rows),
-                drawn=zeros(rows),
-            ),
+            table=SamplingTable.empty(rows, device),
         )
 
     def tensors(self) -> tuple[torch.Tensor, ...]:

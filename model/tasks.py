@@ -112,6 +112,11 @@ class Sampling:
     max_new_tokens: int = 256
     seed: int | None = None
     keep_words: tuple[str, ...] = ()
+    #: DRY (`model.repeats`): 0 turns it off; a stretch of more than `dry_allowed_length`
+    #: tokens written again costs `dry_multiplier * dry_base ** (length - allowed)` logits.
+    dry_multiplier: float = 0.0
+    dry_base: float = 1.75
+    dry_allowed_length: int = 2
 
     def __post_init__(self) -> None:
         """Refuse settings the sampler cannot honour with a sentence (`BadSampling`): a NaN
@@ -124,6 +129,14 @@ class Sampling:
             raise BadSampling("top-k", "a whole number of 0 (off) or more", self.top_k)
         if not _real(self.repetition_penalty) or self.repetition_penalty <= 0:
             raise BadSampling("repetition penalty", "a number above 0", self.repetition_penalty)
+        if not _real(self.dry_multiplier) or self.dry_multiplier < 0:
+            raise BadSampling("DRY multiplier", "a number of 0 (off) or more", self.dry_multiplier)
+        if not _real(self.dry_base) or self.dry_base < 1:
+            raise BadSampling("DRY base", "a number of 1 or more", self.dry_base)
+        if not _whole(self.dry_allowed_length) or self.dry_allowed_length < 1:
+            raise BadSampling(
+                "DRY allowed length", "a whole number of 1 or more", self.dry_allowed_length
+            )
         if not _whole(self.max_new_tokens) or self.max_new_tokens <= 0:
             raise BadSampling(
                 "take length", "a whole number of tokens above 0", self.max_new_tokens

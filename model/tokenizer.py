@@ -83,6 +83,11 @@ class LightTokenizer:
         ids = [ids] if isinstance(ids, int) else [int(i) for i in ids]
         return str(self._backend.decode(ids, skip_special_tokens=skip_special_tokens))
 
+    def convert_ids_to_tokens(self, ids: Sequence[int]) -> list[str | None]:
+        """The vocabulary's pieces of `ids` (byte-level BPE: GPT-2's alphabet), as
+        transformers gives them."""
+        return [self._backend.id_to_token(i) for i in ids]
+
     def convert_tokens_to_ids(self, token: str) -> int | None:
         found = self._backend.token_to_id(token)
         return self.unk_token_id if found is None else int(found)

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 
 import torch
 
-from model import fastpath, relevance
+from model import fastpath, relevance, repeats
 from model.batch import BatchEngine, PromptGroup, TokenEvent, columns_for
 from model.engine import Engine
 from model.errors import BackendError, GenerationError, OutOfMemory
@@ -56,15 +56,30 @@ _log = logging.getLogger(__name__)
 
 
 def make_engine(
-    model: Any, *, stop_token_ids: Iterable[int], max_batch: int = 32, kv_cache_mb: int = 0
+    model: Any,
+    *,
+    stop_token_ids: Iterable[int],
+    max_batch: int = 32,
+    kv_cache_mb: int = 0,
+    tokenizer: Any = None,
 ) -> BatchEngine:
     """The engine for `model`: the slot engine on the fast path when it applies, else `Engine`
-    (`kv_cache_mb`: the slot engine's key/value memory, see `QueueSettings`)."""
+    (`kv_cache_mb`: the slot engine's key/value memory, see `QueueSettings`; `tokenizer`: marks
+    the vocabulary's DRY breakers, `model.repeats`)."""
+    stop_token_ids = frozenset(stop_token_ids)
+    marks = None
+    if tokenizer is not None:
+        embeddings = model.get_output_embeddings().weight
+        marks = repeats.Marks.of(tokenizer, embeddings.shape[0], embeddings.device, stop_token_ids)
     if fastpath.enabled() and fastpath.supports(model):
         return SlotEngine(
-            model, stop_token_ids=stop_token_ids, max_batch=max_batch, kv_cache_mb=kv_cache_mb
+            model,
+            stop_token_ids=stop_token_ids,
+            max_batch=max_batch,
+            kv_cache_mb=kv_cache_mb,
+            marks=marks,
         )
-    return Engine(model, stop_token_ids=stop_token_ids, max_batch=max_batch)
+    return Engine(model, stop_token_ids=stop_token_ids, max_batch=max_batch, marks=marks)
 
 
 @dataclass(frozen=True, slots=True)

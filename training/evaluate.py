@@ -280,6 +280,9 @@ class Options:
     top_p: float
     top_k: int
     repetition_penalty: float
+    dry_multiplier: float
+    dry_base: float
+    dry_allowed_length: int
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -355,6 +358,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         type=float,
         default=defaults.repetition_penalty,
         help="repetition penalty, sparing the cast's names (the bot's)",
+    )
+    p.add_argument(
+        "--dry-multiplier",
+        type=float,
+        default=defaults.dry_multiplier,
+        help="DRY penalty on a stretch written again, model.repeats (0: off; the bot's)",
+    )
+    p.add_argument("--dry-base", type=float, default=defaults.dry_base, help="(the bot's)")
+    p.add_argument(
+        "--dry-allowed-length",
+        type=int,
+        default=defaults.dry_allowed_length,
+        help="tokens a stretch may repeat for free (the bot's)",
     )
     return Options(**vars(p.parse_args(argv)))
 
@@ -484,6 +500,9 @@ def run_of(options: Options) -> Run:
             top_p=options.top_p,
             top_k=options.top_k,
             repetition_penalty=options.repetition_penalty,
+            dry_multiplier=options.dry_multiplier,
+            dry_base=options.dry_base,
+            dry_allowed_length=options.dry_allowed_length,
         ),
         first_sampled=options.first_sampled,
         relevance=not options.no_relevance,
@@ -508,6 +527,7 @@ def _setup(options: Options, held: Heldout, adapter: str, note: str) -> dict[str
         "top_p": options.top_p,
         "top_k": options.top_k,
         "repetition_penalty": options.repetition_penalty,
+        "dry": [options.dry_multiplier, options.dry_base, options.dry_allowed_length],
         "first_sampled": options.first_sampled,
         "best_of": options.best_of,
         **({"note": note} if note else {}),

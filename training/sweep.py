@@ -3,14 +3,14 @@
     python -m training.sweep temperature=0.6,0.8,1.0 top_p=0.9,0.95 repetition_penalty=1.05,1.1
     python -m training.sweep temperature=0.5,0.8 --requests 1 --takes 2 --json --out sweep.json
 
-Every combination of the settings named (`temperature`, `top_p`, `top_k`, `repetition_penalty`,
-each `NAME=V1,V2,...`) samples the same held-out requests with the same seeds through the bot's
-own path (`training.takes`), with the model `training.evaluate` would judge: the shipped adapter
-by default, `--model`/`--adapter` as given, or a served model (`--url`). Any other option is
-`training.evaluate`'s. For each task and language the setting with the highest `objective`
-wins; the bot's per-task defaults are meant to come from this table, not from feel. With
-`--out FILE` the result so far is written after each setting, so a sweep stopped partway keeps
-what it measured.
+Every combination of the settings named (`temperature`, `top_p`, `top_k`, `repetition_penalty`, and
+DRY's `dry_multiplier`, `dry_base`, `dry_allowed_length`; each `NAME=V1,V2,...`) samples the same
+held-out requests with the same seeds through the bot's own path (`training.takes`), with the model
+`training.evaluate` would judge: the shipped adapter by default, `--model`/`--adapter` as given, or
+a served model (`--url`). Any other option is `training.evaluate`'s. For each task and language the
+setting with the highest `objective` wins; the bot's per-task defaults are meant to come from this
+table, not from feel. With `--out FILE` the result so far is written after each setting, so a sweep
+stopped partway keeps what it measured.
 
 It knows sampling settings and figures; the generation and scoring are `training.takes`'.
 """
@@ -35,7 +35,15 @@ from training.takes import Heldout, Run, Subject, sample_and_score
 _log = logging.getLogger(__name__)
 
 #: The settings a sweep may vary, with how each is read.
-KNOBS = {"temperature": float, "top_p": float, "top_k": int, "repetition_penalty": float}
+KNOBS = {
+    "temperature": float,
+    "top_p": float,
+    "top_k": int,
+    "repetition_penalty": float,
+    "dry_multiplier": float,
+    "dry_base": float,
+    "dry_allowed_length": int,
+}
 #: How much a nat per token of relevance counts beside a take's soundness (a share, 0 to 1).
 RELEVANCE_WEIGHT = 0.1
 

@@ -5,6 +5,7 @@ rows, bucketed width, preallocated buffers, warm-up before the first replay) run
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -17,6 +18,7 @@ from model.engine import Engine
 from model.fastpath import room_for
 from model.slots import SlotEngine
 from model.tasks import Sampling
+from tests.model.test_repeats import dry_by_hand
 
 MakeEngine = Callable[..., BatchEngine]
 
@@ -40,6 +42,17 @@ def collect(events: list[TokenEvent], into: dict[int, list[int]]) -> None:
 
 
 def reference(model: Any, prompt: list[int], sampling: Sampling) -> list[int]:
+    """Hugging Face's greedy `generate`, with DRY (if `sampling` has it) by hand."""
+    from transformers import LogitsProcessorList
+
+    def dry(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        take = ids[0, len(prompt) :].tolist()
+        settings = (sampling.dry_multiplier, sampling.dry_base, sampling.dry_allowed_length)
+        by_hand = dry_by_hand(take, *settings, breakers=(), inside=(), stops=())
+        for token, amount in by_hand.items():
+            scores[0, token] -= amount
+        return scores
+
     out = model.generate(
         torch.tensor([prompt], device=model.device),
         max_new_tokens=sampling.max_new_tokens,
@@ -47,6 +60,7 @@ def reference(model: Any, prompt: list[int], sampling: Sampling) -> list[int]:
         repetition_penalty=sampling.repetition_penalty,
         pad_token_id=0,
         eos_token_id=None,
+        logits_processor=LogitsProcessorList([dry] if sampling.dry_multiplier else []),
     )
     return list(out[0, len(prompt) :].tolist())
 
@@ -78,6 +92,30 @@ def test_sequences_joining_or_leaving_a_running_batch_decode_as_if_alone(
         want = reference(model, prompt, settings[i])
         assert got[i] == (want[:3] if i == 1 else want), f"sequence {i}"
     assert len(set(got[0])) > 3 and len(set(got[3])) > 3
+
+
+def test_dry_turns_a_looping_take_aside_as_generate_with_dry_by_hand_does(
+    small_vocab_model: Any, make: MakeEngine
+) -> None:
+    # Greedy, the random model goes round a few tokens; DRY (on two of three rows, one joining
+    # mid-batch) makes it write something else, as the rule applied by hand to `generate` does.
+    dry = Sampling(temperature=0.0, repetition_penalty=1.0, max_new_tokens=24, dry_multiplier=2.0)
+    plain = dataclasses.replace(dry, dry_multiplier=0.0)
+    prompts = [[100], [7], [60, 61, 62]]  # greedy: 292 399 292 399 ..., 425 425 ..., 135 135 ...
+    settings = [dry, plain, dry]
+    engine = make(small_vocab_model, stop_token_ids=(), max_batch=4)
+    got: dict[int, list[int]] = {}
+    collect(engine.add([PromptGroup(tuple(prompts[0]), (0,), (settings[0],))]), got)
+    for _ in range(5):
+        collect(engine.step(), got)
+    joining = [PromptGroup(tuple(prompts[i]), (i,), (settings[i],)) for i in (1, 2)]
+    collect(engine.add(joining), got)
+    while engine.active:
+        collect(engine.step(), got)
+    for i, prompt in enumerate(prompts):
+        assert got[i] == reference(small_vocab_model, prompt, settings[i]), f"sequence {i}"
+    for i in (0, 2):
+        assert got[i] != reference(small_vocab_model, prompts[i], plain), f"sequence {i}"
 
 
 def test_takes_of_one_prompt_share_it_but_sample_on_their_own(
