@@ -36,6 +36,7 @@ from model.loading import LoadedModel, ModelLoadError, ModelSettings, load_model
 from model.prompts import (
     PROMPT_FORMAT,
     ParsedAnswer,
+    answer_start,
     build_messages,
     parse_answer,
     take_sampling,
@@ -147,14 +148,26 @@ class LocalBackend:
         enough: Enough | None = None,
     ) -> list[Drawn]:
         """The takes as drawn; with `enough`, the request ends once it has enough (the takes it
-        stopped finish "stopped")."""
+        stopped finish "stopped"). A last message of the assistant's is the answer's start,
+        which every take carries on (`chat_prompt_ids`) and begins with."""
         prompt_ids = chat_prompt_ids(self.queue.tokenizer, messages)
+        start = _answer_start(messages)
+        if start and enough is not None:
+            # The worker reads a take as written so far, without the start the prompt holds.
+            usable, hopeless_ = enough.usable, enough.hopeless
+            enough = Enough(
+                enough.takes,
+                lambda text: usable(start + text),
+                None if hopeless_ is None else lambda text: hopeless_(start + text),
+            )
         ticket = self.queue.enqueue(
             prompt_ids, sampling, room_id=room_id, user_id=user_id, enough=enough
         )
         if on_progress is not None:
             ticket.on_progress(on_progress)
-        return [Drawn(c.text, c.token_ids, c.logprobs, c.finish) for c in await ticket.result()]
+        return [
+            Drawn(start + c.text, c.token_ids, c.logprobs, c.finish) for c in await ticket.result()
+        ]
 
     async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
         """Each take's mean log-probability per token after `messages` (read once)."""
@@ -173,15 +186,28 @@ def _any_take(text: str) -> bool:
     return True
 
 
+def _answer_start(messages: list[dict[str, str]]) -> str:
+    """The answer's start: the content of a last message of the assistant's (else "")."""
+    return messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""
+
+
 def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
-    """Token ids of `messages` with the assistant's turn opened (the model writes next)."""
+    """Token ids of `messages` with the assistant's turn opened (the model writes next). A last
+    message of the assistant's is an answer begun: its turn opens with that text, unclosed,
+    for the model to carry on (transformers' `continue_final_message`)."""
+    start = _answer_start(messages)
+    if start:
+        messages = messages[:-1]
+    if tokenizer.chat_template and start:
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return list(tokenizer(text + start, add_special_tokens=False)["input_ids"])
     if tokenizer.chat_template:
         encoded = tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, return_dict=True
         )
         return list(encoded["input_ids"])
     # Base models without a chat template (GPT-2) read the messages as plain paragraphs.
-    text = "\n\n".join(m["content"] for m in messages) + "\n\n"
+    text = "\n\n".join(m["content"] for m in messages) + "\n\n" + start
     return list(tokenizer(text)["input_ids"])
 
 
@@ -228,13 +254,22 @@ class Generator:
     ) -> list[GeneratedTake]:
         """`n` takes of `request`, take 1 first. Raises the `model.errors` errors (each with
         the sentence the writer sees)."""
-        messages = build_messages(request, self.prompt_format)
+        messages = self._messages(request)
         sampling = take_sampling(request, sampling)
         first_seed = sampling.seed if sampling.seed is not None else random.randrange(2**31)
         ask = _Ask(request, messages, sampling, first_seed, room_id, user_id)
         if self.best_of == 1:
             return await self._each_once_more(ask, n, on_progress)
         return await self._best_of(ask, n, on_progress)
+
+    def _messages(self, request: TaskRequest) -> list[dict[str, str]]:
+        """`request`'s chat messages; on the local model, with the answer begun as its format
+        wants (`prompts.answer_start`): a remote server cannot be asked to carry one on."""
+        messages = build_messages(request, self.prompt_format)
+        start = answer_start(request, self.prompt_format)
+        if start and isinstance(self.backend, ScoringBackend):
+            messages.append({"role": "assistant", "content": start})
+        return messages
 
     async def _each_once_more(
         self, ask: _Ask, n: int, on_progress: ProgressCallback | None
@@ -316,7 +351,7 @@ class Generator:
         scored = [i for i, p in enumerate(parsed) if not p.problems]
         figures: list[float] = []
         if scored:
-            reference = build_messages(ranking.context_free(ask.request), self.prompt_format)
+            reference = self._messages(ranking.context_free(ask.request))
             try:
                 figures = await backend.score(reference, [drawn[i] for i in scored])
             except BackendError as failed:

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from model.generator import GenerationSettings, Generator, LocalBackend, open_generator
+from model.generator import (
+    GenerationSettings,
+    Generator,
+    LocalBackend,
+    chat_prompt_ids,
+    open_generator,
+)
 from model.loading import SHIPPED_ADAPTER, ModelSettings
 from model.queue import GenerationQueue, QueueSettings
 from model.tasks import (
@@ -19,6 +25,7 @@ from model.tasks import (
     TaskKind,
     TaskRequest,
 )
+from model.worker import Enough
 from screenplay.repair import repair
 from screenplay.types import Character, Dialogue
 
@@ -54,6 +61,35 @@ async def test_takes_report_progress_then_the_takes(tiny_generator: Generator) -
     assert len(updates) >= 3  # the place in line, partial text, the end; then the takes
     assert all(not u.done for u in updates[:-1]) and updates[-1].done and len(takes) == 2
     assert any(u.texts[0] for u in updates[:-1])  # partial text arrived before the end
+
+
+async def test_a_begun_answer_is_carried_on_and_each_take_begins_with_it(
+    tiny_generator: Generator, tokenizer: Any
+) -> None:
+    backend = tiny_generator.backend
+    assert isinstance(backend, LocalBackend)
+    asked = [{"role": "user", "content": "写唐小田和大刘的对白。"}]
+    begun = [*asked, {"role": "assistant", "content": "唐小田："}]
+    prompt = chat_prompt_ids(tokenizer, begun)
+    assert tokenizer.decode(prompt).endswith("<|im_start|>assistant\n唐小田：")
+    assert prompt[: len(chat_prompt_ids(tokenizer, asked))] == chat_prompt_ids(tokenizer, asked)
+    read: list[str] = []
+
+    def usable(text: str) -> bool:
+        read.append(text)
+        return True
+
+    drawn = await backend.draw(
+        begun,
+        [Sampling(max_new_tokens=4, seed=1), Sampling(max_new_tokens=400, seed=2)],
+        room_id=1,
+        user_id=1,
+        enough=Enough(1, usable),
+    )
+    assert all(take.text.startswith("唐小田：") for take in drawn)
+    assert len(drawn[0].token_ids) == 4 and drawn[1].finish == "stopped"
+    # The worker judged the first take as the room reads it: begun.
+    assert read == [drawn[0].text]
 
 
 @pytest.mark.slow

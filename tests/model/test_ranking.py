@@ -120,6 +120,11 @@ def test_the_context_free_prompt_keeps_the_task_and_the_language_only() -> None:
 # --- the generator ---------------------------------------------------------------------------
 
 
+def _start(messages: list[dict[str, str]]) -> str:
+    """The answer's start a backend is asked to carry on (a last message of the assistant's)."""
+    return messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""
+
+
 class ScoredBackend:
     """A scoring backend that answers from lists: texts drawn in order of their seeds (the first
     batch, then `again` for any second round), the PMI of each text (its mean log-probability
@@ -145,6 +150,7 @@ class ScoredBackend:
         self.enough: list[Enough | None] = []
         self.scored: list[tuple[str, list[str]]] = []
         self.scored_tokens: list[int] = []
+        self.started: list[tuple[str, str]] = []  # the answer's start each call carried on
 
     async def complete(
         self,
@@ -170,6 +176,7 @@ class ScoredBackend:
     ) -> list[Drawn]:
         # The first batch is `texts`; any later one (a second round) is `again`.
         texts = (self.again if self.drawn else self.texts)[: len(sampling)]
+        self.started.append(("draw", _start(messages)))
         self.drawn.append([s.seed for s in sampling])
         self.enough.append(enough)
         if on_progress is not None:
@@ -185,7 +192,9 @@ class ScoredBackend:
         ]
 
     async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
-        self.scored.append((messages[-1]["content"], [t.text for t in takes]))
+        (asked,) = [m["content"] for m in messages if m["role"] == "user"]
+        self.scored.append((asked, [t.text for t in takes]))
+        self.started.append(("score", _start(messages)))
         self.scored_tokens += [len(t.token_ids) for t in takes]
         return [-1.0] * len(takes)
 
@@ -209,6 +218,26 @@ async def test_the_room_sees_the_best_n_of_k_drawn_in_one_batch() -> None:
     assert scored == [OTHER, CLEAN]
     assert "Tom asks for a ride" in reference and "Night Shift" not in reference
     assert backend.scored_tokens == [ranking.SCORED_TOKENS] * 2  # their openings
+    # An English room's dialogue is not begun for the model.
+    assert backend.started == [("draw", ""), ("score", "")]
+
+
+async def test_a_chinese_rooms_dialogue_opens_on_its_first_characters_line() -> None:
+    # The small model, asked for dialogue in Chinese, wrote headings and action: every take
+    # is begun with the first character's line, and scored after that same start.
+    room = PromptContext(title="夜班", language="中文")
+    request = TaskRequest(TaskKind.DIALOGUE, "小田发现新娘换了人", ("唐小田", "大刘"), room)
+    said = [
+        "唐小田：刘哥，你来看这个。\n大刘：灯光问题。",
+        "唐小田：不是一个人。\n大刘：你熬糊涂了。",
+    ]
+    backend = ScoredBackend(said, {})
+    takes = await Generator(backend, best_of=1).generate(request, 2, Sampling(seed=3))
+    assert backend.started == [("draw", "唐小田：")]
+    assert [t.text for t in takes] == said and not any(t.problems for t in takes)
+    backend = ScoredBackend(said * 2, {})
+    await Generator(backend, best_of=2).generate(request, 2, Sampling(seed=3))
+    assert backend.started == [("draw", "唐小田："), ("score", "唐小田：")]
 
 
 async def test_candidates_the_queue_stopped_are_neither_scored_nor_shown() -> None:
