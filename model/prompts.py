@@ -27,6 +27,7 @@ from model.takechecks import (
     NOT_A_BEAT,
     bare_description,
     broken_character,
+    copied_run,
     find_loop,
     paragraphs,
     without_parentheses,
@@ -274,7 +275,8 @@ class ParsedAnswer:
 
 def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
     """Read the model's answer to `request`. Whatever the kind, a take that loops, copies the
-    prompt's format template or holds a broken character (U+FFFD) is malformed."""
+    prompt's format template, copies the request back (`request_echo`) or holds a broken
+    character (U+FFFD) is malformed."""
     if request.kind in SCRIPT_KINDS:
         parsed = _parse_script(request, text)
     elif request.kind is TaskKind.CHARACTER:
@@ -283,10 +285,25 @@ def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
         parsed = _parse_premise(text)
     else:
         parsed = _parse_beat(text)
-    for problem in reversed((find_loop(text), template_echo(text), broken_character(text))):
+    found = (find_loop(text), template_echo(text), request_echo(request, text))
+    for problem in reversed((*found, broken_character(text))):
         if problem:
             parsed = _with_problem(parsed, problem)
     return parsed
+
+
+def request_echo(request: TaskRequest, text: str) -> str | None:
+    """A sentence naming the stretch of its request (the writer's words, the room's context, the
+    script so far) that `text` writes out again word for word, longer than any answer of the
+    corpus copies from its prompt (`takechecks.copied_run`), or None."""
+    asked = build_messages(request)[-1]["content"]
+    copied = copied_run(text, asked)
+    return None if copied is None else _COPY.format(copied)
+
+
+#: What `request_echo`'s sentence says (the ranking weighs it as it weighs a loop).
+REQUEST_ECHO = "copies its request back"
+_COPY = "The take " + REQUEST_ECHO + " instead of answering it (“{}”)."
 
 
 def _with_problem(parsed: ParsedAnswer, problem: str) -> ParsedAnswer:

@@ -8,8 +8,9 @@ the best `n` by this score (higher is better):
           - PROBLEM_WEIGHT * severity
 
 - **severity**: the sum over the take's problems (`model.prompts.parse_answer`) of their
-  weight: a broken character, a loop, an echo of the prompt's answer template or a take with
-  no screenplay text (or no speaker, no scene heading) `SEVERE` each; a speaker who is not in
+  weight: a broken character, a loop, an echo of the prompt's answer template, a copy of the
+  request (`model.prompts.request_echo`) or a take with no screenplay text (or no speaker, no
+  scene heading) `SEVERE` each; a speaker who is not in
   the cast `CAST` each; any other lint finding `MINOR` each. `PROBLEM_WEIGHT` exceeds the whole
   range the other two terms span, so a malformed take never outranks a clean one, and of two
   malformed takes the less broken comes first.
@@ -42,7 +43,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from model.prompts import ParsedAnswer, template_echo
+from model.prompts import REQUEST_ECHO, ParsedAnswer, template_echo
 from model.takechecks import broken_character, find_loop
 from model.tasks import PromptContext, TaskRequest, is_chinese
 
@@ -68,7 +69,12 @@ CAST = 2
 MINOR = 1
 
 #: Problems of `_parse_script` that say a take is no screenplay at all.
-_NOT_A_SCRIPT = ("has no screenplay text", "has no character speaking", "has no scene heading")
+_NOT_A_SCRIPT = (
+    "has no screenplay text",
+    "has no character speaking",
+    "has no scene heading",
+    REQUEST_ECHO,
+)
 _NOT_IN_CAST = "is not in the cast"
 
 #: Character shingles of this length compare two takes; at this Jaccard similarity or above

@@ -512,5 +512,36 @@ def without_parentheses(line: str) -> str:
     return "".join(kept)
 
 
+# --- copies of the request ----------------------------------------------------------------------
+
+#: A take copies its request back when it repeats this many words of it in a row (a Chinese
+#: character counts as a word), or, where the copied words are mostly Latin, `COPIED_WORDS`.
+#: The corpus's answers copy their prompts (a character sheet's description, a situation) for at
+#: most 22 English words and 29 Chinese characters in a row; takes that wrote the request's
+#: character description out again word for word (唐小田（27岁），齐刘海，黑色卫衣袖子上沾着
+#: 蛋糕奶油，耳机挂在脖子上，眼睛熬得通红。屏幕上是化妆间的素材…) copy 50 and more.
+COPIED_CHARACTERS = 31
+COPIED_WORDS = 24
+
+
+def copied_run(text: str, source: str) -> str | None:
+    """The first stretch of `text` that repeats `source` word for word (casefolded) for
+    `COPIED_WORDS` words of Latin script or `COPIED_CHARACTERS` words in all (clipped for a
+    message), or None. Each
+    stretch of either length is looked up in a set of the source's: linear in both lengths."""
+    words = [w.casefold() for w in _CHARACTER_WORD.findall(text)]
+    if len(words) < COPIED_WORDS:
+        return None
+    known = [w.casefold() for w in _CHARACTER_WORD.findall(source)]
+    for size in (COPIED_WORDS, COPIED_CHARACTERS):
+        seen = {tuple(known[i : i + size]) for i in range(len(known) - size + 1)}
+        for start in range(len(words) - size + 1):
+            stretch = words[start : start + size]
+            latin = sum(not _is_cjk(w) for w in stretch) * 2 > size
+            if (latin or size == COPIED_CHARACTERS) and tuple(stretch) in seen:
+                return _clip(_joined(stretch))
+    return None
+
+
 def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -13,13 +13,13 @@ scripts. English and Chinese scripts are evaluated and reported apart. The figur
 - perplexity on the answer tokens of those examples (every task kind), with the very encoding
   and loss the fine-tune trains with (`training.finetune.encode` / `answer_loss`), per language;
 - takes generated for requests of all six task kinds (`--requests` per kind and language), from
-  fixed seeds, through the bot's own path (`model.generator.Generator` over the local queue or
-  an OpenAI-compatible server), each scored as the bot reads it (`training.scoring`): lint-clean
-  after repair, cues in the cast, loops, template echoes, broken characters, the share of the
-  room's writing system, distinct-2 across a request's takes, ROUGE-L against the script's own
-  answer, the copy check against the training corpus, and relevance: the mean per-token log
-  probability of the take given its prompt less that given the same task without the room's
-  context (pointwise mutual information; local models only, like perplexity).
+  fixed seeds, through the bot's own path (`model.generator.Generator` over the local queue or an
+  OpenAI-compatible server), each scored as the bot reads it (`training.scoring`): lint-clean after
+  repair, cues in the cast, loops, echoes (of the answer template or the request), broken
+  characters, the share of the room's writing system, distinct-2 across a request's takes, ROUGE-L
+  against the script's own answer, the copy check against the training corpus, and relevance: the
+  mean per-token log probability of the take given its prompt less that given the same task without
+  the room's context (pointwise mutual information; local models only, like perplexity).
 
 The takes are those the room would see: the generator samples a malformed take once more
 (`resampled` counts them); `--first-sampled` scores the first samples instead, as the model card's

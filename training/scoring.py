@@ -1,15 +1,15 @@
 """What a take scores, read as the bot reads it: the figures of the evaluation that need no model.
 
 For one take of a `TaskRequest` (any of the six kinds): whether it is clean after the bot's own
-parse (`model.prompts.parse_answer`: repair and lint for script kinds, the fields of a sheet or
-a premise, a beat that is something happening), whether it loops (`model.takechecks.find_loop`),
-copies the prompt's answer template (`model.prompts.template_echo`) or holds a broken character
-(U+FFFD), how many of its cues are spoken by characters the room knows, the share of its letters
-in the room's writing system (`model.ranking.language_share`, as best-of-N ranks by it: CJK
-letters in a Chinese room, Latin letters in an English one), ROUGE-L
-against the held-out answer and the longest run of words it shares with the training corpus;
-across a request's takes, distinct-2. `figures` pools the scores of many requests into the
-shares a table shows.
+parse (`model.prompts.parse_answer`: repair and lint for script kinds, the fields of a sheet or a
+premise, a beat that is something happening), whether it loops (`model.takechecks.find_loop`),
+copies the prompt's answer template (`model.prompts.template_echo`) or the request itself
+(`request_echo`), or holds a broken character (U+FFFD), how many of its cues are spoken by
+characters the room knows, the share of its letters in the room's writing system
+(`model.ranking.language_share`, as best-of-N ranks by it: CJK letters in a Chinese room, Latin
+letters in an English one), ROUGE-L against the held-out answer and the longest run of words it
+shares with the training corpus; across a request's takes, distinct-2. `figures` pools the scores of
+many requests into the shares a table shows.
 
 It knows prompts, answers and text; it knows nothing of torch, models or backends.
 """
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from model.prompts import known_speakers, parse_answer, template_echo
+from model.prompts import known_speakers, parse_answer, request_echo, template_echo
 from model.ranking import language_share
 from model.takechecks import broken_character, find_loop, without_parentheses
 from model.tasks import SCRIPT_KINDS, TaskRequest
@@ -98,8 +98,9 @@ class CopyIndex:
 
 @dataclass(frozen=True)
 class TakeScore:
-    """What one take scores. `lint_clean`: the bot's parse found no problem besides a loop, a
-    template echo or a broken character, which are counted apart; `accepted`: no problem at all
+    """What one take scores. `lint_clean`: the bot's parse found no problem besides a loop, an
+    echo (of the answer template, or of the request: `echo`) or a broken character, which are
+    counted apart; `accepted`: no problem at all
     (the bot shows it without sampling it again). `cues_in_cast` counts cues spoken by a
     character the request knows (`model.prompts.known_speakers`: the cast in play, the bible,
     the speakers of the script so far); a walk-on part the bot lets pass still counts against
@@ -125,7 +126,8 @@ class TakeScore:
 def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyIndex) -> TakeScore:
     """Score one take of `request` as the bot reads it (`parse_answer`)."""
     parsed = parse_answer(request, text)
-    apart = {find_loop(text), template_echo(text), broken_character(text)} - {None}
+    echo = template_echo(text) or request_echo(request, text)
+    apart = {find_loop(text), echo, broken_character(text)} - {None}
     cues, in_cast = _cues(request, parsed.fountain) if request.kind in SCRIPT_KINDS else (0, 0)
     language = request.context.language
     return TakeScore(
@@ -138,7 +140,7 @@ def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyInde
         kind=request.kind.value,
         language=language,
         accepted=not parsed.problems,
-        echo=template_echo(text) is not None,
+        echo=echo is not None,
         broken=broken_character(text) is not None,
         language_share=language_share(text, language),
         problems=parsed.problems,

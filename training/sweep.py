@@ -50,7 +50,7 @@ RELEVANCE_WEIGHT = 0.1
 
 def objective(row: dict[str, Any]) -> float:
     """The score of one task's figures: the share of takes the room can use as they are,
-    lint-clean x cues in cast x (1 - loops) x (1 - template echoes) x (1 - broken characters)
+    lint-clean x cues in cast x (1 - loops) x (1 - echoes) x (1 - broken characters)
     x the share of letters in the room's script (a figure a task lacks counts as 1), plus
     `RELEVANCE_WEIGHT` x the mean relevance (PMI, nats per token; 0 where not measured)."""
     sound = 1.0

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from model.generator import Generator
-from model.prompts import build_messages, parse_answer, template_echo
+from model.prompts import build_messages, parse_answer, request_echo, template_echo
 from model.tasks import (
     CharacterSheet,
     ProgressCallback,
@@ -71,6 +71,85 @@ def test_every_placeholder_the_prompts_write_is_recognised() -> None:
 )
 def test_filled_in_answers_are_not_template_echo(take: str) -> None:
     assert template_echo(take) is None
+
+
+# --- copies of the request ---------------------------------------------------------------------
+
+TANG = CharacterSheet(
+    "唐小田",
+    role="婚庆剪辑师",
+    description="27岁，齐刘海，黑色卫衣袖子上沾着蛋糕奶油，耳机挂在脖子上，眼睛熬得通红",
+)
+SITUATION = (
+    "Mara finds the letter under the diner's back door at closing time, reads it twice by the "
+    "light of the fridge, folds it into her apron and says nothing to Tom about the harbour police"
+)
+
+
+@pytest.mark.parametrize(
+    ("request_", "take"),
+    [
+        # A Chinese take that writes its character's sheet out again, word for word.
+        (
+            TaskRequest(
+                TaskKind.DIALOGUE,
+                "小田发现新娘换了人",
+                ("唐小田",),
+                PromptContext(language="中文", characters=(TANG,)),
+            ),
+            "唐小田：（27岁），齐刘海，黑色卫衣袖子上沾着蛋糕奶油，耳机挂在脖子上，眼睛熬得通红。",
+        ),
+        # An English one that reads the writer's situation back as its action.
+        (
+            TaskRequest(TaskKind.SCENE, SITUATION, ("MARA", "TOM"), ROOM),
+            f"INT. DINER - NIGHT\n\n{SITUATION}.\n\nMARA\nGo home, Tom.",
+        ),
+        # A continuation that copies the script so far instead of going on from it.
+        (
+            TaskRequest(
+                TaskKind.CONTINUE,
+                "",
+                (),
+                PromptContext(characters=(MARA, TOM), recent_script=f"MARA\n{SITUATION}."),
+            ),
+            f"MARA\n{SITUATION}.\n\nTOM\nAnd?",
+        ),
+    ],
+)
+def test_a_take_that_copies_its_request_back_is_malformed(request_: TaskRequest, take: str) -> None:
+    problems = parse_answer(request_, take).problems
+    assert any("copies its request back" in p for p in problems), problems
+
+
+def test_a_take_that_names_the_requests_people_and_places_is_no_copy() -> None:
+    request = TaskRequest(TaskKind.SCENE, SITUATION, ("MARA", "TOM"), ROOM)
+    take = (
+        "INT. DINER - NIGHT\n\nClosing time. Mara finds the letter under the back door and "
+        "reads it twice by the light of the fridge.\n\nMARA\nTom. The harbour police.\n\n"
+        "TOM\nI know."
+    )
+    assert parse_answer(request, take).problems == ()
+
+
+def test_no_answer_of_the_corpus_copies_its_prompt_back() -> None:
+    # The corpus's answers quote their prompts (a character's description, the situation) for
+    # up to 22 words, or 29 Chinese characters, in a row: the check starts past both.
+    from training.data import examples_for, load_source
+
+    copies = [
+        (example.script, example.kind.value, echo)
+        for script in load_source(None)
+        for example in examples_for(script)
+        if example.request is not None
+        and (echo := request_echo(example.request, example.answer)) is not None
+    ]
+    assert copies == []
+
+
+def test_a_long_hostile_copy_is_judged_in_one_pass() -> None:
+    request = TaskRequest(TaskKind.CONTINUE, "", (), PromptContext(recent_script="窗外" * 4000))
+    assert request_echo(request, "窗外" * 100_000)
+    assert request_echo(request, "窗内" * 100_000) is None
 
 
 # --- speakers --------------------------------------------------------------------------------
