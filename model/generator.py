@@ -346,9 +346,13 @@ class Generator:
             ]
         # PMI reads each take's opening (see `ranking.SCORED_TOKENS`).
         drawn = [take.opening(ranking.SCORED_TOKENS) for take in drawn]
-        # PMI orders the clean takes; malformed ones rank by their faults (and when too few are
-        # clean, a second round follows, whose takes have no figures to compare with).
+        # PMI chooses among the clean takes; malformed ones rank by their faults (and when too
+        # few are clean, a second round follows, whose takes have no figures to compare with).
+        # With no more clean takes than are shown there is nothing to choose: they are shown in
+        # the order drawn, as best-of-N off shows its takes, and no scoring pass is paid for.
         scored = [i for i, p in enumerate(parsed) if not p.problems]
+        if len(scored) <= n:
+            scored = []
         figures: list[float] = []
         if scored:
             reference = self._messages(ranking.context_free(ask.request))

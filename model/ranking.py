@@ -25,7 +25,8 @@ the best `n` by this score (higher is better):
   scene heading, the script so far and the standing instructions go). A take the context made
   likelier is about this scene; a generic take is as likely without it. `tanh` bounds it, so
   that one odd take cannot outweigh the language. Without both figures (a remote server
-  gives no scoring pass) the term is left out and the other two decide.
+  gives no scoring pass; the generator asks for none when no more candidates are clean than are
+  shown) the term is left out and the other two decide.
 
 Ties keep the order the candidates were drawn in, so fixed seeds give a fixed ranking.
 Diversity: a candidate nearly identical to one already chosen (`near_identical`: Jaccard

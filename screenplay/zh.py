@@ -702,7 +702,13 @@ def _speech_line(cue: Character, body: Sequence[Element]) -> str:
             pieces.append(_wryly(part.text))
         elif isinstance(part, Dialogue):
             pieces.extend(part.text.plain.split("\n"))
-    return f"{head}：{_run_on(pieces)}"
+    line = f"{head}：{_run_on(pieces)}"
+    # Speech that opens on a bracket reads back as a wryly (`MARA：( 0 )` as `(0)`): written
+    # as the reader will take it, so that what is written reads back to itself.
+    read = _speech(line)
+    if read is not None and read.parenthetical is not None:
+        line = f"{head}：{_run_on([_wryly(read.parenthetical), read.dialogue])}"
+    return line
 
 
 def _wryly(text: str) -> str:

@@ -206,11 +206,11 @@ async def test_the_room_sees_the_best_n_of_k_drawn_in_one_batch() -> None:
     texts = [INVENTED, OTHER, LOOPING, CLEAN]
     backend = ScoredBackend(texts, {OTHER: 0.1, CLEAN: 0.7, INVENTED: 2.0})
     heard: list[Progress] = []
-    takes = await Generator(backend, best_of=2).generate(
-        DIALOGUE, 2, Sampling(seed=40), room_id=1, on_progress=heard.append
+    takes = await Generator(backend, best_of=4).generate(
+        DIALOGUE, 1, Sampling(seed=40), room_id=1, on_progress=heard.append
     )
-    assert backend.drawn == [[40, 41, 42, 43]]  # 2 x 2 candidates, one batch, no second round
-    assert [t.text for t in takes] == [CLEAN, OTHER]
+    assert backend.drawn == [[40, 41, 42, 43]]  # 4 x 1 candidates, one batch, no second round
+    assert [t.text for t in takes] == [CLEAN]
     assert all(not t.problems and not t.regenerated for t in takes)
     assert heard and heard[-1].done  # progress still reaches the room
     # Only the clean candidates were scored, against the task without the room's context.
@@ -242,13 +242,14 @@ async def test_a_chinese_rooms_dialogue_opens_on_its_first_characters_line() -> 
 
 async def test_candidates_the_queue_stopped_are_neither_scored_nor_shown() -> None:
     # The extras ride along with the first n: the queue stops the ones still being written
-    # once n clean takes are in hand (`model.worker.Enough`), and they are left out.
+    # once n clean takes are in hand (`model.worker.Enough`), and they are left out. The n
+    # clean ones left are all shown, in the order drawn: there is nothing for PMI to choose,
+    # and no scoring pass is paid for.
     best = CLEAN.replace("night", "week")
-    backend = ScoredBackend([OTHER, CLEAN, best, INVENTED], {best: 2.0}, stopped=[best])
+    backend = ScoredBackend([CLEAN, OTHER, best, INVENTED], {best: 2.0, OTHER: 1.0}, stopped=[best])
     takes = await Generator(backend, best_of=2).generate(DIALOGUE, 2, Sampling(seed=1))
-    assert [t.text for t in takes] == [OTHER, CLEAN]
-    ((_, scored),) = backend.scored
-    assert scored == [OTHER, CLEAN]
+    assert [t.text for t in takes] == [CLEAN, OTHER]
+    assert backend.scored == []
     # The queue was told: enough with the 2 takes asked for, if clean ones.
     (enough,) = backend.enough
     assert enough is not None and enough.takes == 2

@@ -277,6 +277,16 @@ def test_any_document_is_written_and_read_back_without_error(doc: object) -> Non
     assert len([e for e in again.elements if isinstance(e, SceneHeading)]) == len(headings)
 
 
+@pytest.mark.parametrize("said", ["(\n)", "(\n0 )", "( 压低声音 )\n好。", "(a)(b)"])
+def test_speech_that_opens_on_a_bracket_reads_back_as_written(said: str) -> None:
+    # Written, it reads back as a wryly; written again, it must come out the same.
+    from screenplay import Document
+
+    doc = Document(elements=(Character("MARA"), Dialogue(Text.of(said))))
+    written = to_zh(doc)
+    assert to_zh(parse_zh(written)) == written
+
+
 @given(st.text(max_size=300))
 def test_never_raises_on_text(text: str) -> None:
     to_zh(parse_zh(text))
