@@ -328,7 +328,8 @@ def _parse_script(request: TaskRequest, text: str) -> ParsedAnswer:
     cast = known_speakers(request) or None
     document = _without_unfinished_end(_read_script(request, text, cast))
     if cast is not None:
-        cast = (*cast, *_walk_ons(document, cast), *_misread_cues(document, text))
+        asked = build_messages(request)[-1]["content"].casefold()
+        cast = (*cast, *_walk_ons(document, cast, asked), *_misread_cues(document, text))
     problems = [str(problem) for problem in lint(document, cast)]
     printed = [e for e in document.elements if isinstance(e, PRINTED)]
     if not printed:
@@ -462,11 +463,14 @@ _WALK_ON_ROLES = frozenset(
 )
 
 
-def _walk_ons(document: Document, cast: tuple[str, ...]) -> list[str]:
+def _walk_ons(document: Document, cast: tuple[str, ...], asked: str) -> list[str]:
     """Cues outside `cast` the take may use all the same: a walk-on role (`_WALK_ON_ROLES`), or
     a character the take's own action introduces before they speak (as a script introduces a
-    new character: "A WAITER pours coffee.")."""
+    new character: "A WAITER pours coffee."). Not a cast member's first name with a surname
+    the request (`asked`, casefolded) never gives: a take that introduces PILAR MARPLOTTO,
+    PILAR PELOSO and PILAR MARLA beside the room's PILAR has lost track of who she is."""
     known = {_cue_key(name) for name in cast}
+    firsts = {key.split()[0] for key in known if key}
     action = ""
     found = []
     for element in document.elements:
@@ -475,7 +479,8 @@ def _walk_ons(document: Document, cast: tuple[str, ...]) -> list[str]:
         elif isinstance(element, Character) and (key := _cue_key(element.name)) not in known:
             words = key.replace("#", " ").split()
             role = next((w for w in reversed(words) if not w.isdigit()), "")
-            if role in _WALK_ON_ROLES or (key and _mentions(action, key)):
+            renamed = len(words) > 1 and words[0] in firsts and not _mentions(asked, key)
+            if role in _WALK_ON_ROLES or (key and not renamed and _mentions(action, key)):
                 found.append(element.name)
     return found
 

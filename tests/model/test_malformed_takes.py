@@ -200,6 +200,25 @@ def test_a_walk_on_part_is_not_an_invented_speaker(walk_on: str) -> None:
     assert not any("not in the cast" in p for p in problems), problems
 
 
+def test_a_cast_members_name_given_other_surnames_is_an_invented_speaker() -> None:
+    # The take lost track of who MARA is: it introduces MARA PELOSO and MARA MARPLOTTO beside her.
+    take = (
+        "MARA\nWe're closed.\n\nMARA PELOSO (38), pen and notebook, sits at the counter.\n\n"
+        "MARA MARPLOTTO (37), a tape recorder in hand, points at the door.\n\n"
+        "MARA MARPLOTTO\nI have my code.\n"
+    )
+    problems = parse_answer(TaskRequest(TaskKind.DIALOGUE, "x", ("MARA",), ROOM), take).problems
+    assert any("MARA MARPLOTTO speaks but is not in the cast" in p for p in problems), problems
+
+
+def test_a_cast_members_full_name_the_room_gave_is_the_cast_member() -> None:
+    mara = CharacterSheet("MARA", role="cook", description="Mara Quinn, fifty, runs the diner")
+    room = PromptContext(title="Night Shift", characters=(mara, TOM))
+    take = "MARA QUINN (50) wipes the counter.\n\nMARA QUINN\nWe're closed.\n\nTOM\nI know.\n"
+    problems = parse_answer(TaskRequest(TaskKind.DIALOGUE, "x", ("MARA",), room), take).problems
+    assert not any("not in the cast" in p for p in problems), problems
+
+
 # --- beats -----------------------------------------------------------------------------------
 
 
