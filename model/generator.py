@@ -153,13 +153,10 @@ class LocalBackend:
         prompt_ids = chat_prompt_ids(self.queue.tokenizer, messages)
         start = _answer_start(messages)
         if start and enough is not None:
-            # The worker reads a take as written so far, without the start the prompt holds.
-            usable, hopeless_ = enough.usable, enough.hopeless
-            enough = Enough(
-                enough.takes,
-                lambda text: usable(start + text),
-                None if hopeless_ is None else lambda text: hopeless_(start + text),
-            )
+            # The worker judges a finished take by its text without the start the prompt holds.
+            # (Its loop reads see the latest tokens only, which the start is not part of.)
+            usable = enough.usable
+            enough = Enough(enough.takes, lambda text: usable(start + text), enough.hopeless)
         ticket = self.queue.enqueue(
             prompt_ids, sampling, room_id=room_id, user_id=user_id, enough=enough
         )

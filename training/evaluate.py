@@ -370,7 +370,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--dry-allowed-length",
         type=int,
         default=defaults.dry_allowed_length,
-        help="tokens a stretch may repeat for free (the bot's)",
+        help="length (word pieces; a CJK character is one) a stretch repeats for free (the bot's)",
     )
     return Options(**vars(p.parse_args(argv)))
 

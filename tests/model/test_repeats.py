@@ -59,6 +59,20 @@ def _table(rows: int, sampling: Sampling) -> SamplingTable:
     return SamplingTable.of([sampling] * rows, [0] * rows, CPU)
 
 
+def _penalty_now(table: SamplingTable, marks: repeats.Marks) -> torch.Tensor:
+    """The DRY penalty `[rows, V]` on each token drawn next, as the sampler subtracts it."""
+    rows = table.history.shape[0]
+    return -repeats.penalise(
+        torch.zeros(rows, VOCAB),
+        table.history,
+        table.matches,
+        table.dry_multiplier,
+        table.dry_base,
+        table.dry_allowed,
+        marks.exempt,
+    )
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_the_penalty_is_the_rule_by_hand_after_every_token(seed: int) -> None:
     rng = random.Random(seed)
@@ -72,15 +86,7 @@ def test_the_penalty_is_the_rule_by_hand_after_every_token(seed: int) -> None:
         for take, token in zip(takes, drawn, strict=True):
             take.append(token)
         repeats.push(torch.tensor(drawn), table.history, table.matches, marks)
-        scores = repeats.penalise(
-            torch.zeros(2, VOCAB),
-            table.history,
-            table.matches,
-            table.dry_multiplier,
-            table.dry_base,
-            table.dry_allowed,
-            marks.exempt,
-        )
+        scores = -_penalty_now(table, marks)
         for row, take in enumerate(takes):
             expected = torch.zeros(VOCAB)
             for token, amount in dry_by_hand(take, 0.8, 1.75, 2).items():
@@ -128,16 +134,7 @@ def _penalties(marks: repeats.Marks, take: list[int], allowed: int = 2) -> torch
     table = _table(1, Sampling(dry_multiplier=1.0, dry_allowed_length=allowed))
     for token in take:
         repeats.push(torch.tensor([token]), table.history, table.matches, marks)
-    scores = repeats.penalise(
-        torch.zeros(1, VOCAB),
-        table.history,
-        table.matches,
-        table.dry_multiplier,
-        table.dry_base,
-        table.dry_allowed,
-        marks.exempt,
-    )
-    return -scores[0]
+    return _penalty_now(table, marks)[0]
 
 
 def test_a_line_break_is_never_penalised_nor_a_match_carried_across_it() -> None:
@@ -158,27 +155,11 @@ def test_a_token_inside_a_character_is_never_penalised() -> None:
     table = _table(1, Sampling(dry_multiplier=5.0, dry_allowed_length=1))
     for token in [2, INSIDE] * 6 + [2]:
         repeats.push(torch.tensor([token]), table.history, table.matches, marks)
-    scores = repeats.penalise(
-        torch.zeros(1, VOCAB),
-        table.history,
-        table.matches,
-        table.dry_multiplier,
-        table.dry_base,
-        table.dry_allowed,
-        marks.exempt,
-    )
+    scores = -_penalty_now(table, marks)
     assert scores[0, INSIDE] == 0  # the character begun is finished
     assert scores[0, 2] == 0  # what follows a lead is INSIDE: nothing else is penalised
     repeats.push(torch.tensor([INSIDE]), table.history, table.matches, marks)
-    scores = repeats.penalise(
-        torch.zeros(1, VOCAB),
-        table.history,
-        table.matches,
-        table.dry_multiplier,
-        table.dry_base,
-        table.dry_allowed,
-        marks.exempt,
-    )
+    scores = -_penalty_now(table, marks)
     # Seven characters of two tokens each count seven, not fourteen: 5 * 1.75 ** (6 - 1).
     assert scores[0, 2] == pytest.approx(-5.0 * 1.75**5, rel=1e-5)
 
@@ -188,15 +169,7 @@ def test_a_row_without_dry_is_untouched_beside_one_with_it() -> None:
     table = SamplingTable.of([Sampling(), Sampling(dry_multiplier=1.0)], [0, 0], CPU)
     for token in [1, 2, 1, 2, 1]:
         repeats.push(torch.tensor([token, token]), table.history, table.matches, marks)
-    scores = repeats.penalise(
-        torch.zeros(2, VOCAB),
-        table.history,
-        table.matches,
-        table.dry_multiplier,
-        table.dry_base,
-        table.dry_allowed,
-        marks.exempt,
-    )
+    scores = -_penalty_now(table, marks)
     assert scores[0].abs().sum() == 0
     assert scores[1, 2] < 0
 
