@@ -120,13 +120,14 @@ def mark_drawn(
     penalised: torch.Tensor,
     penalisable: torch.Tensor,
     table: SamplingTable,
-    marks: repeats.Marks,
+    marks: repeats.Marks | None,
 ) -> None:
-    """After a draw: the drawn tokens count as seen (unless spared) and join the take's DRY
-    history (`model.repeats`); the noise moves on."""
+    """After a draw: the drawn tokens count as seen (unless spared) and, given `marks` (some
+    row has DRY), join the takes' DRY history (`model.repeats`); the noise moves on."""
     index = tokens[:, None]
     penalised.scatter_(1, index, penalised.gather(1, index) | penalisable.gather(1, index))
-    repeats.push(tokens, table.history, table.matches, marks)
+    if marks is not None:
+        repeats.push(tokens, table.history, table.matches, marks)
     table.drawn += 1
 
 

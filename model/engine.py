@@ -176,12 +176,13 @@ class Engine:
 
     def _sample_and_advance(self, batch: _Batch, logits: torch.Tensor) -> list[TokenEvent]:
         settings = [row.sampling for row in batch.rows]
-        exempt = self.marks.exempt if uses_dry(settings) else None
+        marks = self.marks if uses_dry(settings) else None
+        exempt = None if marks is None else marks.exempt
         tokens = sample(
             logits, batch.penalised, batch.table, candidates_for(settings, self._vocab), exempt
         )
         logprobs = token_logprobs(logits, tokens)
-        mark_drawn(tokens, batch.penalised, batch.penalisable, batch.table, self.marks)
+        mark_drawn(tokens, batch.penalised, batch.penalisable, batch.table, marks)
         batch.last = tokens
         batch.positions = batch.positions + 1
         return finish_rows(batch.rows, tokens.tolist(), self.stop_token_ids, logprobs.tolist())

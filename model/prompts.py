@@ -277,15 +277,16 @@ def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
     """Read the model's answer to `request`. Whatever the kind, a take that loops, copies the
     prompt's format template, copies the request back (`request_echo`) or holds a broken
     character (U+FFFD) is malformed."""
+    asked = build_messages(request)[-1]["content"]
     if request.kind in SCRIPT_KINDS:
-        parsed = _parse_script(request, text)
+        parsed = _parse_script(request, text, asked)
     elif request.kind is TaskKind.CHARACTER:
         parsed = _parse_sheet(request, text)
     elif request.kind is TaskKind.PREMISE:
         parsed = _parse_premise(text)
     else:
         parsed = _parse_beat(text)
-    found = (find_loop(text), template_echo(text), request_echo(request, text))
+    found = (find_loop(text), template_echo(text), _copy_of(asked, text))
     for problem in reversed((*found, broken_character(text))):
         if problem:
             parsed = _with_problem(parsed, problem)
@@ -296,7 +297,11 @@ def request_echo(request: TaskRequest, text: str) -> str | None:
     """A sentence naming the stretch of its request (the writer's words, the room's context, the
     script so far) that `text` writes out again word for word, longer than any answer of the
     corpus copies from its prompt (`takechecks.copied_run`), or None."""
-    asked = build_messages(request)[-1]["content"]
+    return _copy_of(build_messages(request)[-1]["content"], text)
+
+
+def _copy_of(asked: str, text: str) -> str | None:
+    """`request_echo` of the request asked as `asked` (its user message)."""
     copied = copied_run(text, asked)
     return None if copied is None else _COPY.format(copied)
 
@@ -324,12 +329,15 @@ def cast_of(request: TaskRequest) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name in names if name))
 
 
-def _parse_script(request: TaskRequest, text: str) -> ParsedAnswer:
+def _parse_script(request: TaskRequest, text: str, asked: str) -> ParsedAnswer:
     cast = known_speakers(request) or None
     document = _without_unfinished_end(_read_script(request, text, cast))
     if cast is not None:
-        asked = build_messages(request)[-1]["content"].casefold()
-        cast = (*cast, *_walk_ons(document, cast, asked), *_misread_cues(document, text))
+        cast = (
+            *cast,
+            *_walk_ons(document, cast, asked.casefold()),
+            *_misread_cues(document, text),
+        )
     problems = [str(problem) for problem in lint(document, cast)]
     printed = [e for e in document.elements if isinstance(e, PRINTED)]
     if not printed:

@@ -364,12 +364,15 @@ class SlotEngine:
         rows = slice(first, end)
         tokens = state.tokens[rows]
         state.last[rows] = tokens
+        # Only a take with DRY reads its history (a captured step's penalty of 0 leaves the
+        # others as they are), so a batch without one skips keeping it.
+        dry = uses_dry([row.sampling for row in self._rows[first:end]])
         mark_drawn(
             tokens,
             state.penalised[rows],
             state.penalisable[rows],
             _rows_of(state.table, rows),
-            self.marks,
+            self.marks if dry else None,
         )
         events = finish_rows(
             self._rows[first:end],
