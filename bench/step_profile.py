@@ -2,15 +2,20 @@
 
     python -m bench.step_profile                       # rows 1, 2, 3, 4, 6, 8; products as the bot
     python -m bench.step_profile --rows 1 4 --quantize off --steps 64
+    python -m bench.step_profile --rows 3 6 --shared-prompts off on --language Chinese
 
-The shipped model and adapter, loaded as the bot loads them (`for_queue`), a prompt of a room's
-request (375 tokens), then `--steps` decode steps of each row count, timed, then as many under the
-profiler, a few steps of warm-up first. Printed per row count: milliseconds per step (timed
-without the profiler), and the share of a profiled step's wall time in each part of it:
+The shipped model and adapter, loaded as the bot loads them (`for_queue`), the prompt of one of
+`bench.best_of`'s requests (`--kind`, `--language`: an English room's dialogue, 375 tokens, by
+default), its takes in the rows, then `--steps` decode steps of each row count, timed, then as
+many under the profiler, a few steps of warm-up first; with each `--shared-prompts` setting in
+turn (`model.cascade`: whether the rows read their shared prompt once). Printed per row count:
+milliseconds per step (timed without the profiler), and the share of a profiled step's wall time
+in each part of it:
 
 - **products**: the matrix products of the layers and the LM head (int8 weight-only, fbgemm's
   int8 or half-precision products, oneDNN's packed products, or plain matmul);
-- **attention**: scaled dot-product attention itself;
+- **attention**: scaled dot-product attention itself (with the cascade: both passes and their
+  merge);
 - **sampling**: the sampler (penalties, top-k/top-p, the Gumbel draw) and the drawn tokens'
   log-probabilities;
 - **other**: the rest of the step's wall time: norms, activations, rotary embedding, the key/value
@@ -36,7 +41,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from bench.best_of import REQUESTS
+from bench.best_of import requests
 from model import slots
 from model.batch import PromptGroup
 from model.generator import chat_prompt_ids
@@ -64,6 +69,9 @@ ATTENTION = frozenset(
         "aten::_scaled_dot_product_flash_attention_for_cpu",
         "aten::_scaled_dot_product_attention_math",
         "aten::_softmax",
+        # The cascade's merge (`model.cascade.Plan.attend`): nothing else in a step runs these.
+        "aten::sigmoid",
+        "aten::lerp",
     }
 )
 #: The label the sampler's calls run under (`labelled`).
@@ -76,6 +84,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=48, help="profiled decode steps per count")
     parser.add_argument("--quantize", default="", help="auto, int8 or off (default: the bot's)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument(
+        "--shared-prompts",
+        nargs="+",
+        default=["auto"],
+        choices=("auto", "on", "off"),
+        help="whether rows read their shared prompt once (model.cascade), each in turn",
+    )
+    parser.add_argument("--language", default="", help="English (default) or Chinese")
+    parser.add_argument(
+        "--kind", default=TaskKind.DIALOGUE.value, help="which of the six requests' prompt"
+    )
     return parser.parse_args(argv)
 
 
@@ -130,20 +149,24 @@ def main(argv: list[str] | None = None) -> None:
     # The sampler and the drawn tokens' log-probabilities, under a label of their own.
     slots.sample = labelled(slots.sample, SAMPLING)
     slots.token_logprobs = labelled(slots.token_logprobs, SAMPLING)
-    engine = SlotEngine(loaded.model, stop_token_ids=())
-    (request,) = [r for r in REQUESTS if r.kind is TaskKind.DIALOGUE]  # best_of's room
+    kind = TaskKind(args.kind)
+    (request,) = [r for r in requests(args.language) if r.kind is kind]  # best_of's room
     prompt = chat_prompt_ids(loaded.tokenizer, build_messages(request))
-    print(
-        f"model {loaded.name}, products {engine.fast.quantize}, {args.threads} threads, "
-        f"prompt {len(prompt)} tokens, {args.steps} steps per row count"
-    )
-    print("rows  ms/step  ms/row  products  attention  sampling  other")
-    for rows in args.rows:
-        f = profile_rows(engine, prompt, rows, args.steps)
+    for shared in args.shared_prompts:
+        engine = SlotEngine(loaded.model, stop_token_ids=(), shared_prompts=shared)
         print(
-            f"{rows:4d}  {f['ms']:7.2f}  {f['ms'] / rows:6.2f}  {f.get('products', 0):8.0%}"
-            f"  {f.get('attention', 0):9.0%}  {f.get('sampling', 0):8.0%}  {f.get('other', 0):5.0%}"
+            f"model {loaded.name}, products {engine.fast.quantize}, {args.threads} threads, "
+            f"{args.language or 'English'} {kind.value} prompt {len(prompt)} tokens, "
+            f"shared prompts {shared}, {args.steps} steps per row count"
         )
+        print("rows  ms/step  ms/row  products  attention  sampling  other")
+        for rows in args.rows:
+            f = profile_rows(engine, prompt, rows, args.steps)
+            print(
+                f"{rows:4d}  {f['ms']:7.2f}  {f['ms'] / rows:6.2f}  {f.get('products', 0):8.0%}"
+                f"  {f.get('attention', 0):9.0%}  {f.get('sampling', 0):8.0%}"
+                f"  {f.get('other', 0):5.0%}"
+            )
 
 
 if __name__ == "__main__":

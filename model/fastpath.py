@@ -135,7 +135,9 @@ def _default_rope(config: Any) -> bool:
 
 
 class Cache(Protocol):
-    """What the forward pass asks of a key/value cache."""
+    """What the forward pass asks of a key/value cache. One that also has `attend(layer, q,
+    scale)` computes each layer's attention itself, after `write` (a decode step's cascade over
+    shared prompts, `model.cascade`)."""
 
     def prepare(self, new: int) -> int:
         """Make room for `new` columns; return the columns attention sees (old and new)."""
@@ -745,6 +747,8 @@ class FastLlama:
         hidden = F.embedding(ids, self.embed)
         q_size = self.heads * self.head_dim
         kv_size = self.kv_heads * self.head_dim
+        # A decode step whose rows share prompts may attend in two passes (`model.cascade`).
+        attend: Callable[..., torch.Tensor] | None = getattr(cache, "attend", None)
         for index, layer in enumerate(self.layers):
             x = self._rms_norm(hidden, layer.ln_attn)
             qkv = layer.qkv(x)
@@ -759,9 +763,12 @@ class FastLlama:
             # The queries of one key/value head become extra query rows: [B, kv, groups*S, D].
             q = q.reshape(batch, new, self.kv_heads, self.groups, self.head_dim)
             q = q.permute(0, 2, 3, 1, 4).reshape(batch, self.kv_heads, self.groups * new, -1)
-            out = F.scaled_dot_product_attention(
-                q, keys, values, attn_mask=attn_mask, scale=self.scale
-            )
+            if attend is not None:
+                out = attend(index, q, self.scale)
+            else:
+                out = F.scaled_dot_product_attention(
+                    q, keys, values, attn_mask=attn_mask, scale=self.scale
+                )
             out = out.view(batch, self.kv_heads, self.groups, new, self.head_dim)
             out = out.permute(0, 3, 1, 2, 4).reshape(batch, new, q_size)
             hidden = hidden + layer.o(out)

@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from model import fastpath, repeats
+from model import cascade, fastpath, repeats
 from model.batch import (
     PromptGroup,
     Row,
@@ -65,6 +65,8 @@ def graphs_enabled() -> bool:
 @dataclass(slots=True)
 class _Row(Row):
     length: int = 0  # columns holding keys/values (prompt + generated so far, less the last token)
+    prompt: int = 0  # which prefill row its prompt came from: rows of one hold the same columns
+    shared: int = 0  # the prompt's columns
 
 
 class SlotCache:
@@ -148,6 +150,24 @@ class _StepView:
         """The engine moves the lengths after sampling."""
 
 
+class _CascadeView(_StepView):
+    """A step view whose attention reads each shared prompt once (`model.cascade`)."""
+
+    def __init__(
+        self,
+        cache: SlotCache,
+        lengths: torch.Tensor,
+        width: int,
+        column: int | None,
+        plan: cascade.Plan,
+    ) -> None:
+        super().__init__(cache, lengths, width, column)
+        self.plan = plan
+
+    def attend(self, layer: int, q: torch.Tensor, scale: float) -> torch.Tensor:
+        return self.plan.attend(self.cache.keys[layer], self.cache.values[layer], q, scale)
+
+
 class SlotEngine:
     """Step-level continuous batching over `fastpath.FastLlama`, rows in fixed slots."""
 
@@ -160,12 +180,15 @@ class SlotEngine:
         graphs: bool | None = None,
         kv_cache_mb: int = 0,
         marks: repeats.Marks | None = None,
+        shared_prompts: str | None = None,
     ) -> None:
         """`graphs`: capture the decode step (default: on CUDA, unless switched off). Off CUDA,
         True runs the captured shapes (padded rows, bucketed width, preallocated buffers) eagerly,
         so that a CPU can test what a GPU replays. `kv_cache_mb`: the most the key/value cache
         may hold, while it grows too (0: a quarter of the machine's memory; see `fits`).
-        `marks`: the vocabulary's DRY breakers (`model.repeats`; default none)."""
+        `marks`: the vocabulary's DRY breakers (`model.repeats`; default none).
+        `shared_prompts`: `auto`, `on` or `off`, whether an eager decode step reads a prompt
+        its rows share once (`model.cascade`; default from `WRITERS_ROOM_CASCADE`)."""
         self.model = model
         self.fast = fastpath.FastLlama(model)
         self.device = self.fast.device
@@ -184,6 +207,8 @@ class SlotEngine:
         # A GPU gets every row up front (and a step of fixed addresses); a CPU grows as needed.
         rows = _bucket(max_batch) if graphs else 0
         columns = 2048 if graphs else 0
+        self.shared_prompts = shared_prompts or cascade.mode()
+        self._prompts = 0  # prompts placed so far: each row's `prompt` is one of them
         self._rows: list[_Row] = []
         self.cache = SlotCache(self.fast, max(rows, 1), max(columns, 1))
         self._state = _State.empty(self.cache.rows, self._vocab, self.device)
@@ -308,8 +333,9 @@ class SlotEngine:
             candidates_for(group.sampling, self._vocab),
         )  # a take's first token repeats nothing of it: no DRY
         state.logprobs[rows] = token_logprobs(logits.expand(n, -1), state.tokens[rows])
+        self._prompts += 1
         self._rows.extend(
-            _Row(seq_id, sampling, 0, len(prompt))
+            _Row(seq_id, sampling, 0, len(prompt), self._prompts, len(prompt))
             for seq_id, sampling in zip(group.seq_ids, group.sampling, strict=True)
         )
 
@@ -338,10 +364,25 @@ class SlotEngine:
         penalty (a captured step always does; rows without it are unchanged by it)."""
         state = self._state
         lengths = state.lengths[:n]
+        column = None
         if aligned and all(row.length == width - 1 for row in self._rows):
             # Every row writes the same column and sees every column: no mask, no indexed writes.
-            view = _StepView(self.cache, lengths, width, column=width - 1)
-            mask = None
+            column = width - 1
+        plan = None
+        if self._graphs is None:  # a captured step's rows are padded: it reads every row
+            plan = cascade.plan(
+                [(row.prompt, row.shared) for row in self._rows],
+                [row.length for row in self._rows],
+                width,
+                setting=self.shared_prompts,
+                dtype=self.fast.dtype,
+                device=self.device,
+            )
+        mask = None
+        if plan is not None:
+            view: _StepView = _CascadeView(self.cache, lengths, width, column, plan)
+        elif column is not None:
+            view = _StepView(self.cache, lengths, width, column=column)
         else:
             columns = torch.arange(width, device=self.device)
             mask = columns[None, :] <= lengths[:, None]

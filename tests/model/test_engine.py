@@ -1,6 +1,7 @@
 """The engines on a tiny random Llama: joining or leaving mid-batch changes nothing a sequence
 would produce alone, and each sequence keeps its own sampling settings. Every test runs on the
-Hugging Face engine, the slot engine, and the slot engine in its CUDA-graph discipline (padded
+Hugging Face engine, the slot engine (reading each row's columns in one pass, and reading each
+shared prompt once: `model.cascade`), and the slot engine in its CUDA-graph discipline (padded
 rows, bucketed width, preallocated buffers, warm-up before the first replay) run eagerly."""
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ MakeEngine = Callable[..., BatchEngine]
 
 
 @pytest.fixture(
-    params=["hugging-face", "slots", "slots-graph-shapes"],
+    params=["hugging-face", "slots", "slots-shared-prompts", "slots-graph-shapes"],
 )
 def make(request: pytest.FixtureRequest) -> MakeEngine:
     if request.param == "hugging-face":
         return Engine
-    return partial(SlotEngine, graphs=request.param == "slots-graph-shapes")
+    if request.param == "slots-shared-prompts":  # every eager step reads each prompt once
+        return partial(SlotEngine, graphs=False, shared_prompts="on")
+    return partial(SlotEngine, graphs=request.param == "slots-graph-shapes", shared_prompts="off")
 
 
 GREEDY = Sampling(temperature=0.0, repetition_penalty=1.0, max_new_tokens=12)
@@ -187,10 +190,12 @@ def test_unpenalised_tokens_may_repeat_under_a_repetition_penalty(
 
 
 @pytest.mark.slow
-def test_the_real_model_decodes_in_the_slot_engine_as_generate_does() -> None:
+@pytest.mark.parametrize("discipline", ["graph-shapes", "shared-prompts"])
+def test_the_real_model_decodes_in_the_slot_engine_as_generate_does(discipline: str) -> None:
     """The shipped model in float32 (where the lean forward matches Hugging Face's to rounding):
     a request joining an idle engine, and another joining it mid-way, decode greedily exactly as
-    `generate` does."""
+    `generate` does — in the captured step's shapes, and with each request's two takes reading
+    their prompt once (`model.cascade`)."""
     from model.loading import ModelSettings, load_model
 
     loaded = load_model(ModelSettings(dtype="float32", device="cpu"))
@@ -201,16 +206,24 @@ def test_the_real_model_decodes_in_the_slot_engine_as_generate_does() -> None:
     ]
     ids = [list(p["input_ids"]) for p in prompts]
     greedy = Sampling(temperature=0.0, repetition_penalty=1.0, max_new_tokens=24)
-    engine = SlotEngine(model, stop_token_ids=(), max_batch=4, graphs=True)
+    if discipline == "graph-shapes":
+        engine = SlotEngine(model, stop_token_ids=(), max_batch=4, graphs=True)
+        takes = 1
+    else:
+        engine = SlotEngine(model, stop_token_ids=(), max_batch=4, shared_prompts="on")
+        takes = 2
     got: dict[int, list[int]] = {}
-    collect(engine.add([PromptGroup(tuple(ids[0]), (0,), (greedy,))]), got)
+    first = tuple(range(takes))
+    collect(engine.add([PromptGroup(tuple(ids[0]), first, (greedy,) * takes)]), got)
     for _ in range(5):
         collect(engine.step(), got)
-    collect(engine.add([PromptGroup(tuple(ids[1]), (1,), (greedy,))]), got)
+    second = tuple(range(takes, 2 * takes))
+    collect(engine.add([PromptGroup(tuple(ids[1]), second, (greedy,) * takes)]), got)
     while engine.active:
         collect(engine.step(), got)
-    for i, prompt in enumerate(ids):
-        assert got[i] == reference(model, prompt, greedy), tokenizer.decode(got[i])
+    for seq in range(2 * takes):
+        want = reference(model, ids[seq // takes], greedy)
+        assert got[seq] == want, tokenizer.decode(got[seq])
 
 
 def test_prompts_prefilled_in_several_passes_grow_the_cache_once(

@@ -1,0 +1,105 @@
+"""Cascade attention against one pass (`model.cascade`): the attention of one decode step.
+
+    python -m bench.cascade                  # SmolLM2-135M's shape, rows 3 4 6 8, prompts 300-1200
+    python -m bench.cascade --rows 6 --prompts 800 --generated 20 200 --threads 2
+
+Keys and values in buffers as the slot engine holds them (rows of one prompt hold the same first
+columns), random, in bf16; per (rows, prompt, generated) the attention of one step over every
+layer, timed as one pass over each row's columns and as the cascade (each prompt read once, then
+every row's own columns, merged), alternating, the best of `--repeats`. Printed: milliseconds per
+step (all layers), their ratio, and whether `model.cascade.plan` picks the cascade there (`auto`),
+so a change of its cost model can be checked against this machine. Figures, not tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+from torch.nn import functional as F
+
+from model import cascade
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[3, 4, 6, 8])
+    parser.add_argument("--prompts", type=int, nargs="+", default=[300, 600, 1200])
+    parser.add_argument("--generated", type=int, nargs="+", default=[20, 200])
+    parser.add_argument("--rooms", type=int, default=1, help="prompts the rows are shared among")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=200, help="steps timed per figure")
+    parser.add_argument("--layers", type=int, default=30)
+    parser.add_argument("--kv-heads", type=int, default=3)
+    parser.add_argument("--groups", type=int, default=3, help="query heads per key/value head")
+    parser.add_argument("--head-dim", type=int, default=64)
+    return parser.parse_args(argv)
+
+
+def best_of(function: Callable[[], object], repeats: int) -> float:
+    """Seconds per call, the best of three runs of `repeats` calls."""
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(repeats):
+            function()
+        runs.append((time.perf_counter() - started) / repeats)
+    return min(runs)
+
+
+def one(args: argparse.Namespace, rows: int, prompt: int, generated: int) -> None:
+    dtype, dim = torch.bfloat16, args.head_dim
+    width = prompt + generated + 1
+    keys = torch.randn(rows, args.kv_heads, width + 64, dim, dtype=dtype)
+    values = torch.randn_like(keys)
+    prompts = [(row % args.rooms, prompt) for row in range(rows)]
+    for row, (room, _) in enumerate(prompts):
+        keys[row, :, :prompt] = keys[room, :, :prompt]
+        values[row, :, :prompt] = values[room, :, :prompt]
+    q = torch.randn(rows, args.kv_heads, args.groups, dim, dtype=dtype)
+    lengths = [width - 1] * rows
+    scale = dim**-0.5
+    cpu = torch.device("cpu")
+    forced = cascade.plan(prompts, lengths, width, setting="on", dtype=dtype, device=cpu)
+    chosen = cascade.plan(prompts, lengths, width, setting="auto", dtype=dtype, device=cpu)
+    assert forced is not None
+    # The plain step of the slot engine: aligned rows, no mask.
+    k, v = keys[:, :, :width], values[:, :, :width]
+
+    def plain() -> object:
+        return F.scaled_dot_product_attention(q, k, v, scale=scale)
+
+    def shared() -> object:
+        return forced.attend(keys, values, q, scale)
+
+    for function in (plain, shared):
+        for _ in range(10):
+            function()
+    one_pass = best_of(plain, args.repeats) * args.layers * 1e3
+    two = best_of(shared, args.repeats) * args.layers * 1e3
+    print(
+        f"{rows:4d}  {args.rooms:5d}  {prompt:6d}  {generated:9d}  {one_pass:8.2f}  {two:7.2f}"
+        f"  {two / one_pass:5.2f}×  {'cascade' if chosen else 'one pass'}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not cascade.available(torch.device("cpu")):
+        raise SystemExit("this torch has no CPU attention kernel that gives the log-sum-exp")
+    print(
+        f"{args.threads} threads, {args.layers} layers, {args.kv_heads} key/value heads × "
+        f"{args.groups} queries, head size {args.head_dim}, bf16; ms per step (all layers)"
+    )
+    print("rows  rooms  prompt  generated  one pass  cascade  ratio  auto picks")
+    for rows in args.rows:
+        for prompt in args.prompts:
+            for generated in args.generated:
+                one(args, rows, prompt, generated)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Cascade attention (`model.cascade`): reading a shared prompt once per group of rows gives
+the attention that reading every row's copy gives, and is chosen only where it reads less."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from model import cascade
+
+KV, PER, DIM = 3, 3, 16  # SmolLM2's grouping: three query heads to a key/value head
+
+
+def rows_with_prompts(
+    prompts: list[tuple[int, int]], lengths: list[int], columns: int, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Key/value buffers whose rows of one prompt id hold the same first columns."""
+    generator = torch.Generator().manual_seed(7)
+    n = len(prompts)
+    keys = torch.randn(n, KV, columns, DIM, generator=generator).to(dtype)
+    values = torch.randn(n, KV, columns, DIM, generator=generator).to(dtype)
+    first: dict[int, int] = {}
+    for row, (prompt, shared) in enumerate(prompts):
+        source = first.setdefault(prompt, row)
+        keys[row, :, :shared] = keys[source, :, :shared]
+        values[row, :, :shared] = values[source, :, :shared]
+    return keys, values
+
+
+def plain(
+    keys: torch.Tensor, values: torch.Tensor, q: torch.Tensor, lengths: list[int], width: int
+) -> torch.Tensor:
+    """Every row's own columns up to its length, in one pass (the step without a cascade)."""
+    allowed = torch.arange(width)[None, :] <= torch.tensor(lengths)[:, None]
+    mask = torch.zeros(allowed.shape, dtype=q.dtype).masked_fill_(~allowed, float("-inf"))
+    n = q.shape[0]
+    return F.scaled_dot_product_attention(
+        q, keys[:n, :, :width], values[:n, :, :width], attn_mask=mask[:, None, None], scale=0.25
+    )
+
+
+@pytest.mark.parametrize(
+    ("prompts", "lengths"),
+    [
+        # Three takes of one request, in step (the aligned step: no mask).
+        ([(1, 40)] * 3, [52, 52, 52]),
+        # Two requests whose rows interleave (a leaving row was replaced by the last), a third
+        # alone, prompts of different lengths, takes at different lengths.
+        ([(1, 40), (2, 25), (1, 40), (3, 9), (2, 25), (1, 40)], [41, 30, 60, 9, 26, 47]),
+        # A row on its first step after the prompt: its own columns are the new one alone.
+        ([(5, 30), (5, 30)], [30, 35]),
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_reading_a_shared_prompt_once_attends_as_reading_every_copy(
+    prompts: list[tuple[int, int]], lengths: list[int], dtype: torch.dtype
+) -> None:
+    width = max(lengths) + 1
+    keys, values = rows_with_prompts(prompts, lengths, width + 8, dtype)
+    q = torch.randn(len(prompts), KV, PER, DIM, generator=torch.Generator().manual_seed(3))
+    q = q.to(dtype)
+    plan = cascade.plan(prompts, lengths, width, setting="on", dtype=dtype, device=q.device)
+    assert plan is not None
+    got = plan.attend(keys, values, q, 0.25)
+    want = plain(keys, values, q, lengths, width)
+    tolerance = 1e-5 if dtype == torch.float32 else 2e-2
+    assert got.shape == want.shape
+    torch.testing.assert_close(got.float(), want.float(), atol=tolerance, rtol=tolerance)
+    # The shared part carries weight: a wrong merge of it would not pass.
+    assert plan.groups and all(group.length > 0 for group in plan.groups)
+
+
+def test_a_step_reads_its_rows_in_one_pass_where_the_cascade_would_read_about_as_much() -> None:
+    def choose(prompts: list[tuple[int, int]], lengths: list[int], setting: str = "auto") -> bool:
+        width = max(lengths) + 1
+        cpu = torch.device("cpu")
+        found = cascade.plan(
+            prompts, lengths, width, setting=setting, dtype=torch.float32, device=cpu
+        )
+        return found is not None
+
+    # Best-of-2 of three takes on an 800-column prompt: five of six copies are not read.
+    assert choose([(1, 800)] * 6, [820] * 6)
+    # Four rooms' takes, each room's prompt read once.
+    assert choose([(room, 600) for room in range(4) for _ in range(4)], [640] * 16)
+    # Nothing shared: one pass, whatever the lengths.
+    assert not choose([(room, 900) for room in range(6)], [950] * 6)
+    # A short prompt, or a take that has outgrown its prompt, is not worth a second pass.
+    assert not choose([(1, 40)] * 3, [60] * 3)
+    assert not choose([(1, 100)] * 2, [900, 900])
+    # Switched off, never; on, whenever (the engine tests run every step so).
+    assert not choose([(1, 800)] * 6, [820] * 6, setting="off")
+    assert choose([(1, 40)] * 3, [60] * 3, setting="on")
+    assert (
+        cascade.plan(
+            [(1, 800)] * 6,
+            [820] * 6,
+            821,
+            setting="on",
+            dtype=torch.float32,
+            device=torch.device("meta"),
+        )
+        is None
+    )  # off a CPU: no kernel that gives the log-sum-exp
+
+
+def test_the_switch_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value, want in (("0", "off"), ("off", "off"), ("1", "on"), ("auto", "auto"), ("", "auto")):
+        monkeypatch.setenv(cascade.SWITCH, value)
+        assert cascade.mode() == want
+    monkeypatch.delenv(cascade.SWITCH)
+    assert cascade.mode() == "auto"
