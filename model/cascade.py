@@ -17,7 +17,8 @@ merges the two by their log-sum-exps.
 prompts are short or unshared reads its rows as before (`Plan` None). CPU only: the log-sum-exp
 comes from the kernel PyTorch's attention runs on a CPU (`_scaled_dot_product_flash_attention_
 for_cpu`, which returns it); elsewhere, and where that kernel is missing, every step is plain.
-`WRITERS_ROOM_CASCADE` = `0` (never), `1` (whenever a prompt is shared, for tests) or `auto`.
+`WRITERS_ROOM_CASCADE` = `0` (never), `1` (every eager step, shared or not: the tests) or
+`auto`.
 """
 
 from __future__ import annotations
@@ -32,12 +33,19 @@ SWITCH = "WRITERS_ROOM_CASCADE"
 
 _FLASH = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
 
-#: The cost model, in key/value columns read by one query row group (one row's worth): a call
-#: of the attention kernel costs about `_CALL` columns, the second pass and the merge together
-#: about `_MERGE` (timed on this project's 2-core AVX-512 CPU at SmolLM2-135M's shape: see
-#: `bench/cascade.py`).
+#: The cost model, in what one row's attention to one column costs in one plain pass. A group's
+#: pass over its prompt's P columns costs `P × (_SHARED_READ + _SHARED_ROW × rows)`: the columns
+#: are read once, but every row's queries are still scored against them (a product of more query
+#: rows, cheaper per row). A call of the kernel costs about `_CALL`, gathering the queries of a
+#: group whose rows are not neighbours and scattering its output `_GATHER`, the second pass's
+#: merge `_MERGE`; and the cascade is taken only below `_MARGIN` of one pass's cost. Timed on this
+#: project's 2-core AVX-512 CPU at SmolLM2-135M's shape (`bench/cascade.py`).
+_SHARED_READ = 0.8
+_SHARED_ROW = 0.3
 _CALL = 120
+_GATHER = 200
 _MERGE = 700
+_MARGIN = 0.9
 
 
 def mode() -> str:
@@ -84,7 +92,7 @@ class Plan:
         buffers `[rows, kv, columns, D]`."""
         assert _FLASH is not None
         n, kv, per, dim = q.shape
-        if len(self.groups) == 1 and self.groups[0].count == n:
+        if len(self.groups) == 1 and self.groups[0].count == n:  # its rows are slice(0, n)
             shared_out, shared_lse = self._shared(keys, values, q, self.groups[0], scale)
         else:
             shared_out = q.new_empty((n, kv, per, dim))
@@ -148,12 +156,9 @@ def plan(
     if len(members) == n and setting != "on":
         return None  # nothing is shared
     start = min(columns for _, columns in prompts)
-    plain = n * width + _CALL
-    cascade = sum(prompts[rows[0]][1] + _CALL for rows in members.values())
-    cascade += n * (width - start) + _CALL + _MERGE
-    if setting != "on" and cascade >= plain:
-        return None
     groups = tuple(_group(rows, prompts[rows[0]][1], device) for rows in members.values())
+    if setting != "on" and cost(groups, n, start, width) >= _MARGIN * (n * width + _CALL):
+        return None
     own = [columns for _, columns in prompts]
     if all(c == start for c in own) and all(length == width - 1 for length in lengths):
         return Plan(groups, start, width, None)
@@ -164,6 +169,18 @@ def plan(
     mask = torch.zeros(allowed.shape, dtype=dtype, device=device)
     mask.masked_fill_(~allowed, float("-inf"))
     return Plan(groups, start, width, mask[:, None, None, :])
+
+
+def cost(groups: Sequence[Shared], n: int, start: int, width: int) -> float:
+    """What the cascade's passes over `n` rows cost (see `_SHARED_READ`), one pass costing
+    `n × width + _CALL`."""
+    shared = sum(
+        g.length * (_SHARED_READ + _SHARED_ROW * g.count)
+        + _CALL
+        + (0 if isinstance(g.rows, slice) else _GATHER)
+        for g in groups
+    )
+    return shared + n * (width - start) + _CALL + _MERGE
 
 
 def _group(rows: list[int], length: int, device: torch.device) -> Shared:

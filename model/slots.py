@@ -65,7 +65,7 @@ def graphs_enabled() -> bool:
 @dataclass(slots=True)
 class _Row(Row):
     length: int = 0  # columns holding keys/values (prompt + generated so far, less the last token)
-    prompt: int = 0  # which prefill row its prompt came from: rows of one hold the same columns
+    prompt: int = 0  # the prompt it continues, counted as placed: rows of one share its columns
     shared: int = 0  # the prompt's columns
 
 

@@ -3,11 +3,16 @@ the attention that reading every row's copy gives, and is chosen only where it r
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from torch.nn import functional as F
 
 from model import cascade
+from model.batch import PromptGroup, TokenEvent
+from model.slots import SlotEngine
+from model.tasks import Sampling
 
 KV, PER, DIM = 3, 3, 16  # SmolLM2's grouping: three query heads to a key/value head
 
@@ -111,3 +116,63 @@ def test_the_switch_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
         assert cascade.mode() == want
     monkeypatch.delenv(cascade.SWITCH)
     assert cascade.mode() == "auto"
+
+
+def test_takes_sharing_prompts_decode_the_same_with_the_prompts_read_once(
+    tiny_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three requests of two and three takes, each take its own seed and budget: takes leave
+    at different steps (the last row moves into the freed one, so a request's rows stop being
+    neighbours), a request joins mid-way, one is cancelled, and a later request repeats an
+    earlier prompt. Reading each prompt once, every take is what reading every copy gives."""
+    plans: list[cascade.Plan] = []
+    planned = cascade.plan
+
+    def spy(*args: Any, **kwargs: Any) -> cascade.Plan | None:
+        found = planned(*args, **kwargs)
+        if found is not None:
+            plans.append(found)
+        return found
+
+    monkeypatch.setattr(cascade, "plan", spy)
+    generator = torch.Generator().manual_seed(1)
+    prompts = [
+        tuple(torch.randint(0, 500, (size,), generator=generator).tolist()) for size in (37, 23, 51)
+    ]
+
+    def takes(seq_ids: tuple[int, ...], budgets: tuple[int, ...]) -> tuple[Sampling, ...]:
+        return tuple(
+            Sampling(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=budget, seed=seq)
+            for seq, budget in zip(seq_ids, budgets, strict=True)
+        )
+
+    def run(setting: str) -> dict[int, list[int]]:
+        engine = SlotEngine(tiny_model, stop_token_ids=(), max_batch=16, shared_prompts=setting)
+        got: dict[int, list[int]] = {}
+
+        def collect(events: list[TokenEvent]) -> None:
+            for event in events:
+                if event.token_id is not None:
+                    got.setdefault(event.seq_id, []).append(event.token_id)
+
+        collect(engine.add([PromptGroup(prompts[0], (0, 1, 2), takes((0, 1, 2), (6, 20, 14)))]))
+        for _ in range(3):
+            collect(engine.step())
+        joining = [
+            PromptGroup(prompts[1], (3, 4), takes((3, 4), (5, 18))),
+            PromptGroup(prompts[2], (5, 6, 7), takes((5, 6, 7), (9, 16, 25))),
+        ]
+        collect(engine.add(joining))
+        for _ in range(4):
+            collect(engine.step())
+        engine.drop([4])
+        collect(engine.add([PromptGroup(prompts[0], (8, 9), takes((8, 9), (7, 12)))]))
+        while engine.active:
+            collect(engine.step())
+        return got
+
+    once, every_copy = run("on"), run("off")
+    assert once == every_copy
+    assert len(once) == 10 and len(set(map(tuple, once.values()))) == 10  # ten different takes
+    assert any(not isinstance(g.rows, slice) for p in plans for g in p.groups)  # scattered rows
+    assert any(p.mask is None for p in plans) and any(p.mask is not None for p in plans)
