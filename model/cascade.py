@@ -33,19 +33,23 @@ SWITCH = "WRITERS_ROOM_CASCADE"
 
 _FLASH = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
 
-#: The cost model, in what one row's attention to one column costs in one plain pass. A group's
-#: pass over its prompt's P columns costs `P × (_SHARED_READ + _SHARED_ROW × rows)`: the columns
-#: are read once, but every row's queries are still scored against them (a product of more query
-#: rows, cheaper per row). A call of the kernel costs about `_CALL`, gathering the queries of a
-#: group whose rows are not neighbours and scattering its output `_GATHER`, the second pass's
-#: merge `_MERGE`; and the cascade is taken only below `_MARGIN` of one pass's cost. Timed on this
-#: project's 2-core AVX-512 CPU at SmolLM2-135M's shape (`bench/cascade.py`).
+#: The cost model, in what one row's attention to one column costs in one pass (one pass over
+#: n rows of w columns: `n × w + _CALL`). A group's pass over its prompt's P columns costs
+#: `P × (_SHARED_READ + _SHARED_ROW × rows)`: the columns are read once, but every row's queries
+#: are still scored against them (a product of more query rows, cheaper per row), plus `_GROUP`
+#: (the call, its queries laid out as one sequence's), plus `_GATHER` where its rows are not
+#: neighbours; each row's own columns after the prompts cost `_OWN` a column, and the second pass
+#: and the merge `_MERGE`. The cascade is taken only below `_MARGIN` of one pass's cost. Fitted
+#: (least squares, within about 10%) to `bench/cascade.py`'s 48 shapes on this project's 2-core
+#: AVX-512 CPU, two threads, SmolLM2-135M's heads.
+_CALL = 60
 _SHARED_READ = 0.8
-_SHARED_ROW = 0.3
-_CALL = 120
-_GATHER = 200
-_MERGE = 700
-_MARGIN = 0.9
+_SHARED_ROW = 0.4
+_GROUP = 460
+_GATHER = 290
+_OWN = 0.8
+_MERGE = 290
+_MARGIN = 0.8
 
 
 def mode() -> str:
@@ -176,11 +180,11 @@ def cost(groups: Sequence[Shared], n: int, start: int, width: int) -> float:
     `n × width + _CALL`."""
     shared = sum(
         g.length * (_SHARED_READ + _SHARED_ROW * g.count)
-        + _CALL
+        + _GROUP
         + (0 if isinstance(g.rows, slice) else _GATHER)
         for g in groups
     )
-    return shared + n * (width - start) + _CALL + _MERGE
+    return shared + _OWN * n * (width - start) + _MERGE
 
 
 def _group(rows: list[int], length: int, device: torch.device) -> Shared:

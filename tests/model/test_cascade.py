@@ -88,7 +88,10 @@ def test_a_step_reads_its_rows_in_one_pass_where_the_cascade_would_read_about_as
     # Best-of-2 of three takes on an 800-column prompt: five of six copies are not read.
     assert choose([(1, 800)] * 6, [820] * 6)
     # Four rooms' takes, each room's prompt read once.
-    assert choose([(room, 600) for room in range(4) for _ in range(4)], [640] * 16)
+    assert choose([(room, 800) for room in range(4) for _ in range(4)], [840] * 16)
+    # Four rooms of two takes whose rows are not neighbours, on short prompts: the four passes
+    # and the gathers cost more than the copies they spare.
+    assert not choose([(room % 4, 300) for room in range(8)], [400] * 8)
     # Nothing shared: one pass, whatever the lengths.
     assert not choose([(room, 900) for room in range(6)], [950] * 6)
     # A short prompt, or a take that has outgrown its prompt, is not worth a second pass.
