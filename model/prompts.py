@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from model import prompts_zh as zh
@@ -276,7 +277,8 @@ class ParsedAnswer:
 def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
     """Read the model's answer to `request`. Whatever the kind, a take that loops, copies the
     prompt's format template, copies the request back (`request_echo`) or holds a broken
-    character (U+FFFD) is malformed."""
+    character (U+FFFD) is malformed; so is a script take that writes the prompt's labels
+    (`prompt_label`)."""
     asked = build_messages(request)[-1]["content"]
     if request.kind in SCRIPT_KINDS:
         parsed = _parse_script(request, text, asked)
@@ -286,11 +288,86 @@ def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
         parsed = _parse_premise(text)
     else:
         parsed = _parse_beat(text)
-    found = (find_loop(text), template_echo(text), _copy_of(asked, text))
+    found = (
+        find_loop(text),
+        template_echo(text),
+        _copy_of(asked, text),
+        prompt_label(request, text),
+    )
     for problem in reversed((*found, broken_character(text))):
         if problem:
             parsed = _with_problem(parsed, problem)
     return parsed
+
+
+def prompt_label(request: TaskRequest, text: str) -> str | None:
+    """A sentence naming a label of the prompt's own (“Hint:”, “Current scene:”, a character
+    sheet's “personality:”, 身份：) that a script take of `request` writes as if it were filling in
+    the request's form, or None. English labels count at a line's start, and a sheet's inside
+    its brackets (“(role: …; voice: …)”); Chinese ones wherever a colon follows them. The labels
+    are read from the prompt builders, in both languages. Other kinds answer in fields of their
+    own (a premise's `Title:`), so only script takes are read."""
+    if request.kind not in SCRIPT_KINDS:
+        return None
+    latin, chinese = _prompt_labels()
+    found = latin.search(text) or chinese.search(text)
+    if found is None:
+        return None
+    label = found.groupdict().get("label") or found.group("field")
+    return _LABEL.format(label + found.group("colon"))
+
+
+#: What `prompt_label`'s sentence says (the ranking weighs it as a template echo).
+PROMPT_LABEL = "writes a label of the prompt"
+_LABEL = "The take " + PROMPT_LABEL + " (“{}”) instead of the script."
+
+
+@functools.cache
+def _prompt_labels() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Patterns of the labels the prompts write before a value: the context's, the tasks' and a
+    character sheet's, found by rendering every kind of request whose every value is a marker.
+    “Title:” is left out in English: `TITLE: THREE WEEKS LATER` is a screenplay's own line."""
+    sheet = CharacterSheet(_WRITERS, **{name: _WRITERS for name in SHEET_FIELDS})
+    script = "SCRIPTSOFAR"  # the script so far is parsed as Fountain: a word, not the marker
+    # A label the prompt writes before a value (`Current scene: \x00`, `（身份：\x00`).
+    before_value = re.compile(
+        rf"([A-Za-z][A-Za-z ]{{1,30}}[A-Za-z]|[{CJK}]{{2,8}})[:：]\s*(?:-\s*)?(?:△\s*)?"
+        rf"(?:{_WRITERS}|{script})"
+    )
+    labels: set[str] = set()
+    for language in ("English", "Chinese"):
+        context = PromptContext(
+            title=_WRITERS,
+            logline=_WRITERS,
+            genre=_WRITERS,
+            tone=_WRITERS,
+            language=language,
+            characters=(sheet,),
+            scene_heading=_WRITERS,
+            beat=_WRITERS,
+            recent_script=script,
+        )
+        for kind in TaskKind:
+            asked = build_messages(TaskRequest(kind, _WRITERS, (_WRITERS,), context))[-1]
+            labels.update(before_value.findall(asked["content"]))
+    fields = {name.casefold() for name in SHEET_FIELDS}
+    latin = {label for label in labels if label.isascii()} - {"Title"}
+    cjk = labels - latin - {"Title"}
+
+    def either(words: Iterable[str]) -> str:
+        return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+    at_start = either(label for label in latin if label.casefold() not in fields)
+    in_brackets = either(label for label in latin if label.casefold() in fields)
+    return (
+        re.compile(
+            rf"(?:^[ \t]*[-*]?[ \t]*\**(?P<label>{at_start})"
+            rf"|[(;][ \t]*(?P<field>{in_brackets}))\**[ \t]*(?P<colon>[:：])",
+            re.IGNORECASE | re.MULTILINE,
+        ),
+        # After a line's start, a bracket, punctuation or a space: 系统提示： is no 提示：.
+        re.compile(rf"(?:^|(?<=[\s（(；;，,、。△]))(?P<label>{either(cjk)})(?P<colon>[:：])", re.M),
+    )
 
 
 def request_echo(request: TaskRequest, text: str) -> str | None:

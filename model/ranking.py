@@ -9,8 +9,9 @@ the best `n` by this score (higher is better):
 
 - **severity**: the sum over the take's problems (`model.prompts.parse_answer`) of their
   weight: a broken character, a loop, an echo of the prompt's answer template, a copy of the
-  request (`model.prompts.request_echo`) or a take with no screenplay text (or no speaker, no
-  scene heading) `SEVERE` each; a speaker who is not in
+  request (`model.prompts.request_echo`), a label of the prompt written in a script take
+  (`model.prompts.prompt_label`) or a take with no screenplay text (or no speaker, no scene
+  heading) `SEVERE` each; a speaker who is not in
   the cast `CAST` each; any other lint finding `MINOR` each. `PROBLEM_WEIGHT` exceeds the whole
   range the other two terms span, so a malformed take never outranks a clean one, and of two
   malformed takes the less broken comes first.
@@ -44,7 +45,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from model.prompts import REQUEST_ECHO, ParsedAnswer, template_echo
+from model.prompts import PROMPT_LABEL, REQUEST_ECHO, ParsedAnswer, template_echo
 from model.takechecks import broken_character, find_loop
 from model.tasks import PromptContext, TaskRequest, is_chinese
 
@@ -75,6 +76,7 @@ _NOT_A_SCRIPT = (
     "has no character speaking",
     "has no scene heading",
     REQUEST_ECHO,
+    PROMPT_LABEL,
 )
 _NOT_IN_CAST = "is not in the cast"
 

@@ -118,7 +118,7 @@ _ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("accepted as sampled (no problem)", "accepted_rate", _PERCENT),
     ("looping takes", "loop_rate", _PERCENT),
     ("cues in cast", "in_cast_rate", _PERCENT),
-    ("echoes (answer template or request)", "echo_rate", _PERCENT),
+    ("echoes (answer template, request or prompt label)", "echo_rate", _PERCENT),
     ("broken characters (U+FFFD)", "broken_rate", _PERCENT),
     ("letters in the room's script", "language_share", _PERCENT),
     ("distinct-2 across takes", "distinct2", "{:.3f}".format),

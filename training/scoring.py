@@ -3,8 +3,9 @@
 For one take of a `TaskRequest` (any of the six kinds): whether it is clean after the bot's own
 parse (`model.prompts.parse_answer`: repair and lint for script kinds, the fields of a sheet or a
 premise, a beat that is something happening), whether it loops (`model.takechecks.find_loop`),
-copies the prompt's answer template (`model.prompts.template_echo`) or the request itself
-(`request_echo`), or holds a broken character (U+FFFD), how many of its cues are spoken by
+copies the prompt's answer template (`model.prompts.template_echo`), the request itself
+(`request_echo`) or, in a script take, a label of the prompt (`prompt_label`), or holds a
+broken character (U+FFFD), how many of its cues are spoken by
 characters the room knows, the share of its letters in the room's writing system
 (`model.ranking.language_share`, as best-of-N ranks by it: CJK letters in a Chinese room, Latin
 letters in an English one), ROUGE-L against the held-out answer and the longest run of words it
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from model.prompts import known_speakers, parse_answer, request_echo, template_echo
+from model.prompts import known_speakers, parse_answer, prompt_label, request_echo, template_echo
 from model.ranking import language_share
 from model.takechecks import broken_character, find_loop, without_parentheses
 from model.tasks import SCRIPT_KINDS, TaskRequest
@@ -126,7 +127,7 @@ class TakeScore:
 def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyIndex) -> TakeScore:
     """Score one take of `request` as the bot reads it (`parse_answer`)."""
     parsed = parse_answer(request, text)
-    echo = template_echo(text) or request_echo(request, text)
+    echo = template_echo(text) or request_echo(request, text) or prompt_label(request, text)
     apart = {find_loop(text), echo, broken_character(text)} - {None}
     cues, in_cast = _cues(request, parsed.fountain) if request.kind in SCRIPT_KINDS else (0, 0)
     language = request.context.language

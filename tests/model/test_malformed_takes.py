@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from model.generator import Generator
-from model.prompts import build_messages, parse_answer, request_echo, template_echo
+from model.prompts import (
+    build_messages,
+    parse_answer,
+    prompt_label,
+    request_echo,
+    template_echo,
+)
 from model.tasks import (
     CharacterSheet,
     ProgressCallback,
@@ -131,9 +137,10 @@ def test_a_take_that_names_the_requests_people_and_places_is_no_copy() -> None:
     assert parse_answer(request, take).problems == ()
 
 
-def test_no_answer_of_the_corpus_copies_its_prompt_back() -> None:
+def test_no_answer_of_the_corpus_copies_its_prompt_back_or_writes_its_labels() -> None:
     # The corpus's answers quote their prompts (a character's description, the situation) for
-    # up to 22 words, or 29 Chinese characters, in a row: the check starts past both.
+    # up to 22 words, or 29 Chinese characters, in a row: the check starts past both. Nor does
+    # any write a label of its prompt (系统提示： in an action line is no 提示：).
     from training.data import examples_for, load_source
 
     copies = [
@@ -141,9 +148,65 @@ def test_no_answer_of_the_corpus_copies_its_prompt_back() -> None:
         for script in load_source(None)
         for example in examples_for(script)
         if example.request is not None
-        and (echo := request_echo(example.request, example.answer)) is not None
+        and (
+            echo := request_echo(example.request, example.answer)
+            or prompt_label(example.request, example.answer)
+        )
+        is not None
     ]
     assert copies == []
+
+
+ZH_ROOM = PromptContext(language="Chinese")
+
+
+@pytest.mark.parametrize(
+    ("kind", "take", "label"),
+    [
+        # Seen in session 15's evaluation: a continuation that wrote the beat prompt's label.
+        (
+            TaskKind.CONTINUE,
+            "EXT. BOOTH - DAWN\n\nA door opens.\n\nHint: In front of the mirror, a chair.",
+            "Hint:",
+        ),
+        (TaskKind.SCENE, "INT. DINER - NIGHT\n\nCurrent scene: the diner.\n", "Current scene:"),
+        (TaskKind.DIALOGUE, "MARA (role: the cook; personality: stubborn)\nGo.", "role:"),
+        (TaskKind.DIALOGUE, "- **Situation**: Mara hides Tom.\n\nMARA\nGo.", "Situation:"),
+        # A character sheet written out in brackets, a Chinese room's labels.
+        (TaskKind.CONTINUE, "铁三娘（外形：69岁，身份：老镖头）走进来。", "外形："),
+        (TaskKind.DIALOGUE, "石满仓：（身份：镖师）走吧。", "身份："),
+        (TaskKind.SCENE, "内景 茶馆 - 夜\n\n△ 提示：阿梅擦着柜台。", "提示："),
+    ],
+)
+def test_a_script_take_that_fills_in_the_prompts_form_is_malformed(
+    kind: TaskKind, take: str, label: str
+) -> None:
+    request = TaskRequest(kind, SITUATION, ("MARA", "TOM"), ROOM if label.isascii() else ZH_ROOM)
+    problems = parse_answer(request, take).problems
+    assert problems and f"(“{label}”)" in problems[0]
+    assert prompt_label(request, take)
+
+
+@pytest.mark.parametrize(
+    ("kind", "take"),
+    [
+        # A screenplay's own lines: a title card, a character called VOICE, a system prompt.
+        (TaskKind.SCENE, "INT. DINER - NIGHT\n\nTITLE: THREE WEEKS LATER\n\nMara waits."),
+        (TaskKind.DIALOGUE, "VOICE (V.O.)\nHello?\n\nMARA\nWho is this?"),
+        (TaskKind.CONTINUE, "Tone deaf, Mara sings on.\n\nMARA\nThe genre: tragedy."),
+        (TaskKind.CONTINUE, "△ 屏幕上，系统提示：本户已列入优化名单。"),
+    ],
+)
+def test_a_script_take_may_write_words_that_are_also_prompt_labels(
+    kind: TaskKind, take: str
+) -> None:
+    room = ROOM if take.isascii() else ZH_ROOM
+    assert prompt_label(TaskRequest(kind, SITUATION, ("MARA",), room), take) is None
+
+
+def test_a_premise_answers_in_the_fields_it_was_asked_for() -> None:
+    request = TaskRequest(TaskKind.PREMISE, "a cook hides a thief")
+    assert prompt_label(request, "Title: Night Shift\nLogline: A cook hides a thief.") is None
 
 
 def test_a_long_hostile_copy_is_judged_in_one_pass() -> None:

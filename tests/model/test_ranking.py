@@ -35,6 +35,7 @@ CLEAN = "MARA\nYou can't stay here.\n\nTOM\nOne night. Then I'm gone."
 OTHER = "TOM\nThe ferry leaves at six.\n\nMARA\nThen you'd better run."
 INVENTED = "MARA\nWho's that?\n\nGRIMSBY\nA friend of Tom's."
 LOOPING = "MARA\n" + "Go go go go go go go go go go go go go.\n" * 6
+LABELLED = "MARA (role: cook; personality: stubborn)\nYou can't stay here.\n\nTOM\nOne night."
 
 
 def candidate(text: str, pmi: float | None = None, request: TaskRequest = DIALOGUE) -> Candidate:
@@ -69,10 +70,14 @@ def test_a_malformed_candidate_never_outranks_a_clean_one(
 
 
 def test_the_less_broken_of_two_malformed_takes_comes_first() -> None:
-    # An invented speaker is a lesser fault than a loop, whatever the relevance says.
+    # An invented speaker is a lesser fault than a loop, whatever the relevance says; so it is
+    # than a take filling in the prompt's form (the sheet's labels in a cue).
     candidates = [candidate(LOOPING, 3.0), candidate(INVENTED, -3.0)]
     assert ranking.severity(candidates[0]) > ranking.severity(candidates[1]) > 0
     assert ranking.rank(candidates, 2, "English") == [1, 0]
+    labelled = candidate(LABELLED, 3.0)
+    assert ranking.severity(labelled) >= ranking.SEVERE > ranking.severity(candidates[1])
+    assert ranking.rank([labelled, candidates[1]], 2, "English") == [1, 0]
 
 
 def test_a_take_the_context_made_likelier_ranks_first() -> None:
