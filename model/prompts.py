@@ -351,8 +351,8 @@ def _prompt_labels() -> tuple[re.Pattern[str], re.Pattern[str]]:
             asked = build_messages(TaskRequest(kind, _WRITERS, (_WRITERS,), context))[-1]
             labels.update(before_value.findall(asked["content"]))
     fields = {name.casefold() for name in SHEET_FIELDS}
-    latin = {label for label in labels if label.isascii()} - {"Title"}
-    cjk = labels - latin - {"Title"}
+    latin = {label for label in labels if label.isascii()} - {"Title"}  # a title card
+    cjk = labels - latin
 
     def either(words: Iterable[str]) -> str:
         return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
