@@ -3,24 +3,29 @@
     python -m bench.best_of                          # off vs BEST_OF 2 and 3, 3 takes x 128 tokens
     python -m bench.best_of --best-of 2 --rounds 3 --tokens 256
     python -m bench.best_of --best-of 2 --wait-for-all  # and each waiting for every take
+    python -m bench.best_of --best-of 2 --unthinned --rooms 3  # thinning's worth, 3 rooms at once
 
 One writer's requests, one at a time, as a room sends them: six requests of the six task kinds
 in one room's context (a title, a logline, two characters, a scene, the script so far), each
 asking for `--takes` takes of at most `--tokens` tokens. Every request runs through each
 setting in turn (the order alternating from round to round, so that a busy machine weighs on
 both alike): best-of-N off (`best_of` 1: the takes asked for, a malformed one sampled once more,
-today's path) and on (`best_of` k: k x n candidates in one batch, the extras stopped once the
-first n are written and n clean takes are in hand, PMI's scoring pass over the clean ones, a
-second round of the missing only when fewer than n are clean; a take that loops given up as it is
-written, on and off; with `--wait-for-all`, also each setting waiting for every take to its end,
-"all"). Printed per setting: wall time per
-request (mean and median), the ratio to off, tokens drawn per second, the time spent scoring,
-requests that needed a second round, the share of shown takes that are clean, and per request
-the candidates stopped, the takes given up as loops, the decode steps it waited for (the longest
-take of each batch it drew, second rounds included: what its wall time follows when nothing
-else runs, and unlike wall time on a shared machine the same from run to run) and the tokens it
-drew. `--language Chinese` asks the same six in a
-Chinese room (`REQUESTS_ZH`: the same story, the writer's words in Chinese).
+today's path) and on (`best_of` k: k x n candidates in one batch, thinned at their openings to
+the best n and a spare, PMI's figures read then (`model.worker.Thinning`, inside the wall time and
+not in the scoring column, which times the scoring passes after a request that ended before its
+openings were read), the ones kept stopped once the first n of them are written and n clean takes
+are in hand, a second round of the missing only when fewer than n are clean; a take that loops
+given up as it is written, on and off; with `--wait-for-all`, also each setting waiting for
+every take to its end, "all"; with `--unthinned`, best-of-N without thinning, every candidate
+riding along, "unthin"). With `--rooms`, that many writers ask each request at once (each with
+its own seeds), and the tokens per second are all of theirs over the time from the first asking
+to the last answer. Printed per setting: wall time per request (mean and median), the ratio to
+off, tokens drawn per second, the time spent scoring, requests that needed a second round, the
+share of shown takes that are clean, and per request the candidates stopped, the takes given up
+as loops, the decode steps it waited for (the longest take of each batch it drew, second rounds
+included: what its wall time follows when nothing else runs, and unlike wall time on a shared
+machine the same from run to run) and the tokens it drew. `--language Chinese` asks the same six
+in a Chinese room (`REQUESTS_ZH`: the same story, the writer's words in Chinese).
 Figures, not tests: nothing here passes or fails.
 """
 
@@ -64,6 +69,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seed of the first round")
     parser.add_argument("--cpu-threads", type=int, default=0, help="torch threads (0: all)")
     parser.add_argument("--language", default="", help="English (default) or Chinese")
+    parser.add_argument(
+        "--rooms", type=int, default=1, help="writers asking at once (each its own seeds)"
+    )
+    parser.add_argument(
+        "--unthinned",
+        action="store_true",
+        help="also run best-of-N without thinning its candidates at their openings",
+    )
     parser.add_argument(
         "--wait-for-all",
         action="store_true",
@@ -171,6 +184,7 @@ class Figures:
     """What one setting did over every request."""
 
     walls: list[float] = field(default_factory=list)
+    spans: list[float] = field(default_factory=list)  # each request, all rooms: first to last
     tokens: int = 0
     scoring_s: float = 0.0
     second_rounds: int = 0
@@ -180,8 +194,13 @@ class Figures:
     given_up: int = 0
     steps: int = 0
 
-    def add(self, wall: float, takes: list[GeneratedTake], backend: CountingBackend) -> None:
-        self.walls.append(wall)
+    def add(
+        self, walls: list[float], takes: list[list[GeneratedTake]], backend: CountingBackend
+    ) -> None:
+        """One request asked by each room at once: their wall times and takes, and what the
+        backend counted for all of them."""
+        self.walls += walls
+        self.spans.append(max(walls))
         self.tokens += backend.tokens
         self.scoring_s += backend.scoring_s
         self.stopped += backend.stopped
@@ -189,9 +208,10 @@ class Figures:
         self.steps += backend.steps
         backend.tokens, backend.scoring_s, backend.stopped, backend.given_up = 0, 0.0, 0, 0
         backend.steps = 0
-        self.second_rounds += any(t.regenerated for t in takes)
-        self.shown += len(takes)
-        self.clean += sum(not t.problems for t in takes)
+        for one in takes:
+            self.second_rounds += any(t.regenerated for t in one)
+            self.shown += len(one)
+            self.clean += sum(not t.problems for t in one)
 
 
 A_MEI = CharacterSheet("阿梅", role="小饭馆的厨子", personality="嘴硬，不耐烦，讲义气")
@@ -240,33 +260,54 @@ async def run(
     )
     await queue.start()
     backend = CountingBackend(queue, loaded.name)
-    # (label, best_of, early_ends)
-    setups = [(OFF, 1, True)] + [(f"best_of {k}", k, True) for k in args.best_of]
+    # (label, best_of, early_ends, thinning)
+    setups = [(OFF, 1, True, True)] + [(f"best_of {k}", k, True, True) for k in args.best_of]
+    if args.unthinned:
+        setups += [(f"best_of {k} unthin", k, True, False) for k in args.best_of]
     if args.wait_for_all:
-        setups += [(f"{OFF} all", 1, False)] + [
-            (f"best_of {k} all", k, False) for k in args.best_of
+        setups += [(f"{OFF} all", 1, False, False)] + [
+            (f"best_of {k} all", k, False, False) for k in args.best_of
         ]
-    figures = {label: Figures() for label, _, _ in setups}
+    figures = {label: Figures() for label, *_ in setups}
     try:
         for round_ in range(args.rounds):
             order = setups if round_ % 2 == 0 else setups[::-1]
             for request in requests(args.language):
-                sampling = Sampling(max_new_tokens=args.tokens, seed=args.seed + 1000 * round_)
-                for label, k, early_ends in order:
-                    generator = Generator(backend, best_of=k, early_ends=early_ends)
-                    started = time.perf_counter()
-                    takes = await generator.generate(request, args.takes, sampling)
-                    figures[label].add(time.perf_counter() - started, takes, backend)
-                    print(
-                        f"round {round_ + 1} {request.kind.value:9} {label}: "
-                        f"{figures[label].walls[-1]:5.1f} s, "
-                        f"{sum(not t.problems for t in takes)}/{len(takes)} clean"
-                        + (", second round" if any(t.regenerated for t in takes) else ""),
-                        flush=True,
+                for label, k, early_ends, thinning in order:
+                    generator = Generator(
+                        backend, best_of=k, early_ends=early_ends, thinning=thinning
                     )
+
+                    seeds = [args.seed + 1000 * round_ + 97 * room for room in range(args.rooms)]
+                    done = await asyncio.gather(
+                        *(
+                            timed(generator, request, args.takes, args.tokens, seed, room + 1)
+                            for room, seed in enumerate(seeds)
+                        )
+                    )
+                    figures[label].add([w for w, _ in done], [t for _, t in done], backend)
+                    for wall, takes in done:
+                        print(
+                            f"round {round_ + 1} {request.kind.value:9} {label}: "
+                            f"{wall:5.1f} s, "
+                            f"{sum(not t.problems for t in takes)}/{len(takes)} clean"
+                            + (", second round" if any(t.regenerated for t in takes) else ""),
+                            flush=True,
+                        )
     finally:
         await queue.close()
     return figures, backend.pmi
+
+
+async def timed(
+    generator: Generator, request: TaskRequest, takes: int, tokens: int, seed: int, room: int
+) -> tuple[float, list[GeneratedTake]]:
+    """One room's request: its wall time and takes."""
+    started = time.perf_counter()
+    shown = await generator.generate(
+        request, takes, Sampling(max_new_tokens=tokens, seed=seed), room_id=room
+    )
+    return time.perf_counter() - started, shown
 
 
 def report_pmi(pmi: list[float]) -> None:
@@ -291,7 +332,7 @@ def report(figures: dict[str, Figures]) -> None:
         wall = statistics.mean(f.walls)
         print(
             f"{label:14} {wall:8.1f} s {statistics.median(f.walls):8.1f} s"
-            f"          {wall / off:5.2f}x  {f.tokens / sum(f.walls):8.1f}"
+            f"          {wall / off:5.2f}x  {f.tokens / sum(f.spans):8.1f}"
             f"  {f.scoring_s:6.1f} s  {f.second_rounds:4d}/{len(f.walls):<4d}"
             f"  {f.clean / max(1, f.shown):5.0%}  {f.stopped / len(f.walls):7.1f}"
             f"  {f.given_up / len(f.walls):8.1f}  {f.steps / len(f.walls):5.0f}"

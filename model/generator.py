@@ -259,7 +259,10 @@ class Generator:
     (what `training.evaluate --first-sampled` scores). `early_ends`: on the local
     model, give up on a take as soon as it loops and, with best-of-N, stop the extra candidates
     once the first `n` are written and `n` clean takes are in hand (`model.worker.Enough`); False
-    waits for every take to its end (what `bench.best_of --wait-for-all` compares it with)."""
+    waits for every take to its end (what `bench.best_of --wait-for-all` compares it with).
+    `thinning`: with early ends on the local model, thin best-of-N's candidates at their
+    openings (`_Chooser`); False lets every candidate ride along to the end (what `bench.best_of
+    --unthinned` compares it with)."""
 
     def __init__(
         self,
@@ -269,6 +272,7 @@ class Generator:
         prompt_format: int = PROMPT_FORMAT,
         second_tries: bool = True,
         early_ends: bool = True,
+        thinning: bool = True,
     ) -> None:
         if best_of < 1:
             raise ValueError("best_of must be 1 or more")
@@ -277,6 +281,7 @@ class Generator:
         self.prompt_format = prompt_format
         self.second_tries = second_tries
         self.early_ends = early_ends
+        self.thinning = thinning
 
     @property
     def name(self) -> str:
@@ -380,7 +385,8 @@ class Generator:
         request = ask.request
         enough = self._enough(n, lambda text: not parse_answer(request, text).problems)
         chooser = None
-        if enough is not None and isinstance(backend, ScoringBackend) and len(settings) > n:
+        thin = self.thinning and len(settings) > n
+        if enough is not None and thin and isinstance(backend, ScoringBackend):
             chooser = _Chooser(request, n)
             bare = backend.prompt_ids(self._messages(ranking.context_free(request)))
             thinning = Thinning(ranking.SCORED_TOKENS, tuple(bare), chooser)

@@ -428,9 +428,13 @@ async def test_candidates_are_thinned_at_their_openings_with_the_figures_pmi_rea
 
 async def test_a_request_of_no_more_candidates_than_takes_is_not_thinned() -> None:
     off, on = ThinningBackend([CLEAN, OTHER], {}), ThinningBackend([CLEAN, OTHER], {})
+    unthinned = ThinningBackend([CLEAN, OTHER], {})
     await Generator(off, best_of=1).generate(DIALOGUE, 2, Sampling(seed=5))
     await Generator(on, best_of=2).generate(DIALOGUE, 1, Sampling(seed=5))
+    await Generator(unthinned, best_of=2, thinning=False).generate(DIALOGUE, 1, Sampling(seed=5))
     assert [e is not None and e.thinning is None for e in off.enough] == [True]
     assert [e is not None and e.thinning is not None for e in on.enough] == [True]
+    assert [e is not None and e.thinning is None for e in unthinned.enough] == [True]
+    assert unthinned.scored  # its candidates' figures come from a scoring pass at the end
     backend = off
     assert Generator(backend, best_of=2, early_ends=False)._enough(1) is None
