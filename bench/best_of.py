@@ -3,21 +3,18 @@
     python -m bench.best_of                          # off vs BEST_OF 2 and 3, 3 takes x 128 tokens
     python -m bench.best_of --best-of 2 --rounds 3 --tokens 256
     python -m bench.best_of --best-of 2 --wait-for-all  # and each waiting for every take
-    python -m bench.best_of --best-of 2 --unthinned --rooms 3  # thinning's worth, 3 rooms at once
+    python -m bench.best_of --best-of 2 --rooms 3   # three writers asking at once
 
 One writer's requests, one at a time, as a room sends them: six requests of the six task kinds
 in one room's context (a title, a logline, two characters, a scene, the script so far), each
 asking for `--takes` takes of at most `--tokens` tokens. Every request runs through each
 setting in turn (the order alternating from round to round, so that a busy machine weighs on
 both alike): best-of-N off (`best_of` 1: the takes asked for, a malformed one sampled once more,
-today's path) and on (`best_of` k: k x n candidates in one batch, thinned at their openings to
-the best n and a spare, PMI's figures read then (`model.worker.Thinning`, inside the wall time and
-not in the scoring column, which times the scoring passes after a request that ended before its
-openings were read), the ones kept stopped once the first n of them are written and n clean takes
-are in hand, a second round of the missing only when fewer than n are clean; a take that loops
-given up as it is written, on and off; with `--wait-for-all`, also each setting waiting for
-every take to its end, "all"; with `--unthinned`, best-of-N without thinning, every candidate
-riding along, "unthin"). With `--rooms`, that many writers ask each request at once (each with
+today's path) and on (`best_of` k: k x n candidates in one batch, the extras stopped once the
+first n are written and n clean takes are in hand, PMI's scoring pass over the clean ones, a
+second round of the missing only when fewer than n are clean; a take that loops given up as it is
+written, on and off; with `--wait-for-all`, also each setting waiting for every take to its end,
+"all"). With `--rooms`, that many writers ask each request at once (each with
 its own seeds), and the tokens per second are all of theirs over the time from the first asking
 to the last answer. Printed per setting: wall time per request (mean and median), the ratio to
 off, tokens drawn per second, the time spent scoring, requests that needed a second round, the
@@ -71,11 +68,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--language", default="", help="English (default) or Chinese")
     parser.add_argument(
         "--rooms", type=int, default=1, help="writers asking at once (each its own seeds)"
-    )
-    parser.add_argument(
-        "--unthinned",
-        action="store_true",
-        help="also run best-of-N without thinning its candidates at their openings",
     )
     parser.add_argument(
         "--wait-for-all",
@@ -260,24 +252,19 @@ async def run(
     )
     await queue.start()
     backend = CountingBackend(queue, loaded.name)
-    # (label, best_of, early_ends, thinning)
-    setups = [(OFF, 1, True, True)] + [(f"best_of {k}", k, True, True) for k in args.best_of]
-    if args.unthinned:
-        setups += [(f"best_of {k} unthin", k, True, False) for k in args.best_of]
+    # (label, best_of, early_ends)
+    setups = [(OFF, 1, True)] + [(f"best_of {k}", k, True) for k in args.best_of]
     if args.wait_for_all:
-        setups += [(f"{OFF} all", 1, False, False)] + [
-            (f"best_of {k} all", k, False, False) for k in args.best_of
+        setups += [(f"{OFF} all", 1, False)] + [
+            (f"best_of {k} all", k, False) for k in args.best_of
         ]
     figures = {label: Figures() for label, *_ in setups}
     try:
         for round_ in range(args.rounds):
             order = setups if round_ % 2 == 0 else setups[::-1]
             for request in requests(args.language):
-                for label, k, early_ends, thinning in order:
-                    generator = Generator(
-                        backend, best_of=k, early_ends=early_ends, thinning=thinning
-                    )
-
+                for label, k, early_ends in order:
+                    generator = Generator(backend, best_of=k, early_ends=early_ends)
                     seeds = [args.seed + 1000 * round_ + 97 * room for room in range(args.rooms)]
                     done = await asyncio.gather(
                         *(
@@ -305,7 +292,7 @@ async def timed(
     """One room's request: its wall time and takes."""
     started = time.perf_counter()
     shown = await generator.generate(
-        request, takes, Sampling(max_new_tokens=tokens, seed=seed), room_id=room
+        request, takes, Sampling(max_new_tokens=tokens, seed=seed), room_id=room, user_id=room
     )
     return time.perf_counter() - started, shown
 

@@ -8,12 +8,10 @@ way. With `best_of` 1 (best-of-N off) it asks for `n` takes and samples a malfor
 one once more with another seed; with best-of-N on, a second round is drawn only when fewer
 candidates are clean than the room asked for takes, of as many as are missing. A take still bad
 after that carries its problems. On the local model a take that loops is given up as it is
-written, and the candidates are thinned at their openings: once each has written the tokens
-PMI reads, the best `n + ranking.THIN_SPARE` of them by the ranking's score on those openings go
-on and the rest stop (`model.worker.Thinning`, `ranking.thin`), so the extras cost rows for
-their openings only. The takes kept ride along as before: the request waits for the first `n`
-of them, and one still being written when those are and `n` clean takes are in hand is stopped
-and left out (`model.worker.Enough`).
+written, and the extra candidates ride along with the first `n`: they are ranked if they are
+written by the time those are and `n` clean takes are in hand, else stopped and left out, so
+best-of-N never waits longer for its candidates than best-of-N off waits for its takes
+(`model.worker.Enough`).
 
 Backends: `LocalBackend` (the in-process model behind the `GenerationQueue`, which also scores
 a take against the context-free prompt for PMI) and `model.remote.RemoteBackend` (an
@@ -48,7 +46,7 @@ from model.ranking import Candidate
 from model.remote import RemoteBackend
 from model.takechecks import hopeless
 from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
-from model.worker import ABANDONED, STOPPED, Enough, Opening, Thinning
+from model.worker import ABANDONED, STOPPED, Enough
 
 _log = logging.getLogger(__name__)
 
@@ -116,8 +114,6 @@ class ScoringBackend(Backend, Protocol):
         self, messages: list[dict[str, str]], takes: Sequence[Drawn]
     ) -> list[float]: ...
 
-    def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]: ...
-
 
 class LocalBackend:
     """The in-process model: chat template, then the generation queue."""
@@ -160,16 +156,7 @@ class LocalBackend:
             # The worker judges a finished take by its text without the start the prompt holds.
             # (Its loop reads see the latest tokens only, which the start is not part of.)
             usable = enough.usable
-            enough = dataclasses.replace(enough, usable=lambda text: usable(start + text))
-            if enough.thinning is not None:
-                choose = enough.thinning.choose
-                thinning = dataclasses.replace(
-                    enough.thinning,
-                    choose=lambda openings: choose(
-                        [dataclasses.replace(o, text=start + o.text) for o in openings]
-                    ),
-                )
-                enough = dataclasses.replace(enough, thinning=thinning)
+            enough = Enough(enough.takes, lambda text: usable(start + text), enough.hopeless)
         ticket = self.queue.enqueue(
             prompt_ids, sampling, room_id=room_id, user_id=user_id, enough=enough
         )
@@ -179,10 +166,6 @@ class LocalBackend:
             Drawn(start + c.text, c.token_ids, c.logprobs, c.finish) for c in await ticket.result()
         ]
 
-    def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        """The token ids the model reads for `messages` (`chat_prompt_ids`)."""
-        return chat_prompt_ids(self.queue.tokenizer, messages)
-
     async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
         """Each take's mean log-probability per token after `messages` (read once)."""
         prompt_ids = chat_prompt_ids(self.queue.tokenizer, messages)
@@ -190,32 +173,6 @@ class LocalBackend:
 
     async def close(self) -> None:
         await self.queue.close()
-
-
-class _Chooser:
-    """Best-of-N's thinning (`model.worker.Thinning.choose`, on the worker's thread): the
-    openings of a request's candidates ranked as `ranking.thin` ranks them; it keeps each
-    opening's context-free figure (None where it could not be read) for the final ranking."""
-
-    def __init__(self, request: TaskRequest, n: int) -> None:
-        self.request = request
-        self.n = n
-        self.context_free: dict[int, float | None] = {}
-
-    def __call__(self, openings: Sequence[Opening]) -> list[int]:
-        candidates = [
-            ranking.opening(
-                self.request,
-                o.text,
-                ended=o.ended,
-                logprob=o.logprob,
-                context_free_logprob=o.context_free,
-            )
-            for o in openings
-        ]
-        kept = ranking.thin(candidates, self.n, self.request.context.language)
-        self.context_free = {o.take: o.context_free for o in openings}
-        return [openings[i].take for i in kept]
 
 
 def _hopeless(text: str) -> bool:
@@ -259,10 +216,7 @@ class Generator:
     (what `training.evaluate --first-sampled` scores). `early_ends`: on the local
     model, give up on a take as soon as it loops and, with best-of-N, stop the extra candidates
     once the first `n` are written and `n` clean takes are in hand (`model.worker.Enough`); False
-    waits for every take to its end (what `bench.best_of --wait-for-all` compares it with).
-    `thinning`: with early ends on the local model, thin best-of-N's candidates at their
-    openings (`_Chooser`); False lets every candidate ride along to the end (what `bench.best_of
-    --unthinned` compares it with)."""
+    waits for every take to its end (what `bench.best_of --wait-for-all` compares it with)."""
 
     def __init__(
         self,
@@ -272,7 +226,6 @@ class Generator:
         prompt_format: int = PROMPT_FORMAT,
         second_tries: bool = True,
         early_ends: bool = True,
-        thinning: bool = True,
     ) -> None:
         if best_of < 1:
             raise ValueError("best_of must be 1 or more")
@@ -281,7 +234,6 @@ class Generator:
         self.prompt_format = prompt_format
         self.second_tries = second_tries
         self.early_ends = early_ends
-        self.thinning = thinning
 
     @property
     def name(self) -> str:
@@ -376,24 +328,14 @@ class Generator:
         self, ask: _Ask, settings: list[Sampling], n: int, on_progress: ProgressCallback | None
     ) -> list[Candidate]:
         """The candidates, parsed, with the model's figures where the backend gives them. On
-        the local model they are thinned at their openings (`_Chooser`: the best `n` and
-        `ranking.THIN_SPARE` go on), and the request waits for the first `n` of those kept
-        (before that, for the first `n` drawn: the takes best-of-N off would show); once those
-        are written and `n` clean takes are in hand, the candidates still being written stop
-        and are left out (`model.worker.Enough`)."""
+        the local model the extras ride along with the first `n` (the takes best-of-N off
+        would show): once those are written and `n` clean takes are in hand, the candidates
+        still being written stop and are left out (`model.worker.Enough`)."""
         backend = self.backend
         request = ask.request
         enough = self._enough(n, lambda text: not parse_answer(request, text).problems)
-        chooser = None
-        thin = self.thinning and len(settings) > n
-        if enough is not None and thin and isinstance(backend, ScoringBackend):
-            chooser = _Chooser(request, n)
-            bare = backend.prompt_ids(self._messages(ranking.context_free(request)))
-            thinning = Thinning(ranking.SCORED_TOKENS, tuple(bare), chooser)
-            enough = dataclasses.replace(enough, thinning=thinning)
-        drawn_all = await self._complete(ask, settings, on_progress, enough)
-        kept = [i for i, take in enumerate(drawn_all) if take.finish != STOPPED]
-        drawn = [drawn_all[i] for i in kept]
+        drawn = await self._complete(ask, settings, on_progress, enough)
+        drawn = [take for take in drawn if take.finish != STOPPED]
         parsed = [self._parse(ask, take) for take in drawn]
         if not isinstance(backend, ScoringBackend):
             return [
@@ -401,12 +343,6 @@ class Generator:
             ]
         # PMI reads each take's opening (see `ranking.SCORED_TOKENS`).
         drawn = [take.opening(ranking.SCORED_TOKENS) for take in drawn]
-        if chooser is not None and chooser.context_free:
-            # Thinned: the figures of the openings were read then, and they are these takes'.
-            return [
-                Candidate(take.text, answer, take.logprob, chooser.context_free.get(i))
-                for i, take, answer in zip(kept, drawn, parsed, strict=True)
-            ]
         # PMI chooses among the clean takes; malformed ones rank by their faults (and when too
         # few are clean, a second round follows, whose takes have no figures to compare with).
         # With no more clean takes than are shown there is nothing to choose: they are shown in

@@ -29,14 +29,6 @@ the best `n` by this score (higher is better):
   gives no scoring pass; the generator asks for none when no more candidates are clean than are
   shown) the term is left out and the other two decide.
 
-On the local model the candidates are thinned at their openings (speculative rejection): once
-each has written `SCORED_TOKENS` tokens, the same score read on those openings (`opening`: only
-the faults that no later text can mend count — a loop, an echo of the template, the request or
-the prompt's labels, a broken character, and on a finished line a speaker not in the cast or a
-scene heading without a place or a time of day) keeps the
-best `n + THIN_SPARE` (`thin`), and the rest stop. PMI reads the same opening either way, so its
-figure is the one the final ranking uses; the candidates kept then rank as above once written.
-
 Ties keep the order the candidates were drawn in, so fixed seeds give a fixed ranking.
 Diversity: a candidate nearly identical to one already chosen (`near_identical`: Jaccard
 similarity of their character 5-grams of 0.8 or more) gives way to any other that is no more
@@ -53,7 +45,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from model.prompts import PROMPT_LABEL, REQUEST_ECHO, ParsedAnswer, parse_answer, template_echo
+from model.prompts import PROMPT_LABEL, REQUEST_ECHO, ParsedAnswer, template_echo
 from model.takechecks import broken_character, find_loop
 from model.tasks import PromptContext, TaskRequest, is_chinese
 
@@ -71,9 +63,6 @@ PMI_SCALE = 0.5
 #: PMI reads a take's first tokens: who and where a take is about shows in its opening lines,
 #: and the scoring pass costs wall time in proportion to the tokens it reads.
 SCORED_TOKENS = 48
-#: Candidates kept past their openings beyond the takes shown: one that goes wrong later is
-#: replaced without a second round, at the cost of one more row while the takes are written.
-THIN_SPARE = 1
 #: More than the span of the other terms (LANGUAGE_WEIGHT + 2 * PMI_WEIGHT).
 PROBLEM_WEIGHT = 10.0
 
@@ -90,9 +79,6 @@ _NOT_A_SCRIPT = (
     PROMPT_LABEL,
 )
 _NOT_IN_CAST = "is not in the cast"
-#: What the lint's findings on a scene heading say (`screenplay.lint`: "line 1: The scene
-#: heading … has no time of day", "line 1: 场景标题…缺少日/夜等时间").
-_HEADING = ("scene heading", "场景标题")
 
 #: Character shingles of this length compare two takes; at this Jaccard similarity or above
 #: they are nearly identical.
@@ -211,39 +197,3 @@ def rank(candidates: Sequence[Candidate], n: int, language: str) -> list[int]:
         chosen.append(best)
         remaining.remove(best)
     return chosen
-
-
-def opening(
-    request: TaskRequest,
-    text: str,
-    *,
-    ended: bool,
-    logprob: float | None = None,
-    context_free_logprob: float | None = None,
-) -> Candidate:
-    """A candidate as its opening `text` shows it (`ended`: the take ended there, and every
-    fault counts). Of a take still being written, only the faults that what follows cannot
-    mend count: a loop, an echo of the answer template, a broken character, and, on its whole
-    lines, an echo of the request or of the prompt's labels, a speaker not in the cast and a
-    malformed scene heading."""
-    parsed = parse_answer(request, text)
-    if not ended:
-        lines = text[: text.rfind("\n") + 1]
-        whole_lines = parse_answer(request, lines).problems if lines else ()
-        lasting = [find_loop(text), template_echo(text), broken_character(text)]
-        lasting += [
-            problem
-            for problem in whole_lines
-            if REQUEST_ECHO in problem
-            or PROMPT_LABEL in problem
-            or _NOT_IN_CAST in problem
-            or (problem.startswith("line ") and any(m in problem for m in _HEADING))
-        ]
-        parsed = dataclasses.replace(parsed, problems=tuple(p for p in lasting if p))
-    return Candidate(text, parsed, logprob, context_free_logprob)
-
-
-def thin(candidates: Sequence[Candidate], n: int, language: str) -> list[int]:
-    """The indices of the candidates (read at their openings, `opening`) kept for `n` takes
-    shown: the best `n + THIN_SPARE` as `rank` orders them."""
-    return rank(candidates, n + THIN_SPARE, language)

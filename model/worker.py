@@ -18,13 +18,6 @@ longer for them; under load, extras still waiting for rows never take any. A tak
 far shows it is malformed whatever follows (`Enough.hopeless`: a loop in its latest tokens) is
 given up at once ("abandoned"): it counts as finished, and its row goes to others.
 
-A request may also be thinned at its opening (`Thinning`, best-of-N's speculative rejection):
-once each of its takes has written its first `Thinning.at` tokens (or ended), the worker reads
-those openings after the request's context-free prompt (PMI's reference, between two steps as a
-scoring job does), hands them with their figures to `Thinning.choose`, and stops every take it
-did not keep. The extras then cost rows for their openings only, and the takes kept are the
-ones the request waits for.
-
 A failure stays with the requests it touched, and the worker serves on. An error in a prefill
 fails the requests being added, one in a decode step the requests running in it; the other
 requests it holds start again from their prompts (after an error an engine's batch is not
@@ -115,56 +108,17 @@ HOPELESS_READS = 160
 
 
 @dataclass(frozen=True, slots=True)
-class Opening:
-    """A take's first tokens as `Thinning.choose` reads them: its index in the request, text,
-    token ids and their log-probabilities as drawn, its mean log-probability after the
-    request's context-free prompt (None when that could not be read), and whether the take has
-    already ended (then it is the whole take, or its first `Thinning.at` tokens)."""
-
-    take: int
-    text: str
-    token_ids: tuple[int, ...]
-    logprobs: tuple[float, ...]
-    context_free: float | None
-    ended: bool
-
-    @property
-    def logprob(self) -> float:
-        """The mean log-probability per token as drawn (0.0 for no token)."""
-        return sum(self.logprobs) / max(1, len(self.logprobs))
-
-
-@dataclass(frozen=True, slots=True)
-class Thinning:
-    """When and how a request's candidates are thinned: once each of its takes that has a
-    row has written `at` tokens or ended, `choose` (called once, on the worker's thread, with
-    the openings in take order) returns the takes to keep, best first; the rest stop. The first
-    `Enough.takes` of them are then the ones the request waits for. `reference`: the prompt
-    (token ids) after which each opening's `context_free` figure is read; empty: no figures."""
-
-    at: int
-    reference: tuple[int, ...]
-    choose: Callable[[Sequence[Opening]], Sequence[int]]
-
-    def __post_init__(self) -> None:
-        if self.at < 1:
-            raise ValueError("a request is thinned after 1 token or more")
-
-
-@dataclass(frozen=True, slots=True)
 class Enough:
     """When a request is done before all its takes are: once its first `takes` takes have
     finished and `takes` of its finished takes are `usable` (called with a take's text, once per
     take), the rest stop. `hopeless` (if given) reads the latest `HOPELESS_READS` tokens of a
     take still being written every `HOPELESS_EVERY` tokens (`takechecks.hopeless`); a take it
-    finds hopeless ends there, unusable. `thinning` (if given) stops the candidates whose
-    openings are not kept (`Thinning`). All are called on the worker's thread and must not
+    finds hopeless ends there, unusable. Both are called on the worker's thread and must not
     touch the event loop."""
 
     takes: int
     usable: Callable[[str], bool]
     hopeless: Callable[[str], bool] | None = None
-    thinning: Thinning | None = None
 
     def __post_init__(self) -> None:
         if self.takes < 1:
@@ -222,8 +176,6 @@ class Work:
     unpenalised: frozenset[int] = frozenset()
     enough: Enough | None = None
     usable: dict[int, bool] = field(default_factory=dict)  # take -> `enough.usable`'s verdict
-    awaited: tuple[int, ...] = ()  # the takes it waits for once thinned (else its first ones)
-    thinned: bool = False
     cancel_requested: bool = False
     published_at: float = -float("inf")
 
@@ -538,8 +490,6 @@ class Worker:
             if work.job.job_id not in self._held:
                 continue
             try:
-                if self._thinning_due(work):
-                    self._thin(work)
                 self._report(work, now)
             except Exception as exc:  # the tokenizer could not decode this request's tokens
                 _log.exception("cannot decode a request's takes")
@@ -584,84 +534,11 @@ class Worker:
             for seq_id in given_up:
                 del self._running[seq_id]
 
-    def _thinning_due(self, work: Work) -> bool:
-        """Whether `work` is to be thinned now: not yet, and each of its takes that has a row
-        (at least as many as it asked for, or all it has) has written the opening or ended."""
-        if work.thinned or work.enough is None or work.enough.thinning is None:
-            return False
-        at = work.enough.thinning.at
-        waiting = self._waiting_takes(work)
-        started = [t for t in range(len(work.finish)) if t not in waiting]
-        if len(started) < min(work.enough.takes, len(work.finish)):
-            return False
-        return all(work.finish[t] or len(work.tokens[t]) >= at for t in started)
-
-    def _waiting_takes(self, work: Work) -> set[int]:
-        return {take for w, takes in self._unplaced if w is work for take in takes}
-
-    def _thin(self, work: Work) -> None:
-        """Read `work`'s openings, let its `Thinning.choose` keep some, stop the rest (a failure
-        of `choose` fails the request; one of the reading ranks without the figures)."""
-        assert work.enough is not None and work.enough.thinning is not None
-        thinning = work.enough.thinning
-        work.thinned = True
-        waiting = self._waiting_takes(work)
-        started = [t for t in range(len(work.finish)) if t not in waiting]
-        heads = [tuple(work.tokens[t][: thinning.at]) for t in started]
-        figures = self._context_free(thinning.reference, heads)
-        openings = [
-            Opening(
-                take,
-                self._decode(list(ids)),
-                ids,
-                tuple(work.logprobs[take][: thinning.at]),
-                figure,
-                bool(work.finish[take]),
-            )
-            for take, ids, figure in zip(started, heads, figures, strict=True)
-        ]
-        kept = list(thinning.choose(openings))
-        if not kept or not set(kept) <= set(started) or len(set(kept)) != len(kept):
-            raise ValueError(f"thinning kept {kept} of the takes {started}")
-        stopped = [t for t in range(len(work.finish)) if t not in kept and not work.finish[t]]
-        for take in stopped:
-            work.finish[take] = STOPPED
-        seq_ids = [s for s, (w, t) in self._running.items() if w is work and t in stopped]
-        if seq_ids:
-            self.engine.drop(seq_ids)
-            for seq_id in seq_ids:
-                del self._running[seq_id]
-        if waiting:
-            self._unplaced = deque((w, t) for w, t in self._unplaced if w is not work)
-        work.awaited = tuple(kept[: work.enough.takes])
-        _log.debug("thinned to takes %s of %d", kept, len(work.finish))
-
-    def _context_free(
-        self, reference: tuple[int, ...], takes: list[tuple[int, ...]]
-    ) -> list[float | None]:
-        """Each take's mean log-probability after `reference` (None for all without one, or
-        when it cannot be read: the choice is then made without them)."""
-        if not reference:
-            return [None] * len(takes)
-        try:
-            with torch.inference_mode():
-                first, extend = prompt_reader(self.engine)(reference)
-                figures = relevance.score_after_prompt(first, extend, takes, vocab=self._vocab)
-        except Exception:
-            _log.exception("cannot read %d openings after the context-free prompt", len(takes))
-            if self.engine.device.type == "cuda":
-                torch.cuda.empty_cache()
-            return [None] * len(takes)
-        return [float(figure) for figure in figures]
-
     def _has_enough(self, work: Work) -> bool:
         """Whether `work` is done before all its takes are (`Enough`); if so, its unfinished
         takes are marked stopped."""
         enough = work.enough
-        if enough is None:
-            return False
-        awaited = work.awaited or range(enough.takes)
-        if not all(work.finish[take] for take in awaited):
+        if enough is None or not all(work.finish[: enough.takes]):
             return False
         usable = 0
         for take, finish in enumerate(work.finish):

@@ -4,14 +4,13 @@ draws more candidates than the room asked for and shows the best (`model.generat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from model import ranking
 from model.generator import Drawn, Generator
-from model.prompts import build_messages, parse_answer
+from model.prompts import parse_answer
 from model.ranking import Candidate
 from model.tasks import (
     CharacterSheet,
@@ -22,7 +21,7 @@ from model.tasks import (
     TaskKind,
     TaskRequest,
 )
-from model.worker import ABANDONED, STOPPED, Enough, Opening
+from model.worker import ABANDONED, STOPPED, Enough
 
 MARA, TOM = CharacterSheet("MARA", role="cook"), CharacterSheet("TOM", role="fugitive")
 ROOM = PromptContext(
@@ -123,61 +122,6 @@ def test_the_context_free_prompt_keeps_the_task_and_the_language_only() -> None:
     assert bare.context == PromptContext(language="Chinese")
 
 
-# --- the openings (thinning) -----------------------------------------------------------------
-
-
-def test_an_opening_counts_only_the_faults_no_later_text_can_mend() -> None:
-    def faults(text: str, request: TaskRequest = DIALOGUE) -> tuple[str, ...]:
-        return ranking.opening(request, text, ended=False).parsed.problems
-
-    # Cut short, a clean take and a speaker not yet named are no fault...
-    assert faults("MARA\nYou can't sta") == ()
-    assert faults("MARA\nWho's that?\n\nGRIMSBY\nA fri") == ()
-    assert faults("MARA\nWho's that?\n\nGRIM") == ()
-    # ...a speaker outside the cast on finished lines, a loop, a label of the prompt's and a
-    # placeholder of its template are, wherever the opening ends.
-    assert "GRIMSBY" in faults("MARA\nWho's that?\n\nGRIMSBY\nA friend.\n\nTOM\nI")[0]
-    assert faults(LOOPING[:60]) == (ranking.find_loop(LOOPING[:60]),)
-    assert faults(LABELLED[:50]) and ranking.PROMPT_LABEL in faults(LABELLED[:50])[0]
-    assert faults("TOM\nThe <one sentence: what happens>") == (
-        ranking.template_echo("TOM\nThe <one sentence: what happens>"),
-    )
-    # A scene heading written to its end without a time of day, in English or in Chinese.
-    scene = TaskRequest(TaskKind.SCENE, "Tom hides", ("MARA", "TOM"), ROOM)
-    assert faults("INT. DINER - NIGHT\n\nMara", scene) == ()
-    assert "time of day" in faults("INT. DINER\n\nMara", scene)[0]
-    zh = TaskRequest(
-        TaskKind.SCENE, "小田发现新娘换了人", ("唐小田", "大刘"), PromptContext(language="中文")
-    )
-    assert faults("内景 婚庆公司 夜\n△ 唐小田盯着屏", zh) == ()
-    assert faults("内景 婚庆公司 小", zh) == ()  # the heading is still being written
-    assert "缺少日/夜" in faults("内景 婚庆公司 小田\n△ 唐小田", zh)[0]
-    # A take that ended with its opening is read whole.
-    whole = ranking.opening(scene, "Mara wipes the counter.\n\nMARA\nWe", ended=True)
-    assert whole.parsed.problems == ("The take has no scene heading.",)
-
-
-def test_the_openings_kept_are_the_best_n_and_a_spare() -> None:
-    def at_opening(text: str, pmi: float) -> Candidate:
-        opening = text[:50]
-        return ranking.opening(
-            DIALOGUE, opening, ended=False, logprob=-2.0 + pmi, context_free_logprob=-2.0
-        )
-
-    candidates = [
-        at_opening(LOOPING, 2.0),
-        at_opening(OTHER, 0.1),
-        at_opening(LABELLED, 1.5),
-        at_opening(CLEAN, 0.9),
-        at_opening("TOM\nI need the truck, Mara.\n\nMARA\nThe keys are on the hook.", 0.2),
-    ]
-    assert ranking.THIN_SPARE == 1
-    assert ranking.thin(candidates, 1, "English") == [3, 4]
-    assert ranking.thin(candidates, 2, "English") == [3, 4, 1]
-    # The two malformed ones (as severe each) last, the likelier first.
-    assert ranking.thin(candidates, 4, "English") == [3, 4, 1, 0, 2]
-
-
 # --- the generator ---------------------------------------------------------------------------
 
 
@@ -251,9 +195,6 @@ class ScoredBackend:
             )
             for t in texts
         ]
-
-    def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        return [ord(c) for m in messages for c in m["content"]]
 
     async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
         (asked,) = [m["content"] for m in messages if m["role"] == "user"]
@@ -370,71 +311,3 @@ async def test_best_of_one_is_todays_path() -> None:
     takes = await Generator(backend).generate(DIALOGUE, 2, Sampling(seed=9))
     assert backend.drawn == [[9, 10]] and backend.scored == []
     assert [t.text for t in takes] == [CLEAN, OTHER]
-
-
-# --- the generator, thinning -------------------------------------------------------------
-
-
-class ThinningBackend(ScoredBackend):
-    """A scoring backend that thins as the worker does: every candidate's opening (its first
-    `Thinning.at` characters here) goes to the generator's choice, the others stop there."""
-
-    def __init__(self, texts: list[str], pmi: dict[str, float]) -> None:
-        super().__init__(texts, pmi)
-        self.openings: list[list[Opening]] = []
-
-    async def draw(
-        self,
-        messages: list[dict[str, str]],
-        sampling: Sequence[Sampling],
-        *,
-        room_id: int,
-        user_id: int,
-        on_progress: ProgressCallback | None = None,
-        enough: Enough | None = None,
-    ) -> list[Drawn]:
-        drawn = await super().draw(
-            messages, sampling, room_id=room_id, user_id=user_id, enough=enough
-        )
-        if enough is None or enough.thinning is None:
-            return drawn
-        at = enough.thinning.at
-        openings = [
-            Opening(i, t.text[:at], t.token_ids[:at], t.logprobs[:at], -1.0, False)
-            for i, t in enumerate(drawn)
-        ]
-        self.openings.append(openings)
-        kept = set(enough.thinning.choose(openings))
-        return [t if i in kept else replace(t, finish=STOPPED) for i, t in enumerate(drawn)]
-
-
-async def test_candidates_are_thinned_at_their_openings_with_the_figures_pmi_reads() -> None:
-    texts = [LOOPING, OTHER, CLEAN, INVENTED, LABELLED, CLEAN.replace("night", "week")]
-    pmi = {OTHER: 0.1, CLEAN: 0.9, CLEAN.replace("night", "week"): 0.5}
-    backend = ThinningBackend(texts, pmi)
-    takes = await Generator(backend, best_of=3).generate(DIALOGUE, 2, Sampling(seed=5))
-    (enough,) = backend.enough
-    assert enough is not None and enough.thinning is not None
-    # The openings are as long as PMI reads, and their figures are read after the task
-    # without the room's context.
-    assert enough.thinning.at == ranking.SCORED_TOKENS
-    reference = backend.prompt_ids(build_messages(ranking.context_free(DIALOGUE)))
-    assert list(enough.thinning.reference) == reference
-    # Kept: the two best by PMI, and a spare; shown: the best two, with no scoring pass after.
-    assert [t.text for t in takes] == [CLEAN, CLEAN.replace("night", "week")]
-    assert backend.scored == []
-    assert not any(t.problems or t.regenerated for t in takes)
-
-
-async def test_a_request_of_no_more_candidates_than_takes_is_not_thinned() -> None:
-    off, on = ThinningBackend([CLEAN, OTHER], {}), ThinningBackend([CLEAN, OTHER], {})
-    unthinned = ThinningBackend([CLEAN, OTHER], {})
-    await Generator(off, best_of=1).generate(DIALOGUE, 2, Sampling(seed=5))
-    await Generator(on, best_of=2).generate(DIALOGUE, 1, Sampling(seed=5))
-    await Generator(unthinned, best_of=2, thinning=False).generate(DIALOGUE, 1, Sampling(seed=5))
-    assert [e is not None and e.thinning is None for e in off.enough] == [True]
-    assert [e is not None and e.thinning is not None for e in on.enough] == [True]
-    assert [e is not None and e.thinning is None for e in unthinned.enough] == [True]
-    assert unthinned.scored  # its candidates' figures come from a scoring pass at the end
-    backend = off
-    assert Generator(backend, best_of=2, early_ends=False)._enough(1) is None

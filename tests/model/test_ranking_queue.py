@@ -36,8 +36,6 @@ from model.worker import (
     HOPELESS_READS,
     STOPPED,
     Enough,
-    Opening,
-    Thinning,
     decode_whole,
 )
 
@@ -208,105 +206,6 @@ async def test_a_request_cannot_need_more_takes_than_it_asks_for(
         small_queue.enqueue(PROMPT, [Sampling(seed=1)], enough=Enough(2, every_take))
     with pytest.raises(ValueError, match="1 take or more"):
         Enough(0, every_take)
-
-
-# --- thinning at the openings (`model.worker.Thinning`) ----------------------------------------
-
-REFERENCE = (1, 504, 77, 12)  # a shorter prompt, as the context-free one is
-
-
-class Keeps:
-    """A `Thinning.choose` that keeps the takes it is told, in that order, and remembers what
-    it was shown."""
-
-    def __init__(self, *takes: int) -> None:
-        self.takes = list(takes)
-        self.shown: list[list[Opening]] = []
-
-    def __call__(self, openings: list[Opening]) -> list[int]:
-        self.shown.append(list(openings))
-        return self.takes
-
-
-async def test_candidates_not_kept_at_their_openings_stop_there_and_the_kept_go_on(
-    small_queue: GenerationQueue,
-) -> None:
-    choose = Keeps(2, 0)
-    sampling = [Sampling(max_new_tokens=n, seed=i) for i, n in enumerate((40, 40, 20, 40))]
-    thinning = Thinning(5, REFERENCE, choose)
-    enough = Enough(1, every_take, thinning=thinning)
-    takes = await small_queue.enqueue(PROMPT, sampling, enough=enough).result()
-    # The two not kept stopped at their openings; the request waited for the best kept (take
-    # 2, not take 0, the first drawn), and take 0, still being written then, stopped too.
-    assert [(t.finish, len(t.token_ids)) for t in takes] == [
-        (STOPPED, 20),
-        (STOPPED, 5),
-        ("length", 20),
-        (STOPPED, 5),
-    ]
-    ((*openings,),) = choose.shown
-    assert [(o.take, len(o.token_ids), o.ended) for o in openings] == [
-        (i, 5, False) for i in range(4)
-    ]
-    for opening, take in zip(openings, takes, strict=True):
-        assert opening.token_ids == take.token_ids[:5]
-        assert opening.logprobs == take.logprobs[:5]
-        assert opening.text == decode_whole(small_queue.tokenizer, list(take.token_ids[:5]))
-    # Each opening's figure is its mean log p after the reference prompt, as a scoring job
-    # reads it.
-    scored = await small_queue.score([REFERENCE] * 4, [o.token_ids for o in openings])
-    assert [o.context_free for o in openings] == pytest.approx(scored, abs=1e-3)
-    await serves_on(small_queue)
-
-
-async def test_a_candidate_that_ended_before_the_opening_is_shown_whole(
-    small_queue: GenerationQueue,
-) -> None:
-    choose = Keeps(0)
-    sampling = [Sampling(max_new_tokens=30, seed=1), Sampling(max_new_tokens=3, seed=2)]
-    thinning = Thinning(8, (), choose)  # no reference: no figures
-    enough = Enough(1, every_take, thinning=thinning)
-    takes = await small_queue.enqueue(PROMPT, sampling, enough=enough).result()
-    assert [(t.finish, len(t.token_ids)) for t in takes] == [("length", 30), ("length", 3)]
-    ((long, short),) = choose.shown
-    assert (long.ended, len(long.token_ids), long.context_free) == (False, 8, None)
-    assert (short.ended, len(short.token_ids), short.context_free) == (True, 3, None)
-
-
-async def test_candidates_still_waiting_for_rows_at_the_openings_never_take_any(
-    small_queue: GenerationQueue,
-) -> None:
-    # Rows run two at a time, as after an out-of-memory error (`Worker._out_of_memory`).
-    small_queue.worker._row_limit = 2
-    choose = Keeps(1, 0)
-    sampling = [Sampling(max_new_tokens=12, seed=i) for i in range(4)]
-    thinning = Thinning(4, REFERENCE, choose)
-    takes = await small_queue.enqueue(
-        PROMPT, sampling, enough=Enough(2, every_take, thinning=thinning)
-    ).result()
-    await serves_on(small_queue)
-    assert [o.take for o in choose.shown[0]] == [0, 1]  # the two with rows
-    assert [(t.finish, len(t.token_ids)) for t in takes] == [
-        ("length", 12),
-        ("length", 12),
-        (STOPPED, 0),
-        (STOPPED, 0),
-    ]
-
-
-async def test_a_choice_that_fails_fails_its_request_alone(small_queue: GenerationQueue) -> None:
-    def broken(openings: list[Opening]) -> list[int]:
-        raise RuntimeError("no choice")
-
-    sampling = [Sampling(max_new_tokens=30, seed=i) for i in range(3)]
-    for choose in (broken, Keeps(), Keeps(0, 7), Keeps(1, 1)):
-        enough = Enough(1, every_take, thinning=Thinning(4, REFERENCE, choose))
-        ticket = small_queue.enqueue(PROMPT, sampling, enough=enough)
-        with pytest.raises(BackendError):
-            await ticket.result()
-    await serves_on(small_queue)
-    with pytest.raises(ValueError, match="1 token or more"):
-        Thinning(0, REFERENCE, Keeps(0))
 
 
 @pytest.fixture
