@@ -162,7 +162,11 @@ class Ticket:
             self._future.set_exception(error)
         else:
             assert result is not None
-            self._texts = tuple(c.text for c in result)
+            # A take started in place of one given up shows in that take's place.
+            texts = [c.text for c in result[: self.job.size]]
+            for take in result[self.job.size :]:
+                texts[take.replaces] = take.text
+            self._texts = tuple(texts)
             self._tokens = sum(c.tokens for c in result)
             self._future.set_result(result)
         self._broadcast(self._snapshot(done=True))

@@ -179,6 +179,76 @@ async def test_a_take_being_written_is_read_every_few_tokens_and_goes_on_when_no
     assert read[-1] == decode_whole(small_queue.tokenizer, latest)
 
 
+# --- a take started in place of one given up (`Enough.respawn`) -------------------------------
+
+
+class FirstRead:
+    """A `hopeless` that finds the first take it reads hopeless (take 0 at its 16th token), and
+    no other."""
+
+    def __init__(self) -> None:
+        self.read: list[str] = []
+
+    def __call__(self, text: str) -> bool:
+        self.read.append(text)
+        return len(self.read) == 1
+
+
+def respawn(take: int) -> Sampling:
+    return Sampling(max_new_tokens=30, seed=50 + take)
+
+
+async def test_a_take_given_up_is_replaced_at_once_when_too_few_are_left(
+    small_queue: GenerationQueue,
+) -> None:
+    sampling = [Sampling(max_new_tokens=40, seed=i) for i in range(3)]
+    heard: list[Progress] = []
+    ticket = small_queue.enqueue(
+        PROMPT, sampling, enough=Enough(3, every_take, FirstRead(), respawn)
+    )
+    ticket.on_progress(heard.append)
+    takes = await ticket.result()
+    assert [(t.finish, len(t.token_ids), t.replaces) for t in takes] == [
+        (ABANDONED, HOPELESS_EVERY, -1),
+        ("length", 40, -1),
+        ("length", 40, -1),
+        ("length", 30, 0),  # started at once, beside takes 1 and 2, with take 0's sampling
+    ]
+    (alone,) = await small_queue.submit(PROMPT, [respawn(0)])
+    assert takes[3].token_ids == alone.token_ids  # the same take as drawn on its own
+    # The room follows three takes throughout: the new one in the place of the one given up.
+    assert {len(p.texts) for p in heard} == {3}
+    assert heard[-1].done and heard[-1].texts == (takes[3].text, takes[1].text, takes[2].text)
+    await serves_on(small_queue)
+
+
+async def test_no_take_is_started_while_enough_are_in_play(small_queue: GenerationQueue) -> None:
+    sampling = [Sampling(max_new_tokens=40, seed=i) for i in range(4)]
+    enough = Enough(2, every_take, FirstRead(), respawn)  # best-of-2 of two: extras in play
+    takes = await small_queue.enqueue(PROMPT, sampling, enough=enough).result()
+    assert len(takes) == 4 and takes[0].finish == ABANDONED
+    assert all(t.replaces == -1 for t in takes)
+
+
+async def test_a_take_started_in_place_of_another_is_not_replaced_again(
+    small_queue: GenerationQueue,
+) -> None:
+    def loops(text: str) -> bool:
+        return True
+
+    sampling = [Sampling(max_new_tokens=100, seed=i) for i in range(2)]
+    takes = await small_queue.enqueue(
+        PROMPT, sampling, enough=Enough(2, every_take, loops, respawn)
+    ).result()
+    assert [(t.finish, len(t.token_ids), t.replaces) for t in takes] == [
+        (ABANDONED, HOPELESS_EVERY, -1),
+        (ABANDONED, HOPELESS_EVERY, -1),
+        (ABANDONED, HOPELESS_EVERY, 0),
+        (ABANDONED, HOPELESS_EVERY, 1),
+    ]
+    await serves_on(small_queue)
+
+
 async def test_a_take_that_cannot_be_read_fails_its_request_alone(
     small_queue: GenerationQueue,
 ) -> None:
