@@ -7,8 +7,11 @@
 way. With `best_of` 1 (best-of-N off) it asks for `n` takes and samples a malformed or looping
 one once more with another seed; with best-of-N on, a second round is drawn only when fewer
 candidates are clean than the room asked for takes, of as many as are missing. A take still bad
-after that carries its problems. On the local model a take that loops is given up as it is
-written, and the extra candidates ride along with the first `n`: they are ranked if they are
+after that carries its problems (a second try replaces the first unless it is more malformed,
+`ranking.severity`). On the local model a take that loops is given up as it is written, and when
+that leaves fewer than `n` takes in play its second try starts at once, beside the others, not in
+a round after them (`model.worker.Enough.respawn`); the extra candidates ride along with the
+first `n`: they are ranked if they are
 written by the time those are and `n` clean takes are in hand, else stopped and left out, so
 best-of-N never waits longer for its candidates than best-of-N off waits for its takes
 (`model.worker.Enough`).

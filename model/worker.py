@@ -546,7 +546,8 @@ class Worker:
 
     def _give_up_hopeless(self, due: list[tuple[int, Work, int]]) -> None:
         """End each take among `due` whose text so far its request's `Enough.hopeless` finds
-        hopeless (a failure to read it fails that request alone)."""
+        hopeless, starting one in its place where due (a failure to read it, or to start the
+        other, fails that request alone)."""
         given_up = []
         for seq_id, work, take in due:
             assert work.enough is not None and work.enough.hopeless is not None
@@ -562,7 +563,11 @@ class Worker:
             if hopeless:
                 work.finish[take] = ABANDONED
                 given_up.append(seq_id)
-                self._respawn(work, take)
+                try:
+                    self._respawn(work, take)
+                except Exception as exc:
+                    _log.exception("cannot start a take in place of one given up")
+                    self._fail(work, _failure(exc))
         given_up = [seq_id for seq_id in given_up if seq_id in self._running]  # none failed since
         if given_up:
             self.engine.drop(given_up)

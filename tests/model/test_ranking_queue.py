@@ -249,6 +249,20 @@ async def test_a_take_started_in_place_of_another_is_not_replaced_again(
     await serves_on(small_queue)
 
 
+async def test_a_take_that_cannot_be_started_again_fails_its_request_alone(
+    small_queue: GenerationQueue,
+) -> None:
+    def broken(take: int) -> Sampling:
+        raise RuntimeError("no seed")
+
+    sampling = [Sampling(max_new_tokens=40, seed=i) for i in range(2)]
+    enough = Enough(2, every_take, FirstRead(), broken)
+    ticket = small_queue.enqueue(PROMPT, sampling, enough=enough)
+    with pytest.raises(BackendError, match="failed while writing"):
+        await ticket.result()
+    await serves_on(small_queue)
+
+
 async def test_a_take_that_cannot_be_read_fails_its_request_alone(
     small_queue: GenerationQueue,
 ) -> None:
