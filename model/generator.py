@@ -227,7 +227,10 @@ class Generator:
     (what `training.evaluate --first-sampled` scores). `early_ends`: on the local
     model, give up on a take as soon as it loops and, with best-of-N, stop the extra candidates
     once the first `n` are written and `n` clean takes are in hand (`model.worker.Enough`); False
-    waits for every take to its end (what `bench.best_of --wait-for-all` compares it with)."""
+    waits for every take to its end (what `bench.best_of --wait-for-all` compares it with).
+    `respawn`: with early ends and second tries on the local model, start a take's second try
+    as soon as it is given up and too few are left in play; False leaves it to a second round
+    (what `bench.best_of --later` compares it with)."""
 
     def __init__(
         self,
@@ -237,6 +240,7 @@ class Generator:
         prompt_format: int = PROMPT_FORMAT,
         second_tries: bool = True,
         early_ends: bool = True,
+        respawn: bool = True,
     ) -> None:
         if best_of < 1:
             raise ValueError("best_of must be 1 or more")
@@ -245,6 +249,7 @@ class Generator:
         self.prompt_format = prompt_format
         self.second_tries = second_tries
         self.early_ends = early_ends
+        self.respawn = respawn
 
     @property
     def name(self) -> str:
@@ -439,7 +444,7 @@ class Generator:
         (with `second_tries`: it is that take's second try, drawn beside the others)."""
         if not self.early_ends:
             return None
-        if not (respawn and self.second_tries):
+        if not (respawn and self.respawn and self.second_tries):
             return Enough(takes, usable, _hopeless)
         return Enough(takes, usable, _hopeless, lambda take: ask.seed(_RESPAWNED + take))
 
