@@ -4,29 +4,25 @@
     python -m bench.best_of --best-of 2 --rounds 3 --tokens 256
     python -m bench.best_of --best-of 2 --wait-for-all  # and each waiting for every take
     python -m bench.best_of --best-of 2 --rooms 3   # three writers asking at once
-    python -m bench.best_of --best-of 2 --later     # second tries at once against in a round after
 
 One writer's requests, one at a time, as a room sends them: six requests of the six task kinds
 in one room's context (a title, a logline, two characters, a scene, the script so far), each
-asking for `--takes` takes of at most `--tokens` tokens. Every request runs through each setting
-in turn (the order alternating from round to round, so that a busy machine weighs on both
-alike): best-of-N off (`best_of` 1: the takes asked for, a malformed one sampled once more,
+asking for `--takes` takes of at most `--tokens` tokens. Every request runs through each
+setting in turn (the order alternating from round to round, so that a busy machine weighs on
+both alike): best-of-N off (`best_of` 1: the takes asked for, a malformed one sampled once more,
 today's path) and on (`best_of` k: k x n candidates in one batch, the extras stopped once the
 first n are written and n clean takes are in hand, PMI's scoring pass over the clean ones, a
-second round of the missing only when fewer than n are clean; a take that loops given up as it
-is written, on and off, its second try started at once when too few are left in play; with
-`--later`, also each setting leaving that second try to a round after the first, "later"; with
-`--wait-for-all`, also each setting waiting for every take to its end, "all"). With `--rooms`,
-that many writers ask each request at once (each with its own seeds), and the tokens per second
-are all of theirs over the time from the first asking to the last answer. Printed per setting:
-wall time per request (mean and median), the ratio to off, tokens drawn per second, the time
-spent scoring, requests that needed a second round, the share of shown takes that are clean, and
-per request the candidates stopped, the takes given up as loops, the decode steps it waited for
-(the longest take of each batch it drew, one started in place of another counted from where that
-one stopped, second rounds included: what its wall time follows when nothing else runs, and
-unlike wall time on a shared machine the same from run to run) and the tokens it drew.
-`--language Chinese` asks the same six in a Chinese room (`REQUESTS_ZH`: the same story, the
-writer's words in Chinese).
+second round of the missing only when fewer than n are clean; a take that loops given up as it is
+written, on and off; with `--wait-for-all`, also each setting waiting for every take to its end,
+"all"). With `--rooms`, that many writers ask each request at once (each with
+its own seeds), and the tokens per second are all of theirs over the time from the first asking
+to the last answer. Printed per setting: wall time per request (mean and median), the ratio to
+off, tokens drawn per second, the time spent scoring, requests that needed a second round, the
+share of shown takes that are clean, and per request the candidates stopped, the takes given up
+as loops, the decode steps it waited for (the longest take of each batch it drew, second rounds
+included: what its wall time follows when nothing else runs, and unlike wall time on a shared
+machine the same from run to run) and the tokens it drew. `--language Chinese` asks the same six
+in a Chinese room (`REQUESTS_ZH`: the same story, the writer's words in Chinese).
 Figures, not tests: nothing here passes or fails.
 """
 
@@ -72,11 +68,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--language", default="", help="English (default) or Chinese")
     parser.add_argument(
         "--rooms", type=int, default=1, help="writers asking at once (each its own seeds)"
-    )
-    parser.add_argument(
-        "--later",
-        action="store_true",
-        help="also run each setting with second tries in a round after the first (none at once)",
     )
     parser.add_argument(
         "--wait-for-all",
@@ -162,12 +153,7 @@ class CountingBackend(LocalBackend):
             enough=enough,
         )
         self.tokens += sum(len(take.token_ids) for take in drawn)
-        # A take started in place of one given up began where that one stopped.
-        lengths = [len(take.token_ids) for take in drawn]
-        self.steps += max(
-            length + (lengths[take.replaces] if take.replaces >= 0 else 0)
-            for length, take in zip(lengths, drawn, strict=True)
-        )
+        self.steps += max(len(take.token_ids) for take in drawn)
         self.stopped += sum(take.finish == STOPPED for take in drawn)
         self.given_up += sum(take.finish == ABANDONED for take in drawn)
         return drawn
@@ -266,25 +252,19 @@ async def run(
     )
     await queue.start()
     backend = CountingBackend(queue, loaded.name)
-    # (label, best_of, early_ends, respawn)
-    setups = [(OFF, 1, True, True)] + [(f"best_of {k}", k, True, True) for k in args.best_of]
-    if args.later:
-        setups += [(f"{OFF} later", 1, True, False)] + [
-            (f"best_of {k} later", k, True, False) for k in args.best_of
-        ]
+    # (label, best_of, early_ends)
+    setups = [(OFF, 1, True)] + [(f"best_of {k}", k, True) for k in args.best_of]
     if args.wait_for_all:
-        setups += [(f"{OFF} all", 1, False, False)] + [
-            (f"best_of {k} all", k, False, False) for k in args.best_of
+        setups += [(f"{OFF} all", 1, False)] + [
+            (f"best_of {k} all", k, False) for k in args.best_of
         ]
     figures = {label: Figures() for label, *_ in setups}
     try:
         for round_ in range(args.rounds):
             order = setups if round_ % 2 == 0 else setups[::-1]
             for request in requests(args.language):
-                for label, k, early_ends, respawn in order:
-                    generator = Generator(
-                        backend, best_of=k, early_ends=early_ends, respawn=respawn
-                    )
+                for label, k, early_ends in order:
+                    generator = Generator(backend, best_of=k, early_ends=early_ends)
                     seeds = [args.seed + 1000 * round_ + 97 * room for room in range(args.rooms)]
                     done = await asyncio.gather(
                         *(

@@ -8,10 +8,8 @@ way. With `best_of` 1 (best-of-N off) it asks for `n` takes and samples a malfor
 one once more with another seed; with best-of-N on, a second round is drawn only when fewer
 candidates are clean than the room asked for takes, of as many as are missing. A take still bad
 after that carries its problems (a second try replaces the first unless it is more malformed,
-`ranking.severity`). On the local model a take that loops is given up as it is written, and when
-that leaves fewer than `n` takes in play its second try starts at once, beside the others, not in
-a round after them (`model.worker.Enough.respawn`); the extra candidates ride along with the
-first `n`: they are ranked if they are
+`ranking.severity`). On the local model a take that loops is given up as it is
+written, and the extra candidates ride along with the first `n`: they are ranked if they are
 written by the time those are and `n` clean takes are in hand, else stopped and left out, so
 best-of-N never waits longer for its candidates than best-of-N off waits for its takes
 (`model.worker.Enough`).
@@ -81,9 +79,6 @@ class Drawn:
     token_ids: tuple[int, ...]
     logprobs: tuple[float, ...]
     finish: str = ""
-    #: The take this one was started in place of when that one was given up as it was written
-    #: (`model.worker.Enough.respawn`); -1 for a take asked for.
-    replaces: int = -1
 
     def opening(self, tokens: int) -> Drawn:
         """The take's first `tokens` tokens (and their figures)."""
@@ -162,15 +157,14 @@ class LocalBackend:
             # The worker judges a finished take by its text without the start the prompt holds.
             # (Its loop reads see the latest tokens only, which the start is not part of.)
             usable = enough.usable
-            enough = dataclasses.replace(enough, usable=lambda text: usable(start + text))
+            enough = Enough(enough.takes, lambda text: usable(start + text), enough.hopeless)
         ticket = self.queue.enqueue(
             prompt_ids, sampling, room_id=room_id, user_id=user_id, enough=enough
         )
         if on_progress is not None:
             ticket.on_progress(on_progress)
         return [
-            Drawn(start + c.text, c.token_ids, c.logprobs, c.finish, c.replaces)
-            for c in await ticket.result()
+            Drawn(start + c.text, c.token_ids, c.logprobs, c.finish) for c in await ticket.result()
         ]
 
     async def score(self, messages: list[dict[str, str]], takes: Sequence[Drawn]) -> list[float]:
@@ -227,10 +221,7 @@ class Generator:
     (what `training.evaluate --first-sampled` scores). `early_ends`: on the local
     model, give up on a take as soon as it loops and, with best-of-N, stop the extra candidates
     once the first `n` are written and `n` clean takes are in hand (`model.worker.Enough`); False
-    waits for every take to its end (what `bench.best_of --wait-for-all` compares it with).
-    `respawn`: with early ends and second tries on the local model, start a take's second try
-    as soon as it is given up and too few are left in play; False leaves it to a second round
-    (what `bench.best_of --later` compares it with)."""
+    waits for every take to its end (what `bench.best_of --wait-for-all` compares it with)."""
 
     def __init__(
         self,
@@ -240,7 +231,6 @@ class Generator:
         prompt_format: int = PROMPT_FORMAT,
         second_tries: bool = True,
         early_ends: bool = True,
-        respawn: bool = True,
     ) -> None:
         if best_of < 1:
             raise ValueError("best_of must be 1 or more")
@@ -249,7 +239,6 @@ class Generator:
         self.prompt_format = prompt_format
         self.second_tries = second_tries
         self.early_ends = early_ends
-        self.respawn = respawn
 
     @property
     def name(self) -> str:
@@ -287,36 +276,24 @@ class Generator:
     async def _each_once_more(
         self, ask: _Ask, n: int, on_progress: ProgressCallback | None
     ) -> list[GeneratedTake]:
-        """Best-of-N off: `n` takes, each malformed one sampled once more with another seed (one
-        given up as it was written already has been, beside the others, on the local model)."""
-        drawn = await self._complete(ask, ask.seeds(0, n), on_progress)
-        first = drawn[:n]
+        """Best-of-N off: `n` takes, each malformed one sampled once more with another seed."""
+        first = await self._complete(ask, ask.seeds(0, n), on_progress)
         texts = [take.text for take in first]
         parsed = [self._parse(ask, take) for take in first]
+        bad = [i for i, answer in enumerate(parsed) if answer.problems and self.second_tries]
         regenerated: set[int] = set()
-
-        def second_try(i: int, take: Drawn) -> None:
-            # The second try is shown unless it is more malformed than the first (a loop
-            # never replaces a take with one speaker too many: `ranking.severity`).
-            second = self._parse(ask, take)
-            regenerated.add(i)
-            if _severity(take.text, second) <= _severity(texts[i], parsed[i]):
-                texts[i], parsed[i] = take.text, second
-
-        for take in drawn[n:]:
-            second_try(take.replaces, take)
-        bad = [
-            i
-            for i, answer in enumerate(parsed)
-            if answer.problems and self.second_tries and i not in regenerated
-        ]
         if bad:
             # Another seed, far from the first ones, for each take worth a second try.
             retry = [ask.seed(_SECOND_ROUND + i) for i in bad]
             _log.info("sampling %d of %d takes again", len(bad), n)
             again = await self._second_round(ask, retry)
             for i, take in zip(bad, again, strict=False):
-                second_try(i, take)
+                second = self._parse(ask, take)
+                regenerated.add(i)
+                # The second try is shown unless it is more malformed than the first (a loop
+                # never replaces a take with one speaker too many: `ranking.severity`).
+                if _severity(take.text, second) <= _severity(texts[i], parsed[i]):
+                    texts[i], parsed[i] = take.text, second
         return [
             _take(text, answer, self.name, i in regenerated)
             for i, (text, answer) in enumerate(zip(texts, parsed, strict=True))
@@ -329,7 +306,7 @@ class Generator:
         drawing = self.best_of * n
         if isinstance(self.backend, ScoringBackend):
             drawing = max(n, min(drawing, self.backend.max_takes))
-        candidates, respawned = await self._candidates(ask, ask.seeds(0, drawing), n, on_progress)
+        candidates = await self._candidates(ask, ask.seeds(0, drawing), n, on_progress)
         first_round = len(candidates)
         missing = n - sum(not c.parsed.problems for c in candidates)
         again = missing > 0 and self.second_tries
@@ -349,30 +326,28 @@ class Generator:
                 candidates[i].text,
                 candidates[i].parsed,
                 self.name,
-                i in respawned
-                or (again and (i >= first_round or bool(candidates[i].parsed.problems))),
+                again and (i >= first_round or bool(candidates[i].parsed.problems)),
             )
             for i in shown
         ]
 
     async def _candidates(
         self, ask: _Ask, settings: list[Sampling], n: int, on_progress: ProgressCallback | None
-    ) -> tuple[list[Candidate], set[int]]:
+    ) -> list[Candidate]:
         """The candidates, parsed, with the model's figures where the backend gives them. On
         the local model the extras ride along with the first `n` (the takes best-of-N off
         would show): once those are written and `n` clean takes are in hand, the candidates
         still being written stop and are left out (`model.worker.Enough`)."""
         backend = self.backend
         request = ask.request
-        enough = self._enough(ask, n, lambda text: not parse_answer(request, text).problems)
+        enough = self._enough(n, lambda text: not parse_answer(request, text).problems)
         drawn = await self._complete(ask, settings, on_progress, enough)
         drawn = [take for take in drawn if take.finish != STOPPED]
         parsed = [self._parse(ask, take) for take in drawn]
-        respawned = {i for i, take in enumerate(drawn) if take.replaces >= 0}
         if not isinstance(backend, ScoringBackend):
             return [
                 Candidate(take.text, answer) for take, answer in zip(drawn, parsed, strict=True)
-            ], respawned
+            ]
         # PMI reads each take's opening (see `ranking.SCORED_TOKENS`).
         drawn = [take.opening(ranking.SCORED_TOKENS) for take in drawn]
         # PMI chooses among the clean takes; malformed ones rank by their faults (and when too
@@ -394,7 +369,7 @@ class Generator:
         return [
             Candidate(take.text, answer, take.logprob, context_free.get(i))
             for i, (take, answer) in enumerate(zip(drawn, parsed, strict=True))
-        ], respawned
+        ]
 
     async def _complete(
         self,
@@ -402,15 +377,12 @@ class Generator:
         settings: list[Sampling],
         on_progress: ProgressCallback | None,
         enough: Enough | None = None,
-        *,
-        second: bool = False,
     ) -> list[Drawn]:
         """The takes of `settings`. On a scoring backend (the local model) with their figures
         and finish, and each take given up as soon as its text so far loops
-        (`takechecks.hopeless`), so that nobody waits for a loop to reach its token budget,
-        and (unless this is a `second` round) a take started in its place when too few are
-        left in play; `enough` (best-of-N's extras riding along) may end the request sooner
-        still. Elsewhere their texts only."""
+        (`takechecks.hopeless`), so that nobody waits for a loop to reach its token budget;
+        `enough` (best-of-N's extras riding along) may end the request sooner still. Elsewhere
+        their texts only."""
         backend = self.backend
         if isinstance(backend, ScoringBackend):
             return await backend.draw(
@@ -419,7 +391,7 @@ class Generator:
                 room_id=ask.room_id,
                 user_id=ask.user_id,
                 on_progress=on_progress,
-                enough=enough or self._enough(ask, len(settings), respawn=not second),
+                enough=enough or self._enough(len(settings)),
             )
         texts = await backend.complete(
             ask.messages,
@@ -430,23 +402,10 @@ class Generator:
         )
         return [Drawn(text, (), ()) for text in texts]
 
-    def _enough(
-        self,
-        ask: _Ask,
-        takes: int,
-        usable: Callable[[str], bool] = _any_take,
-        *,
-        respawn: bool = True,
-    ) -> Enough | None:
+    def _enough(self, takes: int, usable: Callable[[str], bool] = _any_take) -> Enough | None:
         """With `early_ends`, a request done once its first `takes` are written and as many are
-        `usable` (by default: when every take is written), a take that loops ending there and,
-        when fewer than `takes` are left in play, a take with another seed started in its place
-        (with `second_tries`: it is that take's second try, drawn beside the others)."""
-        if not self.early_ends:
-            return None
-        if not (respawn and self.respawn and self.second_tries):
-            return Enough(takes, usable, _hopeless)
-        return Enough(takes, usable, _hopeless, lambda take: ask.seed(_RESPAWNED + take))
+        `usable` (by default: when every take is written), a take that loops ending there."""
+        return Enough(takes, usable, _hopeless) if self.early_ends else None
 
     def _parse(self, ask: _Ask, take: Drawn) -> ParsedAnswer:
         """`take` as `parse_answer` reads it; a take given up as hopeless is malformed, whatever
@@ -459,7 +418,7 @@ class Generator:
 
     async def _second_round(self, ask: _Ask, settings: list[Sampling]) -> list[Drawn]:
         try:
-            return await self._complete(ask, settings, None, second=True)
+            return await self._complete(ask, settings, None)
         except (QueueFull, TooManyRequests, GenerationTimeout) as busy:
             # The first takes are worth more to the room than an error: keep them, marked.
             _log.info("no second try for %d takes: %s", len(settings), busy)
@@ -469,10 +428,8 @@ class Generator:
         await self.backend.close()
 
 
-#: How far the second round's seeds lie from the first ones...
+#: How far the second round's seeds lie from the first ones.
 _SECOND_ROUND = 7919
-#: ...and those of a take started in place of one given up as it was written.
-_RESPAWNED = 4243
 
 
 @dataclass(frozen=True, slots=True)

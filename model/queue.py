@@ -162,11 +162,7 @@ class Ticket:
             self._future.set_exception(error)
         else:
             assert result is not None
-            # A take started in place of one given up shows in that take's place.
-            texts = [c.text for c in result[: self.job.size]]
-            for take in result[self.job.size :]:
-                texts[take.replaces] = take.text
-            self._texts = tuple(texts)
+            self._texts = tuple(c.text for c in result)
             self._tokens = sum(c.tokens for c in result)
             self._future.set_result(result)
         self._broadcast(self._snapshot(done=True))

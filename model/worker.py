@@ -16,13 +16,7 @@ usable, the takes still being written stop ("stopped", their tokens so far kept)
 settled. So the extras ride along with the takes the room asked for and never make it wait
 longer for them; under load, extras still waiting for rows never take any. A take whose text so
 far shows it is malformed whatever follows (`Enough.hopeless`: a loop in its latest tokens) is
-given up at once ("abandoned"): it counts as finished and never as usable, and its row goes to
-others. When that leaves the request fewer takes in play (being written, or written and not given
-up) than it needs (`Enough.takes`), a take of the request's own is started at once in its place,
-with the sampling `Enough.respawn` gives (one per take the request asked for; a take started so
-is not replaced again): so the take's second try runs beside the others instead of in a round
-after them. It comes back after the takes asked for, naming the take it replaced
-(`SampledTake.replaces`); the partial texts show it in that take's place.
+given up at once ("abandoned"): it counts as finished, and its row goes to others.
 
 A failure stays with the requests it touched, and the worker serves on. An error in a prefill
 fails the requests being added, one in a decode step the requests running in it; the other
@@ -95,9 +89,6 @@ class SampledTake(Completion):
 
     token_ids: tuple[int, ...] = ()
     logprobs: tuple[float, ...] = ()
-    #: The take (its index in the request) this one was started in place of, when one of the
-    #: request's takes was given up (`Enough.respawn`); -1 for a take the request asked for.
-    replaces: int = -1
 
     @property
     def logprob(self) -> float:
@@ -122,15 +113,12 @@ class Enough:
     finished and `takes` of its finished takes are `usable` (called with a take's text, once per
     take), the rest stop. `hopeless` (if given) reads the latest `HOPELESS_READS` tokens of a
     take still being written every `HOPELESS_EVERY` tokens (`takechecks.hopeless`); a take it
-    finds hopeless ends there, unusable; if `respawn` is given and fewer than `takes` takes are
-    then in play, a take is started in its place with the sampling `respawn(index of the take
-    given up)` returns (once per take asked for). All are called on the worker's thread and must
-    not touch the event loop."""
+    finds hopeless ends there, unusable. Both are called on the worker's thread and must not
+    touch the event loop."""
 
     takes: int
     usable: Callable[[str], bool]
     hopeless: Callable[[str], bool] | None = None
-    respawn: Callable[[int], Sampling] | None = None
 
     def __post_init__(self) -> None:
         if self.takes < 1:
@@ -188,7 +176,6 @@ class Work:
     unpenalised: frozenset[int] = frozenset()
     enough: Enough | None = None
     usable: dict[int, bool] = field(default_factory=dict)  # take -> `enough.usable`'s verdict
-    replaced: dict[int, int] = field(default_factory=dict)  # take given up -> the one in its place
     cancel_requested: bool = False
     published_at: float = -float("inf")
 
@@ -200,16 +187,6 @@ class Work:
     @property
     def job(self) -> Job:
         return self.handle.job
-
-    @property
-    def asked(self) -> int:
-        """The takes the request asked for (any started in place of one come after them)."""
-        return self.job.size
-
-    def replacement(self, take: int) -> int:
-        """The take that stands for `take` of those asked for: the one started in its place,
-        if any."""
-        return self.replaced.get(take, take)
 
     def restart(self) -> list[int]:
         """Forget the tokens of the unfinished takes; returns those takes, to write anew."""
@@ -522,32 +499,20 @@ class Worker:
         """Hand `work`'s takes over when all are done (or it has enough), else its partial text
         when it is due."""
         if all(work.finish) or self._has_enough(work):
-            stands_in = {new: old for old, new in work.replaced.items()}
             result = [
-                SampledTake(
-                    self._decode(ids),
-                    len(ids),
-                    finish,
-                    tuple(ids),
-                    tuple(logps),
-                    stands_in.get(take, -1),
-                )
-                for take, (ids, logps, finish) in enumerate(
-                    zip(work.tokens, work.logprobs, work.finish, strict=True)
-                )
+                SampledTake(self._decode(ids), len(ids), finish, tuple(ids), tuple(logps))
+                for ids, logps, finish in zip(work.tokens, work.logprobs, work.finish, strict=True)
             ]
             self._forget(work, completed=True)
             self._post(work.handle.settle, result)
         elif work.handle.wants_progress and now - work.published_at >= self._progress_every_s:
             work.published_at = now
-            shown = [work.tokens[work.replacement(take)] for take in range(work.asked)]
-            texts = tuple(self._decode(ids) for ids in shown)
+            texts = tuple(self._decode(ids) for ids in work.tokens)
             self._post(work.handle.publish, texts, sum(map(len, work.tokens)))
 
     def _give_up_hopeless(self, due: list[tuple[int, Work, int]]) -> None:
         """End each take among `due` whose text so far its request's `Enough.hopeless` finds
-        hopeless, starting one in its place where due (a failure to read it, or to start the
-        other, fails that request alone)."""
+        hopeless (a failure to read it fails that request alone)."""
         given_up = []
         for seq_id, work, take in due:
             assert work.enough is not None and work.enough.hopeless is not None
@@ -563,34 +528,11 @@ class Worker:
             if hopeless:
                 work.finish[take] = ABANDONED
                 given_up.append(seq_id)
-                try:
-                    self._respawn(work, take)
-                except Exception as exc:
-                    _log.exception("cannot start a take in place of one given up")
-                    self._fail(work, _failure(exc))
         given_up = [seq_id for seq_id in given_up if seq_id in self._running]  # none failed since
         if given_up:
             self.engine.drop(given_up)
             for seq_id in given_up:
                 del self._running[seq_id]
-
-    def _respawn(self, work: Work, take: int) -> None:
-        """Start a take in place of `take`, just given up, when its request has a `respawn`,
-        `take` is one it asked for, and fewer takes than it needs are left in play."""
-        enough = work.enough
-        if enough is None or enough.respawn is None or take >= work.asked:
-            return
-        in_play = sum(finish != ABANDONED for finish in work.finish)
-        if in_play >= enough.takes:
-            return
-        sampling = enough.respawn(take)
-        new = len(work.sampling)
-        work.sampling = (*work.sampling, sampling)
-        work.tokens.append([])
-        work.logprobs.append([])
-        work.finish.append("")
-        work.replaced[take] = new
-        self._unplaced.appendleft((work, [new]))
 
     def _has_enough(self, work: Work) -> bool:
         """Whether `work` is done before all its takes are (`Enough`); if so, its unfinished
@@ -601,9 +543,7 @@ class Worker:
         usable = 0
         for take, finish in enumerate(work.finish):
             if finish and take not in work.usable:
-                work.usable[take] = finish != ABANDONED and enough.usable(
-                    self._decode(work.tokens[take])
-                )
+                work.usable[take] = enough.usable(self._decode(work.tokens[take]))
             usable += work.usable.get(take, False)
         if usable < enough.takes:
             return False

@@ -4,7 +4,6 @@ draws more candidates than the room asked for and shows the best (`model.generat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -314,67 +313,15 @@ async def test_best_of_one_is_todays_path() -> None:
     assert [t.text for t in takes] == [CLEAN, OTHER]
 
 
-class RespawningBackend(ScoredBackend):
-    """A scoring backend that, as the queue does when a take is given up and too few are left
-    in play, hands back takes started in place of others (`replaced`: take index -> text),
-    after the ones asked for, when the request let it (`Enough.respawn`)."""
-
-    def __init__(self, texts: list[str], replaced: dict[int, str], **kwargs: Any) -> None:
-        super().__init__(texts, {}, **kwargs)
-        self.replaced = replaced
-        self.respawned: list[int | None] = []  # the seed of each take started in place
-
-    async def draw(
-        self,
-        messages: list[dict[str, str]],
-        sampling: Sequence[Sampling],
-        *,
-        room_id: int,
-        user_id: int,
-        on_progress: ProgressCallback | None = None,
-        enough: Enough | None = None,
-    ) -> list[Drawn]:
-        first = len(self.drawn) == 0
-        drawn = await super().draw(
-            messages, sampling, room_id=room_id, user_id=user_id, enough=enough
-        )
-        if not first or enough is None or enough.respawn is None:
-            return drawn
-        for take, text in self.replaced.items():
-            self.respawned.append(enough.respawn(take).seed)
-            drawn.append(Drawn(text, tuple(range(100)), (-1.0,) * 100, "stop", take))
-        return drawn
-
-
-async def test_a_take_given_up_comes_back_as_its_second_try_drawn_beside_the_others() -> None:
-    # Best-of-N off: take 1 looped and was given up; the queue started its second try at
-    # once, and no second round follows.
-    backend = RespawningBackend([CLEAN, LOOPING], {1: OTHER}, abandoned=[LOOPING])
+async def test_a_second_try_more_malformed_than_the_first_is_not_shown() -> None:
+    # Best-of-N off: the second take had a speaker outside the cast; its second try looped,
+    # which is worse (`ranking.severity`), so the first stays, marked as sampled again. Before,
+    # the one with no more problems by count was shown: the loop.
+    backend = ScoredBackend([CLEAN, INVENTED], {}, again=[LOOPING])
     takes = await Generator(backend).generate(DIALOGUE, 2, Sampling(seed=9))
-    assert backend.drawn == [[9, 10]]
-    assert backend.respawned == [9 + 4243 + 1]  # a seed of its own, far from the others
-    assert [(t.text, t.regenerated) for t in takes] == [(CLEAN, False), (OTHER, True)]
-    assert not any(t.problems for t in takes)
-
-
-async def test_a_second_try_no_better_than_the_first_is_not_shown_nor_tried_again() -> None:
-    backend = RespawningBackend([CLEAN, INVENTED], {1: LOOPING})
-    takes = await Generator(backend).generate(DIALOGUE, 2, Sampling(seed=9))
-    assert backend.drawn == [[9, 10]]  # take 1 had its second try
+    assert backend.drawn == [[9, 10], [7929]]
     assert [t.text for t in takes] == [CLEAN, INVENTED] and takes[1].regenerated
-
-
-async def test_best_of_n_shows_a_take_started_in_place_of_another_as_sampled_again() -> None:
-    backend = RespawningBackend(
-        [LOOPING, LOOPING, INVENTED, LOOPING], {0: CLEAN}, abandoned=[LOOPING]
-    )
-    takes = await Generator(backend, best_of=2).generate(DIALOGUE, 2, Sampling(seed=5))
-    assert [(t.text, t.regenerated) for t in takes] == [(CLEAN, True), (INVENTED, True)]
-    # A second round (one take missing) is a second try: nothing is started in its place.
-    assert len(backend.drawn) == 2
-    assert backend.enough[0] is not None and backend.enough[0].respawn is not None
-    assert backend.enough[1] is not None and backend.enough[1].respawn is None
-    # Nor when the room keeps the takes as first sampled (the evaluation's first column).
-    first_sampled = RespawningBackend([CLEAN, LOOPING], {1: OTHER}, abandoned=[LOOPING])
-    await Generator(first_sampled, second_tries=False).generate(DIALOGUE, 2, Sampling(seed=9))
-    assert first_sampled.respawned == []
+    # A second try as malformed as the first is shown: it is the one sampled last.
+    backend = ScoredBackend([CLEAN, INVENTED], {}, again=[INVENTED.replace("friend", "cousin")])
+    takes = await Generator(backend).generate(DIALOGUE, 2, Sampling(seed=9))
+    assert takes[1].text == INVENTED.replace("friend", "cousin")
