@@ -330,12 +330,16 @@ def report(figures: dict[str, Figures]) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     print(f"settings: {vars(args)}")
+    # Another process decoding on these cores slows every figure many times over (two at two
+    # threads each on a 2-core machine: 50-100x); the load average shows it.
+    print(f"load average at the start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     model = ModelSettings(adapter=bot_adapter("", ""), for_queue=True)
     loaded = in_passing_thread(lambda: load_model(model))
     print(f"model: {loaded.name} on {loaded.device}")
     figures, pmi = asyncio.run(run(args, loaded))
     report(figures)
     report_pmi(pmi)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
