@@ -45,7 +45,7 @@ from model.prompts import (
 from model.queue import GenerationQueue, QueueSettings, in_passing_thread
 from model.ranking import Candidate
 from model.remote import RemoteBackend
-from model.takechecks import hopeless
+from model.takechecks import CUT_OFF, hopeless
 from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
 from model.worker import ABANDONED, STOPPED, Enough
 
@@ -412,7 +412,7 @@ class Generator:
         its text cut short reads as."""
         parsed = parse_answer(ask.request, take.text)
         if take.finish == ABANDONED and not parsed.problems:
-            why = hopeless(take.text) or "The take went round in circles and was cut off."
+            why = hopeless(take.text) or CUT_OFF
             parsed = dataclasses.replace(parsed, problems=(why,))
         return parsed
 

@@ -8,7 +8,8 @@ the best `n` by this score (higher is better):
           - PROBLEM_WEIGHT * severity
 
 - **severity**: the sum over the take's problems (`model.prompts.parse_answer`) of their
-  weight: a broken character, a loop, an echo of the prompt's answer template, a copy of the
+  weight: a broken character, a loop (one the queue gave up on as it was written too), an echo
+  of the prompt's answer template, a copy of the
   request (`model.prompts.request_echo`), a label of the prompt written in a script take
   (`model.prompts.prompt_label`) or a take with no screenplay text (or no speaker, no scene
   heading) `SEVERE` each; a speaker who is not in
@@ -46,7 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from model.prompts import PROMPT_LABEL, REQUEST_ECHO, ParsedAnswer, template_echo
-from model.takechecks import broken_character, find_loop
+from model.takechecks import CUT_OFF, broken_character, find_loop, hopeless
 from model.tasks import PromptContext, TaskRequest, is_chinese
 
 #: Candidates drawn per take shown (the `BEST_OF` setting). 2 doubles the rows of one request's
@@ -112,7 +113,8 @@ def context_free(request: TaskRequest) -> TaskRequest:
 def severity(candidate: Candidate) -> int:
     """The weighted count of the candidate's problems (0 for a clean take)."""
     text = candidate.text
-    severe = {find_loop(text), template_echo(text), broken_character(text)} - {None}
+    # A take given up as it looped names its loop as `hopeless` read it, or `CUT_OFF`.
+    severe = {find_loop(text), hopeless(text), CUT_OFF, template_echo(text), broken_character(text)}
     total = 0
     for problem in candidate.parsed.problems:
         if problem in severe or any(mark in problem for mark in _NOT_A_SCRIPT):

@@ -259,6 +259,11 @@ def find_loop(text: str) -> str | None:
     )
 
 
+#: Why a take the queue gave up on as it was written is malformed, when its whole text, cut
+#: short there, shows no loop of its own (`hopeless` read only its latest stretch).
+CUT_OFF = "The take went round in circles and was cut off."
+
+
 def hopeless(latest: str) -> str | None:
     """Why a take still being written is malformed whatever follows, or None: a loop
     (`find_loop`) or a broken character in its finished lines, or a loop within a line on its

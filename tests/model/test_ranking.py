@@ -3,6 +3,7 @@ draws more candidates than the room asked for and shows the best (`model.generat
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from hypothesis import given
@@ -12,6 +13,7 @@ from model import ranking
 from model.generator import Drawn, Generator
 from model.prompts import parse_answer
 from model.ranking import Candidate
+from model.takechecks import CUT_OFF
 from model.tasks import (
     CharacterSheet,
     Progress,
@@ -325,3 +327,14 @@ async def test_a_second_try_more_malformed_than_the_first_is_not_shown() -> None
     backend = ScoredBackend([CLEAN, INVENTED], {}, again=[INVENTED.replace("friend", "cousin")])
     takes = await Generator(backend).generate(DIALOGUE, 2, Sampling(seed=9))
     assert takes[1].text == INVENTED.replace("friend", "cousin")
+
+
+async def test_a_take_given_up_as_it_looped_is_as_malformed_as_any_loop() -> None:
+    # Cut short where the queue gave up on it, its text may show no loop of its own; it is
+    # still a loop (`takechecks.CUT_OFF`), so a second try with one speaker too many is shown.
+    cut = "MARA\nYou can't stay here.\n\nTOM\nOne night."
+    backend = ScoredBackend([CLEAN, cut], {}, again=[INVENTED], abandoned=[cut])
+    takes = await Generator(backend).generate(DIALOGUE, 2, Sampling(seed=9))
+    assert [t.text for t in takes] == [CLEAN, INVENTED] and takes[1].regenerated
+    given_up = Candidate(cut, dataclasses.replace(parse_answer(DIALOGUE, cut), problems=(CUT_OFF,)))
+    assert ranking.severity(given_up) == ranking.SEVERE
