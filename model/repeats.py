@@ -51,11 +51,14 @@ _BYTE_TOKEN = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 class Marks:
     """Per vocabulary entry `[V]`: `breakers` (bool) end a match; `exempt` (bool) are never
     penalised (breakers, stop tokens, tokens that start inside a character); `weight` (int64)
-    what a token adds to a match's length (0 for a token that starts inside a character)."""
+    what a token adds to a match's length (0 for a token that starts inside a character);
+    `pieces` (bool) are parts of a character, not whole ones (they start inside one or end
+    before one is finished): the repetition penalty spares them (`batch.prompt_penalties`)."""
 
     breakers: torch.Tensor
     exempt: torch.Tensor
     weight: torch.Tensor
+    pieces: torch.Tensor
 
     @classmethod
     def none(cls, vocab: int, device: torch.device, stop_token_ids: Iterable[int] = ()) -> Marks:
@@ -63,7 +66,8 @@ class Marks:
         breakers = torch.zeros(vocab, dtype=torch.bool, device=device)
         exempt = breakers.clone()
         exempt[[i for i in stop_token_ids if 0 <= i < vocab]] = True
-        return cls(breakers, exempt, torch.ones(vocab, dtype=torch.long, device=device))
+        weight = torch.ones(vocab, dtype=torch.long, device=device)
+        return cls(breakers, exempt, weight, breakers.clone())
 
     @classmethod
     def of(
@@ -71,7 +75,7 @@ class Marks:
     ) -> Marks:
         """The marks of `tokenizer`'s vocabulary (entries past it, padding, are neither)."""
         marks = cls.none(vocab, device, stop_token_ids)
-        breakers, inside = [], []
+        breakers, inside, pieces = [], [], []
         for index, piece in enumerate(token_bytes(tokenizer, min(vocab, len(tokenizer)))):
             if piece is None:
                 continue
@@ -80,11 +84,24 @@ class Marks:
                 breakers.append(index)
             elif piece and 0x80 <= piece[0] < 0xC0:
                 inside.append(index)
+            if not _whole_characters(piece):
+                pieces.append(index)
         marks.breakers[breakers] = True
         marks.exempt[breakers] = True
         marks.exempt[inside] = True
         marks.weight[inside] = 0
+        marks.pieces[pieces] = True
         return marks
+
+
+def _whole_characters(piece: bytes) -> bool:
+    """Whether `piece` is whole UTF-8 characters: it neither starts inside one nor ends
+    before one is finished."""
+    try:
+        piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def token_bytes(tokenizer: Any, vocab: int) -> list[bytes | None]:

@@ -322,7 +322,9 @@ class SlotEngine:
         table = SamplingTable.of(group.sampling, seeds, self.device)
         for mine, theirs in zip(state.table.columns(), table.columns(), strict=True):
             mine[rows] = theirs
-        penalisable, penalised = prompt_penalties(prompt, group.unpenalised, n, self._vocab)
+        penalisable, penalised = prompt_penalties(
+            prompt, group.unpenalised, n, self._vocab, self.marks.pieces
+        )
         state.penalisable[rows] = penalisable
         state.penalised[rows] = penalised
         state.lengths[rows] = len(prompt)

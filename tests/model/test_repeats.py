@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from model import repeats
+from model.batch import prompt_penalties
 from model.sampling import SamplingTable, sample
 from model.tasks import Sampling
 from model.tokenizer import LightTokenizer
@@ -187,6 +188,28 @@ def test_marks_of_the_default_models_tokenizer(tokenizer: Any, light: bool) -> N
     assert all(marks.exempt[i] and marks.weight[i] == 0 for i in ids[1:])
     for i in encode("PILAR", add_special_tokens=False):
         assert not marks.exempt[i] and marks.weight[i] == 1
+    # Pieces of a character, whichever end they lack, are pieces; whole characters are not.
+    assert all(marks.pieces[i] for i in ids)
+    for whole in ("的", "PILAR", " -", "。"):
+        assert not any(marks.pieces[i] for i in encode(whole, add_special_tokens=False))
+
+
+def test_the_repetition_penalty_spares_the_pieces_of_a_chinese_prompt(tokenizer: Any) -> None:
+    """A Chinese prompt's characters are byte-level pieces shared by thousands of characters:
+    penalised, they lowered nearly every character the model could write next, at random. Its
+    words and whole characters stay penalised, and so does a piece nothing marks."""
+    marks = repeats.Marks.of(tokenizer, len(tokenizer), CPU)
+    prompt_text = "石满仓看着窗外的雨。PILAR waits."
+    prompt = torch.tensor(tokenizer.encode(prompt_text, add_special_tokens=False))
+    penalisable, penalised = prompt_penalties(prompt, frozenset(), 2, len(tokenizer), marks.pieces)
+    pieces = [i for i in prompt.tolist() if marks.pieces[i]]
+    assert len(pieces) >= 10  # the eight characters outside the vocabulary, in pieces
+    assert not penalised[:, pieces].any() and not penalisable[:, pieces].any()
+    whole = [i for i in prompt.tolist() if i not in pieces]
+    assert tokenizer.encode("的", add_special_tokens=False)[0] in whole
+    assert penalised[:, whole].all()
+    _, unmarked = prompt_penalties(prompt, frozenset(), 1, len(tokenizer))
+    assert unmarked[0, pieces].all()
 
 
 @pytest.mark.parametrize("value", [-0.1, float("nan")])
