@@ -142,7 +142,7 @@ _SETTING = re.compile(
 )
 
 
-def _split_heading(heading: str) -> tuple[str | None, str, str | None]:
+def split_heading(heading: str) -> tuple[str | None, str, str | None]:
     """`INT. HOUSE - KITCHEN - NIGHT` -> ("INT.", "HOUSE - KITCHEN", "NIGHT"); a heading of
     the Chinese convention by its parts (`1-1 日 内 客厅` -> ("内", "客厅", "日"))."""
     heading = " ".join(heading.split())
@@ -175,7 +175,7 @@ def _locations(elements: tuple[Element, ...]) -> tuple[LocationStats, ...]:
     for element in elements:
         if not isinstance(element, SceneHeading):
             continue
-        setting, name, time = _split_heading(element.text)
+        setting, name, time = split_heading(element.text)
         if not name:
             continue
         place = found.setdefault(name.casefold(), _Place(name))

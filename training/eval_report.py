@@ -124,6 +124,7 @@ _ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("distinct-2 across takes", "distinct2", "{:.3f}".format),
     ("ROUGE-L F1 vs reference", "rouge_l", "{:.3f}".format),
     ("relevance (PMI, nats/token)", "relevance", "{:+.2f}".format),
+    ("scenes at the place asked", "place_kept_rate", _PERCENT),
     ("longest copied run (words)", "max_copied_words", "{}".format),
     ("mean copied run (words)", "mean_copied_words", "{:.1f}".format),
     ("sampled again by the bot", "resampled_rate", _PERCENT),
@@ -142,6 +143,7 @@ _TASK_FIGURES = (
     ("distinct-2", "distinct2", "{:.2f}".format),
     ("ROUGE-L", "rouge_l", "{:.2f}".format),
     ("PMI", "relevance", "{:+.2f}".format),
+    ("place asked", "place_kept_rate", _PERCENT),
     ("copied", "max_copied_words", "{}".format),
 )
 

@@ -24,9 +24,10 @@ from typing import Any
 from model.prompts import known_speakers, parse_answer, prompt_label, request_echo, template_echo
 from model.ranking import language_share
 from model.takechecks import broken_character, find_loop, without_parentheses
-from model.tasks import SCRIPT_KINDS, TaskRequest
+from model.tasks import SCRIPT_KINDS, TaskKind, TaskRequest
 from screenplay.fountain import parse_fountain
-from screenplay.types import Character
+from screenplay.stats import split_heading
+from screenplay.types import Character, SceneHeading
 from training.dedup import words
 
 
@@ -122,6 +123,7 @@ class TakeScore:
     problems: tuple[str, ...] = ()
     relevance: float | None = None
     resampled: bool = False
+    place_kept: bool | None = None
 
 
 def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyIndex) -> TakeScore:
@@ -145,7 +147,30 @@ def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyInde
         broken=broken_character(text) is not None,
         language_share=language_share(text, language),
         problems=parsed.problems,
+        place_kept=_place_kept(request, parsed.fountain, reference),
     )
+
+
+def _place_kept(request: TaskRequest, fountain: str, reference: str) -> bool | None:
+    """Whether a scene take's heading names the place its request asked for (the held-out
+    answer's, which the request words: `Brattavik Fjord, The Shore, with EINAR`); None for
+    another kind or a reference without a heading. A writer who asks for a scene at the
+    interpreters' booth reads `GLOBECRATE CONCAVE` as a take that did not listen."""
+    if request.kind is not TaskKind.SCENE:
+        return None
+    asked = _first_place(parse_answer(request, reference).fountain)
+    if not asked:
+        return None
+    return _first_place(fountain) == asked
+
+
+def _first_place(fountain: str) -> str:
+    """The place of the first scene heading of `fountain`, letters and digits only, casefolded
+    (`INT. BOOTH 4, GENEVA - NIGHT` -> `booth4geneva`); empty without a heading."""
+    for element in parse_fountain(fountain).elements:
+        if isinstance(element, SceneHeading):
+            return "".join(ch for ch in split_heading(element.text)[1].casefold() if ch.isalnum())
+    return ""
 
 
 def _cues(request: TaskRequest, fountain: str) -> tuple[int, int]:
@@ -189,6 +214,7 @@ FIGURES = (
     "distinct2",
     "rouge_l",
     "relevance",
+    "place_kept_rate",
     "max_copied_words",
     "mean_copied_words",
     "resampled_rate",
@@ -213,6 +239,7 @@ def figures(requests: Sequence[ScoredRequest]) -> dict[str, Any]:
         "distinct2": _mean(r.distinct2 for r in requests),
         "rouge_l": _mean(s.rouge_l for s in scores),
         "relevance": _mean(s.relevance for s in scores),
+        "place_kept_rate": _mean(s.place_kept for s in scores if s.place_kept is not None),
         "max_copied_words": max((s.copied_words for s in scores), default=0),
         "mean_copied_words": _mean(s.copied_words for s in scores),
         "resampled_rate": _mean(s.resampled for s in scores),

@@ -7,7 +7,8 @@ Every combination of the settings named (`temperature`, `top_p`, `top_k`, `repet
 DRY's `dry_multiplier`, `dry_base`, `dry_allowed_length`; each `NAME=V1,V2,...`) samples the same
 held-out requests with the same seeds through the bot's own path (`training.takes`), with the model
 `training.evaluate` would judge: the shipped adapter by default, `--model`/`--adapter` as given, or
-a served model (`--url`). Any other option is `training.evaluate`'s. For each task and language the
+a served model (`--url`). Any other option is `training.evaluate`'s (`--takes-out FILE` writes every
+take, its column named by its setting). For each task and language the
 setting with the highest `objective` wins; the bot's per-task defaults are meant to come from this
 table, not from feel. With `--out FILE` the result so far is written after each setting, so a sweep
 stopped partway keeps what it measured.
@@ -28,7 +29,7 @@ from typing import Any
 
 from model.errors import GenerationError
 from model.loading import ModelLoadError, ModelSettings, load_model
-from training import evaluate
+from training import eval_report, evaluate
 from training.scoring import per_task
 from training.takes import Heldout, Run, Subject, sample_and_score
 
@@ -102,11 +103,15 @@ def run(specs: Sequence[str], options: evaluate.Options) -> dict[str, Any]:
             "best": best(tried),
         }
 
+    takes: list[dict[str, Any]] = []
+
     def keep(tried: list[dict[str, Any]]) -> None:
         if options.out:
             evaluate.write_json(Path(options.out), result(tried))
+        if options.takes_out:
+            eval_report.write_takes(Path(options.takes_out), takes)
 
-    return result(sweep(subject, held, evaluate.run_of(options), settings, keep))
+    return result(sweep(subject, held, evaluate.run_of(options), settings, keep, takes))
 
 
 def sweep(
@@ -115,13 +120,19 @@ def sweep(
     plan: Run,
     settings: Sequence[dict[str, Any]],
     finished: Callable[[list[dict[str, Any]]], None] = lambda tried: None,
+    takes: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The per-task figures and objective of `subject`'s takes under each setting; `finished`
-    is given the settings tried so far after each (to keep them, `--out`, should the run stop)."""
+    is given the settings tried so far after each (to keep them, `--out`, should the run stop).
+    Each take's row, its column named by its setting, is appended to `takes` when given (for
+    `--takes-out`: a sweep's figures are read beside the takes that made them)."""
     tried: list[dict[str, Any]] = []
     for setting in settings:
         sampling = dataclasses.replace(plan.sampling, **setting)
-        scored, _ = sample_and_score(subject, held, dataclasses.replace(plan, sampling=sampling))
+        run = dataclasses.replace(plan, sampling=sampling)
+        scored, rows = sample_and_score(subject, held, run)
+        if takes is not None:
+            takes.extend({**row, "column": _setting(setting)} for row in rows)
         rows = [{**row, "objective": objective(row)} for row in per_task(scored)]
         _log.info("%s: %s", setting, [(r["kind"], round(r["objective"], 3)) for r in rows])
         tried.append({"setting": setting, "per_task": rows})

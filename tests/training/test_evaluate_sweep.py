@@ -116,7 +116,7 @@ def test_a_sweep_runs_on_a_local_model(
     argv = [
         *("temperature=0.5,1.0", "--model", str(tiny_model_dir), "--data", str(small_corpus)),
         *("--tasks", "beat", "--requests", "1", "--takes", "1", "--max-new-tokens", "4", "--json"),
-        *("--out", str(tmp_path / "sweep.json")),
+        *("--out", str(tmp_path / "sweep.json"), "--takes-out", str(tmp_path / "takes.jsonl")),
     ]
     result = sweep.main(argv)
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(result))
@@ -126,6 +126,13 @@ def test_a_sweep_runs_on_a_local_model(
     assert [t["setting"] for t in result["tried"]] == [{"temperature": 0.5}, {"temperature": 1.0}]
     assert len(result["best"]) == 2  # beat in English and in Chinese
     assert all(row["relevance"] is not None for t in result["tried"] for row in t["per_task"])
+    # The takes behind the figures, for a reader: each under the setting that sampled it.
+    lines = (tmp_path / "takes.jsonl").read_text(encoding="utf-8").splitlines()
+    takes = [json.loads(line) for line in lines]
+    assert [t["column"] for t in takes] == ["temperature 0.5"] * 2 + ["temperature 1"] * 2
+    assert all(t["take"] and t["kind"] == "beat" for t in takes)
+    read = (tmp_path / "takes.md").read_text(encoding="utf-8")
+    assert "temperature 0.5" in read and "temperature 1" in read
 
 
 def test_a_sweep_keeps_each_setting_it_finished(small_corpus: Path, tmp_path: Path) -> None:

@@ -72,3 +72,36 @@ def test_a_take_without_dialogue_is_not_clean() -> None:
     score = score_take(_dialogue_request(), "Sure! Here is your scene.", "MARA\nNo.", CopyIndex([]))
     assert not score.lint_clean
     assert score.cues == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "reference", "kept", "moved"),
+    [
+        (
+            "English",
+            "INT. GENEVA CONFERENCE CENTRE, INTERPRETERS' BOOTH 4 - NIGHT\n\nPILAR waits.",
+            "int. Geneva Conference Centre,  Interpreters’ Booth 4 - DAY\n\nPILAR waits.",
+            "EXT. GLOBECRATE CONCAVE, INTERPRETER'S BOOTH - NIGHT\n\nPILAR waits.",
+        ),
+        (
+            "Chinese",
+            "内景 客栈大堂 - 夜\n\n△ 石满仓推门进来。",
+            "外景 客栈大堂 - 日\n\n△ 石满仓坐下。",
+            "内景 吊寬嘟嘟 - 夜\n\n△ 石满仓坐下。",
+        ),
+    ],
+)
+def test_a_scene_at_another_place_than_asked_is_counted(
+    language: str, reference: str, kept: str, moved: str
+) -> None:
+    """The writer named the place; a take whose heading mangles it did not listen, whatever
+    its setting, time of day, case or punctuation."""
+    request = TaskRequest(
+        TaskKind.SCENE, "The place, with PILAR", ("PILAR",), PromptContext(language=language)
+    )
+    corpus = CopyIndex([""])
+    assert score_take(request, kept, reference, corpus).place_kept is True
+    assert score_take(request, moved, reference, corpus).place_kept is False
+    assert score_take(request, "PILAR waits.", reference, corpus).place_kept is False
+    dialogue = TaskRequest(TaskKind.DIALOGUE, "x", ("PILAR",), PromptContext(language=language))
+    assert score_take(dialogue, kept, reference, corpus).place_kept is None
