@@ -7,11 +7,11 @@ Every combination of the settings named (`temperature`, `top_p`, `top_k`, `repet
 DRY's `dry_multiplier`, `dry_base`, `dry_allowed_length`; each `NAME=V1,V2,...`) samples the same
 held-out requests with the same seeds through the bot's own path (`training.takes`), with the model
 `training.evaluate` would judge: the shipped adapter by default, `--model`/`--adapter` as given, or
-a served model (`--url`). Any other option is `training.evaluate`'s (`--takes-out FILE` writes every
-take, its column named by its setting). For each task and language the
-setting with the highest `objective` wins; the bot's per-task defaults are meant to come from this
-table, not from feel. With `--out FILE` the result so far is written after each setting, so a sweep
-stopped partway keeps what it measured.
+a served model (`--url`). Any other option is `training.evaluate`'s; `--takes-out FILE` writes every
+take, its column named by its setting, to be read beside the figures. For each task and language
+the setting with the highest `objective` wins; the bot's per-task defaults are meant to come from
+this table, not from feel. With `--out FILE` the result so far is written after each setting, so a
+sweep stopped partway keeps what it measured.
 
 It knows sampling settings and figures; the generation and scoring are `training.takes`'.
 """
