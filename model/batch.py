@@ -103,24 +103,18 @@ class BatchEngine(Protocol):
 
 
 def prompt_penalties(
-    prompt: torch.Tensor,
-    unpenalised: frozenset[int],
-    n: int,
-    vocab: int,
-    pieces: torch.Tensor | None = None,
+    prompt: torch.Tensor, group: PromptGroup, vocab: int, marks: repeats.Marks
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`penalisable` and `penalised` `[n, V]` of `n` takes of `prompt`: every token but the
-    spared ones may be penalised, and the prompt's tokens are. `pieces` `[V]` (`repeats.Marks`)
-    are spared too: a CJK character is two or three byte-level tokens, each shared by thousands
-    of characters, so a penalty on the pieces a Chinese prompt holds lowers nearly every
-    character the model might write next, at random, and its takes turned to loops and rare
-    characters (held-out sweep, session 17: Chinese takes looping 83% / 100% / 67% in scene,
-    dialogue and continue at a penalty of 1.1, none at 1.0)."""
+    """`penalisable` and `penalised` `[n, V]` of the takes of `group`, whose prompt is
+    `prompt`: every token but the spared ones may be penalised, and the prompt's tokens are.
+    Spared: `group.unpenalised` (the cast's names) and, for takes that ask it
+    (`Sampling.spare_pieces`), the pieces of a character (`marks.pieces`)."""
+    n = len(group.seq_ids)
     penalisable = torch.ones((n, vocab), dtype=torch.bool, device=prompt.device)
-    if unpenalised:
-        penalisable[:, list(unpenalised)] = False
-    if pieces is not None:
-        penalisable &= ~pieces[None, :vocab]
+    if group.unpenalised:
+        penalisable[:, list(group.unpenalised)] = False
+    if group.sampling[0].spare_pieces:
+        penalisable &= ~marks.pieces[None, :vocab]
     penalised = torch.zeros_like(penalisable)
     penalised[:, prompt] = True
     return penalisable, penalised & penalisable

@@ -160,9 +160,7 @@ class Engine:
         cache = _HFCache(out.past_key_values)
         if n > 1:
             cache.repeat_interleave(n)
-        penalisable, penalised = prompt_penalties(
-            ids[0], group.unpenalised, n, self._vocab, self.marks.pieces
-        )
+        penalisable, penalised = prompt_penalties(ids[0], group, self._vocab, self.marks)
         seeds = [s.seed if s.seed is not None else random_seed() for s in group.sampling]
         batch = _Batch(
             cache=cache,

@@ -77,10 +77,11 @@ _FOUNTAIN = (
 
 
 def take_sampling(request: TaskRequest, sampling: Sampling) -> Sampling:
-    """`sampling` as a take of `request` is sampled: a script take spares its cast's names the
-    repetition penalty (see `Sampling.keep_words`)."""
+    """`sampling` as a take of `request` is sampled: a script take spares its cast's names and
+    the pieces of a character the repetition penalty (see `Sampling.keep_words`,
+    `Sampling.spare_pieces`)."""
     if request.kind in SCRIPT_KINDS:
-        return dataclasses.replace(sampling, keep_words=cast_of(request))
+        return dataclasses.replace(sampling, keep_words=cast_of(request), spare_pieces=True)
     return sampling
 
 

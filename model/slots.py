@@ -322,9 +322,7 @@ class SlotEngine:
         table = SamplingTable.of(group.sampling, seeds, self.device)
         for mine, theirs in zip(state.table.columns(), table.columns(), strict=True):
             mine[rows] = theirs
-        penalisable, penalised = prompt_penalties(
-            prompt, group.unpenalised, n, self._vocab, self.marks.pieces
-        )
+        penalisable, penalised = prompt_penalties(prompt, group, self._vocab, self.marks)
         state.penalisable[rows] = penalisable
         state.penalised[rows] = penalised
         state.lengths[rows] = len(prompt)

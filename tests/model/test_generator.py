@@ -137,8 +137,14 @@ async def test_the_cast_names_of_a_script_take_are_spared_the_repetition_penalty
     try:
         request = TaskRequest(TaskKind.DIALOGUE, "they argue", ("MARA", "Tom"))
         await generator.generate(request, 1, Sampling(max_new_tokens=4, seed=1))
+        premise = TaskRequest(TaskKind.PREMISE, "a heist at a wedding")
+        await generator.generate(premise, 1, Sampling(max_new_tokens=4, seed=1))
     finally:
         await generator.close()
+    # A script take spares a character's pieces too; a premise, whose line breaks the penalty
+    # then singles out (it ran on in one line), keeps the plain penalty (`Sampling.spare_pieces`).
+    assert admitted[0].sampling[0].spare_pieces
+    assert not admitted[-1].sampling[0].spare_pieces
     spared = admitted[0].unpenalised
     for name in ("MARA", "TOM", " Tom", "Mara"):
         assert set(tokenizer(name, add_special_tokens=False)["input_ids"]) <= spared

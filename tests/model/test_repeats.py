@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from model import repeats
-from model.batch import prompt_penalties
+from model.batch import PromptGroup, prompt_penalties
 from model.sampling import SamplingTable, sample
 from model.tasks import Sampling
 from model.tokenizer import LightTokenizer
@@ -196,20 +196,28 @@ def test_marks_of_the_default_models_tokenizer(tokenizer: Any, light: bool) -> N
 
 def test_the_repetition_penalty_spares_the_pieces_of_a_chinese_prompt(tokenizer: Any) -> None:
     """A Chinese prompt's characters are byte-level pieces shared by thousands of characters:
-    penalised, they lowered nearly every character the model could write next, at random. Its
-    words and whole characters stay penalised, and so does a piece nothing marks."""
+    penalised, they lowered nearly every character the model could write next, at random. A
+    take that spares them (a script take) still has the prompt's words and whole characters
+    penalised; one that does not (a premise) has the pieces penalised too."""
     marks = repeats.Marks.of(tokenizer, len(tokenizer), CPU)
     prompt_text = "石满仓看着窗外的雨。PILAR waits."
-    prompt = torch.tensor(tokenizer.encode(prompt_text, add_special_tokens=False))
-    penalisable, penalised = prompt_penalties(prompt, frozenset(), 2, len(tokenizer), marks.pieces)
-    pieces = [i for i in prompt.tolist() if marks.pieces[i]]
+    ids = tokenizer.encode(prompt_text, add_special_tokens=False)
+    prompt = torch.tensor(ids)
+
+    def penalties(spare: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        sampling = (Sampling(spare_pieces=spare),) * 2
+        group = PromptGroup(tuple(ids), (0, 1), sampling)
+        return prompt_penalties(prompt, group, len(tokenizer), marks)
+
+    penalisable, penalised = penalties(True)
+    pieces = [i for i in ids if marks.pieces[i]]
     assert len(pieces) >= 10  # the eight characters outside the vocabulary, in pieces
     assert not penalised[:, pieces].any() and not penalisable[:, pieces].any()
-    whole = [i for i in prompt.tolist() if i not in pieces]
+    whole = [i for i in ids if i not in pieces]
     assert tokenizer.encode("的", add_special_tokens=False)[0] in whole
     assert penalised[:, whole].all()
-    _, unmarked = prompt_penalties(prompt, frozenset(), 1, len(tokenizer))
-    assert unmarked[0, pieces].all()
+    _, plain = penalties(False)
+    assert plain[:, ids].all()
 
 
 @pytest.mark.parametrize("value", [-0.1, float("nan")])
