@@ -179,6 +179,13 @@ _ONE_CJK = re.compile(rf"[{CJK}]")
 #: times ("a gentle rain" four times is already a take stuck on repeat).
 _RUN_TIMES = {1: 10, 2: 5}
 _PHRASE_RUN_TIMES = 4
+#: A Chinese phrase of `_CJK_PHRASE` characters or more (about three words) written
+#: `_CJK_PHRASE_TIMES` times in a row, punctuation aside: the corpus's Chinese scripts write
+#: a phrase of three to eight characters twice in a row at most (箱子是死的箱子是死的), a word of
+#: two three times (朋友，朋友，朋友); a take went 跑着石满仓，跑着石满仓，跑着石满仓 (session
+#: 17's blind read), which the runs of words above let through.
+_CJK_PHRASE = 5
+_CJK_PHRASE_TIMES = 3
 _LONGEST_PHRASE = 8
 #: A letter or character held this long (窗窗窗…, "aaaa…") is a stuck take, not a scream:
 #: "Noooooooo!" holds its o ten times.
@@ -329,7 +336,11 @@ def _repeated_run(words: list[str]) -> str | None:
         for i in range(period, len(words)):
             matched = matched + 1 if words[i] == words[i - period] else 0
             times = matched // period + 1
-            if times >= needed:
+            if times >= needed or (
+                times >= _CJK_PHRASE_TIMES
+                and period >= _CJK_PHRASE
+                and all(_is_cjk(word) for word in words[i - period + 1 : i + 1])
+            ):
                 phrase = _joined(words[i - period + 1 : i + 1])
                 return f"The take writes “{_clip(phrase)}” {times} times in a row."
     return None

@@ -71,6 +71,8 @@ def test_no_scene_of_the_corpus_is_taken_for_a_loop() -> None:
         "从城墙满着三楼队队灯灲妆。三楼队队灯灲妆。",
         "阿梅：他今晚不会回来。\n小唐：你怎么知道？\n阿梅：他今晚不会回来。\n"
         "小唐：那就等。\n阿梅：他今晚不会回来！",
+        # A Chinese phrase of five three times in a row (session 17's blind read).
+        "石满仓：跑！\n△ 贴着峭壁的小路，跑着石满仓，跑着石满仓，跑着石满仓，风雪里没有人回头。",
         # Leaning on one character among others.
         "△ 火灎灎灎鞋骆九川灎骆九川灎骆镓衣灎灎椁灎灎嘴灎，铁三娘灎门口灎，骆九川看着灎灎灎的火，"
         "石满仓灎走到门外灎灎的雪地里。",
@@ -105,6 +107,9 @@ def test_a_degenerate_take_is_a_loop(take: str) -> None:
         # A name four times in a short stretch (the corpus's most), a knock in between.
         "△ 雨夜，林小雨推开茶馆的门。风吹乱她的头发，街灯照着林小雨湿透的外套。远处有人喊林小雨，"
         "她没有回头，林小雨只是把伞收好，放在墙角。门上嗒嗒嗒嗒嗒嗒地响。",
+        # A name called three times in a row, a plea three times, a line said twice for weight.
+        "小唐：石满仓！石满仓！石满仓！\n阿梅：我不知道！我不知道！我不知道！\n"
+        "小唐：箱子是死的，箱子是死的。",
         # A sentence said twice for weight, a name called three times.
         "阿梅：不作数就好。不作数就好。\n小唐：胡桂香！胡桂香！\n阿梅：胡桂香。",
         # A quick exchange of one-word lines: cue, reply, cue, reply.
