@@ -649,7 +649,7 @@ def _read_dialogue(lines: list[str]) -> list[Element]:
 
     def flush() -> None:
         if run:
-            text = parse_inline("\n".join(run))
+            text = _trimmed_lines(parse_inline("\n".join(run)))
             out.append(Lyrics(text) if lyric else Dialogue(text))
             run.clear()
 
@@ -673,6 +673,24 @@ def _read_dialogue(lines: list[str]) -> list[Element]:
         i += 1
     flush()
     return out
+
+
+def _trimmed_lines(text: Text) -> Text:
+    """`text` without blanks at the start or end of a line outside its notes. A speech's lines
+    are read stripped, but an empty note dropped from a line's start (`[[]] hello`) leaves the
+    blank after it, which no Fountain line of dialogue can hold: kept, the speech read back
+    from what the writer wrote would differ from the one read."""
+    spans = text.spans
+    trimmed = []
+    for i, span in enumerate(spans):
+        words = span.text
+        if not span.note and words != "\n":
+            if i == 0 or spans[i - 1].text == "\n":
+                words = words.lstrip(" \t")
+            if i == len(spans) - 1 or spans[i + 1].text == "\n":
+                words = words.rstrip(" \t")
+        trimmed.append(Span(words, span.style, span.note))
+    return Text.from_spans(trimmed)
 
 
 def _closing_lines(lines: list[str]) -> list[int]:

@@ -685,6 +685,8 @@ _PIECES = [
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.sampled_from(_PIECES), max_size=50).map("".join))
 @example("BOB\n(V.O.)*)*\n   (V.O.)")  # a wrapped parenthetical whose first line ends with `)`
+@example("BOB\n[[]] <")  # an empty note dropped from a speech's start leaves its blank
+@example("BOB\nhello\n[[]] there\n~[[]] la [[]]")  # ... at a later line's start, or a lyric's end
 def test_any_source_reads_the_same_after_writing(source: str) -> None:
     doc = parse_fountain(source)
     written = to_fountain(doc)
