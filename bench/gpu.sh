@@ -74,7 +74,7 @@ BIG_MODEL=${BIG_MODEL:-Qwen/Qwen2.5-1.5B-Instruct}
 BIG_DIR=$OUT/finetune-$(basename "$BIG_MODEL")
 # A local model directory as it is; a Hub id from the Hugging Face cache, else downloaded (a
 # minute for 3 GB, where there is a network at all); skipped, saying why, when neither gives it.
-if [ ! -d "$BIG_MODEL" ] && ! HF_HUB_OFFLINE=0 timeout "${FETCH_TIMEOUT:-150}" $PY -c "import sys
+if [ ! -d "$BIG_MODEL" ] && ! HF_HUB_OFFLINE=0 timeout "${FETCH_TIMEOUT:-60}" $PY -c "import sys
 from huggingface_hub import snapshot_download
 try:
     snapshot_download(sys.argv[1], local_files_only=True)
@@ -82,8 +82,10 @@ except Exception:
     print('not in the Hugging Face cache; downloading', flush=True)
     snapshot_download(sys.argv[1], allow_patterns=['*.json', '*.safetensors', '*.txt'])
 " "$BIG_MODEL" 2>"$BIG_DIR.fetch.log"; then
-    echo "skipped: the weights of $BIG_MODEL are not in the Hugging Face cache of this machine" \
+    echo "no real weights: $BIG_MODEL is not in the Hugging Face cache of this machine" \
         "(${HF_HOME:-~/.cache/huggingface}) and could not be downloaded: $(tail -1 "$BIG_DIR.fetch.log")"
+    echo "   part 'larger' times the architectures instead (random weights: times and memory only)"
+    has_part larger || PARTS="$PARTS larger"
 else
     timeout "${FT_TIMEOUT:-240}" $PY -m training.finetune --model "$BIG_MODEL" \
         --max-steps "${FT_STEPS:-300}" --eval-every 50 --batch-size 8 --max-len 768 --lr 1e-4 \
@@ -127,4 +129,38 @@ PYEOF
     echo "figures: $BIG_DIR.json"
     grep -E '"(best_val_ppl|base_val_loss|best_val_loss|steps|seconds)"' "$BIG_DIR.json"
 fi
+fi
+
+if has_part larger; then
+echo "== larger models with random weights: how long a room's fine-tune and takes would take"
+# For each config (bench/models/NAME or a directory with a config.json): random weights written
+# on the GPU with the default model's tokenizer (bench.random_weights), a short LoRA fine-tune
+# on the shipped corpus (its metrics give seconds a step, training tokens/s and peak memory), and
+# the queue benchmark at $LARGER_ROOMS x 4 takes. A part that would not end before $DEADLINE
+# seconds of this script is skipped, saying so, so that one device command brings back the rest.
+for config in ${LARGER:-qwen2.5-1.5b-instruct qwen2.5-7b-instruct}; do
+    [ -d "$config" ] || config=bench/models/$config
+    name=$(basename "$config")
+    if [ $((SECONDS + ${LARGER_NEEDS:-150})) -gt "${DEADLINE:-100000}" ]; then
+        echo "$name: skipped, $SECONDS s gone of a ${DEADLINE:-} s deadline"
+        continue
+    fi
+    dir=/tmp/random-$name
+    rm -rf "$dir" "$OUT/larger-$name"
+    timeout "${WRITE_TIMEOUT:-120}" $PY -m bench.random_weights "$config" "$dir" \
+        --device "$DEVICE" 2>"$OUT/larger-$name.write.log" | tail -1
+    [ -f "$dir/config.json" ] || { tail -3 "$OUT/larger-$name.write.log"; continue; }
+    # Gradient checkpointing as DEPLOY.md runs a 7B-8B model; a smaller one fits without it.
+    timeout "${LARGER_FT_TIMEOUT:-150}" $PY -m training.finetune --model "$dir" \
+        --max-steps "${LARGER_STEPS:-12}" --eval-every "${LARGER_STEPS:-12}" --val-limit 16 \
+        --batch-size 8 --max-len 768 --warmup-steps 2 --out "$OUT/larger-$name" \
+        ${LARGER_FT_ARGS:---gradient-checkpointing} >"$OUT/larger-$name.log" 2>&1
+    echo "$name fine-tune rc $?: $(grep -E 'done:|Error' "$OUT/larger-$name.log" | tail -2)"
+    timeout "${BENCH_TIMEOUT:-90}" $PY -m bench.queue --json --device "$DEVICE" \
+        --rooms "${LARGER_ROOMS:-16}" --takes 4 --tokens 128 --sequential-takes 1 \
+        --random-weights "$config" >"$OUT/queue-$name.json" 2>"$OUT/queue-$name.log"
+    echo "$name queue (rc $?): $(cat "$OUT/queue-$name.json")"
+    [ -s "$OUT/queue-$name.json" ] || tail -3 "$OUT/queue-$name.log"
+    rm -rf "$dir" "$OUT/larger-$name/checkpoint" "$OUT/larger-$name/adapter"
+done
 fi

@@ -51,6 +51,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch
 
+from bench import random_weights
 from model.generator import chat_prompt_ids
 from model.loading import (
     LoadedModel,
@@ -618,16 +619,16 @@ def _ratios(figures: dict[str, Any], side: str) -> dict[str, float]:
 
 
 def random_model(directory: str, settings: ModelSettings) -> LoadedModel:
-    """The architecture of the model in `directory` with random weights (timing only)."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    """The architecture of the model in `directory` with random weights (timing only); a config
+    directory without a tokenizer borrows the default model's (`bench.random_weights`)."""
+    from transformers import AutoTokenizer
 
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(directory))
-    model.to(device=device, dtype=dtype).eval()
+    model = random_weights.random_model(directory, device, dtype)
     name = f"{Path(directory.rstrip('/')).name} (random weights)"
-    return LoadedModel(model, AutoTokenizer.from_pretrained(directory), name, device, dtype)
+    tokenizer = AutoTokenizer.from_pretrained(random_weights.tokenizer_directory(directory))
+    return LoadedModel(model, tokenizer, name, device, dtype)
 
 
 def run_variant(args: argparse.Namespace) -> dict[str, Any]:
@@ -795,6 +796,8 @@ def main(argv: list[str] | None = None) -> None:
     # Peak memory of the queue and the sequential path (before llama.cpp loads in this process);
     # generate_batch sizes its own paged cache from free memory (gigabytes), so it comes after.
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if loaded.device.type == "cuda":
+        figures["peak_gpu_mb"] = torch.cuda.max_memory_allocated(loaded.device) / 2**20
     if args.compare_engines:
         figures |= run_generate_batch(loaded, ids, args)
     llama_cpp = not (args.model or args.random_weights) and bool(find_spec("llama_cpp"))

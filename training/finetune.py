@@ -662,15 +662,18 @@ def _optimizer_step(t: Trainer, stream: Iterator[list[Any]]) -> dict[str, float]
     """One optimizer step over --grad-accum micro-batches (accumulated by hand, so the loop
     reads the same on one CPU and under `accelerate launch`); its figures for the history."""
     cfg, accelerator = t.cfg, t.accelerator
+    started = time.perf_counter()
     lr = get_lr(t.run.step, cfg)
     for group in t.optimizer.param_groups:
         group["lr"] = lr
-    running, margin = 0.0, 0.0
+    running, margin, tokens = 0.0, 0.0, 0
     for index in range(cfg.grad_accum):
         # Processes average their gradients once per optimizer step, not per micro-batch.
         last = index == cfg.grad_accum - 1
+        micro = next(stream)
+        tokens += _tokens(micro)
         with contextlib.nullcontext() if last else accelerator.no_sync(t.model):
-            loss, micro_margin = _micro_loss(t, next(stream))
+            loss, micro_margin = _micro_loss(t, micro)
             accelerator.backward(loss / cfg.grad_accum)
         running += float(loss.detach()) / cfg.grad_accum
         margin += micro_margin / cfg.grad_accum
@@ -678,10 +681,28 @@ def _optimizer_step(t: Trainer, stream: Iterator[list[Any]]) -> dict[str, float]
     t.optimizer.step()
     t.optimizer.zero_grad(set_to_none=True)
     t.run.step += 1
-    record = {"step": t.run.step, "train_loss": _mean_of_processes(t, running), "lr": lr}
+    # float(loss) above waited for the device, so the step's time is its own.
+    record = {
+        "step": t.run.step,
+        "train_loss": _mean_of_processes(t, running),
+        "lr": lr,
+        "seconds": round(time.perf_counter() - started, 3),
+        "tokens": tokens,
+    }
     if cfg.dpo:
         record["dpo_margin"] = _mean_of_processes(t, margin)
     return record
+
+
+def _tokens(micro: list[Any]) -> int:
+    """The tokens one process reads in a micro-batch: prompt and answer of each example (both
+    of each preference pair with DPO), padding not counted."""
+    rows = [
+        row
+        for item in micro
+        for row in ((item.chosen, item.rejected) if isinstance(item, DpoPair) else (item,))
+    ]
+    return sum(len(ids) for ids, _ in rows)
 
 
 def _micro_loss(t: Trainer, micro: list[Any]) -> tuple[torch.Tensor, float]:
@@ -745,6 +766,7 @@ def _finish(t: Trainer, base_val: float | None, seconds: float) -> dict[str, Any
     if not t.val_rows or cfg.dpo:
         _save_adapter(t)
     best = run.best if math.isfinite(run.best) else None
+    steps = [h for h in run.history if "seconds" in h]
     metrics = {
         "model": t.model_name,
         "trainable_parameters": t.trainable,
@@ -756,6 +778,17 @@ def _finish(t: Trainer, base_val: float | None, seconds: float) -> dict[str, Any
         "train_examples": len(t.train_rows),
         "val_examples": len(t.val_rows),
         "processes": t.accelerator.num_processes,
+        # Training alone (validation apart), on this process's share of the examples.
+        "train_tokens_per_s": (
+            round(sum(h["tokens"] for h in steps) / sum(h["seconds"] for h in steps), 1)
+            if steps
+            else None
+        ),
+        "peak_gpu_mb": (
+            round(torch.cuda.max_memory_allocated() / 2**20)
+            if t.accelerator.device.type == "cuda"
+            else None
+        ),
         "config": asdict(cfg),
         "history": run.history,
     }

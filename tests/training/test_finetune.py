@@ -63,6 +63,13 @@ def test_a_short_lora_run_writes_adapter_metrics_and_curve(
     assert saved["best_val_loss"] < saved["base_val_loss"]
     steps = [h["step"] for h in saved["history"] if "train_loss" in h]
     assert steps == [1, 2, 3, 4]
+    # How long a room's own run will take: each step's time and the tokens it read, their
+    # ratio for the whole run (the validations apart), the GPU's memory where there is one.
+    trained = [h for h in saved["history"] if "train_loss" in h]
+    assert all(h["seconds"] > 0 and h["tokens"] > 0 for h in trained)
+    rate = sum(h["tokens"] for h in trained) / sum(h["seconds"] for h in trained)
+    assert saved["train_tokens_per_s"] == pytest.approx(rate, rel=0.01)
+    assert saved["peak_gpu_mb"] is None
     split = json.loads((out / "adapter" / finetune.SPLIT_FILE).read_text())
     assert split["data"] == saved["config"]["data"]
     assert split["test"] and set(split["test"]).isdisjoint(split["train"])
