@@ -46,8 +46,9 @@ has_part() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 if has_part tests; then
 echo "== engine tests on the GPU"
 if $PY -c "import pytest" 2>/dev/null; then
-    WRITERS_ROOM_TEST_DEVICE=$DEVICE timeout "${TEST_TIMEOUT:-150}" $PY -m pytest -q -x \
-        -m "not slow" -p no:cacheprovider tests/model/test_engine.py 2>&1 | tail -15
+    WRITERS_ROOM_TEST_DEVICE=$DEVICE timeout "${TEST_TIMEOUT:-150}" $PY -m pytest -q \
+        -m "not slow" -p no:cacheprovider tests/model/test_engine.py \
+        tests/model/test_fastpath.py 2>&1 | tail -15
     echo "tests rc $?"
 else
     echo "no pytest on this machine (see the header)"

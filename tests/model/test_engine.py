@@ -234,7 +234,8 @@ def test_prompts_prefilled_in_several_passes_grow_the_cache_once(
     import model.slots as slots
 
     monkeypatch.setattr(slots, "_PREFILL_TOKENS", 8)  # each prompt a pass of its own
-    engine = SlotEngine(tiny_model, stop_token_ids=(), max_batch=8)
+    # The cache that grows (a CPU's; with CUDA graphs a GPU's is allocated up front).
+    engine = SlotEngine(tiny_model, stop_token_ids=(), max_batch=8, graphs=False)
     shapes: list[tuple[int, int]] = []
     grow = engine._grow
     monkeypatch.setattr(engine, "_grow", lambda r, c: (shapes.append((r, c)), grow(r, c)))
@@ -252,8 +253,9 @@ def test_an_idle_engine_holds_what_its_takes_need_and_a_busy_one_grows_by_half(
 ) -> None:
     """Keys and values are most of a busy room's memory: a burst of requests that finds the
     engine idle gets a cache of the columns its longest prompt and budget need, no more; a
-    request that joins running takes grows it by half again, so that joins copy it seldom."""
-    engine = SlotEngine(tiny_model, stop_token_ids=(), max_batch=8)
+    request that joins running takes grows it by half again, so that joins copy it seldom.
+    (With CUDA graphs a GPU's cache is allocated once, up front, for the captured steps.)"""
+    engine = SlotEngine(tiny_model, stop_token_ids=(), max_batch=8, graphs=False)
     first = PromptGroup(tuple(range(5, 17)), (1, 2), (Sampling(max_new_tokens=20),) * 2)
     engine.add([first])
     assert engine.cache.columns == 12 + 20

@@ -16,14 +16,18 @@ from model.fastpath import FastLlama, supports
 from model.slots import SlotEngine
 from model.tasks import Sampling
 from model.worker import make_engine
+from tests.model.conftest import TEST_DEVICE
 
 GREEDY = Sampling(temperature=0.0, repetition_penalty=1.0, max_new_tokens=10)
 
 
 def left_padded(prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Ids, mask and positions of a left-padded batch, on the test models' device."""
     width = max(len(p) for p in prompts)
-    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts], device=TEST_DEVICE)
+    mask = torch.tensor(
+        [[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=TEST_DEVICE
+    )
     positions = (mask.cumsum(1) - 1).clamp(min=0)
     return ids, mask, positions
 
