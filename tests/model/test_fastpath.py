@@ -82,7 +82,7 @@ def test_bfloat16_logits_match_hugging_face_within_rounding() -> None:
         rope_theta=500.0,
         rms_norm_eps=1e-5,
     )
-    model = LlamaForCausalLM(config).to(torch.bfloat16).eval()
+    model = LlamaForCausalLM(config).to(TEST_DEVICE, torch.bfloat16).eval()
     fast = FastLlama(model)
     for want, got in hf_and_fast_logits(model, fast, [[3, 4, 5, 6, 7], [9, 10]], steps=4):
         torch.testing.assert_close(got, want, atol=2e-2, rtol=2e-2)
@@ -110,6 +110,7 @@ def test_same_math_architectures_match_too(architecture: str) -> None:
     else:
         model = MistralForCausalLM(MistralConfig(sliding_window=None, **sizes)).eval()
         assert not supports(MistralForCausalLM(MistralConfig(sliding_window=64, **sizes)))
+    model.to(TEST_DEVICE)
     for want, got in hf_and_fast_logits(model, FastLlama(model), [[3, 4, 5, 6], [7, 8]], steps=3):
         torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
