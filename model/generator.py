@@ -39,6 +39,7 @@ from model.prompts import (
     ParsedAnswer,
     answer_start,
     build_messages,
+    heading_told,
     parse_answer,
     take_sampling,
 )
@@ -266,11 +267,15 @@ class Generator:
 
     def _messages(self, request: TaskRequest) -> list[dict[str, str]]:
         """`request`'s chat messages; on the local model, with the answer begun as its format
-        wants (`prompts.answer_start`): a remote server cannot be asked to carry one on."""
+        wants (`prompts.answer_start`): a remote server cannot be asked to carry one on, so it
+        is asked in words for the scene heading the writer gave (`prompts.heading_told`)."""
         messages = build_messages(request, self.prompt_format)
         start = answer_start(request, self.prompt_format)
         if start and isinstance(self.backend, ScoringBackend):
             messages.append({"role": "assistant", "content": start})
+        elif told := heading_told(request, self.prompt_format):
+            last = messages[-1]
+            messages[-1] = {**last, "content": f"{last['content']}\n\n{told}"}
         return messages
 
     async def _each_once_more(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from model.tasks import (
 from screenplay.fountain import parse_fountain, parse_inline, to_fountain
 from screenplay.lint import lint
 from screenplay.repair import repair
+from screenplay.stats import split_heading
 from screenplay.types import (
     PRINTED,
     Action,
@@ -113,19 +115,102 @@ def build_messages(
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
+#: A heading the writer typed first: `INT.`/`EXT.`/`EST.`/`I/E` and a place, at most this long.
+_ASKED_SETTING = re.compile(r"\s*(?:INT\.?\s*/\s*EXT|EXT\.?\s*/\s*INT|I/E|INT|EXT|EST)[.\s]", re.I)
+_MAX_ASKED_HEADING = 100
+#: Where a typed heading ends and the scene's description begins: a line break, a dash set off
+#: by spaces (or an em dash), a colon. A heading's own ` - ` before the time of day is not one.
+_ASKED_END = re.compile(r"\n|\s+(?:--|[—–])\s*|[—–]+|[:：]")
+#: Where a Chinese heading typed first ends: a line break, a colon or the first punctuation mark.
+_ASKED_END_ZH = re.compile(r"[\n:：，,。；;、！？!?]")
+
+
+def asked_heading(request: TaskRequest) -> str:
+    """The scene heading a scene request begins with, as the room writes it, or "" when it
+    begins with none. A writer who knows where the scene is types its slugline first —
+    `INT. DINER - NIGHT — Maya confronts Joe`, `ext. rooftop: Maya waits`,
+    `INT. MR. BLACK'S OFFICE - DAY. Bob waits`, and in a Chinese room `日 内 咖啡馆：小林等人`
+    or `内景 咖啡馆 夜` — and the take should be at that place: the 135M model, asked for a scene
+    at a place in words, wrote one at another place every time (`training.scoring`'s
+    `place asked`, 0% in session 17). The heading comes back in capitals, its setting with a
+    full stop (`INT.`), its time after ` - `; a Chinese one as typed, its spaces collapsed."""
+    if request.kind is not TaskKind.SCENE:
+        return ""
+    # A heading is short: what follows its first lines is the description, read by no pattern
+    # here (a hostile 200,000 blanks cost what 200 do).
+    text = request.prompt.strip()[: 2 * _MAX_ASKED_HEADING]
+    if _ASKED_SETTING.match(text):
+        return _typed_slugline(text)
+    if is_chinese(request.context.language):
+        head = " ".join(_ASKED_END_ZH.split(text, maxsplit=1)[0].split())
+        if len(head) <= _MAX_ASKED_HEADING and (found := read_heading(head)) and found.place:
+            return head
+    return ""
+
+
+def _typed_slugline(text: str) -> str:
+    """The slugline `text` starts with, normalised; "" when it names no place."""
+    head = _ASKED_END.split(text, maxsplit=1)[0]
+    words = head.split()
+    if words and not any(ch.islower() for ch in words[0]):
+        # Typed in capitals, as sluglines are: it ends at the first word that is not
+        # (`INT. DINER - NIGHT. Maya enters`).
+        kept = list(itertools.takewhile(lambda w: not any(c.islower() for c in w), words))
+        head = " ".join(kept)
+    head = " ".join(head.split()).strip(" .,;-")
+    if not head or len(head) > _MAX_ASKED_HEADING:
+        return ""
+    setting, place, time = split_heading(head.upper())
+    named = _ASKED_SETTING.sub("", head, count=1).strip(" .")
+    if not setting or not place or named.startswith("-"):  # `INT. - NIGHT` names no place
+        return ""
+    place = place.strip(" .,;-")
+    return f"{setting} {place}" + (f" - {time.strip(' .,;-')}" if time else "")
+
+
 def answer_start(request: TaskRequest, prompt_format: int = PROMPT_FORMAT) -> str:
     """The text a take of `request` is begun with, for the model to carry on (an empty string:
-    none). In a Chinese room a dialogue take opens on its first character's line (`名字：`), as
-    236 of the corpus's 239 Chinese dialogue answers do: asked for dialogue in Chinese, the
-    small model otherwise mostly wrote a scene heading and action, nobody speaking (0 of 6
-    takes lint-clean in session 13's evaluation). English answers open on an action line
-    often enough (138 of 601) to be left free, and the model's English dialogue was sound."""
+    none). A scene the writer gave a heading for opens on that heading (`asked_heading`), in the
+    room's convention. In a Chinese room a dialogue take opens on its first character's line
+    (`名字：`), as 236 of the corpus's 239 Chinese dialogue answers do: asked for dialogue in
+    Chinese, the small model otherwise mostly wrote a scene heading and action, nobody speaking
+    (0 of 6 takes lint-clean in session 13's evaluation). English answers open on an action
+    line often enough (138 of 601) to be left free, and the model's English dialogue was
+    sound."""
+    if request.kind is TaskKind.SCENE:
+        return _heading_start(request, prompt_format)
     if request.kind is not TaskKind.DIALOGUE or not request.characters:
         return ""
     first = request.characters[0].strip()
     if first and is_chinese(request.context.language) and prompt_format >= 2:
         return f"{first}："
     return ""
+
+
+def heading_told(request: TaskRequest, prompt_format: int = PROMPT_FORMAT) -> str:
+    """For a backend that cannot be handed a begun answer (a remote server): the sentence that
+    asks for the scene heading the writer gave, or "" when there is none."""
+    start = _heading_start(request, prompt_format).strip()
+    if not start:
+        return ""
+    if is_chinese(request.context.language):
+        return f"这场戏的场景标题照写为：{start}"
+    return f"Begin with this scene heading, exactly as it is: {start}"
+
+
+def _heading_start(request: TaskRequest, prompt_format: int) -> str:
+    """A scene take's start: the heading asked for, on its own line, then the action's line."""
+    heading = asked_heading(request)
+    if not heading:
+        return ""
+    if is_chinese(request.context.language) and prompt_format >= 2:
+        # The convention's heading (`内景 咖啡馆 夜`), the action straight under it.
+        if read_heading(heading) is None:
+            heading = zh.from_fountain(f"{heading}\n\n.").splitlines()[0]
+        return f"{heading}\n"
+    if read_heading(heading) is not None:  # a Chinese heading in a Fountain room: forced
+        return f".{heading}\n\n"
+    return f"{heading}\n\n"
 
 
 def format_answer(

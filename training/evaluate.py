@@ -48,7 +48,10 @@ import torch
 
 from model.errors import GenerationError
 from model.loading import SHIPPED_ADAPTER, LoadedModel, ModelLoadError, ModelSettings, load_model
-from model.tasks import Sampling, TaskKind
+from model.prompts import parse_answer
+from model.tasks import Sampling, TaskKind, is_chinese
+from screenplay.fountain import parse_fountain
+from screenplay.types import SceneHeading
 from training import eval_report
 from training.data import Example, examples_for, fountain_of, load_source, split_scripts
 from training.finetune import SPLIT_FILE, answer_loss, collate, encode
@@ -115,6 +118,28 @@ def heldout(
         CopyIndex(fountain_of(s.document.elements) for s in training),
         source,
     )
+
+
+def typed_headings(requests: Sequence[Example]) -> list[Example]:
+    """`requests` with each scene's own heading typed before its words, as a writer who knows
+    where the scene is types it (`model.prompts.asked_heading` reads it back):
+    `EXT. BRATTAVIK FJORD, THE SHORE - DAY — Brattavik Fjord, The Shore, with EINAR`,
+    `日 内 码头：码头，老周在场`."""
+    out = []
+    for example in requests:
+        request = example.request
+        if request is not None and request.kind is TaskKind.SCENE:
+            fountain = parse_answer(request, example.answer).fountain
+            heading = next(
+                (e.text for e in parse_fountain(fountain).elements if isinstance(e, SceneHeading)),
+                "",
+            )
+            if heading:
+                mark = "：" if is_chinese(request.context.language) else " — "
+                typed = dataclasses.replace(request, prompt=f"{heading}{mark}{request.prompt}")
+                example = dataclasses.replace(example, request=typed)
+        out.append(example)
+    return out
 
 
 def _requests_of(
@@ -274,6 +299,7 @@ class Options:
     takes_out: str
     out: str
     first_sampled: bool
+    typed_headings: bool
     no_relevance: bool
     best_of: int
     temperature: float
@@ -338,6 +364,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="score takes as first sampled (no second try for a malformed take)",
     )
     p.add_argument(
+        "--typed-headings",
+        action="store_true",
+        help="ask each held-out scene as a writer who knows its place does: its own heading "
+        "typed first (`INT. BOOTH 4 - DAY — Booth 4, with ANNA`), which the bot opens the take on",
+    )
+    p.add_argument(
         "--no-relevance",
         action="store_true",
         help="skip the relevance figure (two forward passes per take; slow on a busy CPU)",
@@ -386,6 +418,8 @@ def run(options: Options) -> dict[str, Any]:
         recorded_split(adapter),
         kinds,
     )
+    if options.typed_headings:
+        held = dataclasses.replace(held, requests=typed_headings(held.requests))
     _log.info(
         "held out: %s; %d examples, %d requests",
         held.source,

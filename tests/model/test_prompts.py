@@ -5,9 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from model.prompts import build_messages, format_answer, parse_answer
+from model.prompts import (
+    answer_start,
+    asked_heading,
+    build_messages,
+    format_answer,
+    parse_answer,
+)
 from model.takechecks import find_loop
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
+from screenplay.fountain import parse_fountain
+from screenplay.stats import split_heading
+from screenplay.types import SceneHeading
 
 MARA = CharacterSheet(name="MARA", role="lead", personality="dry, impatient", voice="clipped")
 CONTEXT = PromptContext(
@@ -125,3 +134,66 @@ def test_a_take_cut_off_by_its_budget_ends_at_its_last_whole_element(take: str, 
     answer = parse_answer(TaskRequest(TaskKind.DIALOGUE, "x", ("GUS", "MARGIT")), take)
     assert answer.fountain == shown
     assert answer.problems == ()
+
+
+CHINESE_ROOM = PromptContext(title="夜班", language="中文")
+
+
+@pytest.mark.parametrize(
+    ("typed", "heading"),
+    [
+        ("INT. DINER - NIGHT — Maya confronts Joe", "INT. DINER - NIGHT"),
+        ("ext. rooftop: Maya waits for the signal", "EXT. ROOFTOP"),
+        ("INT. MR. BLACK'S OFFICE - DAY. Bob waits", "INT. MR. BLACK'S OFFICE - DAY"),
+        ("I/E CAR - MOVING - DAY\nThey drive in silence.", "INT./EXT. CAR - MOVING - DAY"),
+        ("EST. CITY SKYLINE - DAWN -- the sun comes up", "EST. CITY SKYLINE - DAWN"),
+        ("int hospital corridor - night", "INT. HOSPITAL CORRIDOR - NIGHT"),
+        ("EXT. BEACH", "EXT. BEACH"),
+        # No heading first: the writer's words are a description, whatever they mention.
+        ("Maya confronts Joe at the diner, INT. DINER", ""),
+        ("Interior of a car: Maya drives", ""),
+        ("EXTRA people crowd the square", ""),
+        ("INT. - NIGHT: somewhere", ""),
+        ("INT.", ""),
+        ("INT. " + "A" * 300, ""),
+    ],
+)
+def test_a_scene_asked_with_a_heading_opens_on_it(typed: str, heading: str) -> None:
+    request = TaskRequest(TaskKind.SCENE, typed)
+    assert asked_heading(request) == heading
+    assert answer_start(request) == (f"{heading}\n\n" if heading else "")
+    # Other kinds keep their own start: a continuation is not moved to another place.
+    assert answer_start(TaskRequest(TaskKind.CONTINUE, typed)) == ""
+
+
+@pytest.mark.parametrize(
+    ("typed", "start", "place"),
+    [
+        ("日 内 咖啡馆：小林等了一个小时", "日 内 咖啡馆\n", "咖啡馆"),
+        ("内景 咖啡馆 夜", "内景 咖啡馆 夜\n", "咖啡馆"),
+        ("1-1 日 内 客厅，全家吃饭", "1-1 日 内 客厅\n", "客厅"),
+        # A Fountain heading typed in a Chinese room opens in the room's convention.
+        ("INT. 咖啡馆 - 夜 — 小林等人", "内景 咖啡馆 夜\n", "咖啡馆"),
+        ("小林在咖啡馆等了一个小时", "", ""),
+        ("咖啡馆 夜", "", ""),  # a place and a time, no interior or exterior: not a heading
+    ],
+)
+def test_a_chinese_scene_opens_on_the_heading_in_the_convention(
+    typed: str, start: str, place: str
+) -> None:
+    request = TaskRequest(TaskKind.SCENE, typed, context=CHINESE_ROOM)
+    assert answer_start(request) == start
+    if start:
+        # Read back as the room keeps it: a scene at the place asked.
+        document = parse_fountain(parse_answer(request, start + "△ 小林推门进来。").fountain)
+        first = document.elements[0]
+        assert isinstance(first, SceneHeading) and split_heading(first.text)[1] == place
+
+
+def test_a_hostile_description_costs_no_more_than_its_first_lines() -> None:
+    import time
+
+    for typed in ("INT. " + " " * 200_000 + "x", "INT. DINER" + " —" * 100_000):
+        started = time.perf_counter()
+        asked_heading(TaskRequest(TaskKind.SCENE, typed))
+        assert time.perf_counter() - started < 0.05

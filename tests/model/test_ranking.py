@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import ClassVar
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -245,6 +246,44 @@ async def test_a_chinese_rooms_dialogue_opens_on_its_first_characters_line() -> 
     backend = ScoredBackend(said * 2, {})
     await Generator(backend, best_of=2).generate(request, 2, Sampling(seed=3))
     assert backend.started == [("draw", "唐小田："), ("score", "唐小田：")]
+
+
+async def test_a_scene_asked_at_a_place_is_written_there_by_either_backend() -> None:
+    # The writer typed the slugline first: every take opens on it, whatever the model would
+    # have called the place (it never kept the place it was asked for in words).
+    request = TaskRequest(TaskKind.SCENE, "int. harbour diner - night: Tom hides", (), ROOM)
+    written = "Rain hammers the windows. TOM slides into the last booth."
+    backend = ScoredBackend(["INT. HARBOUR DINER - NIGHT\n\n" + written], {})
+    (take,) = await Generator(backend, best_of=1).generate(request, 1, Sampling(seed=5))
+    assert backend.started == [("draw", "INT. HARBOUR DINER - NIGHT\n\n")]
+    assert take.fountain.startswith("INT. HARBOUR DINER - NIGHT\n\n") and not take.problems
+
+    class Remote:
+        """A server's backend: it cannot carry on a begun answer, so it is told in words."""
+
+        name, max_takes = "remote", 8
+        asked: ClassVar[list[list[dict[str, str]]]] = []
+
+        async def complete(
+            self, messages: list[dict[str, str]], sampling: Sequence[Sampling], **_: object
+        ) -> list[str]:
+            self.asked.append(messages)
+            return ["INT. HARBOUR DINER - NIGHT\n\n" + written] * len(sampling)
+
+        async def close(self) -> None:
+            return None
+
+    remote = Remote()
+    (take,) = await Generator(remote, best_of=1).generate(request, 1, Sampling(seed=5))
+    ((*_, last),) = remote.asked
+    assert last["role"] == "user"
+    assert last["content"].endswith("exactly as it is: INT. HARBOUR DINER - NIGHT")
+    assert take.fountain.startswith("INT. HARBOUR DINER - NIGHT")
+    # Asked in words alone, nothing changes for a scene the writer gave no heading.
+    await Generator(remote, best_of=1).generate(
+        dataclasses.replace(request, prompt="Tom hides"), 1, Sampling(seed=5)
+    )
+    assert "scene heading, exactly" not in remote.asked[-1][-1]["content"]
 
 
 async def test_candidates_the_queue_stopped_are_neither_scored_nor_shown() -> None:

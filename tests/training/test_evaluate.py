@@ -300,3 +300,26 @@ def test_relevance_can_be_left_out(tiny_model_dir: Path, small_corpus: Path) -> 
     assert [s.lint_clean for r in without for s in r.scores] == [
         s.lint_clean for r in with_it for s in r.scores
     ]  # the same seeds give the same takes
+
+
+def test_scenes_asked_with_their_heading_typed_open_at_the_place_asked(
+    held: evaluate.Heldout,
+) -> None:
+    """--typed-headings: each held-out scene is asked as a writer who knows its place asks it,
+    and the bot's takes open there (scored `place asked`), in both languages."""
+    from model.prompts import answer_start, asked_heading
+
+    typed = evaluate.typed_headings(held.requests)
+    scenes = [e for e in typed if e.request and e.kind is TaskKind.SCENE]
+    assert {e.request.context.language for e in scenes if e.request} == {"English", "Chinese"}
+    for example in scenes:
+        assert example.request is not None
+        start = answer_start(example.request)
+        assert asked_heading(example.request) and start
+        # A take that carries on the start is at the place the reference is.
+        take = start + ("△ 门开了。" if "\n\n" not in start else "A door opens.")
+        score = evaluate.score_take(example.request, take, example.answer, held.corpus)
+        assert score.place_kept is True
+    # The other requests are asked as they were.
+    others = [(a, b) for a, b in zip(held.requests, typed, strict=True) if a.kind != TaskKind.SCENE]
+    assert all(a.request == b.request for a, b in others)
