@@ -180,7 +180,9 @@ class RoomCommands(commands.Cog, name="Room"):
         await self._ask(ctx, "character", idea, name.replace(",", " "))
 
     @hybrid_command(description="Ask the model for a scene")
-    @app_commands.describe(description="What happens in the scene")
+    @app_commands.describe(
+        description="What happens; a heading first sets the place: INT. DINER - NIGHT — Maya waits"
+    )
     async def scene(self, ctx: Ctx, *, description: str) -> None:
         """Ask the model for a scene (heading and action)."""
         await self._ask(ctx, "scene", description)

@@ -194,6 +194,24 @@ def _answer_start(messages: list[dict[str, str]]) -> str:
     return messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""
 
 
+#: A letter after the begun text, so that its end is cut into tokens as it is mid-answer.
+_PROBE = "A"
+
+
+def _begun_ids(tokenizer: Any, text: str) -> list[int]:
+    """The token ids of `text`, which ends an answer begun, cut as they would be with the
+    answer going on: a byte-level BPE reads a blank line at the very end of a text as one token
+    (`ĊĊ`), but mid-answer, before the next word, as two (`Ċ`, `Ċ`), the only way the model saw
+    it in training — begun with the one token, the fine-tuned model wrote `03:05.768 ::` or
+    `539 days.` under a scene heading. With a letter after it, the text's own tokens are the
+    ones before the letter's; where the letter merges into the token before it (`Hello A`), the
+    text is cut as it stands."""
+    probed = list(tokenizer(text + _PROBE, add_special_tokens=False)["input_ids"])
+    if probed and tokenizer.decode(probed[-1:]) == _PROBE:
+        return probed[:-1]
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
     """Token ids of `messages` with the assistant's turn opened (the model writes next). A last
     message of the assistant's is an answer begun: its turn opens with that text, unclosed,
@@ -203,7 +221,7 @@ def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]
         messages = messages[:-1]
     if tokenizer.chat_template and start:
         text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return list(tokenizer(text + start, add_special_tokens=False)["input_ids"])
+        return _begun_ids(tokenizer, text + start)
     if tokenizer.chat_template:
         encoded = tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, return_dict=True

@@ -151,7 +151,7 @@ DESCRIPTIONS: dict[str, str] = {
     "character.name": "人物的名字（在设定集里时显示其小传）",
     "character.description": "这个人物是谁；模型据此写人物小传的候选稿",
     "scene": "请模型写一场戏",
-    "scene.description": "这场戏发生了什么",
+    "scene.description": "这场戏发生了什么；开头写场景标题就定在那里：日 内 咖啡馆：小林等人",
     "dialogue": "请模型写对白",
     "dialogue.situation": "人物在谈什么",
     "dialogue.characters": "谁说话，用逗号分隔（来自设定集）",

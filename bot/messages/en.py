@@ -638,7 +638,8 @@ MESSAGES: dict[str, str] = {
     # --- the console's /help ------------------------------------------------------------------
     "help.premise": 'ask the model for a title and logline: /premise idea:"A ferry pilot\'s last crossing"',
     "help.character": 'the cast, a sheet, or new sheet takes: /character name:Tom description:"the deckhand"',
-    "help.scene": 'ask the model to open a scene: /scene description:"the ferry in fog"',
+    "help.scene": 'ask the model to open a scene: /scene description:"the ferry in fog"; '
+    'a heading first sets the place: /scene description:"EXT. FERRY DECK - NIGHT — fog"',
     "help.dialogue": 'dialogue between characters: /dialogue situation:"Mara tells Tom" characters:"MARA, TOM"',
     "help.beat": 'the next plot development: /beat hint:"the engine fails"',
     "help.continue": 'ask the model to continue the script (direction:"Mara snaps" steers it)',

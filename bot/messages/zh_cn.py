@@ -538,7 +538,8 @@ MESSAGES: dict[str, str] = {
     # --- the console's /help ------------------------------------------------------------------
     "help.premise": '请模型写标题和一句话梗概：/premise idea:"渡船船长的最后一次摆渡"',
     "help.character": '人物表、一份小传，或新的人物小传候选稿：/character name:阿汤 description:"水手"',
-    "help.scene": '请模型开一场戏：/scene description:"雾中的渡船"',
+    "help.scene": '请模型开一场戏：/scene description:"雾中的渡船"；'
+    '开头写场景标题就定在那里：/scene description:"夜 外 渡船甲板：大雾"',
     "help.dialogue": '人物之间的对白：/dialogue situation:"玛拉告诉阿汤" characters:"玛拉, 阿汤"',
     "help.beat": '下一个情节发展：/beat hint:"引擎坏了"',
     "help.continue": '请模型接着写剧本（direction:"玛拉爆发" 可以引导它）',

@@ -92,6 +92,25 @@ async def test_a_begun_answer_is_carried_on_and_each_take_begins_with_it(
     assert read == [drawn[0].text]
 
 
+@pytest.mark.parametrize(
+    "start", ["INT. DINER - NIGHT\n\n", "内景 咖啡馆 夜\n", "唐小田：", "MARA\n", "Hello "]
+)
+def test_a_begun_answer_is_cut_into_tokens_as_it_is_mid_answer(tokenizer: Any, start: str) -> None:
+    """The model carries on from the tokens it saw in training: a blank line at the end of a
+    begun heading is two newline tokens, as before the next word, not the one token a blank
+    line at the very end of a text is."""
+    asked = [{"role": "user", "content": "Write the opening of this scene."}]
+    begun = chat_prompt_ids(tokenizer, [*asked, {"role": "assistant", "content": start}])
+    answered = chat_prompt_ids(tokenizer, asked) + list(
+        tokenizer(start + "Rain on the windows.", add_special_tokens=False)["input_ids"]
+    )
+    if start.endswith(" "):  # the space goes with the word after it: cut as it stands
+        assert tokenizer.decode(begun).endswith(start)
+    else:
+        assert answered[: len(begun)] == begun
+    assert tokenizer.decode(begun[len(chat_prompt_ids(tokenizer, asked)) :]) == start
+
+
 @pytest.mark.slow
 async def test_the_default_model_writes_a_dialogue_the_screenplay_reader_parses() -> None:
     # The model the bot runs: the shipped model with its screenplay adapter. A generous deadline:
