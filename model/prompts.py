@@ -763,9 +763,23 @@ def _parse_sheet(request: TaskRequest, text: str) -> ParsedAnswer:
     return ParsedAnswer(sheet=sheet, problems=tuple(problems))
 
 
+#: A year after a title, as film listings give it: `The Last Crossing (2013)`, `夜班（2019）`.
+_TITLE_YEAR = re.compile(r"\s*[(\[（【]\s*(?:19|20)\d\d\s*[)\]）】]$")
+#: Quotation marks and markdown around a title, paired or not: `"The Crossing"`, `**夜班**`,
+#: `《夜班》`. The title card and the export set the title out themselves.
+_TITLE_MARKS = "\"“”«»「」『』《》〈〉*_ "
+
+
+def _clean_title(title: str) -> str:
+    """`title` as the room keeps it: on one line, without the quotation marks, markdown and
+    release year the model wraps it in (`"The Last Crossing" (2013)` -> `The Last Crossing`)."""
+    title = " ".join(title.split()).strip(_TITLE_MARKS)
+    return _TITLE_YEAR.sub("", title).strip(_TITLE_MARKS)
+
+
 def _parse_premise(text: str) -> ParsedAnswer:
     fields = _fields(text)
-    title = fields.get("title", "").strip().strip('"*')
+    title = _clean_title(fields.get("title", ""))
     logline = fields.get("logline", "").strip()
     problems = []
     if not logline:

@@ -28,6 +28,9 @@ CONTEXT = PromptContext(
     recent_script="INT. DINER - NIGHT\n\nRain on the windows.",
 )
 
+CHINESE_ROOM = PromptContext(title="夜班", language="中文")
+ROOM_EN = PromptContext()
+
 
 def test_messages_carry_context_instructions_and_the_answer_format() -> None:
     request = TaskRequest(TaskKind.DIALOGUE, "Tom asks for a ride", ("MARA", "TOM"), CONTEXT)
@@ -95,6 +98,37 @@ def test_premise_and_beat_answers() -> None:
     assert beat.beat == "the thief is her brother."
 
 
+@pytest.mark.parametrize(
+    ("written", "title"),
+    [
+        ('"The Last Crossing" (2013)', "The Last Crossing"),
+        ('The Last Crossing" (2013)', "The Last Crossing"),
+        ("**Night Shift**", "Night Shift"),
+        ("“Night Shift”", "Night Shift"),
+        ("Night Shift [1999]", "Night Shift"),
+        ("《夜班》（2019）", "夜班"),
+        ("2001", "2001"),  # a title that is a year stays
+        ("Summer of '69", "Summer of '69"),
+        ("Blade Runner 2049", "Blade Runner 2049"),
+    ],
+)
+def test_a_premise_title_is_kept_without_the_marks_around_it(written: str, title: str) -> None:
+    # The title becomes the script's title card and the export's: `THE LAST CROSSING" (2013)`
+    # was what a console session's picked premise gave the script.
+    chinese = "《" in written
+    request = TaskRequest(TaskKind.PREMISE, "x", context=CHINESE_ROOM if chinese else ROOM_EN)
+    label, logline = (
+        ("片名：", "\n梗概：一个渡船驾驶员的最后一次航行。")
+        if chinese
+        else (
+            "Title: ",
+            "\nLogline: A ferry pilot's last crossing.",
+        )
+    )
+    parsed = parse_answer(request, label + written + logline)
+    assert parsed.title == title and not parsed.problems
+
+
 def test_loops_are_found_and_ordinary_scripts_are_not() -> None:
     ordinary = (
         "INT. DINER - NIGHT\n\nMARA\nYes.\n\nTOM\nYes.\n\nMARA\nYou want coffee or not?\n\n"
@@ -134,9 +168,6 @@ def test_a_take_cut_off_by_its_budget_ends_at_its_last_whole_element(take: str, 
     answer = parse_answer(TaskRequest(TaskKind.DIALOGUE, "x", ("GUS", "MARGIT")), take)
     assert answer.fountain == shown
     assert answer.problems == ()
-
-
-CHINESE_ROOM = PromptContext(title="夜班", language="中文")
 
 
 @pytest.mark.parametrize(
