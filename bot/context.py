@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from bot.domain import Beat, BeatStatus, CharacterEntry, Room
 from bot.messages import Message, message, recognise
+from model.prompts import places_named
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
 from screenplay.fountain import to_fountain
 from screenplay.types import (
@@ -93,7 +94,16 @@ def context_for(
         recent_script=recent,
         omitted=tuple(omitted),
         cast=tuple(entry.name for entry in room.characters),
+        places=_places(request, elements),
     )
+
+
+def _places(request: TaskRequest, elements: Sequence[Element]) -> tuple[str, ...]:
+    """For a scene: the script's headings whose place its words name (`places_named`)."""
+    if request.kind is not TaskKind.SCENE:
+        return ()
+    headings = [e.text for e in elements if isinstance(e, SceneHeading)]
+    return places_named(headings, request.prompt)
 
 
 def _current_heading(elements: Sequence[Element]) -> str | None:

@@ -203,7 +203,9 @@ class RoomCommands(commands.Cog, name="Room"):
         await self._ask(ctx, "beat", hint)
 
     @hybrid_command(name="continue", description="Ask the model to continue the script")
-    @app_commands.describe(direction="Where the next stretch should go (optional)")
+    @app_commands.describe(
+        direction="Where the next stretch goes (optional); a heading first starts a new scene there"
+    )
     async def continue_(self, ctx: Ctx, *, direction: str = "") -> None:
         """Ask the model for the next stretch of the script, steered by a direction."""
         await self._ask(ctx, "continue", direction)

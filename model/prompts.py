@@ -125,16 +125,22 @@ _ASKED_END = re.compile(r"\n|\s+(?:--|[—–])\s*|[—–]+|[:：]")
 _ASKED_END_ZH = re.compile(r"[\n:：，,。；;、！？!?]")
 
 
+#: The requests a typed heading places: a scene, and a continuation the writer moves to a
+#: new scene (`/continue direction:"INT. KITCHEN - LATER — Mara finds the letter"`).
+_PLACED_KINDS = frozenset({TaskKind.SCENE, TaskKind.CONTINUE})
+
+
 def asked_heading(request: TaskRequest) -> str:
-    """The scene heading a scene request begins with, as the room writes it, or "" when it
-    begins with none. A writer who knows where the scene is types its slugline first —
+    """The scene heading a scene request (or a continuation's direction) begins with, as the
+    room writes it, or "" when it begins with none. A writer who knows where the scene is types
+    its slugline first —
     `INT. DINER - NIGHT — Maya confronts Joe`, `ext. rooftop: Maya waits`,
     `INT. MR. BLACK'S OFFICE - DAY. Bob waits`, and in a Chinese room `日 内 咖啡馆：小林等人`
     or `内景 咖啡馆 夜` — and the take should be at that place: the 135M model, asked for a scene
     at a place in words, wrote one at another place every time (`training.scoring`'s
     `place asked`, 0% in session 17). The heading comes back in capitals, its setting with a
     full stop (`INT.`), its time after ` - `; a Chinese one as typed, its spaces collapsed."""
-    if request.kind is not TaskKind.SCENE:
+    if request.kind not in _PLACED_KINDS:
         return ""
     # A heading is short: what follows its first lines is the description, read by no pattern
     # here (a hostile 200,000 blanks cost what 200 do).
@@ -145,7 +151,71 @@ def asked_heading(request: TaskRequest) -> str:
         head = " ".join(_ASKED_END_ZH.split(text, maxsplit=1)[0].split())
         if len(head) <= _MAX_ASKED_HEADING and (found := read_heading(head)) and found.place:
             return head
+    if request.kind is TaskKind.SCENE and request.context.places:
+        return _at_time(request.context.places[0], request.prompt)
     return ""
+
+
+#: The times of day a writer's words may give a scene at a known place (`the next morning at
+#: the diner`), as a heading writes them.
+_TIMES = {
+    word: word.upper()
+    for word in [
+        "morning",
+        "dawn",
+        "sunrise",
+        "day",
+        "noon",
+        "afternoon",
+        "evening",
+        "dusk",
+        "sunset",
+        "night",
+        "midnight",
+        "later",
+        "continuous",
+    ]
+}
+_TIME_WORD = re.compile(r"\b(" + "|".join(_TIMES) + r")\b", re.I)
+
+
+def _at_time(heading: str, words: str) -> str:
+    """A known place's `heading` at the time of day `words` give last, if any (`INT. HARBOUR
+    DINER - NIGHT` for "the next morning at the diner": `INT. HARBOUR DINER - MORNING`); a
+    Chinese heading as the script has it."""
+    setting, place, _ = split_heading(heading)
+    said = _TIME_WORD.findall(words[: 2 * _MAX_ASKED_HEADING])
+    if read_heading(heading) is not None or not setting or not said:
+        return heading
+    return f"{setting} {place} - {_TIMES[said[-1].lower()]}"
+
+
+def places_named(headings: Iterable[str], words: str) -> tuple[str, ...]:
+    """The scene headings among `headings` (a script's, in order) whose place `words` name,
+    each place once with its latest heading, the most specific place first: "back at the
+    harbour diner" names `INT. HARBOUR DINER - NIGHT`, "回到咖啡馆" names `内景 咖啡馆 夜`. A place
+    is named by all its words in order (case and punctuation aside), or in a script without
+    spaces between words by its characters; it needs three letters or two characters."""
+    said = _place_key(words[:2000])
+    found: dict[str, str] = {}
+    for heading in headings:
+        place = split_heading(heading)[1]
+        key = _place_key(place)
+        wanted = len(key.strip()) >= (3 if key.isascii() else 2)
+        if wanted and key in (said if key.isascii() else said.replace(" ", "")):
+            found.pop(key, None)
+            found[key] = heading
+    return tuple(found[key] for key in sorted(found, key=len, reverse=True))
+
+
+def _place_key(text: str) -> str:
+    """`text` casefolded, its words between single spaces and a space at either end (a place's
+    letters only match whole words), its apostrophes straightened; CJK characters as they are."""
+    text = text.casefold().replace("’", "'")
+    words = re.findall(r"[\w']+", text)
+    if any(not word.isascii() for word in words):
+        return "".join(words)
+    return f" {' '.join(words)} "
 
 
 def _typed_slugline(text: str) -> str:
@@ -177,7 +247,7 @@ def answer_start(request: TaskRequest, prompt_format: int = PROMPT_FORMAT) -> st
     (0 of 6 takes lint-clean in session 13's evaluation). English answers open on an action
     line often enough (138 of 601) to be left free, and the model's English dialogue was
     sound."""
-    if request.kind is TaskKind.SCENE:
+    if request.kind in _PLACED_KINDS:
         return _heading_start(request, prompt_format)
     if request.kind is not TaskKind.DIALOGUE or not request.characters:
         return ""
@@ -767,7 +837,7 @@ def _parse_sheet(request: TaskRequest, text: str) -> ParsedAnswer:
 _TITLE_YEAR = re.compile(r"\s*[(\[（【]\s*(?:19|20)\d\d\s*[)\]）】]$")
 #: Quotation marks and markdown around a title, paired or not: `"The Crossing"`, `**夜班**`,
 #: `《夜班》`. The title card and the export set the title out themselves.
-_TITLE_MARKS = "\"“”«»「」『』《》〈〉*_ "
+_TITLE_MARKS = '"“”«»「」『』《》〈〉*_ '
 
 
 def _clean_title(title: str) -> str:

@@ -97,6 +97,10 @@ class PromptContext:
     recent_script: str = ""
     omitted: tuple[str, ...] = ()
     cast: tuple[str, ...] = ()
+    #: The script's scene headings whose place the request's words name, the most specific
+    #: place first (`model.prompts.places_named`): a scene asked for "back at the harbour
+    #: diner" opens on the script's own `INT. HARBOUR DINER`. Not written into the prompt.
+    places: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

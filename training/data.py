@@ -14,6 +14,7 @@ This module knows files, screenplays and prompts; it knows nothing of torch or t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.prompts import build_messages, format_answer
+from model.prompts import build_messages, format_answer, places_named
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest, is_chinese
 from screenplay.fdx import parse_fdx
 from screenplay.fountain import parse_fountain, to_fountain
@@ -229,7 +230,8 @@ def examples_for(script: Script) -> list[Example]:
     scenes = scenes_of(script.document)
     so_far = ""
     for index, (heading, body) in enumerate(scenes):
-        out.extend(_scene_examples(script, heading, body, so_far))
+        earlier = tuple(h.text for h, _ in scenes[:index])
+        out.extend(_scene_examples(script, heading, body, so_far, earlier))
         scene_text = fountain_of([heading, *body])
         if index + 1 < len(scenes):
             out.extend(_next_examples(script, scenes[index + 1], so_far + "\n\n" + scene_text))
@@ -250,7 +252,11 @@ def _idea_of(logline: str, genre: str) -> str:
 
 
 def _scene_examples(
-    script: Script, heading: SceneHeading, body: tuple[Element, ...], so_far: str
+    script: Script,
+    heading: SceneHeading,
+    body: tuple[Element, ...],
+    so_far: str,
+    earlier: tuple[str, ...] = (),
 ) -> list[Example]:
     out: list[Example] = []
     opening: list[Element] = []
@@ -265,9 +271,11 @@ def _scene_examples(
         with_whom = f"，{'、'.join(speakers[:3])}在场" if speakers else ""
     if opening:
         situation = f"{place}{with_whom}"
-        request = TaskRequest(
-            TaskKind.SCENE, situation, tuple(speakers), _context(script, so_far, speakers, None)
+        # A place the script has been before is known by its heading, as the bot knows it.
+        context = dataclasses.replace(
+            _context(script, so_far, speakers, None), places=places_named(earlier, situation)
         )
+        request = TaskRequest(TaskKind.SCENE, situation, tuple(speakers), context)
         answer = fountain_of([heading, *opening])
         out.append(
             _example(

@@ -158,7 +158,7 @@ DESCRIPTIONS: dict[str, str] = {
     "beat": "请模型写下一个情节点或转折",
     "beat.hint": "故事可以往哪里走（可选）",
     "continue": "请模型接着写剧本",
-    "continue.direction": "接下来这一段往哪里走（可选）",
+    "continue.direction": "接下来这一段往哪里走（可选）；开头写场景标题就另起一场",
     "write": "把你自己写的剧本行放进剧本",
     "write.text": "Fountain 或中文剧本格式的行（留空则打开可换行的表单）",
     "show": "查看剧本，或其中一场",

@@ -121,3 +121,39 @@ def test_what_was_left_out_reads_in_the_readers_language() -> None:
     assert said.render(SIMPLIFIED) == (
         "因篇幅略去：MARA的人物小传、前面 2 场、INT. DECK - NIGHT 这场戏的开头、something else。"
     )
+
+
+def test_a_scene_asked_at_a_place_the_script_knows_opens_on_its_heading() -> None:
+    """Back at a place the script has been: the take opens on the script's own heading for it,
+    at the time the words give, so the slugline matches and the schedule reads one place."""
+    from model.prompts import answer_start
+
+    elements: list[Element] = [
+        SceneHeading("INT. HARBOUR DINER - NIGHT"),
+        Action(Text.of("Mara pours coffee.")),
+        SceneHeading("EXT. FERRY DECK - NIGHT"),
+        Action(Text.of("Fog.")),
+        SceneHeading("INT. BAR - NIGHT"),
+        SceneHeading("INT. HARBOUR DINER - DAY"),
+    ]
+    room = _room(elements)
+
+    def opening(kind: TaskKind, words: str) -> str:
+        request = TaskRequest(kind, words)
+        context = context_for(room, request, 10_000)
+        return answer_start(dataclasses.replace(request, context=context))
+
+    assert opening(TaskKind.SCENE, "Back at the harbour diner, Tom returns") == (
+        "INT. HARBOUR DINER - DAY\n\n"  # its latest heading
+    )
+    assert opening(TaskKind.SCENE, "the next morning at the Harbour Diner") == (
+        "INT. HARBOUR DINER - MORNING\n\n"
+    )
+    assert opening(TaskKind.SCENE, "Tom hides in the barn") == ""  # not the bar
+    assert opening(TaskKind.SCENE, "A storm nobody saw coming") == ""
+    # A continuation that mentions the diner goes on where it is.
+    assert opening(TaskKind.CONTINUE, "Tom thinks of the harbour diner") == ""
+    # A heading typed first wins over a place the words name.
+    assert opening(TaskKind.SCENE, "EXT. BAR - NIGHT: outside the harbour diner") == (
+        "EXT. BAR - NIGHT\n\n"
+    )

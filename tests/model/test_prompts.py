@@ -11,6 +11,7 @@ from model.prompts import (
     build_messages,
     format_answer,
     parse_answer,
+    places_named,
 )
 from model.takechecks import find_loop
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
@@ -193,8 +194,9 @@ def test_a_scene_asked_with_a_heading_opens_on_it(typed: str, heading: str) -> N
     request = TaskRequest(TaskKind.SCENE, typed)
     assert asked_heading(request) == heading
     assert answer_start(request) == (f"{heading}\n\n" if heading else "")
-    # Other kinds keep their own start: a continuation is not moved to another place.
-    assert answer_start(TaskRequest(TaskKind.CONTINUE, typed)) == ""
+    # A continuation given a heading first goes on in a new scene there; dialogue is speech.
+    assert answer_start(TaskRequest(TaskKind.CONTINUE, typed)) == answer_start(request)
+    assert answer_start(TaskRequest(TaskKind.DIALOGUE, typed, ("MAYA",))) == ""
 
 
 @pytest.mark.parametrize(
@@ -228,3 +230,26 @@ def test_a_hostile_description_costs_no_more_than_its_first_lines() -> None:
         started = time.perf_counter()
         asked_heading(TaskRequest(TaskKind.SCENE, typed))
         assert time.perf_counter() - started < 0.05
+
+
+def test_a_place_is_named_by_all_its_words_and_the_most_specific_comes_first() -> None:
+    headings = [
+        "INT. HOUSE - NIGHT",
+        "INT. MARA'S HOUSE - KITCHEN - DAY",
+        "EXT. PIER 9 - DAWN",
+        "内景 咖啡馆 夜",
+    ]
+    assert places_named(headings, "Mara’s house, kitchen; she waits") == (
+        "INT. MARA'S HOUSE - KITCHEN - DAY",
+        "INT. HOUSE - NIGHT",
+    )
+    assert places_named(headings, "out on pier 9") == ("EXT. PIER 9 - DAWN",)
+    assert places_named(headings, "out on pier 90") == ()
+    assert places_named(headings, "小林回到咖啡馆") == ("内景 咖啡馆 夜",)
+    # A Chinese heading is kept as the script has it, time and all.
+    request = TaskRequest(
+        TaskKind.SCENE,
+        "清晨，小林回到咖啡馆",
+        context=PromptContext(language="中文", places=("内景 咖啡馆 夜",)),
+    )
+    assert answer_start(request) == "内景 咖啡馆 夜\n"

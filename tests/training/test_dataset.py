@@ -143,3 +143,24 @@ def test_a_hugging_face_source_says_what_it_needs(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "datasets", None)
     with pytest.raises(RuntimeError, match="pip install datasets"):
         load_source("hf:someone/screenplays")
+
+
+def test_a_scene_at_a_place_the_script_has_been_is_asked_with_its_heading(
+    corpus: list[Script],
+) -> None:
+    """A scene example returning to a place its script has been carries the earlier heading
+    (`PromptContext.places`), as the bot's context does: its take opens at that place."""
+    from model.prompts import answer_start
+    from screenplay.stats import split_heading
+
+    returns = 0
+    for script in corpus:
+        for example in examples_for(script):
+            if example.kind is not TaskKind.SCENE or example.request is None:
+                continue
+            if example.request.context.places:
+                returns += 1
+                start = answer_start(example.request).strip()
+                first = example.answer.splitlines()[0]
+                assert split_heading(start)[1] == split_heading(first)[1], (start, first)
+    assert returns >= 100  # a fifth of the corpus's scenes go back to a place
