@@ -151,71 +151,58 @@ def asked_heading(request: TaskRequest) -> str:
         head = " ".join(_ASKED_END_ZH.split(text, maxsplit=1)[0].split())
         if len(head) <= _MAX_ASKED_HEADING and (found := read_heading(head)) and found.place:
             return head
-    if request.kind is TaskKind.SCENE and request.context.places:
-        return _at_time(request.context.places[0], request.prompt)
     return ""
 
 
-#: The times of day a writer's words may give a scene at a known place (`the next morning at
-#: the diner`), as a heading writes them.
-_TIMES = {
-    word: word.upper()
-    for word in [
-        "morning",
-        "dawn",
-        "sunrise",
-        "day",
-        "noon",
-        "afternoon",
-        "evening",
-        "dusk",
-        "sunset",
-        "night",
-        "midnight",
-        "later",
-        "continuous",
-    ]
-}
-_TIME_WORD = re.compile(r"\b(" + "|".join(_TIMES) + r")\b", re.I)
-
-
-def _at_time(heading: str, words: str) -> str:
-    """A known place's `heading` at the time of day `words` give last, if any (`INT. HARBOUR
-    DINER - NIGHT` for "the next morning at the diner": `INT. HARBOUR DINER - MORNING`); a
-    Chinese heading as the script has it."""
-    setting, place, _ = split_heading(heading)
-    said = _TIME_WORD.findall(words[: 2 * _MAX_ASKED_HEADING])
-    if read_heading(heading) is not None or not setting or not said:
-        return heading
-    return f"{setting} {place} - {_TIMES[said[-1].lower()]}"
+def known_place(request: TaskRequest) -> str:
+    """For a scene asked in words that name a place the script has been (`PromptContext.places`)
+    and typed with no heading: the script's own heading for it up to the end of the place
+    (`INT. HARBOUR DINER` of `INT. HARBOUR DINER - NIGHT`), for the take to open on and finish
+    — the time of day, or a part of the place the words go on to name (`, OFFICE`)."""
+    if request.kind is not TaskKind.SCENE or not request.context.places or asked_heading(request):
+        return ""
+    heading = request.context.places[0]
+    place = split_heading(heading)[1]
+    at = heading.find(place)
+    return heading[: at + len(place)] if at >= 0 else ""
 
 
 def places_named(headings: Iterable[str], words: str) -> tuple[str, ...]:
     """The scene headings among `headings` (a script's, in order) whose place `words` name,
     each place once with its latest heading, the most specific place first: "back at the
     harbour diner" names `INT. HARBOUR DINER - NIGHT`, "回到咖啡馆" names `内景 咖啡馆 夜`. A place
-    is named by all its words in order (case and punctuation aside), or in a script without
+    is named by all its words in order (case and punctuation aside) and not as the end of a
+    longer name (`14 Larkspur Court` or `Mara's Harbour Diner` do not name `LARKSPUR COURT` or
+    `HARBOUR DINER`: a number or a capitalised word stands before it), or in a script without
     spaces between words by its characters; it needs three letters or two characters."""
-    said = _place_key(words[:2000])
+    words = words[:2000].replace("’", "'")
     found: dict[str, str] = {}
     for heading in headings:
-        place = split_heading(heading)[1]
-        key = _place_key(place)
-        wanted = len(key.strip()) >= (3 if key.isascii() else 2)
-        if wanted and key in (said if key.isascii() else said.replace(" ", "")):
+        place = split_heading(heading)[1].replace("’", "'")
+        parts = re.findall(r"[\w']+", place.casefold())
+        key = " ".join(parts)
+        if not parts or len(key.replace(" ", "")) < (3 if key.isascii() else 2):
+            continue
+        if _names(words, parts):
             found.pop(key, None)
             found[key] = heading
     return tuple(found[key] for key in sorted(found, key=len, reverse=True))
 
 
-def _place_key(text: str) -> str:
-    """`text` casefolded, its words between single spaces and a space at either end (a place's
-    letters only match whole words), its apostrophes straightened; CJK characters as they are."""
-    text = text.casefold().replace("’", "'")
-    words = re.findall(r"[\w']+", text)
-    if any(not word.isascii() for word in words):
-        return "".join(words)
-    return f" {' '.join(words)} "
+def _names(words: str, parts: list[str]) -> bool:
+    """Whether `words` name the place of `parts` (its casefolded words) on their own."""
+    if not "".join(parts).isascii():
+        return "".join(parts) in "".join(re.findall(r"[\w']+", words.casefold()))
+    pattern = r"(?<![\w'])" + r"[^\w']+".join(map(re.escape, parts)) + r"(?![\w'])"
+    for match in re.finditer(pattern, words, re.IGNORECASE):
+        before = re.search(r"([\w']+)[^\w']*$", words[: match.start()])
+        if before is None:
+            return True
+        word = before.group(1)
+        sentence_start = re.search(r"(?:^|[.!?:;\n]\s*)$", words[: before.start(1)]) is not None
+        if not word.isdigit() and (not word[0].isupper() or sentence_start):
+            return True
+    return False
 
 
 def _typed_slugline(text: str) -> str:
@@ -241,14 +228,15 @@ def _typed_slugline(text: str) -> str:
 def answer_start(request: TaskRequest, prompt_format: int = PROMPT_FORMAT) -> str:
     """The text a take of `request` is begun with, for the model to carry on (an empty string:
     none). A scene the writer gave a heading for opens on that heading (`asked_heading`), in the
-    room's convention. In a Chinese room a dialogue take opens on its first character's line
+    room's convention; one at a place the script has been, on the script's heading for it
+    (`known_place`). In a Chinese room a dialogue take opens on its first character's line
     (`名字：`), as 236 of the corpus's 239 Chinese dialogue answers do: asked for dialogue in
     Chinese, the small model otherwise mostly wrote a scene heading and action, nobody speaking
     (0 of 6 takes lint-clean in session 13's evaluation). English answers open on an action
     line often enough (138 of 601) to be left free, and the model's English dialogue was
     sound."""
     if request.kind in _PLACED_KINDS:
-        return _heading_start(request, prompt_format)
+        return _heading_start(request, prompt_format) or known_place(request)
     if request.kind is not TaskKind.DIALOGUE or not request.characters:
         return ""
     first = request.characters[0].strip()
@@ -261,11 +249,17 @@ def heading_told(request: TaskRequest, prompt_format: int = PROMPT_FORMAT) -> st
     """For a backend that cannot be handed a begun answer (a remote server): the sentence that
     asks for the scene heading the writer gave, or "" when there is none."""
     start = _heading_start(request, prompt_format).strip()
-    if not start:
+    chinese = is_chinese(request.context.language)
+    if start:
+        if chinese:
+            return f"这场戏的场景标题照写为：{start}"
+        return f"Begin with this scene heading, exactly as it is: {start}"
+    place = known_place(request)
+    if not place:
         return ""
-    if is_chinese(request.context.language):
-        return f"这场戏的场景标题照写为：{start}"
-    return f"Begin with this scene heading, exactly as it is: {start}"
+    if chinese:
+        return f"这场戏的场景标题以剧本里的写法开头：{place}"
+    return f"Begin its scene heading as the script writes this place: {place}"
 
 
 def _heading_start(request: TaskRequest, prompt_format: int) -> str:

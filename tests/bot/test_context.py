@@ -125,7 +125,8 @@ def test_what_was_left_out_reads_in_the_readers_language() -> None:
 
 def test_a_scene_asked_at_a_place_the_script_knows_opens_on_its_heading() -> None:
     """Back at a place the script has been: the take opens on the script's own heading for it,
-    at the time the words give, so the slugline matches and the schedule reads one place."""
+    up to the end of the place, so the slugline matches and the schedule reads one place; the
+    model finishes the line (the time of day, or the part of the place the words go on to)."""
     from model.prompts import answer_start
 
     elements: list[Element] = [
@@ -134,7 +135,7 @@ def test_a_scene_asked_at_a_place_the_script_knows_opens_on_its_heading() -> Non
         SceneHeading("EXT. FERRY DECK - NIGHT"),
         Action(Text.of("Fog.")),
         SceneHeading("INT. BAR - NIGHT"),
-        SceneHeading("INT. HARBOUR DINER - DAY"),
+        SceneHeading("int. harbour diner - day"),
     ]
     room = _room(elements)
 
@@ -143,12 +144,9 @@ def test_a_scene_asked_at_a_place_the_script_knows_opens_on_its_heading() -> Non
         context = context_for(room, request, 10_000)
         return answer_start(dataclasses.replace(request, context=context))
 
-    assert opening(TaskKind.SCENE, "Back at the harbour diner, Tom returns") == (
-        "INT. HARBOUR DINER - DAY\n\n"  # its latest heading
-    )
-    assert opening(TaskKind.SCENE, "the next morning at the Harbour Diner") == (
-        "INT. HARBOUR DINER - MORNING\n\n"
-    )
+    # Its latest heading, as the script writes it.
+    assert opening(TaskKind.SCENE, "Back at the Harbour Diner, Tom returns") == "int. harbour diner"
+    assert opening(TaskKind.SCENE, "they meet at the bar, Tom is drunk") == "INT. BAR"
     assert opening(TaskKind.SCENE, "Tom hides in the barn") == ""  # not the bar
     assert opening(TaskKind.SCENE, "A storm nobody saw coming") == ""
     # A continuation that mentions the diner goes on where it is.

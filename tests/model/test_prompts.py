@@ -245,11 +245,18 @@ def test_a_place_is_named_by_all_its_words_and_the_most_specific_comes_first() -
     )
     assert places_named(headings, "out on pier 9") == ("EXT. PIER 9 - DAWN",)
     assert places_named(headings, "out on pier 90") == ()
+    # The end of a longer name is another place.
+    diner = ["INT. HARBOUR DINER - NIGHT", "EXT. LARKSPUR COURT - DAY"]
+    assert places_named(diner, "14 Larkspur Court, with JUNE") == ()
+    assert places_named(diner, "Tom at Mara's Harbour Diner") == ()
+    assert places_named(diner, "Harbour Diner, with TOM") == (diner[0],)
+    assert places_named(diner, "Later. Harbour diner again") == (diner[0],)
     assert places_named(headings, "小林回到咖啡馆") == ("内景 咖啡馆 夜",)
-    # A Chinese heading is kept as the script has it, time and all.
-    request = TaskRequest(
-        TaskKind.SCENE,
-        "清晨，小林回到咖啡馆",
-        context=PromptContext(language="中文", places=("内景 咖啡馆 夜",)),
-    )
-    assert answer_start(request) == "内景 咖啡馆 夜\n"
+    # The take opens on the script's heading up to the end of the place, and finishes it.
+    for heading, start in (("内景 咖啡馆 夜", "内景 咖啡馆"), ("日 外 江边码头", "日 外 江边码头")):
+        request = TaskRequest(
+            TaskKind.SCENE,
+            "清晨，小林回到那里",
+            context=PromptContext(language="中文", places=(heading,)),
+        )
+        assert answer_start(request) == start

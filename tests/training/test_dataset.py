@@ -162,5 +162,7 @@ def test_a_scene_at_a_place_the_script_has_been_is_asked_with_its_heading(
                 returns += 1
                 start = answer_start(example.request).strip()
                 first = example.answer.splitlines()[0]
-                assert split_heading(start)[1] == split_heading(first)[1], (start, first)
+                # The place the take opens on is the scene's, or the start of it (a part of
+                # the place the scene goes on to: `STARLITE ROLLER RINK`, `..., OFFICE`).
+                assert split_heading(first)[1].startswith(split_heading(start)[1]), start
     assert returns >= 100  # a fifth of the corpus's scenes go back to a place
