@@ -125,6 +125,7 @@ _ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("ROUGE-L F1 vs reference", "rouge_l", "{:.3f}".format),
     ("relevance (PMI, nats/token)", "relevance", "{:+.2f}".format),
     ("scenes at the place asked", "place_kept_rate", _PERCENT),
+    ("scenes naming a character asked", "named_asked_rate", _PERCENT),
     ("longest copied run (words)", "max_copied_words", "{}".format),
     ("mean copied run (words)", "mean_copied_words", "{:.1f}".format),
     ("sampled again by the bot", "resampled_rate", _PERCENT),
@@ -144,6 +145,7 @@ _TASK_FIGURES = (
     ("ROUGE-L", "rouge_l", "{:.2f}".format),
     ("PMI", "relevance", "{:+.2f}".format),
     ("place asked", "place_kept_rate", _PERCENT),
+    ("cast asked", "named_asked_rate", _PERCENT),
     ("copied", "max_copied_words", "{}".format),
 )
 

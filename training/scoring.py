@@ -17,6 +17,7 @@ It knows prompts, answers and text; it knows nothing of torch, models or backend
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -124,6 +125,7 @@ class TakeScore:
     relevance: float | None = None
     resampled: bool = False
     place_kept: bool | None = None
+    named_asked: bool | None = None
 
 
 def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyIndex) -> TakeScore:
@@ -148,7 +150,27 @@ def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyInde
         language_share=language_share(text, language),
         problems=parsed.problems,
         place_kept=_place_kept(request, parsed.fountain, reference),
+        named_asked=_named_asked(request, parsed.fountain or text),
     )
+
+
+def _named_asked(request: TaskRequest, text: str) -> bool | None:
+    """Whether a scene take names any of the characters its request asked for (`with PILAR and
+    ANSELM`: in a cue or in the action); None for another kind or a request naming nobody. A
+    scene asked for with two people that stages two others did not listen either."""
+    if request.kind is not TaskKind.SCENE or not request.characters:
+        return None
+    folded = text.casefold()
+    for name in request.characters:
+        name = name.strip().casefold()
+        if not name:
+            continue
+        if name.isascii():
+            if re.search(rf"(?<![\w']){re.escape(name)}(?![\w'])", folded):
+                return True
+        elif name in folded:
+            return True
+    return False
 
 
 def _place_kept(request: TaskRequest, fountain: str, reference: str) -> bool | None:
@@ -215,6 +237,7 @@ FIGURES = (
     "rouge_l",
     "relevance",
     "place_kept_rate",
+    "named_asked_rate",
     "max_copied_words",
     "mean_copied_words",
     "resampled_rate",
@@ -240,6 +263,7 @@ def figures(requests: Sequence[ScoredRequest]) -> dict[str, Any]:
         "rouge_l": _mean(s.rouge_l for s in scores),
         "relevance": _mean(s.relevance for s in scores),
         "place_kept_rate": _mean(s.place_kept for s in scores if s.place_kept is not None),
+        "named_asked_rate": _mean(s.named_asked for s in scores if s.named_asked is not None),
         "max_copied_words": max((s.copied_words for s in scores), default=0),
         "mean_copied_words": _mean(s.copied_words for s in scores),
         "resampled_rate": _mean(s.resampled for s in scores),

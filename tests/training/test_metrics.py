@@ -105,3 +105,32 @@ def test_a_scene_at_another_place_than_asked_is_counted(
     assert score_take(request, "PILAR waits.", reference, corpus).place_kept is False
     dialogue = TaskRequest(TaskKind.DIALOGUE, "x", ("PILAR",), PromptContext(language=language))
     assert score_take(dialogue, kept, reference, corpus).place_kept is None
+
+
+@pytest.mark.parametrize(
+    ("language", "names", "named", "others"),
+    [
+        (
+            "English",
+            ("PILAR", "ANSELM"),
+            "INT. BOOTH - DAY\n\nPilar adjusts her headset.",
+            "INT. BOOTH - DAY\n\nGILL waits. PILARS of smoke rise.",
+        ),
+        (
+            "Chinese",
+            ("唐小田", "大刘"),
+            "内景 剪辑间 夜\n\n△ 大刘推门进来。",
+            "内景 剪辑间 夜\n\n△ 铁三娘推门进来。",
+        ),
+    ],
+)
+def test_a_scene_that_stages_none_of_the_characters_asked_is_counted(
+    language: str, names: tuple[str, ...], named: str, others: str
+) -> None:
+    """Asked for a scene with two people, a take that stages two others did not listen."""
+    request = TaskRequest(TaskKind.SCENE, "The booth", names, PromptContext(language=language))
+    corpus = CopyIndex([""])
+    assert score_take(request, named, named, corpus).named_asked is True
+    assert score_take(request, others, named, corpus).named_asked is False
+    alone = TaskRequest(TaskKind.SCENE, "The booth", (), PromptContext(language=language))
+    assert score_take(alone, others, named, corpus).named_asked is None
