@@ -22,6 +22,7 @@ from bot.messages import Message, message, recognise
 from model.prompts import places_named
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
 from screenplay.fountain import to_fountain
+from screenplay.stats import split_heading
 from screenplay.types import (
     Character,
     Dialogue,
@@ -94,16 +95,19 @@ def context_for(
         recent_script=recent,
         omitted=tuple(omitted),
         cast=tuple(entry.name for entry in room.characters),
-        places=_places(request, elements),
+        places=_places(room, request, elements),
     )
 
 
-def _places(request: TaskRequest, elements: Sequence[Element]) -> tuple[str, ...]:
-    """For a scene: the script's headings whose place its words name (`places_named`)."""
+def _places(room: Room, request: TaskRequest, elements: Sequence[Element]) -> tuple[str, ...]:
+    """For a scene: the headings whose place its words name (`places_named`): the script's,
+    and the bible's locations whose name is a heading (`INT. HARBOUR DINER`; one without INT.
+    or EXT. cannot open a heading); the script's own heading wins for a place in both."""
     if request.kind is not TaskKind.SCENE:
         return ()
+    bible = [place.name for place in room.locations if split_heading(place.name)[0]]
     headings = [e.text for e in elements if isinstance(e, SceneHeading)]
-    return places_named(headings, request.prompt)
+    return places_named([*bible, *headings], request.prompt)
 
 
 def _current_heading(elements: Sequence[Element]) -> str | None:

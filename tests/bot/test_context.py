@@ -155,3 +155,29 @@ def test_a_scene_asked_at_a_place_the_script_knows_opens_on_its_heading() -> Non
     assert opening(TaskKind.SCENE, "EXT. BAR - NIGHT: outside the harbour diner") == (
         "EXT. BAR - NIGHT\n\n"
     )
+
+
+def test_a_bible_location_named_as_a_heading_places_a_scene_too() -> None:
+    """`/location add name:"EXT. HARBOUR WALL"`: a place the script has not been yet, but whose
+    heading the room wrote down, opens a scene asked there; a name without INT. or EXT. cannot
+    open a heading, and the script's own heading wins over the bible's."""
+    from bot.domain import Location
+    from model.prompts import answer_start
+
+    room = dataclasses.replace(
+        _room([SceneHeading("INT. LIGHTHOUSE - NIGHT")]),
+        locations=(
+            Location("EXT. HARBOUR WALL", "Where the fishermen mend nets."),
+            Location("FERRY TERMINAL"),
+            Location("EXT. LIGHTHOUSE"),
+        ),
+    )
+
+    def opening(words: str) -> str:
+        request = TaskRequest(TaskKind.SCENE, words)
+        context = context_for(room, request, 10_000)
+        return answer_start(dataclasses.replace(request, context=context))
+
+    assert opening("Mara waits on the harbour wall") == "EXT. HARBOUR WALL"
+    assert opening("crowds at the ferry terminal") == ""
+    assert opening("back in the lighthouse") == "INT. LIGHTHOUSE"
