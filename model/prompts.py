@@ -176,16 +176,24 @@ def places_named(headings: Iterable[str], words: str) -> tuple[str, ...]:
     `HARBOUR DINER`: a number or a capitalised word stands before it), or in a script without
     spaces between words by its characters; it needs three letters or two characters."""
     words = words[:2000].replace("’", "'")
+    said = set(re.findall(r"[\w']+", words.casefold()))
     found: dict[str, str] = {}
-    for heading in headings:
+    seen: dict[str, bool] = {}  # a script's places come back scene after scene
+    # Each heading once, where it last stands: the latest one of a place is the one kept.
+    for heading in list(dict.fromkeys(reversed(list(headings))))[::-1]:
+        if heading.isascii() and said.isdisjoint(re.findall(r"[\w']+", heading.casefold())):
+            continue  # not one word in common: read no further (a long script stays cheap)
         place = split_heading(heading)[1].replace("’", "'")
         parts = re.findall(r"[\w']+", place.casefold())
         key = " ".join(parts)
         if not parts or len(key.replace(" ", "")) < (3 if key.isascii() else 2):
             continue
-        if _names(words, parts):
+        if key not in seen:
+            # Words the text does not hold rule a place out before any pattern is built.
+            seen[key] = (not key.isascii() or said.issuperset(parts)) and _names(words, parts)
+        if seen[key]:
             found.pop(key, None)
-            found[key] = heading
+            found[key] = heading  # the latest heading of the place
     return tuple(found[key] for key in sorted(found, key=len, reverse=True))
 
 

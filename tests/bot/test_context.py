@@ -136,6 +136,7 @@ def test_a_scene_asked_at_a_place_the_script_knows_opens_on_its_heading() -> Non
         Action(Text.of("Fog.")),
         SceneHeading("INT. BAR - NIGHT"),
         SceneHeading("int. harbour diner - day"),
+        SceneHeading("EXT. FERRY DECK - NIGHT"),
     ]
     room = _room(elements)
 

@@ -260,3 +260,13 @@ def test_a_place_is_named_by_all_its_words_and_the_most_specific_comes_first() -
             context=PromptContext(language="中文", places=(heading,)),
         )
         assert answer_start(request) == start
+
+
+def test_a_long_script_costs_a_scene_request_little() -> None:
+    import time
+
+    headings = [f"INT. ROOM {i} - NIGHT" for i in range(20_000)] * 3 + ["EXT. PIER 9 - DAWN"]
+    headings += [f"内景 房间{i} 夜" for i in range(5_000)]
+    started = time.perf_counter()
+    assert places_named(headings, "out on pier 9 " * 200) == ("EXT. PIER 9 - DAWN",)
+    assert time.perf_counter() - started < 1.0
