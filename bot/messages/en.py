@@ -642,7 +642,8 @@ MESSAGES: dict[str, str] = {
     'a heading first sets the place: /scene description:"EXT. FERRY DECK - NIGHT — fog"',
     "help.dialogue": 'dialogue between characters: /dialogue situation:"Mara tells Tom" characters:"MARA, TOM"',
     "help.beat": 'the next plot development: /beat hint:"the engine fails"',
-    "help.continue": 'ask the model to continue the script (direction:"Mara snaps" steers it)',
+    "help.continue": 'ask the model to continue the script (direction:"Mara snaps" steers it; '
+    "a heading first starts a new scene there)",
     "help.vary": "new takes that keep a take's gist (/vary take:2)",
     "help.write": 'your own lines (\\n starts a new line): /write text:"EXT. PIER - DAWN\\n\\nGulls."',
     "help.show": "the script, or one scene: /show scene:2 attribution:true (who wrote what)",
@@ -651,7 +652,8 @@ MESSAGES: dict[str, str] = {
     "help.bible_edit": 'change a sheet: /bible edit name:MARA voice:"clipped"',
     "help.bible_remove": "take a character out: /bible remove name:TOM",
     "help.bible_add": 'write a sheet yourself: /bible add name:MARA role:"ferry pilot" voice:"clipped"',
-    "help.location_add": 'add a place: /location add name:"FERRY DECK" description:"wet steel"',
+    "help.location_add": 'add a place: /location add name:"FERRY DECK" description:"wet steel" '
+    "(named as a heading, EXT. FERRY DECK, it places the scenes asked there)",
     "help.location_edit": 'change a place: /location edit name:"FERRY DECK" description:"rust"',
     "help.location_remove": 'take a place out: /location remove name:"FERRY DECK"',
     "help.cast": "the characters of the bible: /cast",

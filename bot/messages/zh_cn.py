@@ -542,7 +542,7 @@ MESSAGES: dict[str, str] = {
     '开头写场景标题就定在那里：/scene description:"夜 外 渡船甲板：大雾"',
     "help.dialogue": '人物之间的对白：/dialogue situation:"玛拉告诉阿汤" characters:"玛拉, 阿汤"',
     "help.beat": '下一个情节发展：/beat hint:"引擎坏了"',
-    "help.continue": '请模型接着写剧本（direction:"玛拉爆发" 可以引导它）',
+    "help.continue": '请模型接着写剧本（direction:"玛拉爆发" 可以引导它；开头写场景标题就另起一场）',
     "help.vary": "保留某份候选稿主旨的新候选稿（/vary take:2）",
     "help.write": '你自己写的行（\\n 换行）：/write text:"外景 码头 晨\\n\\n△ 海鸥。"',
     "help.show": "剧本或其中一场：/show scene:2 attribution:true（谁写了什么）",
@@ -551,7 +551,8 @@ MESSAGES: dict[str, str] = {
     "help.bible_edit": '修改人物小传：/bible edit name:玛拉 voice:"简短"',
     "help.bible_remove": "移除一个人物：/bible remove name:阿汤",
     "help.bible_add": '自己写一份小传：/bible add name:玛拉 role:"渡船船长" voice:"简短"',
-    "help.location_add": '添加一个地点：/location add name:"渡船甲板" description:"湿漉漉的钢板"',
+    "help.location_add": '添加一个地点：/location add name:"渡船甲板" description:"湿漉漉的钢板"'
+    "（按场景标题写，如“夜 外 渡船甲板”，请在那里开的戏就从这个标题开始）",
     "help.location_edit": '修改一个地点：/location edit name:"渡船甲板" description:"生锈"',
     "help.location_remove": '移除一个地点：/location remove name:"渡船甲板"',
     "help.cast": "设定集里的人物：/cast",

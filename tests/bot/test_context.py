@@ -182,3 +182,6 @@ def test_a_bible_location_named_as_a_heading_places_a_scene_too() -> None:
     assert opening("Mara waits on the harbour wall") == "EXT. HARBOUR WALL"
     assert opening("crowds at the ferry terminal") == ""
     assert opening("back in the lighthouse") == "INT. LIGHTHOUSE"
+    # A Chinese room's location named as its convention's heading does the same.
+    room = dataclasses.replace(room, locations=(Location("夜 外 渡船甲板"),))
+    assert opening("渡船甲板上起了大雾") == "夜 外 渡船甲板"
