@@ -57,6 +57,7 @@ from screenplay.types import (
     Parenthetical,
     SceneHeading,
 )
+from screenplay.zh import TIMES as ZH_TIMES
 from screenplay.zh import read_heading
 
 #: The lines of a character sheet in the order the model writes them.
@@ -155,16 +156,63 @@ def asked_heading(request: TaskRequest) -> str:
 
 
 def known_place(request: TaskRequest) -> str:
-    """For a scene asked in words that name a place the script has been (`PromptContext.places`)
-    and typed with no heading: the script's own heading for it up to the end of the place
-    (`INT. HARBOUR DINER` of `INT. HARBOUR DINER - NIGHT`), for the take to open on and finish
-    — the time of day, or a part of the place the words go on to name (`, OFFICE`)."""
+    """For a scene asked in words that name a place the script has been, or a bible location
+    named as a heading (`PromptContext.places`), and typed with no heading: that heading at the
+    time of day the words give (`the next morning at the diner`: `INT. HARBOUR DINER -
+    MORNING`), else at its own; a heading with no time and no time said ends on ` -` for the
+    take to give one. The script's own words for the place, so the slugline matches."""
     if request.kind is not TaskKind.SCENE or not request.context.places or asked_heading(request):
         return ""
     heading = request.context.places[0]
-    place = split_heading(heading)[1]
-    at = heading.find(place)
-    return heading[: at + len(place)] if at >= 0 else ""
+    zh_heading = read_heading(heading)
+    if zh_heading is not None:  # the convention's: its time token swapped for the one said
+        said = _zh_time_said(request.prompt)
+        if not said:
+            return heading
+        tokens = heading.split()
+        swapped = [said if token in zh_heading.times else token for token in tokens]
+        return " ".join(swapped) if swapped != tokens else f"{heading} {said}"
+    setting, _, time = split_heading(heading)
+    if not setting:  # a forced heading (`.THE VOID`) cannot be begun as a heading line
+        return ""
+    said = _time_said(request.prompt)
+    if time:
+        return f"{heading.rsplit(' - ', 1)[0]} - {said}" if said else heading
+    return f"{heading} - {said}" if said else f"{heading} -"
+
+
+#: The times of day a writer's words may give a scene at a known place, as a heading writes them.
+_TIMES = [
+    "morning",
+    "dawn",
+    "sunrise",
+    "day",
+    "noon",
+    "afternoon",
+    "evening",
+    "dusk",
+    "sunset",
+    "night",
+    "midnight",
+    "later",
+    "continuous",
+]
+_TIME_WORD = re.compile(r"\b(" + "|".join(_TIMES) + r")\b", re.I)
+#: The convention's times of two characters or more (one alone, 日 or 晚, is in too many words).
+_ZH_TIMES = sorted((t for t in ZH_TIMES if len(t) >= 2), key=len, reverse=True)
+
+
+def _time_said(words: str) -> str:
+    """The last time of day `words` give, as a heading writes it (`NIGHT`), or ""."""
+    said = _TIME_WORD.findall(words[: 2 * _MAX_ASKED_HEADING])
+    return said[-1].upper() if said else ""
+
+
+def _zh_time_said(words: str) -> str:
+    """The first time of day of two characters or more that Chinese `words` give, or ""."""
+    words = words[: 2 * _MAX_ASKED_HEADING]
+    found = [(words.find(t), t) for t in _ZH_TIMES if t in words]
+    return min(found)[1] if found else ""
 
 
 def places_named(headings: Iterable[str], words: str) -> tuple[str, ...]:
@@ -244,7 +292,9 @@ def answer_start(request: TaskRequest, prompt_format: int = PROMPT_FORMAT) -> st
     line often enough (138 of 601) to be left free, and the model's English dialogue was
     sound."""
     if request.kind in _PLACED_KINDS:
-        return _heading_start(request, prompt_format) or known_place(request)
+        return _heading_start(request, prompt_format) or _opening(
+            known_place(request), request, prompt_format
+        )
     if request.kind is not TaskKind.DIALOGUE or not request.characters:
         return ""
     first = request.characters[0].strip()
@@ -272,9 +322,14 @@ def heading_told(request: TaskRequest, prompt_format: int = PROMPT_FORMAT) -> st
 
 def _heading_start(request: TaskRequest, prompt_format: int) -> str:
     """A scene take's start: the heading asked for, on its own line, then the action's line."""
-    heading = asked_heading(request)
-    if not heading:
-        return ""
+    return _opening(asked_heading(request), request, prompt_format)
+
+
+def _opening(heading: str, request: TaskRequest, prompt_format: int) -> str:
+    """`heading` as a take opens on it: on its own line, then the action's line; one that ends
+    on ` -` (no time of day yet) as it is, for the take to finish."""
+    if not heading or heading.endswith(" -"):
+        return heading
     if is_chinese(request.context.language) and prompt_format >= 2:
         # The convention's heading (`内景 咖啡馆 夜`), the action straight under it.
         if read_heading(heading) is None:

@@ -125,8 +125,7 @@ def test_what_was_left_out_reads_in_the_readers_language() -> None:
 
 def test_a_scene_asked_at_a_place_the_script_knows_opens_on_its_heading() -> None:
     """Back at a place the script has been: the take opens on the script's own heading for it,
-    up to the end of the place, so the slugline matches and the schedule reads one place; the
-    model finishes the line (the time of day, or the part of the place the words go on to)."""
+    so the slugline matches and the schedule reads one place, at the time the words give."""
     from model.prompts import answer_start
 
     elements: list[Element] = [
@@ -146,8 +145,13 @@ def test_a_scene_asked_at_a_place_the_script_knows_opens_on_its_heading() -> Non
         return answer_start(dataclasses.replace(request, context=context))
 
     # Its latest heading, as the script writes it.
-    assert opening(TaskKind.SCENE, "Back at the Harbour Diner, Tom returns") == "int. harbour diner"
-    assert opening(TaskKind.SCENE, "they meet at the bar, Tom is drunk") == "INT. BAR"
+    assert opening(TaskKind.SCENE, "Back at the Harbour Diner, Tom returns") == (
+        "int. harbour diner - day\n\n"
+    )
+    assert opening(TaskKind.SCENE, "the next morning at the harbour diner") == (
+        "int. harbour diner - MORNING\n\n"
+    )
+    assert opening(TaskKind.SCENE, "they meet at the bar, Tom is drunk") == "INT. BAR - NIGHT\n\n"
     assert opening(TaskKind.SCENE, "Tom hides in the barn") == ""  # not the bar
     assert opening(TaskKind.SCENE, "A storm nobody saw coming") == ""
     # A continuation that mentions the diner goes on where it is.
@@ -179,9 +183,13 @@ def test_a_bible_location_named_as_a_heading_places_a_scene_too() -> None:
         context = context_for(room, request, 10_000)
         return answer_start(dataclasses.replace(request, context=context))
 
-    assert opening("Mara waits on the harbour wall") == "EXT. HARBOUR WALL"
+    # No time of day in the name or the words: the take gives one.
+    assert opening("Mara waits on the harbour wall") == "EXT. HARBOUR WALL -"
+    assert opening("Mara waits on the harbour wall at dusk") == "EXT. HARBOUR WALL - DUSK\n\n"
     assert opening("crowds at the ferry terminal") == ""
-    assert opening("back in the lighthouse") == "INT. LIGHTHOUSE"
+    assert opening("back in the lighthouse") == "INT. LIGHTHOUSE - NIGHT\n\n"
     # A Chinese room's location named as its convention's heading does the same.
-    room = dataclasses.replace(room, locations=(Location("夜 外 渡船甲板"),))
-    assert opening("渡船甲板上起了大雾") == "夜 外 渡船甲板"
+    chinese = dataclasses.replace(room.project, language="中文")
+    room = dataclasses.replace(room, project=chinese, locations=(Location("夜 外 渡船甲板"),))
+    assert opening("渡船甲板上起了大雾") == "夜 外 渡船甲板\n"
+    assert opening("黄昏，渡船甲板上起了大雾") == "黄昏 外 渡船甲板\n"

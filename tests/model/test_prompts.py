@@ -252,8 +252,11 @@ def test_a_place_is_named_by_all_its_words_and_the_most_specific_comes_first() -
     assert places_named(diner, "Harbour Diner, with TOM") == (diner[0],)
     assert places_named(diner, "Later. Harbour diner again") == (diner[0],)
     assert places_named(headings, "小林回到咖啡馆") == ("内景 咖啡馆 夜",)
-    # The take opens on the script's heading up to the end of the place, and finishes it.
-    for heading, start in (("内景 咖啡馆 夜", "内景 咖啡馆"), ("日 外 江边码头", "日 外 江边码头")):
+    # The take opens on the script's heading, at the time the words give.
+    for heading, start in (
+        ("内景 咖啡馆 夜", "内景 咖啡馆 清晨\n"),
+        ("日 外 江边码头", "清晨 外 江边码头\n"),
+    ):
         request = TaskRequest(
             TaskKind.SCENE,
             "清晨，小林回到那里",
