@@ -120,6 +120,29 @@ def heldout(
     )
 
 
+def with_places(
+    requests: Sequence[Example], *, keep: bool = True, only: bool = False
+) -> list[Example]:
+    """`requests` with a scene going back to a place its script has been carrying the script's
+    heading for it (`PromptContext.places`), as the bot's does, or (`keep` false) without it,
+    as before session 18; with `only`, just those scenes."""
+    if only:
+        requests = [e for e in requests if e.request is not None and e.request.context.places]
+    if keep:
+        return list(requests)
+    return [
+        dataclasses.replace(
+            e,
+            request=dataclasses.replace(
+                e.request, context=dataclasses.replace(e.request.context, places=())
+            ),
+        )
+        if e.request is not None
+        else e
+        for e in requests
+    ]
+
+
 def typed_headings(requests: Sequence[Example]) -> list[Example]:
     """`requests` with each scene's own heading typed before its words, as a writer who knows
     where the scene is types it (`model.prompts.asked_heading` reads it back):
@@ -300,6 +323,8 @@ class Options:
     out: str
     first_sampled: bool
     typed_headings: bool
+    returning_only: bool
+    no_places: bool
     no_relevance: bool
     best_of: int
     temperature: float
@@ -370,6 +395,18 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "typed first (`INT. BOOTH 4 - DAY — Booth 4, with ANNA`), which the bot opens the take on",
     )
     p.add_argument(
+        "--returning-only",
+        action="store_true",
+        help="only the scene requests going back to a place their script has been (with "
+        "--requests 0, all of them)",
+    )
+    p.add_argument(
+        "--no-places",
+        action="store_true",
+        help="ask those scenes without the script's heading for the place (as before session "
+        "18); by default they open on it, as the bot's do",
+    )
+    p.add_argument(
         "--no-relevance",
         action="store_true",
         help="skip the relevance figure (two forward passes per take; slow on a busy CPU)",
@@ -420,6 +457,12 @@ def run(options: Options) -> dict[str, Any]:
     )
     if options.typed_headings:
         held = dataclasses.replace(held, requests=typed_headings(held.requests))
+    held = dataclasses.replace(
+        held,
+        requests=with_places(
+            held.requests, keep=not options.no_places, only=options.returning_only
+        ),
+    )
     _log.info(
         "held out: %s; %d examples, %d requests",
         held.source,

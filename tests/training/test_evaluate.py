@@ -323,3 +323,22 @@ def test_scenes_asked_with_their_heading_typed_open_at_the_place_asked(
     # The other requests are asked as they were.
     others = [(a, b) for a, b in zip(held.requests, typed, strict=True) if a.kind != TaskKind.SCENE]
     assert all(a.request == b.request for a, b in others)
+
+
+def test_scenes_going_back_to_a_place_can_be_asked_with_or_without_it(small_corpus: Path) -> None:
+    """The held-out scenes that go back to a place their script has been open on the script's
+    heading for it, as the bot's do; --no-places asks them as before, --returning-only keeps
+    just them, so the difference is measured where it is made."""
+    from model.prompts import answer_start
+
+    every = evaluate.heldout(str(small_corpus), 4, 0).requests
+    only = evaluate.with_places(every, only=True)
+    assert {e.kind for e in only} == {TaskKind.SCENE}
+    assert {e.request.context.language for e in only if e.request} == {"English", "Chinese"}
+    assert all(e.request and answer_start(e.request) for e in only)
+    bare = evaluate.with_places(every, keep=False, only=True)
+    assert len(bare) == len(only)
+    assert all(
+        e.request and not e.request.context.places and not answer_start(e.request) for e in bare
+    )
+    assert evaluate.with_places(every) == list(every)
