@@ -224,7 +224,8 @@ def places_named(headings: Iterable[str], words: str) -> tuple[str, ...]:
     `HARBOUR DINER`: a number or a capitalised word stands before it), or in a script without
     spaces between words by its characters; it needs three letters or two characters."""
     words = words[:2000].replace("’", "'")
-    said = set(re.findall(r"[\w']+", words.casefold()))
+    folded = re.findall(r"[\w']+", words.casefold())
+    said, joined = set(folded), "".join(folded)  # its words; run together, for CJK places
     found: dict[str, str] = {}
     seen: dict[str, bool] = {}  # a script's places come back scene after scene
     # Each heading once, where it last stands: the latest one of a place is the one kept.
@@ -238,7 +239,10 @@ def places_named(headings: Iterable[str], words: str) -> tuple[str, ...]:
             continue
         if key not in seen:
             # Words the text does not hold rule a place out before any pattern is built.
-            seen[key] = (not key.isascii() or said.issuperset(parts)) and _names(words, parts)
+            if not key.isascii():
+                seen[key] = "".join(parts) in joined
+            else:
+                seen[key] = said.issuperset(parts) and _names(words, parts)
         if seen[key]:
             found.pop(key, None)
             found[key] = heading  # the latest heading of the place
@@ -246,9 +250,8 @@ def places_named(headings: Iterable[str], words: str) -> tuple[str, ...]:
 
 
 def _names(words: str, parts: list[str]) -> bool:
-    """Whether `words` name the place of `parts` (its casefolded words) on their own."""
-    if not "".join(parts).isascii():
-        return "".join(parts) in "".join(re.findall(r"[\w']+", words.casefold()))
+    """Whether `words` name the place of `parts` (its casefolded words, in Latin letters) on
+    their own."""
     pattern = r"(?<![\w'])" + r"[^\w']+".join(map(re.escape, parts)) + r"(?![\w'])"
     for match in re.finditer(pattern, words, re.IGNORECASE):
         before = re.search(r"([\w']+)[^\w']*$", words[: match.start()])
