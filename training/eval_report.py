@@ -36,10 +36,11 @@ def result(
     columns: dict[str, dict[str, Any]], reference: dict[str, Any], setup: dict[str, Any]
 ) -> dict[str, Any]:
     """The JSON object of a run: its setup, each column's figures, the perplexity ratios, and
-    the figures of the column that is judged (tuned, else served, else base) at the top level
-    with the targets it meets."""
+    the figures of the column that is judged (tuned, else served, else base, else the one
+    column of a `--shipped-only` run) at the top level with the targets it meets."""
     base, tuned = columns.get("base"), columns.get("tuned")
-    shown = tuned or columns.get("served") or base or reference
+    last = list(columns.values())[-1] if columns else None
+    shown = tuned or columns.get("served") or base or last or reference
     out: dict[str, Any] = {
         **setup,
         "model": (base or shown)["model"],
