@@ -227,6 +227,29 @@ def test_a_run_stopped_partway_keeps_the_columns_it_finished(
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_shipped_only_evaluates_the_column_the_bot_runs_alone(
+    tiny_adapter: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """A read of hundreds of takes wants the bot's own configuration only: no base column and
+    no plain fine-tuned one, with the best-of column's own perplexity and targets on top."""
+    takes_out = tmp_path / "takes.jsonl"
+    argv = [
+        *("--model", str(tiny_model_dir), "--adapter", str(tiny_adapter), "--tasks", "dialogue"),
+        *("--requests", "1", "--takes", "2", "--max-new-tokens", "8", "--best-of", "2"),
+        *("--limit-examples", "2", "--max-len", "128", "--no-relevance", "--shipped-only"),
+        *("--takes-out", str(takes_out)),
+    ]
+    result = evaluate.main(argv)
+    assert list(result["columns"]) == ["tuned+best-of-2"]
+    shown = result["columns"]["tuned+best-of-2"]
+    assert shown["ppl"] is not None  # measured, as no fine-tuned column lends it
+    assert result["lint_clean_rate"] == shown["lint_clean_rate"]
+    assert "targets_met" in result and result["shipped_only"] is True
+    rows = [json.loads(line) for line in takes_out.read_text(encoding="utf-8").splitlines()]
+    assert {row["column"] for row in rows} == {"tuned+best-of-2"}
+    assert len(rows) == shown["takes"] == 4  # 2 languages x 1 request x 2 takes
+
+
 def test_evaluation_holds_out_every_scene_of_a_data_folder(small_corpus: Path) -> None:
     held = evaluate.heldout(str(small_corpus), 0, 0)
     assert {e.script for e in held.examples} == {p.stem for p in small_corpus.glob("*.fountain")}
