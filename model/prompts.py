@@ -507,7 +507,7 @@ def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
     found = (
         find_loop(text),
         template_echo(text),
-        _copy_of(asked, text),
+        _copy_of(asked, text) or title_echo(request, parsed.title),
         prompt_label(request, text),
     )
     for problem in reversed((*found, broken_character(text))):
@@ -589,8 +589,51 @@ def _prompt_labels() -> tuple[re.Pattern[str], re.Pattern[str]]:
 def request_echo(request: TaskRequest, text: str) -> str | None:
     """A sentence naming the stretch of its request (the writer's words, the room's context, the
     script so far) that `text` writes out again word for word, longer than any answer of the
-    corpus copies from its prompt (`takechecks.copied_run`), or None."""
-    return _copy_of(build_messages(request)[-1]["content"], text)
+    corpus copies from its prompt (`takechecks.copied_run`), or a premise's title that only
+    repeats the idea (`title_echo`); else None."""
+    copied = _copy_of(build_messages(request)[-1]["content"], text)
+    if copied is None and request.kind is TaskKind.PREMISE:
+        return title_echo(request, _parse_premise(text).title)
+    return copied
+
+
+def title_echo(request: TaskRequest, title: str) -> str | None:
+    """A sentence saying that a premise's `title` only repeats what it was asked with — the
+    writer's idea whole (`At a trade summit in Geneva`), the idea after its genre
+    (`spy: at a trade summit in Geneva`), or the genre alone (`Legal Drama`, the room's genre
+    too) — or None. Punctuation, case and a leading article aside. An idea of a few words may
+    be the title the writer pitched (`The Last Ship`), so only one of `_IDEA_WORDS` words or
+    more (Chinese: `_IDEA_CHARACTERS` characters) counts; a title drawn from a phrase of the
+    idea (`The Last Ship` of "the last ship out of Lisbon") is a title."""
+    if request.kind is not TaskKind.PREMISE or not title:
+        return None
+    asked = request.prompt
+    parts = _COLON.split(asked, maxsplit=1)
+    genre, idea = parts if len(parts) == 2 else ("", asked)
+    ideas = {_bare(asked), _bare(idea)}
+    said = {bare for bare in ideas if _long_idea(bare)} | {
+        _bare(genre),
+        _bare(request.context.genre),
+    }
+    return _TITLE_ECHO.format(title) if _bare(title) in said - {""} else None
+
+
+def _long_idea(bare: str) -> bool:
+    return len(bare.split()) >= _IDEA_WORDS or len(_ONE_CJK.findall(bare)) >= _IDEA_CHARACTERS
+
+
+_IDEA_WORDS = 5
+_IDEA_CHARACTERS = 6
+_ONE_CJK = re.compile(f"[{CJK}]")
+_COLON = re.compile(r"[:：]")
+_ARTICLE = re.compile(r"^(?:the|an?)\s+")
+#: What `title_echo`'s sentence says.
+_TITLE_ECHO = "The title only repeats the idea it was asked for (“{}”)."
+
+
+def _bare(words: str) -> str:
+    """`words` as a title is compared: casefolded, punctuation gone, no leading article."""
+    return _ARTICLE.sub("", " ".join(re.findall(r"\w+", words.casefold())))
 
 
 def _copy_of(asked: str, text: str) -> str | None:

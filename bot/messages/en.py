@@ -505,6 +505,20 @@ MESSAGES: dict[str, str] = {
     "problem.writes_line_in_a_row": "The take writes the line “{line}” {times} times in a row.",
     "problem.short_lines": "The take runs on in lines of a word or two ({n} in a row).",
     "problem.few_words": "The take circles among {n} words (“{stretch}”).",
+    "problem.line_again": "The take writes the line “{line}” again straight after it.",
+    "problem.sentence_again": "The take writes the sentence “{sentence}” again straight after it.",
+    "problem.sentence_times": "The take writes the sentence “{sentence}” {times} times.",
+    "problem.same_phrases": "The take goes round the same phrases (“{stretch}”).",
+    "problem.coming_back": (
+        "The take keeps coming back to “{phrase}” ({times} times in {span} words)."
+    ),
+    "problem.leans_on_character": (
+        "The take leans on one character (“{character}” {times} times in {span})."
+    ),
+    "problem.cut_off": "The take went round in circles and was cut off.",
+    "problem.request_echo": "The take copies its request back instead of answering it (“{copied}”).",
+    "problem.title_echo": "The title only repeats the idea it was asked for (“{title}”).",
+    "problem.prompt_label": "The take writes a label of the prompt (“{label}”) instead of the script.",
     # --- the console's start and stop (standard error) ---------------------------------------
     "start.no_token": (
         "DISCORD_TOKEN is not set, so the Discord bot is not started; opening the console room "

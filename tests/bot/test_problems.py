@@ -24,7 +24,7 @@ from bot.room.text import parse_script
 from bot.settings import Settings
 from cogs.embeds import ballot_embed
 from model.prompts import parse_answer
-from model.takechecks import broken_character, find_loop
+from model.takechecks import CUT_OFF, broken_character, find_loop
 from model.tasks import GeneratedTake, TaskKind, TaskRequest
 from screenplay.fountain import parse_fountain
 from screenplay.lint import lint
@@ -57,8 +57,13 @@ def _lint_elements(*elements: Element) -> list[str]:
     return [str(problem) for problem in lint(Document(elements=list(elements)))]
 
 
-def _answer(kind: TaskKind, text: str, characters: tuple[str, ...] = ()) -> list[str]:
-    return list(parse_answer(TaskRequest(kind, "a cook hides a thief", characters), text).problems)
+def _answer(
+    kind: TaskKind,
+    text: str,
+    characters: tuple[str, ...] = (),
+    asked: str = "a cook hides a thief",
+) -> list[str]:
+    return list(parse_answer(TaskRequest(kind, asked, characters), text).problems)
 
 
 def _check(found: str | None) -> list[str]:
@@ -67,6 +72,7 @@ def _check(found: str | None) -> list[str]:
 
 
 _SCENE = "INT. DECK - NIGHT\n\n"
+_DISTINCT = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥春夏秋冬东南西北金木水火土日月星辰山川河海"
 #: Each problem key with a take (or a script) that makes the model side write it.
 PRODUCED: list[tuple[str, Callable[[], list[str]]]] = [
     (
@@ -157,6 +163,67 @@ PRODUCED: list[tuple[str, Callable[[], list[str]]]] = [
     ("problem.writes_line_in_a_row", lambda: _check(find_loop("Stop it.\n" * 4))),
     ("problem.short_lines", lambda: _check(find_loop("Yes.\nNo.\nWhy?\nNow.\n" * 2))),
     ("problem.few_words", lambda: _check(find_loop("温叔平温叔平着温叔平姑着骆九" * 2))),
+    (
+        "problem.line_again",
+        lambda: _check(
+            find_loop("Mara walks to the door slowly.\nMara walks to the door slowly.\n")
+        ),
+    ),
+    (
+        "problem.sentence_again",
+        lambda: _check(find_loop("从城墙满着三楼队队灯灲妆。从城墙满着三楼队队灯灲妆。")),
+    ),
+    (
+        "problem.sentence_times",
+        lambda: _check(
+            find_loop("他走到门口看了看。她笑了。他走到门口看了看。雨停了。他走到门口看了看。")
+        ),
+    ),
+    (
+        "problem.same_phrases",
+        lambda: _check(find_loop(" ".join(["唐小田做贺屿贴子小塔，唐小田做贺屿贴"] * 3))),
+    ),
+    (
+        "problem.coming_back",
+        # A name among other characters, each stretch between different.
+        lambda: _check(
+            find_loop("，".join("唐小田" + _DISTINCT[i * 7 : i * 7 + 7] for i in range(6)))
+        ),
+    ),
+    (
+        "problem.leans_on_character",
+        lambda: _check(
+            find_loop(
+                "城墙 点定点左哪段上停满石满，淡着铁三娘省珠灎骆九川熟气突突。骆九川停头框偏桌，"
+                "火灎灎灎鞋骆九川灎骆九川灎骆镓衣灎灎椁灎灎嘴灎"
+            )
+        ),
+    ),
+    ("problem.cut_off", lambda: [CUT_OFF]),
+    (
+        "problem.request_echo",
+        lambda: _answer(
+            TaskKind.SCENE,
+            "INT. GALLEY - NIGHT\n\nThe ship's cook hides a thief in the flour store while the "
+            "captain searches every cabin on deck, lantern high, and the crew watch the sea for "
+            "the lights of the harbour patrol.",
+            asked="The ship's cook hides a thief in the flour store while the captain searches "
+            "every cabin on deck, lantern high, and the crew watch the sea for the lights of the "
+            "harbour patrol",
+        ),
+    ),
+    (
+        "problem.title_echo",
+        lambda: _answer(
+            TaskKind.PREMISE,
+            "Title: A Cook Hides a Thief in the Galley\nLogline: A cook lies.",
+            asked="drama: a cook hides a thief in the galley",
+        ),
+    ),
+    (
+        "problem.prompt_label",
+        lambda: _answer(TaskKind.DIALOGUE, "MARA\nHi.\n\nHint: go on\n", ("MARA",)),
+    ),
 ]
 
 
@@ -216,6 +283,12 @@ _SAMPLES: dict[str, object] = {
     "stretch": "温叔平着温叔平姑着",
     "times": 4,
     "n": 24,
+    "sentence": "从城墙满着三楼队队灯灲妆",
+    "span": 48,
+    "character": "灎",
+    "copied": "the ship's cook hides a thief",
+    "title": "At a Trade Summit in Geneva",
+    "label": "Hint:",
 }
 
 

@@ -100,6 +100,43 @@ def test_premise_and_beat_answers() -> None:
 
 
 @pytest.mark.parametrize(
+    ("idea", "genre", "title", "copied"),
+    [
+        ("spy: At a trade summit in Geneva", "", "At a Trade Summit in Geneva", True),
+        ("At a trade summit in Geneva", "", "“At a trade summit, in Geneva”", True),
+        (
+            "a veteran court interpreter finds one wrong word",
+            "",
+            "Veteran Court Interpreter Finds One Wrong Word",
+            True,
+        ),
+        ("legal drama: a veteran court interpreter", "", "Legal Drama", True),
+        ("a court interpreter finds one wrong word", "Legal drama", "LEGAL DRAMA", True),
+        ("短剧：婚礼跟拍摄像师拍到了不该拍的画面", "", "婚礼跟拍摄像师拍到了不该拍的画面", True),
+        # A title of the writer's own, pitched as the idea, is theirs to keep.
+        ("The Last Ship", "", "The Last Ship", False),
+        # A phrase of the idea makes a title.
+        ("the last ship out of Lisbon before the war", "", "The Last Ship", False),
+        ("短剧：婚礼跟拍摄像师拍到了不该拍的画面", "", "不该拍的画面", False),
+    ],
+)
+def test_a_premise_titled_with_the_idea_it_was_asked_for_is_malformed(
+    idea: str, genre: str, title: str, copied: bool
+) -> None:
+    # Four of eighteen English premises the bot showed in session 19's blind read.
+    chinese = "短剧" in idea
+    context = PromptContext(genre=genre, language="中文") if chinese else PromptContext(genre=genre)
+    request = TaskRequest(TaskKind.PREMISE, idea, context=context)
+    text = (
+        f"片名：{title}\n梗概：一个摄像师。" if chinese else f"Title: {title}\nLogline: A spy lies."
+    )
+    problems = parse_answer(request, text).problems
+    assert bool(problems) is copied, problems
+    if copied:
+        assert problems[0].startswith("The title only repeats the idea it was asked for")
+
+
+@pytest.mark.parametrize(
     ("written", "title"),
     [
         ('"The Last Crossing" (2013)', "The Last Crossing"),
