@@ -25,7 +25,7 @@ from bot.settings import Settings
 from cogs.embeds import ballot_embed
 from model.prompts import parse_answer
 from model.takechecks import CUT_OFF, broken_character, find_loop
-from model.tasks import GeneratedTake, TaskKind, TaskRequest
+from model.tasks import GeneratedTake, PromptContext, TaskKind, TaskRequest
 from screenplay.fountain import parse_fountain
 from screenplay.lint import lint
 from screenplay.types import (
@@ -391,3 +391,33 @@ async def test_the_chinese_console_names_the_problems_in_chinese(tmp_path: Path)
     assert f"（问题：{_CHINESE} —— 投票不能把它写入剧本" in said
     assert f"仍有问题（{_CHINESE}）" in said
     assert "has no time of day" not in said
+
+
+def test_every_problem_found_in_the_takes_read_by_hand_reads_as_a_message() -> None:
+    """Whatever the checks find in 363 real takes of the shipped adapter (the two blind reads
+    kept in tests/model/data), parsed as the bot parses them, reads as a catalogue message: a
+    Chinese room never sees one of them in English. Ten did before session 19 (a sentence
+    written twice in a row, a copy of the request, a label of the prompt, …)."""
+    import json
+
+    data = Path(__file__).resolve().parents[1] / "model" / "data"
+    rows = [
+        json.loads(line)
+        for name in ("takes_read_by_hand.jsonl", "takes_read_s19.jsonl")
+        for line in (data / name).open(encoding="utf-8")
+    ]
+    assert len(rows) == 363
+    found = 0
+    for row in rows:
+        request = TaskRequest(
+            TaskKind(row["kind"]),
+            row.get("prompt") or "x",
+            tuple(row.get("characters", ())),
+            PromptContext(language="中文" if row["language"] == "Chinese" else "English"),
+        )
+        problems = list(parse_answer(request, row["take"]).problems)
+        found += len(problems)
+        for said in problem_messages(problems):
+            assert isinstance(said, Message), (row["id"], said)
+            assert _CJK.search(said.render(SIMPLIFIED))
+    assert found >= 70
