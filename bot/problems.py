@@ -70,6 +70,7 @@ PROBLEM_KEYS: tuple[str, ...] = (
     "problem.coming_back",
     "problem.leans_on_character",
     "problem.cut_off",
+    "problem.same_opening",
     "problem.request_echo",
     "problem.title_echo",
     "problem.prompt_label",

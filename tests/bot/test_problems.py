@@ -201,6 +201,16 @@ PRODUCED: list[tuple[str, Callable[[], list[str]]]] = [
     ),
     ("problem.cut_off", lambda: [CUT_OFF]),
     (
+        "problem.same_opening",
+        lambda: _check(
+            find_loop(
+                "DRICK BRENNAN (30s), the chief of security, checks his watch.\n\n"
+                "DRICK BRENNAN (40s), the chief of security, runs.\n\n"
+                "DRICK BRENNAN (50s), the chief of security, smiles.\n"
+            )
+        ),
+    ),
+    (
         "problem.request_echo",
         lambda: _answer(
             TaskKind.SCENE,
@@ -289,6 +299,7 @@ _SAMPLES: dict[str, object] = {
     "copied": "the ship's cook hides a thief",
     "title": "At a Trade Summit in Geneva",
     "label": "Hint:",
+    "opening": "drick brennan #s the",
 }
 
 
