@@ -815,18 +815,69 @@ def _walk_ons(document: Document, cast: tuple[str, ...], asked: str) -> list[str
     PILAR PELOSO and PILAR MARLA beside the room's PILAR has lost track of who she is."""
     known = {_cue_key(name) for name in cast}
     firsts = {key.split()[0] for key in known if key}
-    action = ""
+    chinese = [key for key in known if _ONE_CJK.search(key)]
+    action = place = ""
     found = []
     for element in document.elements:
-        if isinstance(element, Action):
+        if isinstance(element, SceneHeading):
+            place = element.text.casefold()
+        elif isinstance(element, Action):
             action += " " + element.text.plain.casefold()
         elif isinstance(element, Character) and (key := _cue_key(element.name)) not in known:
             words = key.replace("#", " ").split()
             role = next((w for w in reversed(words) if not w.isdigit()), "")
-            renamed = len(words) > 1 and words[0] in firsts and not _mentions(asked, key)
+            renamed = (
+                (len(words) > 1 and words[0] in firsts) or _cjk_renamed(key, chinese, place)
+            ) and not _mentions(asked, key)
             if role in _WALK_ON_ROLES or (key and not renamed and _mentions(action, key)):
                 found.append(element.name)
     return found
+
+
+def _cjk_renamed(key: str, chinese: list[str], place: str) -> bool:
+    """Whether a Chinese cue outside the cast is a cast member's name run into other words
+    (阎福门口, "Yan Fu's doorway", out of the action `看看阎福门口`) or a word of the scene's
+    heading (官道, the road of `外景 官道 夜`), which a take's action mentions without bringing
+    anyone on: its characters run on without spaces, so every stretch of it reads as mentioned.
+    A cast member's own people are new speakers: 阎福的手下, 小田妈, 阎福娘子 (`_KIN`)."""
+    if not _ONE_CJK.search(key):
+        return False
+    for name in chinese:
+        if key.startswith(name) and not key[len(name) :].startswith(_KIN):
+            return True
+    return key in place.split()
+
+
+#: What follows a cast member's name in the cue of someone of theirs (the corpus's Chinese
+#: scripts give no cue that starts with another's name at all).
+_KIN = (
+    "的",
+    "家",
+    "妈",
+    "爸",
+    "娘",
+    "爹",
+    "哥",
+    "姐",
+    "弟",
+    "妹",
+    "嫂",
+    "叔",
+    "婶",
+    "姨",
+    "舅",
+    "姑",
+    "奶",
+    "爷",
+    "媳",
+    "老婆",
+    "老公",
+    "丈夫",
+    "妻",
+    "儿",
+    "女儿",
+    "手下",
+)
 
 
 def _misread_cues(document: Document, text: str) -> list[str]:

@@ -274,6 +274,31 @@ def test_a_cast_members_name_given_other_surnames_is_an_invented_speaker() -> No
     assert any("MARA MARPLOTTO speaks but is not in the cast" in p for p in problems), problems
 
 
+@pytest.mark.parametrize(
+    ("take", "invented"),
+    [
+        # Session 19's shown takes: a cast member's name run into the words after it, and the
+        # heading's road, each "introduced" by action that runs them on without spaces.
+        (
+            "外景 官道 正堂 夜\n△ 黄土官道看看阎福门口，兵丁看着。\n阎福门口：哭哭哭；丝直爆火",
+            "阎福门口",
+        ),
+        ("外景 官道 夜\n△ 黄土官道上尘土飞扬。\n官道：初次官道七百八十万，", "官道"),
+        # A cast member's own people, brought on by the action, are new speakers.
+        ("外景 官道 夜\n△ 阎福的手下跑过来。\n阎福的手下：大人！", ""),
+        ("外景 官道 夜\n△ 阎福娘子推门进来。\n阎福娘子：你回来了。", ""),
+        ("外景 官道 夜\n△ 一个老兵走过来。\n老兵：站住！", ""),
+    ],
+)
+def test_a_chinese_cue_the_action_only_seems_to_bring_on_is_invented(
+    take: str, invented: str
+) -> None:
+    room = PromptContext(language="中文", cast=("阎福", "骆九川"))
+    problems = parse_answer(TaskRequest(TaskKind.CONTINUE, "", (), room), take).problems
+    flagged = [p for p in problems if "not in the cast" in p]
+    assert flagged == ([f"line 5: {invented} speaks but is not in the cast."] if invented else [])
+
+
 def test_a_cast_members_full_name_the_room_gave_is_the_cast_member() -> None:
     mara = CharacterSheet("MARA", role="cook", description="Mara Quinn, fifty, runs the diner")
     room = PromptContext(title="Night Shift", characters=(mara, TOM))
