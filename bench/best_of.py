@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rooms", type=int, default=1, help="writers asking at once (each its own seeds)"
     )
     parser.add_argument(
+        "--capped",
+        type=int,
+        default=0,
+        help="also each best-of setting drawing at most this many candidates (at least one "
+        "more than the takes asked for)",
+    )
+    parser.add_argument(
         "--wait-for-all",
         action="store_true",
         help="also run each setting waiting for every take to its end (none stopped or given up)",
@@ -252,19 +259,25 @@ async def run(
     )
     await queue.start()
     backend = CountingBackend(queue, loaded.name)
-    # (label, best_of, early_ends)
-    setups = [(OFF, 1, True)] + [(f"best_of {k}", k, True) for k in args.best_of]
+    # (label, best_of, early_ends, most candidates)
+    setups = [(OFF, 1, True, 0)] + [(f"best_of {k}", k, True, 0) for k in args.best_of]
+    if args.capped:
+        setups += [
+            (f"best_of {k} at most {args.capped}", k, True, args.capped) for k in args.best_of
+        ]
     if args.wait_for_all:
-        setups += [(f"{OFF} all", 1, False)] + [
-            (f"best_of {k} all", k, False) for k in args.best_of
+        setups += [(f"{OFF} all", 1, False, 0)] + [
+            (f"best_of {k} all", k, False, 0) for k in args.best_of
         ]
     figures = {label: Figures() for label, *_ in setups}
     try:
         for round_ in range(args.rounds):
             order = setups if round_ % 2 == 0 else setups[::-1]
             for request in requests(args.language):
-                for label, k, early_ends in order:
-                    generator = Generator(backend, best_of=k, early_ends=early_ends)
+                for label, k, early_ends, most in order:
+                    generator = Generator(
+                        backend, best_of=k, early_ends=early_ends, most_candidates=most
+                    )
                     seeds = [args.seed + 1000 * round_ + 97 * room for room in range(args.rooms)]
                     done = await asyncio.gather(
                         *(

@@ -250,6 +250,7 @@ class Generator:
         prompt_format: int = PROMPT_FORMAT,
         second_tries: bool = True,
         early_ends: bool = True,
+        most_candidates: int = 0,
     ) -> None:
         if best_of < 1:
             raise ValueError("best_of must be 1 or more")
@@ -258,6 +259,7 @@ class Generator:
         self.prompt_format = prompt_format
         self.second_tries = second_tries
         self.early_ends = early_ends
+        self.most_candidates = most_candidates
 
     @property
     def name(self) -> str:
@@ -327,6 +329,8 @@ class Generator:
     ) -> list[GeneratedTake]:
         """Best-of-N on: `best_of * n` candidates in one batch, the best `n` shown."""
         drawing = self.best_of * n
+        if self.most_candidates:
+            drawing = max(n + 1, min(drawing, self.most_candidates))
         if isinstance(self.backend, ScoringBackend):
             drawing = max(n, min(drawing, self.backend.max_takes))
         candidates = await self._candidates(ask, ask.seeds(0, drawing), n, on_progress)
