@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import ClassVar
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -377,3 +378,16 @@ async def test_a_take_given_up_as_it_looped_is_as_malformed_as_any_loop() -> Non
     assert [t.text for t in takes] == [CLEAN, INVENTED] and takes[1].regenerated
     given_up = Candidate(cut, dataclasses.replace(parse_answer(DIALOGUE, cut), problems=(CUT_OFF,)))
     assert ranking.severity(given_up) == ranking.SEVERE
+
+
+@pytest.mark.parametrize(
+    ("n", "most", "drawn"), [(3, 4, 4), (2, 4, 4), (1, 4, 2), (4, 4, 5), (3, 0, 6)]
+)
+async def test_best_of_n_may_draw_at_most_so_many_candidates(n: int, most: int, drawn: int) -> None:
+    """`most_candidates` caps best-of-N's batch (a CPU decodes four rows in its int8 kernel and
+    more in bf16, `bench.best_of --capped`), never below one candidate more than the takes."""
+    backend = ScoredBackend([CLEAN] * 8, {})
+    generator = Generator(backend, best_of=2, most_candidates=most)
+    takes = await generator.generate(DIALOGUE, n, Sampling(seed=1))
+    assert len(takes) == n
+    assert [len(seeds) for seeds in backend.drawn] == [drawn]
