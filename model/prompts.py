@@ -80,11 +80,12 @@ _FOUNTAIN = (
 
 
 def take_sampling(request: TaskRequest, sampling: Sampling) -> Sampling:
-    """`sampling` as a take of `request` is sampled: a script take spares its cast's names and
-    the pieces of a character the repetition penalty (see `Sampling.keep_words`,
-    `Sampling.spare_pieces`)."""
+    """`sampling` as a take of `request` is sampled: a script take spares its cast's names, the
+    words of a scene heading (`HEADING_WORDS`) and the pieces of a character the repetition
+    penalty (see `Sampling.keep_words`, `Sampling.spare_pieces`)."""
     if request.kind in SCRIPT_KINDS:
-        return dataclasses.replace(sampling, keep_words=cast_of(request), spare_pieces=True)
+        keep = (*cast_of(request), *HEADING_WORDS)
+        return dataclasses.replace(sampling, keep_words=keep, spare_pieces=True)
     return sampling
 
 
@@ -198,6 +199,21 @@ _TIMES = [
     "continuous",
 ]
 _TIME_WORD = re.compile(r"\b(" + "|".join(_TIMES) + r")\b", re.I)
+#: The words a scene heading is made of besides its place, spared the repetition penalty in a
+#: script take: every prompt shows `INT. DINER - NIGHT` (the answer's shape) and most hold the
+#: script's own headings, so, penalised, INT and the script's time of day were the tokens a
+#: take was pushed off. Measured on the 61 held-out English scene and continue requests, the
+#: fine-tuned model's first token favoured INT over EXT in 24 of them and, penalised, in 4:
+#: its takes opened on EXT. 32 times in 36 (`EXT. CLASSROOM`, `EXT. ... BEDROOM`) where the
+#: corpus's headings are 69% INT. (session 19).
+HEADING_WORDS: tuple[str, ...] = (
+    "INT",
+    "EXT",
+    *(t.upper() for t in _TIMES),
+    "内景",
+    "外景",
+    *sorted(ZH_TIMES),
+)
 #: The convention's times of two characters or more (one alone, 日 or 晚, is in too many words).
 _ZH_TIMES = sorted((t for t in ZH_TIMES if len(t) >= 2), key=len, reverse=True)
 
