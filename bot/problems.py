@@ -71,6 +71,7 @@ PROBLEM_KEYS: tuple[str, ...] = (
     "problem.leans_on_character",
     "problem.cut_off",
     "problem.same_opening",
+    "problem.example_place",
     "problem.request_echo",
     "problem.title_echo",
     "problem.prompt_label",

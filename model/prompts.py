@@ -698,7 +698,49 @@ def _parse_script(request: TaskRequest, text: str, asked: str) -> ParsedAnswer:
         problems.insert(0, "The take has no character speaking.")
     elif request.kind is TaskKind.SCENE and not any(isinstance(e, SceneHeading) for e in printed):
         problems.insert(0, "The take has no scene heading.")
+    borrowed = _example_place(document, asked)
+    if borrowed:
+        problems.append(borrowed)
     return ParsedAnswer(fountain=to_fountain(document), problems=tuple(problems))
+
+
+def _example_place(document: Document, asked: str) -> str | None:
+    """A sentence naming a scene heading set at the place of the prompt's example answer (`INT.
+    DINER - NIGHT`, `内景 茶馆 夜`: the shape of an answer, not its words) when the request (its
+    user message, the example aside) never names that place, else None: the model copied the
+    example instead of setting the scene in the room's story."""
+    places = _example_places()
+    if not places:
+        return None
+    said = asked.replace(_FOUNTAIN, " ").replace(zh.FORMAT, " ").casefold()
+    for element in document.elements:
+        if not isinstance(element, SceneHeading):
+            continue
+        words = set(_PLACE_WORD.findall(split_heading(element.text)[1].casefold()))
+        for place in places:
+            if (place in words or (_ONE_CJK.search(place) and place in element.text)) and (
+                not _mentions(said, place)
+            ):
+                return _EXAMPLE_PLACE.format(element.text)
+    return None
+
+
+_PLACE_WORD = re.compile(r"[\w']+")
+#: What `_example_place`'s sentence says.
+_EXAMPLE_PLACE = "The take sets a scene at the place of the prompt's example (“{}”)."
+
+
+@functools.cache
+def _example_places() -> tuple[str, ...]:
+    """The places of the example answers' headings, casefolded (`diner`, `茶馆`)."""
+    shapes = (_FOUNTAIN.rsplit(":", 1)[-1], zh.FORMAT.rsplit("\n\n", 1)[-1], zh.FORMAT)
+    places = {
+        split_heading(line)[1].casefold()
+        for shape in shapes
+        for line in shape.splitlines()
+        if line.strip() and split_heading(line)[0] and split_heading(line)[1]
+    }
+    return tuple(sorted(place for place in places if place and len(place.split()) == 1))
 
 
 def _read_script(request: TaskRequest, text: str, cast: tuple[str, ...] | None) -> Document:

@@ -516,6 +516,7 @@ MESSAGES: dict[str, str] = {
         "The take leans on one character (“{character}” {times} times in {span})."
     ),
     "problem.cut_off": "The take went round in circles and was cut off.",
+    "problem.example_place": "The take sets a scene at the place of the prompt's example (“{heading}”).",
     "problem.same_opening": "The take begins {times} lines the same way (“{opening}…”).",
     "problem.request_echo": "The take copies its request back instead of answering it (“{copied}”).",
     "problem.title_echo": "The title only repeats the idea it was asked for (“{title}”).",

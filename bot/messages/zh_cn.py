@@ -432,6 +432,7 @@ MESSAGES: dict[str, str] = {
     "problem.coming_back": "候选稿一再回到“{phrase}”（{span} 个字词里出现 {times} 次）",
     "problem.leans_on_character": "候选稿老是用同一个字（“{character}”，{span} 个字词里 {times} 次）",
     "problem.cut_off": "候选稿在原地打转，写到一半被停下了",
+    "problem.example_place": "候选稿把场景设在了提示里格式示例的地点（“{heading}”）",
     "problem.same_opening": "候选稿有 {times} 行用同样的话开头（“{opening}…”）",
     "problem.request_echo": "候选稿把请求原样抄了回来，没有作答（“{copied}”）",
     "problem.title_echo": "片名只是照抄了给出的想法（“{title}”）",

@@ -201,6 +201,10 @@ PRODUCED: list[tuple[str, Callable[[], list[str]]]] = [
     ),
     ("problem.cut_off", lambda: [CUT_OFF]),
     (
+        "problem.example_place",
+        lambda: _answer(TaskKind.CONTINUE, "EXT. DINER - NIGHT\n\nRain.\n"),
+    ),
+    (
         "problem.same_opening",
         lambda: _check(
             find_loop(

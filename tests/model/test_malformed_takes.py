@@ -299,6 +299,31 @@ def test_a_chinese_cue_the_action_only_seems_to_bring_on_is_invented(
     assert flagged == ([f"line 5: {invented} speaks but is not in the cast."] if invented else [])
 
 
+@pytest.mark.parametrize(
+    ("words", "take", "borrowed"),
+    [
+        # The prompt shows the shape of an answer with `INT. DINER - NIGHT` (`内景 茶馆 夜`):
+        # with the heading's words spared the repetition penalty, a take may copy its place.
+        ("", "EXT. DINER - NIGHT\n\nPilar runs.", True),
+        ("", "EXT. FATHER ASGEIR'S HOUSE - DINER - NIGHT\n\nPilar runs.", True),
+        ("Pilar waits", "INT. BOOTH - NIGHT\n\nPilar eyes the dinerware.", False),
+        # A room whose story is at a diner goes there.
+        ("Pilar back at the harbour diner", "INT. HARBOUR DINER - NIGHT\n\nPilar runs.", False),
+        ("", "内景 茶馆 夜\n△ 阎福走进来。", True),
+        ("阎福在茶馆里等人", "内景 茶馆 夜\n△ 阎福走进来。", False),
+    ],
+)
+def test_a_scene_set_at_the_place_of_the_prompts_example_is_malformed(
+    words: str, take: str, borrowed: bool
+) -> None:
+    chinese = "△" in take
+    room = PromptContext(language="中文" if chinese else "English", cast=("PILAR", "阎福"))
+    kind = TaskKind.SCENE if words else TaskKind.CONTINUE
+    problems = parse_answer(TaskRequest(kind, words, (), room), take).problems
+    found = [p for p in problems if "the prompt's example" in p]
+    assert bool(found) is borrowed, problems
+
+
 def test_a_cast_members_full_name_the_room_gave_is_the_cast_member() -> None:
     mara = CharacterSheet("MARA", role="cook", description="Mara Quinn, fifty, runs the diner")
     room = PromptContext(title="Night Shift", characters=(mara, TOM))
