@@ -107,7 +107,9 @@ class PromptContext:
 class Sampling:
     """How one take is sampled. `keep_words` are spared the repetition penalty: a scene says
     its characters' names again and again (every cue), and a penalty on them pushes a small
-    model to invent new speakers. The local backend honours it; a remote server cannot."""
+    model to invent new speakers; a heading's INT, EXT and time of day are in every prompt's
+    example answer (`model.prompts.HEADING_WORDS`). The local backend honours it; a remote
+    server cannot."""
 
     temperature: float = 0.8
     top_p: float = 0.95
