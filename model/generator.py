@@ -240,7 +240,9 @@ class Generator:
     (what `training.evaluate --first-sampled` scores). `early_ends`: on the local
     model, give up on a take as soon as it loops and, with best-of-N, stop the extra candidates
     once the first `n` are written and `n` clean takes are in hand (`model.worker.Enough`); False
-    waits for every take to its end (what `bench.best_of --wait-for-all` compares it with)."""
+    waits for every take to its end (what `bench.best_of --wait-for-all` compares it with).
+    `most_candidates` (0: none) caps best-of-N's batch, never below one more candidate than
+    the takes (what `bench.best_of --capped` measured; the bot sets none)."""
 
     def __init__(
         self,

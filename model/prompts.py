@@ -27,6 +27,7 @@ from model.takechecks import (
     CJK,
     HEADING,
     NOT_A_BEAT,
+    ONE_CJK,
     bare_description,
     broken_character,
     copied_run,
@@ -231,6 +232,10 @@ def _zh_time_said(words: str) -> str:
     return min(found)[1] if found else ""
 
 
+#: A word of a place's name (`MARA'S`, `9`, `咖啡馆`).
+_PLACE_WORD = re.compile(r"[\w']+")
+
+
 def places_named(headings: Iterable[str], words: str) -> tuple[str, ...]:
     """The scene headings among `headings` (a script's, in order) whose place `words` name,
     each place once with its latest heading, the most specific place first: "back at the
@@ -240,16 +245,16 @@ def places_named(headings: Iterable[str], words: str) -> tuple[str, ...]:
     `HARBOUR DINER`: a number or a capitalised word stands before it), or in a script without
     spaces between words by its characters; it needs three letters or two characters."""
     words = words[:2000].replace("’", "'")
-    folded = re.findall(r"[\w']+", words.casefold())
+    folded = _PLACE_WORD.findall(words.casefold())
     said, joined = set(folded), "".join(folded)  # its words; run together, for CJK places
     found: dict[str, str] = {}
     seen: dict[str, bool] = {}  # a script's places come back scene after scene
     # Each heading once, where it last stands: the latest one of a place is the one kept.
     for heading in list(dict.fromkeys(reversed(list(headings))))[::-1]:
-        if heading.isascii() and said.isdisjoint(re.findall(r"[\w']+", heading.casefold())):
+        if heading.isascii() and said.isdisjoint(_PLACE_WORD.findall(heading.casefold())):
             continue  # not one word in common: read no further (a long script stays cheap)
         place = split_heading(heading)[1].replace("’", "'")
-        parts = re.findall(r"[\w']+", place.casefold())
+        parts = _PLACE_WORD.findall(place.casefold())
         key = " ".join(parts)
         if not parts or len(key.replace(" ", "")) < (3 if key.isascii() else 2):
             continue
@@ -635,12 +640,11 @@ def title_echo(request: TaskRequest, title: str) -> str | None:
 
 
 def _long_idea(bare: str) -> bool:
-    return len(bare.split()) >= _IDEA_WORDS or len(_ONE_CJK.findall(bare)) >= _IDEA_CHARACTERS
+    return len(bare.split()) >= _IDEA_WORDS or len(ONE_CJK.findall(bare)) >= _IDEA_CHARACTERS
 
 
 _IDEA_WORDS = 5
 _IDEA_CHARACTERS = 6
-_ONE_CJK = re.compile(f"[{CJK}]")
 _COLON = re.compile(r"[:：]")
 _ARTICLE = re.compile(r"^(?:the|an?)\s+")
 #: What `title_echo`'s sentence says.
@@ -718,14 +722,13 @@ def _example_place(document: Document, asked: str) -> str | None:
             continue
         words = set(_PLACE_WORD.findall(split_heading(element.text)[1].casefold()))
         for place in places:
-            if (place in words or (_ONE_CJK.search(place) and place in element.text)) and (
+            if (place in words or (ONE_CJK.search(place) and place in element.text)) and (
                 not _mentions(said, place)
             ):
                 return _EXAMPLE_PLACE.format(element.text)
     return None
 
 
-_PLACE_WORD = re.compile(r"[\w']+")
 #: What `_example_place`'s sentence says.
 _EXAMPLE_PLACE = "The take sets a scene at the place of the prompt's example (“{}”)."
 
@@ -733,14 +736,10 @@ _EXAMPLE_PLACE = "The take sets a scene at the place of the prompt's example (�
 @functools.cache
 def _example_places() -> tuple[str, ...]:
     """The places of the example answers' headings, casefolded (`diner`, `茶馆`)."""
-    shapes = (_FOUNTAIN.rsplit(":", 1)[-1], zh.FORMAT.rsplit("\n\n", 1)[-1], zh.FORMAT)
-    places = {
-        split_heading(line)[1].casefold()
-        for shape in shapes
-        for line in shape.splitlines()
-        if line.strip() and split_heading(line)[0] and split_heading(line)[1]
-    }
-    return tuple(sorted(place for place in places if place and len(place.split()) == 1))
+    lines = (*_FOUNTAIN.rsplit(":", 1)[-1].splitlines(), *zh.FORMAT.splitlines())
+    headings = (split_heading(line) for line in lines if line.strip())
+    places = {place.casefold() for setting, place, _ in headings if setting and place}
+    return tuple(sorted(place for place in places if len(place.split()) == 1))
 
 
 def _read_script(request: TaskRequest, text: str, cast: tuple[str, ...] | None) -> Document:
@@ -873,7 +872,7 @@ def _walk_ons(document: Document, cast: tuple[str, ...], asked: str) -> list[str
     PILAR PELOSO and PILAR MARLA beside the room's PILAR has lost track of who she is."""
     known = {_cue_key(name) for name in cast}
     firsts = {key.split()[0] for key in known if key}
-    chinese = [key for key in known if _ONE_CJK.search(key)]
+    chinese = [key for key in known if ONE_CJK.search(key)]
     action = place = ""
     found = []
     for element in document.elements:
@@ -898,7 +897,7 @@ def _cjk_renamed(key: str, chinese: list[str], place: str) -> bool:
     heading (官道, the road of `外景 官道 夜`), which a take's action mentions without bringing
     anyone on: its characters run on without spaces, so every stretch of it reads as mentioned.
     A cast member's own people are new speakers: 阎福的手下, 小田妈, 阎福娘子 (`_KIN`)."""
-    if not _ONE_CJK.search(key):
+    if not ONE_CJK.search(key):
         return False
     for name in chinese:
         if key.startswith(name) and not key[len(name) :].startswith(_KIN):
@@ -958,7 +957,7 @@ def _cue_key(name: str) -> str:
 
 def _mentions(text: str, name: str) -> bool:
     """Whether `text` names `name` as a word (anywhere, for a Chinese name)."""
-    if re.search(f"[{CJK}]", name):
+    if ONE_CJK.search(name):
         return name in text
     return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
 

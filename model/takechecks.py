@@ -171,7 +171,8 @@ CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _WORD = re.compile(r"\w+(?:'\w+)?")
 #: Words as runs count them: there each Chinese character is a word (窗窗窗窗…).
 _CHARACTER_WORD = re.compile(rf"[{CJK}]|[^\W{CJK}]+(?:'[^\W{CJK}]+)?")
-_ONE_CJK = re.compile(rf"[{CJK}]")
+#: One CJK character (a Chinese character, kana or hangul).
+ONE_CJK = re.compile(rf"[{CJK}]")
 
 #: How many times in a row a group of `period` words may be written before it is a loop. One
 #: word: "No. No. No.", "ha ha ha ha", 哈哈哈哈 and a knock knock knock are writing; ten of the
@@ -422,7 +423,7 @@ def _sentence_again(lines: list[str]) -> str | None:
     """A Chinese sentence written again straight after itself, or thrice anywhere (as written,
     spaces and speakers aside; its length counted in Chinese characters)."""
     sentences = [
-        (written, len(_ONE_CJK.findall(written)))
+        (written, len(ONE_CJK.findall(written)))
         for line in lines
         if not _looks_like_cue(line)
         for sentence in _SENTENCE_END.split(_ZH_SPEAKER.sub("", line))
@@ -513,7 +514,7 @@ def _slide(counts: Counter[Any], leaving: Any, entering: Any) -> None:
 
 
 def _is_cjk(word: str) -> bool:
-    return len(word) == 1 and bool(_ONE_CJK.fullmatch(word))
+    return len(word) == 1 and bool(ONE_CJK.fullmatch(word))
 
 
 def paragraphs(lines: list[str]) -> list[str]:

@@ -39,7 +39,7 @@ def result(
     the figures of the column that is judged (tuned, else served, else base, else the one
     column of a `--shipped-only` run) at the top level with the targets it meets."""
     base, tuned = columns.get("base"), columns.get("tuned")
-    last = list(columns.values())[-1] if columns else None
+    last = next(reversed(columns.values()), None)
     shown = tuned or columns.get("served") or base or last or reference
     out: dict[str, Any] = {
         **setup,

@@ -424,7 +424,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         action="store_true",
         help="only the column the bot runs: the fine-tuned model, with --best-of N as the bot "
         "ranks (no base column, and no plain fine-tuned one beside best-of-N); for a read of "
-        "many takes at a third of the time",
+        "many takes",
     )
     defaults = Sampling()
     p.add_argument("--temperature", type=float, default=defaults.temperature, help="(the bot's)")

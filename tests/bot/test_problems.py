@@ -411,7 +411,7 @@ async def test_the_chinese_console_names_the_problems_in_chinese(tmp_path: Path)
 def test_every_problem_found_in_the_takes_read_by_hand_reads_as_a_message() -> None:
     """Whatever the checks find in 363 real takes of the shipped adapter (the two blind reads
     kept in tests/model/data), parsed as the bot parses them, reads as a catalogue message: a
-    Chinese room never sees one of them in English. Ten did before session 19 (a sentence
+    Chinese room never sees one of them in English. Nine did before session 19 (a sentence
     written twice in a row, a copy of the request, a label of the prompt, …)."""
     import json
 
