@@ -47,6 +47,8 @@ PROBLEM_KEYS: tuple[str, ...] = (
     "problem.sheet_no_fields",
     "problem.sheet_no_name",
     "problem.sheet_empty",
+    "problem.sheet_age_asked",
+    "problem.sheet_ages",
     "problem.premise_no_logline",
     "problem.premise_no_title",
     "problem.beat_empty",

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from model import ages
 from model import prompts_zh as zh
 from model.takechecks import (
     CJK,
@@ -1041,7 +1042,28 @@ def _parse_sheet(request: TaskRequest, text: str) -> ParsedAnswer:
         problems.append("The character sheet has no name.")
     if not (sheet.description or sheet.personality):
         problems.append("The character sheet has neither a description nor a personality.")
+    if (ages_wrong := age_conflict(request, sheet)) is not None:
+        problems.append(ages_wrong)
     return ParsedAnswer(sheet=sheet, problems=tuple(problems))
+
+
+#: What `age_conflict`'s sentences say.
+_AGE_ASKED = "The sheet's age for {} (“{}”) does not fit the request's (“{}”)."
+_AGES = "The sheet gives {} two ages that cannot both hold (“{}” and “{}”)."
+
+
+def age_conflict(request: TaskRequest, sheet: CharacterSheet) -> str | None:
+    """A sentence saying that `sheet` gives its character an age the writer's request rules out
+    (`a seventeen-year-old son` described as in his seventies) or two ages that cannot both hold
+    (`身份：女主（70岁）… 外形：34岁`), or None (`model.ages`: only the role and the head of the
+    description are read, and an age tied to a moment or another time line is no conflict)."""
+    found = ages.conflict(ages.sheet_ages(sheet.role, sheet.description), ages.ages(request.prompt))
+    if found is None:
+        return None
+    name = sheet.name or "the character"
+    if found.asked:
+        return _AGE_ASKED.format(name, found.stated.said, found.other.said)
+    return _AGES.format(name, found.other.said, found.stated.said)
 
 
 #: A year after a title, as film listings give it: `The Last Crossing (2013)`, `夜班（2019）`.

@@ -484,6 +484,12 @@ MESSAGES: dict[str, str] = {
     ),
     "problem.sheet_no_name": "The character sheet has no name.",
     "problem.sheet_empty": "The character sheet has neither a description nor a personality.",
+    "problem.sheet_age_asked": (
+        "The sheet's age for {name} (“{age}”) does not fit the request's (“{asked}”)."
+    ),
+    "problem.sheet_ages": (
+        "The sheet gives {name} two ages that cannot both hold (“{first}” and “{second}”)."
+    ),
     "problem.premise_no_logline": "The premise has no logline.",
     "problem.premise_no_title": "The premise has no title.",
     "problem.beat_empty": "The beat is empty.",

@@ -410,6 +410,8 @@ MESSAGES: dict[str, str] = {
     "problem.sheet_no_fields": "模型没有按小传的栏目来写；它的文字保留为描述",
     "problem.sheet_no_name": "人物小传没有名字",
     "problem.sheet_empty": "人物小传既没有描述，也没有性格",
+    "problem.sheet_age_asked": "人物小传给 {name} 的年龄（“{age}”）和要求里的（“{asked}”）对不上",
+    "problem.sheet_ages": "人物小传给 {name} 写了两个对不上的年龄（“{first}”和“{second}”）",
     "problem.premise_no_logline": "故事梗概没有一句话梗概",
     "problem.premise_no_title": "故事梗概没有标题",
     "problem.beat_empty": "情节点是空的",

@@ -131,6 +131,21 @@ PRODUCED: list[tuple[str, Callable[[], list[str]]]] = [
     ("problem.sheet_no_fields", lambda: _answer(TaskKind.CHARACTER, "a quiet cook", ("MARA",))),
     ("problem.sheet_no_name", lambda: _answer(TaskKind.CHARACTER, "Role: cook\nVoice: dry")),
     ("problem.sheet_empty", lambda: _answer(TaskKind.CHARACTER, "Name: MARA\nRole: cook")),
+    (
+        "problem.sheet_age_asked",
+        lambda: _answer(
+            TaskKind.CHARACTER,
+            "Name: EINAR\nDescription: Sixties, a fisherman's coat.",
+            ("EINAR",),
+            asked="EINAR: Gudrun's seventeen-year-old son",
+        ),
+    ),
+    (
+        "problem.sheet_ages",
+        lambda: _answer(
+            TaskKind.CHARACTER, "姓名：林未\n身份：女主（70岁）\n外形：34岁，黑色风衣。", ("林未",)
+        ),
+    ),
     ("problem.premise_no_logline", lambda: _answer(TaskKind.PREMISE, "Title: Night Shift")),
     ("problem.premise_no_title", lambda: _answer(TaskKind.PREMISE, "Logline: A cook lies.")),
     ("problem.beat_empty", lambda: _answer(TaskKind.BEAT, "")),
@@ -304,6 +319,10 @@ _SAMPLES: dict[str, object] = {
     "title": "At a Trade Summit in Geneva",
     "label": "Hint:",
     "opening": "drick brennan #s the",
+    "age": "Sixties",
+    "asked": "seventeen-year-old",
+    "first": "70岁",
+    "second": "34岁",
 }
 
 
