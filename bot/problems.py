@@ -51,6 +51,7 @@ PROBLEM_KEYS: tuple[str, ...] = (
     "problem.sheet_ages",
     "problem.premise_no_logline",
     "problem.premise_no_title",
+    "problem.premise_goes_on",
     "problem.beat_empty",
     "problem.beat_is_heading",
     "problem.beat_is_description",

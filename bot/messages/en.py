@@ -492,6 +492,7 @@ MESSAGES: dict[str, str] = {
     ),
     "problem.premise_no_logline": "The premise has no logline.",
     "problem.premise_no_title": "The premise has no title.",
+    "problem.premise_goes_on": "The premise goes on past its title and logline (“{label}”).",
     "problem.beat_empty": "The beat is empty.",
     "problem.beat_is_heading": (
         "The beat is a scene heading (“{beat}”), not something that happens."

@@ -414,6 +414,7 @@ MESSAGES: dict[str, str] = {
     "problem.sheet_ages": "人物小传给 {name} 写了两个对不上的年龄（“{first}”和“{second}”）",
     "problem.premise_no_logline": "故事梗概没有一句话梗概",
     "problem.premise_no_title": "故事梗概没有标题",
+    "problem.premise_goes_on": "故事梗概在片名和梗概之后还接着写了下去（“{label}”）",
     "problem.beat_empty": "情节点是空的",
     "problem.beat_is_heading": "情节点“{beat}”只是一个场景标题，没有写发生了什么",
     "problem.beat_is_description": "情节点“{beat}”只是一段描写，没有写发生了什么",

@@ -148,6 +148,10 @@ PRODUCED: list[tuple[str, Callable[[], list[str]]]] = [
     ),
     ("problem.premise_no_logline", lambda: _answer(TaskKind.PREMISE, "Title: Night Shift")),
     ("problem.premise_no_title", lambda: _answer(TaskKind.PREMISE, "Logline: A cook lies.")),
+    (
+        "problem.premise_goes_on",
+        lambda: _answer(TaskKind.PREMISE, "片名：夜班\n梗概：厨师撒了谎。\n梗概：厨师又撒了谎。"),
+    ),
     ("problem.beat_empty", lambda: _answer(TaskKind.BEAT, "")),
     ("problem.beat_is_heading", lambda: _answer(TaskKind.BEAT, "INT. DINER - NIGHT")),
     ("problem.beat_is_description", lambda: _answer(TaskKind.BEAT, "A dimly lit diner.")),

@@ -1,0 +1,83 @@
+"""A premise is its title and its logline. The shipped model often runs on past them: it starts the
+form again (a second `梗概：`, `Logline:`) or adds lines of its own (`Cast:`, `Referrer:`, a
+speaker's `戴老板：…`). Session 19's readers saw it in 7 of the 9 Chinese premises shown, and the
+room kept the *last* logline with the lines after it glued on. Such a premise is now malformed
+(sampled again, ranked below one that stops), and the room keeps the first title and logline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from model.prompts import parse_answer
+from model.tasks import TaskKind, TaskRequest
+from training.data import examples_for, load_source
+
+DATA = Path(__file__).parent / "data"
+
+
+def _premise(text: str, asked: str = "drama: a cook lies") -> tuple[str, str, tuple[str, ...]]:
+    parsed = parse_answer(TaskRequest(TaskKind.PREMISE, asked), text)
+    return parsed.title, parsed.logline, parsed.problems
+
+
+def test_a_premise_that_starts_its_form_again_keeps_its_first_logline() -> None:
+    title, logline, problems = _premise("片名：夜班\n梗概：厨师撒了谎。\n梗概：被罚得强了。")
+    assert (title, logline) == ("夜班", "厨师撒了谎。")
+    assert problems == ("The premise goes on past its title and logline (“梗概”).",)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Title: Night Shift\nLogline: A cook lies.\nCast: Mara, Tom", "Cast"),
+        ("Title: Night Shift\nLogline: A cook lies.\nTitle: Day Shift", "Title"),
+        ("片名：陵带大学\n梗概：复老医生的研论部\n戴老板：这是想一个问题！", "戴老板"),
+    ],
+)
+def test_a_line_past_the_two_is_flagged_and_left_out_of_the_logline(text: str, label: str) -> None:
+    _, logline, problems = _premise(text)
+    assert problems == (f"The premise goes on past its title and logline (“{label}”).",)
+    assert ":" not in logline and "：" not in logline
+
+
+def test_a_logline_wrapped_onto_a_second_line_is_one_logline() -> None:
+    title, logline, problems = _premise(
+        "Title: Night Shift\nLogline: A cook who lies for a living\nmust tell the truth once."
+    )
+    assert title == "Night Shift"
+    assert logline == "A cook who lies for a living must tell the truth once."
+    assert problems == ()
+
+
+def test_no_premise_of_the_corpus_goes_on() -> None:
+    flagged = [
+        (example.script, problems)
+        for script in load_source(None)
+        for example in examples_for(script)
+        if example.kind is TaskKind.PREMISE
+        and example.request is not None
+        and (problems := parse_answer(example.request, example.answer).problems)
+    ]
+    assert flagged == []
+
+
+@pytest.mark.parametrize(
+    ("read", "flagged"),
+    [
+        # Session 19's blind read: the bot's shown premises, 18 English and 9 Chinese.
+        ("takes_read_s19.jsonl", {"English": 0, "Chinese": 7}),
+        # Session 11's read of the adapter's and the base model's premises.
+        ("takes_read_by_hand.jsonl", {"English": 8, "Chinese": 11}),
+    ],
+)
+def test_the_premises_read_by_hand_that_go_on(read: str, flagged: dict[str, int]) -> None:
+    rows = [json.loads(line) for line in (DATA / read).read_text(encoding="utf-8").splitlines()]
+    counted = dict.fromkeys(flagged, 0)
+    for row in rows:
+        if row["kind"] == "premise":
+            _, _, problems = _premise(row["take"], row.get("prompt", "drama: a cook lies"))
+            counted[row["language"]] += any("goes on past" in p for p in problems)
+    assert counted == flagged
