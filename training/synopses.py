@@ -1,0 +1,126 @@
+"""What each scene of a corpus script is about: its synopsis, and the checks a synopsis must pass.
+
+Every scene of the corpus opens with a Fountain synopsis (`= …`, right after its heading, never
+printed): what happens in the scene as a plot development — who does what and what turns — in one
+to three sentences, in the script's language. The dataset builder makes the beat examples of
+these (`training.data`): asked "what happens next?", the model learns to answer with the next
+scene's development, not its first line of set dressing.
+
+`python -m training.synopses FILE...` prints what is wrong with the synopses of those scripts
+(nothing when they pass); the corpus test runs the same checks over every script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from model.takechecks import ONE_CJK
+from screenplay.fountain import parse_fountain
+from screenplay.types import Character, Element, SceneHeading, Synopsis, Text
+
+#: A synopsis's length: English words, Chinese characters.
+WORDS = (10, 70)
+CHARACTERS = (18, 120)
+#: Words (a Chinese character is one) a synopsis may share in a row with its own scene: a name
+#: and a phrase, not a line lifted from the script.
+COPIED = 9
+
+
+def scenes(elements: Sequence[Element]) -> list[tuple[SceneHeading, list[Element]]]:
+    """The scenes of a script's body: each heading with the elements up to the next."""
+    found: list[tuple[SceneHeading, list[Element]]] = []
+    for element in elements:
+        if isinstance(element, SceneHeading):
+            found.append((element, []))
+        elif found:
+            found[-1][1].append(element)
+    return found
+
+
+def problems(path: Path) -> list[str]:
+    """What is wrong with the synopses of the script at `path`, a sentence each."""
+    text = path.read_text(encoding="utf-8")
+    document = parse_fountain(text)
+    chinese = "Language: Chinese" in text.split("\n\n", 1)[0]
+    cast_file = path.with_suffix(".cast.json")
+    cast = [s["name"] for s in json.loads(cast_file.read_text(encoding="utf-8"))]
+    found = []
+    for number, (heading, body) in enumerate(scenes(document.elements), 1):
+        where = f"{path.name} scene {number} ({heading.text})"
+        synopses = [e for e in body if isinstance(e, Synopsis)]
+        if len(synopses) != 1 or not body or not isinstance(body[0], Synopsis):
+            found.append(f"{where}: needs exactly one synopsis, right after its heading")
+            continue
+        said = " ".join(synopses[0].text.split())
+        found.extend(f"{where}: {p}" for p in _synopsis_problems(said, body, cast, chinese))
+    return found
+
+
+def _synopsis_problems(
+    said: str, body: list[Element], cast: list[str], chinese: bool
+) -> list[str]:
+    found = []
+    cjk = len(ONE_CJK.findall(said))
+    if chinese:
+        low, high = CHARACTERS
+        if not low <= cjk <= high:
+            found.append(f"{cjk} Chinese characters; a synopsis has {low} to {high}")
+    else:
+        words = len(re.findall(r"\w+", said))
+        low, high = WORDS
+        if cjk or not low <= words <= high:
+            found.append(f"{words} English words; a synopsis has {low} to {high}, all English")
+    if re.match(r"(?i)(int|ext|i/e)[\s.]|[内外]景", said):
+        found.append("reads as a scene heading")
+    speakers = {e.name for e in body if isinstance(e, Character)}
+    if not any(_names(said, name) for name in cast):
+        found.append("names no character of the script")
+    if speakers and not any(_names(said, name) for name in speakers):
+        found.append("names none of the scene's speakers")
+    copied = _copied(said, "\n".join(_plain(e) for e in body[1:]))
+    if copied:
+        found.append(f"copies the scene word for word (“{copied}”)")
+    return found
+
+
+def _plain(element: Element) -> str:
+    text = getattr(element, "text", "")
+    return text.plain if isinstance(text, Text) else str(text)
+
+
+def _names(said: str, name: str) -> bool:
+    name = name.strip().lstrip("@")
+    if ONE_CJK.search(name):
+        return name in said
+    return re.search(rf"(?i)\b{re.escape(name)}\b", said) is not None or any(
+        re.search(rf"(?i)\b{re.escape(part)}\b", said) for part in name.split() if len(part) > 2
+    )
+
+
+def _copied(said: str, source: str) -> str | None:
+    words = re.findall(rf"[{ONE_CJK.pattern[1:-1]}]|[^\W\d_]+|\d+", said.casefold())
+    known = re.findall(rf"[{ONE_CJK.pattern[1:-1]}]|[^\W\d_]+|\d+", source.casefold())
+    seen = {tuple(known[i : i + COPIED]) for i in range(len(known) - COPIED + 1)}
+    for start in range(len(words) - COPIED + 1):
+        if tuple(words[start : start + COPIED]) in seen:
+            return " ".join(words[start : start + COPIED])
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    found = [p for path in args.files for p in problems(path)]
+    for problem in found:
+        print(problem)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
