@@ -28,7 +28,7 @@ from model.prompts import build_messages, format_answer, places_named
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest, is_chinese
 from screenplay.fdx import parse_fdx
 from screenplay.fountain import parse_fountain, to_fountain
-from screenplay.types import Action, Character, Document, Element, SceneHeading
+from screenplay.types import Action, Character, Document, Element, SceneHeading, Synopsis
 
 _log = logging.getLogger(__name__)
 
@@ -132,7 +132,24 @@ def _load_cast(path: Path) -> tuple[CharacterSheet, ...]:
 
 
 def scenes_of(document: Document) -> list[tuple[SceneHeading, tuple[Element, ...]]]:
-    return [(h, body) for h, body in document.scenes() if h is not None]
+    """The scenes of `document`, each heading with its printed elements: a synopsis (`= …`)
+    says what the scene is about and is never part of its text (`synopses_of`)."""
+    return [
+        (h, tuple(e for e in body if not isinstance(e, Synopsis)))
+        for h, body in document.scenes()
+        if h is not None
+    ]
+
+
+def synopses_of(document: Document) -> list[str]:
+    """Each scene's synopsis, in the order of `scenes_of`: what happens in it as a plot
+    development (the corpus writes one right after every heading, `training.synopses`); ""
+    for a scene without one. Several are joined."""
+    return [
+        " ".join(" ".join(e.text.split()) for e in body if isinstance(e, Synopsis))
+        for h, body in document.scenes()
+        if h is not None
+    ]
 
 
 def fountain_of(elements: Sequence[Element]) -> str:
@@ -228,13 +245,15 @@ def examples_for(script: Script) -> list[Example]:
             )
         )
     scenes = scenes_of(script.document)
+    synopses = synopses_of(script.document)
     so_far = ""
     for index, (heading, body) in enumerate(scenes):
         earlier = tuple(h.text for h, _ in scenes[:index])
         out.extend(_scene_examples(script, heading, body, so_far, earlier))
         scene_text = fountain_of([heading, *body])
         if index + 1 < len(scenes):
-            out.extend(_next_examples(script, scenes[index + 1], so_far + "\n\n" + scene_text))
+            following = so_far + "\n\n" + scene_text
+            out.extend(_next_examples(script, scenes[index + 1], following, synopses[index + 1]))
         so_far = (so_far + "\n\n" + scene_text).strip()
     return out
 
@@ -307,14 +326,22 @@ def _scene_examples(
 
 
 def _next_examples(
-    script: Script, following: tuple[SceneHeading, tuple[Element, ...]], so_far: str
+    script: Script,
+    following: tuple[SceneHeading, tuple[Element, ...]],
+    so_far: str,
+    synopsis: str = "",
 ) -> list[Example]:
+    """The beat and the continuation that lead into the `following` scene. The beat is what
+    happens in it, its `synopsis`; a script without synopses (a room's own, a dataset's) gives
+    the scene's first action instead, which is set dressing more often than a development."""
     heading, body = following
     out: list[Example] = []
     first_action = next((e for e in body if isinstance(e, Action)), None)
     names = _speakers(body)
-    if first_action is not None:
+    beat = synopsis
+    if not beat and first_action is not None:
         beat = " ".join(first_action.text.plain.split())
+    if beat:
         request = TaskRequest(TaskKind.BEAT, "", (), _context(script, so_far, names, None))
         out.append(
             _example(

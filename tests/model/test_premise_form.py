@@ -69,7 +69,7 @@ def test_no_premise_of_the_corpus_goes_on() -> None:
     [
         # Session 19's blind read: the bot's shown premises, 18 English and 9 Chinese.
         ("takes_read_s19.jsonl", {"English": 0, "Chinese": 7}),
-        # Session 11's read of the adapter's and the base model's premises.
+        # The 24 premises among the 156 takes read by hand in session 11.
         ("takes_read_by_hand.jsonl", {"English": 8, "Chinese": 11}),
     ],
 )

@@ -166,3 +166,34 @@ def test_a_scene_at_a_place_the_script_has_been_is_asked_with_its_heading(
                 # the place the scene goes on to: `STARLITE ROLLER RINK`, `..., OFFICE`).
                 assert split_heading(first)[1].startswith(split_heading(start)[1]), start
     assert returns >= 100  # a fifth of the corpus's scenes go back to a place
+
+
+def test_a_synopsis_is_the_beat_of_its_scene_and_never_its_text() -> None:
+    from screenplay.fountain import parse_fountain
+    from training.data import Script, examples_for
+
+    document = parse_fountain(
+        "Title: T\nLanguage: English\n\n"
+        "INT. DINER - NIGHT\n\n= Mara hides Tom from the sheriff.\n\nRain on the glass.\n\n"
+        "MARA\nGet down.\n\nTOM\nWhy?\n\n"
+        "EXT. ROAD - DAWN\n\n= Tom steals Mara's car and leaves her the tip jar.\n\n"
+        "Dust. A car door.\n\nTOM\nSorry.\n\nMARA\nTom!\n"
+    )
+    examples = examples_for(Script("t", document))
+    beats = [e.answer for e in examples if e.kind is TaskKind.BEAT]
+    assert beats == ["Tom steals Mara's car and leaves her the tip jar."]
+    for example in examples:
+        text = example.answer + "".join(m["content"] for m in example.messages)
+        assert "= " not in text and "hides Tom from the sheriff" not in text
+
+
+def test_a_script_without_synopses_gives_the_next_scenes_first_action_as_its_beat() -> None:
+    from screenplay.fountain import parse_fountain
+    from training.data import Script, examples_for
+
+    document = parse_fountain(
+        "INT. DINER - NIGHT\n\nRain.\n\nMARA\nGet down.\n\nTOM\nWhy?\n\n"
+        "EXT. ROAD - DAWN\n\nTom drives off in Mara's car.\n\nTOM\nSorry.\n\nMARA\nTom!\n"
+    )
+    beats = [e.answer for e in examples_for(Script("t", document)) if e.kind is TaskKind.BEAT]
+    assert beats == ["Tom drives off in Mara's car."]
