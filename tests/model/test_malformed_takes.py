@@ -455,6 +455,9 @@ async def test_a_take_of_invented_speakers_is_sampled_once_more() -> None:
 # --- the corpus ------------------------------------------------------------------------------
 
 
+_SYNOPSIS = re.compile(r"(?m)^= .*\n\n?")
+
+
 def corpus_takes() -> list[tuple[str, str, tuple[CharacterSheet, ...]]]:
     takes: list[tuple[str, str, tuple[CharacterSheet, ...]]] = []
     for path in sorted(CORPUS.glob("*.fountain")):
@@ -464,7 +467,9 @@ def corpus_takes() -> list[tuple[str, str, tuple[CharacterSheet, ...]]]:
             )
             for sheet in json.loads(path.with_suffix(".cast.json").read_text(encoding="utf-8"))
         )
-        scenes = _HEADING.split(path.read_text(encoding="utf-8"))[1:]
+        # A scene's synopsis (`= …`) is never printed nor trained on as its text.
+        text = _SYNOPSIS.sub("", path.read_text(encoding="utf-8"))
+        scenes = _HEADING.split(text)[1:]
         takes.extend((f"{path.stem} scene {i}", scene, sheets) for i, scene in enumerate(scenes, 1))
     return takes
 

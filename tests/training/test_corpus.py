@@ -84,3 +84,28 @@ def test_the_readme_lists_every_script_of_the_corpus(corpus: list[Script]) -> No
     a script added without it, or a table edited by hand, shows here."""
     readme = (CORPUS_DIR / "README.md").read_text(encoding="utf-8")
     assert updated_readme(readme, corpus) == readme
+
+
+def test_every_scene_has_a_synopsis_of_what_happens_in_it() -> None:
+    # One line right after the heading, in the script's language, naming a character, lifting
+    # nothing from the scene (`training.synopses`): the beat examples are made of them.
+    from training.synopses import problems
+
+    found = [p for path in sorted(CORPUS_DIR.glob("*.fountain")) for p in problems(path)]
+    assert found == []
+
+
+def test_the_beats_of_the_corpus_are_developments_the_bot_accepts(corpus: list[Script]) -> None:
+    # Before the synopses a beat example was the next scene's first action: set dressing
+    # ("Grass stalks tower overhead."), which the readers marked "not a beat".
+    from model.prompts import parse_answer
+    from model.tasks import TaskKind
+    from training.data import examples_for, synopses_of
+
+    for script in corpus:
+        synopses = synopses_of(script.document)
+        beats = [e for e in examples_for(script) if e.kind is TaskKind.BEAT]
+        assert [b.answer for b in beats] == synopses[1:], script.name
+        for beat in beats:
+            assert beat.request is not None
+            assert parse_answer(beat.request, beat.answer).problems == (), beat.answer
