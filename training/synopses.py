@@ -61,9 +61,7 @@ def problems(path: Path) -> list[str]:
     return found
 
 
-def _synopsis_problems(
-    said: str, body: list[Element], cast: list[str], chinese: bool
-) -> list[str]:
+def _synopsis_problems(said: str, body: list[Element], cast: list[str], chinese: bool) -> list[str]:
     found = []
     cjk = len(ONE_CJK.findall(said))
     if chinese:
