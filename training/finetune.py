@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -37,7 +38,8 @@ import torch
 import torch.nn.functional as F
 
 from model.prompts import PROMPT_FORMAT
-from training.data import Example, PreferencePair, build_splits, load_preferences
+from model.tasks import TaskKind
+from training.data import Example, PreferencePair, Splits, build_splits, load_preferences
 
 _log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class Config:
     model: str = ""  # empty: the bot's default base model
     adapter: str = ""  # start from an existing adapter (DPO after SFT, or continued training)
     data: str = ""  # empty: the shipped corpus; hf:NAME: a Hugging Face dataset
+    tasks: str = ""  # comma-separated task kinds to train and validate on; empty: all six
     full: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -111,6 +114,13 @@ def _model_flags(p: argparse.ArgumentParser, d: Config) -> None:
         default=d.data,
         help="folder of .fountain/.fdx scripts, or hf:NAME for a Hugging Face dataset of Fountain "
         "texts (default: the shipped corpus)",
+    )
+    p.add_argument(
+        "--tasks",
+        default=d.tasks,
+        help="comma-separated task kinds to train and validate on (premise, character, scene, "
+        "dialogue, beat, continue): a continued run from --adapter that teaches one task "
+        "afresh; default: all six",
     )
     p.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
     p.add_argument("--lora-r", type=int, default=d.lora_r, help="LoRA rank")
@@ -563,7 +573,7 @@ def _build(cfg: Config, accelerator: Any) -> Trainer:
     _log.info("model %s: %d trainable parameters", model_name, trainable)
     # The split has its own fixed seed, so that every run (and `training.evaluate`) holds out
     # the same scripts whatever --seed says.
-    splits = build_splits(cfg.data)
+    splits = only_tasks(build_splits(cfg.data), cfg.tasks)
     _log.info(
         "examples: %d train, %d validation, %d test",
         *map(len, (splits.train, splits.val, splits.test)),
@@ -589,6 +599,23 @@ def _build(cfg: Config, accelerator: Any) -> Trainer:
         train_rows=train_rows,
         val_rows=val_rows,
         split={"data": cfg.data, **splits.scripts},
+    )
+
+
+def only_tasks(splits: Splits, tasks: str) -> Splits:
+    """`splits` with only the examples of `tasks` (comma-separated kinds; empty: all)."""
+    if not tasks.strip():
+        return splits
+    try:
+        kinds = {TaskKind(kind.strip().lower()) for kind in tasks.split(",") if kind.strip()}
+    except ValueError as err:
+        known = ", ".join(kind.value for kind in TaskKind)
+        raise SystemExit(f"--tasks takes task kinds ({known}): {err}") from err
+    return dataclasses.replace(
+        splits,
+        train=[e for e in splits.train if e.kind in kinds],
+        val=[e for e in splits.val if e.kind in kinds],
+        test=[e for e in splits.test if e.kind in kinds],
     )
 
 

@@ -158,3 +158,20 @@ def test_full_fine_tuning_saves_a_whole_model(
     loaded = load_model(ModelSettings(model=str(tmp_path / "adapter"), dtype="float32"))
     trained = sum(p.numel() for p in loaded.model.parameters())
     assert trained == metrics["trainable_parameters"]
+
+
+def test_a_run_can_teach_one_task_alone(
+    tmp_path: Path, tiny_model_dir: Path, small_corpus: Path
+) -> None:
+    """--tasks: a continued run that teaches the beats afresh (their examples are now the next
+    scene's synopsis) trains and validates on beat examples only."""
+    splits = finetune.build_splits(str(small_corpus))
+    beats = finetune.only_tasks(splits, "beat")
+    assert beats.train and {e.kind.value for e in beats.train + beats.val} == {"beat"}
+    assert finetune.only_tasks(splits, "") == splits
+    with pytest.raises(SystemExit, match="task kinds"):
+        finetune.only_tasks(splits, "beats")
+    run = finetune.main(
+        _args(tiny_model_dir, small_corpus, tmp_path / "b", "--max-steps", "1", "--tasks", "beat")
+    )
+    assert run["train_examples"] == len(beats.train) and run["val_examples"] == len(beats.val)
