@@ -31,6 +31,15 @@ CHARACTERS = (18, 120)
 COPIED = 9
 
 
+_SYNOPSIS_LINE = re.compile(r"(?m)^= .*\n\n?")
+
+
+def without_synopses(text: str) -> str:
+    """A script's Fountain text without its synopsis lines: the scenes as printed, and as the
+    model writes a take (it is never shown a synopsis as part of a scene)."""
+    return _SYNOPSIS_LINE.sub("", text)
+
+
 def scenes(elements: Sequence[Element]) -> list[tuple[SceneHeading, list[Element]]]:
     """The scenes of a script's body: each heading with the elements up to the next."""
     found: list[tuple[SceneHeading, list[Element]]] = []

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from model.prompts import parse_answer
 from model.takechecks import find_loop, hopeless
 from model.tasks import TaskKind, TaskRequest
+from training.synopses import without_synopses
 
 CORPUS = Path(__file__).resolve().parents[2] / "training" / "corpus"
 _HEADING = re.compile(r"(?m)^(?=(?:INT|EXT|EST|INT\./EXT|I/E)[. ])")
@@ -23,7 +24,8 @@ def corpus_scenes() -> list[tuple[str, str]]:
     """Each scene of the corpus as Fountain text, as the model would write it in a take."""
     scenes: list[tuple[str, str]] = []
     for path in sorted(CORPUS.glob("*.fountain")):
-        parts = _HEADING.split(path.read_text(encoding="utf-8"))[1:]  # after the title page
+        text = without_synopses(path.read_text(encoding="utf-8"))
+        parts = _HEADING.split(text)[1:]  # after the title page
         scenes.extend((f"{path.stem} scene {i}", scene) for i, scene in enumerate(parts, 1))
     return scenes
 

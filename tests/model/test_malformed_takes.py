@@ -29,6 +29,7 @@ from model.tasks import (
     TaskRequest,
 )
 from model.worker import decode_whole
+from training.synopses import without_synopses
 
 CORPUS = Path(__file__).resolve().parents[2] / "training" / "corpus"
 _HEADING = re.compile(r"(?m)^(?=(?:INT|EXT|EST|INT\./EXT|I/E)[. ])")
@@ -455,9 +456,6 @@ async def test_a_take_of_invented_speakers_is_sampled_once_more() -> None:
 # --- the corpus ------------------------------------------------------------------------------
 
 
-_SYNOPSIS = re.compile(r"(?m)^= .*\n\n?")
-
-
 def corpus_takes() -> list[tuple[str, str, tuple[CharacterSheet, ...]]]:
     takes: list[tuple[str, str, tuple[CharacterSheet, ...]]] = []
     for path in sorted(CORPUS.glob("*.fountain")):
@@ -467,8 +465,7 @@ def corpus_takes() -> list[tuple[str, str, tuple[CharacterSheet, ...]]]:
             )
             for sheet in json.loads(path.with_suffix(".cast.json").read_text(encoding="utf-8"))
         )
-        # A scene's synopsis (`= …`) is never printed nor trained on as its text.
-        text = _SYNOPSIS.sub("", path.read_text(encoding="utf-8"))
+        text = without_synopses(path.read_text(encoding="utf-8"))
         scenes = _HEADING.split(text)[1:]
         takes.extend((f"{path.stem} scene {i}", scene, sheets) for i, scene in enumerate(scenes, 1))
     return takes
