@@ -1012,16 +1012,25 @@ def _field_name(label: str) -> str | None:
 
 def _fields(text: str) -> dict[str, str]:
     """`Field: value` lines, keys lower-cased; a line without a field continues the last one."""
+    return _read_fields(text)[0]
+
+
+def _read_fields(text: str, only: tuple[str, ...] = ()) -> tuple[dict[str, str], str | None]:
+    """`_fields`, and with `only` the fields read stop at the first label past them or written
+    again (its label is returned too: what the answer ran on into); None when none did."""
     found: dict[str, str] = {}
     last: str | None = None
     for line in text.splitlines():
         match = _FIELD.match(line)
-        if match and (name := _field_name(match.group(1))) is not None:
+        name = _field_name(match.group(1)) if match else None
+        if match and only and (name not in only or name in found):
+            return found, match.group(1).strip()
+        if match and name is not None:
             last = name
             found[last] = match.group(2).strip().strip("*").strip()
         elif last is not None and line.strip():
             found[last] = f"{found[last]} {line.strip()}".strip()
-    return found
+    return found, None
 
 
 _KNOWN_FIELDS = frozenset({*_SHEET_LINES, "title", "logline"})
@@ -1105,19 +1114,7 @@ def _premise_fields(text: str) -> tuple[dict[str, str], str | None]:
     speaker's `戴老板：`), or None. Every premise of the corpus is its two lines; the shipped
     model ran on past them in 7 of the 9 Chinese premises session 19's readers saw, and the
     room kept the last logline with the lines after it glued on."""
-    found: dict[str, str] = {}
-    last: str | None = None
-    for line in text.splitlines():
-        match = _FIELD.match(line)
-        if match is not None:
-            name = _field_name(match.group(1))
-            if name not in ("title", "logline") or name in found:
-                return found, match.group(1).strip()
-            last = name
-            found[last] = match.group(2).strip().strip("*").strip()
-        elif last is not None and line.strip():
-            found[last] = f"{found[last]} {line.strip()}".strip()
-    return found, None
+    return _read_fields(text, only=("title", "logline"))
 
 
 def _parse_beat(text: str) -> ParsedAnswer:
