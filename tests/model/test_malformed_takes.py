@@ -158,6 +158,24 @@ def test_no_answer_of_the_corpus_copies_its_prompt_back_or_writes_its_labels() -
     assert copies == []
 
 
+@pytest.mark.parametrize("kind", [TaskKind.PREMISE, TaskKind.CHARACTER])
+def test_no_premise_or_sheet_of_the_corpus_is_flagged(kind: TaskKind) -> None:
+    # A premise is its two lines (`test_premise_form`); no sheet gives ages that cannot all
+    # hold, though the corpus's give them on two time lines and at moments of a life
+    # (`test_sheet_ages`). The beats are swept in `test_corpus`.
+    from training.data import examples_for, load_source
+
+    flagged = [
+        (example.script, problems)
+        for script in load_source(None)
+        for example in examples_for(script)
+        if example.kind is kind
+        and example.request is not None
+        and (problems := parse_answer(example.request, example.answer).problems)
+    ]
+    assert flagged == []
+
+
 ZH_ROOM = PromptContext(language="Chinese")
 
 

@@ -13,7 +13,6 @@ import pytest
 
 from model.prompts import parse_answer
 from model.tasks import TaskKind, TaskRequest
-from training.data import examples_for, load_source
 
 DATA = Path(__file__).parent / "data"
 
@@ -50,18 +49,6 @@ def test_a_logline_wrapped_onto_a_second_line_is_one_logline() -> None:
     assert title == "Night Shift"
     assert logline == "A cook who lies for a living must tell the truth once."
     assert problems == ()
-
-
-def test_no_premise_of_the_corpus_goes_on() -> None:
-    flagged = [
-        (example.script, problems)
-        for script in load_source(None)
-        for example in examples_for(script)
-        if example.kind is TaskKind.PREMISE
-        and example.request is not None
-        and (problems := parse_answer(example.request, example.answer).problems)
-    ]
-    assert flagged == []
 
 
 @pytest.mark.parametrize(

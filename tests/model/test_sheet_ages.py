@@ -15,7 +15,6 @@ import pytest
 from model.ages import Age, ages, conflict, sheet_ages
 from model.prompts import parse_answer
 from model.tasks import TaskKind, TaskRequest
-from training.data import examples_for, load_source
 
 READ = Path(__file__).parent / "data" / "takes_read_s19.jsonl"
 
@@ -122,18 +121,6 @@ def test_a_sheet_on_two_time_lines_is_not_flagged() -> None:
         "外形：上辈子37岁，便利店工服；重生后27岁，光着脚冲出房门。"
     )
     assert _sheet_problems("季晴", take, "季晴") == ()
-
-
-def test_no_sheet_of_the_corpus_is_flagged() -> None:
-    flagged = [
-        (example.script, problems)
-        for script in load_source(None)
-        for example in examples_for(script)
-        if example.kind is TaskKind.CHARACTER
-        and example.request is not None
-        and (problems := parse_answer(example.request, example.answer).problems)
-    ]
-    assert flagged == []
 
 
 def test_the_sheets_read_blind_in_session_19_that_the_check_flags() -> None:
