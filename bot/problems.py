@@ -77,6 +77,7 @@ PROBLEM_KEYS: tuple[str, ...] = (
     "problem.example_place",
     "problem.request_echo",
     "problem.title_echo",
+    "problem.logline_echo",
     "problem.prompt_label",
     # screenplay.lint, opening with the speaker's or character's name
     "problem.cue_no_dialogue",

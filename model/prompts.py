@@ -31,6 +31,7 @@ from model.takechecks import (
     ONE_CJK,
     bare_description,
     broken_character,
+    clip,
     copied_run,
     find_loop,
     paragraphs,
@@ -514,7 +515,8 @@ class ParsedAnswer:
 
 def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
     """Read the model's answer to `request`. Whatever the kind, a take that loops, copies the
-    prompt's format template, copies the request back (`request_echo`) or holds a broken
+    prompt's format template, copies the request back (`request_echo`: a premise's title or
+    logline that only repeats the idea too) or holds a broken
     character (U+FFFD) is malformed; so is a script take that writes the prompt's labels
     (`prompt_label`)."""
     asked = build_messages(request)[-1]["content"]
@@ -529,7 +531,9 @@ def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
     found = (
         find_loop(text),
         template_echo(text),
-        _copy_of(asked, text) or title_echo(request, parsed.title),
+        _copy_of(asked, text)
+        or title_echo(request, parsed.title)
+        or logline_echo(request, parsed.logline),
         prompt_label(request, text),
     )
     for problem in reversed((*found, broken_character(text))):
@@ -615,8 +619,22 @@ def request_echo(request: TaskRequest, text: str) -> str | None:
     repeats the idea (`title_echo`); else None."""
     copied = _copy_of(build_messages(request)[-1]["content"], text)
     if copied is None and request.kind is TaskKind.PREMISE:
-        return title_echo(request, _parse_premise(text).title)
+        premise = _parse_premise(text)
+        return title_echo(request, premise.title) or logline_echo(request, premise.logline)
     return copied
+
+
+def logline_echo(request: TaskRequest, logline: str) -> str | None:
+    """A sentence saying that a premise's `logline` only repeats the writer's idea (whole, or
+    after its genre: `Wuxia: an old escort master takes one last job in 1911.`), punctuation
+    and case aside, or None: a logline says who wants what and what stands in the way, which
+    an idea seldom does, and one that adds nothing to it is no answer."""
+    if request.kind is not TaskKind.PREMISE or not logline:
+        return None
+    asked = request.prompt
+    parts = _COLON.split(asked, maxsplit=1)
+    ideas = {_bare(asked), _bare(parts[-1])} - {""}
+    return _LOGLINE_ECHO.format(clip(logline)) if _bare(logline) in ideas else None
 
 
 def title_echo(request: TaskRequest, title: str) -> str | None:
@@ -648,8 +666,9 @@ _IDEA_WORDS = 5
 _IDEA_CHARACTERS = 6
 _COLON = re.compile(r"[:：]")
 _ARTICLE = re.compile(r"^(?:the|an?)\s+")
-#: What `title_echo`'s sentence says.
+#: What `title_echo`'s and `logline_echo`'s sentences say.
 _TITLE_ECHO = "The title only repeats the idea it was asked for (“{}”)."
+_LOGLINE_ECHO = "The logline only repeats the idea it was asked for (“{}”)."
 
 
 def _bare(words: str) -> str:

@@ -311,11 +311,11 @@ def _repeated_text(all_lines: list[str]) -> str | None:
     counted = Counter(line.lower() for line in lines if len(_WORD.findall(line)) >= 3)
     for line, times in counted.most_common(1):
         if times >= 3:
-            return f"The take repeats the line “{_clip(line)}” {times} times."
+            return f"The take repeats the line “{clip(line)}” {times} times."
     counted = Counter(p.lower() for p in paragraphs(lines) if len(_WORD.findall(p)) >= 6)
     for paragraph, times in counted.most_common(1):
         if times >= 2:
-            return f"The take repeats a paragraph {times} times (“{_clip(paragraph)}”)."
+            return f"The take repeats a paragraph {times} times (“{clip(paragraph)}”)."
     words = [w.lower() for w in _WORD.findall("\n".join(lines))]
     grams = [tuple(words[i : i + 4]) for i in range(len(words) - 3)]
     if grams:
@@ -350,7 +350,7 @@ def _repeated_run(words: list[str]) -> str | None:
                 and all(_is_cjk(word) for word in words[i - period + 1 : i + 1])
             ):
                 phrase = _joined(words[i - period + 1 : i + 1])
-                return f"The take writes “{_clip(phrase)}” {times} times in a row."
+                return f"The take writes “{clip(phrase)}” {times} times in a row."
     return None
 
 
@@ -360,7 +360,7 @@ def _same_line_run(lines: list[str]) -> str | None:
         run = run + 1 if line.lower() == last else 1
         last = line.lower()
         if run >= _SAME_LINE_RUN:
-            return f"The take writes the line “{_clip(line)}” {run} times in a row."
+            return f"The take writes the line “{clip(line)}” {run} times in a row."
     return None
 
 
@@ -398,7 +398,7 @@ def _few_distinct(words: list[str]) -> str | None:
     for start in range(len(words) - _WINDOW + 1):
         if len(window) < _FEWEST_DISTINCT:
             stretch = _joined(words[start : start + _WINDOW])
-            return f"The take circles among {len(window)} words (“{_clip(stretch, 30)}”)."
+            return f"The take circles among {len(window)} words (“{clip(stretch, 30)}”)."
         if start + _WINDOW < len(words):
             window[words[start + _WINDOW]] += 1
             window[words[start]] -= 1
@@ -414,7 +414,7 @@ def _line_again(lines: list[str]) -> str | None:
     for line in (line for line in lines if line):
         again = previous.lower().startswith(line.lower())
         if again and len(_CHARACTER_WORD.findall(line)) >= _LINE_AGAIN_WORDS:
-            return f"The take writes the line “{_clip(previous)}” again straight after it."
+            return f"The take writes the line “{clip(previous)}” again straight after it."
         previous = line
     return None
 
@@ -432,12 +432,12 @@ def _sentence_again(lines: list[str]) -> str | None:
     previous = ""
     for sentence, characters in sentences:
         if sentence == previous and characters >= _SENTENCE_AGAIN:
-            return f"The take writes the sentence “{_clip(sentence)}” again straight after it."
+            return f"The take writes the sentence “{clip(sentence)}” again straight after it."
         previous = sentence
     counted = Counter(s for s, characters in sentences if characters >= _SENTENCE_THRICE)
     for sentence, times in counted.most_common(1):
         if times >= 3:
-            return f"The take writes the sentence “{_clip(sentence)}” {times} times."
+            return f"The take writes the sentence “{clip(sentence)}” {times} times."
     return None
 
 
@@ -454,7 +454,7 @@ def _same_opening(lines: list[str]) -> str | None:
         opening = tuple(words[:_OPENING_WORDS])
         seen[opening] += 1
         if seen[opening] >= _SAME_OPENINGS:
-            said = _clip(" ".join(opening))
+            said = clip(" ".join(opening))
             return f"The take begins {seen[opening]} lines the same way (“{said}…”)."
     return None
 
@@ -476,7 +476,7 @@ def _circling(words: list[str]) -> str | None:
     for start in range(len(words) - _SPAN + 1):
         if len(distinct) < _FEWEST_DISTINCT_TRIGRAMS * in_span:
             stretch = _joined(words[start : start + _SPAN])
-            return f"The take goes round the same phrases (“{_clip(stretch, 30)}”)."
+            return f"The take goes round the same phrases (“{clip(stretch, 30)}”)."
         gram, times = max(distinct.items(), key=_times_of_a_phrase)
         if len(set(gram)) > 1 and times >= _PHRASE_IN_SPAN:
             return (
@@ -584,9 +584,9 @@ def copied_run(text: str, source: str) -> str | None:
             stretch = words[start : start + size]
             latin = sum(not _is_cjk(w) for w in stretch) * 2 > size
             if (latin or size == COPIED_CHARACTERS) and tuple(stretch) in seen:
-                return _clip(_joined(stretch))
+                return clip(_joined(stretch))
     return None
 
 
-def _clip(text: str, limit: int = 60) -> str:
+def clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -527,6 +527,7 @@ MESSAGES: dict[str, str] = {
     "problem.same_opening": "The take begins {times} lines the same way (“{opening}…”).",
     "problem.request_echo": "The take copies its request back instead of answering it (“{copied}”).",
     "problem.title_echo": "The title only repeats the idea it was asked for (“{title}”).",
+    "problem.logline_echo": "The logline only repeats the idea it was asked for (“{logline}”).",
     "problem.prompt_label": "The take writes a label of the prompt (“{label}”) instead of the script.",
     # --- the console's start and stop (standard error) ---------------------------------------
     "start.no_token": (

@@ -439,6 +439,7 @@ MESSAGES: dict[str, str] = {
     "problem.same_opening": "候选稿有 {times} 行用同样的话开头（“{opening}…”）",
     "problem.request_echo": "候选稿把请求原样抄了回来，没有作答（“{copied}”）",
     "problem.title_echo": "片名只是照抄了给出的想法（“{title}”）",
+    "problem.logline_echo": "梗概只是照抄了给出的想法（“{logline}”）",
     "problem.prompt_label": "候选稿写出了提示里的标签（“{label}”），而不是剧本",
     # --- the console's start and stop (standard error) ---------------------------------------
     "start.no_token": "没有设置 DISCORD_TOKEN，所以不启动 Discord 机器人，改为打开控制台编剧室（把令牌写进 .env 即可运行机器人）。",

@@ -254,6 +254,14 @@ PRODUCED: list[tuple[str, Callable[[], list[str]]]] = [
         ),
     ),
     (
+        "problem.logline_echo",
+        lambda: _answer(
+            TaskKind.PREMISE,
+            "Title: The Return of the Thief\nLogline: Wuxia: an old escort takes one last job.",
+            asked="wuxia: an old escort takes one last job",
+        ),
+    ),
+    (
         "problem.prompt_label",
         lambda: _answer(TaskKind.DIALOGUE, "MARA\nHi.\n\nHint: go on\n", ("MARA",)),
     ),
@@ -321,6 +329,7 @@ _SAMPLES: dict[str, object] = {
     "character": "灎",
     "copied": "the ship's cook hides a thief",
     "title": "At a Trade Summit in Geneva",
+    "logline": "Wuxia: an old escort takes one last job.",
     "label": "Hint:",
     "opening": "drick brennan #s the",
     "age": "Sixties",

@@ -17,7 +17,7 @@ from model.tasks import TaskKind, TaskRequest
 DATA = Path(__file__).parent / "data"
 
 
-def _premise(text: str, asked: str = "drama: a cook lies") -> tuple[str, str, tuple[str, ...]]:
+def _premise(text: str, asked: str = "drama: a diner at night") -> tuple[str, str, tuple[str, ...]]:
     parsed = parse_answer(TaskRequest(TaskKind.PREMISE, asked), text)
     return parsed.title, parsed.logline, parsed.problems
 
@@ -68,3 +68,30 @@ def test_the_premises_read_by_hand_that_go_on(read: str, flagged: dict[str, int]
             _, _, problems = _premise(row["take"], row.get("prompt", "drama: a cook lies"))
             counted[row["language"]] += any("goes on past" in p for p in problems)
     assert counted == flagged
+
+
+def test_a_logline_that_only_repeats_the_idea_is_an_echo() -> None:
+    # Seen in a console session (session 20): the idea, genre and all, as the logline.
+    asked = "wuxia: an old escort master takes one last job in 1911"
+    _, _, problems = _premise(
+        "Title: The Return of the Thief\n"
+        "Logline: Wuxia: an old escort master takes one last job in 1911.",
+        asked,
+    )
+    assert problems == (
+        "The logline only repeats the idea it was asked for (“Wuxia: an old escort master "
+        "takes one last job in 1911.”).",
+    )
+    _, _, problems = _premise(
+        "片名：最后一镖\n梗概：老镖师接下最后一趟镖。", "武侠：老镖师接下最后一趟镖"
+    )
+    assert problems == (
+        "The logline only repeats the idea it was asked for (“老镖师接下最后一趟镖。”).",
+    )
+    # A logline that grows the idea into who wants what is a logline.
+    _, _, problems = _premise(
+        "Title: The Last Escort\nLogline: An old escort master takes one last job in 1911 and "
+        "must choose between his oath and his son.",
+        asked,
+    )
+    assert problems == ()
