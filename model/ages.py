@@ -77,6 +77,7 @@ _LEADING = re.compile(rf"^\s*(?P<lead>{_NUMBER})\s*(?:[,;:.(]|$)", re.IGNORECASE
 
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4}
 _ZH_DIGITS |= {"五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 _ZH_NUMBER = r"[0-9０-９]{1,4}|[零〇一二两三四五六七八九十百]{1,5}"
 #: `48岁`, `（70岁）`, `四十多岁`, `五十来岁`, `三十几岁`, `三十出头`, `二十五六岁`.
 _CHINESE = re.compile(
@@ -246,6 +247,3 @@ def _zh_number(text: str) -> int | None:
     if len(text) == 1:
         return _ZH_DIGITS.get(text)
     return None
-
-
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")

@@ -531,9 +531,7 @@ def parse_answer(request: TaskRequest, text: str) -> ParsedAnswer:
     found = (
         find_loop(text),
         template_echo(text),
-        _copy_of(asked, text)
-        or title_echo(request, parsed.title)
-        or logline_echo(request, parsed.logline),
+        _copy_of(asked, text) or _idea_echo(request, parsed),
         prompt_label(request, text),
     )
     for problem in reversed((*found, broken_character(text))):
@@ -619,9 +617,13 @@ def request_echo(request: TaskRequest, text: str) -> str | None:
     repeats the idea (`title_echo`); else None."""
     copied = _copy_of(build_messages(request)[-1]["content"], text)
     if copied is None and request.kind is TaskKind.PREMISE:
-        premise = _parse_premise(text)
-        return title_echo(request, premise.title) or logline_echo(request, premise.logline)
+        return _idea_echo(request, _parse_premise(text))
     return copied
+
+
+def _idea_echo(request: TaskRequest, parsed: ParsedAnswer) -> str | None:
+    """`title_echo` or `logline_echo` of a parsed premise."""
+    return title_echo(request, parsed.title) or logline_echo(request, parsed.logline)
 
 
 def logline_echo(request: TaskRequest, logline: str) -> str | None:
@@ -631,10 +633,8 @@ def logline_echo(request: TaskRequest, logline: str) -> str | None:
     an idea seldom does, and one that adds nothing to it is no answer."""
     if request.kind is not TaskKind.PREMISE or not logline:
         return None
-    asked = request.prompt
-    parts = _COLON.split(asked, maxsplit=1)
-    ideas = {_bare(asked), _bare(parts[-1])} - {""}
-    return _LOGLINE_ECHO.format(clip(logline)) if _bare(logline) in ideas else None
+    _, ideas = _asked_idea(request.prompt)
+    return _LOGLINE_ECHO.format(clip(logline)) if _bare(logline) in ideas - {""} else None
 
 
 def title_echo(request: TaskRequest, title: str) -> str | None:
@@ -647,15 +647,20 @@ def title_echo(request: TaskRequest, title: str) -> str | None:
     idea (`The Last Ship` of "the last ship out of Lisbon") is a title."""
     if request.kind is not TaskKind.PREMISE or not title:
         return None
-    asked = request.prompt
-    parts = _COLON.split(asked, maxsplit=1)
-    genre, idea = parts if len(parts) == 2 else ("", asked)
-    ideas = {_bare(asked), _bare(idea)}
+    genre, ideas = _asked_idea(request.prompt)
     said = {bare for bare in ideas if _long_idea(bare)} | {
         _bare(genre),
         _bare(request.context.genre),
     }
     return _TITLE_ECHO.format(title) if _bare(title) in said - {""} else None
+
+
+def _asked_idea(asked: str) -> tuple[str, set[str]]:
+    """A premise request's genre (before its colon, if any) and its idea compared as a title
+    is (`_bare`): whole, and after the genre."""
+    parts = _COLON.split(asked, maxsplit=1)
+    genre, idea = parts if len(parts) == 2 else ("", asked)
+    return genre, {_bare(asked), _bare(idea)}
 
 
 def _long_idea(bare: str) -> bool:

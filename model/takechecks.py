@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 NOT_A_BEAT = "The beat is {} (“{}”), not something that happens."
@@ -578,13 +578,34 @@ def copied_run(text: str, source: str) -> str | None:
     if len(words) < COPIED_WORDS:
         return None
     known = [w.casefold() for w in _CHARACTER_WORD.findall(source)]
-    for size in (COPIED_WORDS, COPIED_CHARACTERS):
-        seen = {tuple(known[i : i + size]) for i in range(len(known) - size + 1)}
-        for start in range(len(words) - size + 1):
-            stretch = words[start : start + size]
-            latin = sum(not _is_cjk(w) for w in stretch) * 2 > size
-            if (latin or size == COPIED_CHARACTERS) and tuple(stretch) in seen:
-                return clip(_joined(stretch))
+    return _first_shared(words, known, COPIED_WORDS, _mostly_latin) or _first_shared(
+        words, known, COPIED_CHARACTERS
+    )
+
+
+def _mostly_latin(stretch: list[str]) -> bool:
+    return sum(not _is_cjk(w) for w in stretch) * 2 > len(stretch)
+
+
+def shared_run(text: str, source: str, size: int) -> str | None:
+    """The first stretch of `size` words (a Chinese character is one) that `text` shares with
+    `source` word for word, casefolded (clipped for a message), or None; linear in both."""
+    words = [w.casefold() for w in _CHARACTER_WORD.findall(text)]
+    return _first_shared(words, [w.casefold() for w in _CHARACTER_WORD.findall(source)], size)
+
+
+def _first_shared(
+    words: list[str],
+    known: list[str],
+    size: int,
+    counts: Callable[[list[str]], bool] = lambda stretch: True,
+) -> str | None:
+    """The first stretch of `size` of `words` that `known` holds too and that `counts`."""
+    seen = {tuple(known[i : i + size]) for i in range(len(known) - size + 1)}
+    for start in range(len(words) - size + 1):
+        stretch = words[start : start + size]
+        if counts(stretch) and tuple(stretch) in seen:
+            return clip(_joined(stretch))
     return None
 
 

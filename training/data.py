@@ -388,6 +388,12 @@ def split_scripts(
     return out
 
 
+def task_kinds(spec: str) -> tuple[TaskKind, ...]:
+    """The task kinds a comma-separated `spec` names (`scene,dialogue`); ValueError for a word
+    that names none."""
+    return tuple(TaskKind(name.strip()) for name in spec.split(",") if name.strip())
+
+
 def load_source(source: str | Path | None = None) -> list[Script]:
     """The scripts of `source`: the shipped corpus when empty, the Hugging Face dataset NAME
     for `hf:NAME`, else a folder of .fountain/.fdx files."""

@@ -53,7 +53,14 @@ from model.tasks import Sampling, TaskKind, is_chinese
 from screenplay.fountain import parse_fountain
 from screenplay.types import SceneHeading
 from training import eval_report
-from training.data import Example, examples_for, fountain_of, load_source, split_scripts
+from training.data import (
+    Example,
+    examples_for,
+    fountain_of,
+    load_source,
+    split_scripts,
+    task_kinds,
+)
 from training.finetune import SPLIT_FILE, answer_loss, collate, encode
 from training.scoring import (
     CopyIndex,
@@ -556,7 +563,7 @@ def adapter_of(options: Options) -> tuple[str, str]:
 
 def kinds_of(spec: str) -> tuple[TaskKind, ...]:
     try:
-        return tuple(TaskKind(name.strip()) for name in spec.split(",") if name.strip())
+        return task_kinds(spec)
     except ValueError:
         raise ModelLoadError(
             f"--tasks takes kinds among {', '.join(TaskKind)}; {spec!r} is not one."

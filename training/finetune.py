@@ -39,7 +39,14 @@ import torch.nn.functional as F
 
 from model.prompts import PROMPT_FORMAT
 from model.tasks import TaskKind
-from training.data import Example, PreferencePair, Splits, build_splits, load_preferences
+from training.data import (
+    Example,
+    PreferencePair,
+    Splits,
+    build_splits,
+    load_preferences,
+    task_kinds,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -607,7 +614,7 @@ def only_tasks(splits: Splits, tasks: str) -> Splits:
     if not tasks.strip():
         return splits
     try:
-        kinds = {TaskKind(kind.strip().lower()) for kind in tasks.split(",") if kind.strip()}
+        kinds = set(task_kinds(tasks.lower()))
     except ValueError as err:
         known = ", ".join(kind.value for kind in TaskKind)
         raise SystemExit(f"--tasks takes task kinds ({known}): {err}") from err

@@ -19,9 +19,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from model.takechecks import ONE_CJK
+from model.takechecks import ONE_CJK, shared_run
+from model.tasks import is_chinese
 from screenplay.fountain import parse_fountain
-from screenplay.types import Character, Element, SceneHeading, Synopsis, Text
+from screenplay.types import Character, Element, Synopsis
+from training.data import Script, fountain_of
 
 #: A synopsis's length: English words, Chinese characters.
 WORDS = (10, 70)
@@ -40,26 +42,15 @@ def without_synopses(text: str) -> str:
     return _SYNOPSIS_LINE.sub("", text)
 
 
-def scenes(elements: Sequence[Element]) -> list[tuple[SceneHeading, list[Element]]]:
-    """The scenes of a script's body: each heading with the elements up to the next."""
-    found: list[tuple[SceneHeading, list[Element]]] = []
-    for element in elements:
-        if isinstance(element, SceneHeading):
-            found.append((element, []))
-        elif found:
-            found[-1][1].append(element)
-    return found
-
-
 def problems(path: Path) -> list[str]:
     """What is wrong with the synopses of the script at `path`, a sentence each."""
-    text = path.read_text(encoding="utf-8")
-    document = parse_fountain(text)
-    chinese = "Language: Chinese" in text.split("\n\n", 1)[0]
+    script = Script(path.stem, parse_fountain(path.read_text(encoding="utf-8")))
+    chinese = is_chinese(script.language)
     cast_file = path.with_suffix(".cast.json")
     cast = [s["name"] for s in json.loads(cast_file.read_text(encoding="utf-8"))]
     found = []
-    for number, (heading, body) in enumerate(scenes(document.elements), 1):
+    scenes = [(h, list(body)) for h, body in script.document.scenes() if h is not None]
+    for number, (heading, body) in enumerate(scenes, 1):
         where = f"{path.name} scene {number} ({heading.text})"
         synopses = [e for e in body if isinstance(e, Synopsis)]
         if len(synopses) != 1 or not body or not isinstance(body[0], Synopsis):
@@ -89,15 +80,10 @@ def _synopsis_problems(said: str, body: list[Element], cast: list[str], chinese:
         found.append("names no character of the script")
     if speakers and not any(_names(said, name) for name in speakers):
         found.append("names none of the scene's speakers")
-    copied = _copied(said, "\n".join(_plain(e) for e in body[1:]))
+    copied = shared_run(said, fountain_of(body[1:]), COPIED)
     if copied:
         found.append(f"copies the scene word for word (“{copied}”)")
     return found
-
-
-def _plain(element: Element) -> str:
-    text = getattr(element, "text", "")
-    return text.plain if isinstance(text, Text) else str(text)
 
 
 def _names(said: str, name: str) -> bool:
@@ -107,16 +93,6 @@ def _names(said: str, name: str) -> bool:
     return re.search(rf"(?i)\b{re.escape(name)}\b", said) is not None or any(
         re.search(rf"(?i)\b{re.escape(part)}\b", said) for part in name.split() if len(part) > 2
     )
-
-
-def _copied(said: str, source: str) -> str | None:
-    words = re.findall(rf"[{ONE_CJK.pattern[1:-1]}]|[^\W\d_]+|\d+", said.casefold())
-    known = re.findall(rf"[{ONE_CJK.pattern[1:-1]}]|[^\W\d_]+|\d+", source.casefold())
-    seen = {tuple(known[i : i + COPIED]) for i in range(len(known) - COPIED + 1)}
-    for start in range(len(words) - COPIED + 1):
-        if tuple(words[start : start + COPIED]) in seen:
-            return " ".join(words[start : start + COPIED])
-    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
