@@ -69,6 +69,7 @@ class Config:
     adapter: str = ""  # start from an existing adapter (DPO after SFT, or continued training)
     data: str = ""  # empty: the shipped corpus; hf:NAME: a Hugging Face dataset
     tasks: str = ""  # comma-separated task kinds to train and validate on; empty: all six
+    oversample: str = ""  # KIND=N,...: the training examples of KIND seen N times an epoch
     full: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -128,6 +129,13 @@ def _model_flags(p: argparse.ArgumentParser, d: Config) -> None:
         help="comma-separated task kinds to train and validate on (premise, character, scene, "
         "dialogue, beat, continue): a continued run from --adapter that teaches one task "
         "afresh; default: all six",
+    )
+    p.add_argument(
+        "--oversample",
+        default=d.oversample,
+        help="KIND=N[,KIND=N]: the training examples of a task kind seen N times an epoch "
+        "(validation unchanged), so that a run on every task teaches one of them afresh "
+        "without unlearning the others; e.g. beat=3",
     )
     p.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
     p.add_argument("--lora-r", type=int, default=d.lora_r, help="LoRA rank")
@@ -580,7 +588,7 @@ def _build(cfg: Config, accelerator: Any) -> Trainer:
     _log.info("model %s: %d trainable parameters", model_name, trainable)
     # The split has its own fixed seed, so that every run (and `training.evaluate`) holds out
     # the same scripts whatever --seed says.
-    splits = only_tasks(build_splits(cfg.data), cfg.tasks)
+    splits = oversampled(only_tasks(build_splits(cfg.data), cfg.tasks), cfg.oversample)
     _log.info(
         "examples: %d train, %d validation, %d test",
         *map(len, (splits.train, splits.val, splits.test)),
@@ -624,6 +632,24 @@ def only_tasks(splits: Splits, tasks: str) -> Splits:
         val=[e for e in splits.val if e.kind in kinds],
         test=[e for e in splits.test if e.kind in kinds],
     )
+
+
+def oversampled(splits: Splits, spec: str) -> Splits:
+    """`splits` with the training examples of each `KIND=N` of `spec` repeated N times (in
+    place, so a shuffled epoch meets them N times); validation and test are unchanged."""
+    times: dict[TaskKind, int] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        kind, _, count = part.partition("=")
+        try:
+            times[TaskKind(kind.strip().lower())] = n = int(count)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise SystemExit(f"--oversample takes KIND=N, a task kind and a count ≥ 1: {part!r}")
+    if not times:
+        return splits
+    train = [e for e in splits.train for _ in range(times.get(e.kind, 1))]
+    return dataclasses.replace(splits, train=train)
 
 
 def _train_rows(

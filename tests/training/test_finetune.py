@@ -175,3 +175,31 @@ def test_a_run_can_teach_one_task_alone(
         _args(tiny_model_dir, small_corpus, tmp_path / "b", "--max-steps", "1", "--tasks", "beat")
     )
     assert run["train_examples"] == len(beats.train) and run["val_examples"] == len(beats.val)
+
+
+def test_a_run_on_every_task_can_see_one_of_them_more_often(
+    tmp_path: Path, tiny_model_dir: Path, small_corpus: Path
+) -> None:
+    """--oversample beat=3: the beats (taught afresh) come three times an epoch beside the other
+    tasks, so the run does not unlearn those; validation is the split's as it is."""
+    splits = finetune.build_splits(str(small_corpus))
+    more = finetune.oversampled(splits, "beat=3, scene=1")
+    beats = [e for e in splits.train if e.kind.value == "beat"]
+    assert beats and len(more.train) == len(splits.train) + 2 * len(beats)
+    assert [e for e in more.train if e.kind.value == "beat"] == [b for b in beats for _ in "xyz"]
+    assert more.val == splits.val and finetune.oversampled(splits, "") == splits
+    for bad in ("beats=3", "beat=0", "beat", "beat=two"):
+        with pytest.raises(SystemExit, match="KIND=N"):
+            finetune.oversampled(splits, bad)
+    run = finetune.main(
+        _args(
+            tiny_model_dir,
+            small_corpus,
+            tmp_path / "o",
+            "--max-steps",
+            "1",
+            "--oversample",
+            "beat=3",
+        )
+    )
+    assert run["train_examples"] == len(more.train) and run["val_examples"] == len(splits.val)
