@@ -14,12 +14,12 @@ nothing of the database, the tokenizer or how prompts are worded.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 from bot.domain import Beat, BeatStatus, CharacterEntry, Room
 from bot.messages import Message, message, recognise
 from model.prompts import places_named
+from model.takechecks import mention_at
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
 from screenplay.fountain import to_fountain
 from screenplay.stats import split_heading
@@ -139,18 +139,10 @@ def _characters_in_play(
 
 
 def _mentioned(characters: Sequence[CharacterEntry], text: str) -> list[str]:
-    """The bible's names that `text` mentions, in the order it mentions them: as whole words
-    (case aside), or anywhere for names in a script without spaces between words (Chinese)."""
-    found: list[tuple[int, str]] = []
-    for entry in characters:
-        if entry.name.isascii():
-            match = re.search(rf"(?<!\w){re.escape(entry.name)}(?!\w)", text, re.IGNORECASE)
-            at = match.start() if match else -1
-        else:
-            at = text.upper().find(entry.name)
-        if at >= 0:
-            found.append((at, entry.name))
-    return [name for _, name in sorted(found)]
+    """The bible's names that `text` mentions (`takechecks.mention_at`), in the order it
+    mentions them."""
+    found = [(mention_at(text, entry.name), entry.name) for entry in characters]
+    return [name for at, name in sorted(found) if at >= 0]
 
 
 def _sheet_text(sheet: CharacterSheet) -> str:

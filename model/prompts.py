@@ -34,6 +34,7 @@ from model.takechecks import (
     clip,
     copied_run,
     find_loop,
+    mention_at,
     paragraphs,
     without_parentheses,
 )
@@ -748,7 +749,7 @@ def _example_place(document: Document, asked: str) -> str | None:
         words = set(_PLACE_WORD.findall(split_heading(element.text)[1].casefold()))
         for place in places:
             if (place in words or (ONE_CJK.search(place) and place in element.text)) and (
-                not _mentions(said, place)
+                mention_at(said, place) < 0
             ):
                 return _EXAMPLE_PLACE.format(element.text)
     return None
@@ -910,8 +911,8 @@ def _walk_ons(document: Document, cast: tuple[str, ...], asked: str) -> list[str
             role = next((w for w in reversed(words) if not w.isdigit()), "")
             renamed = (
                 (len(words) > 1 and words[0] in firsts) or _cjk_renamed(key, chinese, place)
-            ) and not _mentions(asked, key)
-            if role in _WALK_ON_ROLES or (key and not renamed and _mentions(action, key)):
+            ) and mention_at(asked, key) < 0
+            if role in _WALK_ON_ROLES or (key and not renamed and mention_at(action, key) >= 0):
                 found.append(element.name)
     return found
 
@@ -978,13 +979,6 @@ def _misread_cues(document: Document, text: str) -> list[str]:
 def _cue_key(name: str) -> str:
     """`Mara (V.O.)`, `@MARA`, `MARA ^` -> `mara`."""
     return " ".join(without_parentheses(name).strip().lstrip("@").rstrip("^").split()).casefold()
-
-
-def _mentions(text: str, name: str) -> bool:
-    """Whether `text` names `name` as a word (anywhere, for a Chinese name)."""
-    if ONE_CJK.search(name):
-        return name in text
-    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
 
 
 def _without_unfinished_end(document: Document) -> Document:

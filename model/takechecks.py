@@ -174,6 +174,20 @@ _CHARACTER_WORD = re.compile(rf"[{CJK}]|[^\W{CJK}]+(?:'[^\W{CJK}]+)?")
 #: One CJK character (a Chinese character, kana or hangul).
 ONE_CJK = re.compile(rf"[{CJK}]")
 
+
+def mention_at(text: str, name: str, *, parts: bool = False) -> int:
+    """Where `text` first names `name`, case aside: as a whole word, or anywhere for a name in
+    a script that writes no spaces between words (Chinese); with `parts`, each word of a longer
+    name names it too (`Pilar` or `Marplotto` for PILAR MARPLOTTO); -1 where it does not."""
+    if ONE_CJK.search(name):
+        return text.find(name)
+    words = [name, *(w for w in name.split() if len(w) > 2 and w != name)] if parts else [name]
+    found = [
+        m.start() for w in words if (m := re.search(rf"(?i)(?<!\w){re.escape(w)}(?!\w)", text))
+    ]
+    return min(found, default=-1)
+
+
 #: How many times in a row a group of `period` words may be written before it is a loop. One
 #: word: "No. No. No.", "ha ha ha ha", 哈哈哈哈 and a knock knock knock are writing; ten of the
 #: same word are not. Two words ("come on, come on, come on") five times; a longer phrase four

@@ -249,7 +249,7 @@ def examples_for(script: Script) -> list[Example]:
     so_far = ""
     for index, (heading, body) in enumerate(scenes):
         earlier = tuple(h.text for h, _ in scenes[:index])
-        out.extend(_scene_examples(script, heading, body, so_far, earlier))
+        out.extend(_scene_examples(script, heading, body, so_far, earlier, synopses[index]))
         scene_text = fountain_of([heading, *body])
         if index + 1 < len(scenes):
             following = so_far + "\n\n" + scene_text
@@ -276,7 +276,12 @@ def _scene_examples(
     body: tuple[Element, ...],
     so_far: str,
     earlier: tuple[str, ...] = (),
+    synopsis: str = "",
 ) -> list[Example]:
+    """The scene's opening, asked with its place, who is in it and what happens in it (its
+    `synopsis`, as a writer asks for a scene), and each stretch of its dialogue, asked with the
+    people who speak in it and the scene's situation: what happens, or, in a script without
+    synopses, its opening action."""
     out: list[Example] = []
     opening: list[Element] = []
     for element in body:
@@ -286,10 +291,12 @@ def _scene_examples(
     speakers = _speakers(body)
     place = string.capwords(heading.text.split(" - ")[0].split(". ", 1)[-1].strip().lower())
     with_whom = f", with {' and '.join(speakers[:3])}" if speakers else ""
+    what = f": {synopsis}" if synopsis else ""
     if is_chinese(script.language):
         with_whom = f"，{'、'.join(speakers[:3])}在场" if speakers else ""
+        what = f"：{synopsis}" if synopsis else ""
     if opening:
-        situation = f"{place}{with_whom}"
+        situation = f"{place}{with_whom}{what}"
         # A place the script has been before is known by its heading, as the bot knows it.
         context = dataclasses.replace(
             _context(script, so_far, speakers, None), places=places_named(earlier, situation)
@@ -304,7 +311,9 @@ def _scene_examples(
             )
         )
     rest = list(body[len(opening) :])
-    situation = " ".join(a.text.plain for a in opening if isinstance(a, Action))[:300] or place
+    situation = (
+        synopsis or " ".join(a.text.plain for a in opening if isinstance(a, Action))[:300] or place
+    )
     written = fountain_of([heading, *opening])
     for chunk in _chunks(rest):
         names = _speakers(chunk)

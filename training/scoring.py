@@ -17,14 +17,13 @@ It knows prompts, answers and text; it knows nothing of torch, models or backend
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from model.prompts import known_speakers, parse_answer, prompt_label, request_echo, template_echo
 from model.ranking import language_share
-from model.takechecks import broken_character, find_loop, without_parentheses
+from model.takechecks import broken_character, find_loop, mention_at, without_parentheses
 from model.tasks import SCRIPT_KINDS, TaskKind, TaskRequest
 from screenplay.fountain import parse_fountain
 from screenplay.stats import split_heading
@@ -160,17 +159,7 @@ def _named_asked(request: TaskRequest, text: str) -> bool | None:
     scene asked for with two people that stages two others did not listen either."""
     if request.kind is not TaskKind.SCENE or not request.characters:
         return None
-    folded = text.casefold()
-    for name in request.characters:
-        name = name.strip().casefold()
-        if not name:
-            continue
-        if name.isascii():
-            if re.search(rf"(?<![\w']){re.escape(name)}(?![\w'])", folded):
-                return True
-        elif name in folded:
-            return True
-    return False
+    return any(mention_at(text, name.strip()) >= 0 for name in request.characters if name.strip())
 
 
 def _place_kept(request: TaskRequest, fountain: str, reference: str) -> bool | None:

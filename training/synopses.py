@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from model.takechecks import ONE_CJK, shared_run
+from model.takechecks import ONE_CJK, mention_at, shared_run
 from model.tasks import is_chinese
 from screenplay.fountain import parse_fountain
 from screenplay.types import Character, Element, Synopsis
@@ -87,12 +87,7 @@ def _synopsis_problems(said: str, body: list[Element], cast: list[str], chinese:
 
 
 def _names(said: str, name: str) -> bool:
-    name = name.strip().lstrip("@")
-    if ONE_CJK.search(name):
-        return name in said
-    return re.search(rf"(?i)\b{re.escape(name)}\b", said) is not None or any(
-        re.search(rf"(?i)\b{re.escape(part)}\b", said) for part in name.split() if len(part) > 2
-    )
+    return mention_at(said, name.strip().lstrip("@"), parts=True) >= 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from model.prompts import (
     parse_answer,
     places_named,
 )
-from model.takechecks import find_loop
+from model.takechecks import find_loop, mention_at
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
 from screenplay.fountain import parse_fountain
 from screenplay.stats import split_heading
@@ -310,3 +310,28 @@ def test_a_long_script_costs_a_scene_request_little() -> None:
     started = time.perf_counter()
     assert places_named(headings, "out on pier 9 " * 200) == ("EXT. PIER 9 - DAWN",)
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "at"),
+    [
+        ("Later, pilar's coat is on the chair.", "PILAR", 7),  # case aside, a possessive names
+        ("Pilarica waves.", "PILAR", -1),  # inside another word it does not
+        ("Ann and Annie. ANN again.", "Ann", 0),
+        ("他看着老周的手。", "老周", 3),  # Chinese: anywhere, no spaces between words
+        ("他看着老王的手。", "老周", -1),
+        ("José sits. JOSÉ stands.", "JOSÉ", 0),  # a name outside ASCII is a word too
+    ],
+)
+def test_a_name_is_mentioned_as_a_word_or_anywhere_in_chinese(
+    text: str, name: str, at: int
+) -> None:
+    """One rule for whether a text names a character, used by the cast check, the room's context,
+    the evaluation and the synopsis check."""
+    assert mention_at(text, name) == at
+
+
+def test_a_name_is_mentioned_by_its_parts_when_asked() -> None:
+    assert mention_at("Marplotto shrugs; Pilar laughs.", "PILAR MARPLOTTO") == -1
+    assert mention_at("Marplotto shrugs; Pilar laughs.", "PILAR MARPLOTTO", parts=True) == 0
+    assert mention_at("A DJ plays.", "DJ KO", parts=True) == -1  # parts of two letters do not

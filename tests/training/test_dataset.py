@@ -168,7 +168,9 @@ def test_a_scene_at_a_place_the_script_has_been_is_asked_with_its_heading(
     assert returns >= 100  # a fifth of the corpus's scenes go back to a place
 
 
-def test_a_synopsis_is_the_beat_of_its_scene_and_never_its_text() -> None:
+def test_a_synopsis_is_its_scenes_beat_and_what_it_is_asked_for_never_its_text() -> None:
+    """What happens in a scene (its synopsis) is the beat that leads into it, and what a writer
+    asks for when asking for the scene or its dialogue; it is never in the script's text."""
     from screenplay.fountain import parse_fountain
     from training.data import Script, examples_for
 
@@ -182,9 +184,23 @@ def test_a_synopsis_is_the_beat_of_its_scene_and_never_its_text() -> None:
     examples = examples_for(Script("t", document))
     beats = [e.answer for e in examples if e.kind is TaskKind.BEAT]
     assert beats == ["Tom steals Mara's car and leaves her the tip jar."]
-    for example in examples:
-        text = example.answer + "".join(m["content"] for m in example.messages)
-        assert "= " not in text and "hides Tom from the sheriff" not in text
+    asked = {
+        (e.kind, e.request.prompt)
+        for e in examples
+        if e.request and e.kind in (TaskKind.SCENE, TaskKind.DIALOGUE)
+    }
+    assert asked == {
+        (TaskKind.SCENE, "Diner, with MARA and TOM: Mara hides Tom from the sheriff."),
+        (TaskKind.DIALOGUE, "Mara hides Tom from the sheriff."),
+        (
+            TaskKind.SCENE,
+            "Road, with TOM and MARA: Tom steals Mara's car and leaves her the tip jar.",
+        ),
+        (TaskKind.DIALOGUE, "Tom steals Mara's car and leaves her the tip jar."),
+    }
+    told = [e.kind for e in examples if "hides Tom" in e.answer + str(e.messages)]
+    assert told == [TaskKind.SCENE, TaskKind.DIALOGUE]  # the first scene's own requests alone
+    assert all("= " not in e.answer + str(e.messages) for e in examples)
 
 
 def test_a_script_without_synopses_gives_the_next_scenes_first_action_as_its_beat() -> None:
