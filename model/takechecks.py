@@ -176,16 +176,19 @@ ONE_CJK = re.compile(rf"[{CJK}]")
 
 
 def mention_at(text: str, name: str, *, parts: bool = False) -> int:
-    """Where `text` first names `name`, case aside: as a whole word, or anywhere for a name in
-    a script that writes no spaces between words (Chinese); with `parts`, each word of a longer
-    name names it too (`Pilar` or `Marplotto` for PILAR MARPLOTTO); -1 where it does not."""
+    """Where `text` first names `name`, case aside: as a whole word (`TOM` in `Tom's` and in
+    `TOM走进来`, not in `Tomas`), or anywhere for a name in a script that writes no spaces
+    between words (`老周`); with `parts`, each word of a longer name names it too (`Pilar` or
+    `Marplotto` for PILAR MARPLOTTO); -1 where it does not, or for a blank name."""
+    name = name.strip()
+    if not name:
+        return -1
     if ONE_CJK.search(name):
-        return text.find(name)
+        found = re.search(re.escape(name), text, re.IGNORECASE)
+        return found.start() if found else -1
     words = [name, *(w for w in name.split() if len(w) > 2 and w != name)] if parts else [name]
-    found = [
-        m.start() for w in words if (m := re.search(rf"(?i)(?<!\w){re.escape(w)}(?!\w)", text))
-    ]
-    return min(found, default=-1)
+    spans = (re.search(rf"(?i)(?<![^\W{CJK}]){re.escape(w)}(?![^\W{CJK}])", text) for w in words)
+    return min((span.start() for span in spans if span), default=-1)
 
 
 #: How many times in a row a group of `period` words may be written before it is a loop. One

@@ -127,6 +127,7 @@ _ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("relevance (PMI, nats/token)", "relevance", "{:+.2f}".format),
     ("scenes at the place asked", "place_kept_rate", _PERCENT),
     ("scenes naming a character asked", "named_asked_rate", _PERCENT),
+    ("words asked for used (scene, dialogue)", "asked_words", _PERCENT),
     ("longest copied run (words)", "max_copied_words", "{}".format),
     ("mean copied run (words)", "mean_copied_words", "{:.1f}".format),
     ("sampled again by the bot", "resampled_rate", _PERCENT),
@@ -147,6 +148,7 @@ _TASK_FIGURES = (
     ("PMI", "relevance", "{:+.2f}".format),
     ("place asked", "place_kept_rate", _PERCENT),
     ("cast asked", "named_asked_rate", _PERCENT),
+    ("asked used", "asked_words", _PERCENT),
     ("copied", "max_copied_words", "{}".format),
 )
 

@@ -580,6 +580,8 @@ def _start(cfg: Config) -> Any:
 
 def _build(cfg: Config, accelerator: Any) -> Trainer:
     """The model on this process's device, the encoded examples and the optimizer."""
+    if cfg.dpo and cfg.oversample:
+        raise SystemExit("--oversample repeats a task's examples; --dpo trains on preference pairs")
     model, tokenizer, model_name = load_for_training(cfg, str(accelerator.device))
     pad_id = (
         tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -648,6 +650,10 @@ def oversampled(splits: Splits, spec: str) -> Splits:
             raise SystemExit(f"--oversample takes KIND=N, a task kind and a count ≥ 1: {part!r}")
     if not times:
         return splits
+    missing = set(times) - {e.kind for e in splits.train}
+    if missing:
+        named = ", ".join(sorted(kind.value for kind in missing))
+        raise SystemExit(f"--oversample: no training examples of {named} (left out by --tasks?)")
     train = [e for e in splits.train for _ in range(times.get(e.kind, 1))]
     return dataclasses.replace(splits, train=train)
 

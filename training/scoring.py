@@ -17,13 +17,21 @@ It knows prompts, answers and text; it knows nothing of torch, models or backend
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from model.prompts import known_speakers, parse_answer, prompt_label, request_echo, template_echo
 from model.ranking import language_share
-from model.takechecks import broken_character, find_loop, mention_at, without_parentheses
+from model.takechecks import (
+    CJK,
+    ONE_CJK,
+    broken_character,
+    find_loop,
+    mention_at,
+    without_parentheses,
+)
 from model.tasks import SCRIPT_KINDS, TaskKind, TaskRequest
 from screenplay.fountain import parse_fountain
 from screenplay.stats import split_heading
@@ -125,6 +133,7 @@ class TakeScore:
     resampled: bool = False
     place_kept: bool | None = None
     named_asked: bool | None = None
+    asked_words: float | None = None
 
 
 def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyIndex) -> TakeScore:
@@ -150,6 +159,7 @@ def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyInde
         problems=parsed.problems,
         place_kept=_place_kept(request, parsed.fountain, reference),
         named_asked=_named_asked(request, parsed.fountain or text),
+        asked_words=_asked_words(request, parsed.fountain or text),
     )
 
 
@@ -160,6 +170,60 @@ def _named_asked(request: TaskRequest, text: str) -> bool | None:
     if request.kind is not TaskKind.SCENE or not request.characters:
         return None
     return any(mention_at(text, name.strip()) >= 0 for name in request.characters if name.strip())
+
+
+#: Words too common to tell whether a take used what it was asked for.
+_COMMON = frozenset(
+    {
+        *("about", "after", "again", "against", "also", "back", "before", "being", "between"),
+        *("both", "does", "down", "during", "each", "even", "every", "from", "have", "having"),
+        *("here", "into", "just", "like", "more", "most", "much", "must", "only", "other"),
+        *("over", "same", "some", "still", "such", "than", "that", "their", "them", "then"),
+        *("there", "these", "they", "this", "those", "through", "under", "until", "very"),
+        *("were", "what", "when", "where", "which", "while", "will", "with", "would", "your"),
+    }
+)
+
+
+def _asked_words(request: TaskRequest, text: str) -> float | None:
+    """The share of what a scene or a dialogue was asked for that its take takes up: the
+    situation's words beyond its people's names and the commonest words, and for Chinese its
+    pairs of characters written together; None for another kind or a request with no such
+    word. A take of `Mara hides Tom from the sheriff` with no sheriff in it wrote some other
+    scene. A lexical measure: it sees a take that ignores the request, not one that says it in
+    other words."""
+    if request.kind not in (TaskKind.SCENE, TaskKind.DIALOGUE):
+        return None
+    names = [n.strip() for n in request.characters if n.strip()]
+    said = request.prompt
+    for name in names:  # out of the way, or a Chinese name would pair with its neighbours
+        said = re.sub(re.escape(name), " | ", said, flags=re.IGNORECASE)
+    asked = _content(said) - _content(" ".join(names))
+    if not asked:
+        return None
+    return len(asked & _content(text)) / len(asked)
+
+
+def _content(text: str) -> set[str]:
+    """The words of `text` that `_asked_words` compares: English words of four letters or more
+    but the commonest, each by its first five letters once a plural's s is off (`sheriffs`,
+    `sheriff`; `steals`, `stealing`); pairs of CJK characters written together, but those with
+    the commonest characters."""
+    found = {
+        (w[:-1] if w.endswith("s") and not w.endswith("ss") else w)[:5]
+        for w in words(text)
+        if len(w) > 3 and w not in _COMMON and not ONE_CJK.match(w)
+    }
+    for run in _CJK_RUN.findall(text):
+        pairs = (run[i : i + 2] for i in range(len(run) - 1))
+        found.update(pair for pair in pairs if not _COMMON_CJK.intersection(pair))
+    return found
+
+
+_CJK_RUN = re.compile(rf"[{CJK}]+")
+#: Characters too common in Chinese to tell whether a take used what it was asked for: a pair
+#: with one of them (`让她`, `在场`) is not counted.
+_COMMON_CJK = frozenset("的了她他它我你您们是在着和与也就都这那个一不有让把被")
 
 
 def _place_kept(request: TaskRequest, fountain: str, reference: str) -> bool | None:
@@ -227,6 +291,7 @@ FIGURES = (
     "relevance",
     "place_kept_rate",
     "named_asked_rate",
+    "asked_words",
     "max_copied_words",
     "mean_copied_words",
     "resampled_rate",
@@ -253,6 +318,7 @@ def figures(requests: Sequence[ScoredRequest]) -> dict[str, Any]:
         "relevance": _mean(s.relevance for s in scores),
         "place_kept_rate": _mean(s.place_kept for s in scores if s.place_kept is not None),
         "named_asked_rate": _mean(s.named_asked for s in scores if s.named_asked is not None),
+        "asked_words": _mean(s.asked_words for s in scores),
         "max_copied_words": max((s.copied_words for s in scores), default=0),
         "mean_copied_words": _mean(s.copied_words for s in scores),
         "resampled_rate": _mean(s.resampled for s in scores),

@@ -321,6 +321,10 @@ def test_a_long_script_costs_a_scene_request_little() -> None:
         ("他看着老周的手。", "老周", 3),  # Chinese: anywhere, no spaces between words
         ("他看着老王的手。", "老周", -1),
         ("José sits. JOSÉ stands.", "JOSÉ", 0),  # a name outside ASCII is a word too
+        ("Joséphine waves.", "JOSÉ", -1),
+        ("TOM走进来，看着Tom老师。", "TOM", 0),  # a Latin name run into Chinese is a word
+        ("他看着Tom老师。", "TOM老师", 3),  # a mixed name, case aside
+        ("Anyone.", " ", -1),
     ],
 )
 def test_a_name_is_mentioned_as_a_word_or_anywhere_in_chinese(

@@ -211,5 +211,31 @@ def test_a_script_without_synopses_gives_the_next_scenes_first_action_as_its_bea
         "INT. DINER - NIGHT\n\nRain.\n\nMARA\nGet down.\n\nTOM\nWhy?\n\n"
         "EXT. ROAD - DAWN\n\nTom drives off in Mara's car.\n\nTOM\nSorry.\n\nMARA\nTom!\n"
     )
-    beats = [e.answer for e in examples_for(Script("t", document)) if e.kind is TaskKind.BEAT]
+    examples = examples_for(Script("t", document))
+    beats = [e.answer for e in examples if e.kind is TaskKind.BEAT]
     assert beats == ["Tom drives off in Mara's car."]
+    # Without a synopsis a scene is asked with its place and people, its dialogue with its
+    # opening action.
+    asked = [(e.kind, e.request.prompt) for e in examples if e.request and e.kind.value != "beat"]
+    assert (TaskKind.SCENE, "Diner, with MARA and TOM") in asked
+    assert (TaskKind.DIALOGUE, "Rain.") in asked
+
+
+def test_a_chinese_scene_is_asked_for_in_chinese_with_what_happens() -> None:
+    from screenplay.fountain import parse_fountain
+    from training.data import Script, examples_for
+
+    document = parse_fountain(
+        "Title: 驾校\nLanguage: Chinese\n\nINT. 驾校 - 日\n\n"
+        "= 汤秀芝来驾校报名，熊磊让她先做测试。\n\n"
+        "窗口前排着队。\n\n@汤秀芝\n我报名。\n\n@熊磊\n先测试。\n"
+    )
+    asked = {
+        (e.kind, e.request.prompt)
+        for e in examples_for(Script("t", document))
+        if e.request and e.kind in (TaskKind.SCENE, TaskKind.DIALOGUE)
+    }
+    assert asked == {
+        (TaskKind.SCENE, "驾校，汤秀芝、熊磊在场：汤秀芝来驾校报名，熊磊让她先做测试。"),
+        (TaskKind.DIALOGUE, "汤秀芝来驾校报名，熊磊让她先做测试。"),
+    }

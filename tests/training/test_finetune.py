@@ -191,6 +191,8 @@ def test_a_run_on_every_task_can_see_one_of_them_more_often(
     for bad in ("beats=3", "beat=0", "beat", "beat=two"):
         with pytest.raises(SystemExit, match="KIND=N"):
             finetune.oversampled(splits, bad)
+    with pytest.raises(SystemExit, match="no training examples of beat"):
+        finetune.oversampled(finetune.only_tasks(splits, "scene"), "beat=3")
     run = finetune.main(
         _args(
             tiny_model_dir,

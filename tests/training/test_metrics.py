@@ -134,3 +134,41 @@ def test_a_scene_that_stages_none_of_the_characters_asked_is_counted(
     assert score_take(request, others, named, corpus).named_asked is False
     alone = TaskRequest(TaskKind.SCENE, "The booth", (), PromptContext(language=language))
     assert score_take(alone, others, named, corpus).named_asked is None
+
+
+@pytest.mark.parametrize(
+    ("language", "asked", "names", "followed", "elsewhere"),
+    [
+        (
+            "English",
+            "Diner, with MARA and TOM: Mara hides Tom from the sheriffs and steals the keys.",
+            ("MARA", "TOM"),
+            "INT. DINER - NIGHT\n\nMara drags Tom behind the counter. A SHERIFF stealing a "
+            "look.\n\nMARA\nThe keys. Now.",
+            "INT. DINER - NIGHT\n\nMara pours Tom a coffee. Tom reads the paper.",
+        ),
+        (
+            "Chinese",
+            "驾校，汤秀芝、熊磊在场：汤秀芝来驾校报名，熊磊让她先做三力测试。",
+            ("汤秀芝", "熊磊"),
+            "内景 驾校 日\n\n△ 汤秀芝走到窗口报名。\n\n熊磊：先做个三力测试。",
+            "内景 驾校 日\n\n△ 汤秀芝喝茶。\n\n熊磊：今天下雨。",
+        ),
+    ],
+)
+def test_a_take_that_leaves_out_what_it_was_asked_for_is_counted(
+    language: str, asked: str, names: tuple[str, ...], followed: str, elsewhere: str
+) -> None:
+    """A writer asks for what happens; a take about something else did not listen. Names do not
+    count (every take names its people), nor the commonest words."""
+    corpus = CopyIndex([""])
+    for kind in (TaskKind.SCENE, TaskKind.DIALOGUE):
+        request = TaskRequest(kind, asked, names, PromptContext(language=language))
+        used = score_take(request, followed, followed, corpus).asked_words
+        ignored = score_take(request, elsewhere, followed, corpus).asked_words
+        assert used is not None and ignored is not None
+        assert used >= 0.5 > 0.3 >= ignored, (used, ignored)
+    beat = TaskRequest(TaskKind.BEAT, asked, (), PromptContext(language=language))
+    assert score_take(beat, followed, followed, corpus).asked_words is None
+    only_names = TaskRequest(TaskKind.SCENE, " and ".join(names), names)
+    assert score_take(only_names, followed, followed, corpus).asked_words is None
