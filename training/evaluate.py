@@ -153,8 +153,8 @@ def with_places(
 def typed_headings(requests: Sequence[Example]) -> list[Example]:
     """`requests` with each scene's own heading typed before its words, as a writer who knows
     where the scene is types it (`model.prompts.asked_heading` reads it back):
-    `EXT. BRATTAVIK FJORD, THE SHORE - DAY — Brattavik Fjord, The Shore, with EINAR`,
-    `日 内 码头：码头，老周在场`."""
+    `EXT. BRATTAVIK FJORD, THE SHORE - DAY — Brattavik Fjord, The Shore, with EINAR: …`,
+    `日 内 码头：码头，老周在场：…`."""
     out = []
     for example in requests:
         request = example.request

@@ -228,7 +228,7 @@ _COMMON_CJK = frozenset("的了她他它我你您们是在着和与也就都这�
 
 def _place_kept(request: TaskRequest, fountain: str, reference: str) -> bool | None:
     """Whether a scene take's heading names the place its request asked for (the held-out
-    answer's, which the request words: `Brattavik Fjord, The Shore, with EINAR`); None for
+    answer's, which the request words: `Brattavik Fjord, The Shore, with EINAR: …`); None for
     another kind or a reference without a heading. A writer who asks for a scene at the
     interpreters' booth reads `GLOBECRATE CONCAVE` as a take that did not listen."""
     if request.kind is not TaskKind.SCENE:
