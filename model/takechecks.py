@@ -178,17 +178,32 @@ ONE_CJK = re.compile(rf"[{CJK}]")
 def mention_at(text: str, name: str, *, parts: bool = False) -> int:
     """Where `text` first names `name`, case aside: as a whole word (`TOM` in `Tom's` and in
     `TOM走进来`, not in `Tomas`), or anywhere for a name in a script that writes no spaces
-    between words (`老周`); with `parts`, each word of a longer name names it too (`Pilar` or
-    `Marplotto` for PILAR MARPLOTTO); -1 where it does not, or for a blank name."""
+    between words (`老周`); with `parts`, each word of three letters or more of a longer name
+    names it too (`Pilar` or `Marplotto` for PILAR MARPLOTTO), but not a title (`Dr.` is not
+    DR. AINSWORTH); -1 where it does not, or for a blank name."""
     name = name.strip()
-    if not name:
-        return -1
-    if ONE_CJK.search(name):
-        found = re.search(re.escape(name), text, re.IGNORECASE)
-        return found.start() if found else -1
-    words = [name, *(w for w in name.split() if len(w) > 2 and w != name)] if parts else [name]
-    spans = (re.search(rf"(?i)(?<![^\W{CJK}]){re.escape(w)}(?![^\W{CJK}])", text) for w in words)
+    words = [name, *(w for w in name.split() if _names_alone(w, name))] if parts else [name]
+    spans = (mention_pattern(w).search(text) for w in words if w)
     return min((span.start() for span in spans if span), default=-1)
+
+
+def mention_pattern(name: str) -> re.Pattern[str]:
+    """What names `name` in a text (see `mention_at`): the name, case aside, as a whole word,
+    or anywhere for a name with a CJK character."""
+    if ONE_CJK.search(name):
+        return re.compile(re.escape(name), re.IGNORECASE)
+    return re.compile(rf"(?i)(?<![^\W{CJK}]){re.escape(name)}(?![^\W{CJK}])")
+
+
+#: Words of a name that say what someone is, not who: `Dr.` alone does not name DR. AINSWORTH.
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "sir", "madam", "prof", "rev", "mme"})
+
+
+def _names_alone(word: str, name: str) -> bool:
+    """Whether one word of a longer name names its bearer on its own."""
+    return (
+        word != name and len(word) > 2 and not word.endswith(".") and word.casefold() not in _TITLES
+    )
 
 
 #: How many times in a row a group of `period` words may be written before it is a loop. One

@@ -22,7 +22,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from model.prompts import known_speakers, parse_answer, prompt_label, request_echo, template_echo
+from model.prompts import (
+    answer_start,
+    known_speakers,
+    parse_answer,
+    prompt_label,
+    request_echo,
+    template_echo,
+)
 from model.ranking import language_share
 from model.takechecks import (
     CJK,
@@ -30,6 +37,7 @@ from model.takechecks import (
     broken_character,
     find_loop,
     mention_at,
+    mention_pattern,
     without_parentheses,
 )
 from model.tasks import SCRIPT_KINDS, TaskKind, TaskRequest
@@ -190,15 +198,19 @@ def _asked_words(request: TaskRequest, text: str) -> float | None:
     situation's words beyond its people's names and the commonest words, and for Chinese its
     pairs of characters written together; None for another kind or a request with no such
     word. A take of `Mara hides Tom from the sheriff` with no sheriff in it wrote some other
-    scene. A lexical measure: it sees a take that ignores the request, not one that says it in
-    other words."""
+    scene. The words a take is begun with (`answer_start`: a heading typed, or a place the
+    script has been) are the bot's, so they count neither way. A lexical measure: it sees a
+    take that ignores the request, not one that says it in other words. A scene's answer is its
+    heading and opening action, where the request tells the whole scene: read a scene take's
+    figure beside the held-out answers' own (the report's reference column)."""
     if request.kind not in (TaskKind.SCENE, TaskKind.DIALOGUE):
         return None
     names = [n.strip() for n in request.characters if n.strip()]
     said = request.prompt
     for name in names:  # out of the way, or a Chinese name would pair with its neighbours
-        said = re.sub(re.escape(name), " | ", said, flags=re.IGNORECASE)
-    asked = _content(said) - _content(" ".join(names))
+        said = mention_pattern(name).sub(" | ", said)
+    given = _content(" ".join(names)) | _content(answer_start(request))
+    asked = _content(said) - given
     if not asked:
         return None
     return len(asked & _content(text)) / len(asked)

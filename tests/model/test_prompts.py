@@ -322,7 +322,8 @@ def test_a_long_script_costs_a_scene_request_little() -> None:
         ("他看着老王的手。", "老周", -1),
         ("José sits. JOSÉ stands.", "JOSÉ", 0),  # a name outside ASCII is a word too
         ("Joséphine waves.", "JOSÉ", -1),
-        ("TOM走进来，看着Tom老师。", "TOM", 0),  # a Latin name run into Chinese is a word
+        ("他看着Tom老师。", "TOM", 3),  # a Latin name run into Chinese is a word
+        ("他看着Tomas老师。", "TOM", -1),
         ("他看着Tom老师。", "TOM老师", 3),  # a mixed name, case aside
         ("Anyone.", " ", -1),
     ],
@@ -339,3 +340,8 @@ def test_a_name_is_mentioned_by_its_parts_when_asked() -> None:
     assert mention_at("Marplotto shrugs; Pilar laughs.", "PILAR MARPLOTTO") == -1
     assert mention_at("Marplotto shrugs; Pilar laughs.", "PILAR MARPLOTTO", parts=True) == 0
     assert mention_at("A DJ plays.", "DJ KO", parts=True) == -1  # parts of two letters do not
+    # A title alone names nobody in particular.
+    for title in ("Dr. Reyes arrives.", "The Mrs next door calls."):
+        assert mention_at(title, "DR. AINSWORTH", parts=True) == -1
+        assert mention_at(title, "MRS ALDER", parts=True) == -1
+    assert mention_at("Ainsworth nods.", "DR. AINSWORTH", parts=True) == 0

@@ -172,3 +172,23 @@ def test_a_take_that_leaves_out_what_it_was_asked_for_is_counted(
     assert score_take(beat, followed, followed, corpus).asked_words is None
     only_names = TaskRequest(TaskKind.SCENE, " and ".join(names), names)
     assert score_take(only_names, followed, followed, corpus).asked_words is None
+
+
+def test_what_a_take_was_asked_for_is_not_its_begun_heading_nor_a_name_inside_a_word() -> None:
+    """The heading a writer typed begins every take of it, so it shows nothing of whether the
+    take listened; and a KIT asked to scrub the kitchen left the kitchen in what was asked."""
+    corpus = CopyIndex([""])
+    typed = TaskRequest(
+        TaskKind.SCENE,
+        "INT. KITCHEN - NIGHT — Kit scrubs the kitchen before the inspection",
+        ("KIT",),
+        PromptContext(language="English"),
+    )
+    followed = "INT. KITCHEN - NIGHT\n\nKit scrubs the floor. The inspection is at nine."
+    ignored = "INT. KITCHEN - NIGHT\n\nKit eats soup by the window."
+    assert score_take(typed, followed, followed, corpus).asked_words == 1.0
+    assert score_take(typed, ignored, followed, corpus).asked_words == 0.0
+    for kind in (TaskKind.SCENE, TaskKind.DIALOGUE):
+        worded = TaskRequest(kind, "Kit scrubs the kitchen before the inspection.", ("KIT",))
+        take = "Kit scrubs the kitchen for the inspection."
+        assert score_take(worded, take, take, corpus).asked_words == 1.0
