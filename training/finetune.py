@@ -105,7 +105,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     _model_flags(p, d)
     _loop_flags(p, d)
     args = p.parse_args(argv)
-    return Config(**{k.replace("-", "_"): v for k, v in vars(args).items()})
+    cfg = Config(**{k.replace("-", "_"): v for k, v in vars(args).items()})
+    # Refused before a model is loaded or an output written: a typo costs no minutes.
+    oversample_times(cfg.oversample)
+    if cfg.dpo and cfg.oversample:
+        raise SystemExit("--oversample repeats a task's examples; --dpo trains on preference pairs")
+    return cfg
 
 
 def _model_flags(p: argparse.ArgumentParser, d: Config) -> None:
@@ -580,8 +585,6 @@ def _start(cfg: Config) -> Any:
 
 def _build(cfg: Config, accelerator: Any) -> Trainer:
     """The model on this process's device, the encoded examples and the optimizer."""
-    if cfg.dpo and cfg.oversample:
-        raise SystemExit("--oversample repeats a task's examples; --dpo trains on preference pairs")
     model, tokenizer, model_name = load_for_training(cfg, str(accelerator.device))
     pad_id = (
         tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -639,15 +642,7 @@ def only_tasks(splits: Splits, tasks: str) -> Splits:
 def oversampled(splits: Splits, spec: str) -> Splits:
     """`splits` with the training examples of each `KIND=N` of `spec` repeated N times (in
     place, so a shuffled epoch meets them N times); validation and test are unchanged."""
-    times: dict[TaskKind, int] = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        kind, _, count = part.partition("=")
-        try:
-            times[TaskKind(kind.strip().lower())] = n = int(count)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise SystemExit(f"--oversample takes KIND=N, a task kind and a count ≥ 1: {part!r}")
+    times = oversample_times(spec)
     if not times:
         return splits
     missing = set(times) - {e.kind for e in splits.train}
@@ -656,6 +651,23 @@ def oversampled(splits: Splits, spec: str) -> Splits:
         raise SystemExit(f"--oversample: no training examples of {named} (left out by --tasks?)")
     train = [e for e in splits.train for _ in range(times.get(e.kind, 1))]
     return dataclasses.replace(splits, train=train)
+
+
+def oversample_times(spec: str) -> dict[TaskKind, int]:
+    """`--oversample`'s `KIND=N[,KIND=N]`: how many times each kind's examples are seen."""
+    times: dict[TaskKind, int] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        kind, _, count = part.partition("=")
+        try:
+            task, n = TaskKind(kind.strip().lower()), int(count)
+        except ValueError:
+            task, n = None, 0
+        if task is None or n < 1 or task in times:
+            raise SystemExit(
+                f"--oversample takes KIND=N, a task kind once and a count ≥ 1: {part!r}"
+            )
+        times[task] = n
+    return times
 
 
 def _train_rows(

@@ -188,9 +188,14 @@ def test_a_run_on_every_task_can_see_one_of_them_more_often(
     assert beats and len(more.train) == len(splits.train) + 2 * len(beats)
     assert [e for e in more.train if e.kind.value == "beat"] == [b for b in beats for _ in "xyz"]
     assert more.val == splits.val and finetune.oversampled(splits, "") == splits
-    for bad in ("beats=3", "beat=0", "beat", "beat=two"):
+    for bad in ("beats=3", "beat=0", "beat", "beat=two", "beat=2,beat=3"):
         with pytest.raises(SystemExit, match="KIND=N"):
             finetune.oversampled(splits, bad)
+        # Refused as the command is read, before minutes go on loading a model.
+        with pytest.raises(SystemExit, match="KIND=N"):
+            finetune.parse_args(["--oversample", bad])
+    with pytest.raises(SystemExit, match="--dpo"):
+        finetune.parse_args(["--oversample", "beat=3", "--dpo", "prefs.jsonl"])
     with pytest.raises(SystemExit, match="no training examples of beat"):
         finetune.oversampled(finetune.only_tasks(splits, "scene"), "beat=3")
     run = finetune.main(
