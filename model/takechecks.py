@@ -195,8 +195,9 @@ def mention_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"(?i)(?<![^\W{CJK}]){re.escape(name)}(?![^\W{CJK}])")
 
 
-#: Words of a name that say what someone is, not who: `Dr.` alone does not name DR. AINSWORTH.
-_TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "sir", "madam", "prof", "rev", "mme"})
+#: Words of a name that say what someone is, not who (`Mrs` alone does not name MRS ALDER);
+#: shorter ones (`Dr`, `Mr`) and those with a full stop (`Dr.`) are never a part on their own.
+_TITLES = frozenset({"mrs", "miss", "sir", "madam", "prof", "rev", "mme"})
 
 
 def _names_alone(word: str, name: str) -> bool:
