@@ -77,9 +77,10 @@ def _fbgemm_has(operator: str) -> bool:
 
 def kernel_is_fast() -> bool:
     """Whether the int8 kernel runs vectorised on this CPU: its x86 code has an AVX-512 path
-    only. On an AVX2-only CPU (an AMD EPYC of the project's CI kind) every product of a one-row
-    step of the shipped model took 87.5 ms in int8 against 21.6 ms in oneDNN's packed float32
-    (4 rows: 296 against 26; `bench.step_profile` times the whole step)."""
+    only, for bf16 activations (`Int8Weight` rounds float32 ones to bf16 for it). On an
+    AVX2-only CPU (an AMD EPYC of the project's CI kind) every product of a one-row step of the
+    shipped model took 87.5 ms in int8 against 21.6 ms in oneDNN's packed float32 (4 rows: 296
+    against 26; `bench.step_profile` times the whole step)."""
     capability = torch.backends.cpu.get_cpu_capability().upper()
     return kernel_available() and capability.startswith("AVX512")
 
@@ -166,10 +167,18 @@ class HalfWeight:
 @dataclass(frozen=True, slots=True)
 class Int8Weight:
     """A `[out, in]` weight as int8 values and one scale per output row (in the activations'
-    dtype, as the kernel wants them)."""
+    dtype).
+
+    The kernel's x86 code is vectorised for bf16 activations only: with float32 ones it ran
+    a scalar loop, 9× slower than a plain float32 product (an AVX-512 CPU without native bf16,
+    two threads, SmolLM2-135M's q/k/v of one row: 696 µs against 78; `bench.step_profile`: a
+    one-row decode step 97 ms in int8 against 43 unquantised). So float32 activations are
+    rounded to bf16 for the product and its result widened again (`kernel_scales`: the scales
+    in bf16): 61 µs, and held-out perplexity as in float32 (README, Performance)."""
 
     values: torch.Tensor  # [out, in] int8
     scales: torch.Tensor  # [out]
+    kernel_scales: torch.Tensor = field(init=False, repr=False, compare=False)
 
     #: Rows up to which the int8 product beat oneDNN's packed bf16 one (SmolLM2-135M's shapes,
     #: two threads, this project's CPU: 1 row 7.6 ms against 9.8 for every matrix of a step, 4
@@ -184,15 +193,43 @@ class Int8Weight:
         values = torch.round(wide / scales[:, None]).clamp_(-_MAX_INT8, _MAX_INT8)
         return cls(values.to(torch.int8), scales.to(dtype or weight.dtype))
 
+    def __post_init__(self) -> None:
+        if self.values.data_ptr() % _ALIGNMENT:
+            # torch 2.13's kernel reads the weight with aligned vector loads when it takes
+            # several rows of bf16: a weight cache's int8 copy, mapped from its file at an
+            # offset of 24, crashed the process (a segmentation fault) at four rows.
+            object.__setattr__(self, "values", _aligned(self.values))
+        wide = self.scales.dtype == torch.float32
+        object.__setattr__(
+            self, "kernel_scales", self.scales.to(torch.bfloat16) if wide else self.scales
+        )
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """`x @ dequantised.T` for `x` `[..., in]` in the scales' dtype."""
+        """`x @ dequantised.T` for `x` `[..., in]` in the scales' dtype (float32 activations
+        go through the kernel in bf16)."""
         flat = x.reshape(-1, x.shape[-1])
-        out = torch._weight_int8pack_mm(flat, self.values, self.scales)
+        if flat.dtype == torch.float32:
+            narrow = flat.to(torch.bfloat16).contiguous()  # `to` keeps a view's strides
+            out = torch._weight_int8pack_mm(narrow, self.values, self.kernel_scales).float()
+        else:
+            out = torch._weight_int8pack_mm(flat, self.values, self.kernel_scales)
         return out.view(*x.shape[:-1], out.shape[-1])
 
     def dequantised(self) -> torch.Tensor:
         """The weight as the products see it, in the scales' dtype (for checks)."""
         return (self.values.float() * self.scales.float()[:, None]).to(self.scales.dtype)
+
+
+#: The alignment, in bytes, of a tensor torch allocates on a CPU (its own allocator's).
+_ALIGNMENT = 64
+
+
+def _aligned(tensor: torch.Tensor) -> torch.Tensor:
+    """A copy of `tensor` at a new allocation (aligned to `_ALIGNMENT`), contiguous."""
+    copy = torch.empty(tensor.shape, dtype=tensor.dtype)
+    copy.copy_(tensor)
+    assert copy.data_ptr() % _ALIGNMENT == 0
+    return copy
 
 
 #: How strongly `SmoothInt8` moves the activations' outliers into the weights (SmoothQuant's
