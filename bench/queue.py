@@ -643,7 +643,11 @@ def run_variant(args: argparse.Namespace) -> dict[str, Any]:
         figures = {k: v for k, v in figures.items() if not k.startswith("llama_cpp_base")}
     else:
         settings = ModelSettings(
-            model=args.model, adapter=adapter, quantize=args.quantize, for_queue=True
+            model=args.model,
+            adapter=adapter,
+            quantize=args.quantize,
+            dtype=args.dtype,
+            for_queue=True,
         )
         loaded = in_passing_thread(lambda: load_model(settings))
         figures["warm_start_s"] = time.time() - args.spawned
@@ -688,7 +692,9 @@ def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
     for quantize in ("off", "auto"):  # the weight caches, built now if missing: warm starts
         loaded = in_passing_thread(
             lambda q=quantize: load_model(  # type: ignore[misc]
-                ModelSettings(model=args.model, adapter=adapter, quantize=q, for_queue=True)
+                ModelSettings(
+                    model=args.model, adapter=adapter, quantize=q, dtype=args.dtype, for_queue=True
+                )
             )
         )
     ids = prompts(loaded, args.rooms)
@@ -718,7 +724,8 @@ def _spawn(
         *(sys.executable, "-m", "bench.queue", "--json", "--variant", variant),
         *("--quantize", quantize, "--threads", str(threads), "--prompts", str(prompt_file)),
         *("--rooms", str(args.rooms), "--takes", str(args.takes), "--tokens", str(args.tokens)),
-        *("--model", args.model, "--adapter", args.adapter, "--spawned", str(time.time())),
+        *("--model", args.model, "--adapter", args.adapter, "--dtype", args.dtype),
+        *("--spawned", str(time.time())),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -83,6 +83,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, nargs="+", default=[1, 2, 3, 4, 6, 8])
     parser.add_argument("--steps", type=int, default=48, help="profiled decode steps per count")
     parser.add_argument("--quantize", default="", help="auto, int8 or off (default: the bot's)")
+    parser.add_argument(
+        "--dtype", default="auto", help="auto, float32 or bfloat16 (default: the bot's)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument(
         "--shared-prompts",
@@ -144,7 +147,9 @@ def profile_rows(engine: SlotEngine, prompt: list[int], rows: int, steps: int) -
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    settings = ModelSettings(adapter=bot_adapter("", ""), quantize=args.quantize, for_queue=True)
+    settings = ModelSettings(
+        adapter=bot_adapter("", ""), quantize=args.quantize, dtype=args.dtype, for_queue=True
+    )
     loaded = in_passing_thread(lambda: load_model(settings))
     # The sampler and the drawn tokens' log-probabilities, under a label of their own.
     slots.sample = labelled(slots.sample, SAMPLING)
@@ -155,7 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     for shared in args.shared_prompts:
         engine = SlotEngine(loaded.model, stop_token_ids=(), shared_prompts=shared)
         print(
-            f"model {loaded.name}, products {engine.fast.quantize}, {args.threads} threads, "
+            f"model {loaded.name} in {str(loaded.dtype).removeprefix('torch.')}, products "
+            f"{engine.fast.quantize}, {args.threads} threads, "
             f"{args.language or 'English'} {kind.value} prompt {len(prompt)} tokens, "
             f"shared prompts {shared}, {args.steps} steps per row count"
         )

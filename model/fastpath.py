@@ -513,14 +513,25 @@ class _Layer:
     def unread(self, weights: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
         """The tensors of `weights` (this layer's, as built from) that its products do not
         read: a weight copied into oneDNN's packed layout or into half precision, an int8
-        weight packed for fbgemm."""
+        weight packed for fbgemm or copied to an aligned place (`quant.Int8Weight`)."""
         unread = []
         for name, linear in zip(_LINEARS, self.linears(), strict=True):
             if linear.packed is not None or linear.half is not None:
                 unread.append(weights[name])
-            if isinstance(linear.int8, quant.SmoothInt8):
-                unread.append(linear.int8.values)
+            unread.extend(_int8_unread(linear.int8, weights.get(f"{name}.int8")))
         return unread
+
+
+def _int8_unread(
+    int8: quant.Int8Weight | quant.SmoothInt8 | None, given: torch.Tensor | None
+) -> list[torch.Tensor]:
+    """The int8 values a product does not read: those packed for fbgemm (`SmoothInt8`), or
+    `given` (read from a weight cache) where `Int8Weight` made an aligned copy of them."""
+    if isinstance(int8, quant.SmoothInt8):
+        return [int8.values]
+    if int8 is not None and given is not None and int8.values.data_ptr() != given.data_ptr():
+        return [given]
+    return []
 
 
 class FastLlama:
@@ -588,8 +599,7 @@ class FastLlama:
             if spent is not None:
                 if not fast.lm_head.reads_weight():
                     spent([head])  # the embedding reads a row a token; those pages come back
-                if isinstance(fast.lm_head.int8, quant.SmoothInt8):
-                    spent([fast.lm_head.int8.values])
+                spent(_int8_unread(fast.lm_head.int8, weights.get("lm_head.int8")))
         fast._settle_scheme()
         fast.norm = weights["norm"]
         fast.inv_freq = weights["inv_freq"].float().to(fast.device)

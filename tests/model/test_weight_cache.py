@@ -305,3 +305,36 @@ def test_a_forward_built_from_weights_names_those_its_packed_copies_replace(
     assert weights["layers.0.ln_attn"].data_ptr() not in ids  # still read as it is
     if quantize == "off" and fastpath._can_prepack(fast.device, fast.dtype):
         assert fast.layers[0].qkv.packed is not None  # so the check above saw a packed weight
+
+
+def _at_odd_offset(tensor: torch.Tensor) -> torch.Tensor:
+    """`tensor`'s values at an address 24 bytes past a 64-byte boundary, as a weight cache's
+    file maps some of them."""
+    room = torch.zeros(tensor.numel() * tensor.element_size() + 64, dtype=torch.uint8)
+    odd = room[24 : 24 + tensor.numel() * tensor.element_size()].view(tensor.dtype)
+    odd = odd.view(tensor.shape)
+    odd.copy_(tensor)
+    return odd
+
+
+def test_int8_copies_moved_to_aligned_places_hand_back_the_mapped_ones(tiny_model: Any) -> None:
+    """An int8 weight mapped at an odd offset is copied where torch's kernel can read it
+    (`quant.Int8Weight`); the mapped pages are then handed back like a packed weight's, or the
+    cache's int8 weights would sit in memory twice (the shipped model's are some 130 MB)."""
+    weights = fastpath.fast_weights(tiny_model)
+    weights |= fastpath.int8_weights(weights)
+    odd = {"layers.0.gate_up.int8", "lm_head.int8"}
+    for name in odd:
+        weights[name] = _at_odd_offset(weights[name])
+    spent: list[torch.Tensor] = []
+    fast = fastpath.FastLlama.from_weights(
+        weights, fastpath.Shape.of(tiny_model.config), quantize="int8", spent=spent.extend
+    )
+    assert fast.quantize == "int8"
+    ids = {t.data_ptr() for t in spent}
+    for name in odd:
+        assert weights[name].data_ptr() in ids
+    assert weights["layers.0.qkv.int8"].data_ptr() not in ids  # read where it is mapped
+    for linear in (fast.layers[0].gate_up, fast.lm_head):
+        assert linear.int8 is not None and linear.int8.values.data_ptr() % 64 == 0
+    torch.testing.assert_close(fast.layers[0].gate_up.int8.values, weights["layers.0.gate_up.int8"])
