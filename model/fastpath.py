@@ -457,8 +457,8 @@ def _int8_of(
         if f"{name}.smooth" not in weights:
             return None
         return quant.SmoothInt8(*(weights[f"{name}.{part}"] for part in _INT8_PARTS))
-    if scheme != "int8":
-        return None
+    if scheme != "int8" or not quant.Int8Weight.fits(weight):
+        return None  # a width the kernel cannot take keeps the weight's own products
     if f"{name}.int8" in weights:
         return quant.Int8Weight(weights[f"{name}.int8"], weights[f"{name}.scales"])
     return quant.Int8Weight.of(weight)

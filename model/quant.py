@@ -1,15 +1,16 @@
 """Smaller weights for the fast path's matrix products, for decoding on a CPU: int8 weight-only
 (`Int8Weight`, on a CPU with AVX-512), int8 weights and activations with SmoothQuant
-(`SmoothInt8`, on an AVX2-only CPU, where the weight-only kernel has no vectorised code), and
+(`SmoothInt8`, on an AVX2-only CPU, where the weight-only kernel was measured slow), and
 half-precision weights (`HalfWeight`, fbgemm's FP16 products: the `w8a8` scheme's other products,
 and every product under `fp16`).
 
 At small batch a decode step is bound by the bytes of weights it reads. Stored as int8 with one
 scale per output channel (symmetric: `w ≈ q * scale`, `q` in [-127, 127]), a weight is half its
 bf16 size, and `torch._weight_int8pack_mm` multiplies bf16 (or float32) activations by it
-directly. The activations stay in their dtype: only the weights are rounded, which kept held-out
+directly. bf16 activations stay in their dtype: only the weights are rounded, which kept held-out
 perplexity within 0.1% of bf16 on the shipped model (README, Performance), where the earlier
-dynamic quantisation of activations too had tripled it.
+dynamic quantisation of activations too had tripled it. float32 activations are rounded to bf16
+for the kernel (its vectorised path), 0.4% of float32's perplexity.
 
 `Int8Weight.of(weight)` quantises a weight (any LoRA adapter must already be merged into it: the
 rounding then applies to the merged weight, not to the base the adapter was trained on);
@@ -174,7 +175,8 @@ class Int8Weight:
     two threads, SmolLM2-135M's q/k/v of one row: 696 µs against 78; `bench.step_profile`: a
     one-row decode step 97 ms in int8 against 43 unquantised). So float32 activations are
     rounded to bf16 for the product and its result widened again (`kernel_scales`: the scales
-    in bf16): 61 µs, and held-out perplexity as in float32 (README, Performance)."""
+    in bf16): 61 µs, and held-out perplexity 0.4% above float32's (README, Performance). The
+    vectorised kernel reads the inputs in blocks of 16 (`fits`)."""
 
     values: torch.Tensor  # [out, in] int8
     scales: torch.Tensor  # [out]
@@ -207,16 +209,26 @@ class Int8Weight:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """`x @ dequantised.T` for `x` `[..., in]` in the scales' dtype (float32 activations
         go through the kernel in bf16)."""
+        # Contiguous rows: the kernel takes a row to start `in` values after the last; `to`
+        # keeps a view's strides.
         flat = x.reshape(-1, x.shape[-1])
         if flat.dtype == torch.float32:
-            narrow = flat.to(torch.bfloat16).contiguous()  # `to` keeps a view's strides
+            narrow = flat.to(torch.bfloat16).contiguous()
             out = torch._weight_int8pack_mm(narrow, self.values, self.kernel_scales).float()
         else:
-            out = torch._weight_int8pack_mm(flat, self.values, self.kernel_scales)
+            out = torch._weight_int8pack_mm(flat.contiguous(), self.values, self.kernel_scales)
         return out.view(*x.shape[:-1], out.shape[-1])
 
+    @staticmethod
+    def fits(weight: torch.Tensor) -> bool:
+        """Whether the kernel's vectorised code takes a `[out, in]` weight: `in` a multiple of
+        16, the block it reads the inputs in, with no code for a remainder (every Llama and
+        Qwen width is)."""
+        return weight.dim() == 2 and weight.shape[1] % _KERNEL_BLOCK == 0
+
     def dequantised(self) -> torch.Tensor:
-        """The weight as the products see it, in the scales' dtype (for checks)."""
+        """The weight as the products see it, in the scales' dtype (for checks; with float32
+        activations the kernel rounds the scales to bf16 too)."""
         return (self.values.float() * self.scales.float()[:, None]).to(self.scales.dtype)
 
 
@@ -224,11 +236,14 @@ class Int8Weight:
 _ALIGNMENT = 64
 
 
+#: The inputs the int8 kernel's vectorised code reads at a time (`Int8Weight.fits`).
+_KERNEL_BLOCK = 16
+
+
 def _aligned(tensor: torch.Tensor) -> torch.Tensor:
     """A copy of `tensor` at a new allocation (aligned to `_ALIGNMENT`), contiguous."""
-    copy = torch.empty(tensor.shape, dtype=tensor.dtype)
+    copy = torch.empty_like(tensor, memory_format=torch.contiguous_format)
     copy.copy_(tensor)
-    assert copy.data_ptr() % _ALIGNMENT == 0
     return copy
 
 

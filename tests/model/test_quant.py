@@ -435,3 +435,13 @@ def test_fp16_reads_the_plain_weight_cache_and_packs_as_it_loads(
         decode(plain.model.fast, PROMPT, 3), decode(half.model.fast, PROMPT, 3), strict=True
     ):
         assert float((got - want).abs().max()) < 0.005 * float(want.std())
+
+
+def test_a_width_the_kernel_cannot_read_in_blocks_keeps_its_own_products() -> None:
+    """The kernel's vectorised code reads 16 inputs at a time with no code for a remainder: a
+    product 40 wide would be summed wrong, so it is not given an int8 copy; 64 is."""
+    narrow, wide = torch.randn(8, 40), torch.randn(8, 64)
+    assert not quant.Int8Weight.fits(narrow) and quant.Int8Weight.fits(wide)
+    assert fastpath._int8_of({}, "layers.0.o", narrow, "int8") is None
+    made = fastpath._int8_of({}, "layers.0.o", wide, "int8")
+    assert isinstance(made, quant.Int8Weight) and made.values.shape == (8, 64)
