@@ -77,11 +77,14 @@ def _fbgemm_has(operator: str) -> bool:
 
 
 def kernel_is_fast() -> bool:
-    """Whether the int8 kernel runs vectorised on this CPU: its x86 code has an AVX-512 path
-    only, for bf16 activations (`Int8Weight` rounds float32 ones to bf16 for it). On an
-    AVX2-only CPU (an AMD EPYC of the project's CI kind) every product of a one-row step of the
-    shipped model took 87.5 ms in int8 against 21.6 ms in oneDNN's packed float32 (4 rows: 296
-    against 26; `bench.step_profile` times the whole step)."""
+    """Whether `auto` takes the int8 kernel on this CPU: where it has AVX-512. Its x86 code is
+    vectorised for bf16 activations only (`Int8Weight` rounds float32 ones to bf16 for it). On
+    an AVX2-only CPU (an AMD EPYC of the project's CI kind), fed float32 before session 23, every
+    product of a one-row step of the shipped model took 87.5 ms in int8 against 21.6 ms in
+    oneDNN's packed float32 (4 rows: 296 against 26), so `auto` takes `w8a8` there. Fed bf16,
+    its AVX2 code is vectorised too: under `ATEN_CPU_CAPABILITY=avx2` on an AVX-512 machine
+    every product of a one-row step took 14.9 ms against 18.2 packed float32 (4 rows: 28.7
+    against 30.5); whether that beats `w8a8` on a real AVX2 CPU is not measured."""
     capability = torch.backends.cpu.get_cpu_capability().upper()
     return kernel_available() and capability.startswith("AVX512")
 

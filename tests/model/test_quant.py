@@ -96,9 +96,9 @@ def test_the_setting_resolves_to_int8_on_a_cpu_only(monkeypatch: pytest.MonkeyPa
     assert quant.resolve("", cpu, torch.bfloat16) == "off"
     with pytest.raises(ValueError, match="auto, int8, w8a8, fp16, off"):
         quant.resolve("int3", cpu, torch.bfloat16)
-    # An AVX2-only CPU runs the int8 kernel unvectorised, four times slower than float32:
-    # `auto` takes fbgemm's products there (float32 activations only); `int8` asked for by name
-    # still runs.
+    # On an AVX2-only CPU the int8 kernel measured four times slower than float32 (fed float32
+    # then): `auto` takes fbgemm's products there (float32 activations only); `int8` asked for
+    # by name still runs.
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
     assert quant.resolve("auto", cpu, torch.float32) == "w8a8"
     assert quant.resolve("auto", cpu, torch.bfloat16) == "off"
