@@ -226,8 +226,8 @@ class Int8Weight:
     def fits(weight: torch.Tensor) -> bool:
         """Whether the kernel's vectorised code takes a `[out, in]` weight: `in` a multiple of
         16, the block it reads the inputs in, with no code for a remainder (every Llama and
-        Qwen width is)."""
-        return weight.dim() == 2 and weight.shape[1] % _KERNEL_BLOCK == 0
+        Qwen width is; 40 wide, torch 2.13 returned inf at one row and crashed at four)."""
+        return weight.shape[-1] % _KERNEL_BLOCK == 0
 
     def dequantised(self) -> torch.Tensor:
         """The weight as the products see it, in the scales' dtype (for checks; with float32
@@ -237,8 +237,6 @@ class Int8Weight:
 
 #: The alignment, in bytes, of a tensor torch allocates on a CPU (its own allocator's).
 _ALIGNMENT = 64
-
-
 #: The inputs the int8 kernel's vectorised code reads at a time (`Int8Weight.fits`).
 _KERNEL_BLOCK = 16
 

@@ -59,8 +59,8 @@ def test_float32_activations_reach_the_kernel_in_bf16_and_come_back_in_float32(
         return kernel(x, values, scales)
 
     monkeypatch.setattr(torch, "_weight_int8pack_mm", spy)
-    x = torch.randn(4, 64)[:, :]  # a view: `to` keeps a view's strides
-    got = int8(x.t().contiguous().t())  # column-major rows, as a transposed activation is
+    x = torch.randn(4, 64)
+    got = int8(x.t().contiguous().t())  # column-major rows (`to` would keep those strides)
     assert seen == [torch.bfloat16] and got.dtype == torch.float32 and got.shape == (4, 96)
     exact = x @ int8.dequantised().T
     assert float((got - exact).abs().max()) < 0.01 * float(exact.abs().max())
