@@ -156,7 +156,13 @@ def penalise(
     allowed: torch.Tensor,
     exempt: torch.Tensor,
 ) -> torch.Tensor:
-    """`scores` `[B, V]` less each row's DRY penalty (`multiplier` `[B]` 0: none)."""
+    """`scores` `[B, V]` less each row's DRY penalty (`multiplier` `[B]` 0: none), in place.
+
+    Only the tokens of the history are touched: each takes the least of its score less the
+    amount of every stretch it would carry on, which is its score less the largest amount
+    (subtraction rounds monotonically; every amount is 0 or more, 0 where no stretch applies).
+    Before, a `[B, V]` tensor of penalties was built and subtracted from every score: 5 ms of a
+    32-row step on a 2-core CPU (`bench.sampler`)."""
     following = history[:, 1:]  # the token that came after the stretch ending at each column
     over = matches[:, :-1] - allowed[:, None]
     hit = (over >= 0) & (following >= 0) & (multiplier[:, None] > 0)
@@ -165,8 +171,7 @@ def penalise(
     exponent = over.clamp(0, _MAX_EXPONENT).to(scores.dtype)
     amount = multiplier[:, None] * base[:, None].pow(exponent)
     amount = torch.where(hit, amount, torch.zeros((), dtype=scores.dtype, device=scores.device))
-    penalty = torch.zeros_like(scores).scatter_reduce_(1, token, amount, "amax")
-    return scores - penalty
+    return scores.scatter_reduce_(1, token, scores.gather(1, token) - amount, "amin")
 
 
 def push(tokens: torch.Tensor, history: torch.Tensor, matches: torch.Tensor, marks: Marks) -> None:

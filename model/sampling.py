@@ -23,6 +23,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from model import repeats
@@ -122,11 +123,7 @@ def sample(
     tokens the repetition penalty applies to; `candidates` the number of most likely tokens
     considered for sampling (see `candidates_for`, `GRAPH_CANDIDATES`); `exempt` `[V]` the
     tokens DRY never penalises (`repeats.Marks`; None: no row has DRY, skip it)."""
-    scores = logits.float()
-    penalty = table.penalty[:, None]
-    scores = torch.where(
-        penalised, torch.where(scores > 0, scores / penalty, scores * penalty), scores
-    )
+    scores = _repetition_penalised(logits, penalised, table.penalty)
     if exempt is not None:
         scores = repeats.penalise(
             scores,
@@ -153,6 +150,30 @@ def sample(
     pick = (values + noise).argmax(dim=-1, keepdim=True)
     sampled = indices.gather(1, pick)[:, 0]
     return torch.where(table.temperature > 0, sampled, greedy)
+
+
+def _repetition_penalised(
+    logits: torch.Tensor, penalised: torch.Tensor, penalty: torch.Tensor
+) -> torch.Tensor:
+    """A float32 copy of `logits` `[B, V]` whose `penalised` tokens carry each row's repetition
+    `penalty` `[B]`. On a CPU only those tokens are read and written, found by numpy: the dense
+    form (two `where`s over every token of every row) took 9.7 ms of a 32-row step on the 2-core
+    machine of session 24, torch's `nonzero` 2.2 ms, numpy's 0.3 (`bench.sampler`). Elsewhere
+    the dense form, whose shapes are fixed: a CUDA graph captures it. Both compute the same
+    quotient or product for each token, so the result is the same to the bit."""
+    if logits.device.type != "cpu":
+        scores = logits.float()
+        factor = penalty[:, None]
+        return torch.where(
+            penalised, torch.where(scores > 0, scores / factor, scores * factor), scores
+        )
+    scores = logits.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
+    where = torch.from_numpy(np.flatnonzero(penalised.numpy()))
+    flat = scores.view(-1)
+    seen = flat[where]
+    factor = penalty[where // scores.shape[-1]]
+    flat[where] = torch.where(seen > 0, seen / factor, seen * factor)
+    return scores
 
 
 def _gumbel(seed: torch.Tensor, step: torch.Tensor, token: torch.Tensor) -> torch.Tensor:

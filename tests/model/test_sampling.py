@@ -3,14 +3,19 @@ a seeded take is the same whatever shares its batch; the noise is the hash it cl
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from model import repeats
 from model.sampling import (
     GRAPH_CANDIDATES,
     SamplingTable,
     _mix,
+    _repetition_penalised,
     _times,
     _uniform,
     candidates_for,
@@ -100,3 +105,62 @@ def test_the_noise_stays_finite_at_the_extremes_of_the_hash() -> None:
     extremes = _uniform(torch.tensor([0, 1, 2**32 - 2, 2**32 - 1]))
     assert bool((extremes > 0).all() and (extremes < 1).all())
     assert torch.isfinite(-torch.log(-torch.log(extremes))).all()
+
+
+def _dense_penalty(logits: torch.Tensor, penalised: torch.Tensor, penalty: torch.Tensor) -> Any:
+    """The repetition penalty as CTRL and transformers write it, over every token."""
+    factor = penalty[:, None]
+    return torch.where(penalised, torch.where(logits > 0, logits / factor, logits * factor), logits)
+
+
+def _dense_dry(scores: torch.Tensor, token: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
+    """Each token's score less the largest DRY amount of the stretches it would carry on."""
+    return scores - torch.zeros_like(scores).scatter_reduce_(1, token, amount, "amax")
+
+
+@pytest.mark.parametrize("rows", [1, 3, 32])
+def test_the_repetition_penalty_touches_only_seen_tokens_and_matches_the_rule_to_the_bit(
+    rows: int,
+) -> None:
+    """The CPU sampler penalises only the seen tokens (a 32-row step spent 9.7 ms on every
+    token of the vocabulary): the scores must still be the rule's, to the bit, for penalties
+    above and below 1, and the logits the step's log-probabilities read stay untouched."""
+    gen = torch.Generator().manual_seed(rows)
+    vocab = 5000
+    logits = torch.randn(rows, vocab, generator=gen) * 4
+    logits[:, :7] = torch.tensor([0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, float("-inf")])
+    penalised = torch.rand(rows, vocab, generator=gen) < 0.05
+    penalised[:, :7] = True
+    penalty = torch.linspace(0.5, 1.9, rows) if rows > 1 else torch.tensor([1.3])
+    kept = logits.clone()
+    got = _repetition_penalised(logits, penalised, penalty)
+    assert torch.equal(got, _dense_penalty(logits, penalised, penalty))
+    assert torch.equal(logits, kept)
+    # A prompt's first draw hands the sampler one row of logits expanded over the takes.
+    one = logits[:1].expand(rows, -1)
+    assert torch.equal(
+        _repetition_penalised(one, penalised, penalty), _dense_penalty(one, penalised, penalty)
+    )
+
+
+def test_dry_lowers_each_token_by_its_largest_amount_to_the_bit() -> None:
+    """DRY changes only the tokens of the history (a token carrying on several stretches
+    takes the largest amount): the same scores as subtracting a vocabulary-wide tensor."""
+    gen = torch.Generator().manual_seed(5)
+    rows, vocab, width = 4, 300, 64
+    scores = torch.randn(rows, vocab, generator=gen) * 5
+    history = torch.randint(-1, 12, (rows, width), generator=gen)  # few tokens: many repeats
+    matches = torch.randint(0, 6, (rows, width), generator=gen)
+    multiplier = torch.tensor([0.8, 0.0, 2.5, 1e30])
+    base, allowed = torch.full((rows,), 1.75), torch.tensor([2, 2, 0, 1])
+    exempt = torch.zeros(vocab, dtype=torch.bool)
+    exempt[3] = True
+    following = history[:, 1:]
+    over = matches[:, :-1] - allowed[:, None]
+    token = following.clamp(min=0)
+    hit = (over >= 0) & (following >= 0) & (multiplier[:, None] > 0) & ~exempt[token]
+    amount = multiplier[:, None] * base[:, None].pow(over.clamp(0, repeats._MAX_EXPONENT).float())
+    want = _dense_dry(scores, token, torch.where(hit, amount, torch.zeros(())))
+    got = repeats.penalise(scores.clone(), history, matches, multiplier, base, allowed, exempt)
+    assert torch.equal(got, want)
+    assert not torch.equal(got, scores)  # some stretch was penalised
