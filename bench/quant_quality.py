@@ -5,7 +5,9 @@
 
 The same examples as `training.evaluate` (its `heldout` and `perplexity`), scored by
 `model.fastpath.FastLlama` rather than the Hugging Face forward: first with every product in the
-runtime dtype, then with the int8 weights of `model.quant` in every product (however many rows:
+runtime dtype (its key/value cache too), then with the cache in float16 and in bfloat16
+(`model.fastpath.resolve_kv_cache`: the bot's cache on a float32 CPU is float16), then with the
+int8 weights of `model.quant` in every product (however many rows:
 at run time only decoding's small products use them, so this is the worst case), with int8
 everywhere but the output projection, and (float32 only) with `w8a8` (every layer's gate/up
 product and the output projection in fbgemm's int8 with SmoothQuant, calibrated on
@@ -52,6 +54,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch-size", type=int, default=8, help="rows per forward pass")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--only", nargs="+", default=[], help="these variants (and the runtime dtype's) only"
+    )
     args = parser.parse_args(argv)
     from training.evaluate import heldout, perplexity, recorded_split
 
@@ -64,19 +69,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "dtype": str(loaded.dtype).removeprefix("torch."),
         "examples": len(held.examples),
     }
+    # name: (products, key/value cache); the products' figures keep the cache in the runtime
+    # dtype, so that each ratio is one change.
     variants = {
-        "ppl_runtime_dtype": "off",
-        "ppl_int8": "int8",
-        "ppl_int8_but_head": "int8",
-        "ppl_w8a8": "w8a8",
-        "ppl_fp16": "fp16",
+        "ppl_runtime_dtype": ("off", "model"),
+        "ppl_kv_float16": ("off", "float16"),
+        "ppl_kv_bfloat16": ("off", "bfloat16"),
+        "ppl_int8": ("int8", "model"),
+        "ppl_int8_but_head": ("int8", "model"),
+        "ppl_w8a8": ("w8a8", "model"),
+        "ppl_fp16": ("fp16", "model"),
     }
-    for name, scheme in variants.items():
+    if args.only:
+        variants = {k: v for k, v in variants.items() if k == "ppl_runtime_dtype" or k in args.only}
+    for name, (scheme, kv_cache) in variants.items():
         if scheme in ("w8a8", "fp16") and loaded.dtype != torch.float32:
             continue  # fbgemm's products take float32 activations only
         if scheme == "int8" and not quant.kernel_is_fast():
             continue  # unvectorised on this CPU: hours for every row of every example
-        fast = FastLlama(loaded.model, quantize=scheme)
+        fast = FastLlama(loaded.model, quantize=scheme, kv_cache=kv_cache)
         if scheme == "w8a8":  # calibrated as the weight cache's build does it
             rows = calibration_rows(loaded.tokenizer)
             fast.smooth_quantize(rows, fast_weights(loaded.model))
@@ -91,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures[name] = perplexity(scored, held.examples, args.max_len, args.batch_size)
         figures[f"{name}_s"] = time.perf_counter() - started
     base = figures["ppl_runtime_dtype"]
-    for name in ("int8", "int8_but_head", "w8a8", "fp16"):
+    for name in ("kv_float16", "kv_bfloat16", "int8", "int8_but_head", "w8a8", "fp16"):
         if f"ppl_{name}" in figures:
             figures[f"{name}_over_runtime"] = figures[f"ppl_{name}"] / base
     if args.json:

@@ -223,6 +223,7 @@ async def _open_generator(settings: Settings) -> Generator:
         device=settings.device,
         dtype=settings.dtype,
         quantize=settings.quantize,
+        kv_cache=settings.kv_cache,
         cache_dir=settings.model_cache,
         for_queue=True,  # from the runtime weight cache: no Hugging Face model to build
     )

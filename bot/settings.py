@@ -20,6 +20,8 @@ from model.ranking import BEST_OF
 
 #: `QUANTIZE`'s values, `model.quant.SCHEMES` (not imported: it would load torch for a check).
 QUANTIZE_SCHEMES = ("auto", "int8", "w8a8", "fp16", "off")
+#: `KV_CACHE`'s values, `model.fastpath.KV_CACHE_SETTINGS` (not imported, as above).
+KV_CACHE_SETTINGS = ("auto", "model", "float32", "bfloat16", "float16")
 
 
 class SettingsError(ValueError):
@@ -71,6 +73,10 @@ class Settings:
     # The fast path's int8 weights for decoding on a CPU (model.quant): auto, int8 or off;
     # empty: the environment's WRITERS_ROOM_QUANTIZE, else auto.
     quantize: str = ""
+    # The precision of the key/value cache the fast path decodes over: auto (float16 on a CPU
+    # that computes in float32, else the model's), model, float32, bfloat16 or float16; empty:
+    # the environment's WRITERS_ROOM_KV_CACHE, else auto.
+    kv_cache: str = ""
     # Where the default model's converted weights are kept (empty: $WRITERS_ROOM_CACHE, then
     # ~/.cache/writers-room); the first start converts them, later starts read them.
     model_cache: str = ""
@@ -145,6 +151,11 @@ def load_settings(
         named = ", ".join(f"'{scheme}'" for scheme in QUANTIZE_SCHEMES[:-1])
         raise SettingsError(
             f"QUANTIZE must be {named} or '{QUANTIZE_SCHEMES[-1]}', not {settings.quantize!r}."
+        )
+    if settings.kv_cache.lower() not in {"", *KV_CACHE_SETTINGS}:
+        named = ", ".join(f"'{value}'" for value in KV_CACHE_SETTINGS[:-1])
+        raise SettingsError(
+            f"KV_CACHE must be {named} or '{KV_CACHE_SETTINGS[-1]}', not {settings.kv_cache!r}."
         )
     return settings
 

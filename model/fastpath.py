@@ -47,6 +47,10 @@ from torch.nn import functional as F
 from model import quant
 
 ENV_SWITCH = "WRITERS_ROOM_FASTPATH"
+#: The environment's setting of the key/value cache's precision (`resolve_kv_cache`).
+KV_CACHE_ENV = "WRITERS_ROOM_KV_CACHE"
+#: What `resolve_kv_cache` accepts.
+KV_CACHE_SETTINGS = ("auto", "model", "float32", "bfloat16", "float16")
 
 #: The version of the layout `fast_weights` returns (names, fusing, what is left out): a change to
 #: it changes this number, so a weight cache written in another layout is never read.
@@ -68,6 +72,28 @@ def enabled() -> bool:
 def switched_on(variable: str) -> bool:
     """Whether an on/off environment switch (on unless 0, false, no or off) is on."""
     return os.environ.get(variable, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def resolve_kv_cache(spec: str, device: torch.device, dtype: torch.dtype) -> torch.dtype:
+    """The dtype the key/value cache holds for the setting `spec` (empty: the environment's
+    `WRITERS_ROOM_KV_CACHE`, else `auto`) when the model computes in `dtype` on `device`:
+    `model` is `dtype`; `float32`, `bfloat16` and `float16` are themselves; `auto` is float16
+    where a CPU computes in float32 and `dtype` elsewhere.
+
+    Decoding reads the whole cache at every step, once per layer: at 32 rows of 420 columns the
+    shipped model's float32 cache is 820 MB, more than its weights, and attention over it took
+    1.56 ms a layer on the 2-core CPU of session 24 against 1.20 in half precision (README,
+    Performance). float16 rather than bfloat16: three more bits of mantissa, as llama.cpp's
+    default cache has them; keys and values of these models stay far inside its range."""
+    value = (spec or os.environ.get(KV_CACHE_ENV, "") or "auto").strip().lower()
+    if value not in KV_CACHE_SETTINGS:
+        raise ValueError(
+            f"Unknown key/value cache setting {spec or value!r}; use one of "
+            f"{', '.join(KV_CACHE_SETTINGS)}."
+        )
+    if value == "auto":
+        return torch.float16 if device.type == "cpu" and dtype == torch.float32 else dtype
+    return dtype if value == "model" else getattr(torch, value)
 
 
 def supports(model: Any) -> bool:
@@ -146,7 +172,8 @@ class Cache(Protocol):
     def write(
         self, layer: int, keys: torch.Tensor, values: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store a layer's new keys/values; return that layer's keys/values to attend to."""
+        """Store a layer's new keys/values (in the forward's `kv_dtype`); return that layer's
+        keys/values to attend to."""
         ...
 
     def advance(self, new: int) -> None:
@@ -538,19 +565,27 @@ class FastLlama:
     """The forward pass of a supported model (see `supports`), on its own weights."""
 
     def __init__(
-        self, model: Any, *, prepack: bool | None = None, quantize: str | None = None
+        self,
+        model: Any,
+        *,
+        prepack: bool | None = None,
+        quantize: str | None = None,
+        kv_cache: str | None = None,
     ) -> None:
         """`prepack`: pack the matmul weights for oneDNN (default: on CPU, where available).
         `quantize`: `auto`, `int8` or `off` (`model.quant.resolve`; default: as the environment
-        says, `WRITERS_ROOM_QUANTIZE`). A `FastModel` shares the forward it carries (both are
-        then as it was built)."""
+        says, `WRITERS_ROOM_QUANTIZE`). `kv_cache`: the key/value cache's precision
+        (`resolve_kv_cache`). A `FastModel` shares the forward it carries (both are then as it
+        was built)."""
         if isinstance(model, FastModel):
             self.__dict__.update(model.fast.__dict__)
             return
         if not supports(model):
             raise ValueError("the fast path does not support this model")
         inner = model.model
-        self._setup(inner.embed_tokens.weight.detach(), Shape.of(model.config), prepack, quantize)
+        self._setup(
+            inner.embed_tokens.weight.detach(), Shape.of(model.config), prepack, quantize, kv_cache
+        )
         with torch.no_grad(), _packing_pool(self.quantize) as pool:
             head = _later(pool, self._head, {}, model.get_output_embeddings().weight.detach())
 
@@ -573,6 +608,7 @@ class FastLlama:
         *,
         prepack: bool | None = None,
         quantize: str | None = None,
+        kv_cache: str | None = None,
         spent: Callable[[Sequence[torch.Tensor]], None] | None = None,
     ) -> FastLlama:
         """The forward over `weights` in the layout of `fast_weights` (for instance read back
@@ -581,7 +617,7 @@ class FastLlama:
         layer, the tensors of `weights` that the forward no longer reads (copied into a packed
         layout), so that a caller whose weights are a mapped file can hand their pages back."""
         fast = cls.__new__(cls)
-        fast._setup(weights["embed"], shape, prepack, quantize)
+        fast._setup(weights["embed"], shape, prepack, quantize, kv_cache)
         with torch.no_grad(), _packing_pool(fast.quantize) as pool:
             head = weights.get("lm_head", weights["embed"])
             head_linear = _later(pool, fast._head, weights, head)
@@ -606,11 +642,18 @@ class FastLlama:
         return fast
 
     def _setup(
-        self, embed: torch.Tensor, shape: Shape, prepack: bool | None, quantize: str | None
+        self,
+        embed: torch.Tensor,
+        shape: Shape,
+        prepack: bool | None,
+        quantize: str | None,
+        kv_cache: str | None,
     ) -> None:
         self.embed: torch.Tensor = embed
         self.dtype = embed.dtype
         self.device = embed.device
+        #: What the key/value cache holds, and so what attention computes in.
+        self.kv_dtype = resolve_kv_cache(kv_cache or "", self.device, self.dtype)
         self.prepack = _can_prepack(self.device, self.dtype) if prepack is None else prepack
         #: `int8`, `w8a8` or `off`: the scheme that runs (`model.quant.resolve`).
         self.quantize = quant.resolve(quantize or "", self.device, self.dtype)
@@ -711,7 +754,7 @@ class FastLlama:
             kv_heads=self.kv_heads,
             head_dim=self.head_dim,
             capacity=capacity,
-            dtype=self.dtype,
+            dtype=self.kv_dtype,
             device=self.device,
         )
 
@@ -767,12 +810,13 @@ class FastLlama:
             # swapped (one roll) times sin with its first half negated (`_rope`): 3 ops, not 7.
             qk = torch.addcmul(qk * cos, qk.roll(self.head_dim // 2, -1), sin)
             q = qk[:, :, : self.heads]
-            k = qk[:, :, self.heads :].transpose(1, 2)
+            k = qk[:, :, self.heads :].transpose(1, 2).to(self.kv_dtype)
             v = qkv[..., q_size + kv_size :].view(batch, new, self.kv_heads, -1).transpose(1, 2)
-            keys, values = cache.write(index, k, v)
+            keys, values = cache.write(index, k, v.to(self.kv_dtype))
             # The queries of one key/value head become extra query rows: [B, kv, groups*S, D].
             q = q.reshape(batch, new, self.kv_heads, self.groups, self.head_dim)
             q = q.permute(0, 2, 3, 1, 4).reshape(batch, self.kv_heads, self.groups * new, -1)
+            q = q.to(self.kv_dtype)
             if attend is not None:
                 out = attend(index, q, self.scale)
             else:
@@ -780,7 +824,7 @@ class FastLlama:
                     q, keys, values, attn_mask=attn_mask, scale=self.scale
                 )
             out = out.view(batch, self.kv_heads, self.groups, new, self.head_dim)
-            out = out.permute(0, 3, 1, 2, 4).reshape(batch, new, q_size)
+            out = out.permute(0, 3, 1, 2, 4).reshape(batch, new, q_size).to(self.dtype)
             hidden = hidden + layer.o(out)
             x = self._rms_norm(hidden, layer.ln_mlp)
             gate, up = layer.gate_up(x).chunk(2, dim=-1)
@@ -807,7 +851,7 @@ class FastLlama:
                 allowed = allowed.repeat(1, 1, self.groups, 1)
         if allowed is None:
             return None
-        additive = torch.zeros(allowed.shape, dtype=self.dtype, device=self.device)
+        additive = torch.zeros(allowed.shape, dtype=self.kv_dtype, device=self.device)
         return additive.masked_fill_(~allowed, float("-inf"))
 
     def _rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -76,7 +76,10 @@ class ModelSettings:
     `float16`. `cache_dir` overrides where converted weights are kept. `quantize` is `auto`,
     `int8` or `off`: the fast path's int8 weights for decoding on a CPU (`model.quant`; `auto` and
     `int8` run them where they can, `off` keeps every product in `dtype`); empty, the
-    environment's `WRITERS_ROOM_QUANTIZE` decides (`auto` when unset).
+    environment's `WRITERS_ROOM_QUANTIZE` decides (`auto` when unset). `kv_cache` is the fast
+    path's key/value cache precision, `auto`, `model`, `float32`, `bfloat16` or `float16`
+    (`fastpath.resolve_kv_cache`; empty: the environment's `WRITERS_ROOM_KV_CACHE`, else
+    `auto`, which is float16 on a CPU computing in float32).
 
     `for_queue`: the model will only be run by the generation queue, so when the fast path runs
     it, load a `fastpath.FastModel` from the runtime weight cache (see the module's docstring)
@@ -90,6 +93,7 @@ class ModelSettings:
     cache_dir: str = ""
     for_queue: bool = False
     quantize: str = ""
+    kv_cache: str = ""
 
 
 @dataclass(slots=True)
@@ -196,12 +200,23 @@ def resolve_quantize(spec: str, device: torch.device, dtype: torch.dtype) -> str
         ) from None
 
 
+def resolve_kv_cache(spec: str, device: torch.device, dtype: torch.dtype) -> torch.dtype:
+    """The key/value cache's dtype for the setting `spec` (`fastpath.resolve_kv_cache`)."""
+    try:
+        return fastpath.resolve_kv_cache(spec, device, dtype)
+    except ValueError as exc:
+        choices = ", ".join(fastpath.KV_CACHE_SETTINGS)
+        value = spec or os.environ.get(fastpath.KV_CACHE_ENV, "")
+        raise ModelLoadError(str(exc), kind="kv_cache", value=value, choices=choices) from None
+
+
 def load_model(settings: ModelSettings | None = None) -> LoadedModel:
     """Load the configured model (default: the shipped SmolLM2), ready to generate."""
     settings = settings or ModelSettings()
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
     resolve_quantize(settings.quantize, device, dtype)  # a wrong setting is said before loading
+    resolve_kv_cache(settings.kv_cache, device, dtype)
     started = time.perf_counter()
     loaded = None
     if settings.for_queue and fastpath.enabled():
@@ -455,7 +470,8 @@ def _load_for_queue(
         return None
     directory = runtime_dir(settings, key)
     scheme = resolve_quantize(settings.quantize, device, dtype)
-    loaded = _read_runtime(directory, key, device, dtype, _model_name(settings), scheme)
+    name = _model_name(settings)
+    loaded = _read_runtime(directory, key, device, dtype, name, scheme, settings.kv_cache)
     if loaded is None:
         loaded = _build_runtime(settings, device, dtype, directory, key, scheme)
     return loaded
@@ -468,9 +484,11 @@ def _read_runtime(
     dtype: torch.dtype,
     name: str,
     scheme: str,
+    kv_cache: str,
 ) -> LoadedModel | None:
     """The cached model, memory-mapped, quantised as `scheme` says (the entry holds its int8
-    weights then); None when the entry is missing or cannot be used."""
+    weights then), its key/value cache as `kv_cache` says; None when the entry is missing or
+    cannot be used."""
     try:
         manifest = json.loads((directory / _MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -485,7 +503,9 @@ def _read_runtime(
 
         weights = load_file(directory / _WEIGHTS, device=str(device))
         shape = fastpath.Shape(**manifest["shape"])
-        fast = fastpath.FastLlama.from_weights(weights, shape, quantize=scheme, spent=page_out)
+        fast = fastpath.FastLlama.from_weights(
+            weights, shape, quantize=scheme, kv_cache=kv_cache, spent=page_out
+        )
         tokenizer = _read_tokenizer(directory, manifest["tokenizer"])
         model = fastpath.FastModel(fast, manifest["config"], manifest["generation"])
     except Exception as exc:  # whatever is wrong with an entry, building it again mends it
@@ -556,7 +576,11 @@ def _build_runtime(
         weights |= fastpath.int8_weights(weights)
     elif scheme == "w8a8":  # calibrated once here, then read from the cache
         shape = fastpath.Shape.of(loaded.model.config)
-        plain = fastpath.FastLlama.from_weights(weights, shape, prepack=False, quantize="off")
+        # In the model's own precision throughout: the cache's calibration must not depend on
+        # the key/value cache setting, which its key does not name.
+        plain = fastpath.FastLlama.from_weights(
+            weights, shape, prepack=False, quantize="off", kv_cache="model"
+        )
         weights |= plain.smooth_quantize(calibration_rows(loaded.tokenizer), weights)
         del plain
     light = LightTokenizer.of(loaded.tokenizer)
@@ -574,7 +598,9 @@ def _build_runtime(
     except OSError as exc:  # a read-only or full disk: the bot runs, the next start converts again
         _log.warning("cannot write the weight cache %s: %s", directory, exc)
     shape = fastpath.Shape(**manifest["shape"])
-    fast = fastpath.FastLlama.from_weights(weights, shape, quantize=scheme)
+    fast = fastpath.FastLlama.from_weights(
+        weights, shape, quantize=scheme, kv_cache=settings.kv_cache
+    )
     model = fastpath.FastModel(fast, manifest["config"], manifest["generation"])
     return LoadedModel(
         model=model,

@@ -77,8 +77,8 @@ class SlotCache:
     def __init__(self, fast: fastpath.FastLlama, rows: int, columns: int) -> None:
         shape = (len(fast.layers), rows, fast.kv_heads, columns, fast.head_dim)
         self._stores = (
-            torch.zeros(shape, dtype=fast.dtype, device=fast.device),
-            torch.zeros(shape, dtype=fast.dtype, device=fast.device),
+            torch.zeros(shape, dtype=fast.kv_dtype, device=fast.device),
+            torch.zeros(shape, dtype=fast.kv_dtype, device=fast.device),
         )
         self.keys, self.values = (list(store.unbind(0)) for store in self._stores)
 
@@ -192,7 +192,7 @@ class SlotEngine:
         self.model = model
         self.fast = fastpath.FastLlama(model)
         self.device = self.fast.device
-        itemsize = torch.empty((), dtype=self.fast.dtype).element_size()
+        itemsize = torch.empty((), dtype=self.fast.kv_dtype).element_size()
         #: Bytes of one position of one row: keys and values of every layer.
         self.column_bytes = 2 * len(self.fast.layers) * self.fast.kv_heads * self.fast.head_dim
         self.column_bytes *= itemsize
@@ -375,7 +375,7 @@ class SlotEngine:
                 [row.length for row in self._rows],
                 width,
                 setting=self.shared_prompts,
-                dtype=self.fast.dtype,
+                dtype=self.fast.kv_dtype,
                 device=self.device,
             )
         mask = None

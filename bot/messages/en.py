@@ -248,6 +248,7 @@ MESSAGES: dict[str, str] = {
     "model_load.no_gpu": "{reason}",
     "model_load.dtype": "{reason}",
     "model_load.quantisation": "{reason}",
+    "model_load.kv_cache": "{reason}",
     "model_load.not_found": "{reason}",
     "model_load.no_adapter": "{reason}",
     "error.import_unreadable": "{reason}",

@@ -232,6 +232,7 @@ MESSAGES: dict[str, str] = {
     "model_load.no_gpu": "设置要求使用设备 {device}，但这台机器没有可用的 GPU。",
     "model_load.dtype": "设置里的数据类型 {dtype} 不认识；请用 auto、{dtypes} 之一。",
     "model_load.quantisation": "设置里的量化方式不认识：{detail}。",
+    "model_load.kv_cache": "设置里的键值缓存精度 {value} 不认识；请用 {choices} 之一。",
     "model_load.not_found": "无法加载模型 {model}：它既不是本地的模型目录，也不在本地的 Hugging Face 缓存里。",
     "model_load.no_adapter": "适配器目录 {adapter} 里没有 adapter_config.json；请指向训练保存的目录。",
     "error.import_unreadable": "无法读取这个剧本：{reason}",

@@ -61,10 +61,67 @@ def hf_and_fast_logits(
 
 @pytest.mark.parametrize("prepack", [False, True])
 def test_logits_match_hugging_face_on_a_left_padded_batch(tiny_model: Any, prepack: bool) -> None:
-    fast = FastLlama(tiny_model, prepack=prepack)
+    # The cache in the model's own dtype: the same arithmetic as Hugging Face's.
+    fast = FastLlama(tiny_model, prepack=prepack, kv_cache="model")
     prompts = [[5, 17, 300, 41], [900, 12, 33, 44, 55, 66, 77, 88, 99], [7]]
     for want, got in hf_and_fast_logits(tiny_model, fast, prompts, steps=6):
         torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("kv_cache", "tolerance"), [("float16", 1e-3), ("bfloat16", 1e-2)])
+def test_a_half_precision_cache_decodes_as_the_model_does(
+    tiny_model: Any, kv_cache: str, tolerance: float
+) -> None:
+    """Keys and values kept in half precision (the default where a CPU computes in float32):
+    logits within the rounding of the cache, the same greedy token at every step."""
+    fast = FastLlama(tiny_model, kv_cache=kv_cache)
+    assert fast.kv_dtype == getattr(torch, kv_cache)
+    assert fast.new_cache(1, 4).keys[0].dtype == fast.kv_dtype
+    prompts = [[5, 17, 300, 41], [900, 12, 33, 44, 55, 66, 77, 88, 99], [7]]
+    for want, got in hf_and_fast_logits(tiny_model, fast, prompts, steps=6):
+        torch.testing.assert_close(got, want, atol=tolerance, rtol=tolerance)
+        assert torch.equal(got.argmax(-1), want.argmax(-1))
+
+
+def test_a_cpu_computing_in_float32_keeps_keys_and_values_in_float16(
+    tiny_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decode step reads every row's whole cache once a layer, and at 32 rows the shipped
+    model's float32 cache outweighed its weights: `auto` keeps it in float16 where a CPU
+    computes in float32, and the slot engine's buffers then take half the bytes a position (so
+    twice the columns fit its budget). Elsewhere the model's dtype; settings by name, from the
+    environment, and a wrong one said in a sentence, before any loading."""
+    from bot.settings import KV_CACHE_SETTINGS, SettingsError, load_settings
+    from model.loading import ModelLoadError, ModelSettings, load_model
+
+    resolve, cpu = fastpath.resolve_kv_cache, torch.device("cpu")
+    monkeypatch.delenv(fastpath.KV_CACHE_ENV, raising=False)
+    assert resolve("", cpu, torch.float32) == resolve("auto", cpu, torch.float32) == torch.float16
+    assert resolve("auto", cpu, torch.bfloat16) == torch.bfloat16
+    assert resolve("auto", torch.device("cuda"), torch.float32) == torch.float32
+    assert resolve("model", cpu, torch.float32) == torch.float32
+    assert resolve("bfloat16", cpu, torch.float32) == torch.bfloat16
+    monkeypatch.setenv(fastpath.KV_CACHE_ENV, "float32")
+    assert resolve("", cpu, torch.float32) == torch.float32
+    assert resolve("float16", cpu, torch.float32) == torch.float16  # a setting beats the variable
+    with pytest.raises(ValueError, match="float16"):
+        resolve("int4", cpu, torch.float32)
+
+    monkeypatch.setenv(fastpath.KV_CACHE_ENV, "model")
+    full = SlotEngine(tiny_model, stop_token_ids=())
+    monkeypatch.delenv(fastpath.KV_CACHE_ENV)
+    half = SlotEngine(tiny_model, stop_token_ids=())
+    if TEST_DEVICE == "cpu":
+        assert half.fast.kv_dtype == torch.float16 and half.cache.keys[0].dtype == torch.float16
+        assert half.column_bytes * 2 == full.column_bytes
+
+    assert KV_CACHE_SETTINGS == fastpath.KV_CACHE_SETTINGS
+    assert load_settings(env_file=None, environ={"KV_CACHE": "float32"}).kv_cache == "float32"
+    with pytest.raises(SettingsError, match="KV_CACHE"):
+        load_settings(env_file=None, environ={"KV_CACHE": "fp8"})
+    with pytest.raises(ModelLoadError, match="key/value cache") as raised:
+        load_model(ModelSettings(model="/nonexistent", kv_cache="fp8", for_queue=True))
+    assert raised.value.kind == "kv_cache" and raised.value.fields["value"] == "fp8"
 
 
 def test_bfloat16_logits_match_hugging_face_within_rounding() -> None:
@@ -111,7 +168,8 @@ def test_same_math_architectures_match_too(architecture: str) -> None:
         model = MistralForCausalLM(MistralConfig(sliding_window=None, **sizes)).eval()
         assert not supports(MistralForCausalLM(MistralConfig(sliding_window=64, **sizes)))
     model.to(TEST_DEVICE)
-    for want, got in hf_and_fast_logits(model, FastLlama(model), [[3, 4, 5, 6], [7, 8]], steps=3):
+    fast = FastLlama(model, kv_cache="model")
+    for want, got in hf_and_fast_logits(model, fast, [[3, 4, 5, 6], [7, 8]], steps=3):
         torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 

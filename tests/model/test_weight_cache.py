@@ -65,7 +65,11 @@ def entries(cache: Path) -> list[str]:
     return sorted(p.name for p in (cache / "runtime").iterdir() if not p.name.startswith("."))
 
 
-def test_a_warm_load_computes_what_the_cold_load_does(saved: Path, tmp_path: Path) -> None:
+def test_a_warm_load_computes_what_the_cold_load_does(
+    saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every forward's cache in the model's dtype: compared with Hugging Face's to the bit.
+    monkeypatch.setenv(fastpath.KV_CACHE_ENV, "model")
     adapter = save_adapter(saved, tmp_path / "lora", seed=1)
     settings = ModelSettings(
         model=str(saved), adapter=str(adapter), dtype="float32", cache_dir=str(tmp_path / "cache")
