@@ -7,10 +7,12 @@ The same examples as `training.evaluate` (its `heldout` and `perplexity`), score
 `model.fastpath.FastLlama` rather than the Hugging Face forward: first with every product in the
 runtime dtype (its key/value cache too), then with the cache in float16 and in bfloat16
 (`model.fastpath.resolve_kv_cache`: the bot's cache on a float32 CPU is float16), then with the
-int8 weights of `model.quant` in every product (however many rows:
-at run time only decoding's small products use them, so this is the worst case), with int8
-everywhere but the output projection, and (float32 only) with `w8a8` (every layer's gate/up
-product and the output projection in fbgemm's int8 with SmoothQuant, calibrated on
+int8 weights of `model.quant` in every product (however many rows: at run time only decoding's
+small products use them, so this is the worst case), with int8 everywhere but the output
+projection, with the output projection in `SmoothInt8` as the int8 weight cache holds it
+(`quant.smooth_head_runs`), then that with the bot's key/value cache (`ppl_as_the_bot`: every
+product as the bot's decoding runs its few rows), and (float32 only) with `w8a8` (every layer's
+gate/up product and the output projection in fbgemm's int8 with SmoothQuant, calibrated on
 `model/calibration.jsonl` as the weight cache is, the other products in half precision) and with
 `fp16` (every product in half precision).
 Figures, not tests: nothing here passes or fails.
@@ -30,7 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 
 from model import quant
-from model.fastpath import FastLlama, fast_weights
+from model.fastpath import FastLlama, Shape, fast_weights, int8_weights, smooth_head_weights
 from model.loading import LoadedModel, ModelSettings, bot_adapter, calibration_rows, load_model
 
 
@@ -77,6 +79,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ppl_kv_bfloat16": ("off", "bfloat16"),
         "ppl_int8": ("int8", "model"),
         "ppl_int8_but_head": ("int8", "model"),
+        "ppl_int8_smooth_head": ("int8", "model"),
+        "ppl_as_the_bot": ("int8", "auto"),
         "ppl_w8a8": ("w8a8", "model"),
         "ppl_fp16": ("fp16", "model"),
     }
@@ -87,7 +91,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             continue  # fbgemm's products take float32 activations only
         if scheme == "int8" and not quant.kernel_is_fast():
             continue  # unvectorised on this CPU: hours for every row of every example
-        fast = FastLlama(loaded.model, quantize=scheme, kv_cache=kv_cache)
+        if name in ("ppl_int8_smooth_head", "ppl_as_the_bot"):
+            fast = _smooth_head(loaded, kv_cache)
+        else:
+            fast = FastLlama(loaded.model, quantize=scheme, kv_cache=kv_cache)
         if scheme == "w8a8":  # calibrated as the weight cache's build does it
             rows = calibration_rows(loaded.tokenizer)
             fast.smooth_quantize(rows, fast_weights(loaded.model))
@@ -102,7 +109,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures[name] = perplexity(scored, held.examples, args.max_len, args.batch_size)
         figures[f"{name}_s"] = time.perf_counter() - started
     base = figures["ppl_runtime_dtype"]
-    for name in ("kv_float16", "kv_bfloat16", "int8", "int8_but_head", "w8a8", "fp16"):
+    for name in (
+        "kv_float16",
+        "kv_bfloat16",
+        "int8",
+        "int8_but_head",
+        "int8_smooth_head",
+        "as_the_bot",
+        "w8a8",
+        "fp16",
+    ):
         if f"ppl_{name}" in figures:
             figures[f"{name}_over_runtime"] = figures[f"ppl_{name}"] / base
     if args.json:
@@ -113,6 +129,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for key, value in figures.items():
             print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
     return figures
+
+
+def _smooth_head(loaded: LoadedModel, kv_cache: str) -> FastLlama:
+    """The int8 forward as the weight cache's build makes it where `quant.smooth_head_runs`:
+    the output projection in `quant.SmoothInt8`, calibrated on a plain forward."""
+    weights = fast_weights(loaded.model)
+    weights |= int8_weights(weights)
+    shape = Shape.of(loaded.model.config)
+    weights |= smooth_head_weights(weights, shape, calibration_rows(loaded.tokenizer))
+    return FastLlama.from_weights(weights, shape, quantize="int8", kv_cache=kv_cache)
 
 
 if __name__ == "__main__":

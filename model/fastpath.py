@@ -474,13 +474,25 @@ def int8_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return out
 
 
+def smooth_head_weights(
+    weights: Mapping[str, torch.Tensor], shape: Shape, rows: Sequence[Sequence[int]]
+) -> dict[str, torch.Tensor]:
+    """The output projection's `quant.SmoothInt8` (`lm_head.int8|scales|smooth`, what the int8
+    weight cache holds where `quant.smooth_head_runs`), calibrated on the token `rows` through
+    a plain forward over `weights`: every product and the key/value cache in the weights' own
+    dtype, so that the calibration depends on no setting the cache's key does not name."""
+    plain = FastLlama.from_weights(weights, shape, prepack=False, quantize="off", kv_cache="model")
+    return plain.smooth_quantize(rows, weights, head_only=True)
+
+
 def _int8_of(
     weights: Mapping[str, torch.Tensor], name: str, weight: torch.Tensor, scheme: str
 ) -> quant.Int8Weight | quant.SmoothInt8 | None:
     """The int8 copy of the product `name` (`weight`) under `scheme`: read from `weights` when
     they hold it (a weight cache), else made now (int8; `w8a8` needs a calibration first, see
-    `FastLlama.smooth_quantize`)."""
-    if scheme == "w8a8":
+    `FastLlama.smooth_quantize`). Under `int8` a product whose copy in `weights` is smoothed
+    (the output projection, `quant.smooth_head_runs`) gets that `quant.SmoothInt8`."""
+    if scheme == "w8a8" or (scheme == "int8" and f"{name}.smooth" in weights):
         if f"{name}.smooth" not in weights:
             return None
         return quant.SmoothInt8(*(weights[f"{name}.{part}"] for part in _INT8_PARTS))
@@ -690,7 +702,11 @@ class FastLlama:
         return _Linear(head, None, self.prepack, int8, half=half)
 
     def smooth_quantize(
-        self, rows: Sequence[Sequence[int]], weights: Mapping[str, torch.Tensor]
+        self,
+        rows: Sequence[Sequence[int]],
+        weights: Mapping[str, torch.Tensor],
+        *,
+        head_only: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Quantise every layer's gate/up product, and the output projection, to
         `quant.SmoothInt8`, smoothed for the activations the token `rows` (a calibration text)
@@ -700,12 +716,15 @@ class FastLlama:
         q/k/v and o were int8 and `down` float32: +1.7% held-out perplexity; `down` in int8 too,
         whose inputs have the widest outliers, +2.8%; README.) Returns the weight cache's tensors
         of the copies (`layers.{i}.gate_up.int8|scales|smooth`, `lm_head.…`). Needs float32
-        activations."""
+        activations.
+
+        `head_only`: the output projection alone, every other product left as it is (the `int8`
+        scheme's weight cache, `quant.smooth_head_runs`)."""
         named = {
             f"layers.{index}.{name}": linear
             for index, layer in enumerate(self.layers)
             for name, linear in zip(_LINEARS, layer.linears(), strict=True)
-            if name in _SMOOTHED
+            if name in _SMOOTHED and not head_only
         }
         named["lm_head"] = self.lm_head
         kept = {name: (linear.int8, linear.int8_limit) for name, linear in named.items()}
@@ -732,6 +751,8 @@ class FastLlama:
             tensors |= {f"{name}.{part}": t for part, t in zip(_INT8_PARTS, parts, strict=True)}
             if name == "lm_head":
                 linear.use_int8_for_every_row(weight)
+        if head_only:
+            return tensors
         for index, layer in enumerate(self.layers):  # the rest, and gate/up past 8 rows
             for name, linear in zip(_LINEARS, layer.linears(), strict=True):
                 linear.use_half(weights[f"layers.{index}.{name}"])

@@ -574,6 +574,10 @@ def _build_runtime(
     weights = fastpath.fast_weights(loaded.model)
     if scheme == "int8":
         weights |= fastpath.int8_weights(weights)
+        if quant.smooth_head_runs(dtype):  # the output projection in fbgemm's int8
+            shape = fastpath.Shape.of(loaded.model.config)
+            rows = calibration_rows(loaded.tokenizer)
+            weights |= fastpath.smooth_head_weights(weights, shape, rows)
     elif scheme == "w8a8":  # calibrated once here, then read from the cache
         shape = fastpath.Shape.of(loaded.model.config)
         # In the model's own precision throughout: the cache's calibration must not depend on
