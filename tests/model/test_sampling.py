@@ -3,8 +3,6 @@ a seeded take is the same whatever shares its batch; the noise is the hash it cl
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import torch
 from hypothesis import given
@@ -107,7 +105,9 @@ def test_the_noise_stays_finite_at_the_extremes_of_the_hash() -> None:
     assert torch.isfinite(-torch.log(-torch.log(extremes))).all()
 
 
-def _dense_penalty(logits: torch.Tensor, penalised: torch.Tensor, penalty: torch.Tensor) -> Any:
+def _dense_penalty(
+    logits: torch.Tensor, penalised: torch.Tensor, penalty: torch.Tensor
+) -> torch.Tensor:
     """The repetition penalty as CTRL and transformers write it, over every token."""
     factor = penalty[:, None]
     return torch.where(penalised, torch.where(logits > 0, logits / factor, logits * factor), logits)
@@ -122,9 +122,10 @@ def _dense_dry(scores: torch.Tensor, token: torch.Tensor, amount: torch.Tensor) 
 def test_the_repetition_penalty_touches_only_seen_tokens_and_matches_the_rule_to_the_bit(
     rows: int,
 ) -> None:
-    """The CPU sampler penalises only the seen tokens (a 32-row step spent 9.7 ms on every
-    token of the vocabulary): the scores must still be the rule's, to the bit, for penalties
-    above and below 1, and the logits the step's log-probabilities read stay untouched."""
+    """The CPU sampler penalises only the seen tokens (a draw of 32 rows over every token of
+    the vocabulary took 8.7 ms, 4.0 so): the scores must still be the rule's, to the bit, for
+    penalties above and below 1, and the logits the step's log-probabilities read stay
+    untouched."""
     gen = torch.Generator().manual_seed(rows)
     vocab = 5000
     logits = torch.randn(rows, vocab, generator=gen) * 4
