@@ -32,8 +32,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 
 from model import quant
-from model.fastpath import FastLlama, Shape, fast_weights, int8_weights, smooth_head_weights
-from model.loading import LoadedModel, ModelSettings, bot_adapter, calibration_rows, load_model
+from model.fastpath import FastLlama, Shape, fast_weights
+from model.loading import (
+    LoadedModel,
+    ModelSettings,
+    bot_adapter,
+    calibration_rows,
+    load_model,
+    runtime_weights,
+)
 
 
 class _Scored:
@@ -132,12 +139,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _smooth_head(loaded: LoadedModel, kv_cache: str) -> FastLlama:
-    """The int8 forward as the weight cache's build makes it where `quant.smooth_head_runs`:
-    the output projection in `quant.SmoothInt8`, calibrated on a plain forward."""
-    weights = fast_weights(loaded.model)
-    weights |= int8_weights(weights)
+    """The int8 forward as the weight cache's build makes it (`model.loading.runtime_weights`):
+    where `quant.smooth_head_runs`, the output projection in `quant.SmoothInt8`."""
+    weights = runtime_weights(loaded, "int8")
     shape = Shape.of(loaded.model.config)
-    weights |= smooth_head_weights(weights, shape, calibration_rows(loaded.tokenizer))
     return FastLlama.from_weights(weights, shape, quantize="int8", kv_cache=kv_cache)
 
 

@@ -475,15 +475,20 @@ def int8_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return out
 
 
-def smooth_head_weights(
-    weights: Mapping[str, torch.Tensor], shape: Shape, rows: Sequence[Sequence[int]]
+def smoothed_weights(
+    weights: Mapping[str, torch.Tensor],
+    shape: Shape,
+    rows: Sequence[Sequence[int]],
+    *,
+    head_only: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """The output projection's `quant.SmoothInt8` (`lm_head.int8|scales|smooth`, what the int8
-    weight cache holds where `quant.smooth_head_runs`), calibrated on the token `rows` through
-    a plain forward over `weights`: every product and the key/value cache in the weights' own
+    """The `quant.SmoothInt8` copies `FastLlama.smooth_quantize` makes of `weights` (every
+    layer's gate/up and the output projection; `head_only`: the projection alone, what the int8
+    weight cache holds where `quant.smooth_head_runs`), calibrated on the token `rows` through a
+    plain forward over `weights`: every product and the key/value cache in the weights' own
     dtype, so that the calibration depends on no setting the cache's key does not name."""
     plain = FastLlama.from_weights(weights, shape, prepack=False, quantize="off", kv_cache="model")
-    return plain.smooth_quantize(rows, weights, head_only=True)
+    return plain.smooth_quantize(rows, weights, head_only=head_only)
 
 
 def _int8_of(
@@ -493,9 +498,7 @@ def _int8_of(
     they hold it (a weight cache), else made now (int8; `w8a8` needs a calibration first, see
     `FastLlama.smooth_quantize`). Under `int8` a product whose copy in `weights` is smoothed
     (the output projection, `quant.smooth_head_runs`) gets that `quant.SmoothInt8`."""
-    if scheme == "w8a8" or (scheme == "int8" and f"{name}.smooth" in weights):
-        if f"{name}.smooth" not in weights:
-            return None
+    if scheme in ("w8a8", "int8") and f"{name}.smooth" in weights:
         return quant.SmoothInt8(*(weights[f"{name}.{part}"] for part in _INT8_PARTS))
     if scheme != "int8" or not quant.Int8Weight.fits(weight):
         return None  # a width the kernel cannot take keeps the weight's own products

@@ -556,6 +556,22 @@ def _libc() -> Any:
     return libc
 
 
+def runtime_weights(loaded: LoadedModel, scheme: str) -> dict[str, torch.Tensor]:
+    """The fast path's weights of `loaded` (a Hugging Face model, any adapter merged) as the
+    runtime weight cache holds them under the resolved `scheme`: with their int8 copies under
+    `int8`, the output projection's smoothed too where `quant.smooth_head_runs`; under `w8a8`
+    the `SmoothInt8` copies, calibrated on `model/calibration.jsonl`."""
+    weights = fastpath.fast_weights(loaded.model)
+    if scheme == "int8":
+        weights |= fastpath.int8_weights(weights)
+    head_only = scheme == "int8"
+    if scheme == "w8a8" or (head_only and quant.smooth_head_runs(loaded.dtype)):
+        shape = fastpath.Shape.of(loaded.model.config)
+        rows = calibration_rows(loaded.tokenizer)
+        weights |= fastpath.smoothed_weights(weights, shape, rows, head_only=head_only)
+    return weights
+
+
 def _build_runtime(
     settings: ModelSettings,
     device: torch.device,
@@ -571,22 +587,7 @@ def _build_runtime(
     loaded = _load_hugging_face(settings, device, dtype)
     if not fastpath.supports(loaded.model):
         return loaded
-    weights = fastpath.fast_weights(loaded.model)
-    if scheme == "int8":
-        weights |= fastpath.int8_weights(weights)
-        if quant.smooth_head_runs(dtype):  # the output projection in fbgemm's int8
-            shape = fastpath.Shape.of(loaded.model.config)
-            rows = calibration_rows(loaded.tokenizer)
-            weights |= fastpath.smooth_head_weights(weights, shape, rows)
-    elif scheme == "w8a8":  # calibrated once here, then read from the cache
-        shape = fastpath.Shape.of(loaded.model.config)
-        # In the model's own precision throughout: the cache's calibration must not depend on
-        # the key/value cache setting, which its key does not name.
-        plain = fastpath.FastLlama.from_weights(
-            weights, shape, prepack=False, quantize="off", kv_cache="model"
-        )
-        weights |= plain.smooth_quantize(calibration_rows(loaded.tokenizer), weights)
-        del plain
+    weights = runtime_weights(loaded, scheme)
     light = LightTokenizer.of(loaded.tokenizer)
     manifest = {
         "key": key,
