@@ -11,7 +11,8 @@ int8 weights of `model.quant` in every product (however many rows: at run time o
 small products use them, so this is the worst case), with int8 everywhere but the output
 projection, with the output projection in `SmoothInt8` as the int8 weight cache holds it
 (`quant.smooth_head_runs`), then that with the bot's key/value cache (`ppl_as_the_bot`: every
-product as the bot's decoding runs its few rows), and (float32 only) with `w8a8` (every layer's
+product as the bot's decoding runs its few rows; in `model.q8`'s kernel where it serves, and
+`ppl_as_the_bot_torch_kernel` in torch's), and (float32 only) with `w8a8` (every layer's
 gate/up product and the output projection in fbgemm's int8 with SmoothQuant, calibrated on
 `model/calibration.jsonl` as the weight cache is, the other products in half precision) and with
 `fp16` (every product in half precision).
@@ -24,6 +25,8 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 
-from model import quant
+from model import q8, quant
 from model.fastpath import FastLlama, Shape, fast_weights
 from model.loading import (
     LoadedModel,
@@ -88,6 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ppl_int8_but_head": ("int8", "model"),
         "ppl_int8_smooth_head": ("int8", "model"),
         "ppl_as_the_bot": ("int8", "auto"),
+        "ppl_as_the_bot_torch_kernel": ("int8", "auto"),
         "ppl_w8a8": ("w8a8", "model"),
         "ppl_fp16": ("fp16", "model"),
     }
@@ -98,10 +102,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             continue  # fbgemm's products take float32 activations only
         if scheme == "int8" and not quant.kernel_is_fast():
             continue  # unvectorised on this CPU: hours for every row of every example
-        if name in ("ppl_int8_smooth_head", "ppl_as_the_bot"):
-            fast = _smooth_head(loaded, kv_cache)
-        else:
-            fast = FastLlama(loaded.model, quantize=scheme, kv_cache=kv_cache)
+        with _torch_kernel(name.endswith("_torch_kernel")):
+            if name in ("ppl_int8_smooth_head", "ppl_as_the_bot", "ppl_as_the_bot_torch_kernel"):
+                fast = _smooth_head(loaded, kv_cache)
+            else:
+                fast = FastLlama(loaded.model, quantize=scheme, kv_cache=kv_cache)
         if scheme == "w8a8":  # calibrated as the weight cache's build does it
             rows = calibration_rows(loaded.tokenizer)
             fast.smooth_quantize(rows, fast_weights(loaded.model))
@@ -123,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "int8_but_head",
         "int8_smooth_head",
         "as_the_bot",
+        "as_the_bot_torch_kernel",
         "w8a8",
         "fp16",
     ):
@@ -136,6 +142,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for key, value in figures.items():
             print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
     return figures
+
+
+@contextmanager
+def _torch_kernel(wanted: bool) -> Iterator[None]:
+    """While building a forward: torch's int8 kernel instead of `model.q8`'s, when `wanted`
+    (`ppl_as_the_bot_torch_kernel`: the bot on a CPU without AVX-512 VNNI, or before it)."""
+    if not wanted:
+        yield
+        return
+    os.environ[q8.ENV_SWITCH] = "0"
+    q8.reset()
+    try:
+        yield
+    finally:
+        del os.environ[q8.ENV_SWITCH]
+        q8.reset()
 
 
 def _smooth_head(loaded: LoadedModel, kv_cache: str) -> FastLlama:

@@ -173,8 +173,8 @@ class Cache(Protocol):
     def write(
         self, layer: int, keys: torch.Tensor, values: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store a layer's new keys/values (in the forward's `kv_dtype`); return that layer's
-        keys/values to attend to."""
+        """Store a layer's new keys/values (in the runtime dtype: converted to the store's, the
+        forward's `kv_dtype`); return that layer's keys/values to attend to."""
         ...
 
     def advance(self, new: int) -> None:
@@ -309,6 +309,39 @@ class _Linear:
             out = self.int8(x)
             return out if self.bias is None else out + self.bias
         return self.product(x, self.bias)
+
+    def normed(
+        self,
+        hidden: torch.Tensor,
+        weight: torch.Tensor,
+        eps: float,
+        norm: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """`self(norm(hidden, weight))`, where `norm` is the RMSNorm before this product: inside
+        `model.q8`'s kernel (one call for RMSNorm's eight small operators) where it serves this
+        product at this many rows and the weight is float32."""
+        int8 = self.int8
+        if (
+            type(int8) is quant.Int8Weight
+            and int8.q8_scales is not None
+            and hidden.numel() <= self.int8_limit
+            and weight.dtype == torch.float32
+        ):
+            out = int8.normed(hidden, weight, eps)
+            return out if self.bias is None else out + self.bias
+        return self(norm(hidden, weight))
+
+    def added_to(self, hidden: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """`hidden + self(x)` (a residual connection), `x` in any floating dtype: the
+        attention's output arrives in the key/value cache's. A weight-only int8 product takes it
+        as it is (rounding it to bf16 itself: from float16 the same value as through float32)
+        and its bf16 result is added unwidened, the sum promoting it to `hidden`'s dtype: the
+        same values as `hidden + self(x.to(hidden.dtype))`, two operators fewer. Every other
+        product reads `x` in `hidden`'s dtype."""
+        int8 = self.int8
+        if type(int8) is quant.Int8Weight and x.numel() <= self.int8_limit and self.bias is None:
+            return hidden + int8.unwidened(x)
+        return hidden + self(x.to(hidden.dtype))
 
     def product(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         """`x @ weight.T (+ bias)` without any int8 copy: in half precision or the runtime
@@ -828,16 +861,16 @@ class FastLlama:
         # A decode step whose rows share prompts may attend in two passes (`model.cascade`).
         attend: Callable[..., torch.Tensor] | None = getattr(cache, "attend", None)
         for index, layer in enumerate(self.layers):
-            x = self._rms_norm(hidden, layer.ln_attn)
-            qkv = layer.qkv(x)
+            qkv = layer.qkv.normed(hidden, layer.ln_attn, self.eps, self._rms_norm)
             qk = qkv[..., : q_size + kv_size].view(batch, new, self.heads + self.kv_heads, -1)
             # rotate_half(qk) * sin, as Hugging Face's rotary embedding has it, is the halves
             # swapped (one roll) times sin with its first half negated (`_rope`): 3 ops, not 7.
             qk = torch.addcmul(qk * cos, qk.roll(self.head_dim // 2, -1), sin)
             q = qk[:, :, : self.heads]
-            k = qk[:, :, self.heads :].transpose(1, 2).to(self.kv_dtype)
+            # In the runtime dtype: the cache's store converts them to its own.
+            k = qk[:, :, self.heads :].transpose(1, 2)
             v = qkv[..., q_size + kv_size :].view(batch, new, self.kv_heads, -1).transpose(1, 2)
-            keys, values = cache.write(index, k, v.to(self.kv_dtype))
+            keys, values = cache.write(index, k, v)
             # The queries of one key/value head become extra query rows: [B, kv, groups*S, D].
             q = q.reshape(batch, new, self.kv_heads, self.groups, self.head_dim)
             q = q.permute(0, 2, 3, 1, 4).reshape(batch, self.kv_heads, self.groups * new, -1)
@@ -849,11 +882,11 @@ class FastLlama:
                     q, keys, values, attn_mask=attn_mask, scale=self.scale
                 )
             out = out.view(batch, self.kv_heads, self.groups, new, self.head_dim)
-            out = out.permute(0, 3, 1, 2, 4).reshape(batch, new, q_size).to(self.dtype)
-            hidden = hidden + layer.o(out)
-            x = self._rms_norm(hidden, layer.ln_mlp)
-            gate, up = layer.gate_up(x).chunk(2, dim=-1)
-            hidden = hidden + layer.down(F.silu(gate) * up)
+            out = out.permute(0, 3, 1, 2, 4).reshape(batch, new, q_size)  # in kv_dtype
+            hidden = layer.o.added_to(hidden, out)
+            gate_up = layer.gate_up.normed(hidden, layer.ln_mlp, self.eps, self._rms_norm)
+            gate, up = gate_up.chunk(2, dim=-1)
+            hidden = layer.down.added_to(hidden, F.silu(gate) * up)
         cache.advance(new)
         return hidden
 

@@ -142,8 +142,9 @@ class _StepView:
             k_buffer[:n, :, self.column] = keys[:, :, 0]
             v_buffer[:n, :, self.column] = values[:, :, 0]
         else:
-            k_buffer[self.rows, :, self.lengths] = keys[:, :, 0]
-            v_buffer[self.rows, :, self.lengths] = values[:, :, 0]
+            # An indexed write, unlike a slice's, takes only the buffer's own dtype.
+            k_buffer[self.rows, :, self.lengths] = keys[:, :, 0].to(k_buffer.dtype)
+            v_buffer[self.rows, :, self.lengths] = values[:, :, 0].to(v_buffer.dtype)
         return k_buffer[:n, :, : self.width], v_buffer[:n, :, : self.width]
 
     def advance(self, new: int) -> None:

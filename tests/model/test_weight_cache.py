@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import torch
 
-from model import fastpath, quant
+from model import fastpath, q8, quant
 from model.loading import (
     LoadedModel,
     ModelSettings,
@@ -321,10 +321,27 @@ def _at_odd_offset(tensor: torch.Tensor) -> torch.Tensor:
     return odd
 
 
-def test_int8_copies_moved_to_aligned_places_hand_back_the_mapped_ones(tiny_model: Any) -> None:
+@pytest.mark.parametrize("own_kernel", [False, True], ids=["torch's kernel", "model.q8's"])
+def test_int8_copies_moved_to_aligned_places_hand_back_the_mapped_ones(
+    tiny_model: Any, monkeypatch: pytest.MonkeyPatch, own_kernel: bool
+) -> None:
     """An int8 weight mapped at an odd offset is copied where torch's kernel can read it
     (`quant.Int8Weight`); the mapped pages are then handed back like a packed weight's, or the
-    cache's int8 weights would sit in memory twice (the shipped model's are some 130 MB)."""
+    cache's int8 weights would sit in memory twice (the shipped model's are some 130 MB).
+    `model.q8`'s kernel reads them where they are mapped: no copy, nothing handed back."""
+    if own_kernel and not q8._cpu_has_flags():
+        pytest.skip("this CPU lacks AVX-512 VNNI, which model.q8's kernel is built for")
+    if not own_kernel:
+        monkeypatch.setenv(q8.ENV_SWITCH, "0")
+    q8.reset()
+    try:
+        _check_int8_copies(tiny_model, own_kernel)
+    finally:
+        monkeypatch.delenv(q8.ENV_SWITCH, raising=False)
+        q8.reset()
+
+
+def _check_int8_copies(tiny_model: Any, own_kernel: bool) -> None:
     weights = fastpath.fast_weights(tiny_model)
     weights |= fastpath.int8_weights(weights)
     odd = {"layers.0.gate_up.int8", "lm_head.int8"}
@@ -336,9 +353,13 @@ def test_int8_copies_moved_to_aligned_places_hand_back_the_mapped_ones(tiny_mode
     )
     assert fast.quantize == "int8"
     ids = {t.data_ptr() for t in spent}
-    for name in odd:
-        assert weights[name].data_ptr() in ids
     assert weights["layers.0.qkv.int8"].data_ptr() not in ids  # read where it is mapped
-    for linear in (fast.layers[0].gate_up, fast.lm_head):
-        assert linear.int8 is not None and linear.int8.values.data_ptr() % 64 == 0
+    for name, linear in zip(sorted(odd), (fast.layers[0].gate_up, fast.lm_head), strict=True):
+        assert isinstance(linear.int8, quant.Int8Weight)
+        assert (linear.int8.q8_scales is not None) == own_kernel
+        mapped = weights[name].data_ptr()
+        if own_kernel:
+            assert mapped not in ids and linear.int8.values.data_ptr() == mapped
+        else:
+            assert mapped in ids and linear.int8.values.data_ptr() % 64 == 0
     torch.testing.assert_close(fast.layers[0].gate_up.int8.values, weights["layers.0.gate_up.int8"])

@@ -1,0 +1,197 @@
+"""The int8 products of a decode step on a CPU with AVX-512 VNNI, in a kernel of our own (`q8.c`).
+
+torch's int8 weight-only kernel (`torch._weight_int8pack_mm`), fbgemm's and oneDNN's int8 products
+all ran at 6-11 GB/s of weights on the 2-core AVX-512 CPU of session 25 for the shipped model's
+one-row products (17 at the output projection), where the machine reads 22: they are bound by
+their arithmetic, not by memory, and a decode step spent 11-14 ms in them. `q8.c` rounds the
+activations to int8 in blocks of 32 with a scale a block (as llama.cpp's Q8_0 does) and multiplies
+64 bytes a VNNI instruction: 15-20 GB/s at one row, about twice torch's kernel (README,
+Performance). The weights are `quant.Int8Weight`'s, unchanged: int8 with one scale per output row.
+
+The kernel is compiled from `q8.c` by the system's C compiler (`CC`, default `cc`) the first time
+it is needed, into the kernels folder of the cache (`$WRITERS_ROOM_CACHE/kernels`, else
+`~/.cache/writers-room/kernels`), named by a hash of the source, the flags and the compiler's
+version; later starts load it (a few milliseconds). It runs in torch's own OpenMP thread pool:
+torch loads its `libgomp.so.1` first, and the kernel, built with `-fopenmp`, binds to the library
+of that name already loaded. Where the CPU lacks AVX-512 VNNI, no compiler is found, the build
+fails or `WRITERS_ROOM_Q8=0` is set, `available()` is False (the reason in `unavailable_reason`)
+and `quant.Int8Weight` keeps torch's kernel. This module knows nothing of models: it multiplies a
+float32 matrix by an int8 one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+ENV_SWITCH = "WRITERS_ROOM_Q8"
+SOURCE = Path(__file__).with_name("q8.c")
+#: The instruction sets the kernel is compiled for (and the CPU must have).
+FLAGS = ("-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mfma")
+_CPU_FLAGS = ("avx512f", "avx512bw", "avx512vl", "avx512_vnni", "fma")
+#: The inputs the kernel reads at a time: a width it takes is a multiple of this.
+STEP = 64
+
+_lock = threading.Lock()
+_library: ctypes.CDLL | None = None
+_checked = False
+#: Why the kernel is not used, when it is not ("" before the first check, and when it is).
+unavailable_reason = ""
+
+
+def _switched_on() -> bool:
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _cpu_has_flags() -> bool:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            return all(flag in flags for flag in _CPU_FLAGS)
+    return False
+
+
+def kernel_dir() -> Path:
+    """Where built kernels are kept: `$WRITERS_ROOM_CACHE/kernels`, else the user's cache."""
+    env = os.environ.get("WRITERS_ROOM_CACHE")
+    root = Path(env) if env else Path.home() / ".cache" / "writers-room"
+    return root / "kernels"
+
+
+def available() -> bool:
+    """Whether the kernel runs here: the CPU has AVX-512 VNNI, a C compiler built it (or had
+    built it before) and the switch is on. The first call may take a second (the build)."""
+    return _load() is not None
+
+
+def _load() -> ctypes.CDLL | None:
+    global _library, _checked, unavailable_reason
+    if _checked:
+        return _library
+    with _lock:
+        if _checked:
+            return _library
+        try:
+            _library = _build_and_open()
+            unavailable_reason = ""
+        except _Unavailable as reason:
+            _library, unavailable_reason = None, str(reason)
+            log.info("the int8 kernel of our own is not used: %s", reason)
+        _checked = True
+        return _library
+
+
+def reset() -> None:
+    """Forget the last check (tests that change the environment)."""
+    global _library, _checked
+    with _lock:
+        _library, _checked = None, False
+
+
+class _Unavailable(Exception):
+    pass
+
+
+def _build_and_open() -> ctypes.CDLL:
+    if not _switched_on():
+        raise _Unavailable(f"{ENV_SWITCH}=0")
+    if not _cpu_has_flags():
+        raise _Unavailable("the CPU lacks AVX-512 VNNI")
+    compiler = shutil.which(os.environ.get("CC", "cc"))
+    if compiler is None:
+        raise _Unavailable("no C compiler (cc) found")
+    command = [compiler, "-O3", *FLAGS, "-fopenmp", "-shared", "-fPIC"]
+    try:
+        version = subprocess.run(
+            [compiler, "--version"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        raise _Unavailable(f"the C compiler does not run ({error})") from error
+    source = SOURCE.read_bytes()
+    key = hashlib.sha256(source + " ".join(command).encode() + version.encode()).hexdigest()
+    target = kernel_dir() / f"q8-{key[:16]}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as folder:
+            built = Path(folder) / target.name
+            result = subprocess.run(
+                [*command, "-o", str(built), str(SOURCE)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if result.returncode != 0:
+                tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+                raise _Unavailable(f"the build failed: {' '.join(tail)}")
+            os.replace(built, target)  # whole, or not at all, under concurrent starts
+    library = ctypes.CDLL(str(target))
+    function = library.wr_q8_matmul
+    function.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_float,
+    ]
+    function.restype = ctypes.c_int
+    return library
+
+
+def fits(values: torch.Tensor) -> bool:
+    """Whether the kernel takes an int8 weight `[out, in]`: `in` a multiple of `STEP`,
+    contiguous rows."""
+    return values.dim() == 2 and values.shape[1] % STEP == 0 and values.is_contiguous()
+
+
+def matmul(
+    x: torch.Tensor,
+    values: torch.Tensor,
+    scales: torch.Tensor,
+    norm: torch.Tensor | None = None,
+    eps: float = 0.0,
+) -> torch.Tensor:
+    """`x @ (values * scales[:, None]).T` in float32, for `x` `[..., in]` (any floating dtype,
+    read as float32), `values` int8 `[out, in]` (`fits`), `scales` float32 `[out]`, contiguous.
+    With `norm` (float32 `[in]`), `rms_norm(x, norm, eps) @ ...`: the RMSNorm that precedes a
+    Llama layer's q/k/v and gate/up products, computed as the kernel reads its input (one call
+    instead of RMSNorm's eight small operators). The activations are rounded to int8 in blocks of
+    32 inside the kernel. Only where `available()`."""
+    library = _load()
+    assert library is not None, "the int8 kernel is not available here"
+    flat = x.reshape(-1, x.shape[-1])
+    if flat.dtype != torch.float32 or not flat.is_contiguous():
+        flat = flat.to(torch.float32).contiguous()
+    rows, width = flat.shape
+    out = torch.empty((rows, values.shape[0]), dtype=torch.float32)
+    if library.wr_q8_matmul(
+        flat.data_ptr(),
+        rows,
+        width,
+        values.data_ptr(),
+        scales.data_ptr(),
+        values.shape[0],
+        out.data_ptr(),
+        None if norm is None else norm.data_ptr(),
+        eps,
+    ):
+        raise MemoryError("the int8 kernel could not allocate its scratch memory")
+    return out.view(*x.shape[:-1], values.shape[0])

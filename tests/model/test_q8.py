@@ -1,0 +1,160 @@
+"""`model.q8`: the int8 kernel of our own for a decode step's products on a CPU with AVX-512
+VNNI. Its products must be what rounding the activations to int8 in blocks of 32 gives (an
+emulation in torch, to float32's rounding of the sums), at every row count the engine sends (one
+take to a room's many), and the bot must fall back to torch's kernel, saying why, where the
+kernel cannot be built or run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from model import q8, quant
+
+needs_vnni = pytest.mark.skipif(
+    not q8._cpu_has_flags(), reason="this CPU lacks AVX-512 VNNI, which the kernel is built for"
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Each test builds (or finds) the kernel under its own cache folder and environment."""
+    monkeypatch.setenv("WRITERS_ROOM_CACHE", str(tmp_path))
+    q8.reset()
+    yield
+    q8.reset()
+
+
+def emulated(x: torch.Tensor, values: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """The kernel's arithmetic in torch: activations rounded (half to even) to int8 in blocks
+    of 32 with the scale amax/127, exact integer sums, float64 from there."""
+    rows, width = x.shape
+    blocks = x.double().view(rows, width // 32, 32)
+    peak = blocks.abs().amax(-1, keepdim=True).float()  # the kernel's float32 arithmetic
+    inverse = torch.where(peak > 0, 127.0 / peak, torch.zeros_like(peak))
+    q = torch.round(blocks.float() * inverse).clamp(-127, 127)
+    sums = torch.einsum("rbk,nbk->rnb", q.double(), values.double().view(-1, width // 32, 32))
+    return (sums * (peak.double() / 127).squeeze(-1)[:, None, :]).sum(-1) * scales.double()
+
+
+@needs_vnni
+@pytest.mark.parametrize("width", [64, 576, 1536])
+@pytest.mark.parametrize("rows", [1, 2, 3, 8, 9, 17])
+def test_the_product_is_the_blockwise_rounded_one(width: int, rows: int) -> None:
+    """Row counts on both sides of the kernel's block of 8; widths of the shipped model."""
+    torch.manual_seed(width + rows)
+    weight = torch.randn(96, width) * torch.linspace(0.01, 1, 96)[:, None]
+    int8 = quant.Int8Weight.of(weight)
+    x = torch.randn(rows, width) * 3
+    x[0, :40] *= 50  # an outlier block, and one that straddles two
+    assert int8.q8_scales is not None  # the kernel serves this weight
+    got = int8(x)
+    want = emulated(x, int8.values, int8.scales)
+    assert got.dtype == torch.float32 and got.shape == (rows, 96)
+    torch.testing.assert_close(got.double(), want, rtol=2e-5, atol=2e-5 * float(want.abs().max()))
+    exact = x.double() @ int8.dequantised().double().T
+    # And near the exact product: int8 blocks lose about 0.5% (relative, in norm).
+    assert float((got.double() - exact).norm() / exact.norm()) < 0.01
+
+
+@needs_vnni
+def test_zero_blocks_views_half_precision_and_one_or_two_threads_agree() -> None:
+    torch.manual_seed(3)
+    int8 = quant.Int8Weight.of(torch.randn(64, 128))
+    x = torch.randn(4, 128)
+    x[1] = 0  # every block's scale 0: no division by zero, a zero row out
+    x[2, 64:] = 0
+    want = emulated(x, int8.values, int8.scales).float()
+    assert torch.equal(int8(x)[1], torch.zeros(64))
+    torch.testing.assert_close(int8(x.t().contiguous().t()), int8(x), rtol=0, atol=0)
+    half = x.half()
+    torch.testing.assert_close(
+        int8(half), emulated(half.float(), int8.values, int8.scales).float(), rtol=2e-5, atol=1e-4
+    )
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = int8(x)
+        torch.set_num_threads(2)
+        two = int8(x)
+    finally:
+        torch.set_num_threads(threads)
+    torch.testing.assert_close(one, two, rtol=0, atol=0)
+    torch.testing.assert_close(one, want, rtol=2e-5, atol=1e-4)
+
+
+@needs_vnni
+def test_the_kernel_is_built_once_into_the_cache_and_found_there(tmp_path: Path) -> None:
+    assert q8.available()
+    (built,) = (tmp_path / "kernels").glob("q8-*.so")
+    made = built.stat().st_mtime_ns
+    q8.reset()
+    assert q8.available() and built.stat().st_mtime_ns == made  # loaded, not rebuilt
+
+
+@pytest.mark.parametrize(
+    ("environment", "reason"),
+    [
+        ({q8.ENV_SWITCH: "0"}, "WRITERS_ROOM_Q8=0"),
+        ({"CC": "/nonexistent/cc"}, "no C compiler"),
+        ({"CC": "false"}, "the C compiler does not run"),
+    ],
+)
+def test_without_the_kernel_torchs_serves_and_the_reason_is_kept(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], reason: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    if not q8._cpu_has_flags() and q8.ENV_SWITCH not in environment:
+        reason = "the CPU lacks AVX-512 VNNI"  # checked before the compiler
+    assert not q8.available() and reason in q8.unavailable_reason
+    torch.manual_seed(4)
+    int8 = quant.Int8Weight.of(torch.randn(32, 64))
+    assert int8.q8_scales is None and int8.rows_faster == 4
+    x = torch.randn(2, 64)
+    exact = x @ int8.dequantised().T
+    assert float((int8(x) - exact).abs().max()) < 0.01 * float(exact.abs().max())
+
+
+@needs_vnni
+def test_a_failed_build_says_what_the_compiler_said(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.c"
+    broken.write_text("this is not C\n")
+    monkeypatch.setattr(q8, "SOURCE", broken)
+    assert not q8.available() and q8.unavailable_reason.startswith("the build failed")
+    assert not list((tmp_path / "kernels").glob("*.so"))  # nothing half-written left
+
+
+@needs_vnni
+def test_widths_it_cannot_take_and_bf16_weights_keep_torchs_kernel() -> None:
+    torch.manual_seed(5)
+    narrow = quant.Int8Weight.of(torch.randn(32, 48))  # 48: not a multiple of 64
+    bf16 = quant.Int8Weight.of(torch.randn(32, 64).bfloat16())  # a bf16 model's scales
+    assert narrow.q8_scales is None and bf16.q8_scales is None
+    assert quant.Int8Weight.of(torch.randn(32, 64)).q8_scales is not None
+
+
+@needs_vnni
+@pytest.mark.parametrize("rows", [1, 4, 11])
+def test_the_rms_norm_inside_the_kernel_is_llamas(rows: int) -> None:
+    """The RMSNorm before q/k/v and gate/up, computed as the kernel reads its input, is the
+    float32 one Llama runs (within float32's rounding: a value near a rounding boundary of the
+    int8 blocks may round the other way, so the products agree to far below that rounding)."""
+    torch.manual_seed(6 + rows)
+    int8 = quant.Int8Weight.of(torch.randn(80, 576) * 0.05)
+    x = torch.randn(rows, 576) * 4
+    x[:, 7] = 300  # an outlier channel, as Llama's residual stream has
+    norm = torch.rand(576) * 2
+    normed = torch.nn.functional.rms_norm(x, (576,), norm, 1e-5)
+    got = int8.normed(x, norm, 1e-5)
+    want = emulated(normed, int8.values, int8.scales)
+    assert float((got.double() - want).norm() / want.norm()) < 1e-4
+    exact = normed.double() @ int8.dequantised().double().T
+    # The outlier's block of 32 is rounded in steps of its size: about 1% in all, not 0.5%.
+    assert float((got.double() - exact).norm() / exact.norm()) < 0.02
+    assert not torch.allclose(got, int8(x), rtol=0.1)  # the norm did run
