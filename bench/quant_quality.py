@@ -11,8 +11,8 @@ int8 weights of `model.quant` in every product (however many rows: at run time o
 small products use them, so this is the worst case), with int8 everywhere but the output
 projection, with the output projection in `SmoothInt8` as the int8 weight cache holds it
 (`quant.smooth_head_runs`), then that with the bot's key/value cache (`ppl_as_the_bot`: every
-product as the bot's decoding runs its few rows; in `model.q8`'s kernel where it serves, and
-`ppl_as_the_bot_torch_kernel` in torch's), and (float32 only) with `w8a8` (every layer's
+product as the bot's decoding runs its few rows: in our int8 kernel, `model.kernels`, where it
+serves, and `ppl_as_the_bot_torch_kernel` in torch's), and (float32 only) with `w8a8` (every layer's
 gate/up product and the output projection in fbgemm's int8 with SmoothQuant, calibrated on
 `model/calibration.jsonl` as the weight cache is, the other products in half precision) and with
 `fp16` (every product in half precision).
@@ -34,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 
-from model import q8, quant
+from model import kernels, quant
 from model.fastpath import FastLlama, Shape, fast_weights
 from model.loading import (
     LoadedModel,
@@ -146,18 +146,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 @contextmanager
 def _torch_kernel(wanted: bool) -> Iterator[None]:
-    """While building a forward: torch's int8 kernel instead of `model.q8`'s, when `wanted`
-    (`ppl_as_the_bot_torch_kernel`: the bot on a CPU without AVX-512 VNNI, or before it)."""
+    """While building a forward: torch's int8 kernel instead of ours (`model.kernels`), when
+    `wanted` (`ppl_as_the_bot_torch_kernel`: the bot on a CPU without AVX-512 VNNI, or before
+    it)."""
     if not wanted:
         yield
         return
-    os.environ[q8.ENV_SWITCH] = "0"
-    q8.reset()
+    os.environ[kernels.ENV_SWITCH] = "0"
+    kernels.reset()
     try:
         yield
     finally:
-        del os.environ[q8.ENV_SWITCH]
-        q8.reset()
+        del os.environ[kernels.ENV_SWITCH]
+        kernels.reset()
 
 
 def _smooth_head(loaded: LoadedModel, kv_cache: str) -> FastLlama:

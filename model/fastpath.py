@@ -44,7 +44,7 @@ from typing import Any, Protocol, TypeVar
 import torch
 from torch.nn import functional as F
 
-from model import quant
+from model import kernels, quant
 
 ENV_SWITCH = "WRITERS_ROOM_FASTPATH"
 #: The environment's setting of the key/value cache's precision (`resolve_kv_cache`).
@@ -318,8 +318,8 @@ class _Linear:
         norm: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     ) -> torch.Tensor:
         """`self(norm(hidden, weight))`, where `norm` is the RMSNorm before this product: inside
-        `model.q8`'s kernel (one call for RMSNorm's eight small operators) where it serves this
-        product at this many rows and the weight is float32."""
+        our int8 kernel (`model.kernels`: one call for RMSNorm's eight small operators) where it
+        serves this product at this many rows and the weight is float32."""
         int8 = self.int8
         if (
             type(int8) is quant.Int8Weight
@@ -860,6 +860,16 @@ class FastLlama:
         kv_size = self.kv_heads * self.head_dim
         # A decode step whose rows share prompts may attend in two passes (`model.cascade`).
         attend: Callable[..., torch.Tensor] | None = getattr(cache, "attend", None)
+        # A decode step with nothing to mask, over a float16 cache on a CPU, may attend in our
+        # own kernel (`kernels.attend`: torch's spent most of its 60-80 µs a layer in its call).
+        own_attention = (
+            new == 1
+            and attn_mask is None
+            and attend is None
+            and self.kv_dtype == torch.float16
+            and self.device.type == "cpu"
+            and kernels.available()
+        )
         for index, layer in enumerate(self.layers):
             qkv = layer.qkv.normed(hidden, layer.ln_attn, self.eps, self._rms_norm)
             qk = qkv[..., : q_size + kv_size].view(batch, new, self.heads + self.kv_heads, -1)
@@ -874,15 +884,18 @@ class FastLlama:
             # The queries of one key/value head become extra query rows: [B, kv, groups*S, D].
             q = q.reshape(batch, new, self.kv_heads, self.groups, self.head_dim)
             q = q.permute(0, 2, 3, 1, 4).reshape(batch, self.kv_heads, self.groups * new, -1)
-            q = q.to(self.kv_dtype)
-            if attend is not None:
-                out = attend(index, q, self.scale)
+            if index == 0 and own_attention:  # the same layout in every layer
+                own_attention = kernels.attends(q, keys)
+            if own_attention:
+                out = kernels.attend(q, keys, values, self.scale)  # float32
+            elif attend is not None:
+                out = attend(index, q.to(self.kv_dtype), self.scale)
             else:
                 out = F.scaled_dot_product_attention(
-                    q, keys, values, attn_mask=attn_mask, scale=self.scale
+                    q.to(self.kv_dtype), keys, values, attn_mask=attn_mask, scale=self.scale
                 )
             out = out.view(batch, self.kv_heads, self.groups, new, self.head_dim)
-            out = out.permute(0, 3, 1, 2, 4).reshape(batch, new, q_size)  # in kv_dtype
+            out = out.permute(0, 3, 1, 2, 4).reshape(batch, new, q_size)  # kv_dtype or float32
             hidden = layer.o.added_to(hidden, out)
             gate_up = layer.gate_up.normed(hidden, layer.ln_mlp, self.eps, self._rms_norm)
             gate, up = gate_up.chunk(2, dim=-1)

@@ -49,7 +49,7 @@ from typing import Any
 
 import torch
 
-from model import q8
+from model import kernels
 
 ENV_SWITCH = "WRITERS_ROOM_QUANTIZE"
 SCHEMES = ("auto", "int8", "w8a8", "fp16", "off")
@@ -202,13 +202,13 @@ class Int8Weight:
     values: torch.Tensor  # [out, in] int8
     scales: torch.Tensor  # [out]
     kernel_scales: torch.Tensor = field(init=False, repr=False, compare=False)
-    #: The float32 scales `model.q8`'s kernel reads, where it serves this weight (float32
-    #: scales, a width it takes, a CPU it runs on); None where torch's kernel does.
+    #: The float32 scales our int8 kernel (`model.kernels`) reads, where it serves this weight
+    #: (float32 scales, a width it takes, a CPU it runs on); None where torch's kernel does.
     q8_scales: torch.Tensor | None = field(init=False, repr=False, compare=False)
     #: Rows up to which the int8 product beat oneDNN's packed bf16 one (torch's kernel: the
     #: shipped model's shapes, two threads, this project's CPU: 1 row 7.6 ms against 9.8 for
     #: every matrix of a step, 4 rows 9.6 against 11.2, 6 rows 16.1 against 11.4), or packed
-    #: float32 (`model.q8`'s: `Q8_ROWS_FASTER`).
+    #: float32 (ours, `model.kernels`: `Q8_ROWS_FASTER`).
     rows_faster: int = field(init=False, repr=False, compare=False)
 
     @classmethod
@@ -220,7 +220,9 @@ class Int8Weight:
         return cls(values.to(torch.int8), scales.to(dtype or weight.dtype))
 
     def __post_init__(self) -> None:
-        own = self.scales.dtype == torch.float32 and q8.fits(self.values) and q8.available()
+        own = (
+            self.scales.dtype == torch.float32 and kernels.fits(self.values) and kernels.available()
+        )
         object.__setattr__(self, "q8_scales", self.scales.contiguous() if own else None)
         object.__setattr__(self, "rows_faster", Q8_ROWS_FASTER if own else 4)
         wide = self.scales.dtype == torch.float32
@@ -230,25 +232,24 @@ class Int8Weight:
         if not own and self.values.data_ptr() % _ALIGNMENT:
             # torch 2.13's kernel reads the weight with aligned vector loads when it takes
             # several rows of bf16: a weight cache's int8 copy, mapped from its file at an
-            # offset of 24, crashed the process (a segmentation fault) at four rows. `model.q8`
+            # offset of 24, crashed the process (a segmentation fault) at four rows. `model.kernels`
             # (every product where it serves) reads unaligned rows.
             object.__setattr__(self, "values", _aligned(self.values))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """`x @ dequantised.T` for `x` `[..., in]` in the scales' dtype: through `model.q8`'s
-        kernel where it serves (`q8_scales`), else torch's, float32 activations rounded to bf16
-        for it and the result widened back."""
+        """`x @ dequantised.T` for `x` `[..., in]` in the scales' dtype: through our int8 kernel
+        (`model.kernels`) where it serves (`q8_scales`), else torch's, float32 activations
+        rounded to bf16 for it and the result widened back."""
         out = self.unwidened(x)
         return out.float() if x.dtype == torch.float32 else out
 
     def unwidened(self, x: torch.Tensor) -> torch.Tensor:
-        """`x @ dequantised.T` in the kernel's dtype (`kernel_scales`'; float32 from
-        `model.q8`'s), for `x` `[..., in]` in any floating dtype, rounded to the kernel's for the
-        product. A sum with a float32 tensor
-        promotes the result to float32 with the same values as widening it first, one operator
-        fewer (`fastpath._Linear.added_to`)."""
+        """`x @ dequantised.T` in the kernel's dtype (`kernel_scales`'; float32 from ours,
+        `model.kernels`), for `x` `[..., in]` in any floating dtype, rounded to the kernel's for
+        the product. A sum with a float32 tensor promotes the result to float32 with the same
+        values as widening it first, one operator fewer (`fastpath._Linear.added_to`)."""
         if self.q8_scales is not None:
-            return q8.matmul(x, self.values, self.q8_scales)  # float32, from any dtype
+            return kernels.matmul_q8(x, self.values, self.q8_scales)  # float32, from any dtype
         # Contiguous rows: the kernel takes a row to start `in` values after the last; `to`
         # keeps a view's strides.
         flat = x.reshape(-1, x.shape[-1])
@@ -258,10 +259,10 @@ class Int8Weight:
         return out.view(*x.shape[:-1], out.shape[-1])
 
     def normed(self, x: torch.Tensor, norm: torch.Tensor, eps: float) -> torch.Tensor:
-        """`self(rms_norm(x, norm, eps))` in float32, the RMSNorm computed inside `model.q8`'s
-        kernel: only where it serves (`q8_scales`), `norm` float32."""
+        """`self(rms_norm(x, norm, eps))` in float32, the RMSNorm computed inside our int8 kernel
+        (`model.kernels`): only where it serves (`q8_scales`), `norm` float32."""
         assert self.q8_scales is not None
-        return q8.matmul(x, self.values, self.q8_scales, norm, eps)
+        return kernels.matmul_q8(x, self.values, self.q8_scales, norm, eps)
 
     @staticmethod
     def fits(weight: torch.Tensor) -> bool:
@@ -272,11 +273,13 @@ class Int8Weight:
 
     def dequantised(self) -> torch.Tensor:
         """The weight as the products see it, in the scales' dtype (for checks; with float32
-        activations torch's kernel rounds the scales to bf16 too, `model.q8`'s does not)."""
+        activations torch's kernel rounds the scales to bf16 too, ours, `model.kernels`, does
+        not)."""
         return (self.values.float() * self.scales.float()[:, None]).to(self.scales.dtype)
 
 
-#: Rows up to which `model.q8`'s kernel beat oneDNN's packed float32 products (see README).
+#: Rows up to which our int8 kernel (`model.kernels`) beat oneDNN's packed float32 products
+#: (README, Performance, "Session 25").
 Q8_ROWS_FASTER = 24
 #: The alignment, in bytes, of a tensor torch allocates on a CPU (its own allocator's).
 _ALIGNMENT = 64

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from model import fastpath, q8, quant
+from model import fastpath, kernels, quant
 from model.fastpath import FastLlama
 from model.loading import ModelLoadError, ModelSettings, load_model, runtime_dir, runtime_key
 
@@ -28,12 +28,12 @@ def avx512(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def torch_kernel(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """torch's int8 kernel rather than `model.q8`'s, as on a CPU without AVX-512 VNNI."""
-    monkeypatch.setenv(q8.ENV_SWITCH, "0")
-    q8.reset()
+    """torch's int8 kernel rather than ours (`model.kernels`), as on a CPU without AVX-512 VNNI."""
+    monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    kernels.reset()
     yield
-    monkeypatch.delenv(q8.ENV_SWITCH)
-    q8.reset()
+    monkeypatch.delenv(kernels.ENV_SWITCH)
+    kernels.reset()
 
 
 def test_a_weight_rounds_to_within_half_a_step_of_its_row() -> None:
@@ -46,14 +46,14 @@ def test_a_weight_rounds_to_within_half_a_step_of_its_row() -> None:
     assert bool(((int8.dequantised() - weight).abs() <= step / 2 + 1e-6).all())
     x = torch.randn(3, 64)
     exact = x @ int8.dequantised().T
-    # Within the activations' rounding: to bf16 (torch's kernel) or in int8 blocks (`model.q8`).
+    # Within the activations' rounding: to bf16 (torch's kernel) or to int8 blocks (ours).
     assert float((int8(x) - exact).abs().max()) < 0.01 * float(exact.abs().max())
 
 
 def test_float32_activations_reach_the_kernel_in_bf16_and_come_back_in_float32(
     monkeypatch: pytest.MonkeyPatch, torch_kernel: None
 ) -> None:
-    """torch's kernel (where `model.q8`'s does not serve) runs a scalar loop on float32
+    """torch's kernel (where ours (`model.kernels`) does not serve) runs a scalar loop on float32
     activations (9x slower than a plain float32 product on an AVX-512 CPU without native bf16: a
     room's decode step 97 ms against 43), so they are rounded to bf16 for it; the product stays
     within that rounding of the exact one."""
@@ -157,8 +157,8 @@ def test_decoding_uses_int8_and_stays_close_while_a_prefill_keeps_the_weights(
         assert plain.quantize == "off" and int8.quantize == "int8"
         assert all(linear.int8 is None for linear in plain.layers[0].linears())
         assert all(linear.int8 is not None for linear in int8.layers[0].linears())
-        # More rows than the int8 products take (4 with torch's kernel, 24 with `model.q8`'s):
-        # the prefill is the weights' own.
+        # More rows than the int8 products take (4 with torch's kernel, 24 with ours,
+        # `model.kernels`): the prefill is the weights' own.
         long = PROMPT * 5
         linear = int8.layers[0].qkv
         assert linear.int8 is not None and len(long) > linear.int8.rows_faster

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import torch
 
-from model import fastpath, q8, quant
+from model import fastpath, kernels, quant
 from model.loading import (
     LoadedModel,
     ModelSettings,
@@ -321,24 +321,25 @@ def _at_odd_offset(tensor: torch.Tensor) -> torch.Tensor:
     return odd
 
 
-@pytest.mark.parametrize("own_kernel", [False, True], ids=["torch's kernel", "model.q8's"])
+@pytest.mark.parametrize("own_kernel", [False, True], ids=["torch's kernel", "our kernel"])
 def test_int8_copies_moved_to_aligned_places_hand_back_the_mapped_ones(
     tiny_model: Any, monkeypatch: pytest.MonkeyPatch, own_kernel: bool
 ) -> None:
     """An int8 weight mapped at an odd offset is copied where torch's kernel can read it
     (`quant.Int8Weight`); the mapped pages are then handed back like a packed weight's, or the
     cache's int8 weights would sit in memory twice (the shipped model's are some 130 MB).
-    `model.q8`'s kernel reads them where they are mapped: no copy, nothing handed back."""
-    if own_kernel and not q8._cpu_has_flags():
-        pytest.skip("this CPU lacks AVX-512 VNNI, which model.q8's kernel is built for")
+    Our int8 kernel (`model.kernels`) reads them where they are mapped: no copy, nothing handed
+    back."""
+    if own_kernel and not kernels._cpu_has_flags():
+        pytest.skip("this CPU lacks AVX-512 VNNI, which our int8 kernel is built for")
     if not own_kernel:
-        monkeypatch.setenv(q8.ENV_SWITCH, "0")
-    q8.reset()
+        monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    kernels.reset()
     try:
         _check_int8_copies(tiny_model, own_kernel)
     finally:
-        monkeypatch.delenv(q8.ENV_SWITCH, raising=False)
-        q8.reset()
+        monkeypatch.delenv(kernels.ENV_SWITCH, raising=False)
+        kernels.reset()
 
 
 def _check_int8_copies(tiny_model: Any, own_kernel: bool) -> None:

@@ -1,22 +1,30 @@
-"""The int8 products of a decode step on a CPU with AVX-512 VNNI, in a kernel of our own (`q8.c`).
+"""Kernels of our own for a decode step on a CPU with AVX-512 VNNI (`kernels.c`): the int8
+products of the fast path's layers, and attention over a float16 key/value cache.
 
-torch's int8 weight-only kernel (`torch._weight_int8pack_mm`), fbgemm's and oneDNN's int8 products
-all ran at 6-11 GB/s of weights on the 2-core AVX-512 CPU of session 25 for the shipped model's
-one-row products (17 at the output projection), where the machine reads 22: they are bound by
-their arithmetic, not by memory, and a decode step spent 11-14 ms in them. `q8.c` rounds the
-activations to int8 in blocks of 32 with a scale a block (as llama.cpp's Q8_0 does) and multiplies
-64 bytes a VNNI instruction: 15-20 GB/s at one row, about twice torch's kernel (README,
-Performance). The weights are `quant.Int8Weight`'s, unchanged: int8 with one scale per output row.
+**int8 products** (`matmul_q8`). torch's int8 weight-only kernel (`torch._weight_int8pack_mm`),
+fbgemm's and oneDNN's int8 products all ran at 6-11 GB/s of weights on the 2-core AVX-512 CPU of
+session 25 for the shipped model's one-row products (17 at the output projection), where the
+machine reads 22: bound by their arithmetic, not by memory; a decode step spent 9-14 ms in them.
+Ours rounds the activations to int8 in blocks of 32 with a scale a block (as llama.cpp's Q8_0
+does) and multiplies 64 bytes a VNNI instruction: 15-20 GB/s at one row, about twice torch's
+kernel, and ahead of oneDNN's packed float32 up to 24 rows. The weights are `quant.Int8Weight`'s,
+unchanged: int8 with one scale per output row. It can compute the RMSNorm before the product
+as it reads its input (`norm`): one call for RMSNorm's eight small operators.
 
-The kernel is compiled from `q8.c` by the system's C compiler (`CC`, default `cc`) the first time
-it is needed, into the kernels folder of the cache (`$WRITERS_ROOM_CACHE/kernels`, else
+**Attention** (`attend`): one new token per row over a float16 cache, the query heads of a
+key/value head together, scores and sums in float32 (a vectorised exponential of our own). At
+one row of 450 columns, where torch's `scaled_dot_product_attention` on float16 took about 60-80
+µs a layer, mostly the cost of its call.
+
+The kernels are compiled from `kernels.c` by the system's C compiler (`CC`, default `cc`) the first
+time they are needed, into the kernels folder of the cache (`$WRITERS_ROOM_CACHE/kernels`, else
 `~/.cache/writers-room/kernels`), named by a hash of the source, the flags and the compiler's
-version; later starts load it (a few milliseconds). It runs in torch's own OpenMP thread pool:
-torch loads its `libgomp.so.1` first, and the kernel, built with `-fopenmp`, binds to the library
-of that name already loaded. Where the CPU lacks AVX-512 VNNI, no compiler is found, the build
-fails or `WRITERS_ROOM_Q8=0` is set, `available()` is False (the reason in `unavailable_reason`)
-and `quant.Int8Weight` keeps torch's kernel. This module knows nothing of models: it multiplies a
-float32 matrix by an int8 one.
+version; later starts load them (a few milliseconds). They run in torch's own OpenMP thread
+pool: torch loads its `libgomp.so.1` first, and the library, built with `-fopenmp`, binds to the
+one of that name already loaded. Where the CPU lacks AVX-512 VNNI, no compiler is found, the
+build fails or `WRITERS_ROOM_KERNELS=0` is set, `available()` is False (the reason in
+`unavailable_reason`) and torch's operators serve. This module knows nothing of models: it
+multiplies matrices and attends.
 """
 
 from __future__ import annotations
@@ -35,8 +43,8 @@ import torch
 
 log = logging.getLogger(__name__)
 
-ENV_SWITCH = "WRITERS_ROOM_Q8"
-SOURCE = Path(__file__).with_name("q8.c")
+ENV_SWITCH = "WRITERS_ROOM_KERNELS"
+SOURCE = Path(__file__).with_name("kernels.c")
 #: The instruction sets the kernel is compiled for (and the CPU must have).
 FLAGS = ("-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mfma")
 _CPU_FLAGS = ("avx512f", "avx512bw", "avx512vl", "avx512_vnni", "fma")
@@ -74,8 +82,8 @@ def kernel_dir() -> Path:
 
 
 def available() -> bool:
-    """Whether the kernel runs here: the CPU has AVX-512 VNNI, a C compiler built it (or had
-    built it before) and the switch is on. The first call may take a second (the build)."""
+    """Whether the kernels run here: the CPU has AVX-512 VNNI, a C compiler built them (or had
+    built them before) and the switch is on. The first call may take a second (the build)."""
     return _load() is not None
 
 
@@ -91,7 +99,7 @@ def _load() -> ctypes.CDLL | None:
             unavailable_reason = ""
         except _Unavailable as reason:
             _library, unavailable_reason = None, str(reason)
-            log.info("the int8 kernel of our own is not used: %s", reason)
+            log.info("the kernels of our own are not used: %s", reason)
         _checked = True
         return _library
 
@@ -124,7 +132,7 @@ def _build_and_open() -> ctypes.CDLL:
         raise _Unavailable(f"the C compiler does not run ({error})") from error
     source = SOURCE.read_bytes()
     key = hashlib.sha256(source + " ".join(command).encode() + version.encode()).hexdigest()
-    target = kernel_dir() / f"q8-{key[:16]}.so"
+    target = kernel_dir() / f"kernels-{key[:16]}.so"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as folder:
@@ -153,6 +161,16 @@ def _build_and_open() -> ctypes.CDLL:
         ctypes.c_float,
     ]
     function.restype = ctypes.c_int
+    attention = library.wr_attend_f16
+    attention.argtypes = [
+        *[ctypes.c_void_p] * 3,
+        *[ctypes.c_int] * 5,
+        ctypes.c_long,
+        ctypes.c_long,
+        ctypes.c_float,
+        ctypes.c_void_p,
+    ]
+    attention.restype = ctypes.c_int
     return library
 
 
@@ -162,7 +180,7 @@ def fits(values: torch.Tensor) -> bool:
     return values.dim() == 2 and values.shape[1] % STEP == 0 and values.is_contiguous()
 
 
-def matmul(
+def matmul_q8(
     x: torch.Tensor,
     values: torch.Tensor,
     scales: torch.Tensor,
@@ -195,3 +213,49 @@ def matmul(
     ):
         raise MemoryError("the int8 kernel could not allocate its scratch memory")
     return out.view(*x.shape[:-1], values.shape[0])
+
+
+def attends(q: torch.Tensor, keys: torch.Tensor) -> bool:
+    """Whether `attend` takes these: one new token per row (`q` `[B, H, G, D]` float32 or
+    float16), keys and values in float16 with their columns contiguous (a cache's views), D a
+    multiple of 16 up to 256, G up to 16, on a CPU where the kernels run."""
+    _, _, groups, dim = q.shape
+    return (
+        keys.dtype == torch.float16
+        and keys.device.type == "cpu"
+        and dim % 16 == 0
+        and dim <= 256
+        and groups <= 16
+        and keys.stride(3) == 1
+        and keys.stride(2) == dim
+        and available()
+    )
+
+
+def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scale: float) -> torch.Tensor:
+    """softmax(scale * q keys^T) values, float32 `[B, H, G, D]`, for the queries `q`
+    `[B, H, G, D]` of one new token per row (the G query heads of each key/value head) over all
+    columns of `keys` and `values` `[B, H, T, D]` (float16, `attends`), with no mask: every
+    column is one the row may see."""
+    library = _load()
+    assert library is not None, "the kernels are not available here"
+    assert keys.shape == values.shape and keys.stride() == values.stride()
+    rows, heads, groups, dim = q.shape
+    q = q.to(torch.float32).contiguous()
+    out = torch.empty((rows, heads, groups, dim), dtype=torch.float32)
+    if library.wr_attend_f16(
+        q.data_ptr(),
+        keys.data_ptr(),
+        values.data_ptr(),
+        rows,
+        heads,
+        groups,
+        keys.shape[2],
+        dim,
+        keys.stride(0),
+        keys.stride(1),
+        scale,
+        out.data_ptr(),
+    ):
+        raise MemoryError("the attention kernel could not allocate its scratch memory")
+    return out

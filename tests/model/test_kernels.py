@@ -1,4 +1,4 @@
-"""`model.q8`: the int8 kernel of our own for a decode step's products on a CPU with AVX-512
+"""`model.kernels`: the int8 kernel of our own for a decode step's products on a CPU with AVX-512
 VNNI. Its products must be what rounding the activations to int8 in blocks of 32 gives (an
 emulation in torch, to float32's rounding of the sums), at every row count the engine sends (one
 take to a room's many), and the bot must fall back to torch's kernel, saying why, where the
@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
-from model import q8, quant
+from model import kernels, quant
 
 needs_vnni = pytest.mark.skipif(
-    not q8._cpu_has_flags(), reason="this CPU lacks AVX-512 VNNI, which the kernel is built for"
+    not kernels._cpu_has_flags(),
+    reason="this CPU lacks AVX-512 VNNI, which the kernel is built for",
 )
 
 
@@ -23,9 +25,9 @@ needs_vnni = pytest.mark.skipif(
 def fresh_check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Each test builds (or finds) the kernel under its own cache folder and environment."""
     monkeypatch.setenv("WRITERS_ROOM_CACHE", str(tmp_path))
-    q8.reset()
+    kernels.reset()
     yield
-    q8.reset()
+    kernels.reset()
 
 
 def emulated(x: torch.Tensor, values: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
@@ -88,17 +90,17 @@ def test_zero_blocks_views_half_precision_and_one_or_two_threads_agree() -> None
 
 @needs_vnni
 def test_the_kernel_is_built_once_into_the_cache_and_found_there(tmp_path: Path) -> None:
-    assert q8.available()
-    (built,) = (tmp_path / "kernels").glob("q8-*.so")
+    assert kernels.available()
+    (built,) = (tmp_path / "kernels").glob("kernels-*.so")
     made = built.stat().st_mtime_ns
-    q8.reset()
-    assert q8.available() and built.stat().st_mtime_ns == made  # loaded, not rebuilt
+    kernels.reset()
+    assert kernels.available() and built.stat().st_mtime_ns == made  # loaded, not rebuilt
 
 
 @pytest.mark.parametrize(
     ("environment", "reason"),
     [
-        ({q8.ENV_SWITCH: "0"}, "WRITERS_ROOM_Q8=0"),
+        ({kernels.ENV_SWITCH: "0"}, "WRITERS_ROOM_KERNELS=0"),
         ({"CC": "/nonexistent/cc"}, "no C compiler"),
         ({"CC": "false"}, "the C compiler does not run"),
     ],
@@ -108,9 +110,9 @@ def test_without_the_kernel_torchs_serves_and_the_reason_is_kept(
 ) -> None:
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    if not q8._cpu_has_flags() and q8.ENV_SWITCH not in environment:
+    if not kernels._cpu_has_flags() and kernels.ENV_SWITCH not in environment:
         reason = "the CPU lacks AVX-512 VNNI"  # checked before the compiler
-    assert not q8.available() and reason in q8.unavailable_reason
+    assert not kernels.available() and reason in kernels.unavailable_reason
     torch.manual_seed(4)
     int8 = quant.Int8Weight.of(torch.randn(32, 64))
     assert int8.q8_scales is None and int8.rows_faster == 4
@@ -125,8 +127,8 @@ def test_a_failed_build_says_what_the_compiler_said(
 ) -> None:
     broken = tmp_path / "broken.c"
     broken.write_text("this is not C\n")
-    monkeypatch.setattr(q8, "SOURCE", broken)
-    assert not q8.available() and q8.unavailable_reason.startswith("the build failed")
+    monkeypatch.setattr(kernels, "SOURCE", broken)
+    assert not kernels.available() and kernels.unavailable_reason.startswith("the build failed")
     assert not list((tmp_path / "kernels").glob("*.so"))  # nothing half-written left
 
 
@@ -158,3 +160,73 @@ def test_the_rms_norm_inside_the_kernel_is_llamas(rows: int) -> None:
     # The outlier's block of 32 is rounded in steps of its size: about 1% in all, not 0.5%.
     assert float((got.double() - exact).norm() / exact.norm()) < 0.02
     assert not torch.allclose(got, int8(x), rtol=0.1)  # the norm did run
+
+
+@needs_vnni
+@pytest.mark.parametrize(("rows", "columns"), [(1, 1), (1, 17), (1, 450), (3, 130), (2, 2049)])
+def test_attention_over_a_float16_cache_is_torchs_in_float32(rows: int, columns: int) -> None:
+    """One new token per row, three query heads per key/value head, over a cache's views (its
+    columns a slice of a longer buffer): what torch's attention gives in float32 on the same
+    float16 keys and values, to float32's rounding."""
+    torch.manual_seed(rows * 1000 + columns)
+    heads, groups, dim = 3, 3, 64
+    keys = torch.randn(rows, heads, columns + 40, dim).half()[:, :, :columns]
+    values = torch.randn(rows, heads, columns + 40, dim).half()[:, :, :columns]
+    q = torch.randn(rows, heads, groups, dim) * 3  # sharp: a few columns dominate
+    assert kernels.attends(q, keys)
+    got = kernels.attend(q, keys, values, dim**-0.5)
+    want = torch.nn.functional.scaled_dot_product_attention(
+        q, keys.float(), values.float(), scale=dim**-0.5
+    )
+    assert got.dtype == torch.float32 and got.shape == (rows, heads, groups, dim)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=2e-6)
+
+
+@needs_vnni
+def test_attention_takes_only_what_it_was_written_for() -> None:
+    q = torch.randn(1, 3, 3, 64)
+    cache = torch.randn(1, 3, 20, 64).half()
+    assert kernels.attends(q, cache)
+    assert not kernels.attends(q, cache.float())  # a float32 cache: torch's
+    assert not kernels.attends(torch.randn(1, 3, 3, 40), torch.randn(1, 3, 20, 40).half())
+    assert not kernels.attends(q, cache.transpose(2, 3).contiguous().transpose(2, 3))
+    assert not kernels.attends(torch.randn(1, 3, 17, 64), cache)  # 17 query heads a group
+
+
+@needs_vnni
+def test_a_decode_step_attends_in_our_kernel_and_stays_close_to_torchs(
+    tiny_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path's one-row decode steps over a float16 cache go through `kernels.attend`
+    (and a prefill, or a float32 cache, through torch's); the logits stay within float16's
+    rounding of torch's attention."""
+    from model.fastpath import FastLlama
+
+    calls: list[int] = []
+    real = kernels.attend
+
+    def counted(*args: Any) -> torch.Tensor:
+        calls.append(args[0].shape[0])
+        return real(*args)
+
+    ours = FastLlama(tiny_model, quantize="off", kv_cache="float16")
+    prompt = torch.tensor([[5, 17, 300, 41, 900, 12, 33]])
+    logits = []
+    for use_ours in (True, False):
+        monkeypatch.setattr(kernels, "attend", counted if use_ours else _refuse)
+        if not use_ours:
+            monkeypatch.setattr(kernels, "attends", lambda q, keys: False)
+        cache = ours.new_cache(1, 16)
+        ids, positions, seen = prompt, torch.arange(7)[None], []
+        with torch.inference_mode():
+            for _ in range(4):
+                out = ours.forward(ids, positions, cache)
+                seen.append(out)
+                ids, positions = out.argmax(-1)[:, None], positions[:, -1:] + 1
+        logits.append(torch.stack(seen))
+    assert len(calls) == 3 * len(ours.layers)  # three decode steps, every layer; no prefill
+    torch.testing.assert_close(logits[0], logits[1], rtol=1e-3, atol=1e-3)
+
+
+def _refuse(*args: Any) -> torch.Tensor:
+    raise AssertionError("torch's attention was to serve")

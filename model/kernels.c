@@ -1,17 +1,19 @@
-/* An int8 matrix-vector product for a decode step on an x86 CPU with AVX-512 VNNI (`model.q8`).
+/* Kernels of our own for a decode step on an x86 CPU with AVX-512 VNNI (`model.kernels`).
 
-   out[m, n] = wscale[n] * sum_k w[n, k] * x[m, k], for float32 activations x [M, K] and int8
-   weights w [N, K] (one scale per output row, as `model.quant.Int8Weight` rounds them).
-
+   wr_q8_matmul: out[m, n] = wscale[n] * sum_k w[n, k] * x[m, k], for float32 activations x [M, K]
+   and int8 weights w [N, K] (one scale per output row, as `model.quant.Int8Weight` rounds them).
    The activations are rounded to int8 in blocks of 32 with one float32 scale a block (llama.cpp's
    Q8_0), so each 64-byte step is one VNNI instruction (64 multiply-adds into 16 int32 lanes).
-   VNNI multiplies unsigned bytes by signed ones: each weight byte gets its top bit flipped as it is
-   loaded (the int8 w read as the unsigned w + 128), and 128 * (the activations' sum) is taken off
-   again, once a row (`shift`). Lanes 0-7 of a step hold block 2c, lanes 8-15 block 2c+1: each lane's int32 sum
-   is exact, converted to float, scaled by its block's activation scale and summed in float32.
+   VNNI multiplies unsigned bytes by signed ones: each weight byte gets its top bit flipped as it
+   is loaded (the int8 w read as the unsigned w + 128), and 128 * (the activations' sum) is taken
+   off again, once a row (`shift`). Lanes 0-7 of a step hold block 2c, lanes 8-15 block 2c+1: each
+   lane's int32 sum is exact, converted to float, scaled by its block's activation scale and
+   summed in float32.
 
-   Threads: the output rows are shared by OpenMP's threads. Built against the libgomp torch has
-   loaded (same soname), it runs in torch's own thread pool, with torch's thread count. */
+   wr_attend_f16: a decode step's attention over a float16 key/value cache, in float32.
+
+   Threads: the work is shared by OpenMP's threads. Built against the libgomp torch has loaded
+   (same soname), it runs in torch's own thread pool, with torch's thread count. */
 
 #include <immintrin.h>
 #include <math.h>
@@ -155,4 +157,102 @@ int wr_q8_matmul(const float *x, int M, int K, const int8_t *w, const float *wsc
                 shift + first, rows, out + (size_t)first * N, N);
     }
     return 0;
+}
+
+/* e^x for 16 floats (x <= 0 here: scores minus their maximum), to about 2 ulp: x = n ln2 + r with
+   |r| <= ln2 / 2, e^r by its Taylor series to r^7, times 2^n (`scalef`). Below -87, 0. */
+static inline __m512 exp_ps(__m512 x) {
+    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
+    r = _mm512_fnmadd_ps(n, ln2_lo, r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* Attention of one new token per row over a float16 key/value cache (a decode step's):
+   out [B, H, G, D] float32 = softmax(scale * q k^T) v for each row b and key/value head h, the G
+   query heads of h together, over its first T columns. q [B, H, G, D] float32, contiguous; keys
+   and values float16, element (b, h, t, d) at b * row + h * head + t * D + d (a cache's rows and
+   heads, its columns contiguous). D a multiple of 16, at most 256; G at most 16. The scores and
+   sums in float32. Returns 0, or -1 when scratch memory cannot be had. */
+int wr_attend_f16(const float *q, const uint16_t *keys, const uint16_t *values, int B, int H, int G,
+                  int T, int D, long row, long head, float scale, float *out) {
+    if (D % 16 || D > 256 || G > 16) return -1;
+    int failed = 0;
+#pragma omp parallel for schedule(static) reduction(| : failed)
+    for (int bh = 0; bh < B * H; bh++) {
+        const int b = bh / H, h = bh % H;
+        const uint16_t *k = keys + b * row + h * head;
+        const uint16_t *v = values + b * row + h * head;
+        const float *qs = q + (size_t)bh * G * D;
+        float *scores = aligned_alloc(64, ((size_t)G * T * 4 + 63) / 64 * 64 + 64);
+        if (!scores) {
+            failed = 1;
+            continue;
+        }
+        const int chunks = D / 16;
+        float peak[16];
+        for (int g = 0; g < G; g++) peak[g] = -INFINITY;
+        for (int t = 0; t < T; t++) {
+            __m512 kv[16];
+            for (int c = 0; c < chunks; c++)
+                kv[c] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(k + (size_t)t * D + c * 16)));
+            for (int g = 0; g < G; g++) {
+                __m512 acc = _mm512_mul_ps(kv[0], _mm512_loadu_ps(qs + g * D));
+                for (int c = 1; c < chunks; c++)
+                    acc = _mm512_fmadd_ps(kv[c], _mm512_loadu_ps(qs + g * D + c * 16), acc);
+                float s = _mm512_reduce_add_ps(acc) * scale;
+                scores[(size_t)g * T + t] = s;
+                if (s > peak[g]) peak[g] = s;
+            }
+        }
+        float total[16];
+        for (int g = 0; g < G; g++) {
+            float *sg = scores + (size_t)g * T;
+            __m512 top = _mm512_set1_ps(peak[g]), sum = _mm512_setzero_ps();
+            int t = 0;
+            for (; t + 16 <= T; t += 16) {
+                __m512 e = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(sg + t), top));
+                _mm512_storeu_ps(sg + t, e);
+                sum = _mm512_add_ps(sum, e);
+            }
+            if (t < T) {
+                __mmask16 tail = (__mmask16)((1u << (T - t)) - 1);
+                __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, sg + t), top));
+                _mm512_mask_storeu_ps(sg + t, tail, e);
+                sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(tail, e));
+            }
+            total[g] = _mm512_reduce_add_ps(sum);
+        }
+        __m512 acc[16 * 16];
+        for (int i = 0; i < G * chunks; i++) acc[i] = _mm512_setzero_ps();
+        for (int t = 0; t < T; t++) {
+            __m512 vv[16];
+            for (int c = 0; c < chunks; c++)
+                vv[c] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + (size_t)t * D + c * 16)));
+            for (int g = 0; g < G; g++) {
+                __m512 p = _mm512_set1_ps(scores[(size_t)g * T + t]);
+                for (int c = 0; c < chunks; c++)
+                    acc[g * chunks + c] = _mm512_fmadd_ps(p, vv[c], acc[g * chunks + c]);
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            __m512 inverse = _mm512_set1_ps(1.0f / total[g]);
+            for (int c = 0; c < chunks; c++)
+                _mm512_storeu_ps(out + (size_t)bh * G * D + g * D + c * 16,
+                                 _mm512_mul_ps(acc[g * chunks + c], inverse));
+        }
+        free(scores);
+    }
+    return failed ? -1 : 0;
 }
