@@ -97,6 +97,9 @@ def _load() -> ctypes.CDLL | None:
         try:
             _library = _build_and_open()
             unavailable_reason = ""
+        except OSError as error:  # an unwritable cache folder, a library that will not load
+            _library, unavailable_reason = None, f"the kernels cannot be built or loaded: {error}"
+            log.info("the kernels of our own are not used: %s", unavailable_reason)
         except _Unavailable as reason:
             _library, unavailable_reason = None, str(reason)
             log.info("the kernels of our own are not used: %s", reason)
@@ -137,12 +140,15 @@ def _build_and_open() -> ctypes.CDLL:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as folder:
             built = Path(folder) / target.name
-            result = subprocess.run(
-                [*command, "-o", str(built), str(SOURCE)],
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
+            try:
+                result = subprocess.run(
+                    [*command, "-o", str(built), str(SOURCE)],
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
+            except subprocess.SubprocessError as error:
+                raise _Unavailable(f"the build did not finish ({error})") from error
             if result.returncode != 0:
                 tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
                 raise _Unavailable(f"the build failed: {' '.join(tail)}")

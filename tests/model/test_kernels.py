@@ -230,3 +230,15 @@ def test_a_decode_step_attends_in_our_kernel_and_stays_close_to_torchs(
 
 def _refuse(*args: Any) -> torch.Tensor:
     raise AssertionError("torch's attention was to serve")
+
+
+@needs_vnni
+def test_a_cache_folder_it_cannot_write_leaves_torchs_kernel_serving(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The model must still load where the kernels' folder cannot be made: a file stands where
+    the folder should be."""
+    (tmp_path / "kernels").write_text("not a folder")
+    assert not kernels.available()
+    assert "cannot be built or loaded" in kernels.unavailable_reason
+    assert quant.Int8Weight.of(torch.randn(32, 64)).q8_scales is None
