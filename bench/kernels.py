@@ -54,6 +54,74 @@ def timed(function: Callable[[], object], repeats: int) -> float:
     return statistics.median(runs)
 
 
+def products(
+    ours: dict[str, list[quant.Int8Weight]],
+    packed: dict[str, list[torch.Tensor]],
+    xs: dict[str, torch.Tensor],
+    norm: torch.Tensor,
+    repeats: int,
+) -> tuple[float, float, float, float]:
+    """Milliseconds for every layer's products at the rows of `xs`: torch's int8 kernel, ours,
+    ours with the RMSNorm before q/k/v and gate/up, oneDNN's packed float32."""
+
+    def torch_int8() -> None:
+        for name, layer in ours.items():
+            flat = xs[name].reshape(-1, xs[name].shape[-1])
+            for weight in layer:
+                torch._weight_int8pack_mm(
+                    flat.to(torch.bfloat16), weight.values, weight.kernel_scales
+                )
+
+    def own(fused: bool) -> None:
+        for name, layer in ours.items():
+            for weight in layer:
+                if fused and name in ("qkv", "gate_up"):
+                    weight.normed(xs[name], norm, 1e-5)
+                else:
+                    kernels.matmul_q8(xs[name], weight.values, weight.scales)
+
+    def float32() -> None:
+        for name, layer in packed.items():
+            for weight in layer:
+                torch.ops.mkldnn._linear_pointwise(xs[name], weight, None, "none", [], "")
+
+    return (
+        timed(torch_int8, repeats),
+        timed(lambda: own(False), repeats),
+        timed(lambda: own(True), repeats),
+        timed(float32, repeats),
+    )
+
+
+def attention(rows: int, columns: int, repeats: int) -> tuple[float, float]:
+    """Microseconds a layer of torch's attention and ours, `rows` rows over `columns` float16
+    columns (views of longer buffers, as a cache's)."""
+    heads, groups, dim, scale = 3, 3, 64, 64**-0.5
+    views = []
+    for _ in range(LAYERS):
+        keys = torch.randn(rows, heads, columns + 64, dim).half()
+        values = torch.randn(rows, heads, columns + 64, dim).half()
+        views.append((keys[:, :, :columns], values[:, :, :columns]))
+    q = torch.randn(rows, heads, groups, dim)
+
+    def sdpa() -> None:
+        for keys, values in views:
+            F.scaled_dot_product_attention(q.half(), keys, values, scale=scale)
+
+    def attend() -> None:
+        for keys, values in views:
+            kernels.attend(q, keys, values, scale)
+
+    return timed(sdpa, repeats) * 1000 / LAYERS, timed(attend, repeats) * 1000 / LAYERS
+
+
+def _packed(weight: torch.Tensor) -> torch.Tensor:
+    packed = _prepack(weight, None)
+    if packed is None:
+        raise SystemExit("oneDNN cannot pack weights in this torch build")
+    return packed
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -66,64 +134,23 @@ def main(argv: list[str] | None = None) -> None:
         for name, (rows, width) in SHAPES.items()
     }
     ours = {name: [quant.Int8Weight.of(w) for w in ws] for name, ws in weights.items()}
-    packed = {name: [_prepack(w, None) for w in ws] for name, ws in weights.items()}
+    packed = {name: [_packed(w) for w in ws] for name, ws in weights.items()}
     norm = torch.rand(576) + 0.5
     int8_bytes = sum(rows * width for rows, width in SHAPES.values()) * LAYERS
     print(f"{LAYERS} layers' products, {int8_bytes / 1e6:.0f} MB of int8 weights; ms for all")
-    print(f"{'rows':>5} {'torch int8':>11} {'ours':>7} {'+norm':>7} {'f32 packed':>11}  GB/s torch/ours")
+    header = ("rows", "torch int8", "ours", "+norm", "f32 packed")
+    print(f"{header[0]:>5} {header[1]:>11} {header[2]:>7} {header[3]:>7} {header[4]:>11}", end="")
+    print("  GB/s torch/ours")
     with torch.inference_mode():
         for rows in args.rows:
             xs = {name: torch.randn(1, rows, width) for name, (_, width) in SHAPES.items()}
-
-            def torch_int8() -> None:
-                for name, layer in ours.items():
-                    for weight in layer:
-                        flat = xs[name].reshape(-1, xs[name].shape[-1]).to(torch.bfloat16)
-                        torch._weight_int8pack_mm(flat, weight.values, weight.kernel_scales)
-
-            def own(fused: bool) -> None:
-                for name, layer in ours.items():
-                    for weight in layer:
-                        if fused and name in ("qkv", "gate_up"):
-                            weight.normed(xs[name], norm, 1e-5)
-                        else:
-                            kernels.matmul_q8(xs[name], weight.values, weight.scales)
-
-            def float32() -> None:
-                for name, layer in packed.items():
-                    for weight in layer:
-                        torch.ops.mkldnn._linear_pointwise(xs[name], weight, None, "none", [], "")
-
-            a = timed(torch_int8, args.repeats)
-            b = timed(lambda: own(False), args.repeats)
-            c = timed(lambda: own(True), args.repeats)
-            d = timed(float32, args.repeats)
+            a, b, c, d = products(ours, packed, xs, norm, args.repeats)
             rate = f"{int8_bytes / a / 1e6:5.1f} / {int8_bytes / b / 1e6:5.1f}"
             print(f"{rows:>5} {a:>11.2f} {b:>7.2f} {c:>7.2f} {d:>11.2f}  {rate}")
         print(f"\nattention, {args.columns} float16 columns: µs a layer")
         print(f"{'rows':>5} {'torch sdpa':>11} {'ours':>7}")
-        heads, groups, dim, scale = 3, 3, 64, 64**-0.5
         for rows in args.rows:
-            caches = [
-                (
-                    torch.randn(rows, heads, args.columns + 64, dim).half(),
-                    torch.randn(rows, heads, args.columns + 64, dim).half(),
-                )
-                for _ in range(LAYERS)
-            ]
-            q = torch.randn(rows, heads, groups, dim)
-            views = [(k[:, :, : args.columns], v[:, :, : args.columns]) for k, v in caches]
-
-            def sdpa() -> None:
-                for keys, values in views:
-                    F.scaled_dot_product_attention(q.half(), keys, values, scale=scale)
-
-            def attend() -> None:
-                for keys, values in views:
-                    kernels.attend(q, keys, values, scale)
-
-            a = timed(sdpa, args.repeats) * 1000 / LAYERS
-            b = timed(attend, args.repeats) * 1000 / LAYERS
+            a, b = attention(rows, args.columns, args.repeats)
             print(f"{rows:>5} {a:>11.1f} {b:>7.1f}")
 
 
