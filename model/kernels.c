@@ -66,6 +66,19 @@ static void quantize_row(const float *x, int K, int8_t *q, float *lane_scale, in
     }
 }
 
+/* 64 weight bytes, read as unsigned (their top bit flipped: w + 128). */
+static inline __m512i weights_at(const int8_t *w, __m512i top) {
+    return _mm512_xor_si512(_mm512_loadu_si512((const void *)w), top);
+}
+
+/* acc + the 16 lanes' sums of 64 weights times 64 activations `x`, each lane's times its block's
+   activation scale (`scale`: the step's 16 lane scales). */
+static inline __m512 step_sums(__m512i w, const int8_t *x, const float *scale, __m512 acc) {
+    __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w,
+                                      _mm512_loadu_si512((const void *)x));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_loadu_ps(scale), acc);
+}
+
 /* Rows [first, first + rows) of the activations (rows <= MAX_ROWS) against every weight row.
    Each row's offset term (its `lane_sum`s, scaled) is the same for every weight row: `shift`. */
 static void product(const int8_t *w, const float *wscale, int N, int K, const int8_t *q,
@@ -73,28 +86,21 @@ static void product(const int8_t *w, const float *wscale, int N, int K, const in
                     int out_stride) {
     const int steps = K / STEP;
     const __m512i top = _mm512_set1_epi8((char)0x80);
-    if (rows == 1) {
+    if (rows == 1) { /* two accumulators: two independent chains of additions */
 #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) {
             const int8_t *wn = w + (size_t)n * K;
             __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
             int c = 0;
             for (; c + 1 < steps; c += 2) {
-                __m512i a = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-                                                _mm512_xor_si512(_mm512_loadu_si512((const void *)(wn + c * STEP)), top),
-                                                _mm512_loadu_si512((const void *)(q + c * STEP)));
-                __m512i b = _mm512_dpbusd_epi32(
-                    _mm512_setzero_si512(), _mm512_xor_si512(_mm512_loadu_si512((const void *)(wn + c * STEP + STEP)), top),
-                    _mm512_loadu_si512((const void *)(q + c * STEP + STEP)));
-                even = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(lane_scale + c * 16), even);
-                odd = _mm512_fmadd_ps(_mm512_cvtepi32_ps(b), _mm512_loadu_ps(lane_scale + c * 16 + 16), odd);
+                even = step_sums(weights_at(wn + c * STEP, top), q + c * STEP,
+                                 lane_scale + c * 16, even);
+                odd = step_sums(weights_at(wn + (c + 1) * STEP, top), q + (c + 1) * STEP,
+                                lane_scale + (c + 1) * 16, odd);
             }
-            if (c < steps) {
-                __m512i a = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-                                                _mm512_xor_si512(_mm512_loadu_si512((const void *)(wn + c * STEP)), top),
-                                                _mm512_loadu_si512((const void *)(q + c * STEP)));
-                even = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(lane_scale + c * 16), even);
-            }
+            if (c < steps)
+                even = step_sums(weights_at(wn + c * STEP, top), q + c * STEP,
+                                 lane_scale + c * 16, even);
             out[n] = (_mm512_reduce_add_ps(_mm512_add_ps(even, odd)) - shift[0]) * wscale[n];
         }
         return;
@@ -105,17 +111,14 @@ static void product(const int8_t *w, const float *wscale, int N, int K, const in
         __m512 acc[MAX_ROWS];
         for (int m = 0; m < rows; m++) acc[m] = _mm512_setzero_ps();
         for (int c = 0; c < steps; c++) {
-            __m512i wv = _mm512_xor_si512(_mm512_loadu_si512((const void *)(wn + c * STEP)), top);
-            for (int m = 0; m < rows; m++) {
-                const size_t at = (size_t)m * K;
-                __m512i sum = _mm512_dpbusd_epi32(
-                    _mm512_setzero_si512(), wv, _mm512_loadu_si512((const void *)(q + at + c * STEP)));
-                acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum),
-                                         _mm512_loadu_ps(lane_scale + at / 4 + c * 16), acc[m]);
-            }
+            __m512i wv = weights_at(wn + c * STEP, top); /* read once for every row */
+            for (int m = 0; m < rows; m++)
+                acc[m] = step_sums(wv, q + (size_t)m * K + c * STEP,
+                                   lane_scale + (size_t)m * K / 4 + c * 16, acc[m]);
         }
         for (int m = 0; m < rows; m++)
-            out[(size_t)m * out_stride + n] = (_mm512_reduce_add_ps(acc[m]) - shift[m]) * wscale[n];
+            out[(size_t)m * out_stride + n] =
+                (_mm512_reduce_add_ps(acc[m]) - shift[m]) * wscale[n];
     }
 }
 
@@ -147,8 +150,9 @@ int wr_q8_matmul(const float *x, int M, int K, const int8_t *w, const float *wsc
                      norm, eps);
         __m512 total = _mm512_setzero_ps();
         for (int c = 0; c < K / STEP; c++)
-            total = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(lane_sum + lanes + c * 16))),
-                                    _mm512_loadu_ps(lane_scale + lanes + c * 16), total);
+            total = _mm512_fmadd_ps(
+                _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(lane_sum + lanes + c * 16))),
+                _mm512_loadu_ps(lane_scale + lanes + c * 16), total);
         shift[m] = _mm512_reduce_add_ps(total);
     }
     for (int first = 0; first < M; first += MAX_ROWS) {
@@ -165,7 +169,8 @@ static inline __m512 exp_ps(__m512 x) {
     const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
     const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
     x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
     r = _mm512_fnmadd_ps(n, ln2_lo, r);
     __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
@@ -177,6 +182,11 @@ static inline __m512 exp_ps(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     return _mm512_scalef_ps(p, n);
+}
+
+/* 16 float16 values as float32. */
+static inline __m512 halves_at(const uint16_t *p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
 /* Attention of one new token per row over a float16 key/value cache (a decode step's):
@@ -206,7 +216,7 @@ int wr_attend_f16(const float *q, const uint16_t *keys, const uint16_t *values, 
         for (int t = 0; t < T; t++) {
             __m512 kv[16];
             for (int c = 0; c < chunks; c++)
-                kv[c] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(k + (size_t)t * D + c * 16)));
+                kv[c] = halves_at(k + (size_t)t * D + c * 16);
             for (int g = 0; g < G; g++) {
                 __m512 acc = _mm512_mul_ps(kv[0], _mm512_loadu_ps(qs + g * D));
                 for (int c = 1; c < chunks; c++)
@@ -239,7 +249,7 @@ int wr_attend_f16(const float *q, const uint16_t *keys, const uint16_t *values, 
         for (int t = 0; t < T; t++) {
             __m512 vv[16];
             for (int c = 0; c < chunks; c++)
-                vv[c] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + (size_t)t * D + c * 16)));
+                vv[c] = halves_at(v + (size_t)t * D + c * 16);
             for (int g = 0; g < G; g++) {
                 __m512 p = _mm512_set1_ps(scores[(size_t)g * T + t]);
                 for (int c = 0; c < chunks; c++)

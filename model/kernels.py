@@ -4,17 +4,20 @@ products of the fast path's layers, and attention over a float16 key/value cache
 **int8 products** (`matmul_q8`). torch's int8 weight-only kernel (`torch._weight_int8pack_mm`),
 fbgemm's and oneDNN's int8 products all ran at 6-11 GB/s of weights on the 2-core AVX-512 CPU of
 session 25 for the shipped model's one-row products (17 at the output projection), where the
-machine reads 22: bound by their arithmetic, not by memory; a decode step spent 9-14 ms in them.
-Ours rounds the activations to int8 in blocks of 32 with a scale a block (as llama.cpp's Q8_0
-does) and multiplies 64 bytes a VNNI instruction: 15-20 GB/s at one row, about twice torch's
-kernel, and ahead of oneDNN's packed float32 up to 24 rows. The weights are `quant.Int8Weight`'s,
-unchanged: int8 with one scale per output row. It can compute the RMSNorm before the product
-as it reads its input (`norm`): one call for RMSNorm's eight small operators.
+machine reads 22: bound by their arithmetic, not by memory. Ours rounds the activations to int8
+in blocks of 32 with a scale a block (as llama.cpp's Q8_0 does) and multiplies 64 bytes a VNNI
+instruction: `python -m bench.kernels` gave 16 GB/s at one row against torch's 13 (6.5 against
+8.3 ms for a step's products), and it stays ahead of oneDNN's packed float32 up to 24 rows where
+torch's kernel stopped at 4. It reads float32 activations as they are, so the casts around
+torch's kernel go too, and it can compute the RMSNorm before the product as it reads its input
+(`norm`: one call for RMSNorm's eight small operators): in the engine a one-row step of the
+shipped model went from 23.3 to 17.5 ms. The weights are `quant.Int8Weight`'s, unchanged: int8
+with one scale per output row.
 
 **Attention** (`attend`): one new token per row over a float16 cache, the query heads of a
-key/value head together, scores and sums in float32 (a vectorised exponential of our own). At
-one row of 450 columns, where torch's `scaled_dot_product_attention` on float16 took about 60-80
-µs a layer, mostly the cost of its call.
+key/value head together, scores and sums in float32 (a vectorised exponential of our own): 42
+against torch's 48 µs a layer alone at 450 columns (`bench.kernels`); a one-row step of the
+engine 18.0 -> 16.5 ms (two engines in one process, their steps interleaved).
 
 The kernels are compiled from `kernels.c` by the system's C compiler (`CC`, default `cc`) the first
 time they are needed, into the kernels folder of the cache (`$WRITERS_ROOM_CACHE/kernels`, else

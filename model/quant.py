@@ -12,15 +12,15 @@ perplexity within 0.1% of bf16 on the shipped model (README, Performance), where
 dynamic quantisation of activations too had tripled it. float32 activations are rounded to bf16
 for the kernel (its vectorised path), 0.4% of float32's perplexity. Where the CPU has AVX-512
 VNNI and a C compiler builds it, our own kernel (`model.kernels`) serves float32 activations
-instead: it rounds them to int8 in blocks of 32 (0.6% of float32's perplexity in every product,
-README, Performance, "Session 25") and runs about twice as fast at one row.
+instead: it rounds them to int8 in blocks of 32 (0.65% of float32's perplexity in every product,
+README, Performance, "Session 25"), faster than torch's at every batch up to 24 rows.
 
 `Int8Weight.of(weight)` quantises a weight (any LoRA adapter must already be merged into it: the
 rounding then applies to the merged weight, not to the base the adapter was trained on);
 `Int8Weight.rows_faster` is the most rows (tokens in one matrix product) for which the int8
 kernel beat oneDNN's packed bf16 product on this project's CPU (4 for torch's kernel, 24 for
-ours) — past it, at prefill or in a
-large batch, the fast path keeps the bf16 product (see `model.fastpath._Linear`).
+ours) — past it, at prefill or in a large batch, the fast path keeps the bf16 product (see
+`model.fastpath._Linear`).
 
 Where the activations are float32 and fbgemm runs (`smooth_head_runs`), the `int8` scheme's
 output projection is a `SmoothInt8` for every row instead, calibrated when the weight cache is
