@@ -41,6 +41,7 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -157,30 +158,19 @@ def _build_and_open() -> ctypes.CDLL:
                 raise _Unavailable(f"the build failed: {' '.join(tail)}")
             os.replace(built, target)  # whole, or not at all, under concurrent starts
     library = ctypes.CDLL(str(target))
-    function = library.wr_q8_matmul
-    function.argtypes = [
-        ctypes.c_void_p,
-        ctypes.c_int,
-        ctypes.c_int,
-        ctypes.c_void_p,
-        ctypes.c_void_p,
-        ctypes.c_int,
-        ctypes.c_void_p,
-        ctypes.c_void_p,
-        ctypes.c_float,
-    ]
-    function.restype = ctypes.c_int
-    attention = library.wr_attend_f16
-    attention.argtypes = [
-        *[ctypes.c_void_p] * 3,
-        *[ctypes.c_int] * 5,
-        ctypes.c_long,
-        ctypes.c_long,
-        ctypes.c_float,
-        ctypes.c_void_p,
-    ]
-    attention.restype = ctypes.c_int
+    pointer, integer, wide, real = ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_float
+    # (x, M, K, w, wscale, N, out, norm, eps) and (q, keys, values, B, H, G, T, D, row, head,
+    # scale, out), as `kernels.c` declares them.
+    matmul = (pointer, integer, integer, pointer, pointer, integer, pointer, pointer, real)
+    _declare(library.wr_q8_matmul, *matmul)
+    _declare(library.wr_attend_f16, *[pointer] * 3, *[integer] * 5, wide, wide, real, pointer)
     return library
+
+
+def _declare(function: Any, *argtypes: Any) -> None:
+    """A C function's argument types, and its int result (0, or -1 where it failed)."""
+    function.argtypes = list(argtypes)
+    function.restype = ctypes.c_int
 
 
 def fits(values: torch.Tensor) -> bool:
