@@ -1,8 +1,9 @@
-"""`model.kernels`: the int8 kernel of our own for a decode step's products on a CPU with AVX-512
-VNNI. Its products must be what rounding the activations to int8 in blocks of 32 gives (an
-emulation in torch, to float32's rounding of the sums), at every row count the engine sends (one
-take to a room's many), and the bot must fall back to torch's kernel, saying why, where the
-kernel cannot be built or run."""
+"""`model.kernels`: the kernels of our own for a decode step on a CPU with AVX-512 VNNI. The int8
+products must be what rounding the activations to int8 in blocks of 32 gives (an emulation in
+torch, to float32's rounding of the sums), at every row count the engine sends (one take to a
+room's many), the RMSNorm inside them Llama's; attention over a float16 cache must be torch's in
+float32; and the bot must fall back to torch's operators, saying why, where the kernels cannot be
+built or run."""
 
 from __future__ import annotations
 
