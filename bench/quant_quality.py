@@ -25,8 +25,7 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from types import SimpleNamespace
 from typing import Any
 
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             continue  # fbgemm's products take float32 activations only
         if scheme == "int8" and not quant.kernel_is_fast():
             continue  # unvectorised on this CPU: hours for every row of every example
-        with _torch_kernel(name.endswith("_torch_kernel")):
+        with kernels.switched_off() if name.endswith("_torch_kernel") else nullcontext():
             if name in ("ppl_int8_smooth_head", "ppl_as_the_bot", "ppl_as_the_bot_torch_kernel"):
                 fast = _smooth_head(loaded, kv_cache)
             else:
@@ -142,23 +141,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for key, value in figures.items():
             print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
     return figures
-
-
-@contextmanager
-def _torch_kernel(wanted: bool) -> Iterator[None]:
-    """While building a forward: torch's int8 kernel instead of ours (`model.kernels`), when
-    `wanted` (`ppl_as_the_bot_torch_kernel`: the bot on a CPU without AVX-512 VNNI, or before
-    it)."""
-    if not wanted:
-        yield
-        return
-    os.environ[kernels.ENV_SWITCH] = "0"
-    kernels.reset()
-    try:
-        yield
-    finally:
-        del os.environ[kernels.ENV_SWITCH]
-        kernels.reset()
 
 
 def _smooth_head(loaded: LoadedModel, kv_cache: str) -> FastLlama:

@@ -45,6 +45,7 @@ import torch
 from torch.nn import functional as F
 
 from model import kernels, quant
+from model.switches import switched_on
 
 ENV_SWITCH = "WRITERS_ROOM_FASTPATH"
 #: The environment's setting of the key/value cache's precision (`resolve_kv_cache`).
@@ -67,11 +68,6 @@ _ARCHITECTURES = {
 def enabled() -> bool:
     """False when the environment switches the fast path off (`WRITERS_ROOM_FASTPATH=0`)."""
     return switched_on(ENV_SWITCH)
-
-
-def switched_on(variable: str) -> bool:
-    """Whether an on/off environment switch (on unless 0, false, no or off) is on."""
-    return os.environ.get(variable, "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def resolve_kv_cache(spec: str, device: torch.device, dtype: torch.dtype) -> torch.dtype:
@@ -320,13 +316,8 @@ class _Linear:
         """`self(norm(hidden, weight))`, where `norm` is the RMSNorm before this product: inside
         our int8 kernel (`model.kernels`: one call for RMSNorm's eight small operators) where it
         serves this product at this many rows and the weight is float32."""
-        int8 = self.int8
-        if (
-            type(int8) is quant.Int8Weight
-            and int8.q8_scales is not None
-            and hidden.numel() <= self.int8_limit
-            and weight.dtype == torch.float32
-        ):
+        int8 = self._weight_only(hidden)
+        if int8 is not None and int8.q8_scales is not None and weight.dtype == torch.float32:
             out = int8.normed(hidden, weight, eps)
             return out if self.bias is None else out + self.bias
         return self(norm(hidden, weight))
@@ -339,10 +330,18 @@ class _Linear:
         unwidened, the sum promoting it to `hidden`'s dtype — the same values as
         `hidden + self(x.to(hidden.dtype))`, two operators fewer; ours (`model.kernels`) reads
         it as float32 and returns float32. Every other product reads `x` in `hidden`'s dtype."""
-        int8 = self.int8
-        if type(int8) is quant.Int8Weight and x.numel() <= self.int8_limit and self.bias is None:
+        int8 = self._weight_only(x)
+        if int8 is not None and self.bias is None:
             return hidden + int8.unwidened(x)
         return hidden + self(x.to(hidden.dtype))
+
+    def _weight_only(self, x: torch.Tensor) -> quant.Int8Weight | None:
+        """The weight-only int8 copy when it serves a product of `x` (a calibration's observer
+        or a `SmoothInt8` is no `Int8Weight`)."""
+        int8 = self.int8
+        if type(int8) is quant.Int8Weight and x.numel() <= self.int8_limit:
+            return int8
+        return None
 
     def product(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         """`x @ weight.T (+ bias)` without any int8 copy: in half precision or the runtime
@@ -861,16 +860,9 @@ class FastLlama:
         kv_size = self.kv_heads * self.head_dim
         # A decode step whose rows share prompts may attend in two passes (`model.cascade`).
         attend: Callable[..., torch.Tensor] | None = getattr(cache, "attend", None)
-        # A decode step with nothing to mask, over a float16 cache on a CPU, may attend in our
-        # own kernel (`kernels.attend`: a one-row step of the shipped model 18.0 -> 16.5 ms).
-        own_attention = (
-            new == 1
-            and attn_mask is None
-            and attend is None
-            and self.kv_dtype == torch.float16
-            and self.device.type == "cpu"
-            and kernels.available()
-        )
+        # A decode step with nothing to mask may attend in our own kernel where it takes the
+        # cache (`kernels.attends`: float16 on a CPU; a one-row step 18.0 -> 16.5 ms).
+        own_attention = new == 1 and attn_mask is None and attend is None
         for index, layer in enumerate(self.layers):
             qkv = layer.qkv.normed(hidden, layer.ln_attn, self.eps, self._rms_norm)
             qk = qkv[..., : q_size + kv_size].view(batch, new, self.heads + self.kv_heads, -1)

@@ -40,10 +40,14 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from model.switches import cache_home, switched_on
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +66,8 @@ _checked = False
 unavailable_reason = ""
 
 
-def _switched_on() -> bool:
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in {"0", "false", "no", "off"}
-
-
-def _cpu_has_flags() -> bool:
+def cpu_has_flags() -> bool:
+    """Whether this CPU has the instruction sets the kernels are built for (AVX-512 VNNI)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -80,9 +81,7 @@ def _cpu_has_flags() -> bool:
 
 def kernel_dir() -> Path:
     """Where built kernels are kept: `$WRITERS_ROOM_CACHE/kernels`, else the user's cache."""
-    env = os.environ.get("WRITERS_ROOM_CACHE")
-    root = Path(env) if env else Path.home() / ".cache" / "writers-room"
-    return root / "kernels"
+    return cache_home() / "kernels"
 
 
 def available() -> bool:
@@ -118,14 +117,32 @@ def reset() -> None:
         _library, _checked = None, False
 
 
+@contextmanager
+def switched_off() -> Iterator[None]:
+    """While it lasts the kernels are off (`WRITERS_ROOM_KERNELS=0`): what is built meanwhile
+    uses torch's operators, as on a CPU without AVX-512 VNNI (comparisons, tests). The
+    environment and the check are restored after."""
+    before = os.environ.get(ENV_SWITCH)
+    os.environ[ENV_SWITCH] = "0"
+    reset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[ENV_SWITCH]
+        else:
+            os.environ[ENV_SWITCH] = before
+        reset()
+
+
 class _Unavailable(Exception):
     pass
 
 
 def _build_and_open() -> ctypes.CDLL:
-    if not _switched_on():
+    if not switched_on(ENV_SWITCH):
         raise _Unavailable(f"{ENV_SWITCH}=0")
-    if not _cpu_has_flags():
+    if not cpu_has_flags():
         raise _Unavailable("the CPU lacks AVX-512 VNNI")
     compiler = shutil.which(os.environ.get("CC", "cc"))
     if compiler is None:

@@ -42,6 +42,7 @@ import torch
 
 from model import fastpath, quant
 from model.prompts import PROMPT_FORMAT
+from model.switches import cache_home
 from model.tokenizer import LightTokenizer
 
 _log = logging.getLogger(__name__)
@@ -113,10 +114,7 @@ def cache_root(settings: ModelSettings | None = None) -> Path:
     """Where converted weights live: settings, then $WRITERS_ROOM_CACHE, then ~/.cache."""
     if settings is not None and settings.cache_dir:
         return Path(settings.cache_dir)
-    env = os.environ.get("WRITERS_ROOM_CACHE")
-    if env:
-        return Path(env) / "models"
-    return Path.home() / ".cache" / "writers-room" / "models"
+    return cache_home() / "models"
 
 
 def default_gguf_path() -> Path:

@@ -224,12 +224,10 @@ class Int8Weight:
         return cls(values.to(torch.int8), scales.to(dtype or weight.dtype))
 
     def __post_init__(self) -> None:
-        own = (
-            self.scales.dtype == torch.float32 and kernels.fits(self.values) and kernels.available()
-        )
+        wide = self.scales.dtype == torch.float32
+        own = wide and kernels.fits(self.values) and kernels.available()
         object.__setattr__(self, "q8_scales", self.scales.contiguous() if own else None)
         object.__setattr__(self, "rows_faster", Q8_ROWS_FASTER if own else 4)
-        wide = self.scales.dtype == torch.float32
         object.__setattr__(
             self, "kernel_scales", self.scales.to(torch.bfloat16) if wide else self.scales
         )

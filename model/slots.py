@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from model import cascade, fastpath, repeats
+from model import cascade, fastpath, repeats, switches
 from model.batch import (
     PromptGroup,
     Row,
@@ -59,7 +59,7 @@ _MIN_WIDTH = 128
 
 def graphs_enabled() -> bool:
     """False when the environment switches the capture off (`WRITERS_ROOM_CUDA_GRAPHS=0`)."""
-    return fastpath.switched_on(GRAPHS_SWITCH)
+    return switches.switched_on(GRAPHS_SWITCH)
 
 
 @dataclass(slots=True)

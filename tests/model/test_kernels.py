@@ -17,7 +17,7 @@ import torch
 from model import kernels, quant
 
 needs_vnni = pytest.mark.skipif(
-    not kernels._cpu_has_flags(),
+    not kernels.cpu_has_flags(),
     reason="this CPU lacks AVX-512 VNNI, which the kernel is built for",
 )
 
@@ -111,7 +111,7 @@ def test_without_the_kernel_torchs_serves_and_the_reason_is_kept(
 ) -> None:
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    if not kernels._cpu_has_flags() and kernels.ENV_SWITCH not in environment:
+    if not kernels.cpu_has_flags() and kernels.ENV_SWITCH not in environment:
         reason = "the CPU lacks AVX-512 VNNI"  # checked before the compiler
     assert not kernels.available() and reason in kernels.unavailable_reason
     torch.manual_seed(4)

@@ -27,13 +27,10 @@ def avx512(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def torch_kernel(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def torch_kernel() -> Iterator[None]:
     """torch's int8 kernel rather than ours (`model.kernels`), as on a CPU without AVX-512 VNNI."""
-    monkeypatch.setenv(kernels.ENV_SWITCH, "0")
-    kernels.reset()
-    yield
-    monkeypatch.delenv(kernels.ENV_SWITCH)
-    kernels.reset()
+    with kernels.switched_off():
+        yield
 
 
 def test_a_weight_rounds_to_within_half_a_step_of_its_row() -> None:
