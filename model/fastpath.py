@@ -860,9 +860,11 @@ class FastLlama:
         kv_size = self.kv_heads * self.head_dim
         # A decode step whose rows share prompts may attend in two passes (`model.cascade`).
         attend: Callable[..., torch.Tensor] | None = getattr(cache, "attend", None)
-        # A decode step with nothing to mask may attend in our own kernel where it takes the
-        # cache (`kernels.attends`: float16 on a CPU; a one-row step 18.0 -> 16.5 ms).
-        own_attention = new == 1 and attn_mask is None and attend is None
+        # A decode step may attend in our own kernel where it takes the cache (`kernels.attends`:
+        # float16 on a CPU): with nothing to mask, or as the step's `layout` says (each row's
+        # length, a shared prompt read once: the mask and the cascade then go unused).
+        layout: kernels.Layout | None = getattr(cache, "layout", None)
+        own_attention = new == 1 and (layout is not None or (attn_mask is None and attend is None))
         for index, layer in enumerate(self.layers):
             qkv = layer.qkv.normed(hidden, layer.ln_attn, self.eps, self._rms_norm)
             qk = qkv[..., : q_size + kv_size].view(batch, new, self.heads + self.kv_heads, -1)
@@ -880,7 +882,7 @@ class FastLlama:
             if index == 0 and own_attention:  # the same layout in every layer
                 own_attention = kernels.attends(q, keys)
             if own_attention:
-                out = kernels.attend(q, keys, values, self.scale)  # float32
+                out = kernels.attend(q, keys, values, self.scale, layout)  # float32
             elif attend is not None:
                 out = attend(index, q.to(self.kv_dtype), self.scale)
             else:

@@ -189,79 +189,160 @@ static inline __m512 halves_at(const uint16_t *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
+/* The sums of eight vectors' 16 lanes each, in order, as 8 floats (a transposing tree of
+   shuffles and adds: 24 instructions where eight horizontal sums take 64). */
+static inline __m256 sums_of_eight(const __m512 a[8]) {
+    __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(a[0], a[1]), _mm512_unpackhi_ps(a[0], a[1]));
+    __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(a[2], a[3]), _mm512_unpackhi_ps(a[2], a[3]));
+    __m512 t2 = _mm512_add_ps(_mm512_unpacklo_ps(a[4], a[5]), _mm512_unpackhi_ps(a[4], a[5]));
+    __m512 t3 = _mm512_add_ps(_mm512_unpacklo_ps(a[6], a[7]), _mm512_unpackhi_ps(a[6], a[7]));
+    /* Each 128-bit lane of t0: a0, a1, a0, a1 (partial sums); of t1: a2, a3, a2, a3. */
+    __m512 u0 = _mm512_add_ps(
+        _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t1))),
+        _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t1))));
+    __m512 u1 = _mm512_add_ps(
+        _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t2), _mm512_castps_pd(t3))),
+        _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t2), _mm512_castps_pd(t3))));
+    /* Each 128-bit lane of u0: a0..a3 over that lane; of u1: a4..a7. */
+    __m512 v = _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
+    /* v's 128-bit lanes: a0..a3 (lanes 0+1), a0..a3 (2+3), a4..a7 (0+1), a4..a7 (2+3). */
+    __m512 w = _mm512_add_ps(_mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 1, 2, 0)),
+                             _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 0, 3, 1)));
+    return _mm512_castps512_ps256(w);
+}
+
+/* A tile of eight columns of float16 keys or values as float32, tile [8][16 * chunks]: column
+   t0 + j from `own`, or from `from` before column `common`; zeros past `width`. */
+static inline __attribute__((always_inline)) void tile_of(const uint16_t *own,
+                                                          const uint16_t *from, int t0, int width,
+                                                          int common, int chunks, float *tile) {
+    const int D = 16 * chunks;
+    for (int j = 0; j < 8; j++) {
+        const int t = t0 + j;
+        if (t >= width) {
+            for (int c = 0; c < chunks; c++)
+                _mm512_store_ps(tile + j * D + c * 16, _mm512_setzero_ps());
+            continue;
+        }
+        const uint16_t *column = (t < common ? from : own) + (size_t)t * D;
+        for (int c = 0; c < chunks; c++)
+            _mm512_store_ps(tile + j * D + c * 16, halves_at(column + c * 16));
+    }
+}
+
+/* One row's attention for one key/value head (see wr_attend_f16), its G queries `qs` [G][D]
+   into `o` [G][D]. Scratch: scores [G][padded], tile [8][D], acc [G][D], 64-byte aligned.
+   Inlined with `chunks` (D / 16) a constant where it is one, so the loops over a vector's
+   chunks unroll into registers. */
+static inline __attribute__((always_inline)) void attend_one(
+    const float *qs, const uint16_t *k_own, const uint16_t *k_from, const uint16_t *v_own,
+    const uint16_t *v_from, int width, int common, int G, int chunks, float scale, float *scores,
+    int padded, float *tile, float *acc, float *o) {
+    const int D = 16 * chunks;
+    for (int t0 = 0; t0 < width; t0 += 8) {
+        tile_of(k_own, k_from, t0, width, common, chunks, tile);
+        for (int g = 0; g < G; g++) {
+            const float *qg = qs + g * D;
+            __m512 a[8];
+            __m512 q0 = _mm512_loadu_ps(qg);
+            for (int j = 0; j < 8; j++) a[j] = _mm512_mul_ps(_mm512_load_ps(tile + j * D), q0);
+            for (int c = 1; c < chunks; c++) {
+                __m512 qc = _mm512_loadu_ps(qg + c * 16);
+                for (int j = 0; j < 8; j++)
+                    a[j] = _mm512_fmadd_ps(_mm512_load_ps(tile + j * D + c * 16), qc, a[j]);
+            }
+            _mm256_store_ps(scores + (size_t)g * padded + t0,
+                            _mm256_mul_ps(sums_of_eight(a), _mm256_set1_ps(scale)));
+        }
+    }
+    float total[16];
+    const __mmask16 tail = (__mmask16)((1u << (width % 16)) - 1);
+    const int whole = width / 16 * 16;
+    for (int g = 0; g < G; g++) {
+        float *sg = scores + (size_t)g * padded;
+        __m512 top = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+        for (int t = 0; t < whole; t += 16) top = _mm512_max_ps(top, _mm512_load_ps(sg + t));
+        if (tail) top = _mm512_mask_max_ps(top, tail, top, _mm512_load_ps(sg + whole));
+        top = _mm512_set1_ps(_mm512_reduce_max_ps(top));
+        for (int t = 0; t < whole; t += 16) {
+            __m512 e = exp_ps(_mm512_sub_ps(_mm512_load_ps(sg + t), top));
+            _mm512_store_ps(sg + t, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        if (tail) {
+            __m512 e = exp_ps(_mm512_sub_ps(_mm512_load_ps(sg + whole), top));
+            e = _mm512_maskz_mov_ps(tail, e);
+            _mm512_store_ps(sg + whole, e); /* zeros past the width */
+            sum = _mm512_add_ps(sum, e);
+        }
+        total[g] = _mm512_reduce_add_ps(sum);
+        for (int c = 0; c < chunks; c++) _mm512_store_ps(acc + g * D + c * 16, _mm512_setzero_ps());
+    }
+    for (int t0 = 0; t0 < width; t0 += 8) {
+        tile_of(v_own, v_from, t0, width, common, chunks, tile);
+        for (int g = 0; g < G; g++) {
+            const float *sg = scores + (size_t)g * padded + t0;
+            __m512 a[16];
+            for (int c = 0; c < chunks; c++) a[c] = _mm512_load_ps(acc + g * D + c * 16);
+            for (int j = 0; j < 8; j++) { /* past the width: a zero weight, a zero column */
+                __m512 p = _mm512_set1_ps(sg[j]);
+                for (int c = 0; c < chunks; c++)
+                    a[c] = _mm512_fmadd_ps(p, _mm512_load_ps(tile + j * D + c * 16), a[c]);
+            }
+            for (int c = 0; c < chunks; c++) _mm512_store_ps(acc + g * D + c * 16, a[c]);
+        }
+    }
+    for (int g = 0; g < G; g++) {
+        __m512 inverse = _mm512_set1_ps(1.0f / total[g]);
+        for (int c = 0; c < chunks; c++)
+            _mm512_storeu_ps(o + g * D + c * 16,
+                             _mm512_mul_ps(_mm512_load_ps(acc + g * D + c * 16), inverse));
+    }
+}
+
 /* Attention of one new token per row over a float16 key/value cache (a decode step's):
    out [B, H, G, D] float32 = softmax(scale * q k^T) v for each row b and key/value head h, the G
-   query heads of h together, over its first T columns. q [B, H, G, D] float32, contiguous; keys
-   and values float16, element (b, h, t, d) at b * row + h * head + t * D + d (a cache's rows and
-   heads, its columns contiguous). D a multiple of 16, at most 256; G at most 16. The scores and
-   sums in float32. Returns 0, or -1 when scratch memory cannot be had. */
+   query heads of h together. q [B, H, G, D] float32, contiguous; keys and values float16,
+   element (b, h, t, d) at b * row + h * head + t * D + d (a cache's rows and heads, its columns
+   contiguous). Row b attends its first columns[b] columns (NULL: T each); of those, its first
+   shared[b] are read in row source[b] (NULL: none), which holds the same keys and values (the
+   takes of one request share their prompt's): rows that share a prompt read it from memory
+   once between them, not once each. D a multiple of 16, at most 256; G at most 16. The scores
+   (eight columns at a time, from a float32 tile of their keys) and the sums in float32.
+   Returns 0, or -1 when scratch memory cannot be had. */
 int wr_attend_f16(const float *q, const uint16_t *keys, const uint16_t *values, int B, int H, int G,
-                  int T, int D, long row, long head, float scale, float *out) {
+                  int T, int D, long row, long head, float scale, float *out, const int *columns,
+                  const int *source, const int *shared) {
     if (D % 16 || D > 256 || G > 16) return -1;
     int failed = 0;
 #pragma omp parallel for schedule(static) reduction(| : failed)
     for (int bh = 0; bh < B * H; bh++) {
         const int b = bh / H, h = bh % H;
-        const uint16_t *k = keys + b * row + h * head;
-        const uint16_t *v = values + b * row + h * head;
-        const float *qs = q + (size_t)bh * G * D;
-        float *scores = aligned_alloc(64, ((size_t)G * T * 4 + 63) / 64 * 64 + 64);
+        /* Out-of-range layouts are clamped: never a read outside the rows and columns given. */
+        const int width = columns && columns[b] >= 1 && columns[b] < T ? columns[b] : T;
+        const int common = source && source[b] >= 0 && source[b] < B
+                               ? (shared[b] < 0 ? 0 : shared[b] < width ? shared[b] : width)
+                               : 0;
+        const long own = b * row + h * head, from = (common ? source[b] : b) * row + h * head;
+        const int chunks = D / 16, padded = (width + 15) / 16 * 16;
+        float *scores = aligned_alloc(64, ((size_t)G * padded + 8 * D + (size_t)G * D) * 4);
         if (!scores) {
             failed = 1;
             continue;
         }
-        const int chunks = D / 16;
-        float peak[16];
-        for (int g = 0; g < G; g++) peak[g] = -INFINITY;
-        for (int t = 0; t < T; t++) {
-            __m512 kv[16];
-            for (int c = 0; c < chunks; c++)
-                kv[c] = halves_at(k + (size_t)t * D + c * 16);
-            for (int g = 0; g < G; g++) {
-                __m512 acc = _mm512_mul_ps(kv[0], _mm512_loadu_ps(qs + g * D));
-                for (int c = 1; c < chunks; c++)
-                    acc = _mm512_fmadd_ps(kv[c], _mm512_loadu_ps(qs + g * D + c * 16), acc);
-                float s = _mm512_reduce_add_ps(acc) * scale;
-                scores[(size_t)g * T + t] = s;
-                if (s > peak[g]) peak[g] = s;
-            }
-        }
-        float total[16];
-        for (int g = 0; g < G; g++) {
-            float *sg = scores + (size_t)g * T;
-            __m512 top = _mm512_set1_ps(peak[g]), sum = _mm512_setzero_ps();
-            int t = 0;
-            for (; t + 16 <= T; t += 16) {
-                __m512 e = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(sg + t), top));
-                _mm512_storeu_ps(sg + t, e);
-                sum = _mm512_add_ps(sum, e);
-            }
-            if (t < T) {
-                __mmask16 tail = (__mmask16)((1u << (T - t)) - 1);
-                __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, sg + t), top));
-                _mm512_mask_storeu_ps(sg + t, tail, e);
-                sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(tail, e));
-            }
-            total[g] = _mm512_reduce_add_ps(sum);
-        }
-        __m512 acc[16 * 16];
-        for (int i = 0; i < G * chunks; i++) acc[i] = _mm512_setzero_ps();
-        for (int t = 0; t < T; t++) {
-            __m512 vv[16];
-            for (int c = 0; c < chunks; c++)
-                vv[c] = halves_at(v + (size_t)t * D + c * 16);
-            for (int g = 0; g < G; g++) {
-                __m512 p = _mm512_set1_ps(scores[(size_t)g * T + t]);
-                for (int c = 0; c < chunks; c++)
-                    acc[g * chunks + c] = _mm512_fmadd_ps(p, vv[c], acc[g * chunks + c]);
-            }
-        }
-        for (int g = 0; g < G; g++) {
-            __m512 inverse = _mm512_set1_ps(1.0f / total[g]);
-            for (int c = 0; c < chunks; c++)
-                _mm512_storeu_ps(out + (size_t)bh * G * D + g * D + c * 16,
-                                 _mm512_mul_ps(acc[g * chunks + c], inverse));
-        }
+        float *tile = scores + (size_t)G * padded, *acc = tile + 8 * D;
+        const float *qs = q + (size_t)bh * G * D;
+        float *o = out + (size_t)bh * G * D;
+        if (chunks == 4) /* head size 64 (SmolLM2), 128: the loops unrolled */
+            attend_one(qs, keys + own, keys + from, values + own, values + from, width, common,
+                       G, 4, scale, scores, padded, tile, acc, o);
+        else if (chunks == 8)
+            attend_one(qs, keys + own, keys + from, values + own, values + from, width, common,
+                       G, 8, scale, scores, padded, tile, acc, o);
+        else
+            attend_one(qs, keys + own, keys + from, values + own, values + from, width, common,
+                       G, chunks, scale, scores, padded, tile, acc, o);
         free(scores);
     }
     return failed ? -1 : 0;

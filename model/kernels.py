@@ -15,9 +15,12 @@ shipped model went from 23.3 to 17.5 ms. The weights are `quant.Int8Weight`'s, u
 with one scale per output row.
 
 **Attention** (`attend`): one new token per row over a float16 cache, the query heads of a
-key/value head together, scores and sums in float32 (a vectorised exponential of our own): 42
-against torch's 48 µs a layer alone at 450 columns (`bench.kernels`); a one-row step of the
-engine 18.0 -> 16.5 ms (two engines in one process, their steps interleaved).
+key/value head together, scores (eight columns at a time, their keys converted to float32 once
+for every query head) and sums in float32 (a vectorised exponential of our own). A `Layout` gives
+each row its own length (rows of several requests, no mask) and the row its shared prompt is
+read in (the takes of one request: their copies are the same), so a step's rows read a prompt
+from memory once between them, where torch's attention reads every copy (`model.cascade`'s two
+passes did the same, at a cost that paid only on long prompts).
 
 The kernels are compiled from `kernels.c` by the system's C compiler (`CC`, default `cc`) the first
 time they are needed, into the kernels folder of the cache (`$WRITERS_ROOM_CACHE/kernels`, else
@@ -40,8 +43,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -177,10 +181,11 @@ def _build_and_open() -> ctypes.CDLL:
     library = ctypes.CDLL(str(target))
     pointer, integer, wide, real = ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_float
     # (x, M, K, w, wscale, N, out, norm, eps) and (q, keys, values, B, H, G, T, D, row, head,
-    # scale, out), as `kernels.c` declares them.
+    # scale, out, columns, source, shared), as `kernels.c` declares them.
     matmul = (pointer, integer, integer, pointer, pointer, integer, pointer, pointer, real)
     _declare(library.wr_q8_matmul, *matmul)
-    _declare(library.wr_attend_f16, *[pointer] * 3, *[integer] * 5, wide, wide, real, pointer)
+    attention = (*[pointer] * 3, *[integer] * 5, wide, wide, real, *[pointer] * 4)
+    _declare(library.wr_attend_f16, *attention)
     return library
 
 
@@ -239,24 +244,69 @@ def attends(q: torch.Tensor, keys: torch.Tensor) -> bool:
     return (
         keys.dtype == torch.float16
         and keys.device.type == "cpu"
-        and dim % 16 == 0
-        and dim <= 256
-        and groups <= 16
+        and attention_fits(groups, dim)
         and keys.stride(3) == 1
         and keys.stride(2) == dim
         and available()
     )
 
 
-def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scale: float) -> torch.Tensor:
+def attention_fits(groups: int, dim: int) -> bool:
+    """Whether `attend` takes a model's heads: `groups` query heads a key/value head (at most
+    16), of `dim` values each (a multiple of 16, at most 256)."""
+    return groups <= 16 and dim % 16 == 0 and dim <= 256
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What each row of a decode step attends, beyond "every column": `columns` (int32 `[B]`,
+    None: all) the columns row b sees, from column 0 (the rows of several requests hold
+    different lengths); `source` and `shared` (int32 `[B]`, None: no sharing) row b's first
+    `shared[b]` columns are read in row `source[b]`, which holds the same keys and values (the
+    takes of one request share their prompt's), so rows that share a prompt read it from memory
+    once between them, not once each."""
+
+    columns: torch.Tensor | None = None
+    source: torch.Tensor | None = None
+    shared: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, lengths: Sequence[int] | None, prompts: Sequence[tuple[int, int]] | None) -> Layout:
+        """The layout of rows holding `lengths` columns each before the step (None: the same
+        number, all of them seen), continuing `prompts` (`(prompt id, its columns)`: rows of one
+        id hold the same keys and values in those columns; None: every row read in itself)."""
+        prompts = prompts or []
+        first: dict[int, int] = {}
+        source = [first.setdefault(prompt, row) for row, (prompt, _) in enumerate(prompts)]
+        shares = len(first) < len(prompts)
+        return cls(
+            None if lengths is None else torch.tensor(lengths, dtype=torch.int32) + 1,
+            torch.tensor(source, dtype=torch.int32) if shares else None,
+            torch.tensor([c for _, c in prompts], dtype=torch.int32) if shares else None,
+        )
+
+
+def attend(
+    q: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    scale: float,
+    layout: Layout | None = None,
+) -> torch.Tensor:
     """softmax(scale * q keys^T) values, float32 `[B, H, G, D]`, for the queries `q`
-    `[B, H, G, D]` of one new token per row (the G query heads of each key/value head) over all
-    columns of `keys` and `values` `[B, H, T, D]` (float16, `attends`), with no mask: every
-    column is one the row may see."""
+    `[B, H, G, D]` of one new token per row (the G query heads of each key/value head) over the
+    columns of `keys` and `values` `[B, H, T, D]` (float16, `attends`): all of them, or as
+    `layout` says (each row's own count; a prompt shared between rows read in one of them)."""
     library = _load()
     assert library is not None, "the kernels are not available here"
     assert keys.shape == values.shape and keys.stride() == values.stride()
     rows, heads, groups, dim = q.shape
+    layout = layout or Layout()
+    for given in (layout.columns, layout.source, layout.shared):
+        assert given is None or (
+            given.dtype == torch.int32 and given.shape == (rows,) and given.is_contiguous()
+        )
+    assert (layout.source is None) == (layout.shared is None)
     q = q.to(torch.float32).contiguous()
     out = torch.empty((rows, heads, groups, dim), dtype=torch.float32)
     if library.wr_attend_f16(
@@ -272,6 +322,10 @@ def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scale: flo
         keys.stride(1),
         scale,
         out.data_ptr(),
+        *(
+            None if given is None else given.data_ptr()
+            for given in (layout.columns, layout.source, layout.shared)
+        ),
     ):
         raise MemoryError("the attention kernel could not allocate its scratch memory")
     return out

@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from model import cascade, fastpath, repeats, switches
+from model import cascade, fastpath, kernels, repeats, switches
 from model.batch import (
     PromptGroup,
     Row,
@@ -121,13 +121,21 @@ class _StepView:
     advance together): a plain slice, not an indexed write per row."""
 
     def __init__(
-        self, cache: SlotCache, lengths: torch.Tensor, width: int, column: int | None = None
+        self,
+        cache: SlotCache,
+        lengths: torch.Tensor,
+        width: int,
+        column: int | None = None,
+        layout: kernels.Layout | None = None,
     ) -> None:
         self.cache = cache
         self.lengths = lengths
         self.rows = torch.arange(lengths.shape[0], device=lengths.device)
         self.width = width
         self.column = column
+        # Each row's columns and shared prompt, for attention in our kernel (`kernels.attend`),
+        # which needs no mask and reads a shared prompt once.
+        self.layout = layout
 
     def prepare(self, new: int) -> int:
         assert new == 1, "a decode step feeds one token per row"
@@ -209,6 +217,15 @@ class SlotEngine:
         rows = _bucket(max_batch) if graphs else 0
         columns = 2048 if graphs else 0
         self.shared_prompts = shared_prompts or cascade.mode()
+        # A decode step's attention in our kernel (`kernels.attend`), which takes each row's own
+        # length and shared prompt: no mask, no cascade (the fast path checks the rest).
+        self._own_attention = (
+            self._graphs is None
+            and self.device.type == "cpu"
+            and self.fast.kv_dtype == torch.float16
+            and kernels.attention_fits(self.fast.groups, self.fast.head_dim)
+            and kernels.available()
+        )
         self._prompts = 0  # prompts placed so far: each row's `prompt` is one of them
         self._rows: list[_Row] = []
         self.cache = SlotCache(self.fast, max(rows, 1), max(columns, 1))
@@ -369,8 +386,15 @@ class SlotEngine:
         if aligned and all(row.length == width - 1 for row in self._rows):
             # Every row writes the same column and sees every column: no mask, no indexed writes.
             column = width - 1
-        plan = None
-        if self._graphs is None:  # a captured step's rows are padded: it reads every row
+        plan = layout = None
+        if self._own_attention:  # each row's length and its shared prompt, in our kernel
+            layout = kernels.Layout.of(
+                None if column is not None else [row.length for row in self._rows],
+                None
+                if self.shared_prompts == "off"
+                else [(row.prompt, row.shared) for row in self._rows],
+            )
+        elif self._graphs is None:  # a captured step's rows are padded: it reads every row
             plan = cascade.plan(
                 [(row.prompt, row.shared) for row in self._rows],
                 [row.length for row in self._rows],
@@ -383,11 +407,11 @@ class SlotEngine:
         if plan is not None:
             view: _StepView = _CascadeView(self.cache, lengths, width, column, plan)
         elif column is not None:
-            view = _StepView(self.cache, lengths, width, column=column)
+            view = _StepView(self.cache, lengths, width, column, layout)
         else:
             columns = torch.arange(width, device=self.device)
             mask = columns[None, :] <= lengths[:, None]
-            view = _StepView(self.cache, lengths, width)
+            view = _StepView(self.cache, lengths, width, layout=layout)
         logits = self.fast.forward(state.last[:n, None], lengths[:, None], view, mask)
         rows = slice(0, n)
         state.tokens[rows] = sample(

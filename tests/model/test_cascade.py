@@ -3,13 +3,14 @@ the attention that reading every row's copy gives, and is chosen only where it r
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
 import torch
 from torch.nn import functional as F
 
-from model import cascade
+from model import cascade, kernels
 from model.batch import PromptGroup, TokenEvent
 from model.slots import SlotEngine
 from model.tasks import Sampling
@@ -121,15 +122,21 @@ def test_the_switch_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert cascade.mode() == "auto"
 
 
+@pytest.mark.parametrize("ours", [True, False], ids=["our-kernel", "torch-cascade"])
 def test_takes_sharing_prompts_decode_the_same_with_the_prompts_read_once(
-    tiny_model: Any, monkeypatch: pytest.MonkeyPatch
+    tiny_model: Any, monkeypatch: pytest.MonkeyPatch, ours: bool
 ) -> None:
     """Three requests of two and three takes, each take its own seed and budget: takes leave
     at different steps (the last row moves into the freed one, so a request's rows stop being
     neighbours), a request joins mid-way, one is cancelled, and a later request repeats an
-    earlier prompt. Reading each prompt once, every take is what reading every copy gives."""
+    earlier prompt. Reading each prompt once, every take is what reading every copy gives: in
+    our attention kernel, which takes each row's length and shared prompt (`kernels.Layout`),
+    where it runs, and in torch's two passes (the cascade) where it does not."""
+    if ours and not kernels.cpu_has_flags():
+        pytest.skip("this CPU lacks AVX-512 VNNI, which our kernels are built for")
     plans: list[cascade.Plan] = []
-    planned = cascade.plan
+    layouts: list[kernels.Layout] = []
+    planned, attend = cascade.plan, kernels.attend
 
     def spy(*args: Any, **kwargs: Any) -> cascade.Plan | None:
         found = planned(*args, **kwargs)
@@ -137,7 +144,12 @@ def test_takes_sharing_prompts_decode_the_same_with_the_prompts_read_once(
             plans.append(found)
         return found
 
+    def seen(*args: Any) -> torch.Tensor:
+        layouts.append(args[4])
+        return attend(*args)
+
     monkeypatch.setattr(cascade, "plan", spy)
+    monkeypatch.setattr(kernels, "attend", seen)
     generator = torch.Generator().manual_seed(1)
     prompts = [
         tuple(torch.randint(0, 500, (size,), generator=generator).tolist()) for size in (37, 23, 51)
@@ -174,8 +186,26 @@ def test_takes_sharing_prompts_decode_the_same_with_the_prompts_read_once(
             collect(engine.step())
         return got
 
-    once, every_copy = run("on"), run("off")
+    with contextlib.nullcontext() if ours else kernels.switched_off():
+        once, every_copy = run("on"), run("off")
     assert once == every_copy
     assert len(once) == 10 and len(set(map(tuple, once.values()))) == 10  # ten different takes
+    if ours:  # rows of different lengths; a prompt's rows read in one of them, scattered too
+        assert not plans
+        shared = [lay for lay in layouts if lay.source is not None]
+        assert any(lay.columns is not None for lay in shared)
+        assert any(scattered(lay.source.tolist()) for lay in shared if lay.source is not None)
+        assert any(lay.source is None for lay in layouts)  # "off": every copy read
+        return
+    assert not layouts
     assert any(not isinstance(g.rows, slice) for p in plans for g in p.groups)  # scattered rows
     assert any(p.mask is None for p in plans) and any(p.mask is not None for p in plans)
+
+
+def scattered(source: list[int]) -> bool:
+    """Whether the rows read in one row are not that row and its neighbours after it."""
+    return any(
+        [b for b, s in enumerate(source) if s == first]
+        != list(range(first, first + source.count(first)))
+        for first in set(source)
+    )

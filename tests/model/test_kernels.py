@@ -183,6 +183,74 @@ def test_attention_over_a_float16_cache_is_torchs_in_float32(rows: int, columns:
     torch.testing.assert_close(got, want, rtol=1e-5, atol=2e-6)
 
 
+def reference_attention(
+    q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, layout: kernels.Layout
+) -> torch.Tensor:
+    """What a layout means, spelled out in torch (float32): row b attends its first columns[b]
+    columns, the first shared[b] of them as row source[b] holds them."""
+    rows = q.shape[0]
+    out = torch.empty(q.shape)
+    for b in range(rows):
+        width = keys.shape[2] if layout.columns is None else int(layout.columns[b])
+        k, v = keys[b, :, :width].float().clone(), values[b, :, :width].float().clone()
+        if layout.source is not None and layout.shared is not None:
+            common, source = min(int(layout.shared[b]), width), int(layout.source[b])
+            k[:, :common] = keys[source, :, :common].float()
+            v[:, :common] = values[source, :, :common].float()
+        out[b] = torch.nn.functional.scaled_dot_product_attention(
+            q[b], k, v, scale=q.shape[-1] ** -0.5
+        )
+    return out
+
+
+@needs_vnni
+@pytest.mark.parametrize(
+    ("groups", "dim"),
+    [(3, 64), (4, 128), (1, 48), (16, 256)],  # SmolLM2, Llama-3-like, and the generic loops
+)
+def test_attention_reads_each_rows_length_and_a_shared_prompt_in_one_row(
+    groups: int, dim: int
+) -> None:
+    """Rows of three requests in one step: each attends its own number of columns (no mask),
+    and the takes of a request read their shared prompt in one row. The rows' own copies of the
+    prompt are made different here, so reading them instead would show."""
+    torch.manual_seed(groups * 100 + dim)
+    rows, heads, width = 7, 2, 61
+    keys = torch.randn(rows, heads, width + 5, dim).half()[:, :, :width]
+    values = torch.randn(rows, heads, width + 5, dim).half()[:, :, :width]
+    q = torch.randn(rows, heads, groups, dim) * 2
+    layout = kernels.Layout.of(
+        [60, 60, 60, 33, 33, 8, 40],  # columns before the step: the step sees one more
+        [(0, 21), (0, 21), (0, 21), (1, 30), (1, 30), (2, 8), (3, 40)],
+    )
+    assert layout.columns is not None and layout.columns.tolist() == [61, 61, 61, 34, 34, 9, 41]
+    assert layout.source is not None and layout.source.tolist() == [0, 0, 0, 3, 3, 5, 6]
+    assert kernels.attends(q, keys)
+    got = kernels.attend(q, keys, values, dim**-0.5, layout)
+    torch.testing.assert_close(
+        got, reference_attention(q, keys, values, layout), rtol=1e-5, atol=2e-6
+    )
+    own = kernels.Layout(layout.columns)  # the same lengths, each row read in itself
+    assert not torch.allclose(kernels.attend(q, keys, values, dim**-0.5, own), got, atol=1e-3)
+
+
+@needs_vnni
+def test_attention_clamps_a_layout_out_of_range_to_the_rows_and_columns_given() -> None:
+    """A layout past the step's columns, or naming a row that is not there, reads nothing
+    outside what it was given: columns clamp to the step's, an unknown source row to the row
+    itself."""
+    keys = torch.randn(2, 3, 10, 64).half()
+    values = torch.randn(2, 3, 10, 64).half()
+    q = torch.randn(2, 3, 3, 64)
+    wild = kernels.Layout(
+        torch.tensor([50, 0], dtype=torch.int32),
+        torch.tensor([7, -1], dtype=torch.int32),
+        torch.tensor([99, 4], dtype=torch.int32),
+    )
+    got = kernels.attend(q, keys, values, 0.125, wild)
+    torch.testing.assert_close(got, kernels.attend(q, keys, values, 0.125), rtol=1e-6, atol=1e-7)
+
+
 @needs_vnni
 def test_attention_takes_only_what_it_was_written_for() -> None:
     q = torch.randn(1, 3, 3, 64)
@@ -227,6 +295,46 @@ def test_a_decode_step_attends_in_our_kernel_and_stays_close_to_torchs(
         logits.append(torch.stack(seen))
     assert len(calls) == 3 * len(ours.layers)  # three decode steps, every layer; no prefill
     torch.testing.assert_close(logits[0], logits[1], rtol=1e-3, atol=1e-3)
+
+
+@needs_vnni
+def test_takes_of_several_requests_decode_as_with_torchs_attention(tiny_model: Any) -> None:
+    """Two requests' takes in one engine, their prompts of different lengths (rows that need a
+    mask in torch's attention; ours reads each row's own length instead), the second request
+    joining later: every take draws the tokens it draws with torch's attention."""
+    from model.batch import PromptGroup
+    from model.slots import SlotEngine
+    from model.tasks import Sampling
+
+    def run() -> dict[int, list[int]]:
+        engine = SlotEngine(tiny_model, stop_token_ids=(), max_batch=8)
+        takes = tuple(Sampling(temperature=0.8, max_new_tokens=12, seed=s) for s in range(3))
+        events = engine.add([PromptGroup(tuple(range(100, 137)), (0, 1, 2), takes)])
+        for _ in range(3):
+            events += engine.step()
+        events += engine.add([PromptGroup(tuple(range(300, 323)), (3, 4), takes[:2])])
+        while engine.active:
+            events += engine.step()
+        got: dict[int, list[int]] = {}
+        for event in events:
+            if event.token_id is not None:
+                got.setdefault(event.seq_id, []).append(event.token_id)
+        return got
+
+    calls: list[kernels.Layout] = []
+    real = kernels.attend
+
+    def counted(*args: Any) -> torch.Tensor:
+        calls.append(args[4])
+        return real(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernels, "attend", counted)
+        ours = run()
+    with kernels.switched_off():
+        theirs = run()
+    assert any(layout.columns is not None for layout in calls)  # unaligned rows, in ours
+    assert ours == theirs and len(ours) == 5
 
 
 def _refuse(*args: Any) -> torch.Tensor:
