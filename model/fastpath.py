@@ -713,6 +713,8 @@ class FastLlama:
         self.head_dim = shape.head_dim
         self.groups = self.heads // self.kv_heads
         self.scale = self.head_dim**-0.5
+        #: Our one-call decode step and the int8 copy it was built for (`_stack_for`).
+        self._stack: tuple[Any, kernels.Stack | None] | None = None
 
     def _settle_scheme(self) -> None:
         """`w8a8` without its int8 copies (no calibration yet: a forward built straight from a
@@ -865,6 +867,22 @@ class FastLlama:
         # length, a shared prompt read once: the mask and the cascade then go unused).
         layout: kernels.Layout | None = getattr(cache, "layout", None)
         own_attention = new == 1 and (layout is not None or (attn_mask is None and attend is None))
+        stack = self._stack_for(batch) if new == 1 and layout is not None else None
+        if stack is not None and layout is not None:  # every layer in one call of ours
+            keys, values = cache.buffers()  # type: ignore[attr-defined]
+            hidden = hidden.view(batch, -1)  # the embedding's own tensor: updated in place
+            stack.run(
+                hidden,
+                cos.view(batch, -1),
+                sin.view(batch, -1),
+                keys,
+                values,
+                total,
+                layout,
+                self.scale,
+            )
+            cache.advance(new)
+            return hidden.view(batch, new, -1)
         for index, layer in enumerate(self.layers):
             qkv = layer.qkv.normed(hidden, layer.ln_attn, self.eps, self._rms_norm)
             qk = qkv[..., : q_size + kv_size].view(batch, new, self.heads + self.kv_heads, -1)
@@ -897,6 +915,57 @@ class FastLlama:
             hidden = layer.down.added_to(hidden, F.silu(gate) * up)
         cache.advance(new)
         return hidden
+
+    def _stack_for(self, rows: int) -> kernels.Stack | None:
+        """Our one-call decode step (`kernels.Stack`) where it runs this model at `rows` rows:
+        every product an int8 copy our kernel serves at this many rows (`_Linear._weight_only`),
+        no bias, float32 activations over a float16 cache on a CPU where the kernels run. Built
+        at the first step that can use it, again when the int8 copies change."""
+        first = self.layers[0]
+        for linear in first.linears():
+            int8 = linear.int8
+            if type(int8) is not quant.Int8Weight or int8.q8_scales is None:
+                return None
+            if rows * int8.values.shape[1] > linear.int8_limit:
+                return None  # past the rows ours serves: torch's products
+        built = self._stack
+        if built is not None and built[0] is first.qkv.int8:
+            return built[1]
+        stack = self._build_stack()
+        self._stack = (first.qkv.int8, stack)
+        return stack
+
+    def _build_stack(self) -> kernels.Stack | None:
+        if not (
+            self.device.type == "cpu"
+            and self.dtype == torch.float32
+            and self.kv_dtype == torch.float16
+            and kernels.available()
+        ):
+            return None
+        layers = []
+        for layer in self.layers:
+            products = []
+            for linear in layer.linears():
+                int8 = linear.int8
+                if (
+                    type(int8) is not quant.Int8Weight
+                    or int8.q8_scales is None
+                    or linear.bias is not None
+                ):
+                    return None
+                products.append((int8.values, int8.q8_scales))
+            norms = (layer.ln_attn, layer.ln_mlp)
+            if any(n.dtype != torch.float32 or not n.is_contiguous() for n in norms):
+                return None
+            qkv, o, gate_up, down = products
+            layers.append(kernels.StepLayer(qkv, o, gate_up, down, *norms))
+        width, inter = self.embed.shape[1], layers[0].down[0].shape[1]
+        if not kernels.Stack.fits(self.heads, self.kv_heads, self.head_dim, width, inter):
+            return None
+        return kernels.Stack(
+            layers, heads=self.heads, kv_heads=self.kv_heads, dim=self.head_dim, eps=self.eps
+        )
 
     def _mask(
         self, mask: torch.Tensor | None, batch: int, new: int, total: int

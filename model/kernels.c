@@ -347,3 +347,102 @@ int wr_attend_f16(const float *q, const uint16_t *keys, const uint16_t *values, 
     }
     return failed ? -1 : 0;
 }
+
+/* One int8 weight of a layer: int8 [n, k] with one float32 scale per output row. */
+typedef struct {
+    const int8_t *values;
+    const float *scales;
+    int n;
+} wr_weight;
+
+/* A Llama layer for `wr_decode_layers`: its four products, the RMSNorms' weights before the
+   first and third, and its key/value cache buffers (float16 [rows, kv_heads, columns, D]). */
+typedef struct {
+    wr_weight qkv, o, gate_up, down;
+    const float *ln_attn, *ln_mlp;
+    uint16_t *keys, *values;
+} wr_layer;
+
+/* silu(gate) * up for n values (torch's silu: x / (1 + e^-x)). */
+static void silu_times(const float *gate, const float *up, float *out, int n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 g = _mm512_loadu_ps(gate + i);
+        __m512 e = exp_ps(_mm512_min_ps(_mm512_sub_ps(_mm512_setzero_ps(), g),
+                                        _mm512_set1_ps(88.0f)));
+        __m512 s = _mm512_div_ps(g, _mm512_add_ps(one, e));
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(s, _mm512_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+/* A decode step's layers, one new token per row, in one call: for each layer, the RMSNorm and
+   the q/k/v product (`wr_q8_matmul`), the rotary embedding of q and k (x * cos + x rolled by
+   half a head * sin, `sin`'s first half negated, as the fast path's `_rope` makes them), k and
+   v written to the cache as float16 at column write_at[m] (NULL: T - 1 for every row),
+   attention (`wr_attend_f16` with the layout `columns`, `source`, `shared`), the output
+   product added to `hidden`, the RMSNorm and the gate/up product, silu(gate) * up, and the down
+   product added to `hidden` [M, E] (float32, in place). `work`: M * (qkv width + 2 * heads * D +
+   E + 3 * inter) floats. Returns 0, or -1 where scratch memory cannot be had. */
+int wr_decode_layers(const wr_layer *layers, int count, float *hidden, int M, int E, int heads,
+                     int kv_heads, int D, int inter, float eps, const float *cos,
+                     const float *sin, long row, long head, int T, const int *write_at,
+                     const int *columns, const int *source, const int *shared, float scale,
+                     float *work) {
+    const int width = (heads + 2 * kv_heads) * D, half = D / 2;
+    float *qkv = work, *q = qkv + (size_t)M * width, *attn = q + (size_t)M * heads * D;
+    float *product_out = attn + (size_t)M * heads * D, *gate_up = product_out + (size_t)M * E;
+    float *act = gate_up + (size_t)M * 2 * inter;
+    for (int l = 0; l < count; l++) {
+        const wr_layer *layer = layers + l;
+        if (wr_q8_matmul(hidden, M, E, layer->qkv.values, layer->qkv.scales, layer->qkv.n, qkv,
+                         layer->ln_attn, eps))
+            return -1;
+        for (int m = 0; m < M; m++) {
+            float *x = qkv + (size_t)m * width;
+            const float *c = cos + (size_t)m * D, *s = sin + (size_t)m * D;
+            const long at = write_at ? write_at[m] : T - 1;
+            for (int j = 0; j < heads + kv_heads; j++) {
+                const float *xj = x + j * D;
+                float rotated[256];
+                for (int d = 0; d < D; d++)
+                    rotated[d] = xj[d] * c[d] + xj[(d + half) % D] * s[d];
+                if (j < heads) {
+                    memcpy(q + ((size_t)m * heads + j) * D, rotated, (size_t)D * 4);
+                    continue;
+                }
+                const int h = j - heads;
+                uint16_t *k = layer->keys + m * row + h * head + at * D;
+                uint16_t *v = layer->values + m * row + h * head + at * D;
+                const float *vj = x + (heads + kv_heads + h) * D;
+                for (int d = 0; d < D; d += 16) {
+                    _mm256_storeu_si256((__m256i *)(k + d),
+                                        _mm512_cvtps_ph(_mm512_loadu_ps(rotated + d),
+                                                        _MM_FROUND_TO_NEAREST_INT));
+                    _mm256_storeu_si256((__m256i *)(v + d),
+                                        _mm512_cvtps_ph(_mm512_loadu_ps(vj + d),
+                                                        _MM_FROUND_TO_NEAREST_INT));
+                }
+            }
+        }
+        if (wr_attend_f16(q, layer->keys, layer->values, M, kv_heads, heads / kv_heads, T, D, row,
+                          head, scale, attn, columns, source, shared))
+            return -1;
+        if (wr_q8_matmul(attn, M, heads * D, layer->o.values, layer->o.scales, E, product_out,
+                         NULL, 0.0f))
+            return -1;
+        for (size_t i = 0; i < (size_t)M * E; i++) hidden[i] += product_out[i];
+        if (wr_q8_matmul(hidden, M, E, layer->gate_up.values, layer->gate_up.scales, 2 * inter,
+                         gate_up, layer->ln_mlp, eps))
+            return -1;
+        for (int m = 0; m < M; m++)
+            silu_times(gate_up + (size_t)m * 2 * inter, gate_up + (size_t)m * 2 * inter + inter,
+                       act + (size_t)m * inter, inter);
+        if (wr_q8_matmul(act, M, inter, layer->down.values, layer->down.scales, E, product_out,
+                         NULL, 0.0f))
+            return -1;
+        for (size_t i = 0; i < (size_t)M * E; i++) hidden[i] += product_out[i];
+    }
+    return 0;
+}

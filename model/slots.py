@@ -158,6 +158,11 @@ class _StepView:
     def advance(self, new: int) -> None:
         """The engine moves the lengths after sampling."""
 
+    def buffers(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Every layer's whole key and value buffers (`kernels.Stack` writes and reads them
+        itself, at the columns `layout` gives)."""
+        return self.cache.keys, self.cache.values
+
 
 class _CascadeView(_StepView):
     """A step view whose attention reads each shared prompt once (`model.cascade`)."""

@@ -337,6 +337,116 @@ def test_takes_of_several_requests_decode_as_with_torchs_attention(tiny_model: A
     assert ours == theirs and len(ours) == 5
 
 
+def stepped_logits(model: Any, one_call: bool, rows_limit: int | None = None) -> list[torch.Tensor]:
+    """The logits of every decode step of two requests in one engine (different prompt
+    lengths, the second joining later, three and two takes sharing their prompts), run by
+    `kernels.Stack` or layer by layer."""
+    from model import fastpath
+    from model.batch import PromptGroup
+    from model.slots import SlotEngine
+    from model.tasks import Sampling
+
+    engine = SlotEngine(model, stop_token_ids=(), max_batch=8)
+    if rows_limit is not None:
+        engine.fast.set_int8_rows(rows_limit)
+    if not one_call:
+        engine.fast._stack_for = lambda rows: None  # type: ignore[method-assign]
+    seen: list[torch.Tensor] = []
+    forward = engine.fast.forward
+
+    def kept(*args: Any, **kwargs: Any) -> torch.Tensor:
+        logits = forward(*args, **kwargs)
+        if args[0].shape[1] == 1:
+            seen.append(logits.clone())
+        return logits
+
+    engine.fast.forward = kept  # type: ignore[method-assign]
+    takes = tuple(Sampling(temperature=0.8, max_new_tokens=10, seed=s) for s in range(3))
+    assert isinstance(engine.fast, fastpath.FastLlama)
+    with torch.inference_mode():
+        engine.add([PromptGroup(tuple(range(100, 141)), (0, 1, 2), takes)])
+        for _ in range(3):
+            engine.step()
+        engine.add([PromptGroup(tuple(range(300, 317)), (3, 4), takes[:2])])
+        while engine.active:
+            engine.step()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def wide_model() -> Any:
+    """A two-layer Llama of widths our products take (multiples of 64), heads of 32 values."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(3)
+    config = LlamaConfig(
+        vocab_size=1000,
+        hidden_size=192,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+@needs_vnni
+def test_a_decode_step_in_one_call_is_the_step_layer_by_layer(
+    wide_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kernels.Stack` runs every layer of a decode step in one call of ours (products, rotary
+    embedding, the cache's writes, attention as the layout says, silu, residuals): the logits of
+    every step stay those of the step run operator by operator, to float32's rounding, over rows
+    of two requests that join at different times."""
+    calls: list[int] = []
+    real = kernels.Stack.run
+
+    def counted(self: kernels.Stack, hidden: torch.Tensor, *args: Any) -> torch.Tensor:
+        calls.append(hidden.shape[0])
+        return real(self, hidden, *args)
+
+    monkeypatch.setattr(kernels.Stack, "run", counted)
+    monkeypatch.setenv(quant.ENV_SWITCH, "int8")  # the tests' engines run float32 otherwise
+    ours = stepped_logits(wide_model, one_call=True)
+    assert set(calls) == {3, 5, 2}  # one request, then both, then the second's last takes
+    calls.clear()
+    theirs = stepped_logits(wide_model, one_call=False)
+    assert not calls and len(ours) == len(theirs) == 12
+    for mine, reference in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-4)
+
+
+@needs_vnni
+def test_the_one_call_step_stands_aside_where_it_does_not_serve(
+    wide_model: Any, tiny_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows past those our int8 products serve, a model without int8 copies, or the kernels
+    switched off: the step runs layer by layer."""
+    calls: list[int] = []
+    real = kernels.Stack.run
+
+    def counted(self: kernels.Stack, hidden: torch.Tensor, *args: Any) -> torch.Tensor:
+        calls.append(hidden.shape[0])
+        return real(self, hidden, *args)
+
+    monkeypatch.setattr(kernels.Stack, "run", counted)
+    monkeypatch.setenv(quant.ENV_SWITCH, "int8")
+    stepped_logits(wide_model, one_call=True, rows_limit=4)
+    assert set(calls) == {3, 2}  # five rows ran layer by layer
+    calls.clear()
+    stepped_logits(tiny_model, one_call=True)  # widths of 64: its products are ours too
+    assert set(calls) == {3, 5, 2}
+    calls.clear()
+    monkeypatch.setenv(quant.ENV_SWITCH, "off")
+    stepped_logits(wide_model, one_call=True)
+    assert not calls
+    monkeypatch.setenv(quant.ENV_SWITCH, "int8")
+    with kernels.switched_off():
+        stepped_logits(wide_model, one_call=True)
+    assert not calls
+
+
 def _refuse(*args: Any) -> torch.Tensor:
     raise AssertionError("torch's attention was to serve")
 
