@@ -15,7 +15,11 @@ product as the bot's decoding runs its few rows: in our int8 kernel, `model.kern
 serves, and `ppl_as_the_bot_torch_kernel` in torch's), and (float32 only) with `w8a8` (every layer's
 gate/up product and the output projection in fbgemm's int8 with SmoothQuant, calibrated on
 `model/calibration.jsonl` as the weight cache is, the other products in half precision) and with
-`fp16` (every product in half precision).
+`fp16` (every product in half precision). Last, what the bot's decoding itself gives: the same
+answer tokens read one decode step at a time, teacher-forced through the slot engine's step
+(`model.slots.decoded_logprobs`: one row, the float16 cache, our kernels and the one-call step of
+every layer, `kernels.Stack`, where they serve), as the bot runs it (`ppl_decoded_as_the_bot`)
+and with the step run layer by layer (`ppl_decoded_layer_by_layer`).
 Figures, not tests: nothing here passes or fails.
 """
 
@@ -23,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from types import SimpleNamespace
 from typing import Any
@@ -43,6 +49,7 @@ from model.loading import (
     load_model,
     runtime_weights,
 )
+from model.slots import decoded_logprobs
 
 
 class _Scored:
@@ -119,6 +126,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         with torch.inference_mode():
             figures[name] = perplexity(scored, held.examples, args.max_len, args.batch_size)
         figures[f"{name}_s"] = time.perf_counter() - started
+    decoded = ("ppl_decoded_as_the_bot", "ppl_decoded_layer_by_layer")
+    for name in decoded:
+        if args.only and name not in args.only:
+            continue
+        fast = _smooth_head(loaded, "auto")
+        if name.endswith("_layer_by_layer"):
+            fast._stack_for = lambda rows: None  # type: ignore[method-assign]
+        started = time.perf_counter()
+        figures[name] = decoded_perplexity(fast, loaded.tokenizer, held.examples, args.max_len)
+        figures[f"{name}_s"] = time.perf_counter() - started
     base = figures["ppl_runtime_dtype"]
     for name in (
         "kv_float16",
@@ -130,6 +147,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "as_the_bot_torch_kernel",
         "w8a8",
         "fp16",
+        "decoded_as_the_bot",
+        "decoded_layer_by_layer",
     ):
         if f"ppl_{name}" in figures:
             figures[f"{name}_over_runtime"] = figures[f"ppl_{name}"] / base
@@ -141,6 +160,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for key, value in figures.items():
             print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
     return figures
+
+
+def decoded_perplexity(
+    fast: FastLlama, tokenizer: Any, examples: Sequence[Any], max_len: int
+) -> float:
+    """exp of the mean cross-entropy over the answer tokens of `examples` (encoded as
+    `training.evaluate.perplexity` encodes them), each read by a decode step of its own."""
+    from training.finetune import IGNORE, encode
+
+    total, tokens = 0.0, 0
+    for example in examples:
+        ids, labels = encode(tokenizer, example, max_len)
+        start = next(i for i, label in enumerate(labels) if label != IGNORE)
+        logprobs = decoded_logprobs(fast, ids[:start], ids[start:])
+        total -= sum(logprobs)
+        tokens += len(logprobs)
+    return math.exp(total / tokens) if tokens else math.nan
 
 
 def _smooth_head(loaded: LoadedModel, kv_cache: str) -> FastLlama:

@@ -182,6 +182,43 @@ class _CascadeView(_StepView):
         return self.plan.attend(self.cache.keys[layer], self.cache.values[layer], q, scale)
 
 
+def attends_in_ours(fast: fastpath.FastLlama) -> bool:
+    """Whether an eager decode step of `fast` attends in our kernel (`kernels.attend`): a
+    float16 cache on a CPU where the kernels run, heads it takes."""
+    return (
+        fast.device.type == "cpu"
+        and fast.kv_dtype == torch.float16
+        and kernels.attention_fits(fast.groups, fast.head_dim)
+        and kernels.available()
+    )
+
+
+@torch.inference_mode()
+def decoded_logprobs(
+    fast: fastpath.FastLlama, prompt: Sequence[int], answer: Sequence[int]
+) -> list[float]:
+    """log p(answer[i] | prompt, answer[:i]) for every token of `answer`: the first from the
+    prompt's prefill, each other from a decode step of one row fed the answer's tokens (teacher
+    forcing), as the slot engine runs its steps (the cache, the layout, our one-call step where
+    it serves): the held-out perplexity of what the bot decodes (`bench.quant_quality`)."""
+    device = fast.device
+    prefix = fast.new_cache(1, len(prompt))
+    ids = torch.tensor([list(prompt)], device=device)
+    logits = fast.forward(ids, torch.arange(len(prompt), device=device)[None], prefix)
+    chosen = [float(torch.log_softmax(logits[0].float(), -1)[answer[0]])]
+    cache = SlotCache(fast, 1, len(prompt) + len(answer))
+    cache.fill(slice(0, 1), prefix, 0, len(prompt))
+    layout = kernels.Layout() if attends_in_ours(fast) else None
+    for index, token in enumerate(answer[:-1]):
+        column = len(prompt) + index
+        lengths = torch.tensor([column], device=device)
+        view = _StepView(cache, lengths, column + 1, column, layout)
+        step = torch.tensor([[token]], device=device)
+        logits = fast.forward(step, lengths[:, None], view)
+        chosen.append(float(torch.log_softmax(logits[0].float(), -1)[answer[index + 1]]))
+    return chosen
+
+
 class SlotEngine:
     """Step-level continuous batching over `fastpath.FastLlama`, rows in fixed slots."""
 
@@ -224,13 +261,7 @@ class SlotEngine:
         self.shared_prompts = shared_prompts or cascade.mode()
         # A decode step's attention in our kernel (`kernels.attend`), which takes each row's own
         # length and shared prompt: no mask, no cascade (the fast path checks the rest).
-        self._own_attention = (
-            self._graphs is None
-            and self.device.type == "cpu"
-            and self.fast.kv_dtype == torch.float16
-            and kernels.attention_fits(self.fast.groups, self.fast.head_dim)
-            and kernels.available()
-        )
+        self._own_attention = self._graphs is None and attends_in_ours(self.fast)
         self._prompts = 0  # prompts placed so far: each row's `prompt` is one of them
         self._rows: list[_Row] = []
         self.cache = SlotCache(self.fast, max(rows, 1), max(columns, 1))

@@ -277,3 +277,30 @@ def test_the_default_budget_is_a_quarter_of_a_containers_limit(
     assert slots._default_kv_cache_mb() == 1024
     limit.write_text("max\n")  # no limit: the machine's memory
     assert slots._default_kv_cache_mb() >= 256
+
+
+@pytest.mark.parametrize("quantize", ["off", "int8"])
+def test_decoded_logprobs_are_the_models_own_teacher_forced(
+    tiny_model: Any, quantize: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`slots.decoded_logprobs` (the decode-step perplexity of `bench.quant_quality`) gives, for
+    each answer token read by a decode step of its own, the log-probability the Hugging Face
+    model gives it reading prompt and answer at once: to float32's rounding over a float32
+    cache, to float16's over the bot's cache, to int8's with the bot's products."""
+    from model.fastpath import FastLlama
+    from model.slots import decoded_logprobs
+
+    monkeypatch.setenv("WRITERS_ROOM_QUANTIZE", quantize)
+    prompt, answer = list(range(40, 71)), [5, 900, 17, 17, 300, 2, 41, 8]
+    with torch.inference_mode():
+        logits = tiny_model(torch.tensor([prompt + answer])).logits[0].float()
+    expected = torch.log_softmax(logits, -1)[len(prompt) - 1 : -1].gather(
+        1, torch.tensor(answer)[:, None]
+    )[:, 0]
+    tolerance = {"off": 1e-4, "int8": 3e-2}[quantize]
+    for kv_cache in ("model", "float16"):
+        fast = FastLlama(tiny_model, kv_cache=kv_cache)
+        got = torch.tensor(decoded_logprobs(fast, prompt, answer))
+        torch.testing.assert_close(
+            got, expected, rtol=0, atol=tolerance if kv_cache == "model" else 3e-2
+        )
