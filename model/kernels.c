@@ -384,13 +384,16 @@ static void silu_times(const float *gate, const float *up, float *out, int n) {
    attention (`wr_attend_f16` with the layout `columns`, `source`, `shared`), the output
    product added to `hidden`, the RMSNorm and the gate/up product, silu(gate) * up, and the down
    product added to `hidden` [M, E] (float32, in place). `work`: M * (qkv width + 2 * heads * D +
-   E + 3 * inter) floats. Returns 0, or -1 where scratch memory cannot be had. */
+   E + 3 * inter) floats. Returns 0, -1 where scratch memory cannot be had, -2 (before anything
+   is written) where a row's column is outside the step's T. */
 int wr_decode_layers(const wr_layer *layers, int count, float *hidden, int M, int E, int heads,
                      int kv_heads, int D, int inter, float eps, const float *cos,
                      const float *sin, long row, long head, int T, const int *write_at,
                      const int *columns, const int *source, const int *shared, float scale,
                      float *work) {
     const int width = (heads + 2 * kv_heads) * D, half = D / 2;
+    for (int m = 0; write_at && m < M; m++)
+        if (write_at[m] < 0 || write_at[m] >= T) return -2; /* never a write outside the step */
     float *qkv = work, *q = qkv + (size_t)M * width, *attn = q + (size_t)M * heads * D;
     float *product_out = attn + (size_t)M * heads * D, *gate_up = product_out + (size_t)M * E;
     float *act = gate_up + (size_t)M * 2 * inter;

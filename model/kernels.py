@@ -461,7 +461,7 @@ class Stack:
             rows * (qkv + 2 * self.heads * self.dim + embed + 3 * self.inter),
             dtype=torch.float32,
         )
-        if self._library.wr_decode_layers(
+        failed = self._library.wr_decode_layers(
             ctypes.addressof(self._table),
             len(self.layers),
             hidden.data_ptr(),
@@ -483,6 +483,9 @@ class Stack:
             ),
             scale,
             work.data_ptr(),
-        ):
+        )
+        if failed == -2:
+            raise ValueError(f"a row's new column is outside the step's {width} columns")
+        if failed:
             raise MemoryError("the decode step could not allocate its scratch memory")
         return hidden

@@ -447,6 +447,33 @@ def test_the_one_call_step_stands_aside_where_it_does_not_serve(
     assert not calls
 
 
+@needs_vnni
+def test_the_one_call_step_refuses_a_column_outside_the_step_and_writes_nothing(
+    wide_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row whose new column lies past the step's columns is refused before any write: the
+    cache and the hidden states stay as they were."""
+    from model.fastpath import FastLlama
+
+    monkeypatch.setenv(quant.ENV_SWITCH, "int8")
+    fast = FastLlama(wide_model, kv_cache="float16")
+    stack = fast._stack_for(2)
+    assert stack is not None
+    shape = (2, fast.kv_heads, 12, fast.head_dim)
+    keys = [torch.zeros(shape, dtype=torch.float16) for _ in fast.layers]
+    values = [torch.zeros(shape, dtype=torch.float16) for _ in fast.layers]
+    hidden = torch.randn(2, wide_model.config.hidden_size)
+    before = hidden.clone()
+    trig = torch.zeros(2, fast.head_dim)
+    layout = kernels.Layout(torch.tensor([5, 11], dtype=torch.int32))  # row 1 writes column 10
+    with pytest.raises(ValueError, match="outside"):
+        stack.run(hidden, trig, trig, keys, values, 8, layout, 0.1)
+    assert torch.equal(hidden, before)
+    assert not any(k.any() or v.any() for k, v in zip(keys, values, strict=True))
+    stack.run(hidden, trig, trig, keys, values, 12, layout, 0.1)  # inside: written
+    assert values[0][1, :, 10].any() and not values[0][1, :, 11].any()  # keys: sin = cos = 0
+
+
 def _refuse(*args: Any) -> torch.Tensor:
     raise AssertionError("torch's attention was to serve")
 
