@@ -12,10 +12,13 @@ turn (`model.cascade`: whether the rows read their shared prompt once). Printed 
 milliseconds per step (timed without the profiler), and the share of a profiled step's wall time
 in each part of it:
 
-- **products**: the matrix products of the layers and the LM head (int8 weight-only, fbgemm's
-  int8 or half-precision products, oneDNN's packed products, or plain matmul);
-- **attention**: scaled dot-product attention itself (with the cascade: both passes and their
-  merge);
+- **one call**: every layer in one call of ours (`kernels.Stack`: products, attention and the
+  rest of the layers together, where it serves; the LM head and sampler are outside it);
+- **products**: the matrix products of the layers and the LM head (our int8 kernel's calls,
+  `kernels.matmul_q8`, int8 weight-only, fbgemm's int8 or half-precision products, oneDNN's
+  packed products, or plain matmul);
+- **attention**: attention itself (our kernel's calls, `kernels.attend`, or torch's; with the
+  cascade: both passes and their merge);
 - **sampling**: the sampler (penalties, top-k/top-p, the Gumbel draw) and the drawn tokens'
   log-probabilities;
 - **other**: the rest of the step's wall time: norms, activations, rotary embedding, the key/value
@@ -42,7 +45,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from bench.best_of import requests
-from model import slots
+from model import kernels, slots
 from model.batch import PromptGroup
 from model.generator import chat_prompt_ids
 from model.loading import ModelSettings, bot_adapter, load_model
@@ -74,8 +77,11 @@ ATTENTION = frozenset(
         "aten::lerp",
     }
 )
-#: The label the sampler's calls run under (`labelled`).
+#: The labels the sampler's calls and our kernels' run under (`labelled`).
 SAMPLING = "step: sampling"
+OUR_PRODUCTS = "step: our int8 products"
+OUR_ATTENTION = "step: our attention"
+ONE_CALL = "step: layers in one call"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -137,6 +143,12 @@ def profile_rows(engine: SlotEngine, prompt: list[int], rows: int, steps: int) -
             parts["attention"] += event.self_cpu_time_total
         elif event.key == SAMPLING:
             parts["sampling"] += event.cpu_time_total
+        elif event.key == OUR_PRODUCTS:
+            parts["products"] += event.cpu_time_total
+        elif event.key == OUR_ATTENTION:
+            parts["attention"] += event.cpu_time_total
+        elif event.key == ONE_CALL:
+            parts["one call"] += event.cpu_time_total
     total = sum(profiled) * 1e6  # microseconds, as the profiler counts
     figures = {part: value / total for part, value in parts.items()}
     figures["other"] = max(0.0, 1.0 - sum(figures.values()))
@@ -154,6 +166,10 @@ def main(argv: list[str] | None = None) -> None:
     # The sampler and the drawn tokens' log-probabilities, under a label of their own.
     slots.sample = labelled(slots.sample, SAMPLING)
     slots.token_logprobs = labelled(slots.token_logprobs, SAMPLING)
+    # Our kernels' calls (ctypes: the profiler sees no operator inside them).
+    kernels.matmul_q8 = labelled(kernels.matmul_q8, OUR_PRODUCTS)
+    kernels.attend = labelled(kernels.attend, OUR_ATTENTION)
+    kernels.Stack.run = labelled(kernels.Stack.run, ONE_CALL)  # type: ignore[method-assign]
     kind = TaskKind(args.kind)
     (request,) = [r for r in requests(args.language) if r.kind is kind]  # best_of's room
     prompt = chat_prompt_ids(loaded.tokenizer, build_messages(request))
@@ -165,13 +181,13 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.language or 'English'} {kind.value} prompt {len(prompt)} tokens, "
             f"shared prompts {shared}, {args.steps} steps per row count"
         )
-        print("rows  ms/step  ms/row  products  attention  sampling  other")
+        print("rows  ms/step  ms/row  one call  products  attention  sampling  other")
         for rows in args.rows:
             f = profile_rows(engine, prompt, rows, args.steps)
             print(
-                f"{rows:4d}  {f['ms']:7.2f}  {f['ms'] / rows:6.2f}  {f.get('products', 0):8.0%}"
-                f"  {f.get('attention', 0):9.0%}  {f.get('sampling', 0):8.0%}"
-                f"  {f.get('other', 0):5.0%}"
+                f"{rows:4d}  {f['ms']:7.2f}  {f['ms'] / rows:6.2f}  {f.get('one call', 0):8.0%}"
+                f"  {f.get('products', 0):8.0%}  {f.get('attention', 0):9.0%}"
+                f"  {f.get('sampling', 0):8.0%}  {f.get('other', 0):5.0%}"
             )
 
 
