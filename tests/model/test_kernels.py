@@ -2,8 +2,9 @@
 products must be what rounding the activations to int8 in blocks of 32 gives (an emulation in
 torch, to float32's rounding of the sums), at every row count the engine sends (one take to a
 room's many), the RMSNorm inside them Llama's; attention over a float16 cache must be torch's in
-float32; and the bot must fall back to torch's operators, saying why, where the kernels cannot be
-built or run."""
+float32, each row at its own length and a shared prompt read in one row; a decode step's layers
+in one call must be the step run layer by layer; and the bot must fall back to torch's operators,
+saying why, where the kernels cannot be built or run."""
 
 from __future__ import annotations
 
@@ -391,14 +392,9 @@ def wide_model() -> Any:
     return LlamaForCausalLM(config).eval()
 
 
-@needs_vnni
-def test_a_decode_step_in_one_call_is_the_step_layer_by_layer(
-    wide_model: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`kernels.Stack` runs every layer of a decode step in one call of ours (products, rotary
-    embedding, the cache's writes, attention as the layout says, silu, residuals): the logits of
-    every step stay those of the step run operator by operator, to float32's rounding, over rows
-    of two requests that join at different times."""
+@pytest.fixture
+def stack_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The rows of each `kernels.Stack.run` call (the decode step in one call) while a test runs."""
     calls: list[int] = []
     real = kernels.Stack.run
 
@@ -407,44 +403,47 @@ def test_a_decode_step_in_one_call_is_the_step_layer_by_layer(
         return real(self, hidden, *args)
 
     monkeypatch.setattr(kernels.Stack, "run", counted)
+    return calls
+
+
+@needs_vnni
+def test_a_decode_step_in_one_call_is_the_step_layer_by_layer(
+    wide_model: Any, stack_calls: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kernels.Stack` runs every layer of a decode step in one call of ours (products, rotary
+    embedding, the cache's writes, attention as the layout says, silu, residuals): the logits of
+    every step stay those of the step run operator by operator, to float32's rounding, over rows
+    of two requests that join at different times."""
     monkeypatch.setenv(quant.ENV_SWITCH, "int8")  # the tests' engines run float32 otherwise
     ours = stepped_logits(wide_model, one_call=True)
-    assert set(calls) == {3, 5, 2}  # one request, then both, then the second's last takes
-    calls.clear()
+    assert set(stack_calls) == {3, 5, 2}  # one request, then both, then the second's last takes
+    stack_calls.clear()
     theirs = stepped_logits(wide_model, one_call=False)
-    assert not calls and len(ours) == len(theirs) == 12
+    assert not stack_calls and len(ours) == len(theirs) == 12
     for mine, reference in zip(ours, theirs, strict=True):
         torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-4)
 
 
 @needs_vnni
 def test_the_one_call_step_stands_aside_where_it_does_not_serve(
-    wide_model: Any, tiny_model: Any, monkeypatch: pytest.MonkeyPatch
+    wide_model: Any, tiny_model: Any, stack_calls: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rows past those our int8 products serve, a model without int8 copies, or the kernels
     switched off: the step runs layer by layer."""
-    calls: list[int] = []
-    real = kernels.Stack.run
-
-    def counted(self: kernels.Stack, hidden: torch.Tensor, *args: Any) -> torch.Tensor:
-        calls.append(hidden.shape[0])
-        return real(self, hidden, *args)
-
-    monkeypatch.setattr(kernels.Stack, "run", counted)
     monkeypatch.setenv(quant.ENV_SWITCH, "int8")
     stepped_logits(wide_model, one_call=True, rows_limit=4)
-    assert set(calls) == {3, 2}  # five rows ran layer by layer
-    calls.clear()
+    assert set(stack_calls) == {3, 2}  # five rows ran layer by layer
+    stack_calls.clear()
     stepped_logits(tiny_model, one_call=True)  # widths of 64: its products are ours too
-    assert set(calls) == {3, 5, 2}
-    calls.clear()
+    assert set(stack_calls) == {3, 5, 2}
+    stack_calls.clear()
     monkeypatch.setenv(quant.ENV_SWITCH, "off")
     stepped_logits(wide_model, one_call=True)
-    assert not calls
+    assert not stack_calls
     monkeypatch.setenv(quant.ENV_SWITCH, "int8")
     with kernels.switched_off():
         stepped_logits(wide_model, one_call=True)
-    assert not calls
+    assert not stack_calls
 
 
 @needs_vnni
