@@ -343,6 +343,19 @@ class _Linear:
             return int8
         return None
 
+    def ours_at(self, rows: int) -> quant.Int8Weight | None:
+        """The int8 copy our kernel (`model.kernels`) runs a product of `rows` rows with, bias
+        and all: None where torch's operators would."""
+        int8 = self.int8
+        if (
+            type(int8) is quant.Int8Weight
+            and int8.q8_scales is not None
+            and self.bias is None
+            and rows * int8.values.shape[1] <= self.int8_limit
+        ):
+            return int8
+        return None
+
     def product(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         """`x @ weight.T (+ bias)` without any int8 copy: in half precision or the runtime
         dtype."""
@@ -918,16 +931,12 @@ class FastLlama:
 
     def _stack_for(self, rows: int) -> kernels.Stack | None:
         """Our one-call decode step (`kernels.Stack`) where it runs this model at `rows` rows:
-        every product an int8 copy our kernel serves at this many rows (`_Linear._weight_only`),
-        no bias, float32 activations over a float16 cache on a CPU where the kernels run. Built
-        at the first step that can use it, again when the int8 copies change."""
+        every product an int8 copy our kernel serves at this many rows (`_Linear.ours_at`),
+        float32 activations over a float16 cache on a CPU where the kernels run. Built at the
+        first step that can use it, again when the int8 copies change."""
         first = self.layers[0]
-        for linear in first.linears():
-            int8 = linear.int8
-            if type(int8) is not quant.Int8Weight or int8.q8_scales is None:
-                return None
-            if rows * int8.values.shape[1] > linear.int8_limit:
-                return None  # past the rows ours serves: torch's products
+        if any(linear.ours_at(rows) is None for linear in first.linears()):
+            return None  # not ours, or past the rows ours serves: torch's products
         built = self._stack
         if built is not None and built[0] is first.qkv.int8:
             return built[1]
@@ -947,12 +956,8 @@ class FastLlama:
         for layer in self.layers:
             products = []
             for linear in layer.linears():
-                int8 = linear.int8
-                if (
-                    type(int8) is not quant.Int8Weight
-                    or int8.q8_scales is None
-                    or linear.bias is not None
-                ):
+                int8 = linear.ours_at(1)
+                if int8 is None or int8.q8_scales is None:  # (ours_at: never None scales)
                     return None
                 products.append((int8.values, int8.q8_scales))
             norms = (layer.ln_attn, layer.ln_mlp)
