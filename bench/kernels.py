@@ -1,7 +1,7 @@
 """Our own kernels (`model.kernels`) against torch's, one operator at a time, on the shipped model's
 shapes: the int8 products of a decode step and its attention over a float16 cache.
 
-    python -m bench.kernels                     # rows 1, 4, 8, 16, 24, 32; 450 cached columns
+    python -m bench.kernels                     # rows 1 to 282; 450 cached columns
     python -m bench.kernels --rows 1 --columns 2000
 
 Products: every layer's q/k/v, o, gate/up and down (30 layers, random weights of SmolLM2-135M's
@@ -36,7 +36,9 @@ LAYERS = 30
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[1, 4, 8, 16, 24, 32])
+    parser.add_argument(
+        "--rows", type=int, nargs="+", default=[1, 3, 6, 8, 16, 24, 32, 64, 128, 282]
+    )
     parser.add_argument("--columns", type=int, default=450, help="cached columns attended to")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
@@ -64,13 +66,13 @@ def products(
     """Milliseconds for every layer's products at the rows of `xs`: torch's int8 kernel, ours,
     ours with the RMSNorm before q/k/v and gate/up, oneDNN's packed float32."""
 
+    rows = {name: [weight.rows() for weight in layer] for name, layer in ours.items()}
+
     def torch_int8() -> None:
         for name, layer in ours.items():
             flat = xs[name].reshape(-1, xs[name].shape[-1])
-            for weight in layer:
-                torch._weight_int8pack_mm(
-                    flat.to(torch.bfloat16), weight.values, weight.kernel_scales
-                )
+            for weight, values in zip(layer, rows[name], strict=True):
+                torch._weight_int8pack_mm(flat.to(torch.bfloat16), values, weight.kernel_scales)
 
     def own(fused: bool) -> None:
         for name, layer in ours.items():

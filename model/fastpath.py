@@ -259,7 +259,10 @@ class _Linear:
         weight = weight.detach()
         self.bias = None if bias is None else bias.detach()
         self.half = half
-        self.packed = _prepack(weight, self.bias) if prepack and self.half is None else None
+        # Where our int8 kernel serves every row count, no packed copy is made (or read).
+        ours = type(int8) is quant.Int8Weight and int8.rows_faster == quant.EVERY_ROW
+        packs = prepack and self.half is None and not ours
+        self.packed = _prepack(weight, self.bias) if packs else None
         # A packed copy replaces the plain weight (which may be a fused copy of our own).
         self.weight: torch.Tensor | None = (
             weight if self.packed is None and self.half is None else None
@@ -267,6 +270,8 @@ class _Linear:
         self.int8: quant.Int8Weight | quant.SmoothInt8 | None = None
         self.int8_limit = 0
         self.use_int8(int8)
+        if ours:
+            self.use_int8_for_every_row(weight)
 
     def use_int8(self, int8: quant.Int8Weight | quant.SmoothInt8 | None) -> None:
         """Products of up to the rows its kind is faster for (`rows_faster`) read `int8`."""
@@ -278,7 +283,7 @@ class _Linear:
     def set_int8_rows(self, rows: int) -> None:
         """Use the int8 copy (if any) for products of at most `rows` rows."""
         if self.int8 is not None:
-            self.int8_limit = rows * self.int8.values.shape[1]
+            self.int8_limit = rows * self.int8.in_features
 
     def use_int8_for_every_row(self, weight: torch.Tensor) -> None:
         """Run every product through the int8 copy (in its blocks of rows), reading `weight`
@@ -351,7 +356,7 @@ class _Linear:
             type(int8) is quant.Int8Weight
             and int8.q8_scales is not None
             and self.bias is None
-            and rows * int8.values.shape[1] <= self.int8_limit
+            and rows * int8.in_features <= self.int8_limit
         ):
             return int8
         return None
@@ -516,8 +521,8 @@ def int8_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
     out: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         for name in [*names, "lm_head"]:
-            int8 = quant.Int8Weight.of(weights.get(name, weights["embed"]))
-            out[f"{name}.int8"], out[f"{name}.scales"] = int8.values, int8.scales
+            out[f"{name}.int8"], scales = quant.rounded(weights.get(name, weights["embed"]))
+            out[f"{name}.scales"] = scales.to(weights.get(name, weights["embed"]).dtype)
     return out
 
 
@@ -601,11 +606,12 @@ class _Layer:
 
     def unread(self, weights: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
         """The tensors of `weights` (this layer's, as built from) that its products do not
-        read: a weight copied into oneDNN's packed layout or into half precision, an int8
-        weight packed for fbgemm or copied to an aligned place (`quant.Int8Weight`)."""
+        read: a weight copied into oneDNN's packed layout or into half precision, or whose every
+        product is int8 (our kernel's), an int8 weight packed for fbgemm or copied to an aligned
+        place or into our kernel's order (`quant.Int8Weight`)."""
         unread = []
         for name, linear in zip(_LINEARS, self.linears(), strict=True):
-            if linear.packed is not None or linear.half is not None:
+            if not linear.reads_weight():
                 unread.append(weights[name])
             unread.extend(_int8_unread(linear.int8, weights.get(f"{name}.int8")))
         return unread
@@ -965,7 +971,7 @@ class FastLlama:
                 return None
             qkv, o, gate_up, down = products
             layers.append(kernels.StepLayer(qkv, o, gate_up, down, *norms))
-        width, inter = self.embed.shape[1], layers[0].down[0].shape[1]
+        width, inter = self.embed.shape[1], layers[0].gate_up[1].numel() // 2  # (gate, up)
         if not kernels.Stack.fits(self.heads, self.kv_heads, self.head_dim, width, inter):
             return None
         return kernels.Stack(

@@ -1,14 +1,17 @@
 /* Kernels of our own for a decode step on an x86 CPU with AVX-512 VNNI (`model.kernels`).
 
    wr_q8_matmul: out[m, n] = wscale[n] * sum_k w[n, k] * x[m, k], for float32 activations x [M, K]
-   and int8 weights w [N, K] (one scale per output row, as `model.quant.Int8Weight` rounds them).
+   and int8 weights w [N, K] (one scale per output row, as `model.quant.Int8Weight` rounds them),
+   held in the kernels' order: 16 output rows by 4 inputs a 64-byte vector (`model.kernels.order`).
    The activations are rounded to int8 in blocks of 32 with one float32 scale a block (llama.cpp's
-   Q8_0), so each 64-byte step is one VNNI instruction (64 multiply-adds into 16 int32 lanes).
-   VNNI multiplies unsigned bytes by signed ones: each weight byte gets its top bit flipped as it
-   is loaded (the int8 w read as the unsigned w + 128), and 128 * (the activations' sum) is taken
-   off again, once a row (`shift`). Lanes 0-7 of a step hold block 2c, lanes 8-15 block 2c+1: each
-   lane's int32 sum is exact, converted to float, scaled by its block's activation scale and
-   summed in float32.
+   Q8_0). One VNNI instruction multiplies a vector of weights by a row's next 4 inputs, broadcast
+   to every lane, and adds the 4 products into each of 16 int32 lanes, one lane an output: no sum
+   across lanes is ever needed. VNNI multiplies unsigned bytes by signed ones: each weight byte
+   gets its top bit flipped as it is loaded (the int8 w read as the unsigned w + 128), and 128 *
+   (the activations' sum) is taken off again, once a row (`shift`). A block's int32 sums are
+   exact; each is converted to float, scaled by its block's activation scale and summed in
+   float32. Rows 3 at a time and tiles of 16 outputs 4 at a time share the loads: 12 VNNI
+   instructions for 4 weight vectors and 3 broadcasts.
 
    wr_attend_f16: a decode step's attention over a float16 key/value cache, in float32.
 
@@ -16,6 +19,7 @@
    (same soname), it runs in torch's own thread pool, with torch's thread count. */
 
 #include <immintrin.h>
+#include <omp.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,15 +27,21 @@
 
 #define BLOCK 32
 #define STEP 64
-#define MAX_ROWS 8
+/* The weights' order (`wr_q8_matmul`): 16 output rows by 4 inputs a 64-byte vector. */
+#define TILE 16
+#define GROUP 4
+/* A call's register block: ROWS activation rows by TILES tiles of 16 outputs (ROWS * TILES
+   int32 sums of the current block of 32 inputs and as many float32 totals, TILES weight
+   vectors and one broadcast input: 29 of the 32 vector registers). */
+#define ROWS 3
+#define TILES 4
 
-/* x [K] -> q [K] int8, lane_scale [K/4] (each 16-lane step: block 2c's scale in lanes 0-7,
-   block 2c+1's in lanes 8-15), lane_sum [K/4] (128 * the sum of each lane's 4 values).
-   With `norm`, x is first RMS-normalised and scaled by it, as Llama's RMSNorm does in float32:
-   x * (1 / sqrt(mean(x^2) + eps)) * norm. */
-static void quantize_row(const float *x, int K, int8_t *q, float *lane_scale, int32_t *lane_sum,
-                         const float *norm, float eps) {
-    const __m512i offset = _mm512_set1_epi8((char)0x80);
+/* x [K] -> q [K] int8 and bscale [K/32], one scale a block of 32 (its largest magnitude / 127);
+   returns 128 * the sum over blocks of bscale times the block's sum of q (the term the weights'
+   flipped top bit adds, `shift`). With `norm`, x is first RMS-normalised and scaled by it, as
+   Llama's RMSNorm does in float32: x * (1 / sqrt(mean(x^2) + eps)) * norm. */
+static float quantize_row(const float *x, int K, int8_t *q, float *bscale, const float *norm,
+                          float eps) {
     __m512 r = _mm512_set1_ps(1.0f);
     if (norm) {
         __m512 squares = _mm512_setzero_ps();
@@ -41,6 +51,7 @@ static void quantize_row(const float *x, int K, int8_t *q, float *lane_scale, in
         }
         r = _mm512_set1_ps(1.0f / sqrtf(_mm512_reduce_add_ps(squares) / (float)K + eps));
     }
+    float shift = 0.0f;
     for (int b = 0; b < K / BLOCK; b++) {
         const float *xb = x + b * BLOCK;
         __m512 lo = _mm512_loadu_ps(xb), hi = _mm512_loadu_ps(xb + 16);
@@ -57,82 +68,102 @@ static void quantize_row(const float *x, int K, int8_t *q, float *lane_scale, in
         __m512i qhi = _mm512_cvtps_epi32(_mm512_mul_ps(hi, inv));
         _mm_storeu_si128((__m128i *)(q + b * BLOCK), _mm512_cvtsepi32_epi8(qlo));
         _mm_storeu_si128((__m128i *)(q + b * BLOCK + 16), _mm512_cvtsepi32_epi8(qhi));
-        for (int lane = 0; lane < 8; lane++) lane_scale[b * 8 + lane] = scale;
+        bscale[b] = scale;
+        shift += scale * 128.0f * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(qlo, qhi));
     }
-    for (int c = 0; c < K / STEP; c++) {
-        __m512i xq = _mm512_loadu_si512((const void *)(q + c * STEP));
-        _mm512_storeu_si512((void *)(lane_sum + c * 16),
-                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, xq));
-    }
+    return shift;
 }
 
-/* 64 weight bytes, read as unsigned (their top bit flipped: w + 128). */
-static inline __m512i weights_at(const int8_t *w, __m512i top) {
-    return _mm512_xor_si512(_mm512_loadu_si512((const void *)w), top);
-}
-
-/* acc + the 16 lanes' sums of 64 weights times 64 activations `x`, each lane's times its block's
-   activation scale (`scale`: the step's 16 lane scales). */
-static inline __m512 step_sums(__m512i w, const int8_t *x, const float *scale, __m512 acc) {
-    __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w,
-                                      _mm512_loadu_si512((const void *)x));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_loadu_ps(scale), acc);
-}
-
-/* Rows [first, first + rows) of the activations (rows <= MAX_ROWS) against every weight row.
-   Each row's offset term (its `lane_sum`s, scaled) is the same for every weight row: `shift`. */
-static void product(const int8_t *w, const float *wscale, int N, int K, const int8_t *q,
-                    const float *lane_scale, const float *shift, int rows, float *out,
-                    int out_stride) {
-    const int steps = K / STEP;
+/* out [rows, 16 * tiles] (row stride `out_stride`) for `rows` <= ROWS activation rows and
+   `tiles` <= TILES tiles of the ordered weights (`tile_bytes` apart). For each block of 32
+   inputs: 8 groups of 4, each one VNNI instruction per row and tile (a tile's vector of 16
+   outputs x 4 weights, the row's 4 inputs broadcast to every lane), the 16 lanes' int32 sums
+   exact; then each sum, as float32, times the row's block scale into the row's totals. The
+   arrays have constant sizes and the loops constant bounds once inlined, so they unroll and the
+   sums stay in registers (sizes from the arguments made them arrays on the stack, 3x slower). */
+static inline __attribute__((always_inline)) void block_of_tiles(
+    const int8_t *w, size_t tile_bytes, int K, const int8_t *q, const float *bscale,
+    const float *shift, const float *wscale, float *out, int out_stride, const int rows,
+    const int tiles) {
     const __m512i top = _mm512_set1_epi8((char)0x80);
-    if (rows == 1) { /* two accumulators: two independent chains of additions */
-#pragma omp parallel for schedule(static)
-        for (int n = 0; n < N; n++) {
-            const int8_t *wn = w + (size_t)n * K;
-            __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
-            int c = 0;
-            for (; c + 1 < steps; c += 2) {
-                even = step_sums(weights_at(wn + c * STEP, top), q + c * STEP,
-                                 lane_scale + c * 16, even);
-                odd = step_sums(weights_at(wn + (c + 1) * STEP, top), q + (c + 1) * STEP,
-                                lane_scale + (c + 1) * 16, odd);
-            }
-            if (c < steps)
-                even = step_sums(weights_at(wn + c * STEP, top), q + c * STEP,
-                                 lane_scale + c * 16, even);
-            out[n] = (_mm512_reduce_add_ps(_mm512_add_ps(even, odd)) - shift[0]) * wscale[n];
-        }
-        return;
-    }
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        const int8_t *wn = w + (size_t)n * K;
-        __m512 acc[MAX_ROWS];
-        for (int m = 0; m < rows; m++) acc[m] = _mm512_setzero_ps();
-        for (int c = 0; c < steps; c++) {
-            __m512i wv = weights_at(wn + c * STEP, top); /* read once for every row */
-            for (int m = 0; m < rows; m++)
-                acc[m] = step_sums(wv, q + (size_t)m * K + c * STEP,
-                                   lane_scale + (size_t)m * K / 4 + c * 16, acc[m]);
-        }
+    const int blocks = K / BLOCK;
+    __m512 total[ROWS][TILES];
+#pragma GCC unroll 4
+    for (int m = 0; m < rows; m++)
+#pragma GCC unroll 4
+        for (int t = 0; t < tiles; t++) total[m][t] = _mm512_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        __m512i sum[ROWS][TILES];
+#pragma GCC unroll 4
         for (int m = 0; m < rows; m++)
-            out[(size_t)m * out_stride + n] =
-                (_mm512_reduce_add_ps(acc[m]) - shift[m]) * wscale[n];
+#pragma GCC unroll 4
+            for (int t = 0; t < tiles; t++) sum[m][t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int g = 0; g < BLOCK / GROUP; g++) {
+            const size_t at = ((size_t)b * (BLOCK / GROUP) + g) * STEP;
+            __m512i wv[TILES];
+#pragma GCC unroll 4
+            for (int t = 0; t < tiles; t++) /* read as unsigned: w + 128 */
+                wv[t] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(w + t * tile_bytes + at)),
+                                         top);
+#pragma GCC unroll 4
+            for (int m = 0; m < rows; m++) {
+                int32_t four;
+                memcpy(&four, q + (size_t)m * K + b * BLOCK + g * GROUP, 4);
+                const __m512i xv = _mm512_set1_epi32(four);
+#pragma GCC unroll 4
+                for (int t = 0; t < tiles; t++) sum[m][t] = _mm512_dpbusd_epi32(sum[m][t], wv[t], xv);
+            }
+        }
+#pragma GCC unroll 4
+        for (int m = 0; m < rows; m++) {
+            const __m512 s = _mm512_set1_ps(bscale[(size_t)m * blocks + b]);
+#pragma GCC unroll 4
+            for (int t = 0; t < tiles; t++)
+                total[m][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[m][t]), s, total[m][t]);
+        }
     }
+#pragma GCC unroll 4
+    for (int m = 0; m < rows; m++) {
+        const __m512 sh = _mm512_set1_ps(shift[m]);
+#pragma GCC unroll 4
+        for (int t = 0; t < tiles; t++)
+            _mm512_storeu_ps(out + (size_t)m * out_stride + t * TILE,
+                             _mm512_mul_ps(_mm512_sub_ps(total[m][t], sh),
+                                           _mm512_loadu_ps(wscale + t * TILE)));
+    }
+}
+
+#define ROWS_CASE(r, n)                                                                          \
+    case r:                                                                                      \
+        block_of_tiles(w, tile_bytes, K, q, bscale, shift, wscale, out, out_stride, r, n);       \
+        break;
+#define TILES_CASE(n)                                                                            \
+    case n:                                                                                      \
+        switch (rows) { ROWS_CASE(1, n) ROWS_CASE(2, n) ROWS_CASE(3, n) }                        \
+        break;
+
+/* `block_of_tiles` with constant rows and tiles (each pair its own unrolled code). */
+static void tiles_product(const int8_t *w, size_t tile_bytes, int K, const int8_t *q,
+                          const float *bscale, const float *shift, const float *wscale, float *out,
+                          int out_stride, int rows, int tiles) {
+    switch (tiles) { TILES_CASE(1) TILES_CASE(2) TILES_CASE(3) TILES_CASE(4) }
 }
 
 /* Scratch memory of this thread, grown as needed (calls come from the engine's one thread). */
 static __thread void *scratch = NULL;
 static __thread size_t scratch_bytes = 0;
 
-/* out [M, N] = x [M, K] @ w^T * wscale, w int8 [N, K], K a multiple of 64; with `norm` (NULL:
-   none), each row of x RMS-normalised first (`quantize_row`). Returns 0, or -1 when the scratch
-   memory cannot be had (nothing written then). */
+/* out [M, N] = x [M, K] @ w^T * wscale, for the int8 weight w [N, K] in the kernels' order
+   (`model.kernels.order`: w[n, k] at ((n / 16) * (K / 4) + k / 4) * 64 + (n % 16) * 4 + k % 4),
+   N a multiple of 16, K of 64; with `norm` (NULL: none), each row of x RMS-normalised first
+   (`quantize_row`). Each thread takes an equal run of the tiles of 16 outputs and every row for
+   them, so a tile's weights are read from memory once and stay in cache for the rows. Returns 0,
+   or -1 when the scratch memory cannot be had (nothing written then). */
 int wr_q8_matmul(const float *x, int M, int K, const int8_t *w, const float *wscale, int N,
                  float *out, const float *norm, float eps) {
-    /* q: M*K bytes; lane_scale and lane_sum: M*K/4 four-byte values each; shift: M floats. */
-    size_t need = (size_t)M * K * 3 + (size_t)M * 4 + 256;
+    const int blocks = K / BLOCK;
+    size_t need = (size_t)M * K + (size_t)M * blocks * 4 + (size_t)M * 4 + 256;
     if (need > scratch_bytes) {
         void *grown = aligned_alloc(64, (need + 63) / 64 * 64);
         if (!grown) return -1;
@@ -141,24 +172,27 @@ int wr_q8_matmul(const float *x, int M, int K, const int8_t *w, const float *wsc
         scratch_bytes = (need + 63) / 64 * 64;
     }
     int8_t *q = scratch;
-    float *lane_scale = (float *)(q + (size_t)M * K);
-    int32_t *lane_sum = (int32_t *)(lane_scale + (size_t)M * K / 4);
-    float *shift = (float *)(lane_sum + (size_t)M * K / 4);
-    for (int m = 0; m < M; m++) {
-        const size_t lanes = (size_t)m * K / 4;
-        quantize_row(x + (size_t)m * K, K, q + (size_t)m * K, lane_scale + lanes, lane_sum + lanes,
-                     norm, eps);
-        __m512 total = _mm512_setzero_ps();
-        for (int c = 0; c < K / STEP; c++)
-            total = _mm512_fmadd_ps(
-                _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(lane_sum + lanes + c * 16))),
-                _mm512_loadu_ps(lane_scale + lanes + c * 16), total);
-        shift[m] = _mm512_reduce_add_ps(total);
-    }
-    for (int first = 0; first < M; first += MAX_ROWS) {
-        int rows = M - first < MAX_ROWS ? M - first : MAX_ROWS;
-        product(w, wscale, N, K, q + (size_t)first * K, lane_scale + (size_t)first * K / 4,
-                shift + first, rows, out + (size_t)first * N, N);
+    float *bscale = (float *)(q + (size_t)M * K);
+    float *shift = bscale + (size_t)M * blocks;
+    const int count = N / TILE;
+    const size_t tile_bytes = (size_t)K * TILE;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int m = 0; m < M; m++)
+            shift[m] = quantize_row(x + (size_t)m * K, K, q + (size_t)m * K,
+                                    bscale + (size_t)m * blocks, norm, eps);
+        const int threads = omp_get_num_threads(), me = omp_get_thread_num();
+        const int first = (int)((long)count * me / threads);
+        const int last = (int)((long)count * (me + 1) / threads);
+        for (int t = first; t < last; t += TILES) {
+            const int tiles = last - t < TILES ? last - t : TILES;
+            for (int m = 0; m < M; m += ROWS)
+                tiles_product(w + t * tile_bytes, tile_bytes, K, q + (size_t)m * K,
+                              bscale + (size_t)m * blocks, shift + m, wscale + t * TILE,
+                              out + (size_t)m * N + t * TILE, N, M - m < ROWS ? M - m : ROWS,
+                              tiles);
+        }
     }
     return 0;
 }

@@ -11,8 +11,14 @@ instruction: `python -m bench.kernels` gave 16 GB/s at one row against torch's 1
 torch's kernel stopped at 4. It reads float32 activations as they are, so the casts around
 torch's kernel go too, and it can compute the RMSNorm before the product as it reads its input
 (`norm`: one call for RMSNorm's eight small operators): in the engine a one-row step of the
-shipped model went from 23.3 to 17.5 ms. The weights are `quant.Int8Weight`'s, unchanged: int8
-with one scale per output row.
+shipped model went from 23.3 to 17.5 ms. The weights are `quant.Int8Weight`'s: int8 with one
+scale per output row, held in the kernel's order (`order`: 16 outputs by 4 inputs a vector, so one
+VNNI instruction sums for 16 outputs and no sum across a vector's lanes is left; the session-25
+kernel summed 64 inputs of one output a vector and spent a conversion, a multiply-add and, per
+output, a sum across lanes on every 64). Three rows by four tiles of 16 outputs share their loads
+in registers: `python -m bench.kernels`, every product of a step, 1 row 6.7 ms (15.8 GB/s), 6
+rows 8.6, 32 rows 15.9 and a 282-token prompt 101 ms, against oneDNN's packed float32 26.8, 31.9,
+52.7 and 260: ahead at every row count, so it serves prefills too and no packed copy is made.
 
 **Attention** (`attend`): one new token per row over a float16 cache, the query heads of a
 key/value head together, scores (eight columns at a time, their keys converted to float32 once
@@ -70,6 +76,9 @@ FLAGS = ("-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mfma")
 _CPU_FLAGS = ("avx512f", "avx512bw", "avx512vl", "avx512_vnni", "fma")
 #: The inputs the kernel reads at a time: a width it takes is a multiple of this.
 STEP = 64
+#: The outputs one vector of the kernel's order holds (`order`), of `GROUP` inputs each.
+TILE = 16
+GROUP = 4
 
 _lock = threading.Lock()
 _library: ctypes.CDLL | None = None
@@ -208,9 +217,33 @@ def _declare(function: Any, *argtypes: Any) -> None:
 
 
 def fits(values: torch.Tensor) -> bool:
-    """Whether the kernel takes an int8 weight `[out, in]`: `in` a multiple of `STEP`,
-    contiguous rows."""
-    return values.dim() == 2 and values.shape[1] % STEP == 0 and values.is_contiguous()
+    """Whether the kernel takes an int8 weight `[out, in]`: `out` a multiple of `TILE`, `in` of
+    `STEP`."""
+    return values.dim() == 2 and values.shape[0] % TILE == 0 and values.shape[1] % STEP == 0
+
+
+def order(values: torch.Tensor) -> torch.Tensor:
+    """An int8 weight `[out, in]` (`fits`) in the order the kernel reads it: `[out / 16, in / 4,
+    16, 4]`, each 64 bytes 16 outputs' next 4 inputs (one VNNI instruction's operand: the
+    instruction then sums for 16 outputs at once, and no sum across a vector's lanes is left)."""
+    out, width = values.shape
+    return values.view(out // TILE, TILE, width // GROUP, GROUP).permute(0, 2, 1, 3).contiguous()
+
+
+def unordered(ordered: torch.Tensor) -> torch.Tensor:
+    """`order`'s inverse: the weight `[out, in]`."""
+    tiles, groups = ordered.shape[:2]
+    return ordered.permute(0, 2, 1, 3).reshape(tiles * TILE, groups * GROUP)
+
+
+def _is_ordered(values: torch.Tensor) -> bool:
+    return (
+        values.dtype == torch.int8
+        and values.dim() == 4
+        and values.shape[2:] == (TILE, GROUP)
+        and values.shape[1] * GROUP % STEP == 0
+        and values.is_contiguous()
+    )
 
 
 def matmul_q8(
@@ -221,7 +254,8 @@ def matmul_q8(
     eps: float = 0.0,
 ) -> torch.Tensor:
     """`x @ (values * scales[:, None]).T` in float32, for `x` `[..., in]` (any floating dtype,
-    read as float32), `values` int8 `[out, in]` (`fits`), `scales` float32 `[out]`, contiguous.
+    read as float32), `values` an int8 `[out, in]` in the kernel's order (`order`), `scales`
+    float32 `[out]`, contiguous.
     With `norm` (float32 `[in]`), `rms_norm(x, norm, eps) @ ...`: the RMSNorm that precedes a
     Llama layer's q/k/v and gate/up products, computed as the kernel reads its input (one call
     instead of RMSNorm's eight small operators). The activations are rounded to int8 in blocks of
@@ -232,20 +266,22 @@ def matmul_q8(
     if flat.dtype != torch.float32 or not flat.is_contiguous():
         flat = flat.to(torch.float32).contiguous()
     rows, width = flat.shape
-    out = torch.empty((rows, values.shape[0]), dtype=torch.float32)
+    outputs = values.shape[0] * TILE
+    assert _is_ordered(values) and values.shape[1] * GROUP == width and scales.numel() == outputs
+    out = torch.empty((rows, outputs), dtype=torch.float32)
     if library.wr_q8_matmul(
         flat.data_ptr(),
         rows,
         width,
         values.data_ptr(),
         scales.data_ptr(),
-        values.shape[0],
+        outputs,
         out.data_ptr(),
         None if norm is None else norm.data_ptr(),
         eps,
     ):
         raise MemoryError("the int8 kernel could not allocate its scratch memory")
-    return out.view(*x.shape[:-1], values.shape[0])
+    return out.view(*x.shape[:-1], outputs)
 
 
 def attends(q: torch.Tensor, keys: torch.Tensor) -> bool:
@@ -362,9 +398,10 @@ class _Layer(ctypes.Structure):
 
 @dataclass(frozen=True, slots=True)
 class StepLayer:
-    """One Llama layer as `Stack` runs it: its four int8 products as (values int8 `[out, in]`,
-    scales float32 `[out]`), q/k/v fused (queries, then keys, then values) and gate/up fused
-    (gate, then up), and the RMSNorm weights (float32) before q/k/v and gate/up."""
+    """One Llama layer as `Stack` runs it: its four int8 products as (values int8 `[out, in]` in
+    the kernel's order, `order`; scales float32 `[out]`), q/k/v fused (queries, then keys, then
+    values) and gate/up fused (gate, then up), and the RMSNorm weights (float32) before q/k/v
+    and gate/up."""
 
     qkv: tuple[torch.Tensor, torch.Tensor]
     o: tuple[torch.Tensor, torch.Tensor]
@@ -395,17 +432,17 @@ class Stack:
         self._library = library
         self.layers = tuple(layers)  # holds the tensors the pointers below point into
         first = self.layers[0]
-        self.width = int(first.qkv[0].shape[1])
-        self.inter = int(first.down[0].shape[1])
+        self.width = int(first.qkv[0].shape[1]) * GROUP
+        self.inter = int(first.down[0].shape[1]) * GROUP
         self.heads, self.kv_heads, self.dim, self.eps = heads, kv_heads, dim, eps
-        assert first.qkv[0].shape[0] == (heads + 2 * kv_heads) * dim
+        assert first.qkv[0].shape[0] * TILE == (heads + 2 * kv_heads) * dim
         self._table = (_Layer * len(self.layers))()
         for entry, layer in zip(self._table, self.layers, strict=True):
             for name in ("qkv", "o", "gate_up", "down"):
                 values, scales = getattr(layer, name)
-                assert values.dtype == torch.int8 and fits(values)
-                assert scales.dtype == torch.float32 and scales.is_contiguous()
-                setattr(entry, name, _Weight(values.data_ptr(), scales.data_ptr(), values.shape[0]))
+                assert _is_ordered(values) and scales.dtype == torch.float32
+                assert scales.is_contiguous() and scales.numel() == values.shape[0] * TILE
+                setattr(entry, name, _Weight(values.data_ptr(), scales.data_ptr(), scales.numel()))
             for norm in (layer.ln_attn, layer.ln_mlp):
                 assert norm.dtype == torch.float32 and norm.is_contiguous()
             entry.ln_attn, entry.ln_mlp = layer.ln_attn.data_ptr(), layer.ln_mlp.data_ptr()

@@ -203,7 +203,9 @@ class Int8Weight:
     in bf16): 61 µs, and held-out perplexity 0.4% above float32's (README, Performance). The
     vectorised kernel reads the inputs in blocks of 16 (`fits`)."""
 
-    values: torch.Tensor  # [out, in] int8
+    #: int8 `[out, in]`; where our kernel serves this weight (`q8_scales`), the same values in
+    #: its order (`model.kernels.order`, 4-D): `rows()` gives them as `[out, in]` either way.
+    values: torch.Tensor
     scales: torch.Tensor  # [out]
     kernel_scales: torch.Tensor = field(init=False, repr=False, compare=False)
     #: The float32 scales our int8 kernel (`model.kernels`) reads, where it serves this weight
@@ -211,23 +213,23 @@ class Int8Weight:
     q8_scales: torch.Tensor | None = field(init=False, repr=False, compare=False)
     #: Rows up to which the int8 product beat oneDNN's packed bf16 one (torch's kernel: the
     #: shipped model's shapes, two threads, this project's CPU: 1 row 7.6 ms against 9.8 for
-    #: every matrix of a step, 4 rows 9.6 against 11.2, 6 rows 16.1 against 11.4), or packed
-    #: float32 (ours, `model.kernels`: `Q8_ROWS_FASTER`).
+    #: every matrix of a step, 4 rows 9.6 against 11.2, 6 rows 16.1 against 11.4); ours
+    #: (`model.kernels`) beat packed float32 at every row count (`EVERY_ROW`).
     rows_faster: int = field(init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, weight: torch.Tensor, dtype: torch.dtype | None = None) -> Int8Weight:
         """`weight` rounded to int8 per output row (`dtype`: the scales', default the weight's)."""
-        wide = weight.detach().float()
-        scales = wide.abs().amax(dim=1).clamp(min=torch.finfo(torch.float32).tiny) / _MAX_INT8
-        values = torch.round(wide / scales[:, None]).clamp_(-_MAX_INT8, _MAX_INT8)
-        return cls(values.to(torch.int8), scales.to(dtype or weight.dtype))
+        values, scales = rounded(weight)
+        return cls(values, scales.to(dtype or weight.dtype))
 
     def __post_init__(self) -> None:
         wide = self.scales.dtype == torch.float32
         own = wide and kernels.fits(self.values) and kernels.available()
         object.__setattr__(self, "q8_scales", self.scales.contiguous() if own else None)
-        object.__setattr__(self, "rows_faster", Q8_ROWS_FASTER if own else 4)
+        if own:  # the kernel's order replaces the rows (a weight cache's mapped ones go unread)
+            object.__setattr__(self, "values", kernels.order(self.values))
+        object.__setattr__(self, "rows_faster", EVERY_ROW if own else 4)
         object.__setattr__(
             self, "kernel_scales", self.scales.to(torch.bfloat16) if wide else self.scales
         )
@@ -277,16 +279,34 @@ class Int8Weight:
         """The weight as the products see it, in the scales' dtype (for checks; with float32
         activations torch's kernel rounds the scales to bf16 too, ours, `model.kernels`, does
         not)."""
-        return (self.values.float() * self.scales.float()[:, None]).to(self.scales.dtype)
+        return (self.rows().float() * self.scales.float()[:, None]).to(self.scales.dtype)
+
+    def rows(self) -> torch.Tensor:
+        """The int8 values as `[out, in]` (a copy where they are in our kernel's order)."""
+        return kernels.unordered(self.values) if self.q8_scales is not None else self.values
+
+    @property
+    def in_features(self) -> int:
+        return self.values.numel() // self.scales.numel()
 
 
-#: Rows up to which our int8 kernel (`model.kernels`) beat oneDNN's packed float32 products
-#: (README, Performance, "Session 25").
-Q8_ROWS_FASTER = 24
+#: `Int8Weight.rows_faster` where our int8 kernel (`model.kernels`) serves: it beat oneDNN's
+#: packed float32 products at every row count measured, a decode step's 1 to a prompt's 282
+#: (README, Performance, "Session 27"), so prefills and scoring passes run in it too.
+EVERY_ROW = 1 << 30
 #: The alignment, in bytes, of a tensor torch allocates on a CPU (its own allocator's).
 _ALIGNMENT = 64
 #: The inputs the int8 kernel's vectorised code reads at a time (`Int8Weight.fits`).
 _KERNEL_BLOCK = 16
+
+
+def rounded(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`weight` `[out, in]` rounded to int8 per output row: the values `[out, in]` and their
+    float32 scales `[out]` (largest magnitude / 127), as `Int8Weight` and `SmoothInt8` hold them."""
+    wide = weight.detach().float()
+    scales = wide.abs().amax(dim=1).clamp(min=torch.finfo(torch.float32).tiny) / _MAX_INT8
+    values = torch.round(wide / scales[:, None]).clamp_(-_MAX_INT8, _MAX_INT8)
+    return values.to(torch.int8), scales
 
 
 def _aligned(tensor: torch.Tensor) -> torch.Tensor:
@@ -341,8 +361,8 @@ class SmoothInt8:
         floor = torch.finfo(torch.float32).tiny
         columns = wide.abs().amax(dim=0).clamp(min=1e-5)
         smooth = (maxima.float().clamp(min=1e-5) ** alpha / columns ** (1 - alpha)).clamp(min=floor)
-        rounded = Int8Weight.of(wide * smooth[None, :])
-        return cls(rounded.values, rounded.scales, smooth)
+        values, scales = rounded(wide * smooth[None, :])
+        return cls(values, scales, smooth)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """`x @ weight.T` for float32 `x` `[..., in]`, in int8 products."""
@@ -353,6 +373,10 @@ class SmoothInt8:
         ]
         out = blocks[0] if len(blocks) == 1 else torch.cat(blocks)
         return out.view(*x.shape[:-1], out.shape[-1])
+
+    @property
+    def in_features(self) -> int:
+        return int(self.values.shape[1])
 
     def dequantised(self) -> torch.Tensor:
         """The weight as the products see it, the smoothing undone (for checks)."""

@@ -46,18 +46,23 @@ def emulated(x: torch.Tensor, values: torch.Tensor, scales: torch.Tensor) -> tor
 
 @needs_vnni
 @pytest.mark.parametrize("width", [64, 576, 1536])
-@pytest.mark.parametrize("rows", [1, 2, 3, 8, 9, 17])
-def test_the_product_is_the_blockwise_rounded_one(width: int, rows: int) -> None:
-    """Row counts on both sides of the kernel's block of 8; widths of the shipped model."""
+@pytest.mark.parametrize(
+    ("rows", "outputs"), [(1, 96), (2, 16), (3, 80), (4, 96), (8, 272), (17, 96)]
+)
+def test_the_product_is_the_blockwise_rounded_one(width: int, rows: int, outputs: int) -> None:
+    """Row counts on both sides of the kernel's block of 3 rows, and output counts that leave
+    each thread's run of tiles of 16 short of a block of 4 (one tile, five, seventeen); widths
+    of the shipped model."""
     torch.manual_seed(width + rows)
-    weight = torch.randn(96, width) * torch.linspace(0.01, 1, 96)[:, None]
+    weight = torch.randn(outputs, width) * torch.linspace(0.01, 1, outputs)[:, None]
     int8 = quant.Int8Weight.of(weight)
     x = torch.randn(rows, width) * 3
     x[0, :40] *= 50  # an outlier block, and one that straddles two
     assert int8.q8_scales is not None  # the kernel serves this weight
+    assert torch.equal(int8.rows(), quant.rounded(weight)[0])  # its order undone: the values
     got = int8(x)
-    want = emulated(x, int8.values, int8.scales)
-    assert got.dtype == torch.float32 and got.shape == (rows, 96)
+    want = emulated(x, int8.rows(), int8.scales)
+    assert got.dtype == torch.float32 and got.shape == (rows, outputs)
     torch.testing.assert_close(got.double(), want, rtol=2e-5, atol=2e-5 * float(want.abs().max()))
     exact = x.double() @ int8.dequantised().double().T
     # And near the exact product: int8 blocks lose about 0.5% (relative, in norm).
@@ -71,12 +76,12 @@ def test_zero_blocks_views_half_precision_and_one_or_two_threads_agree() -> None
     x = torch.randn(4, 128)
     x[1] = 0  # every block's scale 0: no division by zero, a zero row out
     x[2, 64:] = 0
-    want = emulated(x, int8.values, int8.scales).float()
+    want = emulated(x, int8.rows(), int8.scales).float()
     assert torch.equal(int8(x)[1], torch.zeros(64))
     torch.testing.assert_close(int8(x.t().contiguous().t()), int8(x), rtol=0, atol=0)
     half = x.half()
     torch.testing.assert_close(
-        int8(half), emulated(half.float(), int8.values, int8.scales).float(), rtol=2e-5, atol=1e-4
+        int8(half), emulated(half.float(), int8.rows(), int8.scales).float(), rtol=2e-5, atol=1e-4
     )
     threads = torch.get_num_threads()
     try:
@@ -138,8 +143,10 @@ def test_a_failed_build_says_what_the_compiler_said(
 def test_widths_it_cannot_take_and_bf16_weights_keep_torchs_kernel() -> None:
     torch.manual_seed(5)
     narrow = quant.Int8Weight.of(torch.randn(32, 48))  # 48: not a multiple of 64
+    few = quant.Int8Weight.of(torch.randn(40, 64))  # 40 outputs: not a multiple of 16
     bf16 = quant.Int8Weight.of(torch.randn(32, 64).bfloat16())  # a bf16 model's scales
-    assert narrow.q8_scales is None and bf16.q8_scales is None
+    assert narrow.q8_scales is None and few.q8_scales is None and bf16.q8_scales is None
+    assert few.values.shape == (40, 64)  # torch's kernel reads the rows as they are
     assert quant.Int8Weight.of(torch.randn(32, 64)).q8_scales is not None
 
 
@@ -156,7 +163,7 @@ def test_the_rms_norm_inside_the_kernel_is_llamas(rows: int) -> None:
     norm = torch.rand(576) * 2
     normed = torch.nn.functional.rms_norm(x, (576,), norm, 1e-5)
     got = int8.normed(x, norm, 1e-5)
-    want = emulated(normed, int8.values, int8.scales)
+    want = emulated(normed, int8.rows(), int8.scales)
     assert float((got.double() - want).norm() / want.norm()) < 1e-4
     exact = normed.double() @ int8.dequantised().double().T
     # The outlier's block of 32 is rounded in steps of its size: about 1% in all, not 0.5%.
