@@ -13,19 +13,22 @@ dynamic quantisation of activations too had tripled it. float32 activations are 
 for the kernel (its vectorised path), 0.4% of float32's perplexity. Where the CPU has AVX-512
 VNNI and a C compiler builds it, our own kernel (`model.kernels`) serves float32 activations
 instead: it rounds them to int8 in blocks of 32 (0.65% of float32's perplexity in every product,
-README, Performance, "Session 25"), faster than torch's at every batch up to 24 rows.
+README, Performance, "Session 25"), and since session 27 it beats oneDNN's packed float32 at every
+row count (a prompt's prefill too), so it serves every product and no float32 copy is packed.
 
 `Int8Weight.of(weight)` quantises a weight (any LoRA adapter must already be merged into it: the
 rounding then applies to the merged weight, not to the base the adapter was trained on);
 `Int8Weight.rows_faster` is the most rows (tokens in one matrix product) for which the int8
-kernel beat oneDNN's packed bf16 product on this project's CPU (4 for torch's kernel, 24 for
-ours) — past it, at prefill or in a large batch, the fast path keeps the bf16 product (see
-`model.fastpath._Linear`).
+kernel beat oneDNN's packed bf16 product on this project's CPU (4 for torch's kernel, every row
+count for ours, `EVERY_ROW`) — past it, at prefill or in a large batch, the fast path keeps the
+bf16 product (see `model.fastpath._Linear`).
 
-Where the activations are float32 and fbgemm runs (`smooth_head_runs`), the `int8` scheme's
-output projection is a `SmoothInt8` for every row instead, calibrated when the weight cache is
-built: fbgemm's int8 product of it was the fastest at every batch on an AVX-512 CPU without
-native bf16 (held-out perplexity x1.0097 of float32's against x1.0041 with `Int8Weight`).
+Where the activations are float32, fbgemm runs and ours does not (`smooth_head_runs`), the `int8`
+scheme's output projection is a `SmoothInt8` for every row instead, calibrated when the weight
+cache is built: fbgemm's int8 product of it was faster than torch's kernel at every batch on an
+AVX-512 CPU without native bf16 (held-out perplexity x1.0097 of float32's against x1.0041 with
+`Int8Weight`). Where ours serves, it runs the output projection too (faster than fbgemm's at every
+batch).
 
 `resolve(spec, device)` turns the setting (`auto`, `int8`, `w8a8`, `fp16` or `off`) into the
 scheme to run: `auto` is int8 on a CPU whose kernel is fast (`kernel_is_fast`: AVX-512), `w8a8`
@@ -58,7 +61,8 @@ from model import kernels
 ENV_SWITCH = "WRITERS_ROOM_QUANTIZE"
 SCHEMES = ("auto", "int8", "w8a8", "fp16", "off")
 #: The version of the int8 format (rounding, scales, names): part of a weight cache's key.
-FORMAT = 2  # 2: the output projection as `SmoothInt8` where `smooth_head_runs`
+FORMAT = 3  # 2: the output projection as `SmoothInt8` where `smooth_head_runs`; 3: the tag
+# names whether our kernel serves (it changes `smooth_head_runs`)
 #: The same of `SmoothInt8`'s (smoothing, which products, the calibration's use).
 W8A8_FORMAT = 4  # 3: the output projection too; 4: q/k/v, o and down in half precision
 
@@ -83,13 +87,16 @@ def half_available() -> bool:
 
 def smooth_head_runs(dtype: torch.dtype) -> bool:
     """Whether the `int8` scheme runs the output projection as `SmoothInt8` (calibrated when the
-    weight cache is built) rather than `Int8Weight`: where fbgemm runs and the activations are
-    float32 (its only input). On the 2-core AVX-512 CPU of session 24, without native bf16, the
-    shipped model's output projection took 0.87 ms at one row against the int8 kernel's 1.93,
-    1.38 against 2.86 at four, and at 32 rows 8.6 (blocks of 8) against oneDNN's packed float32
-    12.7: the fastest at every batch, so it serves every row and no packed copy is kept
-    (113 MB)."""
-    return w8a8_available() and dtype == torch.float32
+    weight cache is built) rather than `Int8Weight`: where fbgemm runs, the activations are
+    float32 (its only input) and our int8 kernel (`model.kernels`) does not serve. On the 2-core
+    AVX-512 CPU of session 24, without native bf16, the shipped model's output projection took
+    0.87 ms at one row against torch's int8 kernel's 1.93, 1.38 against 2.86 at four, and at 32
+    rows 8.6 (blocks of 8) against oneDNN's packed float32 12.7: the fastest at every batch, so
+    it serves every row and no packed copy is kept (113 MB). Ours, in its weight order (session
+    27, the same kind of CPU), took 0.87 ms at one row against fbgemm's 1.43 in the same run,
+    1.12 against 1.81 at six, 3.7 against 8.2 at 32 and 42 against 86 at 282 (a scoring pass),
+    with a better held-out perplexity (x1.0041 of float32's in session 24, against x1.0097)."""
+    return w8a8_available() and dtype == torch.float32 and not kernels.available()
 
 
 def _fbgemm_has(operator: str) -> bool:
@@ -156,7 +163,9 @@ def cache_tag(scheme: str) -> str:
     loads), so it reads the cache of `off`."""
     if scheme in ("off", "fp16"):
         return "off"
-    return f"{scheme}-v{W8A8_FORMAT if scheme == 'w8a8' else FORMAT}"
+    if scheme == "int8":  # the output projection is smoothed only where ours does not serve
+        return f"int8-v{FORMAT}" + ("-own-kernel" if kernels.available() else "")
+    return f"{scheme}-v{W8A8_FORMAT}"
 
 
 @dataclass(frozen=True, eq=False)
