@@ -9,11 +9,12 @@ shapes, each layer's own, so that they are read from memory as in a step), in mi
 all of them at each row count: torch's int8 weight-only kernel (float32 activations rounded to
 bf16 for it, as `quant.Int8Weight` does without ours), ours (`kernels.matmul_q8`), ours with the
 RMSNorm before q/k/v and gate/up inside it, and oneDNN's packed float32 (what rows past
-`Int8Weight.rows_faster` run). And the GB/s of int8 weights each int8 kernel reads. Attention:
-microseconds a layer for one new token per row over `--columns` float16 columns (3 key/value
-heads of 3 query heads, 64 wide), torch's `scaled_dot_product_attention` against
-`kernels.attend`. Medians of `--repeats` runs. Figures, not tests: nothing here passes or fails.
-What they said is in the README (Performance, "Session 25").
+`Int8Weight.rows_faster` run where ours does not serve; where it does, it serves every row). And the
+GB/s of int8 weights each int8 kernel reads. Attention: microseconds a layer for one new token per
+row over `--columns` float16 columns (3 key/value heads of 3 query heads, 64 wide), torch's
+`scaled_dot_product_attention` against `kernels.attend`. Medians of `--repeats` runs. Figures, not
+tests: nothing here passes or fails.
+What they said is in the README (Performance, "Session 25" and "Session 27").
 """
 
 from __future__ import annotations

@@ -227,7 +227,7 @@ def order(values: torch.Tensor) -> torch.Tensor:
     16, 4]`, each 64 bytes 16 outputs' next 4 inputs (one VNNI instruction's operand: the
     instruction then sums for 16 outputs at once, and no sum across a vector's lanes is left)."""
     out, width = values.shape
-    return values.view(out // TILE, TILE, width // GROUP, GROUP).permute(0, 2, 1, 3).contiguous()
+    return values.reshape(out // TILE, TILE, width // GROUP, GROUP).permute(0, 2, 1, 3).contiguous()
 
 
 def unordered(ordered: torch.Tensor) -> torch.Tensor:
