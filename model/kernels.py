@@ -217,9 +217,14 @@ def _declare(function: Any, *argtypes: Any) -> None:
 
 
 def fits(values: torch.Tensor) -> bool:
-    """Whether the kernel takes an int8 weight `[out, in]`: `out` a multiple of `TILE`, `in` of
-    `STEP`."""
-    return values.dim() == 2 and values.shape[0] % TILE == 0 and values.shape[1] % STEP == 0
+    """Whether the kernel takes an int8 weight `[out, in]`: in the CPU's memory, `out` a multiple
+    of `TILE`, `in` of `STEP`."""
+    return (
+        values.device.type == "cpu"
+        and values.dim() == 2
+        and values.shape[0] % TILE == 0
+        and values.shape[1] % STEP == 0
+    )
 
 
 def order(values: torch.Tensor) -> torch.Tensor:
