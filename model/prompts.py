@@ -36,6 +36,7 @@ from model.takechecks import (
     find_loop,
     mention_at,
     paragraphs,
+    title_stutter,
     without_parentheses,
 )
 from model.tasks import (
@@ -1116,6 +1117,8 @@ def _parse_premise(text: str) -> ParsedAnswer:
         problems.append("The premise has no logline.")
     if not title:
         problems.append("The premise has no title.")
+    elif stutter := title_stutter(title):
+        problems.append(stutter)
     if past is not None:
         problems.append(_PREMISE_GOES_ON.format(past))
     return ParsedAnswer(title=title, logline=logline, problems=tuple(problems))

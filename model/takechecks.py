@@ -387,6 +387,34 @@ def _repeated_run(words: list[str]) -> str | None:
     return None
 
 
+#: A title names its story in a few words: a word three times back to back with nothing but
+#: spaces between ("The Lighthouse Lighthouse Lighthouse Lighthouse", a console take of session
+#: 27) or a Chinese character three times (夜看看看) is a title stuck on repeat. A word repeated
+#: with its punctuation ("Tora! Tora! Tora!", "It's a Mad, Mad, Mad, Mad World") or twice
+#: ("Bye Bye Birdie", 步步惊心) is a title.
+_TITLE_RUN = 3
+_TITLE_TOKEN = re.compile(rf"[{CJK}]|[^\W{CJK}]+|[^\w\s]+")
+
+
+def title_stutter(title: str) -> str | None:
+    """A sentence naming the word a premise's `title` writes three or more times in a row
+    (`_TITLE_RUN`), worded as `find_loop`'s runs are; else None. Linear in the title's length."""
+    runs: list[tuple[str, int]] = []  # (the word as first written, times in a row)
+    last = ""
+    for token in _TITLE_TOKEN.findall(title):
+        word = token.casefold() if token[0].isalnum() or token[0] == "_" else ""
+        if word and word == last:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((token, 1))
+        last = word
+    stuck = [(word, times) for word, times in runs if times >= _TITLE_RUN]
+    if not stuck:
+        return None
+    word, times = stuck[0]
+    return f"The take writes “{clip(word)}” {times} times in a row."
+
+
 def _same_line_run(lines: list[str]) -> str | None:
     run, last = 0, ""
     for line in (line for line in lines if line):

@@ -95,3 +95,46 @@ def test_a_logline_that_only_repeats_the_idea_is_an_echo() -> None:
         asked,
     )
     assert problems == ()
+
+
+@pytest.mark.parametrize(
+    ("title", "word", "times"),
+    [
+        ("The Lighthouse Lighthouse Lighthouse Lighthouse", "Lighthouse", 4),  # session 27
+        ("night night NIGHT", "night", 3),
+        ("夜看看看", "看", 3),
+    ],
+)
+def test_a_title_stuck_on_one_word_is_malformed(title: str, word: str, times: int) -> None:
+    """A word three times back to back with only spaces between (or a Chinese character three
+    times) is a title on repeat, which `find_loop` lets through (ten of a word in a take)."""
+    _, _, problems = _premise(f"Title: {title}\nLogline: A keeper finds a stranger asleep.")
+    assert problems == (f"The take writes “{word}” {times} times in a row.",)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Tora! Tora! Tora!",
+        "It's a Mad, Mad, Mad, Mad World",
+        "Bye Bye Birdie",
+        "步步惊心",
+        "New York, New York",
+    ],
+)
+def test_titles_that_repeat_a_word_as_titles_do_are_titles(title: str) -> None:
+    _, _, problems = _premise(f"Title: {title}\nLogline: A keeper finds a stranger asleep.")
+    assert problems == ()
+
+
+def test_a_hostile_title_costs_time_linear_in_its_length() -> None:
+    import time
+
+    def timed(words: int) -> float:
+        text = "Title: " + "Ab Cd " * words + "\nLogline: A cook lies."
+        started = time.perf_counter()
+        _premise(text)
+        return time.perf_counter() - started
+
+    small, large = timed(2_000), timed(20_000)
+    assert large < 30 * max(small, 1e-3)  # ten times the words: not a hundred times the time
