@@ -521,8 +521,9 @@ def int8_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
     out: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         for name in [*names, "lm_head"]:
-            out[f"{name}.int8"], scales = quant.rounded(weights.get(name, weights["embed"]))
-            out[f"{name}.scales"] = scales.to(weights.get(name, weights["embed"]).dtype)
+            weight = weights.get(name, weights["embed"])
+            out[f"{name}.int8"], scales = quant.rounded(weight)
+            out[f"{name}.scales"] = scales.to(weight.dtype)
     return out
 
 
