@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from model.loading import LoadedModel, ModelLoadError, ModelSettings, load_model
 from model.prompts import (
     PROMPT_FORMAT,
     ParsedAnswer,
+    answer_ended,
     answer_start,
     build_messages,
     heading_told,
@@ -47,7 +49,14 @@ from model.queue import GenerationQueue, QueueSettings, in_passing_thread
 from model.ranking import Candidate
 from model.remote import RemoteBackend
 from model.takechecks import CUT_OFF, hopeless
-from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
+from model.tasks import (
+    GeneratedTake,
+    Progress,
+    ProgressCallback,
+    Sampling,
+    TaskKind,
+    TaskRequest,
+)
 from model.worker import ABANDONED, STOPPED, Enough
 
 _log = logging.getLogger(__name__)
@@ -157,13 +166,18 @@ class LocalBackend:
         if start and enough is not None:
             # The worker judges a finished take by its text without the start the prompt holds.
             # (Its loop reads see the latest tokens only, which the start is not part of.)
-            usable = enough.usable
-            enough = Enough(enough.takes, lambda text: usable(start + text), enough.hopeless)
+            usable, ended = enough.usable, enough.ended
+            enough = Enough(
+                enough.takes,
+                lambda text: usable(start + text),
+                enough.hopeless,
+                None if ended is None else lambda text: ended(start + text),
+            )
         ticket = self.queue.enqueue(
             prompt_ids, sampling, room_id=room_id, user_id=user_id, enough=enough
         )
         if on_progress is not None:
-            ticket.on_progress(on_progress)
+            ticket.on_progress(_begun_with(start, on_progress) if start else on_progress)
         return [
             Drawn(start + c.text, c.token_ids, c.logprobs, c.finish) for c in await ticket.result()
         ]
@@ -175,6 +189,16 @@ class LocalBackend:
 
     async def close(self) -> None:
         await self.queue.close()
+
+
+def _begun_with(start: str, on_progress: ProgressCallback) -> ProgressCallback:
+    """`on_progress`, hearing each partial take with the answer's start it carries on."""
+
+    def heard(progress: Progress) -> None:
+        texts = tuple(start + text if text else text for text in progress.texts)
+        on_progress(dataclasses.replace(progress, texts=texts))
+
+    return heard
 
 
 def _severity(text: str, parsed: ParsedAnswer) -> int:
@@ -369,7 +393,7 @@ class Generator:
         still being written stop and are left out (`model.worker.Enough`)."""
         backend = self.backend
         request = ask.request
-        enough = self._enough(n, lambda text: not parse_answer(request, text).problems)
+        enough = self._enough(request, n, lambda text: not parse_answer(request, text).problems)
         drawn = await self._complete(ask, settings, on_progress, enough)
         drawn = [take for take in drawn if take.finish != STOPPED]
         parsed = [self._parse(ask, take) for take in drawn]
@@ -420,7 +444,7 @@ class Generator:
                 room_id=ask.room_id,
                 user_id=ask.user_id,
                 on_progress=on_progress,
-                enough=enough or self._enough(len(settings)),
+                enough=enough or self._enough(ask.request, len(settings)),
             )
         texts = await backend.complete(
             ask.messages,
@@ -431,10 +455,18 @@ class Generator:
         )
         return [Drawn(text, (), ()) for text in texts]
 
-    def _enough(self, takes: int, usable: Callable[[str], bool] = _any_take) -> Enough | None:
+    def _enough(
+        self, request: TaskRequest, takes: int, usable: Callable[[str], bool] = _any_take
+    ) -> Enough | None:
         """With `early_ends`, a request done once its first `takes` are written and as many are
-        `usable` (by default: when every take is written), a take that loops ending there."""
-        return Enough(takes, usable, _hopeless) if self.early_ends else None
+        `usable` (by default: when every take is written), a take that loops ending there, and
+        a premise at the end of its logline's line (`prompts.answer_ended`)."""
+        if not self.early_ends:
+            return None
+        ended = None
+        if request.kind is TaskKind.PREMISE:
+            ended = functools.partial(answer_ended, request)
+        return Enough(takes, usable, _hopeless, ended)
 
     def _parse(self, ask: _Ask, take: Drawn) -> ParsedAnswer:
         """`take` as `parse_answer` reads it; a take given up as hopeless is malformed, whatever

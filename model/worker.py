@@ -113,12 +113,15 @@ class Enough:
     finished and `takes` of its finished takes are `usable` (called with a take's text, once per
     take), the rest stop. `hopeless` (if given) reads the latest `HOPELESS_READS` tokens of a
     take still being written every `HOPELESS_EVERY` tokens (`takechecks.hopeless`); a take it
-    finds hopeless ends there, unusable. Both are called on the worker's thread and must not
-    touch the event loop."""
+    finds hopeless ends there, unusable. `ended` (if given) reads a take's whole text so far
+    each time a token ends a line (`prompts.answer_ended`: a premise's two lines written); a
+    take it finds whole ends there, finished "stop" as if the model had ended it. All are called
+    on the worker's thread and must not touch the event loop."""
 
     takes: int
     usable: Callable[[str], bool]
     hopeless: Callable[[str], bool] | None = None
+    ended: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.takes < 1:
@@ -227,6 +230,7 @@ class Worker:
         self._row_limit = engine.max_batch
         self._spared: dict[tuple[str, ...], frozenset[int]] = {}  # cast -> its name tokens
         self._scoring: deque[Scoring] = deque()
+        self._line_ends: dict[int, bool] = {}  # token id -> its text holds a line break
         self._vocab = int(engine.model.get_output_embeddings().weight.shape[0])
 
     # --- called from the event loop -------------------------------------------------------
@@ -469,6 +473,7 @@ class Worker:
         now = time.monotonic()
         touched: dict[int, Work] = {}
         due: list[tuple[int, Work, int]] = []  # (seq id, work, take) for `Enough.hopeless`
+        lines: list[tuple[int, Work, int]] = []  # ... for `Enough.ended`
         for event in events:
             work, take = self._running[event.seq_id]
             if event.token_id is not None:
@@ -477,15 +482,15 @@ class Worker:
             if event.finish:
                 work.finish[take] = event.finish
                 del self._running[event.seq_id]
-            elif (
-                work.enough
-                and work.enough.hopeless
-                and len(work.tokens[take]) % HOPELESS_EVERY == 0
-            ):
-                due.append((event.seq_id, work, take))
+            elif work.enough is not None:
+                if work.enough.hopeless and len(work.tokens[take]) % HOPELESS_EVERY == 0:
+                    due.append((event.seq_id, work, take))
+                if work.enough.ended and self._ends_line(event.token_id):
+                    lines.append((event.seq_id, work, take))
             touched[work.job.job_id] = work
         self.meter.tokens(len(events))
-        self._give_up_hopeless(due)
+        self._end_early(due, lambda enough: enough.hopeless, ABANDONED, HOPELESS_READS)
+        self._end_early(lines, lambda enough: enough.ended, "stop", None)
         for work in touched.values():
             if work.job.job_id not in self._held:
                 continue
@@ -510,29 +515,46 @@ class Worker:
             texts = tuple(self._decode(ids) for ids in work.tokens)
             self._post(work.handle.publish, texts, sum(map(len, work.tokens)))
 
-    def _give_up_hopeless(self, due: list[tuple[int, Work, int]]) -> None:
-        """End each take among `due` whose text so far its request's `Enough.hopeless` finds
-        hopeless (a failure to read it fails that request alone)."""
-        given_up = []
+    def _end_early(
+        self,
+        due: list[tuple[int, Work, int]],
+        judge: Callable[[Enough], Callable[[str], bool] | None],
+        finish: str,
+        latest: int | None,
+    ) -> None:
+        """End each take among `due` whose text so far (its `latest` tokens; None: all) the
+        `judge` of its request's `Enough` says is done, finished `finish` (a failure to read it
+        fails that request alone)."""
+        ended = []
         for seq_id, work, take in due:
-            assert work.enough is not None and work.enough.hopeless is not None
-            if work.job.job_id not in self._held:
-                continue  # failed here a moment ago
+            read = judge(work.enough) if work.enough is not None else None
+            assert read is not None
+            if work.job.job_id not in self._held or work.finish[take]:
+                continue  # failed or ended here a moment ago
             try:
-                latest = work.tokens[take][-HOPELESS_READS:]
-                hopeless = work.enough.hopeless(self._decode(latest))
+                ids = work.tokens[take] if latest is None else work.tokens[take][-latest:]
+                done = read(self._decode(ids))
             except Exception as exc:
                 _log.exception("cannot read a take being written")
                 self._fail(work, _failure(exc))
                 continue
-            if hopeless:
-                work.finish[take] = ABANDONED
-                given_up.append(seq_id)
-        given_up = [seq_id for seq_id in given_up if seq_id in self._running]  # none failed since
-        if given_up:
-            self.engine.drop(given_up)
-            for seq_id in given_up:
+            if done:
+                work.finish[take] = finish
+                ended.append(seq_id)
+        ended = [seq_id for seq_id in ended if seq_id in self._running]  # none failed since
+        if ended:
+            self.engine.drop(ended)
+            for seq_id in ended:
                 del self._running[seq_id]
+
+    def _ends_line(self, token_id: int | None) -> bool:
+        """Whether `token_id`'s text holds a line break (each token read once)."""
+        if token_id is None:
+            return False
+        ends = self._line_ends.get(token_id)
+        if ends is None:
+            ends = self._line_ends[token_id] = "\n" in self.tokenizer.decode([token_id])
+        return ends
 
     def _has_enough(self, work: Work) -> bool:
         """Whether `work` is done before all its takes are (`Enough`); if so, its unfinished

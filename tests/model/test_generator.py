@@ -172,3 +172,27 @@ async def test_the_cast_names_of_a_script_take_are_spared_the_repetition_penalty
     assert not {tokenizer.convert_tokens_to_ids(t) for t in ("Ċ", "ĊĊ", "Ġ")} & spared
     assert admitted[0].sampling[0].keep_words[:2] == ("MARA", "Tom")
     assert not admitted[-1].unpenalised  # a premise spares nothing
+
+
+@pytest.mark.parametrize(("language", "label"), [("English", "Title:"), ("Chinese", "片名：")])
+async def test_a_premise_take_is_begun_on_its_title_label(
+    tiny_generator: Generator, tokenizer: Any, language: str, label: str
+) -> None:
+    """The local model carries a premise on from its title's label, as the corpus's premises
+    open, and the room reads each take with the label it was begun with."""
+    request = TaskRequest(
+        TaskKind.PREMISE, "a heist at a wedding", context=PromptContext(language=language)
+    )
+    queue = tiny_generator.backend.queue
+    asked: list[Any] = []
+    enqueue = queue.enqueue
+    queue.enqueue = lambda prompt, *a, **k: asked.append(prompt) or enqueue(prompt, *a, **k)  # type: ignore[method-assign]
+    updates: list[Progress] = []
+    takes = await tiny_generator.generate(
+        request, 2, Sampling(max_new_tokens=40, seed=3), on_progress=updates.append
+    )
+    assert tokenizer.decode(asked[0]).endswith(f"<|im_start|>assistant\n{label}")
+    assert all(take.text.startswith(label) for take in takes)
+    # The writer watching sees each partial take as it will read, label first.
+    partial = [text for update in updates for text in update.texts if text]
+    assert partial and all(text.startswith(label) for text in partial)

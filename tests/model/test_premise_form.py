@@ -138,3 +138,89 @@ def test_a_hostile_title_costs_time_linear_in_its_length() -> None:
 
     small, large = timed(2_000), timed(20_000)
     assert large < 30 * max(small, 1e-3)  # ten times the words: not a hundred times the time
+
+
+@pytest.mark.parametrize(
+    ("language", "prompt_format", "start"),
+    [
+        ("English", 2, "Title:"),
+        ("中文", 2, "片名："),
+        ("Chinese", 1, "Title:"),
+        ("French", 2, "Title:"),
+    ],
+)
+def test_a_premise_is_begun_on_its_title_label(
+    language: str, prompt_format: int, start: str
+) -> None:
+    """Every premise of the corpus opens on its title's label; first sampled, the shipped model
+    wrote 5 of 18 English premises as a description of a place instead (session 28). A room
+    asked in the format the model learned (1: English labels for every room) opens on it."""
+    from model.prompts import answer_start
+    from model.tasks import PromptContext
+
+    request = TaskRequest(
+        TaskKind.PREMISE, "a diner at night", context=PromptContext(language=language)
+    )
+    assert answer_start(request, prompt_format) == start
+    # The begun take reads as the premise it is.
+    label = "Logline" if start.startswith("Title") else "梗概"
+    parsed = _premise(f"{start} Night Shift\n{label}: A cook lies.")
+    assert parsed == ("Night Shift", "A cook lies.", ())
+    # A character sheet is left free: its first line is the name the model gives.
+    assert answer_start(TaskRequest(TaskKind.CHARACTER, "a cook", context=request.context)) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "ended"),
+    [
+        ("Title: Night Shift\nLogline: A cook lies.\n", True),
+        ("Logline: A cook lies.\nTitle: Night Shift\n", True),  # either order
+        ("片名：夜班\n梗概：厨师撒了谎。\n", True),
+        ('**Title:** "Night Shift" (2013)\n\nLogline: A cook lies.\n', True),
+        ("Title: Night Shift\nLogline: A cook lies.", False),  # its line not ended yet
+        ("Title: Night Shift\n", False),
+        ("Title: Night Shift\nLogline:\n", False),  # a label with nothing after it yet
+        ('Title: ""\nLogline: A cook lies.\n', False),  # no title once its marks are off
+        ("Title: Night Shift\nCast: Mara\nLogline: A cook lies.\n", False),  # gone past
+        ("A diner at night. Rain.\n", False),
+        ("", False),
+    ],
+)
+def test_a_premise_ends_where_its_logline_line_does(text: str, ended: bool) -> None:
+    from model.prompts import answer_ended
+
+    assert answer_ended(TaskRequest(TaskKind.PREMISE, "a diner"), text) is ended
+    for kind in (TaskKind.CHARACTER, TaskKind.BEAT, TaskKind.SCENE):
+        assert answer_ended(TaskRequest(kind, "a diner"), text) is False
+
+
+@pytest.mark.parametrize(
+    ("read", "went_on", "would_end"),
+    [("takes_read_s19.jsonl", 7, 7), ("takes_read_by_hand.jsonl", 19, 18)],
+)
+def test_the_premises_read_by_hand_end_before_they_go_on(
+    read: str, went_on: int, would_end: int
+) -> None:
+    """Each premise read by hand that went on past its two lines, written again under
+    `answer_ended`, ends at its logline's line: its title and first logline, nothing past."""
+    from model.prompts import answer_ended
+
+    rows = [json.loads(line) for line in (DATA / read).read_text(encoding="utf-8").splitlines()]
+    counted = [0, 0]
+    for row in rows:
+        if row["kind"] != "premise":
+            continue
+        request = TaskRequest(TaskKind.PREMISE, row.get("prompt", "drama: a cook lies"))
+        title, logline, problems = _premise(row["take"], request.prompt)
+        if not any("goes on past" in p for p in problems):
+            continue
+        counted[0] += 1
+        cuts = [i + 1 for i, c in enumerate(row["take"]) if c == "\n"]
+        cut = next((i for i in cuts if answer_ended(request, row["take"][:i])), None)
+        if cut is None:  # `Film concept: …`: no title line, no logline; it never was a premise
+            continue
+        counted[1] += 1
+        shorter = _premise(row["take"][:cut], request.prompt)
+        assert shorter[:2] == (title, logline)
+        assert not any("goes on past" in p for p in shorter[2])
+    assert counted == [went_on, would_end]

@@ -179,6 +179,38 @@ async def test_a_take_being_written_is_read_every_few_tokens_and_goes_on_when_no
     assert read[-1] == decode_whole(small_queue.tokenizer, latest)
 
 
+async def test_a_whole_answer_ends_at_the_line_break_that_completes_it(
+    small_queue: GenerationQueue,
+) -> None:
+    """`Enough.ended` reads a take's whole text at each token that ends a line, and a take it
+    finds whole ends there, finished as if the model had ended it, its row freed."""
+    tokenizer = small_queue.tokenizer
+    read: list[str] = []
+
+    def second_line(text: str) -> bool:
+        read.append(text)
+        return text.count("\n") >= 2
+
+    sampling = [Sampling(max_new_tokens=600, seed=seed) for seed in (1, 2, 3)]
+    enough = Enough(3, every_take, ended=second_line)
+    takes = await small_queue.enqueue(PROMPT, sampling, enough=enough).result()
+    line_ends = 0
+    for take in takes:
+        ids = list(take.token_ids)
+        text = decode_whole(tokenizer, ids)
+        if take.finish == "stop":  # ended at the token that wrote its second line break
+            assert text.count("\n") >= 2 and decode_whole(tokenizer, ids[:-1]).count("\n") < 2
+        else:
+            assert take.finish == "length" and text.count("\n") < 2
+            ids = ids[:-1]  # its last token ended it before any reading
+        line_ends += sum("\n" in tokenizer.decode([i]) for i in ids)
+    assert [t.finish for t in takes].count("stop") >= 2
+    # Read once at each token holding a line break, and only there, the take's whole text.
+    assert len(read) == line_ends
+    assert all(text.count("\n") >= 1 for text in read)
+    assert small_queue.worker.engine.active == 0
+
+
 async def test_a_take_that_cannot_be_read_fails_its_request_alone(
     small_queue: GenerationQueue,
 ) -> None:
