@@ -41,6 +41,7 @@ from model.prompts import (
     answer_ended,
     answer_start,
     build_messages,
+    cues_in_cast,
     heading_told,
     parse_answer,
     take_sampling,
@@ -50,6 +51,7 @@ from model.ranking import Candidate
 from model.remote import RemoteBackend
 from model.takechecks import CUT_OFF, hopeless
 from model.tasks import (
+    SCRIPT_KINDS,
     GeneratedTake,
     Progress,
     ProgressCallback,
@@ -199,6 +201,22 @@ def _begun_with(start: str, on_progress: ProgressCallback) -> ProgressCallback:
         on_progress(dataclasses.replace(progress, texts=texts))
 
     return heard
+
+
+def _candidate(
+    ask: _Ask,
+    text: str,
+    parsed: ParsedAnswer,
+    logprob: float | None = None,
+    context_free_logprob: float | None = None,
+) -> Candidate:
+    """A drawn take as the ranking reads it; a script take with the share of its cues that the
+    room's known speakers speak (`prompts.cues_in_cast`)."""
+    in_cast = None
+    if ask.request.kind in SCRIPT_KINDS:
+        cues, known = cues_in_cast(ask.request, parsed.fountain)
+        in_cast = known / cues if cues else None
+    return Candidate(text, parsed, logprob, context_free_logprob, in_cast)
 
 
 def _severity(text: str, parsed: ParsedAnswer) -> int:
@@ -371,7 +389,7 @@ class Generator:
                 "%d clean of %d candidates; sampling %d more", n - missing, first_round, missing
             )
             drawn = await self._second_round(ask, ask.seeds(_SECOND_ROUND, missing))
-            candidates += [Candidate(take.text, self._parse(ask, take)) for take in drawn]
+            candidates += [_candidate(ask, take.text, self._parse(ask, take)) for take in drawn]
         shown = ranking.rank(candidates, n, ask.request.context.language)
         _log.info("showing candidates %s of %d", shown, len(candidates))
         return [
@@ -399,7 +417,8 @@ class Generator:
         parsed = [self._parse(ask, take) for take in drawn]
         if not isinstance(backend, ScoringBackend):
             return [
-                Candidate(take.text, answer) for take, answer in zip(drawn, parsed, strict=True)
+                _candidate(ask, take.text, answer)
+                for take, answer in zip(drawn, parsed, strict=True)
             ]
         # PMI reads each take's opening (see `ranking.SCORED_TOKENS`).
         drawn = [take.opening(ranking.SCORED_TOKENS) for take in drawn]
@@ -420,7 +439,7 @@ class Generator:
                 scored = []
         context_free = dict(zip(scored, figures, strict=True))
         return [
-            Candidate(take.text, answer, take.logprob, context_free.get(i))
+            _candidate(ask, take.text, answer, take.logprob, context_free.get(i))
             for i, (take, answer) in enumerate(zip(drawn, parsed, strict=True))
         ]
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from model.prompts import (
     answer_start,
-    known_speakers,
+    cues_in_cast,
     parse_answer,
     prompt_label,
     request_echo,
@@ -38,12 +38,11 @@ from model.takechecks import (
     find_loop,
     mention_at,
     mention_pattern,
-    without_parentheses,
 )
 from model.tasks import SCRIPT_KINDS, TaskKind, TaskRequest
 from screenplay.fountain import parse_fountain
 from screenplay.stats import split_heading
-from screenplay.types import Character, SceneHeading
+from screenplay.types import SceneHeading
 from training.dedup import words
 
 
@@ -149,7 +148,8 @@ def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyInde
     parsed = parse_answer(request, text)
     echo = template_echo(text) or request_echo(request, text) or prompt_label(request, text)
     apart = {find_loop(text), echo, broken_character(text)} - {None}
-    cues, in_cast = _cues(request, parsed.fountain) if request.kind in SCRIPT_KINDS else (0, 0)
+    script = request.kind in SCRIPT_KINDS
+    cues, in_cast = cues_in_cast(request, parsed.fountain) if script else (0, 0)
     language = request.context.language
     return TakeScore(
         lint_clean=not [p for p in parsed.problems if p not in apart],
@@ -258,21 +258,6 @@ def _first_place(fountain: str) -> str:
         if isinstance(element, SceneHeading):
             return "".join(ch for ch in split_heading(element.text)[1].casefold() if ch.isalnum())
     return ""
-
-
-def _cues(request: TaskRequest, fountain: str) -> tuple[int, int]:
-    """The take's cues and how many of them the request's known speakers speak; (0, 0) when the
-    request knows no character (then every speaker is new, and none is invented)."""
-    known = {_cue_key(name) for name in known_speakers(request)}
-    if not known:
-        return 0, 0
-    names = [e.name for e in parse_fountain(fountain).elements if isinstance(e, Character)]
-    return len(names), sum(_cue_key(name) in known for name in names)
-
-
-def _cue_key(name: str) -> str:
-    """`Mara (V.O.)`, `@MARA`, `MARA ^` -> `mara`."""
-    return " ".join(without_parentheses(name).strip().lstrip("@").rstrip("^").split()).casefold()
 
 
 # --- pooled figures -----------------------------------------------------------------------------

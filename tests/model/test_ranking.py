@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from model import ranking
 from model.generator import Drawn, Generator
-from model.prompts import parse_answer
+from model.prompts import cues_in_cast, parse_answer
 from model.ranking import Candidate
 from model.takechecks import CUT_OFF
 from model.tasks import (
@@ -87,6 +87,32 @@ def test_the_less_broken_of_two_malformed_takes_comes_first() -> None:
 def test_a_take_the_context_made_likelier_ranks_first() -> None:
     generic, about = candidate(OTHER, pmi=0.05), candidate(CLEAN, pmi=0.6)
     assert ranking.rank([generic, about], 2, "English") == [1, 0]
+
+
+#: A clean take with a newcomer the take's own action brings on: no problem, but not who the
+#: writer asked for.
+NEWCOMER = "A WAITER drops a tray.\n\nWAITER\nSorry!\n\nMARA\nYou can't stay here."
+
+
+def test_a_take_that_keeps_to_the_rooms_people_ranks_first() -> None:
+    """Of two clean takes, the one whose cues the room's known speakers speak comes first, even
+    when the other is somewhat more about the scene; much more about it, and with one newcomer
+    among several cues of the cast, relevance still wins."""
+    assert candidate(NEWCOMER).parsed.problems == ()
+
+    def with_cast(text: str, pmi: float) -> Candidate:
+        cues, known = cues_in_cast(DIALOGUE, parse_answer(DIALOGUE, text).fountain)
+        return dataclasses.replace(candidate(text, pmi), in_cast=known / cues)
+
+    newcomer, kept = with_cast(NEWCOMER, 0.8), with_cast(OTHER, 0.2)
+    assert (newcomer.in_cast, kept.in_cast) == (0.5, 1.0)
+    assert ranking.rank([newcomer, kept], 2, "English") == [1, 0]
+    among_many = with_cast(CLEAN + "\n\nWAITER\nMore coffee?\n\nTOM\nNo.\n\nMARA\nGo.", 0.9)
+    assert among_many.parsed.problems == () and among_many.in_cast == 0.8
+    assert ranking.rank([with_cast(OTHER, 0.05), among_many], 2, "English") == [1, 0]
+    # Unknown (no cue, or a room that knows no one): the term is left out.
+    unweighed = ranking.score(candidate(OTHER, 0.2), "English")
+    assert ranking.score(kept, "English") - unweighed == pytest.approx(ranking.CAST_WEIGHT)
 
 
 def test_a_take_in_the_rooms_language_ranks_first() -> None:
@@ -229,6 +255,18 @@ async def test_the_room_sees_the_best_n_of_k_drawn_in_one_batch() -> None:
     assert backend.scored_tokens == [ranking.SCORED_TOKENS] * 2  # their openings
     # An English room's dialogue is not begun for the model.
     assert backend.started == [("draw", ""), ("score", "")]
+
+
+async def test_the_room_sees_the_take_that_keeps_to_its_people() -> None:
+    # The model found the take with a newcomer more about the scene; the room asked for Mara
+    # and Tom, and a clean take of theirs is there.
+    backend = ScoredBackend([NEWCOMER, OTHER], {NEWCOMER: 0.8, OTHER: 0.2})
+    (take,) = await Generator(backend, best_of=2).generate(DIALOGUE, 1, Sampling(seed=7))
+    assert take.text == OTHER and not take.problems
+    # Alone, the newcomer's take is shown: it is no problem.
+    backend = ScoredBackend([NEWCOMER], {})
+    (take,) = await Generator(backend, best_of=1).generate(DIALOGUE, 1, Sampling(seed=7))
+    assert take.text == NEWCOMER and not take.problems
 
 
 async def test_a_chinese_rooms_dialogue_opens_on_its_first_characters_line() -> None:
