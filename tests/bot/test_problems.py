@@ -178,7 +178,7 @@ PRODUCED: list[tuple[str, Callable[[], list[str]]]] = [
         ),
     ),
     ("problem.held_character", lambda: _check(find_loop("MARA\nNo" + "o" * 25 + "!\n"))),
-    ("problem.writes_in_a_row", lambda: _check(find_loop("窗" * 10))),
+    ("problem.writes_in_a_row", lambda: _check(find_loop("窗户" * 10))),
     ("problem.writes_line_in_a_row", lambda: _check(find_loop("Stop it.\n" * 4))),
     ("problem.short_lines", lambda: _check(find_loop("Yes.\nNo.\nWhy?\nNow.\n" * 2))),
     ("problem.few_words", lambda: _check(find_loop("温叔平温叔平着温叔平姑着骆九" * 2))),

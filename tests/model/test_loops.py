@@ -42,6 +42,10 @@ def test_no_scene_of_the_corpus_is_taken_for_a_loop() -> None:
         "KELLER " * 120,
         "INT. DOCK - NIGHT\n\nKELLER\n" + "KELLER " * 120,
         "INT. 茶馆 - 夜\n\n" + "窗" * 60,
+        # One character held five times: session 28's read of 207 takes (the check held out
+        # for twenty then).
+        "△ 碗瓷茶缸隐隐硕满地锅灭灭灭灭灭",
+        "阿梅：你你你你你！",
         "@林小雨\n我" + "看" * 30,
         "MARA\n" + "Yes\nNo\nGo\nNow\nWhy\nHey\nOk\nSo\nUp\nIn\n",
         "MARA\nNo.\n\nTOM\nNo.\n\n" * 20,
@@ -93,6 +97,8 @@ def test_a_degenerate_take_is_a_loop(take: str) -> None:
         "INT. DINER - NIGHT\n\nOn the counter:\n\nA cup\nA key\nA gun\n",
         "JOE\nKnock, knock, knock. Anyone home?",
         "MARA\nNoooooooo!",
+        # A sound or a cry held (嗒, 哎), a word said four times (the corpus's most).
+        "△ 门外嗒嗒嗒嗒嗒嗒嗒嗒，没人开门。\n阿梅：哎哎哎哎哎，别推！\n小唐：谢谢谢谢。",
         # A stubborn exchange: few words, but the speakers' names are not the take circling.
         "陈伯：走。\n小梅：不走。\n陈伯：走！\n小梅：我不走。\n陈伯：你走不走？\n小梅：不走！\n"
         "陈伯：（拍桌）走！\n小梅：不走就是不走。\n陈伯：那你留下。",
