@@ -22,7 +22,7 @@ share of shown takes that are clean, and per request the candidates stopped, the
 as loops, the decode steps it waited for (the longest take of each batch it drew, second rounds
 included: what its wall time follows when nothing else runs, and unlike wall time on a shared
 machine the same from run to run) and the tokens it drew. `--language Chinese` asks the same six
-in a Chinese room (`REQUESTS_ZH`: the same story, the writer's words in Chinese).
+in a Chinese room (`bench.rooms.REQUESTS_ZH`: the same story, the writer's words in Chinese).
 Figures, not tests: nothing here passes or fails.
 """
 
@@ -39,19 +39,11 @@ from dataclasses import dataclass, field
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from bench.rooms import requests
 from model.generator import Drawn, Generator, LocalBackend
 from model.loading import LoadedModel, ModelSettings, bot_adapter, load_model
 from model.queue import GenerationQueue, QueueSettings, in_passing_thread
-from model.tasks import (
-    CharacterSheet,
-    GeneratedTake,
-    ProgressCallback,
-    PromptContext,
-    Sampling,
-    TaskKind,
-    TaskRequest,
-    is_chinese,
-)
+from model.tasks import GeneratedTake, ProgressCallback, Sampling, TaskRequest
 from model.worker import ABANDONED, STOPPED, Enough
 
 
@@ -82,51 +74,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also run each setting waiting for every take to its end (none stopped or given up)",
     )
     return parser.parse_args(argv)
-
-
-MARA = CharacterSheet("MARA", role="diner cook", personality="dry, impatient, loyal")
-TOM = CharacterSheet("TOM", role="fugitive", personality="nervous, charming, a liar")
-ROOM = PromptContext(
-    title="Night Shift",
-    logline="A diner cook hides a fugitive from the harbour police for one night.",
-    genre="thriller",
-    characters=(MARA, TOM),
-    scene_heading="INT. HARBOUR DINER - NIGHT",
-    recent_script=(
-        "INT. HARBOUR DINER - NIGHT\n\nRain on the windows. MARA wipes the counter.\n\n"
-        "TOM\n(dripping)\nAre you still open?\n\nMARA\nFor coffee."
-    ),
-    cast=("MARA", "TOM"),
-)
-
-
-def six_requests(
-    room: PromptContext, words: tuple[str, str, str, str, str]
-) -> tuple[TaskRequest, ...]:
-    """One request of each task kind in `room`, in the order of `TaskKind`: `words` are the
-    writer's for the premise, the character, the scene, the dialogue and the beat (a
-    continuation takes none); the scene and the dialogue put the room's cast in play."""
-    premise, character, scene, dialogue, beat = words
-    return (
-        TaskRequest(TaskKind.PREMISE, premise, (), room),
-        TaskRequest(TaskKind.CHARACTER, character, (), room),
-        TaskRequest(TaskKind.SCENE, scene, room.cast, room),
-        TaskRequest(TaskKind.DIALOGUE, dialogue, room.cast, room),
-        TaskRequest(TaskKind.BEAT, beat, (), room),
-        TaskRequest(TaskKind.CONTINUE, "", (), room),
-    )
-
-
-REQUESTS = six_requests(
-    ROOM,
-    (
-        "a cook hides a fugitive in her diner",
-        "the harbour police sergeant who hunts Tom",
-        "the police arrive at the diner",
-        "Tom asks Mara to hide him",
-        "a twist about the money",
-    ),
-)
 
 
 class CountingBackend(LocalBackend):
@@ -211,43 +158,6 @@ class Figures:
             self.second_rounds += any(t.regenerated for t in one)
             self.shown += len(one)
             self.clean += sum(not t.problems for t in one)
-
-
-A_MEI = CharacterSheet("阿梅", role="小饭馆的厨子", personality="嘴硬，不耐烦，讲义气")
-XIAO_TANG = CharacterSheet("小唐", role="逃犯", personality="紧张，会哄人，爱撒谎")
-ROOM_ZH = PromptContext(
-    title="夜班",
-    logline="港口小饭馆的女厨子替一个逃犯挡了一夜的水警。",
-    genre="惊悚",
-    language="Chinese",
-    characters=(A_MEI, XIAO_TANG),
-    scene_heading="内景 港口小饭馆 - 夜",
-    recent_script=(
-        "内景 港口小饭馆 - 夜\n\n△ 雨打在窗上。阿梅擦着柜台。\n\n"
-        "小唐：（浑身湿透）还开着吗？\n阿梅：只卖咖啡。"
-    ),
-    cast=("阿梅", "小唐"),
-)
-#: The same six requests in a Chinese room (`--language Chinese`).
-REQUESTS_ZH = six_requests(
-    ROOM_ZH,
-    (
-        "厨子把逃犯藏在自己的饭馆里",
-        "追捕小唐的水警队长",
-        "水警来到饭馆",
-        "小唐求阿梅把他藏起来",
-        "关于那笔钱的反转",
-    ),
-)
-
-
-def requests(language: str) -> tuple[TaskRequest, ...]:
-    """The six requests of a room in `language`: English (the default) or Chinese."""
-    if not language or language.strip().lower() == "english":
-        return REQUESTS
-    if is_chinese(language):
-        return REQUESTS_ZH
-    raise SystemExit(f"--language {language!r}: English or Chinese")
 
 
 async def run(

@@ -5,10 +5,11 @@
     python -m bench.step_profile --rows 3 6 --shared-prompts off on --language Chinese
 
 The shipped model and adapter, loaded as the bot loads them (`for_queue`), the prompt of one of
-`bench.best_of`'s requests (`--kind`, `--language`: an English room's dialogue, 375 tokens, by
-default), its takes in the rows, then `--steps` decode steps of each row count, timed, then as
-many under the profiler, a few steps of warm-up first; with each `--shared-prompts` setting in
-turn (`model.cascade`: whether the rows read their shared prompt once). Printed per row count:
+the benches' requests (`bench.rooms`; `--kind`, `--language`: an English room's dialogue, 375
+tokens, by default), its takes in the rows, then `--steps` decode steps of each row count,
+timed, then as many under the profiler, a few steps of warm-up first; with each
+`--shared-prompts` setting in turn (`model.cascade`: whether the rows read their shared prompt
+once). Printed per row count:
 milliseconds per step (timed without the profiler), and the share of a profiled step's wall time
 in each part of it:
 
@@ -44,7 +45,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from bench.best_of import requests
+from bench.rooms import requests
 from model import kernels, slots
 from model.batch import PromptGroup
 from model.generator import chat_prompt_ids
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     kernels.attend = labelled(kernels.attend, OUR_ATTENTION)
     kernels.Stack.run = labelled(kernels.Stack.run, ONE_CALL)  # type: ignore[method-assign]
     kind = TaskKind(args.kind)
-    (request,) = [r for r in requests(args.language) if r.kind is kind]  # best_of's room
+    (request,) = [r for r in requests(args.language) if r.kind is kind]  # the benches' room
     prompt = chat_prompt_ids(loaded.tokenizer, build_messages(request))
     for shared in args.shared_prompts:
         engine = SlotEngine(loaded.model, stop_token_ids=(), shared_prompts=shared)

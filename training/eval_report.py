@@ -320,7 +320,9 @@ def takes_markdown(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def _verdict(row: dict[str, Any]) -> str:
-    marks = ["clean" if row["lint_clean"] else "not clean"]
+    # "clean": no problem at all; a take the lint passes but a loop, an echo or a broken
+    # character marks (counted apart) is "lint-clean" and names them.
+    marks = ["clean" if row["accepted"] else "lint-clean" if row["lint_clean"] else "not clean"]
     if row["cues"]:
         marks.append(f"{row['cues_in_cast']}/{row['cues']} cues in cast")
     marks += [name for name in ("loops", "echo", "broken", "resampled") if row[name]]

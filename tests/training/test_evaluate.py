@@ -122,6 +122,11 @@ def test_the_takes_file_holds_every_take_with_its_request_and_figures(
     assert "## Request 1: premise, English" in markdown
     assert "Who goes there?" in markdown and CHINESE in markdown
     assert "0/1 cues in cast" in markdown
+    # A take with any problem is never headed "clean": one the lint passes but an echo, a loop
+    # or a broken character marks is "lint-clean", and names it.
+    assert (premise["lint_clean"], premise["accepted"], premise["echo"]) == (True, False, True)
+    first = markdown.split("## Request 2")[0]
+    assert ": lint-clean, echo" in first and ": clean" not in first
 
 
 def test_the_reference_answers_score_clean(held: evaluate.Heldout) -> None:
