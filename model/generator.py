@@ -43,6 +43,7 @@ from model.prompts import (
     build_messages,
     cues_in_cast,
     heading_told,
+    known_speakers,
     parse_answer,
     take_sampling,
 )
@@ -203,18 +204,24 @@ def _begun_with(start: str, on_progress: ProgressCallback) -> ProgressCallback:
     return heard
 
 
+def _speakers(request: TaskRequest) -> tuple[str, ...] | None:
+    """Who may speak in a script take of `request` (`prompts.known_speakers`), read once for
+    all its candidates; None for a take that is no script."""
+    return known_speakers(request) if request.kind in SCRIPT_KINDS else None
+
+
 def _candidate(
-    ask: _Ask,
+    speakers: tuple[str, ...] | None,
     text: str,
     parsed: ParsedAnswer,
     logprob: float | None = None,
     context_free_logprob: float | None = None,
 ) -> Candidate:
     """A drawn take as the ranking reads it; a script take with the share of its cues that the
-    room's known speakers speak (`prompts.cues_in_cast`)."""
+    room's known `speakers` speak (`prompts.cues_in_cast`)."""
     in_cast = None
-    if ask.request.kind in SCRIPT_KINDS:
-        cues, known = cues_in_cast(ask.request, parsed.fountain)
+    if speakers is not None:
+        cues, known = cues_in_cast(speakers, parsed.fountain)
         in_cast = known / cues if cues else None
     return Candidate(text, parsed, logprob, context_free_logprob, in_cast)
 
@@ -389,7 +396,10 @@ class Generator:
                 "%d clean of %d candidates; sampling %d more", n - missing, first_round, missing
             )
             drawn = await self._second_round(ask, ask.seeds(_SECOND_ROUND, missing))
-            candidates += [_candidate(ask, take.text, self._parse(ask, take)) for take in drawn]
+            speakers = _speakers(ask.request)
+            candidates += [
+                _candidate(speakers, take.text, self._parse(ask, take)) for take in drawn
+            ]
         shown = ranking.rank(candidates, n, ask.request.context.language)
         _log.info("showing candidates %s of %d", shown, len(candidates))
         return [
@@ -415,9 +425,10 @@ class Generator:
         drawn = await self._complete(ask, settings, on_progress, enough)
         drawn = [take for take in drawn if take.finish != STOPPED]
         parsed = [self._parse(ask, take) for take in drawn]
+        speakers = _speakers(request)
         if not isinstance(backend, ScoringBackend):
             return [
-                _candidate(ask, take.text, answer)
+                _candidate(speakers, take.text, answer)
                 for take, answer in zip(drawn, parsed, strict=True)
             ]
         # PMI reads each take's opening (see `ranking.SCORED_TOKENS`).
@@ -439,7 +450,7 @@ class Generator:
                 scored = []
         context_free = dict(zip(scored, figures, strict=True))
         return [
-            _candidate(ask, take.text, answer, take.logprob, context_free.get(i))
+            _candidate(speakers, take.text, answer, take.logprob, context_free.get(i))
             for i, (take, answer) in enumerate(zip(drawn, parsed, strict=True))
         ]
 

@@ -19,7 +19,7 @@ import dataclasses
 import functools
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from model import ages
@@ -804,12 +804,12 @@ def known_speakers(request: TaskRequest) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name.strip() for name in (*cast, *left_out, *script) if name))
 
 
-def cues_in_cast(request: TaskRequest, fountain: str) -> tuple[int, int]:
-    """A script take's cues and how many of them the request's known speakers speak
-    (`known_speakers`); (0, 0) when the request knows no character (then every speaker is new,
-    and none is invented). A walk-on part or a character the take introduces, which the bot lets
-    pass, still counts outside the cast."""
-    known = {_cue_key(name) for name in known_speakers(request)}
+def cues_in_cast(speakers: Sequence[str], fountain: str) -> tuple[int, int]:
+    """A script take's cues and how many of them the request's known `speakers`
+    (`known_speakers`, read once for all its takes) speak; (0, 0) when the request knows no
+    character (then every speaker is new, and none is invented). A walk-on part or a character
+    the take introduces, which the bot lets pass, still counts outside the cast."""
+    known = {_cue_key(name) for name in speakers}
     if not known:
         return 0, 0
     names = [e.name for e in parse_fountain(fountain).elements if isinstance(e, Character)]

@@ -199,6 +199,11 @@ class Work:
         return takes
 
 
+#: A take to read as it is written: its sequence, its request, its index there, and the
+#: predicate of its request's `Enough` that reads it (`hopeless` or `ended`).
+_Due = tuple[int, Work, int, Callable[[str], bool]]
+
+
 class Worker:
     """Admission, placement, decoding and delivery on the generation thread."""
 
@@ -472,8 +477,8 @@ class Worker:
             return
         now = time.monotonic()
         touched: dict[int, Work] = {}
-        due: list[tuple[int, Work, int]] = []  # (seq id, work, take) for `Enough.hopeless`
-        lines: list[tuple[int, Work, int]] = []  # ... for `Enough.ended`
+        due: list[_Due] = []  # takes `Enough.hopeless` reads now
+        lines: list[_Due] = []  # ... and `Enough.ended`
         for event in events:
             work, take = self._running[event.seq_id]
             if event.token_id is not None:
@@ -483,14 +488,15 @@ class Worker:
                 work.finish[take] = event.finish
                 del self._running[event.seq_id]
             elif work.enough is not None:
-                if work.enough.hopeless and len(work.tokens[take]) % HOPELESS_EVERY == 0:
-                    due.append((event.seq_id, work, take))
-                if work.enough.ended and self._ends_line(event.token_id):
-                    lines.append((event.seq_id, work, take))
+                hopeless, ended = work.enough.hopeless, work.enough.ended
+                if hopeless and len(work.tokens[take]) % HOPELESS_EVERY == 0:
+                    due.append((event.seq_id, work, take, hopeless))
+                if ended and self._ends_line(event.token_id):
+                    lines.append((event.seq_id, work, take, ended))
             touched[work.job.job_id] = work
         self.meter.tokens(len(events))
-        self._end_early(due, lambda enough: enough.hopeless, ABANDONED, HOPELESS_READS)
-        self._end_early(lines, lambda enough: enough.ended, "stop", None)
+        self._end_early(due, ABANDONED, HOPELESS_READS)
+        self._end_early(lines, "stop", None)
         for work in touched.values():
             if work.job.job_id not in self._held:
                 continue
@@ -515,20 +521,12 @@ class Worker:
             texts = tuple(self._decode(ids) for ids in work.tokens)
             self._post(work.handle.publish, texts, sum(map(len, work.tokens)))
 
-    def _end_early(
-        self,
-        due: list[tuple[int, Work, int]],
-        judge: Callable[[Enough], Callable[[str], bool] | None],
-        finish: str,
-        latest: int | None,
-    ) -> None:
-        """End each take among `due` whose text so far (its `latest` tokens; None: all) the
-        `judge` of its request's `Enough` says is done, finished `finish` (a failure to read it
-        fails that request alone)."""
+    def _end_early(self, due: list[_Due], finish: str, latest: int | None) -> None:
+        """End each take among `due` whose text so far (its `latest` tokens; None: all) its
+        predicate says is done, finished `finish` (a failure to read it fails that request
+        alone)."""
         ended = []
-        for seq_id, work, take in due:
-            read = judge(work.enough) if work.enough is not None else None
-            assert read is not None
+        for seq_id, work, take, read in due:
             if work.job.job_id not in self._held or work.finish[take]:
                 continue  # failed or ended here a moment ago
             try:

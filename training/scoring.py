@@ -25,6 +25,7 @@ from typing import Any
 from model.prompts import (
     answer_start,
     cues_in_cast,
+    known_speakers,
     parse_answer,
     prompt_label,
     request_echo,
@@ -149,7 +150,7 @@ def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyInde
     echo = template_echo(text) or request_echo(request, text) or prompt_label(request, text)
     apart = {find_loop(text), echo, broken_character(text)} - {None}
     script = request.kind in SCRIPT_KINDS
-    cues, in_cast = cues_in_cast(request, parsed.fountain) if script else (0, 0)
+    cues, in_cast = cues_in_cast(known_speakers(request), parsed.fountain) if script else (0, 0)
     language = request.context.language
     return TakeScore(
         lint_clean=not [p for p in parsed.problems if p not in apart],

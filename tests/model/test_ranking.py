@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from model import ranking
 from model.generator import Drawn, Generator
-from model.prompts import cues_in_cast, parse_answer
+from model.prompts import cues_in_cast, known_speakers, parse_answer
 from model.ranking import Candidate
 from model.takechecks import CUT_OFF
 from model.tasks import (
@@ -101,7 +101,8 @@ def test_a_take_that_keeps_to_the_rooms_people_ranks_first() -> None:
     assert candidate(NEWCOMER).parsed.problems == ()
 
     def with_cast(text: str, pmi: float) -> Candidate:
-        cues, known = cues_in_cast(DIALOGUE, parse_answer(DIALOGUE, text).fountain)
+        speakers = known_speakers(DIALOGUE)
+        cues, known = cues_in_cast(speakers, parse_answer(DIALOGUE, text).fountain)
         return dataclasses.replace(candidate(text, pmi), in_cast=known / cues)
 
     newcomer, kept = with_cast(NEWCOMER, 0.8), with_cast(OTHER, 0.2)
