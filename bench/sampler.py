@@ -1,14 +1,18 @@
-"""What the sampler costs a decode step: `model.sampling.sample` and the drawn tokens'
-log-probabilities, as the slot engine calls them, at the batch sizes a room sees.
+"""What the sampler costs a decode step: the draw and the drawn tokens' log-probabilities, by
+torch's operators (`model.sampling.sample` and `token_logprobs`) and by our kernel
+(`model.kernels.sample`, which `model.sampling.draw` calls where it runs), at the batch sizes a
+room sees.
 
     python -m bench.sampler                     # rows 1, 4, 8, 32; the bot's settings
     python -m bench.sampler --rows 32 --dry 0.8 --vocab 151936
 
-Per row count: milliseconds per step of the draw (repetition penalty, DRY when `--dry` is above
-0, top-k, top-p, temperature and the Gumbel draw over the output projection's logits) and of the
-log-probabilities, each row having seen `--seen` distinct tokens (a prompt of about 400 tokens),
-the median of `--repeats` runs. Run it on two commits (a `git worktree`) to compare them. Figures,
-not tests: nothing here passes or fails. What they said is in the README (Performance).
+Per row count: milliseconds per step of torch's draw (repetition penalty, DRY when `--dry` is
+above 0, top-k, top-p, temperature and the Gumbel draw over the output projection's logits) and
+of its log-probabilities, then of the kernel's one call for both (not with DRY: `draw` leaves
+that to torch) and the ratio of the two; each row having seen `--seen` distinct tokens (a prompt
+of about 400 tokens), the median of `--repeats` runs; and how many of the rows' tokens the two
+drew alike. Figures, not tests: nothing here passes or fails. What they said is in the README
+(Performance).
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from functools import partial
 
 import torch
 
-from model.batch import token_logprobs
+from model import kernels
 from model.repeats import Marks
-from model.sampling import SamplingTable, candidates_for, sample
+from model.sampling import SamplingTable, candidates_for, sample, token_logprobs
 from model.tasks import Sampling
 
 
@@ -60,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
         f"vocabulary {args.vocab}, {args.seen} seen tokens a row, DRY {args.dry or 'off'}, "
         f"{args.threads} threads, median of {args.repeats}"
     )
-    print("rows  draw ms  log-probs ms")
+    ours = args.dry == 0 and kernels.available()
+    kernel_columns = "  kernel ms  ratio  same tokens" if ours else ""
+    print(f"rows  torch: draw ms  log-probs ms{kernel_columns}")
     with torch.inference_mode():
         for rows in args.rows:
             table = SamplingTable.of([settings] * rows, list(range(rows)), cpu)
@@ -78,7 +84,16 @@ def main(argv: list[str] | None = None) -> None:
             tokens = draw_once()
             draw = timed(draw_once, args.repeats)
             logprobs = timed(partial(token_logprobs, logits, tokens), args.repeats)
-            print(f"{rows:4d}  {draw:7.3f}  {logprobs:12.3f}")
+            line = f"{rows:4d}  {draw:14.3f}  {logprobs:12.3f}"
+            if ours:
+                first = (table.temperature, table.top_p, table.top_k, table.penalty)
+                columns = (*first, table.seed, table.drawn)
+                call = partial(kernels.sample, logits, penalised, columns, candidates)
+                kernel = timed(call, args.repeats)
+                same = int((call()[0] == tokens).sum())
+                ratio = kernel / (draw + logprobs)
+                line += f"  {kernel:9.3f}  {ratio:5.3f}  {same:5d} of {rows}"
+            print(line)
 
 
 if __name__ == "__main__":

@@ -165,8 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     loaded = in_passing_thread(lambda: load_model(settings))
     # The sampler and the drawn tokens' log-probabilities, under a label of their own.
-    slots.sample = labelled(slots.sample, SAMPLING)
-    slots.token_logprobs = labelled(slots.token_logprobs, SAMPLING)
+    slots.draw = labelled(slots.draw, SAMPLING)
     # Our kernels' calls (ctypes: the profiler sees no operator inside them).
     kernels.matmul_q8 = labelled(kernels.matmul_q8, OUR_PRODUCTS)
     kernels.attend = labelled(kernels.attend, OUR_ATTENTION)

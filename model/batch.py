@@ -136,12 +136,6 @@ def mark_drawn(
     table.drawn += 1
 
 
-def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """log p(token) `[B]` of each row's drawn token under its raw `logits` `[B, V]`."""
-    scores = logits.float()
-    return scores.gather(1, tokens[:, None])[:, 0] - torch.logsumexp(scores, dim=-1)
-
-
 def finish_rows(
     rows: Sequence[Row],
     tokens: Sequence[int],

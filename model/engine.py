@@ -26,9 +26,8 @@ from model.batch import (
     finish_rows,
     mark_drawn,
     prompt_penalties,
-    token_logprobs,
 )
-from model.sampling import SamplingTable, candidates_for, random_seed, sample, uses_dry
+from model.sampling import SamplingTable, candidates_for, draw, random_seed, uses_dry
 
 
 @dataclass(slots=True)
@@ -178,10 +177,9 @@ class Engine:
         settings = [row.sampling for row in batch.rows]
         marks = self.marks if uses_dry(settings) else None
         exempt = None if marks is None else marks.exempt
-        tokens = sample(
+        tokens, logprobs = draw(
             logits, batch.penalised, batch.table, candidates_for(settings, self._vocab), exempt
         )
-        logprobs = token_logprobs(logits, tokens)
         mark_drawn(tokens, batch.penalised, batch.penalisable, batch.table, marks)
         batch.last = tokens
         batch.positions = batch.positions + 1

@@ -483,3 +483,162 @@ int wr_decode_layers(const wr_layer *layers, int count, float *hidden, int M, in
     }
     return 0;
 }
+
+/* The sampler of a decode step (`model.sampling`), one row at a time, the rows shared among the
+   threads: what torch's operators do in `model.sampling.sample` and `token_logprobs`, in one
+   pass over each row's logits where those take about thirty small operators and as many passes.
+
+   For row r of logits [B, V] (row stride `stride`, float32): the repetition penalty (a token
+   marked in `penalised` (row stride `pstride`, bytes) has its logit divided by penalty[r] when
+   positive, multiplied when negative); the `candidates` largest scores (ties: the lower token
+   first), found with a min-heap whose smallest member sixteen scores at a time are compared
+   with; greedy when temperature[r] is 0, else: the candidates' scores over the temperature (at
+   least 1e-5), those past top_k[r] (when above 0) dropped, their softmax, a candidate kept while
+   the mass before it is below top_p[r], and the argmax of score + Gumbel noise, the noise a pure
+   function of (seed[r], drawn[r], token) (`noise`). tokens[r] is the pick, logprobs[r] its
+   log-probability under the raw logits. `heap`: B * candidates (float, int) pairs of scratch. */
+
+typedef struct {
+    float value;
+    int token;
+} wr_candidate;
+
+static inline uint32_t murmur_mix(uint32_t h) {
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    return h ^ (h >> 16);
+}
+
+/* Standard Gumbel noise of (seed, step, token), as `model.sampling._gumbel` makes it: the 32
+   hash bits' top 23 and a half over 2^23, a float strictly between 0 and 1. */
+static inline float noise(uint32_t seed, uint32_t step, uint32_t token) {
+    uint32_t h = murmur_mix(murmur_mix(murmur_mix(seed) ^ step) ^ token);
+    float u = ((float)(h >> 9) + 0.5f) * (1.0f / 8388608.0f);
+    return -logf(-logf(u));
+}
+
+/* `a` ranks below `b`: a smaller score, or the same score and a later token. */
+static inline int below(wr_candidate a, wr_candidate b) {
+    return a.value < b.value || (a.value == b.value && a.token > b.token);
+}
+
+static void sift_down(wr_candidate *heap, int n, int i) {
+    for (;;) {
+        int least = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && below(heap[l], heap[least])) least = l;
+        if (r < n && below(heap[r], heap[least])) least = r;
+        if (least == i) return;
+        wr_candidate t = heap[i];
+        heap[i] = heap[least];
+        heap[least] = t;
+        i = least;
+    }
+}
+
+static int ranked_first(const void *a, const void *b) {
+    const wr_candidate *x = a, *y = b;
+    return below(*y, *x) ? -1 : below(*x, *y) ? 1 : 0;
+}
+
+/* The score of token v: its logit, penalised when marked. */
+static inline float penalised_score(const float *raw, const uint8_t *seen, int v, float penalty) {
+    float x = raw[v];
+    if (!seen[v]) return x;
+    return x > 0.0f ? x / penalty : x * penalty;
+}
+
+static void sample_row(const float *raw, const uint8_t *seen, int V, float temperature,
+                       float top_p, long top_k, float penalty, uint32_t seed, uint32_t step,
+                       int K, wr_candidate *heap, int64_t *token, float *logprob) {
+    /* The K best scores: the first K in a min-heap, then any score above its smallest. */
+    float most = -INFINITY; /* the largest raw logit, for the log-probability */
+    for (int v = 0; v < K; v++) {
+        heap[v] = (wr_candidate){penalised_score(raw, seen, v, penalty), v};
+        if (raw[v] > most) most = raw[v];
+    }
+    for (int i = K / 2 - 1; i >= 0; i--) sift_down(heap, K, i);
+    const __m512 factor = _mm512_set1_ps(penalty), zero = _mm512_setzero_ps();
+    __m512 rawmax = _mm512_set1_ps(most);
+    int v = K;
+    for (; v + 16 <= V; v += 16) {
+        __m512 x = _mm512_loadu_ps(raw + v);
+        rawmax = _mm512_max_ps(rawmax, x);
+        __mmask16 marked = _mm_test_epi8_mask(_mm_loadu_si128((const __m128i *)(seen + v)),
+                                              _mm_set1_epi8(-1));
+        if (marked) {
+            __mmask16 positive = _mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ);
+            __m512 lowered = _mm512_mask_div_ps(_mm512_mul_ps(x, factor), positive, x, factor);
+            x = _mm512_mask_blend_ps(marked, x, lowered);
+        }
+        /* Only a score at least the heap's smallest can enter (a tie, if its token is lower:
+           never, the tokens come in order). */
+        __mmask16 above = _mm512_cmp_ps_mask(x, _mm512_set1_ps(heap[0].value), _CMP_GT_OQ);
+        while (above) {
+            int lane = __builtin_ctz(above);
+            above &= above - 1;
+            float value = penalised_score(raw, seen, v + lane, penalty);
+            if (value > heap[0].value) {
+                heap[0] = (wr_candidate){value, v + lane};
+                sift_down(heap, K, 0);
+            }
+        }
+    }
+    most = _mm512_reduce_max_ps(rawmax);
+    for (; v < V; v++) {
+        float value = penalised_score(raw, seen, v, penalty);
+        if (raw[v] > most) most = raw[v];
+        if (value > heap[0].value) {
+            heap[0] = (wr_candidate){value, v};
+            sift_down(heap, K, 0);
+        }
+    }
+    qsort(heap, (size_t)K, sizeof *heap, ranked_first);
+
+    int pick = 0;
+    if (temperature > 0.0f) {
+        const float t = temperature > 1e-5f ? temperature : 1e-5f;
+        const int kept = top_k > 0 && top_k < K ? (int)top_k : K;
+        /* The softmax of the kept scores over t (the largest is the first), as torch's:
+           e^(x - max) times 1 / their sum. */
+        float first = heap[0].value / t, sum = 0.0f;
+        for (int i = 0; i < kept; i++) sum += expf(heap[i].value / t - first);
+        const float inverse = 1.0f / sum;
+        double mass = 0.0; /* the mass up to candidate i (torch's cumsum sums in double) */
+        float best = -INFINITY;
+        for (int i = 0; i < kept; i++) {
+            float scaled = heap[i].value / t, p = expf(scaled - first) * inverse;
+            mass += p;
+            if ((float)mass - p >= top_p) continue; /* the mass before it reaches top-p */
+            float drawn = scaled + noise(seed, step, (uint32_t)heap[i].token);
+            if (drawn > best) best = drawn, pick = i;
+        }
+    }
+    *token = heap[pick].token;
+    double sum = 0.0;
+    int u = 0;
+    const __m512 m = _mm512_set1_ps(most);
+    __m512 lanes = _mm512_setzero_ps();
+    for (; u + 16 <= V; u += 16)
+        lanes = _mm512_add_ps(lanes, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(raw + u), m)));
+    sum = _mm512_reduce_add_ps(lanes);
+    for (; u < V; u++) sum += expf(raw[u] - most);
+    *logprob = (float)((double)raw[*token] - (double)most - log(sum));
+}
+
+int wr_sample(const float *logits, long stride, const uint8_t *penalised, long pstride, int B,
+              int V, const float *temperature, const float *top_p, const int64_t *top_k,
+              const float *penalty, const int64_t *seed, const int64_t *drawn, int candidates,
+              int64_t *tokens, float *logprobs) {
+    if (candidates < 1 || candidates > V || V < 16) return -2;
+    wr_candidate *heap = malloc((size_t)B * candidates * sizeof *heap);
+    if (!heap) return -1;
+#pragma omp parallel for schedule(static) if (B > 1)
+    for (int r = 0; r < B; r++)
+        sample_row(logits + r * stride, penalised + r * pstride, V, temperature[r], top_p[r],
+                   (long)top_k[r], penalty[r], (uint32_t)seed[r], (uint32_t)drawn[r], candidates,
+                   heap + (size_t)r * candidates, tokens + r, logprobs + r);
+    free(heap);
+    return 0;
+}

@@ -42,14 +42,13 @@ from model.batch import (
     finish_rows,
     mark_drawn,
     prompt_penalties,
-    token_logprobs,
 )
 from model.sampling import (
     GRAPH_CANDIDATES,
     SamplingTable,
     candidates_for,
+    draw,
     random_seed,
-    sample,
     uses_dry,
 )
 
@@ -380,13 +379,12 @@ class SlotEngine:
         state.penalisable[rows] = penalisable
         state.penalised[rows] = penalised
         state.lengths[rows] = len(prompt)
-        state.tokens[rows] = sample(
+        state.tokens[rows], state.logprobs[rows] = draw(
             logits.expand(n, -1),
             state.penalised[rows],
             _rows_of(state.table, rows),
             candidates_for(group.sampling, self._vocab),
         )  # a take's first token repeats nothing of it: no DRY
-        state.logprobs[rows] = token_logprobs(logits.expand(n, -1), state.tokens[rows])
         self._prompts += 1
         self._rows.extend(
             _Row(seq_id, sampling, 0, len(prompt), self._prompts, len(prompt))
@@ -450,14 +448,13 @@ class SlotEngine:
             view = _StepView(self.cache, lengths, width, layout=layout)
         logits = self.fast.forward(state.last[:n, None], lengths[:, None], view, mask)
         rows = slice(0, n)
-        state.tokens[rows] = sample(
+        state.tokens[rows], state.logprobs[rows] = draw(
             logits,
             state.penalised[rows],
             _rows_of(state.table, rows),
             candidates,
             self.marks.exempt if dry else None,
         )
-        state.logprobs[rows] = token_logprobs(logits, state.tokens[rows])
 
     def _advance(self, first: int, end: int, *, decode: bool) -> list[TokenEvent]:
         """Account for the tokens sampled into rows `[first, end)`: feed them next, mark them

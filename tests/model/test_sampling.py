@@ -1,5 +1,7 @@
 """The batched sampler: draws follow the model's distribution after temperature, top-k and top-p;
-a seeded take is the same whatever shares its batch; the noise is the hash it claims to be."""
+a seeded take is the same whatever shares its batch; the noise is the hash it claims to be; and
+the kernel of ours that draws on a CPU with AVX-512 VNNI draws what torch's operators draw,
+token for token, with the log-probabilities they give."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model import repeats
+from model import kernels, repeats
 from model.sampling import (
     GRAPH_CANDIDATES,
     SamplingTable,
@@ -17,7 +19,9 @@ from model.sampling import (
     _times,
     _uniform,
     candidates_for,
+    draw,
     sample,
+    token_logprobs,
 )
 from model.tasks import Sampling
 
@@ -165,3 +169,137 @@ def test_dry_lowers_each_token_by_its_largest_amount_to_the_bit() -> None:
     got = repeats.penalise(scores.clone(), history, matches, multiplier, base, allowed, exempt)
     assert torch.equal(got, want)
     assert not torch.equal(got, scores)  # some stretch was penalised
+
+
+needs_vnni = pytest.mark.skipif(
+    not kernels.cpu_has_flags(),
+    reason="this CPU lacks AVX-512 VNNI, which the kernels are built for (torch's sampler serves)",
+)
+
+
+def _by_kernel(
+    logits: torch.Tensor, penalised: torch.Tensor, table: SamplingTable, candidates: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    columns = (table.temperature, table.top_p, table.top_k, table.penalty, table.seed)
+    return kernels.sample(logits, penalised, (*columns, table.drawn), candidates)
+
+
+def _random_settings(gen: torch.Generator, rows: int) -> list[Sampling]:
+    def pick(options: list[float]) -> float:
+        return options[int(torch.randint(len(options), (1,), generator=gen))]
+
+    return [
+        Sampling(
+            temperature=pick([0.0, 0.3, 0.8, 1.0, 1.6]),
+            top_p=pick([0.3, 0.9, 0.95, 1.0]),
+            top_k=int(pick([1, 5, 50, 200, 1024])),
+            repetition_penalty=pick([0.8, 1.0, 1.1, 1.3]),
+        )
+        for _ in range(rows)
+    ]
+
+
+@needs_vnni
+def test_the_kernel_draws_torchs_tokens_and_log_probabilities() -> None:
+    """Batches of every size a room sends, each row with its own temperature (greedy among
+    them), top-k, top-p, repetition penalty, seed and step, over the shipped model's vocabulary
+    at several spreads of the logits: the same token as torch's operators in every row, and its
+    log-probability under the raw logits to float32's rounding. A prompt's first draw hands one
+    row of logits expanded over its takes, and the marks are a slice of the engine's table."""
+    gen = torch.Generator().manual_seed(29)
+    vocab, rows_seen, differing = 49152, 0, []
+    for batch in range(120):
+        rows = int(torch.randint(1, 9, (1,), generator=gen))
+        settings = _random_settings(gen, rows)
+        seeds = torch.randint(0, 2**32, (rows,), generator=gen).tolist()
+        table = SamplingTable.of(settings, seeds, CPU)
+        table.drawn[:] = torch.randint(0, 600, (rows,), generator=gen)
+        spread = float(torch.rand(1, generator=gen)) * 6 + 0.5
+        logits = torch.randn(rows, vocab, generator=gen) * spread
+        if batch % 4 == 0:
+            logits = logits[:1].expand(rows, -1)
+        marks = torch.rand(rows + 2, vocab, generator=gen) < 0.01
+        penalised = marks[1 : rows + 1]
+        candidates = candidates_for(settings, vocab)
+        want = sample(logits, penalised, table, candidates)
+        got, logprobs = _by_kernel(logits, penalised, table, candidates)
+        rows_seen += rows
+        differing += [(batch, row) for row in range(rows) if got[row] != want[row]]
+        assert torch.allclose(logprobs, token_logprobs(logits, got), atol=1e-4, rtol=0)
+    assert rows_seen > 400 and differing == []
+
+
+@needs_vnni
+def test_the_kernels_draws_follow_the_tempered_distribution_top_k_and_top_p() -> None:
+    """The distribution tests above, by the kernel: LOGITS padded to 16 tokens the draws never
+    reach (the kernel reads 16 at a time)."""
+    n = 20_000
+    padded = torch.cat([LOGITS, torch.full((8,), -1e4)])
+
+    def frequencies_of(sampling: Sampling) -> torch.Tensor:
+        table = SamplingTable.of([sampling] * n, [1] * n, CPU)
+        table.drawn += torch.arange(n)
+        penalised = torch.zeros((n, padded.numel()), dtype=torch.bool)
+        candidates = candidates_for([sampling], padded.numel())
+        tokens, _ = _by_kernel(padded.expand(n, -1), penalised, table, candidates)
+        return frequencies(tokens)[: LOGITS.numel()]
+
+    for temperature in (1.0, 0.7, 1.5):
+        got = frequencies_of(Sampling(temperature=temperature, top_k=0, top_p=1.0))
+        want = torch.softmax(LOGITS / temperature, dim=0)
+        assert (got - want).abs().sum() / 2 < 0.015, temperature
+    got = frequencies_of(Sampling(temperature=1.0, top_k=3, top_p=1.0))
+    assert got[3:].sum() == 0 and (got[:3] - torch.softmax(LOGITS[:3], 0)).abs().sum() / 2 < 0.015
+    probs = torch.softmax(LOGITS, dim=0)
+    got = frequencies_of(Sampling(temperature=1.0, top_k=0, top_p=float(probs[:2].sum()) - 0.01))
+    assert got[2:].sum() == 0 and abs(float(got[0]) - float(probs[0] / probs[:2].sum())) < 0.015
+
+
+@needs_vnni
+def test_the_kernel_breaks_ties_towards_the_lower_token() -> None:
+    """Equal logits (a bfloat16 model writes many) rank the lower token first, so a greedy
+    take and the candidates at the top-k's edge are the same from run to run (torch's top-k
+    leaves the order of equal values unsaid)."""
+    logits = torch.zeros(2, 4096)
+    logits[:, [3000, 70, 2500]] = 5.0  # three tied at the top
+    logits[1, 70] = 4.0
+    table = SamplingTable.of([Sampling(temperature=0.0)] * 2, [0, 0], CPU)
+    penalised = torch.zeros(logits.shape, dtype=torch.bool)
+    tokens, _ = _by_kernel(logits, penalised, table, 1)
+    assert tokens.tolist() == [70, 2500]
+    top_two = SamplingTable.of([Sampling(temperature=1e-3, top_k=2)], [5], CPU)
+    for drawn in range(20):  # near-greedy over the two it keeps: never the third
+        top_two.drawn[:] = drawn
+        assert int(_by_kernel(logits[:1], penalised[:1], top_two, 2)[0]) in (70, 2500)
+
+
+@needs_vnni
+def test_a_draw_goes_to_the_kernel_unless_it_has_dry_or_too_many_candidates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`draw` is the kernel's one call where it serves (the bot's settings: no DRY, top-k 50),
+    and torch's operators with DRY, over 1024 candidates or with the kernels switched off; the
+    tokens are the same either way."""
+    calls: list[int] = []
+    real = kernels.sample
+
+    def counted(*args: object) -> tuple[torch.Tensor, torch.Tensor]:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kernels, "sample", counted)
+    gen = torch.Generator().manual_seed(3)
+    logits = torch.randn(4, 49152, generator=gen) * 3
+    penalised = torch.rand(logits.shape, generator=gen) < 0.01
+    bot = [Sampling()] * 4
+    table = SamplingTable.of(bot, [1, 2, 3, 4], CPU)
+    want = sample(logits, penalised, table, 50)
+    tokens, _ = draw(logits, penalised, table, 50)
+    assert calls == [1] and torch.equal(tokens, want)
+    exempt = repeats.Marks.none(49152, CPU, stop_token_ids=[]).exempt
+    draw(logits, penalised, table, 50, exempt)
+    wide = [Sampling(top_k=0)] * 4
+    draw(logits, penalised, SamplingTable.of(wide, [1, 2, 3, 4], CPU), candidates_for(wide, 49152))
+    with kernels.switched_off():
+        tokens, _ = draw(logits, penalised, table, 50)
+    assert calls == [1] and torch.equal(tokens, want)
