@@ -859,7 +859,7 @@ class FastLlama:
         else:
             rows = torch.arange(ids.shape[0], device=hidden.device)
             final = hidden[rows.view(-1, *[1] * (last.dim() - 1)), last]
-        return self.lm_head(self._rms_norm(final, self.norm))
+        return self.lm_head.normed(final, self.norm, self.eps, self._rms_norm)
 
     def logits_at(self, ids: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """Logits `[N, V]` of the positions `keep` `[B, S]` (bool) marks, of rows `ids` `[B, S]`
@@ -867,7 +867,7 @@ class FastLlama:
         batch, width = ids.shape
         positions = torch.arange(width, device=self.device)[None, :].expand(batch, -1)
         hidden = self._hidden(ids, positions, self.new_cache(batch, width), None)
-        return self.lm_head(self._rms_norm(hidden[keep], self.norm))
+        return self.lm_head.normed(hidden[keep], self.norm, self.eps, self._rms_norm)
 
     def _hidden(
         self, ids: torch.Tensor, positions: torch.Tensor, cache: Cache, mask: torch.Tensor | None
