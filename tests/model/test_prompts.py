@@ -233,7 +233,36 @@ def test_a_scene_asked_with_a_heading_opens_on_it(typed: str, heading: str) -> N
     assert answer_start(request) == (f"{heading}\n\n" if heading else "")
     # A continuation given a heading first goes on in a new scene there; dialogue is speech.
     assert answer_start(TaskRequest(TaskKind.CONTINUE, typed)) == answer_start(request)
-    assert answer_start(TaskRequest(TaskKind.DIALOGUE, typed, ("MAYA",))) == ""
+    assert answer_start(TaskRequest(TaskKind.DIALOGUE, typed, ("MAYA",))) == "MAYA\n"
+
+
+@pytest.mark.parametrize(
+    ("characters", "start"),
+    [
+        (("Maya", "Joe"), "MAYA\n"),
+        (("  joe ",), "JOE\n"),
+        (("Dr. O'Neil", "Maya"), "DR. O'NEIL\n"),
+        (("Zoë",), "ZOË\n"),
+        (("林未", "Maya"), ""),  # no capital letter: a Fountain reader sees no cue; left free
+        (("MAYA: hi",), ""),
+        (("(beat)",), ""),
+        (("x" * 60,), ""),
+        ((), ""),
+    ],
+)
+def test_an_english_dialogue_take_opens_on_its_first_characters_cue(
+    characters: tuple[str, ...], start: str
+) -> None:
+    """The shipped model wrote 2 of 18 English dialogue takes as a list of characters with
+    nobody speaking, in each of three evaluations; begun on the first character's cue, the
+    take is a line of that character's, and the room reads it so."""
+    request = TaskRequest(TaskKind.DIALOGUE, "Maya asks Joe for the keys", characters)
+    assert answer_start(request) == start
+    if start:
+        answer = parse_answer(request, start + "Give me the keys, Joe.")
+        document = parse_fountain(answer.fountain)
+        assert [type(e).__name__ for e in document.elements] == ["Character", "Dialogue"]
+        assert not answer.problems
 
 
 @pytest.mark.parametrize(
