@@ -345,9 +345,9 @@ def _cue_of(name: str) -> str:
     cue = name.upper()
     if not cue or len(cue) > 40 or any(c in cue for c in "\n\r:()^@!#~>=*_"):
         return ""
-    elements = parse_fountain(f"{cue}\nWell.").elements
-    if [type(e) for e in elements] == [Character, Dialogue] and elements[0].name == cue:
-        return cue
+    match parse_fountain(f"{cue}\nWell.").elements:
+        case [Character(name=read), Dialogue()] if read == cue:
+            return cue
     return ""
 
 
