@@ -282,6 +282,34 @@ def test_a_walk_on_part_is_not_an_invented_speaker(walk_on: str) -> None:
     assert not any("not in the cast" in p for p in problems), problems
 
 
+@pytest.mark.parametrize(
+    ("words", "speaker", "invented"),
+    [
+        # Session 29's evaluation: the writer's situation brings DUTTA on; only BRENDA and LEXI
+        # were named as in play.
+        ("Brenda nags Lexi; then Dutta crosses the traffic to announce the lights", "DUTTA", False),
+        ("Brenda nags Lexi about the gold", "DUTTA", True),
+        ("Brenda nags Lexi; the dutiful neighbours watch", "DUTTA", True),  # a word, not the name
+        ("布伦达数落莱克西；老杜穿过马路来宣布", "老杜", False),
+        ("布伦达数落莱克西", "老杜", True),
+    ],
+)
+def test_a_speaker_the_writers_own_words_name_is_not_invented(
+    words: str, speaker: str, invented: bool
+) -> None:
+    chinese = speaker == "老杜"
+    room = PromptContext(language="中文" if chinese else "English")
+    cast = ("布伦达", "莱克西") if chinese else ("BRENDA", "LEXI")
+    take = (
+        f"布伦达：又是银牌。\n{speaker}：十月换红绿灯。\n莱克西：什么？"
+        if chinese
+        else f"BRENDA\nSilver again.\n\n{speaker}\nLights, in October.\n\nLEXI\nWhat?\n"
+    )
+    problems = parse_answer(TaskRequest(TaskKind.DIALOGUE, words, cast, room), take).problems
+    flagged = [p for p in problems if "not in the cast" in p]
+    assert bool(flagged) == invented, problems
+
+
 def test_a_cast_members_name_given_other_surnames_is_an_invented_speaker() -> None:
     # The take lost track of who MARA is: it introduces MARA PELOSO and MARA MARPLOTTO beside her.
     take = (
