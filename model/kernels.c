@@ -542,9 +542,11 @@ static int ranked_first(const void *a, const void *b) {
     return below(*y, *x) ? -1 : below(*x, *y) ? 1 : 0;
 }
 
-/* The score of token v: its logit, penalised when marked. */
+/* The score of token v: its logit, penalised when marked; a NaN ranks below everything (so
+   the candidates' order, which qsort is given, is a total one). */
 static inline float penalised_score(const float *raw, const uint8_t *seen, int v, float penalty) {
     float x = raw[v];
+    if (x != x) return -INFINITY;
     if (!seen[v]) return x;
     return x > 0.0f ? x / penalty : x * penalty;
 }

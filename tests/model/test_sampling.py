@@ -303,3 +303,23 @@ def test_a_draw_goes_to_the_kernel_unless_it_has_dry_or_too_many_candidates(
     with kernels.switched_off():
         tokens, _ = draw(logits, penalised, table, 50)
     assert calls == [1] and torch.equal(tokens, want)
+
+
+@needs_vnni
+def test_the_kernel_never_draws_a_token_whose_logit_is_not_a_number() -> None:
+    """A model gone wrong may write NaN logits: the kernel ranks them below every number (its
+    sort then has a total order), so neither a greedy nor a sampled row draws one."""
+    gen = torch.Generator().manual_seed(11)
+    logits = torch.randn(6, 4096, generator=gen) * 3
+    holes = torch.rand(logits.shape, generator=gen) < 0.2
+    holes[0, 7], holes[0, 8] = True, False
+    logits[holes] = float("nan")
+    logits[0, 8] = 50.0  # the largest number of row 0, beside a NaN
+    settings = [Sampling(temperature=0.0)] + [Sampling(temperature=1.5, top_k=200)] * 5
+    table = SamplingTable.of(settings, list(range(6)), CPU)
+    penalised = torch.rand(logits.shape, generator=gen) < 0.05
+    for step in range(30):
+        table.drawn[:] = step
+        tokens, _ = _by_kernel(logits, penalised, table, 200)
+        assert int(tokens[0]) == 8
+        assert not holes.gather(1, tokens[:, None]).any()
