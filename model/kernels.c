@@ -496,7 +496,9 @@ int wr_decode_layers(const wr_layer *layers, int count, float *hidden, int M, in
    least 1e-5), those past top_k[r] (when above 0) dropped, their softmax, a candidate kept while
    the mass before it is below top_p[r], and the argmax of score + Gumbel noise, the noise a pure
    function of (seed[r], drawn[r], token) (`noise`). tokens[r] is the pick, logprobs[r] its
-   log-probability under the raw logits. `heap`: B * candidates (float, int) pairs of scratch. */
+   log-probability under the raw logits. Scratch: B * candidates (score, token) pairs. Returns 0,
+   -1 where the scratch cannot be had, -2 (before anything is written) for sizes it does not take:
+   fewer than 16 tokens, or candidates outside 1..V. */
 
 typedef struct {
     float value;
@@ -618,13 +620,13 @@ static void sample_row(const float *raw, const uint8_t *seen, int V, float tempe
         }
     }
     *token = heap[pick].token;
-    double sum = 0.0;
+    /* log p(token) = raw[token] - most - log(sum of e^(raw - most)) over the vocabulary. */
     int u = 0;
     const __m512 m = _mm512_set1_ps(most);
     __m512 lanes = _mm512_setzero_ps();
     for (; u + 16 <= V; u += 16)
         lanes = _mm512_add_ps(lanes, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(raw + u), m)));
-    sum = _mm512_reduce_add_ps(lanes);
+    double sum = _mm512_reduce_add_ps(lanes);
     for (; u < V; u++) sum += expf(raw[u] - most);
     *logprob = (float)((double)raw[*token] - (double)most - log(sum));
 }

@@ -455,6 +455,8 @@ def sample(
         tokens.data_ptr(),
         logprobs.data_ptr(),
     )
+    if failed == -2:
+        raise ValueError(f"the sampler takes 16 tokens or more and 1 to {vocab} candidates")
     if failed:
         raise MemoryError("the sampler could not allocate its scratch memory")
     return tokens, logprobs
