@@ -254,8 +254,8 @@ async def test_the_room_sees_the_best_n_of_k_drawn_in_one_batch() -> None:
     assert scored == [OTHER, CLEAN]
     assert "Tom asks for a ride" in reference and "Night Shift" not in reference
     assert backend.scored_tokens == [ranking.SCORED_TOKENS] * 2  # their openings
-    # An English room's dialogue is not begun for the model.
-    assert backend.started == [("draw", ""), ("score", "")]
+    # An English room's dialogue is begun on its first character's cue, drawn and scored alike.
+    assert backend.started == [("draw", "MARA\n"), ("score", "MARA\n")]
 
 
 async def test_the_room_sees_the_take_that_keeps_to_its_people() -> None:
