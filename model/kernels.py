@@ -426,7 +426,7 @@ def sample(
     candidates: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The next token of every row (int64 `[B]`) and its log-probability under the raw logits
-    (float32 `[B]`), as `model.sampling.sample` and `model.batch.token_logprobs` compute them,
+    (float32 `[B]`), as `model.sampling.sample` and `token_logprobs` compute them,
     in one call (`samples`): the repetition penalty on the `penalised` tokens (bool `[B, V]`),
     the `candidates` most likely, temperature, top-k, top-p and the counter-based Gumbel draw.
     `settings`: the rows' temperature, top-p, top-k, penalty, seed and tokens drawn so far, as
