@@ -86,9 +86,7 @@ def main(argv: list[str] | None = None) -> None:
             logprobs = timed(partial(token_logprobs, logits, tokens), args.repeats)
             line = f"{rows:4d}  {draw:14.3f}  {logprobs:12.3f}"
             if ours:
-                first = (table.temperature, table.top_p, table.top_k, table.penalty)
-                columns = (*first, table.seed, table.drawn)
-                call = partial(kernels.sample, logits, penalised, columns, candidates)
+                call = partial(kernels.sample, logits, penalised, table.drawing(), candidates)
                 kernel = timed(call, args.repeats)
                 same = int((call()[0] == tokens).sum())
                 ratio = kernel / (draw + logprobs)

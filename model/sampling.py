@@ -88,14 +88,14 @@ class SamplingTable:
         unused = Sampling(temperature=0.0, repetition_penalty=1.0)
         return cls.of([unused] * rows, [0] * rows, device)
 
+    def drawing(self) -> tuple[torch.Tensor, ...]:
+        """The columns a draw without DRY reads, in `kernels.sample`'s order: temperature,
+        top-p, top-k, penalty, seed and tokens drawn so far."""
+        return (self.temperature, self.top_p, self.top_k, self.penalty, self.seed, self.drawn)
+
     def columns(self) -> tuple[torch.Tensor, ...]:
         return (
-            self.temperature,
-            self.top_p,
-            self.top_k,
-            self.penalty,
-            self.seed,
-            self.drawn,
+            *self.drawing(),
             self.dry_multiplier,
             self.dry_base,
             self.dry_allowed,
@@ -129,8 +129,7 @@ def draw(
     same: torch's thirty-odd small operators took 0.9 ms a one-row draw and 5.8 ms for 32 rows
     (`bench.sampler`, session 28), some 15% of a decode step; the kernel 0.05 and 0.8."""
     if exempt is None and kernels.samples(logits, penalised, candidates):
-        settings = (table.temperature, table.top_p, table.top_k, table.penalty, table.seed)
-        return kernels.sample(logits, penalised, (*settings, table.drawn), candidates)
+        return kernels.sample(logits, penalised, table.drawing(), candidates)
     tokens = sample(logits, penalised, table, candidates, exempt)
     return tokens, token_logprobs(logits, tokens)
 

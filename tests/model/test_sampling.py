@@ -180,8 +180,7 @@ needs_vnni = pytest.mark.skipif(
 def _by_kernel(
     logits: torch.Tensor, penalised: torch.Tensor, table: SamplingTable, candidates: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    columns = (table.temperature, table.top_p, table.top_k, table.penalty, table.seed)
-    return kernels.sample(logits, penalised, (*columns, table.drawn), candidates)
+    return kernels.sample(logits, penalised, table.drawing(), candidates)
 
 
 def _random_settings(gen: torch.Generator, rows: int) -> list[Sampling]:
