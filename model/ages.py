@@ -103,7 +103,7 @@ class Age:
 #: character now: `at thirty-four`, `from her thirties to her seventies`, `plaques from the
 #: eighties`, `mother of a 12-year-old`.
 _ENGLISH_ASIDE = frozenset(
-    ["at", "when", "by", "until", "till", "since", "from", "to", "through", "the", "of"]
+    ["at", "when", "by", "until", "till", "since", "from", "to", "through", "the", "of", "with"]
 )
 _WORDS_BEFORE = re.compile(r"([A-Za-z]+)\W+(?:(?:his|her|their|a|an)\W+)?$")
 #: A Chinese age tied to a moment (`二〇二四年58岁`, `回到二〇〇九年时44岁`, `上辈子37岁`,
@@ -156,6 +156,34 @@ def sheet_ages(role: str, description: str) -> list[Age]:
     if lead is not None and not any(age.said in lead.said for age in found):
         found.append(lead)
     return found
+
+
+def opening(asked: str, *, chinese: bool) -> str:
+    """The age a character's description opens on, as the corpus writes it (`Seventeen`,
+    `18岁`), when the writer's request `asked` states one number of years (`a seventeen-year-old
+    learner driver`, `十八岁考生`), or "" when it states none, a span (`in her 40s`) or more than
+    one: every sheet of the corpus whose role gives an exact age opens its description on it."""
+    found = {(age.low, age.high) for age in ages(asked)}
+    if len(found) != 1:
+        return ""
+    low, high = found.pop()
+    if low != high or not 0 < low < 120:
+        return ""
+    if chinese:
+        return f"{low}岁"
+    return _english_words(low).capitalize()
+
+
+def _english_words(years: int) -> str:
+    """`17` → `seventeen`, `42` → `forty-two`; digits from 100 up."""
+    units = {value: word for word, value in _UNITS.items()}
+    if years in units:
+        return units[years]
+    tens = {value: word for word, value in _TENS.items()}
+    if years >= 100:
+        return str(years)
+    head, unit = tens[years - years % 10], years % 10
+    return f"{head}-{units[unit]}" if unit else head
 
 
 @dataclass(frozen=True, slots=True)

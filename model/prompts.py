@@ -331,12 +331,71 @@ def answer_start(request: TaskRequest, prompt_format: int = PROMPT_FORMAT) -> st
     chinese = is_chinese(request.context.language) and prompt_format >= 2
     if request.kind is TaskKind.PREMISE:
         return f"{zh.PREMISE_LABELS['title']}：" if chinese else "Title:"
+    if request.kind is TaskKind.CHARACTER:
+        return _sheet_start(request, chinese)
     if request.kind is not TaskKind.DIALOGUE or not request.characters:
         return ""
     first = request.characters[0].strip()
     if first and chinese:
         return f"{first}："
     return f"{cue}\n" if (cue := _cue_of(first)) else ""
+
+
+def _sheet_start(request: TaskRequest, chinese: bool) -> str:
+    """A character sheet's start: the lines the writer's request already says — the name, and
+    the role as asked (every sheet of the corpus copies its request's role) — then the label of
+    the description, opened on the age where the role gives one (`Description: Seventeen,`,
+    `外形：18岁，`), as every corpus sheet whose role states an age opens its description. First
+    sampled, the shipped model had named the sheet otherwise (`LAUCIA` for LUCIA, `红明园` for
+    阎福), rewritten the role with an age of its own (`身份：大丈目（70岁）` for a
+    `十八岁考生`), mislabelled the description (`外影：`), and given a Chinese sheet an age that
+    the role rules out (4 of 18 Chinese sheets of session 29's evaluation). A role as long as a
+    copy of the request the take would be faulted for (`copied_run`: 24 words, 31 Chinese
+    characters; the corpus's roles run to 25 characters) is a description the writer typed, for
+    the model to draw on, not a line to copy: the take opens on the name alone."""
+    name, role = _asked_character(request)
+    if not name:
+        return ""
+    labels = zh.SHEET_LABELS if chinese else {field: field.capitalize() for field in _SHEET_LINES}
+    colon = "：" if chinese else ": "
+    start = f"{labels['name']}{colon}{name if chinese else name.upper()}\n"
+    if not role or copied_run(role, role) is not None:
+        return start
+    if not chinese:
+        role = role[0].upper() + role[1:]  # a sheet's line opens on a capital, as the corpus's
+    start += f"{labels['role']}{colon}{role}\n{labels['description']}{colon.rstrip()}"
+    if age := ages.opening(role, chinese=chinese):
+        start += f"{age}，" if chinese else f" {age},"
+    return start
+
+
+#: What parts a character's name from the rest of a request for their sheet: `NAME, role` (as
+#: the corpus asks), `NAME: description` (as the bot does).
+_NAME_END = re.compile(r"\s*[,，:：]\s*")
+#: The longest name, in words, a request for a sheet opens on.
+_MAX_NAME_WORDS = 4
+
+
+def _asked_character(request: TaskRequest) -> tuple[str, str]:
+    """The name and the role (or description) a request for a character sheet gives: the
+    character asked for (`request.characters`) and the request's words after that name, or
+    the words before the request's first comma or colon and those after them; ("", "") where
+    neither names anyone."""
+    idea = " ".join(request.prompt.split())
+    if request.characters:
+        name = " ".join(request.characters[0].split())
+        rest = idea
+        if idea.casefold().startswith(name.casefold()):
+            after = idea[len(name) :]
+            if not after:
+                rest = ""
+            elif cut := _NAME_END.match(after):
+                rest = after[cut.end() :]
+        return name, rest.strip()
+    cut = _NAME_END.search(idea)
+    if cut is None or not 0 < len(idea[: cut.start()].split()) <= _MAX_NAME_WORDS:
+        return "", ""
+    return idea[: cut.start()].strip(), idea[cut.end() :].strip()
 
 
 def _cue_of(name: str) -> str:
@@ -926,10 +985,11 @@ _WALK_ON_ROLES = frozenset(
 def _walk_ons(document: Document, cast: tuple[str, ...], asked: str, situation: str) -> list[str]:
     """Cues outside `cast` the take may use all the same: a walk-on role (`_WALK_ON_ROLES`), a
     character the take's own action introduces before they speak (as a script introduces a
-    new character: "A WAITER pours coffee."), or one the writer's own words name (`situation`,
-    the request's): "Brenda nags Lexi; then Dutta crosses the traffic to announce…" lets
-    DUTTA speak, though only BRENDA and LEXI were named as in play (the shipped model's DUTTA was
-    flagged as invented in 3 of 36 English dialogue takes of session 29's evaluation). Not a
+    new character: "A GROUNDSKEEPER leans on his rake."; one such newcomer a take,
+    `_NEWCOMERS`), or one the writer's own words name (`situation`, the request's): "Brenda
+    nags Lexi; then Dutta crosses the traffic to announce…" lets DUTTA speak, though only
+    BRENDA and LEXI were named as in play (the shipped model's DUTTA was flagged as invented in
+    3 of 36 English dialogue takes of session 29's evaluation). Not a
     cast member's first name with a surname the request (`asked`, casefolded) never gives: a
     take that introduces PILAR MARPLOTTO, PILAR PELOSO and PILAR MARLA beside the room's PILAR
     has lost track of who she is."""
@@ -937,7 +997,8 @@ def _walk_ons(document: Document, cast: tuple[str, ...], asked: str, situation: 
     firsts = {key.split()[0] for key in known if key}
     chinese = [key for key in known if ONE_CJK.search(key)]
     action = place = ""
-    found = []
+    found: list[str] = []
+    introduced: dict[str, list[str]] = {}  # brought on by the take's own action alone
     for element in document.elements:
         if isinstance(element, SceneHeading):
             place = element.text.casefold()
@@ -949,10 +1010,22 @@ def _walk_ons(document: Document, cast: tuple[str, ...], asked: str, situation: 
             renamed = (
                 (len(words) > 1 and words[0] in firsts) or _cjk_renamed(key, chinese, place)
             ) and mention_at(asked, key) < 0
-            named = mention_at(action, key) >= 0 or mention_at(situation, key) >= 0
-            if role in _WALK_ON_ROLES or (key and not renamed and named):
+            if role in _WALK_ON_ROLES or (key and mention_at(situation, key) >= 0):
                 found.append(element.name)
+            elif key and not renamed and mention_at(action, key) >= 0:
+                introduced.setdefault(key, []).append(element.name)
+    if len(introduced) <= _NEWCOMERS:
+        found += [name for names in introduced.values() for name in names]
     return found
+
+
+#: The people a script take may bring on by its own action, none of them in the room's cast or
+#: named by the writer: one new face is a scene's business; more is a take that has lost the
+#: room's people (`GRAVES sits at the console. VANE stands at the desk.`, both speaking, in a
+#: continuation of a script whose cast knows neither: session 30's evaluation). No answer of the
+#: corpus brings on anyone outside its request's known speakers (314 continuations, 601
+#: dialogues).
+_NEWCOMERS = 1
 
 
 def _cjk_renamed(key: str, chinese: list[str], place: str) -> bool:

@@ -283,6 +283,36 @@ def test_a_walk_on_part_is_not_an_invented_speaker(walk_on: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("action", "invented"),
+    [
+        # One new face the take's action brings on is a scene's business.
+        ("GRAVES sits at the console.", ()),
+        # Two are a take that has lost the room's people (session 30's evaluation, a
+        # continuation of a script whose cast knows neither).
+        ("GRAVES sits at the console. VANE stands at the desk.", ("GRAVES", "VANE")),
+        # A walk-on part is no newcomer of the kind; the writer's own words bring VANE on.
+        ("GRAVES sits at the console. A WAITER stands at the desk.", ()),
+    ],
+)
+@pytest.mark.parametrize("kind", [TaskKind.CONTINUE, TaskKind.DIALOGUE, TaskKind.SCENE])
+def test_a_take_brings_on_at_most_one_newcomer_of_its_own(
+    action: str, invented: tuple[str, ...], kind: TaskKind
+) -> None:
+    speakers = [w.strip(".") for w in action.split() if w.isupper() and len(w) > 1]
+    take = "INT. BOOTH - NIGHT\n\n" + action + "\n\nMARA\nThe data.\n\n"
+    take += "".join(
+        f"{name}\nPage {page}, at the bottom.\n\n" for page, name in enumerate(speakers)
+    )
+    room = PromptContext(cast=("MARA", "TOM"))
+    problems = parse_answer(TaskRequest(kind, "the booth at night", (), room), take).problems
+    flagged = tuple(sorted(re.findall(r"(\w+) speaks but is not in the cast", " ".join(problems))))
+    assert flagged == invented, problems
+    # Named in the writer's request, both may speak.
+    asked = TaskRequest(kind, "Graves and Vane take over the booth", (), room)
+    assert not any("not in the cast" in p for p in parse_answer(asked, take).problems)
+
+
+@pytest.mark.parametrize(
     ("words", "speaker", "invented"),
     [
         # Session 29's evaluation: the writer's situation brings DUTTA on; only BRENDA and LEXI

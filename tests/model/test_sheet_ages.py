@@ -55,6 +55,7 @@ def test_an_age_is_read_as_the_years_it_allows(text: str, low: int, high: int) -
         "a smear of turmeric on her wrist at thirty-four",
         "seen from her thirties to her seventies",
         "single mother of a 12-year-old",
+        "a widower with a 12-year-old son",
         "二〇〇九年18岁，马尾",
         "上辈子37岁",
         "重生后27岁",

@@ -86,6 +86,24 @@ def test_dialogue_examples_name_who_speaks_and_give_their_sheets(corpus: list[Sc
         assert sheets <= set(example.request.characters)
 
 
+def test_a_sheet_the_bot_begins_is_how_the_corpus_answers(corpus: list[Script]) -> None:
+    """The lines a character sheet's take is begun with (`answer_start`: the name, the role as
+    asked, the role's age) are how the corpus's own sheets open: all but one, whose description
+    gives her age on two time lines (`二〇二四年33岁 … 二〇〇九年18岁`)."""
+    from model.prompts import answer_start
+
+    sheets = [e for script in corpus for e in examples_for(script) if e.kind is TaskKind.CHARACTER]
+    assert len(sheets) >= 400
+    others = []
+    for example in sheets:
+        assert example.request is not None
+        start = answer_start(example.request)
+        assert start.count("\n") == 2  # the name and the role lines, then the description
+        if not example.answer.startswith(start):
+            others.append(example.answer.splitlines()[0])
+    assert others == ["姓名：林未"]
+
+
 def test_loss_is_on_the_answer_tokens_only(tokenizer: Any, splits: Splits) -> None:
     example = next(e for e in splits.train if e.kind is TaskKind.DIALOGUE)
     ids, labels = encode(tokenizer, example, 100_000)
