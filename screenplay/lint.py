@@ -40,7 +40,7 @@ from screenplay.types import (
     dialogue_blocks,
     quote,
 )
-from screenplay.zh import read_heading, scene_cast
+from screenplay.zh import heading_run_on, read_heading, scene_cast
 
 __all__ = ["CODES", "Problem", "lint"]
 
@@ -173,11 +173,23 @@ _PREFIX = re.compile(
 
 def _headings(elements: Sequence[Element]) -> Iterator[tuple[int, str, str]]:
     for index, element in enumerate(elements):
+        if isinstance(element, Action):
+            first = element.text.plain.split("\n", 1)[0]
+            if heading_run_on(first):
+                yield index, _RUN_ON.format(_short(first)), "malformed-heading"
+            continue
         if not isinstance(element, SceneHeading):
             continue
         problem = _heading_problem(element.text.strip())
         if problem:
             yield index, problem, "malformed-heading"
+
+
+#: A Chinese heading that ran on into the action (`zh.heading_run_on`), so it reads as action.
+_RUN_ON = (
+    "场景标题“{}”没有在地点和时间之后换行，写进了动作 (the scene heading runs on into the "
+    "action; end it after the place and the time of day, e.g. 内景 咖啡馆 夜)."
+)
 
 
 def _heading_problem(heading: str) -> str | None:

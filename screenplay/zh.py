@@ -70,6 +70,7 @@ __all__ = [
     "ZhHeading",
     "ZhKind",
     "ZhLine",
+    "heading_run_on",
     "looks_like_zh",
     "parse_zh",
     "read_heading",
@@ -246,6 +247,15 @@ def read_heading(line: str) -> ZhHeading | None:
     if rest and rest[0] in _SETTING_FIRST and len(rest) >= 2:
         return heading
     return heading if times and settings and len(rest) >= 2 else None
+
+
+def heading_run_on(line: str) -> bool:
+    """Whether `line` opens as a scene heading of the convention (`内景 `, `外景 `) that ran on
+    into the action, so that it reads as neither: `内景 县一中 正在下雨，门开着。` (a sentence
+    mark, no line break after the place and the time). An action line marked `△` is the
+    writer's action, whatever it opens on."""
+    parts = line.strip(_SPACES).split(maxsplit=1)
+    return len(parts) == 2 and parts[0] in _SETTING_FIRST and read_heading(line) is None
 
 
 def _heading_number(tokens: list[str]) -> tuple[str | None, bool, list[str]]:

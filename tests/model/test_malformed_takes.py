@@ -562,3 +562,16 @@ def test_no_corpus_scene_is_flagged_by_the_take_checks() -> None:
         if echo := template_echo(scene):
             flagged.append((name, "echo", [echo]))
     assert flagged == []
+
+
+@pytest.mark.parametrize("kind", [TaskKind.CONTINUE, TaskKind.SCENE])
+def test_a_chinese_heading_run_on_into_the_action_is_malformed(kind: TaskKind) -> None:
+    """Session 30's evaluation: 3 of 18 Chinese continuations opened on a heading that ran on
+    into the action (`内景 国际出口 陈伯的独脚坐着，掐着一张照片…`), read as an action line and
+    shown as clean; the bot samples such a take again."""
+    room = PromptContext(language="中文", cast=("林未", "何淑珍"))
+    request = TaskRequest(kind, "机场，林未、何淑珍在场：林未要走", ("林未", "何淑珍"), room)
+    take = "内景 国际出口 陈伯的独脚坐着，掐着一张照片。\n林未：我走了。\n何淑珍：别走。"
+    assert any("写进了动作" in p for p in parse_answer(request, take).problems)
+    ended = "内景 国际出口 夜\n△ 陈伯坐着，掐着一张照片。\n林未：我走了。\n何淑珍：别走。"
+    assert parse_answer(request, ended).problems == ()

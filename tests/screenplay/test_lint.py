@@ -161,6 +161,29 @@ def test_malformed_scene_headings() -> None:
     assert "does not say where" in messages[4]
 
 
+@pytest.mark.parametrize(
+    ("text", "runs_on"),
+    [
+        # Session 30's evaluation: Chinese takes whose heading ran on into the action, so that
+        # they read as an action line and went unseen.
+        ("内景 学校管理台上的父亲配着一颗红痣，一只小熨斗没问题；", True),
+        ("外景 官道 夜\n△ 尘土。\n\n内景 县一中 正在下雨，门开着。", True),
+        ("外景 官道 夜\n△ 尘土。\n内外景 渡口边上的人都散了。", True),
+        # A heading that ends where it should, and action the writer marked as action.
+        ("内景 县一中 夜\n△ 正在下雨，门开着。", False),
+        ("内景 县一中 夜\n△ 内景 灯全灭了，一只猫跑过。", False),
+        ("内景 县一中 夜\n△ 内景的灯全灭了。", False),
+        ("内景 县一中 夜\n外面的人说：内景 不好拍。", False),
+    ],
+)
+def test_a_chinese_heading_that_runs_on_into_the_action(text: str, runs_on: bool) -> None:
+    from screenplay.zh import parse_zh
+
+    problems = [p for p in lint(parse_zh(text)) if "写进了动作" in p.message]
+    assert bool(problems) == runs_on, problems
+    assert all(p.code == "malformed-heading" for p in problems)
+
+
 def test_empty_scenes() -> None:
     doc = doc_of(
         SceneHeading("INT. KITCHEN - NIGHT"),
