@@ -379,23 +379,25 @@ class Generator:
         self, ask: _Ask, n: int, on_progress: ProgressCallback | None
     ) -> list[GeneratedTake]:
         """Best-of-N on: `best_of * n` candidates in one batch, the best `n` shown."""
-        drawing = self.best_of * n
-        if self.most_candidates:
-            drawing = max(n + 1, min(drawing, self.most_candidates))
-        if isinstance(self.backend, ScoringBackend):
-            drawing = max(n, min(drawing, self.backend.max_takes))
-        candidates = await self._candidates(ask, ask.seeds(0, drawing), n, on_progress)
+        candidates = await self._candidates(ask, ask.seeds(0, self._drawing(n)), n, on_progress)
         first_round = len(candidates)
         missing = n - sum(not c.parsed.problems for c in candidates)
         again = missing > 0 and self.second_tries
         if again:
-            # Too few clean takes to show: one more round of as many as are missing, as
-            # best-of-N off samples each malformed take once more; a shown take of it, or a
-            # malformed one, counts as sampled again (`GeneratedTake.regenerated`), as there.
+            # Too few clean takes to show: one more round for the missing ones, best-of-N
+            # again (`best_of` candidates each, ended once as many are clean): of the Chinese
+            # scenes of session 30's evaluation, 8 of 36 shown were malformed after a second
+            # round of one candidate a missing take. A shown take of it, or a malformed one,
+            # counts as sampled again (`GeneratedTake.regenerated`), as best-of-N off's do.
+            more = self._drawing(missing)
             _log.info(
-                "%d clean of %d candidates; sampling %d more", n - missing, first_round, missing
+                "%d clean of %d candidates; sampling %d more for %d",
+                n - missing,
+                first_round,
+                more,
+                missing,
             )
-            drawn = await self._second_round(ask, ask.seeds(_SECOND_ROUND, missing))
+            drawn = await self._second_round(ask, ask.seeds(_SECOND_ROUND, more), missing)
             speakers = _speakers(ask.request)
             candidates += [
                 _candidate(speakers, take.text, self._parse(ask, take)) for take in drawn
@@ -507,13 +509,34 @@ class Generator:
             parsed = dataclasses.replace(parsed, problems=(why,))
         return parsed
 
-    async def _second_round(self, ask: _Ask, settings: list[Sampling]) -> list[Drawn]:
+    def _drawing(self, n: int) -> int:
+        """Candidates best-of-N draws for `n` takes shown: `best_of` each, within
+        `most_candidates` (never below one more than shown) and the backend's batch."""
+        drawing = self.best_of * n
+        if self.most_candidates:
+            drawing = max(n + 1, min(drawing, self.most_candidates))
+        if isinstance(self.backend, ScoringBackend):
+            drawing = max(n, min(drawing, self.backend.max_takes))
+        return drawing
+
+    async def _second_round(
+        self, ask: _Ask, settings: list[Sampling], wanted: int | None = None
+    ) -> list[Drawn]:
+        """The second round's takes; with `wanted`, ended once that many of them are clean
+        (the takes it stopped left out). None when the queue is too busy for it."""
+        request = ask.request
+        enough = None
+        if wanted is not None:
+            enough = self._enough(
+                request, wanted, lambda text: not parse_answer(request, text).problems
+            )
         try:
-            return await self._complete(ask, settings, None)
+            drawn = await self._complete(ask, settings, None, enough)
         except (QueueFull, TooManyRequests, GenerationTimeout) as busy:
             # The first takes are worth more to the room than an error: keep them, marked.
             _log.info("no second try for %d takes: %s", len(settings), busy)
             return []
+        return [take for take in drawn if take.finish != STOPPED]
 
     async def close(self) -> None:
         await self.backend.close()

@@ -1,7 +1,8 @@
 """Lint: the mistakes in a screenplay that a script supervisor would circle in red.
 
 It knows the structural rules of the page — a cue is followed by speech, speech follows a cue,
-parentheses close, a scene heading names a place and a time, a scene has something in it, and
+parentheses close, a scene heading names a place and a time (and a Chinese one ends there rather
+than running on into the action, `内景 县一中 正在下雨，门开着。`), a scene has something in it, and
 (when the cast is known) only cast members speak — and says what is wrong in sentences a
 screenwriter understands. It deliberately does not judge style or fix anything (that is
 `screenplay.repair`), and it knows no file format except for finding line numbers.

@@ -40,7 +40,9 @@ async def tiny_generator(tiny_model: Any, tokenizer: Any) -> AsyncIterator[Gener
 
 
 async def test_malformed_takes_are_sampled_again_then_marked(tiny_generator: Generator) -> None:
-    request = TaskRequest(TaskKind.CHARACTER, "a cook who hides a thief", ("MARA",))
+    # The name alone asked: the take is begun on its name's line (a role asked would begin the
+    # description too, which gibberish would then fill).
+    request = TaskRequest(TaskKind.CHARACTER, "Mara", ("MARA",))
     takes = await tiny_generator.generate(request, 3, Sampling(max_new_tokens=12), room_id=5)
     assert len(takes) == 3
     assert len({t.text for t in takes}) == 3  # three different takes, not one copied

@@ -372,19 +372,37 @@ async def test_the_ranking_is_the_same_for_the_same_seeds() -> None:
 async def test_a_second_round_only_when_every_candidate_is_malformed() -> None:
     backend = ScoredBackend([INVENTED, LOOPING], {}, again=[CLEAN])
     (take,) = await Generator(backend, best_of=2).generate(DIALOGUE, 1, Sampling(seed=5))
-    assert backend.drawn == [[5, 6], [7924]]
+    assert backend.drawn == [[5, 6], [7924, 7925]]  # best-of-2 again for the missing take
     assert backend.scored == []  # PMI orders clean takes only; none was
     assert take.text == CLEAN and take.regenerated and not take.problems
 
 
 async def test_too_few_clean_candidates_are_made_up_by_a_second_round_of_the_missing() -> None:
     # Best-of-N off samples each malformed take once more; best-of-N does no less: one clean
-    # candidate of four for two takes, so one more is drawn, and only it counts as sampled again.
+    # candidate of four for two takes, so the missing one is drawn again, best of two, and only
+    # it counts as sampled again.
     backend = ScoredBackend([INVENTED, CLEAN, LOOPING, INVENTED], {}, again=[OTHER])
     takes = await Generator(backend, best_of=2).generate(DIALOGUE, 2, Sampling(seed=5))
-    assert backend.drawn == [[5, 6, 7, 8], [7924]]
+    assert backend.drawn == [[5, 6, 7, 8], [7924, 7925]]
     assert [(t.text, t.regenerated) for t in takes] == [(CLEAN, False), (OTHER, True)]
     assert not any(t.problems for t in takes)
+
+
+async def test_the_second_round_is_best_of_n_too_and_ends_once_enough_are_clean() -> None:
+    # Session 30: of 36 Chinese scenes shown, 8 were malformed after a second round of one
+    # candidate for each missing take. Now its first candidate may be malformed and the second
+    # clean: the clean one is shown.
+    backend = ScoredBackend([INVENTED, LOOPING], {}, again=[LOOPING, CLEAN])
+    (take,) = await Generator(backend, best_of=2).generate(DIALOGUE, 1, Sampling(seed=5))
+    assert take.text == CLEAN and take.regenerated and not take.problems
+    # The round ends once as many of its takes are clean as were missing.
+    second = backend.enough[1]
+    assert second is not None and second.takes == 1
+    assert second.usable(CLEAN) and not second.usable(LOOPING)
+    # A candidate it stopped unwritten is not shown.
+    backend = ScoredBackend([INVENTED, LOOPING], {}, again=[CLEAN, OTHER], stopped=[OTHER])
+    (take,) = await Generator(backend, best_of=2).generate(DIALOGUE, 1, Sampling(seed=5))
+    assert take.text == CLEAN
 
 
 async def test_best_of_one_is_todays_path() -> None:
