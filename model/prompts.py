@@ -992,19 +992,24 @@ def _walk_ons(document: Document, cast: tuple[str, ...], asked: str, situation: 
     3 of 36 English dialogue takes of session 29's evaluation). Not a
     cast member's first name with a surname the request (`asked`, casefolded) never gives: a
     take that introduces PILAR MARPLOTTO, PILAR PELOSO and PILAR MARLA beside the room's PILAR
-    has lost track of who she is."""
+    has lost track of who she is. A speaker is judged where they first speak: DUTTI, who speaks
+    before the action mentions him (`DUTTI raises his hands` four speeches later, session 30's
+    evaluation), was never brought on."""
     known = {_cue_key(name) for name in cast}
     firsts = {key.split()[0] for key in known if key}
     chinese = [key for key in known if ONE_CJK.search(key)]
     action = place = ""
     found: list[str] = []
     introduced: dict[str, list[str]] = {}  # brought on by the take's own action alone
+    refused: set[str] = set()  # speaking before anything brought them on
     for element in document.elements:
         if isinstance(element, SceneHeading):
             place = element.text.casefold()
         elif isinstance(element, Action):
             action += " " + element.text.plain.casefold()
         elif isinstance(element, Character) and (key := _cue_key(element.name)) not in known:
+            if key in refused:
+                continue
             words = key.replace("#", " ").split()
             role = next((w for w in reversed(words) if not w.isdigit()), "")
             renamed = (
@@ -1014,6 +1019,8 @@ def _walk_ons(document: Document, cast: tuple[str, ...], asked: str, situation: 
                 found.append(element.name)
             elif key and not renamed and mention_at(action, key) >= 0:
                 introduced.setdefault(key, []).append(element.name)
+            elif key not in introduced:
+                refused.add(key)
     if len(introduced) <= _NEWCOMERS:
         found += [name for names in introduced.values() for name in names]
     return found

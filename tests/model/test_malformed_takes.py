@@ -312,6 +312,24 @@ def test_a_take_brings_on_at_most_one_newcomer_of_its_own(
     assert not any("not in the cast" in p for p in parse_answer(asked, take).problems)
 
 
+def test_a_speaker_is_judged_where_they_first_speak() -> None:
+    """Session 30's evaluation: DUTTI (a garbled DUTTA) spoke four times before the action
+    mentioned him; the mention let every speech of his pass."""
+    take = (
+        "BRENDA\nA third.\n\nDUTTI\nI want it!\n\nBRENDA\nIt's a change of design.\n\n"
+        "DUTTI raises his hands.\n\nDUTTI\nThen let them know.\n"
+    )
+    request = TaskRequest(TaskKind.DIALOGUE, "Brenda nags Lexi", ("BRENDA", "LEXI"), ROOM)
+    problems = parse_answer(request, take).problems
+    assert [p for p in problems if "not in the cast" in p] == [
+        "line 4: DUTTI speaks but is not in the cast.",
+        "line 12: DUTTI speaks but is not in the cast.",
+    ]
+    # Brought on before speaking, he is a newcomer the take may have.
+    introduced = "DUTTI crosses the traffic.\n\n" + take
+    assert not any("not in the cast" in p for p in parse_answer(request, introduced).problems)
+
+
 @pytest.mark.parametrize(
     ("words", "speaker", "invented"),
     [
