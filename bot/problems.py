@@ -36,6 +36,7 @@ PROBLEM_KEYS: tuple[str, ...] = (
     "problem.heading_no_time_apostrophe",
     "problem.zh_heading_no_time",
     "problem.zh_heading_no_place",
+    "problem.zh_heading_runs_on",
     "problem.scene_empty",
     "problem.scene_empty_at_end",
     "problem.unheaded_scene_empty",

@@ -459,6 +459,10 @@ MESSAGES: dict[str, str] = {
     ),
     "problem.zh_heading_no_time": "场景标题“{heading}”缺少日/夜等时间 (the scene heading has no time of day).",
     "problem.zh_heading_no_place": "场景标题“{heading}”缺少地点 (the scene heading does not say where).",
+    "problem.zh_heading_runs_on": (
+        "场景标题“{heading}”没有在地点和时间之后换行，写进了动作 (the scene heading runs on into "
+        "the action; end it after the place and the time of day, e.g. 内景 咖啡馆 夜)."
+    ),
     "problem.scene_empty": "The scene {heading} is empty: nothing happens before the next scene.",
     "problem.scene_empty_at_end": (
         "The scene {heading} is empty: nothing happens before the end of the script."

@@ -398,6 +398,7 @@ MESSAGES: dict[str, str] = {
     "problem.heading_no_time_apostrophe": "场景标题“{heading}”没有写时间；请在短横线后加上，例如 {example} - NIGHT",
     "problem.zh_heading_no_time": "场景标题“{heading}”缺少日/夜等时间",
     "problem.zh_heading_no_place": "场景标题“{heading}”缺少地点",
+    "problem.zh_heading_runs_on": "场景标题“{heading}”没有在地点和时间之后换行，写进了动作（例：内景 咖啡馆 夜）",
     "problem.scene_empty": "{heading} 这场戏是空的：到下一场之前什么也没有发生",
     "problem.scene_empty_at_end": "{heading} 这场戏是空的：到剧本结尾什么也没有发生",
     "problem.unheaded_scene_empty": "有一场戏没有场景标题，也是空的：到下一场之前什么也没有发生",

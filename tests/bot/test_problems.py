@@ -112,6 +112,10 @@ PRODUCED: list[tuple[str, Callable[[], list[str]]]] = [
     ("problem.heading_no_time_apostrophe", lambda: _lint("INT. JOE'S DINER\n\nEggs.\n")),
     ("problem.zh_heading_no_time", lambda: [str(p) for p in lint(parse_zh("内景 茶馆\n\n雨。\n"))]),
     ("problem.zh_heading_no_place", lambda: [str(p) for p in lint(parse_zh("内景 夜\n\n雨。\n"))]),
+    (
+        "problem.zh_heading_runs_on",
+        lambda: [str(p) for p in lint(parse_zh("内景 县一中 正在下雨，门开着。\n"))],
+    ),
     ("problem.scene_empty", lambda: _lint(_SCENE + "INT. HOLD - DAY\n\nRain.\n")),
     ("problem.scene_empty_at_end", lambda: _lint(_SCENE + "Rain.\n\nINT. HOLD - DAY\n")),
     (

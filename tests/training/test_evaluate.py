@@ -146,16 +146,17 @@ async def test_first_sampled_takes_skip_the_second_try(tiny_model_dir: Path) -> 
     from model.loading import ModelSettings, load_model
 
     loaded = load_model(ModelSettings(model=str(tiny_model_dir), dtype="float32"))
-    # A character sheet: random tokens never make one (a dialogue take is begun on a cue, and
-    # random words under it may read as a line).
-    request = evaluate.heldout(None, 0, 1, kinds=(TaskKind.CHARACTER,)).requests[0].request
+    # A premise: eight random tokens after its begun `Title:` never reach a logline (a dialogue
+    # take is begun on a cue, and a character sheet on its name, role and description's label:
+    # random words there may read as a line or a description).
+    request = evaluate.heldout(None, 0, 1, kinds=(TaskKind.PREMISE,)).requests[0].request
     assert request is not None
     subject = Subject("tiny", loaded.name, loaded)
     sampling = Sampling(max_new_tokens=8)
     first = await generate_takes(subject, [request], 2, sampling, 5, first_sampled=True)
     again = await generate_takes(subject, [request], 2, sampling, 5)
     assert not any(t.regenerated for t in first[0])
-    assert all(t.problems for t in first[0])  # random tokens are no character sheet
+    assert all(t.problems for t in first[0])  # random tokens are no premise
     assert all(t.regenerated for t in again[0])  # ... so the bot samples each once more
 
 
