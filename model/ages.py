@@ -176,14 +176,16 @@ def opening(asked: str, *, chinese: bool) -> str:
 
 def _english_words(years: int) -> str:
     """`17` → `seventeen`, `42` → `forty-two`; digits from 100 up."""
-    units = {value: word for word, value in _UNITS.items()}
-    if years in units:
-        return units[years]
-    tens = {value: word for word, value in _TENS.items()}
+    if years in _UNIT_WORDS:
+        return _UNIT_WORDS[years]
     if years >= 100:
         return str(years)
-    head, unit = tens[years - years % 10], years % 10
-    return f"{head}-{units[unit]}" if unit else head
+    head, unit = _TENS_WORDS[years - years % 10], years % 10
+    return f"{head}-{_UNIT_WORDS[unit]}" if unit else head
+
+
+_UNIT_WORDS = {value: word for word, value in _UNITS.items()}
+_TENS_WORDS = {value: word for word, value in _TENS.items()}
 
 
 @dataclass(frozen=True, slots=True)

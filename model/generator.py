@@ -238,6 +238,11 @@ def _any_take(text: str) -> bool:
     return True
 
 
+def _clean(request: TaskRequest, text: str) -> bool:
+    """Whether a take of `request` reads with no problem (`parse_answer`)."""
+    return not parse_answer(request, text).problems
+
+
 def _answer_start(messages: list[dict[str, str]]) -> str:
     """The answer's start: the content of a last message of the assistant's (else "")."""
     return messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""
@@ -423,7 +428,7 @@ class Generator:
         still being written stop and are left out (`model.worker.Enough`)."""
         backend = self.backend
         request = ask.request
-        enough = self._enough(request, n, lambda text: not parse_answer(request, text).problems)
+        enough = self._enough(request, n, functools.partial(_clean, request))
         drawn = await self._complete(ask, settings, on_progress, enough)
         drawn = [take for take in drawn if take.finish != STOPPED]
         parsed = [self._parse(ask, take) for take in drawn]
@@ -527,9 +532,7 @@ class Generator:
         request = ask.request
         enough = None
         if wanted is not None:
-            enough = self._enough(
-                request, wanted, lambda text: not parse_answer(request, text).problems
-            )
+            enough = self._enough(request, wanted, functools.partial(_clean, request))
         try:
             drawn = await self._complete(ask, settings, None, enough)
         except (QueueFull, TooManyRequests, GenerationTimeout) as busy:

@@ -67,6 +67,8 @@ from screenplay.zh import read_heading
 
 #: The lines of a character sheet in the order the model writes them.
 _SHEET_LINES = ("name", *SHEET_FIELDS)
+#: A sheet's field labels as an English answer writes them (`Name`, `Role`, ...).
+_SHEET_LABELS = {field: field.capitalize() for field in _SHEET_LINES}
 
 _SYSTEM = (
     "You are a screenwriter in a writers' room. You write for the screen: concrete, visual, "
@@ -356,7 +358,7 @@ def _sheet_start(request: TaskRequest, chinese: bool) -> str:
     name, role = _asked_character(request)
     if not name:
         return ""
-    labels = zh.SHEET_LABELS if chinese else {field: field.capitalize() for field in _SHEET_LINES}
+    labels = zh.SHEET_LABELS if chinese else _SHEET_LABELS
     colon = "：" if chinese else ": "
     start = f"{labels['name']}{colon}{name if chinese else name.upper()}\n"
     if not role or copied_run(role, role) is not None:
@@ -468,7 +470,7 @@ def format_answer(
         if chinese:
             return zh.sheet_answer(sheet)
         return "\n".join(
-            f"{name.capitalize()}: {value}"
+            f"{_SHEET_LABELS[name]}: {value}"
             for name in _SHEET_LINES
             if (value := str(getattr(sheet, name)).strip())
         )
@@ -552,7 +554,7 @@ def _task(request: TaskRequest) -> str:
             "Logline: <one sentence: who wants what, and what stands in the way>"
         )
     if kind is TaskKind.CHARACTER:
-        fields = "\n".join(f"{name.capitalize()}: ..." for name in _SHEET_LINES)
+        fields = "\n".join(f"{_SHEET_LABELS[name]}: ..." for name in _SHEET_LINES)
         return (
             f"Create a character: {idea}\n\nAnswer with these lines, one field per line, the "
             f"name in capitals:\n{fields}"
@@ -1019,7 +1021,7 @@ def _walk_ons(document: Document, cast: tuple[str, ...], asked: str, situation: 
                 found.append(element.name)
             elif key and not renamed and mention_at(action, key) >= 0:
                 introduced.setdefault(key, []).append(element.name)
-            elif key not in introduced:
+            else:
                 refused.add(key)
     if len(introduced) <= _NEWCOMERS:
         found += [name for names in introduced.values() for name in names]
@@ -1030,7 +1032,7 @@ def _walk_ons(document: Document, cast: tuple[str, ...], asked: str, situation: 
 #: named by the writer: one new face is a scene's business; more is a take that has lost the
 #: room's people (`GRAVES sits at the console. VANE stands at the desk.`, both speaking, in a
 #: continuation of a script whose cast knows neither: session 30's evaluation). One answer of
-#: the corpus's 1,358 dialogues and continuations brings on a speaker outside its request's
+#: the corpus's 1,359 dialogues and continuations brings on a speaker outside its request's
 #: known speakers; none brings on two.
 _NEWCOMERS = 1
 
