@@ -170,6 +170,8 @@ def _context(
 ) -> PromptContext:
     wanted = {n.upper() for n in names}
     sheets = tuple(s for s in script.cast if s.name.upper() in wanted)
+    # `cast` names the whole bible, as the bot's context does (`bot.context`): it is not written
+    # into the prompt, but a take's speakers are checked against it, as a room's would be.
     return PromptContext(
         title=script.meta("Title"),
         logline=script.meta("Logline"),
@@ -179,6 +181,7 @@ def _context(
         characters=sheets,
         scene_heading=heading,
         recent_script=_tail(before),
+        cast=tuple(sheet.name for sheet in script.cast),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import sys
@@ -84,6 +85,26 @@ def test_dialogue_examples_name_who_speaks_and_give_their_sheets(corpus: list[Sc
             assert name in example.answer  # everyone in play speaks in the answer
         sheets = {s.name for s in example.request.context.characters}
         assert sheets <= set(example.request.characters)
+
+
+def test_an_example_knows_the_whole_bible_as_a_room_does_without_a_word_more_of_prompt(
+    corpus: list[Script],
+) -> None:
+    """A room's request names its whole bible (`bot.context`), so a take's speakers are checked
+    against everyone the room made, whether or not their sheets are in play; the prompt the
+    model reads, and so what it was trained on, is the same with or without the names."""
+    script = next(s for s in corpus if s.name == "mockumentary-roundabout-of-the-year")
+    bible = tuple(sheet.name for sheet in script.cast)
+    assert "DUTTA" in bible
+    examples = [e for e in examples_for(script) if e.kind is not TaskKind.PREMISE]
+    assert examples
+    for example in examples:
+        assert example.request is not None
+        assert example.request.context.cast == bible
+        without = dataclasses.replace(
+            example.request, context=dataclasses.replace(example.request.context, cast=())
+        )
+        assert build_messages(without) == example.messages
 
 
 def test_a_sheet_the_bot_begins_is_how_the_corpus_answers(corpus: list[Script]) -> None:

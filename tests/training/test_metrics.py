@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from model.tasks import CharacterSheet, PromptContext, TaskKind, TaskRequest
@@ -66,6 +68,21 @@ def test_a_stranger_speaking_and_a_loop_are_caught() -> None:
     looped = score_take(_dialogue_request(), loop, "MARA\nNo.", CopyIndex([""]))
     assert looped.loops
     assert looped.lint_clean  # the structure is sound; the loop is counted apart
+
+
+def test_a_character_of_the_bible_out_of_play_is_in_the_cast_but_not_in_play() -> None:
+    # DUTTA has a sheet in the room's bible, not among the characters asked for: the bot lets
+    # him speak, and the evaluation counts his cue in the cast and outside the people in play.
+    request = _dialogue_request()
+    request = dataclasses.replace(
+        request, context=dataclasses.replace(request.context, cast=("MARA", "TOM", "DUTTA"))
+    )
+    take = "MARA\nIt's dead.\n\nDUTTA\nThe council sent me.\n\nEZHAM\nAnother round?\n"
+    score = score_take(request, take, take, CopyIndex([""]))
+    assert (score.cues, score.cues_in_cast) == (3, 2)  # EZHAM is nobody's
+    assert (score.play_cues, score.cues_in_play) == (3, 1)
+    alone = score_take(_dialogue_request(), take, take, CopyIndex([""]))
+    assert (alone.cues_in_cast, alone.cues_in_play) == (1, 1)  # a room without DUTTA's sheet
 
 
 def test_a_take_without_dialogue_is_not_clean() -> None:
