@@ -43,8 +43,8 @@ from model.prompts import (
     build_messages,
     cues_in_cast,
     heading_told,
-    known_speakers,
     parse_answer,
+    speakers_in_play,
     take_sampling,
 )
 from model.queue import GenerationQueue, QueueSettings, in_passing_thread
@@ -205,9 +205,11 @@ def _begun_with(start: str, on_progress: ProgressCallback) -> ProgressCallback:
 
 
 def _speakers(request: TaskRequest) -> tuple[str, ...] | None:
-    """Who may speak in a script take of `request` (`prompts.known_speakers`), read once for
-    all its candidates; None for a take that is no script."""
-    return known_speakers(request) if request.kind in SCRIPT_KINDS else None
+    """Who a script take of `request` is about (`prompts.speakers_in_play`: the people asked
+    for, and the bible's characters the writer's words name), read once for all its
+    candidates; None for a take that is no script. Anyone else of the bible may speak without a
+    problem, but a take that keeps to these people ranks first."""
+    return speakers_in_play(request) if request.kind in SCRIPT_KINDS else None
 
 
 def _candidate(
@@ -218,7 +220,7 @@ def _candidate(
     context_free_logprob: float | None = None,
 ) -> Candidate:
     """A drawn take as the ranking reads it; a script take with the share of its cues that the
-    room's known `speakers` speak (`prompts.cues_in_cast`)."""
+    `speakers` in play speak (`prompts.cues_in_cast`)."""
     in_cast = None
     if speakers is not None:
         cues, known = cues_in_cast(speakers, parsed.fountain)

@@ -866,8 +866,28 @@ def known_speakers(request: TaskRequest) -> tuple[str, ...]:
     whoever speaks in the script so far. Empty when the request knows no character at all (a
     room with an empty bible): then every cue is a new character, and none is flagged."""
     cast = cast_of(request)
-    if not cast:
+    return _with_the_script(request, cast) if cast else ()
+
+
+def speakers_in_play(request: TaskRequest) -> tuple[str, ...]:
+    """Who a script take of `request` is about, of its known speakers (`known_speakers`): the
+    characters asked for, the sheets the context carries or left out, whoever speaks in the
+    script so far, and anyone of the room's bible the writer's words name ("…then Dutta crosses
+    the traffic…"), as `bot.context` puts their sheets in play. The rest of the bible may speak,
+    but nobody asked for them. A request with nobody in play has the whole bible in play; one
+    that knows nobody, nobody."""
+    known = known_speakers(request)
+    if not known:
         return ()
+    context = request.context
+    named = (name for name in context.cast if mention_at(request.prompt, name) >= 0)
+    asked = (*request.characters, *(sheet.name for sheet in context.characters), *named)
+    return _with_the_script(request, asked) or known
+
+
+def _with_the_script(request: TaskRequest, names: Iterable[str]) -> tuple[str, ...]:
+    """`names`, then the sheets the context left out for the token budget and whoever speaks in
+    the script so far, each once."""
     context = request.context
     left_out = (
         note.removeprefix(_LEFT_OUT_SHEET)
@@ -877,7 +897,7 @@ def known_speakers(request: TaskRequest) -> tuple[str, ...]:
     script = (
         e.name for e in parse_fountain(context.recent_script).elements if isinstance(e, Character)
     )
-    return tuple(dict.fromkeys(name.strip() for name in (*cast, *left_out, *script) if name))
+    return tuple(dict.fromkeys(name.strip() for name in (*names, *left_out, *script) if name))
 
 
 def cues_in_cast(speakers: Sequence[str], fountain: str) -> tuple[int, int]:

@@ -20,11 +20,13 @@ the best `n` by this score (higher is better):
 - **language share**: of the take's letters, the share in the room's script — CJK characters
   when `PromptContext.language` names Chinese, Latin letters when it is English; for any other
   language the term is left out.
-- **cues in cast**: of a script take's cues, the share that the room's known speakers speak
-  (`model.prompts.cues_in_cast`). A walk-on part (`WAITER`) or a character the take's action
-  introduces is no problem, but a writer who asked for Mara and Tom asked for them: of two clean
-  takes, the one that keeps to the room's people comes first, unless the other is much more
-  about the scene. Left out for takes with no cue or a room that knows no character.
+- **cues in cast**: of a script take's cues, the share that the people in play speak
+  (`model.prompts.cues_in_cast` over `speakers_in_play`: those asked for, their sheets, the
+  script's speakers and the bible's characters the writer's words name). A walk-on part
+  (`WAITER`), a character the take's action introduces or another character of the room's
+  bible is no problem, but a writer who asked for Mara and Tom asked for them: of two clean
+  takes, the one that keeps to them comes first, unless the other is much more about the
+  scene. Left out for takes with no cue or a room that knows no character.
 - **PMI** (pointwise mutual information, the model's own relevance signal): the mean
   log-probability per token of the take's opening (its first `SCORED_TOKENS` tokens) after the
   full prompt with the room's context, less the same after

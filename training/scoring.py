@@ -18,7 +18,6 @@ It knows prompts, answers and text; it knows nothing of torch, models or backend
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from model.prompts import (
     parse_answer,
     prompt_label,
     request_echo,
+    speakers_in_play,
     template_echo,
 )
 from model.ranking import language_share
@@ -124,10 +124,11 @@ class TakeScore:
     (the bot shows it without sampling it again). `cues_in_cast` counts cues spoken by a
     character the request knows (`model.prompts.known_speakers`: the cast in play, the bible,
     the speakers of the script so far); a walk-on part the bot lets pass still counts against
-    it. `cues_in_play` counts, of the `play_cues` of a request that names anyone in play, those
-    spoken by the characters in play alone: the ones asked for, their sheets and the script's
-    speakers, the rest of the bible left out (`in_play`). `relevance` and `resampled` are
-    filled in by the evaluation when it knows them."""
+    it. `cues_in_play` counts, of the `play_cues` of a request that knows anyone, those spoken by
+    the characters in play (`model.prompts.speakers_in_play`: the ones asked for, their sheets,
+    the script's speakers and the bible's characters the writer's words name; the rest of the
+    bible may speak but was not asked for). `relevance` and `resampled` are filled in by the
+    evaluation when it knows them."""
 
     lint_clean: bool
     loops: bool
@@ -151,12 +152,6 @@ class TakeScore:
     cues_in_play: int = 0
 
 
-def in_play(request: TaskRequest) -> TaskRequest:
-    """`request` without the names of the bible's characters whose sheets are not in its
-    context: its speakers are then checked against the characters in play alone."""
-    return dataclasses.replace(request, context=dataclasses.replace(request.context, cast=()))
-
-
 def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyIndex) -> TakeScore:
     """Score one take of `request` as the bot reads it (`parse_answer`)."""
     parsed = parse_answer(request, text)
@@ -164,7 +159,7 @@ def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyInde
     apart = {find_loop(text), echo, broken_character(text)} - {None}
     script = request.kind in SCRIPT_KINDS
     cues, in_cast = cues_in_cast(known_speakers(request), parsed.fountain) if script else (0, 0)
-    play = cues_in_cast(known_speakers(in_play(request)), parsed.fountain) if script else (0, 0)
+    play = cues_in_cast(speakers_in_play(request), parsed.fountain) if script else (0, 0)
     language = request.context.language
     return TakeScore(
         lint_clean=not [p for p in parsed.problems if p not in apart],

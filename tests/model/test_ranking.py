@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from model import ranking
 from model.generator import Drawn, Generator
-from model.prompts import cues_in_cast, known_speakers, parse_answer
+from model.prompts import cues_in_cast, known_speakers, parse_answer, speakers_in_play
 from model.ranking import Candidate
 from model.takechecks import CUT_OFF
 from model.tasks import (
@@ -268,6 +268,44 @@ async def test_the_room_sees_the_take_that_keeps_to_its_people() -> None:
     backend = ScoredBackend([NEWCOMER], {})
     (take,) = await Generator(backend, best_of=1).generate(DIALOGUE, 1, Sampling(seed=7))
     assert take.text == NEWCOMER and not take.problems
+
+
+#: The room's bible has a third character, ELSA, whose sheet is not in play.
+BIBLE = dataclasses.replace(
+    DIALOGUE, context=dataclasses.replace(ROOM, cast=("MARA", "TOM", "ELSA"))
+)
+#: A clean take in which ELSA, whom nobody asked for, takes half the lines.
+ELSA_SPEAKS = "ELSA\nYou two again?\n\nMARA\nNot now, Elsa.\n\nELSA\nFine.\n\nTOM\nWho's she?"
+
+
+def test_the_people_in_play_are_those_asked_and_those_the_writers_words_name() -> None:
+    assert speakers_in_play(BIBLE) == ("MARA", "TOM")
+    assert known_speakers(BIBLE) == ("MARA", "TOM", "ELSA")  # she may speak: no problem
+    assert candidate(ELSA_SPEAKS, request=BIBLE).parsed.problems == ()
+    named = dataclasses.replace(BIBLE, prompt="Tom asks for a ride; then Elsa walks in")
+    assert speakers_in_play(named) == ("MARA", "TOM", "ELSA")
+    # Nobody asked for, no sheet in play, nobody speaking yet: the whole bible is in play.
+    nobody = TaskRequest(TaskKind.CONTINUE, "", (), PromptContext(cast=("MARA", "ELSA")))
+    assert speakers_in_play(nobody) == ("MARA", "ELSA")
+    # Whoever speaks in the script so far is in play.
+    spoken = dataclasses.replace(
+        nobody, context=dataclasses.replace(nobody.context, recent_script="ELSA\nHello.")
+    )
+    assert speakers_in_play(spoken) == ("ELSA",)
+    assert speakers_in_play(TaskRequest(TaskKind.CONTINUE, "", (), PromptContext())) == ()
+
+
+async def test_of_two_clean_takes_the_one_keeping_to_the_people_asked_for_is_shown() -> None:
+    # The model found the take in which Elsa barges in more about the scene; the room asked for
+    # Mara and Tom, and a clean take of theirs is there.
+    backend = ScoredBackend([ELSA_SPEAKS, OTHER], {ELSA_SPEAKS: 0.8, OTHER: 0.2})
+    (take,) = await Generator(backend, best_of=2).generate(BIBLE, 1, Sampling(seed=7))
+    assert take.text == OTHER
+    # Asked for with Elsa in the writer's words, her take is about what they asked.
+    named = dataclasses.replace(BIBLE, prompt="Tom asks for a ride; then Elsa walks in")
+    backend = ScoredBackend([ELSA_SPEAKS, OTHER], {ELSA_SPEAKS: 0.8, OTHER: 0.2})
+    (take,) = await Generator(backend, best_of=2).generate(named, 1, Sampling(seed=7))
+    assert take.text == ELSA_SPEAKS
 
 
 async def test_a_chinese_rooms_dialogue_opens_on_its_first_characters_line() -> None:

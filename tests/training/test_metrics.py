@@ -71,8 +71,8 @@ def test_a_stranger_speaking_and_a_loop_are_caught() -> None:
 
 
 def test_a_character_of_the_bible_out_of_play_is_in_the_cast_but_not_in_play() -> None:
-    # DUTTA has a sheet in the room's bible, not among the characters asked for: the bot lets
-    # him speak, and the evaluation counts his cue in the cast and outside the people in play.
+    # DUTTA has a sheet in the room's bible, is not asked for and the writer's words do not name
+    # him: the bot lets him speak, and his cue counts in the cast but outside the people in play.
     request = _dialogue_request()
     request = dataclasses.replace(
         request, context=dataclasses.replace(request.context, cast=("MARA", "TOM", "DUTTA"))
@@ -83,6 +83,9 @@ def test_a_character_of_the_bible_out_of_play_is_in_the_cast_but_not_in_play() -
     assert (score.play_cues, score.cues_in_play) == (3, 1)
     alone = score_take(_dialogue_request(), take, take, CopyIndex([""]))
     assert (alone.cues_in_cast, alone.cues_in_play) == (1, 1)  # a room without DUTTA's sheet
+    # The writer's words bring him on: he is in play.
+    named = dataclasses.replace(request, prompt="The engine fails; Dutta arrives.")
+    assert score_take(named, take, take, CopyIndex([""])).cues_in_play == 2
 
 
 def test_a_take_without_dialogue_is_not_clean() -> None:
