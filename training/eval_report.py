@@ -119,7 +119,7 @@ _ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("accepted as sampled (no problem)", "accepted_rate", _PERCENT),
     ("looping takes", "loop_rate", _PERCENT),
     ("cues in cast", "in_cast_rate", _PERCENT),
-    ("cues of the characters in play", "in_play_rate", _PERCENT),
+    ("cues of the people in play", "in_play_rate", _PERCENT),
     ("echoes (answer template, request or prompt label)", "echo_rate", _PERCENT),
     ("broken characters (U+FFFD)", "broken_rate", _PERCENT),
     ("letters in the room's script", "language_share", _PERCENT),
@@ -327,8 +327,8 @@ def _verdict(row: dict[str, Any]) -> str:
     marks = ["clean" if row["accepted"] else "lint-clean" if row["lint_clean"] else "not clean"]
     if row["cues"]:
         marks.append(f"{row['cues_in_cast']}/{row['cues']} cues in cast")
-    if row["play_cues"] and row["cues_in_play"] != row["cues_in_cast"]:
-        marks.append(f"{row['cues_in_play']}/{row['play_cues']} of the characters in play")
+    if row["cues_in_play"] != row["cues_in_cast"]:
+        marks.append(f"{row['cues_in_play']}/{row['cues']} by the people in play")
     marks += [name for name in ("loops", "echo", "broken", "resampled") if row[name]]
     if row["language_share"] is not None:
         marks.append(f"{row['language_share']:.0%} own script")

@@ -6,8 +6,8 @@ premise, a beat that is something happening), whether it loops (`model.takecheck
 copies the prompt's answer template (`model.prompts.template_echo`), the request itself
 (`request_echo`) or, in a script take, a label of the prompt (`prompt_label`), or holds a
 broken character (U+FFFD), how many of its cues are spoken by
-characters the room knows (its whole bible, as the bot checks them) and by the characters in play
-alone, the share of its letters in the room's writing system
+characters the room knows (its whole bible, as the bot checks them) and by the people in play,
+the share of its letters in the room's writing system
 (`model.ranking.language_share`, as best-of-N ranks by it: CJK letters in a Chinese room, Latin
 letters in an English one), ROUGE-L against the held-out answer and the longest run of words it
 shares with the training corpus; across a request's takes, distinct-2. `figures` pools the scores of
@@ -124,11 +124,11 @@ class TakeScore:
     (the bot shows it without sampling it again). `cues_in_cast` counts cues spoken by a
     character the request knows (`model.prompts.known_speakers`: the cast in play, the bible,
     the speakers of the script so far); a walk-on part the bot lets pass still counts against
-    it. `cues_in_play` counts, of the `play_cues` of a request that knows anyone, those spoken by
-    the characters in play (`model.prompts.speakers_in_play`: the ones asked for, their sheets,
-    the script's speakers and the bible's characters the writer's words name; the rest of the
-    bible may speak but was not asked for). `relevance` and `resampled` are filled in by the
-    evaluation when it knows them."""
+    it. `cues_in_play` counts those spoken by the people in play
+    (`model.prompts.speakers_in_play`: the ones asked for, their sheets, the script's speakers
+    and the bible's characters the writer's words name; the rest of the bible may speak but
+    was not asked for). `relevance` and `resampled` are filled in by the evaluation when it
+    knows them."""
 
     lint_clean: bool
     loops: bool
@@ -148,7 +148,6 @@ class TakeScore:
     place_kept: bool | None = None
     named_asked: bool | None = None
     asked_words: float | None = None
-    play_cues: int = 0
     cues_in_play: int = 0
 
 
@@ -159,7 +158,7 @@ def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyInde
     apart = {find_loop(text), echo, broken_character(text)} - {None}
     script = request.kind in SCRIPT_KINDS
     cues, in_cast = cues_in_cast(known_speakers(request), parsed.fountain) if script else (0, 0)
-    play = cues_in_cast(speakers_in_play(request), parsed.fountain) if script else (0, 0)
+    in_play = cues_in_cast(speakers_in_play(request), parsed.fountain)[1] if script else 0
     language = request.context.language
     return TakeScore(
         lint_clean=not [p for p in parsed.problems if p not in apart],
@@ -178,8 +177,7 @@ def score_take(request: TaskRequest, text: str, reference: str, corpus: CopyInde
         place_kept=_place_kept(request, parsed.fountain, reference),
         named_asked=_named_asked(request, parsed.fountain or text),
         asked_words=_asked_words(request, parsed.fountain or text),
-        play_cues=play[0],
-        cues_in_play=play[1],
+        cues_in_play=in_play,
     )
 
 
@@ -309,19 +307,17 @@ FIGURES = (
 
 
 def figures(requests: Sequence[ScoredRequest]) -> dict[str, Any]:
-    """The pooled figures of `requests`' takes: shares of takes, cues in cast over all cues
-    and cues in play over the cues of requests naming anyone in play (None without cues),
-    means over takes (language share, ROUGE-L, relevance, copied run; None when no take has
-    the figure) and distinct-2 averaged over requests."""
+    """The pooled figures of `requests`' takes: shares of takes, cues in cast and cues in play
+    over all cues (None without cues), means over takes (language share, ROUGE-L, relevance,
+    copied run; None when no take has the figure) and distinct-2 averaged over requests."""
     scores = [s for r in requests for s in r.scores]
     cues = sum(s.cues for s in scores)
-    play = sum(s.play_cues for s in scores)
     return {
         "takes": len(scores),
         "lint_clean_rate": _mean(s.lint_clean for s in scores),
         "accepted_rate": _mean(s.accepted for s in scores),
         "in_cast_rate": sum(s.cues_in_cast for s in scores) / cues if cues else None,
-        "in_play_rate": sum(s.cues_in_play for s in scores) / play if play else None,
+        "in_play_rate": sum(s.cues_in_play for s in scores) / cues if cues else None,
         "loop_rate": _mean(s.loops for s in scores),
         "echo_rate": _mean(s.echo for s in scores),
         "broken_rate": _mean(s.broken for s in scores),
