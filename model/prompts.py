@@ -1032,6 +1032,9 @@ def _walk_ons(document: Document, cast: tuple[str, ...], asked: str, situation: 
         elif isinstance(element, Character) and (key := _cue_key(element.name)) not in known:
             if key in refused:
                 continue
+            if key in _PRONOUNS:  # "…she mocks his reasons" names nobody: SHE is no one's cue
+                refused.add(key)
+                continue
             words = key.replace("#", " ").split()
             role = next((w for w in reversed(words) if not w.isdigit()), "")
             renamed = (
@@ -1047,6 +1050,16 @@ def _walk_ons(document: Document, cast: tuple[str, ...], asked: str, situation: 
         found += [name for names in introduced.values() for name in names]
     return found
 
+
+#: Cues that name nobody, however often the writer's words or the take's action say them (the
+#: shipped model's `SHE` in a scene the writer asked for with "she mocks his ever-changing
+#: reasons", session 31's evaluation); no cue of the corpus is one.
+_PRONOUNS = frozenset(
+    {
+        *("i", "me", "you", "he", "him", "she", "her", "it", "we", "us", "they", "them"),
+        *("我", "你", "您", "他", "她", "它", "我们", "你们", "他们", "她们", "咱们"),
+    }
+)
 
 #: The people a script take may bring on by its own action, none of them in the room's cast or
 #: named by the writer: one new face is a scene's business; more is a take that has lost the

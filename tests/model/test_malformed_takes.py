@@ -358,6 +358,31 @@ def test_a_speaker_the_writers_own_words_name_is_not_invented(
     assert bool(flagged) == invented, problems
 
 
+@pytest.mark.parametrize(
+    ("words", "speaker"),
+    [
+        # Session 31's evaluation: "she" in the writer's words let a SHE speak in a scene.
+        ("Brenda nags Lexi; she mocks his ever-changing reasons", "SHE"),
+        ("Brenda nags Lexi; they argue", "THEY"),
+        ("Brenda nags Lexi; He walks in", "HE"),  # the take's action says so, too (below)
+        ("布伦达数落莱克西，她冷笑", "她"),
+        ("布伦达数落莱克西", "他们"),
+    ],
+)
+def test_a_pronoun_is_no_speaker_whatever_the_words_around_it(words: str, speaker: str) -> None:
+    chinese = not speaker.isascii()
+    room = PromptContext(language="中文" if chinese else "English")
+    cast = ("布伦达", "莱克西") if chinese else ("BRENDA", "LEXI")
+    take = (
+        f"△ {speaker}走进来。\n布伦达：又是银牌。\n{speaker}：十月换红绿灯。\n莱克西：什么？"
+        if chinese
+        else f"{speaker.title()} walks in.\n\nBRENDA\nSilver again.\n\n{speaker}\nLights.\n\n"
+        "LEXI\nWhat?\n"
+    )
+    problems = parse_answer(TaskRequest(TaskKind.DIALOGUE, words, cast, room), take).problems
+    assert any(f"{speaker} speaks but is not in the cast" in p for p in problems), problems
+
+
 def test_a_cast_members_name_given_other_surnames_is_an_invented_speaker() -> None:
     # The take lost track of who MARA is: it introduces MARA PELOSO and MARA MARPLOTTO beside her.
     take = (
