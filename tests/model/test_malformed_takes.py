@@ -345,17 +345,25 @@ def test_a_speaker_is_judged_where_they_first_speak() -> None:
 def test_a_speaker_the_writers_own_words_name_is_not_invented(
     words: str, speaker: str, invented: bool
 ) -> None:
-    chinese = speaker == "老杜"
-    room = PromptContext(language="中文" if chinese else "English")
-    cast = ("布伦达", "莱克西") if chinese else ("BRENDA", "LEXI")
-    take = (
-        f"布伦达：又是银牌。\n{speaker}：十月换红绿灯。\n莱克西：什么？"
-        if chinese
-        else f"BRENDA\nSilver again.\n\n{speaker}\nLights, in October.\n\nLEXI\nWhat?\n"
-    )
-    problems = parse_answer(TaskRequest(TaskKind.DIALOGUE, words, cast, room), take).problems
+    problems = _brenda_and_lexi_with(speaker, words)
     flagged = [p for p in problems if "not in the cast" in p]
     assert bool(flagged) == invented, problems
+
+
+def _brenda_and_lexi_with(speaker: str, words: str, *, walks_in: bool = False) -> tuple[str, ...]:
+    """The problems of a dialogue take asked with the writer's `words` for BRENDA and LEXI (布伦达
+    and 莱克西 for a Chinese `speaker`) in which `speaker` speaks too, brought on by an action
+    line first with `walks_in`."""
+    chinese = not speaker.isascii()
+    room = PromptContext(language="中文" if chinese else "English")
+    cast = ("布伦达", "莱克西") if chinese else ("BRENDA", "LEXI")
+    if chinese:
+        enters = f"△ {speaker}走进来。\n" if walks_in else ""
+        take = f"{enters}布伦达：又是银牌。\n{speaker}：十月换红绿灯。\n莱克西：什么？"
+    else:
+        enters = f"{speaker.title()} walks in.\n\n" if walks_in else ""
+        take = f"{enters}BRENDA\nSilver again.\n\n{speaker}\nLights, in October.\n\nLEXI\nWhat?\n"
+    return parse_answer(TaskRequest(TaskKind.DIALOGUE, words, cast, room), take).problems
 
 
 @pytest.mark.parametrize(
@@ -370,16 +378,7 @@ def test_a_speaker_the_writers_own_words_name_is_not_invented(
     ],
 )
 def test_a_pronoun_is_no_speaker_whatever_the_words_around_it(words: str, speaker: str) -> None:
-    chinese = not speaker.isascii()
-    room = PromptContext(language="中文" if chinese else "English")
-    cast = ("布伦达", "莱克西") if chinese else ("BRENDA", "LEXI")
-    take = (
-        f"△ {speaker}走进来。\n布伦达：又是银牌。\n{speaker}：十月换红绿灯。\n莱克西：什么？"
-        if chinese
-        else f"{speaker.title()} walks in.\n\nBRENDA\nSilver again.\n\n{speaker}\nLights.\n\n"
-        "LEXI\nWhat?\n"
-    )
-    problems = parse_answer(TaskRequest(TaskKind.DIALOGUE, words, cast, room), take).problems
+    problems = _brenda_and_lexi_with(speaker, words, walks_in=True)
     assert any(f"{speaker} speaks but is not in the cast" in p for p in problems), problems
 
 
