@@ -220,11 +220,14 @@ def _candidate(
     context_free_logprob: float | None = None,
 ) -> Candidate:
     """A drawn take as the ranking reads it; a script take with the share of its cues that the
-    `speakers` in play speak (`prompts.cues_in_cast`)."""
+    `speakers` in play speak (`prompts.cues_in_cast`): all of them (1) for a take in which
+    nobody speaks, which brings on no one the room did not ask for (a scene of heading and
+    action, as the corpus's scene answers are, must not rank below one whose newcomer talks);
+    None when the room knows nobody."""
     in_cast = None
-    if speakers is not None:
+    if speakers:
         cues, known = cues_in_cast(speakers, parsed.fountain)
-        in_cast = known / cues if cues else None
+        in_cast = known / cues if cues else 1.0
     return Candidate(text, parsed, logprob, context_free_logprob, in_cast)
 
 

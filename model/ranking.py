@@ -26,7 +26,9 @@ the best `n` by this score (higher is better):
   (`WAITER`), a character the take's action introduces or another character of the room's
   bible is no problem, but a writer who asked for Mara and Tom asked for them: of two clean
   takes, the one that keeps to them comes first, unless the other is much more about the
-  scene. Left out for takes with no cue or a room that knows no character.
+  scene. A take in which nobody speaks brings on nobody: it counts as keeping to them (a scene
+  of heading and action, as the corpus's scene answers are). Left out for a room that knows no
+  character, and for any take the generator did not read it for.
 - **PMI** (pointwise mutual information, the model's own relevance signal): the mean
   log-probability per token of the take's opening (its first `SCORED_TOKENS` tokens) after the
   full prompt with the room's context, less the same after

@@ -111,7 +111,7 @@ def test_a_take_that_keeps_to_the_rooms_people_ranks_first() -> None:
     among_many = with_cast(CLEAN + "\n\nWAITER\nMore coffee?\n\nTOM\nNo.\n\nMARA\nGo.", 0.9)
     assert among_many.parsed.problems == () and among_many.in_cast == 0.8
     assert ranking.rank([with_cast(OTHER, 0.05), among_many], 2, "English") == [1, 0]
-    # Unknown (no cue, or a room that knows no one): the term is left out.
+    # Unknown (a room that knows no one, or a take no one read it for): the term is left out.
     unweighed = ranking.score(candidate(OTHER, 0.2), "English")
     assert ranking.score(kept, "English") - unweighed == pytest.approx(ranking.CAST_WEIGHT)
 
@@ -306,6 +306,25 @@ async def test_of_two_clean_takes_the_one_keeping_to_the_people_asked_for_is_sho
     backend = ScoredBackend([ELSA_SPEAKS, OTHER], {ELSA_SPEAKS: 0.8, OTHER: 0.2})
     (take,) = await Generator(backend, best_of=2).generate(named, 1, Sampling(seed=7))
     assert take.text == ELSA_SPEAKS
+
+
+async def test_a_scene_of_heading_and_action_ranks_above_one_whose_newcomer_talks() -> None:
+    # A scene is asked for as the corpus answers it: a heading and action. A take in which a
+    # walk-on does half the talking, though the model finds it more about the scene, brings on
+    # someone nobody asked for; a take in which nobody speaks brings on nobody.
+    scene = TaskRequest(TaskKind.SCENE, "Tom hides in the walk-in", ("MARA", "TOM"), ROOM)
+    quiet = "INT. HARBOUR DINER - NIGHT\n\nMara wipes the counter. Tom slips into the walk-in."
+    talking = f"INT. HARBOUR DINER - NIGHT\n\n{NEWCOMER}"
+    assert candidate(quiet, request=scene).parsed.problems == ()
+    assert candidate(talking, request=scene).parsed.problems == ()
+    backend = ScoredBackend([talking, quiet], {talking: 0.5, quiet: 0.2})
+    (take,) = await Generator(backend, best_of=2).generate(scene, 1, Sampling(seed=7))
+    assert take.text == quiet
+    # A take of Mara and Tom alone still wins on relevance against the quiet one.
+    kept = f"INT. HARBOUR DINER - NIGHT\n\n{OTHER}"
+    backend = ScoredBackend([quiet, kept], {quiet: 0.2, kept: 0.5})
+    (take,) = await Generator(backend, best_of=2).generate(scene, 1, Sampling(seed=7))
+    assert take.text == kept
 
 
 async def test_a_chinese_rooms_dialogue_opens_on_its_first_characters_line() -> None:
