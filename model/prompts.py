@@ -876,13 +876,13 @@ def speakers_in_play(request: TaskRequest) -> tuple[str, ...]:
     the traffic…"), as `bot.context` puts their sheets in play. The rest of the bible may speak,
     but nobody asked for them. A request with nobody in play has the whole bible in play; one
     that knows nobody, nobody."""
-    known = known_speakers(request)
-    if not known:
+    if not cast_of(request):
         return ()
     context = request.context
     named = (name for name in context.cast if mention_at(request.prompt, name) >= 0)
     asked = (*request.characters, *(sheet.name for sheet in context.characters), *named)
-    return _with_the_script(request, asked) or known
+    # The script so far is read once; the whole bible only when nobody is in play.
+    return _with_the_script(request, asked) or known_speakers(request)
 
 
 def _with_the_script(request: TaskRequest, names: Iterable[str]) -> tuple[str, ...]:
